@@ -1,0 +1,85 @@
+//! The one place errors become HTTP: 4xx bodies are JSON naming the problem; 5xx bodies are
+//! opaque and their cause goes to the log.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use shopsense::store::StoreError;
+
+/// Every error a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The host's invoke payload is not what the protocol says.
+    #[error("invalid invoke payload: {message}")]
+    InvalidInvokePayload {
+        /// What is wrong, naming the field.
+        message: String,
+    },
+    /// A request parameter or body is invalid.
+    #[error("invalid request: {message}")]
+    BadRequest {
+        /// What is wrong, naming the parameter.
+        message: String,
+    },
+    /// The path matches no route.
+    #[error("no route for {method} {path}")]
+    RouteNotFound {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// The thing asked for does not exist.
+    #[error("{what} was not found")]
+    NotFound {
+        /// What was asked for.
+        what: String,
+    },
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// The status and machine-readable code of this error.
+    #[must_use]
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::InvalidInvokePayload { .. } => (StatusCode::BAD_REQUEST, "invalid_invoke_payload"),
+            Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found"),
+            Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Store(StoreError::Invalid { .. }) => (StatusCode::BAD_REQUEST, "invalid"),
+            Self::Store(StoreError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Store(StoreError::AlreadyExists { .. } | StoreError::Precondition { .. }) => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            Self::Store(StoreError::Backend { transient: true, .. }) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            Self::Store(StoreError::Backend { .. } | StoreError::Config(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
+            "the server could not complete the request; the cause is in the server log".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, Json(json!({ "error": code, "message": message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        }
+        response
+    }
+}

@@ -1,0 +1,24 @@
+//! # shopsense-functions
+//!
+//! The one Azure Functions custom-handler binary that serves every shopsense function.
+//! Handlers are thin: they parse, call the `shopsense` library, and answer.
+//!
+//! ## Layout
+//! - [`host`]: the Functions wire protocol (`serve`, the invoke extractor, the invoke response).
+//! - [`app`]: `app(state) -> Router`, driven alike by production, the local runner and tests.
+//! - [`functions`]: the registry of functions with their `function.json`.
+//! - [`error`]: the one place errors become HTTP.
+//! - [`state`]: settings and store clients shared by handlers.
+//! - [`local`]: the local runner's timers and uploads watcher.
+//! - [`cli`]: the command line.
+//! - One module per function: [`health`], [`ingest`].
+
+pub mod app;
+pub mod cli;
+pub mod error;
+pub mod functions;
+pub mod health;
+pub mod host;
+pub mod ingest;
+pub mod local;
+pub mod state;

@@ -1,0 +1,255 @@
+//! `shopsense local`: the whole app on one machine. It serves the HTTP API, runs every timer
+//! function on its own NCRONTAB schedule, and watches the uploads container (on the local
+//! backend, the folder `<home>/blobs/uploads/`) standing in for Event Grid blob events. Every
+//! invocation goes through `app()` with the payload the Functions host would send, so what runs
+//! locally is what runs in Azure.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use chrono::Utc;
+use http_body_util::BodyExt;
+use serde_json::{Map, Value, json};
+use shopsense::bronze::UPLOADS_CONTAINER;
+use shopsense::schedule::Schedule;
+use shopsense::settings::Settings;
+use shopsense::store::{BlobMeta, BlobStore, ETag};
+use tower::ServiceExt;
+
+use crate::functions::FunctionSpec;
+use crate::host::{InvokeResponse, invoke_payload};
+
+/// One function invocation's outcome, as the local runner saw it.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The function.
+    pub function: String,
+    /// The HTTP status the app answered (2xx: done; anything else: failed).
+    pub status: u16,
+    /// The answer's `Logs`.
+    pub logs: Vec<String>,
+    /// The answer's `ReturnValue`.
+    pub return_value: Value,
+}
+
+/// Posts an invoke payload to `app` the way the host does and reads the answer.
+pub async fn invoke(app: &Router, function: &str, payload: &Value) -> Invocation {
+    let request = Request::post(format!("/{function}"))
+        .header("content-type", "application/json")
+        .body(Body::from(payload.to_string()))
+        .expect("a POST with a JSON body is a valid request");
+    let response = match app.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status().as_u16();
+    let body =
+        response.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+    let answer: InvokeResponse = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| InvokeResponse::failed(String::from_utf8_lossy(&body).into_owned()));
+    for line in &answer.logs {
+        tracing::info!(function, status, "{line}");
+    }
+    Invocation { function: function.to_owned(), status, logs: answer.logs, return_value: answer.return_value }
+}
+
+/// A timer function and its resolved schedule.
+#[derive(Debug, Clone)]
+pub struct LocalTimer {
+    /// The function.
+    pub function: String,
+    /// When it fires.
+    pub schedule: Schedule,
+    /// `runOnStartup` from its `function.json`.
+    pub run_on_startup: bool,
+}
+
+/// Why the local runner cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// A timer function's schedule is unusable.
+    #[error("function {function}: {source}")]
+    Schedule {
+        /// The function.
+        function: String,
+        /// The schedule error.
+        #[source]
+        source: shopsense::schedule::ScheduleError,
+    },
+    /// A `function.json` could not be read.
+    #[error("function {function}: function.json: {reason}")]
+    FunctionJson {
+        /// The function.
+        function: String,
+        /// The parse error.
+        reason: String,
+    },
+}
+
+/// The timer functions among `specs`, with schedules resolved against `settings`.
+pub fn timers(specs: &[FunctionSpec], settings: &Settings) -> Result<Vec<LocalTimer>, LocalError> {
+    let mut out = Vec::new();
+    for spec in specs {
+        spec.parsed()
+            .map_err(|e| LocalError::FunctionJson { function: spec.name.into(), reason: e.to_string() })?;
+        let Some(trigger) = spec.trigger().filter(|t| t.kind == "timerTrigger") else { continue };
+        let expr = trigger.text("schedule").ok_or_else(|| LocalError::FunctionJson {
+            function: spec.name.into(),
+            reason: "timerTrigger has no schedule".into(),
+        })?;
+        let schedule = Schedule::resolve(expr, settings)
+            .map_err(|source| LocalError::Schedule { function: spec.name.into(), source })?;
+        let run_on_startup = trigger.rest.get("runOnStartup").and_then(Value::as_bool).unwrap_or(false);
+        out.push(LocalTimer { function: spec.name.into(), schedule, run_on_startup });
+    }
+    Ok(out)
+}
+
+/// The blob-trigger functions among `specs` that watch `container`.
+#[must_use]
+pub fn blob_functions(specs: &[FunctionSpec], container: &str) -> Vec<String> {
+    specs
+        .iter()
+        .filter(|spec| {
+            spec.trigger().is_some_and(|t| {
+                t.kind == "blobTrigger" && t.text("path").and_then(|p| p.split('/').next()) == Some(container)
+            })
+        })
+        .map(|spec| spec.name.to_owned())
+        .collect()
+}
+
+/// The timer payload the host sends.
+#[must_use]
+pub fn timer_payload(function: &str, is_past_due: bool, last: &str, next: &str) -> Value {
+    let now = Utc::now().to_rfc3339();
+    let timer = json!({
+        "Schedule": { "AdjustForDST": true },
+        "ScheduleStatus": { "Last": last, "Next": next, "LastUpdated": now },
+        "IsPastDue": is_past_due,
+    });
+    invoke_payload(function, "timer", timer, Map::new())
+}
+
+/// The blob-trigger payload the host sends (without inlined bytes: handlers read by path).
+#[must_use]
+pub fn blob_payload(function: &str, container: &str, blob: &BlobMeta, uri: &str) -> Value {
+    let mut metadata = Map::new();
+    metadata.insert("BlobTrigger".into(), json!(format!("{container}/{}", blob.path)));
+    metadata.insert("Uri".into(), json!(uri));
+    metadata.insert("name".into(), json!(blob.path));
+    metadata.insert(
+        "Properties".into(),
+        json!({
+            "Length": blob.size,
+            "ETag": blob.etag.0,
+            "ContentType": blob.content_type,
+            "LastModified": blob.last_modified.to_rfc3339(),
+        }),
+    );
+    metadata.insert("Metadata".into(), json!(blob.metadata));
+    invoke_payload(function, "blob", Value::Null, metadata)
+}
+
+/// Runs one timer forever: sleeps until each occurrence, then invokes the function.
+pub async fn run_timer(app: Router, timer: LocalTimer) {
+    let mut last = Utc::now();
+    if timer.run_on_startup {
+        let next = timer.schedule.next_after(last).map(|t| t.to_rfc3339()).unwrap_or_default();
+        invoke(&app, &timer.function, &timer_payload(&timer.function, false, &last.to_rfc3339(), &next))
+            .await;
+    }
+    while let Some(due) = timer.schedule.next_after(Utc::now()) {
+        tracing::info!(function = %timer.function, schedule = %timer.schedule, next = %due, "local timer waiting");
+        let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::time::sleep(wait).await;
+        let after = timer.schedule.next_after(due).map(|t| t.to_rfc3339()).unwrap_or_default();
+        let past_due = Utc::now() - due > chrono::Duration::seconds(30);
+        invoke(&app, &timer.function, &timer_payload(&timer.function, past_due, &last.to_rfc3339(), &after))
+            .await;
+        last = due;
+    }
+}
+
+/// Watches one container by polling, standing in for Event Grid's BlobCreated events: a blob
+/// that is new or changed (by ETag), and unchanged since the previous poll (so a file still
+/// being copied in is not read half-written), triggers every function in `functions` once.
+#[derive(Debug)]
+pub struct UploadWatcher {
+    container: String,
+    store: std::sync::Arc<dyn BlobStore>,
+    functions: Vec<String>,
+    /// Path -> the ETag last triggered for.
+    triggered: HashMap<String, ETag>,
+    /// Path -> the ETag seen on the previous poll (not yet triggered).
+    pending: HashMap<String, ETag>,
+}
+
+impl UploadWatcher {
+    /// A watcher of `store` (the container named `container`) for `functions`.
+    #[must_use]
+    pub fn new(container: &str, store: std::sync::Arc<dyn BlobStore>, functions: Vec<String>) -> Self {
+        Self {
+            container: container.to_owned(),
+            store,
+            functions,
+            triggered: HashMap::new(),
+            pending: HashMap::new(),
+        }
+    }
+
+    /// One poll: lists the container and invokes the functions for every settled new blob.
+    pub async fn poll(&mut self, app: &Router) -> Vec<Invocation> {
+        let listed = match self.store.list("").await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::warn!(container = %self.container, error = %e, "cannot list uploads; will retry");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        let mut still_pending = HashMap::new();
+        for blob in listed {
+            if self.triggered.get(&blob.path) == Some(&blob.etag) {
+                continue;
+            }
+            if self.pending.get(&blob.path) != Some(&blob.etag) {
+                still_pending.insert(blob.path.clone(), blob.etag.clone());
+                continue;
+            }
+            let uri = format!("{}/{}", self.store.location(), blob.path);
+            let mut all_done = true;
+            for function in &self.functions {
+                let invocation =
+                    invoke(app, function, &blob_payload(function, &self.container, &blob, &uri)).await;
+                all_done &= (200..300).contains(&invocation.status);
+                out.push(invocation);
+            }
+            if all_done {
+                self.triggered.insert(blob.path.clone(), blob.etag.clone());
+            } else {
+                // The host retries failed blob invocations: so do we, on the next poll.
+                still_pending.insert(blob.path.clone(), blob.etag.clone());
+            }
+        }
+        self.pending = still_pending;
+        out
+    }
+
+    /// Polls forever every `interval`.
+    pub async fn run(mut self, app: Router, interval: Duration) {
+        tracing::info!(container = %self.container, location = %self.store.location(), functions = ?self.functions, "watching uploads");
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            self.poll(&app).await;
+        }
+    }
+}
+
+/// The uploads container every local run watches.
+pub const WATCHED_CONTAINER: &str = UPLOADS_CONTAINER;

@@ -1,0 +1,37 @@
+//! The `shopsense` binary: tracing, the command line, and the library does the rest.
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> anyhow::Result<()> {
+    keep_cosmos_sdk_off_the_vm_metadata_service();
+    // Logs go to stderr (the Functions host collects it); stdout stays for `--json` output.
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let cli = shopsense_functions::cli::Cli::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(shopsense_functions::cli::run(cli))
+}
+
+/// The Cosmos DB SDK asks the Azure VM metadata service (169.254.169.254) for a machine id when
+/// its first client is built, unless `COSMOS_DISABLE_IMDS` is set. Outside Azure that is a
+/// pointless, possibly slow request off the machine, so we set the switch there. The Functions
+/// host sets `WEBSITE_INSTANCE_ID` on every Azure instance.
+fn keep_cosmos_sdk_off_the_vm_metadata_service() {
+    let in_azure = std::env::var_os("WEBSITE_INSTANCE_ID").is_some();
+    if !in_azure && std::env::var_os("COSMOS_DISABLE_IMDS").is_none() {
+        // SAFETY: called first thing in `main`, before the runtime or any other thread exists,
+        // so no other thread can read the environment concurrently.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("COSMOS_DISABLE_IMDS", "1");
+        }
+    }
+}

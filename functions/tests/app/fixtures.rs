@@ -1,0 +1,134 @@
+//! Every recorded host payload parses into its typed trigger, round-trips, and routes; malformed
+//! payloads get a 400 naming the problem.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use shopsense::store::PutOptions;
+use shopsense_functions::host::{
+    BlobTrigger, EventGridEvent, HttpTriggerRequest, Invoke, InvokeRequest, InvokeResponse, TimerInfo,
+};
+
+use crate::support::{fixture, local_app, post, send};
+
+fn raw(name: &str) -> Vec<u8> {
+    serde_json::to_vec(&fixture(name)).unwrap()
+}
+
+#[test]
+fn every_fixture_round_trips_through_the_raw_invoke_request() {
+    for name in ["timer.json", "blob.json", "eventgrid.json", "http.json"] {
+        let original = fixture(name);
+        let parsed: InvokeRequest = serde_json::from_value(original.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), original, "{name} round-trips");
+    }
+}
+
+#[test]
+fn the_timer_fixture_parses_and_its_typed_payload_round_trips() {
+    let invoke = Invoke::<TimerInfo>::from_request_body(&raw("timer.json")).unwrap();
+    assert!(!invoke.trigger.is_past_due);
+    assert!(invoke.trigger.schedule.adjust_for_dst);
+    assert_eq!(invoke.trigger.schedule_status.as_ref().unwrap().next, "2026-11-25T02:00:00+00:00");
+    assert_eq!(invoke.sys.method_name, "retrain");
+    assert_eq!(serde_json::to_value(&invoke.trigger).unwrap(), fixture("timer.json")["Data"]["timer"]);
+}
+
+#[test]
+fn the_blob_fixture_gives_container_path_and_the_decoded_bytes() {
+    let invoke = Invoke::<BlobTrigger>::from_request_body(&raw("blob.json")).unwrap();
+    assert_eq!(invoke.trigger.container_and_path(), Some(("uploads", "transactions/2011-12.csv")));
+    assert_eq!(invoke.trigger.name.as_deref(), Some("transactions/2011-12.csv"));
+    assert_eq!(invoke.trigger.content.as_deref(), Some(&b"InvoiceNo,StockCode\n536365,85123A\n"[..]));
+    assert_eq!(invoke.trigger.properties["Length"], json!(34));
+    assert_eq!(invoke.sys.method_name, "ingest");
+}
+
+#[test]
+fn the_event_grid_fixture_parses_and_round_trips_as_an_object_or_a_string() {
+    let invoke = Invoke::<EventGridEvent>::from_request_body(&raw("eventgrid.json")).unwrap();
+    assert_eq!(invoke.trigger.event_type, "Microsoft.Storage.BlobCreated");
+    assert_eq!(invoke.trigger.data["contentLength"], json!(524_288));
+    let original = fixture("eventgrid.json")["Data"]["event"].clone();
+    assert_eq!(serde_json::to_value(&invoke.trigger).unwrap(), original);
+
+    let mut as_string = fixture("eventgrid.json");
+    as_string["Data"]["event"] = Value::String(original.to_string());
+    let again =
+        Invoke::<EventGridEvent>::from_request_body(&serde_json::to_vec(&as_string).unwrap()).unwrap();
+    assert_eq!(again.trigger, invoke.trigger);
+}
+
+#[test]
+fn the_http_fixture_parses_and_round_trips() {
+    let invoke = Invoke::<HttpTriggerRequest>::from_request_body(&raw("http.json")).unwrap();
+    assert_eq!(invoke.trigger.method, "GET");
+    assert_eq!(invoke.trigger.params["customer_id"], "17850");
+    assert_eq!(invoke.trigger.headers["Accept"], ["application/json"]);
+    assert_eq!(serde_json::to_value(&invoke.trigger).unwrap(), fixture("http.json")["Data"]["req"]);
+}
+
+#[test]
+fn an_invoke_response_renders_outputs_logs_and_return_value() {
+    let response =
+        InvokeResponse::ok(json!({"landed": true})).log("one line").output("alerts", json!({"n": 1}));
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        json!({"Outputs": {"alerts": {"n": 1}}, "Logs": ["one line"], "ReturnValue": {"landed": true}})
+    );
+    assert!(InvokeResponse::failed("x").is_failure());
+}
+
+#[tokio::test]
+async fn the_blob_fixture_routed_to_ingest_lands_the_upload_in_bronze() {
+    let (_home, state, app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let body = bytes::Bytes::from_static(b"InvoiceNo,StockCode\n536365,85123A\n");
+    uploads.put("transactions/2011-12.csv", body.clone(), PutOptions::default()).await.unwrap();
+
+    let (status, answer) = send(&app, post("/ingest", raw("blob.json"))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["ReturnValue"]["duplicate"], json!(false));
+    let bronze_path = answer["ReturnValue"]["bronze_path"].as_str().unwrap().to_owned();
+    let bronze = state.stores.blobs.container("bronze").await.unwrap();
+    assert_eq!(bronze.get(&bronze_path).await.unwrap().unwrap().body, body);
+
+    let (status, again) = send(&app, post("/ingest", raw("blob.json"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["ReturnValue"]["duplicate"], json!(true), "the same upload twice counts once");
+}
+
+#[tokio::test]
+async fn an_event_for_a_deleted_upload_is_answered_done_with_a_log_line_not_retried() {
+    let (_home, _state, app) = local_app().await;
+    let (status, answer) = send(&app, post("/ingest", raw("blob.json"))).await;
+    assert_eq!(status, StatusCode::OK, "a permanent failure must not make the host retry");
+    let logs = answer["Logs"].to_string();
+    assert!(logs.contains("does not exist"), "{logs}");
+}
+
+#[tokio::test]
+async fn malformed_invoke_payloads_get_a_400_naming_the_problem() {
+    let (_home, _state, app) = local_app().await;
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("not json", b"{not json".to_vec(), "Data"),
+        ("no Data", br#"{"Metadata":{}}"#.to_vec(), "Data"),
+        ("no blob binding", br#"{"Data":{},"Metadata":{"sys":{}}}"#.to_vec(), "Data.blob"),
+        (
+            "no sys",
+            br#"{"Data":{"blob":null},"Metadata":{"BlobTrigger":"uploads/a"}}"#.to_vec(),
+            "Metadata.sys",
+        ),
+        (
+            "bad base64",
+            br#"{"Data":{"blob":"%%%"},"Metadata":{"BlobTrigger":"uploads/a","sys":{"MethodName":"ingest","UtcNow":"x","RandGuid":"y"}}}"#.to_vec(),
+            "base64",
+        ),
+    ];
+    for (case, body, names) in cases {
+        let (status, answer) = send(&app, post("/ingest", body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {answer}");
+        assert_eq!(answer["error"], "invalid_invoke_payload", "{case}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(names), "{case}: message {message:?} should name {names:?}");
+    }
+}

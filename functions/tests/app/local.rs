@@ -1,0 +1,102 @@
+//! The local runner: timers from `function.json` schedules and the uploads watcher, both
+//! invoking through `app()` exactly as the host would.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use bytes::Bytes;
+use shopsense::settings::Settings;
+use shopsense::store::PutOptions;
+use shopsense_functions::functions::{FunctionSpec, registry};
+use shopsense_functions::host::{Invoke, InvokeResponse, TimerInfo};
+use shopsense_functions::local::{self, LocalTimer, UploadWatcher};
+
+use crate::support::local_app;
+
+const TIMER_JSON: &str = r#"{"bindings":[{"type":"timerTrigger","direction":"in","name":"timer","schedule":"%TICK_SCHEDULE%","runOnStartup":true}]}"#;
+
+fn tick_spec() -> FunctionSpec {
+    FunctionSpec { name: "tick", function_json: TIMER_JSON, router: Router::new }
+}
+
+fn settings(pairs: &[(&str, &str)]) -> Settings {
+    Settings::from_values(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(), None)
+        .unwrap()
+}
+
+#[test]
+fn timer_schedules_come_from_function_json_and_percent_settings() {
+    let timers = local::timers(&[tick_spec()], &settings(&[("TICK_SCHEDULE", "0 */5 * * * *")])).unwrap();
+    assert_eq!(timers.len(), 1);
+    assert_eq!(timers[0].schedule.expression(), "0 */5 * * * *");
+    assert!(timers[0].run_on_startup);
+    let err = local::timers(&[tick_spec()], &settings(&[])).unwrap_err();
+    assert!(err.to_string().contains("tick") && err.to_string().contains("TICK_SCHEDULE"), "{err}");
+    let err = local::timers(&[tick_spec()], &settings(&[("TICK_SCHEDULE", "0 2 * * *")])).unwrap_err();
+    assert!(err.to_string().contains("6 fields"), "{err}");
+}
+
+#[test]
+fn the_uploads_watcher_triggers_the_blob_functions_on_the_uploads_container() {
+    assert_eq!(local::blob_functions(&registry(), "uploads"), ["ingest"]);
+    assert!(local::blob_functions(&registry(), "models").is_empty());
+}
+
+#[tokio::test]
+async fn a_local_timer_invokes_its_function_with_a_host_shaped_timer_payload() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let app = Router::new().route(
+        "/tick",
+        post(move |invoke: Invoke<TimerInfo>| {
+            let seen = seen.clone();
+            async move {
+                assert_eq!(invoke.sys.method_name, "tick");
+                seen.fetch_add(1, Ordering::SeqCst);
+                InvokeResponse::ok("ticked")
+            }
+        }),
+    );
+    let timer = LocalTimer {
+        function: "tick".into(),
+        schedule: "* * * * * *".parse().unwrap(),
+        run_on_startup: true,
+    };
+    let task = tokio::spawn(local::run_timer(app, timer));
+    // Startup run plus at least one scheduled second; the deadline is generous on purpose.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while calls.load(Ordering::SeqCst) < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    task.abort();
+    assert!(calls.load(Ordering::SeqCst) >= 2, "timer fired {} times", calls.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn a_dropped_upload_is_ingested_once_after_it_settles_and_again_when_its_bytes_change() {
+    let (_home, state, app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let mut watcher = UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()]);
+
+    uploads.put("transactions/a.csv", Bytes::from_static(b"v1"), PutOptions::default()).await.unwrap();
+    assert!(watcher.poll(&app).await.is_empty(), "first sight: wait until it settles");
+    let done = watcher.poll(&app).await;
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].status, 200);
+    assert_eq!(done[0].return_value["duplicate"], false);
+    assert!(watcher.poll(&app).await.is_empty(), "an ingested upload is not ingested again");
+
+    uploads.put("transactions/a.csv", Bytes::from_static(b"v2"), PutOptions::default()).await.unwrap();
+    assert!(watcher.poll(&app).await.is_empty());
+    let again = watcher.poll(&app).await;
+    assert_eq!(again.len(), 1, "changed bytes are a new upload");
+    assert_eq!(again[0].return_value["duplicate"], false);
+
+    uploads.put("transactions/copy.csv", Bytes::from_static(b"v2"), PutOptions::default()).await.unwrap();
+    watcher.poll(&app).await;
+    let copy = watcher.poll(&app).await;
+    assert_eq!(copy[0].return_value["duplicate"], true, "same bytes under another name count once");
+}

@@ -1,0 +1,128 @@
+//! Every `function.json` in the repo has a route in `app()`, and every registered function has
+//! its `function.json`; trigger routes use the invoke protocol, HTTP routes live under `/api`.
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use shopsense_functions::functions::{FunctionJson, registry};
+
+use crate::support::{crate_dir, get, local_app, post, send};
+
+fn function_json_folders() -> BTreeSet<String> {
+    std::fs::read_dir(crate_dir().join("bindings"))
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.path().join("function.json").is_file())
+        .map(|entry| entry.file_name().into_string().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_registry_and_the_function_json_folders_name_the_same_functions() {
+    let registered: BTreeSet<String> = registry().iter().map(|f| f.name.to_owned()).collect();
+    assert_eq!(registered, function_json_folders());
+    for spec in registry() {
+        let on_disk =
+            std::fs::read_to_string(crate_dir().join("bindings").join(spec.name).join("function.json"))
+                .unwrap();
+        assert_eq!(spec.function_json, on_disk, "{} embeds its own function.json", spec.name);
+        let parsed: FunctionJson = serde_json::from_str(&on_disk).unwrap();
+        let triggers = parsed.bindings.iter().filter(|b| b.kind.ends_with("Trigger")).count();
+        assert_eq!(triggers, 1, "{} has exactly one trigger", spec.name);
+    }
+}
+
+#[test]
+fn trigger_bindings_use_the_names_the_invoke_extractor_reads() {
+    for spec in registry() {
+        let trigger = spec.trigger().unwrap();
+        let expected = match trigger.kind.as_str() {
+            "httpTrigger" => "req",
+            "timerTrigger" => "timer",
+            "blobTrigger" => "blob",
+            "eventGridTrigger" => "event",
+            other => panic!("{}: unexpected trigger type {other}", spec.name),
+        };
+        assert_eq!(trigger.name, expected, "{}: binding name", spec.name);
+        if trigger.kind == "blobTrigger" {
+            assert_eq!(
+                trigger.text("source"),
+                Some("EventGrid"),
+                "{}: Flex Consumption needs EventGrid",
+                spec.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_function_json_has_a_route_in_app() {
+    let (_home, _state, app) = local_app().await;
+    for spec in registry() {
+        let trigger = spec.trigger().unwrap();
+        if trigger.kind == "httpTrigger" {
+            let route = trigger.text("route").expect("http functions name their route");
+            let path = format!(
+                "/api/{}",
+                route
+                    .split('/')
+                    .map(|s| if s.starts_with('{') { "x" } else { s })
+                    .collect::<Vec<_>>()
+                    .join("/")
+            );
+            let methods = trigger.rest["methods"].as_array().unwrap().clone();
+            for method in methods {
+                let method = method.as_str().unwrap().to_uppercase();
+                let request =
+                    Request::builder().method(method.as_str()).uri(&path).body(Body::empty()).unwrap();
+                let (status, body) = send(&app, request).await;
+                assert_ne!(body["error"], "route_not_found", "{method} {path} of {} is routed", spec.name);
+                assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} of {}", spec.name);
+            }
+        } else {
+            // The invoke extractor answers a body-less invoke with its own 400: the route exists.
+            let (status, body) = send(&app, post(&format!("/{}", spec.name), "{}")).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("invalid_invoke_payload")),
+                "{}",
+                spec.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_get_a_json_404_and_the_readiness_probe_answers() {
+    let (_home, _state, app) = local_app().await;
+    let (status, body) = send(&app, post("/NoSuchFunction", "{}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "route_not_found");
+    assert!(body["message"].as_str().unwrap().contains("/NoSuchFunction"));
+    let (status, _) = send(&app, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, health) = send(&app, get("/api/health")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["backend"], "local");
+}
+
+#[test]
+fn the_shipped_local_settings_example_parses_and_chooses_the_local_backend() {
+    let path = crate_dir().join("../local.settings.example.json");
+    let values = shopsense::settings::read_local_settings(&path).unwrap();
+    assert_eq!(values["FUNCTIONS_WORKER_RUNTIME"], "custom");
+    let settings = shopsense::settings::Settings::from_values(values, None).unwrap();
+    assert_eq!(settings.backend, shopsense::settings::Backend::Local, "blank identity settings mean local");
+}
+
+#[test]
+fn host_json_starts_this_binary_with_serve_and_forwards_http() {
+    let host: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(crate_dir().join("../host.json")).unwrap()).unwrap();
+    let handler = &host["customHandler"];
+    assert_eq!(handler["description"]["defaultExecutablePath"], "shopsense");
+    assert_eq!(handler["description"]["arguments"], serde_json::json!(["serve"]));
+    assert_eq!(handler["enableForwardingHttpRequest"], true);
+    assert_eq!(host["extensions"]["http"]["routePrefix"], "api", "HTTP routes live under /api");
+}
