@@ -14,4 +14,9 @@ export COSMOS_DISABLE_IMDS=1
 # see the test-only TLS settings the emulator script exports.
 cargo test --workspace --locked --no-run
 
+# Offline checks of the deployment (Bicep, azure.yaml, workflows, scripts) against this build's
+# settings and functions. They need no emulator, so they run before the emulators start; they
+# install their own pinned tools (infra/tests/requirements.txt) on first use.
+infra/tests/run.sh
+
 exec emulators/with-emulators.sh cargo test --workspace --locked "$@"

@@ -1,14 +1,17 @@
 //! The command line: `shopsense serve` (what `host.json` starts), `shopsense local` (everything on
-//! one machine) and reporting commands, each with `--json` where it reports something.
+//! one machine), `shopsense package` (the deployable app root) and reporting commands, each with
+//! `--json` where it reports something.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
+use shopsense::ingest::{IngestOptions, IngestOutcome, Mapping, UploadKind, Verdict};
 use shopsense::settings::{Backend, BackendChoice, Settings};
+use shopsense::store::PutOptions;
 
 use crate::app::app;
 use crate::functions::registry;
@@ -49,9 +52,213 @@ pub enum Command {
         #[arg(long, default_value_t = 1000)]
         poll_ms: u64,
     },
+    /// Ingest one file as if uploaded: bronze, validation, quarantine, silver, report, features.
+    Ingest {
+        /// The file (CSV, JSON lines or Parquet, optionally .gz).
+        file: PathBuf,
+        /// What it holds; default: the name of the file's folder if it is a kind.
+        #[arg(long)]
+        kind: Option<UploadKind>,
+        /// A column mapping (TOML or JSON) for another shop's export.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Print the quality report as one JSON document instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forecast daily demand per SKU: reads `sku,date,quantity`, writes
+    /// `sku,date,forecast,p10,p50,p90` for the `horizon` days after the history.
+    Forecast {
+        /// The history CSV (`sku,date,quantity`, header, ISO dates).
+        #[arg(long)]
+        history: PathBuf,
+        /// Calendar days to forecast (1..=90).
+        #[arg(long, default_value_t = 28)]
+        horizon: usize,
+        /// Where to write the daily forecasts.
+        #[arg(long)]
+        out: PathBuf,
+        /// Extra quantile levels in (0, 1), e.g. `--levels 0.05,0.95` adds `p5,p95` columns.
+        #[arg(long, value_delimiter = ',')]
+        levels: Vec<f64>,
+        /// Also write `sku,week_start,forecast` in 7-day buckets here.
+        #[arg(long)]
+        weekly_out: Option<PathBuf>,
+    },
+    /// Recommend: trains the hybrid on `user,item[,weight][,ts]` (header row) and writes the
+    /// top `k` unseen items of every user as `user,rank,item,score`.
+    Recommend {
+        /// The interactions CSV.
+        #[arg(long)]
+        interactions: PathBuf,
+        /// Items per user.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Where to write the recommendations.
+        #[arg(long)]
+        out: PathBuf,
+        /// Fit the blend on the latest interactions rather than a random share of each user's.
+        #[arg(long)]
+        chronological: bool,
+    },
+    /// Evaluations on held-out data that print metrics.
+    Eval {
+        /// Which evaluation.
+        #[command(subcommand)]
+        which: EvalCommand,
+    },
+    /// Customer segments (RFM + k-means) of a transactions file: writes
+    /// `customer,segment,label,recency_days,frequency,monetary` and prints k, silhouette and sizes.
+    Segment {
+        /// Transactions (CSV, JSON lines or Parquet, optionally .gz; UCI Online Retail as published).
+        #[arg(long)]
+        transactions: PathBuf,
+        /// The per-customer output CSV.
+        #[arg(long)]
+        out: PathBuf,
+        /// A fixed k instead of the silhouette sweep over 2..=8.
+        #[arg(long)]
+        k: Option<usize>,
+        /// Measure recency at this date (default: the day after the last sale).
+        #[arg(long)]
+        reference_date: Option<chrono::NaiveDate>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks that print a table.
+    Bench {
+        /// Which benchmark.
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
     /// Show the resolved configuration (backend, home, endpoints; never secrets).
     Config {
         /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stage the app root for Azure Functions (host.json, one folder per function, the executable)
+    /// and optionally zip it, exec bit kept. `scripts/package.sh` builds the release binary first.
+    Package {
+        /// Folder to stage into; replaced only if empty or a previous package.
+        #[arg(long, default_value = "dist/app")]
+        out: PathBuf,
+        /// Also write the staged folder as a zip here (what Flex Consumption deploys).
+        #[arg(long)]
+        zip: Option<PathBuf>,
+        /// The executable to ship (default: this binary).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The evaluations.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Train on `--train`, recommend for the test users seen in training (training items
+    /// excluded), print precision, recall, nDCG, MAP at k and catalogue coverage. Or evaluate a
+    /// named split of a public dataset (`--dataset`, seed `--seed`).
+    Recommend {
+        /// Training CSV (`user,item[,weight][,ts]`).
+        #[arg(long, requires = "test", conflicts_with = "dataset", required_unless_present = "dataset")]
+        train: Option<PathBuf>,
+        /// Test CSV, same columns.
+        #[arg(long, requires = "train")]
+        test: Option<PathBuf>,
+        /// A named split instead of files.
+        #[arg(long, value_enum)]
+        dataset: Option<crate::commands::recommend::Dataset>,
+        /// The folder holding `movielens-100k/` and `online_retail/`.
+        #[arg(long, default_value = "../shared/data")]
+        data_dir: PathBuf,
+        /// Seed of the named split.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The cut-off.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// With files: fit the blend on the latest training rows (for time-ordered splits).
+        #[arg(long)]
+        chronological: bool,
+        /// Also write the split as `train.csv` and `test.csv` in this folder.
+        #[arg(long)]
+        write_split: Option<PathBuf>,
+        /// Hybrid parameters as a JSON object merged over the preset, e.g.
+        /// `{"ease": {"lambda": 500}, "weights": [["als", 1.0], ["ease", 1.0]]}`.
+        #[arg(long)]
+        params: Option<PathBuf>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hold out the last days of a demand history, fit on the rest, print WAPE, bias, MASE,
+    /// coverage and weekly WAPE. The panel is `--history <csv>` or built from raw transactions
+    /// (`--transactions`, the UCI Online Retail layout, `--top` SKUs by net units).
+    Forecast {
+        /// A history CSV (`sku,date,quantity`).
+        #[arg(long, conflicts_with = "transactions", required_unless_present = "transactions")]
+        history: Option<PathBuf>,
+        /// A raw transactions CSV (optionally .gz) to build the panel from.
+        #[arg(long)]
+        transactions: Option<PathBuf>,
+        /// With `--transactions`: keep the top SKUs by net units (0 = all).
+        #[arg(long, default_value_t = 500)]
+        top: usize,
+        /// Days held out.
+        #[arg(long, default_value_t = 28)]
+        holdout: usize,
+        /// Also write the panel as a `sku,date,quantity` CSV here.
+        #[arg(long)]
+        write_panel: Option<PathBuf>,
+        /// Fit with these `ForecasterParams` (a JSON file) instead of the defaults.
+        #[arg(long)]
+        params: Option<PathBuf>,
+        /// Print one JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The recommender on every named split, ours beside the peers, with training time and users/s.
+    Recommend {
+        /// The folder holding `movielens-100k/` and `online_retail/`.
+        #[arg(long, default_value = "../shared/data")]
+        data_dir: PathBuf,
+        /// The cut-off.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Print one JSON document instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fit + forecast of the top 500 and of all SKUs of a transactions file.
+    Forecast {
+        /// The transactions file (default: the full UCI Online Retail beside the checkout).
+        #[arg(long, default_value = "../shared/data/online_retail/online_retail.csv.gz")]
+        file: PathBuf,
+        /// How many runs (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Print one JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End-to-end ingest of a transactions file on the local backend, in a fresh home per run.
+    Ingest {
+        /// The file (default: the full UCI Online Retail beside the checkout).
+        #[arg(long, default_value = "../shared/data/online_retail/online_retail.csv.gz")]
+        file: PathBuf,
+        /// How many runs.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Print one JSON document instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -87,12 +294,126 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = settings(&cli, Some(BackendChoice::Local))?;
             run_local(settings, *port, Duration::from_millis(*poll_ms)).await
         }
+        Command::Ingest { file, kind, mapping, json } => {
+            let settings = settings(&cli, Some(BackendChoice::Local))?;
+            ingest_file(settings, file, *kind, mapping.as_deref(), *json).await
+        }
+        Command::Bench { which: BenchCommand::Ingest { file, runs, json } } => {
+            crate::bench::ingest(file, *runs, *json).await
+        }
+        Command::Bench { which: BenchCommand::Forecast { file, runs, json } } => {
+            crate::commands::forecast::bench(file, *runs, *json)
+        }
+        Command::Forecast { history, horizon, out, levels, weekly_out } => {
+            crate::commands::forecast::forecast(history, *horizon, out, levels, weekly_out.as_deref())
+        }
+        Command::Eval {
+            which: EvalCommand::Forecast { history, transactions, top, holdout, write_panel, params, json },
+        } => {
+            use crate::commands::forecast::PanelSource;
+            let source = match (history, transactions) {
+                (Some(history), _) => PanelSource::History(history.clone()),
+                (None, Some(file)) => PanelSource::Transactions { file: file.clone(), top: *top },
+                (None, None) => anyhow::bail!("pass --history <csv> or --transactions <file>"),
+            };
+            crate::commands::forecast::eval(
+                &source,
+                *holdout,
+                *json,
+                write_panel.as_deref(),
+                params.as_deref(),
+            )
+        }
+        Command::Recommend { interactions, k, out, chronological } => {
+            crate::commands::recommend::recommend(interactions, *k, out, *chronological)
+        }
+        Command::Eval {
+            which:
+                EvalCommand::Recommend {
+                    train,
+                    test,
+                    dataset,
+                    data_dir,
+                    seed,
+                    k,
+                    chronological,
+                    write_split,
+                    params,
+                    json,
+                },
+        } => {
+            use crate::commands::recommend::EvalSource;
+            let source = match (train, test, dataset) {
+                (Some(train), Some(test), _) => EvalSource::Files {
+                    train: train.clone(),
+                    test: test.clone(),
+                    chronological: *chronological,
+                },
+                (_, _, Some(dataset)) => {
+                    EvalSource::Dataset { dataset: *dataset, data_dir: data_dir.clone(), seed: *seed }
+                }
+                _ => anyhow::bail!("pass --train <csv> --test <csv>, or --dataset <name>"),
+            };
+            crate::commands::recommend::eval(&source, *k, write_split.as_deref(), params.as_deref(), *json)
+        }
+        Command::Bench { which: BenchCommand::Recommend { data_dir, k, json } } => {
+            crate::commands::recommend::bench(data_dir, *k, *json)
+        }
+        Command::Segment { transactions, out, k, reference_date, json } => {
+            let args = crate::commands::segment::SegmentArgs {
+                transactions: transactions.clone(),
+                out: out.clone(),
+                k: *k,
+                reference_date: *reference_date,
+                json: *json,
+            };
+            tokio::task::spawn_blocking(move || crate::commands::segment::run(&args)).await?
+        }
         Command::Config { json } => {
             let settings = settings(&cli, None)?;
             print_config(&settings, *json);
             Ok(())
         }
+        Command::Package { out, zip, binary, json } => package(out, zip.as_deref(), binary.as_deref(), *json),
     }
+}
+
+/// `shopsense package`: needs no settings, so a build machine without any can package.
+fn package(out: &Path, zip: Option<&Path>, binary: Option<&Path>, as_json: bool) -> anyhow::Result<()> {
+    let binary = match binary {
+        Some(binary) => binary.to_owned(),
+        None => std::env::current_exe().context("locating this executable to package it")?,
+    };
+    let app = crate::package::stage(&binary, out)?;
+    let zip_bytes = zip.map(|zip| crate::package::write_zip(&app, zip)).transpose()?;
+    if as_json {
+        let report = json!({
+            "out": app.root,
+            "binary": binary,
+            "functions": app.functions,
+            "files": app.files.iter().map(|f| json!({
+                "path": f.path,
+                "bytes": f.bytes,
+                "executable": f.executable,
+            })).collect::<Vec<_>>(),
+            "zip": zip,
+            "zip_bytes": zip_bytes,
+        });
+        println!("{report}");
+    } else {
+        let total: u64 = app.files.iter().map(|f| f.bytes).sum();
+        println!(
+            "staged {}: host.json, {} functions ({}), {} ({total} bytes in all)",
+            app.root.display(),
+            app.functions.len(),
+            app.functions.join(", "),
+            crate::package::EXECUTABLE,
+        );
+        if let (Some(zip), Some(bytes)) = (zip, zip_bytes) {
+            println!("zipped {} ({bytes} bytes, exec bit kept)", zip.display());
+        }
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings, port: u16) -> anyhow::Result<()> {
@@ -117,7 +438,7 @@ async fn run_local(settings: Settings, port: u16, poll: Duration) -> anyhow::Res
     let uploads =
         state.stores.blobs.container(WATCHED_CONTAINER).await.context("opening the uploads container")?;
     let watcher = UploadWatcher::new(
-        WATCHED_CONTAINER,
+        &state.uploads_container,
         uploads.clone(),
         local::blob_functions(&specs, WATCHED_CONTAINER),
     );
@@ -145,6 +466,67 @@ async fn run_local(settings: Settings, port: u16, poll: Duration) -> anyhow::Res
     result.with_context(|| format!("serving on {addr}"))
 }
 
+/// A trigger binding as JSON: its `type`, `name`, `direction` and every other field as written.
+fn trigger_json(binding: &crate::functions::Binding) -> serde_json::Value {
+    let mut object = binding.rest.clone();
+    object.insert("type".into(), binding.kind.clone().into());
+    object.insert("name".into(), binding.name.clone().into());
+    object.insert("direction".into(), binding.direction.clone().into());
+    object.into()
+}
+
+async fn ingest_file(
+    settings: Settings,
+    file: &Path,
+    kind: Option<UploadKind>,
+    mapping: Option<&Path>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let folder_kind =
+        file.parent().and_then(Path::file_name).and_then(|n| n.to_str()).and_then(|n| n.parse().ok());
+    let kind = kind.or(folder_kind).with_context(|| {
+        format!("{}: cannot tell what it holds: pass --kind transactions|catalog|inventory", file.display())
+    })?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mapping = match mapping {
+        Some(path) => {
+            let text =
+                std::fs::read(path).with_context(|| format!("cannot read mapping {}", path.display()))?;
+            Some(Mapping::from_bytes(&path.display().to_string(), &text)?)
+        }
+        None => None,
+    };
+    let state = AppState::open(settings).await.context("opening storage")?;
+    let name = file.file_name().and_then(|n| n.to_str()).context("the file has no usable name")?;
+    let upload_path = format!("{kind}/{name}");
+    state.ingestor.uploads().put(&upload_path, bytes.into(), PutOptions::default()).await?;
+    let options = IngestOptions { kind: Some(kind), mapping, ..(*state.ingest_options).clone() };
+    let report = match state.ingestor.ingest(&upload_path, &options).await? {
+        IngestOutcome::Reported(report) => report,
+        IngestOutcome::Skipped { reason } => anyhow::bail!("{}: {reason}", file.display()),
+    };
+    if as_json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.summary());
+    }
+    if report.verdict == Verdict::Fail {
+        let detail = match (&report.error, report.quarantine_sample.first()) {
+            (Some(error), _) => error.to_string(),
+            (None, Some(row)) => format!(
+                "{}:{}{}: {}",
+                file.display(),
+                row.line,
+                row.column.as_deref().map(|c| format!(" (column {c})")).unwrap_or_default(),
+                row.message
+            ),
+            (None, None) => report.verdict_reasons.join("; "),
+        };
+        anyhow::bail!("ingest of {} failed: {detail}", file.display());
+    }
+    Ok(())
+}
+
 fn print_config(settings: &Settings, as_json: bool) {
     let (backend, blob, cosmos) = match &settings.backend {
         Backend::Local => ("local", None, None),
@@ -163,6 +545,13 @@ fn print_config(settings: &Settings, as_json: bool) {
         "cosmos_endpoint": cosmos.map(|c| c.endpoint.clone()),
         "cosmos_database": cosmos.map(|c| c.database.clone()),
         "functions": registry().iter().map(|f| f.name).collect::<Vec<_>>(),
+        // For deployment checks (infra/tests): what each function is triggered by, and every
+        // app setting the code reads, so the Bicep can be compared with the code.
+        "triggers": registry()
+            .iter()
+            .map(|f| (f.name.to_owned(), f.trigger().map_or(serde_json::Value::Null, |t| trigger_json(&t))))
+            .collect::<serde_json::Map<_, _>>(),
+        "read_settings": shopsense::settings::READ_SETTINGS,
     });
     if as_json {
         println!("{report}");

@@ -1,15 +1,17 @@
 //! The `ingest` function: a blob-created trigger on `uploads/{name}` (Event Grid source). It
-//! lands the raw upload in bronze under its sha256 before anything else reads it; the same
-//! bytes uploaded twice count once.
+//! runs the ingest pipeline (bronze, silver, quarantine, report, features) on the upload, read
+//! through the store by path.
 //!
-//! Permanent failures (the blob is gone, a path outside `uploads`) are answered as done with a
-//! log line, so the host does not retry forever; transient store failures fail the invocation
-//! so the host retries.
+//! Permanent failures (the blob is gone, an unknown kind, an unusable mapping, a file that is not
+//! a table) are answered as done with a log line and, where there is one, a failed report, so the
+//! host does not retry forever; transient storage failures fail the invocation so the host
+//! retries.
 
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
-use shopsense::bronze::{self, BRONZE_CONTAINER, UPLOADS_CONTAINER};
+use serde_json::Value;
+use shopsense::ingest::IngestOutcome;
 
 use crate::error::ApiError;
 use crate::host::{BlobTrigger, Invoke, InvokeResponse};
@@ -29,29 +31,25 @@ async fn ingest(
             message: "Metadata.BlobTrigger is not container/path".into(),
         });
     };
-    if container != UPLOADS_CONTAINER {
-        return Ok(InvokeResponse::ok(serde_json::Value::Null).log(format!(
-            "ignored {container}/{path}: ingest only reads the {UPLOADS_CONTAINER} container"
+    if container != state.uploads_container {
+        return Ok(InvokeResponse::ok(Value::Null).log(format!(
+            "ignored {container}/{path}: ingest only reads the {} container",
+            state.uploads_container
         )));
     }
-    let uploads = state.stores.blobs.container(UPLOADS_CONTAINER).await?;
-    let bronze = state.stores.blobs.container(BRONZE_CONTAINER).await?;
-    match bronze::land(&*uploads, &*bronze, path).await {
-        Ok(landing) => {
-            let line = if landing.duplicate {
-                format!("{path}: same bytes as an earlier upload (sha256 {}), counted once", landing.sha256)
-            } else {
-                format!("{path}: landed {} bytes in bronze as {}", landing.size, landing.bronze_path)
-            };
-            Ok(InvokeResponse::ok(&landing).log(line))
+    match state.ingestor.ingest(path, &state.ingest_options).await {
+        Ok(IngestOutcome::Reported(report)) => {
+            let summary = report.summary();
+            Ok(InvokeResponse::ok(&*report).log(summary.trim_end()))
         }
+        Ok(IngestOutcome::Skipped { reason }) => Ok(InvokeResponse::ok(Value::Null).log(reason)),
         Err(e) if e.is_transient() => {
-            tracing::warn!(error = %e, "ingest failed transiently; the host will retry");
+            tracing::warn!(upload = path, error = %e, "ingest failed transiently; the host will retry");
             Ok(InvokeResponse::failed(format!("transient failure, retry: {e}")))
         }
         Err(e) => {
-            tracing::warn!(error = %e, "ingest gave up on an upload");
-            Ok(InvokeResponse::ok(serde_json::Value::Null).log(format!("not ingested: {e}")))
+            tracing::warn!(upload = path, error = %e, "ingest gave up on an upload");
+            Ok(InvokeResponse::ok(Value::Null).log(format!("not ingested: {e}")))
         }
     }
 }

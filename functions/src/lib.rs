@@ -10,15 +10,20 @@
 //! - [`error`]: the one place errors become HTTP.
 //! - [`state`]: settings and store clients shared by handlers.
 //! - [`local`]: the local runner's timers and uploads watcher.
-//! - [`cli`]: the command line.
+//! - [`package`]: stages and zips the app root deployed to Flex Consumption.
+//! - [`cli`]: the command line; [`bench`]: benchmarks that print tables; [`commands`]: command
+//!   implementations too large for `cli.rs` (`forecast`, `eval forecast`, `bench forecast`).
 //! - One module per function: [`health`], [`ingest`].
 
 pub mod app;
+pub mod bench;
 pub mod cli;
+pub mod commands;
 pub mod error;
 pub mod functions;
 pub mod health;
 pub mod host;
 pub mod ingest;
 pub mod local;
+pub mod package;
 pub mod state;

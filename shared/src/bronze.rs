@@ -55,6 +55,8 @@ pub struct Landing {
     /// Whether these exact bytes had landed before (then nothing downstream should count them
     /// again).
     pub duplicate: bool,
+    /// When the upload was written.
+    pub uploaded_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The bronze path of content with this hex sha256 (fanned out by the first two hex digits).
@@ -64,12 +66,12 @@ pub fn bronze_path(sha256_hex: &str) -> String {
 }
 
 /// Copies the upload at `path` into bronze under its content address, unless those bytes
-/// are there already.
+/// are there already. Returns where it landed and the bytes, so callers read the upload once.
 pub async fn land(
     uploads: &dyn BlobStore,
     bronze: &dyn BlobStore,
     path: &str,
-) -> Result<Landing, LandingError> {
+) -> Result<(Landing, Bytes), LandingError> {
     let store_error = |source| LandingError::Store { path: path.to_owned(), source };
     let blob = uploads
         .get(path)
@@ -91,7 +93,15 @@ pub async fn land(
         Err(e) => return Err(store_error(e)),
     };
     tracing::info!(upload = path, sha256 = %sha256, size, duplicate, "upload landed in bronze");
-    Ok(Landing { upload_path: path.to_owned(), sha256, bronze_path: target, size, duplicate })
+    let landing = Landing {
+        upload_path: path.to_owned(),
+        sha256,
+        bronze_path: target,
+        size,
+        duplicate,
+        uploaded_at: blob.meta.last_modified,
+    };
+    Ok((landing, blob.body))
 }
 
 /// Metadata values travel as HTTP headers: keep printable ASCII, escape the rest.
@@ -114,8 +124,9 @@ mod tests {
         let body = Bytes::from_static(b"InvoiceNo,StockCode\n536365,85123A\n");
         uploads.put("transactions/a.csv", body.clone(), PutOptions::default()).await.unwrap();
         uploads.put("transactions/copy of a.csv", body.clone(), PutOptions::default()).await.unwrap();
-        let first = land(&uploads, &bronze, "transactions/a.csv").await.unwrap();
-        let second = land(&uploads, &bronze, "transactions/copy of a.csv").await.unwrap();
+        let (first, bytes) = land(&uploads, &bronze, "transactions/a.csv").await.unwrap();
+        assert_eq!(bytes, body);
+        let (second, _) = land(&uploads, &bronze, "transactions/copy of a.csv").await.unwrap();
         assert!(!first.duplicate);
         assert!(second.duplicate, "same bytes under another name count once");
         assert_eq!(first.sha256, hex::encode(Sha256::digest(&body)));

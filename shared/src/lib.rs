@@ -7,9 +7,23 @@
 //! - [`store`]: blob and document stores behind traits; local folder + embedded database,
 //!   Azure Blob + Cosmos DB; one conformance suite for all.
 //! - [`bronze`]: raw uploads kept byte for byte under their sha256, counted once.
+//! - [`ingest`]: uploads parsed, validated, quarantined and reported into silver tables.
+//! - [`features`]: interactions, trading calendar, daily demand and RFM inputs from silver.
+//! - [`segments`]: RFM per customer and k-means segments chosen by silhouette.
+//! - [`forecast`]: daily demand forecasts per SKU on the trading calendar (methods, per-series
+//!   backtest ensemble, quantiles, metrics, holdout evaluation).
+//! - [`tables`]: the silver tables and feature tables, column by column.
+//! - [`recommend`]: the recommenders, ALS, EASE, co-occurrence, TF-IDF, popularity and the
+//!   hybrid that blends them, with their offline evaluation.
 //! - [`schedule`]: NCRONTAB schedules for timer functions (the host's and our local timers).
 
 pub mod bronze;
+pub mod features;
+pub mod forecast;
+pub mod ingest;
+pub mod recommend;
 pub mod schedule;
+pub mod segments;
 pub mod settings;
 pub mod store;
+pub mod tables;

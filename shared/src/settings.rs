@@ -28,6 +28,30 @@ pub const COSMOS_DATABASE: &str = "SHOPSENSE_COSMOS_DATABASE";
 /// The port the Functions host gives a custom handler.
 pub const CUSTOM_HANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
 
+/// Every app setting the code reads by name (connections also read the `__`-suffixed forms
+/// listed). Deployment (Bicep) must set each one that has no default; a test compares the lists.
+pub const READ_SETTINGS: &[&str] = &[
+    "AzureWebJobsStorage",
+    "ShopsenseStorage",
+    "ShopsenseStorage__blobServiceUri",
+    "ShopsenseStorage__serviceUri",
+    "ShopsenseStorage__credential",
+    "ShopsenseStorage__clientId",
+    "ShopsenseCosmos",
+    "ShopsenseCosmos__accountEndpoint",
+    "ShopsenseCosmos__credential",
+    "ShopsenseCosmos__clientId",
+    "SHOPSENSE_BACKEND",
+    "SHOPSENSE_HOME",
+    "SHOPSENSE_COSMOS_DATABASE",
+    "SHOPSENSE_BLOB_CONTAINER_PREFIX",
+    "FUNCTIONS_CUSTOMHANDLER_PORT",
+    "INGEST_QUARANTINE_WARN",
+    "INGEST_QUARANTINE_FAIL",
+    "INGEST_STALE_WARN_DAYS",
+    "INGEST_MAX_TABLE_BYTES",
+];
+
 /// The storage account's well-known emulator account and key (public: Azurite's documented
 /// development credentials, not a secret).
 pub const EMULATOR_ACCOUNT: &str = "devstoreaccount1";

@@ -79,7 +79,7 @@ fn an_invoke_response_renders_outputs_logs_and_return_value() {
 }
 
 #[tokio::test]
-async fn the_blob_fixture_routed_to_ingest_lands_the_upload_in_bronze() {
+async fn the_blob_fixture_routed_to_ingest_keeps_the_upload_in_bronze_and_reports_it() {
     let (_home, state, app) = local_app().await;
     let uploads = state.stores.blobs.container("uploads").await.unwrap();
     let body = bytes::Bytes::from_static(b"InvoiceNo,StockCode\n536365,85123A\n");
@@ -87,14 +87,17 @@ async fn the_blob_fixture_routed_to_ingest_lands_the_upload_in_bronze() {
 
     let (status, answer) = send(&app, post("/ingest", raw("blob.json"))).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["ReturnValue"]["duplicate"], json!(false));
-    let bronze_path = answer["ReturnValue"]["bronze_path"].as_str().unwrap().to_owned();
+    assert_eq!(answer["ReturnValue"]["duplicate_upload"], json!(false));
+    let bronze_path = answer["ReturnValue"]["outputs"]["bronze"].as_str().unwrap().to_owned();
     let bronze = state.stores.blobs.container("bronze").await.unwrap();
     assert_eq!(bronze.get(&bronze_path).await.unwrap().unwrap().body, body);
+    // Two columns are not a transactions table: a failed report names what is missing.
+    assert_eq!(answer["ReturnValue"]["verdict"], "fail");
+    assert_eq!(answer["ReturnValue"]["error"]["code"], "missing_columns");
 
     let (status, again) = send(&app, post("/ingest", raw("blob.json"))).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(again["ReturnValue"]["duplicate"], json!(true), "the same upload twice counts once");
+    assert_eq!(again["ReturnValue"]["duplicate_upload"], json!(true), "the same upload twice counts once");
 }
 
 #[tokio::test]
@@ -131,4 +134,67 @@ async fn malformed_invoke_payloads_get_a_400_naming_the_problem() {
         let message = answer["message"].as_str().unwrap();
         assert!(message.contains(names), "{case}: message {message:?} should name {names:?}");
     }
+}
+
+/// A blob service whose containers fail every read as a transient backend error (a storage
+/// outage), while writes and listings work.
+#[derive(Debug)]
+struct FlakyBlobs(std::sync::Arc<dyn shopsense::store::BlobService>);
+
+#[derive(Debug)]
+struct FlakyContainer(std::sync::Arc<dyn shopsense::store::BlobStore>);
+
+#[async_trait::async_trait]
+impl shopsense::store::BlobService for FlakyBlobs {
+    async fn container(
+        &self,
+        name: &str,
+    ) -> shopsense::store::StoreResult<std::sync::Arc<dyn shopsense::store::BlobStore>> {
+        Ok(std::sync::Arc::new(FlakyContainer(self.0.container(name).await?)))
+    }
+}
+
+#[async_trait::async_trait]
+impl shopsense::store::BlobStore for FlakyContainer {
+    fn location(&self) -> String {
+        self.0.location()
+    }
+    async fn put(
+        &self,
+        path: &str,
+        body: bytes::Bytes,
+        options: PutOptions,
+    ) -> shopsense::store::StoreResult<shopsense::store::BlobMeta> {
+        self.0.put(path, body, options).await
+    }
+    async fn get(&self, path: &str) -> shopsense::store::StoreResult<Option<shopsense::store::Blob>> {
+        Err(shopsense::store::StoreError::Backend {
+            backend: "test",
+            message: format!("reading {path}: 503 Server Busy"),
+            transient: true,
+            source: None,
+        })
+    }
+    async fn head(&self, path: &str) -> shopsense::store::StoreResult<Option<shopsense::store::BlobMeta>> {
+        self.0.head(path).await
+    }
+    async fn list(&self, prefix: &str) -> shopsense::store::StoreResult<Vec<shopsense::store::BlobMeta>> {
+        self.0.list(prefix).await
+    }
+    async fn delete(&self, path: &str) -> shopsense::store::StoreResult<bool> {
+        self.0.delete(path).await
+    }
+}
+
+#[tokio::test]
+async fn a_transient_storage_failure_fails_the_invocation_so_the_host_retries() {
+    let (_home, state, _app) = local_app().await;
+    let mut flaky = state.clone();
+    flaky.stores.blobs = std::sync::Arc::new(FlakyBlobs(state.stores.blobs.clone()));
+    flaky.ingestor =
+        std::sync::Arc::new(shopsense::ingest::Ingestor::open(&*flaky.stores.blobs).await.unwrap());
+    let app = shopsense_functions::app::app(flaky);
+    let (status, answer) = send(&app, post("/ingest", raw("blob.json"))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert!(answer["Logs"].to_string().contains("retry"), "{answer}");
 }

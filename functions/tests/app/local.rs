@@ -86,17 +86,17 @@ async fn a_dropped_upload_is_ingested_once_after_it_settles_and_again_when_its_b
     let done = watcher.poll(&app).await;
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].status, 200);
-    assert_eq!(done[0].return_value["duplicate"], false);
+    assert_eq!(done[0].return_value["duplicate_upload"], false);
     assert!(watcher.poll(&app).await.is_empty(), "an ingested upload is not ingested again");
 
     uploads.put("transactions/a.csv", Bytes::from_static(b"v2"), PutOptions::default()).await.unwrap();
     assert!(watcher.poll(&app).await.is_empty());
     let again = watcher.poll(&app).await;
     assert_eq!(again.len(), 1, "changed bytes are a new upload");
-    assert_eq!(again[0].return_value["duplicate"], false);
+    assert_eq!(again[0].return_value["duplicate_upload"], false);
 
     uploads.put("transactions/copy.csv", Bytes::from_static(b"v2"), PutOptions::default()).await.unwrap();
     watcher.poll(&app).await;
     let copy = watcher.poll(&app).await;
-    assert_eq!(copy[0].return_value["duplicate"], true, "same bytes under another name count once");
+    assert_eq!(copy[0].return_value["duplicate_upload"], true, "same bytes under another name count once");
 }

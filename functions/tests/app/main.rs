@@ -1,8 +1,10 @@
 //! Handler tests: recorded host payloads routed through `app()`, the function registry against
-//! the `function.json` files, the local runner, and `serve` on a real socket.
+//! the `function.json` files, the local runner, `serve` on a real socket, and packaging.
 
+mod azure;
 mod fixtures;
 mod local;
+mod package;
 mod registry;
 mod serve;
 mod support;

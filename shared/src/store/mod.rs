@@ -40,9 +40,44 @@ pub struct Stores {
     pub documents: Arc<dyn DocumentDatabase>,
 }
 
+/// Prefixes every blob container name: several independent deployments (or parallel test runs)
+/// can share one storage account. Setting `SHOPSENSE_BLOB_CONTAINER_PREFIX`, default none.
+#[derive(Debug)]
+pub struct PrefixedBlobService {
+    prefix: String,
+    inner: Arc<dyn BlobService>,
+}
+
+impl PrefixedBlobService {
+    /// Wraps `inner` so that container `name` is `<prefix><name>`.
+    #[must_use]
+    pub fn new(prefix: impl Into<String>, inner: Arc<dyn BlobService>) -> Self {
+        Self { prefix: prefix.into(), inner }
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobService for PrefixedBlobService {
+    async fn container(&self, name: &str) -> StoreResult<Arc<dyn BlobStore>> {
+        self.inner.container(&format!("{}{name}", self.prefix)).await
+    }
+}
+
+/// The setting naming the blob container prefix.
+pub const CONTAINER_PREFIX_SETTING: &str = "SHOPSENSE_BLOB_CONTAINER_PREFIX";
+
 impl Stores {
     /// Opens the backends the settings choose. Clients are built once here and shared.
     pub async fn open(settings: &Settings) -> StoreResult<Self> {
+        let mut stores = Self::open_unprefixed(settings).await?;
+        if let Some(prefix) = settings.get(CONTAINER_PREFIX_SETTING) {
+            validate_container_name(&format!("{prefix}abc"))?;
+            stores.blobs = Arc::new(PrefixedBlobService::new(prefix, stores.blobs));
+        }
+        Ok(stores)
+    }
+
+    async fn open_unprefixed(settings: &Settings) -> StoreResult<Self> {
         match &settings.backend {
             Backend::Local => {
                 let blobs = folder::FolderBlobService::new(settings.home.join("blobs"))?;

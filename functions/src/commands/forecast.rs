@@ -1,0 +1,287 @@
+//! `shopsense forecast`, `shopsense eval forecast` and `shopsense bench forecast`: the command
+//! line around [`shopsense::forecast`].
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+use shopsense::forecast::{ForecasterParams, Panel, evaluate};
+
+/// The quantile levels always written: p10, p50, p90.
+pub const DEFAULT_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
+
+/// Statsforecast 2.1 figures measured on this machine (top 500 SKUs, 28-day holdout), printed
+/// beside ours: `(metric, peer, value)`.
+pub const PEERS: [(&str, &str, f64); 5] = [
+    ("wape_total", "WindowAverage(28)", 0.358),
+    ("wape_total", "ADIDA", 0.378),
+    ("wape_total", "AutoETS", 0.434),
+    ("mase_median", "AutoETS", 0.935),
+    ("wape_weekly", "best peer", 0.502),
+];
+
+/// Where the evaluation panel comes from.
+#[derive(Debug, Clone)]
+pub enum PanelSource {
+    /// A canonical `sku,date,quantity` CSV.
+    History(PathBuf),
+    /// A raw UCI Online Retail export (optionally .gz) and how many top SKUs to keep (0 = all).
+    Transactions {
+        /// The file.
+        file: PathBuf,
+        /// Top SKUs by net units.
+        top: usize,
+    },
+}
+
+impl PanelSource {
+    /// Reads the panel.
+    pub fn load(&self) -> anyhow::Result<Panel> {
+        Ok(match self {
+            Self::History(path) => Panel::read_csv(path)?,
+            Self::Transactions { file, top } => Panel::from_transactions(file, *top)?,
+        })
+    }
+}
+
+fn level_column(level: f64) -> String {
+    let percent = level * 100.0;
+    if (percent - percent.round()).abs() < 1e-9 {
+        format!("p{}", percent.round())
+    } else {
+        format!("p{percent}")
+    }
+}
+
+/// `shopsense forecast`: fits every SKU of `history` and writes `sku,date,forecast,p10,p50,p90`
+/// (plus a column per extra level) for the `horizon` days after it; with `weekly`, also
+/// `sku,week_start,forecast` in 7-day buckets from the first forecast day.
+pub fn forecast(
+    history: &Path,
+    horizon: usize,
+    out: &Path,
+    extra_levels: &[f64],
+    weekly: Option<&Path>,
+) -> anyhow::Result<()> {
+    let panel = Panel::read_csv(history)?;
+    let model = ForecasterParams { horizon, ..ForecasterParams::default() }.fit(&panel)?;
+    let mut levels = DEFAULT_LEVELS.to_vec();
+    levels.extend(extra_levels.iter().filter(|l| !DEFAULT_LEVELS.contains(l)));
+    let forecasts = model.predict(horizon, &levels)?;
+    let mut text = String::from("sku,date,forecast");
+    for level in &levels {
+        write!(text, ",{}", level_column(*level))?;
+    }
+    text.push('\n');
+    for sku in &forecasts.skus {
+        for (d, date) in forecasts.dates.iter().enumerate() {
+            write!(text, "{},{date},{:.4}", sku.sku, sku.mean[d])?;
+            for (_, values) in &sku.quantiles {
+                write!(text, ",{:.4}", values[d])?;
+            }
+            text.push('\n');
+        }
+    }
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    if let Some(weekly) = weekly {
+        let mut text = String::from("sku,week_start,forecast\n");
+        for sku in &forecasts.skus {
+            for (week, values) in sku.mean.chunks(7).enumerate() {
+                writeln!(
+                    text,
+                    "{},{},{:.4}",
+                    sku.sku,
+                    forecasts.dates[week * 7],
+                    values.iter().sum::<f64>()
+                )?;
+            }
+        }
+        std::fs::write(weekly, text).with_context(|| format!("cannot write {}", weekly.display()))?;
+    }
+    eprintln!(
+        "forecast {} SKUs x {horizon} days from {} to {} -> {}",
+        forecasts.skus.len(),
+        forecasts.dates.first().map(ToString::to_string).unwrap_or_default(),
+        forecasts.dates.last().map(ToString::to_string).unwrap_or_default(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `shopsense eval forecast`: holds out the last `holdout` days, fits on the rest, prints the
+/// metrics (a table beside the peers' figures, or one JSON document). With `write_panel`, the
+/// panel is also written as the canonical CSV (so `--history` can replay it).
+pub fn eval(
+    source: &PanelSource,
+    holdout: usize,
+    as_json: bool,
+    write_panel: Option<&Path>,
+    params: Option<&Path>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let panel = source.load()?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    if let Some(path) = write_panel {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        );
+        panel.write_csv(&mut file)?;
+        file.flush()?;
+    }
+    let params = match params {
+        Some(path) => {
+            let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            serde_json::from_slice(&text)
+                .with_context(|| format!("{}: not ForecasterParams JSON", path.display()))?
+        }
+        None => ForecasterParams::default(),
+    };
+    let report = evaluate(&panel, holdout, &params)?;
+    if as_json {
+        let mut value = serde_json::to_value(&report)?;
+        value["load_seconds"] = json!(load_seconds);
+        value["peers"] = json!(
+            PEERS.iter().map(|(m, p, v)| json!({"metric": m, "peer": p, "value": v})).collect::<Vec<_>>()
+        );
+        println!("{value}");
+        return Ok(());
+    }
+    let m = &report.metrics;
+    let peers = |metric: &str| {
+        PEERS
+            .iter()
+            .filter(|p| p.0 == metric)
+            .map(|p| {
+                if metric.starts_with("mase") {
+                    format!("{} {:.3}", p.1, p.2)
+                } else {
+                    format!("{} {:.1}%", p.1, p.2 * 100.0)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "{} SKUs, {} training days, {} held out from {}; weekly closures: {}",
+        report.skus,
+        report.train_days,
+        report.holdout_days,
+        report.holdout_first,
+        if report.closed_weekdays.is_empty() { "none".into() } else { report.closed_weekdays.join(", ") }
+    );
+    println!("{:<28} {:>10} {:>10}  statsforecast 2.1 (Online Retail top 500)", "metric", "ours", "target");
+    let row = |name: &str, ours: String, target: &str, peer: String| {
+        println!("{name:<28} {ours:>10} {target:>10}  {peer}");
+    };
+    let pct = |v: f64| format!("{:.1}%", v * 100.0);
+    row("WAPE daily", pct(m.wape_daily), "", String::new());
+    row("WAPE of 28-day totals", pct(m.wape_total), "<= 32%", peers("wape_total"));
+    row("bias", pct(m.bias), "|.| <= 5%", String::new());
+    row("MASE mean", format!("{:.3}", m.mase_mean), "", String::new());
+    row("MASE median", format!("{:.3}", m.mase_median), "<= 0.92", peers("mase_median"));
+    row("p10-p90 coverage", pct(m.coverage_p10_p90), "75-85%", String::new());
+    row("WAPE weekly (h = 4)", pct(m.wape_weekly), "<= 48%", peers("wape_weekly"));
+    println!(
+        "load {load_seconds:.2} s, fit {:.2} s, predict {:.3} s; MASE over {} SKUs",
+        report.fit_seconds, report.predict_seconds, m.mase_skus
+    );
+    println!(
+        "classes: {}",
+        report.classes.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+    );
+    let mut chosen: Vec<_> = report.methods_chosen.iter().collect();
+    chosen.sort_by(|a, b| b.1.cmp(a.1));
+    println!("chosen: {}", chosen.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    Ok(())
+}
+
+/// `shopsense bench forecast`: times fit + forecast (28 days, p10/p50/p90) of the top 500 SKUs
+/// and of every SKU of the transactions file, `runs` times each, and prints the median beside
+/// statsforecast's AutoETS.
+pub fn bench(file: &Path, runs: usize, as_json: bool) -> anyhow::Result<()> {
+    let all = Panel::from_transactions(file, 0)?;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut rows = Vec::new();
+    for (label, top) in [("top 500", 500), ("all SKUs", 0)] {
+        let panel = if top == 0 { all.clone() } else { all.clone().top(top) };
+        let mut seconds = Vec::new();
+        for _ in 0..runs.max(1) {
+            let started = Instant::now();
+            let model = ForecasterParams::default().fit(&panel)?;
+            let forecasts = model.predict(28, &DEFAULT_LEVELS)?;
+            seconds.push(started.elapsed().as_secs_f64());
+            std::hint::black_box(forecasts);
+        }
+        seconds.sort_by(f64::total_cmp);
+        rows.push(json!({
+            "panel": label,
+            "skus": panel.skus.len(),
+            "days": panel.days,
+            "median_seconds": seconds[seconds.len() / 2],
+            "min_seconds": seconds[0],
+            "goal_seconds": if top == 0 { 5.0 } else { 1.0 },
+        }));
+    }
+    if as_json {
+        println!(
+            "{}",
+            json!({"threads": threads, "runs": runs, "rows": rows, "peer": {"AutoETS top 500 seconds": 27.0}})
+        );
+        return Ok(());
+    }
+    println!("fit + forecast 28 days with p10/p50/p90, {threads} threads, median of {runs} runs");
+    println!(
+        "{:<10} {:>6} {:>6} {:>10} {:>10} {:>8}  statsforecast 2.1",
+        "panel", "skus", "days", "median s", "min s", "goal s"
+    );
+    for row in &rows {
+        println!(
+            "{:<10} {:>6} {:>6} {:>10.3} {:>10.3} {:>8.1}  {}",
+            row["panel"].as_str().unwrap_or_default(),
+            row["skus"].as_u64().unwrap_or_default(),
+            row["days"].as_u64().unwrap_or_default(),
+            row["median_seconds"].as_f64().unwrap_or(f64::NAN),
+            row["min_seconds"].as_f64().unwrap_or(f64::NAN),
+            row["goal_seconds"].as_f64().unwrap_or(f64::NAN),
+            if row["panel"] == "top 500" { "AutoETS 27 s" } else { "" },
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_columns_are_named_by_percent() {
+        assert_eq!(level_column(0.1), "p10");
+        assert_eq!(level_column(0.05), "p5");
+        assert_eq!(level_column(0.975), "p97.5");
+    }
+
+    #[test]
+    fn forecast_writes_the_documented_columns_with_zero_on_closed_weekdays() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = dir.path().join("history.csv");
+        let mut text = String::from("sku,date,quantity\n");
+        let first: chrono::NaiveDate = "2011-01-03".parse().unwrap();
+        for d in 0..42u64 {
+            let date = first + chrono::Days::new(d);
+            if d % 7 != 5 {
+                text.push_str(&format!("A,{date},2\n"));
+            }
+        }
+        std::fs::write(&history, text).unwrap();
+        let out = dir.path().join("forecast.csv");
+        forecast(&history, 7, &out, &[], None).unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(lines[0], "sku,date,forecast,p10,p50,p90");
+        assert_eq!(lines.len(), 8);
+        assert!(lines.iter().any(|l| l.starts_with("A,2011-02-19,0.0000")), "a Saturday: {written}");
+    }
+}

@@ -1,0 +1,145 @@
+//! `shopsense segment`: RFM + k-means segments of the customers in a transactions file.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+use shopsense::features;
+use shopsense::ingest::{DEFAULT_MAX_TABLE_BYTES, Mapping, UploadKind, parse_upload};
+use shopsense::segments::{RfmTable, SegmentParams};
+
+/// What `shopsense segment` was asked.
+#[derive(Debug, Clone)]
+pub struct SegmentArgs {
+    /// Transactions in any format ingest reads (UCI Online Retail as published works).
+    pub transactions: PathBuf,
+    /// Where the per-customer CSV goes.
+    pub out: PathBuf,
+    /// A fixed k instead of the silhouette sweep.
+    pub k: Option<usize>,
+    /// Recency is measured at this date (default: the day after the last sale).
+    pub reference_date: Option<NaiveDate>,
+    /// Print one JSON document instead of text.
+    pub json: bool,
+}
+
+/// Runs the command (CPU-bound: call it off the async runtime).
+pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
+    let file = args.transactions.display().to_string();
+    let bytes = std::fs::read(&args.transactions).with_context(|| format!("cannot read {file}"))?;
+    let batch = hex_sha256(&bytes);
+    let parsed = parse_upload(
+        &file,
+        &bytes,
+        UploadKind::Transactions,
+        &Mapping::default(),
+        &batch,
+        DEFAULT_MAX_TABLE_BYTES,
+    )?;
+    if let Some(error) = parsed.error {
+        anyhow::bail!("{error}");
+    }
+    if let Some(first) = parsed.quarantined.first() {
+        eprintln!(
+            "{} rows quarantined (e.g. {}:{} {}: {}); segmenting the {} accepted rows",
+            parsed.quarantined.len(),
+            first.file,
+            first.line,
+            first.column.as_deref().unwrap_or(""),
+            first.message,
+            parsed.frame.as_ref().map_or(0, polars::prelude::DataFrame::height)
+        );
+    }
+    let frame = parsed.frame.context("no rows were accepted")?;
+    let tables = features::refresh(&[frame])?;
+    let reference = args.reference_date.and_then(|d| d.and_hms_opt(0, 0, 0));
+    let rfm = RfmTable::from_inputs(&tables.rfm_inputs, reference)?;
+    let params = SegmentParams { fixed_k: args.k, ..SegmentParams::default() };
+    let started = Instant::now();
+    let model = params.fit(&rfm)?;
+    let seconds = started.elapsed().as_secs_f64();
+    write_csv(&args.out, &rfm, &model)?;
+    if args.json {
+        let report = serde_json::json!({
+            "customers": rfm.len(),
+            "reference": rfm.reference,
+            "k": model.k,
+            "silhouette": model.silhouette,
+            "sweep": model.sweep,
+            "segments": model.segments,
+            "fit_seconds": seconds,
+            "out": args.out,
+        });
+        println!("{report}");
+    } else {
+        print!("{}", summary(&rfm, &model, seconds));
+    }
+    Ok(())
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn write_csv(out: &Path, rfm: &RfmTable, model: &shopsense::segments::SegmentModel) -> anyhow::Result<()> {
+    let mut writer =
+        csv::Writer::from_path(out).with_context(|| format!("cannot write {}", out.display()))?;
+    writer.write_record(["customer", "segment", "label", "recency_days", "frequency", "monetary"])?;
+    for (i, customer) in rfm.customers.iter().enumerate() {
+        let segment = &model.segments[model.assignments[i]];
+        writer.write_record([
+            customer.as_str(),
+            &segment.id.to_string(),
+            &segment.label,
+            &rfm.recency_days[i].to_string(),
+            &rfm.frequency[i].to_string(),
+            &format!("{:.2}", rfm.monetary[i]),
+        ])?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+fn summary(rfm: &RfmTable, model: &shopsense::segments::SegmentModel, seconds: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} customers, reference {}: k = {}, silhouette {:.3} (sweep in {:.3} s)",
+        rfm.len(),
+        rfm.reference.map(|r| r.date().to_string()).unwrap_or_default(),
+        model.k,
+        model.silhouette,
+        seconds
+    );
+    let _ = writeln!(out, "| k | silhouette | smallest cluster | accepted |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for s in &model.sweep {
+        let _ = writeln!(
+            out,
+            "| {} | {:.3} | {} | {} |",
+            s.k,
+            s.silhouette,
+            s.smallest,
+            if s.accepted { "yes" } else { "no" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| segment | label | customers | mean recency (days) | mean invoices | mean net spend |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for s in &model.segments {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.0} | {:.1} | {:.0} |",
+            s.id, s.label, s.size, s.mean_recency_days, s.mean_frequency, s.mean_monetary
+        );
+    }
+    out
+}

@@ -1,0 +1,108 @@
+//! The `ingest` trigger against Azurite and the Cosmos DB emulator produces the same report and
+//! silver tables as the local path. The emulators come from `emulators/with-emulators.sh` (the
+//! README's test command); without them this test fails, naming what to run.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use shopsense::settings::{EMULATOR_ACCOUNT, EMULATOR_KEY, Settings};
+use shopsense::store::PutOptions;
+use shopsense_functions::app::app;
+use shopsense_functions::state::AppState;
+
+use crate::support::{crate_dir, fixture, local_app, post, send};
+
+fn emulator_env(name: &str, emulator: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
+        panic!("{name} is not set, so this test cannot reach the {emulator} emulator: run ./scripts/test.sh")
+    })
+}
+
+async fn azure_app() -> (AppState, axum::Router) {
+    let unique = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let blob = emulator_env("SHOPSENSE_TEST_BLOB_ENDPOINT", "Azurite");
+    let cosmos = emulator_env("SHOPSENSE_TEST_COSMOS_ENDPOINT", "Cosmos DB");
+    let values: BTreeMap<String, String> = [
+        (
+            "ShopsenseStorage",
+            format!("DefaultEndpointsProtocol=http;AccountName={EMULATOR_ACCOUNT};AccountKey={EMULATOR_KEY};BlobEndpoint={blob}"),
+        ),
+        ("ShopsenseCosmos", format!("AccountEndpoint={cosmos};AccountKey={EMULATOR_KEY}")),
+        ("SHOPSENSE_COSMOS_DATABASE", format!("t-{unique}")),
+        ("SHOPSENSE_BLOB_CONTAINER_PREFIX", format!("t{unique}-")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = Settings::from_values(values, None).unwrap();
+    assert!(matches!(settings.backend, shopsense::settings::Backend::Azure { .. }));
+    let state = AppState::open(settings).await.unwrap();
+    let router = app(state.clone());
+    (state, router)
+}
+
+fn sample_head(lines: usize) -> Bytes {
+    let text = std::fs::read_to_string(crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    Bytes::from(text.lines().take(lines + 1).map(|l| format!("{l}\n")).collect::<String>())
+}
+
+fn payload(container: &str, path: &str) -> Vec<u8> {
+    let mut invoke = fixture("blob.json");
+    invoke["Data"]["blob"] = Value::Null;
+    invoke["Metadata"]["BlobTrigger"] = json!(format!("{container}/{path}"));
+    invoke["Metadata"]["name"] = json!(path);
+    serde_json::to_vec(&invoke).unwrap()
+}
+
+/// The parts of a report that must not depend on where it ran.
+fn comparable(report: &Value) -> Value {
+    let mut report = report.clone();
+    let object = report.as_object_mut().unwrap();
+    for varying in ["uploaded_at", "ingested_at", "freshness", "verdict_reasons"] {
+        object.remove(varying);
+    }
+    report
+}
+
+#[tokio::test]
+async fn an_upload_through_the_ingest_trigger_on_the_emulators_matches_the_local_path() {
+    let body = sample_head(1500);
+    let path = "transactions/sample.csv";
+
+    let (azure, azure_router) = azure_app().await;
+    let uploads = azure.stores.blobs.container("uploads").await.unwrap();
+    uploads.put(path, body.clone(), PutOptions::default().with_content_type("text/csv")).await.unwrap();
+    let (status, from_azure) =
+        send(&azure_router, post("/ingest", payload(&azure.uploads_container, path))).await;
+    assert_eq!(status, StatusCode::OK, "{from_azure}");
+
+    let (_home, local, local_router) = local_app().await;
+    let local_uploads = local.stores.blobs.container("uploads").await.unwrap();
+    local_uploads.put(path, body, PutOptions::default().with_content_type("text/csv")).await.unwrap();
+    let (status, from_local) = send(&local_router, post("/ingest", payload("uploads", path))).await;
+    assert_eq!(status, StatusCode::OK, "{from_local}");
+
+    let (azure_report, local_report) = (&from_azure["ReturnValue"], &from_local["ReturnValue"]);
+    assert_eq!(azure_report["rows_read"], json!(1500));
+    assert_eq!(comparable(azure_report), comparable(local_report), "same report on both backends");
+
+    for table in [
+        azure_report["outputs"]["silver"].as_str().unwrap(),
+        "features/interactions.parquet",
+        "features/daily_demand.parquet",
+        "features/calendar.parquet",
+        "features/rfm_inputs.parquet",
+        "features/closed_weekdays.json",
+    ] {
+        let on_azure = azure.stores.blobs.container("silver").await.unwrap().get(table).await.unwrap();
+        let on_local = local.stores.blobs.container("silver").await.unwrap().get(table).await.unwrap();
+        let (on_azure, on_local) = (on_azure.expect(table), on_local.expect(table));
+        assert_eq!(on_azure.body, on_local.body, "{table} is byte-identical on both backends");
+    }
+
+    // The same bytes through the trigger again count once.
+    let (_, again) = send(&azure_router, post("/ingest", payload(&azure.uploads_container, path))).await;
+    assert_eq!(again["ReturnValue"]["duplicate_upload"], json!(true));
+}

@@ -1,0 +1,221 @@
+//! The silver transaction batches as one frame of lines: each batch checked against the
+//! contract, overlapping invoices resolved (newest batch wins), a `date` column added, and the
+//! line predicates the feature tables share.
+
+use polars::prelude::*;
+
+use super::FeatureError;
+use crate::tables::LineKind;
+
+/// The day of `invoice_time`, added to the merged lines (several tables group by it).
+pub(crate) const DATE: &str = "date";
+
+/// Position of a line's batch in the slice given, to find an invoice's newest batch.
+const BATCH_POSITION: &str = "__batch_position";
+
+/// The silver columns the features read, their contract types and whether nulls are allowed.
+/// The other contract columns (`batch`, `line`, `stock_code_raw`, `description`,
+/// `is_duplicate`) are not read, so they are not required either.
+fn read_columns() -> [(&'static str, DataType, bool); 9] {
+    [
+        ("invoice", DataType::String, false),
+        ("stock_code", DataType::String, false),
+        ("quantity", DataType::Int64, false),
+        ("invoice_time", DataType::Datetime(TimeUnit::Milliseconds, None), false),
+        ("unit_price", DataType::Float64, false),
+        ("customer_id", DataType::String, true),
+        ("country", DataType::String, true),
+        ("kind", DataType::String, false),
+        ("is_product", DataType::Boolean, false),
+    ]
+}
+
+/// Every line of every batch once: for each invoice, the lines of the newest batch holding it.
+/// Columns: those of [`read_columns`] plus [`DATE`].
+pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> {
+    let columns: Vec<Expr> = read_columns().iter().map(|(name, ..)| col(*name)).collect();
+    let mut frames = Vec::with_capacity(batches.len().max(1));
+    for (position, batch) in batches.iter().enumerate() {
+        check(batch, position)?;
+        frames.push(
+            batch.clone().lazy().select(&columns).with_column(lit(position as u64).alias(BATCH_POSITION)),
+        );
+    }
+    if frames.is_empty() {
+        let empty = DataFrame::empty_with_schema(
+            &read_columns().into_iter().map(|(name, dtype, _)| Field::new(name.into(), dtype)).collect(),
+        );
+        frames.push(empty.lazy().with_column(lit(0u64).alias(BATCH_POSITION)));
+    }
+    let mut lines = concat(frames, UnionArgs::default())?;
+    if batches.len() > 1 {
+        let newest = col(BATCH_POSITION).max().over([col("invoice")])?;
+        lines = lines.filter(col(BATCH_POSITION).eq(newest));
+    }
+    let mut output = columns;
+    output.push(col("invoice_time").dt().date().alias(DATE));
+    Ok(lines.select(output).collect()?)
+}
+
+/// Refuses a batch that breaks the part of the contract the features rely on.
+fn check(batch: &DataFrame, position: usize) -> Result<(), FeatureError> {
+    let table = || format!("transactions batch {position}");
+    for (column, expected, nullable) in read_columns() {
+        let Some(found) = batch.schema().get(column) else {
+            return Err(FeatureError::MissingColumn { table: table(), column });
+        };
+        if *found != expected {
+            return Err(FeatureError::WrongType {
+                table: table(),
+                column,
+                expected: expected.to_string(),
+                found: found.to_string(),
+            });
+        }
+        let count = batch.column(column)?.null_count();
+        if !nullable && count > 0 {
+            return Err(FeatureError::NullValues { table: table(), column, count });
+        }
+    }
+    let known = [LineKind::Sale, LineKind::Cancellation, LineKind::Adjustment, LineKind::BadDebt]
+        .map(LineKind::as_str);
+    let kinds = batch.column("kind")?.str()?;
+    if let Some(kind) = kinds.iter().flatten().find(|kind| !known.contains(kind)) {
+        return Err(FeatureError::UnknownKind { table: table(), kind: kind.to_owned() });
+    }
+    Ok(())
+}
+
+/// Lines of one kind.
+pub(crate) fn is_kind(kind: LineKind) -> Expr {
+    col("kind").eq(lit(kind.as_str()))
+}
+
+/// A sale that says something about a customer: kind sale, a customer, quantity > 0 and
+/// unit price > 0 (free lines are not purchases). Interactions add `is_product`.
+pub(crate) fn is_customer_sale() -> Expr {
+    is_kind(LineKind::Sale)
+        .and(col("customer_id").is_not_null())
+        .and(col("quantity").gt(lit(0i64)))
+        .and(col("unit_price").gt(lit(0.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::batch;
+    use super::*;
+
+    fn invoice_lines(lines: &DataFrame) -> Vec<(String, String, i64)> {
+        let invoice = lines.column("invoice").unwrap().str().unwrap();
+        let code = lines.column("stock_code").unwrap().str().unwrap();
+        let quantity = lines.column("quantity").unwrap().i64().unwrap();
+        let mut rows: Vec<_> = invoice
+            .iter()
+            .zip(code.iter())
+            .zip(quantity.iter())
+            .map(|((i, c), q)| (i.unwrap().to_owned(), c.unwrap().to_owned(), q.unwrap()))
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    #[test]
+    fn an_invoice_in_two_batches_keeps_only_the_lines_of_the_newest_batch() {
+        let old = batch(
+            "old",
+            &[
+                ("536001", "A", 5, "2011-01-03 10:00", 1.0, Some("1"), "UK"),
+                ("536001", "E", 3, "2011-01-03 10:00", 1.0, Some("1"), "UK"),
+                ("536002", "A", 1, "2011-01-03 11:00", 1.0, Some("2"), "UK"),
+            ],
+        );
+        let new = batch(
+            "new",
+            &[
+                ("536001", "A", 6, "2011-01-03 10:00", 1.0, Some("1"), "UK"),
+                ("536003", "C", 2, "2011-01-04 10:00", 1.0, Some("3"), "UK"),
+            ],
+        );
+        let lines = combine(&[old, new]).unwrap();
+        assert_eq!(
+            invoice_lines(&lines),
+            vec![
+                ("536001".into(), "A".into(), 6),
+                ("536002".into(), "A".into(), 1),
+                ("536003".into(), "C".into(), 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_last_batch_in_the_slice_is_the_newest() {
+        let first = batch("first", &[("536001", "A", 1, "2011-01-03 10:00", 1.0, None, "UK")]);
+        let second = batch("second", &[("536001", "A", 2, "2011-01-03 10:00", 1.0, None, "UK")]);
+        let lines = combine(&[second.clone(), first.clone()]).unwrap();
+        assert_eq!(invoice_lines(&lines), vec![("536001".into(), "A".into(), 1)]);
+        let lines = combine(&[first, second]).unwrap();
+        assert_eq!(invoice_lines(&lines), vec![("536001".into(), "A".into(), 2)]);
+    }
+
+    #[test]
+    fn duplicate_lines_within_one_batch_are_kept() {
+        let row = ("536001", "A", 1, "2011-01-03 10:00", 1.0, None, "UK");
+        let lines = combine(&[batch("b", &[row, row])]).unwrap();
+        assert_eq!(lines.height(), 2);
+    }
+
+    #[test]
+    fn combined_lines_carry_the_day_of_their_invoice_time() {
+        let row = ("536001", "A", 1, "2011-01-03 23:59", 1.0, None, "UK");
+        let lines = combine(&[batch("b", &[row])]).unwrap();
+        let date = lines.column(DATE).unwrap().date().unwrap();
+        assert_eq!(date.as_date_iter().next().unwrap(), chrono::NaiveDate::from_ymd_opt(2011, 1, 3));
+    }
+
+    #[test]
+    fn a_missing_column_is_reported_with_its_batch() {
+        let good = batch("b", &[]);
+        let bad = good.drop("unit_price").unwrap();
+        let error = combine(&[good, bad]).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                FeatureError::MissingColumn { table, column: "unit_price" }
+                    if table == "transactions batch 1"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_column_of_another_type_is_refused() {
+        let mut bad = batch("b", &[("1", "A", 1, "2011-01-03 10:00", 1.0, None, "UK")]);
+        let quantity = bad.column("quantity").unwrap().cast(&DataType::Int32).unwrap();
+        bad.replace("quantity", quantity).unwrap();
+        let error = combine(&[bad]).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                FeatureError::WrongType { column: "quantity", expected, found, .. }
+                    if expected == "i64" && found == "i32"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn nulls_in_a_required_column_are_refused() {
+        let mut bad = batch("b", &[("1", "A", 1, "2011-01-03 10:00", 1.0, None, "UK")]);
+        bad.replace("invoice", Column::new("invoice".into(), [None::<&str>])).unwrap();
+        let error = combine(&[bad]).unwrap_err();
+        assert!(matches!(&error, FeatureError::NullValues { column: "invoice", count: 1, .. }), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_line_kind_is_refused() {
+        let mut bad = batch("b", &[("1", "A", 1, "2011-01-03 10:00", 1.0, None, "UK")]);
+        bad.replace("kind", Column::new("kind".into(), ["refund"])).unwrap();
+        let error = combine(&[bad]).unwrap_err();
+        assert!(matches!(&error, FeatureError::UnknownKind { kind, .. } if kind == "refund"), "{error}");
+    }
+}

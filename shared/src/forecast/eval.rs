@@ -1,0 +1,147 @@
+//! Holdout evaluation: fit on all but the last `holdout` days, forecast them, and score the
+//! forecasts with the metrics (see [`EvalMetrics`]).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::errors::ForecastError;
+use super::metrics::{bias, buckets, coverage, mase, median, total_wape, wape};
+use super::model::ForecasterParams;
+use super::panel::Panel;
+
+/// Lag of the seasonal naive forecast that scales MASE: 7 calendar days.
+pub const MASE_LAG: usize = 7;
+
+/// Days per bucket of the weekly metric.
+pub const WEEK: usize = 7;
+
+/// The metrics on a holdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalMetrics {
+    /// `sum |f - y| / sum y` over SKUs x days.
+    pub wape_daily: f64,
+    /// `sum_sku |sum f - sum y| / sum y` over the holdout.
+    pub wape_total: f64,
+    /// `sum (f - y) / sum y`.
+    pub bias: f64,
+    /// MASE per SKU (scale: in-sample seasonal naive, lag 7 calendar days), mean over SKUs.
+    pub mase_mean: f64,
+    /// ... and median.
+    pub mase_median: f64,
+    /// SKUs with a defined MASE (non-zero scale).
+    pub mase_skus: usize,
+    /// Share of SKU-days with `p10 <= y <= p90`.
+    pub coverage_p10_p90: f64,
+    /// WAPE of 7-day buckets from the first holdout day (4 buckets for 28 days).
+    pub wape_weekly: f64,
+}
+
+/// What `shopsense eval forecast` reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// SKUs evaluated.
+    pub skus: usize,
+    /// Training days (calendar).
+    pub train_days: usize,
+    /// Held-out days (calendar).
+    pub holdout_days: usize,
+    /// First held-out day.
+    pub holdout_first: chrono::NaiveDate,
+    /// Weekly closures inferred from the training days.
+    pub closed_weekdays: Vec<String>,
+    /// The metrics.
+    pub metrics: EvalMetrics,
+    /// Seconds to fit every series (backtests included).
+    pub fit_seconds: f64,
+    /// Seconds to forecast every series.
+    pub predict_seconds: f64,
+    /// SKUs per demand class.
+    pub classes: BTreeMap<String, usize>,
+    /// How often each method is in a SKU's ensemble.
+    pub methods_chosen: BTreeMap<String, usize>,
+}
+
+/// Fits on all but the last `holdout` days of `panel` and scores the forecast of those days.
+pub fn evaluate(
+    panel: &Panel,
+    holdout: usize,
+    params: &ForecasterParams,
+) -> Result<EvalReport, ForecastError> {
+    let (train, test) = panel.split(holdout)?;
+    let params = ForecasterParams { horizon: holdout.min(super::model::MAX_HORIZON), ..params.clone() };
+    let started = Instant::now();
+    let model = params.fit(&train)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let forecasts = model.predict(holdout, &[0.1, 0.9])?;
+    let predict_seconds = started.elapsed().as_secs_f64();
+
+    let actual: Vec<f64> = test.values.iter().flatten().copied().collect();
+    let mean: Vec<Vec<f64>> = forecasts.skus.iter().map(|s| s.mean.clone()).collect();
+    let flat: Vec<f64> = mean.iter().flatten().copied().collect();
+    let lower: Vec<f64> = forecasts.skus.iter().flat_map(|s| s.quantiles[0].1.clone()).collect();
+    let upper: Vec<f64> = forecasts.skus.iter().flat_map(|s| s.quantiles[1].1.clone()).collect();
+    let mases: Vec<f64> = test
+        .values
+        .iter()
+        .zip(&mean)
+        .zip(&train.values)
+        .filter_map(|((y, f), insample)| mase(y, f, insample, MASE_LAG))
+        .collect();
+    let weekly_actual: Vec<f64> = test.values.iter().flat_map(|y| buckets(y, WEEK)).collect();
+    let weekly_forecast: Vec<f64> = mean.iter().flat_map(|f| buckets(f, WEEK)).collect();
+    let metrics = EvalMetrics {
+        wape_daily: wape(&actual, &flat),
+        wape_total: total_wape(&test.values, &mean),
+        bias: bias(&actual, &flat),
+        mase_mean: mases.iter().sum::<f64>() / mases.len() as f64,
+        mase_median: median(&mases),
+        mase_skus: mases.len(),
+        coverage_p10_p90: coverage(&actual, &lower, &upper),
+        wape_weekly: wape(&weekly_actual, &weekly_forecast),
+    };
+    let mut classes = BTreeMap::new();
+    let mut methods_chosen = BTreeMap::new();
+    for sku in &model.skus {
+        *classes.entry(sku.class.as_str().to_owned()).or_insert(0) += 1;
+        for method in &sku.methods {
+            *methods_chosen.entry(method.name()).or_insert(0) += 1;
+        }
+    }
+    Ok(EvalReport {
+        skus: panel.skus.len(),
+        train_days: train.days,
+        holdout_days: holdout,
+        holdout_first: test.first,
+        closed_weekdays: model.calendar.closed_weekdays.iter().map(ToString::to_string).collect(),
+        metrics,
+        fit_seconds,
+        predict_seconds,
+        classes,
+        methods_chosen,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_perfectly_forecast_constant_panel_scores_zero_error() {
+        let first: chrono::NaiveDate = "2011-01-03".parse().unwrap();
+        let rows: Vec<(String, chrono::NaiveDate, f64)> = (0..70)
+            .flat_map(|d| {
+                let date = first + chrono::Days::new(d);
+                [("A".to_owned(), date, 4.0), ("B".to_owned(), date, 1.0)]
+            })
+            .collect();
+        let report = evaluate(&Panel::from_rows(&rows), 14, &ForecasterParams::default()).unwrap();
+        assert!(report.metrics.wape_daily < 1e-9);
+        assert!(report.metrics.wape_total < 1e-9);
+        assert!(report.metrics.bias.abs() < 1e-9);
+        assert_eq!(report.metrics.mase_skus, 0, "a constant history has no MASE scale");
+        assert!((report.metrics.coverage_p10_p90 - 1.0).abs() < 1e-9);
+    }
+}

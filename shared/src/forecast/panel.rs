@@ -1,0 +1,344 @@
+//! The demand panel: daily net units per SKU on a calendar of consecutive days, read from the
+//! canonical `sku,date,quantity` CSV or built from a raw UCI Online Retail export.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::calendar::{TradingCalendar, add_days};
+use super::errors::ForecastError;
+
+/// Columns of the canonical history CSV, in order.
+pub const HISTORY_COLUMNS: [&str; 3] = ["sku", "date", "quantity"];
+
+/// Daily demand of many SKUs over consecutive calendar days (absent = 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Panel {
+    /// First day.
+    pub first: NaiveDate,
+    /// Number of days.
+    pub days: usize,
+    /// SKU keys, in a stable order (first appearance in the input).
+    pub skus: Vec<String>,
+    /// `values[s][d]`: units of SKU `s` on day `first + d`.
+    pub values: Vec<Vec<f64>>,
+}
+
+impl Panel {
+    /// Builds a panel from `(sku, date, quantity)` triples; days without a row are 0.
+    #[must_use]
+    pub fn from_rows(rows: &[(String, NaiveDate, f64)]) -> Self {
+        let Some(first) = rows.iter().map(|r| r.1).min() else {
+            return Self { first: NaiveDate::MIN, days: 0, skus: Vec::new(), values: Vec::new() };
+        };
+        let last = rows.iter().map(|r| r.1).max().expect("non-empty");
+        let days = usize::try_from((last - first).num_days()).expect("last >= first") + 1;
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut skus = Vec::new();
+        let mut values: Vec<Vec<f64>> = Vec::new();
+        for (sku, date, quantity) in rows {
+            let s = *index.entry(sku.as_str()).or_insert_with(|| {
+                skus.push(sku.clone());
+                values.push(vec![0.0; days]);
+                skus.len() - 1
+            });
+            let d = usize::try_from((*date - first).num_days()).expect("date >= first");
+            values[s][d] += quantity;
+        }
+        Self { first, days, skus, values }
+    }
+
+    /// Reads the canonical history CSV (`sku,date,quantity`, header, ISO dates, one row per SKU
+    /// per day, quantity a non-negative number). Errors name the file, line and column.
+    pub fn read_csv(path: &Path) -> Result<Self, ForecastError> {
+        let file = path.display().to_string();
+        let reader = open(path)?;
+        Self::parse_csv(&file, reader)
+    }
+
+    /// [`Panel::read_csv`] over any reader; `file` names it in errors.
+    pub fn parse_csv(file: &str, reader: impl Read) -> Result<Self, ForecastError> {
+        let invalid = |line: u64, column: &str, reason: String| ForecastError::InvalidRow {
+            file: file.to_owned(),
+            line,
+            column: column.to_owned(),
+            reason,
+        };
+        let mut lines = BufReader::new(reader).lines();
+        let io = |source| ForecastError::Io { file: file.to_owned(), source };
+        let header = lines.next().transpose().map_err(io)?.unwrap_or_default();
+        let columns: Vec<&str> = header.trim_end_matches('\r').split(',').map(str::trim).collect();
+        if columns != HISTORY_COLUMNS {
+            let found = columns.join(",");
+            let column = columns
+                .iter()
+                .zip(HISTORY_COLUMNS)
+                .find(|(c, e)| *c != e)
+                .map_or("header", |(c, _)| if c.is_empty() { "header" } else { c });
+            return Err(invalid(1, column, format!("expected header `sku,date,quantity`, found `{found}`")));
+        }
+        let mut rows = Vec::new();
+        let mut seen: HashMap<(String, NaiveDate), u64> = HashMap::new();
+        for (i, line) in lines.enumerate() {
+            let number = i as u64 + 2;
+            let line = line.map_err(io)?;
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            if fields.len() != 3 {
+                let column = if fields.len() < 3 { HISTORY_COLUMNS[fields.len()] } else { "quantity" };
+                return Err(invalid(number, column, format!("expected 3 fields, found {}", fields.len())));
+            }
+            if fields[0].is_empty() {
+                return Err(invalid(number, "sku", "empty SKU".into()));
+            }
+            let date: NaiveDate = fields[1].parse().map_err(|e| {
+                invalid(number, "date", format!("`{}` is not an ISO date (YYYY-MM-DD): {e}", fields[1]))
+            })?;
+            let quantity: f64 = fields[2]
+                .parse()
+                .ok()
+                .filter(|q: &f64| q.is_finite())
+                .ok_or_else(|| invalid(number, "quantity", format!("`{}` is not a number", fields[2])))?;
+            if quantity < 0.0 {
+                return Err(invalid(number, "quantity", format!("{quantity} is negative")));
+            }
+            if let Some(earlier) = seen.insert((fields[0].to_owned(), date), number) {
+                return Err(invalid(
+                    number,
+                    "date",
+                    format!("a second row for {} on {date} (first on line {earlier})", fields[0]),
+                ));
+            }
+            rows.push((fields[0].to_owned(), date, quantity));
+        }
+        if rows.is_empty() {
+            return Err(ForecastError::NotEnoughHistory(format!("{file} has no rows")));
+        }
+        Ok(Self::from_rows(&rows))
+    }
+
+    /// Builds the evaluation panel from a raw UCI Online Retail CSV (optionally `.gz`): product
+    /// lines only (stock code of five digits and optional letters, price > 0), quantities netted
+    /// per SKU-day with cancellations (`C` invoices) at their negative quantity, clipped at 0,
+    /// every calendar day from the first to the last with explicit zeros, then the `top` SKUs by
+    /// net units (0 = all).
+    pub fn from_transactions(path: &Path, top: usize) -> Result<Self, ForecastError> {
+        let file = path.display().to_string();
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(open(path)?);
+        let headers = reader.headers().map_err(|e| csv_error(&file, &e))?.clone();
+        let column = |name: &str| {
+            headers.iter().position(|h| h.trim() == name).ok_or_else(|| ForecastError::InvalidRow {
+                file: file.clone(),
+                line: 1,
+                column: name.to_owned(),
+                reason: "missing column".into(),
+            })
+        };
+        let (c_code, c_qty, c_date, c_price) =
+            (column("StockCode")?, column("Quantity")?, column("InvoiceDate")?, column("UnitPrice")?);
+        let mut net: HashMap<(String, NaiveDate), f64> = HashMap::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| csv_error(&file, &e))?;
+            let line = record.position().map_or(0, csv::Position::line);
+            let field = |c: usize| record.get(c).unwrap_or("").trim();
+            let code = field(c_code);
+            if !is_product_code(code) {
+                continue;
+            }
+            let bad = |column: &str, what: &str| ForecastError::InvalidRow {
+                file: file.clone(),
+                line,
+                column: column.to_owned(),
+                reason: format!("`{what}` is not valid"),
+            };
+            let price: f64 = field(c_price).parse().map_err(|_| bad("UnitPrice", field(c_price)))?;
+            if price <= 0.0 {
+                continue;
+            }
+            let quantity: f64 = field(c_qty).parse().map_err(|_| bad("Quantity", field(c_qty)))?;
+            let stamp = field(c_date);
+            let date: NaiveDate =
+                stamp.get(..10).and_then(|d| d.parse().ok()).ok_or_else(|| bad("InvoiceDate", stamp))?;
+            *net.entry((code.to_ascii_uppercase(), date)).or_insert(0.0) += quantity;
+        }
+        let mut rows: Vec<(String, NaiveDate, f64)> =
+            net.into_iter().map(|((s, d), q)| (s, d, q.max(0.0))).collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        let panel = Self::from_rows(&rows);
+        Ok(panel.top(top))
+    }
+
+    /// The `top` SKUs by total units (ties by key), in that order; 0 keeps all (sorted the same).
+    #[must_use]
+    pub fn top(self, top: usize) -> Self {
+        let mut order: Vec<usize> = (0..self.skus.len()).collect();
+        let totals: Vec<f64> = self.values.iter().map(|v| v.iter().sum()).collect();
+        order.sort_by(|&a, &b| totals[b].total_cmp(&totals[a]).then(self.skus[a].cmp(&self.skus[b])));
+        if top > 0 {
+            order.truncate(top);
+        }
+        Self {
+            first: self.first,
+            days: self.days,
+            skus: order.iter().map(|&s| self.skus[s].clone()).collect(),
+            values: order.iter().map(|&s| self.values[s].clone()).collect(),
+        }
+    }
+
+    /// The last day.
+    #[must_use]
+    pub fn last(&self) -> NaiveDate {
+        add_days(self.first, self.days.saturating_sub(1))
+    }
+
+    /// The calendar inferred from this panel (a day is open when any SKU sold on it).
+    #[must_use]
+    pub fn calendar(&self) -> TradingCalendar {
+        let traded: Vec<bool> = (0..self.days).map(|d| self.values.iter().any(|v| v[d] > 0.0)).collect();
+        TradingCalendar::infer(self.first, &traded)
+    }
+
+    /// Splits off the last `holdout` days: `(training, holdout)`.
+    pub fn split(&self, holdout: usize) -> Result<(Self, Self), ForecastError> {
+        if holdout == 0 || holdout >= self.days {
+            return Err(ForecastError::NotEnoughHistory(format!(
+                "a holdout of {holdout} days needs more than {holdout} days of history (have {})",
+                self.days
+            )));
+        }
+        let cut = self.days - holdout;
+        let part = |first, range: std::ops::Range<usize>| Self {
+            first,
+            days: range.len(),
+            skus: self.skus.clone(),
+            values: self.values.iter().map(|v| v[range.clone()].to_vec()).collect(),
+        };
+        Ok((part(self.first, 0..cut), part(add_days(self.first, cut), cut..self.days)))
+    }
+
+    /// Writes the canonical `sku,date,quantity` CSV, every SKU on every day.
+    pub fn write_csv(&self, out: &mut impl Write) -> std::io::Result<()> {
+        writeln!(out, "sku,date,quantity")?;
+        for (sku, values) in self.skus.iter().zip(&self.values) {
+            for (d, q) in values.iter().enumerate() {
+                writeln!(out, "{sku},{},{q}", add_days(self.first, d))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A product stock code: five digits then letters only (`85123A`), per the data README.
+#[must_use]
+pub fn is_product_code(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    bytes.len() >= 5
+        && bytes[..5].iter().all(u8::is_ascii_digit)
+        && bytes[5..].iter().all(u8::is_ascii_alphabetic)
+}
+
+fn open(path: &Path) -> Result<Box<dyn Read>, ForecastError> {
+    let file = std::fs::File::open(path)
+        .map_err(|source| ForecastError::Io { file: path.display().to_string(), source })?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))))
+    } else {
+        Ok(Box::new(BufReader::new(file)))
+    }
+}
+
+fn csv_error(file: &str, error: &csv::Error) -> ForecastError {
+    ForecastError::InvalidRow {
+        file: file.to_owned(),
+        line: error.position().map_or(0, csv::Position::line),
+        column: "row".into(),
+        reason: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Panel, ForecastError> {
+        Panel::parse_csv("history.csv", text.as_bytes())
+    }
+
+    fn error_at(text: &str) -> (u64, String) {
+        match parse(text) {
+            Err(ForecastError::InvalidRow { line, column, .. }) => (line, column),
+            other => panic!("expected an invalid row, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_history_is_read_with_absent_days_as_zero() {
+        let panel = parse("sku,date,quantity\nA,2011-01-03,2\nB,2011-01-05,1.5\n").unwrap();
+        assert_eq!(panel.days, 3);
+        assert_eq!(panel.values[0], vec![2.0, 0.0, 0.0]);
+        assert_eq!(panel.values[1], vec![0.0, 0.0, 1.5]);
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_line_and_column() {
+        assert_eq!(error_at("sku,date\nA,2011-01-03\n"), (1, "header".into()));
+        assert_eq!(error_at("sku,day,quantity\n"), (1, "day".into()));
+        assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,1\nA,03/01/2011,1\n"), (3, "date".into()));
+        assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,-1\n"), (2, "quantity".into()));
+        assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,x\n"), (2, "quantity".into()));
+        assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,1,9\n"), (2, "quantity".into()));
+        assert_eq!(error_at("sku,date,quantity\nA,2011-01-03\n"), (2, "quantity".into()));
+    }
+
+    #[test]
+    fn product_codes_are_five_digits_then_letters() {
+        assert!(is_product_code("85123A"));
+        assert!(is_product_code("22423"));
+        assert!(!is_product_code("POST"));
+        assert!(!is_product_code("DCGS0004"));
+        assert!(!is_product_code("1234"));
+        assert!(!is_product_code("85123A1"));
+    }
+
+    #[test]
+    fn transactions_are_netted_per_sku_day_clipped_and_filtered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tx.csv");
+        std::fs::write(
+            &path,
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n\
+             1,85123A,\"HEART, WHITE\",6,2010-12-01 08:26:00,2.55,17850.0,UK\n\
+             2,85123a,HEART,4,2010-12-01 09:00:00,2.55,,UK\n\
+             C3,85123A,HEART,-3,2010-12-01 10:00:00,2.55,17850.0,UK\n\
+             C4,22423,CAKE STAND,-5,2010-12-02 10:00:00,10.0,17850.0,UK\n\
+             5,22423,CAKE STAND,2,2010-12-03 10:00:00,10.0,17850.0,UK\n\
+             6,POST,POSTAGE,1,2010-12-03 10:00:00,18.0,17850.0,UK\n\
+             7,22423,CAKE STAND,9,2010-12-03 11:00:00,0.0,,UK\n",
+        )
+        .unwrap();
+        let panel = Panel::from_transactions(&path, 0).unwrap();
+        assert_eq!(panel.skus, vec!["85123A".to_owned(), "22423".to_owned()]);
+        assert_eq!(panel.values[0], vec![7.0, 0.0, 0.0], "6 + 4 - 3 on the first day");
+        assert_eq!(
+            panel.values[1],
+            vec![0.0, 0.0, 2.0],
+            "a cancellation alone clips at 0; price 0 is skipped"
+        );
+        assert_eq!(Panel::from_transactions(&path, 1).unwrap().skus, vec!["85123A".to_owned()]);
+    }
+
+    #[test]
+    fn split_keeps_the_last_days_apart() {
+        let panel = parse("sku,date,quantity\nA,2011-01-03,1\nA,2011-01-06,4\n").unwrap();
+        let (train, test) = panel.split(1).unwrap();
+        assert_eq!(train.values[0], vec![1.0, 0.0, 0.0]);
+        assert_eq!(test.values[0], vec![4.0]);
+        assert_eq!(test.first, "2011-01-06".parse::<NaiveDate>().unwrap());
+    }
+}

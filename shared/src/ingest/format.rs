@@ -1,0 +1,144 @@
+//! What an upload's bytes are: gzip or not, then CSV, JSON lines or Parquet; decompression with
+//! a size cap so a gzip bomb or a truncated stream is a clear file error, not a crash.
+
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+
+use super::error::FileError;
+
+/// The table format inside an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableFormat {
+    /// RFC 4180 CSV (any one-byte delimiter).
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// An upload's bytes, decompressed, with what they are.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The table bytes.
+    pub bytes: Vec<u8>,
+    /// Their format.
+    pub format: TableFormat,
+    /// Whether the upload was gzip-compressed.
+    pub gzip: bool,
+}
+
+/// Detects compression and format (magic bytes first, then the file name, then the content) and
+/// decompresses, refusing more than `max_bytes` of table.
+pub fn decode(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileError> {
+    if raw.is_empty() {
+        return Err(FileError::new(file, "empty_file", "the file is empty"));
+    }
+    let gzip = raw.starts_with(&[0x1f, 0x8b]);
+    let bytes = if gzip { gunzip(file, raw, max_bytes)? } else { raw.to_vec() };
+    if bytes.len() as u64 > max_bytes {
+        return Err(FileError::new(
+            file,
+            "too_large",
+            format!("the table is over the limit of {max_bytes} bytes"),
+        ));
+    }
+    let name = file.to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let format = if bytes.starts_with(b"PAR1") {
+        TableFormat::Parquet
+    } else if name.ends_with(".parquet") {
+        return Err(FileError::new(
+            file,
+            "invalid_parquet",
+            "named .parquet but does not start with the Parquet magic PAR1",
+        ));
+    } else if name.ends_with(".jsonl")
+        || name.ends_with(".ndjson")
+        || name.ends_with(".json")
+        || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    {
+        TableFormat::JsonLines
+    } else {
+        TableFormat::Csv
+    };
+    if format != TableFormat::Parquet && bytes.is_empty() {
+        return Err(FileError::new(file, "empty_file", "the file holds no bytes after decompression"));
+    }
+    if format != TableFormat::Parquet && bytes[..bytes.len().min(8192)].contains(&0) {
+        return Err(FileError::new(
+            file,
+            "not_a_table",
+            "binary content (NUL bytes): not CSV, JSON lines or Parquet",
+        ));
+    }
+    Ok(Decoded { bytes, format, gzip })
+}
+
+fn gunzip(file: &str, raw: &[u8], max_bytes: u64) -> Result<Vec<u8>, FileError> {
+    let mut out =
+        Vec::with_capacity(raw.len().saturating_mul(4).min(usize::try_from(max_bytes).unwrap_or(usize::MAX)));
+    let mut decoder = MultiGzDecoder::new(raw).take(max_bytes + 1);
+    match decoder.read_to_end(&mut out) {
+        Ok(_) if out.len() as u64 > max_bytes => Err(FileError::new(
+            file,
+            "too_large",
+            format!("decompresses to more than the limit of {max_bytes} bytes"),
+        )),
+        Ok(_) => Ok(out),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FileError::new(
+            file,
+            "truncated_gzip",
+            format!(
+                "the gzip stream ends early after {} decompressed bytes: the upload is incomplete",
+                out.len()
+            ),
+        )),
+        Err(e) => Err(FileError::new(file, "invalid_gzip", format!("not a valid gzip stream: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    use super::*;
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn formats_are_told_by_magic_name_and_content() {
+        assert_eq!(decode("a.csv", b"a,b\n1,2\n", 1 << 20).unwrap().format, TableFormat::Csv);
+        assert_eq!(decode("a.txt", b"{\"a\":1}\n", 1 << 20).unwrap().format, TableFormat::JsonLines);
+        assert_eq!(decode("a.ndjson.gz", &gz(b"a,b\n"), 1 << 20).unwrap().format, TableFormat::JsonLines);
+        let d = decode("a.csv.gz", &gz(b"a,b\n1,2\n"), 1 << 20).unwrap();
+        assert!(d.gzip);
+        assert_eq!(d.bytes, b"a,b\n1,2\n");
+    }
+
+    #[test]
+    fn a_truncated_gzip_is_named_as_such() {
+        let whole = gz(&b"InvoiceNo,StockCode\n".repeat(1000));
+        let err = decode("t.csv.gz", &whole[..whole.len() / 2], 1 << 20).unwrap_err();
+        assert_eq!(err.code, "truncated_gzip", "{err}");
+        assert!(err.to_string().starts_with("t.csv.gz"));
+    }
+
+    #[test]
+    fn empty_binary_and_oversized_uploads_are_refused() {
+        assert_eq!(decode("e.csv", b"", 100).unwrap_err().code, "empty_file");
+        assert_eq!(decode("e.csv.gz", &gz(b""), 100).unwrap_err().code, "empty_file");
+        assert_eq!(decode("p.png", b"\x89PNG\r\n\x1a\n\0\0\0", 100).unwrap_err().code, "not_a_table");
+        assert_eq!(decode("big.csv.gz", &gz(&[b'a'; 1000]), 100).unwrap_err().code, "too_large");
+        assert_eq!(decode("x.parquet", b"a,b", 100).unwrap_err().code, "invalid_parquet");
+    }
+}

@@ -1,0 +1,418 @@
+//! # Ingest: uploads become validated, quarantined, reported and refreshed features
+//!
+//! For each upload (`uploads/<kind>/<name>`; CSV, JSON lines or Parquet, optionally gzip):
+//! 1. [`crate::bronze::land`] keeps the raw bytes under their sha256 before anything reads them.
+//! 2. If a report for those bytes exists, the upload is a duplicate: nothing is counted again.
+//! 3. The bytes are decoded ([`format`]), split into rows ([`read`]) with the kind's column
+//!    mapping ([`schema`], [`mapping`]; a `uploads/<kind>/_mapping.toml` or `.json` applies to
+//!    its folder), validated ([`validate`]) and, for transactions, given their retail meaning
+//!    ([`transactions`]).
+//! 4. Accepted rows go to `silver/<kind>/<sha256>.parquet`, refused rows with file, line, column
+//!    and reason to `quarantine/<kind>/<sha256>.jsonl`, and the [`report`] to
+//!    `silver/reports/<kind>/<sha256>.json`, written last: it marks the upload done, so a retry
+//!    after a crash redoes the work instead of skipping it.
+//! 5. After a transactions upload the feature tables are refreshed ([`crate::features`]).
+//!
+//! A file that cannot be read as a table is a failed report (the raw bytes stay in bronze) and
+//! the invocation is done; a storage failure is an error the host retries.
+
+pub mod error;
+pub mod format;
+pub mod mapping;
+pub mod read;
+pub mod report;
+pub mod schema;
+pub mod transactions;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Utc;
+use polars::prelude::DataFrame;
+
+pub use error::{FileError, IngestError};
+pub use mapping::Mapping;
+pub use report::{QualityReport, Thresholds, Verdict};
+pub use schema::UploadKind;
+
+use crate::bronze::{self, BRONZE_CONTAINER, LandingError, UPLOADS_CONTAINER};
+use crate::features;
+use crate::store::{BlobService, BlobStore, PutOptions};
+use crate::tables::{
+    CALENDAR_PATH, CLOSED_WEEKDAYS_PATH, DAILY_DEMAND_PATH, INTERACTIONS_PATH, QUARANTINE_CONTAINER,
+    RFM_INPUTS_PATH, SILVER_CONTAINER, TRANSACTIONS_PREFIX,
+};
+use format::TableFormat;
+use validate::{QuarantinedRow, Validator};
+
+/// Uploads whose file name starts with this are configuration (mapping files), not data.
+pub const CONFIG_FILE_PREFIX: char = '_';
+/// Largest decompressed table accepted by default (settings `INGEST_MAX_TABLE_BYTES`).
+pub const DEFAULT_MAX_TABLE_BYTES: u64 = 2 << 30;
+/// How many quarantined rows the report itself lists.
+const QUARANTINE_SAMPLE: usize = 20;
+
+/// How to ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// The kind, when not given by the path's first folder.
+    pub kind: Option<UploadKind>,
+    /// The column mapping, when not found beside the upload.
+    pub mapping: Option<Mapping>,
+    /// Verdict thresholds.
+    pub thresholds: Thresholds,
+    /// Largest decompressed table accepted.
+    pub max_table_bytes: u64,
+    /// Whether a transactions upload refreshes the features.
+    pub refresh_features: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            kind: None,
+            mapping: None,
+            thresholds: Thresholds::default(),
+            max_table_bytes: DEFAULT_MAX_TABLE_BYTES,
+            refresh_features: true,
+        }
+    }
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone)]
+pub enum IngestOutcome {
+    /// The upload was read (or recognised as a duplicate) and reported.
+    Reported(Box<QualityReport>),
+    /// The path is a configuration file (a mapping), not data.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The rows of one upload, parsed and validated (CPU work, no I/O).
+#[derive(Debug)]
+pub struct ParsedUpload {
+    /// Accepted rows in the kind's silver schema; `None` when the file could not be read.
+    pub frame: Option<DataFrame>,
+    /// Refused rows.
+    pub quarantined: Vec<QuarantinedRow>,
+    /// Data rows read.
+    pub rows_read: u64,
+    /// The file-level error, if any.
+    pub error: Option<FileError>,
+    /// The table format, when recognised.
+    pub format: Option<TableFormat>,
+    /// Whether the upload was gzip-compressed.
+    pub gzip: bool,
+    /// Retail counts (transactions).
+    pub retail: Option<transactions::RetailCounts>,
+}
+
+/// Parses and validates one upload's bytes. `batch` is its sha256.
+pub fn parse_upload(
+    file: &str,
+    raw: &[u8],
+    kind: UploadKind,
+    mapping: &Mapping,
+    batch: &str,
+    max_table_bytes: u64,
+) -> Result<ParsedUpload, IngestError> {
+    let failed = |error: FileError, format, gzip| ParsedUpload {
+        frame: None,
+        quarantined: Vec::new(),
+        rows_read: 0,
+        error: Some(error),
+        format,
+        gzip,
+        retail: None,
+    };
+    let decoded = match format::decode(file, raw, max_table_bytes) {
+        Ok(decoded) => decoded,
+        Err(error) => return Ok(failed(error, None, raw.starts_with(&[0x1f, 0x8b]))),
+    };
+    let columns = kind.columns();
+    let mut validator = Validator::new(file, columns, mapping);
+    let read = match decoded.format {
+        TableFormat::Csv => read::read_csv(file, &decoded.bytes, columns, mapping, &mut validator),
+        TableFormat::JsonLines => {
+            read::read_json_lines(file, &decoded.bytes, columns, mapping, &mut validator)
+        }
+        TableFormat::Parquet => read::read_parquet(file, &decoded.bytes, columns, mapping, &mut validator),
+    };
+    let rows_read = match read {
+        Ok(rows) => rows,
+        Err(error) => return Ok(failed(error, Some(decoded.format), decoded.gzip)),
+    };
+    let fingerprints = std::mem::take(&mut validator.fingerprints);
+    let quarantined = std::mem::take(&mut validator.quarantined);
+    let frame = validator.into_frame()?;
+    let (frame, retail) = if kind == UploadKind::Transactions {
+        let (frame, counts) = transactions::apply_retail_rules(frame, batch, &fingerprints)?;
+        (frame, Some(counts))
+    } else {
+        let mut frame = frame;
+        let height = frame.height();
+        frame.with_column(polars::prelude::Column::new("batch".into(), vec![batch; height]))?;
+        (frame, None)
+    };
+    Ok(ParsedUpload {
+        frame: Some(frame),
+        quarantined,
+        rows_read,
+        error: None,
+        format: Some(decoded.format),
+        gzip: decoded.gzip,
+        retail,
+    })
+}
+
+/// The containers an ingest reads and writes, opened once.
+#[derive(Debug, Clone)]
+pub struct Ingestor {
+    uploads: Arc<dyn BlobStore>,
+    bronze: Arc<dyn BlobStore>,
+    silver: Arc<dyn BlobStore>,
+    quarantine: Arc<dyn BlobStore>,
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+impl Ingestor {
+    /// Opens (and creates where needed) the containers.
+    pub async fn open(blobs: &dyn BlobService) -> Result<Self, IngestError> {
+        Ok(Self {
+            uploads: blobs.container(UPLOADS_CONTAINER).await?,
+            bronze: blobs.container(BRONZE_CONTAINER).await?,
+            silver: blobs.container(SILVER_CONTAINER).await?,
+            quarantine: blobs.container(QUARANTINE_CONTAINER).await?,
+        })
+    }
+
+    /// The uploads container.
+    #[must_use]
+    pub fn uploads(&self) -> &Arc<dyn BlobStore> {
+        &self.uploads
+    }
+
+    /// Ingests the upload at `path` (in the uploads container).
+    pub async fn ingest(&self, path: &str, options: &IngestOptions) -> Result<IngestOutcome, IngestError> {
+        if file_name(path).starts_with(CONFIG_FILE_PREFIX) {
+            return Ok(IngestOutcome::Skipped {
+                reason: format!("{path} is a configuration file, not data"),
+            });
+        }
+        let kind = options
+            .kind
+            .or_else(|| UploadKind::from_path(path))
+            .ok_or_else(|| IngestError::UnknownKind { path: path.to_owned() })?;
+        let (landing, raw) =
+            bronze::land(&*self.uploads, &*self.bronze, path).await.map_err(|e| match e {
+                LandingError::UploadMissing { path } => IngestError::UploadMissing { path },
+                LandingError::Store { source, .. } => IngestError::Store(source),
+            })?;
+        let report_path = format!("reports/{kind}/{}.json", landing.sha256);
+        if let Some(previous) = self.silver.get(&report_path).await? {
+            let mut report: QualityReport = serde_json::from_slice(&previous.body)
+                .map_err(|e| IngestError::Table(format!("report {report_path} is unreadable: {e}")))?;
+            report.duplicate_upload = true;
+            report.file = path.to_owned();
+            report.features_refreshed = false;
+            tracing::info!(upload = path, sha256 = %landing.sha256, "duplicate upload: counted once");
+            return Ok(IngestOutcome::Reported(Box::new(report)));
+        }
+        let mapping = match &options.mapping {
+            Some(mapping) => mapping.clone(),
+            None => self.mapping_beside(kind).await?,
+        };
+        let (file, sha, max) = (path.to_owned(), landing.sha256.clone(), options.max_table_bytes);
+        let parsed =
+            tokio::task::spawn_blocking(move || parse_upload(&file, &raw, kind, &mapping, &sha, max))
+                .await
+                .map_err(|e| IngestError::Table(format!("parse task failed: {e}")))??;
+        let report = self.write_outputs(path, kind, &landing, parsed, &report_path, options).await?;
+        Ok(IngestOutcome::Reported(Box::new(report)))
+    }
+
+    /// `uploads/<kind>/_mapping.toml` or `.json`, if present.
+    async fn mapping_beside(&self, kind: UploadKind) -> Result<Mapping, IngestError> {
+        for name in ["_mapping.toml", "_mapping.json"] {
+            let path = format!("{kind}/{name}");
+            if let Some(blob) = self.uploads.get(&path).await? {
+                return Mapping::from_bytes(&path, &blob.body);
+            }
+        }
+        Ok(Mapping::default())
+    }
+
+    async fn write_outputs(
+        &self,
+        path: &str,
+        kind: UploadKind,
+        landing: &bronze::Landing,
+        parsed: ParsedUpload,
+        report_path: &str,
+        options: &IngestOptions,
+    ) -> Result<QualityReport, IngestError> {
+        let ingested_at = Utc::now();
+        let mut outputs = report::Outputs {
+            bronze: landing.bronze_path.clone(),
+            report: report_path.to_owned(),
+            ..Default::default()
+        };
+        let mut quarantined_by_reason = BTreeMap::new();
+        for row in &parsed.quarantined {
+            *quarantined_by_reason.entry(row.reason.clone()).or_insert(0u64) += 1;
+        }
+        if !parsed.quarantined.is_empty() {
+            let mut lines = Vec::new();
+            for row in &parsed.quarantined {
+                serde_json::to_writer(&mut lines, row).map_err(|e| IngestError::Table(e.to_string()))?;
+                lines.push(b'\n');
+            }
+            let target = format!("{kind}/{}.jsonl", landing.sha256);
+            let options = PutOptions::default()
+                .with_content_type("application/x-ndjson")
+                .with_metadata("upload_path", landing.bronze_path.clone());
+            self.quarantine.put(&target, Bytes::from(lines), options).await?;
+            outputs.quarantine = Some(target);
+        }
+        let (completeness, distinct, date_range) = match &parsed.frame {
+            Some(frame) => {
+                let (c, d) = report::profile(frame)?;
+                let time_column =
+                    if kind == UploadKind::Inventory { "snapshot_time" } else { "invoice_time" };
+                (c, d, report::date_range(frame, time_column)?)
+            }
+            None => Default::default(),
+        };
+        let rows_accepted = parsed.frame.as_ref().map_or(0, |f| f.height() as u64);
+        let freshness = date_range.as_ref().map(|range| report::Freshness {
+            newest_row: range.max,
+            uploaded_at: landing.uploaded_at,
+            age_days: (landing.uploaded_at.naive_utc() - range.max).num_seconds() as f64 / 86_400.0,
+        });
+        let mut report = QualityReport {
+            file: path.to_owned(),
+            kind,
+            sha256: landing.sha256.clone(),
+            format: parsed.format.map(|f| {
+                serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            }),
+            gzip: parsed.gzip,
+            duplicate_upload: false,
+            rows_read: parsed.rows_read,
+            rows_accepted,
+            rows_quarantined: parsed.quarantined.len() as u64,
+            quarantined_by_reason,
+            completeness,
+            distinct,
+            date_range,
+            freshness,
+            retail: parsed.retail,
+            quarantine_sample: parsed.quarantined.iter().take(QUARANTINE_SAMPLE).cloned().collect(),
+            verdict: Verdict::Pass,
+            verdict_reasons: Vec::new(),
+            error: parsed.error,
+            features_refreshed: false,
+            outputs,
+            uploaded_at: landing.uploaded_at,
+            ingested_at,
+        };
+        debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_quarantined);
+        report.judge(&options.thresholds);
+        if report.verdict != Verdict::Fail
+            && let Some(mut frame) = parsed.frame
+        {
+            let target = format!("{kind}/{}.parquet", landing.sha256);
+            let bytes = tokio::task::spawn_blocking(move || features::write_parquet(&mut frame))
+                .await
+                .map_err(|e| IngestError::Table(format!("parquet task failed: {e}")))?
+                .map_err(|e| IngestError::Table(e.to_string()))?;
+            self.silver
+                .put(
+                    &target,
+                    bytes,
+                    PutOptions::default().with_content_type("application/vnd.apache.parquet"),
+                )
+                .await?;
+            report.outputs.silver = Some(target);
+            if kind == UploadKind::Transactions && options.refresh_features {
+                self.refresh_features().await?;
+                report.features_refreshed = true;
+            }
+        }
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| IngestError::Table(e.to_string()))?;
+        self.silver
+            .put(report_path, Bytes::from(json), PutOptions::default().with_content_type("application/json"))
+            .await?;
+        tracing::info!(upload = path, verdict = ?report.verdict, rows_read = report.rows_read, rows_accepted = report.rows_accepted, rows_quarantined = report.rows_quarantined, "ingested");
+        Ok(report)
+    }
+
+    /// Recomputes the feature tables from every silver transactions batch (oldest first).
+    pub async fn refresh_features(&self) -> Result<FeatureCounts, IngestError> {
+        let mut batches = self.silver.list(TRANSACTIONS_PREFIX).await?;
+        batches.retain(|b| b.path.ends_with(".parquet"));
+        batches.sort_by(|a, b| a.last_modified.cmp(&b.last_modified).then_with(|| a.path.cmp(&b.path)));
+        let mut bodies = Vec::with_capacity(batches.len());
+        for batch in &batches {
+            if let Some(blob) = self.silver.get(&batch.path).await? {
+                bodies.push(blob.body);
+            }
+        }
+        let (files, counts) = tokio::task::spawn_blocking(move || feature_files(&bodies))
+            .await
+            .map_err(|e| IngestError::Table(format!("feature task failed: {e}")))??;
+        for (path, bytes) in files {
+            self.silver.put(&path, bytes, PutOptions::default()).await?;
+        }
+        tracing::info!(?counts, "features refreshed");
+        Ok(counts)
+    }
+}
+
+/// Row counts of the refreshed feature tables, for logs and reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FeatureCounts {
+    /// Transaction batches read.
+    pub batches: usize,
+    /// Customer x item rows.
+    pub interactions: usize,
+    /// Calendar days (open and closed).
+    pub calendar_days: usize,
+    /// SKU x open-day rows.
+    pub daily_demand: usize,
+    /// Customers.
+    pub rfm_customers: usize,
+}
+
+/// Reads the batches, refreshes the features, and renders each table to its path and bytes.
+fn feature_files(bodies: &[Bytes]) -> Result<(Vec<(String, Bytes)>, FeatureCounts), IngestError> {
+    let table = |e: features::FeatureError| IngestError::Table(e.to_string());
+    let batches: Vec<DataFrame> =
+        bodies.iter().map(|b| features::read_parquet(b)).collect::<Result<_, _>>().map_err(table)?;
+    let mut tables = features::refresh(&batches).map_err(table)?;
+    let counts = FeatureCounts {
+        batches: batches.len(),
+        interactions: tables.interactions.height(),
+        calendar_days: tables.calendar.height(),
+        daily_demand: tables.daily_demand.height(),
+        rfm_customers: tables.rfm_inputs.height(),
+    };
+    let closed: Vec<String> = tables.closed_weekdays.iter().map(ToString::to_string).collect();
+    let closed = serde_json::to_vec(&closed).map_err(|e| IngestError::Table(e.to_string()))?;
+    let files = vec![
+        (INTERACTIONS_PATH.to_owned(), features::write_parquet(&mut tables.interactions).map_err(table)?),
+        (CALENDAR_PATH.to_owned(), features::write_parquet(&mut tables.calendar).map_err(table)?),
+        (DAILY_DEMAND_PATH.to_owned(), features::write_parquet(&mut tables.daily_demand).map_err(table)?),
+        (RFM_INPUTS_PATH.to_owned(), features::write_parquet(&mut tables.rfm_inputs).map_err(table)?),
+        (CLOSED_WEEKDAYS_PATH.to_owned(), Bytes::from(closed)),
+    ];
+    Ok((files, counts))
+}

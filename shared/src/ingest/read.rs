@@ -1,0 +1,400 @@
+//! Reading an upload's rows: CSV (RFC 4180 quoting, any one-byte delimiter), JSON lines and
+//! Parquet, each handing the canonical columns' cells of every row to a [`RowSink`] with the
+//! row's line number. Rows that cannot be split into cells (wrong field count, invalid UTF-8,
+//! invalid JSON, an over-long row) go to the sink's quarantine with their line and reason.
+//!
+//! CSV is tokenised with the `csv` crate rather than polars' CSV reader: we need each record's
+//! line number and must quarantine a ragged or non-UTF-8 row without failing the whole file,
+//! which polars' reader cannot do. Parquet is read with polars.
+
+use std::hash::{Hash, Hasher};
+
+use polars::prelude::*;
+use serde_json::Value;
+
+use super::error::FileError;
+use super::mapping::Mapping;
+use super::schema::{ColumnSpec, ColumnType, fold_header};
+use super::validate::QuarantinedRow;
+
+/// Rows longer than this are quarantined (`row_too_long`) rather than carried through.
+pub const MAX_ROW_BYTES: usize = 1 << 20;
+/// Quarantined raw text is cut to this many characters.
+const MAX_RAW_CHARS: usize = 2000;
+
+/// Receives the rows of an upload.
+pub trait RowSink {
+    /// One row: its line, the canonical columns' cells (`None` when absent or blank, in the
+    /// order of the kind's columns), a fingerprint of the whole row for exact-duplicate detection,
+    /// and a way to render the raw row for quarantine messages.
+    fn row(&mut self, line: u64, cells: &[Option<&str>], fingerprint: u64, raw: &dyn Fn() -> String);
+    /// A row that could not be split into cells.
+    fn bad(&mut self, row: QuarantinedRow);
+}
+
+/// For each canonical column, the index of the file column that holds it.
+pub fn resolve_columns(
+    file: &str,
+    columns: &[ColumnSpec],
+    mapping: &Mapping,
+    header: &[String],
+) -> Result<Vec<Option<usize>>, FileError> {
+    check_mapping_names(file, columns, mapping)?;
+    let folded: Vec<String> = header.iter().map(|h| fold_header(h)).collect();
+    let mut resolved = Vec::with_capacity(columns.len());
+    let mut missing = Vec::new();
+    for spec in columns {
+        let index = match mapping.columns.get(spec.name) {
+            Some(name) => header.iter().position(|h| h.trim().eq_ignore_ascii_case(name.trim())),
+            None => {
+                spec.aliases.iter().find_map(|alias| folded.iter().position(|h| *h == fold_header(alias)))
+            }
+        };
+        if index.is_none() && spec.required {
+            let looked_for = match mapping.columns.get(spec.name) {
+                Some(name) => format!("{name:?} (from the mapping)"),
+                None => spec.aliases.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(" or "),
+            };
+            missing.push(format!("{} (looked for {looked_for})", spec.name));
+        }
+        resolved.push(index);
+    }
+    if missing.is_empty() {
+        Ok(resolved)
+    } else {
+        let shown: Vec<&str> = header.iter().take(20).map(String::as_str).collect();
+        Err(FileError::new(
+            file,
+            "missing_columns",
+            format!(
+                "the header lacks required column(s) {}; the header is [{}]",
+                missing.join(", "),
+                shown.join(", ")
+            ),
+        )
+        .at_line(1))
+    }
+}
+
+/// Refuses a mapping that names a canonical column this kind does not have.
+pub fn check_mapping_names(file: &str, columns: &[ColumnSpec], mapping: &Mapping) -> Result<(), FileError> {
+    for name in mapping.columns.keys() {
+        if !columns.iter().any(|c| c.name == name) {
+            let known: Vec<&str> = columns.iter().map(|c| c.name).collect();
+            return Err(FileError::new(
+                file,
+                "unknown_mapped_column",
+                format!(
+                    "the mapping names canonical column {name:?}, which this kind does not have (it has {})",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn blank_to_none(text: &str) -> Option<&str> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then_some(trimmed)
+}
+
+fn cut(mut text: String) -> String {
+    if text.len() > MAX_RAW_CHARS {
+        let mut end = MAX_RAW_CHARS;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
+}
+
+/// Reads CSV rows. The first record is the header.
+pub fn read_csv(
+    file: &str,
+    bytes: &[u8],
+    columns: &[ColumnSpec],
+    mapping: &Mapping,
+    sink: &mut dyn RowSink,
+) -> Result<u64, FileError> {
+    let delimiter = mapping.delimiter_byte();
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let read = |reader: &mut csv::Reader<&[u8]>, record: &mut csv::ByteRecord| {
+        reader.read_byte_record(record).map_err(|e| {
+            let line = e.position().map_or(0, csv::Position::line);
+            FileError::new(file, "not_a_table", format!("cannot read CSV: {e}")).at_line(line)
+        })
+    };
+    if !read(&mut reader, &mut record)? {
+        return Err(FileError::new(file, "empty_file", "no header row"));
+    }
+    let header: Vec<String> = record
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            std::str::from_utf8(field).map(|s| s.trim_start_matches('\u{feff}').trim().to_owned()).map_err(
+                |_| {
+                    FileError::new(file, "not_a_table", format!("header field {} is not UTF-8 text", i + 1))
+                        .at_line(1)
+                },
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let resolved = resolve_columns(file, columns, mapping, &header)?;
+    let width = header.len();
+    let mut rows = 0u64;
+    let render = |record: &csv::ByteRecord| {
+        let parts: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        cut(parts.join(&char::from(delimiter).to_string()))
+    };
+    while read(&mut reader, &mut record)? {
+        rows += 1;
+        let line = record.position().map_or(0, csv::Position::line);
+        let bad = |reason: &str, column: Option<String>, message: String| QuarantinedRow {
+            file: file.into(),
+            line,
+            column,
+            reason: reason.into(),
+            message,
+            raw: render(&record),
+        };
+        if record.as_slice().len() > MAX_ROW_BYTES {
+            let mut row = bad(
+                "row_too_long",
+                None,
+                format!("the row is {} bytes; the limit is {MAX_ROW_BYTES}", record.as_slice().len()),
+            );
+            row.raw = cut(String::from_utf8_lossy(
+                &record.as_slice()[..MAX_RAW_CHARS.min(record.as_slice().len())],
+            )
+            .into_owned());
+            sink.bad(row);
+            continue;
+        }
+        if record.len() != width {
+            sink.bad(bad(
+                "wrong_field_count",
+                None,
+                format!("expected {width} fields as in the header, found {}", record.len()),
+            ));
+            continue;
+        }
+        let mut cells: Vec<Option<&str>> = Vec::with_capacity(columns.len());
+        let mut utf8_error = None;
+        for (spec, index) in columns.iter().zip(&resolved) {
+            let cell = match index {
+                None => None,
+                Some(i) => match std::str::from_utf8(&record[*i]) {
+                    Ok(text) => blank_to_none(text),
+                    Err(_) => {
+                        utf8_error = Some(spec.name);
+                        None
+                    }
+                },
+            };
+            cells.push(cell);
+        }
+        if let Some(column) = utf8_error {
+            sink.bad(bad("invalid_utf8", Some(column.into()), "the value is not valid UTF-8".into()));
+            continue;
+        }
+        let mut hasher = std::hash::DefaultHasher::new();
+        record.as_slice().hash(&mut hasher);
+        record.len().hash(&mut hasher);
+        let fingerprint = hasher.finish();
+        sink.row(line, &cells, fingerprint, &|| render(&record));
+    }
+    Ok(rows)
+}
+
+/// Reads JSON lines: one object per non-blank line, keys matched like CSV headers.
+pub fn read_json_lines(
+    file: &str,
+    bytes: &[u8],
+    columns: &[ColumnSpec],
+    mapping: &Mapping,
+    sink: &mut dyn RowSink,
+) -> Result<u64, FileError> {
+    check_mapping_names(file, columns, mapping)?;
+    let mut rows = 0u64;
+    let mut seen = vec![false; columns.len()];
+    let mut texts: Vec<Option<String>> = Vec::with_capacity(columns.len());
+    for (index, raw_line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = index as u64 + 1;
+        let raw_line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+        if raw_line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        rows += 1;
+        let raw = || cut(String::from_utf8_lossy(raw_line).into_owned());
+        let bad = |reason: &str, column: Option<String>, message: String| QuarantinedRow {
+            file: file.into(),
+            line,
+            column,
+            reason: reason.into(),
+            message,
+            raw: raw(),
+        };
+        if raw_line.len() > MAX_ROW_BYTES {
+            sink.bad(bad(
+                "row_too_long",
+                None,
+                format!("the line is {} bytes; the limit is {MAX_ROW_BYTES}", raw_line.len()),
+            ));
+            continue;
+        }
+        let object = match serde_json::from_slice::<Value>(raw_line) {
+            Ok(Value::Object(object)) => object,
+            Ok(_) => {
+                sink.bad(bad("not_an_object", None, "each line must be one JSON object".into()));
+                continue;
+            }
+            Err(e)
+                if e.classify() == serde_json::error::Category::Io
+                    || std::str::from_utf8(raw_line).is_err() =>
+            {
+                sink.bad(bad("invalid_utf8", None, format!("the line is not valid UTF-8 JSON: {e}")));
+                continue;
+            }
+            Err(e) => {
+                sink.bad(bad("invalid_json", None, format!("invalid JSON at column {}: {e}", e.column())));
+                continue;
+            }
+        };
+        let keys: Vec<String> = object.keys().cloned().collect();
+        let resolved = resolve_optional(columns, mapping, &keys);
+        texts.clear();
+        let mut nested = None;
+        for (i, (spec, index)) in columns.iter().zip(&resolved).enumerate() {
+            let text = index.and_then(|k| match &object[&keys[k]] {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                Value::Array(_) | Value::Object(_) => {
+                    nested = Some(spec.name);
+                    None
+                }
+            });
+            seen[i] |= index.is_some();
+            texts.push(text);
+        }
+        if let Some(column) = nested {
+            sink.bad(bad(
+                "invalid_value",
+                Some(column.into()),
+                "expected a string or number, found an array or object".into(),
+            ));
+            continue;
+        }
+        let cells: Vec<Option<&str>> = texts.iter().map(|t| t.as_deref().and_then(blank_to_none)).collect();
+        let mut hasher = std::hash::DefaultHasher::new();
+        raw_line.hash(&mut hasher);
+        sink.row(line, &cells, hasher.finish(), &raw);
+    }
+    if rows == 0 {
+        return Err(FileError::new(file, "empty_file", "no JSON lines"));
+    }
+    let missing: Vec<&str> = columns
+        .iter()
+        .zip(&seen)
+        .filter(|(spec, seen)| spec.required && !**seen)
+        .map(|(spec, _)| spec.name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(FileError::new(
+            file,
+            "missing_columns",
+            format!("no line has the required key(s) {}", missing.join(", ")),
+        ));
+    }
+    Ok(rows)
+}
+
+/// Column resolution that tolerates missing required keys (that row is then quarantined for
+/// the missing value; a key missing from every row is a file error).
+fn resolve_optional(columns: &[ColumnSpec], mapping: &Mapping, keys: &[String]) -> Vec<Option<usize>> {
+    let folded: Vec<String> = keys.iter().map(|k| fold_header(k)).collect();
+    columns
+        .iter()
+        .map(|spec| match mapping.columns.get(spec.name) {
+            Some(name) => keys.iter().position(|k| k.eq_ignore_ascii_case(name)),
+            None => {
+                spec.aliases.iter().find_map(|alias| folded.iter().position(|k| *k == fold_header(alias)))
+            }
+        })
+        .collect()
+}
+
+/// Reads Parquet with polars. Line numbers are row numbers + 1 (no header line).
+pub fn read_parquet(
+    file: &str,
+    bytes: &[u8],
+    columns: &[ColumnSpec],
+    mapping: &Mapping,
+    sink: &mut dyn RowSink,
+) -> Result<u64, FileError> {
+    let frame = ParquetReader::new(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| FileError::new(file, "invalid_parquet", format!("cannot read Parquet: {e}")))?;
+    let header: Vec<String> = frame.get_column_names().iter().map(ToString::to_string).collect();
+    let resolved = resolve_columns(file, columns, mapping, &header)?;
+    let mut as_text: Vec<Option<StringChunked>> = Vec::with_capacity(columns.len());
+    for (spec, index) in columns.iter().zip(&resolved) {
+        let Some(i) = index else {
+            as_text.push(None);
+            continue;
+        };
+        let column = &frame.columns()[*i];
+        let dtype = column.dtype();
+        let fits = match spec.ty {
+            ColumnType::Integer | ColumnType::Decimal => dtype.is_primitive_numeric() || dtype.is_string(),
+            ColumnType::Timestamp => {
+                matches!(dtype, DataType::Datetime(..) | DataType::Date) || dtype.is_string()
+            }
+            ColumnType::Text | ColumnType::CustomerKey => {
+                dtype.is_string() || dtype.is_primitive_numeric() || matches!(dtype, DataType::Boolean)
+            }
+        };
+        if !fits {
+            return Err(FileError::new(
+                file,
+                "wrong_column_type",
+                format!(
+                    "column {:?} (canonical {}) has Parquet type {dtype}, which cannot hold {:?} values",
+                    header[*i], spec.name, spec.ty
+                ),
+            )
+            .at_column(spec.name));
+        }
+        let text = column.cast(&DataType::String).map_err(|e| {
+            FileError::new(file, "wrong_column_type", format!("column {:?}: {e}", header[*i]))
+                .at_column(spec.name)
+        })?;
+        let text = text.str().map_err(|e| FileError::new(file, "wrong_column_type", e.to_string()))?.clone();
+        as_text.push(Some(text));
+    }
+    let height = frame.height();
+    let mut cells: Vec<Option<&str>> = Vec::with_capacity(columns.len());
+    for row in 0..height {
+        cells.clear();
+        for text in &as_text {
+            cells.push(text.as_ref().and_then(|t| t.get(row)).and_then(blank_to_none));
+        }
+        let mut hasher = std::hash::DefaultHasher::new();
+        cells.hash(&mut hasher);
+        let raw = || {
+            let values: Vec<String> = as_text
+                .iter()
+                .map(|t| t.as_ref().and_then(|t| t.get(row)).unwrap_or("").to_owned())
+                .collect();
+            cut(values.join(","))
+        };
+        sink.row(row as u64 + 1, &cells, hasher.finish(), &raw);
+    }
+    Ok(height as u64)
+}

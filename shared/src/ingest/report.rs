@@ -1,0 +1,288 @@
+//! The data-quality report of one upload: what was read, accepted and quarantined (by reason),
+//! completeness and distinct counts per column, date range, duplicates, freshness, the retail
+//! counts for transactions, and a pass/warn/fail verdict against thresholds from settings.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::error::FileError;
+use super::schema::UploadKind;
+use super::transactions::RetailCounts;
+use super::validate::QuarantinedRow;
+use crate::settings::{Settings, SettingsError};
+
+/// Verdict thresholds (settings `INGEST_QUARANTINE_WARN`, `INGEST_QUARANTINE_FAIL`,
+/// `INGEST_STALE_WARN_DAYS`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// Quarantined share of rows from which the verdict is `warn` (default 1%).
+    pub quarantine_warn: f64,
+    /// Quarantined share of rows from which the verdict is `fail` (default 25%).
+    pub quarantine_fail: f64,
+    /// Days between the newest row and the upload from which the verdict is `warn` (default 30).
+    pub stale_warn_days: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self { quarantine_warn: 0.01, quarantine_fail: 0.25, stale_warn_days: 30.0 }
+    }
+}
+
+impl Thresholds {
+    /// Thresholds from settings, defaults where unset.
+    pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
+        let d = Self::default();
+        Ok(Self {
+            quarantine_warn: settings.parse_or("INGEST_QUARANTINE_WARN", d.quarantine_warn)?,
+            quarantine_fail: settings.parse_or("INGEST_QUARANTINE_FAIL", d.quarantine_fail)?,
+            stale_warn_days: settings.parse_or("INGEST_STALE_WARN_DAYS", d.stale_warn_days)?,
+        })
+    }
+}
+
+/// The overall judgement of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Good to use.
+    Pass,
+    /// Used, but look at the reasons.
+    Warn,
+    /// Not used (file error, or too many bad rows): the raw upload is kept in bronze.
+    Fail,
+}
+
+/// First and last timestamp among accepted rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateRange {
+    /// Earliest.
+    pub min: NaiveDateTime,
+    /// Latest.
+    pub max: NaiveDateTime,
+}
+
+/// How recent the data is relative to its upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Freshness {
+    /// Newest row's timestamp (shop-local).
+    pub newest_row: NaiveDateTime,
+    /// When the upload was written.
+    pub uploaded_at: DateTime<Utc>,
+    /// Days between the two (treating shop time as UTC).
+    pub age_days: f64,
+}
+
+/// Where an upload's outputs went.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outputs {
+    /// The raw bytes, content-addressed, in the bronze container.
+    pub bronze: String,
+    /// The typed rows in the silver container.
+    pub silver: Option<String>,
+    /// The quarantined rows (JSON lines) in the quarantine container.
+    pub quarantine: Option<String>,
+    /// This report in the silver container.
+    pub report: String,
+}
+
+/// The data-quality report of one upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityReport {
+    /// The upload's path in the uploads container.
+    pub file: String,
+    /// What it holds.
+    pub kind: UploadKind,
+    /// sha256 of its bytes.
+    pub sha256: String,
+    /// `csv`, `json_lines` or `parquet`, when the file could be read that far.
+    pub format: Option<String>,
+    /// Whether it was gzip-compressed.
+    pub gzip: bool,
+    /// Whether these exact bytes had been ingested before (then nothing was counted again).
+    pub duplicate_upload: bool,
+    /// Data rows read (header excluded).
+    pub rows_read: u64,
+    /// Rows that passed validation.
+    pub rows_accepted: u64,
+    /// Rows refused; `rows_read = rows_accepted + rows_quarantined` always.
+    pub rows_quarantined: u64,
+    /// Refused rows per reason code.
+    pub quarantined_by_reason: BTreeMap<String, u64>,
+    /// Share of accepted rows with a value, per canonical column.
+    pub completeness: BTreeMap<String, f64>,
+    /// Distinct values among accepted rows, per canonical column.
+    pub distinct: BTreeMap<String, u64>,
+    /// First and last timestamp.
+    pub date_range: Option<DateRange>,
+    /// Newest row vs upload time.
+    pub freshness: Option<Freshness>,
+    /// Retail counts (transactions only).
+    pub retail: Option<RetailCounts>,
+    /// The first quarantined rows, for a quick look (all are in the quarantine file).
+    pub quarantine_sample: Vec<QuarantinedRow>,
+    /// Pass, warn or fail.
+    pub verdict: Verdict,
+    /// Why the verdict is not `pass`.
+    pub verdict_reasons: Vec<String>,
+    /// The file-level error, when the file could not be read as a table.
+    pub error: Option<FileError>,
+    /// Whether the feature tables were refreshed after this upload.
+    pub features_refreshed: bool,
+    /// Where everything went.
+    pub outputs: Outputs,
+    /// When the upload was written.
+    pub uploaded_at: DateTime<Utc>,
+    /// When the ingest ran.
+    pub ingested_at: DateTime<Utc>,
+}
+
+/// Per-column completeness and distinct counts of a validated frame (`line` excluded).
+pub fn profile(frame: &DataFrame) -> PolarsResult<(BTreeMap<String, f64>, BTreeMap<String, u64>)> {
+    let mut completeness = BTreeMap::new();
+    let mut distinct = BTreeMap::new();
+    let height = frame.height().max(1) as f64;
+    for column in frame.columns() {
+        let name = column.name().to_string();
+        if name == "line" || name == "batch" {
+            continue;
+        }
+        completeness.insert(name.clone(), (frame.height() - column.null_count()) as f64 / height);
+        distinct.insert(name, column.drop_nulls().n_unique()? as u64);
+    }
+    Ok((completeness, distinct))
+}
+
+/// The date range of a timestamp column, if it has values.
+pub fn date_range(frame: &DataFrame, column: &str) -> PolarsResult<Option<DateRange>> {
+    let Ok(column) = frame.column(column) else { return Ok(None) };
+    let millis = column.cast(&DataType::Int64)?;
+    let millis = millis.i64()?;
+    let to_time = |ms: i64| DateTime::from_timestamp_millis(ms).map(|t| t.naive_utc());
+    Ok(match (millis.min().and_then(to_time), millis.max().and_then(to_time)) {
+        (Some(min), Some(max)) => Some(DateRange { min, max }),
+        _ => None,
+    })
+}
+
+impl QualityReport {
+    /// Sets the verdict from the counts, the file error and the thresholds.
+    pub fn judge(&mut self, thresholds: &Thresholds) {
+        let mut reasons = Vec::new();
+        let mut verdict = Verdict::Pass;
+        if let Some(error) = &self.error {
+            reasons.push(format!("the file could not be read: {error}"));
+            verdict = Verdict::Fail;
+        } else if self.rows_accepted == 0 {
+            reasons.push("no row was accepted".to_owned());
+            verdict = Verdict::Fail;
+        } else {
+            let share = self.rows_quarantined as f64 / self.rows_read.max(1) as f64;
+            if share >= thresholds.quarantine_fail {
+                reasons.push(format!(
+                    "{:.1}% of rows quarantined (fail at {:.1}%)",
+                    share * 100.0,
+                    thresholds.quarantine_fail * 100.0
+                ));
+                verdict = Verdict::Fail;
+            } else if share >= thresholds.quarantine_warn {
+                reasons.push(format!(
+                    "{:.2}% of rows quarantined (warn at {:.2}%)",
+                    share * 100.0,
+                    thresholds.quarantine_warn * 100.0
+                ));
+                verdict = Verdict::Warn;
+            }
+            if let Some(freshness) = &self.freshness
+                && freshness.age_days >= thresholds.stale_warn_days
+            {
+                reasons.push(format!(
+                    "the newest row is {:.0} days older than the upload (warn at {:.0})",
+                    freshness.age_days, thresholds.stale_warn_days
+                ));
+                verdict = verdict.max_with(Verdict::Warn);
+            }
+        }
+        self.verdict = verdict;
+        self.verdict_reasons = reasons;
+    }
+
+    /// A readable summary, a few lines long.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let verdict = match self.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        };
+        let _ = writeln!(
+            out,
+            "{verdict} {} ({}, sha256 {})",
+            self.file,
+            self.kind,
+            &self.sha256[..12.min(self.sha256.len())]
+        );
+        if self.duplicate_upload {
+            let _ = writeln!(out, "  the same bytes were ingested before: counted once, nothing changed");
+        }
+        if let Some(error) = &self.error {
+            let _ = writeln!(out, "  error: {error}");
+        }
+        let _ = writeln!(
+            out,
+            "  rows read {}, accepted {}, quarantined {}",
+            self.rows_read, self.rows_accepted, self.rows_quarantined
+        );
+        for (reason, n) in &self.quarantined_by_reason {
+            let _ = writeln!(out, "    {reason}: {n}");
+        }
+        for row in self.quarantine_sample.iter().take(3) {
+            let column = row.column.as_deref().map(|c| format!(" column {c}")).unwrap_or_default();
+            let _ = writeln!(out, "    e.g. {}:{}{column}: {}", row.file, row.line, row.message);
+        }
+        if let Some(range) = &self.date_range {
+            let _ = writeln!(out, "  dates {} .. {}", range.min, range.max);
+        }
+        if let Some(r) = &self.retail {
+            let _ = writeln!(
+                out,
+                "  invoices {}, stock codes {} ({} case-normalised), customers {}, countries {}",
+                r.invoices, r.stock_codes_raw, r.stock_codes, r.customers, r.countries
+            );
+            let _ = writeln!(
+                out,
+                "  cancellation lines {}, adjustments {}, bad debt {}, zero price {}, no customer {}, non-product {}, exact duplicates {}",
+                r.cancellation_lines,
+                r.adjustment_lines,
+                r.bad_debt_lines,
+                r.zero_price_lines,
+                r.lines_without_customer,
+                r.non_product_lines,
+                r.exact_duplicate_lines
+            );
+        }
+        for reason in &self.verdict_reasons {
+            let _ = writeln!(out, "  {reason}");
+        }
+        if self.features_refreshed {
+            let _ = writeln!(out, "  features refreshed");
+        }
+        out
+    }
+}
+
+impl Verdict {
+    fn max_with(self, other: Self) -> Self {
+        let rank = |v: Self| match v {
+            Self::Pass => 0,
+            Self::Warn => 1,
+            Self::Fail => 2,
+        };
+        if rank(other) > rank(self) { other } else { self }
+    }
+}

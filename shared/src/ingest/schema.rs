@@ -1,0 +1,171 @@
+//! The canonical columns of each upload kind, their types, and the header names the default
+//! mapping recognises (UCI Online Retail as published, and Online Retail II's renames).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// What an upload holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadKind {
+    /// Order lines.
+    Transactions,
+    /// Products.
+    Catalog,
+    /// A stock snapshot per SKU.
+    Inventory,
+}
+
+impl UploadKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [Self; 3] = [Self::Transactions, Self::Catalog, Self::Inventory];
+
+    /// The name used in paths and flags.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transactions => "transactions",
+            Self::Catalog => "catalog",
+            Self::Inventory => "inventory",
+        }
+    }
+
+    /// The kind an upload path names by its first segment (`transactions/2011-12.csv`).
+    #[must_use]
+    pub fn from_path(path: &str) -> Option<Self> {
+        path.split('/').next().and_then(|first| first.parse().ok())
+    }
+
+    /// The canonical columns of this kind.
+    #[must_use]
+    pub fn columns(self) -> &'static [ColumnSpec] {
+        match self {
+            Self::Transactions => TRANSACTIONS,
+            Self::Catalog => CATALOG,
+            Self::Inventory => INVENTORY,
+        }
+    }
+}
+
+impl fmt::Display for UploadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for UploadKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "transactions" => Ok(Self::Transactions),
+            "catalog" => Ok(Self::Catalog),
+            "inventory" => Ok(Self::Inventory),
+            other => Err(format!("unknown upload kind {other:?}: use transactions, catalog or inventory")),
+        }
+    }
+}
+
+/// How a canonical column's text is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Text, trimmed; empty is null.
+    Text,
+    /// A whole number (`12`, `-3`; `12.0` is accepted as 12).
+    Integer,
+    /// A decimal number, with the mapping's decimal separator.
+    Decimal,
+    /// A local date-time (no zone), in the mapping's format or one of the common ones.
+    Timestamp,
+    /// A customer key: text, with float renderings of integers (`17850.0`) normalised to `17850`.
+    CustomerKey,
+}
+
+/// One canonical column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnSpec {
+    /// Canonical name.
+    pub name: &'static str,
+    /// How it is read.
+    pub ty: ColumnType,
+    /// Whether a row without it is quarantined (and a file without it refused).
+    pub required: bool,
+    /// Header names the default mapping recognises, compared case-insensitively with spaces,
+    /// `_` and `-` ignored.
+    pub aliases: &'static [&'static str],
+}
+
+const fn col(
+    name: &'static str,
+    ty: ColumnType,
+    required: bool,
+    aliases: &'static [&'static str],
+) -> ColumnSpec {
+    ColumnSpec { name, ty, required, aliases }
+}
+
+use ColumnType::{CustomerKey, Decimal, Integer, Text, Timestamp};
+
+/// Transactions: one order line each.
+pub const TRANSACTIONS: &[ColumnSpec] = &[
+    col("invoice", Text, true, &["invoice", "InvoiceNo", "invoice_no", "order_id", "order"]),
+    col("stock_code", Text, true, &["stock_code", "StockCode", "sku", "product_id"]),
+    col("description", Text, false, &["description", "Description", "product_name"]),
+    col("quantity", Integer, true, &["quantity", "Quantity", "qty"]),
+    col("invoice_time", Timestamp, true, &["invoice_time", "InvoiceDate", "order_date", "timestamp"]),
+    col("unit_price", Decimal, true, &["unit_price", "UnitPrice", "Price"]),
+    col("customer_id", CustomerKey, false, &["customer_id", "CustomerID", "Customer ID", "customer"]),
+    col("country", Text, false, &["country", "Country"]),
+];
+
+/// Catalog: one product each.
+pub const CATALOG: &[ColumnSpec] = &[
+    col("stock_code", Text, true, &["stock_code", "StockCode", "sku", "product_id"]),
+    col("description", Text, false, &["description", "Description", "product_name", "title"]),
+    col("category", Text, false, &["category", "Category"]),
+    col("unit_price", Decimal, false, &["unit_price", "UnitPrice", "Price"]),
+    col("pack_size", Integer, false, &["pack_size", "PackSize", "case_size"]),
+];
+
+/// Inventory: one SKU's stock position each.
+pub const INVENTORY: &[ColumnSpec] = &[
+    col("stock_code", Text, true, &["stock_code", "StockCode", "sku", "product_id"]),
+    col("on_hand", Integer, true, &["on_hand", "OnHand", "stock", "quantity_on_hand"]),
+    col("on_order", Integer, false, &["on_order", "OnOrder"]),
+    col("lead_time_days", Integer, false, &["lead_time_days", "LeadTimeDays", "lead_time"]),
+    col("service_level", Decimal, false, &["service_level", "ServiceLevel"]),
+    col("snapshot_time", Timestamp, false, &["snapshot_time", "SnapshotTime", "as_of"]),
+];
+
+/// A header name folded for comparison: lowercase, without spaces, `_` and `-`.
+#[must_use]
+pub fn fold_header(name: &str) -> String {
+    name.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_comes_from_the_first_path_segment() {
+        assert_eq!(UploadKind::from_path("transactions/2011/12.csv"), Some(UploadKind::Transactions));
+        assert_eq!(UploadKind::from_path("Inventory/x.csv"), Some(UploadKind::Inventory));
+        assert_eq!(UploadKind::from_path("misc/x.csv"), None);
+    }
+
+    #[test]
+    fn headers_fold_case_spaces_and_separators() {
+        assert_eq!(fold_header("Customer ID"), fold_header("CustomerID"));
+        assert_eq!(fold_header("customer_id"), "customerid");
+    }
+
+    #[test]
+    fn every_kind_has_a_required_stock_code_or_invoice() {
+        for kind in UploadKind::ALL {
+            assert!(kind.columns().iter().any(|c| c.required), "{kind}");
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Retail semantics of transaction lines, each a documented rule (README, "Retail rules"):
+//!
+//! 1. **Cancellations**: an invoice starting with `C` is a cancellation (negative quantity, often
+//!    days after the sale). Kept; netted against sales for demand; excluded from interactions.
+//! 2. **Bad debt**: an invoice starting with `A` ("Adjust bad debt", the only negative prices) is
+//!    an accounting line: kept, never demand, never an interaction.
+//! 3. **Stock adjustments**: any other line with quantity <= 0 (no customer, price 0) records
+//!    stock written off or corrected: kept, never demand, never an interaction.
+//! 4. **Zero prices**: kept and counted in the report; a zero-price sale is not an interaction
+//!    (free samples and corrections say nothing of taste) but is demand (units left the shelf).
+//! 5. **Exact duplicate lines** (every field equal to an earlier line of the same upload): kept
+//!    and counted, flagged `is_duplicate`. The invoice is the record of sale and repeated lines
+//!    occur when the same item is scanned twice; interactions count distinct invoices, so
+//!    duplicates do not inflate them.
+//! 6. **Non-product codes** (postage, fees, manual lines, vouchers: POST, DOT, M, C2, D, S,
+//!    BANK CHARGES, AMAZONFEE, CRUK, PADS, B, gift_0001_*, DCGS*) are `is_product = false`:
+//!    excluded from recommendations and SKU demand, kept for money totals.
+//! 7. **Stock code case**: codes differing only in case are one SKU (`stock_code` is upper-cased;
+//!    `stock_code_raw` keeps the original).
+//! 8. **No customer**: lines without a customer count for demand, not for recommendations or
+//!    segments.
+//! 9. **Customer keys as floats**: `17850.0` is customer `17850` (see [`super::validate`]).
+
+use std::collections::HashSet;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::tables::LineKind;
+
+/// Exact codes that are not products (compared upper-cased).
+pub const NON_PRODUCT_CODES: &[&str] =
+    &["POST", "DOT", "M", "C2", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK", "PADS", "B"];
+/// Code prefixes that are not products (compared upper-cased).
+pub const NON_PRODUCT_PREFIXES: &[&str] = &["GIFT_0001_", "DCGS"];
+
+/// Whether an (upper-cased) stock code is a product.
+#[must_use]
+pub fn is_product(stock_code: &str) -> bool {
+    !(NON_PRODUCT_CODES.contains(&stock_code)
+        || NON_PRODUCT_PREFIXES.iter().any(|p| stock_code.starts_with(p)))
+}
+
+/// The kind of a line from its invoice and quantity.
+#[must_use]
+pub fn line_kind(invoice: &str, quantity: i64) -> LineKind {
+    match invoice.as_bytes().first().map(u8::to_ascii_uppercase) {
+        Some(b'C') => LineKind::Cancellation,
+        Some(b'A') => LineKind::BadDebt,
+        _ if quantity <= 0 => LineKind::Adjustment,
+        _ => LineKind::Sale,
+    }
+}
+
+/// Retail counts for the quality report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetailCounts {
+    /// Distinct invoices.
+    pub invoices: u64,
+    /// Distinct stock codes as given (before case-normalising).
+    pub stock_codes_raw: u64,
+    /// Distinct stock codes after case-normalising.
+    pub stock_codes: u64,
+    /// Distinct customers.
+    pub customers: u64,
+    /// Distinct countries.
+    pub countries: u64,
+    /// Lines of `C` invoices.
+    pub cancellation_lines: u64,
+    /// Non-`C`, non-`A` lines with quantity <= 0.
+    pub adjustment_lines: u64,
+    /// Lines of `A` invoices.
+    pub bad_debt_lines: u64,
+    /// Lines with price 0.
+    pub zero_price_lines: u64,
+    /// Lines without a customer.
+    pub lines_without_customer: u64,
+    /// Lines whose stock code is not a product.
+    pub non_product_lines: u64,
+    /// Lines that repeat an earlier line of the upload exactly.
+    pub exact_duplicate_lines: u64,
+}
+
+fn distinct(column: &Column) -> PolarsResult<u64> {
+    Ok(column.drop_nulls().n_unique()? as u64)
+}
+
+/// Adds `batch`, `stock_code_raw`, `kind`, `is_product` and `is_duplicate` to validated
+/// transaction lines, upper-cases `stock_code`, and counts what the report states.
+pub fn apply_retail_rules(
+    frame: DataFrame,
+    batch: &str,
+    fingerprints: &[u64],
+) -> PolarsResult<(DataFrame, RetailCounts)> {
+    let invoices = frame.column("invoice")?.str()?.clone();
+    let raw_codes = frame.column("stock_code")?.str()?.clone();
+    let quantities = frame.column("quantity")?.i64()?.clone();
+    let prices = frame.column("unit_price")?.f64()?.clone();
+    let height = frame.height();
+
+    let codes: StringChunked = raw_codes.apply_values(|code| code.to_uppercase().into());
+    let mut kinds = Vec::with_capacity(height);
+    let mut products = Vec::with_capacity(height);
+    let mut duplicates = Vec::with_capacity(height);
+    let mut seen = HashSet::with_capacity(height);
+    let mut counts = RetailCounts::default();
+    for (i, fingerprint) in fingerprints.iter().enumerate() {
+        let invoice = invoices.get(i).unwrap_or_default();
+        let code = codes.get(i).unwrap_or_default();
+        let kind = line_kind(invoice, quantities.get(i).unwrap_or_default());
+        let product = is_product(code);
+        let duplicate = !seen.insert(*fingerprint);
+        match kind {
+            LineKind::Cancellation => counts.cancellation_lines += 1,
+            LineKind::Adjustment => counts.adjustment_lines += 1,
+            LineKind::BadDebt => counts.bad_debt_lines += 1,
+            LineKind::Sale => {}
+        }
+        counts.zero_price_lines += u64::from(prices.get(i) == Some(0.0));
+        counts.non_product_lines += u64::from(!product);
+        counts.exact_duplicate_lines += u64::from(duplicate);
+        kinds.push(kind.as_str());
+        products.push(product);
+        duplicates.push(duplicate);
+    }
+    counts.lines_without_customer = frame.column("customer_id")?.null_count() as u64;
+    counts.invoices = distinct(frame.column("invoice")?)?;
+    counts.stock_codes_raw = distinct(frame.column("stock_code")?)?;
+    counts.stock_codes = codes.n_unique()? as u64;
+    counts.customers = distinct(frame.column("customer_id")?)?;
+    counts.countries = distinct(frame.column("country")?)?;
+
+    let mut out = frame;
+    out.rename("stock_code", "stock_code_raw".into())?;
+    out.with_column(codes.with_name("stock_code".into()).into_column())?;
+    out.with_column(Column::new("kind".into(), kinds))?;
+    out.with_column(Column::new("is_product".into(), products))?;
+    out.with_column(Column::new("is_duplicate".into(), duplicates))?;
+    out.with_column(Column::new("batch".into(), vec![batch; height]))?;
+    let ordered = out.select([
+        "batch",
+        "line",
+        "invoice",
+        "stock_code",
+        "stock_code_raw",
+        "description",
+        "quantity",
+        "invoice_time",
+        "unit_price",
+        "customer_id",
+        "country",
+        "kind",
+        "is_product",
+        "is_duplicate",
+    ])?;
+    Ok((ordered, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invoices_and_quantities_decide_the_line_kind() {
+        assert_eq!(line_kind("536365", 6), LineKind::Sale);
+        assert_eq!(line_kind("C536379", -1), LineKind::Cancellation);
+        assert_eq!(line_kind("A563185", 1), LineKind::BadDebt);
+        assert_eq!(line_kind("536589", -10), LineKind::Adjustment);
+        assert_eq!(line_kind("536589", 0), LineKind::Adjustment);
+    }
+
+    #[test]
+    fn postage_fees_and_vouchers_are_not_products() {
+        for code in
+            ["POST", "DOT", "M", "C2", "BANK CHARGES", "AMAZONFEE", "GIFT_0001_40", "DCGSSBOY", "B", "PADS"]
+        {
+            assert!(!is_product(code), "{code}");
+        }
+        for code in ["85123A", "22423", "MUG", "POSTCARD", "BAG", "47566B"] {
+            assert!(is_product(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn stock_codes_differing_in_case_become_one_sku_and_duplicates_are_flagged() {
+        let frame = df!(
+            "line" => [2u64, 3, 4],
+            "invoice" => ["1", "C2", "1"],
+            "stock_code" => ["85123a", "85123A", "85123a"],
+            "description" => [Some("x"), None, Some("x")],
+            "quantity" => [1i64, -1, 1],
+            "invoice_time" => [0i64, 0, 0],
+            "unit_price" => [0.0, 2.0, 0.0],
+            "customer_id" => [Some("1"), None, Some("1")],
+            "country" => [Some("UK"), Some("UK"), Some("UK")],
+        )
+        .unwrap();
+        let (out, counts) = apply_retail_rules(frame, "abc", &[7, 8, 7]).unwrap();
+        assert_eq!(counts.stock_codes_raw, 2);
+        assert_eq!(counts.stock_codes, 1);
+        assert_eq!(counts.cancellation_lines, 1);
+        assert_eq!(counts.zero_price_lines, 2);
+        assert_eq!(counts.lines_without_customer, 1);
+        assert_eq!(counts.exact_duplicate_lines, 1);
+        let dup: Vec<Option<bool>> = out.column("is_duplicate").unwrap().bool().unwrap().iter().collect();
+        assert_eq!(dup, [Some(false), Some(false), Some(true)]);
+        assert_eq!(out.column("stock_code").unwrap().str().unwrap().get(0), Some("85123A"));
+        assert_eq!(out.column("stock_code_raw").unwrap().str().unwrap().get(0), Some("85123a"));
+        assert_eq!(out.get_column_names()[0].as_str(), "batch");
+    }
+}

@@ -1,0 +1,362 @@
+//! Row validation: each row's canonical cells become typed values, or the row goes to
+//! quarantine with its line, the offending column, a reason code and a message. Typed values
+//! accumulate column-wise and become a polars `DataFrame`.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::mapping::Mapping;
+use super::read::RowSink;
+use super::schema::{ColumnSpec, ColumnType};
+
+/// One quarantined row: where it was and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedRow {
+    /// The upload.
+    pub file: String,
+    /// Its line in the upload (for Parquet, row number + 1).
+    pub line: u64,
+    /// The canonical column at fault, when one is.
+    pub column: Option<String>,
+    /// Machine-readable reason (`missing_value`, `invalid_integer`, `invalid_decimal`,
+    /// `invalid_timestamp`, `wrong_field_count`, `invalid_utf8`, `invalid_json`, `row_too_long`, ...).
+    pub reason: String,
+    /// What is wrong, for people.
+    pub message: String,
+    /// The row as read (cut to 2,000 characters).
+    pub raw: String,
+}
+
+/// The timestamp formats tried when the mapping names none, most likely first.
+const DEFAULT_TIMESTAMP_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+];
+
+/// A column of typed values.
+#[derive(Debug, Clone)]
+enum Values {
+    Text(Vec<Option<String>>),
+    Integer(Vec<Option<i64>>),
+    Decimal(Vec<Option<f64>>),
+    /// Milliseconds since 1970-01-01T00:00 of the local (zone-less) time.
+    Timestamp(Vec<Option<i64>>),
+}
+
+/// One parsed cell, before the row is known to be whole.
+#[derive(Debug, Clone)]
+enum Cell {
+    Text(Option<String>),
+    Integer(Option<i64>),
+    Decimal(Option<f64>),
+    Timestamp(Option<i64>),
+}
+
+/// Validates rows into typed columns and a quarantine list.
+#[derive(Debug)]
+pub struct Validator<'a> {
+    file: String,
+    columns: &'a [ColumnSpec],
+    decimal: char,
+    date_format: Option<String>,
+    /// Index into [`DEFAULT_TIMESTAMP_FORMATS`] that matched last: tried first next time.
+    last_format: usize,
+    values: Vec<Values>,
+    scratch: Vec<Cell>,
+    /// Line of each accepted row.
+    pub lines: Vec<u64>,
+    /// Fingerprint of each accepted row (exact-duplicate detection).
+    pub fingerprints: Vec<u64>,
+    /// Refused rows.
+    pub quarantined: Vec<QuarantinedRow>,
+}
+
+impl<'a> Validator<'a> {
+    /// A validator of `columns` with the mapping's number and date conventions.
+    #[must_use]
+    pub fn new(file: &str, columns: &'a [ColumnSpec], mapping: &Mapping) -> Self {
+        let values = columns
+            .iter()
+            .map(|c| match c.ty {
+                ColumnType::Text | ColumnType::CustomerKey => Values::Text(Vec::new()),
+                ColumnType::Integer => Values::Integer(Vec::new()),
+                ColumnType::Decimal => Values::Decimal(Vec::new()),
+                ColumnType::Timestamp => Values::Timestamp(Vec::new()),
+            })
+            .collect();
+        Self {
+            file: file.into(),
+            columns,
+            decimal: mapping.decimal_char(),
+            date_format: mapping.date_format.clone(),
+            last_format: 0,
+            values,
+            scratch: Vec::with_capacity(columns.len()),
+            lines: Vec::new(),
+            fingerprints: Vec::new(),
+            quarantined: Vec::new(),
+        }
+    }
+
+    /// Rows accepted so far.
+    #[must_use]
+    pub fn accepted(&self) -> usize {
+        self.lines.len()
+    }
+
+    fn parse_cell(&mut self, spec: &ColumnSpec, text: Option<&str>) -> Result<Cell, (&'static str, String)> {
+        let Some(text) = text else {
+            if spec.required {
+                return Err(("missing_value", format!("{} is required and empty", spec.name)));
+            }
+            return Ok(match spec.ty {
+                ColumnType::Text | ColumnType::CustomerKey => Cell::Text(None),
+                ColumnType::Integer => Cell::Integer(None),
+                ColumnType::Decimal => Cell::Decimal(None),
+                ColumnType::Timestamp => Cell::Timestamp(None),
+            });
+        };
+        match spec.ty {
+            ColumnType::Text => Ok(Cell::Text(Some(text.to_owned()))),
+            ColumnType::CustomerKey => Ok(Cell::Text(Some(normalise_customer_key(text).to_owned()))),
+            ColumnType::Integer => parse_integer(text, self.decimal)
+                .map(|n| Cell::Integer(Some(n)))
+                .ok_or_else(|| ("invalid_integer", format!("{} {text:?} is not a whole number", spec.name))),
+            ColumnType::Decimal => parse_decimal(text, self.decimal)
+                .map(|n| Cell::Decimal(Some(n)))
+                .ok_or_else(|| ("invalid_decimal", format!("{} {text:?} is not a number", spec.name))),
+            ColumnType::Timestamp => {
+                self.parse_timestamp(text).map(|t| Cell::Timestamp(Some(t))).ok_or_else(|| {
+                    let expected = self
+                        .date_format
+                        .clone()
+                        .unwrap_or_else(|| "YYYY-MM-DD HH:MM[:SS] or M/D/YYYY H:MM".into());
+                    (
+                        "invalid_timestamp",
+                        format!("{} {text:?} is not a date-time in the format {expected}", spec.name),
+                    )
+                })
+            }
+        }
+    }
+
+    fn parse_timestamp(&mut self, text: &str) -> Option<i64> {
+        let millis = |t: NaiveDateTime| t.and_utc().timestamp_millis();
+        if let Some(format) = &self.date_format {
+            return NaiveDateTime::parse_from_str(text, format)
+                .ok()
+                .or_else(|| NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                .map(millis);
+        }
+        let n = DEFAULT_TIMESTAMP_FORMATS.len();
+        for k in 0..n {
+            let i = (self.last_format + k) % n;
+            if let Ok(t) = NaiveDateTime::parse_from_str(text, DEFAULT_TIMESTAMP_FORMATS[i]) {
+                self.last_format = i;
+                return Some(millis(t));
+            }
+        }
+        // A zone-qualified time keeps its local wall-clock reading; a bare date is midnight.
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.naive_local())
+            .ok()
+            .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+            .map(millis)
+    }
+
+    /// The accepted rows as a DataFrame: a `line` column, then the canonical columns.
+    pub fn into_frame(self) -> PolarsResult<DataFrame> {
+        let mut columns: Vec<Column> = Vec::with_capacity(self.columns.len() + 1);
+        columns.push(Column::new("line".into(), self.lines));
+        for (spec, values) in self.columns.iter().zip(self.values) {
+            let name: PlSmallStr = spec.name.into();
+            let column = match values {
+                Values::Text(v) => Column::new(name, v),
+                Values::Integer(v) => Column::new(name, v),
+                Values::Decimal(v) => Column::new(name, v),
+                Values::Timestamp(v) => {
+                    Column::new(name, v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
+                }
+            };
+            columns.push(column);
+        }
+        let height = columns.first().map_or(0, Column::len);
+        DataFrame::new(height, columns)
+    }
+}
+
+impl RowSink for Validator<'_> {
+    fn row(&mut self, line: u64, cells: &[Option<&str>], fingerprint: u64, raw: &dyn Fn() -> String) {
+        let columns = self.columns;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        for (spec, text) in columns.iter().zip(cells) {
+            match self.parse_cell(spec, *text) {
+                Ok(cell) => scratch.push(cell),
+                Err((reason, message)) => {
+                    self.quarantined.push(QuarantinedRow {
+                        file: self.file.clone(),
+                        line,
+                        column: Some(spec.name.into()),
+                        reason: reason.into(),
+                        message,
+                        raw: raw(),
+                    });
+                    self.scratch = scratch;
+                    return;
+                }
+            }
+        }
+        for (values, cell) in self.values.iter_mut().zip(scratch.drain(..)) {
+            match (values, cell) {
+                (Values::Text(v), Cell::Text(c)) => v.push(c),
+                (Values::Integer(v), Cell::Integer(c)) => v.push(c),
+                (Values::Decimal(v), Cell::Decimal(c)) => v.push(c),
+                (Values::Timestamp(v), Cell::Timestamp(c)) => v.push(c),
+                _ => unreachable!("cells are parsed by their column's type"),
+            }
+        }
+        self.scratch = scratch;
+        self.lines.push(line);
+        self.fingerprints.push(fingerprint);
+    }
+
+    fn bad(&mut self, row: QuarantinedRow) {
+        self.quarantined.push(row);
+    }
+}
+
+/// `17850.0` -> `17850` (spreadsheets store integer keys as floats); anything else as given.
+#[must_use]
+pub fn normalise_customer_key(text: &str) -> &str {
+    match text.split_once('.') {
+        Some((whole, fraction))
+            if !whole.is_empty()
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && fraction.bytes().all(|b| b == b'0') =>
+        {
+            whole
+        }
+        _ => text,
+    }
+}
+
+/// A whole number; `12.0` (or `12,0` with a comma decimal separator) counts as 12.
+#[must_use]
+pub fn parse_integer(text: &str, decimal: char) -> Option<i64> {
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(n);
+    }
+    let (whole, fraction) = text.split_once(decimal)?;
+    if fraction.bytes().all(|b| b == b'0') { whole.parse().ok() } else { None }
+}
+
+/// A finite decimal number with `decimal` as separator.
+#[must_use]
+pub fn parse_decimal(text: &str, decimal: char) -> Option<f64> {
+    let value = if decimal == '.' {
+        text.parse::<f64>().ok()?
+    } else {
+        if text.contains('.') {
+            return None;
+        }
+        text.replacen(decimal, ".", 1).parse::<f64>().ok()?
+    };
+    value.is_finite().then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::schema::TRANSACTIONS;
+
+    fn row(v: &mut Validator<'_>, line: u64, cells: &[Option<&str>]) {
+        v.row(line, cells, line, &|| format!("raw {line}"));
+    }
+
+    #[test]
+    fn customer_keys_given_as_float_strings_are_normalised() {
+        assert_eq!(normalise_customer_key("17850.0"), "17850");
+        assert_eq!(normalise_customer_key("17850"), "17850");
+        assert_eq!(normalise_customer_key("17850.5"), "17850.5");
+        assert_eq!(normalise_customer_key("C-17.0"), "C-17.0");
+    }
+
+    #[test]
+    fn numbers_follow_the_decimal_separator() {
+        assert_eq!(parse_integer("12", '.'), Some(12));
+        assert_eq!(parse_integer("12.0", '.'), Some(12));
+        assert_eq!(parse_integer("12.5", '.'), None);
+        assert_eq!(parse_integer("-3", ','), Some(-3));
+        assert_eq!(parse_decimal("2,55", ','), Some(2.55));
+        assert_eq!(parse_decimal("2.55", ','), None, "a dot in a comma-decimal file is ambiguous");
+        assert_eq!(parse_decimal("NaN", '.'), None);
+        assert_eq!(parse_decimal("inf", '.'), None);
+    }
+
+    #[test]
+    fn a_bad_cell_quarantines_its_row_naming_line_column_and_reason() {
+        let mapping = Mapping::default();
+        let mut v = Validator::new("t.csv", TRANSACTIONS, &mapping);
+        let good = [
+            Some("536365"),
+            Some("85123A"),
+            Some("HEART"),
+            Some("6"),
+            Some("2010-12-01 08:26:00"),
+            Some("2.55"),
+            Some("17850.0"),
+            Some("United Kingdom"),
+        ];
+        row(&mut v, 2, &good);
+        let mut bad_qty = good;
+        bad_qty[3] = Some("six");
+        row(&mut v, 3, &bad_qty);
+        let mut no_invoice = good;
+        no_invoice[0] = None;
+        row(&mut v, 4, &no_invoice);
+        let mut bad_date = good;
+        bad_date[4] = Some("yesterday");
+        row(&mut v, 5, &bad_date);
+        let mut us_date = good;
+        us_date[4] = Some("12/1/2010 8:26");
+        row(&mut v, 6, &us_date);
+        assert_eq!(v.accepted(), 2);
+        let reasons: Vec<(u64, &str, &str)> =
+            v.quarantined.iter().map(|q| (q.line, q.column.as_deref().unwrap(), q.reason.as_str())).collect();
+        assert_eq!(
+            reasons,
+            [
+                (3, "quantity", "invalid_integer"),
+                (4, "invoice", "missing_value"),
+                (5, "invoice_time", "invalid_timestamp")
+            ]
+        );
+        assert_eq!(v.quarantined[0].raw, "raw 3");
+        let frame = v.into_frame().unwrap();
+        assert_eq!(frame.height(), 2);
+        assert_eq!(frame.column("customer_id").unwrap().str().unwrap().get(0), Some("17850"));
+        let times = frame.column("invoice_time").unwrap();
+        assert_eq!(times.get(0).unwrap(), times.get(1).unwrap(), "ISO and US forms read the same instant");
+    }
+
+    #[test]
+    fn a_mapped_date_format_is_the_only_one_accepted() {
+        let mapping = Mapping { date_format: Some("%d.%m.%Y %H:%M".into()), ..Mapping::default() };
+        let mut v = Validator::new("t.csv", TRANSACTIONS, &mapping);
+        let mut cells =
+            [Some("1"), Some("A"), None, Some("1"), Some("01.12.2010 08:26"), Some("1"), None, None];
+        row(&mut v, 2, &cells);
+        cells[4] = Some("2010-12-01 08:26:00");
+        row(&mut v, 3, &cells);
+        assert_eq!(v.accepted(), 1);
+        assert_eq!(v.quarantined[0].reason, "invalid_timestamp");
+        assert!(v.quarantined[0].message.contains("%d.%m.%Y %H:%M"));
+    }
+}

@@ -1,0 +1,377 @@
+//! Interactions as we train on them: string ids mapped to dense indices, and the user x item
+//! matrix in compressed sparse row form (plus its transpose), built once per fit.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::errors::{RecommendError, Result};
+
+/// One user x item interaction with string ids, as read from a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The user (customer) id.
+    pub user: String,
+    /// The item (stock code, movie) id.
+    pub item: String,
+    /// Implicit-feedback strength (distinct invoices; 1 for binary feedback).
+    pub weight: f32,
+    /// When it (first) happened, seconds since the Unix epoch; 0 when unknown.
+    pub ts: i64,
+}
+
+/// A bijection between string ids and dense `u32` indices, in first-seen order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IdMap {
+    names: Vec<String>,
+    #[serde(skip)]
+    index: HashMap<String, u32>,
+}
+
+impl IdMap {
+    /// The index of `name`, adding it if new.
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = u32::try_from(self.names.len()).expect("fewer than 2^32 ids");
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    /// The index of `name`, if known.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    /// The name at `index`.
+    #[must_use]
+    pub fn name(&self, index: u32) -> &str {
+        &self.names[index as usize]
+    }
+
+    /// How many ids.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are no ids.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Rebuilds the lookup table after deserialisation (it is not stored).
+    pub fn rebuild_index(&mut self) {
+        self.index = self.names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
+    }
+}
+
+/// A sparse matrix in compressed sparse row form, `f32` values.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Csr {
+    /// Rows.
+    pub n_rows: usize,
+    /// Columns.
+    pub n_cols: usize,
+    /// Row `r` spans `indices[indptr[r]..indptr[r + 1]]`.
+    pub indptr: Vec<usize>,
+    /// Column of each stored value, ascending within a row.
+    pub indices: Vec<u32>,
+    /// The stored values.
+    pub values: Vec<f32>,
+}
+
+impl Csr {
+    /// Builds from `(row, col, value)` triplets; duplicates are summed.
+    #[must_use]
+    pub fn from_triplets(n_rows: usize, n_cols: usize, triplets: &[(u32, u32, f32)]) -> Self {
+        let mut counts = vec![0usize; n_rows + 1];
+        for &(r, _, _) in triplets {
+            counts[r as usize + 1] += 1;
+        }
+        for r in 0..n_rows {
+            counts[r + 1] += counts[r];
+        }
+        let mut next = counts.clone();
+        let mut cols = vec![(0u32, 0f32); triplets.len()];
+        for &(r, c, v) in triplets {
+            cols[next[r as usize]] = (c, v);
+            next[r as usize] += 1;
+        }
+        let mut indptr = Vec::with_capacity(n_rows + 1);
+        let mut indices = Vec::with_capacity(triplets.len());
+        let mut values = Vec::with_capacity(triplets.len());
+        indptr.push(0);
+        for r in 0..n_rows {
+            let row = &mut cols[counts[r]..counts[r + 1]];
+            row.sort_unstable_by_key(|&(c, _)| c);
+            for &(c, v) in row.iter() {
+                if indices.len() > indptr[r] && *indices.last().expect("non-empty") == c {
+                    *values.last_mut().expect("non-empty") += v;
+                } else {
+                    indices.push(c);
+                    values.push(v);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        Self { n_rows, n_cols, indptr, indices, values }
+    }
+
+    /// The transpose (CSR of the transpose = CSC of this).
+    #[must_use]
+    pub fn transpose(&self) -> Self {
+        let mut triplets = Vec::with_capacity(self.indices.len());
+        for r in 0..self.n_rows {
+            for (c, v) in self.row(r) {
+                triplets.push((c, r as u32, v));
+            }
+        }
+        Self::from_triplets(self.n_cols, self.n_rows, &triplets)
+    }
+
+    /// Row `r` as `(column, value)` pairs.
+    pub fn row(&self, r: usize) -> impl Iterator<Item = (u32, f32)> + '_ {
+        let span = self.indptr[r]..self.indptr[r + 1];
+        self.indices[span.clone()].iter().copied().zip(self.values[span].iter().copied())
+    }
+
+    /// The columns of row `r`.
+    #[must_use]
+    pub fn row_indices(&self, r: usize) -> &[u32] {
+        &self.indices[self.indptr[r]..self.indptr[r + 1]]
+    }
+
+    /// Stored values.
+    #[must_use]
+    pub fn nnz(&self) -> usize {
+        self.indices.len()
+    }
+}
+
+/// Training interactions with dense ids: what every model's `fit` takes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Interactions {
+    /// User ids.
+    pub users: IdMap,
+    /// Item ids.
+    pub items: IdMap,
+    /// Users x items, value = weight (duplicates summed).
+    pub matrix: Csr,
+    /// Users x items, same pattern, value = first time (seconds); for time decay.
+    pub times: Csr,
+}
+
+impl Interactions {
+    /// Maps records to dense ids; a user x item pair seen twice sums weights and keeps the
+    /// earliest time.
+    #[must_use]
+    pub fn from_records(records: &[Record]) -> Self {
+        let mut users = IdMap::default();
+        let mut items = IdMap::default();
+        let mut pairs: HashMap<(u32, u32), (f32, i64)> = HashMap::with_capacity(records.len());
+        let mut order = Vec::with_capacity(records.len());
+        for r in records {
+            let key = (users.intern(&r.user), items.intern(&r.item));
+            pairs
+                .entry(key)
+                .and_modify(|(w, t)| {
+                    *w += r.weight;
+                    *t = (*t).min(r.ts);
+                })
+                .or_insert_with(|| {
+                    order.push(key);
+                    (r.weight, r.ts)
+                });
+        }
+        let weights: Vec<_> = order.iter().map(|&(u, i)| (u, i, pairs[&(u, i)].0)).collect();
+        // Times as f32 would lose seconds; they are stored relative to the latest time, in days.
+        let latest = pairs.values().map(|&(_, t)| t).max().unwrap_or(0);
+        let times: Vec<_> =
+            order.iter().map(|&(u, i)| (u, i, (latest - pairs[&(u, i)].1) as f32 / 86_400.0)).collect();
+        let matrix = Csr::from_triplets(users.len(), items.len(), &weights);
+        let times = Csr::from_triplets(users.len(), items.len(), &times);
+        Self { users, items, matrix, times }
+    }
+
+    /// Users.
+    #[must_use]
+    pub fn n_users(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Items.
+    #[must_use]
+    pub fn n_items(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The same users and items restricted to a subset of the interactions (by position in
+    /// `matrix`), ids kept so scores line up; used to carve a validation slice.
+    #[must_use]
+    pub fn subset(&self, keep: &[bool]) -> Self {
+        let mut w = Vec::new();
+        let mut t = Vec::new();
+        for u in 0..self.n_users() {
+            let span = self.matrix.indptr[u]..self.matrix.indptr[u + 1];
+            for (p, _) in span.clone().zip(&keep[span]).filter(|(_, k)| **k) {
+                let i = self.matrix.indices[p];
+                w.push((u as u32, i, self.matrix.values[p]));
+                t.push((u as u32, i, self.times.values[p]));
+            }
+        }
+        Self {
+            users: self.users.clone(),
+            items: self.items.clone(),
+            matrix: Csr::from_triplets(self.n_users(), self.n_items(), &w),
+            times: Csr::from_triplets(self.n_users(), self.n_items(), &t),
+        }
+    }
+}
+
+/// Reads `user,item[,weight][,ts]` CSV (header row; optionally gzip when the name ends in `.gz`).
+/// `ts` is Unix seconds or `YYYY-MM-DD HH:MM:SS`. Errors name the file, line and column.
+///
+/// # Errors
+/// I/O errors, a header with fewer than 2 or more than 4 columns, empty ids, a weight that is
+/// not a finite number >= 0, or an unreadable time.
+pub fn read_interactions_csv(path: &Path) -> Result<Vec<Record>> {
+    let io = |source| RecommendError::Io { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    parse_interactions_csv(&path.display().to_string(), reader)
+}
+
+/// [`read_interactions_csv`] over any reader; `name` is used in errors.
+///
+/// # Errors
+/// As [`read_interactions_csv`].
+pub fn parse_interactions_csv(name: &str, reader: impl Read) -> Result<Vec<Record>> {
+    let invalid = |line: u64, column: &str, reason: String| RecommendError::InvalidRow {
+        file: name.to_owned(),
+        line,
+        column: column.to_owned(),
+        reason,
+    };
+    let mut csv = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(reader);
+    let header = csv.headers().map_err(|e| invalid(1, "header", e.to_string()))?.clone();
+    if !(2..=4).contains(&header.len()) {
+        return Err(invalid(
+            1,
+            "header",
+            format!("expected user,item[,weight][,ts], found {} columns", header.len()),
+        ));
+    }
+    let names: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
+    let mut records = Vec::new();
+    for (n, row) in csv.records().enumerate() {
+        let line = n as u64 + 2;
+        let row = row.map_err(|e| invalid(line, "row", e.to_string()))?;
+        if row.len() != names.len() {
+            return Err(invalid(
+                line,
+                "row",
+                format!("{} fields, the header has {}", row.len(), names.len()),
+            ));
+        }
+        let user = row[0].trim();
+        let item = row[1].trim();
+        if user.is_empty() {
+            return Err(invalid(line, &names[0], "empty id".into()));
+        }
+        if item.is_empty() {
+            return Err(invalid(line, &names[1], "empty id".into()));
+        }
+        let weight = match row.get(2).map(str::trim) {
+            None | Some("") => 1.0,
+            Some(text) => match text.parse::<f32>() {
+                Ok(w) if w.is_finite() && w >= 0.0 => w,
+                _ => return Err(invalid(line, &names[2], format!("`{text}` is not a number >= 0"))),
+            },
+        };
+        let ts = match row.get(3).map(str::trim) {
+            None | Some("") => 0,
+            Some(text) => parse_time(text).ok_or_else(|| {
+                invalid(line, &names[3], format!("`{text}` is neither Unix seconds nor YYYY-MM-DD HH:MM:SS"))
+            })?,
+        };
+        records.push(Record { user: user.to_owned(), item: item.to_owned(), weight, ts });
+    }
+    Ok(records)
+}
+
+/// Unix seconds, or a `YYYY-MM-DD HH:MM[:SS]` / `YYYY-MM-DD` date-time taken as UTC.
+#[must_use]
+pub fn parse_time(text: &str) -> Option<i64> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Some(seconds);
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Some(t.and_utc().timestamp());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+}
+
+/// Writes records as `user,item,weight,ts` with a header.
+///
+/// # Errors
+/// I/O errors.
+pub fn write_interactions_csv(path: &Path, records: &[Record]) -> Result<()> {
+    let io = |source| RecommendError::Io { path: path.to_owned(), source };
+    let mut out = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+    out.write_record(["user", "item", "weight", "ts"]).map_err(|e| io(e.into()))?;
+    for r in records {
+        out.write_record([r.user.as_str(), r.item.as_str(), &r.weight.to_string(), &r.ts.to_string()])
+            .map_err(|e| io(e.into()))?;
+    }
+    out.flush().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csr_sums_duplicates_and_transposes() {
+        let m = Csr::from_triplets(2, 3, &[(1, 2, 1.0), (0, 1, 2.0), (1, 2, 3.0), (1, 0, 1.0)]);
+        assert_eq!(m.indptr, vec![0, 1, 3]);
+        assert_eq!(m.indices, vec![1, 0, 2]);
+        assert_eq!(m.values, vec![2.0, 1.0, 4.0]);
+        let t = m.transpose();
+        assert_eq!((t.n_rows, t.n_cols), (3, 2));
+        assert_eq!(t.row(2).collect::<Vec<_>>(), vec![(1, 4.0)]);
+    }
+
+    #[test]
+    fn a_bad_weight_is_reported_with_file_line_and_column() {
+        let text = "user,item,weight\nu1,a,1\nu2,b,lots\n";
+        let err = parse_interactions_csv("x.csv", text.as_bytes()).unwrap_err();
+        assert_eq!(err.to_string(), "x.csv:3: column `weight`: `lots` is not a number >= 0");
+    }
+
+    #[test]
+    fn times_accept_seconds_and_datetimes_and_duplicates_keep_the_first() {
+        let text = "user,item,weight,ts\nu,a,1,100\nu,a,2,2011-01-01 00:00:00\nv,b,1,2011-01-02\n";
+        let records = parse_interactions_csv("x.csv", text.as_bytes()).unwrap();
+        assert_eq!(records[1].ts, 1_293_840_000);
+        let data = Interactions::from_records(&records);
+        assert_eq!(data.matrix.values, vec![3.0, 1.0]);
+        // Ages are days before the latest interaction (2011-01-02): (u, a) first happened at 100 s.
+        assert_eq!(data.times.values, vec![(1_293_926_400 - 100) as f32 / 86_400.0, 0.0]);
+    }
+}

@@ -1,0 +1,134 @@
+//! RFM per customer from the `rfm_inputs` feature table: recency (days since the last sale at a
+//! reference date), frequency (distinct sale invoices), monetary (net spend after cancellations),
+//! and the classic 1-5 scores.
+
+use chrono::NaiveDateTime;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::error::SegmentError;
+
+/// RFM values of every customer, column-wise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RfmTable {
+    /// Customer keys.
+    pub customers: Vec<String>,
+    /// Whole days from the last sale to the reference date.
+    pub recency_days: Vec<f64>,
+    /// Distinct sale invoices.
+    pub frequency: Vec<f64>,
+    /// Net spend: sales minus cancellations.
+    pub monetary: Vec<f64>,
+    /// The date recency is measured at.
+    pub reference: Option<NaiveDateTime>,
+}
+
+impl RfmTable {
+    /// Reads `rfm_inputs` (columns `customer_id`, `last_time`, `invoices`, `net_spend`). Without
+    /// a `reference`, recency is measured at midnight after the last sale in the table.
+    pub fn from_inputs(inputs: &DataFrame, reference: Option<NaiveDateTime>) -> Result<Self, SegmentError> {
+        let customers = inputs.column("customer_id")?.str()?.clone();
+        let last = inputs.column("last_time")?.cast(&DataType::Int64)?;
+        let last = last.i64()?;
+        let invoices = inputs.column("invoices")?.cast(&DataType::Float64)?;
+        let invoices = invoices.f64()?;
+        let spend = inputs.column("net_spend")?.f64()?.clone();
+        let to_time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.naive_utc());
+        let reference = match reference {
+            Some(reference) => Some(reference),
+            None => last
+                .max()
+                .and_then(to_time)
+                .and_then(|t| (t.date() + chrono::Days::new(1)).and_hms_opt(0, 0, 0)),
+        };
+        let mut table = Self { reference, ..Self::default() };
+        for i in 0..inputs.height() {
+            let (Some(customer), Some(last), Some(frequency), Some(monetary)) =
+                (customers.get(i), last.get(i).and_then(to_time), invoices.get(i), spend.get(i))
+            else {
+                return Err(SegmentError::MissingValue { row: i });
+            };
+            let days = reference.map_or(0, |r| (r - last).num_days().max(0));
+            table.customers.push(customer.to_owned());
+            table.recency_days.push(days as f64);
+            table.frequency.push(frequency);
+            table.monetary.push(monetary);
+        }
+        Ok(table)
+    }
+
+    /// Number of customers.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.customers.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+    }
+
+    /// The 1-5 scores (recency: recent = 5; frequency and monetary: high = 5), by quintile of
+    /// rank; tied values share a score.
+    #[must_use]
+    pub fn scores(&self) -> Vec<[u8; 3]> {
+        let r = quintiles(&self.recency_days, true);
+        let f = quintiles(&self.frequency, false);
+        let m = quintiles(&self.monetary, false);
+        (0..self.len()).map(|i| [r[i], f[i], m[i]]).collect()
+    }
+}
+
+/// Quintile score 1-5 of each value: the share of values strictly below it (or above it, when
+/// `lower_is_better`) decides the quintile.
+#[must_use]
+pub fn quintiles(values: &[f64], lower_is_better: bool) -> Vec<u8> {
+    let mut sorted: Vec<f64> = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = values.len().max(1) as f64;
+    values
+        .iter()
+        .map(|v| {
+            let below = sorted.partition_point(|x| x < v) as f64;
+            let above = (sorted.len() - sorted.partition_point(|x| x <= v)) as f64;
+            let better = if lower_is_better { above } else { below };
+            (1.0 + (5.0 * better / n).floor()).min(5.0) as u8
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quintiles_score_five_for_the_top_fifth_and_ties_share_a_score() {
+        let values: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(quintiles(&values, false), [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+        assert_eq!(quintiles(&values, true), [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]);
+        assert_eq!(quintiles(&[3.0, 3.0, 3.0], false), [1, 1, 1]);
+    }
+
+    #[test]
+    fn recency_is_measured_from_midnight_after_the_last_sale_by_default() {
+        let day = |d: &str| chrono::NaiveDateTime::parse_from_str(d, "%Y-%m-%d %H:%M").unwrap();
+        let ms = |d: &str| day(d).and_utc().timestamp_millis();
+        let inputs = df!(
+            "customer_id" => ["a", "b"],
+            "last_time" => [ms("2011-12-09 12:00"), ms("2011-12-01 09:00")],
+            "invoices" => [3u32, 1],
+            "net_spend" => [100.0, -5.0],
+        )
+        .unwrap();
+        let mut inputs = inputs;
+        inputs
+            .apply("last_time", |c| c.cast(&DataType::Datetime(TimeUnit::Milliseconds, None)).unwrap())
+            .unwrap();
+        let table = RfmTable::from_inputs(&inputs, None).unwrap();
+        assert_eq!(table.reference, Some(day("2011-12-10 00:00")));
+        assert_eq!(table.recency_days, [0.0, 8.0]);
+        assert_eq!(table.frequency, [3.0, 1.0]);
+        assert_eq!(table.monetary, [100.0, -5.0]);
+    }
+}

@@ -1,0 +1,160 @@
+//! Every kind of bad input gets a clear error naming the file (and line and column where there
+//! is one), and the raw upload is kept in bronze, byte for byte.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use polars::prelude::*;
+use shopsense::ingest::{IngestOptions, QualityReport, Verdict};
+use shopsense::store::BlobService;
+use shopsense::store::folder::FolderBlobService;
+
+use crate::support::{ingestor, sample, upload};
+
+const HEADER: &str = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
+const GOOD: &str =
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n";
+
+fn options() -> IngestOptions {
+    IngestOptions { refresh_features: false, ..IngestOptions::default() }
+}
+
+async fn raw_is_kept(blobs: &FolderBlobService, report: &QualityReport, bytes: &[u8]) {
+    let bronze = blobs.container("bronze").await.unwrap();
+    let kept = bronze.get(&report.outputs.bronze).await.unwrap().expect("the raw upload is in bronze");
+    assert_eq!(&kept.body[..], bytes, "kept byte for byte");
+}
+
+async fn refused(path: &str, bytes: Vec<u8>, code: &str) -> QualityReport {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let report = upload(&ingestor, path, bytes.clone(), &options()).await;
+    assert_eq!(report.verdict, Verdict::Fail, "{path}");
+    let error = report.error.as_ref().unwrap_or_else(|| panic!("{path}: expected a file error"));
+    assert_eq!(error.code, code, "{path}: {error}");
+    assert!(error.to_string().starts_with(path), "the message names the file: {error}");
+    assert!(report.outputs.silver.is_none(), "nothing reaches silver");
+    raw_is_kept(&blobs, &report, &bytes).await;
+    report
+}
+
+#[tokio::test]
+async fn a_binary_file_is_not_a_table() {
+    refused("transactions/photo.csv", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(), "not_a_table").await;
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_header_names_the_missing_columns_at_line_one() {
+    let report = refused("transactions/noheader.csv", GOOD.repeat(3).into_bytes(), "missing_columns").await;
+    let error = report.error.unwrap();
+    assert_eq!(error.line, Some(1));
+    assert!(error.message.contains("invoice") && error.message.contains("InvoiceNo"), "{}", error.message);
+    let wrong = "Order,Item,Qty\n1,2,3\n".to_owned();
+    refused("transactions/wrong.csv", wrong.into_bytes(), "missing_columns").await;
+}
+
+#[tokio::test]
+async fn an_empty_file_is_refused() {
+    refused("transactions/empty.csv", Vec::new(), "empty_file").await;
+}
+
+#[tokio::test]
+async fn a_truncated_gzip_is_refused_as_incomplete() {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(&sample()).unwrap();
+    let whole = encoder.finish().unwrap();
+    refused("transactions/cut.csv.gz", whole[..whole.len() / 3].to_vec(), "truncated_gzip").await;
+}
+
+#[tokio::test]
+async fn a_parquet_file_with_wrong_types_names_the_column() {
+    let mut frame = df!(
+        "InvoiceNo" => ["536365"],
+        "StockCode" => ["85123A"],
+        "Quantity" => [true],
+        "InvoiceDate" => ["2010-12-01 08:26:00"],
+        "UnitPrice" => [2.55],
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut frame).unwrap();
+    let report = refused("transactions/typed.parquet", bytes, "wrong_column_type").await;
+    assert_eq!(report.error.unwrap().column.as_deref(), Some("quantity"));
+}
+
+#[tokio::test]
+async fn a_huge_line_is_quarantined_with_its_line_number_and_the_rest_ingests() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let huge_description = "X".repeat(3 << 20);
+    let huge = GOOD.replace("WHITE HANGING HEART T-LIGHT HOLDER", &huge_description);
+    let body = format!("{HEADER}{GOOD}{huge}{GOOD}");
+    let report = upload(&ingestor, "transactions/huge.csv", body.clone(), &options()).await;
+    assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (3, 2, 1));
+    assert_eq!(report.quarantined_by_reason["row_too_long"], 1);
+    let row = &report.quarantine_sample[0];
+    assert_eq!((row.file.as_str(), row.line), ("transactions/huge.csv", 3));
+    assert!(row.raw.len() < 3000, "quarantine keeps a cut of the row, not megabytes");
+    raw_is_kept(&blobs, &report, body.as_bytes()).await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_ragged_rows_and_bad_values_are_quarantined_row_by_row_with_reasons() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let mut body = Vec::new();
+    body.extend_from_slice(HEADER.as_bytes());
+    body.extend_from_slice(GOOD.as_bytes()); // line 2
+    body.extend_from_slice(
+        b"536366,22633,HAND WARMER \xff\xfe UNION JACK,6,2010-12-01 08:28:00,1.85,17850.0,United Kingdom\n",
+    ); // 3
+    body.extend_from_slice(b"536367,84879,ASSORTED COLOUR BIRD ORNAMENT,32,2010-12-01 08:34:00\n"); // 4: too few fields
+    body.extend_from_slice(
+        b"536367,22745,\"POPPY'S PLAYHOUSE, BEDROOM\",six,2010-12-01 08:34:00,2.10,13047.0,United Kingdom\n",
+    ); // 5
+    body.extend_from_slice(
+        b"536367,22748,POPPY'S PLAYHOUSE KITCHEN,6,01/12/2010 8:34 pm,2.10,13047.0,United Kingdom\n",
+    ); // 6
+    body.extend_from_slice(b"536368,,JAM MAKING SET,6,2010-12-01 08:34:00,4.25,13047.0,United Kingdom\n"); // 7
+    body.extend_from_slice(
+        b"536368,22960,\"JAM MAKING SET\nWITH JARS\",6,2010-12-01 08:34:00,4.25,13047.0,United Kingdom\n",
+    ); // 8-9: quoted newline
+    body.extend_from_slice(
+        b"536369,21756,BATH BUILDING BLOCK WORD,3,2010-12-01 08:35:00,5.95,,United Kingdom\n",
+    ); // 10
+    let report = upload(&ingestor, "transactions/messy.csv", body.clone(), &options()).await;
+    assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (8, 3, 5));
+    let found: Vec<(u64, Option<&str>, &str)> =
+        report.quarantine_sample.iter().map(|q| (q.line, q.column.as_deref(), q.reason.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (3, Some("description"), "invalid_utf8"),
+            (4, None, "wrong_field_count"),
+            (5, Some("quantity"), "invalid_integer"),
+            (6, Some("invoice_time"), "invalid_timestamp"),
+            (7, Some("stock_code"), "missing_value"),
+        ]
+    );
+    assert!(report.quarantine_sample[2].raw.contains("POPPY'S PLAYHOUSE, BEDROOM"));
+    let quarantine = blobs.container("quarantine").await.unwrap();
+    let file = quarantine.get(report.outputs.quarantine.as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!(
+        file.body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(),
+        5,
+        "every refused row is kept"
+    );
+    assert_eq!(report.verdict, Verdict::Fail, "5 of 8 rows refused is past the fail threshold");
+    raw_is_kept(&blobs, &report, &body).await;
+}
+
+#[tokio::test]
+async fn invalid_json_lines_are_quarantined_with_their_line() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let good = r#"{"InvoiceNo":"536365","StockCode":"85123A","Quantity":6,"InvoiceDate":"2010-12-01 08:26:00","UnitPrice":2.55,"CustomerID":"17850.0"}"#;
+    let body = format!("{good}\n{{\"InvoiceNo\": \"53\n[1,2]\n\n{good}\n");
+    let report = upload(&ingestor, "transactions/a.jsonl", Bytes::from(body), &options()).await;
+    assert_eq!((report.rows_read, report.rows_accepted), (4, 2));
+    let found: Vec<(u64, &str)> =
+        report.quarantine_sample.iter().map(|q| (q.line, q.reason.as_str())).collect();
+    assert_eq!(found, [(2, "invalid_json"), (3, "not_an_object")]);
+}

@@ -1,0 +1,168 @@
+//! The same rows through every format and export style land as the same silver rows.
+
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use polars::prelude::*;
+use shopsense::ingest::{IngestOptions, Mapping, Verdict};
+
+use crate::support::{content, fixture, ingestor, sample, silver, upload};
+
+fn first_lines(text: &[u8], n: usize) -> Vec<u8> {
+    let text = std::str::from_utf8(text).unwrap();
+    text.lines().take(n + 1).map(|l| format!("{l}\n")).collect::<String>().into_bytes()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn options() -> IngestOptions {
+    IngestOptions { refresh_features: false, ..IngestOptions::default() }
+}
+
+/// The first `n` sample rows as JSON lines with the published column names.
+fn as_json_lines(csv_bytes: &[u8]) -> Vec<u8> {
+    let mut reader = csv::Reader::from_reader(csv_bytes);
+    let header = reader.headers().unwrap().clone();
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        let object: serde_json::Map<String, serde_json::Value> = header
+            .iter()
+            .zip(record.iter())
+            .map(|(k, v)| {
+                // Numbers as JSON numbers, like a real JSON export.
+                let value = match k {
+                    "Quantity" | "UnitPrice" => serde_json::from_str(v).unwrap(),
+                    "CustomerID" if v.is_empty() => serde_json::Value::Null,
+                    _ => serde_json::Value::String(v.to_owned()),
+                };
+                (k.to_owned(), value)
+            })
+            .collect();
+        serde_json::to_writer(&mut out, &object).unwrap();
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The first rows as Parquet with real types (integers, floats, datetimes).
+fn as_parquet(csv_bytes: &[u8]) -> Vec<u8> {
+    let mut frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(std::io::Cursor::new(csv_bytes.to_vec()))
+        .finish()
+        .unwrap();
+    let typed = frame
+        .clone()
+        .lazy()
+        .with_columns([
+            col("Quantity").cast(DataType::Int64),
+            col("UnitPrice").cast(DataType::Float64),
+            col("InvoiceDate").str().to_datetime(
+                Some(TimeUnit::Milliseconds),
+                None,
+                StrptimeOptions { format: Some("%Y-%m-%d %H:%M:%S".into()), ..Default::default() },
+                lit("raise"),
+            ),
+        ])
+        .collect()
+        .unwrap();
+    frame = typed;
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out).finish(&mut frame).unwrap();
+    out
+}
+
+// Multi-threaded: the test's own Parquet writer runs polars' lazy engine, which blocks in place.
+#[tokio::test(flavor = "multi_thread")]
+async fn csv_gzip_json_lines_and_parquet_of_the_same_rows_give_the_same_silver_rows() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let csv = first_lines(&sample(), 300);
+    let from_csv = upload(&ingestor, "transactions/a.csv", csv.clone(), &options()).await;
+    assert_eq!(from_csv.rows_accepted, 300);
+    let expected = content(&silver(&blobs, &from_csv).await);
+
+    let variants: [(&str, Vec<u8>, &str, bool); 3] = [
+        ("transactions/a.csv.gz", gzip(&csv), "csv", true),
+        ("transactions/a.jsonl", as_json_lines(&csv), "json_lines", false),
+        ("transactions/a.parquet", as_parquet(&csv), "parquet", false),
+    ];
+    for (path, bytes, format, gzip) in variants {
+        let report = upload(&ingestor, path, bytes, &options()).await;
+        assert_eq!(report.format.as_deref(), Some(format), "{path}");
+        assert_eq!(report.gzip, gzip, "{path}");
+        assert_eq!(
+            (report.rows_read, report.rows_accepted),
+            (300, 300),
+            "{path}: {:?}",
+            report.quarantine_sample
+        );
+        let got = content(&silver(&blobs, &report).await);
+        assert!(got.equals_missing(&expected), "{path}: silver rows differ\n{got}\n{expected}");
+    }
+}
+
+#[tokio::test]
+async fn an_online_retail_ii_header_ingests_with_the_default_mapping() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let report = upload(&ingestor, "transactions/ii.csv", fixture("online_retail_ii.csv"), &options()).await;
+    assert_eq!((report.rows_read, report.rows_accepted), (40, 40), "{:?}", report.error);
+    let expected = upload(&ingestor, "transactions/orig.csv", first_lines(&sample(), 40), &options()).await;
+    assert!(
+        content(&silver(&blobs, &report).await).equals_missing(&content(&silver(&blobs, &expected).await))
+    );
+}
+
+#[tokio::test]
+async fn a_semicolon_export_ingests_through_a_mapping_file_with_no_code_change() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let expected = upload(&ingestor, "transactions/orig.csv", first_lines(&sample(), 40), &options()).await;
+    let expected = content(&silver(&blobs, &expected).await);
+
+    // Given as an option (the CLI's --mapping) ...
+    let mapping = Mapping::from_bytes("semicolon_mapping.toml", &fixture("semicolon_mapping.toml")).unwrap();
+    let with_option = IngestOptions { mapping: Some(mapping), ..options() };
+    let report =
+        upload(&ingestor, "transactions/erp.csv", fixture("semicolon_export.csv"), &with_option).await;
+    assert_eq!(
+        (report.rows_read, report.rows_accepted, report.verdict),
+        (40, 40, Verdict::Warn),
+        "{:?}",
+        report.error
+    );
+    assert!(content(&silver(&blobs, &report).await).equals_missing(&expected));
+
+    // ... or uploaded beside the data (what a shop does through blob storage).
+    let (_dir2, blobs2, beside) = crate::support::ingestor().await;
+    upload(&beside, "transactions/orig.csv", first_lines(&sample(), 1), &options()).await;
+    beside
+        .uploads()
+        .put("transactions/_mapping.toml", fixture("semicolon_mapping.toml").into(), Default::default())
+        .await
+        .unwrap();
+    let report = upload(&beside, "transactions/erp.csv", fixture("semicolon_export.csv"), &options()).await;
+    assert_eq!(report.rows_accepted, 40, "{:?}", report.error);
+    assert!(content(&silver(&blobs2, &report).await).equals_missing(&expected));
+}
+
+#[tokio::test]
+async fn catalog_and_inventory_uploads_have_their_own_canonical_columns() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let catalog = b"StockCode,Description,Category,UnitPrice,PackSize\n85123A,WHITE HANGING HEART T-LIGHT HOLDER,home,2.55,6\n71053,WHITE METAL LANTERN,,3.39,\n";
+    let report = upload(&ingestor, "catalog/products.csv", catalog.to_vec(), &options()).await;
+    assert_eq!((report.rows_accepted, report.verdict), (2, Verdict::Pass), "{:?}", report.verdict_reasons);
+    let table = silver(&blobs, &report).await;
+    assert_eq!(table.column("pack_size").unwrap().i64().unwrap().get(0), Some(6));
+
+    let inventory = b"sku,on_hand,on_order,lead_time_days\n85123A,120,0,14\n71053,-5,0,7\n22423,x,0,7\n";
+    let report = upload(&ingestor, "inventory/2011-12-09.csv", inventory.to_vec(), &options()).await;
+    assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (3, 2, 1));
+    assert_eq!(report.quarantine_sample[0].line, 4);
+    assert_eq!(report.quarantine_sample[0].column.as_deref(), Some("on_hand"));
+}
