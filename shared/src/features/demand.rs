@@ -1,6 +1,8 @@
 //! `features/daily_demand.parquet`: net units per product SKU per open day, with explicit
 //! zeros, so that forecasts see intermittent demand as zeros and closed days as absent.
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 
 use super::transactions::{DATE, is_kind};
@@ -24,42 +26,85 @@ pub(crate) fn daily_demand(lines: &DataFrame, open_days: &[i32]) -> PolarsResult
         .agg([col(DATE).min()])
         .sort(["stock_code"], SortMultipleOptions::default())
         .collect()?;
+    let skus = first_sales.column("stock_code")?;
+    let grid = Grid::lay_out(first_sales.column(DATE)?.date()?.physical(), open_days);
 
-    // The grid of (SKU, open day) rows, built directly: each SKU takes the tail of the sorted
-    // open days from its first sale day (a cross join would build and then drop the head).
-    let mut sku_rows: Vec<IdxSize> = Vec::new();
-    let mut days: Vec<i32> = Vec::new();
-    let first_days = first_sales.column(DATE)?.date()?.physical();
-    for (row, first_day) in (0..).zip(first_days.iter()) {
-        let Some(first_day) = first_day else { continue };
-        let from = open_days.partition_point(|day| *day < first_day);
-        sku_rows.extend(std::iter::repeat_n(row, open_days.len() - from));
-        days.extend_from_slice(&open_days[from..]);
+    // Fill the laid-out grid from the net rows by position: a direct index, where a join on
+    // (SKU, date) against a million-row grid cost as much as everything else here together.
+    let sku_of: HashMap<&str, usize> =
+        (0..).zip(skus.str()?.iter()).filter_map(|(i, c)| Some((c?, i))).collect();
+    let mut quantity = vec![0i64; grid.rows()];
+    let codes = net.column("stock_code")?.str()?;
+    let days = net.column(DATE)?.date()?.physical();
+    let nets = net.column("net")?.i64()?;
+    for ((code, day), units) in codes.iter().zip(days.iter()).zip(nets.iter()) {
+        let (Some(code), Some(day), Some(units)) = (code, day, units) else { continue };
+        // A SKU only ever cancelled has no series; nor have days before its first sale.
+        let Some(&sku) = sku_of.get(code) else { continue };
+        if let Some(row) = grid.row(sku, day) {
+            quantity[row] = units.max(0);
+        }
     }
-    let grid = DataFrame::new(
-        days.len(),
-        vec![
-            first_sales.column("stock_code")?.take_slice(&sku_rows)?,
-            Int32Chunked::from_vec(DATE.into(), days).into_date().into_column(),
-        ],
-    )?;
 
-    let mut keep_grid_order = JoinArgs::new(JoinType::Left);
-    keep_grid_order.maintain_order = MaintainOrderJoin::Left;
-    grid.lazy()
-        .join(
-            net.lazy().select([col("stock_code"), col(DATE), col("net")]),
-            [col("stock_code"), col(DATE)],
-            [col("stock_code"), col(DATE)],
-            keep_grid_order,
-        )
-        .select([
-            col("stock_code"),
-            col(DATE),
-            // No row (null) or a net return (< 0) are both no demand.
-            when(col("net").gt(lit(0i64))).then(col("net")).otherwise(lit(0i64)).alias("quantity"),
-        ])
-        .collect()
+    DataFrame::new(
+        quantity.len(),
+        vec![
+            skus.take_slice(&grid.sku_of_row)?,
+            Int32Chunked::from_vec(DATE.into(), grid.day_of_row).into_date().into_column(),
+            Int64Chunked::from_vec("quantity".into(), quantity).into_column(),
+        ],
+    )
+}
+
+/// Where each SKU's series sits in the output: SKU `s` owns rows `start[s]..start[s + 1]`,
+/// one per open day from its first sale day (`first_open[s]`, an index into the open days) to
+/// the last open day.
+struct Grid<'a> {
+    open_days: &'a [i32],
+    /// Index in `open_days` of each calendar day of the span (`None` when closed).
+    open_index: Vec<Option<usize>>,
+    /// First output row of each SKU, plus the total row count at the end.
+    start: Vec<usize>,
+    /// Index in `open_days` of each SKU's first sale day (or the first open day after it).
+    first_open: Vec<usize>,
+    /// Per output row, the SKU (its row in the sorted first-sales frame) and the day.
+    sku_of_row: Vec<IdxSize>,
+    day_of_row: Vec<i32>,
+}
+
+impl<'a> Grid<'a> {
+    fn lay_out(first_days: &Int32Chunked, open_days: &'a [i32]) -> Self {
+        let span_start = open_days.first().copied().unwrap_or_default();
+        let span = open_days.last().map_or(0, |last| last - span_start + 1);
+        let mut open_index = vec![None; usize::try_from(span).unwrap_or_default()];
+        for (index, day) in open_days.iter().enumerate() {
+            open_index[usize::try_from(day - span_start).expect("sorted days")] = Some(index);
+        }
+        let (mut start, mut first_open) = (vec![0], Vec::with_capacity(first_days.len()));
+        let (mut sku_of_row, mut day_of_row) = (Vec::new(), Vec::new());
+        for (sku, first_day) in (0..).zip(first_days.iter()) {
+            let from =
+                first_day.map_or(open_days.len(), |first| open_days.partition_point(|day| *day < first));
+            first_open.push(from);
+            sku_of_row.extend(std::iter::repeat_n(sku, open_days.len() - from));
+            day_of_row.extend_from_slice(&open_days[from..]);
+            start.push(day_of_row.len());
+        }
+        Self { open_days, open_index, start, first_open, sku_of_row, day_of_row }
+    }
+
+    fn rows(&self) -> usize {
+        self.day_of_row.len()
+    }
+
+    /// The output row of `sku` on `day`, if its series covers that day.
+    fn row(&self, sku: usize, day: i32) -> Option<usize> {
+        let span_start = *self.open_days.first()?;
+        let offset = usize::try_from(day - span_start).ok()?;
+        let open = (*self.open_index.get(offset)?)?;
+        let from = self.first_open[sku];
+        (open >= from).then(|| self.start[sku] + open - from)
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,6 @@ use linfa_clustering::{KMeans, KMeansInit};
 use ndarray::Array2;
 use rand_xoshiro::Xoshiro256Plus;
 use rand_xoshiro::rand_core::SeedableRng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use error::SegmentError;
@@ -186,9 +185,13 @@ impl SegmentParams {
                 Ok((k, labels, centroids))
             })
             .collect::<Result<_, SegmentError>>()?;
+        let labelings: Vec<(&[usize], usize)> =
+            fits.iter().map(|(k, labels, _)| (labels.as_slice(), *k)).collect();
+        let silhouettes = silhouette::silhouettes(&points, 3, &labelings, self.seed);
         let sweep: Vec<KScore> = fits
-            .par_iter()
-            .map(|(k, labels, _)| {
+            .iter()
+            .zip(silhouettes)
+            .map(|((k, labels, _), silhouette)| {
                 let mut sizes = vec![0usize; *k];
                 for &l in labels {
                     sizes[l] += 1;
@@ -196,7 +199,7 @@ impl SegmentParams {
                 let smallest = sizes.iter().copied().min().unwrap_or(0);
                 KScore {
                     k: *k,
-                    silhouette: silhouette::silhouette(&points, 3, labels, *k, self.seed),
+                    silhouette,
                     smallest,
                     accepted: smallest >= min_size || self.fixed_k.is_some(),
                 }
