@@ -59,6 +59,12 @@ pub struct Landing {
     pub uploaded_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Hex sha256 of `bytes`: the content address of an upload and the id of its batch.
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// The bronze path of content with this hex sha256 (fanned out by the first two hex digits).
 #[must_use]
 pub fn bronze_path(sha256_hex: &str) -> String {
@@ -78,7 +84,7 @@ pub async fn land(
         .await
         .map_err(store_error)?
         .ok_or_else(|| LandingError::UploadMissing { path: path.to_owned() })?;
-    let sha256 = hex::encode(Sha256::digest(&blob.body));
+    let sha256 = sha256_hex(&blob.body);
     let target = bronze_path(&sha256);
     let options = PutOptions::create()
         .with_metadata("upload_path", ascii_only(path))

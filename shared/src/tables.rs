@@ -21,6 +21,7 @@
 //! | `is_duplicate` | bool | an exact repeat of an earlier line of the same upload (kept and counted: documented choice) |
 //!
 //! ## Features (recomputed from all transaction batches after each transactions upload)
+//! Every feature table comes sorted by its key columns (customer, SKU, date).
 //! When several batches hold the same invoice (overlapping exports), the newest batch's lines of
 //! that invoice replace the older ones.
 //!
@@ -39,7 +40,7 @@
 //! |---|---|---|
 //! | `date` | date | |
 //! | `open` | bool | whether the shop traded that day |
-//! | `reason` | str | `open`, `weekly_closure` (a weekday the shop does not trade on) or `holiday` |
+//! | `reason` | str | `open`, `weekly_closure` (a weekday traded on in fewer than 10% of its occurrences, when it occurs at least twice) or `holiday` |
 //!
 //! `features/closed_weekdays.json` — the inferred weekly closures, e.g. `["Sat"]`.
 //!
@@ -59,7 +60,7 @@
 //! | `invoices` | u32 | distinct sale invoices (frequency) |
 //! | `net_spend` | f64 | sum of quantity x price over sales and cancellations (monetary) |
 //! | `lines` | u32 | sale lines |
-//! | `country` | str? | most frequent country of the customer's lines |
+//! | `country` | str? | most frequent country of the customer's lines (ties: alphabetically first) |
 
 use serde::{Deserialize, Serialize};
 

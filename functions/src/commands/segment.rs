@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use sha2::{Digest, Sha256};
 use shopsense::features;
 use shopsense::ingest::{DEFAULT_MAX_TABLE_BYTES, Mapping, UploadKind, parse_upload};
 use shopsense::segments::{RfmTable, SegmentParams};
@@ -30,7 +29,7 @@ pub struct SegmentArgs {
 pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
     let file = args.transactions.display().to_string();
     let bytes = std::fs::read(&args.transactions).with_context(|| format!("cannot read {file}"))?;
-    let batch = hex_sha256(&bytes);
+    let batch = shopsense::bronze::sha256_hex(&bytes);
     let parsed = parse_upload(
         &file,
         &bytes,
@@ -78,13 +77,6 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
         print!("{}", summary(&rfm, &model, seconds));
     }
     Ok(())
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 fn write_csv(out: &Path, rfm: &RfmTable, model: &shopsense::segments::SegmentModel) -> anyhow::Result<()> {

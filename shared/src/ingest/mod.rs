@@ -10,7 +10,7 @@
 //! 4. Accepted rows go to `silver/<kind>/<sha256>.parquet`, refused rows with file, line, column
 //!    and reason to `quarantine/<kind>/<sha256>.jsonl`, and the [`report`] to
 //!    `silver/reports/<kind>/<sha256>.json`, written last: it marks the upload done, so a retry
-//!    after a crash redoes the work instead of skipping it.
+//!    after a crash redoes the work rather than passing it by.
 //! 5. After a transactions upload the feature tables are refreshed ([`crate::features`]).
 //!
 //! A file that cannot be read as a table is a failed report (the raw bytes stay in bronze) and

@@ -242,7 +242,7 @@ fn standardise(v: &mut [f32]) {
     v.iter_mut().for_each(|x| *x = (*x - mean) * scale);
 }
 
-/// The best `k` of `scores` (skipping `-inf`), best first, earlier index on ties.
+/// The best `k` of `scores` (`-inf` never chosen), best first, earlier index on ties.
 #[must_use]
 pub fn top_k(scores: &[f32], k: usize) -> Vec<(u32, f32)> {
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
