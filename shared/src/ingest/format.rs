@@ -19,6 +19,18 @@ pub enum TableFormat {
     Parquet,
 }
 
+impl TableFormat {
+    /// The name used in reports (`csv`, `json_lines`, `parquet`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::JsonLines => "json_lines",
+            Self::Parquet => "parquet",
+        }
+    }
+}
+
 /// An upload's bytes, decompressed, with what they are.
 #[derive(Debug)]
 pub struct Decoded {

@@ -278,7 +278,7 @@ impl Ingestor {
             let target = format!("{kind}/{}.jsonl", landing.sha256);
             let options = PutOptions::default()
                 .with_content_type("application/x-ndjson")
-                .with_metadata("upload_path", landing.bronze_path.clone());
+                .with_metadata("bronze_path", landing.bronze_path.clone());
             self.quarantine.put(&target, Bytes::from(lines), options).await?;
             outputs.quarantine = Some(target);
         }
@@ -301,9 +301,7 @@ impl Ingestor {
             file: path.to_owned(),
             kind,
             sha256: landing.sha256.clone(),
-            format: parsed.format.map(|f| {
-                serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-            }),
+            format: parsed.format.map(|f| f.as_str().to_owned()),
             gzip: parsed.gzip,
             duplicate_upload: false,
             rows_read: parsed.rows_read,

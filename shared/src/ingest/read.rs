@@ -40,16 +40,9 @@ pub fn resolve_columns(
     header: &[String],
 ) -> Result<Vec<Option<usize>>, FileError> {
     check_mapping_names(file, columns, mapping)?;
-    let folded: Vec<String> = header.iter().map(|h| fold_header(h)).collect();
-    let mut resolved = Vec::with_capacity(columns.len());
+    let resolved = resolve_optional(columns, mapping, header);
     let mut missing = Vec::new();
-    for spec in columns {
-        let index = match mapping.columns.get(spec.name) {
-            Some(name) => header.iter().position(|h| h.trim().eq_ignore_ascii_case(name.trim())),
-            None => {
-                spec.aliases.iter().find_map(|alias| folded.iter().position(|h| *h == fold_header(alias)))
-            }
-        };
+    for (spec, index) in columns.iter().zip(&resolved) {
         if index.is_none() && spec.required {
             let looked_for = match mapping.columns.get(spec.name) {
                 Some(name) => format!("{name:?} (from the mapping)"),
@@ -57,7 +50,6 @@ pub fn resolve_columns(
             };
             missing.push(format!("{} (looked for {looked_for})", spec.name));
         }
-        resolved.push(index);
     }
     if missing.is_empty() {
         Ok(resolved)
@@ -163,15 +155,15 @@ pub fn read_csv(
             raw: render(&record),
         };
         if record.as_slice().len() > MAX_ROW_BYTES {
-            let mut row = bad(
-                "row_too_long",
-                None,
-                format!("the row is {} bytes; the limit is {MAX_ROW_BYTES}", record.as_slice().len()),
-            );
-            row.raw = cut(String::from_utf8_lossy(
-                &record.as_slice()[..MAX_RAW_CHARS.min(record.as_slice().len())],
-            )
-            .into_owned());
+            let len = record.as_slice().len();
+            let row = QuarantinedRow {
+                file: file.into(),
+                line,
+                column: None,
+                reason: "row_too_long".into(),
+                message: format!("the row is {len} bytes; the limit is {MAX_ROW_BYTES}"),
+                raw: cut(String::from_utf8_lossy(&record.as_slice()[..MAX_RAW_CHARS.min(len)]).into_owned()),
+            };
             sink.bad(row);
             continue;
         }
@@ -315,14 +307,16 @@ pub fn read_json_lines(
     Ok(rows)
 }
 
-/// Column resolution that tolerates missing required keys (that row is then quarantined for
-/// the missing value; a key missing from every row is a file error).
+/// For each canonical column, the index of the header name or key that holds it: the mapping's
+/// name (case-insensitive) or else the first alias that matches folded. Missing columns are
+/// `None`; [`resolve_columns`] turns missing required ones into a file error, JSON lines quarantine
+/// the row instead.
 fn resolve_optional(columns: &[ColumnSpec], mapping: &Mapping, keys: &[String]) -> Vec<Option<usize>> {
     let folded: Vec<String> = keys.iter().map(|k| fold_header(k)).collect();
     columns
         .iter()
         .map(|spec| match mapping.columns.get(spec.name) {
-            Some(name) => keys.iter().position(|k| k.eq_ignore_ascii_case(name)),
+            Some(name) => keys.iter().position(|k| k.trim().eq_ignore_ascii_case(name.trim())),
             None => {
                 spec.aliases.iter().find_map(|alias| folded.iter().position(|k| *k == fold_header(alias)))
             }
