@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 use shopsense::ingest::{IngestOptions, IngestOutcome, Mapping, UploadKind, Verdict};
+use shopsense::registry::ModelKind;
 use shopsense::settings::{Backend, BackendChoice, Settings};
 use shopsense::store::PutOptions;
 
@@ -51,6 +52,25 @@ pub enum Command {
         /// How often the uploads folder is checked, in milliseconds.
         #[arg(long, default_value_t = 1000)]
         poll_ms: u64,
+        /// Do not ingest the shipped sample or train on an empty home (start bare).
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Train every model (or `--only` some) from the current features: evaluate, version in
+    /// the registry, gate against the live version, publish whole.
+    Train {
+        /// Train only these kinds (recommend, forecast, segments); repeatable.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<ModelKind>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The model registry: list versions, promote one, roll back.
+    Models {
+        /// What to do.
+        #[command(subcommand)]
+        which: ModelsCommand,
     },
     /// Ingest one file as if uploaded: bronze, validation, quarantine, silver, report, features.
     Ingest {
@@ -153,6 +173,30 @@ pub enum Command {
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// Registry commands.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Every version of every kind: status (live, rejected, retired), metrics, reason.
+    List {
+        /// Print one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a version live (republishing its serving documents if they are gone).
+    Promote {
+        /// The version (see `models list`).
+        version: String,
+        /// Its kind, when the version id alone is ambiguous.
+        #[arg(long)]
+        kind: Option<ModelKind>,
+    },
+    /// Point serving back at the version the live one replaced.
+    Rollback {
+        /// The kind to roll back: recommend, forecast or segments.
+        kind: ModelKind,
     },
 }
 
@@ -290,9 +334,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let port = settings.custom_handler_port.unwrap_or(*port);
             serve(settings, port).await
         }
-        Command::Local { port, poll_ms } => {
+        Command::Local { port, poll_ms, no_demo } => {
             let settings = settings(&cli, Some(BackendChoice::Local))?;
-            run_local(settings, *port, Duration::from_millis(*poll_ms)).await
+            run_local(settings, *port, Duration::from_millis(*poll_ms), !*no_demo).await
+        }
+        Command::Train { only, json } => {
+            let settings = settings(&cli, Some(BackendChoice::Local))?;
+            let state = AppState::open(settings).await.context("opening storage")?;
+            let kinds = if only.is_empty() { ModelKind::ALL.to_vec() } else { only.clone() };
+            crate::commands::train::train(&state.trainer, &kinds, *json).await.map(|_| ())
+        }
+        Command::Models { which } => {
+            let settings = settings(&cli, Some(BackendChoice::Local))?;
+            let state = AppState::open(settings).await.context("opening storage")?;
+            match which {
+                ModelsCommand::List { json } => crate::commands::train::list(&state.trainer, *json).await,
+                ModelsCommand::Promote { version, kind } => {
+                    crate::commands::train::promote(&state.trainer, version, *kind).await
+                }
+                ModelsCommand::Rollback { kind } => crate::commands::train::rollback(&state.trainer, *kind).await,
+            }
         }
         Command::Ingest { file, kind, mapping, json } => {
             let settings = settings(&cli, Some(BackendChoice::Local))?;
@@ -430,10 +491,11 @@ async fn serve(settings: Settings, port: u16) -> anyhow::Result<()> {
     .with_context(|| format!("serving on {addr}"))
 }
 
-async fn run_local(settings: Settings, port: u16, poll: Duration) -> anyhow::Result<()> {
+async fn run_local(settings: Settings, port: u16, poll: Duration, demo: bool) -> anyhow::Result<()> {
     let specs = registry();
     let timers = local::timers(&specs, &settings)?;
     let state = AppState::open(settings).await.context("opening storage")?;
+    let demo_ids = if demo { Some(crate::demo::prepare(&state).await?) } else { None };
     let router = app(state.clone());
     let uploads =
         state.stores.blobs.container(WATCHED_CONTAINER).await.context("opening the uploads container")?;
@@ -455,6 +517,12 @@ async fn run_local(settings: Settings, port: u16, poll: Duration) -> anyhow::Res
         |bound| {
             tracing::info!(%bound, "local run ready");
             eprintln!("shopsense local: API on http://{bound}/api/health");
+            if let Some(ids) = &demo_ids {
+                eprintln!("  try:");
+                for url in crate::demo::urls(&format!("http://{bound}"), ids) {
+                    eprintln!("    {url}");
+                }
+            }
             eprintln!(
                 "  drop transactions, catalog or inventory files into {where_to_drop}/<kind>/ to ingest them"
             );

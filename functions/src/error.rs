@@ -36,9 +36,30 @@ pub enum ApiError {
         /// What was asked for.
         what: String,
     },
+    /// No version of the model that answers this is live yet.
+    #[error("no {kind} model is live yet: ingest transactions and run `shopsense train` (or wait for the nightly retrain)")]
+    NoModel {
+        /// The model kind.
+        kind: shopsense::registry::ModelKind,
+    },
     /// A store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Something that is our fault, described for the log.
+    #[error("{message}")]
+    Internal {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl From<shopsense::serving::ReaderError> for ApiError {
+    fn from(e: shopsense::serving::ReaderError) -> Self {
+        match e {
+            shopsense::serving::ReaderError::Store(store) => Self::Store(store),
+            other => Self::Internal { message: other.to_string() },
+        }
+    }
 }
 
 impl ApiError {
@@ -50,6 +71,8 @@ impl ApiError {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found"),
             Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            Self::NoModel { .. } => (StatusCode::SERVICE_UNAVAILABLE, "no_model"),
+            Self::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::Store(StoreError::Invalid { .. }) => (StatusCode::BAD_REQUEST, "invalid"),
             Self::Store(StoreError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Store(StoreError::AlreadyExists { .. } | StoreError::Precondition { .. }) => {
@@ -68,7 +91,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() {
+        let message = if status.is_server_error() && !matches!(self, Self::NoModel { .. }) {
             tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
             "the server could not complete the request; the cause is in the server log".to_owned()
         } else {

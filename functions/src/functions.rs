@@ -77,5 +77,40 @@ pub fn registry() -> Vec<FunctionSpec> {
             function_json: include_str!("../bindings/ingest/function.json"),
             router: crate::ingest::router,
         },
+        FunctionSpec {
+            name: "recommend-customer",
+            function_json: include_str!("../bindings/recommend-customer/function.json"),
+            router: crate::serving::customer_router,
+        },
+        FunctionSpec {
+            name: "recommend-similar",
+            function_json: include_str!("../bindings/recommend-similar/function.json"),
+            router: crate::serving::similar_router,
+        },
+        FunctionSpec {
+            name: "recommend-cart",
+            function_json: include_str!("../bindings/recommend-cart/function.json"),
+            router: crate::serving::cart_router,
+        },
+        FunctionSpec {
+            name: "segments",
+            function_json: include_str!("../bindings/segments/function.json"),
+            router: crate::serving::segments_router,
+        },
+        FunctionSpec {
+            name: "forecasts",
+            function_json: include_str!("../bindings/forecasts/function.json"),
+            router: crate::serving::forecasts_router,
+        },
+        FunctionSpec {
+            name: "models",
+            function_json: include_str!("../bindings/models/function.json"),
+            router: crate::serving::models_router,
+        },
+        FunctionSpec {
+            name: "retrain",
+            function_json: include_str!("../bindings/retrain/function.json"),
+            router: crate::retrain::router,
+        },
     ]
 }

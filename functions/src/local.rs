@@ -89,6 +89,10 @@ pub enum LocalError {
     },
 }
 
+/// Schedules the local runner uses when their setting is not set (Azure requires the setting:
+/// the Bicep sets it).
+pub const LOCAL_SCHEDULE_DEFAULTS: [(&str, &str); 1] = [("SHOPSENSE_RETRAIN_SCHEDULE", "0 0 2 * * *")];
+
 /// The timer functions among `specs`, with schedules resolved against `settings`.
 pub fn timers(specs: &[FunctionSpec], settings: &Settings) -> Result<Vec<LocalTimer>, LocalError> {
     let mut out = Vec::new();
@@ -100,8 +104,17 @@ pub fn timers(specs: &[FunctionSpec], settings: &Settings) -> Result<Vec<LocalTi
             function: spec.name.into(),
             reason: "timerTrigger has no schedule".into(),
         })?;
-        let schedule = Schedule::resolve(expr, settings)
-            .map_err(|source| LocalError::Schedule { function: spec.name.into(), source })?;
+        let default = LOCAL_SCHEDULE_DEFAULTS.iter().find(|(name, _)| {
+            expr.trim() == format!("%{name}%") && settings.get(name).is_none()
+        });
+        let schedule = match default {
+            Some((name, value)) => {
+                tracing::info!(function = spec.name, setting = name, schedule = value, "setting not set: local default schedule");
+                value.parse()
+            }
+            None => Schedule::resolve(expr, settings),
+        }
+        .map_err(|source| LocalError::Schedule { function: spec.name.into(), source })?;
         let run_on_startup = trigger.rest.get("runOnStartup").and_then(Value::as_bool).unwrap_or(false);
         out.push(LocalTimer { function: spec.name.into(), schedule, run_on_startup });
     }

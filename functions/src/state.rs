@@ -2,9 +2,16 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use shopsense::ingest::{DEFAULT_MAX_TABLE_BYTES, IngestOptions, Ingestor, Thresholds};
+use shopsense::registry::{DEFAULT_KEEP_VERSIONS, Gates, Registry, RegistryError};
+use shopsense::serving::stock::ALERTS_CONTAINER;
+use shopsense::serving::{Exclusions, Reader, StockView};
 use shopsense::settings::Settings;
 use shopsense::store::Stores;
+use shopsense::tables::SILVER_CONTAINER;
+use shopsense::train::{TrainOptions, Trainer};
 
 /// Why the application state could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +25,26 @@ pub enum StateError {
     /// A setting is unusable.
     #[error(transparent)]
     Settings(#[from] shopsense::settings::SettingsError),
+    /// The model registry could not be opened.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// Setting: versions kept per model kind (default [`DEFAULT_KEEP_VERSIONS`]).
+pub const KEEP_VERSIONS_SETTING: &str = "SHOPSENSE_KEEP_VERSIONS";
+/// Setting: seconds a serving instance trusts its cached live pointers (default 5).
+pub const POINTER_TTL_SETTING: &str = "SHOPSENSE_SERVING_POINTER_TTL_SECONDS";
+/// Setting: PSI above which retrain flags drift (default 0.25).
+pub const PSI_THRESHOLD_SETTING: &str = "SHOPSENSE_DRIFT_PSI_THRESHOLD";
+
+/// The training options the settings choose (gates, drift threshold; model defaults).
+pub fn train_options(settings: &Settings) -> Result<TrainOptions, shopsense::settings::SettingsError> {
+    let defaults = TrainOptions::default();
+    Ok(TrainOptions {
+        gates: Gates::from_settings(settings)?,
+        psi_threshold: settings.parse_or(PSI_THRESHOLD_SETTING, defaults.psi_threshold)?,
+        ..defaults
+    })
 }
 
 /// Application state: cheap to clone (everything behind `Arc`).
@@ -33,6 +60,12 @@ pub struct AppState {
     pub ingest_options: Arc<IngestOptions>,
     /// The real name of the uploads container (with any configured prefix), as blob events name it.
     pub uploads_container: String,
+    /// Live serving documents, cached by version.
+    pub reader: Arc<Reader>,
+    /// The retrain pipeline and the model registry it writes.
+    pub trainer: Arc<Trainer>,
+    /// The latest inventory snapshot's out-of-stock SKUs.
+    pub stock: Arc<StockView>,
 }
 
 impl AppState {
@@ -45,6 +78,13 @@ impl AppState {
             max_table_bytes: settings.parse_or("INGEST_MAX_TABLE_BYTES", DEFAULT_MAX_TABLE_BYTES)?,
             ..IngestOptions::default()
         };
+        let keep = settings.parse_or(KEEP_VERSIONS_SETTING, DEFAULT_KEEP_VERSIONS)?;
+        let registry = Registry::open(&stores, keep).await?;
+        let silver = stores.blobs.container(SILVER_CONTAINER).await?;
+        let trainer = Trainer::new(silver, registry, train_options(&settings)?);
+        let ttl = Duration::from_secs_f64(settings.parse_or(POINTER_TTL_SETTING, 5.0f64)?.max(0.0));
+        let reader = Reader::open(&stores, ttl).await?;
+        let stock = StockView::new(stores.documents.container(ALERTS_CONTAINER).await?, ttl);
         let prefix = settings.get(shopsense::store::CONTAINER_PREFIX_SETTING).unwrap_or_default();
         let uploads_container = format!("{prefix}{}", shopsense::bronze::UPLOADS_CONTAINER);
         Ok(Self {
@@ -53,6 +93,17 @@ impl AppState {
             stores,
             ingestor: Arc::new(ingestor),
             ingest_options: Arc::new(ingest_options),
+            reader: Arc::new(reader),
+            trainer: Arc::new(trainer),
+            stock: Arc::new(stock),
         })
+    }
+
+    /// What every recommendation leaves out: the latest snapshot's out-of-stock SKUs.
+    ///
+    /// # Errors
+    /// When the alerts container cannot be read.
+    pub async fn exclusions(&self) -> Result<Exclusions, shopsense::store::StoreError> {
+        Ok(Exclusions { skus: self.stock.out_of_stock().await? })
     }
 }

@@ -59,6 +59,9 @@ param maximumInstanceCount int
 @description('Send Azure Verified Modules usage telemetry to Microsoft.')
 param enableAvmTelemetry bool
 
+@description('NCRONTAB schedule of the nightly retrain (six fields, UTC).')
+param retrainSchedule string = '0 0 2 * * *'
+
 // The service name in azure.yaml; azd finds the app by this tag.
 var serviceName = 'shopsense'
 
@@ -85,6 +88,9 @@ var appSettings = {
   // Azure, always: a missing identity setting must stop the app at start rather than let `auto`
   // fall back to the local backend on an instance's throwaway disk.
   SHOPSENSE_BACKEND: 'azure'
+  // The retrain timer's NCRONTAB schedule (functions/bindings/retrain: %SHOPSENSE_RETRAIN_SCHEDULE%):
+  // nightly at 02:00 UTC.
+  SHOPSENSE_RETRAIN_SCHEDULE: retrainSchedule
   // Telemetry with Entra auth as the identity (Monitoring Metrics Publisher on the component).
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'

@@ -61,6 +61,13 @@ HAS_CODE_DEFAULT = {
     "INGEST_QUARANTINE_FAIL": "ingest verdict threshold (shared/src/ingest/report.rs)",
     "INGEST_STALE_WARN_DAYS": "ingest verdict threshold (shared/src/ingest/report.rs)",
     "INGEST_MAX_TABLE_BYTES": "largest decompressed upload accepted (functions/src/state.rs)",
+    "SHOPSENSE_KEEP_VERSIONS": "model versions kept per kind (functions/src/state.rs)",
+    "SHOPSENSE_SERVING_POINTER_TTL_SECONDS": "how long serving trusts its cached live pointer (functions/src/state.rs)",
+    "SHOPSENSE_DRIFT_PSI_THRESHOLD": "drift flag threshold (shared/src/registry/drift.rs)",
+    "SHOPSENSE_GATE_RECOMMEND_NDCG_VS_LIVE": "promotion gate (shared/src/registry/gate.rs)",
+    "SHOPSENSE_GATE_FORECAST_WAPE_VS_LIVE": "promotion gate (shared/src/registry/gate.rs)",
+    "SHOPSENSE_GATE_SEGMENTS_SILHOUETTE_VS_LIVE": "promotion gate (shared/src/registry/gate.rs)",
+    "SHOPSENSE_GATE_SEGMENTS_MIN_SILHOUETTE": "promotion gate (shared/src/registry/gate.rs)",
 }
 
 # Settings the code accepts as an alternative to another one; one of each pair suffices.

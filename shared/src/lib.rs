@@ -15,6 +15,11 @@
 //! - [`tables`]: the silver tables and feature tables, column by column.
 //! - [`recommend`]: the recommenders, ALS, EASE, co-occurrence, TF-IDF, popularity and the
 //!   hybrid that blends them, with their offline evaluation.
+//! - [`registry`]: model versions in Blob storage, records, gates, drift, the retrain lease
+//!   and the live pointer that publishes a version whole.
+//! - [`train`]: the nightly retrain: fit, evaluate, version, gate and publish every model.
+//! - [`serving`]: the documents the HTTP API reads, and the reader that resolves the live
+//!   version and caches them.
 //! - [`schedule`]: NCRONTAB schedules for timer functions (the host's and our local timers).
 
 pub mod bronze;
@@ -22,8 +27,11 @@ pub mod features;
 pub mod forecast;
 pub mod ingest;
 pub mod recommend;
+pub mod registry;
 pub mod schedule;
 pub mod segments;
+pub mod serving;
 pub mod settings;
 pub mod store;
 pub mod tables;
+pub mod train;

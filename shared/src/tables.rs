@@ -61,6 +61,25 @@
 //! | `net_spend` | f64 | sum of quantity x price over sales and cancellations (monetary) |
 //! | `lines` | u32 | sale lines |
 //! | `country` | str? | most frequent country of the customer's lines (ties: alphabetically first) |
+//!
+//! `features/items.parquet` — one row per product SKU with a sale (quantity > 0, price > 0):
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `stock_code` | str | |
+//! | `description` | str? | from its latest sale line that has one |
+//! | `units` | i64 | units sold |
+//! | `invoices` | u32 | distinct invoices |
+//! | `customers` | u32 | distinct known customers |
+//! | `first_time` | datetime\[ms\] | first sale |
+//! | `last_time` | datetime\[ms\] | last sale |
+//! | `last_price` | f64 | unit price of its latest sale line |
+//!
+//! `features/baskets.parquet` — the distinct product SKUs of each sale invoice:
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `invoice` | str | |
+//! | `stock_code` | str | |
+//! | `invoice_time` | datetime\[ms\] | |
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +99,20 @@ pub const CLOSED_WEEKDAYS_PATH: &str = "features/closed_weekdays.json";
 pub const DAILY_DEMAND_PATH: &str = "features/daily_demand.parquet";
 /// Path of the RFM inputs table.
 pub const RFM_INPUTS_PATH: &str = "features/rfm_inputs.parquet";
+/// Path of the items table.
+pub const ITEMS_PATH: &str = "features/items.parquet";
+/// Path of the baskets table.
+pub const BASKETS_PATH: &str = "features/baskets.parquet";
+/// Every feature file a refresh writes (the data snapshot a model version is trained on).
+pub const FEATURE_PATHS: [&str; 7] = [
+    INTERACTIONS_PATH,
+    CALENDAR_PATH,
+    CLOSED_WEEKDAYS_PATH,
+    DAILY_DEMAND_PATH,
+    RFM_INPUTS_PATH,
+    ITEMS_PATH,
+    BASKETS_PATH,
+];
 
 /// What a transaction line is, by the retail rules in the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -3,3 +3,4 @@
 pub mod forecast;
 pub mod recommend;
 pub mod segment;
+pub mod train;

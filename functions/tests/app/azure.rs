@@ -20,7 +20,7 @@ fn emulator_env(name: &str, emulator: &str) -> String {
     })
 }
 
-async fn azure_app() -> (AppState, axum::Router) {
+pub(crate) async fn azure_app() -> (AppState, axum::Router) {
     let unique = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let blob = emulator_env("SHOPSENSE_TEST_BLOB_ENDPOINT", "Azurite");
     let cosmos = emulator_env("SHOPSENSE_TEST_COSMOS_ENDPOINT", "Cosmos DB");

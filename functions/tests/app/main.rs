@@ -2,6 +2,7 @@
 //! the `function.json` files, the local runner, `serve` on a real socket, and packaging.
 
 mod azure;
+mod e2e;
 mod fixtures;
 mod local;
 mod package;

@@ -40,10 +40,16 @@
 //!   as postage included: it is what the customer paid), `country` = most frequent country over
 //!   all the customer's lines, ties broken alphabetically (null when none is given). Sorted by
 //!   customer.
+//! - **Items** (one row per product SKU with a sale line of quantity > 0 and price > 0, customer
+//!   or not): the description of its latest such line that has one, units, distinct invoices and
+//!   customers, first and last sale, latest price. Sorted by SKU.
+//! - **Baskets**: the distinct product SKUs of each such sale line's invoice, with the
+//!   invoice's time (the "bought together" signal of cart completion). Sorted by invoice, SKU.
 //!
 //! # Layout
 //! - `transactions`: checks each batch against the contract and merges them (invoice replace).
-//! - `interactions`, `calendar`, `demand`, `rfm`: one feature table each.
+//! - `interactions`, `calendar`, `demand`, `rfm`, `items`: one feature table each (`items`
+//!   also holds baskets).
 //! - `parquet`: the (de)serialisation helpers.
 
 mod calendar;
@@ -52,6 +58,7 @@ mod error;
 #[cfg(test)]
 mod fixtures;
 mod interactions;
+mod items;
 mod parquet;
 mod rfm;
 mod transactions;
@@ -76,6 +83,10 @@ pub struct Features {
     pub daily_demand: DataFrame,
     /// `features/rfm_inputs.parquet`: per-customer recency, frequency, monetary inputs.
     pub rfm_inputs: DataFrame,
+    /// `features/items.parquet`: one row per product SKU sold (description, volume, price).
+    pub items: DataFrame,
+    /// `features/baskets.parquet`: the distinct products of each sale invoice.
+    pub baskets: DataFrame,
 }
 
 /// Recomputes every feature table from the silver transaction batches, given in upload order
@@ -97,6 +108,8 @@ pub fn refresh(batches: &[DataFrame]) -> Result<Features, FeatureError> {
         closed_weekdays: calendar.closed_weekdays,
         daily_demand,
         rfm_inputs: rfm::rfm_inputs(&lines)?,
+        items: items::items(&lines)?,
+        baskets: items::baskets(&lines)?,
     })
 }
 
@@ -265,6 +278,24 @@ mod tests {
                 ("lines", DataType::UInt32),
                 ("country", DataType::String),
             ],
+        );
+        let datetime = DataType::Datetime(TimeUnit::Milliseconds, None);
+        assert_schema(
+            &features.items,
+            &[
+                ("stock_code", DataType::String),
+                ("description", DataType::String),
+                ("units", DataType::Int64),
+                ("invoices", DataType::UInt32),
+                ("customers", DataType::UInt32),
+                ("first_time", datetime.clone()),
+                ("last_time", datetime.clone()),
+                ("last_price", DataType::Float64),
+            ],
+        );
+        assert_schema(
+            &features.baskets,
+            &[("invoice", DataType::String), ("stock_code", DataType::String), ("invoice_time", datetime)],
         );
     }
 }

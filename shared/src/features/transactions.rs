@@ -10,12 +10,16 @@ use crate::tables::LineKind;
 /// The day of `invoice_time`, added to the merged lines (several tables group by it).
 pub(crate) const DATE: &str = "date";
 
+/// The optional description column: read when a batch has it, null otherwise.
+pub(crate) const DESCRIPTION: &str = "description";
+
 /// Position of a line's batch in the slice given, to find an invoice's newest batch.
 const BATCH_POSITION: &str = "__batch_position";
 
 /// The silver columns the features read, their contract types and whether nulls are allowed.
-/// The other contract columns (`batch`, `line`, `stock_code_raw`, `description`,
-/// `is_duplicate`) are not read, so they are not required either.
+/// The other contract columns (`batch`, `line`, `stock_code_raw`, `is_duplicate`) are not
+/// read, so they are not required either; `description` is read when present
+/// ([`DESCRIPTION`]).
 fn read_columns() -> [(&'static str, DataType, bool); 9] {
     [
         ("invoice", DataType::String, false),
@@ -31,21 +35,29 @@ fn read_columns() -> [(&'static str, DataType, bool); 9] {
 }
 
 /// Every line of every batch once: for each invoice, the lines of the newest batch holding it.
-/// Columns: those of [`read_columns`] plus [`DATE`].
+/// Columns: those of [`read_columns`] plus [`DESCRIPTION`] and [`DATE`].
 pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> {
     let columns: Vec<Expr> = read_columns().iter().map(|(name, ..)| col(*name)).collect();
     let mut frames = Vec::with_capacity(batches.len().max(1));
     for (position, batch) in batches.iter().enumerate() {
         check(batch, position)?;
-        frames.push(
-            batch.clone().lazy().select(&columns).with_column(lit(position as u64).alias(BATCH_POSITION)),
-        );
+        let description = if batch.schema().contains(DESCRIPTION) {
+            col(DESCRIPTION).cast(DataType::String)
+        } else {
+            lit(NULL).cast(DataType::String).alias(DESCRIPTION)
+        };
+        let mut select = columns.clone();
+        select.push(description);
+        frames.push(batch.clone().lazy().select(select).with_column(lit(position as u64).alias(BATCH_POSITION)));
     }
     if frames.is_empty() {
         let empty = DataFrame::empty_with_schema(
             &read_columns().into_iter().map(|(name, dtype, _)| Field::new(name.into(), dtype)).collect(),
         );
-        frames.push(empty.lazy().with_column(lit(0u64).alias(BATCH_POSITION)));
+        frames.push(empty.lazy().with_columns([
+            lit(NULL).cast(DataType::String).alias(DESCRIPTION),
+            lit(0u64).alias(BATCH_POSITION),
+        ]));
     }
     let mut lines = concat(frames, UnionArgs::default())?;
     if batches.len() > 1 {
@@ -53,6 +65,7 @@ pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> 
         lines = lines.filter(col(BATCH_POSITION).eq(newest));
     }
     let mut output = columns;
+    output.push(col(DESCRIPTION));
     output.push(col("invoice_time").dt().date().alias(DATE));
     Ok(lines.select(output).collect()?)
 }

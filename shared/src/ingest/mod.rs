@@ -42,7 +42,7 @@ use crate::features;
 use crate::store::{BlobService, BlobStore, PutOptions};
 use crate::tables::{
     CALENDAR_PATH, CLOSED_WEEKDAYS_PATH, DAILY_DEMAND_PATH, INTERACTIONS_PATH, QUARANTINE_CONTAINER,
-    RFM_INPUTS_PATH, SILVER_CONTAINER, TRANSACTIONS_PREFIX,
+    BASKETS_PATH, ITEMS_PATH, RFM_INPUTS_PATH, SILVER_CONTAINER, TRANSACTIONS_PREFIX,
 };
 use format::TableFormat;
 use validate::{QuarantinedRow, Validator};
@@ -388,6 +388,10 @@ pub struct FeatureCounts {
     pub daily_demand: usize,
     /// Customers.
     pub rfm_customers: usize,
+    /// Product SKUs sold.
+    pub items: usize,
+    /// Invoice x SKU basket rows.
+    pub basket_lines: usize,
 }
 
 /// Reads the batches, refreshes the features, and renders each table to its path and bytes.
@@ -402,6 +406,8 @@ fn feature_files(bodies: &[Bytes]) -> Result<(Vec<(String, Bytes)>, FeatureCount
         calendar_days: tables.calendar.height(),
         daily_demand: tables.daily_demand.height(),
         rfm_customers: tables.rfm_inputs.height(),
+        items: tables.items.height(),
+        basket_lines: tables.baskets.height(),
     };
     let closed: Vec<String> = tables.closed_weekdays.iter().map(ToString::to_string).collect();
     let closed = serde_json::to_vec(&closed).map_err(|e| IngestError::Table(e.to_string()))?;
@@ -410,6 +416,8 @@ fn feature_files(bodies: &[Bytes]) -> Result<(Vec<(String, Bytes)>, FeatureCount
         (CALENDAR_PATH.to_owned(), features::write_parquet(&mut tables.calendar).map_err(table)?),
         (DAILY_DEMAND_PATH.to_owned(), features::write_parquet(&mut tables.daily_demand).map_err(table)?),
         (RFM_INPUTS_PATH.to_owned(), features::write_parquet(&mut tables.rfm_inputs).map_err(table)?),
+        (ITEMS_PATH.to_owned(), features::write_parquet(&mut tables.items).map_err(table)?),
+        (BASKETS_PATH.to_owned(), features::write_parquet(&mut tables.baskets).map_err(table)?),
         (CLOSED_WEEKDAYS_PATH.to_owned(), Bytes::from(closed)),
     ];
     Ok((files, counts))

@@ -35,6 +35,7 @@ pub async fn document_store_suite(store: Arc<dyn DocumentStore>) {
     document_delete_reports_whether_it_existed(&*store).await;
     document_rejects_reserved_fields_and_bad_queries(&*store).await;
     document_parallel_replaces_have_exactly_one_winner(store.clone()).await;
+    document_batches_write_and_delete_every_document(&*store).await;
 }
 
 /// Bytes (including non-UTF-8 and empty bodies), content type and metadata come back as written;
@@ -305,4 +306,23 @@ pub async fn document_parallel_replaces_have_exactly_one_winner(store: Arc<dyn D
     assert_eq!(winners.len(), 1, "exactly one replace wins, got {winners:?}");
     let live = store.get("parallel", "pointer").await.expect("get").expect("present");
     assert_eq!(live.body["live"], json!(format!("v{}", winners[0] + 1)));
+}
+
+/// `upsert_many` writes every document (over existing ones too) and `delete_many` removes every
+/// key, missing keys included.
+pub async fn document_batches_write_and_delete_every_document(store: &dyn DocumentStore) {
+    let docs: Vec<Document> =
+        (0..40).map(|i| doc(&format!("batch-{}", i % 3), &format!("d{i:02}"), json!({ "n": i }))).collect();
+    store.upsert(&doc("batch-0", "d00", json!({ "n": -1 }))).await.expect("upsert");
+    store.upsert_many(&docs).await.expect("upsert_many");
+    for d in &docs {
+        let found = store.get(&d.partition, &d.id).await.expect("get").expect("written");
+        assert_eq!(found.body, d.body, "{}", d.key());
+    }
+    let mut keys: Vec<(String, String)> = docs.iter().map(|d| (d.partition.clone(), d.id.clone())).collect();
+    keys.push(("batch-0".into(), "never-written".into()));
+    store.delete_many(&keys).await.expect("delete_many");
+    for partition in ["batch-0", "batch-1", "batch-2"] {
+        assert!(store.query(partition, &Query::all()).await.expect("query").is_empty(), "{partition}");
+    }
 }

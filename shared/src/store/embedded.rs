@@ -153,6 +153,36 @@ impl EmbeddedContainer {
         Ok(etag)
     }
 
+    /// Writes every document in one transaction (one fsync), unconditionally.
+    fn upsert_all(&self, docs: &[Document]) -> StoreResult<()> {
+        let txn = self.db.begin_write().map_err(|e| db_error("begin write", e))?;
+        {
+            let mut table = txn.open_table(self.definition()).map_err(|e| db_error("open table", e))?;
+            for doc in docs {
+                doc.validate()?;
+                let etag = format!("\"{}\"", uuid::Uuid::new_v4().simple());
+                let bytes = serde_json::to_vec(&Stored { etag, body: doc.body.clone() })
+                    .map_err(|e| StoreError::backend(BACKEND, "encode document", false, e))?;
+                table
+                    .insert((doc.partition.as_str(), doc.id.as_str()), bytes.as_slice())
+                    .map_err(|e| db_error("insert", e))?;
+            }
+        }
+        txn.commit().map_err(|e| db_error("commit", e))
+    }
+
+    /// Removes every key in one transaction.
+    fn delete_all(&self, keys: &[(String, String)]) -> StoreResult<()> {
+        let txn = self.db.begin_write().map_err(|e| db_error("begin write", e))?;
+        {
+            let mut table = txn.open_table(self.definition()).map_err(|e| db_error("open table", e))?;
+            for (partition, id) in keys {
+                table.remove((partition.as_str(), id.as_str())).map_err(|e| db_error("remove", e))?;
+            }
+        }
+        txn.commit().map_err(|e| db_error("commit", e))
+    }
+
     fn get_blocking(&self, partition: &str, id: &str) -> StoreResult<Option<Document>> {
         let txn = self.db.begin_read().map_err(|e| db_error("begin read", e))?;
         let table = txn.open_table(self.definition()).map_err(|e| db_error("open table", e))?;
@@ -203,6 +233,16 @@ impl DocumentStore for EmbeddedContainer {
     async fn create(&self, doc: &Document) -> StoreResult<ETag> {
         let (this, doc) = (self.clone(), doc.clone());
         blocking(move || this.write(&doc, &Condition::Absent)).await
+    }
+
+    async fn upsert_many(&self, docs: &[Document]) -> StoreResult<()> {
+        let (this, docs) = (self.clone(), docs.to_vec());
+        blocking(move || this.upsert_all(&docs)).await
+    }
+
+    async fn delete_many(&self, keys: &[(String, String)]) -> StoreResult<()> {
+        let (this, keys) = (self.clone(), keys.to_vec());
+        blocking(move || this.delete_all(&keys)).await
     }
 
     async fn replace(&self, doc: &Document, if_match: &ETag) -> StoreResult<ETag> {

@@ -48,6 +48,7 @@ conformance_tests!(
     document_query_filters_orders_and_limits_within_a_partition,
     document_delete_reports_whether_it_existed,
     document_rejects_reserved_fields_and_bad_queries,
+    document_batches_write_and_delete_every_document,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -249,3 +250,4 @@ fn databases_opened_in_many_tokio_runtimes_all_work() {
         thread.join().expect("no thread failed");
     }
 }
+

@@ -1,0 +1,140 @@
+//! `shopsense train` and `shopsense models list|promote|rollback`: the retrain and the registry
+//! for people, on whatever backend the settings choose.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use shopsense::registry::{ModelKind, VersionRecord};
+use shopsense::train::{Progress, TrainReport, Trainer};
+
+/// Trains `kinds` and prints what became of each (a progress bar on a terminal, log lines
+/// otherwise).
+pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> anyhow::Result<TrainReport> {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(1);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let bar = Mutex::new(bar);
+    let progress = |p: Progress| {
+        let what = p.kind.map_or_else(|| p.phase.to_owned(), |k| format!("{k}: {}", p.phase));
+        match bar.lock().ok().as_deref() {
+            Some(Some(bar)) => {
+                bar.set_length(p.step.1 as u64);
+                bar.set_position(p.step.0 as u64);
+                bar.set_message(what);
+            }
+            _ => tracing::info!(step = p.step.0, of = p.step.1, "train: {what}"),
+        }
+    };
+    let holder = format!("cli@{}", crate::retrain::hostname());
+    let report = trainer.run(kinds, &holder, &progress).await;
+    if let Ok(Some(bar)) = bar.into_inner() {
+        bar.finish_and_clear();
+    }
+    let report = report?;
+    if as_json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        for k in &report.kinds {
+            println!("{:<10} {}  {}", k.kind.as_str(), k.version, k.status);
+            println!("           metrics: {}", k.metrics);
+            if let Some(reason) = &k.reason {
+                println!("           reason:  {reason}");
+            }
+            if let Some(drift) = &k.drift {
+                let features: Vec<String> =
+                    drift.features.iter().map(|f| format!("{} {:.3}{}", f.feature, f.psi, if f.flagged { " (!)" } else { "" })).collect();
+                println!("           drift (PSI vs {}): {}", drift.against, features.join(", "));
+            }
+        }
+        println!("trained in {:.1} s", report.seconds);
+    }
+    Ok(report)
+}
+
+fn version_line(r: &VersionRecord, live: Option<&str>) -> String {
+    let marker = if live == Some(r.version.as_str()) { "*" } else { " " };
+    let key = match r.kind {
+        ModelKind::Recommend => "ndcg",
+        ModelKind::Forecast => "wape_total",
+        ModelKind::Segments => "silhouette",
+    };
+    let metric = r.metrics.get(key).and_then(serde_json::Value::as_f64).map_or_else(String::new, |v| format!("{key} {v:.4}"));
+    format!(
+        "{marker} {:<10} {}  {:<9} {:<18} {}",
+        r.kind.as_str(),
+        r.version,
+        r.status.to_string(),
+        metric,
+        r.reason.as_deref().unwrap_or("")
+    )
+}
+
+/// `shopsense models list`.
+pub async fn list(trainer: &Trainer, as_json: bool) -> anyhow::Result<()> {
+    let registry = trainer.registry();
+    let mut all = Vec::new();
+    let mut lines = Vec::new();
+    for kind in ModelKind::ALL {
+        let live = registry.live(kind).await?.map(|(p, _)| p.version);
+        for record in registry.list(kind).await? {
+            lines.push(version_line(&record, live.as_deref()));
+            all.push(json!({
+                "kind": record.kind,
+                "version": record.version,
+                "status": record.status,
+                "live": live.as_deref() == Some(record.version.as_str()),
+                "metrics": record.metrics,
+                "reason": record.reason,
+                "gate": record.gate,
+                "drift": record.drift,
+                "created_at": record.created_at,
+            }));
+        }
+    }
+    if as_json {
+        println!("{}", serde_json::Value::Array(all));
+    } else if lines.is_empty() {
+        println!("no model versions yet: run `shopsense train`");
+    } else {
+        println!("  kind       version                  status    metric             reason");
+        for line in lines {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// `shopsense models promote <version>`: the kind is found from the version unless given.
+pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) -> anyhow::Result<()> {
+    let kind = match kind {
+        Some(kind) => kind,
+        None => {
+            let mut found = None;
+            for kind in ModelKind::ALL {
+                if trainer.registry().record(kind, version).await?.is_some() {
+                    found = Some(kind);
+                }
+            }
+            found.with_context(|| format!("no model version {version:?}: see `shopsense models list`"))?
+        }
+    };
+    let record = trainer.promote(kind, version).await?;
+    println!("{} {} is live", record.kind, record.version);
+    Ok(())
+}
+
+/// `shopsense models rollback <kind>`.
+pub async fn rollback(trainer: &Trainer, kind: ModelKind) -> anyhow::Result<()> {
+    let record = trainer.registry().rollback(kind).await?;
+    println!("{} rolled back: {} is live again", record.kind, record.version);
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! The one-command local demo: on an empty home, `shopsense local` ingests the shipped Online
+//! Retail sample, trains and publishes every model, and prints URLs to try. On a home that
+//! already has data and live models it only prints the URLs.
+
+use anyhow::Context;
+use bytes::Bytes;
+use shopsense::ingest::{IngestOutcome, Verdict};
+use shopsense::registry::{ModelKind, VersionStatus};
+use shopsense::serving::{SHOP_PARTITION, ShopRecs};
+use shopsense::store::PutOptions;
+use shopsense::tables::{INTERACTIONS_PATH, SILVER_CONTAINER};
+
+use crate::state::AppState;
+
+/// The shipped sample (8,083 real Online Retail lines, `data/sample/`), built into the binary
+/// so the demo needs no file beside it.
+pub const SAMPLE: &[u8] = include_bytes!("../../data/sample/online_retail_sample.csv");
+/// Where the demo uploads it.
+pub const SAMPLE_UPLOAD: &str = "transactions/online_retail_sample.csv";
+
+/// What the demo prepared: example ids for the URLs.
+#[derive(Debug, Clone, Default)]
+pub struct DemoIds {
+    /// A customer with history.
+    pub customer: Option<String>,
+    /// A popular SKU.
+    pub sku: Option<String>,
+    /// Two SKUs for a cart.
+    pub cart: Vec<String>,
+}
+
+/// Ingests the sample if nothing was ingested, trains the kinds that have no live version.
+///
+/// # Errors
+/// When ingest or training fails.
+pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
+    let silver = state.stores.blobs.container(SILVER_CONTAINER).await?;
+    if !silver.exists(INTERACTIONS_PATH).await? {
+        eprintln!("shopsense local: empty home: ingesting the shipped Online Retail sample");
+        state.ingestor.uploads().put(SAMPLE_UPLOAD, Bytes::from_static(SAMPLE), PutOptions::default()).await?;
+        match state.ingestor.ingest(SAMPLE_UPLOAD, &state.ingest_options).await? {
+            IngestOutcome::Reported(report) if report.verdict != Verdict::Fail => {
+                eprint!("{}", report.summary());
+            }
+            IngestOutcome::Reported(report) => anyhow::bail!("the sample failed ingest: {}", report.summary()),
+            IngestOutcome::Skipped { reason } => anyhow::bail!("the sample was skipped: {reason}"),
+        }
+    }
+    let mut missing = Vec::new();
+    for kind in ModelKind::ALL {
+        if state.trainer.registry().live(kind).await?.is_none() {
+            missing.push(kind);
+        }
+    }
+    if !missing.is_empty() {
+        eprintln!(
+            "shopsense local: training {} (the nightly retrain keeps them fresh)",
+            missing.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        let report =
+            crate::commands::train::train(&state.trainer, &missing, false).await.context("training the demo models")?;
+        for kind in report.kinds.iter().filter(|k| k.status == VersionStatus::Rejected) {
+            // A person's call, made here for the demo: with nothing live, serve the rejected
+            // version rather than nothing. In production it stays rejected until someone runs
+            // `shopsense models promote`.
+            eprintln!(
+                "shopsense local: {} {} was rejected ({}); the demo promotes it by hand so its endpoints answer",
+                kind.kind,
+                kind.version,
+                kind.reason.as_deref().unwrap_or("no reason")
+            );
+            state.trainer.promote(kind.kind, &kind.version).await?;
+        }
+        state.reader.refresh_pointers();
+    }
+    example_ids(state).await
+}
+
+async fn example_ids(state: &AppState) -> anyhow::Result<DemoIds> {
+    let mut ids = DemoIds::default();
+    if let Some((_, Some(shop))) = state.reader.get::<ShopRecs>(ModelKind::Recommend, SHOP_PARTITION).await? {
+        ids.sku = shop.trending.first().map(|s| s.sku.clone());
+        ids.cart = shop.trending.iter().skip(1).take(2).map(|s| s.sku.clone()).collect();
+    }
+    let batches = state.stores.blobs.container(SILVER_CONTAINER).await?;
+    if let Some(blob) = batches.get(shopsense::tables::RFM_INPUTS_PATH).await? {
+        let frame = shopsense::features::read_parquet(&blob.body)?;
+        let customers = frame.column("customer_id")?.str()?.clone();
+        let invoices = frame.column("invoices")?.cast(&polars::prelude::DataType::UInt32)?;
+        let invoices = invoices.u32()?;
+        ids.customer = customers
+            .iter()
+            .zip(invoices.iter())
+            .filter_map(|(c, n)| Some((c?.to_owned(), n?)))
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+            .map(|(c, _)| c);
+    }
+    Ok(ids)
+}
+
+/// The URLs to try, one per line.
+#[must_use]
+pub fn urls(base: &str, ids: &DemoIds) -> Vec<String> {
+    let customer = ids.customer.as_deref().unwrap_or("17850");
+    let sku = ids.sku.as_deref().unwrap_or("85123A");
+    let cart: Vec<String> = if ids.cart.is_empty() { vec![sku.to_owned()] } else { ids.cart.clone() };
+    let cart_json = serde_json::json!({ "items": cart, "customer_id": customer, "k": 5 });
+    vec![
+        format!("{base}/api/health"),
+        format!("{base}/api/recommendations/customers/{customer}?k=5"),
+        format!("{base}/api/recommendations/customers/no-such-customer?k=5   (cold start)"),
+        format!("{base}/api/recommendations/items/{sku}/similar?k=5"),
+        format!("curl -s -X POST {base}/api/recommendations/cart -H 'content-type: application/json' -d '{cart_json}'"),
+        format!("{base}/api/segments/{customer}"),
+        format!("{base}/api/forecasts/{sku}?horizon=28"),
+        format!("{base}/api/alerts?severity=stockout_risk"),
+        format!("{base}/api/models"),
+    ]
+}

@@ -1,0 +1,64 @@
+//! The `retrain` function: a timer (NCRONTAB from the `SHOPSENSE_RETRAIN_SCHEDULE` setting,
+//! nightly by default) that trains every model, versions it, gates it and publishes it whole.
+//!
+//! Another retrain holding the lease (a second instance, an overlapping manual run) makes this
+//! one exit cleanly with a log line. Transient storage failures fail the invocation (the host
+//! logs it; the next occurrence retries); permanent ones (no features yet, a refused model)
+//! are answered as done with the reason logged.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use serde_json::json;
+use shopsense::registry::ModelKind;
+use shopsense::train::TrainError;
+
+use crate::error::ApiError;
+use crate::host::{Invoke, InvokeResponse, TimerInfo};
+use crate::state::AppState;
+
+/// The function's routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/retrain", post(retrain))
+}
+
+async fn retrain(State(state): State<AppState>, invoke: Invoke<TimerInfo>) -> Result<InvokeResponse, ApiError> {
+    if invoke.trigger.is_past_due {
+        tracing::info!("retrain timer is past due; running now");
+    }
+    let holder = format!("retrain-timer@{}", hostname());
+    let progress = |p: shopsense::train::Progress| {
+        tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");
+    };
+    match state.trainer.run(&ModelKind::ALL, &holder, &progress).await {
+        Ok(report) => {
+            state.reader.refresh_pointers();
+            let lines: Vec<String> = report
+                .kinds
+                .iter()
+                .map(|k| {
+                    format!("{} {}: {}{}", k.kind, k.version, k.status, k.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())
+                })
+                .collect();
+            let mut response = InvokeResponse::ok(json!(report));
+            for line in lines {
+                response = response.log(line);
+            }
+            Ok(response)
+        }
+        Err(TrainError::Busy(who)) => Ok(InvokeResponse::ok(json!(null)).log(format!("skipped: {who}"))),
+        Err(e) if e.is_transient() => Ok(InvokeResponse::failed(format!("transient failure, will run again: {e}"))),
+        Err(e) => {
+            tracing::warn!(error = %e, "retrain failed");
+            Ok(InvokeResponse::ok(json!(null)).log(format!("retrain failed: {e}")))
+        }
+    }
+}
+
+/// This instance's name for lease records.
+#[must_use]
+pub fn hostname() -> String {
+    std::env::var("WEBSITE_INSTANCE_ID")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("pid-{}", std::process::id()))
+}

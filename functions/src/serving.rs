@@ -1,0 +1,251 @@
+//! The serving functions: plain axum routes under `/api` that read live model documents.
+//!
+//! - `recommend-customer`: `GET /api/recommendations/customers/{customer_id}?k=10[&include_purchased=true]`
+//! - `recommend-similar`: `GET /api/recommendations/items/{sku}/similar?k=10`
+//! - `recommend-cart`: `POST /api/recommendations/cart` `{"items": [...], "customer_id": "...", "k": 10}`
+//! - `segments`: `GET /api/segments/{customer_id}`
+//! - `forecasts`: `GET /api/forecasts/{sku}?horizon=28[&levels=0.1,0.5,0.9]`
+//! - `models`: `GET /api/models`: every kind's versions, live first
+//!
+//! Parameters are checked here and named in 400s; the library builds the answers.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use shopsense::registry::ModelKind;
+use shopsense::serving::{
+    CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_partition, item_partition,
+};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Most items one answer may hold.
+pub const MAX_K: usize = 100;
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest { message: message.into() }
+}
+
+/// Refuses parameters other than `allowed`.
+fn only(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
+    match params.keys().find(|p| !allowed.contains(&p.as_str())) {
+        Some(unknown) => Err(bad(format!("unknown query parameter {unknown:?}; allowed: {}", allowed.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+fn k_of(value: Option<&String>) -> Result<usize, ApiError> {
+    match value {
+        None => Ok(10),
+        Some(text) => match text.parse::<usize>() {
+            Ok(k) if (1..=MAX_K).contains(&k) => Ok(k),
+            _ => Err(bad(format!("k must be a whole number from 1 to {MAX_K}, got {text:?}"))),
+        },
+    }
+}
+
+fn flag(name: &str, value: Option<&String>) -> Result<bool, ApiError> {
+    match value.map(String::as_str) {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1" | "") => Ok(true),
+        Some(other) => Err(bad(format!("{name} must be true or false, got {other:?}"))),
+    }
+}
+
+/// `recommend-customer`'s routes.
+pub fn customer_router() -> Router<AppState> {
+    Router::new().route("/api/recommendations/customers/{customer_id}", get(customer))
+}
+
+/// `recommend-similar`'s routes.
+pub fn similar_router() -> Router<AppState> {
+    Router::new().route("/api/recommendations/items/{sku}/similar", get(similar))
+}
+
+/// `recommend-cart`'s routes.
+pub fn cart_router() -> Router<AppState> {
+    Router::new().route("/api/recommendations/cart", post(cart))
+}
+
+/// `segments`' routes.
+pub fn segments_router() -> Router<AppState> {
+    Router::new().route("/api/segments/{customer_id}", get(segment))
+}
+
+/// `forecasts`' routes.
+pub fn forecasts_router() -> Router<AppState> {
+    Router::new().route("/api/forecasts/{sku}", get(forecast))
+}
+
+/// `models`' routes.
+pub fn models_router() -> Router<AppState> {
+    Router::new().route("/api/models", get(models))
+}
+
+async fn customer(
+    State(state): State<AppState>,
+    Path(customer_id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    only(&params, &["k", "include_purchased"])?;
+    let k = k_of(params.get("k"))?;
+    let include_purchased = flag("include_purchased", params.get("include_purchased"))?;
+    let exclusions = state.exclusions().await?;
+    let answer = answers::for_customer(&state.reader, customer_id.trim(), k, include_purchased, &exclusions).await?;
+    Ok(Json(json!({ "customer_id": customer_id, "k": k, "answer": answer })))
+}
+
+async fn similar(
+    State(state): State<AppState>,
+    Path(sku): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    only(&params, &["k"])?;
+    let k = k_of(params.get("k"))?;
+    let sku = sku.trim().to_uppercase();
+    let exclusions = state.exclusions().await?;
+    let answer = answers::similar(&state.reader, &sku, k, &exclusions).await?;
+    Ok(Json(json!({ "sku": sku, "k": k, "answer": answer })))
+}
+
+/// The cart request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CartRequest {
+    items: Vec<String>,
+    customer_id: Option<String>,
+    k: Option<usize>,
+}
+
+async fn cart(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let request: CartRequest = serde_json::from_slice(&body).map_err(|e| {
+        bad(format!("the body must be JSON like {{\"items\": [\"85123A\"], \"customer_id\": \"17850\", \"k\": 10}}: {e}"))
+    })?;
+    let items: Vec<String> =
+        request.items.iter().map(|s| s.trim().to_uppercase()).filter(|s| !s.is_empty()).collect();
+    if items.is_empty() {
+        return Err(bad("items must name at least one SKU"));
+    }
+    if items.len() > 200 {
+        return Err(bad(format!("items holds {} SKUs; at most 200", items.len())));
+    }
+    let k = k_of(request.k.map(|k| k.to_string()).as_ref())?;
+    let exclusions = state.exclusions().await?;
+    let answer =
+        answers::cart(&state.reader, &items, request.customer_id.as_deref(), k, &exclusions).await?;
+    Ok(Json(json!({ "items": items, "k": k, "answer": answer })))
+}
+
+async fn segment(State(state): State<AppState>, Path(customer_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let customer_id = customer_id.trim().to_owned();
+    match state.reader.get::<CustomerSegment>(ModelKind::Segments, &customer_partition(&customer_id)).await? {
+        None => Err(ApiError::NoModel { kind: ModelKind::Segments }),
+        Some((_, None)) => Err(ApiError::NotFound { what: format!("customer {customer_id:?} (no segment)") }),
+        Some((version, Some(segment))) => {
+            Ok(Json(json!({ "customer_id": customer_id, "model_version": version, "segment": segment })))
+        }
+    }
+}
+
+fn levels_of(value: Option<&String>) -> Result<Vec<f64>, ApiError> {
+    let Some(text) = value else { return Ok(vec![0.1, 0.5, 0.9]) };
+    text.split(',')
+        .map(|part| match part.trim().parse::<f64>() {
+            Ok(level) if level > 0.0 && level < 1.0 => Ok(level),
+            _ => Err(bad(format!("levels must be numbers in (0, 1) separated by commas, got {part:?}"))),
+        })
+        .collect()
+}
+
+fn level_name(level: f64) -> String {
+    let percent = level * 100.0;
+    if (percent - percent.round()).abs() < 1e-9 { format!("p{}", percent.round()) } else { format!("p{percent}") }
+}
+
+async fn forecast(
+    State(state): State<AppState>,
+    Path(sku): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    only(&params, &["horizon", "levels"])?;
+    let horizon = match params.get("horizon") {
+        None => 28,
+        Some(text) => match text.parse::<usize>() {
+            Ok(h) if (1..=90).contains(&h) => h,
+            _ => return Err(bad(format!("horizon must be a whole number of days from 1 to 90, got {text:?}"))),
+        },
+    };
+    let levels = levels_of(params.get("levels"))?;
+    let sku = sku.trim().to_uppercase();
+    let found = state.reader.get::<ItemForecast>(ModelKind::Forecast, &item_partition(&sku)).await?;
+    let (version, item) = match found {
+        None => return Err(ApiError::NoModel { kind: ModelKind::Forecast }),
+        Some((_, None)) => return Err(ApiError::NotFound { what: format!("SKU {sku:?} (no forecast)") }),
+        Some((version, Some(item))) => (version, item),
+    };
+    let horizon = horizon.min(item.mean.len());
+    let factors: Vec<(String, f64)> = levels.iter().map(|&l| (level_name(l), item.factor(l))).collect();
+    let daily: Vec<Value> = item.mean[..horizon]
+        .iter()
+        .enumerate()
+        .map(|(d, &mean)| {
+            let mut row = serde_json::Map::new();
+            row.insert("date".into(), json!(item.first_date + chrono::Days::new(d as u64)));
+            row.insert("forecast".into(), json!(mean));
+            for (name, factor) in &factors {
+                row.insert(name.clone(), json!(f64::from(mean) * factor));
+            }
+            Value::Object(row)
+        })
+        .collect();
+    let weekly: Vec<Value> = item.mean[..horizon]
+        .chunks(7)
+        .enumerate()
+        .map(|(w, week)| {
+            json!({
+                "week_start": item.first_date + chrono::Days::new(7 * w as u64),
+                "days": week.len(),
+                "forecast": week.iter().map(|&m| f64::from(m)).sum::<f64>(),
+            })
+        })
+        .collect();
+    let total: f64 = item.mean[..horizon].iter().map(|&m| f64::from(m)).sum();
+    let summary = state.reader.get::<ForecastSummary>(ModelKind::Forecast, SHOP_PARTITION).await?;
+    let closed = summary.and_then(|(_, s)| s).map(|s| s.closed_weekdays).unwrap_or_default();
+    Ok(Json(json!({
+        "sku": sku,
+        "model_version": version,
+        "horizon": horizon,
+        "first_date": item.first_date,
+        "class": item.class,
+        "methods": item.methods,
+        "closed_weekdays": closed,
+        "total": total,
+        "daily": daily,
+        "weekly": weekly,
+    })))
+}
+
+async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let registry = state.trainer.registry();
+    let mut kinds = serde_json::Map::new();
+    for kind in ModelKind::ALL {
+        let live = registry.live(kind).await.map_err(registry_error)?.map(|(p, _)| p.version);
+        let versions = registry.list(kind).await.map_err(registry_error)?;
+        kinds.insert(kind.as_str().into(), json!({ "live": live, "versions": versions }));
+    }
+    Ok(Json(Value::Object(kinds)))
+}
+
+fn registry_error(e: shopsense::registry::RegistryError) -> ApiError {
+    match e {
+        shopsense::registry::RegistryError::Store(store) => ApiError::Store(store),
+        other => ApiError::Internal { message: other.to_string() },
+    }
+}

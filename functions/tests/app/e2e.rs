@@ -1,0 +1,160 @@
+//! The one-command demo's flow, end to end through `app()`, on the embedded default and on the
+//! emulators (Azure backends): ingest the shipped sample, train and publish every model, serve
+//! every endpoint, then retrain through the timer function and see serving follow the pointer.
+
+use std::collections::HashSet;
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use shopsense::registry::{ModelKind, VersionStatus};
+use shopsense_functions::demo;
+use shopsense_functions::local::timer_payload;
+use shopsense_functions::state::AppState;
+
+use crate::support::{crate_dir, get, local_app, post, send};
+
+/// SKUs each customer bought in the shipped sample (sales with a customer).
+fn bought_in_sample(customer: &str) -> HashSet<String> {
+    let mut reader = csv::Reader::from_path(crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    reader
+        .records()
+        .map(Result::unwrap)
+        .filter(|r| r[6].trim_end_matches(".0") == customer && !r[0].starts_with('C'))
+        .map(|r| r[1].trim().to_uppercase())
+        .collect()
+}
+
+fn skus(answer: &Value) -> Vec<String> {
+    answer["answer"]["items"].as_array().unwrap().iter().map(|i| i["sku"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn live(state: &AppState, kind: ModelKind) -> String {
+    state.trainer.registry().live(kind).await.unwrap().expect("a live version").0.version
+}
+
+async fn demo_flow(state: AppState, router: axum::Router) {
+    let ids = demo::prepare(&state).await.unwrap();
+    let customer = ids.customer.clone().expect("the sample has customers");
+    let sku = ids.sku.clone().expect("the sample has a trending SKU");
+    for kind in ModelKind::ALL {
+        live(&state, kind).await;
+    }
+    let rec_version = live(&state, ModelKind::Recommend).await;
+
+    // Personalised: k items, none bought before, from the live version.
+    let (status, body) = send(&router, get(&format!("/api/recommendations/customers/{customer}?k=7"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["answer"]["model_version"], json!(rec_version));
+    assert_eq!(body["answer"]["fallback"], json!(false));
+    let picks = skus(&body);
+    assert_eq!(picks.len(), 7);
+    let bought = bought_in_sample(&customer);
+    assert!(picks.iter().all(|s| !bought.contains(s)), "{picks:?} repeats a purchase");
+    assert_eq!(picks.iter().collect::<HashSet<_>>().len(), 7, "no duplicates");
+    // Asked for, purchases may come back, marked as such.
+    let (_, body) =
+        send(&router, get(&format!("/api/recommendations/customers/{customer}?k=9&include_purchased=true"))).await;
+    let sources: Vec<&str> = body["answer"]["items"].as_array().unwrap().iter().map(|i| i["source"].as_str().unwrap()).collect();
+    assert!(sources.contains(&"repurchase"), "{sources:?}");
+
+    // Cold start.
+    let (status, body) = send(&router, get("/api/recommendations/customers/nobody-at-all?k=4")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["answer"]["fallback_reason"], json!("unknown_customer"));
+    assert_eq!(skus(&body).len(), 4);
+
+    // Similar items never include the item; an unknown SKU falls back.
+    let (status, body) = send(&router, get(&format!("/api/recommendations/items/{sku}/similar?k=5"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let similar = skus(&body);
+    assert_eq!(similar.len(), 5);
+    assert!(!similar.contains(&sku));
+    let (_, body) = send(&router, get("/api/recommendations/items/NOSUCHSKU/similar?k=3")).await;
+    assert_eq!(body["answer"]["fallback_reason"], json!("unknown_item"));
+
+    // Cart completion excludes the cart.
+    let cart = json!({ "items": [sku.clone(), ids.cart[0].clone()], "customer_id": customer, "k": 6 });
+    let (status, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let completed = skus(&body);
+    assert_eq!(completed.len(), 6);
+    assert!(!completed.contains(&sku) && !completed.contains(&ids.cart[0]));
+
+    // Segments and forecasts.
+    let (status, body) = send(&router, get(&format!("/api/segments/{customer}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["segment"]["label"].is_string());
+    assert_eq!(body["model_version"], json!(live(&state, ModelKind::Segments).await));
+    let (status, body) = send(&router, get("/api/segments/nobody-at-all")).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, body) = send(&router, get(&format!("/api/forecasts/{sku}?horizon=14&levels=0.1,0.5,0.9"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let daily = body["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 14);
+    for day in daily {
+        let (p10, p50, p90) = (day["p10"].as_f64().unwrap(), day["p50"].as_f64().unwrap(), day["p90"].as_f64().unwrap());
+        assert!(p10 <= p50 && p50 <= p90, "{day}");
+    }
+    assert_eq!(body["closed_weekdays"], json!(["Sat"]));
+    let saturday = daily.iter().find(|d| {
+        chrono::NaiveDate::parse_from_str(d["date"].as_str().unwrap(), "%Y-%m-%d").unwrap().format("%a").to_string()
+            == "Sat"
+    });
+    assert_eq!(saturday.unwrap()["forecast"].as_f64(), Some(0.0), "closed Saturdays forecast 0");
+
+    // Bad input: 4xx with a JSON body naming the problem.
+    for (path, needle) in [
+        (format!("/api/recommendations/customers/{customer}?k=0"), "k must be"),
+        (format!("/api/recommendations/customers/{customer}?k=101"), "k must be"),
+        (format!("/api/recommendations/customers/{customer}?top=3"), "unknown query parameter"),
+        (format!("/api/forecasts/{sku}?horizon=91"), "horizon"),
+        ("/api/forecasts/NOSUCHSKU".to_owned(), "NOSUCHSKU"),
+    ] {
+        let (status, body) = send(&router, get(&path)).await;
+        assert!(status.is_client_error(), "{path}: {status}");
+        assert!(body["message"].as_str().unwrap().contains(needle), "{path}: {body}");
+    }
+    for (body, needle) in [("{\"items\": []}", "at least one"), ("{oops", "must be JSON"), ("{\"items\": [\"A\"], \"k\": 0}", "k must be")] {
+        let (status, answer) = send(&router, post("/api/recommendations/cart", body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(answer["message"].as_str().unwrap().contains(needle), "{body}: {answer}");
+    }
+
+    // The nightly retrain through the timer function: a new version for every kind, live or
+    // rejected by its gate; serving follows the pointer.
+    let (status, body) = send(&router, post("/retrain", timer_payload("retrain", false, "", "").to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kinds = body["ReturnValue"]["kinds"].as_array().unwrap();
+    assert_eq!(kinds.len(), 3, "{body}");
+    let new_rec = kinds.iter().find(|k| k["kind"] == "recommend").unwrap();
+    assert_ne!(new_rec["version"], json!(rec_version));
+    let now_live = live(&state, ModelKind::Recommend).await;
+    if new_rec["status"] == "live" {
+        assert_eq!(json!(now_live), new_rec["version"]);
+        let drift = &new_rec["drift"];
+        assert_eq!(drift["against"], json!(rec_version), "drift is measured against the previous live version");
+        assert!(drift["features"].as_array().unwrap().iter().all(|f| f["psi"].as_f64().unwrap() < 0.01), "same data, no drift: {drift}");
+    } else {
+        assert_eq!(now_live, rec_version);
+    }
+    let (_, body) = send(&router, get(&format!("/api/recommendations/customers/{customer}?k=3"))).await;
+    assert_eq!(body["answer"]["model_version"], json!(now_live));
+    let records = state.trainer.registry().list(ModelKind::Recommend).await.unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| matches!(r.status, VersionStatus::Live | VersionStatus::Retired | VersionStatus::Rejected)));
+    let (status, body) = send(&router, get("/api/models")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["recommend"]["live"], json!(now_live));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_flow_serves_every_endpoint_on_the_embedded_default() {
+    let (_home, state, router) = local_app().await;
+    demo_flow(state, router).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_flow_serves_every_endpoint_on_the_emulators() {
+    let (state, router) = crate::azure::azure_app().await;
+    demo_flow(state, router).await;
+}

@@ -1,0 +1,197 @@
+//! What the registry stores about each version.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::drift::DriftReport;
+use super::gate::GateReport;
+
+/// A kind of model, each versioned and published on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// The hybrid recommender (customers, similar items, cart completion).
+    Recommend,
+    /// Per-SKU demand forecasts.
+    Forecast,
+    /// RFM + k-means customer segments.
+    Segments,
+}
+
+impl ModelKind {
+    /// Every kind, in training order.
+    pub const ALL: [Self; 3] = [Self::Recommend, Self::Forecast, Self::Segments];
+
+    /// The name used in paths, documents and the CLI.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Recommend => "recommend",
+            Self::Forecast => "forecast",
+            Self::Segments => "segments",
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown model kind {s:?}: use recommend, forecast or segments"))
+    }
+}
+
+/// Where a version stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionStatus {
+    /// Written, not (yet) judged or published.
+    Candidate,
+    /// What serving reads.
+    Live,
+    /// Failed a gate or its publish; kept with the reason.
+    Rejected,
+    /// Was live, replaced by a newer or rolled-back version; its serving documents are kept
+    /// while it is among the retained versions, so a rollback is instant.
+    Retired,
+}
+
+impl fmt::Display for VersionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            Self::Candidate => "candidate",
+            Self::Live => "live",
+            Self::Rejected => "rejected",
+            Self::Retired => "retired",
+        };
+        f.write_str(text)
+    }
+}
+
+/// The registry's record of one version (document id = the version, partition = the kind).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    /// The model kind.
+    pub kind: ModelKind,
+    /// The version id.
+    pub version: String,
+    /// Where it stands.
+    pub status: VersionStatus,
+    /// When it was trained.
+    pub created_at: DateTime<Utc>,
+    /// When the record last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Its held-out metrics (kind-specific; see `metrics.json`).
+    pub metrics: Value,
+    /// The gates' verdict, when judged.
+    pub gate: Option<GateReport>,
+    /// Why it was rejected or retired, in words.
+    pub reason: Option<String>,
+    /// Whether its serving documents are complete in the serving container.
+    pub published: bool,
+    /// Serving documents written for it (for cleanup).
+    pub documents: usize,
+    /// Feature drift against the previous version's training data.
+    pub drift: Option<DriftReport>,
+}
+
+/// The document naming the live version of a kind (id `live`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivePointer {
+    /// The model kind.
+    pub kind: ModelKind,
+    /// The live version.
+    pub version: String,
+    /// The version it replaced, if any.
+    pub previous: Option<String>,
+    /// When it was flipped.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One input file of a training run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFile {
+    /// Path in the silver container.
+    pub path: String,
+    /// sha256 of its bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// `manifest.json` of a version: everything needed to say what it is and how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The model kind.
+    pub kind: ModelKind,
+    /// The version id.
+    pub version: String,
+    /// When training started.
+    pub created_at: DateTime<Utc>,
+    /// The `shopsense` crate version and, when built in CI, the commit.
+    pub code_version: String,
+    /// The feature files trained on, with their hashes.
+    pub data: Vec<DataFile>,
+    /// The parameters used.
+    pub params: Value,
+    /// Seconds per phase (load, fit, evaluate, encode, ...).
+    pub timings: BTreeMap<String, f64>,
+    /// Blob files of the version besides the manifest.
+    pub files: Vec<String>,
+}
+
+/// The code version recorded in manifests: the crate version plus `SHOPSENSE_GIT_SHA` when it
+/// was set at build time.
+#[must_use]
+pub fn code_version() -> String {
+    match option_env!("SHOPSENSE_GIT_SHA") {
+        Some(sha) if !sha.is_empty() => format!("{}+{sha}", env!("CARGO_PKG_VERSION")),
+        _ => env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// A new version id for a model trained at `now`.
+#[must_use]
+pub fn new_version(now: DateTime<Utc>) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &random[..6])
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn versions_sort_by_time_and_differ_within_a_second() {
+        let t1 = Utc.with_ymd_and_hms(2026, 11, 25, 23, 0, 0).unwrap();
+        let t2 = Utc.with_ymd_and_hms(2026, 11, 26, 1, 0, 0).unwrap();
+        let (a, b) = (new_version(t1), new_version(t1));
+        assert_ne!(a, b);
+        assert!(a.starts_with("20261125T230000Z-") && a.len() == 23, "{a}");
+        assert!(new_version(t2) > a);
+    }
+
+    #[test]
+    fn kinds_parse_from_their_names_only() {
+        for kind in ModelKind::ALL {
+            assert_eq!(kind.as_str().parse::<ModelKind>().unwrap(), kind);
+        }
+        assert!("Recommend".parse::<ModelKind>().is_err());
+    }
+}

@@ -1,0 +1,367 @@
+//! [`Registry`]: versions in Blob storage, records and live pointers in the document store.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Utc;
+
+use super::records::{LivePointer, Manifest, ModelKind, VersionRecord, VersionStatus};
+use super::{MODELS_CONTAINER, REGISTRY_CONTAINER, SERVING_CONTAINER, codec};
+use crate::store::{BlobStore, Document, DocumentStore, ETag, Op, PutOptions, Query, StoreError, Stores};
+
+/// Id of the live pointer document in a kind's partition.
+const LIVE_ID: &str = "live";
+/// The blob of a version listing the serving documents it wrote.
+const SERVING_KEYS_FILE: &str = "serving_keys.bin";
+/// The manifest blob; written last.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// What went wrong in the registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A model or manifest could not be (de)serialised.
+    #[error("model encoding: {0}")]
+    Codec(String),
+    /// No such version.
+    #[error("no {kind} version {version} in the registry")]
+    UnknownVersion {
+        /// The kind.
+        kind: ModelKind,
+        /// The version asked for.
+        version: String,
+    },
+    /// The version cannot go live.
+    #[error("{kind} version {version} cannot go live: {reason}")]
+    NotPromotable {
+        /// The kind.
+        kind: ModelKind,
+        /// The version.
+        version: String,
+        /// Why.
+        reason: String,
+    },
+    /// The live pointer changed between reading it and flipping it: another publisher won.
+    #[error("the live {kind} pointer moved while publishing; nothing was flipped")]
+    PointerMoved {
+        /// The kind.
+        kind: ModelKind,
+    },
+    /// A rollback was asked with nothing to roll back to.
+    #[error("no earlier {kind} version to roll back to: {reason}")]
+    NoRollback {
+        /// The kind.
+        kind: ModelKind,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl RegistryError {
+    /// Whether retrying later may succeed (a transient store failure).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Store(StoreError::Backend { transient: true, .. }))
+    }
+}
+
+/// The model registry over one blob container and two document containers.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    models: Arc<dyn BlobStore>,
+    records: Arc<dyn DocumentStore>,
+    serving: Arc<dyn DocumentStore>,
+    keep: usize,
+}
+
+fn folder(kind: ModelKind, version: &str) -> String {
+    format!("{kind}/{version}/")
+}
+
+impl Registry {
+    /// Opens the registry's containers; `keep` versions per kind survive retention.
+    ///
+    /// # Errors
+    /// When a container cannot be opened.
+    pub async fn open(stores: &Stores, keep: usize) -> Result<Self, RegistryError> {
+        Ok(Self {
+            models: stores.blobs.container(MODELS_CONTAINER).await?,
+            records: stores.documents.container(REGISTRY_CONTAINER).await?,
+            serving: stores.documents.container(SERVING_CONTAINER).await?,
+            keep: keep.max(1),
+        })
+    }
+
+    /// A registry over given containers (tests inject failing stores here).
+    #[must_use]
+    pub fn from_parts(
+        models: Arc<dyn BlobStore>,
+        records: Arc<dyn DocumentStore>,
+        serving: Arc<dyn DocumentStore>,
+        keep: usize,
+    ) -> Self {
+        Self { models, records, serving, keep: keep.max(1) }
+    }
+
+    /// The document container of leases and records.
+    #[must_use]
+    pub fn records_store(&self) -> Arc<dyn DocumentStore> {
+        self.records.clone()
+    }
+
+    /// The serving container.
+    #[must_use]
+    pub fn serving_store(&self) -> Arc<dyn DocumentStore> {
+        self.serving.clone()
+    }
+
+    /// Writes a version: its files, then its manifest (the completion marker), then its record
+    /// as a candidate.
+    ///
+    /// # Errors
+    /// When a store fails; a version without a manifest is never promoted.
+    pub async fn write_version(
+        &self,
+        manifest: &Manifest,
+        files: &[(String, Bytes)],
+        record: &VersionRecord,
+    ) -> Result<(), RegistryError> {
+        let base = folder(manifest.kind, &manifest.version);
+        for (name, bytes) in files {
+            self.models.put(&format!("{base}{name}"), bytes.clone(), PutOptions::default()).await?;
+        }
+        let json = serde_json::to_vec_pretty(manifest).map_err(|e| RegistryError::Codec(e.to_string()))?;
+        self.models
+            .put(
+                &format!("{base}{MANIFEST_FILE}"),
+                Bytes::from(json),
+                PutOptions::default().with_content_type("application/json"),
+            )
+            .await?;
+        self.save_record(record).await
+    }
+
+    /// One file of a version.
+    ///
+    /// # Errors
+    /// [`RegistryError::UnknownVersion`] when it is absent.
+    pub async fn read_file(&self, kind: ModelKind, version: &str, name: &str) -> Result<Bytes, RegistryError> {
+        match self.models.get(&format!("{}{name}", folder(kind, version))).await? {
+            Some(blob) => Ok(blob.body),
+            None => Err(RegistryError::UnknownVersion { kind, version: version.to_owned() }),
+        }
+    }
+
+    /// A version's manifest, if the version was written whole.
+    ///
+    /// # Errors
+    /// When the store fails or the manifest is unreadable.
+    pub async fn manifest(&self, kind: ModelKind, version: &str) -> Result<Option<Manifest>, RegistryError> {
+        match self.models.get(&format!("{}{MANIFEST_FILE}", folder(kind, version))).await? {
+            Some(blob) => {
+                Ok(Some(serde_json::from_slice(&blob.body).map_err(|e| RegistryError::Codec(e.to_string()))?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Saves a version's record (upsert).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn save_record(&self, record: &VersionRecord) -> Result<(), RegistryError> {
+        let mut record = record.clone();
+        record.updated_at = Utc::now();
+        self.records.upsert(&Document::new(record.kind.as_str(), &record.version, &record)?).await?;
+        Ok(())
+    }
+
+    /// A version's record.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn record(&self, kind: ModelKind, version: &str) -> Result<Option<VersionRecord>, RegistryError> {
+        if version == LIVE_ID {
+            return Ok(None);
+        }
+        Ok(self.records.get(kind.as_str(), version).await?.map(|d| d.parse()).transpose()?)
+    }
+
+    /// Every version record of a kind, newest first.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn list(&self, kind: ModelKind) -> Result<Vec<VersionRecord>, RegistryError> {
+        let docs = self.records.query(kind.as_str(), &Query::all().filter("status", Op::Ne, "")).await?;
+        let mut records: Vec<VersionRecord> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
+        records.sort_by(|a, b| b.version.cmp(&a.version));
+        Ok(records)
+    }
+
+    /// The live pointer of a kind and its ETag.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn live(&self, kind: ModelKind) -> Result<Option<(LivePointer, ETag)>, RegistryError> {
+        match self.records.get(kind.as_str(), LIVE_ID).await? {
+            Some(doc) => {
+                let etag = doc.etag.clone().unwrap_or_else(|| ETag(String::new()));
+                Ok(Some((doc.parse()?, etag)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Writes a version's serving documents (nobody reads them until the pointer names the
+    /// version) and remembers their keys for cleanup. Marks the record published.
+    ///
+    /// # Errors
+    /// When a store fails: the version is then not published and must not be flipped to.
+    pub async fn write_serving(&self, record: &mut VersionRecord, docs: &[Document]) -> Result<(), RegistryError> {
+        let keys: Vec<(String, String)> = docs.iter().map(|d| (d.partition.clone(), d.id.clone())).collect();
+        // Keys first: a publish that dies half-way still leaves what it wrote findable.
+        self.models
+            .put(
+                &format!("{}{SERVING_KEYS_FILE}", folder(record.kind, &record.version)),
+                codec::encode_model(&keys)?,
+                PutOptions::default(),
+            )
+            .await?;
+        for chunk in docs.chunks(2_000) {
+            self.serving.upsert_many(chunk).await?;
+        }
+        record.published = true;
+        record.documents = docs.len();
+        self.save_record(record).await
+    }
+
+    /// Makes `record`'s version live: flips the pointer conditionally on `expected` (the
+    /// pointer's ETag read before the publish began; `None` = there was no live version), then
+    /// marks the new version live and the replaced one retired, then applies retention.
+    ///
+    /// # Errors
+    /// [`RegistryError::NotPromotable`] when the version's documents are not published;
+    /// [`RegistryError::PointerMoved`] when another publisher flipped first; store failures.
+    pub async fn flip(
+        &self,
+        record: &mut VersionRecord,
+        expected: Option<&(LivePointer, ETag)>,
+        reason_for_previous: &str,
+    ) -> Result<(), RegistryError> {
+        let kind = record.kind;
+        if !record.published {
+            return Err(RegistryError::NotPromotable {
+                kind,
+                version: record.version.clone(),
+                reason: "its serving documents are not published".into(),
+            });
+        }
+        let pointer = LivePointer {
+            kind,
+            version: record.version.clone(),
+            previous: expected.map(|(p, _)| p.version.clone()),
+            updated_at: Utc::now(),
+        };
+        let doc = Document::new(kind.as_str(), LIVE_ID, &pointer)?;
+        let flipped = match expected {
+            None => self.records.create(&doc).await,
+            Some((_, etag)) => self.records.replace(&doc, etag).await,
+        };
+        match flipped {
+            Ok(_) => {}
+            Err(StoreError::AlreadyExists { .. } | StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {
+                return Err(RegistryError::PointerMoved { kind });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        record.status = VersionStatus::Live;
+        record.reason = None;
+        self.save_record(record).await?;
+        if let Some((previous, _)) = expected
+            && previous.version != record.version
+            && let Some(mut old) = self.record(kind, &previous.version).await?
+        {
+            old.status = VersionStatus::Retired;
+            old.reason = Some(format!("{reason_for_previous} {}", record.version));
+            self.save_record(&old).await?;
+        }
+        self.apply_retention(kind).await
+    }
+
+    /// Points serving back at the version the live one replaced, if its documents are still
+    /// kept; the current version is retired.
+    ///
+    /// # Errors
+    /// [`RegistryError::NoRollback`] when there is no earlier published version.
+    pub async fn rollback(&self, kind: ModelKind) -> Result<VersionRecord, RegistryError> {
+        let Some(live) = self.live(kind).await? else {
+            return Err(RegistryError::NoRollback { kind, reason: "nothing is live".into() });
+        };
+        let Some(previous) = live.0.previous.clone() else {
+            return Err(RegistryError::NoRollback {
+                kind,
+                reason: format!("live version {} replaced nothing", live.0.version),
+            });
+        };
+        let mut target = self.record(kind, &previous).await?.filter(|r| r.published).ok_or_else(|| {
+            RegistryError::NoRollback {
+                kind,
+                reason: format!("version {previous} is no longer kept with its serving documents"),
+            }
+        })?;
+        self.flip(&mut target, Some(&live), "rolled back from; now").await?;
+        Ok(target)
+    }
+
+    /// Deletes versions beyond the newest `keep` (never the live one, nor the one it replaced):
+    /// their serving documents, blobs and records. Also removes serving documents of
+    /// unpublished (failed) versions among the kept ones.
+    ///
+    /// # Errors
+    /// When a store fails (retention runs again on the next publish).
+    pub async fn apply_retention(&self, kind: ModelKind) -> Result<(), RegistryError> {
+        let live = self.live(kind).await?.map(|(p, _)| p);
+        let protected: Vec<&str> =
+            live.iter().flat_map(|p| std::iter::once(p.version.as_str()).chain(p.previous.as_deref())).collect();
+        let records = self.list(kind).await?;
+        for (rank, record) in records.iter().enumerate() {
+            if protected.contains(&record.version.as_str()) {
+                continue;
+            }
+            if rank >= self.keep {
+                self.delete_version(kind, &record.version).await?;
+            } else if !record.published && record.status == VersionStatus::Rejected {
+                self.delete_serving(kind, &record.version).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_serving(&self, kind: ModelKind, version: &str) -> Result<(), RegistryError> {
+        let path = format!("{}{SERVING_KEYS_FILE}", folder(kind, version));
+        if let Some(blob) = self.models.get(&path).await? {
+            let keys: Vec<(String, String)> = codec::decode_model(&blob.body)?;
+            for chunk in keys.chunks(2_000) {
+                self.serving.delete_many(chunk).await?;
+            }
+            self.models.delete(&path).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes one version whole: serving documents, blobs, record.
+    ///
+    /// # Errors
+    /// When a store fails.
+    pub async fn delete_version(&self, kind: ModelKind, version: &str) -> Result<(), RegistryError> {
+        self.delete_serving(kind, version).await?;
+        for blob in self.models.list(&folder(kind, version)).await? {
+            self.models.delete(&blob.path).await?;
+        }
+        self.records.delete(kind.as_str(), version).await?;
+        tracing::info!(%kind, version, "version deleted by retention");
+        Ok(())
+    }
+}

@@ -1,0 +1,212 @@
+//! The documents serving reads, one type per document, and where each lives.
+//!
+//! | partition | id | body |
+//! |---|---|---|
+//! | `customer:<id>` | `rec.<version>` | [`CustomerRecs`] |
+//! | `customer:<id>` | `seg.<version>` | [`CustomerSegment`] |
+//! | `item:<sku>` | `rec.<version>` | [`ItemRecs`] |
+//! | `item:<sku>` | `fc.<version>` | [`ItemForecast`] |
+//! | `shop` | `rec.<version>` | [`ShopRecs`] |
+//! | `shop` | `seg.<version>` | [`SegmentsSummary`] |
+//! | `shop` | `fc.<version>` | [`ForecastSummary`] |
+//!
+//! Every read is a point read (one partition, one id): the cheapest operation Cosmos DB has
+//! (1 RU for a document up to 1 KB) and one lookup in the embedded database. Keys escape
+//! the characters ids may not hold (`/ \ ? #`) and `%` as `%XX`.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::registry::ModelKind;
+use crate::segments::Segment;
+
+/// The partition of shop-wide documents.
+pub const SHOP_PARTITION: &str = "shop";
+
+/// Escapes a customer id or SKU for use in a key.
+#[must_use]
+pub fn escape_key(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if matches!(c, '/' | '\\' | '?' | '#' | '%') || c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The partition of a customer's documents.
+#[must_use]
+pub fn customer_partition(customer: &str) -> String {
+    format!("customer:{}", escape_key(customer))
+}
+
+/// The partition of a SKU's documents.
+#[must_use]
+pub fn item_partition(sku: &str) -> String {
+    format!("item:{}", escape_key(sku))
+}
+
+/// The id of a kind's document of `version`.
+#[must_use]
+pub fn doc_id(kind: ModelKind, version: &str) -> String {
+    let prefix = match kind {
+        ModelKind::Recommend => "rec",
+        ModelKind::Forecast => "fc",
+        ModelKind::Segments => "seg",
+    };
+    format!("{prefix}.{version}")
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scored {
+    /// The SKU.
+    pub sku: String,
+    /// Its score (comparable within one list only).
+    pub score: f32,
+    /// The model part that produced it: `hybrid`, `neighbours`, `content`, `basket`,
+    /// `trending`, `repurchase`.
+    pub source: String,
+}
+
+/// A customer's precomputed candidates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRecs {
+    /// Unseen items, best first (more than any `k` asked, so exclusions still leave enough).
+    pub candidates: Vec<Scored>,
+    /// Items the customer bought, most often first (`include_purchased` ranks these).
+    pub purchased: Vec<Scored>,
+}
+
+/// A SKU's neighbours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecs {
+    /// Its description.
+    pub description: Option<String>,
+    /// Similar items: customers who bought it bought these (cosine), topped up by description
+    /// similarity for items with few or no buyers.
+    pub similar: Vec<Scored>,
+    /// Bought in the same basket (lift over invoices), for cart completion.
+    pub bought_with: Vec<Scored>,
+}
+
+/// Shop-wide recommendation lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopRecs {
+    /// Recency-weighted popularity: the cold-start answer.
+    pub trending: Vec<Scored>,
+    /// Descriptions of every product in the catalogue the model knows, by SKU.
+    pub descriptions: Vec<(String, String)>,
+    /// Customers with precomputed candidates.
+    pub customers: usize,
+}
+
+/// A customer's segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerSegment {
+    /// Segment number (0 = highest mean spend).
+    pub segment: usize,
+    /// Its name.
+    pub label: String,
+    /// Days since the last purchase at the model's reference date.
+    pub recency_days: f64,
+    /// Distinct invoices.
+    pub frequency: f64,
+    /// Net spend.
+    pub monetary: f64,
+    /// 1-5 R, F and M scores.
+    pub rfm_scores: [u8; 3],
+}
+
+/// The segmentation as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentsSummary {
+    /// Chosen k.
+    pub k: usize,
+    /// Its silhouette.
+    pub silhouette: f64,
+    /// Profiles.
+    pub segments: Vec<Segment>,
+    /// The date recency is measured at.
+    pub reference: Option<chrono::NaiveDateTime>,
+}
+
+/// A SKU's forecast for the days after the training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemForecast {
+    /// The first forecast day.
+    pub first_date: NaiveDate,
+    /// Daily point forecast (0 on closed days).
+    pub mean: Vec<f32>,
+    /// Multipliers of the point forecast giving quantile `level`: `(level, factor)`, levels
+    /// 0.01..=0.99 (any level in between is interpolated).
+    pub quantile_factors: Vec<(f32, f32)>,
+    /// The SKU's demand class.
+    pub class: String,
+    /// The methods of its ensemble.
+    pub methods: Vec<String>,
+}
+
+/// The forecast model as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForecastSummary {
+    /// The first forecast day.
+    pub first_date: NaiveDate,
+    /// Days forecast per SKU.
+    pub horizon: usize,
+    /// SKUs with a forecast.
+    pub skus: usize,
+    /// Weekly closures.
+    pub closed_weekdays: Vec<String>,
+}
+
+impl ItemForecast {
+    /// The factor for quantile `level`, interpolated between the stored levels.
+    #[must_use]
+    pub fn factor(&self, level: f64) -> f64 {
+        let f = &self.quantile_factors;
+        match f.iter().position(|&(l, _)| f64::from(l) >= level) {
+            None => f.last().map_or(1.0, |&(_, v)| f64::from(v)),
+            Some(0) => f.first().map_or(1.0, |&(_, v)| f64::from(v)),
+            Some(i) => {
+                let ((l0, v0), (l1, v1)) = (f[i - 1], f[i]);
+                let t = (level - f64::from(l0)) / f64::from(l1 - l0).max(1e-9);
+                f64::from(v0) + t * f64::from(v1 - v0)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_escape_what_ids_may_not_hold_and_stay_distinct() {
+        assert_eq!(escape_key("85123A"), "85123A");
+        assert_eq!(escape_key("a/b?c#d%e"), "a%2Fb%3Fc%23d%25e");
+        assert_ne!(escape_key("a/b"), escape_key("a%2Fb"));
+        assert_eq!(customer_partition("17850"), "customer:17850");
+        assert_eq!(doc_id(ModelKind::Forecast, "v1"), "fc.v1");
+    }
+
+    #[test]
+    fn quantile_factors_interpolate_between_levels() {
+        let f = ItemForecast {
+            first_date: NaiveDate::MIN,
+            mean: vec![],
+            quantile_factors: vec![(0.1, 0.5), (0.5, 1.0), (0.9, 2.0)],
+            class: "smooth".into(),
+            methods: vec![],
+        };
+        assert!((f.factor(0.7) - 1.5).abs() < 1e-6);
+        assert!((f.factor(0.05) - 0.5).abs() < 1e-6);
+        assert!((f.factor(0.99) - 2.0).abs() < 1e-6);
+    }
+}

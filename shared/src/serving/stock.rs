@@ -1,0 +1,79 @@
+//! What serving knows of stock: the latest inventory snapshot's summary (document
+//! `snapshots/latest` in the `alerts` container), written by the inventory-alert run and read by
+//! the recommendation answers to leave out-of-stock SKUs out.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{DocumentStore, StoreError};
+
+/// Document container of alerts and snapshot summaries.
+pub const ALERTS_CONTAINER: &str = "alerts";
+/// Partition of snapshot summaries.
+pub const SNAPSHOTS_PARTITION: &str = "snapshots";
+/// Id of the latest snapshot's summary.
+pub const LATEST_ID: &str = "latest";
+
+/// The latest inventory snapshot, as serving needs it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatestSnapshot {
+    /// The snapshot's id (its content hash unless the sender named it).
+    pub snapshot_id: String,
+    /// When it was evaluated.
+    pub evaluated_at: Option<DateTime<Utc>>,
+    /// SKUs with nothing on hand.
+    pub out_of_stock: Vec<String>,
+    /// Alerts it raised.
+    pub alerts: usize,
+    /// SKUs it held.
+    pub skus: usize,
+}
+
+/// The out-of-stock set, re-read at most every `ttl`.
+#[derive(Debug)]
+pub struct StockView {
+    store: Arc<dyn DocumentStore>,
+    ttl: Duration,
+    cached: Mutex<Option<(Arc<HashSet<String>>, Instant)>>,
+}
+
+impl StockView {
+    /// A view over the alerts container.
+    #[must_use]
+    pub fn new(store: Arc<dyn DocumentStore>, ttl: Duration) -> Self {
+        Self { store, ttl, cached: Mutex::new(None) }
+    }
+
+    /// SKUs the latest snapshot shows out of stock (empty before any snapshot).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn out_of_stock(&self) -> Result<Arc<HashSet<String>>, StoreError> {
+        if let Ok(cached) = self.cached.lock()
+            && let Some((set, at)) = cached.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(set.clone());
+        }
+        let set: HashSet<String> = match self.store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
+            Some(doc) => doc.parse::<LatestSnapshot>()?.out_of_stock.into_iter().collect(),
+            None => HashSet::new(),
+        };
+        let set = Arc::new(set);
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = Some((set.clone(), Instant::now()));
+        }
+        Ok(set)
+    }
+
+    /// Forgets the cached set.
+    pub fn refresh(&self) {
+        if let Ok(mut cached) = self.cached.lock() {
+            *cached = None;
+        }
+    }
+}

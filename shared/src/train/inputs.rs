@@ -1,0 +1,178 @@
+//! The feature tables a training run reads from the silver container, with their hashes (the
+//! data snapshot recorded in each manifest) and the data profile drift is measured on.
+
+use polars::prelude::*;
+
+use super::TrainError;
+use crate::bronze::sha256_hex;
+use crate::features::read_parquet;
+use crate::recommend::data::Record;
+use crate::registry::DataFile;
+use crate::store::BlobStore;
+use crate::tables::{
+    BASKETS_PATH, CLOSED_WEEKDAYS_PATH, DAILY_DEMAND_PATH, FEATURE_PATHS, INTERACTIONS_PATH, ITEMS_PATH,
+    RFM_INPUTS_PATH,
+};
+
+/// The feature tables, as read.
+#[derive(Debug, Clone)]
+pub struct TrainingData {
+    /// Customer x SKU interactions.
+    pub interactions: DataFrame,
+    /// SKU x open day net demand.
+    pub daily_demand: DataFrame,
+    /// Per-customer RFM inputs.
+    pub rfm_inputs: DataFrame,
+    /// Per-SKU catalogue facts.
+    pub items: DataFrame,
+    /// Invoice x SKU baskets.
+    pub baskets: DataFrame,
+    /// Inferred weekly closures.
+    pub closed_weekdays: Vec<String>,
+    /// Every file read, with its hash.
+    pub files: Vec<DataFile>,
+}
+
+/// Reads every feature file from `silver`.
+///
+/// # Errors
+/// [`TrainError::NoFeatures`] when a feature file is missing (nothing ingested yet);
+/// [`TrainError::Data`] when one is unreadable; store failures.
+pub async fn load(silver: &dyn BlobStore) -> Result<TrainingData, TrainError> {
+    let mut bodies = Vec::new();
+    let mut files = Vec::new();
+    for path in FEATURE_PATHS {
+        let blob = silver.get(path).await?.ok_or(TrainError::NoFeatures { missing: path })?;
+        files.push(DataFile { path: path.to_owned(), sha256: sha256_hex(&blob.body), bytes: blob.body.len() as u64 });
+        bodies.push((path, blob.body));
+    }
+    tokio::task::spawn_blocking(move || {
+        let table = |path: &str| -> Result<DataFrame, TrainError> {
+            let (_, body) = bodies.iter().find(|(p, _)| *p == path).ok_or(TrainError::NoFeatures { missing: "?" })?;
+            read_parquet(body).map_err(|e| TrainError::Data(format!("{path}: {e}")))
+        };
+        let closed = bodies
+            .iter()
+            .find(|(p, _)| *p == CLOSED_WEEKDAYS_PATH)
+            .map(|(_, body)| serde_json::from_slice::<Vec<String>>(body))
+            .transpose()
+            .map_err(|e| TrainError::Data(format!("{CLOSED_WEEKDAYS_PATH}: {e}")))?
+            .unwrap_or_default();
+        Ok(TrainingData {
+            interactions: table(INTERACTIONS_PATH)?,
+            daily_demand: table(DAILY_DEMAND_PATH)?,
+            rfm_inputs: table(RFM_INPUTS_PATH)?,
+            items: table(ITEMS_PATH)?,
+            baskets: table(BASKETS_PATH)?,
+            closed_weekdays: closed,
+            files,
+        })
+    })
+    .await
+    .map_err(|e| TrainError::Data(format!("feature load task failed: {e}")))?
+}
+
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, TrainError> {
+    Ok(df.column(name)?.str()?.iter().map(|v| v.unwrap_or_default().to_owned()).collect())
+}
+
+fn seconds(df: &DataFrame, name: &str) -> Result<Vec<i64>, TrainError> {
+    let ms = df.column(name)?.cast(&DataType::Int64)?;
+    Ok(ms.i64()?.iter().map(|v| v.unwrap_or(0) / 1000).collect())
+}
+
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<f64>, TrainError> {
+    let c = df.column(name)?.cast(&DataType::Float64)?;
+    Ok(c.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
+
+impl TrainingData {
+    /// Interactions as recommender records: weight = distinct invoices, time = first purchase.
+    ///
+    /// # Errors
+    /// When the table breaks the contract.
+    pub fn interaction_records(&self) -> Result<Vec<Record>, TrainError> {
+        let df = &self.interactions;
+        let (users, items) = (strings(df, "customer_id")?, strings(df, "stock_code")?);
+        let (weights, ts) = (floats(df, "invoices")?, seconds(df, "first_time")?);
+        Ok(users
+            .into_iter()
+            .zip(items)
+            .zip(weights.into_iter().zip(ts))
+            .map(|((user, item), (weight, ts))| Record { user, item, weight: weight as f32, ts })
+            .collect())
+    }
+
+    /// Baskets as records (user = invoice), for basket co-occurrence.
+    ///
+    /// # Errors
+    /// When the table breaks the contract.
+    pub fn basket_records(&self) -> Result<Vec<Record>, TrainError> {
+        let df = &self.baskets;
+        let (invoices, items, ts) = (strings(df, "invoice")?, strings(df, "stock_code")?, seconds(df, "invoice_time")?);
+        Ok(invoices
+            .into_iter()
+            .zip(items)
+            .zip(ts)
+            .map(|((user, item), ts)| Record { user, item, weight: 1.0, ts })
+            .collect())
+    }
+
+    /// `(sku, description)` for every product sold, by SKU.
+    ///
+    /// # Errors
+    /// When the table breaks the contract.
+    pub fn descriptions(&self) -> Result<Vec<(String, String)>, TrainError> {
+        Ok(strings(&self.items, "stock_code")?.into_iter().zip(strings(&self.items, "description")?).collect())
+    }
+
+    /// Daily demand rows `(sku, date, units)`.
+    ///
+    /// # Errors
+    /// When the table breaks the contract.
+    pub fn demand_rows(&self) -> Result<Vec<(String, chrono::NaiveDate, f64)>, TrainError> {
+        let df = &self.daily_demand;
+        let skus = strings(df, "stock_code")?;
+        let dates = df.column("date")?.date()?.as_date_iter().collect::<Vec<_>>();
+        let units = floats(df, "quantity")?;
+        Ok(skus
+            .into_iter()
+            .zip(dates)
+            .zip(units)
+            .filter_map(|((sku, date), q)| date.map(|d| (sku, d, q)))
+            .collect())
+    }
+
+    /// The values drift is measured on: SKUs per basket, latest unit price per SKU, units per
+    /// open day, spend per customer, and days since each SKU's first sale (a rise in new SKUs
+    /// shifts it down).
+    ///
+    /// # Errors
+    /// When a table breaks the contract.
+    pub fn profile_values(&self) -> Result<Vec<(&'static str, Vec<f64>)>, TrainError> {
+        let basket_sizes = self
+            .baskets
+            .clone()
+            .lazy()
+            .group_by([col("invoice")])
+            .agg([len().cast(DataType::Float64).alias("n")])
+            .collect()?;
+        let daily = self
+            .daily_demand
+            .clone()
+            .lazy()
+            .group_by([col("date")])
+            .agg([col("quantity").sum().cast(DataType::Float64).alias("units")])
+            .collect()?;
+        let first = seconds(&self.items, "first_time")?;
+        let newest = first.iter().copied().max().unwrap_or(0);
+        let item_age: Vec<f64> = first.iter().map(|&t| (newest - t) as f64 / 86_400.0).collect();
+        Ok(vec![
+            ("basket_size", floats(&basket_sizes, "n")?),
+            ("unit_price", floats(&self.items, "last_price")?),
+            ("daily_units", floats(&daily, "units")?),
+            ("customer_spend", floats(&self.rfm_inputs, "net_spend")?),
+            ("item_age_days", item_age),
+        ])
+    }
+}

@@ -1,0 +1,467 @@
+//! The nightly retrain: every model from the current silver features, each evaluated on a
+//! held-out slice, versioned in the registry, judged by the gates, and published whole.
+//!
+//! One run, per kind ([`ModelKind::ALL`] or the ones asked):
+//! 1. read the live pointer (and its ETag) and the live version's metrics and data profile;
+//! 2. fit + evaluate + build the serving documents on a blocking thread (CPU work stays off
+//!    the async runtime);
+//! 3. write the version (`model.bin`, `metrics.json`, `profile.json`, then `manifest.json`);
+//! 4. measure drift against the live version's profile;
+//! 5. judge the gates: a rejected version stays in the registry with its reason;
+//! 6. publish: write its serving documents, flip the pointer on the ETag read in step 1.
+//!
+//! The whole run holds the `retrain` lease: a second run started meanwhile gets
+//! [`TrainError::Busy`] and exits without touching anything.
+
+mod forecast;
+mod inputs;
+mod recommend;
+mod segments;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use forecast::{ForecastArtifact, ForecastTraining};
+pub use inputs::{TrainingData, load};
+pub use recommend::{CANDIDATES, RecommendArtifact, RecommendTraining};
+pub use segments::SegmentsArtifact;
+
+use crate::registry::drift::DEFAULT_PSI_THRESHOLD;
+use crate::registry::{
+    DriftReport, Gates, Lease, LeaseError, Manifest, ModelKind, Profile, Registry, RegistryError, VersionRecord,
+    VersionStatus, code_version, decode_model, encode_model, new_version,
+};
+use crate::segments::SegmentParams;
+use crate::store::{BlobStore, Document, StoreError};
+
+/// The lease every retrain holds.
+pub const RETRAIN_LEASE: &str = "retrain";
+
+/// Why a training run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Another run holds the lease.
+    #[error("another retrain is running: {0}")]
+    Busy(String),
+    /// A feature table is missing.
+    #[error("no features to train on ({missing} is missing): ingest transactions first")]
+    NoFeatures {
+        /// The missing file.
+        missing: &'static str,
+    },
+    /// A feature table is unusable.
+    #[error("training data: {0}")]
+    Data(String),
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A recommender refused.
+    #[error(transparent)]
+    Recommend(#[from] crate::recommend::RecommendError),
+    /// The forecaster refused.
+    #[error(transparent)]
+    Forecast(#[from] crate::forecast::ForecastError),
+    /// The segmentation refused.
+    #[error(transparent)]
+    Segments(#[from] crate::segments::SegmentError),
+}
+
+impl From<polars::error::PolarsError> for TrainError {
+    fn from(e: polars::error::PolarsError) -> Self {
+        Self::Data(e.to_string())
+    }
+}
+
+impl TrainError {
+    /// Whether retrying later may succeed.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(StoreError::Backend { transient, .. }) => *transient,
+            Self::Registry(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// Every model's training parameters and the run's policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Recommender.
+    pub recommend: RecommendTraining,
+    /// Forecast.
+    pub forecast: ForecastTraining,
+    /// Segments.
+    pub segments: SegmentParams,
+    /// Promotion gates.
+    pub gates: Gates,
+    /// PSI above which drift is flagged.
+    pub psi_threshold: f64,
+    /// How long the lease lasts (a crashed run blocks others at most this long), seconds.
+    pub lease_seconds: i64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            recommend: RecommendTraining::default(),
+            forecast: ForecastTraining::default(),
+            segments: SegmentParams::default(),
+            gates: Gates::default(),
+            psi_threshold: DEFAULT_PSI_THRESHOLD,
+            lease_seconds: 3_600,
+        }
+    }
+}
+
+/// A step of a run, for progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The kind being trained (none for shared steps).
+    pub kind: Option<ModelKind>,
+    /// The phase: `load`, `fit`, `write`, `gate`, `publish`, `done`.
+    pub phase: &'static str,
+    /// Steps done so far and in all.
+    pub step: (usize, usize),
+}
+
+/// How one kind ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindOutcome {
+    /// The kind.
+    pub kind: ModelKind,
+    /// The version trained.
+    pub version: String,
+    /// Live or rejected.
+    pub status: VersionStatus,
+    /// Held-out metrics.
+    pub metrics: Value,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// Drift against the previous live version's data.
+    pub drift: Option<DriftReport>,
+    /// Seconds per phase.
+    pub timings: BTreeMap<String, f64>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Per kind, in training order.
+    pub kinds: Vec<KindOutcome>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Trains, versions and publishes models.
+#[derive(Debug, Clone)]
+pub struct Trainer {
+    silver: Arc<dyn BlobStore>,
+    registry: Registry,
+    options: TrainOptions,
+}
+
+/// A fitted model of any kind.
+enum Artifact {
+    Recommend(Box<RecommendArtifact>),
+    Forecast(Box<ForecastArtifact>),
+    Segments(Box<SegmentsArtifact>),
+}
+
+impl Artifact {
+    fn encode(&self) -> Result<Bytes, RegistryError> {
+        match self {
+            Self::Recommend(a) => encode_model(a),
+            Self::Forecast(a) => encode_model(a),
+            Self::Segments(a) => encode_model(a),
+        }
+    }
+
+    fn documents(&mut self, version: &str) -> Result<Vec<Document>, TrainError> {
+        match self {
+            Self::Recommend(a) => a.documents(version),
+            Self::Forecast(a) => a.documents(version),
+            Self::Segments(a) => a.documents(version),
+        }
+    }
+
+    fn decode(kind: ModelKind, bytes: &[u8]) -> Result<Self, RegistryError> {
+        Ok(match kind {
+            ModelKind::Recommend => Self::Recommend(Box::new(decode_model(bytes)?)),
+            ModelKind::Forecast => Self::Forecast(Box::new(decode_model(bytes)?)),
+            ModelKind::Segments => Self::Segments(Box::new(decode_model(bytes)?)),
+        })
+    }
+}
+
+fn fit(kind: ModelKind, data: &TrainingData, options: &TrainOptions) -> Result<(Artifact, Value, Value), TrainError> {
+    Ok(match kind {
+        ModelKind::Recommend => {
+            let (a, m) = recommend::train(data, &options.recommend)?;
+            (Artifact::Recommend(Box::new(a)), m, to_value(&options.recommend))
+        }
+        ModelKind::Forecast => {
+            let (a, m) = forecast::train(data, &options.forecast)?;
+            (Artifact::Forecast(Box::new(a)), m, to_value(&options.forecast))
+        }
+        ModelKind::Segments => {
+            let (a, m) = segments::train(data, &options.segments)?;
+            (Artifact::Segments(Box::new(a)), m, to_value(&options.segments))
+        }
+    })
+}
+
+fn to_value(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn json_bytes(v: &impl Serialize) -> Result<Bytes, TrainError> {
+    serde_json::to_vec_pretty(v).map(Bytes::from).map_err(|e| TrainError::Data(e.to_string()))
+}
+
+const MODEL_FILE: &str = "model.bin";
+const METRICS_FILE: &str = "metrics.json";
+const PROFILE_FILE: &str = "profile.json";
+
+impl Trainer {
+    /// A trainer reading features from `silver` and writing to `registry`.
+    #[must_use]
+    pub fn new(silver: Arc<dyn BlobStore>, registry: Registry, options: TrainOptions) -> Self {
+        Self { silver, registry, options }
+    }
+
+    /// The registry it writes to.
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Trains `kinds` under the retrain lease, reporting progress to `progress`.
+    ///
+    /// # Errors
+    /// [`TrainError::Busy`] when another run holds the lease; otherwise the first failure
+    /// (kinds after it are not trained; versions already live stay live).
+    pub async fn run(
+        &self,
+        kinds: &[ModelKind],
+        holder: &str,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<TrainReport, TrainError> {
+        let lease = match Lease::acquire(
+            self.registry.records_store(),
+            RETRAIN_LEASE,
+            holder,
+            chrono::Duration::seconds(self.options.lease_seconds),
+        )
+        .await
+        {
+            Ok(lease) => lease,
+            Err(LeaseError::Held { holder, until, .. }) => {
+                return Err(TrainError::Busy(format!("{holder} holds the lease until {until}")));
+            }
+            Err(LeaseError::Store(e)) => return Err(e.into()),
+        };
+        let result = self.run_locked(kinds, progress).await;
+        if let Err(e) = lease.release().await {
+            tracing::warn!(error = %e, "could not release the retrain lease; it will expire");
+        }
+        result
+    }
+
+    async fn run_locked(
+        &self,
+        kinds: &[ModelKind],
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Result<TrainReport, TrainError> {
+        let started = Instant::now();
+        let total = kinds.len() * 4 + 1;
+        progress(Progress { kind: None, phase: "load", step: (0, total) });
+        let data = Arc::new(load(&*self.silver).await?);
+        let profile_values = {
+            let data = data.clone();
+            tokio::task::spawn_blocking(move || data.profile_values())
+                .await
+                .map_err(|e| TrainError::Data(format!("profile task failed: {e}")))??
+        };
+        let profile = Profile::of(&profile_values);
+        let mut outcomes = Vec::new();
+        for (n, &kind) in kinds.iter().enumerate() {
+            let step = |k: usize, phase: &'static str| Progress { kind: Some(kind), phase, step: (1 + n * 4 + k, total) };
+            outcomes.push(self.train_kind(kind, &data, &profile, &profile_values, &|k, p| progress(step(k, p))).await?);
+        }
+        progress(Progress { kind: None, phase: "done", step: (total, total) });
+        Ok(TrainReport { kinds: outcomes, seconds: started.elapsed().as_secs_f64() })
+    }
+
+    async fn train_kind(
+        &self,
+        kind: ModelKind,
+        data: &Arc<TrainingData>,
+        profile: &Profile,
+        profile_values: &[(&'static str, Vec<f64>)],
+        progress: &(dyn Fn(usize, &'static str) + Send + Sync),
+    ) -> Result<KindOutcome, TrainError> {
+        let created_at = Utc::now();
+        let version = new_version(created_at);
+        let live = self.registry.live(kind).await?;
+        let live_record = match &live {
+            Some((pointer, _)) => self.registry.record(kind, &pointer.version).await?,
+            None => None,
+        };
+        let mut timings = BTreeMap::new();
+
+        progress(0, "fit");
+        let t = Instant::now();
+        let (data2, options, v) = (data.clone(), self.options.clone(), version.clone());
+        let (artifact_bytes, metrics, params, docs) = tokio::task::spawn_blocking(move || {
+            let (mut artifact, metrics, params) = fit(kind, &data2, &options)?;
+            let bytes = artifact.encode()?;
+            let docs = artifact.documents(&v)?;
+            Ok::<_, TrainError>((bytes, metrics, params, docs))
+        })
+        .await
+        .map_err(|e| TrainError::Data(format!("training task failed: {e}")))??;
+        timings.insert("fit_evaluate_encode".to_owned(), t.elapsed().as_secs_f64());
+        tracing::info!(%kind, version, seconds = t.elapsed().as_secs_f64(), %metrics, "trained");
+
+        progress(1, "write");
+        let t = Instant::now();
+        let drift = match &live_record {
+            Some(record) => match self.registry.read_file(kind, &record.version, PROFILE_FILE).await {
+                Ok(bytes) => serde_json::from_slice::<Profile>(&bytes).ok().map(|previous| {
+                    previous.drift(&record.version, profile, profile_values, self.options.psi_threshold)
+                }),
+                Err(RegistryError::UnknownVersion { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        if let Some(drift) = drift.as_ref().filter(|d| d.flagged) {
+            let flagged: Vec<String> =
+                drift.features.iter().filter(|f| f.flagged).map(|f| format!("{} (PSI {:.3})", f.feature, f.psi)).collect();
+            tracing::warn!(%kind, version, against = %drift.against, features = %flagged.join(", "), "training data drifted");
+        }
+        let files = vec![
+            (MODEL_FILE.to_owned(), artifact_bytes),
+            (METRICS_FILE.to_owned(), json_bytes(&metrics)?),
+            (PROFILE_FILE.to_owned(), json_bytes(profile)?),
+        ];
+        let manifest = Manifest {
+            kind,
+            version: version.clone(),
+            created_at,
+            code_version: code_version(),
+            data: data.files.clone(),
+            params,
+            timings: timings.clone(),
+            files: files.iter().map(|(name, _)| name.clone()).collect(),
+        };
+        let mut record = VersionRecord {
+            kind,
+            version: version.clone(),
+            status: VersionStatus::Candidate,
+            created_at,
+            updated_at: created_at,
+            metrics: metrics.clone(),
+            gate: None,
+            reason: None,
+            published: false,
+            documents: 0,
+            drift: drift.clone(),
+        };
+        self.registry.write_version(&manifest, &files, &record).await?;
+        timings.insert("write_version".to_owned(), t.elapsed().as_secs_f64());
+
+        progress(2, "gate");
+        let live_metrics = live_record.as_ref().map(|r| (r.version.as_str(), &r.metrics));
+        let gate = self.options.gates.judge(kind, &metrics, live_metrics);
+        record.gate = Some(gate.clone());
+        if !gate.passed {
+            record.status = VersionStatus::Rejected;
+            record.reason = Some(format!("gate failed: {}", gate.failures()));
+            self.registry.save_record(&record).await?;
+            self.registry.apply_retention(kind).await?;
+            tracing::warn!(%kind, version, reason = record.reason.as_deref().unwrap_or(""), "version rejected");
+            return Ok(outcome(record, timings));
+        }
+
+        progress(3, "publish");
+        let t = Instant::now();
+        if let Err(e) = self.publish(&mut record, &docs, live.as_ref()).await {
+            record.status = VersionStatus::Rejected;
+            record.reason = Some(format!("publish failed: {e}"));
+            if let Err(save) = self.registry.save_record(&record).await {
+                tracing::warn!(%kind, version, error = %save, "could not record the failed publish");
+            }
+            return Err(e);
+        }
+        timings.insert("publish".to_owned(), t.elapsed().as_secs_f64());
+        tracing::info!(%kind, version, documents = docs.len(), "published and live");
+        Ok(outcome(record, timings))
+    }
+
+    async fn publish(
+        &self,
+        record: &mut VersionRecord,
+        docs: &[Document],
+        live: Option<&(crate::registry::LivePointer, crate::store::ETag)>,
+    ) -> Result<(), TrainError> {
+        self.registry.write_serving(record, docs).await?;
+        self.registry.flip(record, live, "replaced by").await?;
+        Ok(())
+    }
+
+    /// Makes `version` of `kind` live by hand: republishes its serving documents from its
+    /// stored model when they are not kept, then flips the pointer (gates are not applied: a
+    /// person decided).
+    ///
+    /// # Errors
+    /// Unknown or incomplete versions; store failures; [`RegistryError::PointerMoved`].
+    pub async fn promote(&self, kind: ModelKind, version: &str) -> Result<VersionRecord, TrainError> {
+        let unknown = || RegistryError::UnknownVersion { kind, version: version.to_owned() };
+        let mut record = self.registry.record(kind, version).await?.ok_or_else(unknown)?;
+        if self.registry.manifest(kind, version).await?.is_none() {
+            return Err(RegistryError::NotPromotable {
+                kind,
+                version: version.to_owned(),
+                reason: "its files were never completely written (no manifest)".into(),
+            }
+            .into());
+        }
+        let live = self.registry.live(kind).await?;
+        if live.as_ref().is_some_and(|(p, _)| p.version == version) {
+            return Ok(record);
+        }
+        if !record.published {
+            let bytes = self.registry.read_file(kind, version, MODEL_FILE).await?;
+            let v = version.to_owned();
+            let docs = tokio::task::spawn_blocking(move || Artifact::decode(kind, &bytes)?.documents(&v))
+                .await
+                .map_err(|e| TrainError::Data(format!("publish task failed: {e}")))??;
+            self.registry.write_serving(&mut record, &docs).await?;
+        }
+        self.registry.flip(&mut record, live.as_ref(), "replaced by promoted").await?;
+        Ok(record)
+    }
+}
+
+fn outcome(record: VersionRecord, timings: BTreeMap<String, f64>) -> KindOutcome {
+    KindOutcome {
+        kind: record.kind,
+        version: record.version,
+        status: record.status,
+        metrics: record.metrics,
+        reason: record.reason,
+        drift: record.drift,
+        timings,
+    }
+}

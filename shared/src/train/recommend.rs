@@ -1,0 +1,213 @@
+//! Training the recommender for serving: the hybrid, item neighbours, basket co-occurrence and
+//! the precomputed lists serving reads.
+//!
+//! ## Held-out evaluation (the gate's numbers)
+//! Interactions are split chronologically (the earliest 80 % by first purchase train, the rest
+//! test: what the shop asks of the model is the future). The hybrid and a popularity-only
+//! baseline are fitted on the 80 % and scored at k = 10 on test customers seen in training.
+//! Then the hybrid is refitted on everything for serving.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::TrainError;
+use super::inputs::TrainingData;
+use crate::recommend::cooccurrence::{CooccurrenceParams, Similarity};
+use crate::recommend::content::ContentParams;
+use crate::recommend::data::{Interactions, Record};
+use crate::recommend::eval::evaluate;
+use crate::recommend::hybrid::{HybridModel, HybridParams, Signal, Validation};
+use crate::recommend::split::{SplitKind, split};
+use crate::registry::ModelKind;
+use crate::serving::{
+    CustomerRecs, ItemRecs, SHOP_PARTITION, Scored, ShopRecs, customer_partition, doc_id, item_partition,
+};
+use crate::store::Document;
+
+/// Candidates kept per customer (more than any `k` served, so exclusions leave enough).
+pub const CANDIDATES: usize = 50;
+/// Neighbours kept per item.
+pub const NEIGHBOURS: usize = 30;
+
+/// The recommender's training parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecommendTraining {
+    /// The hybrid (default: the retail preset: log-confidence ALS, chronological validation).
+    pub hybrid: HybridParams,
+    /// Share of interactions (by time) in the evaluation's training part.
+    pub train_ratio: f64,
+    /// The evaluation's cut-off.
+    pub k: usize,
+}
+
+impl Default for RecommendTraining {
+    fn default() -> Self {
+        let mut hybrid = HybridParams::default();
+        hybrid.als.log_weights = true;
+        hybrid.als.regularization = 0.05;
+        hybrid.validation = Validation::Chronological;
+        Self { hybrid, train_ratio: 0.8, k: 10 }
+    }
+}
+
+/// What the recommend kind stores in `model.bin`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecommendArtifact {
+    /// The hybrid fitted on all interactions.
+    pub hybrid: HybridModel,
+    /// `(sku, description)` of every product sold.
+    pub descriptions: Vec<(String, String)>,
+    /// Per product SKU: similar items.
+    pub similar: Vec<(String, Vec<Scored>)>,
+    /// Per product SKU: items bought in the same basket.
+    pub bought_with: Vec<(String, Vec<Scored>)>,
+}
+
+fn scored(list: Vec<(u32, f32)>, name: impl Fn(u32) -> String, source: &str) -> Vec<Scored> {
+    list.into_iter().map(|(i, score)| Scored { sku: name(i), score, source: source.to_owned() }).collect()
+}
+
+/// Fits, evaluates and builds the artifact. Returns it with its metrics.
+///
+/// # Errors
+/// When there is nothing to train on or a model refuses its parameters.
+pub fn train(data: &TrainingData, params: &RecommendTraining) -> Result<(RecommendArtifact, Value), TrainError> {
+    let records = data.interaction_records()?;
+    if records.is_empty() {
+        return Err(TrainError::Data("no interactions: ingest transactions with customer ids first".into()));
+    }
+    let descriptions = data.descriptions()?;
+    let texts: HashMap<&str, &str> = descriptions.iter().map(|(s, d)| (s.as_str(), d.as_str())).collect();
+    let fit = |rows: &[Record], hybrid: &HybridParams| -> Result<HybridModel, TrainError> {
+        let interactions = Interactions::from_records(rows);
+        let item_texts: Vec<String> = (0..interactions.n_items())
+            .map(|i| texts.get(interactions.items.name(i as u32)).map(|t| (*t).to_owned()).unwrap_or_default())
+            .collect();
+        Ok(hybrid.fit(&interactions, Some(&item_texts))?)
+    };
+
+    let (train_rows, test_rows) = split(&records, SplitKind::Chronological, params.train_ratio, params.hybrid.seed);
+    let held_out = fit(&train_rows, &params.hybrid)?;
+    let report = evaluate(&held_out, &test_rows, params.k);
+    let popularity_params =
+        HybridParams { weights: Some(vec![(Signal::Popularity, 1.0)]), ..params.hybrid.clone() };
+    let baseline = evaluate(&fit(&train_rows, &popularity_params)?, &test_rows, params.k);
+
+    let hybrid = fit(&records, &params.hybrid)?;
+    let similar = item_neighbours(&records, &descriptions)?;
+    let bought_with = basket_neighbours(&data.basket_records()?)?;
+    let metrics = json!({
+        "k": params.k,
+        "ndcg": report.metrics.ndcg,
+        "precision": report.metrics.precision,
+        "recall": report.metrics.recall,
+        "map": report.metrics.map,
+        "coverage": report.metrics.coverage,
+        "users": report.metrics.users,
+        "popularity_ndcg": baseline.metrics.ndcg,
+        "split": "chronological 80/20 by first purchase",
+        "customers": hybrid.users.len(),
+        "items": hybrid.items.len(),
+        "weights": hybrid.weights,
+    });
+    Ok((RecommendArtifact { hybrid, descriptions, similar, bought_with }, metrics))
+}
+
+/// Customers-also-bought neighbours (cosine over customers) for every product, topped up by
+/// TF-IDF description neighbours (items without buyers with a customer id get only those).
+fn item_neighbours(
+    records: &[Record],
+    descriptions: &[(String, String)],
+) -> Result<Vec<(String, Vec<Scored>)>, TrainError> {
+    let data = Interactions::from_records(records);
+    let cooc = CooccurrenceParams { neighbours: NEIGHBOURS, ..CooccurrenceParams::default() }.fit(&data)?;
+    let texts: Vec<String> = descriptions.iter().map(|(_, d)| d.clone()).collect();
+    let content = ContentParams { neighbours: NEIGHBOURS }.fit(&texts);
+    let mut out = Vec::with_capacity(descriptions.len());
+    for (c, (sku, _)) in descriptions.iter().enumerate() {
+        let mut list = match data.items.get(sku) {
+            Some(i) => {
+                let mut row: Vec<(u32, f32)> = cooc.similar.row(i as usize).filter(|&(j, _)| j != i).collect();
+                row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                scored(row, |j| data.items.name(j).to_owned(), "neighbours")
+            }
+            None => Vec::new(),
+        };
+        if list.len() < NEIGHBOURS {
+            let mut row: Vec<(u32, f32)> = content.similar.row(c).filter(|&(j, _)| j as usize != c).collect();
+            row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            for (j, score) in row {
+                let other = &descriptions[j as usize].0;
+                if list.len() >= NEIGHBOURS {
+                    break;
+                }
+                if !list.iter().any(|s| &s.sku == other) {
+                    list.push(Scored { sku: other.clone(), score, source: "content".into() });
+                }
+            }
+        }
+        out.push((sku.clone(), list));
+    }
+    Ok(out)
+}
+
+/// Bought-together neighbours: lift over invoices, pairs seen in at least 2 baskets.
+fn basket_neighbours(baskets: &[Record]) -> Result<Vec<(String, Vec<Scored>)>, TrainError> {
+    if baskets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let data = Interactions::from_records(baskets);
+    let params =
+        CooccurrenceParams { similarity: Similarity::Lift, neighbours: NEIGHBOURS, min_count: 2, ..CooccurrenceParams::default() };
+    let model = params.fit(&data)?;
+    Ok((0..data.n_items())
+        .map(|i| {
+            let mut row: Vec<(u32, f32)> = model.similar.row(i).filter(|&(j, _)| j as usize != i).collect();
+            row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            (data.items.name(i as u32).to_owned(), scored(row, |j| data.items.name(j).to_owned(), "basket"))
+        })
+        .filter(|(_, list)| !list.is_empty())
+        .collect())
+}
+
+impl RecommendArtifact {
+    /// The serving documents of this artifact under `version`.
+    ///
+    /// # Errors
+    /// When a document cannot be built.
+    pub fn documents(&mut self, version: &str) -> Result<Vec<Document>, TrainError> {
+        self.hybrid.rebuild_indexes();
+        let id = doc_id(ModelKind::Recommend, version);
+        let hybrid = &self.hybrid;
+        let users: Vec<usize> = (0..hybrid.users.len()).collect();
+        let lists = hybrid.recommend_many(&users, CANDIDATES);
+        let mut docs = Vec::with_capacity(users.len() + self.similar.len() + 1);
+        for (u, list) in lists.into_iter().enumerate() {
+            let candidates = scored(list, |i| hybrid.items.name(i).to_owned(), "hybrid");
+            let mut bought: Vec<(u32, f32)> = hybrid.history.row(u).collect();
+            bought.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            bought.truncate(CANDIDATES);
+            let purchased = scored(bought, |i| hybrid.items.name(i).to_owned(), "repurchase");
+            let body = CustomerRecs { candidates, purchased };
+            docs.push(Document::new(customer_partition(hybrid.users.name(u as u32)), &id, &body)?);
+        }
+        let mut bought_with: HashMap<&str, &Vec<Scored>> =
+            self.bought_with.iter().map(|(s, l)| (s.as_str(), l)).collect();
+        let descriptions: HashMap<&str, &str> =
+            self.descriptions.iter().map(|(s, d)| (s.as_str(), d.as_str())).collect();
+        for (sku, similar) in &self.similar {
+            let body = ItemRecs {
+                description: descriptions.get(sku.as_str()).map(|d| (*d).to_owned()).filter(|d| !d.is_empty()),
+                similar: similar.clone(),
+                bought_with: bought_with.remove(sku.as_str()).cloned().unwrap_or_default(),
+            };
+            docs.push(Document::new(item_partition(sku), &id, &body)?);
+        }
+        let trending = scored(hybrid.cold_start(CANDIDATES), |i| hybrid.items.name(i).to_owned(), "trending");
+        let shop = ShopRecs { trending, descriptions: self.descriptions.clone(), customers: hybrid.users.len() };
+        docs.push(Document::new(SHOP_PARTITION, &id, &shop)?);
+        Ok(docs)
+    }
+}
