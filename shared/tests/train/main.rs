@@ -1,0 +1,260 @@
+//! The retrain pipeline's guarantees under failure and concurrency, on the embedded default:
+//! a version goes live whole or not at all, and two retrains never both run.
+//!
+//! Faults are injected by wrapping a real store: a serving store that fails half-way through a
+//! publish, a model blob store that fails before a version's manifest, and a registry store that
+//! refuses the pointer flip (what a process killed between writing a version and flipping the
+//! pointer leaves behind).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use shopsense::ingest::{IngestOptions, IngestOutcome, Ingestor};
+use shopsense::registry::{ModelKind, Registry, VersionStatus};
+use shopsense::serving::{CustomerSegment, Reader, customer_partition};
+use shopsense::store::{
+    Blob, BlobMeta, BlobStore, Document, DocumentStore, ETag, PutOptions, Query, StoreError, StoreResult, Stores,
+};
+use shopsense::tables::SILVER_CONTAINER;
+use shopsense::train::{TrainError, TrainOptions, Trainer};
+
+/// Local stores in a fresh home with the shipped sample ingested.
+async fn stores_with_sample() -> (tempfile::TempDir, Stores) {
+    let home = tempfile::tempdir().unwrap();
+    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
+    let settings = shopsense::settings::Settings::from_values(values, None).unwrap();
+    let stores = Stores::open(&settings).await.unwrap();
+    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    let sample = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/sample/online_retail_sample.csv")).unwrap();
+    let path = "transactions/sample.csv";
+    ingestor.uploads().put(path, Bytes::from(sample), PutOptions::default()).await.unwrap();
+    assert!(matches!(ingestor.ingest(path, &IngestOptions::default()).await.unwrap(), IngestOutcome::Reported(_)));
+    (home, stores)
+}
+
+async fn trainer(stores: &Stores, registry: Registry) -> Trainer {
+    Trainer::new(stores.blobs.container(SILVER_CONTAINER).await.unwrap(), registry, TrainOptions::default())
+}
+
+async fn healthy(stores: &Stores) -> Trainer {
+    trainer(stores, Registry::open(stores, 5).await.unwrap()).await
+}
+
+fn quiet(_: shopsense::train::Progress) {}
+
+async fn live(registry: &Registry, kind: ModelKind) -> Option<String> {
+    registry.live(kind).await.unwrap().map(|(p, _)| p.version)
+}
+
+fn injected() -> StoreError {
+    StoreError::backend("test", "injected failure", false, std::io::Error::other("injected"))
+}
+
+/// A document store that, once armed, writes half of each batch and then fails, or refuses
+/// conditional writes (the pointer flip).
+#[derive(Debug)]
+struct Faulty {
+    inner: Arc<dyn DocumentStore>,
+    fail_batches: AtomicBool,
+    fail_flips: AtomicBool,
+}
+
+impl Faulty {
+    fn new(inner: Arc<dyn DocumentStore>) -> Arc<Self> {
+        Arc::new(Self { inner, fail_batches: AtomicBool::new(false), fail_flips: AtomicBool::new(false) })
+    }
+}
+
+#[async_trait]
+impl DocumentStore for Faulty {
+    fn location(&self) -> String {
+        format!("faulty {}", self.inner.location())
+    }
+    async fn upsert(&self, doc: &Document) -> StoreResult<ETag> {
+        self.inner.upsert(doc).await
+    }
+    async fn create(&self, doc: &Document) -> StoreResult<ETag> {
+        if self.fail_flips.load(Ordering::SeqCst) && doc.id == "live" {
+            return Err(injected());
+        }
+        self.inner.create(doc).await
+    }
+    async fn replace(&self, doc: &Document, if_match: &ETag) -> StoreResult<ETag> {
+        if self.fail_flips.load(Ordering::SeqCst) && doc.id == "live" {
+            return Err(injected());
+        }
+        self.inner.replace(doc, if_match).await
+    }
+    async fn get(&self, partition: &str, id: &str) -> StoreResult<Option<Document>> {
+        self.inner.get(partition, id).await
+    }
+    async fn delete(&self, partition: &str, id: &str) -> StoreResult<bool> {
+        self.inner.delete(partition, id).await
+    }
+    async fn query(&self, partition: &str, query: &Query) -> StoreResult<Vec<Document>> {
+        self.inner.query(partition, query).await
+    }
+    async fn upsert_many(&self, docs: &[Document]) -> StoreResult<()> {
+        if self.fail_batches.load(Ordering::SeqCst) {
+            self.inner.upsert_many(&docs[..docs.len() / 2]).await?;
+            return Err(injected());
+        }
+        self.inner.upsert_many(docs).await
+    }
+}
+
+/// A blob store that fails every write of a manifest once armed.
+#[derive(Debug)]
+struct NoManifest {
+    inner: Arc<dyn BlobStore>,
+}
+
+#[async_trait]
+impl BlobStore for NoManifest {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    async fn put(&self, path: &str, body: Bytes, options: PutOptions) -> StoreResult<BlobMeta> {
+        if path.ends_with("manifest.json") {
+            return Err(injected());
+        }
+        self.inner.put(path, body, options).await
+    }
+    async fn get(&self, path: &str) -> StoreResult<Option<Blob>> {
+        self.inner.get(path).await
+    }
+    async fn head(&self, path: &str) -> StoreResult<Option<BlobMeta>> {
+        self.inner.head(path).await
+    }
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, path: &str) -> StoreResult<bool> {
+        self.inner.delete(path).await
+    }
+}
+
+struct Parts {
+    models: Arc<dyn BlobStore>,
+    records: Arc<dyn DocumentStore>,
+    serving: Arc<dyn DocumentStore>,
+}
+
+async fn parts(stores: &Stores) -> Parts {
+    Parts {
+        models: stores.blobs.container("models").await.unwrap(),
+        records: stores.documents.container("registry").await.unwrap(),
+        serving: stores.documents.container("serving").await.unwrap(),
+    }
+}
+
+/// Every segment document a reader sees for every customer comes from `version`.
+async fn readers_see(stores: &Stores, version: &str) {
+    let reader = Reader::open(stores, std::time::Duration::ZERO).await.unwrap();
+    for customer in ["14456", "17428", "14071"] {
+        let (seen, doc) =
+            reader.get::<CustomerSegment>(ModelKind::Segments, &customer_partition(customer)).await.unwrap().unwrap();
+        assert_eq!(seen, version);
+        assert!(doc.is_some(), "customer {customer} has a complete document in {version}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serving_store_failing_mid_publish_leaves_the_old_version_live_and_the_next_run_publishes_whole() {
+    let (_home, stores) = stores_with_sample().await;
+    let first = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    let v1 = first.kinds[0].version.clone();
+    let p = parts(&stores).await;
+    let serving = Faulty::new(p.serving.clone());
+    serving.fail_batches.store(true, Ordering::SeqCst);
+    let broken = trainer(&stores, Registry::from_parts(p.models.clone(), p.records.clone(), serving, 5)).await;
+    let error = broken.run(&[ModelKind::Segments], "t", &quiet).await.unwrap_err();
+    assert!(error.to_string().contains("injected"), "{error}");
+    let registry = Registry::open(&stores, 5).await.unwrap();
+    assert_eq!(live(&registry, ModelKind::Segments).await.as_deref(), Some(v1.as_str()));
+    readers_see(&stores, &v1).await;
+    let failed = registry.list(ModelKind::Segments).await.unwrap().into_iter().find(|r| r.version != v1).unwrap();
+    assert_eq!(failed.status, VersionStatus::Rejected);
+    assert!(failed.reason.as_deref().unwrap().starts_with("publish failed"), "{:?}", failed.reason);
+
+    let third = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    let v3 = &third.kinds[0].version;
+    assert_eq!(third.kinds[0].status, VersionStatus::Live);
+    readers_see(&stores, v3).await;
+    // The failed version's half-written documents were cleaned up by retention.
+    let leftovers = p.serving.query(&customer_partition("17428"), &Query::all()).await.unwrap();
+    assert!(leftovers.iter().all(|d| !d.id.ends_with(&failed.version)), "{leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_store_failing_mid_write_leaves_no_version_to_promote() {
+    let (_home, stores) = stores_with_sample().await;
+    let v1 = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    let p = parts(&stores).await;
+    let models: Arc<dyn BlobStore> = Arc::new(NoManifest { inner: p.models.clone() });
+    let broken = trainer(&stores, Registry::from_parts(models, p.records.clone(), p.serving.clone(), 5)).await;
+    assert!(matches!(broken.run(&[ModelKind::Segments], "t", &quiet).await, Err(TrainError::Registry(_))));
+    let registry = Registry::open(&stores, 5).await.unwrap();
+    assert_eq!(live(&registry, ModelKind::Segments).await.as_deref(), Some(v1.as_str()));
+    assert_eq!(registry.list(ModelKind::Segments).await.unwrap().len(), 1, "no record of the broken version");
+    readers_see(&stores, &v1).await;
+    let next = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    readers_see(&stores, &next.kinds[0].version).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_between_version_write_and_pointer_flip_changes_nothing_readers_see() {
+    let (_home, stores) = stores_with_sample().await;
+    let v1 = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    let p = parts(&stores).await;
+    let records = Faulty::new(p.records.clone());
+    records.fail_flips.store(true, Ordering::SeqCst);
+    let dying = trainer(&stores, Registry::from_parts(p.models.clone(), records, p.serving.clone(), 5)).await;
+    assert!(dying.run(&[ModelKind::Segments], "t", &quiet).await.is_err());
+    let registry = Registry::open(&stores, 5).await.unwrap();
+    assert_eq!(live(&registry, ModelKind::Segments).await.as_deref(), Some(v1.as_str()));
+    readers_see(&stores, &v1).await;
+    let next = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    assert_eq!(next.kinds[0].status, VersionStatus::Live);
+    readers_see(&stores, &next.kinds[0].version).await;
+    // And a person can roll back to the version it replaced, instantly.
+    registry.rollback(ModelKind::Segments).await.unwrap();
+    readers_see(&stores, &v1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_two_retrains_at_once_exactly_one_runs_and_the_other_exits_cleanly() {
+    let (_home, stores) = stores_with_sample().await;
+    let (a, b) = (healthy(&stores).await, healthy(&stores).await);
+    let (ra, rb) = tokio::join!(
+        a.run(&[ModelKind::Forecast], "a", &quiet),
+        b.run(&[ModelKind::Forecast], "b", &quiet)
+    );
+    let busy = [&ra, &rb].iter().filter(|r| matches!(r, Err(TrainError::Busy(_)))).count();
+    let ran = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+    assert_eq!((ran, busy), (1, 1), "{ra:?} / {rb:?}");
+    let registry = Registry::open(&stores, 5).await.unwrap();
+    assert_eq!(registry.list(ModelKind::Forecast).await.unwrap().len(), 1);
+    // The lease was released: a later run goes ahead.
+    assert!(a.run(&[ModelKind::Segments], "a", &quiet).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_the_newest_versions_and_never_the_live_one_or_its_predecessor() {
+    let (_home, stores) = stores_with_sample().await;
+    let registry = Registry::open(&stores, 2).await.unwrap();
+    let t = trainer(&stores, registry.clone()).await;
+    let mut versions = Vec::new();
+    for _ in 0..4 {
+        versions.push(t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone());
+    }
+    let kept: Vec<String> = registry.list(ModelKind::Segments).await.unwrap().into_iter().map(|r| r.version).collect();
+    assert_eq!(kept, vec![versions[3].clone(), versions[2].clone()]);
+    let models = stores.blobs.container("models").await.unwrap();
+    assert!(models.list(&format!("segments/{}/", versions[0])).await.unwrap().is_empty(), "old blobs deleted");
+    let old_docs = stores.documents.container("serving").await.unwrap();
+    let docs = old_docs.query(&customer_partition("17428"), &Query::all()).await.unwrap();
+    assert_eq!(docs.len(), 2, "serving documents of exactly the kept versions: {docs:?}");
+}
