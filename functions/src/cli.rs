@@ -294,6 +294,24 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// HTTP latency of the recommendation endpoints at a fixed request rate (open loop).
+    Serve {
+        /// Requests per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Seconds measured (after one second of warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Keep-alive connections of the client.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Load a running instance (http://ip:port) instead of one started in this process.
+        #[arg(long)]
+        url: Option<String>,
+        /// Print one JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// End-to-end ingest of a transactions file on the local backend, in a fresh home per run.
     Ingest {
         /// The file (default: the full UCI Online Retail beside the checkout).
@@ -358,6 +376,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest { file, kind, mapping, json } => {
             let settings = settings(&cli, Some(BackendChoice::Local))?;
             ingest_file(settings, file, *kind, mapping.as_deref(), *json).await
+        }
+        Command::Bench { which: BenchCommand::Serve { rate, seconds, connections, url, json } } => {
+            let options = crate::loadbench::LoadOptions {
+                rate: *rate,
+                seconds: *seconds,
+                connections: *connections,
+                url: url.clone(),
+                json: *json,
+            };
+            crate::loadbench::run(&options).await
         }
         Command::Bench { which: BenchCommand::Ingest { file, runs, json } } => {
             crate::bench::ingest(file, *runs, *json).await

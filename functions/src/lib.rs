@@ -25,6 +25,7 @@ pub mod functions;
 pub mod health;
 pub mod host;
 pub mod ingest;
+pub mod loadbench;
 pub mod local;
 pub mod package;
 pub mod retrain;

@@ -217,7 +217,7 @@ async fn forecast(
         .collect();
     let total: f64 = item.mean[..horizon].iter().map(|&m| f64::from(m)).sum();
     let summary = state.reader.get::<ForecastSummary>(ModelKind::Forecast, SHOP_PARTITION).await?;
-    let closed = summary.and_then(|(_, s)| s).map(|s| s.closed_weekdays).unwrap_or_default();
+    let closed = summary.and_then(|(_, s)| s).map(|s| s.closed_weekdays.clone()).unwrap_or_default();
     Ok(Json(json!({
         "sku": sku,
         "model_version": version,

@@ -15,6 +15,7 @@
 //! SKU the models know is a product code (the features drop postage, fees and vouchers).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -86,19 +87,16 @@ impl<'a> Builder<'a> {
     }
 }
 
-async fn shop(reader: &Reader) -> Result<Option<(String, Option<ShopRecs>)>, ReaderError> {
+async fn shop(reader: &Reader) -> Result<Option<(String, Option<Arc<ShopRecs>>)>, ReaderError> {
     reader.get::<ShopRecs>(ModelKind::Recommend, SHOP_PARTITION).await
 }
 
-fn finish(builder: Builder<'_>, version: Option<String>, shop: Option<&ShopRecs>, reason: Option<&str>) -> Answer {
-    let descriptions: HashMap<&str, &str> = shop
-        .map(|s| s.descriptions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
-        .unwrap_or_default();
+fn finish(builder: Builder<'_>, version: Option<String>, shop: Option<&Arc<ShopRecs>>, reason: Option<&str>) -> Answer {
     let items = builder
         .items
         .into_iter()
         .map(|s| Recommended {
-            description: descriptions.get(s.sku.as_str()).map(|d| (*d).to_owned()).filter(|d| !d.is_empty()),
+            description: shop.and_then(|shop| shop.descriptions.get(&s.sku)).cloned(),
             sku: s.sku,
             score: s.score,
             source: s.source,

@@ -102,7 +102,7 @@ pub struct ShopRecs {
     /// Recency-weighted popularity: the cold-start answer.
     pub trending: Vec<Scored>,
     /// Descriptions of every product in the catalogue the model knows, by SKU.
-    pub descriptions: Vec<(String, String)>,
+    pub descriptions: std::collections::BTreeMap<String, String>,
     /// Customers with precomputed candidates.
     pub customers: usize,
 }

@@ -3,6 +3,7 @@
 //! customer or SKU costs one store read per version per process, and a flip is seen within the
 //! TTL without any invalidation message.
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::documents::doc_id;
 use crate::registry::{LivePointer, ModelKind, REGISTRY_CONTAINER, SERVING_CONTAINER};
-use crate::store::{Document, DocumentStore, StoreError, Stores};
+use crate::store::{DocumentStore, StoreError, Stores};
 
 /// Documents kept in the cache (each a few KB at most).
 const CACHE_DOCUMENTS: usize = 50_000;
@@ -39,7 +40,8 @@ pub struct Reader {
     serving: Arc<dyn DocumentStore>,
     pointer_ttl: Duration,
     pointers: Mutex<HashMap<ModelKind, (Option<String>, Instant)>>,
-    cache: quick_cache::sync::Cache<(String, String), Arc<Option<Document>>>,
+    /// (partition, id, parsed type) -> the parsed document (`Option<T>`, absent ones too).
+    cache: quick_cache::sync::Cache<(String, String, TypeId), Arc<dyn Any + Send + Sync>>,
 }
 
 impl Reader {
@@ -100,29 +102,30 @@ impl Reader {
     }
 
     /// The live `kind` document in `partition`: `None` when nothing is live, otherwise the
-    /// version and the document if there is one.
+    /// version and the document if there is one. Parsed documents are cached (keyed by
+    /// partition, id, which carries the version, and type): a hot document is parsed once.
     ///
     /// # Errors
     /// When the store fails or the document is malformed.
-    pub async fn get<T: DeserializeOwned>(
+    pub async fn get<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         kind: ModelKind,
         partition: &str,
-    ) -> Result<Option<(String, Option<T>)>, ReaderError> {
+    ) -> Result<Option<(String, Option<Arc<T>>)>, ReaderError> {
         let Some(version) = self.live_version(kind).await? else { return Ok(None) };
-        let key = (partition.to_owned(), doc_id(kind, &version));
-        let doc = match self.cache.get(&key) {
-            Some(doc) => doc,
-            None => {
-                let doc = Arc::new(self.serving.get(&key.0, &key.1).await?);
-                self.cache.insert(key, doc.clone());
-                doc
-            }
-        };
-        let body = match doc.as_ref() {
-            Some(doc) => Some(doc.parse::<T>().map_err(|e| ReaderError::Malformed { key: doc.key(), reason: e.to_string() })?),
+        let key = (partition.to_owned(), doc_id(kind, &version), TypeId::of::<T>());
+        if let Some(cached) = self.cache.get(&key)
+            && let Some(parsed) = cached.downcast_ref::<Option<Arc<T>>>()
+        {
+            return Ok(Some((version, parsed.clone())));
+        }
+        let parsed: Option<Arc<T>> = match self.serving.get(&key.0, &key.1).await? {
+            Some(doc) => Some(Arc::new(
+                doc.parse::<T>().map_err(|e| ReaderError::Malformed { key: doc.key(), reason: e.to_string() })?,
+            )),
             None => None,
         };
-        Ok(Some((version, body)))
+        self.cache.insert(key, Arc::new(parsed.clone()));
+        Ok(Some((version, parsed)))
     }
 }

@@ -206,7 +206,8 @@ impl RecommendArtifact {
             docs.push(Document::new(item_partition(sku), &id, &body)?);
         }
         let trending = scored(hybrid.cold_start(CANDIDATES), |i| hybrid.items.name(i).to_owned(), "trending");
-        let shop = ShopRecs { trending, descriptions: self.descriptions.clone(), customers: hybrid.users.len() };
+        let descriptions = self.descriptions.iter().filter(|(_, d)| !d.is_empty()).cloned().collect();
+        let shop = ShopRecs { trending, descriptions, customers: hybrid.users.len() };
         docs.push(Document::new(SHOP_PARTITION, &id, &shop)?);
         Ok(docs)
     }
