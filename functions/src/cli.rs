@@ -370,7 +370,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ModelsCommand::Promote { version, kind } => {
                     crate::commands::train::promote(&state.trainer, version, *kind).await
                 }
-                ModelsCommand::Rollback { kind } => crate::commands::train::rollback(&state.trainer, *kind).await,
+                ModelsCommand::Rollback { kind } => {
+                    crate::commands::train::rollback(&state.trainer, *kind).await
+                }
             }
         }
         Command::Ingest { file, kind, mapping, json } => {

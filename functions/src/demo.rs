@@ -37,12 +37,18 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
     let silver = state.stores.blobs.container(SILVER_CONTAINER).await?;
     if !silver.exists(INTERACTIONS_PATH).await? {
         eprintln!("shopsense local: empty home: ingesting the shipped Online Retail sample");
-        state.ingestor.uploads().put(SAMPLE_UPLOAD, Bytes::from_static(SAMPLE), PutOptions::default()).await?;
+        state
+            .ingestor
+            .uploads()
+            .put(SAMPLE_UPLOAD, Bytes::from_static(SAMPLE), PutOptions::default())
+            .await?;
         match state.ingestor.ingest(SAMPLE_UPLOAD, &state.ingest_options).await? {
             IngestOutcome::Reported(report) if report.verdict != Verdict::Fail => {
                 eprint!("{}", report.summary());
             }
-            IngestOutcome::Reported(report) => anyhow::bail!("the sample failed ingest: {}", report.summary()),
+            IngestOutcome::Reported(report) => {
+                anyhow::bail!("the sample failed ingest: {}", report.summary())
+            }
             IngestOutcome::Skipped { reason } => anyhow::bail!("the sample was skipped: {reason}"),
         }
     }
@@ -57,8 +63,9 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
             "shopsense local: training {} (the nightly retrain keeps them fresh)",
             missing.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
         );
-        let report =
-            crate::commands::train::train(&state.trainer, &missing, false).await.context("training the demo models")?;
+        let report = crate::commands::train::train(&state.trainer, &missing, false)
+            .await
+            .context("training the demo models")?;
         for kind in report.kinds.iter().filter(|k| k.status == VersionStatus::Rejected) {
             // A person's call, made here for the demo: with nothing live, serve the rejected
             // version rather than nothing. In production it stays rejected until someone runs
@@ -110,7 +117,9 @@ pub fn urls(base: &str, ids: &DemoIds) -> Vec<String> {
         format!("{base}/api/recommendations/customers/{customer}?k=5"),
         format!("{base}/api/recommendations/customers/no-such-customer?k=5   (cold start)"),
         format!("{base}/api/recommendations/items/{sku}/similar?k=5"),
-        format!("curl -s -X POST {base}/api/recommendations/cart -H 'content-type: application/json' -d '{cart_json}'"),
+        format!(
+            "curl -s -X POST {base}/api/recommendations/cart -H 'content-type: application/json' -d '{cart_json}'"
+        ),
         format!("{base}/api/segments/{customer}"),
         format!("{base}/api/forecasts/{sku}?horizon=28"),
         format!("{base}/api/alerts?severity=stockout_risk"),

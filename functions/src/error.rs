@@ -37,7 +37,9 @@ pub enum ApiError {
         what: String,
     },
     /// No version of the model that answers this is live yet.
-    #[error("no {kind} model is live yet: ingest transactions and run `shopsense train` (or wait for the nightly retrain)")]
+    #[error(
+        "no {kind} model is live yet: ingest transactions and run `shopsense train` (or wait for the nightly retrain)"
+    )]
     NoModel {
         /// The model kind.
         kind: shopsense::registry::ModelKind,

@@ -65,7 +65,12 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<()> {
                 .trim_end_matches('/')
                 .parse()
                 .with_context(|| format!("--url {url}: give http://<ip>:<port>"))?;
-            (addr, vec!["17850".to_owned(), "14456".to_owned()], vec!["85123A".to_owned(), "22578".to_owned()], None)
+            (
+                addr,
+                vec!["17850".to_owned(), "14456".to_owned()],
+                vec!["85123A".to_owned(), "22578".to_owned()],
+                None,
+            )
         }
         None => {
             let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
@@ -108,7 +113,7 @@ async fn ids(state: &AppState) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         .await?
         .and_then(|(_, s)| s)
         .context("no live recommender")?;
-    let skus: Vec<String> = shop.descriptions.iter().map(|(s, _)| s.clone()).collect();
+    let skus: Vec<String> = shop.descriptions.keys().cloned().collect();
     let silver = state.stores.blobs.container(shopsense::tables::SILVER_CONTAINER).await?;
     let blob = silver.get(shopsense::tables::RFM_INPUTS_PATH).await?.context("no features")?;
     let frame = shopsense::features::read_parquet(&blob.body)?;
@@ -118,7 +123,8 @@ async fn ids(state: &AppState) -> anyhow::Result<(Vec<String>, Vec<String>)> {
 }
 
 fn request_for(i: usize, customers: &[String], skus: &[String]) -> (usize, Request<Full<Bytes>>) {
-    let pick = |list: &[String], salt: usize| list[(i.wrapping_mul(2_654_435_761) ^ salt) % list.len()].clone();
+    let pick =
+        |list: &[String], salt: usize| list[(i.wrapping_mul(2_654_435_761) ^ salt) % list.len()].clone();
     let slot = i % 20;
     let build = |method: &str, uri: String, body: Bytes| {
         Request::builder()
@@ -134,12 +140,18 @@ fn request_for(i: usize, customers: &[String], skus: &[String]) -> (usize, Reque
     } else if slot < 17 {
         (1, build("GET", format!("/api/recommendations/items/{}/similar?k=10", pick(skus, 2)), Bytes::new()))
     } else {
-        let body = json!({ "items": [pick(skus, 3), pick(skus, 4)], "customer_id": pick(customers, 5), "k": 10 });
+        let body =
+            json!({ "items": [pick(skus, 3), pick(skus, 4)], "customer_id": pick(customers, 5), "k": 10 });
         (2, build("POST", "/api/recommendations/cart".to_owned(), Bytes::from(body.to_string())))
     }
 }
 
-async fn load(addr: SocketAddr, options: &LoadOptions, customers: &[String], skus: &[String]) -> anyhow::Result<Vec<Sample>> {
+async fn load(
+    addr: SocketAddr,
+    options: &LoadOptions,
+    customers: &[String],
+    skus: &[String],
+) -> anyhow::Result<Vec<Sample>> {
     let total = options.rate as usize * (options.seconds as usize + 1);
     let warmup = options.rate as usize;
     let period = Duration::from_secs_f64(1.0 / f64::from(options.rate.max(1)));
@@ -151,7 +163,8 @@ async fn load(addr: SocketAddr, options: &LoadOptions, customers: &[String], sku
         workers.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
-            let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             tokio::spawn(connection);
             let mut samples = Vec::new();
             let mut i = w;
@@ -200,14 +213,20 @@ fn report(options: &LoadOptions, samples: &[Sample]) {
                         "p99_ms": percentile(l, 0.99), "p999_ms": percentile(l, 0.999), "max_ms": percentile(l, 1.0) })
             })
             .collect();
-        println!("{}", json!({ "rate": options.rate, "seconds": options.seconds, "connections": options.connections, "errors": errors, "endpoints": table }));
+        println!(
+            "{}",
+            json!({ "rate": options.rate, "seconds": options.seconds, "connections": options.connections, "errors": errors, "endpoints": table })
+        );
         return;
     }
     println!(
         "open-loop load: {} requests/s for {} s over {} keep-alive connections; latency from each request's due time",
         options.rate, options.seconds, options.connections
     );
-    println!("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}", "endpoint", "requests", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms");
+    println!(
+        "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "endpoint", "requests", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"
+    );
     for (name, l) in &rows {
         println!(
             "{:<10} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",

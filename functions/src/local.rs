@@ -104,12 +104,17 @@ pub fn timers(specs: &[FunctionSpec], settings: &Settings) -> Result<Vec<LocalTi
             function: spec.name.into(),
             reason: "timerTrigger has no schedule".into(),
         })?;
-        let default = LOCAL_SCHEDULE_DEFAULTS.iter().find(|(name, _)| {
-            expr.trim() == format!("%{name}%") && settings.get(name).is_none()
-        });
+        let default = LOCAL_SCHEDULE_DEFAULTS
+            .iter()
+            .find(|(name, _)| expr.trim() == format!("%{name}%") && settings.get(name).is_none());
         let schedule = match default {
             Some((name, value)) => {
-                tracing::info!(function = spec.name, setting = name, schedule = value, "setting not set: local default schedule");
+                tracing::info!(
+                    function = spec.name,
+                    setting = name,
+                    schedule = value,
+                    "setting not set: local default schedule"
+                );
                 value.parse()
             }
             None => Schedule::resolve(expr, settings),

@@ -22,7 +22,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/retrain", post(retrain))
 }
 
-async fn retrain(State(state): State<AppState>, invoke: Invoke<TimerInfo>) -> Result<InvokeResponse, ApiError> {
+async fn retrain(
+    State(state): State<AppState>,
+    invoke: Invoke<TimerInfo>,
+) -> Result<InvokeResponse, ApiError> {
     if invoke.trigger.is_past_due {
         tracing::info!("retrain timer is past due; running now");
     }
@@ -37,7 +40,13 @@ async fn retrain(State(state): State<AppState>, invoke: Invoke<TimerInfo>) -> Re
                 .kinds
                 .iter()
                 .map(|k| {
-                    format!("{} {}: {}{}", k.kind, k.version, k.status, k.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())
+                    format!(
+                        "{} {}: {}{}",
+                        k.kind,
+                        k.version,
+                        k.status,
+                        k.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                    )
                 })
                 .collect();
             let mut response = InvokeResponse::ok(json!(report));
@@ -47,7 +56,9 @@ async fn retrain(State(state): State<AppState>, invoke: Invoke<TimerInfo>) -> Re
             Ok(response)
         }
         Err(TrainError::Busy(who)) => Ok(InvokeResponse::ok(json!(null)).log(format!("skipped: {who}"))),
-        Err(e) if e.is_transient() => Ok(InvokeResponse::failed(format!("transient failure, will run again: {e}"))),
+        Err(e) if e.is_transient() => {
+            Ok(InvokeResponse::failed(format!("transient failure, will run again: {e}")))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "retrain failed");
             Ok(InvokeResponse::ok(json!(null)).log(format!("retrain failed: {e}")))

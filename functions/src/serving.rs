@@ -19,7 +19,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shopsense::registry::ModelKind;
 use shopsense::serving::{
-    CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_partition, item_partition,
+    CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_partition,
+    item_partition,
 };
 
 use crate::error::ApiError;
@@ -35,7 +36,9 @@ fn bad(message: impl Into<String>) -> ApiError {
 /// Refuses parameters other than `allowed`.
 fn only(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
     match params.keys().find(|p| !allowed.contains(&p.as_str())) {
-        Some(unknown) => Err(bad(format!("unknown query parameter {unknown:?}; allowed: {}", allowed.join(", ")))),
+        Some(unknown) => {
+            Err(bad(format!("unknown query parameter {unknown:?}; allowed: {}", allowed.join(", "))))
+        }
         None => Ok(()),
     }
 }
@@ -97,7 +100,8 @@ async fn customer(
     let k = k_of(params.get("k"))?;
     let include_purchased = flag("include_purchased", params.get("include_purchased"))?;
     let exclusions = state.exclusions().await?;
-    let answer = answers::for_customer(&state.reader, customer_id.trim(), k, include_purchased, &exclusions).await?;
+    let answer =
+        answers::for_customer(&state.reader, customer_id.trim(), k, include_purchased, &exclusions).await?;
     Ok(Json(json!({ "customer_id": customer_id, "k": k, "answer": answer })))
 }
 
@@ -137,12 +141,14 @@ async fn cart(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>,
     }
     let k = k_of(request.k.map(|k| k.to_string()).as_ref())?;
     let exclusions = state.exclusions().await?;
-    let answer =
-        answers::cart(&state.reader, &items, request.customer_id.as_deref(), k, &exclusions).await?;
+    let answer = answers::cart(&state.reader, &items, request.customer_id.as_deref(), k, &exclusions).await?;
     Ok(Json(json!({ "items": items, "k": k, "answer": answer })))
 }
 
-async fn segment(State(state): State<AppState>, Path(customer_id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn segment(
+    State(state): State<AppState>,
+    Path(customer_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let customer_id = customer_id.trim().to_owned();
     match state.reader.get::<CustomerSegment>(ModelKind::Segments, &customer_partition(&customer_id)).await? {
         None => Err(ApiError::NoModel { kind: ModelKind::Segments }),
@@ -165,7 +171,11 @@ fn levels_of(value: Option<&String>) -> Result<Vec<f64>, ApiError> {
 
 fn level_name(level: f64) -> String {
     let percent = level * 100.0;
-    if (percent - percent.round()).abs() < 1e-9 { format!("p{}", percent.round()) } else { format!("p{percent}") }
+    if (percent - percent.round()).abs() < 1e-9 {
+        format!("p{}", percent.round())
+    } else {
+        format!("p{percent}")
+    }
 }
 
 async fn forecast(
@@ -178,7 +188,9 @@ async fn forecast(
         None => 28,
         Some(text) => match text.parse::<usize>() {
             Ok(h) if (1..=90).contains(&h) => h,
-            _ => return Err(bad(format!("horizon must be a whole number of days from 1 to 90, got {text:?}"))),
+            _ => {
+                return Err(bad(format!("horizon must be a whole number of days from 1 to 90, got {text:?}")));
+            }
         },
     };
     let levels = levels_of(params.get("levels"))?;

@@ -50,8 +50,11 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
                 println!("           reason:  {reason}");
             }
             if let Some(drift) = &k.drift {
-                let features: Vec<String> =
-                    drift.features.iter().map(|f| format!("{} {:.3}{}", f.feature, f.psi, if f.flagged { " (!)" } else { "" })).collect();
+                let features: Vec<String> = drift
+                    .features
+                    .iter()
+                    .map(|f| format!("{} {:.3}{}", f.feature, f.psi, if f.flagged { " (!)" } else { "" }))
+                    .collect();
                 println!("           drift (PSI vs {}): {}", drift.against, features.join(", "));
             }
         }
@@ -67,7 +70,11 @@ fn version_line(r: &VersionRecord, live: Option<&str>) -> String {
         ModelKind::Forecast => "wape_total",
         ModelKind::Segments => "silhouette",
     };
-    let metric = r.metrics.get(key).and_then(serde_json::Value::as_f64).map_or_else(String::new, |v| format!("{key} {v:.4}"));
+    let metric = r
+        .metrics
+        .get(key)
+        .and_then(serde_json::Value::as_f64)
+        .map_or_else(String::new, |v| format!("{key} {v:.4}"));
     format!(
         "{marker} {:<10} {}  {:<9} {:<18} {}",
         r.kind.as_str(),

@@ -15,7 +15,8 @@ use crate::support::{crate_dir, get, local_app, post, send};
 
 /// SKUs each customer bought in the shipped sample (sales with a customer).
 fn bought_in_sample(customer: &str) -> HashSet<String> {
-    let mut reader = csv::Reader::from_path(crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    let mut reader =
+        csv::Reader::from_path(crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
     reader
         .records()
         .map(Result::unwrap)
@@ -25,7 +26,12 @@ fn bought_in_sample(customer: &str) -> HashSet<String> {
 }
 
 fn skus(answer: &Value) -> Vec<String> {
-    answer["answer"]["items"].as_array().unwrap().iter().map(|i| i["sku"].as_str().unwrap().to_owned()).collect()
+    answer["answer"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sku"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn live(state: &AppState, kind: ModelKind) -> String {
@@ -53,8 +59,10 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(picks.iter().collect::<HashSet<_>>().len(), 7, "no duplicates");
     // Asked for, purchases may come back, marked as such.
     let (_, body) =
-        send(&router, get(&format!("/api/recommendations/customers/{customer}?k=9&include_purchased=true"))).await;
-    let sources: Vec<&str> = body["answer"]["items"].as_array().unwrap().iter().map(|i| i["source"].as_str().unwrap()).collect();
+        send(&router, get(&format!("/api/recommendations/customers/{customer}?k=9&include_purchased=true")))
+            .await;
+    let sources: Vec<&str> =
+        body["answer"]["items"].as_array().unwrap().iter().map(|i| i["source"].as_str().unwrap()).collect();
     assert!(sources.contains(&"repurchase"), "{sources:?}");
 
     // Cold start.
@@ -87,17 +95,22 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(body["model_version"], json!(live(&state, ModelKind::Segments).await));
     let (status, body) = send(&router, get("/api/segments/nobody-at-all")).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
-    let (status, body) = send(&router, get(&format!("/api/forecasts/{sku}?horizon=14&levels=0.1,0.5,0.9"))).await;
+    let (status, body) =
+        send(&router, get(&format!("/api/forecasts/{sku}?horizon=14&levels=0.1,0.5,0.9"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let daily = body["daily"].as_array().unwrap();
     assert_eq!(daily.len(), 14);
     for day in daily {
-        let (p10, p50, p90) = (day["p10"].as_f64().unwrap(), day["p50"].as_f64().unwrap(), day["p90"].as_f64().unwrap());
+        let (p10, p50, p90) =
+            (day["p10"].as_f64().unwrap(), day["p50"].as_f64().unwrap(), day["p90"].as_f64().unwrap());
         assert!(p10 <= p50 && p50 <= p90, "{day}");
     }
     assert_eq!(body["closed_weekdays"], json!(["Sat"]));
     let saturday = daily.iter().find(|d| {
-        chrono::NaiveDate::parse_from_str(d["date"].as_str().unwrap(), "%Y-%m-%d").unwrap().format("%a").to_string()
+        chrono::NaiveDate::parse_from_str(d["date"].as_str().unwrap(), "%Y-%m-%d")
+            .unwrap()
+            .format("%a")
+            .to_string()
             == "Sat"
     });
     assert_eq!(saturday.unwrap()["forecast"].as_f64(), Some(0.0), "closed Saturdays forecast 0");
@@ -114,7 +127,11 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         assert!(status.is_client_error(), "{path}: {status}");
         assert!(body["message"].as_str().unwrap().contains(needle), "{path}: {body}");
     }
-    for (body, needle) in [("{\"items\": []}", "at least one"), ("{oops", "must be JSON"), ("{\"items\": [\"A\"], \"k\": 0}", "k must be")] {
+    for (body, needle) in [
+        ("{\"items\": []}", "at least one"),
+        ("{oops", "must be JSON"),
+        ("{\"items\": [\"A\"], \"k\": 0}", "k must be"),
+    ] {
         let (status, answer) = send(&router, post("/api/recommendations/cart", body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(answer["message"].as_str().unwrap().contains(needle), "{body}: {answer}");
@@ -122,7 +139,8 @@ async fn demo_flow(state: AppState, router: axum::Router) {
 
     // The nightly retrain through the timer function: a new version for every kind, live or
     // rejected by its gate; serving follows the pointer.
-    let (status, body) = send(&router, post("/retrain", timer_payload("retrain", false, "", "").to_string())).await;
+    let (status, body) =
+        send(&router, post("/retrain", timer_payload("retrain", false, "", "").to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let kinds = body["ReturnValue"]["kinds"].as_array().unwrap();
     assert_eq!(kinds.len(), 3, "{body}");
@@ -132,8 +150,15 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     if new_rec["status"] == "live" {
         assert_eq!(json!(now_live), new_rec["version"]);
         let drift = &new_rec["drift"];
-        assert_eq!(drift["against"], json!(rec_version), "drift is measured against the previous live version");
-        assert!(drift["features"].as_array().unwrap().iter().all(|f| f["psi"].as_f64().unwrap() < 0.01), "same data, no drift: {drift}");
+        assert_eq!(
+            drift["against"],
+            json!(rec_version),
+            "drift is measured against the previous live version"
+        );
+        assert!(
+            drift["features"].as_array().unwrap().iter().all(|f| f["psi"].as_f64().unwrap() < 0.01),
+            "same data, no drift: {drift}"
+        );
     } else {
         assert_eq!(now_live, rec_version);
     }
@@ -141,7 +166,12 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(body["answer"]["model_version"], json!(now_live));
     let records = state.trainer.registry().list(ModelKind::Recommend).await.unwrap();
     assert_eq!(records.len(), 2);
-    assert!(records.iter().all(|r| matches!(r.status, VersionStatus::Live | VersionStatus::Retired | VersionStatus::Rejected)));
+    assert!(
+        records.iter().all(|r| matches!(
+            r.status,
+            VersionStatus::Live | VersionStatus::Retired | VersionStatus::Rejected
+        ))
+    );
     let (status, body) = send(&router, get("/api/models")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["recommend"]["live"], json!(now_live));

@@ -84,8 +84,10 @@ mod tests {
             ("536002", "E", 1, "2011-01-04 10:00", 2.0, None, "UK"),
         ];
         let table = baskets(&combine(&[batch("b", &rows)]).unwrap()).unwrap();
-        let invoices: Vec<_> = table.column("invoice").unwrap().str().unwrap().iter().map(Option::unwrap).collect();
-        let skus: Vec<_> = table.column("stock_code").unwrap().str().unwrap().iter().map(Option::unwrap).collect();
+        let invoices: Vec<_> =
+            table.column("invoice").unwrap().str().unwrap().iter().map(Option::unwrap).collect();
+        let skus: Vec<_> =
+            table.column("stock_code").unwrap().str().unwrap().iter().map(Option::unwrap).collect();
         assert_eq!(invoices, ["536001", "536001", "536002"]);
         assert_eq!(skus, ["A", "E", "E"]);
     }

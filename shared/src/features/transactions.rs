@@ -48,7 +48,9 @@ pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> 
         };
         let mut select = columns.clone();
         select.push(description);
-        frames.push(batch.clone().lazy().select(select).with_column(lit(position as u64).alias(BATCH_POSITION)));
+        frames.push(
+            batch.clone().lazy().select(select).with_column(lit(position as u64).alias(BATCH_POSITION)),
+        );
     }
     if frames.is_empty() {
         let empty = DataFrame::empty_with_schema(

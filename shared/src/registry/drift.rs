@@ -2,9 +2,9 @@
 //! (PSI) of key features, binned at the previous training data's deciles.
 //!
 //! PSI = sum over bins of `(p_new - p_old) * ln(p_new / p_old)`, proportions floored at 1e-4.
-//! Rule of thumb used by credit-risk teams since the 1990s: < 0.1 stable, 0.1-0.25 some shift,
-//! > 0.25 a shift worth a look; the flag threshold is [`DEFAULT_PSI_THRESHOLD`] (setting
-//! `SHOPSENSE_DRIFT_PSI_THRESHOLD`).
+//! Rule of thumb used by credit-risk teams since the 1990s: below 0.1 stable, 0.1 to 0.25 some
+//! shift, above 0.25 a shift worth a look; the flag threshold is [`DEFAULT_PSI_THRESHOLD`]
+//! (setting `SHOPSENSE_DRIFT_PSI_THRESHOLD`).
 
 use serde::{Deserialize, Serialize};
 
@@ -76,11 +76,8 @@ impl Distribution {
         let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
         sorted.sort_by(f64::total_cmp);
         let n = sorted.len();
-        let edges: Vec<f64> = if n == 0 {
-            Vec::new()
-        } else {
-            (1..BINS).map(|q| sorted[(q * n / BINS).min(n - 1)]).collect()
-        };
+        let edges: Vec<f64> =
+            if n == 0 { Vec::new() } else { (1..BINS).map(|q| sorted[(q * n / BINS).min(n - 1)]).collect() };
         let edges = {
             let mut e = edges;
             e.dedup();
@@ -179,7 +176,13 @@ mod tests {
     #[test]
     fn a_hand_worked_psi() {
         // Two bins with edge 1: old shares (0.5, 0.5), new (0.25, 0.75).
-        let old = Distribution { feature: "x".into(), edges: vec![1.0], shares: vec![0.5, 0.5], count: 4, mean: 1.0 };
+        let old = Distribution {
+            feature: "x".into(),
+            edges: vec![1.0],
+            shares: vec![0.5, 0.5],
+            count: 4,
+            mean: 1.0,
+        };
         let new_values = [0.0, 2.0, 2.0, 2.0];
         let expected = (0.25 - 0.5) * (0.25f64 / 0.5).ln() + (0.75 - 0.5) * (0.75f64 / 0.5).ln();
         assert!((old.psi(&new_values) - expected).abs() < 1e-12);

@@ -99,7 +99,10 @@ impl Gates {
             if value.is_finite() && value > 0.0 {
                 Ok(value)
             } else {
-                Err(SettingsError::Invalid { name: name.to_owned(), reason: "must be a positive number".into() })
+                Err(SettingsError::Invalid {
+                    name: name.to_owned(),
+                    reason: "must be a positive number".into(),
+                })
             }
         };
         Ok(Self {
@@ -145,7 +148,12 @@ impl Gates {
             ModelKind::Forecast => {
                 let bound = value("naive_wape_total");
                 let v = value("wape_total");
-                GateCheck { check: "wape_total < seasonal naive's".into(), value: v, bound, passed: v < bound }
+                GateCheck {
+                    check: "wape_total < seasonal naive's".into(),
+                    value: v,
+                    bound,
+                    passed: v < bound,
+                }
             }
             ModelKind::Segments => {
                 let bound = self.segments_min_silhouette;

@@ -80,7 +80,11 @@ impl Lease {
         };
         match written {
             Ok(etag) => Ok(Self { store, name: name.to_owned(), holder: holder.to_owned(), etag }),
-            Err(StoreError::AlreadyExists { .. } | StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {
+            Err(
+                StoreError::AlreadyExists { .. }
+                | StoreError::Precondition { .. }
+                | StoreError::NotFound { .. },
+            ) => {
                 let current = store.get(LEASE_PARTITION, name).await?.map(|d| d.parse()).transpose()?;
                 Err(lost(current))
             }

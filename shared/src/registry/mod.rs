@@ -35,7 +35,9 @@ pub use codec::{decode_model, encode_model};
 pub use drift::{DriftReport, FeatureDrift, Profile};
 pub use gate::{GateCheck, GateReport, Gates};
 pub use lease::{Lease, LeaseError};
-pub use records::{DataFile, LivePointer, Manifest, ModelKind, VersionRecord, VersionStatus, code_version, new_version};
+pub use records::{
+    DataFile, LivePointer, Manifest, ModelKind, VersionRecord, VersionStatus, code_version, new_version,
+};
 pub use store::{Registry, RegistryError};
 
 /// Blob container of model versions.

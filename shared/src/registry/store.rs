@@ -147,7 +147,12 @@ impl Registry {
     ///
     /// # Errors
     /// [`RegistryError::UnknownVersion`] when it is absent.
-    pub async fn read_file(&self, kind: ModelKind, version: &str, name: &str) -> Result<Bytes, RegistryError> {
+    pub async fn read_file(
+        &self,
+        kind: ModelKind,
+        version: &str,
+        name: &str,
+    ) -> Result<Bytes, RegistryError> {
         match self.models.get(&format!("{}{name}", folder(kind, version))).await? {
             Some(blob) => Ok(blob.body),
             None => Err(RegistryError::UnknownVersion { kind, version: version.to_owned() }),
@@ -182,7 +187,11 @@ impl Registry {
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn record(&self, kind: ModelKind, version: &str) -> Result<Option<VersionRecord>, RegistryError> {
+    pub async fn record(
+        &self,
+        kind: ModelKind,
+        version: &str,
+    ) -> Result<Option<VersionRecord>, RegistryError> {
         if version == LIVE_ID {
             return Ok(None);
         }
@@ -219,7 +228,11 @@ impl Registry {
     ///
     /// # Errors
     /// When a store fails: the version is then not published and must not be flipped to.
-    pub async fn write_serving(&self, record: &mut VersionRecord, docs: &[Document]) -> Result<(), RegistryError> {
+    pub async fn write_serving(
+        &self,
+        record: &mut VersionRecord,
+        docs: &[Document],
+    ) -> Result<(), RegistryError> {
         let keys: Vec<(String, String)> = docs.iter().map(|d| (d.partition.clone(), d.id.clone())).collect();
         // Keys first: a publish that dies half-way still leaves what it wrote findable.
         self.models
@@ -271,7 +284,11 @@ impl Registry {
         };
         match flipped {
             Ok(_) => {}
-            Err(StoreError::AlreadyExists { .. } | StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {
+            Err(
+                StoreError::AlreadyExists { .. }
+                | StoreError::Precondition { .. }
+                | StoreError::NotFound { .. },
+            ) => {
                 return Err(RegistryError::PointerMoved { kind });
             }
             Err(e) => return Err(e.into()),
@@ -323,8 +340,10 @@ impl Registry {
     /// When a store fails (retention runs again on the next publish).
     pub async fn apply_retention(&self, kind: ModelKind) -> Result<(), RegistryError> {
         let live = self.live(kind).await?.map(|(p, _)| p);
-        let protected: Vec<&str> =
-            live.iter().flat_map(|p| std::iter::once(p.version.as_str()).chain(p.previous.as_deref())).collect();
+        let protected: Vec<&str> = live
+            .iter()
+            .flat_map(|p| std::iter::once(p.version.as_str()).chain(p.previous.as_deref()))
+            .collect();
         let records = self.list(kind).await?;
         for (rank, record) in records.iter().enumerate() {
             if protected.contains(&record.version.as_str()) {

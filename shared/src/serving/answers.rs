@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::documents::{CustomerRecs, ItemRecs, SHOP_PARTITION, Scored, ShopRecs, customer_partition, item_partition};
+use super::documents::{
+    CustomerRecs, ItemRecs, SHOP_PARTITION, Scored, ShopRecs, customer_partition, item_partition,
+};
 use super::reader::{Reader, ReaderError};
 use crate::registry::ModelKind;
 
@@ -91,7 +93,12 @@ async fn shop(reader: &Reader) -> Result<Option<(String, Option<Arc<ShopRecs>>)>
     reader.get::<ShopRecs>(ModelKind::Recommend, SHOP_PARTITION).await
 }
 
-fn finish(builder: Builder<'_>, version: Option<String>, shop: Option<&Arc<ShopRecs>>, reason: Option<&str>) -> Answer {
+fn finish(
+    builder: Builder<'_>,
+    version: Option<String>,
+    shop: Option<&Arc<ShopRecs>>,
+    reason: Option<&str>,
+) -> Answer {
     let items = builder
         .items
         .into_iter()
@@ -102,11 +109,21 @@ fn finish(builder: Builder<'_>, version: Option<String>, shop: Option<&Arc<ShopR
             source: s.source,
         })
         .collect();
-    Answer { items, model_version: version, fallback: reason.is_some(), fallback_reason: reason.map(str::to_owned) }
+    Answer {
+        items,
+        model_version: version,
+        fallback: reason.is_some(),
+        fallback_reason: reason.map(str::to_owned),
+    }
 }
 
 fn no_model() -> Answer {
-    Answer { items: Vec::new(), model_version: None, fallback: true, fallback_reason: Some("no_model".into()) }
+    Answer {
+        items: Vec::new(),
+        model_version: None,
+        fallback: true,
+        fallback_reason: Some("no_model".into()),
+    }
 }
 
 /// Top `k` for a customer.
@@ -120,7 +137,8 @@ pub async fn for_customer(
     include_purchased: bool,
     exclusions: &Exclusions,
 ) -> Result<Answer, ReaderError> {
-    let Some((version, recs)) = reader.get::<CustomerRecs>(ModelKind::Recommend, &customer_partition(customer)).await?
+    let Some((version, recs)) =
+        reader.get::<CustomerRecs>(ModelKind::Recommend, &customer_partition(customer)).await?
     else {
         return Ok(no_model());
     };
@@ -132,7 +150,8 @@ pub async fn for_customer(
                 // Interleave: one repurchase for every two new items keeps both visible.
                 let (mut new, mut old) = (recs.candidates.iter(), recs.purchased.iter());
                 while !builder.full() {
-                    let picked: Vec<Scored> = new.by_ref().take(2).chain(old.by_ref().take(1)).cloned().collect();
+                    let picked: Vec<Scored> =
+                        new.by_ref().take(2).chain(old.by_ref().take(1)).cloned().collect();
                     if picked.is_empty() {
                         break;
                     }
@@ -158,8 +177,14 @@ pub async fn for_customer(
 ///
 /// # Errors
 /// When the store fails or a document is malformed.
-pub async fn similar(reader: &Reader, sku: &str, k: usize, exclusions: &Exclusions) -> Result<Answer, ReaderError> {
-    let Some((version, item)) = reader.get::<ItemRecs>(ModelKind::Recommend, &item_partition(sku)).await? else {
+pub async fn similar(
+    reader: &Reader,
+    sku: &str,
+    k: usize,
+    exclusions: &Exclusions,
+) -> Result<Answer, ReaderError> {
+    let Some((version, item)) = reader.get::<ItemRecs>(ModelKind::Recommend, &item_partition(sku)).await?
+    else {
         return Ok(no_model());
     };
     let shop = shop(reader).await?.and_then(|(_, s)| s);
@@ -201,7 +226,9 @@ pub async fn cart(
     let mut lifts: HashMap<String, f32> = HashMap::new();
     let mut similar: Vec<Scored> = Vec::new();
     for sku in items {
-        if let Some((v, Some(item))) = reader.get::<ItemRecs>(ModelKind::Recommend, &item_partition(sku)).await? {
+        if let Some((v, Some(item))) =
+            reader.get::<ItemRecs>(ModelKind::Recommend, &item_partition(sku)).await?
+        {
             version = Some(v);
             for s in &item.bought_with {
                 *lifts.entry(s.sku.clone()).or_insert(0.0) += s.score;
@@ -236,5 +263,10 @@ pub async fn cart(
         reason = reason.or(Some("trending"));
         builder.extend(&shop.trending);
     }
-    Ok(finish(builder, version, shop.as_ref(), if basket.is_empty() { reason.or(Some("trending")) } else { reason }))
+    Ok(finish(
+        builder,
+        version,
+        shop.as_ref(),
+        if basket.is_empty() { reason.or(Some("trending")) } else { reason },
+    ))
 }

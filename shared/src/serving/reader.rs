@@ -59,7 +59,11 @@ impl Reader {
 
     /// A reader over given containers.
     #[must_use]
-    pub fn new(records: Arc<dyn DocumentStore>, serving: Arc<dyn DocumentStore>, pointer_ttl: Duration) -> Self {
+    pub fn new(
+        records: Arc<dyn DocumentStore>,
+        serving: Arc<dyn DocumentStore>,
+        pointer_ttl: Duration,
+    ) -> Self {
         Self {
             records,
             serving,
@@ -121,7 +125,8 @@ impl Reader {
         }
         let parsed: Option<Arc<T>> = match self.serving.get(&key.0, &key.1).await? {
             Some(doc) => Some(Arc::new(
-                doc.parse::<T>().map_err(|e| ReaderError::Malformed { key: doc.key(), reason: e.to_string() })?,
+                doc.parse::<T>()
+                    .map_err(|e| ReaderError::Malformed { key: doc.key(), reason: e.to_string() })?,
             )),
             None => None,
         };

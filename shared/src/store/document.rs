@@ -313,20 +313,14 @@ pub trait DocumentStore: Send + Sync + fmt::Debug {
     async fn upsert_many(&self, docs: &[Document]) -> StoreResult<()> {
         use futures::{StreamExt, TryStreamExt};
         let writes: Vec<_> = docs.iter().map(|doc| self.upsert(doc)).collect();
-        futures::stream::iter(writes)
-            .buffer_unordered(16)
-            .try_for_each(|_| async { Ok(()) })
-            .await
+        futures::stream::iter(writes).buffer_unordered(16).try_for_each(|_| async { Ok(()) }).await
     }
 
     /// Deletes many `(partition, id)` keys (missing ones are fine); up to 16 at once by default.
     async fn delete_many(&self, keys: &[(String, String)]) -> StoreResult<()> {
         use futures::{StreamExt, TryStreamExt};
         let deletes: Vec<_> = keys.iter().map(|(partition, id)| self.delete(partition, id)).collect();
-        futures::stream::iter(deletes)
-            .buffer_unordered(16)
-            .try_for_each(|_| async { Ok(()) })
-            .await
+        futures::stream::iter(deletes).buffer_unordered(16).try_for_each(|_| async { Ok(()) }).await
     }
 
     /// Deletes one document; `Ok(true)` if one was there.

@@ -66,7 +66,10 @@ fn naive_wape_total(train: &Panel, test: &Panel) -> f64 {
 ///
 /// # Errors
 /// When the history is too short for the holdout or the forecaster refuses it.
-pub fn train(data: &TrainingData, params: &ForecastTraining) -> Result<(ForecastArtifact, Value), TrainError> {
+pub fn train(
+    data: &TrainingData,
+    params: &ForecastTraining,
+) -> Result<(ForecastArtifact, Value), TrainError> {
     let panel = Panel::from_rows(&data.demand_rows()?);
     if panel.skus.is_empty() {
         return Err(TrainError::Data("no daily demand: ingest transactions first".into()));

@@ -43,12 +43,17 @@ pub async fn load(silver: &dyn BlobStore) -> Result<TrainingData, TrainError> {
     let mut files = Vec::new();
     for path in FEATURE_PATHS {
         let blob = silver.get(path).await?.ok_or(TrainError::NoFeatures { missing: path })?;
-        files.push(DataFile { path: path.to_owned(), sha256: sha256_hex(&blob.body), bytes: blob.body.len() as u64 });
+        files.push(DataFile {
+            path: path.to_owned(),
+            sha256: sha256_hex(&blob.body),
+            bytes: blob.body.len() as u64,
+        });
         bodies.push((path, blob.body));
     }
     tokio::task::spawn_blocking(move || {
         let table = |path: &str| -> Result<DataFrame, TrainError> {
-            let (_, body) = bodies.iter().find(|(p, _)| *p == path).ok_or(TrainError::NoFeatures { missing: "?" })?;
+            let (_, body) =
+                bodies.iter().find(|(p, _)| *p == path).ok_or(TrainError::NoFeatures { missing: "?" })?;
             read_parquet(body).map_err(|e| TrainError::Data(format!("{path}: {e}")))
         };
         let closed = bodies
@@ -109,7 +114,8 @@ impl TrainingData {
     /// When the table breaks the contract.
     pub fn basket_records(&self) -> Result<Vec<Record>, TrainError> {
         let df = &self.baskets;
-        let (invoices, items, ts) = (strings(df, "invoice")?, strings(df, "stock_code")?, seconds(df, "invoice_time")?);
+        let (invoices, items, ts) =
+            (strings(df, "invoice")?, strings(df, "stock_code")?, seconds(df, "invoice_time")?);
         Ok(invoices
             .into_iter()
             .zip(items)
@@ -123,7 +129,10 @@ impl TrainingData {
     /// # Errors
     /// When the table breaks the contract.
     pub fn descriptions(&self) -> Result<Vec<(String, String)>, TrainError> {
-        Ok(strings(&self.items, "stock_code")?.into_iter().zip(strings(&self.items, "description")?).collect())
+        Ok(strings(&self.items, "stock_code")?
+            .into_iter()
+            .zip(strings(&self.items, "description")?)
+            .collect())
     }
 
     /// Daily demand rows `(sku, date, units)`.

@@ -34,8 +34,8 @@ pub use segments::SegmentsArtifact;
 
 use crate::registry::drift::DEFAULT_PSI_THRESHOLD;
 use crate::registry::{
-    DriftReport, Gates, Lease, LeaseError, Manifest, ModelKind, Profile, Registry, RegistryError, VersionRecord,
-    VersionStatus, code_version, decode_model, encode_model, new_version,
+    DriftReport, Gates, Lease, LeaseError, Manifest, ModelKind, Profile, Registry, RegistryError,
+    VersionRecord, VersionStatus, code_version, decode_model, encode_model, new_version,
 };
 use crate::segments::SegmentParams;
 use crate::store::{BlobStore, Document, StoreError};
@@ -203,7 +203,11 @@ impl Artifact {
     }
 }
 
-fn fit(kind: ModelKind, data: &TrainingData, options: &TrainOptions) -> Result<(Artifact, Value, Value), TrainError> {
+fn fit(
+    kind: ModelKind,
+    data: &TrainingData,
+    options: &TrainOptions,
+) -> Result<(Artifact, Value, Value), TrainError> {
     Ok(match kind {
         ModelKind::Recommend => {
             let (a, m) = recommend::train(data, &options.recommend)?;
@@ -295,8 +299,14 @@ impl Trainer {
         let profile = Profile::of(&profile_values);
         let mut outcomes = Vec::new();
         for (n, &kind) in kinds.iter().enumerate() {
-            let step = |k: usize, phase: &'static str| Progress { kind: Some(kind), phase, step: (1 + n * 4 + k, total) };
-            outcomes.push(self.train_kind(kind, &data, &profile, &profile_values, &|k, p| progress(step(k, p))).await?);
+            let step = |k: usize, phase: &'static str| Progress {
+                kind: Some(kind),
+                phase,
+                step: (1 + n * 4 + k, total),
+            };
+            outcomes.push(
+                self.train_kind(kind, &data, &profile, &profile_values, &|k, p| progress(step(k, p))).await?,
+            );
         }
         progress(Progress { kind: None, phase: "done", step: (total, total) });
         Ok(TrainReport { kinds: outcomes, seconds: started.elapsed().as_secs_f64() })
@@ -346,8 +356,12 @@ impl Trainer {
             None => None,
         };
         if let Some(drift) = drift.as_ref().filter(|d| d.flagged) {
-            let flagged: Vec<String> =
-                drift.features.iter().filter(|f| f.flagged).map(|f| format!("{} (PSI {:.3})", f.feature, f.psi)).collect();
+            let flagged: Vec<String> = drift
+                .features
+                .iter()
+                .filter(|f| f.flagged)
+                .map(|f| format!("{} (PSI {:.3})", f.feature, f.psi))
+                .collect();
             tracing::warn!(%kind, version, against = %drift.against, features = %flagged.join(", "), "training data drifted");
         }
         let files = vec![

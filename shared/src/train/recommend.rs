@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use super::TrainError;
 use super::inputs::TrainingData;
-use crate::recommend::cooccurrence::{CooccurrenceParams, Similarity};
 use crate::recommend::content::ContentParams;
+use crate::recommend::cooccurrence::{CooccurrenceParams, Similarity};
 use crate::recommend::data::{Interactions, Record};
 use crate::recommend::eval::evaluate;
 use crate::recommend::hybrid::{HybridModel, HybridParams, Signal, Validation};
@@ -73,7 +73,10 @@ fn scored(list: Vec<(u32, f32)>, name: impl Fn(u32) -> String, source: &str) -> 
 ///
 /// # Errors
 /// When there is nothing to train on or a model refuses its parameters.
-pub fn train(data: &TrainingData, params: &RecommendTraining) -> Result<(RecommendArtifact, Value), TrainError> {
+pub fn train(
+    data: &TrainingData,
+    params: &RecommendTraining,
+) -> Result<(RecommendArtifact, Value), TrainError> {
     let records = data.interaction_records()?;
     if records.is_empty() {
         return Err(TrainError::Data("no interactions: ingest transactions with customer ids first".into()));
@@ -83,12 +86,15 @@ pub fn train(data: &TrainingData, params: &RecommendTraining) -> Result<(Recomme
     let fit = |rows: &[Record], hybrid: &HybridParams| -> Result<HybridModel, TrainError> {
         let interactions = Interactions::from_records(rows);
         let item_texts: Vec<String> = (0..interactions.n_items())
-            .map(|i| texts.get(interactions.items.name(i as u32)).map(|t| (*t).to_owned()).unwrap_or_default())
+            .map(|i| {
+                texts.get(interactions.items.name(i as u32)).map(|t| (*t).to_owned()).unwrap_or_default()
+            })
             .collect();
         Ok(hybrid.fit(&interactions, Some(&item_texts))?)
     };
 
-    let (train_rows, test_rows) = split(&records, SplitKind::Chronological, params.train_ratio, params.hybrid.seed);
+    let (train_rows, test_rows) =
+        split(&records, SplitKind::Chronological, params.train_ratio, params.hybrid.seed);
     let held_out = fit(&train_rows, &params.hybrid)?;
     let report = evaluate(&held_out, &test_rows, params.k);
     let popularity_params =
@@ -129,7 +135,8 @@ fn item_neighbours(
     for (c, (sku, _)) in descriptions.iter().enumerate() {
         let mut list = match data.items.get(sku) {
             Some(i) => {
-                let mut row: Vec<(u32, f32)> = cooc.similar.row(i as usize).filter(|&(j, _)| j != i).collect();
+                let mut row: Vec<(u32, f32)> =
+                    cooc.similar.row(i as usize).filter(|&(j, _)| j != i).collect();
                 row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                 scored(row, |j| data.items.name(j).to_owned(), "neighbours")
             }
@@ -159,8 +166,12 @@ fn basket_neighbours(baskets: &[Record]) -> Result<Vec<(String, Vec<Scored>)>, T
         return Ok(Vec::new());
     }
     let data = Interactions::from_records(baskets);
-    let params =
-        CooccurrenceParams { similarity: Similarity::Lift, neighbours: NEIGHBOURS, min_count: 2, ..CooccurrenceParams::default() };
+    let params = CooccurrenceParams {
+        similarity: Similarity::Lift,
+        neighbours: NEIGHBOURS,
+        min_count: 2,
+        ..CooccurrenceParams::default()
+    };
     let model = params.fit(&data)?;
     Ok((0..data.n_items())
         .map(|i| {
@@ -199,7 +210,10 @@ impl RecommendArtifact {
             self.descriptions.iter().map(|(s, d)| (s.as_str(), d.as_str())).collect();
         for (sku, similar) in &self.similar {
             let body = ItemRecs {
-                description: descriptions.get(sku.as_str()).map(|d| (*d).to_owned()).filter(|d| !d.is_empty()),
+                description: descriptions
+                    .get(sku.as_str())
+                    .map(|d| (*d).to_owned())
+                    .filter(|d| !d.is_empty()),
                 similar: similar.clone(),
                 bought_with: bought_with.remove(sku.as_str()).cloned().unwrap_or_default(),
             };

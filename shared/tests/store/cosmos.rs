@@ -250,4 +250,3 @@ fn databases_opened_in_many_tokio_runtimes_all_work() {
         thread.join().expect("no thread failed");
     }
 }
-

@@ -15,7 +15,8 @@ use shopsense::ingest::{IngestOptions, IngestOutcome, Ingestor};
 use shopsense::registry::{ModelKind, Registry, VersionStatus};
 use shopsense::serving::{CustomerSegment, Reader, customer_partition};
 use shopsense::store::{
-    Blob, BlobMeta, BlobStore, Document, DocumentStore, ETag, PutOptions, Query, StoreError, StoreResult, Stores,
+    Blob, BlobMeta, BlobStore, Document, DocumentStore, ETag, PutOptions, Query, StoreError, StoreResult,
+    Stores,
 };
 use shopsense::tables::SILVER_CONTAINER;
 use shopsense::train::{TrainError, TrainOptions, Trainer};
@@ -27,10 +28,15 @@ async fn stores_with_sample() -> (tempfile::TempDir, Stores) {
     let settings = shopsense::settings::Settings::from_values(values, None).unwrap();
     let stores = Stores::open(&settings).await.unwrap();
     let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
-    let sample = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/sample/online_retail_sample.csv")).unwrap();
+    let sample =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/sample/online_retail_sample.csv"))
+            .unwrap();
     let path = "transactions/sample.csv";
     ingestor.uploads().put(path, Bytes::from(sample), PutOptions::default()).await.unwrap();
-    assert!(matches!(ingestor.ingest(path, &IngestOptions::default()).await.unwrap(), IngestOutcome::Reported(_)));
+    assert!(matches!(
+        ingestor.ingest(path, &IngestOptions::default()).await.unwrap(),
+        IngestOutcome::Reported(_)
+    ));
     (home, stores)
 }
 
@@ -154,8 +160,11 @@ async fn parts(stores: &Stores) -> Parts {
 async fn readers_see(stores: &Stores, version: &str) {
     let reader = Reader::open(stores, std::time::Duration::ZERO).await.unwrap();
     for customer in ["14456", "17428", "14071"] {
-        let (seen, doc) =
-            reader.get::<CustomerSegment>(ModelKind::Segments, &customer_partition(customer)).await.unwrap().unwrap();
+        let (seen, doc) = reader
+            .get::<CustomerSegment>(ModelKind::Segments, &customer_partition(customer))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(seen, version);
         assert!(doc.is_some(), "customer {customer} has a complete document in {version}");
     }
@@ -169,13 +178,15 @@ async fn a_serving_store_failing_mid_publish_leaves_the_old_version_live_and_the
     let p = parts(&stores).await;
     let serving = Faulty::new(p.serving.clone());
     serving.fail_batches.store(true, Ordering::SeqCst);
-    let broken = trainer(&stores, Registry::from_parts(p.models.clone(), p.records.clone(), serving, 5)).await;
+    let broken =
+        trainer(&stores, Registry::from_parts(p.models.clone(), p.records.clone(), serving, 5)).await;
     let error = broken.run(&[ModelKind::Segments], "t", &quiet).await.unwrap_err();
     assert!(error.to_string().contains("injected"), "{error}");
     let registry = Registry::open(&stores, 5).await.unwrap();
     assert_eq!(live(&registry, ModelKind::Segments).await.as_deref(), Some(v1.as_str()));
     readers_see(&stores, &v1).await;
-    let failed = registry.list(ModelKind::Segments).await.unwrap().into_iter().find(|r| r.version != v1).unwrap();
+    let failed =
+        registry.list(ModelKind::Segments).await.unwrap().into_iter().find(|r| r.version != v1).unwrap();
     assert_eq!(failed.status, VersionStatus::Rejected);
     assert!(failed.reason.as_deref().unwrap().starts_with("publish failed"), "{:?}", failed.reason);
 
@@ -191,10 +202,13 @@ async fn a_serving_store_failing_mid_publish_leaves_the_old_version_live_and_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_store_failing_mid_write_leaves_no_version_to_promote() {
     let (_home, stores) = stores_with_sample().await;
-    let v1 = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    let v1 = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0]
+        .version
+        .clone();
     let p = parts(&stores).await;
     let models: Arc<dyn BlobStore> = Arc::new(NoManifest { inner: p.models.clone() });
-    let broken = trainer(&stores, Registry::from_parts(models, p.records.clone(), p.serving.clone(), 5)).await;
+    let broken =
+        trainer(&stores, Registry::from_parts(models, p.records.clone(), p.serving.clone(), 5)).await;
     assert!(matches!(broken.run(&[ModelKind::Segments], "t", &quiet).await, Err(TrainError::Registry(_))));
     let registry = Registry::open(&stores, 5).await.unwrap();
     assert_eq!(live(&registry, ModelKind::Segments).await.as_deref(), Some(v1.as_str()));
@@ -207,7 +221,9 @@ async fn a_blob_store_failing_mid_write_leaves_no_version_to_promote() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_between_version_write_and_pointer_flip_changes_nothing_readers_see() {
     let (_home, stores) = stores_with_sample().await;
-    let v1 = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    let v1 = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0]
+        .version
+        .clone();
     let p = parts(&stores).await;
     let records = Faulty::new(p.records.clone());
     records.fail_flips.store(true, Ordering::SeqCst);
@@ -228,10 +244,8 @@ async fn a_run_killed_between_version_write_and_pointer_flip_changes_nothing_rea
 async fn of_two_retrains_at_once_exactly_one_runs_and_the_other_exits_cleanly() {
     let (_home, stores) = stores_with_sample().await;
     let (a, b) = (healthy(&stores).await, healthy(&stores).await);
-    let (ra, rb) = tokio::join!(
-        a.run(&[ModelKind::Forecast], "a", &quiet),
-        b.run(&[ModelKind::Forecast], "b", &quiet)
-    );
+    let (ra, rb) =
+        tokio::join!(a.run(&[ModelKind::Forecast], "a", &quiet), b.run(&[ModelKind::Forecast], "b", &quiet));
     let busy = [&ra, &rb].iter().filter(|r| matches!(r, Err(TrainError::Busy(_)))).count();
     let ran = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
     assert_eq!((ran, busy), (1, 1), "{ra:?} / {rb:?}");
@@ -250,10 +264,14 @@ async fn retention_keeps_the_newest_versions_and_never_the_live_one_or_its_prede
     for _ in 0..4 {
         versions.push(t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone());
     }
-    let kept: Vec<String> = registry.list(ModelKind::Segments).await.unwrap().into_iter().map(|r| r.version).collect();
+    let kept: Vec<String> =
+        registry.list(ModelKind::Segments).await.unwrap().into_iter().map(|r| r.version).collect();
     assert_eq!(kept, vec![versions[3].clone(), versions[2].clone()]);
     let models = stores.blobs.container("models").await.unwrap();
-    assert!(models.list(&format!("segments/{}/", versions[0])).await.unwrap().is_empty(), "old blobs deleted");
+    assert!(
+        models.list(&format!("segments/{}/", versions[0])).await.unwrap().is_empty(),
+        "old blobs deleted"
+    );
     let old_docs = stores.documents.container("serving").await.unwrap();
     let docs = old_docs.query(&customer_partition("17428"), &Query::all()).await.unwrap();
     assert_eq!(docs.len(), 2, "serving documents of exactly the kept versions: {docs:?}");
