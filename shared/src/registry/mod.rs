@@ -21,8 +21,9 @@
 //! was read (another publisher won), the flip fails with [`RegistryError::PointerMoved`].
 //!
 //! ## Versions
-//! `YYYYMMDDTHHMMSSZ-xxxxxx` (UTC time of training + 6 random hex digits): lexicographic order
-//! is creation order, and two trainings in the same second still differ.
+//! `YYYYMMDDTHHMMSSmmmZ-xxxxxx` (UTC time of training to the millisecond + 6 random hex
+//! digits): two trainings in the same millisecond still differ. Listings order by the recorded
+//! creation time, then the id.
 
 pub mod codec;
 pub mod drift;

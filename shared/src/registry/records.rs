@@ -168,7 +168,7 @@ pub fn code_version() -> String {
 #[must_use]
 pub fn new_version(now: DateTime<Utc>) -> String {
     let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &random[..6])
+    format!("{}-{}", now.format("%Y%m%dT%H%M%S%3fZ"), &random[..6])
 }
 
 #[cfg(test)]
@@ -183,7 +183,7 @@ mod tests {
         let t2 = Utc.with_ymd_and_hms(2026, 11, 26, 1, 0, 0).unwrap();
         let (a, b) = (new_version(t1), new_version(t1));
         assert_ne!(a, b);
-        assert!(a.starts_with("20261125T230000Z-") && a.len() == 23, "{a}");
+        assert!(a.starts_with("20261125T230000000Z-") && a.len() == 26, "{a}");
         assert!(new_version(t2) > a);
     }
 

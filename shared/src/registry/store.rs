@@ -205,7 +205,7 @@ impl Registry {
     pub async fn list(&self, kind: ModelKind) -> Result<Vec<VersionRecord>, RegistryError> {
         let docs = self.records.query(kind.as_str(), &Query::all().filter("status", Op::Ne, "")).await?;
         let mut records: Vec<VersionRecord> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
-        records.sort_by(|a, b| b.version.cmp(&a.version));
+        records.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.version.cmp(&a.version)));
         Ok(records)
     }
 
