@@ -57,6 +57,10 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
                     .collect();
                 println!("           drift (PSI vs {}): {}", drift.against, features.join(", "));
             }
+            if k.metric_trend.len() > 1 {
+                let trend: Vec<String> = k.metric_trend.iter().map(|(_, v)| format!("{v:.4}")).collect();
+                println!("           {} trend: {}", k.kind.key_metric(), trend.join(" -> "));
+            }
         }
         println!("trained in {:.1} s", report.seconds);
     }
@@ -65,11 +69,7 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
 
 fn version_line(r: &VersionRecord, live: Option<&str>) -> String {
     let marker = if live == Some(r.version.as_str()) { "*" } else { " " };
-    let key = match r.kind {
-        ModelKind::Recommend => "ndcg",
-        ModelKind::Forecast => "wape_total",
-        ModelKind::Segments => "silhouette",
-    };
+    let key = r.kind.key_metric();
     let metric = r
         .metrics
         .get(key)
@@ -103,6 +103,7 @@ pub async fn list(trainer: &Trainer, as_json: bool) -> anyhow::Result<()> {
                 "reason": record.reason,
                 "gate": record.gate,
                 "drift": record.drift,
+                "metric_trend": record.metric_trend,
                 "created_at": record.created_at,
             }));
         }

@@ -146,6 +146,9 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(kinds.len(), 3, "{body}");
     let new_rec = kinds.iter().find(|k| k["kind"] == "recommend").unwrap();
     assert_ne!(new_rec["version"], json!(rec_version));
+    let trend = new_rec["metric_trend"].as_array().unwrap();
+    assert_eq!(trend.len(), 2, "the previous version's nDCG, then this one's: {trend:?}");
+    assert_eq!(trend[0][0], json!(rec_version));
     let now_live = live(&state, ModelKind::Recommend).await;
     if new_rec["status"] == "live" {
         assert_eq!(json!(now_live), new_rec["version"]);

@@ -107,6 +107,22 @@ pub struct VersionRecord {
     pub documents: usize,
     /// Feature drift against the previous version's training data.
     pub drift: Option<DriftReport>,
+    /// The kind's key metric over the previous versions (oldest first) and this one:
+    /// `(version, value)`; nDCG, WAPE of totals or silhouette.
+    #[serde(default)]
+    pub metric_trend: Vec<(String, f64)>,
+}
+
+impl ModelKind {
+    /// The metric that sums a version up (the gate's main metric).
+    #[must_use]
+    pub fn key_metric(self) -> &'static str {
+        match self {
+            Self::Recommend => "ndcg",
+            Self::Forecast => "wape_total",
+            Self::Segments => "silhouette",
+        }
+    }
 }
 
 /// The document naming the live version of a kind (id `live`).

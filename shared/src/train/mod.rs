@@ -40,6 +40,9 @@ use crate::registry::{
 use crate::segments::SegmentParams;
 use crate::store::{BlobStore, Document, StoreError};
 
+/// Earlier versions in a record's metric trend.
+const TREND_VERSIONS: usize = 9;
+
 /// The lease every retrain holds.
 pub const RETRAIN_LEASE: &str = "retrain";
 
@@ -149,6 +152,8 @@ pub struct KindOutcome {
     pub reason: Option<String>,
     /// Drift against the previous live version's data.
     pub drift: Option<DriftReport>,
+    /// The key metric over the kind's recent versions and this one.
+    pub metric_trend: Vec<(String, f64)>,
     /// Seconds per phase.
     pub timings: BTreeMap<String, f64>,
 }
@@ -379,6 +384,18 @@ impl Trainer {
             timings: timings.clone(),
             files: files.iter().map(|(name, _)| name.clone()).collect(),
         };
+        let mut metric_trend: Vec<(String, f64)> = self
+            .registry
+            .list(kind)
+            .await?
+            .into_iter()
+            .take(TREND_VERSIONS)
+            .filter_map(|r| r.metrics.get(kind.key_metric()).and_then(Value::as_f64).map(|v| (r.version, v)))
+            .collect();
+        metric_trend.reverse();
+        if let Some(value) = metrics.get(kind.key_metric()).and_then(Value::as_f64) {
+            metric_trend.push((version.clone(), value));
+        }
         let mut record = VersionRecord {
             kind,
             version: version.clone(),
@@ -391,6 +408,7 @@ impl Trainer {
             published: false,
             documents: 0,
             drift: drift.clone(),
+            metric_trend,
         };
         self.registry.write_version(&manifest, &files, &record).await?;
         timings.insert("write_version".to_owned(), t.elapsed().as_secs_f64());
@@ -476,6 +494,7 @@ fn outcome(record: VersionRecord, timings: BTreeMap<String, f64>) -> KindOutcome
         metrics: record.metrics,
         reason: record.reason,
         drift: record.drift,
+        metric_trend: record.metric_trend,
         timings,
     }
 }
