@@ -16,7 +16,9 @@
 //! - [`recommend`]: the recommenders, ALS, EASE, co-occurrence, TF-IDF, popularity and the
 //!   hybrid that blends them, with their offline evaluation.
 //! - [`schedule`]: NCRONTAB schedules for timer functions (the host's and our local timers).
+//! - [`alerts`]: inventory snapshots, the alert policy over forecast demand paths, its backtest.
 
+pub mod alerts;
 pub mod bronze;
 pub mod features;
 pub mod forecast;
