@@ -265,6 +265,29 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Replay the inventory-alert policy day by day over the second half of a transactions file
+    /// (UCI Online Retail layout) against a naive fixed reorder point; print stock-out days, fill
+    /// rate, stock on hand and orders of each.
+    Alerts {
+        /// The raw transactions CSV (optionally .gz).
+        #[arg(long)]
+        transactions: PathBuf,
+        /// Keep the top SKUs by net units (0 = all).
+        #[arg(long, default_value_t = 100)]
+        top: usize,
+        /// Lead time of every order, in days.
+        #[arg(long, default_value_t = 7)]
+        lead_time: u32,
+        /// Our policy's service level (a second line at 0.8 shows the trade-off).
+        #[arg(long, default_value_t = 0.95)]
+        service_level: f64,
+        /// Days between refits of the forecaster.
+        #[arg(long, default_value_t = 7)]
+        refit_every: usize,
+        /// Print one JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The benchmarks.
@@ -414,6 +437,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 write_panel.as_deref(),
                 params.as_deref(),
             )
+        }
+        Command::Eval {
+            which: EvalCommand::Alerts { transactions, top, lead_time, service_level, refit_every, json },
+        } => {
+            let args = crate::commands::alerts::EvalAlertsArgs {
+                transactions: transactions.clone(),
+                top: *top,
+                lead_time_days: *lead_time,
+                service_level: *service_level,
+                refit_every_days: *refit_every,
+                json: *json,
+            };
+            tokio::task::spawn_blocking(move || crate::commands::alerts::eval(&args)).await?
         }
         Command::Recommend { interactions, k, out, chronological } => {
             crate::commands::recommend::recommend(interactions, *k, out, *chronological)

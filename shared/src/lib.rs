@@ -21,7 +21,9 @@
 //! - [`serving`]: the documents the HTTP API reads, and the reader that resolves the live
 //!   version and caches them.
 //! - [`schedule`]: NCRONTAB schedules for timer functions (the host's and our local timers).
+//! - [`alerts`]: inventory snapshots, the alert policy over forecast demand paths, its backtest.
 
+pub mod alerts;
 pub mod bronze;
 pub mod features;
 pub mod forecast;

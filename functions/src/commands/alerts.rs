@@ -1,0 +1,172 @@
+//! `shopsense eval alerts`: the command line around [`shopsense::alerts::backtest`], the alert
+//! policy replayed on a transactions file against a naive fixed reorder point.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::json;
+use shopsense::alerts::{BacktestParams, BacktestReport};
+use shopsense::forecast::Panel;
+
+/// What `shopsense eval alerts` was asked.
+#[derive(Debug, Clone)]
+pub struct EvalAlertsArgs {
+    /// A raw transactions CSV (optionally .gz), UCI Online Retail layout.
+    pub transactions: PathBuf,
+    /// Top SKUs by net units (0 = all).
+    pub top: usize,
+    /// Lead time of every order, in days.
+    pub lead_time_days: u32,
+    /// Our policy's service level (a second line at 0.8 shows the trade-off).
+    pub service_level: f64,
+    /// Days between refits of the forecaster.
+    pub refit_every_days: usize,
+    /// Print one JSON document instead of a table.
+    pub json: bool,
+}
+
+/// Builds the panel, replays both policies and prints the table (or JSON).
+pub fn eval(args: &EvalAlertsArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let panel = Panel::from_transactions(&args.transactions, args.top)?;
+    let load_seconds = started.elapsed().as_secs_f64();
+    let params = BacktestParams {
+        lead_time_days: args.lead_time_days,
+        service_level: args.service_level,
+        refit_every_days: args.refit_every_days,
+        ..BacktestParams::default()
+    };
+    let report = params.run(&panel)?;
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["transactions"] = json!(args.transactions);
+        value["top"] = json!(args.top);
+        value["load_seconds"] = json!(load_seconds);
+        println!("{value}");
+    } else {
+        print!("{}", table(&report, load_seconds));
+    }
+    Ok(())
+}
+
+/// The report as a table with a header line and a timing line.
+#[must_use]
+pub fn table(report: &BacktestReport, load_seconds: f64) -> String {
+    let training_first = report.first_day - chrono::Days::new(report.training_days as u64);
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        text,
+        "{} SKUs; training {training_first}..{} ({} days); simulated {}..{} ({} days)",
+        report.skus,
+        report.first_day - chrono::Days::new(1),
+        report.training_days,
+        report.first_day,
+        report.last_day,
+        report.days,
+    );
+    let _ = writeln!(
+        text,
+        "lead time {} days, cover {} days, forecaster refitted every {} days ({} fits, {}-day forecasts)",
+        report.lead_time_days,
+        report.cover_days,
+        report.refit_every_days,
+        report.refits,
+        report.forecast_horizon,
+    );
+    let _ = writeln!(
+        text,
+        "{:<12} {:>16} {:>10} {:>12} {:>8} {:>12}",
+        "policy", "stock-out days", "fill rate", "avg on hand", "orders", "units lost"
+    );
+    for outcome in &report.policies {
+        let name = match outcome.service_level {
+            Some(level) => format!("{} @{level}", outcome.policy),
+            None => outcome.policy.clone(),
+        };
+        let _ = writeln!(
+            text,
+            "{name:<12} {:>16} {:>9.1}% {:>12.1} {:>8} {:>12.0}",
+            format!("{} / {}", outcome.stockout_days, outcome.sku_days),
+            outcome.fill_rate * 100.0,
+            outcome.avg_on_hand,
+            outcome.orders,
+            outcome.units_lost,
+        );
+    }
+    let _ = writeln!(
+        text,
+        "load {load_seconds:.2} s, fits {:.2} s, total {:.2} s",
+        report.fit_seconds,
+        report.seconds + load_seconds
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use shopsense::alerts::PolicyOutcome;
+
+    use super::*;
+    use crate::cli::{Cli, Command, EvalCommand};
+
+    #[test]
+    fn eval_alerts_parses_with_the_documented_defaults() {
+        let cli =
+            Cli::try_parse_from(["shopsense", "eval", "alerts", "--transactions", "tx.csv.gz"]).unwrap();
+        let Some(Command::Eval {
+            which: EvalCommand::Alerts { top, lead_time, service_level, refit_every, json, .. },
+        }) = cli.command
+        else {
+            panic!("not eval alerts: {cli:?}");
+        };
+        assert_eq!((top, lead_time, service_level, refit_every, json), (100, 7, 0.95, 7, false));
+        assert!(Cli::try_parse_from(["shopsense", "eval", "alerts"]).is_err(), "--transactions is required");
+    }
+
+    #[test]
+    fn the_table_names_the_window_and_one_line_per_policy() {
+        let outcome = |policy: &str, service_level| PolicyOutcome {
+            policy: policy.into(),
+            service_level,
+            stockout_days: 12,
+            sku_days: 200,
+            fill_rate: 0.975,
+            units_demanded: 400.0,
+            units_served: 390.0,
+            units_lost: 10.0,
+            avg_on_hand: 55.25,
+            orders: 9,
+            units_ordered: 420.0,
+        };
+        let report = BacktestReport {
+            skus: 2,
+            training_days: 100,
+            first_day: "2011-04-11".parse().unwrap(),
+            last_day: "2011-07-19".parse().unwrap(),
+            days: 100,
+            lead_time_days: 7,
+            cover_days: 28,
+            refit_every_days: 7,
+            refits: 15,
+            forecast_horizon: 42,
+            policies: vec![outcome("ours", Some(0.95)), outcome("naive", None)],
+            fit_seconds: 1.0,
+            seconds: 1.5,
+        };
+        let text = table(&report, 0.5);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "2 SKUs; training 2011-01-01..2011-04-10 (100 days); simulated 2011-04-11..2011-07-19 (100 days)"
+        );
+        assert!(
+            lines[3].starts_with("ours @0.95") && lines[3].contains("12 / 200") && lines[3].contains("97.5%"),
+            "{text}"
+        );
+        assert!(lines[4].starts_with("naive "), "{text}");
+        assert_eq!(lines[5], "load 0.50 s, fits 1.00 s, total 2.00 s");
+    }
+}

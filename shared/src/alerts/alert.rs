@@ -1,0 +1,184 @@
+//! What the policy says about a SKU ([`Alert`], [`Severity`]) and about a whole snapshot
+//! ([`AlertRun`], [`evaluate_snapshot`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::demand::DemandPath;
+use super::inventory::InventorySnapshot;
+use super::policy::AlertPolicy;
+
+/// How urgent a SKU's stock position is, most urgent first (the derived order sorts that way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Stock on hand runs out before an order placed now can arrive.
+    StockoutRisk,
+    /// The inventory position is at or below the reorder point: order now.
+    BelowReorderPoint,
+    /// Stock on hand covers more days than the overstock threshold.
+    Overstock,
+    /// Nothing to do.
+    Ok,
+}
+
+impl Severity {
+    /// The serialised name (`stockout_risk`, `below_reorder_point`, `overstock`, `ok`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StockoutRisk => "stockout_risk",
+            Self::BelowReorderPoint => "below_reorder_point",
+            Self::Overstock => "overstock",
+            Self::Ok => "ok",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The policy's verdict on one SKU, with every figure it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The SKU (normalised).
+    pub sku: String,
+    /// How urgent.
+    pub severity: Severity,
+    /// Units on hand in the snapshot.
+    pub on_hand: u64,
+    /// Units on order in the snapshot.
+    pub on_order: u64,
+    /// `on_hand + on_order`, what the reorder point is compared with.
+    pub inventory_position: u64,
+    /// The lead time used (the row's, or the policy's default).
+    pub lead_time_days: u32,
+    /// The service level used (the row's, or the policy's default).
+    pub service_level: f64,
+    /// Forecast units over the lead time.
+    pub lead_time_demand: f64,
+    /// Units held against forecast error over the lead time at the service level.
+    pub safety_stock: f64,
+    /// `lead_time_demand + safety_stock`.
+    pub reorder_point: f64,
+    /// Forecast units over the lead time and the cover days, plus the safety stock: what an
+    /// order brings the position up to.
+    pub order_up_to: f64,
+    /// Calendar days from tomorrow that `on_hand` lasts at the forecast.
+    pub days_of_cover: u32,
+    /// The stock outlasts the forecast: `days_of_cover` is the forecast's length, a lower bound.
+    pub days_of_cover_capped: bool,
+    /// Calendar days of forecast the alert was computed from.
+    pub forecast_days: usize,
+    /// Units to order now (0: none), a multiple of `pack_size` when there is one.
+    pub suggested_order_qty: u64,
+    /// The SKU's pack size, when the policy sets one.
+    pub pack_size: Option<u32>,
+    /// One sentence for people saying why.
+    pub reason: String,
+}
+
+/// The policy applied to a whole snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRun {
+    /// The snapshot's id: with the SKU, the key that makes alerts idempotent.
+    pub snapshot_id: String,
+    /// Every SKU whose severity is not `ok`, most urgent first, then in snapshot order.
+    pub alerts: Vec<Alert>,
+    /// SKUs evaluated as `ok`.
+    pub ok_count: usize,
+    /// SKUs of the snapshot without a forecast, in snapshot order: not evaluated, for the caller
+    /// to report (a 4xx-style problem, or a quarantined row), never silently dropped.
+    pub unknown_skus: Vec<String>,
+}
+
+/// Evaluates every row of `snapshot` against its forecast from `lookup` (by normalised SKU).
+/// Call [`AlertPolicy::check`] on a policy from outside first.
+pub fn evaluate_snapshot(
+    policy: &AlertPolicy,
+    snapshot: &InventorySnapshot,
+    lookup: impl Fn(&str) -> Option<DemandPath>,
+) -> AlertRun {
+    let mut alerts = Vec::new();
+    let mut ok_count = 0;
+    let mut unknown_skus = Vec::new();
+    for row in &snapshot.rows {
+        let Some(path) = lookup(&row.sku) else {
+            unknown_skus.push(row.sku.clone());
+            continue;
+        };
+        let alert = policy.evaluate(row, &path);
+        if alert.severity == Severity::Ok {
+            ok_count += 1;
+        } else {
+            alerts.push(alert);
+        }
+    }
+    // Stable: equal severities keep the snapshot's order.
+    alerts.sort_by_key(|a| a.severity);
+    AlertRun { snapshot_id: snapshot.id.clone(), alerts, ok_count, unknown_skus }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::alerts::InventoryRow;
+
+    fn path(mean: f64) -> DemandPath {
+        let days = 35;
+        DemandPath::new(
+            "X",
+            "2011-12-10".parse().unwrap(),
+            vec![mean; days],
+            vec![mean * 0.5; days],
+            vec![mean; days],
+            vec![mean * 1.5; days],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_snapshot_yields_alerts_by_urgency_ok_counts_and_unknown_skus() {
+        let snapshot = InventorySnapshot::from_rows(
+            Some("s1"),
+            vec![
+                InventoryRow::new("HEALTHY", 300),
+                InventoryRow::new("OVER", 1000),
+                InventoryRow::new("LOW", 80),
+                InventoryRow::new("GHOST", 5),
+                InventoryRow::new("EMPTY", 0),
+            ],
+        )
+        .unwrap();
+        let paths: HashMap<&str, DemandPath> = HashMap::from([
+            ("HEALTHY", path(10.0)),
+            ("OVER", path(2.0)),
+            ("LOW", path(10.0)),
+            ("EMPTY", path(1.0)),
+        ]);
+        let run = evaluate_snapshot(&AlertPolicy::default(), &snapshot, |sku| paths.get(sku).cloned());
+        assert_eq!(run.snapshot_id, "s1");
+        let got: Vec<(&str, Severity)> = run.alerts.iter().map(|a| (a.sku.as_str(), a.severity)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("EMPTY", Severity::StockoutRisk),
+                ("LOW", Severity::BelowReorderPoint),
+                ("OVER", Severity::Overstock),
+            ]
+        );
+        assert_eq!(run.ok_count, 1);
+        assert_eq!(run.unknown_skus, vec!["GHOST".to_owned()]);
+    }
+
+    #[test]
+    fn severities_serialise_in_snake_case() {
+        assert_eq!(serde_json::to_string(&Severity::StockoutRisk).unwrap(), r#""stockout_risk""#);
+        assert_eq!(serde_json::to_string(&Severity::BelowReorderPoint).unwrap(), r#""below_reorder_point""#);
+        assert_eq!(Severity::Overstock.to_string(), "overstock");
+    }
+}

@@ -1,0 +1,163 @@
+//! A SKU's forecast demand path, the input the alert policy reads: the daily point forecast and
+//! the daily p10, p50 and p90 on consecutive calendar days starting tomorrow (closed days 0), as
+//! [`crate::forecast::ForecastModel::predict`] returns them.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::errors::AlertError;
+use crate::forecast::{Forecasts, SkuForecast};
+
+/// The quantile levels a [`DemandPath`] needs: pass these to `ForecastModel::predict`.
+pub const DEMAND_PATH_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
+
+/// One SKU's daily demand forecast from tomorrow on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DemandPath {
+    /// The first forecast day (tomorrow, for the snapshot's today).
+    pub first: NaiveDate,
+    /// Point forecast (mean units) per calendar day.
+    pub mean: Vec<f64>,
+    /// 10th percentile per day.
+    pub p10: Vec<f64>,
+    /// Median per day: carried for reports; the safety stock reads the p10–p90 spread.
+    pub p50: Vec<f64>,
+    /// 90th percentile per day.
+    pub p90: Vec<f64>,
+}
+
+impl DemandPath {
+    /// A path from its parts: at least one day, every vector the same length, values finite and
+    /// >= 0, and `p10 <= p90` each day. `sku` names the path in errors.
+    pub fn new(
+        sku: &str,
+        first: NaiveDate,
+        mean: Vec<f64>,
+        p10: Vec<f64>,
+        p50: Vec<f64>,
+        p90: Vec<f64>,
+    ) -> Result<Self, AlertError> {
+        let invalid = |reason: String| AlertError::InvalidDemandPath { sku: sku.to_owned(), reason };
+        if mean.is_empty() {
+            return Err(invalid("no forecast days".into()));
+        }
+        for (name, values) in [("p10", &p10), ("p50", &p50), ("p90", &p90)] {
+            if values.len() != mean.len() {
+                return Err(invalid(format!(
+                    "{} days of {name} for {} days of mean",
+                    values.len(),
+                    mean.len()
+                )));
+            }
+        }
+        for (name, values) in [("mean", &mean), ("p10", &p10), ("p50", &p50), ("p90", &p90)] {
+            if let Some((day, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite() || **v < 0.0) {
+                return Err(invalid(format!("{name} on day {day} is {v}")));
+            }
+        }
+        // The forecaster's quantiles are sorted multiples of the mean; allow rounding noise.
+        if let Some(day) = (0..mean.len()).find(|&d| p10[d] > p90[d] + 1e-9 * p90[d].max(1.0)) {
+            return Err(invalid(format!("p10 {} above p90 {} on day {day}", p10[day], p90[day])));
+        }
+        Ok(Self { first, mean, p10, p50, p90 })
+    }
+
+    /// The path of one SKU of a forecast: `dates` are `Forecasts::dates`, and the forecast must
+    /// hold the levels [`DEMAND_PATH_LEVELS`].
+    pub fn from_forecast(forecast: &SkuForecast, dates: &[NaiveDate]) -> Result<Self, AlertError> {
+        let invalid = |reason: String| AlertError::InvalidDemandPath { sku: forecast.sku.clone(), reason };
+        let level = |wanted: f64| {
+            forecast
+                .quantiles
+                .iter()
+                .find(|(level, _)| (level - wanted).abs() < 1e-9)
+                .map(|(_, values)| values.clone())
+                .ok_or_else(|| invalid(format!("the forecast has no quantile at level {wanted}")))
+        };
+        let first = *dates.first().ok_or_else(|| invalid("the forecast has no dates".into()))?;
+        if dates.len() != forecast.mean.len() {
+            return Err(invalid(format!("{} dates for {} forecast days", dates.len(), forecast.mean.len())));
+        }
+        Self::new(&forecast.sku, first, forecast.mean.clone(), level(0.1)?, level(0.5)?, level(0.9)?)
+    }
+
+    /// Every SKU's path of a forecast, by SKU (for `evaluate_snapshot`'s lookup).
+    pub fn all_from(forecasts: &Forecasts) -> Result<HashMap<String, Self>, AlertError> {
+        forecasts
+            .skus
+            .iter()
+            .map(|sku| Ok((sku.sku.clone(), Self::from_forecast(sku, &forecasts.dates)?)))
+            .collect()
+    }
+
+    /// Calendar days forecast.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Whether the path has no days (never true of a path built by [`DemandPath::new`]).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.mean.is_empty()
+    }
+
+    /// The path from day `offset` on (at least the last day is kept): the forecast made on an
+    /// earlier day, read `offset` days later.
+    #[must_use]
+    pub fn skip(&self, offset: usize) -> Self {
+        let offset = offset.min(self.len().saturating_sub(1));
+        let first = self.first.checked_add_days(chrono::Days::new(offset as u64)).unwrap_or(self.first);
+        Self {
+            first,
+            mean: self.mean[offset..].to_vec(),
+            p10: self.p10[offset..].to_vec(),
+            p50: self.p50[offset..].to_vec(),
+            p90: self.p90[offset..].to_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_path_is_read_from_a_forecast_with_the_three_levels() {
+        let forecast = SkuForecast {
+            sku: "A".into(),
+            mean: vec![2.0, 0.0],
+            quantiles: vec![(0.1, vec![1.0, 0.0]), (0.5, vec![2.0, 0.0]), (0.9, vec![3.5, 0.0])],
+        };
+        let dates = [day("2011-12-10"), day("2011-12-11")];
+        let path = DemandPath::from_forecast(&forecast, &dates).unwrap();
+        assert_eq!(path.first, day("2011-12-10"));
+        assert_eq!(path.p90, vec![3.5, 0.0]);
+        let later = path.skip(1);
+        assert_eq!((later.first, later.mean.clone()), (day("2011-12-11"), vec![0.0]));
+
+        let without_median =
+            SkuForecast { quantiles: vec![(0.1, vec![1.0, 0.0]), (0.9, vec![3.5, 0.0])], ..forecast };
+        assert_eq!(
+            DemandPath::from_forecast(&without_median, &dates).unwrap_err().to_string(),
+            "demand path of A: the forecast has no quantile at level 0.5"
+        );
+    }
+
+    #[test]
+    fn inconsistent_paths_are_refused() {
+        let first = day("2011-12-10");
+        assert!(DemandPath::new("A", first, vec![], vec![], vec![], vec![]).is_err());
+        assert!(DemandPath::new("A", first, vec![1.0], vec![1.0, 1.0], vec![1.0], vec![1.0]).is_err());
+        assert!(DemandPath::new("A", first, vec![-1.0], vec![0.0], vec![0.0], vec![0.0]).is_err());
+        assert!(DemandPath::new("A", first, vec![1.0], vec![2.0], vec![1.0], vec![1.5]).is_err());
+        assert!(DemandPath::new("A", first, vec![1.0], vec![0.5], vec![1.0], vec![f64::NAN]).is_err());
+        assert!(DemandPath::new("A", first, vec![1.0], vec![0.5], vec![1.0], vec![1.5]).is_ok());
+    }
+}

@@ -1,0 +1,87 @@
+//! What can go wrong when reading an inventory snapshot, checking a policy or replaying it.
+
+use crate::forecast::ForecastError;
+
+/// Why an inventory snapshot, a demand path or an alert policy was refused, or a backtest failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    /// A CSV row breaks the inventory format; names the file, line (header = 1) and column.
+    #[error("{file}:{line}: column {column}: {reason}")]
+    InvalidRow {
+        /// The file as given.
+        file: String,
+        /// 1-based line in the file (the header is line 1).
+        line: u64,
+        /// The column name (`header` for a header without a usable name).
+        column: String,
+        /// What is wrong with it, quoting the value as written.
+        reason: String,
+    },
+    /// An item of a JSON snapshot is wrong; names the item's index in `items` and the field.
+    #[error("items[{index}]: field {field}: {reason}")]
+    InvalidItem {
+        /// 0-based index in the payload's `items` array.
+        index: usize,
+        /// The field.
+        field: String,
+        /// What is wrong with it, quoting the value as sent.
+        reason: String,
+    },
+    /// A JSON snapshot is not an object with an `items` array (or has an unknown top-level field).
+    #[error("inventory payload: {reason}")]
+    InvalidPayload {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A snapshot without a single row: an empty file, a header alone, or `items: []`.
+    #[error("{source_name}: the snapshot has no inventory rows")]
+    Empty {
+        /// The file, or `payload` for JSON.
+        source_name: String,
+    },
+    /// A snapshot id given by the caller that cannot serve as a document key.
+    #[error("snapshot id {id:?}: {reason}")]
+    InvalidSnapshotId {
+        /// The id as given.
+        id: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The file could not be opened or read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file as given.
+        file: String,
+        /// The underlying failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A policy or backtest parameter is outside its documented range (`check()` refused it).
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParams {
+        /// The parameter.
+        name: &'static str,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A demand path that cannot be evaluated (lengths differ, negative or missing quantiles).
+    #[error("demand path of {sku}: {reason}")]
+    InvalidDemandPath {
+        /// The SKU the path is for.
+        sku: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The forecaster failed during a backtest.
+    #[error(transparent)]
+    Forecast(#[from] ForecastError),
+}
+
+impl AlertError {
+    /// Whether the caller sent something wrong (a 4xx, or a quarantined upload) rather than the
+    /// service failing: every variant except `Io` and `Forecast`.
+    #[must_use]
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, Self::Io { .. } | Self::Forecast(_))
+    }
+}

@@ -1,0 +1,647 @@
+//! An inventory snapshot: each SKU's stock on hand and on order, optionally its own lead time and
+//! service level, read from a CSV file or from an Event Grid custom event's `data` payload.
+//!
+//! ## CSV
+//! A header row is required; columns are found by name (trimmed, case-insensitive), in any
+//! order: `sku` and `on_hand` are required, `on_order`, `lead_time_days` and `service_level` are
+//! optional (a missing column or an empty cell means 0 on order, or the policy's default).
+//! **Any other column is refused**: a misspelt optional column (`lead_time`) would otherwise be
+//! silently replaced by the policy's default, which changes every order it suggests.
+//!
+//! ## JSON
+//! `{"snapshot_id": "optional", "items": [{"sku": "85123A", "on_hand": 12, "on_order": 0,
+//! "lead_time_days": 7, "service_level": 0.95}]}`: the same fields, `null` or absent meaning
+//! the same as an empty cell, unknown fields refused for the same reason. `sku` may be a string
+//! or an integer (`22423`).
+//!
+//! ## Values
+//! SKUs are trimmed and upper-cased as ingest does; a SKU appearing twice is refused. Stock is a
+//! whole number of units, at least 0 (`12.0` is read as 12; `12.5` and `-3` are refused). Lead
+//! times are whole days in `0..=365`; service levels are in the open interval (0.5, 0.9999).
+//!
+//! ## Snapshot id
+//! Given by the caller (the payload's `snapshot_id`, or an argument for CSV), or else the hex
+//! sha256 of the snapshot's canonical content (rows sorted by SKU, absent values as the empty
+//! string, `on_order` 0 when absent): the same stock sent twice, in any row order or column
+//! order, CSV or JSON, has the same id, so alerts keyed by `(snapshot id, SKU)` are idempotent.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::errors::AlertError;
+
+/// Columns of the inventory CSV (and fields of a JSON item), the required ones first.
+pub const INVENTORY_COLUMNS: [&str; 5] = ["sku", "on_hand", "on_order", "lead_time_days", "service_level"];
+
+/// Longest lead time accepted, in days: a year.
+pub const MAX_LEAD_TIME_DAYS: u32 = 365;
+
+/// Service levels must lie strictly between these: at 0.5 the safety stock is 0 and below it
+/// negative; at 0.9999 the normal quantile (3.72) already multiplies the forecast spread by an
+/// amount no forecast's tails support.
+pub const SERVICE_LEVEL_RANGE: (f64, f64) = (0.5, 0.9999);
+
+/// Longest snapshot id accepted (Cosmos DB ids hold at most 255 characters; the SKU is appended
+/// to it to key an alert).
+pub const MAX_SNAPSHOT_ID_LEN: usize = 200;
+
+/// One SKU's stock position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InventoryRow {
+    /// The SKU, trimmed and upper-cased.
+    pub sku: String,
+    /// Units in stock now.
+    pub on_hand: u64,
+    /// Units ordered and not yet received (0 when not given).
+    pub on_order: u64,
+    /// This SKU's supplier lead time in days; `None`: the policy's default.
+    pub lead_time_days: Option<u32>,
+    /// This SKU's target service level; `None`: the policy's default.
+    pub service_level: Option<f64>,
+}
+
+impl InventoryRow {
+    /// A row with only stock on hand: nothing on order, the policy's defaults.
+    #[must_use]
+    pub fn new(sku: &str, on_hand: u64) -> Self {
+        Self { sku: normalise_sku(sku), on_hand, on_order: 0, lead_time_days: None, service_level: None }
+    }
+
+    /// The inventory position: on hand plus on order.
+    #[must_use]
+    pub fn position(&self) -> u64 {
+        self.on_hand.saturating_add(self.on_order)
+    }
+}
+
+/// A validated snapshot: its id and one row per SKU, in the input's order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InventorySnapshot {
+    /// The id given, or the hex sha256 of the canonical content (see the module docs).
+    pub id: String,
+    /// One row per SKU, in the order read.
+    pub rows: Vec<InventoryRow>,
+}
+
+/// A SKU as ingest stores it: trimmed and upper-cased.
+#[must_use]
+pub fn normalise_sku(sku: &str) -> String {
+    sku.trim().to_uppercase()
+}
+
+impl InventorySnapshot {
+    /// Reads an inventory CSV file (see the module docs); errors name the file, line and column.
+    /// `id`: the snapshot id, or `None` for the content hash.
+    pub fn read_csv(path: &Path, id: Option<&str>) -> Result<Self, AlertError> {
+        let file = path.display().to_string();
+        let reader =
+            std::fs::File::open(path).map_err(|source| AlertError::Io { file: file.clone(), source })?;
+        Self::parse_csv(&file, reader, id)
+    }
+
+    /// [`InventorySnapshot::read_csv`] over any reader; `file` names it in errors.
+    pub fn parse_csv(file: &str, reader: impl Read, id: Option<&str>) -> Result<Self, AlertError> {
+        let invalid = |line: u64, column: &str, reason: String| AlertError::InvalidRow {
+            file: file.to_owned(),
+            line,
+            column: column.to_owned(),
+            reason,
+        };
+        let csv_error = |error: &csv::Error| {
+            let line = error.position().map_or(0, csv::Position::line);
+            if let csv::ErrorKind::Io(e) = error.kind() {
+                return AlertError::Io {
+                    file: file.to_owned(),
+                    source: std::io::Error::new(e.kind(), e.to_string()),
+                };
+            }
+            invalid(line, "row", error.to_string())
+        };
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
+        let mut records = reader.records();
+        let Some(header) = records.next().transpose().map_err(|e| csv_error(&e))? else {
+            return Err(AlertError::Empty { source_name: file.to_owned() });
+        };
+        let columns = header_columns(&header).map_err(|(column, reason)| invalid(1, &column, reason))?;
+        let mut rows = Vec::new();
+        let mut first_line: HashMap<String, u64> = HashMap::new();
+        for record in records {
+            let record = record.map_err(|e| csv_error(&e))?;
+            let line = record.position().map_or(0, csv::Position::line);
+            if record.iter().all(|f| f.trim().is_empty()) {
+                continue;
+            }
+            if record.len() > columns.names.len() {
+                return Err(invalid(
+                    line,
+                    "row",
+                    format!("{} fields, but the header names {}", record.len(), columns.names.len()),
+                ));
+            }
+            let cell = |field: Field| {
+                columns.index[field as usize].and_then(|i| record.get(i)).map(str::trim).unwrap_or("")
+            };
+            let at = |field: Field| {
+                let name = field.name();
+                move |reason: String| invalid(line, name, reason)
+            };
+            let sku = parse_sku(cell(Field::Sku)).map_err(at(Field::Sku))?;
+            let on_hand = required(cell(Field::OnHand)).and_then(parse_units).map_err(at(Field::OnHand))?;
+            let on_order = optional(cell(Field::OnOrder))
+                .map(parse_units)
+                .transpose()
+                .map_err(at(Field::OnOrder))?
+                .unwrap_or(0);
+            let lead_time_days = optional(cell(Field::LeadTime))
+                .map(parse_lead_time)
+                .transpose()
+                .map_err(at(Field::LeadTime))?;
+            let service_level = optional(cell(Field::ServiceLevel))
+                .map(parse_service_level)
+                .transpose()
+                .map_err(at(Field::ServiceLevel))?;
+            if let Some(earlier) = first_line.insert(sku.clone(), line) {
+                return Err(invalid(line, "sku", format!("{sku:?} appears again (first on line {earlier})")));
+            }
+            rows.push(InventoryRow { sku, on_hand, on_order, lead_time_days, service_level });
+        }
+        if rows.is_empty() {
+            return Err(AlertError::Empty { source_name: file.to_owned() });
+        }
+        Self::with_id(id, rows)
+    }
+
+    /// Reads the `data` of an Event Grid custom event: `{"snapshot_id"?, "items": [...]}`;
+    /// errors name the item's index and field.
+    pub fn parse_json(bytes: &[u8]) -> Result<Self, AlertError> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| AlertError::InvalidPayload { reason: format!("not JSON: {e}") })?;
+        Self::from_json(&value)
+    }
+
+    /// [`InventorySnapshot::parse_json`] over a parsed value (the event's `data` as the host
+    /// delivered it).
+    pub fn from_json(data: &Value) -> Result<Self, AlertError> {
+        let payload = |reason: String| AlertError::InvalidPayload { reason };
+        let object = data.as_object().ok_or_else(|| payload("expected an object with `items`".into()))?;
+        if let Some(key) = object.keys().find(|k| *k != "snapshot_id" && *k != "items") {
+            return Err(payload(format!("unknown field `{key}` (expected `snapshot_id` and `items`)")));
+        }
+        let id = match object.get("snapshot_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(id.as_str()),
+            Some(other) => return Err(payload(format!("`snapshot_id` must be a string, found {other}"))),
+        };
+        let items = match object.get("items") {
+            Some(Value::Array(items)) => items,
+            Some(other) => return Err(payload(format!("`items` must be an array, found {}", kind(other)))),
+            None => return Err(payload("missing `items`".into())),
+        };
+        let mut rows = Vec::with_capacity(items.len());
+        let mut first_index: HashMap<String, usize> = HashMap::new();
+        for (index, item) in items.iter().enumerate() {
+            let at = |field: &str| {
+                let field = field.to_owned();
+                move |reason: String| AlertError::InvalidItem { index, field, reason }
+            };
+            let item =
+                item.as_object().ok_or_else(|| at("item")(format!("expected an object, found {item}")))?;
+            if let Some(key) = item.keys().find(|k| !INVENTORY_COLUMNS.contains(&k.as_str())) {
+                return Err(at(key)(format!(
+                    "unknown field (expected one of {})",
+                    INVENTORY_COLUMNS.join(", ")
+                )));
+            }
+            let get = |field: Field| item.get(field.name()).filter(|v| !v.is_null());
+            let sku = match get(Field::Sku) {
+                Some(Value::String(s)) => parse_sku(s),
+                Some(Value::Number(n)) if n.is_u64() => parse_sku(&n.to_string()),
+                Some(other) => Err(format!("expected a string, found {other}")),
+                None => Err("missing".into()),
+            }
+            .map_err(at("sku"))?;
+            let number = |field: Field| get(field).map(json_number).transpose().map_err(at(field.name()));
+            let on_hand = number(Field::OnHand)?
+                .ok_or_else(|| "missing".to_owned())
+                .and_then(parse_units)
+                .map_err(at("on_hand"))?;
+            let on_order =
+                number(Field::OnOrder)?.map(parse_units).transpose().map_err(at("on_order"))?.unwrap_or(0);
+            let lead_time_days =
+                number(Field::LeadTime)?.map(parse_lead_time).transpose().map_err(at("lead_time_days"))?;
+            let service_level = number(Field::ServiceLevel)?
+                .map(parse_service_level)
+                .transpose()
+                .map_err(at("service_level"))?;
+            if let Some(earlier) = first_index.insert(sku.clone(), index) {
+                return Err(at("sku")(format!("{sku:?} appears again (first at items[{earlier}])")));
+            }
+            rows.push(InventoryRow { sku, on_hand, on_order, lead_time_days, service_level });
+        }
+        if rows.is_empty() {
+            return Err(AlertError::Empty { source_name: "payload".into() });
+        }
+        Self::with_id(id, rows)
+    }
+
+    /// A snapshot of rows built elsewhere (a silver table, a test). Rows are checked like parsed
+    /// ones; errors name the row's index as `items[i]`.
+    pub fn from_rows(id: Option<&str>, rows: Vec<InventoryRow>) -> Result<Self, AlertError> {
+        if rows.is_empty() {
+            return Err(AlertError::Empty { source_name: "rows".into() });
+        }
+        let mut normalised = Vec::with_capacity(rows.len());
+        let mut first_index: HashMap<String, usize> = HashMap::new();
+        for (index, row) in rows.into_iter().enumerate() {
+            let at = |field: &str| {
+                let field = field.to_owned();
+                move |reason: String| AlertError::InvalidItem { index, field, reason }
+            };
+            let sku = parse_sku(&row.sku).map_err(at("sku"))?;
+            if let Some(days) = row.lead_time_days {
+                parse_lead_time(days.to_string()).map_err(at("lead_time_days"))?;
+            }
+            if let Some(level) = row.service_level {
+                parse_service_level(level.to_string()).map_err(at("service_level"))?;
+            }
+            if let Some(earlier) = first_index.insert(sku.clone(), index) {
+                return Err(at("sku")(format!("{sku:?} appears again (first at items[{earlier}])")));
+            }
+            normalised.push(InventoryRow { sku, ..row });
+        }
+        Self::with_id(id, normalised)
+    }
+
+    fn with_id(id: Option<&str>, rows: Vec<InventoryRow>) -> Result<Self, AlertError> {
+        let id = match id {
+            Some(id) => check_snapshot_id(id)?,
+            None => crate::bronze::sha256_hex(canonical_content(&rows).as_bytes()),
+        };
+        Ok(Self { id, rows })
+    }
+
+    /// The row of `sku` (normalised before the lookup).
+    #[must_use]
+    pub fn row(&self, sku: &str) -> Option<&InventoryRow> {
+        let sku = normalise_sku(sku);
+        self.rows.iter().find(|r| r.sku == sku)
+    }
+}
+
+/// The text hashed into a snapshot id: a version line, then one line per row sorted by SKU.
+fn canonical_content(rows: &[InventoryRow]) -> String {
+    let mut sorted: Vec<&InventoryRow> = rows.iter().collect();
+    sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
+    let mut text = String::from("shopsense-inventory-v1\n");
+    for row in sorted {
+        let lead = row.lead_time_days.map(|d| d.to_string()).unwrap_or_default();
+        let level = row.service_level.map(|s| s.to_string()).unwrap_or_default();
+        // Writing to a String cannot fail.
+        let _ = writeln!(text, "{},{},{},{lead},{level}", row.sku, row.on_hand, row.on_order);
+    }
+    text
+}
+
+/// A caller's snapshot id: trimmed, non-empty, at most [`MAX_SNAPSHOT_ID_LEN`] characters, and
+/// none of the characters Cosmos DB refuses in ids (`/ \ ? #`) nor control characters.
+fn check_snapshot_id(id: &str) -> Result<String, AlertError> {
+    let refuse =
+        |reason: &str| AlertError::InvalidSnapshotId { id: id.to_owned(), reason: reason.to_owned() };
+    let trimmed = id.trim();
+    if trimmed.is_empty() {
+        return Err(refuse("is empty"));
+    }
+    if trimmed.chars().count() > MAX_SNAPSHOT_ID_LEN {
+        return Err(refuse("is longer than 200 characters"));
+    }
+    if trimmed.chars().any(|c| matches!(c, '/' | '\\' | '?' | '#') || c.is_control()) {
+        return Err(refuse("contains one of / \\ ? # or a control character"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// The known columns, by position in [`INVENTORY_COLUMNS`].
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Sku = 0,
+    OnHand = 1,
+    OnOrder = 2,
+    LeadTime = 3,
+    ServiceLevel = 4,
+}
+
+impl Field {
+    fn name(self) -> &'static str {
+        INVENTORY_COLUMNS[self as usize]
+    }
+}
+
+/// Where each known column sits in the file.
+struct Columns {
+    names: Vec<String>,
+    index: [Option<usize>; 5],
+}
+
+/// Finds the columns by name; `(column, reason)` for an unknown, repeated or missing column.
+fn header_columns(header: &csv::StringRecord) -> Result<Columns, (String, String)> {
+    let mut index = [None; 5];
+    let mut names = Vec::with_capacity(header.len());
+    for (i, raw) in header.iter().enumerate() {
+        let name = raw.trim().trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
+        let Some(known) = INVENTORY_COLUMNS.iter().position(|c| *c == name) else {
+            let column = if name.is_empty() { "header".to_owned() } else { raw.trim().to_owned() };
+            return Err((
+                column,
+                format!("unknown column {:?} (expected {})", raw.trim(), INVENTORY_COLUMNS.join(", ")),
+            ));
+        };
+        if index[known].replace(i).is_some() {
+            return Err((name, "the column appears twice".into()));
+        }
+        names.push(name);
+    }
+    for required in [Field::Sku, Field::OnHand] {
+        if index[required as usize].is_none() {
+            return Err((required.name().to_owned(), "missing required column".into()));
+        }
+    }
+    Ok(Columns { names, index })
+}
+
+fn required(text: &str) -> Result<String, String> {
+    if text.is_empty() { Err("missing value".into()) } else { Ok(text.to_owned()) }
+}
+
+fn optional(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+fn parse_sku(text: &str) -> Result<String, String> {
+    let sku = normalise_sku(text);
+    if sku.is_empty() { Err("empty SKU".into()) } else { Ok(sku) }
+}
+
+/// A JSON number (or a numeric string would be ambiguous, so it is refused) as its text.
+fn json_number(value: &Value) -> Result<String, String> {
+    match value {
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(format!("expected a number, found {other}")),
+    }
+}
+
+/// A whole, non-negative number of units.
+fn parse_units(text: String) -> Result<u64, String> {
+    if let Ok(units) = text.parse::<u64>() {
+        return Ok(units);
+    }
+    let value: f64 = text
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("{text:?} is not a number"))?;
+    if value < 0.0 {
+        return Err(format!("{text:?} is negative"));
+    }
+    if value.fract() != 0.0 {
+        return Err(format!("{text:?} is not a whole number of units"));
+    }
+    if value > 9.0e15 {
+        return Err(format!("{text:?} is too large"));
+    }
+    Ok(value as u64)
+}
+
+/// Whole days in `0..=365`.
+fn parse_lead_time(text: String) -> Result<u32, String> {
+    let value: f64 = text
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("{text:?} is not a number"))?;
+    if value.fract() != 0.0 {
+        return Err(format!("{text:?} is not a whole number of days"));
+    }
+    if !(0.0..=f64::from(MAX_LEAD_TIME_DAYS)).contains(&value) {
+        return Err(format!("{text:?} is outside 0..=365 days"));
+    }
+    Ok(value as u32)
+}
+
+/// A probability in the open interval [`SERVICE_LEVEL_RANGE`].
+fn parse_service_level(text: String) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("{text:?} is not a number"))?;
+    let (low, high) = SERVICE_LEVEL_RANGE;
+    if !(value > low && value < high) {
+        return Err(format!("{text:?} is outside the open interval ({low}, {high})"));
+    }
+    Ok(value)
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &str) -> Result<InventorySnapshot, AlertError> {
+        InventorySnapshot::parse_csv("inventory.csv", text.as_bytes(), None)
+    }
+
+    fn csv_error(text: &str) -> String {
+        match csv(text) {
+            Err(error) => error.to_string(),
+            Ok(snapshot) => panic!("expected an error, got {snapshot:?}"),
+        }
+    }
+
+    fn json_error(text: &str) -> String {
+        match InventorySnapshot::parse_json(text.as_bytes()) {
+            Err(error) => error.to_string(),
+            Ok(snapshot) => panic!("expected an error, got {snapshot:?}"),
+        }
+    }
+
+    #[test]
+    fn a_csv_is_read_by_column_name_in_any_order_with_skus_normalised() {
+        let snapshot = csv("on_hand, SKU ,lead_time_days,on_order,service_level\n\
+             12, 85123a ,10,4,0.9\n\
+             3.0,22423,,,\n")
+        .unwrap();
+        assert_eq!(
+            snapshot.rows[0],
+            InventoryRow {
+                sku: "85123A".into(),
+                on_hand: 12,
+                on_order: 4,
+                lead_time_days: Some(10),
+                service_level: Some(0.9)
+            }
+        );
+        assert_eq!(snapshot.rows[1], InventoryRow::new("22423", 3));
+        assert_eq!(snapshot.rows[1].position(), 3);
+        assert_eq!(snapshot.id.len(), 64, "a sha256 in hex: {}", snapshot.id);
+        assert_eq!(snapshot.row("85123a").map(|r| r.on_hand), Some(12));
+    }
+
+    #[test]
+    fn csv_errors_name_the_file_line_and_column() {
+        assert_eq!(
+            csv_error("sku,on_hand\nA,1\nB,2\nC,3\nD,4\nE,5\nF,-3\n"),
+            r#"inventory.csv:7: column on_hand: "-3" is negative"#
+        );
+        assert_eq!(
+            csv_error("sku,on_hand\nA,1.5\n"),
+            r#"inventory.csv:2: column on_hand: "1.5" is not a whole number of units"#
+        );
+        assert_eq!(csv_error("sku,on_hand\nA,\n"), "inventory.csv:2: column on_hand: missing value");
+        assert_eq!(
+            csv_error("sku,on_hand,on_order\nA,1,x\n"),
+            r#"inventory.csv:2: column on_order: "x" is not a number"#
+        );
+        assert_eq!(
+            csv_error("sku,on_hand,lead_time_days\nA,1,7\nB,1,366\n"),
+            r#"inventory.csv:3: column lead_time_days: "366" is outside 0..=365 days"#
+        );
+        assert!(
+            csv_error("sku,on_hand,lead_time_days\nA,1,-1\n")
+                .starts_with("inventory.csv:2: column lead_time_days:")
+        );
+        assert_eq!(
+            csv_error("sku,on_hand,service_level\nA,1,0.5\n"),
+            r#"inventory.csv:2: column service_level: "0.5" is outside the open interval (0.5, 0.9999)"#
+        );
+        assert!(csv_error("sku,on_hand,service_level\nA,1,0.99995\n").contains("column service_level"));
+        assert_eq!(
+            csv_error("sku,on_hand\nA,1\n a ,2\n"),
+            r#"inventory.csv:3: column sku: "A" appears again (first on line 2)"#
+        );
+        assert_eq!(csv_error("sku,on_hand\n ,2\n"), "inventory.csv:2: column sku: empty SKU");
+        assert_eq!(
+            csv_error("sku,on_hand\nA,1,9\n"),
+            "inventory.csv:2: column row: 3 fields, but the header names 2"
+        );
+    }
+
+    #[test]
+    fn csv_headers_must_name_known_columns_and_the_required_ones() {
+        assert_eq!(
+            csv_error("sku,on_hand,lead_time\nA,1,3\n"),
+            r#"inventory.csv:1: column lead_time: unknown column "lead_time" (expected sku, on_hand, on_order, lead_time_days, service_level)"#
+        );
+        assert_eq!(
+            csv_error("sku,on_order\nA,1\n"),
+            "inventory.csv:1: column on_hand: missing required column"
+        );
+        assert_eq!(
+            csv_error("sku,on_hand,SKU\nA,1,B\n"),
+            "inventory.csv:1: column sku: the column appears twice"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_or_a_header_alone_is_refused() {
+        assert_eq!(csv_error(""), "inventory.csv: the snapshot has no inventory rows");
+        assert_eq!(csv_error("sku,on_hand\n"), "inventory.csv: the snapshot has no inventory rows");
+        assert_eq!(csv_error("sku,on_hand\n\n,\n"), "inventory.csv: the snapshot has no inventory rows");
+    }
+
+    #[test]
+    fn a_json_payload_is_read_with_null_as_absent() {
+        let snapshot = InventorySnapshot::parse_json(
+            br#"{"snapshot_id": " store-7:2011-12-09 ", "items": [
+                {"sku": "85123a", "on_hand": 12, "on_order": null, "lead_time_days": 5, "service_level": 0.97},
+                {"sku": 22423, "on_hand": 0}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(snapshot.id, "store-7:2011-12-09");
+        assert_eq!(snapshot.rows[0].on_order, 0);
+        assert_eq!(snapshot.rows[0].lead_time_days, Some(5));
+        assert_eq!(snapshot.rows[0].service_level, Some(0.97));
+        assert_eq!(snapshot.rows[1], InventoryRow::new("22423", 0));
+    }
+
+    #[test]
+    fn json_errors_name_the_item_index_and_field() {
+        assert_eq!(
+            json_error(r#"{"items": [{"sku": "A", "on_hand": 1}, {"sku": "B", "on_hand": -3}]}"#),
+            r#"items[1]: field on_hand: "-3" is negative"#
+        );
+        assert_eq!(
+            json_error(r#"{"items": [{"sku": "A", "on_hand": "4"}]}"#),
+            r#"items[0]: field on_hand: expected a number, found "4""#
+        );
+        assert_eq!(json_error(r#"{"items": [{"sku": "A"}]}"#), "items[0]: field on_hand: missing");
+        assert_eq!(
+            json_error(r#"{"items": [{"sku": "A", "on_hand": 1, "lead_time": 3}]}"#),
+            "items[0]: field lead_time: unknown field (expected one of sku, on_hand, on_order, lead_time_days, service_level)"
+        );
+        assert_eq!(
+            json_error(r#"{"items": [{"sku": "A", "on_hand": 1, "service_level": 1}]}"#),
+            r#"items[0]: field service_level: "1" is outside the open interval (0.5, 0.9999)"#
+        );
+        assert_eq!(
+            json_error(r#"{"items": [{"sku": "A", "on_hand": 1}, {"sku": "a", "on_hand": 2}]}"#),
+            r#"items[1]: field sku: "A" appears again (first at items[0])"#
+        );
+        assert_eq!(json_error(r#"{"items": []}"#), "payload: the snapshot has no inventory rows");
+        assert_eq!(
+            json_error(r#"{"rows": []}"#),
+            "inventory payload: unknown field `rows` (expected `snapshot_id` and `items`)"
+        );
+        assert_eq!(
+            json_error(r#"{"items": {}}"#),
+            "inventory payload: `items` must be an array, found an object"
+        );
+        assert!(
+            json_error(r#"{"snapshot_id": "a/b", "items": [{"sku": "A", "on_hand": 1}]}"#)
+                .starts_with("snapshot id \"a/b\"")
+        );
+        assert!(json_error("[").starts_with("inventory payload: not JSON"));
+    }
+
+    #[test]
+    fn the_same_stock_has_the_same_id_in_any_order_and_either_format() {
+        let a = csv("sku,on_hand,on_order\nA,1,0\nb,2,5\n").unwrap();
+        let b = csv("on_order,sku,on_hand\n5,B,2\n,a,1\n").unwrap();
+        let c = InventorySnapshot::parse_json(
+            br#"{"items": [{"sku": "B", "on_hand": 2, "on_order": 5}, {"sku": "A", "on_hand": 1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.id, c.id);
+        let changed = csv("sku,on_hand,on_order\nA,1,0\nb,3,5\n").unwrap();
+        assert_ne!(a.id, changed.id, "one unit more is another snapshot");
+        let with_lead = csv("sku,on_hand,on_order,lead_time_days\nA,1,0,7\nb,2,5,\n").unwrap();
+        assert_ne!(a.id, with_lead.id, "a lead time given is content, even if it equals the default");
+    }
+
+    #[test]
+    fn rows_built_elsewhere_are_checked_like_parsed_ones() {
+        let rows = vec![InventoryRow { service_level: Some(0.3), ..InventoryRow::new("A", 1) }];
+        assert_eq!(
+            InventorySnapshot::from_rows(None, rows).unwrap_err().to_string(),
+            r#"items[0]: field service_level: "0.3" is outside the open interval (0.5, 0.9999)"#
+        );
+        let ok = InventorySnapshot::from_rows(Some("s1"), vec![InventoryRow::new(" a ", 1)]).unwrap();
+        assert_eq!((ok.id.as_str(), ok.rows[0].sku.as_str()), ("s1", "A"));
+    }
+}

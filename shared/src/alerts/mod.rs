@@ -1,0 +1,46 @@
+//! Inventory alerts: an inventory snapshot and each SKU's forecast demand path in, one alert per
+//! SKU out (stock-out risk, below the reorder point, overstock, or ok) with a suggested order.
+//!
+//! ## Layout
+//! - [`inventory`]: the snapshot (`sku,on_hand[,on_order][,lead_time_days][,service_level]`
+//!   from CSV, or an Event Grid custom event's JSON `data`) and its content-hash id.
+//! - [`demand`]: [`DemandPath`], a SKU's daily point forecast and p10/p50/p90 from tomorrow on,
+//!   built from the forecaster's output.
+//! - [`policy`]: [`AlertPolicy`] and its arithmetic: lead-time demand, safety stock, reorder
+//!   point, days of cover, the suggested order and the severity.
+//! - [`alert`]: [`Alert`], [`Severity`], and [`evaluate_snapshot`] -> [`AlertRun`].
+//! - [`normal`]: the standard normal quantile behind the safety factor.
+//! - [`backtest`]: the policy replayed day by day on a demand history against a naive fixed
+//!   reorder point (`shopsense eval alerts`).
+//! - [`errors`]: [`AlertError`], what can go wrong.
+//!
+//! ## Use
+//! ```
+//! use shopsense::alerts::{AlertError, AlertPolicy, AlertRun, DEMAND_PATH_LEVELS, DemandPath};
+//! use shopsense::alerts::{InventorySnapshot, evaluate_snapshot};
+//! use shopsense::forecast::ForecastModel;
+//!
+//! /// The alerts of an inventory event's `data` against a fitted forecaster.
+//! fn alerts(model: &ForecastModel, data: &[u8]) -> Result<AlertRun, AlertError> {
+//!     let policy = AlertPolicy::default();
+//!     policy.check()?;
+//!     let snapshot = InventorySnapshot::parse_json(data)?;
+//!     let paths = DemandPath::all_from(&model.predict(policy.horizon(), &DEMAND_PATH_LEVELS)?)?;
+//!     Ok(evaluate_snapshot(&policy, &snapshot, |sku| paths.get(sku).cloned()))
+//! }
+//! ```
+
+pub mod alert;
+pub mod backtest;
+pub mod demand;
+pub mod errors;
+pub mod inventory;
+pub mod normal;
+pub mod policy;
+
+pub use alert::{Alert, AlertRun, Severity, evaluate_snapshot};
+pub use backtest::{BacktestParams, BacktestReport, PolicyOutcome};
+pub use demand::{DEMAND_PATH_LEVELS, DemandPath};
+pub use errors::AlertError;
+pub use inventory::{InventoryRow, InventorySnapshot, normalise_sku};
+pub use policy::AlertPolicy;

@@ -1,0 +1,431 @@
+//! The alert policy: from one SKU's stock position and forecast demand path to an [`Alert`]
+//! with a severity and a suggested order.
+//!
+//! ## The arithmetic (`L` = lead time, `R` = cover days, `D(n)` = forecast units over the next
+//! `n` calendar days, `z` = standard normal quantile of the service level)
+//! - **lead-time demand** `D(L)`: the point forecast summed over the lead time.
+//! - **safety stock** `z * sigma_L`. Each day's sigma is read from the forecast's p10–p90 spread
+//!   as if that day's demand were normal: `sigma_d = (p90_d - p10_d) / (2 * 1.2816)`; days are
+//!   taken as independent, so `sigma_L = sqrt(sum over the lead time of sigma_d^2)`. The
+//!   forecaster calibrates p10–p90 to cover 80 % of its backtest points, so the spread holds the
+//!   forecast error, not only the demand's noise. Independence understates the spread of a
+//!   sum when errors persist (a forecast too low stays too low for weeks); the backtest
+//!   (`shopsense eval alerts`) measures what the policy achieves on real demand.
+//! - **reorder point** `D(L) + safety stock`; **inventory position** `on_hand + on_order`.
+//! - **order-up-to level** `D(L + R) + safety stock`: an order placed now should cover the lead
+//!   time and then `R` more days. **Suggested order** `max(0, order-up-to - position)`, rounded
+//!   up to whole units and then up to a multiple of the SKU's pack size when one is given.
+//! - **days of cover**: calendar days from tomorrow until the cumulative point forecast exceeds
+//!   `on_hand` (the largest `d` with `D(d) <= on_hand`), counted on the path; when the stock
+//!   outlasts the path it is the path's length and `days_of_cover_capped` says so.
+//!
+//! Days beyond the path (a lead time plus cover longer than the forecast, which is at most
+//! 90 days) are forecast at the path's mean daily units and mean daily variance.
+//!
+//! ## Severity, first match wins
+//! 1. `stockout_risk`: `on_hand < D(L)`: stock runs out before an order placed now can arrive.
+//! 2. `below_reorder_point`: `position <= reorder point`.
+//! 3. `overstock`: days of cover, on the path extended as above, exceed the overstock threshold,
+//!    and the position is above 0 (a SKU forecast to sell nothing with stock is overstock).
+//! 4. `ok`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::alert::{Alert, Severity};
+use super::demand::DemandPath;
+use super::errors::AlertError;
+use super::inventory::{InventoryRow, MAX_LEAD_TIME_DAYS, SERVICE_LEVEL_RANGE, normalise_sku};
+use super::normal::{Z_P90, inverse_normal_cdf};
+use crate::forecast::model::MAX_HORIZON;
+
+/// How alerts are raised and orders sized; per-SKU lead times and service levels in the
+/// snapshot override the defaults here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertPolicy {
+    /// Supplier lead time in days when the snapshot gives none (default 7, at most 365).
+    pub lead_time_days: u32,
+    /// Probability of not running out during a lead time when the snapshot gives none
+    /// (default 0.95, in the open interval (0.5, 0.9999)).
+    pub service_level: f64,
+    /// Days of demand an order should cover beyond its lead time: the review period, since the
+    /// next order decision comes about that much later (default 28, 1..=365).
+    pub cover_days: u32,
+    /// Days of cover above which stock is overstock (default 90; must exceed `cover_days`, or
+    /// every freshly replenished SKU would be flagged).
+    pub overstock_cover_days: u32,
+    /// Units per pack by SKU (normalised: trimmed, upper-case); orders are rounded up to a whole
+    /// number of packs. SKUs not listed order in single units.
+    pub pack_sizes: BTreeMap<String, u32>,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        Self {
+            lead_time_days: 7,
+            service_level: 0.95,
+            cover_days: 28,
+            overstock_cover_days: 90,
+            pack_sizes: BTreeMap::new(),
+        }
+    }
+}
+
+impl AlertPolicy {
+    /// Refuses parameters outside their documented ranges.
+    pub fn check(&self) -> Result<(), AlertError> {
+        let invalid = |name, reason: String| Err(AlertError::InvalidParams { name, reason });
+        if self.lead_time_days > MAX_LEAD_TIME_DAYS {
+            return invalid("lead_time_days", format!("{} is above 365", self.lead_time_days));
+        }
+        let (low, high) = SERVICE_LEVEL_RANGE;
+        if !(self.service_level > low && self.service_level < high) {
+            return invalid("service_level", format!("{} is outside ({low}, {high})", self.service_level));
+        }
+        if !(1..=365).contains(&self.cover_days) {
+            return invalid("cover_days", format!("{} is outside 1..=365", self.cover_days));
+        }
+        if self.overstock_cover_days <= self.cover_days {
+            return invalid(
+                "overstock_cover_days",
+                format!("{} must exceed cover_days {}", self.overstock_cover_days, self.cover_days),
+            );
+        }
+        for (sku, &pack) in &self.pack_sizes {
+            if sku.is_empty() || normalise_sku(sku) != *sku {
+                return invalid(
+                    "pack_sizes",
+                    format!("key {sku:?} is not a normalised SKU (trimmed, upper-case)"),
+                );
+            }
+            if pack == 0 {
+                return invalid("pack_sizes", format!("{sku}: a pack of 0 units"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Calendar days to forecast for this policy's default lead time and cover (at most 90):
+    /// pass it to `ForecastModel::predict` with [`super::DEMAND_PATH_LEVELS`].
+    #[must_use]
+    pub fn horizon(&self) -> usize {
+        (self.lead_time_days as usize + self.cover_days as usize).clamp(1, MAX_HORIZON)
+    }
+
+    /// The pack size of `sku`, if one is set.
+    #[must_use]
+    pub fn pack_size(&self, sku: &str) -> Option<u32> {
+        self.pack_sizes.get(sku).copied().filter(|&p| p > 0)
+    }
+
+    /// The alert for one SKU (see the module docs for every formula). Values the snapshot did
+    /// not check (a row built by hand) are clamped to the documented ranges.
+    #[must_use]
+    pub fn evaluate(&self, row: &InventoryRow, path: &DemandPath) -> Alert {
+        let lead_time_days = row.lead_time_days.unwrap_or(self.lead_time_days).min(MAX_LEAD_TIME_DAYS);
+        let (low, high) = SERVICE_LEVEL_RANGE;
+        let service_level = row.service_level.unwrap_or(self.service_level).clamp(low, high);
+        let lead = lead_time_days as usize;
+        let demand = Extended::new(path);
+        let lead_time_demand = demand.units(lead);
+        let safety_stock = inverse_normal_cdf(service_level) * demand.variance(lead).sqrt();
+        let reorder_point = lead_time_demand + safety_stock;
+        let order_up_to = demand.units(lead + self.cover_days as usize) + safety_stock;
+        let position = row.position();
+        let pack_size = self.pack_size(&row.sku);
+        let shortfall = (order_up_to - position as f64).max(0.0);
+        let suggested_order_qty = round_up(shortfall, pack_size);
+        let on_hand = row.on_hand as f64;
+        let days_of_cover = demand.cover(on_hand, path.len());
+        let days_of_cover_capped = days_of_cover >= path.len();
+        let overstock_days = self.overstock_cover_days as usize;
+        let overstocked = position > 0 && demand.cover(on_hand, overstock_days + 1) > overstock_days;
+        let severity = if on_hand < lead_time_demand {
+            Severity::StockoutRisk
+        } else if (position as f64) <= reorder_point {
+            Severity::BelowReorderPoint
+        } else if overstocked {
+            Severity::Overstock
+        } else {
+            Severity::Ok
+        };
+        let cover_text = if days_of_cover_capped {
+            format!("more than {days_of_cover} days (the whole forecast)")
+        } else {
+            format!("{days_of_cover} days")
+        };
+        let order_text = if suggested_order_qty > 0 {
+            format!("order {suggested_order_qty}")
+        } else {
+            "nothing to order: the position already reaches the order-up-to level".to_owned()
+        };
+        let reason = match severity {
+            Severity::StockoutRisk => format!(
+                "on hand {} lasts {cover_text}, less than the {lead_time_days}-day lead time \
+                 (lead-time demand {lead_time_demand:.1}); {order_text}{}",
+                row.on_hand,
+                if row.on_order > 0 {
+                    format!(" (on order {} if it arrives in time)", row.on_order)
+                } else {
+                    String::new()
+                },
+            ),
+            Severity::BelowReorderPoint => format!(
+                "position {position} (on hand {} + on order {}) is at or below the reorder point \
+                 {reorder_point:.1}; {order_text}",
+                row.on_hand, row.on_order
+            ),
+            Severity::Overstock => format!(
+                "on hand {} covers more than {overstock_days} days of forecast demand \
+                 ({:.2} units a day over the next {} days)",
+                row.on_hand,
+                demand.units(path.len()) / path.len() as f64,
+                path.len()
+            ),
+            Severity::Ok => format!(
+                "position {position} is above the reorder point {reorder_point:.1}; cover {cover_text}"
+            ),
+        };
+        Alert {
+            sku: row.sku.clone(),
+            severity,
+            on_hand: row.on_hand,
+            on_order: row.on_order,
+            inventory_position: position,
+            lead_time_days,
+            service_level,
+            lead_time_demand,
+            safety_stock,
+            reorder_point,
+            order_up_to,
+            days_of_cover: u32::try_from(days_of_cover).unwrap_or(u32::MAX),
+            days_of_cover_capped,
+            forecast_days: path.len(),
+            suggested_order_qty,
+            pack_size,
+            reason,
+        }
+    }
+}
+
+/// `units` rounded up to whole units, then up to a multiple of `pack`.
+fn round_up(units: f64, pack: Option<u32>) -> u64 {
+    // Forecast sums carry float noise: 296.0000000001 units is 296.
+    let whole = (units - 1e-9).ceil().max(0.0) as u64;
+    match pack {
+        Some(pack) if pack > 1 => whole.div_ceil(u64::from(pack)) * u64::from(pack),
+        _ => whole,
+    }
+}
+
+/// The path with days beyond its end at its mean daily units and variance.
+struct Extended<'a> {
+    path: &'a DemandPath,
+    rate: f64,
+    variance_rate: f64,
+}
+
+impl<'a> Extended<'a> {
+    fn new(path: &'a DemandPath) -> Self {
+        let days = path.len().max(1) as f64;
+        let rate = path.mean.iter().sum::<f64>() / days;
+        let variance_rate = (0..path.len()).map(|d| day_variance(path, d)).sum::<f64>() / days;
+        Self { path, rate, variance_rate }
+    }
+
+    /// Forecast units over the first `days` days.
+    fn units(&self, days: usize) -> f64 {
+        let known = days.min(self.path.len());
+        self.path.mean[..known].iter().sum::<f64>() + (days - known) as f64 * self.rate
+    }
+
+    /// Variance of the demand summed over the first `days` days (days independent).
+    fn variance(&self, days: usize) -> f64 {
+        let known = days.min(self.path.len());
+        (0..known).map(|d| day_variance(self.path, d)).sum::<f64>()
+            + (days - known) as f64 * self.variance_rate
+    }
+
+    /// The largest `d <= limit` with `units(d) <= stock`.
+    fn cover(&self, stock: f64, limit: usize) -> usize {
+        let mut total = 0.0;
+        for d in 0..limit {
+            total += self.path.mean.get(d).copied().unwrap_or(self.rate);
+            // Tolerance: a stock of exactly 10 covers two forecast days of 5.000000001.
+            if total > stock + 1e-9 {
+                return d;
+            }
+        }
+        limit
+    }
+}
+
+/// Day `d`'s variance from its p10–p90 spread under a normal.
+fn day_variance(path: &DemandPath, d: usize) -> f64 {
+    let sigma = (path.p90[d] - path.p10[d]).max(0.0) / (2.0 * Z_P90);
+    sigma * sigma
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const Z95: f64 = 1.644_853_626_951_472_2;
+
+    /// `days` days of `mean` a day with a per-day sigma of `sigma` (p10/p90 at -/+ 1.2816 sigma).
+    fn flat(days: usize, mean: f64, sigma: f64) -> DemandPath {
+        let first = "2011-12-10".parse().unwrap();
+        let spread = Z_P90 * sigma;
+        DemandPath::new(
+            "A",
+            first,
+            vec![mean; days],
+            vec![(mean - spread).max(0.0); days],
+            vec![mean; days],
+            vec![mean + spread; days],
+        )
+        .unwrap()
+    }
+
+    fn row(on_hand: u64, on_order: u64, lead: u32) -> InventoryRow {
+        InventoryRow {
+            on_order,
+            lead_time_days: Some(lead),
+            service_level: Some(0.95),
+            ..InventoryRow::new("A", on_hand)
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-6
+    }
+
+    #[test]
+    fn lead_time_demand_safety_stock_and_reorder_point_by_hand() {
+        // 10 a day, sigma 2 a day, lead time 4: D(L) = 40, sigma_L = 2 * sqrt(4) = 4,
+        // safety stock = 1.6449 * 4 = 6.5794, reorder point 46.5794,
+        // order-up-to = D(4 + 28) + 6.5794 = 326.5794.
+        let policy = AlertPolicy::default();
+        let alert = policy.evaluate(&row(45, 0, 4), &flat(40, 10.0, 2.0));
+        assert!(close(alert.lead_time_demand, 40.0), "{alert:?}");
+        assert!(close(alert.safety_stock, Z95 * 4.0), "{alert:?}");
+        assert!(close(alert.reorder_point, 40.0 + Z95 * 4.0), "{alert:?}");
+        assert!(close(alert.order_up_to, 320.0 + Z95 * 4.0), "{alert:?}");
+        assert_eq!(alert.severity, Severity::BelowReorderPoint, "45 <= 46.58, and 45 >= 40 on hand");
+        assert_eq!(alert.suggested_order_qty, 282, "326.58 - 45 = 281.58, rounded up");
+        assert_eq!(alert.days_of_cover, 4);
+        assert!(!alert.days_of_cover_capped);
+    }
+
+    #[test]
+    fn the_order_is_rounded_up_to_the_pack_size() {
+        let policy =
+            AlertPolicy { pack_sizes: BTreeMap::from([("A".to_owned(), 12)]), ..AlertPolicy::default() };
+        policy.check().unwrap();
+        let alert = policy.evaluate(&row(30, 0, 4), &flat(40, 10.0, 2.0));
+        // 326.58 - 30 = 296.58 -> 297 units -> 25 packs of 12.
+        assert_eq!(alert.suggested_order_qty, 300);
+        assert_eq!(alert.pack_size, Some(12));
+        let exact =
+            AlertPolicy { pack_sizes: BTreeMap::from([("A".to_owned(), 10)]), ..AlertPolicy::default() };
+        let alert = exact.evaluate(&row(30, 0, 4), &flat(40, 10.0, 0.0));
+        assert_eq!(alert.suggested_order_qty, 290, "320 - 30 is already a whole number of packs");
+    }
+
+    #[test]
+    fn on_hand_below_lead_time_demand_is_a_stockout_risk_even_with_stock_on_order() {
+        let alert = AlertPolicy::default().evaluate(&row(35, 500, 4), &flat(40, 10.0, 2.0));
+        assert_eq!(alert.severity, Severity::StockoutRisk);
+        assert_eq!(alert.days_of_cover, 3);
+        assert_eq!(alert.suggested_order_qty, 0, "the position 535 exceeds the order-up-to level");
+        assert!(alert.reason.contains("on order 500"), "{}", alert.reason);
+    }
+
+    #[test]
+    fn a_position_at_the_reorder_point_is_below_it_and_one_more_unit_is_ok() {
+        // sigma 0: reorder point exactly 40.
+        let policy = AlertPolicy::default();
+        assert_eq!(
+            policy.evaluate(&row(40, 0, 4), &flat(40, 10.0, 0.0)).severity,
+            Severity::BelowReorderPoint
+        );
+        let ok = policy.evaluate(&row(40, 1, 4), &flat(40, 10.0, 0.0));
+        assert_eq!(ok.severity, Severity::Ok);
+        assert_eq!(ok.suggested_order_qty, 279, "the order-up-to level is 320");
+    }
+
+    #[test]
+    fn stock_covering_more_than_the_threshold_is_overstock_beyond_the_path() {
+        // 35 forecast days at 2 a day; 200 on hand lasts 100 days, past the path and past 90.
+        let policy = AlertPolicy::default();
+        let alert = policy.evaluate(&row(200, 0, 7), &flat(35, 2.0, 0.5));
+        assert_eq!(alert.severity, Severity::Overstock);
+        assert_eq!((alert.days_of_cover, alert.days_of_cover_capped), (35, true));
+        assert_eq!(alert.suggested_order_qty, 0);
+        // 170 lasts 85 days: capped on the path, but not overstock.
+        let alert = policy.evaluate(&row(170, 0, 7), &flat(35, 2.0, 0.5));
+        assert_eq!(alert.severity, Severity::Ok);
+        assert!(alert.days_of_cover_capped);
+    }
+
+    #[test]
+    fn days_of_cover_count_closed_days_until_the_forecast_exceeds_the_stock() {
+        // 5, 0 (closed), 5, 5: 10 units cover days 1-3 and run out on day 4.
+        let first = "2011-12-10".parse().unwrap();
+        let mean = vec![5.0, 0.0, 5.0, 5.0];
+        let path = DemandPath::new("A", first, mean.clone(), mean.clone(), mean.clone(), mean).unwrap();
+        let alert = AlertPolicy::default().evaluate(&row(10, 0, 1), &path);
+        assert_eq!((alert.days_of_cover, alert.days_of_cover_capped), (3, false));
+    }
+
+    #[test]
+    fn a_sku_forecast_to_sell_nothing_orders_nothing_and_its_stock_is_overstock() {
+        let policy = AlertPolicy::default();
+        let empty = policy.evaluate(&row(0, 0, 7), &flat(35, 0.0, 0.0));
+        assert_eq!(empty.severity, Severity::BelowReorderPoint, "position 0 <= reorder point 0");
+        assert_eq!(empty.suggested_order_qty, 0);
+        assert!(close(empty.safety_stock, 0.0) && close(empty.lead_time_demand, 0.0));
+        assert!(empty.reason.contains("nothing to order"), "{}", empty.reason);
+        let stocked = policy.evaluate(&row(3, 0, 7), &flat(35, 0.0, 0.0));
+        assert_eq!(stocked.severity, Severity::Overstock);
+    }
+
+    #[test]
+    fn a_lead_time_longer_than_the_path_is_extrapolated_at_the_path_rate() {
+        // 10 days at 4 a day, lead time 30: D(30) = 120; variance 20 more days at sigma 1.
+        let alert = AlertPolicy::default().evaluate(&row(500, 0, 30), &flat(10, 4.0, 1.0));
+        assert!(close(alert.lead_time_demand, 120.0), "{alert:?}");
+        assert!(close(alert.safety_stock, Z95 * 30f64.sqrt()), "{alert:?}");
+        assert!(close(alert.order_up_to, 4.0 * 58.0 + Z95 * 30f64.sqrt()), "{alert:?}");
+    }
+
+    #[test]
+    fn the_row_overrides_the_policy_defaults() {
+        let policy = AlertPolicy::default();
+        let default_row = InventoryRow::new("A", 100);
+        let alert = policy.evaluate(&default_row, &flat(40, 10.0, 2.0));
+        assert_eq!((alert.lead_time_days, alert.service_level), (7, 0.95));
+        let own = InventoryRow { lead_time_days: Some(3), service_level: Some(0.8), ..default_row };
+        let alert = policy.evaluate(&own, &flat(40, 10.0, 2.0));
+        assert!(close(alert.safety_stock, 0.841_621_233_572_914_3 * 2.0 * 3f64.sqrt()), "{alert:?}");
+    }
+
+    #[test]
+    fn policies_outside_their_ranges_are_refused() {
+        AlertPolicy::default().check().unwrap();
+        assert!(AlertPolicy { service_level: 0.5, ..AlertPolicy::default() }.check().is_err());
+        assert!(AlertPolicy { lead_time_days: 366, ..AlertPolicy::default() }.check().is_err());
+        assert!(AlertPolicy { overstock_cover_days: 28, ..AlertPolicy::default() }.check().is_err());
+        let lower =
+            AlertPolicy { pack_sizes: BTreeMap::from([("a".to_owned(), 6)]), ..AlertPolicy::default() };
+        assert!(lower.check().is_err());
+        let zero =
+            AlertPolicy { pack_sizes: BTreeMap::from([("A".to_owned(), 0)]), ..AlertPolicy::default() };
+        assert!(zero.check().is_err());
+        let parsed: AlertPolicy = serde_json::from_str(r#"{"service_level": 0.9}"#).unwrap();
+        assert_eq!(parsed, AlertPolicy { service_level: 0.9, ..AlertPolicy::default() });
+        assert!(serde_json::from_str::<AlertPolicy>(r#"{"lead_time": 3}"#).is_err());
+    }
+}
