@@ -66,6 +66,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Inventory alerts for a snapshot (`sku,on_hand[,on_order][,lead_time_days][,service_level]`
+    /// CSV, or the custom event's JSON) against the live forecast: stores them like the
+    /// `inventory-alert` function and prints them (`--json`: a JSON array of alerts).
+    Alerts {
+        /// The snapshot file.
+        #[arg(long)]
+        inventory: PathBuf,
+        /// The snapshot's date (default: the last day the live forecast was trained on).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// The snapshot's id (default: a hash of its content).
+        #[arg(long)]
+        snapshot_id: Option<String>,
+        /// Print the alerts as one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// The model registry: list versions, promote one, roll back.
     Models {
         /// What to do.
@@ -385,6 +402,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let kinds = if only.is_empty() { ModelKind::ALL.to_vec() } else { only.clone() };
             crate::commands::train::train(&state.trainer, &kinds, *json).await.map(|_| ())
         }
+        Command::Alerts { inventory, as_of, snapshot_id, json } => {
+            let settings = settings(&cli, Some(BackendChoice::Local))?;
+            let state = AppState::open(settings).await.context("opening storage")?;
+            crate::commands::alerts::alerts(&state, inventory, *as_of, snapshot_id.as_deref(), *json).await
+        }
         Command::Models { which } => {
             let settings = settings(&cli, Some(BackendChoice::Local))?;
             let state = AppState::open(settings).await.context("opening storage")?;
@@ -569,7 +591,8 @@ async fn run_local(settings: Settings, port: u16, poll: Duration, demo: bool) ->
         &state.uploads_container,
         uploads.clone(),
         local::blob_functions(&specs, WATCHED_CONTAINER),
-    );
+    )
+    .with_events(local::event_functions(&specs));
     let mut tasks = tokio::task::JoinSet::new();
     for timer in timers {
         tasks.spawn(local::run_timer(router.clone(), timer));

@@ -4,9 +4,11 @@
 
 use anyhow::Context;
 use bytes::Bytes;
+use shopsense::alerts::InventorySnapshot;
 use shopsense::ingest::{IngestOutcome, Verdict};
 use shopsense::registry::{ModelKind, VersionStatus};
-use shopsense::serving::{SHOP_PARTITION, ShopRecs};
+use shopsense::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
+use shopsense::serving::{ItemForecast, SHOP_PARTITION, ShopRecs, item_partition};
 use shopsense::store::PutOptions;
 use shopsense::tables::{INTERACTIONS_PATH, SILVER_CONTAINER};
 
@@ -80,7 +82,58 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
         }
         state.reader.refresh_pointers();
     }
+    if state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await?.is_none() {
+        demo_alerts(state).await.context("raising the demo's inventory alerts")?;
+    }
     example_ids(state).await
+}
+
+/// Where the demo writes its inventory snapshot (under the home), for `shopsense alerts`.
+pub const DEMO_INVENTORY: &str = "demo_inventory.csv";
+
+/// A made-up stock position for the 25 trending SKUs, spread so that every severity shows:
+/// none on hand, half the lead-time demand, one and a half times it, four times it, and far
+/// more than the overstock threshold. Written to `<home>/demo_inventory.csv` and evaluated as of
+/// the last day of the sample.
+async fn demo_alerts(state: &AppState) -> anyhow::Result<()> {
+    let Some((_, Some(shop))) = state.reader.get::<ShopRecs>(ModelKind::Recommend, SHOP_PARTITION).await?
+    else {
+        return Ok(());
+    };
+    let lead = state.alert_policy.lead_time_days as usize;
+    let mut csv = String::from("sku,on_hand,on_order\n");
+    for (i, sku) in shop.trending.iter().take(25).enumerate() {
+        let Some((_, Some(item))) =
+            state.reader.get::<ItemForecast>(ModelKind::Forecast, &item_partition(&sku.sku)).await?
+        else {
+            continue;
+        };
+        let lead_demand: f64 = item.mean.iter().take(lead).map(|&m| f64::from(m)).sum();
+        let on_hand = match i % 5 {
+            0 => 0.0,
+            1 => lead_demand * 0.5,
+            2 => lead_demand * 1.5,
+            3 => lead_demand * 4.0,
+            _ => lead_demand * 40.0 + 50.0,
+        };
+        csv.push_str(&format!("{},{},0\n", sku.sku, on_hand.round()));
+    }
+    let path = state.settings.home.join(DEMO_INVENTORY);
+    std::fs::write(&path, &csv).with_context(|| format!("writing {}", path.display()))?;
+    let snapshot = InventorySnapshot::parse_csv(DEMO_INVENTORY, csv.as_bytes(), Some("demo"))?;
+    let (summary, _) =
+        shopsense::alerts::run::run(&state.reader, &state.alerts, &state.alert_policy, &snapshot, None)
+            .await?;
+    state.stock.refresh();
+    eprintln!(
+        "shopsense local: demo inventory {} evaluated as of {}: {} alerts {:?} (re-run: shopsense alerts --inventory {})",
+        path.display(),
+        summary.as_of,
+        summary.alerts,
+        summary.by_severity,
+        path.display()
+    );
+    Ok(())
 }
 
 async fn example_ids(state: &AppState) -> anyhow::Result<DemoIds> {

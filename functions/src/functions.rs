@@ -112,5 +112,15 @@ pub fn registry() -> Vec<FunctionSpec> {
             function_json: include_str!("../bindings/retrain/function.json"),
             router: crate::retrain::router,
         },
+        FunctionSpec {
+            name: "alerts",
+            function_json: include_str!("../bindings/alerts/function.json"),
+            router: crate::alerts::alerts_router,
+        },
+        FunctionSpec {
+            name: "inventory-alert",
+            function_json: include_str!("../bindings/inventory-alert/function.json"),
+            router: crate::alerts::inventory_alert_router,
+        },
     ]
 }

@@ -15,6 +15,7 @@
 //!   implementations too large for `cli.rs` (`forecast`, `eval forecast`, `bench forecast`).
 //! - One module per function: [`health`], [`ingest`].
 
+pub mod alerts;
 pub mod app;
 pub mod bench;
 pub mod cli;

@@ -140,6 +140,47 @@ pub fn blob_functions(specs: &[FunctionSpec], container: &str) -> Vec<String> {
         .collect()
 }
 
+/// Event Grid subscriptions the local runner stands in for: function and the uploads prefix its
+/// subscription filters on (as `infra/app/event-subscriptions.bicep` subscribes them in Azure).
+pub const LOCAL_EVENT_ROUTES: [(&str, &str); 1] = [("inventory-alert", "inventory/")];
+
+/// The `eventGridTrigger` functions among `specs` with the uploads prefix they receive.
+#[must_use]
+pub fn event_functions(specs: &[FunctionSpec]) -> Vec<(String, String)> {
+    specs
+        .iter()
+        .filter(|spec| spec.trigger().is_some_and(|t| t.kind == "eventGridTrigger"))
+        .filter_map(|spec| {
+            LOCAL_EVENT_ROUTES
+                .iter()
+                .find(|(name, _)| *name == spec.name)
+                .map(|(name, prefix)| ((*name).to_owned(), (*prefix).to_owned()))
+        })
+        .collect()
+}
+
+/// The Event Grid `BlobCreated` payload the host sends to an `eventGridTrigger` function.
+#[must_use]
+pub fn blob_created_payload(function: &str, container: &str, blob: &BlobMeta, uri: &str) -> Value {
+    let event = json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "subject": format!("/blobServices/default/containers/{container}/blobs/{}", blob.path),
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "eventTime": Utc::now().to_rfc3339(),
+        "data": {
+            "api": "PutBlob",
+            "eTag": blob.etag.0,
+            "contentType": blob.content_type,
+            "contentLength": blob.size,
+            "blobType": "BlockBlob",
+            "url": uri,
+        },
+        "dataVersion": "",
+        "metadataVersion": "1",
+    });
+    invoke_payload(function, "event", event, Map::new())
+}
+
 /// The timer payload the host sends.
 #[must_use]
 pub fn timer_payload(function: &str, is_past_due: bool, last: &str, next: &str) -> Value {
@@ -200,6 +241,8 @@ pub struct UploadWatcher {
     container: String,
     store: std::sync::Arc<dyn BlobStore>,
     functions: Vec<String>,
+    /// Event Grid functions and the path prefix each receives.
+    events: Vec<(String, String)>,
     /// Path -> the ETag last triggered for.
     triggered: HashMap<String, ETag>,
     /// Path -> the ETag seen on the previous poll (not yet triggered).
@@ -214,9 +257,17 @@ impl UploadWatcher {
             container: container.to_owned(),
             store,
             functions,
+            events: Vec::new(),
             triggered: HashMap::new(),
             pending: HashMap::new(),
         }
+    }
+
+    /// Also sends `BlobCreated` events to these `(function, path prefix)` pairs.
+    #[must_use]
+    pub fn with_events(mut self, events: Vec<(String, String)>) -> Self {
+        self.events = events;
+        self
     }
 
     /// One poll: lists the container and invokes the functions for every settled new blob.
@@ -243,6 +294,15 @@ impl UploadWatcher {
             for function in &self.functions {
                 let invocation =
                     invoke(app, function, &blob_payload(function, &self.container, &blob, &uri)).await;
+                all_done &= (200..300).contains(&invocation.status);
+                out.push(invocation);
+            }
+            for (function, prefix) in &self.events {
+                if !blob.path.starts_with(prefix.as_str()) {
+                    continue;
+                }
+                let payload = blob_created_payload(function, &self.container, &blob, &uri);
+                let invocation = invoke(app, function, &payload).await;
                 all_done &= (200..300).contains(&invocation.status);
                 out.push(invocation);
             }

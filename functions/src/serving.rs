@@ -189,7 +189,9 @@ async fn forecast(
         Some(text) => match text.parse::<usize>() {
             Ok(h) if (1..=90).contains(&h) => h,
             _ => {
-                return Err(bad(format!("horizon must be a whole number of days from 1 to 90, got {text:?}")));
+                return Err(bad(format!(
+                    "horizon must be a whole number of days from 1 to 90, got {text:?}"
+                )));
             }
         },
     };

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use shopsense::alerts::AlertPolicy;
 use shopsense::ingest::{DEFAULT_MAX_TABLE_BYTES, IngestOptions, Ingestor, Thresholds};
 use shopsense::registry::{DEFAULT_KEEP_VERSIONS, Gates, Registry, RegistryError};
 use shopsense::serving::stock::ALERTS_CONTAINER;
@@ -66,6 +67,37 @@ pub struct AppState {
     pub trainer: Arc<Trainer>,
     /// The latest inventory snapshot's out-of-stock SKUs.
     pub stock: Arc<StockView>,
+    /// The alerts container.
+    pub alerts: Arc<dyn shopsense::store::DocumentStore>,
+    /// The alert policy's shop-wide defaults (settings `SHOPSENSE_ALERT_*`).
+    pub alert_policy: Arc<AlertPolicy>,
+}
+
+/// Settings of the alert policy's defaults, in [`AlertPolicy`] field order.
+pub const ALERT_SETTINGS: [&str; 4] = [
+    "SHOPSENSE_ALERT_LEAD_TIME_DAYS",
+    "SHOPSENSE_ALERT_SERVICE_LEVEL",
+    "SHOPSENSE_ALERT_COVER_DAYS",
+    "SHOPSENSE_ALERT_OVERSTOCK_COVER_DAYS",
+];
+
+/// The alert policy the settings choose (defaults for unset ones), checked.
+pub fn alert_policy(settings: &Settings) -> Result<AlertPolicy, StateError> {
+    let d = AlertPolicy::default();
+    let policy = AlertPolicy {
+        lead_time_days: settings.parse_or(ALERT_SETTINGS[0], d.lead_time_days)?,
+        service_level: settings.parse_or(ALERT_SETTINGS[1], d.service_level)?,
+        cover_days: settings.parse_or(ALERT_SETTINGS[2], d.cover_days)?,
+        overstock_cover_days: settings.parse_or(ALERT_SETTINGS[3], d.overstock_cover_days)?,
+        ..d
+    };
+    policy.check().map_err(|e| {
+        StateError::Settings(shopsense::settings::SettingsError::Invalid {
+            name: "SHOPSENSE_ALERT_*".into(),
+            reason: e.to_string(),
+        })
+    })?;
+    Ok(policy)
 }
 
 impl AppState {
@@ -84,7 +116,9 @@ impl AppState {
         let trainer = Trainer::new(silver, registry, train_options(&settings)?);
         let ttl = Duration::from_secs_f64(settings.parse_or(POINTER_TTL_SETTING, 5.0f64)?.max(0.0));
         let reader = Reader::open(&stores, ttl).await?;
-        let stock = StockView::new(stores.documents.container(ALERTS_CONTAINER).await?, ttl);
+        let alerts = stores.documents.container(ALERTS_CONTAINER).await?;
+        let stock = StockView::new(alerts.clone(), ttl);
+        let alert_policy = alert_policy(&settings)?;
         let prefix = settings.get(shopsense::store::CONTAINER_PREFIX_SETTING).unwrap_or_default();
         let uploads_container = format!("{prefix}{}", shopsense::bronze::UPLOADS_CONTAINER);
         Ok(Self {
@@ -96,6 +130,8 @@ impl AppState {
             reader: Arc::new(reader),
             trainer: Arc::new(trainer),
             stock: Arc::new(stock),
+            alerts,
+            alert_policy: Arc::new(alert_policy),
         })
     }
 

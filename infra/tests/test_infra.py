@@ -68,6 +68,10 @@ HAS_CODE_DEFAULT = {
     "SHOPSENSE_GATE_FORECAST_WAPE_VS_LIVE": "promotion gate (shared/src/registry/gate.rs)",
     "SHOPSENSE_GATE_SEGMENTS_SILHOUETTE_VS_LIVE": "promotion gate (shared/src/registry/gate.rs)",
     "SHOPSENSE_GATE_SEGMENTS_MIN_SILHOUETTE": "promotion gate (shared/src/registry/gate.rs)",
+    "SHOPSENSE_ALERT_LEAD_TIME_DAYS": "alert policy default (functions/src/state.rs)",
+    "SHOPSENSE_ALERT_SERVICE_LEVEL": "alert policy default (functions/src/state.rs)",
+    "SHOPSENSE_ALERT_COVER_DAYS": "alert policy default (functions/src/state.rs)",
+    "SHOPSENSE_ALERT_OVERSTOCK_COVER_DAYS": "alert policy default (functions/src/state.rs)",
 }
 
 # Settings the code accepts as an alternative to another one; one of each pair suffices.

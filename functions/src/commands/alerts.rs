@@ -170,3 +170,76 @@ mod tests {
         assert_eq!(lines[5], "load 0.50 s, fits 1.00 s, total 2.00 s");
     }
 }
+
+/// `shopsense alerts --inventory <file>`: evaluates a snapshot against the live forecast of the
+/// local (or configured) stores, stores its alerts like the `inventory-alert` function does, and
+/// prints them. SKUs without a forecast are named on stderr and make the exit status non-zero
+/// (their rows are not evaluated; the others are).
+pub async fn alerts(
+    state: &crate::state::AppState,
+    inventory: &std::path::Path,
+    as_of: Option<chrono::NaiveDate>,
+    snapshot_id: Option<&str>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use shopsense::alerts::InventorySnapshot;
+    let snapshot = if inventory.extension().is_some_and(|e| e == "json") {
+        let bytes =
+            std::fs::read(inventory).with_context(|| format!("cannot read {}", inventory.display()))?;
+        InventorySnapshot::parse_json(&bytes).with_context(|| inventory.display().to_string())?
+    } else {
+        InventorySnapshot::read_csv(inventory, snapshot_id)?
+    };
+    let (summary, alerts) =
+        shopsense::alerts::run::run(&state.reader, &state.alerts, &state.alert_policy, &snapshot, as_of)
+            .await?;
+    if as_json {
+        println!("{}", serde_json::to_string(&alerts)?);
+    } else {
+        println!(
+            "snapshot {} as of {} (forecast {}): {} SKUs, {} alerts, {} ok",
+            summary.snapshot_id,
+            summary.as_of,
+            summary.forecast_version,
+            summary.skus,
+            summary.alerts,
+            summary.ok
+        );
+        println!(
+            "{:<12} {:<20} {:>8} {:>8} {:>10} {:>9} {:>9} {:>6} {:>9}",
+            "sku", "severity", "on_hand", "on_order", "lead_dem", "safety", "reorder", "cover", "order"
+        );
+        for a in &alerts {
+            println!(
+                "{:<12} {:<20} {:>8} {:>8} {:>10.1} {:>9.1} {:>9.1} {:>5}{} {:>9}",
+                a.sku,
+                a.severity.as_str(),
+                a.on_hand,
+                a.on_order,
+                a.lead_time_demand,
+                a.safety_stock,
+                a.reorder_point,
+                a.days_of_cover,
+                if a.days_of_cover_capped { "+" } else { " " },
+                a.suggested_order_qty
+            );
+        }
+    }
+    if !summary.stale_skus.is_empty() {
+        eprintln!(
+            "{} SKUs: the live forecast does not reach past their lead time from {}: retrain, or pass --as-of",
+            summary.stale_skus.len(),
+            summary.as_of
+        );
+    }
+    if !summary.unknown_skus.is_empty() {
+        anyhow::bail!(
+            "{}: {} SKUs have no forecast and were not evaluated: {}",
+            inventory.display(),
+            summary.unknown_skus.len(),
+            summary.unknown_skus.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -115,6 +115,48 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     });
     assert_eq!(saturday.unwrap()["forecast"].as_f64(), Some(0.0), "closed Saturdays forecast 0");
 
+    // The demo's inventory snapshot raised alerts; its out-of-stock SKUs are never recommended.
+    let (status, body) = send(&router, get("/api/alerts")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["snapshot"]["snapshot_id"], json!("demo"));
+    assert!(body["count"].as_u64().unwrap() > 0, "{body}");
+    let out_of_stock: HashSet<String> = body["snapshot"]["out_of_stock"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    assert!(out_of_stock.contains(&sku), "the demo empties the top trending SKU");
+    for alert in body["alerts"].as_array().unwrap() {
+        for field in [
+            "sku",
+            "severity",
+            "on_hand",
+            "lead_time_demand",
+            "safety_stock",
+            "reorder_point",
+            "days_of_cover",
+            "suggested_order_qty",
+        ] {
+            assert!(!alert[field].is_null(), "{field} in {alert}");
+        }
+        if alert["on_hand"] == json!(0) {
+            assert_eq!(alert["severity"], json!("stockout_risk"), "{alert}");
+            assert!(
+                alert["safety_stock"].as_f64().unwrap() > 0.0,
+                "intermittent demand still gets safety stock: {alert}"
+            );
+        }
+    }
+    let (_, body) = send(&router, get("/api/alerts?severity=overstock")).await;
+    assert!(body["alerts"].as_array().unwrap().iter().all(|a| a["severity"] == "overstock"), "{body}");
+    let (status, body) = send(&router, get("/api/alerts?severity=bogus")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (_, body) = send(&router, get("/api/recommendations/customers/nobody-at-all?k=20")).await;
+    assert!(skus(&body).iter().all(|s| !out_of_stock.contains(s)), "out of stock recommended: {body}");
+    let (_, body) = send(&router, get(&format!("/api/recommendations/customers/{customer}?k=20"))).await;
+    assert!(skus(&body).iter().all(|s| !out_of_stock.contains(s)), "out of stock recommended: {body}");
+
     // Bad input: 4xx with a JSON body naming the problem.
     for (path, needle) in [
         (format!("/api/recommendations/customers/{customer}?k=0"), "k must be"),
@@ -178,6 +220,54 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let (status, body) = send(&router, get("/api/models")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["recommend"]["live"], json!(now_live));
+
+    inventory_events(&state, &router, &sku).await;
+}
+
+fn event(id: &str, time: &str, data: Value) -> String {
+    let event = json!({
+        "id": id, "subject": "/shop/inventory", "eventType": "Shopsense.Inventory.Snapshot",
+        "eventTime": time, "data": data, "dataVersion": "1", "metadataVersion": "1",
+    });
+    shopsense_functions::host::invoke_payload("inventory-alert", "event", event, serde_json::Map::new())
+        .to_string()
+}
+
+/// The inventory-alert function: alerts per (snapshot, SKU) once however often the event comes,
+/// unknown SKUs named, malformed events kept with their reason, stale forecasts reported.
+async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
+    let data = json!({ "snapshot_id": "e2e-1", "items": [
+        { "sku": sku, "on_hand": 0 }, { "sku": "NOSUCHSKU", "on_hand": 4 },
+    ]});
+    let (status, first) =
+        send(router, post("/inventory-alert", event("ev-1", "2011-12-09T09:00:00Z", data.clone()))).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let summary = &first["ReturnValue"];
+    assert_eq!(summary["unknown_skus"], json!(["NOSUCHSKU"]), "{first}");
+    assert_eq!(summary["written"], json!(1));
+    assert_eq!(summary["latest"], json!(true));
+    let (_, again) =
+        send(router, post("/inventory-alert", event("ev-1", "2011-12-09T09:00:00Z", data))).await;
+    assert_eq!(
+        (again["ReturnValue"]["written"].clone(), again["ReturnValue"]["already_there"].clone()),
+        (json!(0), json!(1))
+    );
+    let (_, listed) = send(router, get(&format!("/api/alerts?sku={sku}"))).await;
+    assert_eq!(listed["count"], json!(1), "one alert however often the event came: {listed}");
+
+    let bad = json!({ "items": [{ "sku": sku, "on_hand": -3 }] });
+    let (status, refused) =
+        send(router, post("/inventory-alert", event("ev-bad", "2011-12-09T09:00:00Z", bad))).await;
+    assert_eq!(status, StatusCode::OK, "permanent: answered, not retried: {refused}");
+    assert!(refused["ReturnValue"]["refused"].as_str().unwrap().contains("on_hand"), "{refused}");
+    let kept = refused["ReturnValue"]["kept"].as_str().unwrap().trim_start_matches("quarantine/").to_owned();
+    let quarantine = state.stores.blobs.container("quarantine").await.unwrap();
+    assert!(quarantine.get(&kept).await.unwrap().is_some(), "the refused event is kept whole");
+
+    let stale = json!({ "snapshot_id": "e2e-stale", "items": [{ "sku": sku, "on_hand": 5 }] });
+    let (_, body) =
+        send(router, post("/inventory-alert", event("ev-2", "2026-11-25T09:00:00Z", stale))).await;
+    assert_eq!(body["ReturnValue"]["stale_skus"], json!([sku]), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

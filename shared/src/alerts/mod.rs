@@ -37,6 +37,7 @@ pub mod errors;
 pub mod inventory;
 pub mod normal;
 pub mod policy;
+pub mod run;
 
 pub use alert::{Alert, AlertRun, Severity, evaluate_snapshot};
 pub use backtest::{BacktestParams, BacktestReport, PolicyOutcome};

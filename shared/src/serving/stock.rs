@@ -25,6 +25,9 @@ pub struct LatestSnapshot {
     pub snapshot_id: String,
     /// When it was evaluated.
     pub evaluated_at: Option<DateTime<Utc>>,
+    /// The snapshot's date.
+    #[serde(default)]
+    pub as_of: Option<chrono::NaiveDate>,
     /// SKUs with nothing on hand.
     pub out_of_stock: Vec<String>,
     /// Alerts it raised.

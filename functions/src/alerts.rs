@@ -1,0 +1,209 @@
+//! The inventory-alert functions.
+//!
+//! - `inventory-alert` (Event Grid): a `Microsoft.Storage.BlobCreated` event for an inventory
+//!   snapshot uploaded under `uploads/inventory/` (CSV, or JSON in the custom event's shape), or a
+//!   custom `Shopsense.Inventory.Snapshot` event whose `data` carries the stock levels. The
+//!   snapshot is evaluated against the live forecast as of the event's date and its alerts are
+//!   stored, idempotent per (snapshot, SKU): a redelivered event writes no duplicate.
+//!   A malformed event or snapshot cannot get better by retrying: it is kept whole in the
+//!   `quarantine` container under `events/<event id>.json` with the reason, and answered as done.
+//!   No live forecast yet or a transient storage failure fails the invocation, so Event Grid
+//!   delivers it again (for up to a day, per the subscription's retry policy).
+//! - `alerts` (HTTP): `GET /api/alerts?severity=&sku=&limit=` lists the open alerts (the latest
+//!   snapshot's), most urgent first.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde_json::{Value, json};
+use shopsense::alerts::run::{AlertRunError, open_alerts, run};
+use shopsense::alerts::{InventorySnapshot, Severity};
+use shopsense::store::PutOptions;
+use shopsense::tables::QUARANTINE_CONTAINER;
+
+use crate::error::ApiError;
+use crate::host::{EventGridEvent, Invoke, InvokeResponse};
+use crate::state::AppState;
+
+/// The custom event type carrying stock levels.
+pub const SNAPSHOT_EVENT_TYPE: &str = "Shopsense.Inventory.Snapshot";
+/// The storage event type of a new blob.
+pub const BLOB_CREATED: &str = "Microsoft.Storage.BlobCreated";
+
+/// `alerts`' routes.
+pub fn alerts_router() -> Router<AppState> {
+    Router::new().route("/api/alerts", get(list))
+}
+
+/// `inventory-alert`'s routes.
+pub fn inventory_alert_router() -> Router<AppState> {
+    Router::new().route("/inventory-alert", post(inventory_alert))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(unknown) = params.keys().find(|k| !["severity", "sku", "limit"].contains(&k.as_str())) {
+        return Err(ApiError::BadRequest {
+            message: format!("unknown query parameter {unknown:?}; allowed: severity, sku, limit"),
+        });
+    }
+    let severity = match params.get("severity").map(String::as_str) {
+        None | Some("") => None,
+        Some(text) => Some(
+            [Severity::StockoutRisk, Severity::BelowReorderPoint, Severity::Overstock]
+                .into_iter()
+                .find(|s| s.as_str() == text)
+                .ok_or_else(|| ApiError::BadRequest {
+                    message: format!(
+                        "severity must be stockout_risk, below_reorder_point or overstock, got {text:?}"
+                    ),
+                })?,
+        ),
+    };
+    let limit = match params.get("limit") {
+        None => 100,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(ApiError::BadRequest {
+                    message: format!("limit must be a whole number from 1 to 1000, got {text:?}"),
+                });
+            }
+        },
+    };
+    let sku = params.get("sku").map(|s| s.trim().to_uppercase()).filter(|s| !s.is_empty());
+    match open_alerts(&state.alerts, severity, sku.as_deref(), limit).await.map_err(run_error)? {
+        None => Ok(Json(json!({ "snapshot": null, "alerts": [], "count": 0 }))),
+        Some((latest, alerts)) => {
+            Ok(Json(json!({ "snapshot": latest, "count": alerts.len(), "alerts": alerts })))
+        }
+    }
+}
+
+fn run_error(e: AlertRunError) -> ApiError {
+    match e {
+        AlertRunError::Store(store) => ApiError::Store(store),
+        AlertRunError::NoForecast => ApiError::NoModel { kind: shopsense::registry::ModelKind::Forecast },
+        other => ApiError::Internal { message: other.to_string() },
+    }
+}
+
+/// A snapshot from an event, or why not.
+enum Snapshot {
+    Ready(Box<InventorySnapshot>),
+    /// Bad input that retrying cannot fix.
+    Refused(String),
+    /// Not ours (another container, a non-inventory blob).
+    Ignored(String),
+}
+
+async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapshot, ApiError> {
+    match event.event_type.as_str() {
+        SNAPSHOT_EVENT_TYPE => Ok(match InventorySnapshot::from_json(&event.data) {
+            Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),
+            Err(e) => Snapshot::Refused(format!("event data: {e}")),
+        }),
+        BLOB_CREATED => {
+            let Some((container, path)) = event
+                .subject
+                .strip_prefix("/blobServices/default/containers/")
+                .and_then(|rest| rest.split_once("/blobs/"))
+            else {
+                return Ok(Snapshot::Refused(format!("subject {:?} is not a blob path", event.subject)));
+            };
+            if container != state.uploads_container || !path.starts_with("inventory/") {
+                return Ok(Snapshot::Ignored(format!("{container}/{path} is not an inventory upload")));
+            }
+            if path.rsplit('/').next().is_some_and(|name| name.starts_with('_')) {
+                return Ok(Snapshot::Ignored(format!("{path} is a configuration file")));
+            }
+            let Some(blob) = state.ingestor.uploads().get(path).await? else {
+                return Ok(Snapshot::Refused(format!("{container}/{path} no longer exists")));
+            };
+            let parsed = if path.ends_with(".json") {
+                InventorySnapshot::parse_json(&blob.body)
+            } else {
+                InventorySnapshot::parse_csv(path, blob.body.as_ref(), None)
+            };
+            Ok(match parsed {
+                Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),
+                Err(e) => Snapshot::Refused(e.to_string()),
+            })
+        }
+        other => Ok(Snapshot::Refused(format!(
+            "event type {other:?} is neither {BLOB_CREATED} nor {SNAPSHOT_EVENT_TYPE}"
+        ))),
+    }
+}
+
+/// Keeps a refused event whole with its reason.
+async fn quarantine(state: &AppState, event: &EventGridEvent, reason: &str) -> Result<String, ApiError> {
+    let path = format!("events/{}.json", shopsense::serving::escape_key(&event.id).replace('%', "_"));
+    let body = json!({ "reason": reason, "event": event });
+    let store = state.stores.blobs.container(QUARANTINE_CONTAINER).await?;
+    store
+        .put(
+            &path,
+            Bytes::from(body.to_string()),
+            PutOptions::default().with_content_type("application/json"),
+        )
+        .await?;
+    Ok(format!("{QUARANTINE_CONTAINER}/{path}"))
+}
+
+async fn inventory_alert(
+    State(state): State<AppState>,
+    invoke: Invoke<EventGridEvent>,
+) -> Result<InvokeResponse, ApiError> {
+    let event = invoke.trigger;
+    let snapshot = match snapshot_of(&state, &event).await? {
+        Snapshot::Ready(snapshot) => snapshot,
+        Snapshot::Ignored(why) => return Ok(InvokeResponse::ok(Value::Null).log(format!("ignored: {why}"))),
+        Snapshot::Refused(reason) => {
+            let kept = quarantine(&state, &event, &reason).await?;
+            tracing::warn!(event = %event.id, %reason, kept, "inventory event refused");
+            return Ok(InvokeResponse::ok(json!({ "refused": reason, "kept": kept }))
+                .log(format!("refused event {}: {reason} (kept in {kept})", event.id)));
+        }
+    };
+    let as_of = Some(event.event_time.date_naive());
+    match run(&state.reader, &state.alerts, &state.alert_policy, &snapshot, as_of).await {
+        Ok((summary, _)) => {
+            let mut response = InvokeResponse::ok(&summary).log(format!(
+                "snapshot {}: {} SKUs, {} alerts ({} written, {} already there), {} unknown, {} stale",
+                summary.snapshot_id,
+                summary.skus,
+                summary.alerts,
+                summary.written,
+                summary.already_there,
+                summary.unknown_skus.len(),
+                summary.stale_skus.len()
+            ));
+            if !summary.unknown_skus.is_empty() {
+                response =
+                    response.log(format!("SKUs without a forecast: {}", summary.unknown_skus.join(", ")));
+            }
+            if !summary.stale_skus.is_empty() {
+                response = response.log(format!(
+                    "the live forecast does not reach past the lead time from {} for {} SKUs: retrain",
+                    summary.as_of,
+                    summary.stale_skus.len()
+                ));
+            }
+            state.stock.refresh();
+            Ok(response)
+        }
+        Err(e @ AlertRunError::Alert(_)) => {
+            let reason = e.to_string();
+            let kept = quarantine(&state, &event, &reason).await?;
+            Ok(InvokeResponse::ok(json!({ "refused": reason, "kept": kept }))
+                .log(format!("refused: {reason}")))
+        }
+        Err(e) => Ok(InvokeResponse::failed(format!("will be retried: {e}"))),
+    }
+}

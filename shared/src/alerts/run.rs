@@ -1,0 +1,285 @@
+//! An alert run end to end: an inventory snapshot, the live forecast, the policy, and the
+//! documents serving reads.
+//!
+//! ## Documents (container `alerts`)
+//! | partition | id | body |
+//! |---|---|---|
+//! | `snapshot:<snapshot id>` | the SKU (escaped) | [`StoredAlert`]: the [`Alert`] with its snapshot and time |
+//! | `snapshots` | the snapshot id | [`SnapshotSummary`]: counts, unknown and stale SKUs |
+//! | `snapshots` | `latest` | [`crate::serving::LatestSnapshot`]: the newest snapshot, its out-of-stock SKUs |
+//!
+//! Alerts are created, never overwritten: a redelivered event (same snapshot id, same SKU)
+//! finds its documents there and writes no duplicate. The alerts of the latest snapshot are the
+//! open ones; an older snapshot delivered late does not replace a newer one as latest.
+//!
+//! ## The demand path
+//! Daily point forecasts come from the live forecast's documents; the daily p10 and p90 from
+//! its quantile factors, with the p10-p90 spread floored at a Poisson's (`2 x 1.2816 x
+//! sqrt(mean)`): the daily quantiles of intermittent demand collapse to zero when most days sell
+//! nothing, which would otherwise mean no safety stock for exactly the SKUs that need it.
+//!
+//! ## Reading the forecast at the snapshot's date
+//! The live forecast starts the day after the data it was trained on (`first_date`). A snapshot
+//! as of day D reads it from D + 1: the first `D + 1 - first_date` days are skipped. A SKU
+//! whose remaining forecast is shorter than its lead time plus one day is reported as stale
+//! (retrain first), not evaluated on a truncated horizon.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::normal::Z_P90;
+use super::{Alert, AlertError, AlertPolicy, DemandPath, InventorySnapshot, Severity, evaluate_snapshot};
+use crate::registry::ModelKind;
+use crate::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
+use crate::serving::{
+    ForecastSummary, ItemForecast, LatestSnapshot, Reader, SHOP_PARTITION, escape_key, item_partition,
+};
+use crate::store::{Document, DocumentStore, Op, Query, StoreError};
+
+/// The partition of one snapshot's alerts.
+#[must_use]
+pub fn snapshot_partition(snapshot_id: &str) -> String {
+    format!("snapshot:{}", escape_key(snapshot_id))
+}
+
+/// An alert as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredAlert {
+    /// The snapshot it came from.
+    pub snapshot_id: String,
+    /// The snapshot's date.
+    pub as_of: NaiveDate,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// The forecast version it was computed from.
+    pub forecast_version: String,
+    /// The alert.
+    #[serde(flatten)]
+    pub alert: Alert,
+}
+
+/// What a run did, stored as the snapshot's summary and returned to the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotSummary {
+    /// The snapshot id.
+    pub snapshot_id: String,
+    /// Its date.
+    pub as_of: NaiveDate,
+    /// The forecast version used.
+    pub forecast_version: String,
+    /// SKUs in the snapshot.
+    pub skus: usize,
+    /// Alerts raised (severity other than `ok`).
+    pub alerts: usize,
+    /// Per severity.
+    pub by_severity: std::collections::BTreeMap<String, usize>,
+    /// SKUs evaluated as `ok`.
+    pub ok: usize,
+    /// SKUs without a forecast: not evaluated (new or unknown products).
+    pub unknown_skus: Vec<String>,
+    /// SKUs whose forecast does not reach past the lead time from the snapshot's date.
+    pub stale_skus: Vec<String>,
+    /// Alert documents written by this run.
+    pub written: usize,
+    /// Alert documents already there (a redelivery): not written again.
+    pub already_there: usize,
+    /// Whether this snapshot is now the latest.
+    pub latest: bool,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertRunError {
+    /// The snapshot or policy is unusable.
+    #[error(transparent)]
+    Alert(#[from] AlertError),
+    /// No forecast is live.
+    #[error("no forecast model is live yet: train one first (shopsense train)")]
+    NoForecast,
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The forecast documents could not be read.
+    #[error(transparent)]
+    Reader(#[from] crate::serving::ReaderError),
+}
+
+impl AlertRunError {
+    /// Whether retrying later may succeed.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_transient(),
+            Self::Reader(crate::serving::ReaderError::Store(e)) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// The live forecast's first day and version.
+///
+/// # Errors
+/// [`AlertRunError::NoForecast`] when none is live.
+pub async fn forecast_origin(reader: &Reader) -> Result<(String, NaiveDate), AlertRunError> {
+    match reader.get::<ForecastSummary>(ModelKind::Forecast, SHOP_PARTITION).await? {
+        Some((version, Some(summary))) => Ok((version, summary.first_date)),
+        _ => Err(AlertRunError::NoForecast),
+    }
+}
+
+/// Evaluates `snapshot` as of `as_of` (default: the day before the live forecast's first day,
+/// i.e. the last day it was trained on) and stores its alerts and summary.
+///
+/// # Errors
+/// No live forecast, an unusable policy, store failures.
+pub async fn run(
+    reader: &Reader,
+    store: &Arc<dyn DocumentStore>,
+    policy: &AlertPolicy,
+    snapshot: &InventorySnapshot,
+    as_of: Option<NaiveDate>,
+) -> Result<(SnapshotSummary, Vec<Alert>), AlertRunError> {
+    policy.check()?;
+    let (version, first_date) = forecast_origin(reader).await?;
+    let as_of = as_of.unwrap_or_else(|| first_date.pred_opt().unwrap_or(first_date));
+    let offset = usize::try_from((as_of - first_date).num_days() + 1).unwrap_or(0);
+    let mut paths = std::collections::HashMap::new();
+    let mut stale = Vec::new();
+    for row in &snapshot.rows {
+        let Some((_, Some(item))) =
+            reader.get::<ItemForecast>(ModelKind::Forecast, &item_partition(&row.sku)).await?
+        else {
+            continue;
+        };
+        let lead = row.lead_time_days.unwrap_or(policy.lead_time_days) as usize;
+        if offset + lead + 1 > item.mean.len() {
+            stale.push(row.sku.clone());
+            continue;
+        }
+        let mean: Vec<f64> = item.mean.iter().map(|&m| f64::from(m)).collect();
+        let (lo, mid, hi) = (item.factor(0.1), item.factor(0.5), item.factor(0.9));
+        // Daily quantiles of intermittent demand collapse (p10 = p90 = 0 when most days sell
+        // nothing), which would mean no safety stock at all. The daily spread is floored at a
+        // Poisson's (sd = sqrt(mean)): lumpy demand varies at least that much.
+        let spread = |m: f64| ((hi - lo) * m).max(2.0 * Z_P90 * m.sqrt());
+        let p10: Vec<f64> = mean.iter().map(|&m| (m * mid - spread(m) / 2.0).max(0.0)).collect();
+        let p90: Vec<f64> = mean.iter().zip(&p10).map(|(&m, &low)| low + spread(m)).collect();
+        let p50: Vec<f64> = mean.iter().map(|&m| m * mid).collect();
+        let path = DemandPath::new(&row.sku, first_date, mean.clone(), p10, p50, p90)?;
+        paths.insert(row.sku.clone(), path.skip(offset));
+    }
+    let evaluated = evaluate_snapshot(policy, snapshot, |sku| paths.get(sku).cloned());
+    let unknown: Vec<String> =
+        evaluated.unknown_skus.iter().filter(|s| !stale.contains(s)).cloned().collect();
+
+    let partition = snapshot_partition(&snapshot.id);
+    let created_at = Utc::now();
+    let (mut written, mut already_there) = (0, 0);
+    for alert in &evaluated.alerts {
+        let body = StoredAlert {
+            snapshot_id: snapshot.id.clone(),
+            as_of,
+            created_at,
+            forecast_version: version.clone(),
+            alert: alert.clone(),
+        };
+        match store.create(&Document::new(&partition, escape_key(&alert.sku), &body)?).await {
+            Ok(_) => written += 1,
+            Err(StoreError::AlreadyExists { .. }) => already_there += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut by_severity = std::collections::BTreeMap::new();
+    for alert in &evaluated.alerts {
+        *by_severity.entry(alert.severity.as_str().to_owned()).or_insert(0) += 1;
+    }
+    let mut summary = SnapshotSummary {
+        snapshot_id: snapshot.id.clone(),
+        as_of,
+        forecast_version: version,
+        skus: snapshot.rows.len(),
+        alerts: evaluated.alerts.len(),
+        by_severity,
+        ok: evaluated.ok_count,
+        unknown_skus: unknown,
+        stale_skus: stale,
+        written,
+        already_there,
+        latest: false,
+    };
+    summary.latest = make_latest(store, snapshot, &summary).await?;
+    store.upsert(&Document::new(SNAPSHOTS_PARTITION, escape_key(&snapshot.id), &summary)?).await?;
+    Ok((summary, evaluated.alerts))
+}
+
+/// Makes the snapshot the latest unless a newer one already is (conditional on the ETag, so
+/// two runs at once cannot both win with the older one).
+async fn make_latest(
+    store: &Arc<dyn DocumentStore>,
+    snapshot: &InventorySnapshot,
+    summary: &SnapshotSummary,
+) -> Result<bool, AlertRunError> {
+    let latest = LatestSnapshot {
+        snapshot_id: snapshot.id.clone(),
+        evaluated_at: Some(Utc::now()),
+        as_of: Some(summary.as_of),
+        out_of_stock: snapshot.rows.iter().filter(|r| r.on_hand == 0).map(|r| r.sku.clone()).collect(),
+        alerts: summary.alerts,
+        skus: summary.skus,
+    };
+    let doc = Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest)?;
+    for _ in 0..5 {
+        let written = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
+            None => store.create(&doc).await,
+            Some(current) => {
+                let existing: LatestSnapshot = current.parse()?;
+                if existing.as_of.is_some_and(|d| d > summary.as_of) {
+                    return Ok(false);
+                }
+                let etag = current.etag.clone().unwrap_or_else(|| crate::store::ETag(String::new()));
+                store.replace(&doc, &etag).await
+            }
+        };
+        match written {
+            Ok(_) => return Ok(true),
+            Err(StoreError::AlreadyExists { .. } | StoreError::Precondition { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(false)
+}
+
+/// The open alerts: the latest snapshot's, optionally of one severity and one SKU, most urgent
+/// first (by severity, then fewest days of cover), at most `limit`.
+///
+/// # Errors
+/// When the store fails.
+pub async fn open_alerts(
+    store: &Arc<dyn DocumentStore>,
+    severity: Option<Severity>,
+    sku: Option<&str>,
+    limit: usize,
+) -> Result<Option<(LatestSnapshot, Vec<StoredAlert>)>, AlertRunError> {
+    let Some(latest) = store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? else { return Ok(None) };
+    let latest: LatestSnapshot = latest.parse()?;
+    let mut query = Query::all();
+    if let Some(severity) = severity {
+        query = query.filter("severity", Op::Eq, severity.as_str());
+    }
+    if let Some(sku) = sku {
+        query = query.filter("sku", Op::Eq, sku);
+    }
+    let docs = store.query(&snapshot_partition(&latest.snapshot_id), &query).await?;
+    let mut alerts: Vec<StoredAlert> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
+    alerts.sort_by(|a, b| {
+        a.alert
+            .severity
+            .cmp(&b.alert.severity)
+            .then(a.alert.days_of_cover.cmp(&b.alert.days_of_cover))
+            .then_with(|| a.alert.sku.cmp(&b.alert.sku))
+    });
+    alerts.truncate(limit);
+    Ok(Some((latest, alerts)))
+}
