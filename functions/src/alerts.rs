@@ -172,7 +172,11 @@ async fn inventory_alert(
         }
     };
     let as_of = Some(event.event_time.date_naive());
-    match run(&state.reader, &state.alerts, &state.alert_policy, &snapshot, as_of).await {
+    let policy = match state.policy_with_catalog().await {
+        Ok(policy) => policy,
+        Err(e) => return Ok(InvokeResponse::failed(format!("will be retried: {e}"))),
+    };
+    match run(&state.reader, &state.alerts, &policy, &snapshot, as_of).await {
         Ok((summary, _)) => {
             let mut response = InvokeResponse::ok(&summary).log(format!(
                 "snapshot {}: {} SKUs, {} alerts ({} written, {} already there), {} unknown, {} stale",

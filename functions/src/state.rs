@@ -135,6 +135,18 @@ impl AppState {
         })
     }
 
+    /// The alert policy with the catalogue's pack sizes (read from silver on every call: the
+    /// catalogue may have changed since start).
+    ///
+    /// # Errors
+    /// When the catalogue tables cannot be read.
+    pub async fn policy_with_catalog(&self) -> Result<AlertPolicy, shopsense::alerts::run::AlertRunError> {
+        let silver = self.stores.blobs.container(SILVER_CONTAINER).await?;
+        let mut policy = (*self.alert_policy).clone();
+        policy.pack_sizes.extend(shopsense::alerts::run::catalog_pack_sizes(&*silver).await?);
+        Ok(policy)
+    }
+
     /// What every recommendation leaves out: the latest snapshot's out-of-stock SKUs.
     ///
     /// # Errors

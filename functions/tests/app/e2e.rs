@@ -236,6 +236,15 @@ fn event(id: &str, time: &str, data: Value) -> String {
 /// The inventory-alert function: alerts per (snapshot, SKU) once however often the event comes,
 /// unknown SKUs named, malformed events kept with their reason, stale forecasts reported.
 async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
+    // A catalogue upload with a pack size: orders are rounded up to whole packs.
+    let catalog = format!("stock_code,description,pack_size\n{sku},demo item,12\n");
+    state
+        .ingestor
+        .uploads()
+        .put("catalog/packs.csv", catalog.into(), shopsense::store::PutOptions::default())
+        .await
+        .unwrap();
+    state.ingestor.ingest("catalog/packs.csv", &state.ingest_options).await.unwrap();
     let data = json!({ "snapshot_id": "e2e-1", "items": [
         { "sku": sku, "on_hand": 0 }, { "sku": "NOSUCHSKU", "on_hand": 4 },
     ]});
@@ -254,6 +263,10 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     );
     let (_, listed) = send(router, get(&format!("/api/alerts?sku={sku}"))).await;
     assert_eq!(listed["count"], json!(1), "one alert however often the event came: {listed}");
+    let alert = &listed["alerts"][0];
+    assert_eq!(alert["pack_size"], json!(12), "{alert}");
+    let qty = alert["suggested_order_qty"].as_u64().unwrap();
+    assert!(qty > 0 && qty % 12 == 0, "{alert}");
 
     let bad = json!({ "items": [{ "sku": sku, "on_hand": -3 }] });
     let (status, refused) =

@@ -283,3 +283,37 @@ pub async fn open_alerts(
     alerts.truncate(limit);
     Ok(Some((latest, alerts)))
 }
+
+/// Pack sizes from the catalogue uploads in silver (`catalog/*.parquet`, column `pack_size`;
+/// a later upload overrides an earlier one), for [`AlertPolicy::pack_sizes`].
+///
+/// # Errors
+/// When the store fails or a catalogue table is unreadable.
+pub async fn catalog_pack_sizes(
+    silver: &dyn crate::store::BlobStore,
+) -> Result<std::collections::BTreeMap<String, u32>, AlertRunError> {
+    let mut tables = silver.list("catalog/").await?;
+    tables.retain(|b| b.path.ends_with(".parquet"));
+    tables.sort_by(|a, b| a.last_modified.cmp(&b.last_modified).then_with(|| a.path.cmp(&b.path)));
+    let mut sizes = std::collections::BTreeMap::new();
+    for table in tables {
+        let Some(blob) = silver.get(&table.path).await? else { continue };
+        let frame = crate::features::read_parquet(&blob.body).map_err(|e| {
+            AlertRunError::Alert(AlertError::InvalidPayload { reason: format!("{}: {e}", table.path) })
+        })?;
+        let (Ok(skus), Ok(packs)) = (frame.column("stock_code"), frame.column("pack_size")) else { continue };
+        let packs = packs
+            .cast(&polars::prelude::DataType::Int64)
+            .map_err(|e| AlertRunError::Alert(AlertError::InvalidPayload { reason: e.to_string() }))?;
+        let (Ok(skus), Ok(packs)) = (skus.str(), packs.i64()) else { continue };
+        for (sku, pack) in skus.iter().zip(packs.iter()) {
+            if let (Some(sku), Some(pack)) = (sku, pack)
+                && let Ok(pack) = u32::try_from(pack)
+                && pack > 0
+            {
+                sizes.insert(super::normalise_sku(sku), pack);
+            }
+        }
+    }
+    Ok(sizes)
+}
