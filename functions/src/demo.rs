@@ -118,8 +118,13 @@ async fn demo_alerts(state: &AppState) -> anyhow::Result<()> {
         };
         csv.push_str(&format!("{},{},0\n", sku.sku, on_hand.round()));
     }
+    // Kept beside the local stores for `shopsense alerts --inventory`; the Azure backends keep
+    // no local files.
     let path = state.settings.home.join(DEMO_INVENTORY);
-    std::fs::write(&path, &csv).with_context(|| format!("writing {}", path.display()))?;
+    if state.settings.backend == shopsense::settings::Backend::Local {
+        std::fs::create_dir_all(&state.settings.home)?;
+        std::fs::write(&path, &csv).with_context(|| format!("writing {}", path.display()))?;
+    }
     let snapshot = InventorySnapshot::parse_csv(DEMO_INVENTORY, csv.as_bytes(), Some("demo"))?;
     let (summary, _) =
         shopsense::alerts::run::run(&state.reader, &state.alerts, &state.alert_policy, &snapshot, None)
