@@ -4,7 +4,10 @@
 //! - `recommend-similar`: `GET /api/recommendations/items/{sku}/similar?k=10`
 //! - `recommend-cart`: `POST /api/recommendations/cart` `{"items": [...], "customer_id": "...", "k": 10}`
 //! - `segments`: `GET /api/segments/{customer_id}`
-//! - `forecasts`: `GET /api/forecasts/{sku}?horizon=28[&levels=0.1,0.5,0.9]`
+//! - `forecasts`: `GET /api/forecasts/{sku}?horizon=28[&levels=0.1,0.5,0.9]`: daily rows with
+//!   the point forecast and each level's quantile; weekly rows (7-day buckets from the first
+//!   day) with the total and each level's quantile of the total (normal approximation over
+//!   independent days, see `ItemForecast::total_quantile`)
 //! - `models`: `GET /api/models`: every kind's versions, live first
 //!
 //! Parameters are checked here and named in 400s; the library builds the answers.
@@ -222,11 +225,14 @@ async fn forecast(
         .chunks(7)
         .enumerate()
         .map(|(w, week)| {
-            json!({
-                "week_start": item.first_date + chrono::Days::new(7 * w as u64),
-                "days": week.len(),
-                "forecast": week.iter().map(|&m| f64::from(m)).sum::<f64>(),
-            })
+            let mut row = serde_json::Map::new();
+            row.insert("week_start".into(), json!(item.first_date + chrono::Days::new(7 * w as u64)));
+            row.insert("days".into(), json!(week.len()));
+            row.insert("forecast".into(), json!(week.iter().map(|&m| f64::from(m)).sum::<f64>()));
+            for (&level, (name, _)) in levels.iter().zip(&factors) {
+                row.insert(name.clone(), json!(item.total_quantile(7 * w..7 * w + week.len(), level)));
+            }
+            Value::Object(row)
         })
         .collect();
     let total: f64 = item.mean[..horizon].iter().map(|&m| f64::from(m)).sum();

@@ -106,6 +106,14 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         assert!(p10 <= p50 && p50 <= p90, "{day}");
     }
     assert_eq!(body["closed_weekdays"], json!(["Sat"]));
+    for week in body["weekly"].as_array().unwrap() {
+        let (p10, p90, total) = (
+            week["p10"].as_f64().unwrap(),
+            week["p90"].as_f64().unwrap(),
+            week["forecast"].as_f64().unwrap(),
+        );
+        assert!(p10 <= total && total <= p90 && p90 > p10, "weekly quantiles bracket the total: {week}");
+    }
     let saturday = daily.iter().find(|d| {
         chrono::NaiveDate::parse_from_str(d["date"].as_str().unwrap(), "%Y-%m-%d")
             .unwrap()

@@ -159,11 +159,9 @@ pub async fn run(
             continue;
         }
         let mean: Vec<f64> = item.mean.iter().map(|&m| f64::from(m)).collect();
-        let (lo, mid, hi) = (item.factor(0.1), item.factor(0.5), item.factor(0.9));
-        // Daily quantiles of intermittent demand collapse (p10 = p90 = 0 when most days sell
-        // nothing), which would mean no safety stock at all. The daily spread is floored at a
-        // Poisson's (sd = sqrt(mean)): lumpy demand varies at least that much.
-        let spread = |m: f64| ((hi - lo) * m).max(2.0 * Z_P90 * m.sqrt());
+        let mid = item.factor(0.5);
+        // The p10-p90 spread of a normal with the day's sigma (floored at a Poisson's).
+        let spread = |m: f64| 2.0 * Z_P90 * item.sigma(m);
         let p10: Vec<f64> = mean.iter().map(|&m| (m * mid - spread(m) / 2.0).max(0.0)).collect();
         let p90: Vec<f64> = mean.iter().zip(&p10).map(|(&m, &low)| low + spread(m)).collect();
         let p50: Vec<f64> = mean.iter().map(|&m| m * mid).collect();

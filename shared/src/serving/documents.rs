@@ -167,6 +167,25 @@ pub struct ForecastSummary {
 }
 
 impl ItemForecast {
+    /// A day's standard deviation at point forecast `mean`: its p10-p90 spread read as a
+    /// normal's, floored at a Poisson's `sqrt(mean)` (daily quantiles of intermittent demand
+    /// collapse to zero when most days sell nothing, though such demand varies the most).
+    #[must_use]
+    pub fn sigma(&self, mean: f64) -> f64 {
+        let spread = (self.factor(0.9) - self.factor(0.1)).max(0.0) * mean;
+        (spread / (2.0 * crate::alerts::normal::Z_P90)).max(mean.max(0.0).sqrt())
+    }
+
+    /// Quantile `level` of the total over the days `range`: normal approximation, days
+    /// independent (`sum of means + z * sqrt(sum of variances)`), at least 0.
+    #[must_use]
+    pub fn total_quantile(&self, range: std::ops::Range<usize>, level: f64) -> f64 {
+        let days = &self.mean[range.start.min(self.mean.len())..range.end.min(self.mean.len())];
+        let mean: f64 = days.iter().map(|&m| f64::from(m)).sum();
+        let variance: f64 = days.iter().map(|&m| self.sigma(f64::from(m)).powi(2)).sum();
+        (mean + crate::alerts::normal::inverse_normal_cdf(level) * variance.sqrt()).max(0.0)
+    }
+
     /// The factor for quantile `level`, interpolated between the stored levels.
     #[must_use]
     pub fn factor(&self, level: f64) -> f64 {
@@ -208,5 +227,23 @@ mod tests {
         assert!((f.factor(0.7) - 1.5).abs() < 1e-6);
         assert!((f.factor(0.05) - 0.5).abs() < 1e-6);
         assert!((f.factor(0.99) - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn totals_add_variances_and_intermittent_days_keep_a_poisson_spread() {
+        let mut f = ItemForecast {
+            first_date: NaiveDate::MIN,
+            mean: vec![4.0, 4.0],
+            quantile_factors: vec![(0.1, 0.0), (0.5, 1.0), (0.9, 2.0)],
+            class: "smooth".into(),
+            methods: vec![],
+        };
+        // sigma per day = (2 - 0) * 4 / (2 * 1.28155) = 3.1213; total sd = sqrt(2) * 3.1213.
+        let expected = 8.0 + 1.281_551_565_5 * (2.0f64).sqrt() * 8.0 / (2.0 * 1.281_551_565_5);
+        assert!((f.total_quantile(0..2, 0.9) - expected).abs() < 1e-3, "{}", f.total_quantile(0..2, 0.9));
+        assert!((f.total_quantile(0..2, 0.5) - 8.0).abs() < 1e-3);
+        // Collapsed daily quantiles (most days sell nothing): the spread is a Poisson's.
+        f.quantile_factors = vec![(0.1, 0.0), (0.5, 0.0), (0.9, 0.0)];
+        assert!((f.sigma(4.0) - 2.0).abs() < 1e-9);
     }
 }
