@@ -2,4 +2,5 @@
 
 pub mod forecast;
 pub mod recommend;
+pub mod scale;
 pub mod segment;
