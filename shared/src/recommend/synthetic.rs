@@ -77,6 +77,9 @@ pub struct SyntheticShop {
     pub categories: Vec<u32>,
 }
 
+/// One chunk of generated users: row lengths, then items, weights and ages of every row.
+type Rows = (Vec<usize>, Vec<u32>, Vec<f32>, Vec<f32>);
+
 /// Cumulative weights for sampling by binary search.
 struct Sampler {
     items: Vec<u32>,
@@ -162,7 +165,7 @@ impl SyntheticParams {
         let scale = 0.5 * (lo + hi);
         // Users in chunks, each its own generator: identical output for any thread count.
         const CHUNK: usize = 4_096;
-        let chunks: Vec<(Vec<usize>, Vec<u32>, Vec<f32>, Vec<f32>)> = (0..self.users.div_ceil(CHUNK))
+        let chunks: Vec<Rows> = (0..self.users.div_ceil(CHUNK))
             .into_par_iter()
             .map(|c| {
                 let mut lengths = Vec::with_capacity(CHUNK);
@@ -357,7 +360,7 @@ mod tests {
         // With affinity 0.5 and 2 categories, the commonest category of a heavy customer holds
         // well over the 50% a uniform mix of two would give.
         let mut share = 0.0;
-        let mut counted = 0;
+        let mut counted = 0usize;
         for u in (0..m.n_rows).filter(|&u| m.row_indices(u).len() >= 20) {
             let mut count = [0usize; 2];
             m.row_indices(u).iter().for_each(|&i| count[shop.categories[i as usize] as usize] += 1);

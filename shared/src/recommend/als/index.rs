@@ -62,7 +62,7 @@ impl InnerProductIndex {
     /// When `f` is 0 or does not divide `vectors.len()`.
     #[must_use]
     pub fn build(vectors: &[f32], f: usize, clusters: usize, iterations: usize, seed: u64) -> Self {
-        assert!(f > 0 && vectors.len() % f == 0, "vectors must be n x f");
+        assert!(f > 0 && vectors.len().is_multiple_of(f), "vectors must be n x f");
         let n = vectors.len() / f;
         let k = clusters.clamp(1, n.max(1));
         let mut rng = SplitMix64::new(seed);
