@@ -128,8 +128,11 @@ impl ContentModel {
     /// Scores every item by summed similarity to the user's history into `out`.
     pub fn score_history(&self, history: impl Iterator<Item = u32>, out: &mut [f32]) {
         out.iter_mut().for_each(|o| *o = 0.0);
-        let mut touched = Vec::new();
-        self.accumulate_history(history, out, &mut touched);
+        for i in history {
+            for (j, s) in self.similar.row(i as usize) {
+                out[j as usize] += s;
+            }
+        }
     }
 
     /// Adds summed similarity to the history into `out` at the items it reaches only, pushing

@@ -194,8 +194,21 @@ impl CooccurrenceModel {
     /// Scores every item for a history of `(item, weight, age in days)` into `out`.
     pub fn score_history(&self, history: impl Iterator<Item = (u32, f32, f32)>, out: &mut [f32]) {
         out.iter_mut().for_each(|o| *o = 0.0);
-        let mut touched = Vec::new();
-        self.accumulate_history(history, out, &mut touched);
+        for (i, w, age) in history {
+            let a = self.affinity(w, age);
+            for (j, s) in self.similar.row(i as usize) {
+                out[j as usize] += a * s;
+            }
+        }
+    }
+
+    /// A user's affinity to an item they took with weight `w`, `age` days ago.
+    fn affinity(&self, w: f32, age: f32) -> f32 {
+        let mut a = if self.params.weighted { w } else { 1.0 };
+        if let Some(h) = self.params.half_life_days {
+            a *= (-age / h).exp2();
+        }
+        a
     }
 
     /// Adds the scores of a history of `(item, weight, age in days)` into `out` at the items
@@ -209,10 +222,7 @@ impl CooccurrenceModel {
         touched: &mut Vec<u32>,
     ) {
         for (i, w, age) in history {
-            let mut a = if self.params.weighted { w } else { 1.0 };
-            if let Some(h) = self.params.half_life_days {
-                a *= (-age / h).exp2();
-            }
+            let a = self.affinity(w, age);
             for (j, s) in self.similar.row(i as usize) {
                 let add = a * s;
                 if add != 0.0 {

@@ -235,6 +235,9 @@ struct Prepared {
     /// ALS: the mean item factor and `YᵀY / n` (`f64`), for closed-form per-user z-scores.
     als_mean: Vec<f64>,
     als_moment: Vec<f64>,
+    /// ALS item factors factor-major (`f x n`), when every item is scored: a user's scores
+    /// are then `f` vectorised passes over the catalogue rather than `n` short dot products.
+    als_columns: Vec<f32>,
     /// Large catalogues with ALS in the blend: the factor index and each cluster's largest
     /// `fixed`.
     index: Option<(InnerProductIndex, Vec<f32>)>,
@@ -387,10 +390,16 @@ impl Best {
     }
 }
 
+/// Users whose EASE scores are computed together by `recommend_many` (their score rows stay in
+/// a core's cache while the item-item weight rows stream past once).
+const EASE_BLOCK: usize = 64;
+
 /// Per-thread buffers for blending one user at a time.
 struct Scratch {
-    /// One signal's raw scores (dense signals), or its sparse accumulation (0 elsewhere).
+    /// One sparse signal's accumulation (0 wherever it has not reached).
     signal: Vec<f32>,
+    /// One dense signal's raw scores (EASE).
+    dense: Vec<f32>,
     /// The blend (dense path), or the sparse signals' blended part (0 elsewhere).
     total: Vec<f32>,
     /// Items a sparse signal reached.
@@ -411,6 +420,7 @@ impl Scratch {
     fn new(n: usize) -> Self {
         Self {
             signal: vec![0f32; n],
+            dense: vec![0f32; n],
             total: vec![0f32; n],
             touched: Vec::new(),
             reached: Vec::new(),
@@ -422,11 +432,25 @@ impl Scratch {
     }
 }
 
-/// `(mean, sd)` of `v` as [`standardise`] computes them.
+/// `Σ f(x)` over `v`, summed in 8 lanes so the compiler vectorises it (a strict left-to-right
+/// `f32` sum cannot be).
+fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += f(x);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `(mean, sd)` of `v` as [`standardise`] defines them.
 fn moments(v: &[f32]) -> (f32, f32) {
     let n = v.len().max(1) as f32;
-    let mean = v.iter().sum::<f32>() / n;
-    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
+    let mean = lane_sum(v, |x| x) / n;
+    let var = lane_sum(v, |x| (x - mean) * (x - mean)) / n;
     (mean, var.sqrt())
 }
 
@@ -724,7 +748,8 @@ impl HybridModel {
         }
         let mut fixed_order: Vec<u32> = (0..n as u32).collect();
         fixed_order.sort_by(|&a, &b| fixed[b as usize].total_cmp(&fixed[a as usize]).then(a.cmp(&b)));
-        let (mut als_mean, mut als_moment, mut index) = (Vec::new(), Vec::new(), None);
+        let (mut als_mean, mut als_moment, mut als_columns, mut index) =
+            (Vec::new(), Vec::new(), Vec::new(), None);
         if let Some(als) = self.signals.als.as_ref().filter(|_| self.weight(Signal::Als) != 0.0) {
             let f = als.params.factors;
             als_mean = vec![0f64; f];
@@ -742,7 +767,14 @@ impl HybridModel {
             let items = n.max(1) as f64;
             als_mean.iter_mut().for_each(|m| *m /= items);
             als_moment.iter_mut().for_each(|m| *m /= items);
-            if n > self.params.exact_scoring_items {
+            if n <= self.params.exact_scoring_items {
+                als_columns = vec![0f32; f * n];
+                for (i, y) in als.item_factors.chunks_exact(f).enumerate() {
+                    for (a, &v) in y.iter().enumerate() {
+                        als_columns[a * n + i] = v;
+                    }
+                }
+            } else {
                 // About 128 items per cluster: a user's bounds cost n/128 dot products.
                 let built =
                     InnerProductIndex::build(&als.item_factors, f, n.div_ceil(128), 8, self.params.seed);
@@ -754,7 +786,7 @@ impl HybridModel {
                 index = Some((built, best_fixed));
             }
         }
-        Prepared { fixed, fixed_order, als_mean, als_moment, index }
+        Prepared { fixed, fixed_order, als_mean, als_moment, als_columns, index }
     }
 
     fn weight(&self, signal: Signal) -> f32 {
@@ -782,13 +814,10 @@ impl HybridModel {
     }
 
     /// Adds the sparse signals' blended part for user `u` into `scratch.total` (0 elsewhere,
-    /// reached items listed in `scratch.reached` when `track`); returns the constant offset.
-    fn sparse_terms(&self, u: usize, scratch: &mut Scratch, track: bool) -> f64 {
+    /// the reached items listed in `scratch.reached`); returns the constant offset.
+    fn sparse_terms(&self, u: usize, scratch: &mut Scratch) -> f64 {
         let n = self.items.len();
-        let span = self.history.indptr[u]..self.history.indptr[u + 1];
-        let items = &self.history.indices[span.clone()];
-        let weights = &self.history.values[span.clone()];
-        let ages = &self.ages.values[span];
+        let (items, weights, ages) = self.row(u);
         let mut offset = 0f64;
         for &(signal, w) in &self.weights {
             match signal {
@@ -797,13 +826,15 @@ impl HybridModel {
                         items.iter().zip(weights).zip(ages).map(|((&i, &w), &a)| (i, w, a)),
                         &mut scratch.signal,
                         &mut scratch.touched,
-                    )
+                    );
                 }
-                Signal::Content => self.signals.content.as_ref().expect("fitted").accumulate_history(
-                    items.iter().copied(),
-                    &mut scratch.signal,
-                    &mut scratch.touched,
-                ),
+                Signal::Content => {
+                    self.signals.content.as_ref().expect("fitted").accumulate_history(
+                        items.iter().copied(),
+                        &mut scratch.signal,
+                        &mut scratch.touched,
+                    );
+                }
                 _ => continue,
             }
             let (mean, sd) = sparse_moments(&scratch.signal, &scratch.touched, n);
@@ -812,11 +843,11 @@ impl HybridModel {
                 offset -= f64::from(scale) * f64::from(mean);
                 for &j in &scratch.touched {
                     let t = &mut scratch.total[j as usize];
-                    if track && *t == 0.0 {
+                    if *t == 0.0 {
                         scratch.reached.push(j);
                     }
                     *t += scale * scratch.signal[j as usize];
-                    if track && *t == 0.0 {
+                    if *t == 0.0 {
                         // Keep it listed: a cancelled sum is still a reached item.
                         *t = f32::MIN_POSITIVE;
                     }
@@ -828,6 +859,12 @@ impl HybridModel {
             scratch.touched.clear();
         }
         offset
+    }
+
+    /// User `u`'s history: items, weights and ages in days.
+    fn row(&self, u: usize) -> (&[u32], &[f32], &[f32]) {
+        let span = self.history.indptr[u]..self.history.indptr[u + 1];
+        (&self.history.indices[span.clone()], &self.history.values[span.clone()], &self.ages.values[span])
     }
 
     /// Top `k` unseen items for the user at index `u`, best first, with blended scores.
@@ -842,7 +879,7 @@ impl HybridModel {
     #[must_use]
     pub fn recommend_exact(&self, u: usize, k: usize) -> Vec<(u32, f32)> {
         let mut scratch = Scratch::new(self.items.len());
-        self.recommend_dense(u, k, &mut scratch)
+        self.recommend_dense(u, k, &mut scratch, None)
     }
 
     /// How the candidate path builds user `u`'s top `k` (`None` when every item is scored).
@@ -862,17 +899,24 @@ impl HybridModel {
         if self.items.len() > self.params.exact_scoring_items {
             self.recommend_candidates(u, k, scratch, prepared, &mut CandidateStats::default())
         } else {
-            self.recommend_dense(u, k, scratch)
+            self.recommend_dense(u, k, scratch, None)
         }
     }
 
     /// Every item scored: fixed part, ALS in one pass over the item factors, EASE densely,
     /// sparse signals where they reach.
-    fn recommend_dense(&self, u: usize, k: usize, scratch: &mut Scratch) -> Vec<(u32, f32)> {
+    /// `ease` holds user `u`'s EASE scores when the caller computed them for a block of users.
+    fn recommend_dense(
+        &self,
+        u: usize,
+        k: usize,
+        scratch: &mut Scratch,
+        ease: Option<&[f32]>,
+    ) -> Vec<(u32, f32)> {
         let prepared = self.prepared();
         let n = self.items.len();
         scratch.total.copy_from_slice(&prepared.fixed);
-        let mut offset = self.sparse_terms(u, scratch, false);
+        let mut offset = 0f64;
         for &(signal, w) in &self.weights {
             match signal {
                 Signal::Als => {
@@ -880,24 +924,39 @@ impl HybridModel {
                     offset += shift;
                     if scale != 0.0 {
                         let als = self.signals.als.as_ref().expect("fitted");
-                        let f = als.params.factors;
                         let x = als.user(u);
-                        scratch
-                            .total
-                            .iter_mut()
-                            .zip(als.item_factors.chunks_exact(f))
-                            .for_each(|(t, y)| *t += scale * dot(x, y));
+                        if prepared.als_columns.is_empty() {
+                            // A large catalogue scored in full (`recommend_exact`).
+                            let f = als.params.factors;
+                            scratch
+                                .total
+                                .iter_mut()
+                                .zip(als.item_factors.chunks_exact(f))
+                                .for_each(|(t, y)| *t += scale * dot(x, y));
+                        } else {
+                            for (&xa, column) in x.iter().zip(prepared.als_columns.chunks_exact(n)) {
+                                let c = scale * xa;
+                                scratch.total.iter_mut().zip(column).for_each(|(t, y)| *t += c * y);
+                            }
+                        }
                     }
                 }
-                Signal::Ease => {
-                    self.signals.score(signal, u, &self.history, &self.ages, &mut scratch.signal);
-                    let (mean, sd) = moments(&scratch.signal);
+                Signal::Ease | Signal::Cooccurrence | Signal::Content => {
+                    // A catalogue this small is mostly reached by the sparse signals too:
+                    // dense, branch-free passes beat tracking what was reached.
+                    let scores = match ease.filter(|_| signal == Signal::Ease) {
+                        Some(scores) => scores,
+                        None => {
+                            self.signals.score(signal, u, &self.history, &self.ages, &mut scratch.dense);
+                            &scratch.dense
+                        }
+                    };
+                    let (mean, sd) = moments(scores);
                     if sd > 0.0 {
                         let scale = w / sd;
                         offset -= f64::from(scale) * f64::from(mean);
-                        scratch.total.iter_mut().zip(&scratch.signal).for_each(|(t, x)| *t += scale * x);
+                        scratch.total.iter_mut().zip(scores).for_each(|(t, x)| *t += scale * x);
                     }
-                    scratch.signal.iter_mut().for_each(|x| *x = 0.0);
                 }
                 _ => {}
             }
@@ -921,7 +980,7 @@ impl HybridModel {
         prepared: &Prepared,
         stats: &mut CandidateStats,
     ) -> Vec<(u32, f32)> {
-        let mut offset = self.sparse_terms(u, scratch, true);
+        let mut offset = self.sparse_terms(u, scratch);
         let seen = self.history.row_indices(u);
         seen.iter().for_each(|&i| scratch.done[i as usize] = true);
         let als = self.signals.als.as_ref().filter(|_| prepared.index.is_some());
@@ -1057,10 +1116,33 @@ impl HybridModel {
     pub fn recommend_many(&self, users: &[usize], k: usize) -> Vec<Vec<(u32, f32)>> {
         let n = self.items.len();
         self.prepared();
-        users
-            .par_iter()
-            .map_init(|| Scratch::new(n), |scratch, &u| self.recommend_with(u, k, scratch))
-            .collect()
+        let ease = self.signals.ease.as_ref().filter(|_| self.weight(Signal::Ease) != 0.0);
+        match ease {
+            Some(ease) if n <= self.params.exact_scoring_items => {
+                // Blocks of users share each EASE weight row read from memory.
+                let chunks: Vec<Vec<Vec<(u32, f32)>>> = users
+                    .par_chunks(EASE_BLOCK)
+                    .map_init(
+                        || (Scratch::new(n), vec![0f32; EASE_BLOCK * n], Vec::new()),
+                        |(scratch, block, pairs), chunk| {
+                            ease.score_users(&self.history, chunk, block, pairs);
+                            chunk
+                                .iter()
+                                .enumerate()
+                                .map(|(b, &u)| {
+                                    self.recommend_dense(u, k, scratch, Some(&block[b * n..(b + 1) * n]))
+                                })
+                                .collect()
+                        },
+                    )
+                    .collect();
+                chunks.into_iter().flatten().collect()
+            }
+            _ => users
+                .par_iter()
+                .map_init(|| Scratch::new(n), |scratch, &u| self.recommend_with(u, k, scratch))
+                .collect(),
+        }
     }
 
     /// The `k` items most like `item`, best first, for "customers also bought" lists: its
