@@ -103,8 +103,12 @@ impl ContentParams {
                     let mut row: Vec<(u32, f32)> = touched.iter().map(|&j| (j, acc[j as usize])).collect();
                     touched.iter().for_each(|&j| acc[j as usize] = 0.0);
                     touched.clear();
-                    row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                    row.truncate(self.neighbours);
+                    let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+                    if row.len() > self.neighbours {
+                        row.select_nth_unstable_by(self.neighbours, order);
+                        row.truncate(self.neighbours);
+                    }
+                    row.sort_unstable_by(order);
                     // The row was sized for every item reached: keep only what is kept.
                     row.shrink_to_fit();
                     row

@@ -21,6 +21,8 @@
 //!   items and the sparse co-occurrence model above (its counting is bounded per user, see
 //!   [`super::cooccurrence`]); the co-occurrence model is always fitted, since
 //!   [`HybridModel::similar_items`] reads it.
+//! - From [`LargeData::min_interactions`] interactions a preset applies by itself: the weight
+//!   search's ALS takes fewer sweeps and the refit starts from its factors ([`LargeData`]).
 //! - The weight search scores a sample of validation users; when every candidate item of
 //!   every sampled user would take more than [`HybridParams::validation_budget_mib`], each user's pool is
 //!   the union of every signal's top [`HybridParams::validation_pool`] (exact below that).
@@ -130,6 +132,34 @@ pub struct HybridParams {
     /// their scores take at most this many MiB (default 512: MovieLens and Online Retail fit);
     /// above it, pools of [`HybridParams::validation_pool`].
     pub validation_budget_mib: usize,
+    /// The large-data preset, applied automatically by size (see [`LargeData`]).
+    pub large: LargeData,
+}
+
+/// The weight search's result: the blend, its report, and (large data) the ALS model to warm
+/// start the refit from.
+type SearchOutcome = (Vec<(Signal, f32)>, ValidationReport, Option<AlsModel>);
+
+/// What changes in the fit when the data is large: ALS is what takes the time there (two fits,
+/// the weight search's and the refit, each `users x interactions` work per sweep), so the
+/// weight search's ALS takes fewer sweeps (its weights are a coarse grid choice) and the refit
+/// starts from the weight search's factors instead of random ones, so a few sweeps finish it.
+/// Nothing changes below [`LargeData::min_interactions`] (MovieLens, Online Retail).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LargeData {
+    /// Interactions from which the preset applies (default 5,000,000).
+    pub min_interactions: usize,
+    /// ALS sweeps of the weight search's fit (default 6).
+    pub validation_iterations: usize,
+    /// ALS sweeps of the refit on all the data, warm-started (default 5).
+    pub refit_iterations: usize,
+}
+
+impl Default for LargeData {
+    fn default() -> Self {
+        Self { min_interactions: 5_000_000, validation_iterations: 6, refit_iterations: 5 }
+    }
 }
 
 impl Default for HybridParams {
@@ -152,6 +182,7 @@ impl Default for HybridParams {
             candidate_scan: 8_192,
             validation_pool: 1_000,
             validation_budget_mib: 512,
+            large: LargeData::default(),
         }
     }
 }
@@ -165,6 +196,9 @@ struct Signals {
     popularity: Option<PopularityModel>,
     trending: Option<PopularityModel>,
     content: Option<ContentModel>,
+    /// `ln(1 + score)` of popularity and trending, the same for every user, computed once.
+    #[serde(skip)]
+    log_popularity: [OnceLock<Vec<f32>>; 2],
 }
 
 /// What the weight search saw.
@@ -250,12 +284,13 @@ impl Signals {
         texts: Option<&[String]>,
         wanted: &[Signal],
         seconds: &mut Vec<(Signal, f64)>,
+        als_start: Option<&AlsModel>,
     ) -> Result<Self> {
         let mut s = Self::default();
         for &signal in wanted {
             let started = Instant::now();
             match signal {
-                Signal::Als => s.als = Some(params.als.fit(data)?),
+                Signal::Als => s.als = Some(params.als.fit_from(data, als_start)?),
                 Signal::Ease => match params.ease.fit(data) {
                     Ok(m) => s.ease = Some(m),
                     Err(RecommendError::TooManyItems { .. }) => {}
@@ -302,8 +337,14 @@ impl Signals {
                 .expect("fitted")
                 .score_history(items.iter().zip(weights).zip(age).map(|((&i, &w), &a)| (i, w, a)), out),
             Signal::Popularity | Signal::Trending => {
-                let m = if signal == Signal::Popularity { &self.popularity } else { &self.trending };
-                out.iter_mut().zip(&m.as_ref().expect("fitted").scores).for_each(|(o, s)| *o = s.ln_1p());
+                let (m, slot) = if signal == Signal::Popularity {
+                    (&self.popularity, &self.log_popularity[0])
+                } else {
+                    (&self.trending, &self.log_popularity[1])
+                };
+                let logs = slot
+                    .get_or_init(|| m.as_ref().expect("fitted").scores.iter().map(|s| s.ln_1p()).collect());
+                out.copy_from_slice(logs);
             }
             Signal::Content => {
                 self.content.as_ref().expect("fitted").score_history(items.iter().copied(), out);
@@ -394,6 +435,9 @@ impl Best {
 /// a core's cache while the item-item weight rows stream past once).
 const EASE_BLOCK: usize = 64;
 
+/// Clusters ordered by bound first in the candidate path (the rest only if the visit goes on).
+const CLUSTER_HEAD: usize = 64;
+
 /// Per-thread buffers for blending one user at a time.
 struct Scratch {
     /// One sparse signal's accumulation (0 wherever it has not reached).
@@ -482,11 +526,12 @@ impl HybridParams {
             .filter(|&s| s != Signal::Content || texts.is_some())
             .filter(|&s| s != Signal::Ease || data.n_items() <= self.ease.max_items)
             .collect();
-        let (weights, validation) = match &self.weights {
-            Some(w) => (w.clone(), None),
+        let large = data.matrix.nnz() >= self.large.min_interactions;
+        let (weights, validation, als_start) = match &self.weights {
+            Some(w) => (w.clone(), None, None),
             None => {
-                let (w, report) = self.search_weights(data, texts, &available)?;
-                (w, Some(report))
+                let (w, report, als) = self.search_weights(data, texts, &available, large)?;
+                (w, Some(report), als)
             }
         };
         // Co-occurrence and content are fitted whatever their weight: `similar_items` reads them.
@@ -497,7 +542,16 @@ impl HybridParams {
             }
         }
         let mut signal_seconds = Vec::new();
-        let signals = Signals::fit(self, data, texts, &wanted, &mut signal_seconds)?;
+        let refit = match &als_start {
+            Some(_) => {
+                let mut p = self.clone();
+                p.als.iterations = self.large.refit_iterations;
+                p
+            }
+            None => self.clone(),
+        };
+        let signals = Signals::fit(&refit, data, texts, &wanted, &mut signal_seconds, als_start.as_ref())?;
+        drop(als_start);
         let weights = weights.into_iter().filter(|&(s, w)| w != 0.0 && signals.has(s)).collect();
         let model = HybridModel {
             params: self.clone(),
@@ -529,13 +583,18 @@ impl HybridParams {
         data: &Interactions,
         texts: Option<&[String]>,
         available: &[Signal],
-    ) -> Result<(Vec<(Signal, f32)>, ValidationReport)> {
+        large: bool,
+    ) -> Result<SearchOutcome> {
         let started = Instant::now();
         let held = self.carve(data);
         let keep: Vec<bool> = held.iter().map(|h| !h).collect();
         let fit_part = data.subset(&keep);
         let mut ignored = Vec::new();
-        let signals = Signals::fit(self, &fit_part, texts, available, &mut ignored)?;
+        let mut params = self.clone();
+        if large {
+            params.als.iterations = self.large.validation_iterations;
+        }
+        let mut signals = Signals::fit(&params, &fit_part, texts, available, &mut ignored, None)?;
         let available: Vec<Signal> = available.iter().copied().filter(|&s| signals.has(s)).collect();
         // Items nobody interacted with in the fitted part are not candidates (as in a test).
         let mut candidate = vec![false; data.n_items()];
@@ -677,7 +736,9 @@ impl HybridParams {
             }
         }
         let weights = available.iter().copied().zip(w).collect();
-        Ok((weights, ValidationReport { metrics: best, trials, seconds: started.elapsed().as_secs_f64() }))
+        let report = ValidationReport { metrics: best, trials, seconds: started.elapsed().as_secs_f64() };
+        // Large data: the refit starts from these factors (same users and items).
+        Ok((weights, report, if large { signals.als.take() } else { None }))
     }
 
     /// Which stored interactions (by position in the matrix) are held out for validation.
@@ -1040,9 +1101,18 @@ impl HybridModel {
                 scratch
                     .clusters
                     .extend((0..index.len()).map(|c| (scratch.als_bound[c] + best_fixed[c], c as u32)));
-                scratch.clusters.sort_unstable_by(by_bound);
+                // Most users stop within the first few dozen clusters: order those first.
+                let head = CLUSTER_HEAD.min(scratch.clusters.len());
+                if head < scratch.clusters.len() {
+                    scratch.clusters.select_nth_unstable_by(head, by_bound);
+                }
+                scratch.clusters[..head].sort_unstable_by(by_bound);
                 stats.exact = true;
-                for &(bound, c) in &scratch.clusters {
+                for v in 0..scratch.clusters.len() {
+                    if v == head {
+                        scratch.clusters[head..].sort_unstable_by(by_bound);
+                    }
+                    let (bound, c) = scratch.clusters[v];
                     if bound < best.threshold() {
                         break;
                     }
@@ -1051,8 +1121,13 @@ impl HybridModel {
                         break;
                     }
                     stats.clusters += 1;
+                    let als_bound = scratch.als_bound[c as usize];
                     for &i in index.cluster(c as usize) {
-                        if !scratch.done[i as usize] {
+                        // An item's own fixed part tightens the cluster's bound before any dot
+                        // product (popular items carry a large negative one in a coverage blend).
+                        if !scratch.done[i as usize]
+                            && prepared.fixed[i as usize] + als_bound >= best.threshold()
+                        {
                             best.offer(i, score(i, 0.0));
                             stats.scanned += 1;
                         }
