@@ -1383,6 +1383,34 @@ mod tests {
     }
 
     #[test]
+    fn when_only_the_factor_index_finds_candidates_its_bound_still_gives_the_full_ranking() {
+        // No sparse signal in the blend: every candidate comes from the cluster visit.
+        let (data, _) = shop(400);
+        let params = HybridParams {
+            als: AlsParams::default().factors(8).iterations(4),
+            weights: Some(vec![(Signal::Als, 1.0), (Signal::Popularity, -0.2)]),
+            exact_scoring_items: 100,
+            candidate_scan: 400,
+            ..HybridParams::default()
+        };
+        let model = params.fit(&data, None).unwrap();
+        let mut visited = 0;
+        for u in 0..data.n_users() {
+            let got = model.recommend_index(u, 10);
+            let want = model.recommend_exact(u, 10);
+            for (g, w) in sorted_scores(&got).iter().zip(sorted_scores(&want)) {
+                assert!((g - w).abs() < 1e-3, "user {u}: {got:?} vs {want:?}");
+            }
+            let stats = model.candidate_stats(u, 10).unwrap();
+            assert!(stats.exact && stats.reached == 0, "user {u}: {stats:?}");
+            visited += stats.clusters;
+        }
+        // The bound prunes: on average far fewer than all clusters are visited.
+        let clusters = data.n_items().div_ceil(128);
+        assert!(visited < data.n_users() * clusters, "{visited} visits");
+    }
+
+    #[test]
     fn without_als_a_large_catalogue_ranks_unreached_items_by_popularity() {
         let (data, _) = shop(400);
         let weights = vec![(Signal::Cooccurrence, 1.0), (Signal::Popularity, 0.3)];
