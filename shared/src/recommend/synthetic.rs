@@ -10,7 +10,7 @@
 //! ## How a customer is drawn
 //! - Activity: `n_u = round(scale · U^(-1/user_exponent))` (a Pareto tail; `U` uniform in
 //!   (0, 1]), at least 1 and at most [`SyntheticParams::max_user_items`], with `scale` chosen
-//!   so the expected total is `interactions`.
+//!   so the total over the users drawn is `interactions`.
 //! - Items: with probability [`SyntheticParams::affinity`] from the customer's favourite
 //!   category, else from the whole catalogue, each time by Zipf popularity
 //!   (`p_i ∝ rank_i^(-item_exponent)`, ranks a seeded permutation of the items); repeats are
@@ -32,8 +32,8 @@ pub struct SyntheticParams {
     pub users: usize,
     /// SKUs (default 2,000).
     pub items: usize,
-    /// Target number of distinct customer x SKU pairs (default 200,000; the result is within a
-    /// few per cent).
+    /// Target number of distinct customer x SKU pairs (default 200,000; met to within rounding,
+    /// unless the cap or the catalogue leaves too few SKUs to draw).
     pub interactions: usize,
     /// Zipf exponent of item popularity (default 1.0).
     pub item_exponent: f64,
@@ -147,20 +147,21 @@ impl SyntheticParams {
         let global = Sampler::new((0..n_items).collect(), popularity);
         let by_category: Vec<Option<Sampler>> =
             members.into_iter().map(|m| (!m.is_empty()).then(|| Sampler::new(m, popularity))).collect();
-        // Activity scale: E[min(cap, max(1, s·U^(-1/a)))] ≈ s·a/(a-1) for a > 1, refined by
-        // bisection on a seeded sample so the total lands near the target.
+        // Activity: each user's raw Pareto draw (the first number of their own generator), then
+        // the one scale that makes `Σ clamp(round(s · draw), 1, cap)` the target, by bisection
+        // over every user's draw (a sample would miss the heavy tail and overshoot).
         let cap = self.cap();
         let a = self.user_exponent.max(1.01);
-        let mut sample_rng = stream(self.seed, u64::MAX - 2);
-        let draws: Vec<f64> = (0..4_096).map(|_| uniform_open(&mut sample_rng).powf(-1.0 / a)).collect();
-        let target = self.interactions as f64 / self.users as f64;
-        let expected = |s: f64| {
-            draws.iter().map(|&d| (s * d).round().clamp(1.0, cap as f64)).sum::<f64>() / draws.len() as f64
-        };
-        let (mut lo, mut hi) = (1e-6, target.max(1.0) * 2.0);
-        for _ in 0..60 {
+        let draws: Vec<f64> = (0..self.users)
+            .into_par_iter()
+            .map(|u| uniform_open(&mut stream(self.seed, u as u64)).powf(-1.0 / a))
+            .collect();
+        let total = |s: f64| draws.iter().map(|&d| (s * d).round().clamp(1.0, cap as f64)).sum::<f64>();
+        let target = self.interactions as f64;
+        let (mut lo, mut hi) = (1e-9, (target / self.users as f64).max(1.0) * 2.0);
+        for _ in 0..50 {
             let mid = 0.5 * (lo + hi);
-            if expected(mid) < target { lo = mid } else { hi = mid }
+            if total(mid) < target { lo = mid } else { hi = mid }
         }
         let scale = 0.5 * (lo + hi);
         // Users in chunks, each its own generator: identical output for any thread count.
@@ -174,10 +175,11 @@ impl SyntheticParams {
                 let mut ages = Vec::new();
                 let mut picked: Vec<(u32, f32, f32)> = Vec::new();
                 let mut seen = std::collections::HashSet::new();
-                for u in c * CHUNK..((c + 1) * CHUNK).min(self.users) {
+                let users = c * CHUNK..((c + 1) * CHUNK).min(self.users);
+                for (u, &draw) in users.clone().zip(&draws[users]) {
                     let mut rng = stream(self.seed, u as u64);
-                    let n = (scale * uniform_open(&mut rng).powf(-1.0 / a)).round().clamp(1.0, cap as f64)
-                        as usize;
+                    let _ = uniform_open(&mut rng); // the activity draw, in `draws`
+                    let n = (scale * draw).round().clamp(1.0, cap as f64) as usize;
                     let favourite = by_category[rng.below(n_categories)].as_ref();
                     picked.clear();
                     seen.clear();
@@ -322,7 +324,7 @@ mod tests {
         assert_eq!((m.n_rows, m.n_cols), (3_000, 1_000));
         assert_eq!((shop.data.n_users(), shop.data.n_items()), (3_000, 1_000));
         let nnz = m.nnz() as f64;
-        assert!((nnz / 40_000.0 - 1.0).abs() < 0.1, "{nnz} pairs for a target of 40,000");
+        assert!((nnz / 40_000.0 - 1.0).abs() < 0.01, "{nnz} pairs for a target of 40,000");
         for u in 0..m.n_rows {
             let row = m.row_indices(u);
             assert!(!row.is_empty(), "user {u} has no interactions");
