@@ -322,6 +322,40 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The nightly recommender path on a synthetic power-law shop generated in memory: fit,
+    /// top `k` for every customer, neighbours of every SKU; seconds and peak memory per phase.
+    Scale {
+        /// Customers.
+        #[arg(long, default_value_t = 1_000_000)]
+        users: usize,
+        /// SKUs.
+        #[arg(long, default_value_t = 100_000)]
+        items: usize,
+        /// Customer x SKU pairs.
+        #[arg(long, default_value_t = 20_000_000)]
+        interactions: usize,
+        /// Recommendations per customer.
+        #[arg(long, default_value_t = 50)]
+        k: usize,
+        /// Neighbours per SKU.
+        #[arg(long, default_value_t = 50)]
+        neighbours: usize,
+        /// Leave out item descriptions (and so the content signal).
+        #[arg(long)]
+        no_texts: bool,
+        /// Customers whose candidate-path lists are checked against a full ranking.
+        #[arg(long, default_value_t = 500)]
+        check_users: usize,
+        /// Seed of the synthetic shop.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Hybrid parameters as a JSON object merged over the defaults (as `eval recommend`).
+        #[arg(long)]
+        params: Option<PathBuf>,
+        /// Print one JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fit + forecast of the top 500 and of all SKUs of a transactions file.
     Forecast {
         /// The transactions file (default: the full UCI Online Retail beside the checkout).
@@ -508,6 +542,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { which: BenchCommand::Recommend { data_dir, k, json } } => {
             crate::commands::recommend::bench(data_dir, *k, *json)
         }
+        Command::Bench {
+            which:
+                BenchCommand::Scale {
+                    users,
+                    items,
+                    interactions,
+                    k,
+                    neighbours,
+                    no_texts,
+                    check_users,
+                    seed,
+                    params,
+                    json,
+                },
+        } => crate::commands::scale::bench(&crate::commands::scale::ScaleArgs {
+            users: *users,
+            items: *items,
+            interactions: *interactions,
+            k: *k,
+            neighbours: *neighbours,
+            texts: !*no_texts,
+            check_users: *check_users,
+            seed: *seed,
+            params: params.clone(),
+            json: *json,
+        }),
         Command::Segment { transactions, out, k, reference_date, json } => {
             let args = crate::commands::segment::SegmentArgs {
                 transactions: transactions.clone(),

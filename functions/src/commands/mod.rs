@@ -3,5 +3,6 @@
 pub mod alerts;
 pub mod forecast;
 pub mod recommend;
+pub mod scale;
 pub mod segment;
 pub mod train;

@@ -3,6 +3,15 @@
 //! `c_ij / (c_ii c_jj)`, keeping each item's top neighbours (sparse, so it scales where the
 //! dense EASE cannot). A user's affinity to a seen item is its weight, optionally decayed by
 //! `2^(-age / half_life)`, and scores are `affinity · S`.
+//!
+//! ## Why it scales
+//! Counting visits, for every item `i`, each user who took `i` and each item that user took:
+//! `Σ_u |u|²` steps, with a dense counter per thread (`items` integers, never `items²`), so
+//! time and memory do not depend on the catalogue squared. One very active account (a
+//! wholesaler, a bot) would still cost `|u|²` alone, so only each user's
+//! [`CooccurrenceParams::max_user_items`] most recent items are counted. The kept similarities
+//! are `items x neighbours`. Above the dense EASE limit this is the hybrid's item-neighbourhood
+//! signal, and it is what [`super::HybridModel::similar_items`] reads.
 
 use std::time::Instant;
 
@@ -38,6 +47,9 @@ pub struct CooccurrenceParams {
     pub half_life_days: Option<f32>,
     /// Affinity uses the interaction weight (default false: 1 per seen item).
     pub weighted: bool,
+    /// Only each user's most recent this-many items are counted (default 2,000, above every
+    /// customer of Online Retail; it bounds the `|u|²` cost of one very active account).
+    pub max_user_items: usize,
 }
 
 impl Default for CooccurrenceParams {
@@ -48,6 +60,7 @@ impl Default for CooccurrenceParams {
             min_count: 1,
             half_life_days: None,
             weighted: false,
+            max_user_items: 2_000,
         }
     }
 }
@@ -72,6 +85,12 @@ impl CooccurrenceParams {
         if self.neighbours == 0 {
             return Err(RecommendError::InvalidParams { name: "neighbours", reason: "must be > 0".into() });
         }
+        if self.max_user_items == 0 {
+            return Err(RecommendError::InvalidParams {
+                name: "max_user_items",
+                reason: "must be > 0".into(),
+            });
+        }
         if self.half_life_days.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
             return Err(RecommendError::InvalidParams {
                 name: "half_life_days",
@@ -92,7 +111,9 @@ impl CooccurrenceParams {
         }
         let started = Instant::now();
         let n = data.n_items();
-        let by_item = data.matrix.transpose();
+        let capped = self.recent(data);
+        let matrix = capped.as_ref().unwrap_or(&data.matrix);
+        let by_item = matrix.transpose();
         let counts: Vec<f32> = (0..n).map(|i| by_item.row_indices(i).len() as f32).collect();
         let rows: Vec<Vec<(u32, f32)>> = (0..n)
             .into_par_iter()
@@ -100,7 +121,7 @@ impl CooccurrenceParams {
                 || (vec![0u32; n], Vec::new()),
                 |(acc, touched), i| {
                     for &u in by_item.row_indices(i) {
-                        for &j in data.matrix.row_indices(u as usize) {
+                        for &j in matrix.row_indices(u as usize) {
                             if acc[j as usize] == 0 {
                                 touched.push(j);
                             }
@@ -129,34 +150,87 @@ impl CooccurrenceParams {
                         });
                         row.truncate(self.neighbours);
                     }
+                    // The row was sized for every item reached: keep only what is kept.
+                    row.shrink_to_fit();
                     row
                 },
             )
             .collect();
-        let triplets: Vec<(u32, u32, f32)> = rows
-            .iter()
-            .enumerate()
-            .flat_map(|(i, r)| r.iter().map(move |&(j, s)| (i as u32, j, s)))
-            .collect();
         Ok(CooccurrenceModel {
             params: self.clone(),
-            similar: Csr::from_triplets(n, n, &triplets),
+            similar: Csr::from_rows(n, rows),
             train_seconds: started.elapsed().as_secs_f64(),
         })
+    }
+
+    /// The interactions with each user cut to their `max_user_items` most recent (ties: the
+    /// lower item index), or `None` when nobody is over the cap.
+    fn recent(&self, data: &Interactions) -> Option<Csr> {
+        let m = &data.matrix;
+        let cap = self.max_user_items;
+        if (0..m.n_rows).all(|u| m.indptr[u + 1] - m.indptr[u] <= cap) {
+            return None;
+        }
+        let mut keep = vec![true; m.nnz()];
+        for u in (0..m.n_rows).filter(|&u| m.indptr[u + 1] - m.indptr[u] > cap) {
+            let mut positions: Vec<usize> = (m.indptr[u]..m.indptr[u + 1]).collect();
+            positions.sort_by(|&a, &b| data.times.values[a].total_cmp(&data.times.values[b]).then(a.cmp(&b)));
+            positions[cap..].iter().for_each(|&p| keep[p] = false);
+        }
+        Some(data.subset(&keep).matrix)
     }
 }
 
 impl CooccurrenceModel {
+    /// Item `i`'s `k` most similar items, best first (ties: the lower index).
+    #[must_use]
+    pub fn neighbours(&self, i: usize, k: usize) -> Vec<(u32, f32)> {
+        let mut row: Vec<(u32, f32)> = self.similar.row(i).collect();
+        row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        row.truncate(k);
+        row
+    }
+
     /// Scores every item for a history of `(item, weight, age in days)` into `out`.
     pub fn score_history(&self, history: impl Iterator<Item = (u32, f32, f32)>, out: &mut [f32]) {
         out.iter_mut().for_each(|o| *o = 0.0);
         for (i, w, age) in history {
-            let mut a = if self.params.weighted { w } else { 1.0 };
-            if let Some(h) = self.params.half_life_days {
-                a *= (-age / h).exp2();
-            }
+            let a = self.affinity(w, age);
             for (j, s) in self.similar.row(i as usize) {
                 out[j as usize] += a * s;
+            }
+        }
+    }
+
+    /// A user's affinity to an item they took with weight `w`, `age` days ago.
+    fn affinity(&self, w: f32, age: f32) -> f32 {
+        let mut a = if self.params.weighted { w } else { 1.0 };
+        if let Some(h) = self.params.half_life_days {
+            a *= (-age / h).exp2();
+        }
+        a
+    }
+
+    /// Adds the scores of a history of `(item, weight, age in days)` into `out` at the items
+    /// it reaches only (all others score 0), pushing each newly reached item onto `touched`.
+    /// `out` must be 0 wherever it has not been touched: cost is the neighbours visited, not
+    /// the catalogue.
+    pub fn accumulate_history(
+        &self,
+        history: impl Iterator<Item = (u32, f32, f32)>,
+        out: &mut [f32],
+        touched: &mut Vec<u32>,
+    ) {
+        for (i, w, age) in history {
+            let a = self.affinity(w, age);
+            for (j, s) in self.similar.row(i as usize) {
+                let add = a * s;
+                if add != 0.0 {
+                    if out[j as usize] == 0.0 {
+                        touched.push(j);
+                    }
+                    out[j as usize] += add;
+                }
             }
         }
     }
@@ -191,6 +265,35 @@ mod tests {
         assert!((sim(Similarity::Jaccard, a, b) - 2.0 / 3.0).abs() < 1e-6);
         assert!((sim(Similarity::Lift, a, c) - 1.0 / 3.0).abs() < 1e-6);
         assert_eq!(sim(Similarity::Cosine, b, c), 0.0);
+    }
+
+    #[test]
+    fn only_the_most_recent_items_of_a_heavy_user_are_counted() {
+        // u1 took a long ago, b and c recently; with a cap of 2 only b and c count for u1, so
+        // a and c never co-occur; u2 keeps a and b together.
+        let rows = [("u1", "a", 100), ("u1", "b", 150), ("u1", "c", 200), ("u2", "a", 0), ("u2", "b", 0)];
+        let records: Vec<_> = rows
+            .iter()
+            .map(|(u, i, t)| Record { user: (*u).into(), item: (*i).into(), weight: 1.0, ts: *t })
+            .collect();
+        let d = Interactions::from_records(&records);
+        let (a, b, c) = (d.items.get("a").unwrap(), d.items.get("b").unwrap(), d.items.get("c").unwrap());
+        let uncapped = CooccurrenceParams::default().fit(&d).unwrap();
+        assert!(uncapped.similar.row(a as usize).any(|(j, _)| j == c));
+        let capped =
+            CooccurrenceParams { max_user_items: 2, ..CooccurrenceParams::default() }.fit(&d).unwrap();
+        assert_eq!(capped.similar.row(a as usize).map(|(j, _)| j).collect::<Vec<_>>(), vec![b]);
+        assert!(capped.similar.row(c as usize).all(|(j, _)| j != a));
+    }
+
+    #[test]
+    fn neighbours_come_best_first_and_cut_at_k() {
+        let d = data();
+        let m = CooccurrenceParams::default().fit(&d).unwrap();
+        let (a, b, c) = (d.items.get("a").unwrap(), d.items.get("b").unwrap(), d.items.get("c").unwrap());
+        // cos(a, b) = 2/sqrt(6) ≈ 0.82 > cos(a, c) = 1/sqrt(3) ≈ 0.58.
+        assert_eq!(m.neighbours(a as usize, 5).iter().map(|p| p.0).collect::<Vec<_>>(), vec![b, c]);
+        assert_eq!(m.neighbours(a as usize, 1).len(), 1);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::data::Interactions;
+use super::data::{Csr, Interactions};
 use super::errors::{RecommendError, Result};
 
 /// Columns per panel of the blocked factorisation and solves.
@@ -133,6 +133,34 @@ impl EaseParams {
 }
 
 impl EaseModel {
+    /// [`EaseModel::score_history`] for several users at once: row `b` of `out` (`n_items`
+    /// wide) gets user `users[b]`'s scores from their row of `history`. The same sums in the
+    /// same order, but each row of `B` (items² floats, far larger than the caches) is read from
+    /// memory once for every user of the block who holds that item, not once per user.
+    /// `pairs` is a reusable buffer.
+    pub fn score_users(
+        &self,
+        history: &Csr,
+        users: &[usize],
+        out: &mut [f32],
+        pairs: &mut Vec<(u32, u32, f32)>,
+    ) {
+        let n = self.n_items;
+        out[..users.len() * n].iter_mut().for_each(|o| *o = 0.0);
+        pairs.clear();
+        for (b, &u) in users.iter().enumerate() {
+            pairs.extend(history.row(u).map(|(i, x)| (i, b as u32, x)));
+        }
+        // By item, then by user: each user still adds its rows in ascending item order.
+        pairs.sort_unstable_by_key(|&(i, b, _)| (i, b));
+        for &(i, b, x) in pairs.iter() {
+            let x = if self.params.binary { 1.0 } else { x };
+            let row = &self.weights[i as usize * n..(i as usize + 1) * n];
+            let acc = &mut out[b as usize * n..(b as usize + 1) * n];
+            acc.iter_mut().zip(row).for_each(|(o, w)| *o += x * w);
+        }
+    }
+
     /// Adds `sum_i x_ui B[i, :]` over the user's history `(item, value)` into `out`.
     pub fn score_history(&self, history: impl Iterator<Item = (u32, f32)>, out: &mut [f32]) {
         out.iter_mut().for_each(|o| *o = 0.0);
@@ -318,6 +346,26 @@ mod tests {
                 let v: f64 = (0..n).map(|k| a[i * n + k] * p[k * n + j]).sum();
                 assert!((v - if i == j { 1.0 } else { 0.0 }).abs() < 1e-9, "({i},{j}) = {v}");
             }
+        }
+    }
+
+    #[test]
+    fn scoring_a_block_of_users_gives_each_users_own_scores() {
+        let rows =
+            [("u1", "a"), ("u1", "b"), ("u2", "b"), ("u2", "c"), ("u3", "a"), ("u3", "b"), ("u3", "c")];
+        let records: Vec<_> = rows
+            .iter()
+            .map(|(u, i)| Record { user: (*u).into(), item: (*i).into(), weight: 1.0, ts: 0 })
+            .collect();
+        let data = Interactions::from_records(&records);
+        let model = EaseParams::default().lambda(1.0).fit(&data).unwrap();
+        let users = [2, 0, 1];
+        let mut block = vec![9f32; 3 * 3];
+        model.score_users(&data.matrix, &users, &mut block, &mut Vec::new());
+        for (b, &u) in users.iter().enumerate() {
+            let mut one = vec![0f32; 3];
+            model.score_history(data.matrix.row(u), &mut one);
+            assert_eq!(&block[b * 3..(b + 1) * 3], one.as_slice(), "user {u}");
         }
     }
 

@@ -13,6 +13,7 @@
 //! - [`metrics`]: precision, recall, nDCG, MAP at k and coverage; [`eval`]: train/test runs.
 //! - [`split`]: seeded per-item stratified, per-user random and chronological splits.
 //! - [`datasets`]: MovieLens 100K and UCI Online Retail readers for evaluation.
+//! - [`synthetic`]: a seeded power-law shop of any size, for scale tests.
 //! - [`errors`]: what can go wrong.
 
 pub mod als;
@@ -27,6 +28,7 @@ pub mod hybrid;
 pub mod metrics;
 pub mod popularity;
 pub mod split;
+pub mod synthetic;
 
 pub use errors::RecommendError;
 pub use hybrid::{HybridModel, HybridParams};

@@ -6,10 +6,15 @@
 //! from the previous solution on `(YᵀY + Yᵀ(C_u - I)Y + λI) x_u = Yᵀ C_u p_u`, never forming the
 //! per-row matrix. Rows are independent, so the result is the same for any thread count and
 //! a fixed seed.
+//!
+//! [`InnerProductIndex`] clusters the item factors so that a large catalogue's top items
+//! for a user are found without scoring every item.
 
+mod index;
 mod model;
 mod params;
 mod train;
 
-pub use model::AlsModel;
+pub use index::InnerProductIndex;
+pub use model::{AlsModel, dot};
 pub use params::AlsParams;

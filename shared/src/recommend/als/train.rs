@@ -16,6 +16,16 @@ impl AlsParams {
     /// # Errors
     /// Invalid parameters ([`AlsParams::check`]) or no interactions.
     pub fn fit(&self, data: &Interactions) -> Result<AlsModel> {
+        self.fit_from(data, None)
+    }
+
+    /// [`AlsParams::fit`] starting from `start`'s factors instead of random ones when it has
+    /// the same users, items and factors (e.g. a fit on most of the same data): a few sweeps
+    /// then finish what a full fit from scratch would take `iterations` to reach.
+    ///
+    /// # Errors
+    /// As [`AlsParams::fit`].
+    pub fn fit_from(&self, data: &Interactions, start: Option<&AlsModel>) -> Result<AlsModel> {
         self.check()?;
         if data.matrix.nnz() == 0 {
             return Err(RecommendError::Empty);
@@ -33,6 +43,12 @@ impl AlsParams {
         let mut init = |n: usize| (0..n * f).map(|_| rng.next_f32() * 0.01).collect::<Vec<f32>>();
         let mut users = init(data.n_users());
         let mut items = init(data.n_items());
+        if let Some(start) = start.filter(|m| {
+            (m.n_users, m.n_items, m.params.factors) == (data.n_users(), data.n_items(), self.factors)
+        }) {
+            users.copy_from_slice(&start.user_factors);
+            items.copy_from_slice(&start.item_factors);
+        }
         for _ in 0..self.iterations {
             half_step(&mut users, &items, &user_conf, f, self.regularization, self.cg_steps);
             half_step(&mut items, &users, &item_conf, f, self.regularization, self.cg_steps);
@@ -176,6 +192,23 @@ mod tests {
         let b = AlsParams::default().factors(4).iterations(3).fit(&data).unwrap();
         assert_eq!(a.user_factors, b.user_factors);
         assert_eq!(a.item_factors, b.item_factors);
+    }
+
+    #[test]
+    fn a_warm_start_continues_where_the_earlier_fit_stopped() {
+        let data = blocks();
+        let params = AlsParams::default().factors(4).regularization(0.1);
+        let five = params.clone().iterations(5).fit(&data).unwrap();
+        let ten = params.clone().iterations(10).fit(&data).unwrap();
+        let five_more = params.clone().iterations(5).fit_from(&data, Some(&five)).unwrap();
+        assert_eq!(five_more.user_factors, ten.user_factors);
+        assert_eq!(five_more.item_factors, ten.item_factors);
+        // A start of another shape is ignored.
+        let other = params.clone().factors(3).iterations(5).fit(&data).unwrap();
+        assert_eq!(
+            params.clone().iterations(5).fit_from(&data, Some(&other)).unwrap().user_factors,
+            five.user_factors
+        );
     }
 
     #[test]
