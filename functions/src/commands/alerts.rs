@@ -104,73 +104,6 @@ pub fn table(report: &BacktestReport, load_seconds: f64) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use clap::Parser;
-    use shopsense::alerts::PolicyOutcome;
-
-    use super::*;
-    use crate::cli::{Cli, Command, EvalCommand};
-
-    #[test]
-    fn eval_alerts_parses_with_the_documented_defaults() {
-        let cli =
-            Cli::try_parse_from(["shopsense", "eval", "alerts", "--transactions", "tx.csv.gz"]).unwrap();
-        let Some(Command::Eval {
-            which: EvalCommand::Alerts { top, lead_time, service_level, refit_every, json, .. },
-        }) = cli.command
-        else {
-            panic!("not eval alerts: {cli:?}");
-        };
-        assert_eq!((top, lead_time, service_level, refit_every, json), (100, 7, 0.95, 7, false));
-        assert!(Cli::try_parse_from(["shopsense", "eval", "alerts"]).is_err(), "--transactions is required");
-    }
-
-    #[test]
-    fn the_table_names_the_window_and_one_line_per_policy() {
-        let outcome = |policy: &str, service_level| PolicyOutcome {
-            policy: policy.into(),
-            service_level,
-            stockout_days: 12,
-            sku_days: 200,
-            fill_rate: 0.975,
-            units_demanded: 400.0,
-            units_served: 390.0,
-            units_lost: 10.0,
-            avg_on_hand: 55.25,
-            orders: 9,
-            units_ordered: 420.0,
-        };
-        let report = BacktestReport {
-            skus: 2,
-            training_days: 100,
-            first_day: "2011-04-11".parse().unwrap(),
-            last_day: "2011-07-19".parse().unwrap(),
-            days: 100,
-            lead_time_days: 7,
-            cover_days: 28,
-            refit_every_days: 7,
-            refits: 15,
-            forecast_horizon: 42,
-            policies: vec![outcome("ours", Some(0.95)), outcome("naive", None)],
-            fit_seconds: 1.0,
-            seconds: 1.5,
-        };
-        let text = table(&report, 0.5);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines[0],
-            "2 SKUs; training 2011-01-01..2011-04-10 (100 days); simulated 2011-04-11..2011-07-19 (100 days)"
-        );
-        assert!(
-            lines[3].starts_with("ours @0.95") && lines[3].contains("12 / 200") && lines[3].contains("97.5%"),
-            "{text}"
-        );
-        assert!(lines[4].starts_with("naive "), "{text}");
-        assert_eq!(lines[5], "load 0.50 s, fits 1.00 s, total 2.00 s");
-    }
-}
-
 /// `shopsense alerts --inventory <file>`: evaluates a snapshot against the live forecast of the
 /// local (or configured) stores, stores its alerts like the `inventory-alert` function does, and
 /// prints them. SKUs without a forecast are named on stderr and make the exit status non-zero
@@ -242,4 +175,71 @@ pub async fn alerts(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use shopsense::alerts::PolicyOutcome;
+
+    use super::*;
+    use crate::cli::{Cli, Command, EvalCommand};
+
+    #[test]
+    fn eval_alerts_parses_with_the_documented_defaults() {
+        let cli =
+            Cli::try_parse_from(["shopsense", "eval", "alerts", "--transactions", "tx.csv.gz"]).unwrap();
+        let Some(Command::Eval {
+            which: EvalCommand::Alerts { top, lead_time, service_level, refit_every, json, .. },
+        }) = cli.command
+        else {
+            panic!("not eval alerts: {cli:?}");
+        };
+        assert_eq!((top, lead_time, service_level, refit_every, json), (100, 7, 0.95, 7, false));
+        assert!(Cli::try_parse_from(["shopsense", "eval", "alerts"]).is_err(), "--transactions is required");
+    }
+
+    #[test]
+    fn the_table_names_the_window_and_one_line_per_policy() {
+        let outcome = |policy: &str, service_level| PolicyOutcome {
+            policy: policy.into(),
+            service_level,
+            stockout_days: 12,
+            sku_days: 200,
+            fill_rate: 0.975,
+            units_demanded: 400.0,
+            units_served: 390.0,
+            units_lost: 10.0,
+            avg_on_hand: 55.25,
+            orders: 9,
+            units_ordered: 420.0,
+        };
+        let report = BacktestReport {
+            skus: 2,
+            training_days: 100,
+            first_day: "2011-04-11".parse().unwrap(),
+            last_day: "2011-07-19".parse().unwrap(),
+            days: 100,
+            lead_time_days: 7,
+            cover_days: 28,
+            refit_every_days: 7,
+            refits: 15,
+            forecast_horizon: 42,
+            policies: vec![outcome("ours", Some(0.95)), outcome("naive", None)],
+            fit_seconds: 1.0,
+            seconds: 1.5,
+        };
+        let text = table(&report, 0.5);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "2 SKUs; training 2011-01-01..2011-04-10 (100 days); simulated 2011-04-11..2011-07-19 (100 days)"
+        );
+        assert!(
+            lines[3].starts_with("ours @0.95") && lines[3].contains("12 / 200") && lines[3].contains("97.5%"),
+            "{text}"
+        );
+        assert!(lines[4].starts_with("naive "), "{text}");
+        assert_eq!(lines[5], "load 0.50 s, fits 1.00 s, total 2.00 s");
+    }
 }

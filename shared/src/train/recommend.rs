@@ -130,7 +130,7 @@ fn item_neighbours(
     let data = Interactions::from_records(records);
     let cooc = CooccurrenceParams { neighbours: NEIGHBOURS, ..CooccurrenceParams::default() }.fit(&data)?;
     let texts: Vec<String> = descriptions.iter().map(|(_, d)| d.clone()).collect();
-    let content = ContentParams { neighbours: NEIGHBOURS }.fit(&texts);
+    let content = ContentParams { neighbours: NEIGHBOURS, ..ContentParams::default() }.fit(&texts);
     let mut out = Vec::with_capacity(descriptions.len());
     for (c, (sku, _)) in descriptions.iter().enumerate() {
         let mut list = match data.items.get(sku) {
