@@ -81,13 +81,13 @@ fn gram(y: &[f32], f: usize, regularization: f32) -> Vec<f32> {
             }
             g
         })
-        .reduce(
-            || vec![0f32; f * f],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
+        .collect::<Vec<_>>();
+    // Summed in block order, not by rayon's reduce (whose combination tree follows the
+    // scheduling): the same seed gives the same factors on any run and thread count.
+    let partial = partial.into_iter().fold(vec![0f32; f * f], |mut a, b| {
+        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+        a
+    });
     let mut g = partial;
     for a in 0..f {
         g[a * f + a] += regularization;
@@ -192,6 +192,29 @@ mod tests {
         let b = AlsParams::default().factors(4).iterations(3).fit(&data).unwrap();
         assert_eq!(a.user_factors, b.user_factors);
         assert_eq!(a.item_factors, b.item_factors);
+    }
+
+    #[test]
+    fn the_factors_do_not_depend_on_the_thread_count() {
+        // 3,000 items: the Gram matrix sums a dozen blocks, in whatever order threads finish.
+        let records: Vec<Record> = (0..400)
+            .flat_map(|u| {
+                (0..12).map(move |j| Record {
+                    user: format!("u{u}"),
+                    item: format!("i{}", (u * 37 + j * 251) % 3_000),
+                    weight: 1.0 + (j % 3) as f32,
+                    ts: 0,
+                })
+            })
+            .collect();
+        let data = Interactions::from_records(&records);
+        let fit = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| AlsParams::default().factors(16).iterations(4).fit(&data).unwrap())
+        };
+        let (one, four) = (fit(1), fit(4));
+        assert_eq!(one.user_factors, four.user_factors);
+        assert_eq!(one.item_factors, four.item_factors);
     }
 
     #[test]
