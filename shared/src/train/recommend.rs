@@ -102,7 +102,7 @@ pub fn train(
     let baseline = evaluate(&fit(&train_rows, &popularity_params)?, &test_rows, params.k);
 
     let hybrid = fit(&records, &params.hybrid)?;
-    let similar = item_neighbours(&records, &descriptions)?;
+    let similar = item_neighbours(&hybrid, &descriptions);
     let bought_with = basket_neighbours(&data.basket_records()?)?;
     let metrics = json!({
         "k": params.k,
@@ -121,25 +121,21 @@ pub fn train(
     Ok((RecommendArtifact { hybrid, descriptions, similar, bought_with }, metrics))
 }
 
-/// Customers-also-bought neighbours (cosine over customers) for every product, topped up by
-/// TF-IDF description neighbours (items without buyers with a customer id get only those).
-fn item_neighbours(
-    records: &[Record],
-    descriptions: &[(String, String)],
-) -> Result<Vec<(String, Vec<Scored>)>, TrainError> {
-    let data = Interactions::from_records(records);
-    let cooc = CooccurrenceParams { neighbours: NEIGHBOURS, ..CooccurrenceParams::default() }.fit(&data)?;
+/// Customers-also-bought neighbours of every product: the hybrid's own item neighbours
+/// ([`HybridModel::similar_items`]: co-occurrence over customers), topped up by TF-IDF
+/// description neighbours over the whole catalogue, so products sold only to customers without
+/// an id (absent from the hybrid) get an answer too.
+fn item_neighbours(hybrid: &HybridModel, descriptions: &[(String, String)]) -> Vec<(String, Vec<Scored>)> {
     let texts: Vec<String> = descriptions.iter().map(|(_, d)| d.clone()).collect();
     let content = ContentParams { neighbours: NEIGHBOURS, ..ContentParams::default() }.fit(&texts);
     let mut out = Vec::with_capacity(descriptions.len());
     for (c, (sku, _)) in descriptions.iter().enumerate() {
-        let mut list = match data.items.get(sku) {
-            Some(i) => {
-                let mut row: Vec<(u32, f32)> =
-                    cooc.similar.row(i as usize).filter(|&(j, _)| j != i).collect();
-                row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                scored(row, |j| data.items.name(j).to_owned(), "neighbours")
-            }
+        let mut list = match hybrid.items.get(sku) {
+            Some(i) => scored(
+                hybrid.similar_items(i as usize, NEIGHBOURS),
+                |j| hybrid.items.name(j).to_owned(),
+                "neighbours",
+            ),
             None => Vec::new(),
         };
         if list.len() < NEIGHBOURS {
@@ -150,14 +146,14 @@ fn item_neighbours(
                 if list.len() >= NEIGHBOURS {
                     break;
                 }
-                if !list.iter().any(|s| &s.sku == other) {
+                if other != sku && !list.iter().any(|s| &s.sku == other) {
                     list.push(Scored { sku: other.clone(), score, source: "content".into() });
                 }
             }
         }
         out.push((sku.clone(), list));
     }
-    Ok(out)
+    out
 }
 
 /// Bought-together neighbours: lift over invoices, pairs seen in at least 2 baskets.
