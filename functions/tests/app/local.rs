@@ -100,3 +100,23 @@ async fn a_dropped_upload_is_ingested_once_after_it_settles_and_again_when_its_b
     let copy = watcher.poll(&app).await;
     assert_eq!(copy[0].return_value["duplicate_upload"], true, "same bytes under another name count once");
 }
+
+#[tokio::test]
+async fn an_inventory_upload_also_reaches_inventory_alert_as_a_blob_created_event_and_is_retried_until_it_succeeds() {
+    assert_eq!(local::event_functions(&registry()), [("inventory-alert".to_owned(), "inventory/".to_owned())]);
+    let (_home, state, app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let mut watcher = UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()])
+        .with_events(local::event_functions(&registry()));
+    uploads.put("inventory/today.csv", Bytes::from_static(b"sku,on_hand\n85123A,4\n"), PutOptions::default()).await.unwrap();
+    uploads.put("transactions/t.csv", Bytes::from_static(b"x"), PutOptions::default()).await.unwrap();
+    watcher.poll(&app).await;
+    let done = watcher.poll(&app).await;
+    let functions: Vec<&str> = done.iter().map(|i| i.function.as_str()).collect();
+    assert_eq!(functions, ["ingest", "inventory-alert", "ingest"], "events only for inventory/ blobs");
+    // No forecast is live yet: the invocation fails (Event Grid would redeliver), and so the
+    // watcher tries the blob again on its next poll.
+    assert_eq!(done[1].status, 500, "{:?}", done[1].logs);
+    let again = watcher.poll(&app).await;
+    assert!(again.iter().any(|i| i.function == "inventory-alert"), "retried: {again:?}");
+}
