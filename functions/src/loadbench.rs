@@ -7,7 +7,7 @@
 //! Without `--url`, the app runs in this process on a fresh embedded home with the demo models
 //! (the shipped sample, trained as `shopsense local` does); with `--url` it loads a running
 //! instance. The mix: 60 % personalised, 25 % similar items, 15 % cart completion, over every
-//! customer and SKU of the live models. The first second is warm-up and not counted.
+//! customer and the trending SKUs of the live models. The first second is warm-up and not counted.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -113,7 +113,7 @@ async fn ids(state: &AppState) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         .await?
         .and_then(|(_, s)| s)
         .context("no live recommender")?;
-    let skus: Vec<String> = shop.descriptions.keys().cloned().collect();
+    let skus: Vec<String> = shop.trending.iter().map(|s| s.sku.clone()).collect();
     let silver = state.stores.blobs.container(shopsense::tables::SILVER_CONTAINER).await?;
     let blob = silver.get(shopsense::tables::RFM_INPUTS_PATH).await?.context("no features")?;
     let frame = shopsense::features::read_parquet(&blob.body)?;

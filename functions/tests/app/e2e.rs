@@ -57,6 +57,10 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let bought = bought_in_sample(&customer);
     assert!(picks.iter().all(|s| !bought.contains(s)), "{picks:?} repeats a purchase");
     assert_eq!(picks.iter().collect::<HashSet<_>>().len(), 7, "no duplicates");
+    assert!(
+        body["answer"]["items"].as_array().unwrap().iter().all(|i| i["description"].is_string()),
+        "{body}"
+    );
     // Asked for, purchases may come back, marked as such.
     let (_, body) =
         send(&router, get(&format!("/api/recommendations/customers/{customer}?k=9&include_purchased=true")))

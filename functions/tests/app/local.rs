@@ -102,13 +102,20 @@ async fn a_dropped_upload_is_ingested_once_after_it_settles_and_again_when_its_b
 }
 
 #[tokio::test]
-async fn an_inventory_upload_also_reaches_inventory_alert_as_a_blob_created_event_and_is_retried_until_it_succeeds() {
-    assert_eq!(local::event_functions(&registry()), [("inventory-alert".to_owned(), "inventory/".to_owned())]);
+async fn an_inventory_upload_also_reaches_inventory_alert_as_a_blob_created_event_and_is_retried_until_it_succeeds()
+ {
+    assert_eq!(
+        local::event_functions(&registry()),
+        [("inventory-alert".to_owned(), "inventory/".to_owned())]
+    );
     let (_home, state, app) = local_app().await;
     let uploads = state.stores.blobs.container("uploads").await.unwrap();
     let mut watcher = UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()])
         .with_events(local::event_functions(&registry()));
-    uploads.put("inventory/today.csv", Bytes::from_static(b"sku,on_hand\n85123A,4\n"), PutOptions::default()).await.unwrap();
+    uploads
+        .put("inventory/today.csv", Bytes::from_static(b"sku,on_hand\n85123A,4\n"), PutOptions::default())
+        .await
+        .unwrap();
     uploads.put("transactions/t.csv", Bytes::from_static(b"x"), PutOptions::default()).await.unwrap();
     watcher.poll(&app).await;
     let done = watcher.poll(&app).await;

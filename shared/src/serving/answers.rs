@@ -93,21 +93,11 @@ async fn shop(reader: &Reader) -> Result<Option<(String, Option<Arc<ShopRecs>>)>
     reader.get::<ShopRecs>(ModelKind::Recommend, SHOP_PARTITION).await
 }
 
-fn finish(
-    builder: Builder<'_>,
-    version: Option<String>,
-    shop: Option<&Arc<ShopRecs>>,
-    reason: Option<&str>,
-) -> Answer {
+fn finish(builder: Builder<'_>, version: Option<String>, reason: Option<&str>) -> Answer {
     let items = builder
         .items
         .into_iter()
-        .map(|s| Recommended {
-            description: shop.and_then(|shop| shop.descriptions.get(&s.sku)).cloned(),
-            sku: s.sku,
-            score: s.score,
-            source: s.source,
-        })
+        .map(|s| Recommended { description: s.description, sku: s.sku, score: s.score, source: s.source })
         .collect();
     Answer {
         items,
@@ -170,7 +160,7 @@ pub async fn for_customer(
     {
         builder.extend(&shop.trending);
     }
-    Ok(finish(builder, Some(version), shop.as_ref(), reason))
+    Ok(finish(builder, Some(version), reason))
 }
 
 /// `k` items similar to `sku`.
@@ -205,7 +195,7 @@ pub async fn similar(
         }
         reason.or(Some("trending"))
     };
-    Ok(finish(builder, Some(version), shop.as_ref(), reason))
+    Ok(finish(builder, Some(version), reason))
 }
 
 /// `k` items to complete a cart.
@@ -223,7 +213,7 @@ pub async fn cart(
         return Ok(no_model());
     }
     let mut version = None;
-    let mut lifts: HashMap<String, f32> = HashMap::new();
+    let mut lifts: HashMap<String, (f32, Option<String>)> = HashMap::new();
     let mut similar: Vec<Scored> = Vec::new();
     for sku in items {
         if let Some((v, Some(item))) =
@@ -231,13 +221,15 @@ pub async fn cart(
         {
             version = Some(v);
             for s in &item.bought_with {
-                *lifts.entry(s.sku.clone()).or_insert(0.0) += s.score;
+                lifts.entry(s.sku.clone()).or_insert((0.0, s.description.clone())).0 += s.score;
             }
             similar.extend(item.similar.iter().cloned());
         }
     }
-    let mut basket: Vec<Scored> =
-        lifts.into_iter().map(|(sku, score)| Scored { sku, score, source: "basket".into() }).collect();
+    let mut basket: Vec<Scored> = lifts
+        .into_iter()
+        .map(|(sku, (score, description))| Scored { sku, score, source: "basket".into(), description })
+        .collect();
     basket.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
     similar.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
     let shop = shop(reader).await?;
@@ -263,10 +255,5 @@ pub async fn cart(
         reason = reason.or(Some("trending"));
         builder.extend(&shop.trending);
     }
-    Ok(finish(
-        builder,
-        version,
-        shop.as_ref(),
-        if basket.is_empty() { reason.or(Some("trending")) } else { reason },
-    ))
+    Ok(finish(builder, version, if basket.is_empty() { reason.or(Some("trending")) } else { reason }))
 }

@@ -73,6 +73,10 @@ pub struct Scored {
     /// The model part that produced it: `hybrid`, `neighbours`, `content`, `basket`,
     /// `trending`, `repurchase`.
     pub source: String,
+    /// Its description, filled in when published (every document carries its own, so no
+    /// catalogue-sized document is ever needed: Cosmos DB items stop at 2 MB).
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 /// A customer's precomputed candidates.
@@ -101,8 +105,8 @@ pub struct ItemRecs {
 pub struct ShopRecs {
     /// Recency-weighted popularity: the cold-start answer.
     pub trending: Vec<Scored>,
-    /// Descriptions of every product in the catalogue the model knows, by SKU.
-    pub descriptions: std::collections::BTreeMap<String, String>,
+    /// Products the model knows.
+    pub items: usize,
     /// Customers with precomputed candidates.
     pub customers: usize,
 }

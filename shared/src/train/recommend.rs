@@ -66,7 +66,9 @@ pub struct RecommendArtifact {
 }
 
 fn scored(list: Vec<(u32, f32)>, name: impl Fn(u32) -> String, source: &str) -> Vec<Scored> {
-    list.into_iter().map(|(i, score)| Scored { sku: name(i), score, source: source.to_owned() }).collect()
+    list.into_iter()
+        .map(|(i, score)| Scored { sku: name(i), score, source: source.to_owned(), description: None })
+        .collect()
 }
 
 /// Fits, evaluates and builds the artifact. Returns it with its metrics.
@@ -147,7 +149,12 @@ fn item_neighbours(hybrid: &HybridModel, descriptions: &[(String, String)]) -> V
                     break;
                 }
                 if other != sku && !list.iter().any(|s| &s.sku == other) {
-                    list.push(Scored { sku: other.clone(), score, source: "content".into() });
+                    list.push(Scored {
+                        sku: other.clone(),
+                        score,
+                        source: "content".into(),
+                        description: None,
+                    });
                 }
             }
         }
@@ -188,36 +195,43 @@ impl RecommendArtifact {
         self.hybrid.rebuild_indexes();
         let id = doc_id(ModelKind::Recommend, version);
         let hybrid = &self.hybrid;
+        let descriptions: HashMap<&str, &str> = self
+            .descriptions
+            .iter()
+            .filter(|(_, d)| !d.is_empty())
+            .map(|(s, d)| (s.as_str(), d.as_str()))
+            .collect();
+        let describe = |mut list: Vec<Scored>| {
+            for s in &mut list {
+                s.description = descriptions.get(s.sku.as_str()).map(|d| (*d).to_owned());
+            }
+            list
+        };
         let users: Vec<usize> = (0..hybrid.users.len()).collect();
         let lists = hybrid.recommend_many(&users, CANDIDATES);
         let mut docs = Vec::with_capacity(users.len() + self.similar.len() + 1);
         for (u, list) in lists.into_iter().enumerate() {
-            let candidates = scored(list, |i| hybrid.items.name(i).to_owned(), "hybrid");
+            let candidates = describe(scored(list, |i| hybrid.items.name(i).to_owned(), "hybrid"));
             let mut bought: Vec<(u32, f32)> = hybrid.history.row(u).collect();
             bought.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             bought.truncate(CANDIDATES);
-            let purchased = scored(bought, |i| hybrid.items.name(i).to_owned(), "repurchase");
+            let purchased = describe(scored(bought, |i| hybrid.items.name(i).to_owned(), "repurchase"));
             let body = CustomerRecs { candidates, purchased };
             docs.push(Document::new(customer_partition(hybrid.users.name(u as u32)), &id, &body)?);
         }
         let mut bought_with: HashMap<&str, &Vec<Scored>> =
             self.bought_with.iter().map(|(s, l)| (s.as_str(), l)).collect();
-        let descriptions: HashMap<&str, &str> =
-            self.descriptions.iter().map(|(s, d)| (s.as_str(), d.as_str())).collect();
         for (sku, similar) in &self.similar {
             let body = ItemRecs {
-                description: descriptions
-                    .get(sku.as_str())
-                    .map(|d| (*d).to_owned())
-                    .filter(|d| !d.is_empty()),
-                similar: similar.clone(),
-                bought_with: bought_with.remove(sku.as_str()).cloned().unwrap_or_default(),
+                description: descriptions.get(sku.as_str()).map(|d| (*d).to_owned()),
+                similar: describe(similar.clone()),
+                bought_with: describe(bought_with.remove(sku.as_str()).cloned().unwrap_or_default()),
             };
             docs.push(Document::new(item_partition(sku), &id, &body)?);
         }
-        let trending = scored(hybrid.cold_start(CANDIDATES), |i| hybrid.items.name(i).to_owned(), "trending");
-        let descriptions = self.descriptions.iter().filter(|(_, d)| !d.is_empty()).cloned().collect();
-        let shop = ShopRecs { trending, descriptions, customers: hybrid.users.len() };
+        let trending =
+            describe(scored(hybrid.cold_start(CANDIDATES), |i| hybrid.items.name(i).to_owned(), "trending"));
+        let shop = ShopRecs { trending, items: self.descriptions.len(), customers: hybrid.users.len() };
         docs.push(Document::new(SHOP_PARTITION, &id, &shop)?);
         Ok(docs)
     }
