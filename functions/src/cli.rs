@@ -409,6 +409,13 @@ pub fn settings(cli: &Cli, default_choice: Option<BackendChoice>) -> anyhow::Res
     Ok(settings)
 }
 
+/// The application state on the backend the settings choose (local unless told otherwise), for
+/// commands that work on the stores.
+async fn open_state(cli: &Cli) -> anyhow::Result<AppState> {
+    let settings = settings(cli, Some(BackendChoice::Local))?;
+    AppState::open(settings).await.context("opening storage")
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
@@ -431,19 +438,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             run_local(settings, *port, Duration::from_millis(*poll_ms), !*no_demo).await
         }
         Command::Train { only, json } => {
-            let settings = settings(&cli, Some(BackendChoice::Local))?;
-            let state = AppState::open(settings).await.context("opening storage")?;
+            let state = open_state(&cli).await?;
             let kinds = if only.is_empty() { ModelKind::ALL.to_vec() } else { only.clone() };
             crate::commands::train::train(&state.trainer, &kinds, *json).await.map(|_| ())
         }
         Command::Alerts { inventory, as_of, snapshot_id, json } => {
-            let settings = settings(&cli, Some(BackendChoice::Local))?;
-            let state = AppState::open(settings).await.context("opening storage")?;
+            let state = open_state(&cli).await?;
             crate::commands::alerts::alerts(&state, inventory, *as_of, snapshot_id.as_deref(), *json).await
         }
         Command::Models { which } => {
-            let settings = settings(&cli, Some(BackendChoice::Local))?;
-            let state = AppState::open(settings).await.context("opening storage")?;
+            let state = open_state(&cli).await?;
             match which {
                 ModelsCommand::List { json } => crate::commands::train::list(&state.trainer, *json).await,
                 ModelsCommand::Promote { version, kind } => {
