@@ -153,8 +153,8 @@ impl TrainingData {
     }
 
     /// The values drift is measured on: SKUs per basket, latest unit price per SKU, units per
-    /// open day, spend per customer, and days since each SKU's first sale (a rise in new SKUs
-    /// shifts it down).
+    /// open day, spend per customer, and each SKU's days from its first sale to the end of the
+    /// data (a rise in the share of new SKUs shifts it down).
     ///
     /// # Errors
     /// When a table breaks the contract.
@@ -174,8 +174,8 @@ impl TrainingData {
             .agg([col("quantity").sum().cast(DataType::Float64).alias("units")])
             .collect()?;
         let first = seconds(&self.items, "first_time")?;
-        let newest = first.iter().copied().max().unwrap_or(0);
-        let item_age: Vec<f64> = first.iter().map(|&t| (newest - t) as f64 / 86_400.0).collect();
+        let data_end = seconds(&self.items, "last_time")?.into_iter().max().unwrap_or(0);
+        let item_age: Vec<f64> = first.iter().map(|&t| (data_end - t) as f64 / 86_400.0).collect();
         Ok(vec![
             ("basket_size", floats(&basket_sizes, "n")?),
             ("unit_price", floats(&self.items, "last_price")?),
