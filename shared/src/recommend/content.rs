@@ -148,14 +148,7 @@ impl ContentModel {
         touched: &mut Vec<u32>,
     ) {
         for i in history {
-            for (j, s) in self.similar.row(i as usize) {
-                if s != 0.0 {
-                    if out[j as usize] == 0.0 {
-                        touched.push(j);
-                    }
-                    out[j as usize] += s;
-                }
-            }
+            self.similar.accumulate_row(i as usize, 1.0, out, touched);
         }
     }
 }

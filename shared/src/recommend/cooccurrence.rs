@@ -222,16 +222,7 @@ impl CooccurrenceModel {
         touched: &mut Vec<u32>,
     ) {
         for (i, w, age) in history {
-            let a = self.affinity(w, age);
-            for (j, s) in self.similar.row(i as usize) {
-                let add = a * s;
-                if add != 0.0 {
-                    if out[j as usize] == 0.0 {
-                        touched.push(j);
-                    }
-                    out[j as usize] += add;
-                }
-            }
+            self.similar.accumulate_row(i as usize, self.affinity(w, age), out, touched);
         }
     }
 }

@@ -175,6 +175,21 @@ impl Csr {
         self.indices[span.clone()].iter().copied().zip(self.values[span].iter().copied())
     }
 
+    /// Adds `weight` x row `r` into the dense `out` at the row's columns only, pushing each
+    /// column reached for the first time (its `out` still 0) onto `touched`: sparse
+    /// accumulation whose cost is the row's length, not the width of `out`.
+    pub fn accumulate_row(&self, r: usize, weight: f32, out: &mut [f32], touched: &mut Vec<u32>) {
+        for (j, s) in self.row(r) {
+            let add = weight * s;
+            if add != 0.0 {
+                if out[j as usize] == 0.0 {
+                    touched.push(j);
+                }
+                out[j as usize] += add;
+            }
+        }
+    }
+
     /// The columns of row `r`.
     #[must_use]
     pub fn row_indices(&self, r: usize) -> &[u32] {
