@@ -5,6 +5,7 @@
 use anyhow::Context;
 use bytes::Bytes;
 use shopsense::alerts::InventorySnapshot;
+use shopsense::features::snapshot;
 use shopsense::ingest::{IngestOutcome, Verdict};
 use shopsense::registry::{ModelKind, VersionStatus};
 use shopsense::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
@@ -37,7 +38,7 @@ pub struct DemoIds {
 /// When ingest or training fails.
 pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
     let silver = state.stores.blobs.container(SILVER_CONTAINER).await?;
-    if !silver.exists(INTERACTIONS_PATH).await? {
+    if !silver.exists(&snapshot::resolve(&*silver, INTERACTIONS_PATH).await?).await? {
         eprintln!("shopsense local: empty home: ingesting the shipped Online Retail sample");
         state
             .ingestor

@@ -115,7 +115,9 @@ async fn ids(state: &AppState) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         .context("no live recommender")?;
     let skus: Vec<String> = shop.trending.iter().map(|s| s.sku.clone()).collect();
     let silver = state.stores.blobs.container(shopsense::tables::SILVER_CONTAINER).await?;
-    let blob = silver.get(shopsense::tables::RFM_INPUTS_PATH).await?.context("no features")?;
+    let blob = shopsense::features::snapshot::get(&*silver, shopsense::tables::RFM_INPUTS_PATH)
+        .await?
+        .context("no features")?;
     let frame = shopsense::features::read_parquet(&blob.body)?;
     let customers: Vec<String> =
         frame.column("customer_id")?.str()?.iter().flatten().map(str::to_owned).collect();

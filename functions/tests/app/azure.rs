@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde_json::{Value, json};
+use shopsense::features::snapshot;
 use shopsense::settings::{EMULATOR_ACCOUNT, EMULATOR_KEY, Settings};
 use shopsense::store::PutOptions;
 use shopsense_functions::app::app;
@@ -88,17 +89,19 @@ async fn an_upload_through_the_ingest_trigger_on_the_emulators_matches_the_local
     assert_eq!(azure_report["rows_read"], json!(1500));
     assert_eq!(comparable(azure_report), comparable(local_report), "same report on both backends");
 
-    for table in [
-        azure_report["outputs"]["silver"].as_str().unwrap(),
-        "features/interactions.parquet",
-        "features/daily_demand.parquet",
-        "features/calendar.parquet",
-        "features/rfm_inputs.parquet",
-        "features/closed_weekdays.json",
-    ] {
-        let on_azure = azure.stores.blobs.container("silver").await.unwrap().get(table).await.unwrap();
-        let on_local = local.stores.blobs.container("silver").await.unwrap().get(table).await.unwrap();
-        let (on_azure, on_local) = (on_azure.expect(table), on_local.expect(table));
+    let (azure_silver, local_silver) = (
+        azure.stores.blobs.container("silver").await.unwrap(),
+        local.stores.blobs.container("silver").await.unwrap(),
+    );
+    let batch = azure_report["outputs"]["silver"].as_str().unwrap();
+    let (on_azure, on_local) = (
+        azure_silver.get(batch).await.unwrap().expect(batch),
+        local_silver.get(batch).await.unwrap().expect(batch),
+    );
+    assert_eq!(on_azure.body, on_local.body, "the silver batch is byte-identical on both backends");
+    for table in shopsense::tables::FEATURE_PATHS {
+        let on_azure = snapshot::get(&*azure_silver, table).await.unwrap().expect(table);
+        let on_local = snapshot::get(&*local_silver, table).await.unwrap().expect(table);
         assert_eq!(on_azure.body, on_local.body, "{table} is byte-identical on both backends");
     }
 

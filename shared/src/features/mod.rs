@@ -61,11 +61,13 @@ mod interactions;
 mod items;
 mod parquet;
 mod rfm;
+pub mod snapshot;
 mod transactions;
 
 pub use calendar::{WEEKLY_CLOSURE_MAX_OPEN_PERCENT, WEEKLY_CLOSURE_MIN_OCCURRENCES};
 pub use error::FeatureError;
 pub use parquet::{read_parquet, write_parquet};
+pub use snapshot::FeatureSnapshot;
 
 use polars::prelude::DataFrame;
 

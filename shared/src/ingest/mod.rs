@@ -39,7 +39,7 @@ pub use schema::UploadKind;
 
 use crate::bronze::{self, BRONZE_CONTAINER, LandingError, UPLOADS_CONTAINER};
 use crate::features;
-use crate::store::{BlobService, BlobStore, PutOptions};
+use crate::store::{BlobService, BlobStore, PutOptions, StoreError};
 use crate::tables::{
     BASKETS_PATH, CALENDAR_PATH, CLOSED_WEEKDAYS_PATH, DAILY_DEMAND_PATH, INTERACTIONS_PATH, ITEMS_PATH,
     QUARANTINE_CONTAINER, RFM_INPUTS_PATH, SILVER_CONTAINER, TRANSACTIONS_PREFIX,
@@ -51,6 +51,8 @@ use validate::{QuarantinedRow, Validator};
 pub const CONFIG_FILE_PREFIX: char = '_';
 /// Largest decompressed table accepted by default (settings `INGEST_MAX_TABLE_BYTES`).
 pub const DEFAULT_MAX_TABLE_BYTES: u64 = 2 << 30;
+/// How many times a feature refresh recomputes when other refreshes keep publishing first.
+pub const REFRESH_ATTEMPTS: usize = 5;
 /// How many quarantined rows the report itself lists.
 const QUARANTINE_SAMPLE: usize = 20;
 
@@ -353,25 +355,48 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Recomputes the feature tables from every silver transactions batch (oldest first).
+    /// Recomputes the feature tables from every silver transactions batch (oldest first) and
+    /// publishes them as one snapshot ([`features::snapshot`]). When another refresh publishes
+    /// first, this one recomputes from the batches then present (up to
+    /// [`REFRESH_ATTEMPTS`] times), so the last snapshot published covers every batch.
     pub async fn refresh_features(&self) -> Result<FeatureCounts, IngestError> {
-        let mut batches = self.silver.list(TRANSACTIONS_PREFIX).await?;
-        batches.retain(|b| b.path.ends_with(".parquet"));
-        batches.sort_by(|a, b| a.last_modified.cmp(&b.last_modified).then_with(|| a.path.cmp(&b.path)));
-        let mut bodies = Vec::with_capacity(batches.len());
-        for batch in &batches {
-            if let Some(blob) = self.silver.get(&batch.path).await? {
-                bodies.push(blob.body);
+        let mut attempt = 1;
+        loop {
+            let read = features::snapshot::current(&*self.silver).await?;
+            let mut batches = self.silver.list(TRANSACTIONS_PREFIX).await?;
+            batches.retain(|b| b.path.ends_with(".parquet"));
+            batches.sort_by(|a, b| a.last_modified.cmp(&b.last_modified).then_with(|| a.path.cmp(&b.path)));
+            let mut bodies = Vec::with_capacity(batches.len());
+            let mut paths = Vec::with_capacity(batches.len());
+            for batch in &batches {
+                if let Some(blob) = self.silver.get(&batch.path).await? {
+                    bodies.push(blob.body);
+                    paths.push(batch.path.clone());
+                }
+            }
+            let (files, counts) = tokio::task::spawn_blocking(move || feature_files(&bodies))
+                .await
+                .map_err(|e| IngestError::Table(format!("feature task failed: {e}")))??;
+            match features::snapshot::publish(&*self.silver, files, paths, read).await {
+                Ok(snapshot) => {
+                    let pruned = features::snapshot::prune(&*self.silver).await?;
+                    tracing::info!(
+                        snapshot = snapshot.id,
+                        ?counts,
+                        pruned = pruned.len(),
+                        "features refreshed"
+                    );
+                    return Ok(counts);
+                }
+                Err(StoreError::Precondition { .. } | StoreError::AlreadyExists { .. })
+                    if attempt < REFRESH_ATTEMPTS =>
+                {
+                    tracing::info!(attempt, "another refresh published features first: recomputing");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
             }
         }
-        let (files, counts) = tokio::task::spawn_blocking(move || feature_files(&bodies))
-            .await
-            .map_err(|e| IngestError::Table(format!("feature task failed: {e}")))??;
-        for (path, bytes) in files {
-            self.silver.put(&path, bytes, PutOptions::default()).await?;
-        }
-        tracing::info!(?counts, "features refreshed");
-        Ok(counts)
     }
 }
 

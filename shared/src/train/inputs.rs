@@ -5,7 +5,7 @@ use polars::prelude::*;
 
 use super::TrainError;
 use crate::bronze::sha256_hex;
-use crate::features::read_parquet;
+use crate::features::{read_parquet, snapshot};
 use crate::recommend::data::Record;
 use crate::registry::DataFile;
 use crate::store::BlobStore;
@@ -33,23 +33,18 @@ pub struct TrainingData {
     pub files: Vec<DataFile>,
 }
 
-/// Reads every feature file from `silver`.
+/// Reads every table of the current feature snapshot from `silver` (the flat pre-snapshot
+/// layout when there is no pointer yet). A table pruned away between resolving the pointer and
+/// reading it (three refreshes published meanwhile) makes it resolve again, once.
 ///
 /// # Errors
 /// [`TrainError::NoFeatures`] when a feature file is missing (nothing ingested yet);
 /// [`TrainError::Data`] when one is unreadable; store failures.
 pub async fn load(silver: &dyn BlobStore) -> Result<TrainingData, TrainError> {
-    let mut bodies = Vec::new();
-    let mut files = Vec::new();
-    for path in FEATURE_PATHS {
-        let blob = silver.get(path).await?.ok_or(TrainError::NoFeatures { missing: path })?;
-        files.push(DataFile {
-            path: path.to_owned(),
-            sha256: sha256_hex(&blob.body),
-            bytes: blob.body.len() as u64,
-        });
-        bodies.push((path, blob.body));
-    }
+    let (bodies, files) = match read_snapshot(silver).await {
+        Err(TrainError::NoFeatures { .. }) => read_snapshot(silver).await?,
+        other => other?,
+    };
     tokio::task::spawn_blocking(move || {
         let table = |path: &str| -> Result<DataFrame, TrainError> {
             let (_, body) =
@@ -75,6 +70,22 @@ pub async fn load(silver: &dyn BlobStore) -> Result<TrainingData, TrainError> {
     })
     .await
     .map_err(|e| TrainError::Data(format!("feature load task failed: {e}")))?
+}
+
+type Bodies = Vec<(&'static str, bytes::Bytes)>;
+
+/// Every table of the snapshot the pointer names now, keyed by its [`FEATURE_PATHS`] name.
+async fn read_snapshot(silver: &dyn BlobStore) -> Result<(Bodies, Vec<DataFile>), TrainError> {
+    let snapshot = snapshot::current(silver).await?.map(|(s, _)| s);
+    let mut bodies = Vec::new();
+    let mut files = Vec::new();
+    for table in FEATURE_PATHS {
+        let path = snapshot.as_ref().map_or_else(|| table.to_owned(), |s| s.path(table));
+        let blob = silver.get(&path).await?.ok_or(TrainError::NoFeatures { missing: table })?;
+        files.push(DataFile { path, sha256: sha256_hex(&blob.body), bytes: blob.body.len() as u64 });
+        bodies.push((table, blob.body));
+    }
+    Ok((bodies, files))
 }
 
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, TrainError> {

@@ -4,4 +4,5 @@
 mod bad_input;
 mod formats;
 mod sample;
+mod snapshots;
 mod support;

@@ -1,6 +1,7 @@
 //! The shipped Online Retail sample: known counts (worked out independently from the CSV), the
 //! retail rules, silver and features written, and a second upload that changes nothing.
 
+use shopsense::features::snapshot;
 use shopsense::ingest::{IngestOptions, Verdict};
 use shopsense::store::BlobService;
 
@@ -43,26 +44,22 @@ async fn the_sample_ingests_with_its_known_counts_and_the_same_bytes_again_chang
     let kinds = table.column("kind").unwrap().str().unwrap().clone();
     assert_eq!(kinds.iter().filter(|k| *k == Some("cancellation")).count(), 193);
     let silver_store = blobs.container("silver").await.unwrap();
-    for path in [
-        "features/interactions.parquet",
-        "features/calendar.parquet",
-        "features/daily_demand.parquet",
-        "features/rfm_inputs.parquet",
-        "features/closed_weekdays.json",
-    ] {
-        assert!(silver_store.exists(path).await.unwrap(), "{path} is written");
+    let (first, pointer_before) =
+        snapshot::current(&*silver_store).await.unwrap().expect("a feature snapshot");
+    assert_eq!(first.batches, vec![report.outputs.silver.clone().unwrap()], "computed from the one batch");
+    for table in shopsense::tables::FEATURE_PATHS {
+        assert!(silver_store.exists(&first.path(table)).await.unwrap(), "{table} is written in the snapshot");
     }
-    let closed = silver_store.get("features/closed_weekdays.json").await.unwrap().unwrap();
+    let closed = snapshot::get(&*silver_store, "features/closed_weekdays.json").await.unwrap().unwrap();
     assert_eq!(&closed.body[..], br#"["Sat"]"#, "Online Retail never trades on Saturdays");
-    let interactions_before = silver_store.get("features/interactions.parquet").await.unwrap().unwrap();
 
     let again = upload(&ingestor, "transactions/sample-again.csv", sample(), &options).await;
     assert!(again.duplicate_upload, "the same bytes under another name");
     assert_eq!((again.rows_read, again.rows_accepted), (8083, 8083), "the report is the first one's");
     assert!(!again.features_refreshed);
     assert_eq!(silver_store.list("transactions/").await.unwrap().len(), 1, "one silver batch");
-    let interactions_after = silver_store.get("features/interactions.parquet").await.unwrap().unwrap();
-    assert_eq!(interactions_after.meta.etag, interactions_before.meta.etag, "features untouched");
+    let (_, pointer_after) = snapshot::current(&*silver_store).await.unwrap().unwrap();
+    assert_eq!(pointer_after, pointer_before, "features untouched");
     assert_eq!(
         blobs.container("bronze").await.unwrap().list("").await.unwrap().len(),
         1,
