@@ -149,7 +149,7 @@ async fn example_ids(state: &AppState) -> anyhow::Result<DemoIds> {
         ids.cart = shop.trending.iter().skip(1).take(2).map(|s| s.sku.clone()).collect();
     }
     let batches = state.stores.blobs.container(SILVER_CONTAINER).await?;
-    if let Some(blob) = batches.get(shopsense::tables::RFM_INPUTS_PATH).await? {
+    if let Some(blob) = snapshot::get(&*batches, shopsense::tables::RFM_INPUTS_PATH).await? {
         let frame = shopsense::features::read_parquet(&blob.body)?;
         let customers = frame.column("customer_id")?.str()?.clone();
         let invoices = frame.column("invoices")?.cast(&polars::prelude::DataType::UInt32)?;
