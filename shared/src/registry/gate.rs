@@ -3,14 +3,19 @@
 //!
 //! | kind | against the live version | sanity floor |
 //! |---|---|---|
-//! | recommend | `ndcg` >= `recommend_ndcg_vs_live` x live (default 0.98) | `ndcg` > `popularity_ndcg` (popularity on the same split) |
-//! | forecast | `wape_total` <= `forecast_wape_vs_live` x live (default 1.02) | `wape_total` < `naive_wape_total` (seasonal naive on the same holdout) |
+//! | recommend | `ndcg / popularity_ndcg` >= `recommend_ndcg_vs_live` x live's (default 0.98) | `ndcg` > `popularity_ndcg` (popularity on the same split) |
+//! | forecast | `wape_total / naive_wape_total` <= `forecast_wape_vs_live` x live's (default 1.02) | `wape_total` < `naive_wape_total` (seasonal naive on the same holdout) |
 //! | segments | `silhouette` >= `segments_silhouette_vs_live` x live (default 0.95) | `silhouette` >= `segments_min_silhouette` (default 0.25) |
 //!
-//! The live version's metrics are the ones recorded when it was trained (on its own, older
-//! held-out slice): the comparison guards against regressions of the pipeline, and the floor
-//! guards against data on which the model is no better than the naive answer. Without a live
-//! version only the floor applies.
+//! The live version's metrics are the ones recorded when it was trained, on its own, older
+//! held-out slice. Raw metrics from two slices do not compare: on Online Retail the same
+//! forecaster's 28-day-total WAPE is 35% on the last 28 days and 44-49% on each of the three
+//! windows before, far more than a 2% tolerance. So the comparison is of each version's skill
+//! over the baseline measured on its own slice (nDCG over popularity's, WAPE over seasonal
+//! naive's), which moves with the model, not with how hard the slice is. A live record without
+//! a baseline (or with a baseline of 0) is compared on the raw metric. The comparison guards
+//! against regressions of the pipeline, and the floor against data on which the model is no
+//! better than the naive answer. Without a live version only the floor applies.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -120,24 +125,35 @@ impl Gates {
         let get = |v: &Value, name: &str| v.get(name).and_then(Value::as_f64);
         let value = |name: &str| get(candidate, name).unwrap_or(f64::NAN);
         let mut checks = Vec::new();
-        let mut vs_live = |metric: &str, ratio: f64, higher_is_better: bool| {
-            if let Some(live_value) = live.and_then(|(_, m)| get(m, metric)) {
-                let bound = live_value * ratio;
-                let v = value(metric);
-                let passed = if higher_is_better { v >= bound } else { v <= bound };
-                let relation = if higher_is_better { ">=" } else { "<=" };
-                checks.push(GateCheck {
-                    check: format!("{metric} {relation} {ratio} x live {live_value:.4}"),
-                    value: v,
-                    bound,
-                    passed,
-                });
-            }
+        // `metric`, or `metric / baseline` when both sides have a positive baseline.
+        let mut vs_live = |metric: &str, baseline: Option<&str>, ratio: f64, higher_is_better: bool| {
+            let Some(live_metrics) = live.map(|(_, m)| m) else { return };
+            let Some(live_value) = get(live_metrics, metric) else { return };
+            let skill = |metrics: &Value, value: f64| {
+                baseline.and_then(|b| get(metrics, b)).filter(|b| *b > 0.0).map(|b| value / b)
+            };
+            let (name, v, live_v) = match (skill(candidate, value(metric)), skill(live_metrics, live_value)) {
+                (Some(c), Some(l)) => (format!("{metric} / {}", baseline.unwrap_or_default()), c, l),
+                _ => (metric.to_owned(), value(metric), live_value),
+            };
+            let bound = live_v * ratio;
+            let passed = if higher_is_better { v >= bound } else { v <= bound };
+            let relation = if higher_is_better { ">=" } else { "<=" };
+            checks.push(GateCheck {
+                check: format!("{name} {relation} {ratio} x live {live_v:.4}"),
+                value: v,
+                bound,
+                passed,
+            });
         };
         match kind {
-            ModelKind::Recommend => vs_live("ndcg", self.recommend_ndcg_vs_live, true),
-            ModelKind::Forecast => vs_live("wape_total", self.forecast_wape_vs_live, false),
-            ModelKind::Segments => vs_live("silhouette", self.segments_silhouette_vs_live, true),
+            ModelKind::Recommend => {
+                vs_live("ndcg", Some("popularity_ndcg"), self.recommend_ndcg_vs_live, true);
+            }
+            ModelKind::Forecast => {
+                vs_live("wape_total", Some("naive_wape_total"), self.forecast_wape_vs_live, false);
+            }
+            ModelKind::Segments => vs_live("silhouette", None, self.segments_silhouette_vs_live, true),
         }
         let floor = match kind {
             ModelKind::Recommend => {
@@ -174,30 +190,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_recommender_must_hold_against_live_and_beat_popularity() {
+    fn a_recommender_must_hold_its_lift_over_popularity_against_live_and_beat_popularity() {
         let gates = Gates::default();
-        let live = json!({ "ndcg": 0.10 });
+        let live = json!({ "ndcg": 0.10, "popularity_ndcg": 0.05 });
         let ok = json!({ "ndcg": 0.099, "popularity_ndcg": 0.05 });
         let report = gates.judge(ModelKind::Recommend, &ok, Some(("v1", &live)));
         assert!(report.passed, "{report:?}");
         let worse = json!({ "ndcg": 0.097, "popularity_ndcg": 0.05 });
         let report = gates.judge(ModelKind::Recommend, &worse, Some(("v1", &live)));
         assert!(!report.passed);
-        assert!(report.failures().contains("ndcg >= 0.98 x live"), "{}", report.failures());
+        assert!(
+            report.failures().contains("ndcg / popularity_ndcg >= 0.98 x live 2.0000"),
+            "{}",
+            report.failures()
+        );
+        // A harder slice: lower nDCG for everyone, the same lift over popularity.
+        let harder = json!({ "ndcg": 0.06, "popularity_ndcg": 0.03 });
+        assert!(gates.judge(ModelKind::Recommend, &harder, Some(("v1", &live))).passed);
         let no_better_than_popular = json!({ "ndcg": 0.05, "popularity_ndcg": 0.05 });
         assert!(!gates.judge(ModelKind::Recommend, &no_better_than_popular, None).passed);
     }
 
     #[test]
-    fn a_forecast_may_not_lose_more_than_two_percent_of_wape_or_lose_to_naive() {
+    fn a_live_record_without_a_baseline_is_compared_on_the_raw_metric() {
         let gates = Gates::default();
-        let live = json!({ "wape_total": 0.30 });
+        let live = json!({ "ndcg": 0.10 });
+        let report = gates.judge(
+            ModelKind::Recommend,
+            &json!({ "ndcg": 0.097, "popularity_ndcg": 0.05 }),
+            Some(("v1", &live)),
+        );
+        assert!(!report.passed);
+        assert!(report.failures().starts_with("ndcg >= 0.98 x live 0.1000"), "{}", report.failures());
+        let zero = json!({ "wape_total": 0.30, "naive_wape_total": 0.0 });
+        let report = gates.judge(
+            ModelKind::Forecast,
+            &json!({ "wape_total": 0.29, "naive_wape_total": 0.5 }),
+            Some(("v1", &zero)),
+        );
+        assert_eq!(report.checks[0].check, "wape_total <= 1.02 x live 0.3000");
+    }
+
+    #[test]
+    fn a_forecast_may_not_lose_more_than_two_percent_of_skill_over_naive_or_lose_to_naive() {
+        let gates = Gates::default();
+        let live = json!({ "wape_total": 0.30, "naive_wape_total": 0.5 });
         let ok = json!({ "wape_total": 0.305, "naive_wape_total": 0.5 });
         assert!(gates.judge(ModelKind::Forecast, &ok, Some(("v1", &live))).passed);
         let worse = json!({ "wape_total": 0.31, "naive_wape_total": 0.5 });
         assert!(!gates.judge(ModelKind::Forecast, &worse, Some(("v1", &live))).passed);
+        // A harder holdout: WAPE 45% against naive's 75% is the same skill as 30% against 50%.
+        let harder = json!({ "wape_total": 0.45, "naive_wape_total": 0.75 });
+        assert!(gates.judge(ModelKind::Forecast, &harder, Some(("v1", &live))).passed);
         let missing = json!({ "naive_wape_total": 0.5 });
         assert!(!gates.judge(ModelKind::Forecast, &missing, None).passed, "a missing metric fails");
+        assert!(!gates.judge(ModelKind::Forecast, &missing, Some(("v1", &live))).passed);
     }
 
     #[test]
