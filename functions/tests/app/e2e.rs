@@ -74,6 +74,15 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["answer"]["fallback_reason"], json!("unknown_customer"));
     assert_eq!(skus(&body).len(), 4);
+    // The largest k is answered in full, for a stranger and for a known customer past their own
+    // candidates.
+    for who in ["nobody-at-all", customer.as_str()] {
+        let (status, body) = send(&router, get(&format!("/api/recommendations/customers/{who}?k=100"))).await;
+        assert_eq!(status, StatusCode::OK);
+        let picks = skus(&body);
+        assert_eq!(picks.len(), 100, "{who}");
+        assert_eq!(picks.iter().collect::<HashSet<_>>().len(), 100, "no duplicates");
+    }
 
     // Similar items never include the item; an unknown SKU falls back.
     let (status, body) = send(&router, get(&format!("/api/recommendations/items/{sku}/similar?k=5"))).await;

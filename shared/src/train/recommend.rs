@@ -28,6 +28,10 @@ use crate::store::Document;
 
 /// Candidates kept per customer (more than any `k` served, so exclusions leave enough).
 pub const CANDIDATES: usize = 50;
+/// Trending items kept for the shop: twice the largest `k` served (100), so an unknown
+/// customer's answer, or a known customer's after their own candidates, fills any `k` even when
+/// the latest inventory snapshot rules some out.
+pub const TRENDING: usize = 200;
 /// Neighbours kept per item.
 pub const NEIGHBOURS: usize = 30;
 
@@ -230,7 +234,7 @@ impl RecommendArtifact {
             docs.push(Document::new(item_partition(sku), &id, &body)?);
         }
         let trending =
-            describe(scored(hybrid.cold_start(CANDIDATES), |i| hybrid.items.name(i).to_owned(), "trending"));
+            describe(scored(hybrid.cold_start(TRENDING), |i| hybrid.items.name(i).to_owned(), "trending"));
         let shop = ShopRecs { trending, items: self.descriptions.len(), customers: hybrid.users.len() };
         docs.push(Document::new(SHOP_PARTITION, &id, &shop)?);
         Ok(docs)
