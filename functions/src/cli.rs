@@ -278,6 +278,10 @@ pub enum EvalCommand {
         /// Fit with these `ForecasterParams` (a JSON file) instead of the defaults.
         #[arg(long)]
         params: Option<PathBuf>,
+        /// Also hold out this many earlier windows (each `holdout` days before the previous one,
+        /// fitted on the history before it) and print their metrics: one window is noisy.
+        #[arg(long, default_value_t = 0)]
+        earlier_origins: usize,
         /// Print one JSON document instead of a table.
         #[arg(long)]
         json: bool,
@@ -482,7 +486,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::commands::forecast::forecast(history, *horizon, out, levels, weekly_out.as_deref())
         }
         Command::Eval {
-            which: EvalCommand::Forecast { history, transactions, top, holdout, write_panel, params, json },
+            which:
+                EvalCommand::Forecast {
+                    history,
+                    transactions,
+                    top,
+                    holdout,
+                    write_panel,
+                    params,
+                    earlier_origins,
+                    json,
+                },
         } => {
             use crate::commands::forecast::PanelSource;
             let source = match (history, transactions) {
@@ -493,6 +507,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::commands::forecast::eval(
                 &source,
                 *holdout,
+                *earlier_origins,
                 *json,
                 write_panel.as_deref(),
                 params.as_deref(),

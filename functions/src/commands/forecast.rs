@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::json;
-use shopsense::forecast::{ForecasterParams, Panel, evaluate};
+use shopsense::forecast::{EvalReport, ForecasterParams, Panel, evaluate};
 
 /// The quantile levels always written: p10, p50, p90.
 pub const DEFAULT_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
@@ -113,10 +113,13 @@ pub fn forecast(
 
 /// `shopsense eval forecast`: holds out the last `holdout` days, fits on the rest, prints the
 /// metrics (a table beside the peers' figures, or one JSON document). With `write_panel`, the
-/// panel is also written as the canonical CSV (so `--history` can replay it).
+/// panel is also written as the canonical CSV (so `--history` can replay it). With
+/// `earlier_origins`, the same evaluation at that many earlier windows, each `holdout` days before
+/// the previous, fitted on the history before it.
 pub fn eval(
     source: &PanelSource,
     holdout: usize,
+    earlier_origins: usize,
     as_json: bool,
     write_panel: Option<&Path>,
     params: Option<&Path>,
@@ -140,9 +143,11 @@ pub fn eval(
         None => ForecasterParams::default(),
     };
     let report = evaluate(&panel, holdout, &params)?;
+    let earlier = earlier_reports(&panel, holdout, earlier_origins, &params)?;
     if as_json {
         let mut value = serde_json::to_value(&report)?;
         value["load_seconds"] = json!(load_seconds);
+        value["earlier_origins"] = serde_json::to_value(&earlier)?;
         value["peers"] = json!(
             PEERS.iter().map(|(m, p, v)| json!({"metric": m, "peer": p, "value": v})).collect::<Vec<_>>()
         );
@@ -195,7 +200,58 @@ pub fn eval(
     let mut chosen: Vec<_> = report.methods_chosen.iter().collect();
     chosen.sort_by(|a, b| b.1.cmp(a.1));
     println!("chosen: {}", chosen.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    if !earlier.is_empty() {
+        print_origins(&report, &earlier);
+    }
     Ok(())
+}
+
+/// The evaluation at `n` windows before the last one, each `holdout` days before the previous
+/// and fitted on the history before it; latest first.
+fn earlier_reports(
+    panel: &Panel,
+    holdout: usize,
+    n: usize,
+    params: &ForecasterParams,
+) -> anyhow::Result<Vec<EvalReport>> {
+    (1..=n)
+        .map(|j| {
+            let (history, _) = panel.split(j * holdout)?;
+            Ok(evaluate(&history, holdout, params)?)
+        })
+        .collect()
+}
+
+/// One line per held-out window, latest first, and the mean over all of them.
+fn print_origins(latest: &EvalReport, earlier: &[EvalReport]) {
+    println!();
+    println!(
+        "{:<24} {:>12} {:>8} {:>8} {:>12} {:>10}",
+        "held out from", "WAPE totals", "weekly", "bias", "MASE median", "coverage"
+    );
+    let all: Vec<&EvalReport> = std::iter::once(latest).chain(earlier).collect();
+    for r in &all {
+        let m = &r.metrics;
+        println!(
+            "{:<24} {:>11.1}% {:>7.1}% {:>7.1}% {:>12.3} {:>9.1}%",
+            r.holdout_first.to_string(),
+            m.wape_total * 100.0,
+            m.wape_weekly * 100.0,
+            m.bias * 100.0,
+            m.mase_median,
+            m.coverage_p10_p90 * 100.0
+        );
+    }
+    let mean = |f: fn(&EvalReport) -> f64| all.iter().map(|r| f(r)).sum::<f64>() / all.len() as f64;
+    println!(
+        "{:<24} {:>11.1}% {:>7.1}% {:>7.1}% {:>12.3} {:>9.1}%",
+        format!("mean of {}", all.len()),
+        mean(|r| r.metrics.wape_total) * 100.0,
+        mean(|r| r.metrics.wape_weekly) * 100.0,
+        mean(|r| r.metrics.bias) * 100.0,
+        mean(|r| r.metrics.mase_median),
+        mean(|r| r.metrics.coverage_p10_p90) * 100.0
+    );
 }
 
 /// `shopsense bench forecast`: times fit + forecast (28 days, p10/p50/p90) of the top 500 SKUs
@@ -283,5 +339,26 @@ mod tests {
         assert_eq!(lines[0], "sku,date,forecast,p10,p50,p90");
         assert_eq!(lines.len(), 8);
         assert!(lines.iter().any(|l| l.starts_with("A,2011-02-19,0.0000")), "a Saturday: {written}");
+    }
+
+    #[test]
+    fn earlier_origins_hold_out_the_windows_before_the_last_one() {
+        let first: chrono::NaiveDate = "2011-01-03".parse().unwrap();
+        let mut rows = Vec::new();
+        for d in 0..120u64 {
+            let date = first + chrono::Days::new(d);
+            rows.push(("A".to_owned(), date, 2.0 + (d % 3) as f64));
+            rows.push(("B".to_owned(), date, (d % 2) as f64));
+        }
+        let panel = Panel::from_rows(&rows);
+        let params = ForecasterParams::default();
+        let latest = evaluate(&panel, 14, &params).unwrap();
+        let earlier = earlier_reports(&panel, 14, 2, &params).unwrap();
+        assert_eq!(earlier.len(), 2);
+        let firsts: Vec<_> = std::iter::once(&latest).chain(&earlier).map(|r| r.holdout_first).collect();
+        assert_eq!(firsts[0] - firsts[1], chrono::TimeDelta::days(14));
+        assert_eq!(firsts[1] - firsts[2], chrono::TimeDelta::days(14));
+        assert_eq!(earlier[1].train_days, latest.train_days - 28, "each fitted on the history before it");
+        assert!(earlier_reports(&panel, 14, 9, &params).is_err(), "more windows than history");
     }
 }
