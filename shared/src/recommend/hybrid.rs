@@ -329,7 +329,7 @@ impl Signals {
                 self.ease
                     .as_ref()
                     .expect("fitted")
-                    .score_history(items.iter().copied().zip(weights.iter().copied()), out);
+                    .score_history(items.iter().zip(weights).zip(age).map(|((&i, &w), &a)| (i, w, a)), out);
             }
             Signal::Cooccurrence => self
                 .cooccurrence
@@ -1200,7 +1200,7 @@ impl HybridModel {
                     .map_init(
                         || (Scratch::new(n), vec![0f32; EASE_BLOCK * n], Vec::new()),
                         |(scratch, block, pairs), chunk| {
-                            ease.score_users(&self.history, chunk, block, pairs);
+                            ease.score_users(&self.history, &self.ages, chunk, block, pairs);
                             chunk
                                 .iter()
                                 .enumerate()
