@@ -56,6 +56,7 @@ use super::ease::{EaseModel, EaseParams};
 use super::errors::{RecommendError, Result};
 use super::metrics::{Judged, Metrics, summarise};
 use super::popularity::{PopularityModel, PopularityParams};
+use super::similar_users::{SimilarUsersModel, SimilarUsersParams};
 use super::split::SplitMix64;
 
 /// One signal of the blend.
@@ -74,11 +75,20 @@ pub enum Signal {
     Trending,
     /// TF-IDF description similarity to the user's history (when texts are given).
     Content,
+    /// What the most similar customers took recently (sparse).
+    SimilarUsers,
 }
 
 /// Every signal, in blend order.
-pub const SIGNALS: [Signal; 6] =
-    [Signal::Als, Signal::Ease, Signal::Cooccurrence, Signal::Popularity, Signal::Trending, Signal::Content];
+pub const SIGNALS: [Signal; 7] = [
+    Signal::Als,
+    Signal::Ease,
+    Signal::Cooccurrence,
+    Signal::Popularity,
+    Signal::Trending,
+    Signal::Content,
+    Signal::SimilarUsers,
+];
 
 /// How the validation slice is carved from the training data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +118,9 @@ pub struct HybridParams {
     pub trending: PopularityParams,
     /// TF-IDF similarity.
     pub content: ContentParams,
+    /// Similar customers' recent purchases (default none: not a signal; the chronological
+    /// Online Retail preset turns it on).
+    pub similar_users: Option<SimilarUsersParams>,
     /// How the validation slice is carved (default random by user).
     pub validation: Validation,
     /// Share of the training data held out for validation (default 0.2).
@@ -179,6 +192,7 @@ impl Default for HybridParams {
             popularity: PopularityParams { half_life_days: None },
             trending: PopularityParams { half_life_days: Some(14.0) },
             content: ContentParams::default(),
+            similar_users: None,
             validation: Validation::RandomByUser,
             validation_ratio: 0.2,
             validation_slices: 1,
@@ -205,6 +219,7 @@ struct Signals {
     popularity: Option<PopularityModel>,
     trending: Option<PopularityModel>,
     content: Option<ContentModel>,
+    similar_users: Option<SimilarUsersModel>,
     /// `ln(1 + score)` of popularity and trending, the same for every user, computed once.
     #[serde(skip)]
     log_popularity: [OnceLock<Vec<f32>>; 2],
@@ -309,6 +324,9 @@ impl Signals {
                 Signal::Popularity => s.popularity = Some(params.popularity.fit(data)?),
                 Signal::Trending => s.trending = Some(params.trending.fit(data)?),
                 Signal::Content => s.content = texts.map(|t| params.content.fit(t)),
+                Signal::SimilarUsers => {
+                    s.similar_users = params.similar_users.as_ref().map(|p| p.fit(data)).transpose()?;
+                }
             }
             seconds.push((signal, started.elapsed().as_secs_f64()));
         }
@@ -323,6 +341,7 @@ impl Signals {
             Signal::Popularity => self.popularity.is_some(),
             Signal::Trending => self.trending.is_some(),
             Signal::Content => self.content.is_some(),
+            Signal::SimilarUsers => self.similar_users.is_some(),
         }
     }
 
@@ -357,6 +376,9 @@ impl Signals {
             }
             Signal::Content => {
                 self.content.as_ref().expect("fitted").score_history(items.iter().copied(), out);
+            }
+            Signal::SimilarUsers => {
+                self.similar_users.as_ref().expect("fitted").score_user(u, history, ages, out);
             }
         }
     }
@@ -583,6 +605,7 @@ impl HybridParams {
             .into_iter()
             .filter(|&s| s != Signal::Content || texts.is_some())
             .filter(|&s| s != Signal::Ease || data.n_items() <= self.ease.max_items)
+            .filter(|&s| s != Signal::SimilarUsers || self.similar_users.is_some())
             .collect();
         let large = data.matrix.nnz() >= self.large.min_interactions;
         let (weights, validation, als_start) = match &self.weights {
@@ -972,6 +995,15 @@ impl HybridModel {
                         &mut scratch.touched,
                     );
                 }
+                Signal::SimilarUsers => {
+                    self.signals.similar_users.as_ref().expect("fitted").accumulate_user(
+                        u,
+                        &self.history,
+                        &self.ages,
+                        &mut scratch.signal,
+                        &mut scratch.touched,
+                    );
+                }
                 _ => continue,
             }
             let (mean, sd) = sparse_moments(&scratch.signal, &scratch.touched, n);
@@ -1078,7 +1110,7 @@ impl HybridModel {
                         }
                     }
                 }
-                Signal::Ease | Signal::Cooccurrence | Signal::Content => {
+                Signal::Ease | Signal::Cooccurrence | Signal::Content | Signal::SimilarUsers => {
                     // A catalogue this small is mostly reached by the sparse signals too:
                     // dense, branch-free passes beat tracking what was reached.
                     let scores = match ease.filter(|_| signal == Signal::Ease) {
@@ -1399,6 +1431,7 @@ mod tests {
             (Signal::Popularity, -0.2),
             (Signal::Trending, 0.1),
             (Signal::Content, 0.35),
+            (Signal::SimilarUsers, 0.5),
         ]
     }
 
@@ -1408,6 +1441,7 @@ mod tests {
         let params = HybridParams {
             als: AlsParams::default().factors(8).iterations(4),
             weights: Some(fixed_weights()),
+            similar_users: Some(SimilarUsersParams::default()),
             ..HybridParams::default()
         };
         let model = params.fit(&data, Some(&texts)).unwrap();
@@ -1439,6 +1473,7 @@ mod tests {
         let params = HybridParams {
             als: AlsParams::default().factors(8).iterations(4),
             weights: Some(fixed_weights()),
+            similar_users: Some(SimilarUsersParams::default()),
             exact_scoring_items: 100,
             candidate_scan: 400,
             ..HybridParams::default()
@@ -1583,6 +1618,7 @@ mod tests {
         let base = HybridParams {
             als: AlsParams::default().factors(8).iterations(4),
             validation: Validation::Chronological,
+            similar_users: Some(SimilarUsersParams::default()),
             ..HybridParams::default()
         };
         let one = base.fit(&data, None).unwrap();
