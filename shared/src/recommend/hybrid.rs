@@ -10,10 +10,11 @@
 //! coordinate ascent over a small grid per signal to maximise validation nDCG@k, minus a
 //! penalty when catalogue coverage falls below `min_coverage` (breadth is a goal of the shop,
 //! not an accident). With [`HybridParams::validation_slices`] above 1 the objective is the mean
-//! over several slices (other seeds, or for the chronological carve the latest 20 %, 15 %,
-//! 10 %, each fitted on its own rest): one slice's optimum can swing with a small change of a
-//! signal, the mean moves less. Popularity weights may be negative: that is how the blend trades a
-//! little accuracy for coverage. The signals are then refitted on all the training data and
+//! over several slices, each fitted on its own rest (random carves with other seeds; the
+//! chronological one a shrinking share of the latest data, e.g. 20 %, 15 %, 10 % for three):
+//! one slice's optimum can swing with a small change of a signal, the mean moves less.
+//! Popularity weights may be negative: that is how the blend trades a little accuracy for
+//! coverage. The signals are then refitted on all the training data and
 //! combined with the chosen weights. Signals with weight 0 are not refitted.
 //!
 //! Users without history get the trending (recency-weighted popularity) list.
@@ -34,11 +35,11 @@
 //! A z-score is `(raw - mean) / sd` over the catalogue, so the blend is
 //! `Σ (w / sd) raw + constant`, and the constant does not change the ranking. The per-user
 //! means and deviations are found without a dense pass where possible: ALS in closed form
-//! (`mean = x·ȳ`, `E[s²] = xᵀ(YᵀY / n)x`), the sparse signals (co-occurrence, content) from
-//! the items they reach (every other item scores 0), popularity once for every user. Up to
-//! [`HybridParams::exact_scoring_items`] items every item is scored. Above, scores exist only
-//! where a sparse signal reached, plus the items found by visiting clusters of ALS item
-//! factors best bound first ([`InnerProductIndex`]): exact when the bound proves no unvisited
+//! (`mean = x·ȳ`, `E[s²] = xᵀ(YᵀY / n)x`), the sparse signals (co-occurrence, content, similar
+//! users) from the items they reach (every other item scores 0), popularity once for every
+//! user. Up to [`HybridParams::exact_scoring_items`] items every item is scored. Above, scores
+//! exist only where a sparse signal reached, plus the items found by visiting clusters of ALS
+//! item factors best bound first ([`InnerProductIndex`]): exact when the bound proves no unvisited
 //! item can enter the top k, otherwise cut after [`HybridParams::candidate_scan`] items.
 
 use std::collections::HashSet;
@@ -553,7 +554,8 @@ struct ValidationSlice {
 }
 
 impl ValidationSlice {
-    /// The slice's metrics at `k` for the weights `w` (one per signal, in pool order).
+    /// The slice's metrics at `k` for the weights `w` (one per signal, in the order the slice
+    /// was scored).
     fn evaluate(&self, w: &[f32], k: usize) -> Metrics {
         let recs: Vec<Vec<u32>> = self
             .pooled
