@@ -34,11 +34,14 @@ pub struct EaseParams {
     /// regulariser grows with its own Gram diagonal, `λ + p / (1 - p) · G_jj`, which shrinks
     /// the weight of popular items and widens coverage (default 0: plain EASE).
     pub dropout: f64,
+    /// Half-life in days of a history item's value when a user is scored (default none): with
+    /// one, what a customer took last weighs most, for data where the next purchase is asked.
+    pub half_life_days: Option<f32>,
 }
 
 impl Default for EaseParams {
     fn default() -> Self {
-        Self { lambda: 300.0, max_items: 12_000, binary: true, dropout: 0.0 }
+        Self { lambda: 300.0, max_items: 12_000, binary: true, dropout: 0.0, half_life_days: None }
     }
 }
 
@@ -72,6 +75,12 @@ impl EaseParams {
             return Err(RecommendError::InvalidParams {
                 name: "lambda",
                 reason: "must be finite and > 0".into(),
+            });
+        }
+        if self.half_life_days.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
+            return Err(RecommendError::InvalidParams {
+                name: "half_life_days",
+                reason: "must be > 0".into(),
             });
         }
         Ok(())
@@ -137,10 +146,11 @@ impl EaseModel {
     /// wide) gets user `users[b]`'s scores from their row of `history`. The same sums in the
     /// same order, but each row of `B` (items² floats, far larger than the caches) is read from
     /// memory once for every user of the block who holds that item, not once per user.
-    /// `pairs` is a reusable buffer.
+    /// `ages` has `history`'s pattern (days); `pairs` is a reusable buffer.
     pub fn score_users(
         &self,
         history: &Csr,
+        ages: &Csr,
         users: &[usize],
         out: &mut [f32],
         pairs: &mut Vec<(u32, u32, f32)>,
@@ -149,23 +159,37 @@ impl EaseModel {
         out[..users.len() * n].iter_mut().for_each(|o| *o = 0.0);
         pairs.clear();
         for (b, &u) in users.iter().enumerate() {
-            pairs.extend(history.row(u).map(|(i, x)| (i, b as u32, x)));
+            let span = history.indptr[u]..history.indptr[u + 1];
+            pairs.extend(
+                history.indices[span.clone()]
+                    .iter()
+                    .zip(&history.values[span.clone()])
+                    .zip(&ages.values[span])
+                    .map(|((&i, &x), &age)| (i, b as u32, self.value(x, age))),
+            );
         }
         // By item, then by user: each user still adds its rows in ascending item order.
         pairs.sort_unstable_by_key(|&(i, b, _)| (i, b));
         for &(i, b, x) in pairs.iter() {
-            let x = if self.params.binary { 1.0 } else { x };
             let row = &self.weights[i as usize * n..(i as usize + 1) * n];
             let acc = &mut out[b as usize * n..(b as usize + 1) * n];
             acc.iter_mut().zip(row).for_each(|(o, w)| *o += x * w);
         }
     }
 
-    /// Adds `sum_i x_ui B[i, :]` over the user's history `(item, value)` into `out`.
-    pub fn score_history(&self, history: impl Iterator<Item = (u32, f32)>, out: &mut [f32]) {
+    /// A history item's value in a user's profile: its weight (1 when binary), halved every
+    /// `half_life_days` of age.
+    fn value(&self, weight: f32, age: f32) -> f32 {
+        let x = if self.params.binary { 1.0 } else { weight };
+        self.params.half_life_days.map_or(x, |h| x * (-age / h).exp2())
+    }
+
+    /// Sets `out` to `sum_i x_ui B[i, :]` over the user's history `(item, weight, age in
+    /// days)`.
+    pub fn score_history(&self, history: impl Iterator<Item = (u32, f32, f32)>, out: &mut [f32]) {
         out.iter_mut().for_each(|o| *o = 0.0);
-        for (i, x) in history {
-            let x = if self.params.binary { 1.0 } else { x };
+        for (i, w, age) in history {
+            let x = self.value(w, age);
             let row = &self.weights[i as usize * self.n_items..(i as usize + 1) * self.n_items];
             out.iter_mut().zip(row).for_each(|(o, b)| *o += x * b);
         }
@@ -361,12 +385,49 @@ mod tests {
         let model = EaseParams::default().lambda(1.0).fit(&data).unwrap();
         let users = [2, 0, 1];
         let mut block = vec![9f32; 3 * 3];
-        model.score_users(&data.matrix, &users, &mut block, &mut Vec::new());
+        model.score_users(&data.matrix, &data.times, &users, &mut block, &mut Vec::new());
         for (b, &u) in users.iter().enumerate() {
             let mut one = vec![0f32; 3];
-            model.score_history(data.matrix.row(u), &mut one);
+            model.score_history(data.matrix.row(u).map(|(i, w)| (i, w, 0.0)), &mut one);
             assert_eq!(&block[b * 3..(b + 1) * 3], one.as_slice(), "user {u}");
         }
+    }
+
+    #[test]
+    fn with_a_half_life_the_recent_history_item_leads_the_scores() {
+        // b goes with a, d goes with c; u took a 100 days ago and c today.
+        let day = 86_400;
+        let rows = [
+            ("v1", "a", 100),
+            ("v1", "b", 100),
+            ("v2", "a", 100),
+            ("v2", "b", 100),
+            ("v3", "c", 100),
+            ("v3", "d", 100),
+            ("v4", "c", 100),
+            ("v4", "d", 100),
+            ("u", "a", 0),
+            ("u", "c", 100),
+        ];
+        let records: Vec<_> = rows
+            .iter()
+            .map(|(u, i, t)| Record { user: (*u).into(), item: (*i).into(), weight: 1.0, ts: t * day })
+            .collect();
+        let data = Interactions::from_records(&records);
+        let (b, d) = (data.items.get("b").unwrap() as usize, data.items.get("d").unwrap() as usize);
+        let u = data.users.get("u").unwrap() as usize;
+        let scores = |half_life_days| {
+            let model =
+                EaseParams { half_life_days, ..EaseParams::default().lambda(1.0) }.fit(&data).unwrap();
+            let mut block = vec![0f32; data.n_items()];
+            model.score_users(&data.matrix, &data.times, &[u], &mut block, &mut Vec::new());
+            block
+        };
+        let flat = scores(None);
+        assert!((flat[b] - flat[d]).abs() < 1e-5, "{flat:?}");
+        let decayed = scores(Some(30.0));
+        // a weighs 2^(-100/30) ≈ 0.1 of c: d (c's partner) leads b (a's) by far.
+        assert!(decayed[d] - decayed[b] > 0.5, "{decayed:?}");
     }
 
     #[test]

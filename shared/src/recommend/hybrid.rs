@@ -9,8 +9,12 @@
 //! is what is asked for). Every signal is fitted on the rest, and the weights are chosen by
 //! coordinate ascent over a small grid per signal to maximise validation nDCG@k, minus a
 //! penalty when catalogue coverage falls below `min_coverage` (breadth is a goal of the shop,
-//! not an accident). Popularity weights may be negative: that is how the blend trades a
-//! little accuracy for coverage. The signals are then refitted on all the training data and
+//! not an accident). With [`HybridParams::validation_slices`] above 1 the objective is the mean
+//! over several slices, each fitted on its own rest (random carves with other seeds; the
+//! chronological one a shrinking share of the latest data, e.g. 20 %, 15 %, 10 % for three):
+//! one slice's optimum can swing with a small change of a signal, the mean moves less.
+//! Popularity weights may be negative: that is how the blend trades a little accuracy for
+//! coverage. The signals are then refitted on all the training data and
 //! combined with the chosen weights. Signals with weight 0 are not refitted.
 //!
 //! Users without history get the trending (recency-weighted popularity) list.
@@ -31,11 +35,11 @@
 //! A z-score is `(raw - mean) / sd` over the catalogue, so the blend is
 //! `Σ (w / sd) raw + constant`, and the constant does not change the ranking. The per-user
 //! means and deviations are found without a dense pass where possible: ALS in closed form
-//! (`mean = x·ȳ`, `E[s²] = xᵀ(YᵀY / n)x`), the sparse signals (co-occurrence, content) from
-//! the items they reach (every other item scores 0), popularity once for every user. Up to
-//! [`HybridParams::exact_scoring_items`] items every item is scored. Above, scores exist only
-//! where a sparse signal reached, plus the items found by visiting clusters of ALS item
-//! factors best bound first ([`InnerProductIndex`]): exact when the bound proves no unvisited
+//! (`mean = x·ȳ`, `E[s²] = xᵀ(YᵀY / n)x`), the sparse signals (co-occurrence, content, similar
+//! users) from the items they reach (every other item scores 0), popularity once for every
+//! user. Up to [`HybridParams::exact_scoring_items`] items every item is scored. Above, scores
+//! exist only where a sparse signal reached, plus the items found by visiting clusters of ALS
+//! item factors best bound first ([`InnerProductIndex`]): exact when the bound proves no unvisited
 //! item can enter the top k, otherwise cut after [`HybridParams::candidate_scan`] items.
 
 use std::collections::HashSet;
@@ -53,6 +57,7 @@ use super::ease::{EaseModel, EaseParams};
 use super::errors::{RecommendError, Result};
 use super::metrics::{Judged, Metrics, summarise};
 use super::popularity::{PopularityModel, PopularityParams};
+use super::similar_users::{SimilarUsersModel, SimilarUsersParams};
 use super::split::SplitMix64;
 
 /// One signal of the blend.
@@ -71,11 +76,20 @@ pub enum Signal {
     Trending,
     /// TF-IDF description similarity to the user's history (when texts are given).
     Content,
+    /// What the most similar customers took recently (sparse).
+    SimilarUsers,
 }
 
 /// Every signal, in blend order.
-pub const SIGNALS: [Signal; 6] =
-    [Signal::Als, Signal::Ease, Signal::Cooccurrence, Signal::Popularity, Signal::Trending, Signal::Content];
+pub const SIGNALS: [Signal; 7] = [
+    Signal::Als,
+    Signal::Ease,
+    Signal::Cooccurrence,
+    Signal::Popularity,
+    Signal::Trending,
+    Signal::Content,
+    Signal::SimilarUsers,
+];
 
 /// How the validation slice is carved from the training data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,10 +119,18 @@ pub struct HybridParams {
     pub trending: PopularityParams,
     /// TF-IDF similarity.
     pub content: ContentParams,
+    /// Similar customers' recent purchases (default none: not a signal; the chronological
+    /// Online Retail preset turns it on).
+    pub similar_users: Option<SimilarUsersParams>,
     /// How the validation slice is carved (default random by user).
     pub validation: Validation,
     /// Share of the training data held out for validation (default 0.2).
     pub validation_ratio: f64,
+    /// Validation slices whose mean objective the weights maximise (default 1). Several make
+    /// the choice steadier where one slice's optimum swings with small changes of a signal:
+    /// random carves draw with other seeds, the chronological one holds out less of the latest
+    /// data (down to half of `validation_ratio`).
+    pub validation_slices: usize,
     /// At most this many validation users are scored (default 2,000, sampled with the seed).
     pub max_validation_users: usize,
     /// Coverage floor of the weight search (default 0.25).
@@ -171,8 +193,10 @@ impl Default for HybridParams {
             popularity: PopularityParams { half_life_days: None },
             trending: PopularityParams { half_life_days: Some(14.0) },
             content: ContentParams::default(),
+            similar_users: None,
             validation: Validation::RandomByUser,
             validation_ratio: 0.2,
+            validation_slices: 1,
             max_validation_users: 2_000,
             min_coverage: 0.25,
             k: 10,
@@ -196,6 +220,7 @@ struct Signals {
     popularity: Option<PopularityModel>,
     trending: Option<PopularityModel>,
     content: Option<ContentModel>,
+    similar_users: Option<SimilarUsersModel>,
     /// `ln(1 + score)` of popularity and trending, the same for every user, computed once.
     #[serde(skip)]
     log_popularity: [OnceLock<Vec<f32>>; 2],
@@ -300,6 +325,9 @@ impl Signals {
                 Signal::Popularity => s.popularity = Some(params.popularity.fit(data)?),
                 Signal::Trending => s.trending = Some(params.trending.fit(data)?),
                 Signal::Content => s.content = texts.map(|t| params.content.fit(t)),
+                Signal::SimilarUsers => {
+                    s.similar_users = params.similar_users.as_ref().map(|p| p.fit(data)).transpose()?;
+                }
             }
             seconds.push((signal, started.elapsed().as_secs_f64()));
         }
@@ -314,6 +342,7 @@ impl Signals {
             Signal::Popularity => self.popularity.is_some(),
             Signal::Trending => self.trending.is_some(),
             Signal::Content => self.content.is_some(),
+            Signal::SimilarUsers => self.similar_users.is_some(),
         }
     }
 
@@ -329,7 +358,7 @@ impl Signals {
                 self.ease
                     .as_ref()
                     .expect("fitted")
-                    .score_history(items.iter().copied().zip(weights.iter().copied()), out);
+                    .score_history(items.iter().zip(weights).zip(age).map(|((&i, &w), &a)| (i, w, a)), out);
             }
             Signal::Cooccurrence => self
                 .cooccurrence
@@ -348,6 +377,9 @@ impl Signals {
             }
             Signal::Content => {
                 self.content.as_ref().expect("fitted").score_history(items.iter().copied(), out);
+            }
+            Signal::SimilarUsers => {
+                self.similar_users.as_ref().expect("fitted").score_user(u, history, ages, out);
             }
         }
     }
@@ -511,6 +543,56 @@ fn sparse_moments(v: &[f32], touched: &[u32], n: usize) -> (f32, f32) {
     ((mean) as f32, (s2 / n - mean * mean).max(0.0).sqrt() as f32)
 }
 
+/// One validation slice as the weight search reads it.
+struct ValidationSlice {
+    /// Validation users with their held-out items.
+    users: Vec<(usize, Vec<u32>)>,
+    /// Per user: the candidate pool (ascending) and each signal's z-scores on it, signal-major.
+    pooled: Vec<(Vec<u32>, Vec<f32>)>,
+    /// Items that were candidates (seen in the fitted part).
+    n_candidates: usize,
+}
+
+impl ValidationSlice {
+    /// The slice's metrics at `k` for the weights `w` (one per signal, in the order the slice
+    /// was scored).
+    fn evaluate(&self, w: &[f32], k: usize) -> Metrics {
+        let recs: Vec<Vec<u32>> = self
+            .pooled
+            .par_iter()
+            .map(|(pool, scores)| {
+                let mut total = vec![0f32; pool.len()];
+                for (v, &wi) in scores.chunks_exact(pool.len().max(1)).zip(w) {
+                    if wi != 0.0 {
+                        total.iter_mut().zip(v).for_each(|(t, x)| *t += wi * x);
+                    }
+                }
+                top_k(&total, k).into_iter().map(|(p, _)| pool[p as usize]).collect()
+            })
+            .collect();
+        let judged: Vec<Judged<'_>> = recs
+            .iter()
+            .zip(&self.users)
+            .map(|(r, (_, rel))| Judged { recommended: r, relevant: rel, n_relevant: rel.len() })
+            .collect();
+        summarise(&judged, k, self.n_candidates)
+    }
+}
+
+/// The mean of each metric over validation slices (users summed).
+fn mean_metrics(each: &[Metrics]) -> Metrics {
+    let n = each.len().max(1) as f64;
+    let mean = |f: fn(&Metrics) -> f64| each.iter().map(f).sum::<f64>() / n;
+    Metrics {
+        precision: mean(|m| m.precision),
+        recall: mean(|m| m.recall),
+        ndcg: mean(|m| m.ndcg),
+        map: mean(|m| m.map),
+        coverage: mean(|m| m.coverage),
+        users: each.iter().map(|m| m.users).sum(),
+    }
+}
+
 impl HybridParams {
     /// Fits the hybrid to `data`; `texts` (one per item id, optional) enables the content signal.
     ///
@@ -525,6 +607,7 @@ impl HybridParams {
             .into_iter()
             .filter(|&s| s != Signal::Content || texts.is_some())
             .filter(|&s| s != Signal::Ease || data.n_items() <= self.ease.max_items)
+            .filter(|&s| s != Signal::SimilarUsers || self.similar_users.is_some())
             .collect();
         let large = data.matrix.nnz() >= self.large.min_interactions;
         let (weights, validation, als_start) = match &self.weights {
@@ -586,15 +669,96 @@ impl HybridParams {
         large: bool,
     ) -> Result<SearchOutcome> {
         let started = Instant::now();
-        let held = self.carve(data);
-        let keep: Vec<bool> = held.iter().map(|h| !h).collect();
-        let fit_part = data.subset(&keep);
-        let mut ignored = Vec::new();
         let mut params = self.clone();
         if large {
             params.als.iterations = self.large.validation_iterations;
         }
-        let mut signals = Signals::fit(&params, &fit_part, texts, available, &mut ignored, None)?;
+        let mut slices = Vec::with_capacity(self.validation_slices.max(1));
+        let mut available = available.to_vec();
+        let mut als_start = None;
+        for slice in 0..self.validation_slices.max(1) {
+            let (prepared, signals) = params.prepare_slice(data, texts, &available, slice)?;
+            available.retain(|&s| signals.has(s));
+            if slice == 0 && large {
+                als_start = signals.als;
+            }
+            slices.push(prepared);
+        }
+        let evaluate = |w: &[f32]| -> Metrics {
+            let each: Vec<Metrics> = slices.iter().map(|slice| slice.evaluate(w, self.k)).collect();
+            mean_metrics(&each)
+        };
+        let objective = |m: &Metrics| m.ndcg - 2.0 * (self.min_coverage - m.coverage).max(0.0);
+        let grid_for = |s: Signal| -> &'static [f32] {
+            match s {
+                Signal::Popularity | Signal::Trending => &[
+                    -2.0, -1.5, -1.0, -0.75, -0.5, -0.3, -0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2, 0.3,
+                    0.5, 1.0,
+                ],
+                _ => &[0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0],
+            }
+        };
+        let mut w: Vec<f32> = available
+            .iter()
+            .map(|&s| if matches!(s, Signal::Als | Signal::Ease) { 1.0 } else { 0.0 })
+            .collect();
+        if !available.contains(&Signal::Ease)
+            && let Some(p) = available.iter().position(|&s| s == Signal::Cooccurrence)
+        {
+            w[p] = 1.0;
+        }
+        let mut best = evaluate(&w);
+        let mut best_objective = objective(&best);
+        let mut trials = 1;
+        let mut tried: HashSet<Vec<u32>> = HashSet::new();
+        tried.insert(w.iter().map(|x| x.to_bits()).collect());
+        for _round in 0..4 {
+            let mut improved = false;
+            for c in 0..available.len() {
+                for &value in grid_for(available[c]) {
+                    let mut candidate_w = w.clone();
+                    candidate_w[c] = value;
+                    if candidate_w.iter().all(|&x| x <= 0.0) {
+                        continue;
+                    }
+                    if !tried.insert(candidate_w.iter().map(|x| x.to_bits()).collect()) {
+                        continue;
+                    }
+                    let m = evaluate(&candidate_w);
+                    trials += 1;
+                    if objective(&m) > best_objective + 1e-6 {
+                        best_objective = objective(&m);
+                        best = m;
+                        w = candidate_w;
+                        improved = true;
+                    }
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+        let weights = available.iter().copied().zip(w).collect();
+        let report = ValidationReport { metrics: best, trials, seconds: started.elapsed().as_secs_f64() };
+        // Large data: the refit starts from these factors (same users and items).
+        Ok((weights, report, als_start))
+    }
+
+    /// Carves validation slice `slice`, fits `available` on the rest and scores its users:
+    /// the slice ready for the weight search, and the signals fitted (those absent there are
+    /// left out of the slice's scores).
+    fn prepare_slice(
+        &self,
+        data: &Interactions,
+        texts: Option<&[String]>,
+        available: &[Signal],
+        slice: usize,
+    ) -> Result<(ValidationSlice, Signals)> {
+        let held = self.carve(data, slice);
+        let keep: Vec<bool> = held.iter().map(|h| !h).collect();
+        let fit_part = data.subset(&keep);
+        let mut ignored = Vec::new();
+        let signals = Signals::fit(self, &fit_part, texts, available, &mut ignored, None)?;
         let available: Vec<Signal> = available.iter().copied().filter(|&s| signals.has(s)).collect();
         // Items nobody interacted with in the fitted part are not candidates (as in a test).
         let mut candidate = vec![false; data.n_items()];
@@ -665,89 +829,20 @@ impl HybridParams {
                 },
             )
             .collect();
-        let evaluate = |w: &[f32]| -> Metrics {
-            let recs: Vec<Vec<u32>> = pooled
-                .par_iter()
-                .map(|(pool, scores)| {
-                    let mut total = vec![0f32; pool.len()];
-                    for (v, &wi) in scores.chunks_exact(pool.len().max(1)).zip(w) {
-                        if wi != 0.0 {
-                            total.iter_mut().zip(v).for_each(|(t, x)| *t += wi * x);
-                        }
-                    }
-                    top_k(&total, self.k).into_iter().map(|(p, _)| pool[p as usize]).collect()
-                })
-                .collect();
-            let judged: Vec<Judged<'_>> = recs
-                .iter()
-                .zip(&users)
-                .map(|(r, (_, rel))| Judged { recommended: r, relevant: rel, n_relevant: rel.len() })
-                .collect();
-            summarise(&judged, self.k, n_candidates)
-        };
-        let objective = |m: &Metrics| m.ndcg - 2.0 * (self.min_coverage - m.coverage).max(0.0);
-        let grid_for = |s: Signal| -> &'static [f32] {
-            match s {
-                Signal::Popularity | Signal::Trending => &[
-                    -2.0, -1.5, -1.0, -0.75, -0.5, -0.3, -0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.2, 0.3,
-                    0.5, 1.0,
-                ],
-                _ => &[0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0],
-            }
-        };
-        let mut w: Vec<f32> = available
-            .iter()
-            .map(|&s| if matches!(s, Signal::Als | Signal::Ease) { 1.0 } else { 0.0 })
-            .collect();
-        if !available.contains(&Signal::Ease)
-            && let Some(p) = available.iter().position(|&s| s == Signal::Cooccurrence)
-        {
-            w[p] = 1.0;
-        }
-        let mut best = evaluate(&w);
-        let mut best_objective = objective(&best);
-        let mut trials = 1;
-        let mut tried: HashSet<Vec<u32>> = HashSet::new();
-        tried.insert(w.iter().map(|x| x.to_bits()).collect());
-        for _round in 0..4 {
-            let mut improved = false;
-            for c in 0..available.len() {
-                for &value in grid_for(available[c]) {
-                    let mut candidate_w = w.clone();
-                    candidate_w[c] = value;
-                    if candidate_w.iter().all(|&x| x <= 0.0) {
-                        continue;
-                    }
-                    if !tried.insert(candidate_w.iter().map(|x| x.to_bits()).collect()) {
-                        continue;
-                    }
-                    let m = evaluate(&candidate_w);
-                    trials += 1;
-                    if objective(&m) > best_objective + 1e-6 {
-                        best_objective = objective(&m);
-                        best = m;
-                        w = candidate_w;
-                        improved = true;
-                    }
-                }
-            }
-            if !improved {
-                break;
-            }
-        }
-        let weights = available.iter().copied().zip(w).collect();
-        let report = ValidationReport { metrics: best, trials, seconds: started.elapsed().as_secs_f64() };
-        // Large data: the refit starts from these factors (same users and items).
-        Ok((weights, report, if large { signals.als.take() } else { None }))
+        Ok((ValidationSlice { users, pooled, n_candidates }, signals))
     }
 
-    /// Which stored interactions (by position in the matrix) are held out for validation.
-    fn carve(&self, data: &Interactions) -> Vec<bool> {
+    /// Which stored interactions (by position in the matrix) are held out for validation
+    /// slice `slice`: the random carves draw with the seed plus the slice; the chronological
+    /// one holds out the latest `validation_ratio` for slice 0 and shares evenly down to half
+    /// of it for the last slice.
+    fn carve(&self, data: &Interactions, slice: usize) -> Vec<bool> {
         let nnz = data.matrix.nnz();
         let mut held = vec![false; nnz];
+        let seed = self.seed.wrapping_add(slice as u64);
         match self.validation {
             Validation::RandomByUser => {
-                let mut rng = SplitMix64::new(self.seed);
+                let mut rng = SplitMix64::new(seed);
                 for u in 0..data.n_users() {
                     let mut positions: Vec<usize> =
                         (data.matrix.indptr[u]..data.matrix.indptr[u + 1]).collect();
@@ -761,7 +856,7 @@ impl HybridParams {
                 }
             }
             Validation::StratifiedByItem => {
-                let mut rng = SplitMix64::new(self.seed);
+                let mut rng = SplitMix64::new(seed);
                 let mut by_item: Vec<Vec<usize>> = vec![Vec::new(); data.n_items()];
                 for (p, &i) in data.matrix.indices.iter().enumerate() {
                     by_item[i as usize].push(p);
@@ -777,7 +872,13 @@ impl HybridParams {
                 let mut positions: Vec<usize> = (0..nnz).collect();
                 positions
                     .sort_by(|&a, &b| data.times.values[a].total_cmp(&data.times.values[b]).then(a.cmp(&b)));
-                let count = (nnz as f64 * self.validation_ratio).round() as usize;
+                let slices = self.validation_slices.max(1);
+                let ratio = if slices > 1 {
+                    self.validation_ratio * (1.0 - slice as f64 / (2.0 * (slices - 1) as f64))
+                } else {
+                    self.validation_ratio
+                };
+                let count = (nnz as f64 * ratio).round() as usize;
                 positions[..count].iter().for_each(|&p| held[p] = true);
             }
         }
@@ -896,6 +997,15 @@ impl HybridModel {
                         &mut scratch.touched,
                     );
                 }
+                Signal::SimilarUsers => {
+                    self.signals.similar_users.as_ref().expect("fitted").accumulate_user(
+                        u,
+                        &self.history,
+                        &self.ages,
+                        &mut scratch.signal,
+                        &mut scratch.touched,
+                    );
+                }
                 _ => continue,
             }
             let (mean, sd) = sparse_moments(&scratch.signal, &scratch.touched, n);
@@ -1002,7 +1112,7 @@ impl HybridModel {
                         }
                     }
                 }
-                Signal::Ease | Signal::Cooccurrence | Signal::Content => {
+                Signal::Ease | Signal::Cooccurrence | Signal::Content | Signal::SimilarUsers => {
                     // A catalogue this small is mostly reached by the sparse signals too:
                     // dense, branch-free passes beat tracking what was reached.
                     let scores = match ease.filter(|_| signal == Signal::Ease) {
@@ -1200,7 +1310,7 @@ impl HybridModel {
                     .map_init(
                         || (Scratch::new(n), vec![0f32; EASE_BLOCK * n], Vec::new()),
                         |(scratch, block, pairs), chunk| {
-                            ease.score_users(&self.history, chunk, block, pairs);
+                            ease.score_users(&self.history, &self.ages, chunk, block, pairs);
                             chunk
                                 .iter()
                                 .enumerate()
@@ -1323,6 +1433,7 @@ mod tests {
             (Signal::Popularity, -0.2),
             (Signal::Trending, 0.1),
             (Signal::Content, 0.35),
+            (Signal::SimilarUsers, 0.5),
         ]
     }
 
@@ -1332,9 +1443,11 @@ mod tests {
         let params = HybridParams {
             als: AlsParams::default().factors(8).iterations(4),
             weights: Some(fixed_weights()),
+            similar_users: Some(SimilarUsersParams::default()),
             ..HybridParams::default()
         };
         let model = params.fit(&data, Some(&texts)).unwrap();
+        assert_eq!(model.weights, fixed_weights(), "every signal of the blend is fitted");
         let n = data.n_items();
         for u in (0..data.n_users()).step_by(37) {
             // The definition: every signal scored densely, z-scored, weighted and summed.
@@ -1362,6 +1475,7 @@ mod tests {
         let params = HybridParams {
             als: AlsParams::default().factors(8).iterations(4),
             weights: Some(fixed_weights()),
+            similar_users: Some(SimilarUsersParams::default()),
             exact_scoring_items: 100,
             candidate_scan: 400,
             ..HybridParams::default()
@@ -1455,6 +1569,65 @@ mod tests {
         assert_eq!(model.similar_items(a as usize, 5).iter().map(|p| p.0).collect::<Vec<_>>(), vec![b]);
         assert_eq!(model.similar_items(d as usize, 5).iter().map(|p| p.0).collect::<Vec<_>>(), vec![a]);
         assert!(model.similar_items(99, 5).is_empty());
+    }
+
+    #[test]
+    fn chronological_slices_hold_out_the_latest_share_down_to_half_of_it() {
+        // 100 interactions, one a day: ages 0..100 days.
+        let records: Vec<Record> = (0..100)
+            .map(|d| Record {
+                user: format!("u{}", d % 7),
+                item: format!("i{d}"),
+                weight: 1.0,
+                ts: d * 86_400,
+            })
+            .collect();
+        let data = Interactions::from_records(&records);
+        let params = HybridParams {
+            validation: Validation::Chronological,
+            validation_ratio: 0.2,
+            validation_slices: 3,
+            ..HybridParams::default()
+        };
+        for (slice, want) in [(0, 20), (1, 15), (2, 10)] {
+            let held = params.carve(&data, slice);
+            assert_eq!(held.iter().filter(|&&h| h).count(), want, "slice {slice}");
+            // Exactly the latest: every held age is below every kept one.
+            let newest_kept = (0..held.len())
+                .filter(|&p| !held[p])
+                .map(|p| data.times.values[p])
+                .fold(f32::INFINITY, f32::min);
+            assert!((0..held.len()).filter(|&p| held[p]).all(|p| data.times.values[p] < newest_kept));
+        }
+        // One slice: the whole ratio, as before.
+        let one = HybridParams { validation_slices: 1, ..params };
+        assert_eq!(one.carve(&data, 0).iter().filter(|&&h| h).count(), 20);
+    }
+
+    #[test]
+    fn slice_metrics_are_averaged_and_their_users_summed() {
+        let a = Metrics { precision: 0.2, recall: 0.4, ndcg: 0.3, map: 0.1, coverage: 0.5, users: 10 };
+        let b = Metrics { precision: 0.4, recall: 0.2, ndcg: 0.1, map: 0.3, coverage: 0.1, users: 30 };
+        let m = mean_metrics(&[a, b]);
+        assert!((m.ndcg - 0.2).abs() < 1e-12 && (m.coverage - 0.3).abs() < 1e-12);
+        assert!((m.precision - 0.3).abs() < 1e-12 && (m.map - 0.2).abs() < 1e-12);
+        assert_eq!(m.users, 40);
+    }
+
+    #[test]
+    fn several_validation_slices_fit_a_blend_and_report_every_slices_users() {
+        let (data, _) = shop(300);
+        let base = HybridParams {
+            als: AlsParams::default().factors(8).iterations(4),
+            validation: Validation::Chronological,
+            similar_users: Some(SimilarUsersParams::default()),
+            ..HybridParams::default()
+        };
+        let one = base.fit(&data, None).unwrap();
+        let three = HybridParams { validation_slices: 3, ..base }.fit(&data, None).unwrap();
+        assert!(!three.weights.is_empty());
+        let (v1, v3) = (one.validation.unwrap(), three.validation.unwrap());
+        assert!(v3.metrics.users > v1.metrics.users, "{} vs {}", v3.metrics.users, v1.metrics.users);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`ease`]: EASE in closed form (our blocked Cholesky) for catalogues that fit densely.
 //! - [`cooccurrence`]: SAR-style cosine / Jaccard / lift neighbours with time decay (sparse).
 //! - [`content`]: TF-IDF description similarity, for items nobody has interacted with.
+//! - [`similar_users`]: what the most similar customers took recently.
 //! - [`popularity`]: all-time and recency-weighted popularity, for users with no history.
 //! - [`hybrid`]: the final ranker, a z-score blend with weights fitted on a validation slice
 //!   carved from the training data (the module docs say exactly how).
@@ -27,6 +28,7 @@ pub mod eval;
 pub mod hybrid;
 pub mod metrics;
 pub mod popularity;
+pub mod similar_users;
 pub mod split;
 pub mod synthetic;
 

@@ -23,6 +23,9 @@ pub struct AlsParams {
     pub seed: u64,
     /// Apply `log1p` to weights before confidence (default false; useful for counts).
     pub log_weights: bool,
+    /// Half-life in days of an interaction's confidence boost, `c = 1 + alpha · w · 2^(-age /
+    /// h)` (default none): recent interactions say more about a customer's current taste.
+    pub half_life_days: Option<f32>,
 }
 
 impl Default for AlsParams {
@@ -35,6 +38,7 @@ impl Default for AlsParams {
             cg_steps: 3,
             seed: 42,
             log_weights: false,
+            half_life_days: None,
         }
     }
 }
@@ -92,6 +96,9 @@ impl AlsParams {
         }
         if !(self.alpha.is_finite() && self.alpha >= 0.0) {
             return bad("alpha", "must be finite and >= 0");
+        }
+        if self.half_life_days.is_some_and(|h| !(h.is_finite() && h > 0.0)) {
+            return bad("half_life_days", "must be > 0");
         }
         Ok(())
     }

@@ -32,12 +32,12 @@ impl AlsParams {
         }
         let started = Instant::now();
         let f = self.factors;
-        let confidence = |w: f32| {
-            let w = if self.log_weights { w.ln_1p() } else { w };
-            1.0 + self.alpha * w
-        };
         let mut user_conf = data.matrix.clone();
-        user_conf.values.iter_mut().for_each(|v| *v = confidence(*v));
+        user_conf
+            .values
+            .iter_mut()
+            .zip(&data.times.values)
+            .for_each(|(v, &age)| *v = self.confidence(*v, age));
         let item_conf = user_conf.transpose();
         let mut rng = SplitMix64::new(self.seed);
         let mut init = |n: usize| (0..n * f).map(|_| rng.next_f32() * 0.01).collect::<Vec<f32>>();
@@ -61,6 +61,17 @@ impl AlsParams {
             n_items: data.n_items(),
             train_seconds: started.elapsed().as_secs_f64(),
         })
+    }
+}
+
+impl AlsParams {
+    /// The confidence of an interaction of weight `w` that happened `age` days before the
+    /// latest: `1 + alpha · w'` with `w' = ln(1 + w)` under `log_weights`, the boost halved
+    /// every `half_life_days`.
+    #[must_use]
+    pub fn confidence(&self, w: f32, age: f32) -> f32 {
+        let w = if self.log_weights { w.ln_1p() } else { w };
+        1.0 + self.alpha * w * self.half_life_days.map_or(1.0, |h| (-age / h).exp2())
     }
 }
 
@@ -183,6 +194,18 @@ mod tests {
             let base = if u < 4 { 0 } else { 4 };
             assert_eq!(data.items.name(best as u32), format!("i{}", base + u % 4), "user {u}");
         }
+    }
+
+    #[test]
+    fn with_a_half_life_an_interaction_one_half_life_old_gets_half_the_confidence_boost() {
+        let params = AlsParams { alpha: 10.0, log_weights: true, ..AlsParams::default() };
+        let boost = 10.0 * 3f32.ln_1p();
+        assert!((params.confidence(3.0, 50.0) - (1.0 + boost)).abs() < 1e-5);
+        let decayed = AlsParams { half_life_days: Some(14.0), ..params };
+        assert!((decayed.confidence(3.0, 0.0) - (1.0 + boost)).abs() < 1e-5);
+        assert!((decayed.confidence(3.0, 14.0) - (1.0 + boost / 2.0)).abs() < 1e-5);
+        assert!((decayed.confidence(3.0, 28.0) - (1.0 + boost / 4.0)).abs() < 1e-5);
+        assert!(AlsParams { half_life_days: Some(0.0), ..AlsParams::default() }.check().is_err());
     }
 
     #[test]
