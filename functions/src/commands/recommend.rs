@@ -21,12 +21,11 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 use shopsense::recommend::data::{Interactions, Record, read_interactions_csv, write_interactions_csv};
-use shopsense::recommend::datasets;
 use shopsense::recommend::eval::{EvalReport, evaluate};
 use shopsense::recommend::hybrid::Validation;
-use shopsense::recommend::similar_users::SimilarUsersParams;
 use shopsense::recommend::split::{SplitKind, split};
 use shopsense::recommend::{HybridModel, HybridParams};
+use shopsense::recommend::{datasets, presets};
 
 /// The named evaluation splits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -106,9 +105,9 @@ impl Dataset {
     /// the test split is (per item, per user, or by time); retail weights are counts, so ALS confidence uses their logarithm.
     #[must_use]
     pub fn params(self) -> HybridParams {
-        let mut params = HybridParams::default();
         match self {
             Self::MovielensStratified | Self::MovielensUser => {
+                let mut params = HybridParams::default();
                 // Denoising EASE widens coverage at equal accuracy; the coverage floor of the
                 // weight search is set below the goal because validation coverage (fewer
                 // items, a smaller history) runs ~0.03 under test coverage.
@@ -118,31 +117,11 @@ impl Dataset {
                     params.validation = Validation::StratifiedByItem;
                     params.validation_ratio = 0.25;
                 }
+                params
             }
-            Self::RetailChrono | Self::RetailUser => {
-                // Counts of invoices: log confidence, and a light regulariser fits them better.
-                params.als.log_weights = true;
-                params.als.regularization = 0.05;
-                if self == Self::RetailChrono {
-                    params.validation = Validation::Chronological;
-                    // One slice's optimum swung with small changes of the ALS factors: the
-                    // weights maximise the mean over the latest 20 %, 15 % and 10 %.
-                    params.validation_slices = 3;
-                    // The next purchase follows recent taste and recent demand: chosen on a
-                    // chronological 80/20 carve of the training split (ALS alone nDCG 0.089
-                    // without decay, 0.107 with a 14-day half-life; trending 0.084 at 14
-                    // days, 0.097 at 7).
-                    params.als.half_life_days = Some(14.0);
-                    params.trending.half_life_days = Some(7.0);
-                    // What similar customers bought lately (alone on that carve: nDCG 0.115).
-                    params.similar_users = Some(SimilarUsersParams::default());
-                } else {
-                    // Validation nDCG 0.1988 at λ = 50 against 0.1948 at the default 300.
-                    params.ease.lambda = 50.0;
-                }
-            }
+            Self::RetailChrono => presets::retail_chronological(),
+            Self::RetailUser => presets::retail_random(),
         }
-        params
     }
 }
 

@@ -176,11 +176,21 @@ pub struct LargeData {
     pub validation_iterations: usize,
     /// ALS sweeps of the refit on all the data, warm-started (default 5).
     pub refit_iterations: usize,
+    /// Whether the similar-customers signal stays on (default false: it is dropped). Its
+    /// neighbour lists hold `users x neighbours` entries (800 MB for a million customers at
+    /// 100) and its counting grows with the users of the best-sellers; it was measured on
+    /// Online Retail's size only.
+    pub similar_users: bool,
 }
 
 impl Default for LargeData {
     fn default() -> Self {
-        Self { min_interactions: 5_000_000, validation_iterations: 6, refit_iterations: 5 }
+        Self {
+            min_interactions: 5_000_000,
+            validation_iterations: 6,
+            refit_iterations: 5,
+            similar_users: false,
+        }
     }
 }
 
@@ -603,13 +613,16 @@ impl HybridParams {
             return Err(RecommendError::Empty);
         }
         let started = Instant::now();
+        let large = data.matrix.nnz() >= self.large.min_interactions;
         let available: Vec<Signal> = SIGNALS
             .into_iter()
             .filter(|&s| s != Signal::Content || texts.is_some())
             .filter(|&s| s != Signal::Ease || data.n_items() <= self.ease.max_items)
-            .filter(|&s| s != Signal::SimilarUsers || self.similar_users.is_some())
+            .filter(|&s| {
+                s != Signal::SimilarUsers
+                    || (self.similar_users.is_some() && (!large || self.large.similar_users))
+            })
             .collect();
-        let large = data.matrix.nnz() >= self.large.min_interactions;
         let (weights, validation, als_start) = match &self.weights {
             Some(w) => (w.clone(), None, None),
             None => {
@@ -618,7 +631,8 @@ impl HybridParams {
             }
         };
         // Co-occurrence and content are fitted whatever their weight: `similar_items` reads them.
-        let mut wanted: Vec<Signal> = weights.iter().filter(|(_, w)| *w != 0.0).map(|&(s, _)| s).collect();
+        let mut wanted: Vec<Signal> =
+            weights.iter().filter(|(s, w)| *w != 0.0 && available.contains(s)).map(|&(s, _)| s).collect();
         for s in [Signal::Cooccurrence, Signal::Content] {
             if !wanted.contains(&s) && (s != Signal::Content || texts.is_some()) {
                 wanted.push(s);
@@ -1467,6 +1481,25 @@ mod tests {
                 assert!((g - w).abs() < 1e-3, "user {u}: {got:?} vs {want:?}");
             }
         }
+    }
+
+    #[test]
+    fn large_data_drops_the_similar_customers_signal_unless_kept() {
+        let (data, texts) = shop(300);
+        let params = HybridParams {
+            als: AlsParams::default().factors(8).iterations(4),
+            weights: Some(fixed_weights()),
+            similar_users: Some(SimilarUsersParams::default()),
+            large: LargeData { min_interactions: 1, ..LargeData::default() },
+            ..HybridParams::default()
+        };
+        let model = params.fit(&data, Some(&texts)).unwrap();
+        assert!(!model.signals.has(Signal::SimilarUsers), "not fitted from min_interactions");
+        assert!(model.weights.iter().all(|(s, _)| *s != Signal::SimilarUsers));
+        let kept =
+            HybridParams { large: LargeData { similar_users: true, ..params.large.clone() }, ..params };
+        let model = kept.fit(&data, Some(&texts)).unwrap();
+        assert!(model.signals.has(Signal::SimilarUsers));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`popularity`]: all-time and recency-weighted popularity, for users with no history.
 //! - [`hybrid`]: the final ranker, a z-score blend with weights fitted on a validation slice
 //!   carved from the training data (the module docs say exactly how).
+//! - [`presets`]: the hybrid's parameters for a shop's data (nightly retrain, retail splits).
 //! - [`metrics`]: precision, recall, nDCG, MAP at k and coverage; [`eval`]: train/test runs.
 //! - [`split`]: seeded per-item stratified, per-user random and chronological splits.
 //! - [`datasets`]: MovieLens 100K and UCI Online Retail readers for evaluation.
@@ -28,6 +29,7 @@ pub mod eval;
 pub mod hybrid;
 pub mod metrics;
 pub mod popularity;
+pub mod presets;
 pub mod similar_users;
 pub mod split;
 pub mod synthetic;

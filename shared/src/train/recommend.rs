@@ -18,7 +18,8 @@ use crate::recommend::content::ContentParams;
 use crate::recommend::cooccurrence::{CooccurrenceParams, Similarity};
 use crate::recommend::data::{Interactions, Record};
 use crate::recommend::eval::evaluate;
-use crate::recommend::hybrid::{HybridModel, HybridParams, Signal, Validation};
+use crate::recommend::hybrid::{HybridModel, HybridParams, Signal};
+use crate::recommend::presets;
 use crate::recommend::split::{SplitKind, split};
 use crate::registry::ModelKind;
 use crate::serving::{
@@ -38,7 +39,7 @@ pub const NEIGHBOURS: usize = 30;
 /// The recommender's training parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecommendTraining {
-    /// The hybrid (default: the retail preset: log-confidence ALS, chronological validation).
+    /// The hybrid (default [`presets::retail_chronological`], as split (c) measures it).
     pub hybrid: HybridParams,
     /// Share of interactions (by time) in the evaluation's training part.
     pub train_ratio: f64,
@@ -48,11 +49,7 @@ pub struct RecommendTraining {
 
 impl Default for RecommendTraining {
     fn default() -> Self {
-        let mut hybrid = HybridParams::default();
-        hybrid.als.log_weights = true;
-        hybrid.als.regularization = 0.05;
-        hybrid.validation = Validation::Chronological;
-        Self { hybrid, train_ratio: 0.8, k: 10 }
+        Self { hybrid: presets::retail_chronological(), train_ratio: 0.8, k: 10 }
     }
 }
 
