@@ -333,19 +333,24 @@ mod tests {
     use super::*;
     use crate::recommend::data::Record;
 
-    // X = [[1,1,0],[0,1,1],[1,1,1]] (users x items a,b,c), λ = 1:
-    // G = XᵀX + I = [[3,2,1],[2,4,2],[1,2,3]], det = 3(12-4) - 2(6-2) + 1(4-4) = 16,
-    // adj(G) = [[8,-4,0],[-4,8,-4],[0,-4,8]], P = adj/16 = [[.5,-.25,0],[-.25,.5,-.25],[0,-.25,.5]],
-    // B_ij = -P_ij / P_jj: B = [[0, .5, 0], [.5, 0, .5], [0, .5, 0]].
-    #[test]
-    fn a_three_item_case_matches_the_hand_computed_inverse() {
+    /// X = [[1,1,0],[0,1,1],[1,1,1]] (users x items a,b,c).
+    fn three_users() -> Interactions {
         let rows =
             [("u1", "a"), ("u1", "b"), ("u2", "b"), ("u2", "c"), ("u3", "a"), ("u3", "b"), ("u3", "c")];
         let records: Vec<_> = rows
             .iter()
             .map(|(u, i)| Record { user: (*u).into(), item: (*i).into(), weight: 1.0, ts: 0 })
             .collect();
-        let model = EaseParams::default().lambda(1.0).fit(&Interactions::from_records(&records)).unwrap();
+        Interactions::from_records(&records)
+    }
+
+    // X as in `three_users`, λ = 1:
+    // G = XᵀX + I = [[3,2,1],[2,4,2],[1,2,3]], det = 3(12-4) - 2(6-2) + 1(4-4) = 16,
+    // adj(G) = [[8,-4,0],[-4,8,-4],[0,-4,8]], P = adj/16 = [[.5,-.25,0],[-.25,.5,-.25],[0,-.25,.5]],
+    // B_ij = -P_ij / P_jj: B = [[0, .5, 0], [.5, 0, .5], [0, .5, 0]].
+    #[test]
+    fn a_three_item_case_matches_the_hand_computed_inverse() {
+        let model = EaseParams::default().lambda(1.0).fit(&three_users()).unwrap();
         let expected = [0.0, 0.5, 0.0, 0.5, 0.0, 0.5, 0.0, 0.5, 0.0];
         for (got, want) in model.weights.iter().zip(expected) {
             assert!((got - want).abs() < 1e-6, "{:?}", model.weights);
@@ -375,13 +380,7 @@ mod tests {
 
     #[test]
     fn scoring_a_block_of_users_gives_each_users_own_scores() {
-        let rows =
-            [("u1", "a"), ("u1", "b"), ("u2", "b"), ("u2", "c"), ("u3", "a"), ("u3", "b"), ("u3", "c")];
-        let records: Vec<_> = rows
-            .iter()
-            .map(|(u, i)| Record { user: (*u).into(), item: (*i).into(), weight: 1.0, ts: 0 })
-            .collect();
-        let data = Interactions::from_records(&records);
+        let data = three_users();
         let model = EaseParams::default().lambda(1.0).fit(&data).unwrap();
         let users = [2, 0, 1];
         let mut block = vec![9f32; 3 * 3];
