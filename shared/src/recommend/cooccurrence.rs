@@ -18,7 +18,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::data::{Csr, Interactions};
+use super::data::{Csr, Interactions, keep_best};
 use super::errors::{RecommendError, Result};
 
 /// How co-occurrence counts become a similarity.
@@ -120,20 +120,10 @@ impl CooccurrenceParams {
             .map_init(
                 || (vec![0u32; n], Vec::new()),
                 |(acc, touched), i| {
-                    for &u in by_item.row_indices(i) {
-                        for &j in matrix.row_indices(u as usize) {
-                            if acc[j as usize] == 0 {
-                                touched.push(j);
-                            }
-                            acc[j as usize] += 1;
-                        }
-                    }
-                    let mut row: Vec<(u32, f32)> = Vec::with_capacity(touched.len());
-                    for &j in touched.iter() {
-                        let c = acc[j as usize];
-                        acc[j as usize] = 0;
+                    let mut row: Vec<(u32, f32)> = Vec::new();
+                    by_item.count_two_hop(i, matrix, acc, touched, |j, c| {
                         if j as usize == i || c < self.min_count {
-                            continue;
+                            return;
                         }
                         let (c, ci, cj) = (c as f32, counts[i], counts[j as usize]);
                         let s = match self.similarity {
@@ -142,16 +132,8 @@ impl CooccurrenceParams {
                             Similarity::Lift => c / (ci * cj),
                         };
                         row.push((j, s));
-                    }
-                    touched.clear();
-                    if row.len() > self.neighbours {
-                        row.select_nth_unstable_by(self.neighbours, |a, b| {
-                            b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
-                        });
-                        row.truncate(self.neighbours);
-                    }
-                    // The row was sized for every item reached: keep only what is kept.
-                    row.shrink_to_fit();
+                    });
+                    keep_best(&mut row, self.neighbours);
                     row
                 },
             )

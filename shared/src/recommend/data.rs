@@ -190,6 +190,33 @@ impl Csr {
         }
     }
 
+    /// Two-hop counts of row `r`: for each column `m` of row `r` here, each column `c` of row
+    /// `m` of `next` is counted once; `visit(c, count)` then sees every column reached. `acc`
+    /// (one slot per column of `next`, all 0) and `touched` (empty) are scratch, left as found:
+    /// the cost is the paths walked, not the width of `next`. Co-occurrence counts items
+    /// through their users, similar users count users through their items.
+    pub fn count_two_hop(
+        &self,
+        r: usize,
+        next: &Csr,
+        acc: &mut [u32],
+        touched: &mut Vec<u32>,
+        mut visit: impl FnMut(u32, u32),
+    ) {
+        for &m in self.row_indices(r) {
+            for &c in next.row_indices(m as usize) {
+                if acc[c as usize] == 0 {
+                    touched.push(c);
+                }
+                acc[c as usize] += 1;
+            }
+        }
+        for &c in touched.iter() {
+            visit(c, std::mem::take(&mut acc[c as usize]));
+        }
+        touched.clear();
+    }
+
     /// The columns of row `r`.
     #[must_use]
     pub fn row_indices(&self, r: usize) -> &[u32] {
@@ -201,6 +228,16 @@ impl Csr {
     pub fn nnz(&self) -> usize {
         self.indices.len()
     }
+}
+
+/// Keeps the `n` highest-scored entries of `row` (ties: the lower column), in no particular
+/// order, and frees the rest of its capacity.
+pub fn keep_best(row: &mut Vec<(u32, f32)>, n: usize) {
+    if row.len() > n {
+        row.select_nth_unstable_by(n, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        row.truncate(n);
+    }
+    row.shrink_to_fit();
 }
 
 /// Training interactions with dense ids: what every model's `fit` takes.

@@ -17,7 +17,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::data::{Csr, Interactions};
+use super::data::{Csr, Interactions, keep_best};
 use super::errors::{RecommendError, Result};
 
 /// Similar-users hyper-parameters.
@@ -90,30 +90,13 @@ impl SimilarUsersParams {
             .map_init(
                 || (vec![0u32; n], Vec::new()),
                 |(acc, touched), u| {
-                    for &i in data.matrix.row_indices(u) {
-                        for &v in by_item.row_indices(i as usize) {
-                            if acc[v as usize] == 0 {
-                                touched.push(v);
-                            }
-                            acc[v as usize] += 1;
-                        }
-                    }
-                    let mut row: Vec<(u32, f32)> = Vec::with_capacity(touched.len());
-                    for &v in touched.iter() {
-                        let c = acc[v as usize];
-                        acc[v as usize] = 0;
+                    let mut row: Vec<(u32, f32)> = Vec::new();
+                    data.matrix.count_two_hop(u, &by_item, acc, touched, |v, c| {
                         if v as usize != u {
                             row.push((v, c as f32 / (counts[u] * counts[v as usize]).sqrt()));
                         }
-                    }
-                    touched.clear();
-                    if row.len() > self.neighbours {
-                        row.select_nth_unstable_by(self.neighbours, |a, b| {
-                            b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
-                        });
-                        row.truncate(self.neighbours);
-                    }
-                    row.shrink_to_fit();
+                    });
+                    keep_best(&mut row, self.neighbours);
                     row
                 },
             )
