@@ -188,6 +188,7 @@ pub fn eval(
     row("MASE mean", format!("{:.3}", m.mase_mean), "", String::new());
     row("MASE median", format!("{:.3}", m.mase_median), "<= 0.92", peers("mase_median"));
     row("p10-p90 coverage", pct(m.coverage_p10_p90), "75-85%", String::new());
+    row("p10-p90 coverage, totals", pct(m.coverage_total_p10_p90), "~80%", String::new());
     row("WAPE weekly (h = 4)", pct(m.wape_weekly), "<= 48%", peers("wape_weekly"));
     println!(
         "load {load_seconds:.2} s, fit {:.2} s, predict {:.3} s; MASE over {} SKUs",
@@ -226,31 +227,33 @@ fn earlier_reports(
 fn print_origins(latest: &EvalReport, earlier: &[EvalReport]) {
     println!();
     println!(
-        "{:<24} {:>12} {:>8} {:>8} {:>12} {:>10}",
-        "held out from", "WAPE totals", "weekly", "bias", "MASE median", "coverage"
+        "{:<24} {:>12} {:>8} {:>8} {:>12} {:>10} {:>11}",
+        "held out from", "WAPE totals", "weekly", "bias", "MASE median", "coverage", "cov. totals"
     );
     let all: Vec<&EvalReport> = std::iter::once(latest).chain(earlier).collect();
     for r in &all {
         let m = &r.metrics;
         println!(
-            "{:<24} {:>11.1}% {:>7.1}% {:>7.1}% {:>12.3} {:>9.1}%",
+            "{:<24} {:>11.1}% {:>7.1}% {:>7.1}% {:>12.3} {:>9.1}% {:>10.1}%",
             r.holdout_first.to_string(),
             m.wape_total * 100.0,
             m.wape_weekly * 100.0,
             m.bias * 100.0,
             m.mase_median,
-            m.coverage_p10_p90 * 100.0
+            m.coverage_p10_p90 * 100.0,
+            m.coverage_total_p10_p90 * 100.0
         );
     }
     let mean = |f: fn(&EvalReport) -> f64| all.iter().map(|r| f(r)).sum::<f64>() / all.len() as f64;
     println!(
-        "{:<24} {:>11.1}% {:>7.1}% {:>7.1}% {:>12.3} {:>9.1}%",
+        "{:<24} {:>11.1}% {:>7.1}% {:>7.1}% {:>12.3} {:>9.1}% {:>10.1}%",
         format!("mean of {}", all.len()),
         mean(|r| r.metrics.wape_total) * 100.0,
         mean(|r| r.metrics.wape_weekly) * 100.0,
         mean(|r| r.metrics.bias) * 100.0,
         mean(|r| r.metrics.mase_median),
-        mean(|r| r.metrics.coverage_p10_p90) * 100.0
+        mean(|r| r.metrics.coverage_p10_p90) * 100.0,
+        mean(|r| r.metrics.coverage_total_p10_p90) * 100.0
     );
 }
 

@@ -36,6 +36,10 @@ pub struct EvalMetrics {
     pub coverage_p10_p90: f64,
     /// WAPE of 7-day buckets from the first holdout day (4 buckets for 28 days).
     pub wape_weekly: f64,
+    /// Share of SKUs whose holdout total lies within the p10-p90 of its forecast total (the
+    /// model's total factors at the holdout's open days): the band a lead-time demand reads.
+    #[serde(default)]
+    pub coverage_total_p10_p90: f64,
 }
 
 /// What `shopsense eval forecast` reports.
@@ -92,6 +96,19 @@ pub fn evaluate(
         .collect();
     let weekly_actual: Vec<f64> = test.values.iter().flat_map(|y| buckets(y, WEEK)).collect();
     let weekly_forecast: Vec<f64> = mean.iter().flat_map(|f| buckets(f, WEEK)).collect();
+    let open_days = model.calendar.future(holdout).iter().filter(|(_, slot)| slot.is_some()).count();
+    let totals_covered = model
+        .skus
+        .iter()
+        .zip(&mean)
+        .zip(&test.values)
+        .filter(|((sku, f), y)| {
+            let (f, y): (f64, f64) = (f.iter().sum(), y.iter().sum());
+            let table = model.totals.for_class(sku.class);
+            let band = |level| table.factor(open_days, level).map_or(f, |factor| f * factor);
+            band(0.1) - 1e-9 <= y && y <= band(0.9) + 1e-9
+        })
+        .count();
     let metrics = EvalMetrics {
         wape_daily: wape(&actual, &flat),
         wape_total: total_wape(&test.values, &mean),
@@ -101,6 +118,7 @@ pub fn evaluate(
         mase_skus: mases.len(),
         coverage_p10_p90: coverage(&actual, &lower, &upper),
         wape_weekly: wape(&weekly_actual, &weekly_forecast),
+        coverage_total_p10_p90: totals_covered as f64 / model.skus.len().max(1) as f64,
     };
     let mut classes = BTreeMap::new();
     let mut methods_chosen = BTreeMap::new();

@@ -16,7 +16,7 @@ use super::ets::Ets;
 use super::method::{Fitted, Method, Series};
 use super::naive::SeasonalNaive;
 use super::panel::Panel;
-use super::quantiles::QuantileTable;
+use super::quantiles::{QuantileTable, TotalTable};
 use super::select::{self, Backtest, shape};
 use super::window::{SeasonalWindowAverage, WindowAverage};
 
@@ -205,7 +205,11 @@ impl ForecasterParams {
             .zip(&panel.skus)
             .map(|(prepared, sku)| {
                 let Some(p) = prepared else {
-                    return SkuFit { model: SkuModel::no_demand(sku, period), ratios: Vec::new() };
+                    return SkuFit {
+                        model: SkuModel::no_demand(sku, period),
+                        ratios: Vec::new(),
+                        total_ratios: Vec::new(),
+                    };
                 };
                 let series =
                     Series { y: &p.fit_y, slots: &slots[p.start..], period, panel: Some(&totals[p.start..]) };
@@ -230,6 +234,7 @@ impl ForecasterParams {
                         backtest: choice.backtest,
                     },
                     ratios: choice.ratios,
+                    total_ratios: choice.total_ratios,
                 }
             })
             .collect();
@@ -245,12 +250,20 @@ impl ForecasterParams {
         let samples: Vec<(DemandClass, &[f64])> =
             choices.iter().zip(&scaled).map(|(c, r)| (c.model.class, r.as_slice())).collect();
         let quantiles = QuantileTable::from_samples(&samples, self.interval_coverage);
+        let scaled_totals: Vec<Vec<(usize, f64)>> = choices
+            .iter()
+            .map(|c| c.total_ratios.iter().map(|&(n, r)| (n, r / correction)).collect())
+            .collect();
+        let total_samples: Vec<(DemandClass, &[(usize, f64)])> =
+            choices.iter().zip(&scaled_totals).map(|(c, r)| (c.model.class, r.as_slice())).collect();
+        let totals = TotalTable::from_samples(&total_samples);
         Ok(ForecastModel {
             version: MODEL_VERSION,
             params: self.clone(),
             calendar,
             correction,
             quantiles,
+            totals,
             skus: choices.into_iter().map(|c| c.model).collect(),
         })
     }
@@ -293,6 +306,7 @@ struct Prepared {
 struct SkuFit {
     model: SkuModel,
     ratios: Vec<f64>,
+    total_ratios: Vec<(usize, f64)>,
 }
 
 /// Mean units per slot over the mean per open day (1 = average day), over one or many series;
@@ -383,6 +397,10 @@ pub struct ForecastModel {
     pub correction: f64,
     /// Multipliers of the point forecast per quantile level.
     pub quantiles: QuantileTable,
+    /// Multipliers of a total's point forecast per number of open days and level (empty in
+    /// models saved before it existed).
+    #[serde(default)]
+    pub totals: TotalTable,
     /// One model per SKU, in the panel's order.
     pub skus: Vec<SkuModel>,
 }
@@ -488,6 +506,25 @@ mod tests {
             }
         }
         assert!(forecasts.skus[1].mean.iter().all(|f| *f < 0.2));
+    }
+
+    #[test]
+    fn total_factors_are_measured_on_the_backtest_windows() {
+        // A constant seller: every backtest total is exact, at every span within the 12 open
+        // days a 14-day horizon holds.
+        let first: NaiveDate = "2011-01-03".parse().unwrap();
+        let rows: Vec<(String, NaiveDate, f64)> = (0..70)
+            .filter(|d| d % 7 != 5)
+            .map(|d| ("A".to_owned(), first + chrono::Days::new(d), 3.0))
+            .collect();
+        let model = ForecasterParams { horizon: 14, ..ForecasterParams::default() }
+            .fit(&Panel::from_rows(&rows))
+            .unwrap();
+        let table = model.totals.for_class(model.skus[0].class);
+        assert_eq!(table.spans.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 2, 3, 5, 7, 10]);
+        for level in [0.1, 0.5, 0.95] {
+            assert!((table.factor(12, level).unwrap() - 1.0).abs() < 1e-6);
+        }
     }
 
     #[test]

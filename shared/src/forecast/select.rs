@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::classify::DemandClass;
 use super::method::{Fitted, Method, Series};
 use super::model::ForecasterParams;
+use super::quantiles::TOTAL_SPANS;
 
 /// Backtest figures of the chosen ensemble on one series (open days, all origins).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,9 @@ pub(crate) struct Choice {
     pub backtest: Backtest,
     /// `y / f` at every backtest point with `f > 0` (quantile samples).
     pub ratios: Vec<f64>,
+    /// `(n, sum y / sum f)` over the first `n` open days of every backtest window, for `n` in
+    /// [`super::quantiles::TOTAL_SPANS`] within the window and `sum f > 0` (total quantile samples).
+    pub total_ratios: Vec<(usize, f64)>,
     pub class: DemandClass,
 }
 
@@ -188,10 +192,17 @@ pub(crate) fn finish(
     let class = DemandClass::of(series.y);
     let mut backtest = Backtest { origins: backtests.origins.len(), ..Backtest::default() };
     let mut ratios = Vec::new();
+    let mut total_ratios = Vec::new();
     let (mut abs, mut signed, mut demand) = (0.0, 0.0, 0.0);
     for (k, actual) in backtests.actual.iter().enumerate() {
+        let (mut sum_y, mut sum_f) = (0.0, 0.0);
         for (t, &y) in actual.iter().enumerate() {
             let f: f64 = chosen.iter().map(|&(m, w)| w * backtests.forecasts[m][k][t]).sum();
+            sum_y += y;
+            sum_f += f;
+            if TOTAL_SPANS.contains(&(t + 1)) && sum_f > 1e-9 {
+                total_ratios.push((t + 1, sum_y / sum_f));
+            }
             abs += (f - y).abs();
             signed += f - y;
             demand += y;
@@ -213,5 +224,5 @@ pub(crate) fn finish(
     let methods: Vec<Method> = chosen.iter().map(|&(m, _)| params.methods[m]).collect();
     let weights = chosen.iter().map(|&(_, w)| w).collect();
     let fitted = methods.iter().map(|m| m.fit(series)).collect();
-    Choice { methods, weights, fitted, backtest, ratios, class }
+    Choice { methods, weights, fitted, backtest, ratios, total_ratios, class }
 }
