@@ -6,8 +6,9 @@
 //! - `segments`: `GET /api/segments/{customer_id}`
 //! - `forecasts`: `GET /api/forecasts/{sku}?horizon=28[&levels=0.1,0.5,0.9]`: daily rows with
 //!   the point forecast and each level's quantile; weekly rows (7-day buckets from the first
-//!   day) with the total and each level's quantile of the total (normal approximation over
-//!   independent days, see `ItemForecast::total_quantile`)
+//!   day) and the horizon's total, each with its point forecast and each level's quantile of the
+//!   total (factors measured on the forecaster's backtest totals, see
+//!   `ItemForecast::total_quantile`)
 //! - `models`: `GET /api/models`: every kind's versions, live first
 //!
 //! Parameters are checked here and named in 400s; the library builds the answers.
@@ -221,6 +222,9 @@ async fn forecast(
             Value::Object(row)
         })
         .collect();
+    let summary = state.reader.get::<ForecastSummary>(ModelKind::Forecast, SHOP_PARTITION).await?;
+    let summary = summary.and_then(|(_, s)| s);
+    let spread = summary.as_deref().and_then(|s| s.spread(&item.class));
     let weekly: Vec<Value> = item.mean[..horizon]
         .chunks(7)
         .enumerate()
@@ -230,14 +234,21 @@ async fn forecast(
             row.insert("days".into(), json!(week.len()));
             row.insert("forecast".into(), json!(week.iter().map(|&m| f64::from(m)).sum::<f64>()));
             for (&level, (name, _)) in levels.iter().zip(&factors) {
-                row.insert(name.clone(), json!(item.total_quantile(7 * w..7 * w + week.len(), level)));
+                row.insert(
+                    name.clone(),
+                    json!(item.total_quantile(7 * w..7 * w + week.len(), level, spread)),
+                );
             }
             Value::Object(row)
         })
         .collect();
     let total: f64 = item.mean[..horizon].iter().map(|&m| f64::from(m)).sum();
-    let summary = state.reader.get::<ForecastSummary>(ModelKind::Forecast, SHOP_PARTITION).await?;
-    let closed = summary.and_then(|(_, s)| s).map(|s| s.closed_weekdays.clone()).unwrap_or_default();
+    let total_quantiles: serde_json::Map<String, Value> = levels
+        .iter()
+        .zip(&factors)
+        .map(|(&level, (name, _))| (name.clone(), json!(item.total_quantile(0..horizon, level, spread))))
+        .collect();
+    let closed = summary.map(|s| s.closed_weekdays.clone()).unwrap_or_default();
     Ok(Json(json!({
         "sku": sku,
         "model_version": version,
@@ -247,6 +258,7 @@ async fn forecast(
         "methods": item.methods,
         "closed_weekdays": closed,
         "total": total,
+        "total_quantiles": total_quantiles,
         "daily": daily,
         "weekly": weekly,
     })))

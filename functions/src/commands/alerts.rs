@@ -77,8 +77,8 @@ pub fn table(report: &BacktestReport, load_seconds: f64) -> String {
     );
     let _ = writeln!(
         text,
-        "{:<12} {:>16} {:>10} {:>12} {:>8} {:>12}",
-        "policy", "stock-out days", "fill rate", "avg on hand", "orders", "units lost"
+        "{:<12} {:>16} {:>10} {:>14} {:>12} {:>8} {:>12}",
+        "policy", "stock-out days", "fill rate", "cycle service", "avg on hand", "orders", "units lost"
     );
     for outcome in &report.policies {
         let name = match outcome.service_level {
@@ -87,9 +87,10 @@ pub fn table(report: &BacktestReport, load_seconds: f64) -> String {
         };
         let _ = writeln!(
             text,
-            "{name:<12} {:>16} {:>9.1}% {:>12.1} {:>8} {:>12.0}",
+            "{name:<12} {:>16} {:>9.1}% {:>14} {:>12.1} {:>8} {:>12.0}",
             format!("{} / {}", outcome.stockout_days, outcome.sku_days),
             outcome.fill_rate * 100.0,
+            outcome.cycle_service_level.map_or_else(|| "-".to_owned(), |c| format!("{:.1}%", c * 100.0)),
             outcome.avg_on_hand,
             outcome.orders,
             outcome.units_lost,
@@ -213,6 +214,8 @@ mod tests {
             avg_on_hand: 55.25,
             orders: 9,
             units_ordered: 420.0,
+            cycles: 8,
+            cycle_service_level: Some(0.875),
         };
         let report = BacktestReport {
             skus: 2,
@@ -236,7 +239,10 @@ mod tests {
             "2 SKUs; training 2011-01-01..2011-04-10 (100 days); simulated 2011-04-11..2011-07-19 (100 days)"
         );
         assert!(
-            lines[3].starts_with("ours @0.95") && lines[3].contains("12 / 200") && lines[3].contains("97.5%"),
+            lines[3].starts_with("ours @0.95")
+                && lines[3].contains("12 / 200")
+                && lines[3].contains("97.5%")
+                && lines[3].contains("87.5%"),
             "{text}"
         );
         assert!(lines[4].starts_with("naive "), "{text}");

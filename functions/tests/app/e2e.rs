@@ -127,6 +127,13 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         );
         assert!(p10 <= total && total <= p90 && p90 > p10, "weekly quantiles bracket the total: {week}");
     }
+    let (total, quantiles) = (body["total"].as_f64().unwrap(), &body["total_quantiles"]);
+    let (p10, p50, p90) = (
+        quantiles["p10"].as_f64().unwrap(),
+        quantiles["p50"].as_f64().unwrap(),
+        quantiles["p90"].as_f64().unwrap(),
+    );
+    assert!(p10 <= p50 && p50 <= p90 && p10 <= total && total < p90, "the horizon total's quantiles: {body}");
     let saturday = daily.iter().find(|d| {
         chrono::NaiveDate::parse_from_str(d["date"].as_str().unwrap(), "%Y-%m-%d")
             .unwrap()

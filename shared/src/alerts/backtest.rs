@@ -109,6 +109,12 @@ pub struct PolicyOutcome {
     pub orders: u64,
     /// Units ordered.
     pub units_ordered: f64,
+    /// Orders received within the window.
+    pub cycles: u64,
+    /// Share of those orders whose lead time (the days after the order up to its arrival) saw
+    /// no stock-out: the cycle service level the policy's `service_level` aims at (`None`
+    /// without a received order).
+    pub cycle_service_level: Option<f64>,
 }
 
 /// What `shopsense eval alerts` reports.
@@ -212,13 +218,7 @@ impl BacktestParams {
         for &day in &refit_days {
             let model = forecaster.fit(&history(panel, day + 1))?;
             let forecasts = model.predict(horizon, &DEMAND_PATH_LEVELS)?;
-            paths.push(
-                forecasts
-                    .skus
-                    .iter()
-                    .map(|sku| DemandPath::from_forecast(sku, &forecasts.dates))
-                    .collect::<Result<_, _>>()?,
-            );
+            paths.push(DemandPath::all_from(&model, &forecasts)?);
         }
         let fit_seconds = fitting.elapsed().as_secs_f64();
 
@@ -304,6 +304,8 @@ struct Tally {
     on_hand: f64,
     orders: u64,
     ordered: f64,
+    cycles: u64,
+    cycles_short: u64,
 }
 
 impl Tally {
@@ -315,6 +317,8 @@ impl Tally {
         self.on_hand += other.on_hand;
         self.orders += other.orders;
         self.ordered += other.ordered;
+        self.cycles += other.cycles;
+        self.cycles_short += other.cycles_short;
     }
 
     fn outcome(&self, policy: &str, service_level: Option<f64>) -> PolicyOutcome {
@@ -330,6 +334,9 @@ impl Tally {
             avg_on_hand: if self.sku_days > 0 { self.on_hand / self.sku_days as f64 } else { 0.0 },
             orders: self.orders,
             units_ordered: self.ordered,
+            cycles: self.cycles,
+            cycle_service_level: (self.cycles > 0)
+                .then(|| 1.0 - self.cycles_short as f64 / self.cycles as f64),
         }
     }
 }
@@ -345,8 +352,8 @@ fn simulate(
 ) -> Tally {
     let mut tally = Tally::default();
     let mut on_hand = initial;
-    // (arrival day, units), in order of arrival.
-    let mut pipeline: std::collections::VecDeque<(usize, f64)> = std::collections::VecDeque::new();
+    // (arrival day, units, a stock-out since it was ordered), in order of arrival.
+    let mut pipeline: std::collections::VecDeque<(usize, f64, bool)> = std::collections::VecDeque::new();
     for (day, &wanted) in demand.iter().enumerate().skip(start) {
         let served = wanted.min(on_hand);
         on_hand -= served;
@@ -354,13 +361,16 @@ fn simulate(
         tally.served += served;
         if wanted > served {
             tally.stockout_days += 1;
+            pipeline.iter_mut().for_each(|(_, _, short)| *short = true);
         }
-        while pipeline.front().is_some_and(|(arrival, _)| *arrival <= day) {
-            on_hand += pipeline.pop_front().map_or(0.0, |(_, units)| units);
+        while let Some((_, units, short)) = pipeline.pop_front_if(|(arrival, _, _)| *arrival <= day) {
+            on_hand += units;
+            tally.cycles += 1;
+            tally.cycles_short += u64::from(short);
         }
         tally.sku_days += 1;
         tally.on_hand += on_hand;
-        let on_order: f64 = pipeline.iter().map(|(_, units)| units).sum();
+        let on_order: f64 = pipeline.iter().map(|(_, units, _)| units).sum();
         let quantity = decide(day, on_hand, on_order);
         if quantity > 0.0 {
             tally.orders += 1;
@@ -368,7 +378,7 @@ fn simulate(
             if lead == 0 {
                 on_hand += quantity;
             } else {
-                pipeline.push_back((day + lead, quantity));
+                pipeline.push_back((day + lead, quantity, false));
             }
         }
     }

@@ -1,20 +1,32 @@
 //! A SKU's forecast demand path, the input the alert policy reads: the daily point forecast and
 //! the daily p10, p50 and p90 on consecutive calendar days starting tomorrow (closed days 0), as
-//! [`crate::forecast::ForecastModel::predict`] returns them.
+//! [`crate::forecast::ForecastModel::predict`] returns them, and how a total over its first
+//! days spreads ([`TotalSpread`], from the model's backtest totals).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 
 use super::errors::AlertError;
-use crate::forecast::{Forecasts, SkuForecast};
+use crate::forecast::quantiles::SpanTable;
+use crate::forecast::{DemandClass, ForecastModel, Forecasts, SkuForecast};
 
 /// The quantile levels a [`DemandPath`] needs: pass these to `ForecastModel::predict`.
 pub const DEMAND_PATH_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
 
+/// How the total demand over a path's first days spreads around its point forecast: quantile
+/// factors by number of open days, measured on the forecaster's backtest totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TotalSpread {
+    /// Factors of a total's point forecast by open days and level (shared between paths).
+    pub table: Arc<SpanTable>,
+    /// Whether each day of the path is open, one per day.
+    pub open: Vec<bool>,
+}
+
 /// One SKU's daily demand forecast from tomorrow on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DemandPath {
     /// The first forecast day (tomorrow, for the snapshot's today).
     pub first: NaiveDate,
@@ -26,6 +38,9 @@ pub struct DemandPath {
     pub p50: Vec<f64>,
     /// 90th percentile per day.
     pub p90: Vec<f64>,
+    /// The spread of totals; `None` (forecasts published before it existed) makes the policy
+    /// read totals as sums of independent days.
+    pub totals: Option<TotalSpread>,
 }
 
 impl DemandPath {
@@ -61,7 +76,33 @@ impl DemandPath {
         if let Some(day) = (0..mean.len()).find(|&d| p10[d] > p90[d] + 1e-9 * p90[d].max(1.0)) {
             return Err(invalid(format!("p10 {} above p90 {} on day {day}", p10[day], p90[day])));
         }
-        Ok(Self { first, mean, p10, p50, p90 })
+        Ok(Self { first, mean, p10, p50, p90, totals: None })
+    }
+
+    /// The path with the spread of its totals: `open` has one flag per day of the path and the
+    /// table at least one span.
+    pub fn with_totals(self, sku: &str, table: Arc<SpanTable>, open: Vec<bool>) -> Result<Self, AlertError> {
+        let invalid = |reason: String| AlertError::InvalidDemandPath { sku: sku.to_owned(), reason };
+        if open.len() != self.len() {
+            return Err(invalid(format!("{} open-day flags for {} days", open.len(), self.len())));
+        }
+        if table.is_empty() {
+            return Err(invalid("the total quantile table is empty".into()));
+        }
+        Ok(Self { totals: Some(TotalSpread { table, open }), ..self })
+    }
+
+    /// The factor of the point forecast of the total over the first `days` days at `level`
+    /// (`None` without a [`TotalSpread`]). Days beyond the path count as open in the path's
+    /// share of open days.
+    #[must_use]
+    pub fn total_factor(&self, days: usize, level: f64) -> Option<f64> {
+        let spread = self.totals.as_ref()?;
+        let known = days.min(spread.open.len());
+        let open_known = spread.open[..known].iter().filter(|&&o| o).count();
+        let share = spread.open.iter().filter(|&&o| o).count() as f64 / spread.open.len().max(1) as f64;
+        let open_beyond = ((days - known) as f64 * share).round() as usize;
+        spread.table.factor(open_known + open_beyond, level)
     }
 
     /// The path of one SKU of a forecast: `dates` are `Forecasts::dates`, and the forecast must
@@ -83,12 +124,27 @@ impl DemandPath {
         Self::new(&forecast.sku, first, forecast.mean.clone(), level(0.1)?, level(0.5)?, level(0.9)?)
     }
 
-    /// Every SKU's path of a forecast, by SKU (for `evaluate_snapshot`'s lookup).
-    pub fn all_from(forecasts: &Forecasts) -> Result<HashMap<String, Self>, AlertError> {
+    /// Every SKU's path of `forecasts` (made by `model`, in its SKU order), with the spread of
+    /// its totals when the model has a total table (models saved before it have none).
+    pub fn all_from(model: &ForecastModel, forecasts: &Forecasts) -> Result<Vec<Self>, AlertError> {
+        let mut tables: HashMap<DemandClass, Arc<SpanTable>> = HashMap::new();
+        let open: Vec<bool> =
+            model.calendar.future(forecasts.dates.len()).iter().map(|(_, slot)| slot.is_some()).collect();
         forecasts
             .skus
             .iter()
-            .map(|sku| Ok((sku.sku.clone(), Self::from_forecast(sku, &forecasts.dates)?)))
+            .zip(&model.skus)
+            .map(|(sku, fitted)| {
+                let path = Self::from_forecast(sku, &forecasts.dates)?;
+                let table = tables
+                    .entry(fitted.class)
+                    .or_insert_with(|| Arc::new(model.totals.for_class(fitted.class).clone()))
+                    .clone();
+                if table.is_empty() {
+                    return Ok(path);
+                }
+                path.with_totals(&sku.sku, table, open.clone())
+            })
             .collect()
     }
 
@@ -116,6 +172,10 @@ impl DemandPath {
             p10: self.p10[offset..].to_vec(),
             p50: self.p50[offset..].to_vec(),
             p90: self.p90[offset..].to_vec(),
+            totals: self
+                .totals
+                .as_ref()
+                .map(|t| TotalSpread { table: Arc::clone(&t.table), open: t.open[offset..].to_vec() }),
         }
     }
 }

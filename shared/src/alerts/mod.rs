@@ -5,7 +5,7 @@
 //! - [`inventory`]: the snapshot (`sku,on_hand[,on_order][,lead_time_days][,service_level]`
 //!   from CSV, or an Event Grid custom event's JSON `data`) and its content-hash id.
 //! - [`demand`]: [`DemandPath`], a SKU's daily point forecast and p10/p50/p90 from tomorrow on,
-//!   built from the forecaster's output.
+//!   and the spread of its totals, built from the forecaster's output.
 //! - [`policy`]: [`AlertPolicy`] and its arithmetic: lead-time demand, safety stock, reorder
 //!   point, days of cover, the suggested order and the severity.
 //! - [`alert`]: [`Alert`], [`Severity`], and [`evaluate_snapshot`] -> [`AlertRun`].
@@ -16,6 +16,8 @@
 //!
 //! ## Use
 //! ```
+//! use std::collections::HashMap;
+//!
 //! use shopsense::alerts::{AlertError, AlertPolicy, AlertRun, DEMAND_PATH_LEVELS, DemandPath};
 //! use shopsense::alerts::{InventorySnapshot, evaluate_snapshot};
 //! use shopsense::forecast::ForecastModel;
@@ -25,8 +27,11 @@
 //!     let policy = AlertPolicy::default();
 //!     policy.check()?;
 //!     let snapshot = InventorySnapshot::parse_json(data)?;
-//!     let paths = DemandPath::all_from(&model.predict(policy.horizon(), &DEMAND_PATH_LEVELS)?)?;
-//!     Ok(evaluate_snapshot(&policy, &snapshot, |sku| paths.get(sku).cloned()))
+//!     let forecasts = model.predict(policy.horizon(), &DEMAND_PATH_LEVELS)?;
+//!     let paths = DemandPath::all_from(model, &forecasts)?;
+//!     let by_sku: HashMap<&str, &DemandPath> =
+//!         forecasts.skus.iter().map(|f| f.sku.as_str()).zip(&paths).collect();
+//!     Ok(evaluate_snapshot(&policy, &snapshot, |sku| by_sku.get(sku).map(|p| (*p).clone())))
 //! }
 //! ```
 

@@ -24,6 +24,7 @@
 //! whose remaining forecast is shorter than its lead time plus one day is reported as stale
 //! (retrain first), not evaluated on a truncated horizon.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::normal::Z_P90;
 use super::{Alert, AlertError, AlertPolicy, DemandPath, InventorySnapshot, Severity, evaluate_snapshot};
+use crate::forecast::quantiles::SpanTable;
 use crate::registry::ModelKind;
 use crate::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
 use crate::serving::{
@@ -123,8 +125,13 @@ impl AlertRunError {
 /// # Errors
 /// [`AlertRunError::NoForecast`] when none is live.
 pub async fn forecast_origin(reader: &Reader) -> Result<(String, NaiveDate), AlertRunError> {
+    live_summary(reader).await.map(|(version, summary)| (version, summary.first_date))
+}
+
+/// The live forecast's version and summary.
+async fn live_summary(reader: &Reader) -> Result<(String, Arc<ForecastSummary>), AlertRunError> {
     match reader.get::<ForecastSummary>(ModelKind::Forecast, SHOP_PARTITION).await? {
-        Some((version, Some(summary))) => Ok((version, summary.first_date)),
+        Some((version, Some(summary))) => Ok((version, summary)),
         _ => Err(AlertRunError::NoForecast),
     }
 }
@@ -142,10 +149,12 @@ pub async fn run(
     as_of: Option<NaiveDate>,
 ) -> Result<(SnapshotSummary, Vec<Alert>), AlertRunError> {
     policy.check()?;
-    let (version, first_date) = forecast_origin(reader).await?;
+    let (version, summary) = live_summary(reader).await?;
+    let first_date = summary.first_date;
+    let mut tables: HashMap<String, Arc<SpanTable>> = HashMap::new();
     let as_of = as_of.unwrap_or_else(|| first_date.pred_opt().unwrap_or(first_date));
     let offset = usize::try_from((as_of - first_date).num_days() + 1).unwrap_or(0);
-    let mut paths = std::collections::HashMap::new();
+    let mut paths = HashMap::new();
     let mut stale = Vec::new();
     for row in &snapshot.rows {
         let Some((_, Some(item))) =
@@ -165,7 +174,12 @@ pub async fn run(
         let p10: Vec<f64> = mean.iter().map(|&m| (m * mid - spread(m) / 2.0).max(0.0)).collect();
         let p90: Vec<f64> = mean.iter().zip(&p10).map(|(&m, &low)| low + spread(m)).collect();
         let p50: Vec<f64> = mean.iter().map(|&m| m * mid).collect();
-        let path = DemandPath::new(&row.sku, first_date, mean.clone(), p10, p50, p90)?;
+        let mut path = DemandPath::new(&row.sku, first_date, mean.clone(), p10, p50, p90)?;
+        if let Some((table, open)) = summary.spread(&item.class).filter(|(_, open)| open.len() == mean.len())
+        {
+            let table = tables.entry(item.class.clone()).or_insert_with(|| Arc::new(table.clone()));
+            path = path.with_totals(&row.sku, Arc::clone(table), open.to_vec())?;
+        }
         paths.insert(row.sku.clone(), path.skip(offset));
     }
     let evaluated = evaluate_snapshot(policy, snapshot, |sku| paths.get(sku).cloned());

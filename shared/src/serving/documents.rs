@@ -14,9 +14,12 @@
 //! (1 RU for a document up to 1 KB) and one lookup in the embedded database. Keys escape
 //! the characters ids may not hold (`/ \ ? #`) and `%` as `%XX`.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::forecast::quantiles::SpanTable;
 use crate::registry::ModelKind;
 use crate::segments::Segment;
 
@@ -168,6 +171,23 @@ pub struct ForecastSummary {
     pub skus: usize,
     /// Weekly closures.
     pub closed_weekdays: Vec<String>,
+    /// Whether the shop is open on each forecast day (empty in summaries published before it).
+    #[serde(default)]
+    pub open: Vec<bool>,
+    /// The quantile factors of totals per demand class (see
+    /// [`crate::forecast::quantiles::TotalTable`]; empty in summaries published before it).
+    #[serde(default)]
+    pub total_factors: BTreeMap<String, SpanTable>,
+}
+
+impl ForecastSummary {
+    /// How the totals of a SKU of `class` spread: its class's table and the open days, when the
+    /// summary holds them.
+    #[must_use]
+    pub fn spread(&self, class: &str) -> Option<(&SpanTable, &[bool])> {
+        let table = self.total_factors.get(class).filter(|t| !t.is_empty())?;
+        (!self.open.is_empty()).then_some((table, self.open.as_slice()))
+    }
 }
 
 impl ItemForecast {
@@ -180,12 +200,28 @@ impl ItemForecast {
         (spread / (2.0 * crate::alerts::normal::Z_P90)).max(mean.max(0.0).sqrt())
     }
 
-    /// Quantile `level` of the total over the days `range`: normal approximation, days
-    /// independent (`sum of means + z * sqrt(sum of variances)`), at least 0.
+    /// Quantile `level` of the total over the days `range`. With a `spread` (the summary's
+    /// [`ForecastSummary::spread`] for this SKU's class): the summed point forecast times the
+    /// factor at the range's number of open days, measured on backtest totals (a range that does
+    /// not start on the first day reads the factor of a total as long). Without one (documents
+    /// published before it existed): normal approximation, days independent
+    /// (`sum of means + z * sqrt(sum of variances)`), at least 0.
     #[must_use]
-    pub fn total_quantile(&self, range: std::ops::Range<usize>, level: f64) -> f64 {
+    pub fn total_quantile(
+        &self,
+        range: std::ops::Range<usize>,
+        level: f64,
+        spread: Option<(&SpanTable, &[bool])>,
+    ) -> f64 {
         let days = &self.mean[range.start.min(self.mean.len())..range.end.min(self.mean.len())];
         let mean: f64 = days.iter().map(|&m| f64::from(m)).sum();
+        if let Some((table, open)) = spread {
+            let open_days = open.get(range.start..range.end.min(open.len())).unwrap_or_default();
+            let open_days = open_days.iter().filter(|&&o| o).count();
+            if let Some(factor) = table.factor(open_days, level) {
+                return mean * factor;
+            }
+        }
         let variance: f64 = days.iter().map(|&m| self.sigma(f64::from(m)).powi(2)).sum();
         (mean + crate::alerts::normal::inverse_normal_cdf(level) * variance.sqrt()).max(0.0)
     }
@@ -244,10 +280,41 @@ mod tests {
         };
         // sigma per day = (2 - 0) * 4 / (2 * 1.28155) = 3.1213; total sd = sqrt(2) * 3.1213.
         let expected = 8.0 + 1.281_551_565_5 * (2.0f64).sqrt() * 8.0 / (2.0 * 1.281_551_565_5);
-        assert!((f.total_quantile(0..2, 0.9) - expected).abs() < 1e-3, "{}", f.total_quantile(0..2, 0.9));
-        assert!((f.total_quantile(0..2, 0.5) - 8.0).abs() < 1e-3);
+        assert!((f.total_quantile(0..2, 0.9, None) - expected).abs() < 1e-3);
+        assert!((f.total_quantile(0..2, 0.5, None) - 8.0).abs() < 1e-3);
         // Collapsed daily quantiles (most days sell nothing): the spread is a Poisson's.
         f.quantile_factors = vec![(0.1, 0.0), (0.5, 0.0), (0.9, 0.0)];
         assert!((f.sigma(4.0) - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn totals_read_the_class_table_at_their_open_days() {
+        let mut samples: Vec<(usize, f64)> = (0..=400).map(|i| (1, f64::from(i) / 200.0)).collect();
+        samples.extend((0..=400).map(|i| (2, 0.5 + f64::from(i) / 400.0)));
+        let table = crate::forecast::quantiles::TotalTable::from_samples(&[(
+            crate::forecast::DemandClass::Smooth,
+            &samples,
+        )]);
+        let summary = ForecastSummary {
+            first_date: NaiveDate::MIN,
+            horizon: 3,
+            skus: 1,
+            closed_weekdays: vec![],
+            open: vec![true, false, true],
+            total_factors: BTreeMap::from([("smooth".to_owned(), table.all.clone())]),
+        };
+        let f = ItemForecast {
+            first_date: NaiveDate::MIN,
+            mean: vec![4.0, 0.0, 4.0],
+            quantile_factors: vec![(0.1, 0.0), (0.5, 1.0), (0.9, 2.0)],
+            class: "smooth".into(),
+            methods: vec![],
+        };
+        let spread = summary.spread("smooth");
+        // Three calendar days, two open: the span-2 factor at 0.9 is 0.5 + 0.9 = 1.4.
+        assert!((f.total_quantile(0..3, 0.9, spread) - 8.0 * 1.4).abs() < 1e-5);
+        // One open day (the second range starts later): the span-1 factor, 1.8.
+        assert!((f.total_quantile(1..3, 0.9, spread) - 4.0 * 1.8).abs() < 1e-5);
+        assert_eq!(summary.spread("lumpy"), None, "no table for the class: the caller falls back");
     }
 }

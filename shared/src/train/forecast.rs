@@ -89,6 +89,7 @@ pub fn train(
         "bias": m.bias,
         "mase_median": m.mase_median,
         "coverage_p10_p90": m.coverage_p10_p90,
+        "coverage_total_p10_p90": m.coverage_total_p10_p90,
         "naive_wape_total": naive,
         "classes": report.classes,
     });
@@ -123,6 +124,18 @@ impl ForecastArtifact {
             horizon: self.forecasts.dates.len(),
             skus: self.forecasts.skus.len(),
             closed_weekdays: self.model.calendar.closed_weekdays.iter().map(ToString::to_string).collect(),
+            open: self
+                .model
+                .calendar
+                .future(self.forecasts.dates.len())
+                .iter()
+                .map(|(_, s)| s.is_some())
+                .collect(),
+            total_factors: crate::forecast::DemandClass::ALL
+                .iter()
+                .map(|&class| (class.as_str().to_owned(), self.model.totals.for_class(class).clone()))
+                .filter(|(_, table)| !table.is_empty())
+                .collect(),
         };
         docs.push(Document::new(SHOP_PARTITION, &id, &summary)?);
         Ok(docs)
