@@ -3,14 +3,13 @@
 //! [`crate::forecast::ForecastModel::predict`] returns them, and how a total over its first
 //! days spreads ([`TotalSpread`], from the model's backtest totals).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use super::errors::AlertError;
-use crate::forecast::quantiles::SpanTable;
-use crate::forecast::{DemandClass, ForecastModel, Forecasts, SkuForecast};
+use crate::forecast::quantiles::TotalTable;
+use crate::forecast::{ForecastModel, Forecasts, SkuForecast};
 
 /// The quantile levels a [`DemandPath`] needs: pass these to `ForecastModel::predict`.
 pub const DEMAND_PATH_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
@@ -19,8 +18,8 @@ pub const DEMAND_PATH_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
 /// factors by number of open days, measured on the forecaster's backtest totals.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TotalSpread {
-    /// Factors of a total's point forecast by open days and level (shared between paths).
-    pub table: Arc<SpanTable>,
+    /// Factors of a total's point forecast by open days, size and level (shared between paths).
+    pub table: Arc<TotalTable>,
     /// Whether each day of the path is open, one per day.
     pub open: Vec<bool>,
 }
@@ -81,7 +80,7 @@ impl DemandPath {
 
     /// The path with the spread of its totals: `open` has one flag per day of the path and the
     /// table at least one span.
-    pub fn with_totals(self, sku: &str, table: Arc<SpanTable>, open: Vec<bool>) -> Result<Self, AlertError> {
+    pub fn with_totals(self, sku: &str, table: Arc<TotalTable>, open: Vec<bool>) -> Result<Self, AlertError> {
         let invalid = |reason: String| AlertError::InvalidDemandPath { sku: sku.to_owned(), reason };
         if open.len() != self.len() {
             return Err(invalid(format!("{} open-day flags for {} days", open.len(), self.len())));
@@ -92,17 +91,17 @@ impl DemandPath {
         Ok(Self { totals: Some(TotalSpread { table, open }), ..self })
     }
 
-    /// The factor of the point forecast of the total over the first `days` days at `level`
-    /// (`None` without a [`TotalSpread`]). Days beyond the path count as open in the path's
+    /// The factor at `level` of the point forecast `forecast` of the total over the first `days`
+    /// days (`None` without a [`TotalSpread`]). Days beyond the path count as open in the path's
     /// share of open days.
     #[must_use]
-    pub fn total_factor(&self, days: usize, level: f64) -> Option<f64> {
+    pub fn total_factor(&self, days: usize, forecast: f64, level: f64) -> Option<f64> {
         let spread = self.totals.as_ref()?;
         let known = days.min(spread.open.len());
         let open_known = spread.open[..known].iter().filter(|&&o| o).count();
         let share = spread.open.iter().filter(|&&o| o).count() as f64 / spread.open.len().max(1) as f64;
         let open_beyond = ((days - known) as f64 * share).round() as usize;
-        spread.table.factor(open_known + open_beyond, level)
+        spread.table.factor(open_known + open_beyond, forecast, level)
     }
 
     /// The path of one SKU of a forecast: `dates` are `Forecasts::dates`, and the forecast must
@@ -127,23 +126,18 @@ impl DemandPath {
     /// Every SKU's path of `forecasts` (made by `model`, in its SKU order), with the spread of
     /// its totals when the model has a total table (models saved before it have none).
     pub fn all_from(model: &ForecastModel, forecasts: &Forecasts) -> Result<Vec<Self>, AlertError> {
-        let mut tables: HashMap<DemandClass, Arc<SpanTable>> = HashMap::new();
+        let table = Arc::new(model.totals.clone());
         let open: Vec<bool> =
             model.calendar.future(forecasts.dates.len()).iter().map(|(_, slot)| slot.is_some()).collect();
         forecasts
             .skus
             .iter()
-            .zip(&model.skus)
-            .map(|(sku, fitted)| {
+            .map(|sku| {
                 let path = Self::from_forecast(sku, &forecasts.dates)?;
-                let table = tables
-                    .entry(fitted.class)
-                    .or_insert_with(|| Arc::new(model.totals.for_class(fitted.class).clone()))
-                    .clone();
                 if table.is_empty() {
                     return Ok(path);
                 }
-                path.with_totals(&sku.sku, table, open.clone())
+                path.with_totals(&sku.sku, Arc::clone(&table), open.clone())
             })
             .collect()
     }

@@ -134,7 +134,7 @@ impl AlertPolicy {
         let lead = lead_time_days as usize;
         let demand = Extended::new(path);
         let lead_time_demand = demand.units(lead);
-        let safety_stock = path.total_factor(lead, service_level).map_or_else(
+        let safety_stock = path.total_factor(lead, lead_time_demand, service_level).map_or_else(
             || inverse_normal_cdf(service_level) * demand.variance(lead).sqrt(),
             |factor| (lead_time_demand * (factor - 1.0)).max(0.0),
         );
@@ -330,12 +330,10 @@ mod tests {
     fn with_a_total_spread_the_reorder_point_is_the_lead_time_demands_quantile() {
         // Totals over n open days: ratios 0.5..1.5 uniform at n = 1, 3 u^3 (u uniform) at n = 4;
         // the path is open every day but the second. Lead time 5 -> 4 open days; D(5) = 40.
-        let mut samples: Vec<(usize, f64)> = (0..=1000).map(|i| (1, 0.5 + f64::from(i) / 1000.0)).collect();
-        samples.extend((0..=1000).map(|i| (4, 3.0 * (f64::from(i) / 1000.0).powi(3))));
-        let table = crate::forecast::quantiles::TotalTable::from_samples(&[(
-            crate::forecast::DemandClass::Smooth,
-            &samples,
-        )]);
+        let mut samples: Vec<(usize, f64, f64)> =
+            (0..=1000).map(|i| (1, 10.0, 0.5 + f64::from(i) / 1000.0)).collect();
+        samples.extend((0..=1000).map(|i| (4, 40.0, 3.0 * (f64::from(i) / 1000.0).powi(3))));
+        let table = crate::forecast::quantiles::TotalTable::from_samples(&[&samples]);
         let open: Vec<bool> = (0..40).map(|d| d != 1).collect();
         let mut mean = vec![10.0; 40];
         mean[1] = 0.0;
@@ -348,7 +346,7 @@ mod tests {
             mean,
         )
         .unwrap()
-        .with_totals("A", std::sync::Arc::new(table.all), open)
+        .with_totals("A", std::sync::Arc::new(table), open)
         .unwrap();
         let alert = AlertPolicy::default().evaluate(&row(45, 0, 5), &path);
         // The 0.95 quantile of the 4-open-day ratio is 3 * 0.95^3 = 2.572125: reorder point

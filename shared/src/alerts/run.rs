@@ -32,7 +32,6 @@ use serde::{Deserialize, Serialize};
 
 use super::normal::Z_P90;
 use super::{Alert, AlertError, AlertPolicy, DemandPath, InventorySnapshot, Severity, evaluate_snapshot};
-use crate::forecast::quantiles::SpanTable;
 use crate::registry::ModelKind;
 use crate::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
 use crate::serving::{
@@ -151,7 +150,7 @@ pub async fn run(
     policy.check()?;
     let (version, summary) = live_summary(reader).await?;
     let first_date = summary.first_date;
-    let mut tables: HashMap<String, Arc<SpanTable>> = HashMap::new();
+    let totals = summary.spread().map(|(table, open)| (Arc::new(table.clone()), open));
     let as_of = as_of.unwrap_or_else(|| first_date.pred_opt().unwrap_or(first_date));
     let offset = usize::try_from((as_of - first_date).num_days() + 1).unwrap_or(0);
     let mut paths = HashMap::new();
@@ -175,9 +174,7 @@ pub async fn run(
         let p90: Vec<f64> = mean.iter().zip(&p10).map(|(&m, &low)| low + spread(m)).collect();
         let p50: Vec<f64> = mean.iter().map(|&m| m * mid).collect();
         let mut path = DemandPath::new(&row.sku, first_date, mean.clone(), p10, p50, p90)?;
-        if let Some((table, open)) = summary.spread(&item.class).filter(|(_, open)| open.len() == mean.len())
-        {
-            let table = tables.entry(item.class.clone()).or_insert_with(|| Arc::new(table.clone()));
+        if let Some((table, open)) = totals.as_ref().filter(|(_, open)| open.len() == mean.len()) {
             path = path.with_totals(&row.sku, Arc::clone(table), open.to_vec())?;
         }
         paths.insert(row.sku.clone(), path.skip(offset));

@@ -102,10 +102,9 @@ pub fn evaluate(
         .iter()
         .zip(&mean)
         .zip(&test.values)
-        .filter(|((sku, f), y)| {
+        .filter(|((_, f), y)| {
             let (f, y): (f64, f64) = (f.iter().sum(), y.iter().sum());
-            let table = model.totals.for_class(sku.class);
-            let band = |level| table.factor(open_days, level).map_or(f, |factor| f * factor);
+            let band = |level| model.totals.factor(open_days, f, level).map_or(f, |factor| f * factor);
             band(0.1) - 1e-9 <= y && y <= band(0.9) + 1e-9
         })
         .count();

@@ -250,12 +250,12 @@ impl ForecasterParams {
         let samples: Vec<(DemandClass, &[f64])> =
             choices.iter().zip(&scaled).map(|(c, r)| (c.model.class, r.as_slice())).collect();
         let quantiles = QuantileTable::from_samples(&samples, self.interval_coverage);
-        let scaled_totals: Vec<Vec<(usize, f64)>> = choices
+        // As served: the forecast scaled by the correction, the ratio to it.
+        let scaled_totals: Vec<Vec<(usize, f64, f64)>> = choices
             .iter()
-            .map(|c| c.total_ratios.iter().map(|&(n, r)| (n, r / correction)).collect())
+            .map(|c| c.total_ratios.iter().map(|&(n, f, r)| (n, f * correction, r / correction)).collect())
             .collect();
-        let total_samples: Vec<(DemandClass, &[(usize, f64)])> =
-            choices.iter().zip(&scaled_totals).map(|(c, r)| (c.model.class, r.as_slice())).collect();
+        let total_samples: Vec<&[(usize, f64, f64)]> = scaled_totals.iter().map(Vec::as_slice).collect();
         let totals = TotalTable::from_samples(&total_samples);
         Ok(ForecastModel {
             version: MODEL_VERSION,
@@ -306,7 +306,7 @@ struct Prepared {
 struct SkuFit {
     model: SkuModel,
     ratios: Vec<f64>,
-    total_ratios: Vec<(usize, f64)>,
+    total_ratios: Vec<(usize, f64, f64)>,
 }
 
 /// Mean units per slot over the mean per open day (1 = average day), over one or many series;
@@ -397,8 +397,8 @@ pub struct ForecastModel {
     pub correction: f64,
     /// Multipliers of the point forecast per quantile level.
     pub quantiles: QuantileTable,
-    /// Multipliers of a total's point forecast per number of open days and level (empty in
-    /// models saved before it existed).
+    /// Multipliers of a total's point forecast by open days, size and level (empty in models
+    /// saved before it existed).
     #[serde(default)]
     pub totals: TotalTable,
     /// One model per SKU, in the panel's order.
@@ -520,10 +520,10 @@ mod tests {
         let model = ForecasterParams { horizon: 14, ..ForecasterParams::default() }
             .fit(&Panel::from_rows(&rows))
             .unwrap();
-        let table = model.totals.for_class(model.skus[0].class);
-        assert_eq!(table.spans.iter().map(|(n, _)| *n).collect::<Vec<_>>(), vec![1, 2, 3, 5, 7, 10]);
+        let table = &model.totals;
+        assert_eq!(table.spans.iter().map(|s| s.open_days).collect::<Vec<_>>(), vec![1, 2, 3, 5, 7, 10]);
         for level in [0.1, 0.5, 0.95] {
-            assert!((table.factor(12, level).unwrap() - 1.0).abs() < 1e-6);
+            assert!((table.factor(12, 36.0, level).unwrap() - 1.0).abs() < 1e-6);
         }
     }
 

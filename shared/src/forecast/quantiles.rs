@@ -9,8 +9,9 @@
 //! days were independent (on the Online Retail top 500 such a p10-p90 of the 28-day total covered
 //! 21-30 % of the actual totals). [`TotalTable`] holds empirical quantiles of
 //! `sum y / sum f` over the first `n` open days of every backtest origin, for a ladder of `n`
-//! ([`TOTAL_SPANS`]), pooled per class the same way; a total's quantile is its point forecast
-//! times the factor at its number of open days.
+//! ([`TOTAL_SPANS`]), pooled over every series in groups by the forecast's size (a slow
+//! seller's total spreads far wider than a fast one's); a total's quantile is its point forecast
+//! times the factor at its number of open days and its size.
 
 use std::collections::BTreeMap;
 
@@ -92,91 +93,129 @@ impl QuantileTable {
 /// horizon are filled; a longer total reads the longest span filled).
 pub const TOTAL_SPANS: [usize; 12] = [1, 2, 3, 5, 7, 10, 14, 18, 24, 36, 48, 77];
 
-/// Percentiles 0..=100 of `sum y / sum f` over the first `n` open days of a backtest window, for
-/// each `n` of [`TOTAL_SPANS`] with enough samples.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SpanTable {
-    /// `(n, 101 percentiles)`, `n` ascending.
-    pub spans: Vec<(usize, Vec<f32>)>,
+/// Samples per volume group of a span, at least (fewer samples make fewer groups).
+pub const MIN_GROUP_SAMPLES: usize = 200;
+
+/// Volume groups per span, at most.
+pub const MAX_GROUPS: usize = 8;
+
+/// The backtest totals whose point forecast was about `forecast` units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolumeGroup {
+    /// The median point forecast of the group's totals.
+    pub forecast: f32,
+    /// Percentiles 0..=100 of `sum y / sum f` in the group.
+    pub percentiles: Vec<f32>,
 }
 
-impl SpanTable {
-    fn from_samples(samples: &BTreeMap<usize, Vec<f64>>, min_samples: usize) -> Self {
-        let spans = samples
-            .iter()
-            .filter(|(_, s)| s.len() >= min_samples)
-            .map(|(&n, s)| {
-                let (grid, _) = percentiles(s.clone(), None);
-                (n, grid.into_iter().map(|v| v as f32).collect())
+/// The groups of one span, by ascending forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanGroups {
+    /// Open days the totals cover.
+    pub open_days: usize,
+    /// Equal-count groups of the span's samples by their point forecast.
+    pub groups: Vec<VolumeGroup>,
+}
+
+/// Percentiles of `sum y / sum f` over the first `n` open days of the backtest windows, for each
+/// `n` of [`TOTAL_SPANS`] within the backtest horizon, and within a span by the size of the
+/// forecast: a total forecast at 2 units (one order more or less doubles it) spreads far wider
+/// than one forecast at 2,000, so a single table for all would be too narrow for slow sellers
+/// and several times too wide for fast ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TotalTable {
+    /// By ascending open days.
+    pub spans: Vec<SpanGroups>,
+}
+
+impl SpanGroups {
+    fn from_samples(open_days: usize, mut samples: Vec<(f64, f64)>) -> Self {
+        samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let count = (samples.len() / MIN_GROUP_SAMPLES).clamp(1, MAX_GROUPS);
+        // Equal-count cuts, each moved past samples tied with the one before it so that equal
+        // forecasts share a group (within a tie the order says nothing about the ratio).
+        let mut cuts = vec![0];
+        for g in 1..count {
+            let mut cut = (g * samples.len() / count).max(*cuts.last().unwrap_or(&0));
+            while cut > 0 && cut < samples.len() && samples[cut].0 == samples[cut - 1].0 {
+                cut += 1;
+            }
+            cuts.push(cut);
+        }
+        cuts.push(samples.len());
+        cuts.dedup();
+        let groups = cuts
+            .windows(2)
+            .filter(|w| w[1] > w[0])
+            .map(|w| {
+                let part = &samples[w[0]..w[1]];
+                let forecasts: Vec<f64> = part.iter().map(|s| s.0).collect();
+                let (grid, _) = percentiles(part.iter().map(|s| s.1).collect(), None);
+                VolumeGroup {
+                    forecast: quantile_sorted(&forecasts, 0.5) as f32,
+                    percentiles: grid.into_iter().map(|v| v as f32).collect(),
+                }
             })
             .collect();
-        Self { spans }
+        Self { open_days, groups }
     }
 
-    /// Whether no span has a table.
+    /// The factor at `level` for a total forecast at `forecast` units: linear in the log of the
+    /// forecast between the neighbouring groups' medians, the end groups' beyond them.
+    fn factor(&self, forecast: f64, level: f64) -> f64 {
+        let at = |g: &VolumeGroup| {
+            let grid: Vec<f64> = g.percentiles.iter().map(|&v| f64::from(v)).collect();
+            quantile_sorted(&grid, level)
+        };
+        let log = |v: f64| v.max(1e-6).ln();
+        let upper = self.groups.iter().position(|g| f64::from(g.forecast) >= forecast);
+        match upper {
+            None => self.groups.last().map_or(1.0, at),
+            Some(0) => at(&self.groups[0]),
+            Some(i) => {
+                let (g0, g1) = (&self.groups[i - 1], &self.groups[i]);
+                let (x0, x1) = (log(f64::from(g0.forecast)), log(f64::from(g1.forecast)));
+                let t = if x1 > x0 { (log(forecast) - x0) / (x1 - x0) } else { 1.0 };
+                (1.0 - t) * at(g0) + t * at(g1)
+            }
+        }
+    }
+}
+
+impl TotalTable {
+    /// Builds the table from every series' `(open days, sum f, sum y / sum f)` samples.
+    #[must_use]
+    pub fn from_samples(samples: &[&[(usize, f64, f64)]]) -> Self {
+        let mut by_span: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
+        for series in samples {
+            for &(n, forecast, ratio) in *series {
+                by_span.entry(n).or_default().push((forecast, ratio));
+            }
+        }
+        Self { spans: by_span.into_iter().map(|(n, s)| SpanGroups::from_samples(n, s)).collect() }
+    }
+
+    /// Whether no span has samples.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
 
-    /// The multiplier of the point forecast of a total over `open_days` open days at `level`:
-    /// linear between the neighbouring spans, the shortest span's below it, the longest's above.
-    /// `None` when the table is empty.
+    /// The multiplier of a total's point forecast `forecast` over `open_days` open days at
+    /// `level`: linear between the neighbouring spans, the shortest span's below it, the
+    /// longest's above. `None` when the table is empty.
     #[must_use]
-    pub fn factor(&self, open_days: usize, level: f64) -> Option<f64> {
-        let at = |grid: &[f32]| {
-            let grid: Vec<f64> = grid.iter().map(|&v| f64::from(v)).collect();
-            quantile_sorted(&grid, level)
-        };
-        let upper = self.spans.iter().position(|(n, _)| *n >= open_days);
+    pub fn factor(&self, open_days: usize, forecast: f64, level: f64) -> Option<f64> {
+        let upper = self.spans.iter().position(|s| s.open_days >= open_days);
         Some(match upper {
-            None => at(&self.spans.last()?.1),
-            Some(0) => at(&self.spans[0].1),
+            None => self.spans.last()?.factor(forecast, level),
+            Some(0) => self.spans[0].factor(forecast, level),
             Some(i) => {
-                let ((n0, g0), (n1, g1)) = (&self.spans[i - 1], &self.spans[i]);
-                let t = (open_days - n0) as f64 / (n1 - n0) as f64;
-                (1.0 - t) * at(g0) + t * at(g1)
+                let (s0, s1) = (&self.spans[i - 1], &self.spans[i]);
+                let t = (open_days - s0.open_days) as f64 / (s1.open_days - s0.open_days) as f64;
+                (1.0 - t) * s0.factor(forecast, level) + t * s1.factor(forecast, level)
             }
         })
-    }
-}
-
-/// [`SpanTable`]s per demand class, plus all classes together.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TotalTable {
-    /// Classes with enough samples at a span at least.
-    pub by_class: BTreeMap<DemandClass, SpanTable>,
-    /// Every sample (the fallback).
-    pub all: SpanTable,
-}
-
-impl TotalTable {
-    /// Builds the table from `(class, [(open days, ratio)])` of every series; a class's span
-    /// needs [`MIN_CLASS_SAMPLES`] samples, or the class reads the all-class table.
-    #[must_use]
-    pub fn from_samples(samples: &[(DemandClass, &[(usize, f64)])]) -> Self {
-        let mut pooled: BTreeMap<DemandClass, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
-        let mut all: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-        for (class, ratios) in samples {
-            let class = pooled.entry(*class).or_default();
-            for &(n, ratio) in *ratios {
-                class.entry(n).or_default().push(ratio);
-                all.entry(n).or_default().push(ratio);
-            }
-        }
-        let all = SpanTable::from_samples(&all, 1);
-        let by_class = pooled
-            .iter()
-            .map(|(class, s)| (*class, SpanTable::from_samples(s, MIN_CLASS_SAMPLES)))
-            .filter(|(_, t)| t.spans.len() == all.spans.len())
-            .collect();
-        Self { by_class, all }
-    }
-
-    /// The table a series of `class` reads.
-    #[must_use]
-    pub fn for_class(&self, class: DemandClass) -> &SpanTable {
-        self.by_class.get(&class).unwrap_or(&self.all)
     }
 }
 
@@ -206,18 +245,35 @@ mod tests {
     }
 
     #[test]
-    fn total_factors_interpolate_between_spans_and_fall_back_to_all_classes() {
+    fn total_factors_interpolate_between_spans_and_between_volumes() {
         // Span 1: ratios 0..2 uniform; span 3: all 1 (a total over 3 days is always right).
-        let mut samples: Vec<(usize, f64)> = (0..=400).map(|i| (1, f64::from(i) / 200.0)).collect();
-        samples.extend((0..=400).map(|_| (3, 1.0)));
-        let table = TotalTable::from_samples(&[(DemandClass::Smooth, &samples)]);
-        let smooth = table.for_class(DemandClass::Smooth);
-        assert!((smooth.factor(1, 0.9).unwrap() - 1.8).abs() < 1e-6);
-        assert!((smooth.factor(3, 0.9).unwrap() - 1.0).abs() < 1e-6);
-        assert!((smooth.factor(2, 0.9).unwrap() - 1.4).abs() < 1e-6, "halfway between spans");
-        assert!((smooth.factor(30, 0.9).unwrap() - 1.0).abs() < 1e-6, "the longest span above it");
-        // A class without samples reads the pooled table; an empty table has no factor.
-        assert_eq!(table.for_class(DemandClass::Lumpy), &table.all);
-        assert_eq!(SpanTable::default().factor(3, 0.9), None);
+        let mut samples: Vec<(usize, f64, f64)> =
+            (0..=400).map(|i| (1, 10.0, f64::from(i) / 200.0)).collect();
+        samples.extend((0..=400).map(|_| (3, 10.0, 1.0)));
+        let table = TotalTable::from_samples(&[&samples]);
+        assert!((table.factor(1, 10.0, 0.9).unwrap() - 1.8).abs() < 1e-6);
+        assert!((table.factor(3, 10.0, 0.9).unwrap() - 1.0).abs() < 1e-6);
+        assert!((table.factor(2, 10.0, 0.9).unwrap() - 1.4).abs() < 1e-6, "halfway between spans");
+        assert!((table.factor(30, 10.0, 0.9).unwrap() - 1.0).abs() < 1e-6, "the longest span above it");
+        assert_eq!(TotalTable::default().factor(3, 10.0, 0.9), None);
+
+        // Totals forecast at about 1 unit spread 0..4, at about 100 units 0.9..1.1 (forecasts
+        // nudged so their order does not follow the ratios): four groups of 200.
+        let shuffled = |i: u32| f64::from((i * 7919) % 400);
+        let mut samples: Vec<(usize, f64, f64)> =
+            (0..400).map(|i| (5, 1.0 + f64::from(i) * 1e-6, shuffled(i) / 100.0)).collect();
+        samples.extend((0..400).map(|i| (5, 100.0 + f64::from(i) * 1e-4, 0.9 + shuffled(i) / 2000.0)));
+        let table = TotalTable::from_samples(&[&samples]);
+        assert_eq!(table.spans[0].groups.len(), 4);
+        let p90 = |forecast| table.factor(5, forecast, 0.9).unwrap();
+        assert!((p90(0.5) - 3.6).abs() < 0.2, "below the smallest group: {}", p90(0.5));
+        assert!((p90(1000.0) - 1.08).abs() < 0.01, "above the largest group: {}", p90(1000.0));
+        assert!(p90(1.0) > p90(10.0) && p90(10.0) > p90(100.0), "narrower as the forecast grows");
+
+        // Tied forecasts stay in one group whatever order their ratios come in.
+        let tied: Vec<(usize, f64, f64)> = (0..=1000).map(|i| (5, 40.0, f64::from(i) / 1000.0)).collect();
+        let table = TotalTable::from_samples(&[&tied]);
+        assert_eq!(table.spans[0].groups.len(), 1);
+        assert!((table.factor(5, 40.0, 0.9).unwrap() - 0.9).abs() < 1e-6);
     }
 }

@@ -51,9 +51,10 @@ pub(crate) struct Choice {
     pub backtest: Backtest,
     /// `y / f` at every backtest point with `f > 0` (quantile samples).
     pub ratios: Vec<f64>,
-    /// `(n, sum y / sum f)` over the first `n` open days of every backtest window, for `n` in
-    /// [`super::quantiles::TOTAL_SPANS`] within the window and `sum f > 0` (total quantile samples).
-    pub total_ratios: Vec<(usize, f64)>,
+    /// `(n, sum f, sum y / sum f)` over the first `n` open days of every backtest window, for
+    /// `n` in [`super::quantiles::TOTAL_SPANS`] within the window and `sum f > 0` (total
+    /// quantile samples).
+    pub total_ratios: Vec<(usize, f64, f64)>,
     pub class: DemandClass,
 }
 
@@ -201,7 +202,7 @@ pub(crate) fn finish(
             sum_y += y;
             sum_f += f;
             if TOTAL_SPANS.contains(&(t + 1)) && sum_f > 1e-9 {
-                total_ratios.push((t + 1, sum_y / sum_f));
+                total_ratios.push((t + 1, sum_f, sum_y / sum_f));
             }
             abs += (f - y).abs();
             signed += f - y;

@@ -14,12 +14,10 @@
 //! (1 RU for a document up to 1 KB) and one lookup in the embedded database. Keys escape
 //! the characters ids may not hold (`/ \ ? #`) and `%` as `%XX`.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::forecast::quantiles::SpanTable;
+use crate::forecast::quantiles::TotalTable;
 use crate::registry::ModelKind;
 use crate::segments::Segment;
 
@@ -174,19 +172,17 @@ pub struct ForecastSummary {
     /// Whether the shop is open on each forecast day (empty in summaries published before it).
     #[serde(default)]
     pub open: Vec<bool>,
-    /// The quantile factors of totals per demand class (see
-    /// [`crate::forecast::quantiles::TotalTable`]; empty in summaries published before it).
+    /// The quantile factors of totals ([`TotalTable`]; empty in summaries published before it).
     #[serde(default)]
-    pub total_factors: BTreeMap<String, SpanTable>,
+    pub total_factors: TotalTable,
 }
 
 impl ForecastSummary {
-    /// How the totals of a SKU of `class` spread: its class's table and the open days, when the
-    /// summary holds them.
+    /// How totals spread: the factor table and the open days, when the summary holds them.
     #[must_use]
-    pub fn spread(&self, class: &str) -> Option<(&SpanTable, &[bool])> {
-        let table = self.total_factors.get(class).filter(|t| !t.is_empty())?;
-        (!self.open.is_empty()).then_some((table, self.open.as_slice()))
+    pub fn spread(&self) -> Option<(&TotalTable, &[bool])> {
+        (!self.total_factors.is_empty() && !self.open.is_empty())
+            .then_some((&self.total_factors, self.open.as_slice()))
     }
 }
 
@@ -201,9 +197,9 @@ impl ItemForecast {
     }
 
     /// Quantile `level` of the total over the days `range`. With a `spread` (the summary's
-    /// [`ForecastSummary::spread`] for this SKU's class): the summed point forecast times the
-    /// factor at the range's number of open days, measured on backtest totals (a range that does
-    /// not start on the first day reads the factor of a total as long). Without one (documents
+    /// [`ForecastSummary::spread`]): the summed point forecast times the factor at the range's
+    /// number of open days and that sum, measured on backtest totals (a range that does not start
+    /// on the first day reads the factor of a total as long). Without one (documents
     /// published before it existed): normal approximation, days independent
     /// (`sum of means + z * sqrt(sum of variances)`), at least 0.
     #[must_use]
@@ -211,14 +207,14 @@ impl ItemForecast {
         &self,
         range: std::ops::Range<usize>,
         level: f64,
-        spread: Option<(&SpanTable, &[bool])>,
+        spread: Option<(&TotalTable, &[bool])>,
     ) -> f64 {
         let days = &self.mean[range.start.min(self.mean.len())..range.end.min(self.mean.len())];
         let mean: f64 = days.iter().map(|&m| f64::from(m)).sum();
         if let Some((table, open)) = spread {
             let open_days = open.get(range.start..range.end.min(open.len())).unwrap_or_default();
             let open_days = open_days.iter().filter(|&&o| o).count();
-            if let Some(factor) = table.factor(open_days, level) {
+            if let Some(factor) = table.factor(open_days, mean, level) {
                 return mean * factor;
             }
         }
@@ -288,20 +284,16 @@ mod tests {
     }
 
     #[test]
-    fn totals_read_the_class_table_at_their_open_days() {
-        let mut samples: Vec<(usize, f64)> = (0..=400).map(|i| (1, f64::from(i) / 200.0)).collect();
-        samples.extend((0..=400).map(|i| (2, 0.5 + f64::from(i) / 400.0)));
-        let table = crate::forecast::quantiles::TotalTable::from_samples(&[(
-            crate::forecast::DemandClass::Smooth,
-            &samples,
-        )]);
+    fn totals_read_the_table_at_their_open_days() {
+        let mut samples: Vec<(usize, f64, f64)> = (0..=400).map(|i| (1, 8.0, f64::from(i) / 200.0)).collect();
+        samples.extend((0..=400).map(|i| (2, 8.0, 0.5 + f64::from(i) / 400.0)));
         let summary = ForecastSummary {
             first_date: NaiveDate::MIN,
             horizon: 3,
             skus: 1,
             closed_weekdays: vec![],
             open: vec![true, false, true],
-            total_factors: BTreeMap::from([("smooth".to_owned(), table.all.clone())]),
+            total_factors: TotalTable::from_samples(&[&samples]),
         };
         let f = ItemForecast {
             first_date: NaiveDate::MIN,
@@ -310,11 +302,12 @@ mod tests {
             class: "smooth".into(),
             methods: vec![],
         };
-        let spread = summary.spread("smooth");
+        let spread = summary.spread();
         // Three calendar days, two open: the span-2 factor at 0.9 is 0.5 + 0.9 = 1.4.
         assert!((f.total_quantile(0..3, 0.9, spread) - 8.0 * 1.4).abs() < 1e-5);
         // One open day (the second range starts later): the span-1 factor, 1.8.
         assert!((f.total_quantile(1..3, 0.9, spread) - 4.0 * 1.8).abs() < 1e-5);
-        assert_eq!(summary.spread("lumpy"), None, "no table for the class: the caller falls back");
+        let old = ForecastSummary { total_factors: TotalTable::default(), ..summary };
+        assert_eq!(old.spread(), None, "published before the table: the caller falls back");
     }
 }

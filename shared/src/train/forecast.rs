@@ -131,11 +131,7 @@ impl ForecastArtifact {
                 .iter()
                 .map(|(_, s)| s.is_some())
                 .collect(),
-            total_factors: crate::forecast::DemandClass::ALL
-                .iter()
-                .map(|&class| (class.as_str().to_owned(), self.model.totals.for_class(class).clone()))
-                .filter(|(_, table)| !table.is_empty())
-                .collect(),
+            total_factors: self.model.totals.clone(),
         };
         docs.push(Document::new(SHOP_PARTITION, &id, &summary)?);
         Ok(docs)
