@@ -224,7 +224,7 @@ async fn forecast(
         .collect();
     let summary = state.reader.get::<ForecastSummary>(ModelKind::Forecast, SHOP_PARTITION).await?;
     let summary = summary.and_then(|(_, s)| s);
-    let spread = summary.as_deref().and_then(|s| s.spread());
+    let spread = summary.as_deref().filter(|s| s.covers(&item)).and_then(|s| s.spread());
     let weekly: Vec<Value> = item.mean[..horizon]
         .chunks(7)
         .enumerate()

@@ -1,6 +1,6 @@
 //! A replay of the alert policy on a demand history: each SKU's stock simulated day by day under
 //! our policy (the forecaster refitted as the days pass) and under a naive fixed reorder point,
-//! scored on stock-outs, fill rate, stock held and orders placed.
+//! scored on stock-outs, fill rate, cycle service level, stock held and orders placed.
 //!
 //! ## The simulation
 //! - **Window**: the second half of the panel's calendar days, from day `days / 2` (0-based) to
@@ -109,7 +109,8 @@ pub struct PolicyOutcome {
     pub orders: u64,
     /// Units ordered.
     pub units_ordered: f64,
-    /// Orders received within the window.
+    /// Orders received within the window (with a lead time of 0 an order has no lead time to
+    /// run out in and is not a cycle).
     pub cycles: u64,
     /// Share of those orders whose lead time (the days after the order up to its arrival) saw
     /// no stock-out: the cycle service level the policy's `service_level` aims at (`None`

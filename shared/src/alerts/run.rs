@@ -13,10 +13,13 @@
 //! open ones; an older snapshot delivered late does not replace a newer one as latest.
 //!
 //! ## The demand path
-//! Daily point forecasts come from the live forecast's documents; the daily p10 and p90 from
-//! its quantile factors, with the p10-p90 spread floored at a Poisson's (`2 x 1.2816 x
-//! sqrt(mean)`): the daily quantiles of intermittent demand collapse to zero when most days sell
-//! nothing, which would otherwise mean no safety stock for exactly the SKUs that need it.
+//! Daily point forecasts come from the live forecast's documents, the spread of their totals
+//! (what the reorder point reads) from the forecast summary's total factors and open days, when
+//! the summary has them and covers the same days as the SKU's document. A path read from a later
+//! day (below) reads the factors at its own lead time's open days and size, though they were
+//! measured on windows starting at a forecast's first day. The daily p10 and p90 come from the
+//! quantile factors, with the p10-p90 spread floored at a Poisson's (`2 x 1.2816 x sqrt(mean)`):
+//! only summaries published before the total factors existed make the policy read them.
 //!
 //! ## Reading the forecast at the snapshot's date
 //! The live forecast starts the day after the data it was trained on (`first_date`). A snapshot
@@ -174,7 +177,7 @@ pub async fn run(
         let p90: Vec<f64> = mean.iter().zip(&p10).map(|(&m, &low)| low + spread(m)).collect();
         let p50: Vec<f64> = mean.iter().map(|&m| m * mid).collect();
         let mut path = DemandPath::new(&row.sku, first_date, mean.clone(), p10, p50, p90)?;
-        if let Some((table, open)) = totals.as_ref().filter(|(_, open)| open.len() == mean.len()) {
+        if let Some((table, open)) = totals.as_ref().filter(|_| summary.covers(&item)) {
             path = path.with_totals(&row.sku, Arc::clone(table), open.to_vec())?;
         }
         paths.insert(row.sku.clone(), path.skip(offset));

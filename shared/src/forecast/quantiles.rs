@@ -99,6 +99,10 @@ pub const MIN_GROUP_SAMPLES: usize = 200;
 /// Volume groups per span, at most.
 pub const MAX_GROUPS: usize = 8;
 
+/// The levels [`TotalTable::factor`] reads; a level outside reads the nearest end. With a few
+/// hundred windows to a group, a percentile beyond these is one window's accident.
+pub const TOTAL_LEVELS: (f64, f64) = (0.01, 0.99);
+
 /// The backtest totals whose point forecast was about `forecast` units.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VolumeGroup {
@@ -202,10 +206,11 @@ impl TotalTable {
     }
 
     /// The multiplier of a total's point forecast `forecast` over `open_days` open days at
-    /// `level`: linear between the neighbouring spans, the shortest span's below it, the
-    /// longest's above. `None` when the table is empty.
+    /// `level` (clamped to [`TOTAL_LEVELS`]): linear between the neighbouring spans, the shortest
+    /// span's below it, the longest's above. `None` when the table is empty.
     #[must_use]
     pub fn factor(&self, open_days: usize, forecast: f64, level: f64) -> Option<f64> {
+        let level = level.clamp(TOTAL_LEVELS.0, TOTAL_LEVELS.1);
         let upper = self.spans.iter().position(|s| s.open_days >= open_days);
         Some(match upper {
             None => self.spans.last()?.factor(forecast, level),
@@ -275,5 +280,12 @@ mod tests {
         let table = TotalTable::from_samples(&[&tied]);
         assert_eq!(table.spans[0].groups.len(), 1);
         assert!((table.factor(5, 40.0, 0.9).unwrap() - 0.9).abs() < 1e-6);
+
+        // Beyond the 99th percentile the table reads the 99th: one wild window (a ratio of
+        // 3000 among 1000 exact ones) does not set a 0.999 quantile.
+        let mut wild: Vec<(usize, f64, f64)> = (0..999).map(|_| (5, 40.0, 1.0)).collect();
+        wild.push((5, 40.0, 3000.0));
+        let table = TotalTable::from_samples(&[&wild]);
+        assert!((table.factor(5, 40.0, 0.999).unwrap() - 1.0).abs() < 1e-6);
     }
 }

@@ -184,6 +184,13 @@ impl ForecastSummary {
         (!self.total_factors.is_empty() && !self.open.is_empty())
             .then_some((&self.total_factors, self.open.as_slice()))
     }
+
+    /// Whether `item` was published with this summary: the same first day and days (an item
+    /// and the summary read apart could straddle a promotion).
+    #[must_use]
+    pub fn covers(&self, item: &ItemForecast) -> bool {
+        self.first_date == item.first_date && self.open.len() == item.mean.len()
+    }
 }
 
 impl ItemForecast {
@@ -302,6 +309,8 @@ mod tests {
             class: "smooth".into(),
             methods: vec![],
         };
+        assert!(summary.covers(&f));
+        assert!(!summary.covers(&ItemForecast { first_date: NaiveDate::MAX, ..f.clone() }));
         let spread = summary.spread();
         // Three calendar days, two open: the span-2 factor at 0.9 is 0.5 + 0.9 = 1.4.
         assert!((f.total_quantile(0..3, 0.9, spread) - 8.0 * 1.4).abs() < 1e-5);
