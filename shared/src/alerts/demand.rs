@@ -127,8 +127,7 @@ impl DemandPath {
     /// its totals when the model has a total table (models saved before it have none).
     pub fn all_from(model: &ForecastModel, forecasts: &Forecasts) -> Result<Vec<Self>, AlertError> {
         let table = Arc::new(model.totals.clone());
-        let open: Vec<bool> =
-            model.calendar.future(forecasts.dates.len()).iter().map(|(_, slot)| slot.is_some()).collect();
+        let open = model.calendar.future_open(forecasts.dates.len());
         forecasts
             .skus
             .iter()

@@ -106,6 +106,12 @@ impl TradingCalendar {
         (1..=horizon).map(|h| add_days(self.last(), h)).map(|d| (d, self.slot(d))).collect()
     }
 
+    /// Whether each of the `horizon` days after the history is open.
+    #[must_use]
+    pub fn future_open(&self, horizon: usize) -> Vec<bool> {
+        self.future(horizon).iter().map(|(_, slot)| slot.is_some()).collect()
+    }
+
     /// Indices (into the span) of open days, and their slots.
     #[must_use]
     pub fn open_days(&self) -> (Vec<usize>, Vec<u8>) {

@@ -96,7 +96,7 @@ pub fn evaluate(
         .collect();
     let weekly_actual: Vec<f64> = test.values.iter().flat_map(|y| buckets(y, WEEK)).collect();
     let weekly_forecast: Vec<f64> = mean.iter().flat_map(|f| buckets(f, WEEK)).collect();
-    let open_days = model.calendar.future(holdout).iter().filter(|(_, slot)| slot.is_some()).count();
+    let open_days = model.calendar.future_open(holdout).iter().filter(|&&open| open).count();
     let totals_covered = model
         .skus
         .iter()

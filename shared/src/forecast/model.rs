@@ -150,7 +150,7 @@ impl ForecasterParams {
         let calendar = panel.calendar();
         let period = calendar.period();
         let (open_days, slots) = calendar.open_days();
-        let steps = calendar.future(self.horizon).iter().filter(|(_, s)| s.is_some()).count();
+        let steps = calendar.future_open(self.horizon).iter().filter(|&&open| open).count();
         let series: Vec<Vec<f64>> =
             panel.values.iter().map(|v| open_days.iter().map(|&d| v[d]).collect()).collect();
         let panel_profile = weekday_profile(series.iter().map(Vec::as_slice), &slots, period);

@@ -124,13 +124,7 @@ impl ForecastArtifact {
             horizon: self.forecasts.dates.len(),
             skus: self.forecasts.skus.len(),
             closed_weekdays: self.model.calendar.closed_weekdays.iter().map(ToString::to_string).collect(),
-            open: self
-                .model
-                .calendar
-                .future(self.forecasts.dates.len())
-                .iter()
-                .map(|(_, s)| s.is_some())
-                .collect(),
+            open: self.model.calendar.future_open(self.forecasts.dates.len()),
             total_factors: self.model.totals.clone(),
         };
         docs.push(Document::new(SHOP_PARTITION, &id, &summary)?);
