@@ -191,6 +191,15 @@ pub fn eval(
     row("p10-p90 coverage, totals", pct(m.coverage_total_p10_p90), "~80%", String::new());
     row("WAPE weekly (h = 4)", pct(m.wape_weekly), "<= 48%", peers("wape_weekly"));
     println!(
+        "open days at or below pq: {}; p10-p90 coverage by size fifth, slowest first: {}",
+        m.calibration
+            .iter()
+            .map(|(l, s)| format!("q{:.0} {}", l * 100.0, pct(*s)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        m.coverage_by_size.iter().map(|&c| pct(c)).collect::<Vec<_>>().join(", ")
+    );
+    println!(
         "load {load_seconds:.2} s, fit {:.2} s, predict {:.3} s; MASE over {} SKUs",
         report.fit_seconds, report.predict_seconds, m.mase_skus
     );

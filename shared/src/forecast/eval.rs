@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::ForecastError;
 use super::metrics::{bias, buckets, coverage, mase, median, total_wape, wape};
-use super::model::ForecasterParams;
+use super::model::{ForecasterParams, SkuForecast};
 use super::panel::Panel;
 
 /// Lag of the seasonal naive forecast that scales MASE: 7 calendar days.
@@ -40,7 +40,22 @@ pub struct EvalMetrics {
     /// model's total factors at the holdout's open days): the band a lead-time demand reads.
     #[serde(default)]
     pub coverage_total_p10_p90: f64,
+    /// Daily calibration: `(level, share of open SKU-days with y <= the level's quantile)` for
+    /// [`CALIBRATION_LEVELS`]; a calibrated quantile holds its level's share.
+    #[serde(default)]
+    pub calibration: Vec<(f64, f64)>,
+    /// Daily p10-p90 coverage over open days in each fifth of the SKUs by mean daily forecast,
+    /// slowest first: a band calibrated only on average can cover 95 % of slow sellers' days
+    /// and 65 % of fast sellers'.
+    #[serde(default)]
+    pub coverage_by_size: Vec<f64>,
 }
+
+/// Levels whose daily calibration [`EvalMetrics::calibration`] reports.
+pub const CALIBRATION_LEVELS: [f64; 5] = [0.1, 0.5, 0.9, 0.95, 0.99];
+
+/// Size groups of [`EvalMetrics::coverage_by_size`].
+pub const SIZE_GROUPS: usize = 5;
 
 /// What `shopsense eval forecast` reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,14 +94,16 @@ pub fn evaluate(
     let model = params.fit(&train)?;
     let fit_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let forecasts = model.predict(holdout, &[0.1, 0.9])?;
+    let forecasts = model.predict(holdout, &CALIBRATION_LEVELS)?;
     let predict_seconds = started.elapsed().as_secs_f64();
 
     let actual: Vec<f64> = test.values.iter().flatten().copied().collect();
     let mean: Vec<Vec<f64>> = forecasts.skus.iter().map(|s| s.mean.clone()).collect();
     let flat: Vec<f64> = mean.iter().flatten().copied().collect();
-    let lower: Vec<f64> = forecasts.skus.iter().flat_map(|s| s.quantiles[0].1.clone()).collect();
-    let upper: Vec<f64> = forecasts.skus.iter().flat_map(|s| s.quantiles[1].1.clone()).collect();
+    let level_at = |level: f64| CALIBRATION_LEVELS.iter().position(|&l| l == level).unwrap_or(0);
+    let (p10, p90) = (level_at(0.1), level_at(0.9));
+    let lower: Vec<f64> = forecasts.skus.iter().flat_map(|s| s.quantiles[p10].1.clone()).collect();
+    let upper: Vec<f64> = forecasts.skus.iter().flat_map(|s| s.quantiles[p90].1.clone()).collect();
     let mases: Vec<f64> = test
         .values
         .iter()
@@ -96,7 +113,8 @@ pub fn evaluate(
         .collect();
     let weekly_actual: Vec<f64> = test.values.iter().flat_map(|y| buckets(y, WEEK)).collect();
     let weekly_forecast: Vec<f64> = mean.iter().flat_map(|f| buckets(f, WEEK)).collect();
-    let open_days = model.calendar.future_open(holdout).iter().filter(|&&open| open).count();
+    let open = model.calendar.future_open(holdout);
+    let open_days = open.iter().filter(|&&open| open).count();
     let totals_covered = model
         .skus
         .iter()
@@ -118,6 +136,8 @@ pub fn evaluate(
         coverage_p10_p90: coverage(&actual, &lower, &upper),
         wape_weekly: wape(&weekly_actual, &weekly_forecast),
         coverage_total_p10_p90: totals_covered as f64 / model.skus.len().max(1) as f64,
+        calibration: calibration(&forecasts.skus, &test.values, &open),
+        coverage_by_size: coverage_by_size(&forecasts.skus, &test.values, &open, (p10, p90)),
     };
     let mut classes = BTreeMap::new();
     let mut methods_chosen = BTreeMap::new();
@@ -139,6 +159,51 @@ pub fn evaluate(
         classes,
         methods_chosen,
     })
+}
+
+/// `(level, share of open SKU-days at or below the level's quantile)` per predicted level.
+fn calibration(skus: &[SkuForecast], actual: &[Vec<f64>], open: &[bool]) -> Vec<(f64, f64)> {
+    let days = skus.len() * open.iter().filter(|&&o| o).count();
+    (0..skus.first().map_or(0, |s| s.quantiles.len()))
+        .map(|q| {
+            let below = skus
+                .iter()
+                .zip(actual)
+                .flat_map(|(s, y)| s.quantiles[q].1.iter().zip(y).zip(open))
+                .filter(|((p, y), open)| **open && **y <= **p + 1e-9)
+                .count();
+            let level = skus.first().map_or(0.0, |s| s.quantiles[q].0);
+            (level, below as f64 / days.max(1) as f64)
+        })
+        .collect()
+}
+
+/// p10-p90 coverage over open days in [`SIZE_GROUPS`] equal-count groups of SKUs by mean
+/// forecast, slowest first (`band`: the positions of p10 and p90 among the quantiles).
+fn coverage_by_size(
+    skus: &[SkuForecast],
+    actual: &[Vec<f64>],
+    open: &[bool],
+    band: (usize, usize),
+) -> Vec<f64> {
+    let mut order: Vec<(f64, usize)> =
+        skus.iter().enumerate().map(|(i, s)| (s.mean.iter().sum::<f64>(), i)).collect();
+    order.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let groups = SIZE_GROUPS.min(order.len());
+    (0..groups)
+        .map(|g| {
+            let members = &order[g * order.len() / groups..(g + 1) * order.len() / groups];
+            let (mut covered, mut days) = (0usize, 0usize);
+            for &(_, i) in members {
+                let (lo, hi) = (&skus[i].quantiles[band.0].1, &skus[i].quantiles[band.1].1);
+                for t in (0..open.len()).filter(|&t| open[t]) {
+                    days += 1;
+                    covered += usize::from(lo[t] - 1e-9 <= actual[i][t] && actual[i][t] <= hi[t] + 1e-9);
+                }
+            }
+            covered as f64 / days.max(1) as f64
+        })
+        .collect()
 }
 
 #[cfg(test)]

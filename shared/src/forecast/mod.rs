@@ -32,8 +32,9 @@
 //!
 //! ## Quantiles
 //! Empirical quantiles of actual / forecast over the chosen ensemble's backtest points, pooled
-//! per demand class, times the point forecast; the levels are stretched per class so that the
-//! p10–p90 band covers 80 % of the backtest points ([`quantiles`]). Totals over several days
+//! over all SKUs in groups by the size of the SKU's forecast, times the point forecast; within
+//! a group the levels between p10 and p90 are stretched so that the band covers 80 % of the
+//! group's backtest points, and the tails run on to the extremes ([`quantiles`]). Totals over several days
 //! read their own table: quantiles of `sum y / sum f` over the first `n` open days of each
 //! backtest window, by `n` and by the size of the forecast total
 //! ([`quantiles::TotalTable`]).

@@ -61,7 +61,7 @@ pub struct ForecasterParams {
     /// Multiply every forecast by the panel's backtest `sum y / sum f` (default false), removing
     /// the shared bias of the chosen ensembles (clamped to 0.5..2).
     pub bias_correction: bool,
-    /// Calibrate the quantile levels per demand class so that the p10-p90 interval covers this
+    /// Calibrate the quantile levels per size group so that the p10-p90 interval covers this
     /// share of the backtest points (default 0.8; `None`: raw empirical quantiles, whose
     /// p10 is 0 for most days of lumpy series and so covers ~92 % instead of 80 %).
     pub interval_coverage: Option<f64>,
@@ -245,12 +245,13 @@ impl ForecasterParams {
         } else {
             1.0
         };
-        let scaled: Vec<Vec<f64>> =
-            choices.iter().map(|c| c.ratios.iter().map(|r| r / correction).collect()).collect();
-        let samples: Vec<(DemandClass, &[f64])> =
-            choices.iter().zip(&scaled).map(|(c, r)| (c.model.class, r.as_slice())).collect();
-        let quantiles = QuantileTable::from_samples(&samples, self.interval_coverage);
         // As served: the forecast scaled by the correction, the ratio to it.
+        let scaled: Vec<Vec<(f64, f64)>> = choices
+            .iter()
+            .map(|c| c.ratios.iter().map(|&(size, r)| (size * correction, r / correction)).collect())
+            .collect();
+        let samples: Vec<&[(f64, f64)]> = scaled.iter().map(Vec::as_slice).collect();
+        let quantiles = QuantileTable::from_samples(&samples, self.interval_coverage);
         let scaled_totals: Vec<Vec<(usize, f64, f64)>> = choices
             .iter()
             .map(|c| c.total_ratios.iter().map(|&(n, f, r)| (n, f * correction, r / correction)).collect())
@@ -305,7 +306,7 @@ struct Prepared {
 
 struct SkuFit {
     model: SkuModel,
-    ratios: Vec<f64>,
+    ratios: Vec<(f64, f64)>,
     total_ratios: Vec<(usize, f64, f64)>,
 }
 
@@ -395,7 +396,8 @@ pub struct ForecastModel {
     pub calendar: TradingCalendar,
     /// Multiplier of every point forecast (1 unless `bias_correction`).
     pub correction: f64,
-    /// Multipliers of the point forecast per quantile level.
+    /// Multipliers of a day's point forecast per quantile level, by the series' mean daily
+    /// forecast over the open days forecast.
     pub quantiles: QuantileTable,
     /// Multipliers of a total's point forecast by open days, size and level (empty in models
     /// saved before it existed).
@@ -414,6 +416,16 @@ pub struct SkuForecast {
     pub mean: Vec<f64>,
     /// `(level, values)` per quantile level asked.
     pub quantiles: Vec<(f64, Vec<f64>)>,
+}
+
+impl SkuForecast {
+    /// The mean daily forecast over the days flagged `open`: the size its daily quantile
+    /// factors are read at.
+    #[must_use]
+    pub fn open_day_mean(&self, open: &[bool]) -> f64 {
+        let days: Vec<f64> = self.mean.iter().zip(open).filter(|(_, o)| **o).map(|(m, _)| *m).collect();
+        days.iter().sum::<f64>() / days.len().max(1) as f64
+    }
 }
 
 /// Forecasts of every SKU for the days after the history.
@@ -448,6 +460,7 @@ impl ForecastModel {
             .map(|sku| {
                 let open: Vec<f64> =
                     sku.predict_open(&open_slots).into_iter().map(|f| f * self.correction).collect();
+                let size = open.iter().sum::<f64>() / open.len().max(1) as f64;
                 let mut next = open.into_iter();
                 let mean: Vec<f64> = future
                     .iter()
@@ -456,7 +469,7 @@ impl ForecastModel {
                 let quantiles = levels
                     .iter()
                     .map(|&level| {
-                        let factor = self.quantiles.factor(sku.class, level);
+                        let factor = self.quantiles.factor(sku.class, size, level);
                         (level, mean.iter().map(|m| m * factor).collect())
                     })
                     .collect();

@@ -49,8 +49,9 @@ pub(crate) struct Choice {
     pub weights: Vec<f64>,
     pub fitted: Vec<Fitted>,
     pub backtest: Backtest,
-    /// `y / f` at every backtest point with `f > 0` (quantile samples).
-    pub ratios: Vec<f64>,
+    /// `(mean f of the window, y / f)` at every backtest point with `f > 0` (quantile
+    /// samples, grouped by the first).
+    pub ratios: Vec<(f64, f64)>,
     /// `(n, sum f, sum y / sum f)` over the first `n` open days of every backtest window, for
     /// `n` in [`super::quantiles::TOTAL_SPANS`] within the window and `sum f > 0` (total
     /// quantile samples).
@@ -196,9 +197,12 @@ pub(crate) fn finish(
     let mut total_ratios = Vec::new();
     let (mut abs, mut signed, mut demand) = (0.0, 0.0, 0.0);
     for (k, actual) in backtests.actual.iter().enumerate() {
+        let forecast: Vec<f64> = (0..actual.len())
+            .map(|t| chosen.iter().map(|&(m, w)| w * backtests.forecasts[m][k][t]).sum())
+            .collect();
+        let size = forecast.iter().sum::<f64>() / forecast.len().max(1) as f64;
         let (mut sum_y, mut sum_f) = (0.0, 0.0);
-        for (t, &y) in actual.iter().enumerate() {
-            let f: f64 = chosen.iter().map(|&(m, w)| w * backtests.forecasts[m][k][t]).sum();
+        for (t, (&y, &f)) in actual.iter().zip(&forecast).enumerate() {
             sum_y += y;
             sum_f += f;
             if TOTAL_SPANS.contains(&(t + 1)) && sum_f > 1e-9 {
@@ -210,7 +214,7 @@ pub(crate) fn finish(
             backtest.forecast += f;
             backtest.points += 1;
             if f > 1e-9 {
-                ratios.push(y / f);
+                ratios.push((size, y / f));
             }
         }
     }
