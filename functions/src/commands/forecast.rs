@@ -191,7 +191,7 @@ pub fn eval(
     row("p10-p90 coverage, totals", pct(m.coverage_total_p10_p90), "~80%", String::new());
     row("WAPE weekly (h = 4)", pct(m.wape_weekly), "<= 48%", peers("wape_weekly"));
     println!(
-        "open days at or below pq: {}; p10-p90 coverage by size fifth, slowest first: {}",
+        "open SKU-days at or below pq: {}; their p10-p90 coverage by size fifth, slowest first: {}",
         m.calibration
             .iter()
             .map(|(l, s)| format!("q{:.0} {}", l * 100.0, pct(*s)))

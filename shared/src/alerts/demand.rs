@@ -187,6 +187,7 @@ mod tests {
             sku: "A".into(),
             mean: vec![2.0, 0.0],
             quantiles: vec![(0.1, vec![1.0, 0.0]), (0.5, vec![2.0, 0.0]), (0.9, vec![3.5, 0.0])],
+            size: 2.0,
         };
         let dates = [day("2011-12-10"), day("2011-12-11")];
         let path = DemandPath::from_forecast(&forecast, &dates).unwrap();

@@ -44,15 +44,19 @@ pub struct EvalMetrics {
     /// [`CALIBRATION_LEVELS`]; a calibrated quantile holds its level's share.
     #[serde(default)]
     pub calibration: Vec<(f64, f64)>,
-    /// Daily p10-p90 coverage over open days in each fifth of the SKUs by mean daily forecast,
-    /// slowest first: a band calibrated only on average can cover 95 % of slow sellers' days
+    /// Daily p10-p90 coverage over open days (where `coverage_p10_p90` counts every calendar day,
+    /// closed ones covered by [0, 0]) in each fifth of the SKUs by mean daily forecast (fewer
+    /// groups with fewer than 5 SKUs), slowest first: a band calibrated only on average can cover 95 % of slow sellers' days
     /// and 65 % of fast sellers'.
     #[serde(default)]
     pub coverage_by_size: Vec<f64>,
 }
 
-/// Levels whose daily calibration [`EvalMetrics::calibration`] reports.
+/// Levels whose daily calibration [`EvalMetrics::calibration`] reports: p10 first, p90 third.
 pub const CALIBRATION_LEVELS: [f64; 5] = [0.1, 0.5, 0.9, 0.95, 0.99];
+
+/// Positions of p10 and p90 in [`CALIBRATION_LEVELS`].
+const P10_P90: (usize, usize) = (0, 2);
 
 /// Size groups of [`EvalMetrics::coverage_by_size`].
 pub const SIZE_GROUPS: usize = 5;
@@ -100,8 +104,7 @@ pub fn evaluate(
     let actual: Vec<f64> = test.values.iter().flatten().copied().collect();
     let mean: Vec<Vec<f64>> = forecasts.skus.iter().map(|s| s.mean.clone()).collect();
     let flat: Vec<f64> = mean.iter().flatten().copied().collect();
-    let level_at = |level: f64| CALIBRATION_LEVELS.iter().position(|&l| l == level).unwrap_or(0);
-    let (p10, p90) = (level_at(0.1), level_at(0.9));
+    let (p10, p90) = P10_P90;
     let lower: Vec<f64> = forecasts.skus.iter().flat_map(|s| s.quantiles[p10].1.clone()).collect();
     let upper: Vec<f64> = forecasts.skus.iter().flat_map(|s| s.quantiles[p90].1.clone()).collect();
     let mases: Vec<f64> = test
@@ -209,6 +212,11 @@ fn coverage_by_size(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_calibration_levels_hold_p10_and_p90_where_the_band_reads_them() {
+        assert_eq!((CALIBRATION_LEVELS[P10_P90.0], CALIBRATION_LEVELS[P10_P90.1]), (0.1, 0.9));
+    }
 
     #[test]
     fn a_perfectly_forecast_constant_panel_scores_zero_error() {

@@ -416,16 +416,10 @@ pub struct SkuForecast {
     pub mean: Vec<f64>,
     /// `(level, values)` per quantile level asked.
     pub quantiles: Vec<(f64, Vec<f64>)>,
-}
-
-impl SkuForecast {
-    /// The mean daily forecast over the days flagged `open`: the size its daily quantile
-    /// factors are read at.
-    #[must_use]
-    pub fn open_day_mean(&self, open: &[bool]) -> f64 {
-        let days: Vec<f64> = self.mean.iter().zip(open).filter(|(_, o)| **o).map(|(m, _)| *m).collect();
-        days.iter().sum::<f64>() / days.len().max(1) as f64
-    }
+    /// The mean daily forecast over the open days of the fit's horizon (the backtest window's
+    /// length): the size its daily quantile factors are read at (0 in forecasts saved before).
+    #[serde(default)]
+    pub size: f64,
 }
 
 /// Forecasts of every SKU for the days after the history.
@@ -452,15 +446,19 @@ impl ForecastModel {
                 reason: format!("{level} is not in (0, 1)"),
             });
         }
-        let future = self.calendar.future(horizon);
-        let open_slots: Vec<u8> = future.iter().filter_map(|(_, s)| *s).collect();
+        // Daily factors are read at the SKU's mean forecast over the open days of the fit's
+        // horizon, as its backtest windows measured it, whatever horizon is asked now.
+        let sized = self.calendar.future(horizon.max(self.params.horizon));
+        let open_slots: Vec<u8> = sized.iter().filter_map(|(_, s)| *s).collect();
+        let size_days = sized.iter().take(self.params.horizon).filter(|(_, s)| s.is_some()).count();
+        let future = &sized[..horizon];
         let skus = self
             .skus
             .par_iter()
             .map(|sku| {
                 let open: Vec<f64> =
                     sku.predict_open(&open_slots).into_iter().map(|f| f * self.correction).collect();
-                let size = open.iter().sum::<f64>() / open.len().max(1) as f64;
+                let size = open[..size_days].iter().sum::<f64>() / size_days.max(1) as f64;
                 let mut next = open.into_iter();
                 let mean: Vec<f64> = future
                     .iter()
@@ -473,7 +471,7 @@ impl ForecastModel {
                         (level, mean.iter().map(|m| m * factor).collect())
                     })
                     .collect();
-                SkuForecast { sku: sku.sku.clone(), mean, quantiles }
+                SkuForecast { sku: sku.sku.clone(), mean, quantiles, size }
             })
             .collect();
         Ok(Forecasts { dates: future.iter().map(|(d, _)| *d).collect(), skus })
@@ -537,6 +535,35 @@ mod tests {
         assert_eq!(table.spans.iter().map(|s| s.open_days).collect::<Vec<_>>(), vec![1, 2, 3, 5, 7, 10]);
         for level in [0.1, 0.5, 0.95] {
             assert!((table.factor(12, 36.0, level).unwrap() - 1.0).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn a_day_has_the_same_quantiles_whatever_horizon_is_asked() {
+        // 60 SKUs at rates 1..60 with a strong weekday pattern and noise: thousands of backtest
+        // samples, so several size groups; a one-day forecast (a Monday) is far from the SKU's
+        // mean over the fit's horizon, which is where its factors must be read.
+        let first: NaiveDate = "2011-01-03".parse().unwrap();
+        let mut rows = Vec::new();
+        for sku in 1..=60u32 {
+            for d in 0..140u32 {
+                let noise = f64::from((d * 7919 + sku * 104_729) % 13) / 6.0;
+                let weekday = if d % 7 == 0 { 3.0 } else { 0.7 };
+                rows.push((
+                    format!("S{sku}"),
+                    first + chrono::Days::new(d.into()),
+                    f64::from(sku) * weekday * noise,
+                ));
+            }
+        }
+        let model = ForecasterParams { horizon: 14, ..ForecasterParams::default() }
+            .fit(&Panel::from_rows(&rows))
+            .unwrap();
+        assert!(model.quantiles.by_size.len() > 2, "{} groups", model.quantiles.by_size.len());
+        let (one, two_weeks) = (model.predict(1, &[0.9]).unwrap(), model.predict(14, &[0.9]).unwrap());
+        for (a, b) in one.skus.iter().zip(&two_weeks.skus) {
+            assert!((a.quantiles[0].1[0] - b.quantiles[0].1[0]).abs() < 1e-9, "{}", a.sku);
+            assert!((a.size - b.size).abs() < 1e-9);
         }
     }
 

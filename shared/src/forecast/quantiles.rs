@@ -114,8 +114,9 @@ impl QuantileTable {
 /// horizon are filled; a longer total reads the longest span filled).
 pub const TOTAL_SPANS: [usize; 12] = [1, 2, 3, 5, 7, 10, 14, 18, 24, 36, 48, 77];
 
-/// Samples per size group, at least (fewer samples make fewer groups): a group's 99th
-/// percentile then rests on its 10 largest samples, not on one or two wild windows. At 200 the
+/// Samples per size group, at least, in the daily table and in each span of the totals' (fewer
+/// samples make fewer groups; fewer than this make one): a group's 99th percentile then rests
+/// on its 10 largest samples, not on one or two wild windows. At 200 the
 /// alert backtest's panel (100 SKUs, 1,000 windows per span) made five groups, and two
 /// wholesale orders in one of them set a 7-day total's p99 at 189 times its forecast: safety
 /// stock at a 0.99 service level averaged 13,746 units on hand per SKU (5,537 at 1,000).
@@ -124,8 +125,8 @@ pub const MIN_GROUP_SAMPLES: usize = 1000;
 /// Volume groups per span, at most.
 pub const MAX_GROUPS: usize = 8;
 
-/// The levels [`TotalTable::factor`] reads; a level outside reads the nearest end. With a few
-/// hundred windows to a group, a percentile beyond these is one window's accident.
+/// The levels [`TotalTable::factor`] reads; a level outside reads the nearest end. With a
+/// thousand or so windows to a group, a percentile beyond these rests on a few windows.
 pub const TOTAL_LEVELS: (f64, f64) = (0.01, 0.99);
 
 /// The backtest samples whose point forecast was about `forecast` units.
@@ -146,14 +147,22 @@ fn no_stretch() -> f32 {
 }
 
 impl VolumeGroup {
+    /// The group's factor at `level`: its percentile at the stretched level, linear between
+    /// the stored percentiles.
     fn at(&self, level: f64) -> f64 {
-        let grid: Vec<f64> = self.percentiles.iter().map(|&v| f64::from(v)).collect();
-        quantile_sorted(&grid, stretched_level(level, f64::from(self.stretch)))
+        let p = &self.percentiles;
+        let Some(last) = p.len().checked_sub(1) else { return 1.0 };
+        let position = stretched_level(level, f64::from(self.stretch)) * last as f64;
+        let below = (position.floor() as usize).min(last);
+        let above = (below + 1).min(last);
+        let (low, high) = (f64::from(p[below]), f64::from(p[above]));
+        low + (position - below as f64) * (high - low)
     }
 }
 
-/// Up to [`MAX_GROUPS`] equal-count groups of `(forecast, ratio)` samples by forecast, at least
-/// [`MIN_GROUP_SAMPLES`] each, each calibrated to `target` (see [`stretch`]).
+/// Up to [`MAX_GROUPS`] groups of `(forecast, ratio)` samples by forecast, of about equal
+/// counts and at least [`MIN_GROUP_SAMPLES`] each (one group when there are fewer), each
+/// calibrated to `target` (see [`stretch`]).
 fn volume_groups(mut samples: Vec<(f64, f64)>, target: Option<f64>) -> Vec<VolumeGroup> {
     samples.sort_by(|a, b| a.0.total_cmp(&b.0));
     let count = (samples.len() / MIN_GROUP_SAMPLES).clamp(1, MAX_GROUPS);
@@ -165,7 +174,10 @@ fn volume_groups(mut samples: Vec<(f64, f64)>, target: Option<f64>) -> Vec<Volum
         while cut > 0 && cut < samples.len() && samples[cut].0 == samples[cut - 1].0 {
             cut += 1;
         }
-        cuts.push(cut);
+        // A cut pushed past a long tie can leave too few samples after it: skip it.
+        if cut - cuts.last().unwrap_or(&0) >= MIN_GROUP_SAMPLES && samples.len() - cut >= MIN_GROUP_SAMPLES {
+            cuts.push(cut);
+        }
     }
     cuts.push(samples.len());
     cuts.dedup();
@@ -286,10 +298,10 @@ mod tests {
     fn daily_factors_follow_the_size_of_the_forecast() {
         // Slow series (0.1 a day) sell nothing on 9 days in 10 and 10 units on the tenth; fast
         // ones (50 a day) spread 0.5..1.5. One table for both would be wrong for both.
-        let slow: Vec<(f64, f64)> = (0..1000).map(|i| (0.1, if i % 10 == 0 { 10.0 } else { 0.0 })).collect();
-        let fast: Vec<(f64, f64)> = (0..=1000).map(|i| (50.0, 0.5 + f64::from(i) / 1000.0)).collect();
+        let slow: Vec<(f64, f64)> = (0..1500).map(|i| (0.1, if i % 10 == 0 { 10.0 } else { 0.0 })).collect();
+        let fast: Vec<(f64, f64)> = (0..=1500).map(|i| (50.0, 0.5 + f64::from(i) / 1500.0)).collect();
         let table = QuantileTable::from_samples(&[&slow, &fast], Some(0.8));
-        assert_eq!(table.by_size.len(), 2, "ties stay in one group");
+        assert_eq!(table.by_size.len(), 2, "three equal-count groups would split the ties");
         let q = |size, level| table.factor(DemandClass::Lumpy, size, level);
         // Slow: every day with a sale is above p90 and the zeros are the band (covering 90 %,
         // the closest it can get to 80 %); the far tail still reaches the sale.
@@ -321,7 +333,7 @@ mod tests {
 
     #[test]
     fn stretched_levels_are_continuous_and_fix_the_ends_and_the_median() {
-        for s in [0.0, 0.6, 1.0] {
+        for s in [0.0, 0.6, 1.0, 1.25] {
             assert!(stretched_level(0.0, s).abs() < 1e-12 && (stretched_level(1.0, s) - 1.0).abs() < 1e-12);
             assert!((stretched_level(0.5, s) - 0.5).abs() < 1e-12);
             let mut last = 0.0;
@@ -337,10 +349,25 @@ mod tests {
 
     #[test]
     fn tables_of_models_fitted_before_size_groups_read_their_class() {
-        let json = r#"{"by_class":{"lumpy":[[0.0,0.5,1.0],1.0]},"all":[[1.0,1.0,1.0],1.0]}"#;
-        let table: QuantileTable = serde_json::from_str(json).unwrap();
+        // The layout models were saved in before `by_size` (MessagePack with field names).
+        #[derive(Serialize)]
+        struct Before {
+            by_class: BTreeMap<DemandClass, (Vec<f64>, f64)>,
+            all: (Vec<f64>, f64),
+        }
+        let grid: Vec<f64> = (0..=100).map(|p| f64::from(p) / 50.0).collect(); // 0..2
+        let before = Before {
+            by_class: BTreeMap::from([(DemandClass::Lumpy, (grid, 0.5))]),
+            all: (vec![1.0; 101], 1.0),
+        };
+        let bytes = rmp_serde::to_vec_named(&before).unwrap();
+        let table: QuantileTable = rmp_serde::from_slice(&bytes).unwrap();
         assert!(table.by_size.is_empty());
-        assert!((table.factor(DemandClass::Lumpy, 7.0, 0.75) - 0.75).abs() < 1e-9);
+        // Within p10-p90 as before (0.5 + s (q - 0.5)); the tails now run on to the ends:
+        // p99 reads the 98th percentile, not the 74.5th.
+        let lumpy = |level| table.factor(DemandClass::Lumpy, 7.0, level);
+        assert!((lumpy(0.9) - 2.0 * 0.7).abs() < 1e-9);
+        assert!((lumpy(0.99) - 2.0 * 0.97).abs() < 1e-9, "{}", lumpy(0.99));
         assert!((table.factor(DemandClass::Smooth, 7.0, 0.75) - 1.0).abs() < 1e-9);
     }
 

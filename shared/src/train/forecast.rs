@@ -105,10 +105,8 @@ impl ForecastArtifact {
         let id = doc_id(ModelKind::Forecast, version);
         let first_date = self.forecasts.dates.first().copied().unwrap_or_default();
         let mut docs = Vec::with_capacity(self.forecasts.skus.len() + 1);
-        let open = self.model.calendar.future_open(self.forecasts.dates.len());
         for (sku, fitted) in self.forecasts.skus.iter().zip(&self.model.skus) {
-            let size = sku.open_day_mean(&open);
-            let factor_of = |level: f64| self.model.quantiles.factor(fitted.class, size, level);
+            let factor_of = |level: f64| self.model.quantiles.factor(fitted.class, sku.size, level);
             let body = ItemForecast {
                 first_date,
                 mean: sku.mean.iter().map(|&m| m as f32).collect(),
@@ -123,7 +121,7 @@ impl ForecastArtifact {
             horizon: self.forecasts.dates.len(),
             skus: self.forecasts.skus.len(),
             closed_weekdays: self.model.calendar.closed_weekdays.iter().map(ToString::to_string).collect(),
-            open,
+            open: self.model.calendar.future_open(self.forecasts.dates.len()),
             total_factors: self.model.totals.clone(),
         };
         docs.push(Document::new(SHOP_PARTITION, &id, &summary)?);
