@@ -66,7 +66,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Inventory alerts for a snapshot (`sku,on_hand[,on_order][,lead_time_days][,service_level]`
+    /// Inventory alerts for a snapshot (`sku,on_hand[,on_order][,lead_time_days][,service_level][,on_order_due_days]`
     /// CSV, or the custom event's JSON) against the live forecast: stores them like the
     /// `inventory-alert` function and prints them (`--json`: a JSON array of alerts).
     Alerts {

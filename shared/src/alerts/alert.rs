@@ -11,7 +11,8 @@ use super::policy::AlertPolicy;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
-    /// Stock on hand runs out before an order placed now can arrive.
+    /// Stock on hand runs out before replenishment can arrive: an order placed now, or units on
+    /// order that the snapshot says arrive sooner.
     StockoutRisk,
     /// The inventory position is at or below the reorder point: order now.
     BelowReorderPoint,
@@ -51,6 +52,9 @@ pub struct Alert {
     pub on_hand: u64,
     /// Units on order in the snapshot.
     pub on_order: u64,
+    /// Days until they arrive, when the snapshot says.
+    #[serde(default)]
+    pub on_order_due_days: Option<u32>,
     /// `on_hand + on_order`, what the reorder point is compared with.
     pub inventory_position: u64,
     /// The lead time used (the row's, or the policy's default).

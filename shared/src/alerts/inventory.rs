@@ -3,26 +3,30 @@
 //!
 //! ## CSV
 //! A header row is required; columns are found by name (trimmed, case-insensitive), in any
-//! order: `sku` and `on_hand` are required, `on_order`, `lead_time_days` and `service_level` are
-//! optional (a missing column or an empty cell means 0 on order, or the policy's default).
+//! order: `sku` and `on_hand` are required, `on_order`, `lead_time_days`, `service_level` and
+//! `on_order_due_days` are optional (a missing column or an empty cell means 0 on order, the
+//! policy's default, or an unknown arrival).
 //! **Any other column is refused**: a misspelt optional column (`lead_time`) would otherwise be
 //! silently replaced by the policy's default, which changes every order it suggests.
 //!
 //! ## JSON
 //! `{"snapshot_id": "optional", "items": [{"sku": "85123A", "on_hand": 12, "on_order": 0,
-//! "lead_time_days": 7, "service_level": 0.95}]}`: the same fields, `null` or absent meaning
+//! "lead_time_days": 7, "service_level": 0.95, "on_order_due_days": 3}]}`: the same fields, `null` or absent meaning
 //! the same as an empty cell, unknown fields refused for the same reason. `sku` may be a string
 //! or an integer (`22423`).
 //!
 //! ## Values
 //! SKUs are trimmed and upper-cased as ingest does; a SKU appearing twice is refused. Stock is a
 //! whole number of units, at least 0 (`12.0` is read as 12; `12.5` and `-3` are refused). Lead
-//! times are whole days in `0..=365`; service levels are in the open interval (0.5, 0.9999).
+//! times and `on_order_due_days` (days from the snapshot until the units on order arrive, at
+//! the end of that day as an order's lead time counts) are whole days in `0..=365`; service
+//! levels are in the open interval (0.5, 0.9999).
 //!
 //! ## Snapshot id
 //! Given by the caller (the payload's `snapshot_id`, or an argument for CSV), or else the hex
 //! sha256 of the snapshot's canonical content (rows sorted by SKU, absent values as the empty
-//! string, `on_order` 0 when absent): the same stock sent twice, in any row order or column
+//! string, `on_order` 0 when absent, `on_order_due_days` appended only when given, so ids of
+//! snapshots without it did not change when it was added): the same stock sent twice, in any row order or column
 //! order, CSV or JSON, has the same id, so alerts keyed by `(snapshot id, SKU)` are idempotent.
 
 use std::collections::HashMap;
@@ -36,7 +40,8 @@ use serde_json::Value;
 use super::errors::AlertError;
 
 /// Columns of the inventory CSV (and fields of a JSON item), the required ones first.
-pub const INVENTORY_COLUMNS: [&str; 5] = ["sku", "on_hand", "on_order", "lead_time_days", "service_level"];
+pub const INVENTORY_COLUMNS: [&str; 6] =
+    ["sku", "on_hand", "on_order", "lead_time_days", "service_level", "on_order_due_days"];
 
 /// Longest lead time accepted, in days: a year.
 pub const MAX_LEAD_TIME_DAYS: u32 = 365;
@@ -63,13 +68,24 @@ pub struct InventoryRow {
     pub lead_time_days: Option<u32>,
     /// This SKU's target service level; `None`: the policy's default.
     pub service_level: Option<f64>,
+    /// Days from the snapshot until `on_order` arrives (at the end of that day); `None`: not
+    /// known, so the stock-out check cannot count on it.
+    #[serde(default)]
+    pub on_order_due_days: Option<u32>,
 }
 
 impl InventoryRow {
     /// A row with only stock on hand: nothing on order, the policy's defaults.
     #[must_use]
     pub fn new(sku: &str, on_hand: u64) -> Self {
-        Self { sku: normalise_sku(sku), on_hand, on_order: 0, lead_time_days: None, service_level: None }
+        Self {
+            sku: normalise_sku(sku),
+            on_hand,
+            on_order: 0,
+            lead_time_days: None,
+            service_level: None,
+            on_order_due_days: None,
+        }
     }
 
     /// The inventory position: on hand plus on order.
@@ -157,18 +173,27 @@ impl InventorySnapshot {
                 .transpose()
                 .map_err(at(Field::OnOrder))?
                 .unwrap_or(0);
-            let lead_time_days = optional(cell(Field::LeadTime))
-                .map(parse_lead_time)
-                .transpose()
-                .map_err(at(Field::LeadTime))?;
+            let lead_time_days =
+                optional(cell(Field::LeadTime)).map(parse_days).transpose().map_err(at(Field::LeadTime))?;
             let service_level = optional(cell(Field::ServiceLevel))
                 .map(parse_service_level)
                 .transpose()
                 .map_err(at(Field::ServiceLevel))?;
+            let on_order_due_days = optional(cell(Field::OnOrderDue))
+                .map(parse_days)
+                .transpose()
+                .map_err(at(Field::OnOrderDue))?;
             if let Some(earlier) = first_line.insert(sku.clone(), line) {
                 return Err(invalid(line, "sku", format!("{sku:?} appears again (first on line {earlier})")));
             }
-            rows.push(InventoryRow { sku, on_hand, on_order, lead_time_days, service_level });
+            rows.push(InventoryRow {
+                sku,
+                on_hand,
+                on_order,
+                lead_time_days,
+                service_level,
+                on_order_due_days,
+            });
         }
         if rows.is_empty() {
             return Err(AlertError::Empty { source_name: file.to_owned() });
@@ -233,7 +258,9 @@ impl InventorySnapshot {
             let on_order =
                 number(Field::OnOrder)?.map(parse_units).transpose().map_err(at("on_order"))?.unwrap_or(0);
             let lead_time_days =
-                number(Field::LeadTime)?.map(parse_lead_time).transpose().map_err(at("lead_time_days"))?;
+                number(Field::LeadTime)?.map(parse_days).transpose().map_err(at("lead_time_days"))?;
+            let on_order_due_days =
+                number(Field::OnOrderDue)?.map(parse_days).transpose().map_err(at("on_order_due_days"))?;
             let service_level = number(Field::ServiceLevel)?
                 .map(parse_service_level)
                 .transpose()
@@ -241,7 +268,14 @@ impl InventorySnapshot {
             if let Some(earlier) = first_index.insert(sku.clone(), index) {
                 return Err(at("sku")(format!("{sku:?} appears again (first at items[{earlier}])")));
             }
-            rows.push(InventoryRow { sku, on_hand, on_order, lead_time_days, service_level });
+            rows.push(InventoryRow {
+                sku,
+                on_hand,
+                on_order,
+                lead_time_days,
+                service_level,
+                on_order_due_days,
+            });
         }
         if rows.is_empty() {
             return Err(AlertError::Empty { source_name: "payload".into() });
@@ -264,7 +298,10 @@ impl InventorySnapshot {
             };
             let sku = parse_sku(&row.sku).map_err(at("sku"))?;
             if let Some(days) = row.lead_time_days {
-                parse_lead_time(days.to_string()).map_err(at("lead_time_days"))?;
+                parse_days(days.to_string()).map_err(at("lead_time_days"))?;
+            }
+            if let Some(days) = row.on_order_due_days {
+                parse_days(days.to_string()).map_err(at("on_order_due_days"))?;
             }
             if let Some(level) = row.service_level {
                 parse_service_level(level.to_string()).map_err(at("service_level"))?;
@@ -302,7 +339,11 @@ fn canonical_content(rows: &[InventoryRow]) -> String {
         let lead = row.lead_time_days.map(|d| d.to_string()).unwrap_or_default();
         let level = row.service_level.map(|s| s.to_string()).unwrap_or_default();
         // Writing to a String cannot fail.
-        let _ = writeln!(text, "{},{},{},{lead},{level}", row.sku, row.on_hand, row.on_order);
+        let _ = write!(text, "{},{},{},{lead},{level}", row.sku, row.on_hand, row.on_order);
+        if let Some(due) = row.on_order_due_days {
+            let _ = write!(text, ",{due}");
+        }
+        text.push('\n');
     }
     text
 }
@@ -333,6 +374,7 @@ enum Field {
     OnOrder = 2,
     LeadTime = 3,
     ServiceLevel = 4,
+    OnOrderDue = 5,
 }
 
 impl Field {
@@ -344,12 +386,12 @@ impl Field {
 /// Where each known column sits in the file.
 struct Columns {
     names: Vec<String>,
-    index: [Option<usize>; 5],
+    index: [Option<usize>; INVENTORY_COLUMNS.len()],
 }
 
 /// Finds the columns by name; `(column, reason)` for an unknown, repeated or missing column.
 fn header_columns(header: &csv::StringRecord) -> Result<Columns, (String, String)> {
-    let mut index = [None; 5];
+    let mut index = [None; INVENTORY_COLUMNS.len()];
     let mut names = Vec::with_capacity(header.len());
     for (i, raw) in header.iter().enumerate() {
         let name = raw.trim().trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
@@ -416,8 +458,8 @@ fn parse_units(text: String) -> Result<u64, String> {
     Ok(value as u64)
 }
 
-/// Whole days in `0..=365`.
-fn parse_lead_time(text: String) -> Result<u32, String> {
+/// Whole days in `0..=365` (a lead time, or the days until stock on order arrives).
+fn parse_days(text: String) -> Result<u32, String> {
     let value: f64 = text
         .parse()
         .ok()
@@ -481,9 +523,9 @@ mod tests {
 
     #[test]
     fn a_csv_is_read_by_column_name_in_any_order_with_skus_normalised() {
-        let snapshot = csv("on_hand, SKU ,lead_time_days,on_order,service_level\n\
-             12, 85123a ,10,4,0.9\n\
-             3.0,22423,,,\n")
+        let snapshot = csv("on_hand, SKU ,lead_time_days,on_order,service_level,on_order_due_days\n\
+             12, 85123a ,10,4,0.9,3\n\
+             3.0,22423,,,,\n")
         .unwrap();
         assert_eq!(
             snapshot.rows[0],
@@ -492,7 +534,8 @@ mod tests {
                 on_hand: 12,
                 on_order: 4,
                 lead_time_days: Some(10),
-                service_level: Some(0.9)
+                service_level: Some(0.9),
+                on_order_due_days: Some(3),
             }
         );
         assert_eq!(snapshot.rows[1], InventoryRow::new("22423", 3));
@@ -525,6 +568,10 @@ mod tests {
                 .starts_with("inventory.csv:2: column lead_time_days:")
         );
         assert_eq!(
+            csv_error("sku,on_hand,on_order,on_order_due_days\nA,1,4,400\n"),
+            r#"inventory.csv:2: column on_order_due_days: "400" is outside 0..=365 days"#
+        );
+        assert_eq!(
             csv_error("sku,on_hand,service_level\nA,1,0.5\n"),
             r#"inventory.csv:2: column service_level: "0.5" is outside the open interval (0.5, 0.9999)"#
         );
@@ -544,7 +591,7 @@ mod tests {
     fn csv_headers_must_name_known_columns_and_the_required_ones() {
         assert_eq!(
             csv_error("sku,on_hand,lead_time\nA,1,3\n"),
-            r#"inventory.csv:1: column lead_time: unknown column "lead_time" (expected sku, on_hand, on_order, lead_time_days, service_level)"#
+            r#"inventory.csv:1: column lead_time: unknown column "lead_time" (expected sku, on_hand, on_order, lead_time_days, service_level, on_order_due_days)"#
         );
         assert_eq!(
             csv_error("sku,on_order\nA,1\n"),
@@ -592,7 +639,11 @@ mod tests {
         assert_eq!(json_error(r#"{"items": [{"sku": "A"}]}"#), "items[0]: field on_hand: missing");
         assert_eq!(
             json_error(r#"{"items": [{"sku": "A", "on_hand": 1, "lead_time": 3}]}"#),
-            "items[0]: field lead_time: unknown field (expected one of sku, on_hand, on_order, lead_time_days, service_level)"
+            "items[0]: field lead_time: unknown field (expected one of sku, on_hand, on_order, lead_time_days, service_level, on_order_due_days)"
+        );
+        assert_eq!(
+            json_error(r#"{"items": [{"sku": "A", "on_hand": 1, "on_order": 4, "on_order_due_days": 2.5}]}"#),
+            r#"items[0]: field on_order_due_days: "2.5" is not a whole number of days"#
         );
         assert_eq!(
             json_error(r#"{"items": [{"sku": "A", "on_hand": 1, "service_level": 1}]}"#),
@@ -632,6 +683,11 @@ mod tests {
         assert_ne!(a.id, changed.id, "one unit more is another snapshot");
         let with_lead = csv("sku,on_hand,on_order,lead_time_days\nA,1,0,7\nb,2,5,\n").unwrap();
         assert_ne!(a.id, with_lead.id, "a lead time given is content, even if it equals the default");
+        // Ids of snapshots without an arrival day are what they were before the column existed.
+        let before = "shopsense-inventory-v1\nA,1,0,,\nB,2,5,,\n";
+        assert_eq!(a.id, crate::bronze::sha256_hex(before.as_bytes()));
+        let with_due = csv("sku,on_hand,on_order,on_order_due_days\nA,1,0,\nb,2,5,3\n").unwrap();
+        assert_ne!(a.id, with_due.id, "when the units on order arrive is content");
     }
 
     #[test]

@@ -29,7 +29,11 @@
 //! 90 days) are forecast at the path's mean daily units and mean daily variance.
 //!
 //! ## Severity, first match wins
-//! 1. `stockout_risk`: `on_hand < D(L)`: stock runs out before an order placed now can arrive.
+//! 1. `stockout_risk`: stock runs out before replenishment can arrive. Without an arrival day
+//!    for the units on order (or with one beyond the lead time): `on_hand < D(L)`, since an
+//!    order placed now is the first replenishment counted on. With units on order due in `d <= L`
+//!    days: `on_hand < D(d)` (it runs out before they come) or `on_hand + on_order < D(L)`
+//!    (together they do not last until an order placed now arrives).
 //! 2. `below_reorder_point`: `position <= reorder point`.
 //! 3. `overstock`: days of cover, on the path extended as above, exceed the overstock threshold,
 //!    and the position is above 0 (a SKU forecast to sell nothing with stock is overstock).
@@ -151,7 +155,17 @@ impl AlertPolicy {
         let days_of_cover_capped = days_of_cover >= path.len();
         let overstock_days = self.overstock_cover_days as usize;
         let overstocked = position > 0 && demand.cover(on_hand, overstock_days + 1) > overstock_days;
-        let severity = if on_hand < lead_time_demand {
+        // Units on order count against a stock-out only when the snapshot says they arrive within
+        // the lead time: then on hand must last until they come, and both together the lead time.
+        let due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d <= lead_time_days);
+        let (stockout_risk, due_demand) = match due {
+            Some(d) => {
+                let until_due = demand.units(d as usize);
+                (on_hand < until_due || (position as f64) < lead_time_demand, Some(until_due))
+            }
+            None => (on_hand < lead_time_demand, None),
+        };
+        let severity = if stockout_risk {
             Severity::StockoutRisk
         } else if (position as f64) <= reorder_point {
             Severity::BelowReorderPoint
@@ -163,7 +177,7 @@ impl AlertPolicy {
         let cover_text = if days_of_cover_capped {
             format!("more than {days_of_cover} days (the whole forecast)")
         } else {
-            format!("{days_of_cover} days")
+            format!("{days_of_cover} day{}", if days_of_cover == 1 { "" } else { "s" })
         };
         let order_text = if suggested_order_qty > 0 {
             format!("order {suggested_order_qty}")
@@ -171,16 +185,28 @@ impl AlertPolicy {
             "nothing to order: the position already reaches the order-up-to level".to_owned()
         };
         let reason = match severity {
-            Severity::StockoutRisk => format!(
-                "on hand {} lasts {cover_text}, less than the {lead_time_days}-day lead time \
-                 (lead-time demand {lead_time_demand:.1}); {order_text}{}",
-                row.on_hand,
-                if row.on_order > 0 {
-                    format!(" (on order {} if it arrives in time)", row.on_order)
-                } else {
-                    String::new()
-                },
-            ),
+            Severity::StockoutRisk => match (due, due_demand) {
+                (Some(d), Some(until_due)) if on_hand < until_due => format!(
+                    "on hand {} lasts {cover_text}, less than the {d} days until the {} on order \
+                     arrive (demand {until_due:.1} by then); {order_text}",
+                    row.on_hand, row.on_order
+                ),
+                (Some(d), Some(_)) => format!(
+                    "on hand {} with the {} on order due in {d} days falls short of the \
+                     {lead_time_days}-day lead-time demand {lead_time_demand:.1}; {order_text}",
+                    row.on_hand, row.on_order
+                ),
+                _ => format!(
+                    "on hand {} lasts {cover_text}, less than the {lead_time_days}-day lead time \
+                     (lead-time demand {lead_time_demand:.1}); {order_text}{}",
+                    row.on_hand,
+                    if row.on_order > 0 {
+                        format!(" (on order {}, arrival not given)", row.on_order)
+                    } else {
+                        String::new()
+                    },
+                ),
+            },
             Severity::BelowReorderPoint => format!(
                 "position {position} (on hand {} + on order {}) is at or below the reorder point \
                  {reorder_point:.1}; {order_text}",
@@ -202,6 +228,7 @@ impl AlertPolicy {
             severity,
             on_hand: row.on_hand,
             on_order: row.on_order,
+            on_order_due_days: row.on_order_due_days,
             inventory_position: position,
             lead_time_days,
             service_level,
@@ -384,7 +411,35 @@ mod tests {
         assert_eq!(alert.severity, Severity::StockoutRisk);
         assert_eq!(alert.days_of_cover, 3);
         assert_eq!(alert.suggested_order_qty, 0, "the position 535 exceeds the order-up-to level");
-        assert!(alert.reason.contains("on order 500"), "{}", alert.reason);
+        assert!(alert.reason.contains("on order 500, arrival not given"), "{}", alert.reason);
+    }
+
+    #[test]
+    fn stock_on_order_due_within_the_lead_time_counts_against_a_stockout() {
+        // 10 a day, lead time 7 (D(L) = 70), 30 on hand (3 days), 100 on order.
+        let policy = AlertPolicy::default();
+        let path = flat(40, 10.0, 2.0);
+        let due = |on_order, days| InventoryRow { on_order_due_days: days, ..row(30, on_order, 7) };
+        // Due in 2 days: on hand lasts until then (D(2) = 20) and 130 covers D(7).
+        let alert = policy.evaluate(&due(100, Some(2)), &path);
+        assert_ne!(alert.severity, Severity::StockoutRisk, "{alert:?}");
+        assert_eq!(alert.on_order_due_days, Some(2));
+        // Due in 5 days: on hand runs out first (D(5) = 50).
+        let alert = policy.evaluate(&due(100, Some(5)), &path);
+        assert_eq!(alert.severity, Severity::StockoutRisk);
+        assert!(
+            alert.reason.contains("less than the 5 days until the 100 on order arrive"),
+            "{}",
+            alert.reason
+        );
+        // Due in 2 days but too little: 30 + 30 < 70.
+        let alert = policy.evaluate(&due(30, Some(2)), &path);
+        assert_eq!(alert.severity, Severity::StockoutRisk);
+        assert!(alert.reason.contains("with the 30 on order due in 2 days falls short"), "{}", alert.reason);
+        // Due after the lead time, or not said: an order placed now comes first.
+        for days in [Some(8), None] {
+            assert_eq!(policy.evaluate(&due(100, days), &path).severity, Severity::StockoutRisk, "{days:?}");
+        }
     }
 
     #[test]

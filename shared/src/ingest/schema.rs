@@ -136,6 +136,7 @@ pub const INVENTORY: &[ColumnSpec] = &[
     col("on_order", Integer, false, &["on_order", "OnOrder"]),
     col("lead_time_days", Integer, false, &["lead_time_days", "LeadTimeDays", "lead_time"]),
     col("service_level", Decimal, false, &["service_level", "ServiceLevel"]),
+    col("on_order_due_days", Integer, false, &["on_order_due_days", "OnOrderDueDays"]),
     col("snapshot_time", Timestamp, false, &["snapshot_time", "SnapshotTime", "as_of"]),
 ];
 
