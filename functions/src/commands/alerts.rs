@@ -141,16 +141,26 @@ pub async fn alerts(
             summary.ok
         );
         println!(
-            "{:<12} {:<20} {:>8} {:>8} {:>10} {:>9} {:>9} {:>6} {:>9}",
-            "sku", "severity", "on_hand", "on_order", "lead_dem", "safety", "reorder", "cover", "order"
+            "{:<12} {:<20} {:>8} {:>8} {:>4} {:>10} {:>9} {:>9} {:>6} {:>9}",
+            "sku",
+            "severity",
+            "on_hand",
+            "on_order",
+            "due",
+            "lead_dem",
+            "safety",
+            "reorder",
+            "cover",
+            "order"
         );
         for a in &alerts {
             println!(
-                "{:<12} {:<20} {:>8} {:>8} {:>10.1} {:>9.1} {:>9.1} {:>5}{} {:>9}",
+                "{:<12} {:<20} {:>8} {:>8} {:>4} {:>10.1} {:>9.1} {:>9.1} {:>5}{} {:>9}",
                 a.sku,
                 a.severity.as_str(),
                 a.on_hand,
                 a.on_order,
+                a.on_order_due_days.map_or_else(|| "-".to_owned(), |d| d.to_string()),
                 a.lead_time_demand,
                 a.safety_stock,
                 a.reorder_point,

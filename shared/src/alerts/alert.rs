@@ -52,7 +52,8 @@ pub struct Alert {
     pub on_hand: u64,
     /// Units on order in the snapshot.
     pub on_order: u64,
-    /// Days until they arrive, when the snapshot says.
+    /// Days until they arrive, as the snapshot gave it (counted on only when within the lead
+    /// time and something is on order).
     #[serde(default)]
     pub on_order_due_days: Option<u32>,
     /// `on_hand + on_order`, what the reorder point is compared with.

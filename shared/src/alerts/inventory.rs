@@ -697,6 +697,12 @@ mod tests {
             InventorySnapshot::from_rows(None, rows).unwrap_err().to_string(),
             r#"items[0]: field service_level: "0.3" is outside the open interval (0.5, 0.9999)"#
         );
+        let rows =
+            vec![InventoryRow { on_order: 5, on_order_due_days: Some(400), ..InventoryRow::new("A", 1) }];
+        assert_eq!(
+            InventorySnapshot::from_rows(None, rows).unwrap_err().to_string(),
+            r#"items[0]: field on_order_due_days: "400" is outside 0..=365 days"#
+        );
         let ok = InventorySnapshot::from_rows(Some("s1"), vec![InventoryRow::new(" a ", 1)]).unwrap();
         assert_eq!((ok.id.as_str(), ok.rows[0].sku.as_str()), ("s1", "A"));
     }

@@ -2,8 +2,8 @@
 //! SKU out (stock-out risk, below the reorder point, overstock, or ok) with a suggested order.
 //!
 //! ## Layout
-//! - [`inventory`]: the snapshot (`sku,on_hand[,on_order][,lead_time_days][,service_level]`
-//!   from CSV, or an Event Grid custom event's JSON `data`) and its content-hash id.
+//! - [`inventory`]: the snapshot
+//!   (`sku,on_hand[,on_order][,lead_time_days][,service_level][,on_order_due_days]` from CSV, or an Event Grid custom event's JSON `data`) and its content-hash id.
 //! - [`demand`]: [`DemandPath`], a SKU's daily point forecast and p10/p50/p90 from tomorrow on,
 //!   and the spread of its totals, built from the forecaster's output.
 //! - [`policy`]: [`AlertPolicy`] and its arithmetic: lead-time demand, safety stock, reorder

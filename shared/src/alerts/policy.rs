@@ -177,7 +177,7 @@ impl AlertPolicy {
         let cover_text = if days_of_cover_capped {
             format!("more than {days_of_cover} days (the whole forecast)")
         } else {
-            format!("{days_of_cover} day{}", if days_of_cover == 1 { "" } else { "s" })
+            plural_days(days_of_cover)
         };
         let order_text = if suggested_order_qty > 0 {
             format!("order {suggested_order_qty}")
@@ -187,23 +187,31 @@ impl AlertPolicy {
         let reason = match severity {
             Severity::StockoutRisk => match (due, due_demand) {
                 (Some(d), Some(until_due)) if on_hand < until_due => format!(
-                    "on hand {} lasts {cover_text}, less than the {d} days until the {} on order \
+                    "on hand {} lasts {cover_text}, less than the {} until the {} on order \
                      arrive (demand {until_due:.1} by then); {order_text}",
-                    row.on_hand, row.on_order
+                    row.on_hand,
+                    plural_days(d as usize),
+                    row.on_order
                 ),
                 (Some(d), Some(_)) => format!(
-                    "on hand {} with the {} on order due in {d} days falls short of the \
+                    "on hand {} with the {} on order due in {} falls short of the \
                      {lead_time_days}-day lead-time demand {lead_time_demand:.1}; {order_text}",
-                    row.on_hand, row.on_order
+                    row.on_hand,
+                    row.on_order,
+                    plural_days(d as usize)
                 ),
                 _ => format!(
                     "on hand {} lasts {cover_text}, less than the {lead_time_days}-day lead time \
                      (lead-time demand {lead_time_demand:.1}); {order_text}{}",
                     row.on_hand,
-                    if row.on_order > 0 {
-                        format!(" (on order {}, arrival not given)", row.on_order)
-                    } else {
-                        String::new()
+                    match row.on_order_due_days {
+                        _ if row.on_order == 0 => String::new(),
+                        Some(d) => format!(
+                            " (on order {} due in {}, after the lead time)",
+                            row.on_order,
+                            plural_days(d as usize)
+                        ),
+                        None => format!(" (on order {}, arrival not given)", row.on_order),
                     },
                 ),
             },
@@ -302,6 +310,11 @@ impl<'a> Extended<'a> {
 fn day_variance(path: &DemandPath, d: usize) -> f64 {
     let sigma = (path.p90[d] - path.p10[d]).max(0.0) / (2.0 * Z_P90);
     sigma * sigma
+}
+
+/// `1 day`, `3 days`.
+fn plural_days(days: usize) -> String {
+    format!("{days} day{}", if days == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
@@ -416,30 +429,44 @@ mod tests {
 
     #[test]
     fn stock_on_order_due_within_the_lead_time_counts_against_a_stockout() {
-        // 10 a day, lead time 7 (D(L) = 70), 30 on hand (3 days), 100 on order.
+        // 10 a day, lead time 7 (D(L) = 70), 100 on order.
         let policy = AlertPolicy::default();
         let path = flat(40, 10.0, 2.0);
-        let due = |on_order, days| InventoryRow { on_order_due_days: days, ..row(30, on_order, 7) };
-        // Due in 2 days: on hand lasts until then (D(2) = 20) and 130 covers D(7).
-        let alert = policy.evaluate(&due(100, Some(2)), &path);
+        let due =
+            |on_hand, on_order, days| InventoryRow { on_order_due_days: days, ..row(on_hand, on_order, 7) };
+        // 30 on hand lasts 3 days (D(3) = 30): units due at the end of day 3 come in time, at
+        // the end of day 4 they do not.
+        let alert = policy.evaluate(&due(30, 100, Some(3)), &path);
         assert_ne!(alert.severity, Severity::StockoutRisk, "{alert:?}");
-        assert_eq!(alert.on_order_due_days, Some(2));
-        // Due in 5 days: on hand runs out first (D(5) = 50).
-        let alert = policy.evaluate(&due(100, Some(5)), &path);
+        assert_eq!(alert.on_order_due_days, Some(3));
+        let alert = policy.evaluate(&due(30, 100, Some(4)), &path);
         assert_eq!(alert.severity, Severity::StockoutRisk);
         assert!(
-            alert.reason.contains("less than the 5 days until the 100 on order arrive"),
+            alert.reason.contains("less than the 4 days until the 100 on order arrive"),
             "{}",
             alert.reason
         );
-        // Due in 2 days but too little: 30 + 30 < 70.
-        let alert = policy.evaluate(&due(30, Some(2)), &path);
+        // Due tomorrow but too little: 30 + 30 < 70.
+        let alert = policy.evaluate(&due(30, 30, Some(1)), &path);
         assert_eq!(alert.severity, Severity::StockoutRisk);
-        assert!(alert.reason.contains("with the 30 on order due in 2 days falls short"), "{}", alert.reason);
-        // Due after the lead time, or not said: an order placed now comes first.
-        for days in [Some(8), None] {
-            assert_eq!(policy.evaluate(&due(100, days), &path).severity, Severity::StockoutRisk, "{days:?}");
-        }
+        assert!(alert.reason.contains("with the 30 on order due in 1 day falls short"), "{}", alert.reason);
+        // Due today (end of day 0): only the total counts.
+        assert_ne!(policy.evaluate(&due(0, 100, Some(0)), &path).severity, Severity::StockoutRisk);
+        // 75 on hand covers the lead time (D(7) = 70) but not day 8: units due after the lead
+        // time are not counted on, and an order placed now comes first, so no risk either way.
+        let alert = policy.evaluate(&due(75, 100, Some(10)), &path);
+        assert_ne!(alert.severity, Severity::StockoutRisk, "{alert:?}");
+        // Due after the lead time, or not said, with too little on hand: a risk, and the reason
+        // says why the units on order were not counted.
+        let alert = policy.evaluate(&due(30, 100, Some(10)), &path);
+        assert_eq!(alert.severity, Severity::StockoutRisk);
+        assert!(
+            alert.reason.contains("(on order 100 due in 10 days, after the lead time)"),
+            "{}",
+            alert.reason
+        );
+        let alert = policy.evaluate(&due(30, 100, None), &path);
+        assert!(alert.reason.contains("(on order 100, arrival not given)"), "{}", alert.reason);
     }
 
     #[test]
