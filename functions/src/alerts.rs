@@ -21,6 +21,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use shopsense::alerts::run::{AlertRunError, open_alerts, run};
 use shopsense::alerts::{InventorySnapshot, Severity};
+use shopsense::ingest::format::{TableFormat, decode};
 use shopsense::store::PutOptions;
 use shopsense::tables::QUARANTINE_CONTAINER;
 
@@ -128,7 +129,20 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
             let parsed = if path.ends_with(".json") {
                 InventorySnapshot::parse_json(&blob.body)
             } else {
-                InventorySnapshot::parse_csv(path, blob.body.as_ref(), None)
+                // Decompressed and recognised as ingest does the same upload.
+                match decode(path, &blob.body, state.ingest_options.max_table_bytes) {
+                    Ok(table) if table.format == TableFormat::Csv => {
+                        InventorySnapshot::parse_csv(path, table.bytes.as_slice(), None)
+                    }
+                    Ok(table) => {
+                        return Ok(Snapshot::Refused(format!(
+                            "{path}: a {} table; inventory alerts read CSV (gzip or not) and the \
+                             snapshot event's JSON (ingest still takes the upload)",
+                            table.format.as_str()
+                        )));
+                    }
+                    Err(e) => return Ok(Snapshot::Refused(e.to_string())),
+                }
             };
             Ok(match parsed {
                 Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),

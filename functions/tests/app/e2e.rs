@@ -261,6 +261,24 @@ fn event(id: &str, time: &str, data: Value) -> String {
         .to_string()
 }
 
+/// Puts `bytes` at `path` in the uploads container and sends inventory-alert its BlobCreated event.
+async fn upload_event(
+    state: &AppState,
+    router: &axum::Router,
+    path: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    state.ingestor.uploads().put(path, bytes.into(), shopsense::store::PutOptions::default()).await.unwrap();
+    let event = json!({
+        "id": format!("blob-{path}"), "eventType": "Microsoft.Storage.BlobCreated",
+        "subject": format!("/blobServices/default/containers/{}/blobs/{path}", state.uploads_container),
+        "eventTime": "2011-12-09T10:00:00Z", "data": {}, "dataVersion": "1", "metadataVersion": "1",
+    });
+    let payload =
+        shopsense_functions::host::invoke_payload("inventory-alert", "event", event, serde_json::Map::new());
+    send(router, post("/inventory-alert", payload.to_string())).await
+}
+
 /// The inventory-alert function: alerts per (snapshot, SKU) once however often the event comes,
 /// unknown SKUs named, malformed events kept with their reason, stale forecasts reported.
 async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
@@ -304,6 +322,19 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let kept = refused["ReturnValue"]["kept"].as_str().unwrap().trim_start_matches("quarantine/").to_owned();
     let quarantine = state.stores.blobs.container("quarantine").await.unwrap();
     assert!(quarantine.get(&kept).await.unwrap().is_some(), "the refused event is kept whole");
+
+    // A snapshot uploaded as ingest takes it: gzip, ingest's header names.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, format!("StockCode,OnHand,On Order\n{sku},0,0\n").as_bytes()).unwrap();
+    let (status, body) = upload_event(state, router, "inventory/today.csv.gz", gz.finish().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["ReturnValue"]["refused"].is_null(), "{body}");
+    assert_eq!(body["ReturnValue"]["written"], json!(1), "{body}");
+    // A table the alerts do not read is refused with the reason and kept, not misread as CSV.
+    let (status, body) =
+        upload_event(state, router, "inventory/today.parquet", b"PAR1 not really".to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["ReturnValue"]["refused"].as_str().unwrap().contains("a parquet table"), "{body}");
 
     let stale = json!({ "snapshot_id": "e2e-stale", "items": [{ "sku": sku, "on_hand": 5 }] });
     let (_, body) =

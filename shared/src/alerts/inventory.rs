@@ -2,11 +2,13 @@
 //! service level, read from a CSV file or from an Event Grid custom event's `data` payload.
 //!
 //! ## CSV
-//! A header row is required; columns are found by name (trimmed, case-insensitive), in any
-//! order: `sku` and `on_hand` are required, `on_order`, `lead_time_days`, `service_level` and
+//! A header row is required; columns are found by name, in any order, as ingest finds them in
+//! the same upload: the inventory schema's names and aliases (`sku` or `StockCode`, `on_hand` or
+//! `OnHand`, `lead_time_days` or `lead_time`, ...), compared with case, spaces, `_` and `-`
+//! ignored. `sku` and `on_hand` are required, `on_order`, `lead_time_days`, `service_level` and
 //! `on_order_due_days` are optional (a missing column or an empty cell means 0 on order, the
-//! policy's default, or an unknown arrival).
-//! **Any other column is refused**: a misspelt optional column (`lead_time`) would otherwise be
+//! policy's default, or an unknown arrival); ingest's `snapshot_time` is accepted and not read.
+//! **Any other column is refused**: a misspelt optional column (`lead_tme`) would otherwise be
 //! silently replaced by the policy's default, which changes every order it suggests.
 //!
 //! ## JSON
@@ -38,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::errors::AlertError;
+use crate::ingest::schema::{INVENTORY, fold_header};
 
 /// Columns of the inventory CSV (and fields of a JSON item), the required ones first.
 pub const INVENTORY_COLUMNS: [&str; 6] =
@@ -389,23 +392,49 @@ struct Columns {
     index: [Option<usize>; INVENTORY_COLUMNS.len()],
 }
 
-/// Finds the columns by name; `(column, reason)` for an unknown, repeated or missing column.
+/// The alert field an ingest schema column feeds: `Some(None)` for a column ingest knows and
+/// alerts do not read (`snapshot_time`), `None` for a column neither knows.
+fn field_of(canonical: &str) -> Option<Option<Field>> {
+    Some(match canonical {
+        "stock_code" => Some(Field::Sku),
+        "on_hand" => Some(Field::OnHand),
+        "on_order" => Some(Field::OnOrder),
+        "lead_time_days" => Some(Field::LeadTime),
+        "service_level" => Some(Field::ServiceLevel),
+        "on_order_due_days" => Some(Field::OnOrderDue),
+        "snapshot_time" => None,
+        _ => return None,
+    })
+}
+
+/// Finds the columns by name, as ingest does for the same upload: each header is matched
+/// against the inventory schema's names and aliases (`StockCode`, `OnHand`, `lead_time`, ...;
+/// case, spaces, `_` and `-` ignored). `(column, reason)` for an unknown, repeated or missing
+/// column.
 fn header_columns(header: &csv::StringRecord) -> Result<Columns, (String, String)> {
     let mut index = [None; INVENTORY_COLUMNS.len()];
     let mut names = Vec::with_capacity(header.len());
     for (i, raw) in header.iter().enumerate() {
-        let name = raw.trim().trim_start_matches('\u{feff}').trim().to_ascii_lowercase();
-        let Some(known) = INVENTORY_COLUMNS.iter().position(|c| *c == name) else {
-            let column = if name.is_empty() { "header".to_owned() } else { raw.trim().to_owned() };
+        let name = raw.trim().trim_start_matches('\u{feff}').trim();
+        let folded = fold_header(name);
+        let spec =
+            INVENTORY.iter().find(|spec| spec.aliases.iter().any(|alias| fold_header(alias) == folded));
+        let Some(field) = spec.and_then(|spec| field_of(spec.name)) else {
+            let column = if name.is_empty() { "header".to_owned() } else { name.to_owned() };
             return Err((
                 column,
-                format!("unknown column {:?} (expected {})", raw.trim(), INVENTORY_COLUMNS.join(", ")),
+                format!(
+                    "unknown column {name:?} (expected {}, or a header name ingest reads as one of them)",
+                    INVENTORY_COLUMNS.join(", ")
+                ),
             ));
         };
-        if index[known].replace(i).is_some() {
-            return Err((name, "the column appears twice".into()));
+        if let Some(field) = field
+            && index[field as usize].replace(i).is_some()
+        {
+            return Err((name.to_owned(), format!("a second column for {}", field.name())));
         }
-        names.push(name);
+        names.push(name.to_ascii_lowercase());
     }
     for required in [Field::Sku, Field::OnHand] {
         if index[required as usize].is_none() {
@@ -590,8 +619,8 @@ mod tests {
     #[test]
     fn csv_headers_must_name_known_columns_and_the_required_ones() {
         assert_eq!(
-            csv_error("sku,on_hand,lead_time\nA,1,3\n"),
-            r#"inventory.csv:1: column lead_time: unknown column "lead_time" (expected sku, on_hand, on_order, lead_time_days, service_level, on_order_due_days)"#
+            csv_error("sku,on_hand,lead_tme\nA,1,3\n"),
+            r#"inventory.csv:1: column lead_tme: unknown column "lead_tme" (expected sku, on_hand, on_order, lead_time_days, service_level, on_order_due_days, or a header name ingest reads as one of them)"#
         );
         assert_eq!(
             csv_error("sku,on_order\nA,1\n"),
@@ -599,8 +628,27 @@ mod tests {
         );
         assert_eq!(
             csv_error("sku,on_hand,SKU\nA,1,B\n"),
-            "inventory.csv:1: column sku: the column appears twice"
+            "inventory.csv:1: column SKU: a second column for sku"
         );
+        assert_eq!(
+            csv_error("StockCode,on_hand,sku\nA,1,B\n"),
+            "inventory.csv:1: column sku: a second column for sku"
+        );
+    }
+
+    #[test]
+    fn the_header_names_ingest_reads_for_the_same_upload_are_read_too() {
+        // An export ingest accepts under uploads/inventory/ must not be refused by the alerts.
+        let snapshot = csv("StockCode,OnHand,On Order,lead_time,ServiceLevel,snapshot_time\n\
+             85123a,12,4,10,0.9,2011-12-09 08:00\n")
+        .unwrap();
+        let row = &snapshot.rows[0];
+        assert_eq!(
+            (row.sku.as_str(), row.on_hand, row.on_order, row.lead_time_days, row.service_level),
+            ("85123A", 12, 4, Some(10), Some(0.9))
+        );
+        let plain = csv("sku,on_hand,on_order,lead_time_days,service_level\n85123A,12,4,10,0.9\n").unwrap();
+        assert_eq!(snapshot.id, plain.id, "the same stock under other header names");
     }
 
     #[test]
