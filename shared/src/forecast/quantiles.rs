@@ -31,7 +31,9 @@ pub struct QuantileTable {
     /// samples, and the class's level stretch (read only when `by_size` is empty).
     #[serde(default)]
     pub by_class: BTreeMap<DemandClass, (Vec<f64>, f64)>,
-    /// 101 percentiles of every sample (read without groups), and its level stretch.
+    /// Models fitted before size groups existed: 101 percentiles of every sample, and its level
+    /// stretch (for a class without its own table). All ones in newer models, whose every
+    /// sample is in a size group.
     pub all: (Vec<f64>, f64),
     /// Equal-count groups of the samples by their series' mean daily forecast in the window,
     /// ascending (empty in models fitted before them).
@@ -94,8 +96,12 @@ impl QuantileTable {
     #[must_use]
     pub fn from_samples(samples: &[&[(f64, f64)]], interval_coverage: Option<f64>) -> Self {
         let pooled: Vec<(f64, f64)> = samples.iter().flat_map(|s| s.iter().copied()).collect();
-        let all = percentiles(pooled.iter().map(|s| s.1).collect(), interval_coverage);
-        Self { by_class: BTreeMap::new(), all, by_size: volume_groups(pooled, interval_coverage) }
+        // With any sample there is a size group, and `all` is never read: left at ones.
+        Self {
+            by_class: BTreeMap::new(),
+            all: percentiles(Vec::new(), None),
+            by_size: volume_groups(pooled, interval_coverage),
+        }
     }
 
     /// The multiplier of the point forecast at `level` for a series of `class` whose mean daily
