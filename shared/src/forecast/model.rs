@@ -396,8 +396,8 @@ pub struct ForecastModel {
     pub calendar: TradingCalendar,
     /// Multiplier of every point forecast (1 unless `bias_correction`).
     pub correction: f64,
-    /// Multipliers of a day's point forecast per quantile level, by the series' mean daily
-    /// forecast over the open days forecast.
+    /// Multipliers of a day's point forecast per quantile level, by the series' size
+    /// ([`SkuForecast::size`]).
     pub quantiles: QuantileTable,
     /// Multipliers of a total's point forecast by open days, size and level (empty in models
     /// saved before it existed).
