@@ -1,7 +1,8 @@
 //! The inventory-alert functions.
 //!
 //! - `inventory-alert` (Event Grid): a `Microsoft.Storage.BlobCreated` event for an inventory
-//!   snapshot uploaded under `uploads/inventory/` (CSV, or JSON in the custom event's shape), or a
+//!   snapshot uploaded under `uploads/inventory/` (CSV, JSON lines or Parquet, gzip or not, read
+//!   as ingest reads it with the folder's mapping; or `.json` in the custom event's shape), or a
 //!   custom `Shopsense.Inventory.Snapshot` event whose `data` carries the stock levels. The
 //!   snapshot is evaluated against the live forecast as of the event's date and its alerts are
 //!   stored, idempotent per (snapshot, SKU): a redelivered event writes no duplicate.
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use shopsense::alerts::run::{AlertRunError, open_alerts, run};
 use shopsense::alerts::{InventorySnapshot, Severity};
-use shopsense::ingest::format::{TableFormat, decode};
+use shopsense::ingest::{IngestError, UploadKind};
 use shopsense::store::PutOptions;
 use shopsense::tables::QUARANTINE_CONTAINER;
 
@@ -129,20 +130,19 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
             let parsed = if path.ends_with(".json") {
                 InventorySnapshot::parse_json(&blob.body)
             } else {
-                // Decompressed and recognised as ingest does the same upload.
-                match decode(path, &blob.body, state.ingest_options.max_table_bytes) {
-                    Ok(table) if table.format == TableFormat::Csv => {
-                        InventorySnapshot::parse_csv(path, table.bytes.as_slice(), None)
-                    }
-                    Ok(table) => {
-                        return Ok(Snapshot::Refused(format!(
-                            "{path}: a {} table; inventory alerts read CSV (gzip or not) and the \
-                             snapshot event's JSON (ingest still takes the upload)",
-                            table.format.as_str()
-                        )));
-                    }
+                // Read as ingest reads the same upload: its format, its folder's mapping.
+                let mapping = match state.ingestor.mapping_beside(UploadKind::Inventory).await {
+                    Ok(mapping) => mapping,
+                    Err(IngestError::Store(e)) => return Err(e.into()),
                     Err(e) => return Ok(Snapshot::Refused(e.to_string())),
-                }
+                };
+                InventorySnapshot::parse_upload(
+                    path,
+                    &blob.body,
+                    &mapping,
+                    None,
+                    state.ingest_options.max_table_bytes,
+                )
             };
             Ok(match parsed {
                 Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),

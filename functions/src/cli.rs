@@ -70,9 +70,14 @@ pub enum Command {
     /// CSV, or the custom event's JSON) against the live forecast: stores them like the
     /// `inventory-alert` function and prints them (`--json`: a JSON array of alerts).
     Alerts {
-        /// The snapshot file.
+        /// The snapshot file: CSV, JSON lines or Parquet (optionally .gz), or `.json` in the
+        /// inventory event's shape.
         #[arg(long)]
         inventory: PathBuf,
+        /// A column mapping (TOML or JSON) for another shop's export; default: the uploads
+        /// folder's `inventory/_mapping.toml` or `.json`, as ingest reads it, if there is one.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
         /// The snapshot's date (default: the last day the live forecast was trained on).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
@@ -446,9 +451,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let kinds = if only.is_empty() { ModelKind::ALL.to_vec() } else { only.clone() };
             crate::commands::train::train(&state.trainer, &kinds, *json).await.map(|_| ())
         }
-        Command::Alerts { inventory, as_of, snapshot_id, json } => {
+        Command::Alerts { inventory, mapping, as_of, snapshot_id, json } => {
             let state = open_state(&cli).await?;
-            crate::commands::alerts::alerts(&state, inventory, *as_of, snapshot_id.as_deref(), *json).await
+            let mapping = match mapping {
+                Some(path) => read_mapping(path)?,
+                None => state.ingestor.mapping_beside(UploadKind::Inventory).await?,
+            };
+            let snapshot_id = snapshot_id.as_deref();
+            crate::commands::alerts::alerts(&state, inventory, &mapping, *as_of, snapshot_id, *json).await
         }
         Command::Models { which } => {
             let state = open_state(&cli).await?;
@@ -702,6 +712,12 @@ async fn run_local(settings: Settings, port: u16, poll: Duration, demo: bool) ->
     result.with_context(|| format!("serving on {addr}"))
 }
 
+/// A column mapping file (TOML or JSON).
+fn read_mapping(path: &Path) -> anyhow::Result<Mapping> {
+    let text = std::fs::read(path).with_context(|| format!("cannot read mapping {}", path.display()))?;
+    Ok(Mapping::from_bytes(&path.display().to_string(), &text)?)
+}
+
 /// A trigger binding as JSON: its `type`, `name`, `direction` and every other field as written.
 fn trigger_json(binding: &crate::functions::Binding) -> serde_json::Value {
     let mut object = binding.rest.clone();
@@ -724,14 +740,7 @@ async fn ingest_file(
         format!("{}: cannot tell what it holds: pass --kind transactions|catalog|inventory", file.display())
     })?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mapping = match mapping {
-        Some(path) => {
-            let text =
-                std::fs::read(path).with_context(|| format!("cannot read mapping {}", path.display()))?;
-            Some(Mapping::from_bytes(&path.display().to_string(), &text)?)
-        }
-        None => None,
-    };
+    let mapping = mapping.map(read_mapping).transpose()?;
     let state = AppState::open(settings).await.context("opening storage")?;
     let name = file.file_name().and_then(|n| n.to_str()).context("the file has no usable name")?;
     let upload_path = format!("{kind}/{name}");

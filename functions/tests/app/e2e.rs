@@ -323,18 +323,30 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let quarantine = state.stores.blobs.container("quarantine").await.unwrap();
     assert!(quarantine.get(&kept).await.unwrap().is_some(), "the refused event is kept whole");
 
-    // A snapshot uploaded as ingest takes it: gzip, ingest's header names.
+    // A snapshot uploaded as ingest takes it: gzip, ingest's header names, any table format.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, format!("StockCode,OnHand,On Order\n{sku},0,0\n").as_bytes()).unwrap();
     let (status, body) = upload_event(state, router, "inventory/today.csv.gz", gz.finish().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["ReturnValue"]["refused"].is_null(), "{body}");
     assert_eq!(body["ReturnValue"]["written"], json!(1), "{body}");
-    // A table the alerts do not read is refused with the reason and kept, not misread as CSV.
+    // JSON lines under the folder's column mapping, read as ingest reads them.
+    let mapping = br#"{"columns": {"on_hand": "Bestand"}}"#.to_vec();
+    let uploads = state.ingestor.uploads();
+    uploads
+        .put("inventory/_mapping.json", mapping.into(), shopsense::store::PutOptions::default())
+        .await
+        .unwrap();
+    let lines = format!("{{\"StockCode\": \"{sku}\", \"Bestand\": 0, \"on_order\": 2}}\n");
+    let (status, body) = upload_event(state, router, "inventory/today.jsonl", lines.into_bytes()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["ReturnValue"]["refused"].is_null(), "{body}");
+    assert_eq!(body["ReturnValue"]["written"], json!(1), "{body}");
+    // A file that is not what it says is refused with the reason and kept, not misread as CSV.
     let (status, body) =
         upload_event(state, router, "inventory/today.parquet", b"PAR1 not really".to_vec()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body["ReturnValue"]["refused"].as_str().unwrap().contains("a parquet table"), "{body}");
+    assert!(body["ReturnValue"]["refused"].as_str().unwrap().contains("[invalid_parquet]"), "{body}");
 
     let stale = json!({ "snapshot_id": "e2e-stale", "items": [{ "sku": sku, "on_hand": 5 }] });
     let (_, body) =

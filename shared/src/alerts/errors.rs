@@ -5,7 +5,8 @@ use crate::forecast::ForecastError;
 /// Why an inventory snapshot, a demand path or an alert policy was refused, or a backtest failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
-    /// A CSV row breaks the inventory format; names the file, line (header = 1) and column.
+    /// A table's row breaks the inventory format; names the file, line (a CSV's header = 1, a
+    /// Parquet file's first row = 1) and column.
     #[error("{file}:{line}: column {column}: {reason}")]
     InvalidRow {
         /// The file as given.
@@ -17,6 +18,19 @@ pub enum AlertError {
         /// What is wrong with it, quoting the value as written.
         reason: String,
     },
+    /// A column of a table without lines (Parquet) is unknown, repeated or missing.
+    #[error("{file}: column {column}: {reason}")]
+    InvalidColumn {
+        /// The file as given.
+        file: String,
+        /// The column's name in the file, or the canonical name of a missing one.
+        column: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An upload that cannot be read as a table at all (not gzip, not Parquet, too large, ...).
+    #[error(transparent)]
+    Unreadable(#[from] crate::ingest::FileError),
     /// An item of a JSON snapshot is wrong; names the item's index in `items` and the field.
     #[error("items[{index}]: field {field}: {reason}")]
     InvalidItem {

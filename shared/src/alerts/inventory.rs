@@ -1,15 +1,17 @@
 //! An inventory snapshot: each SKU's stock on hand and on order, optionally its own lead time and
-//! service level, read from a CSV file or from an Event Grid custom event's `data` payload.
+//! service level, read from an upload (CSV, JSON lines or Parquet, gzip or not:
+//! [`super::inventory_upload`]) or from an Event Grid custom event's `data` payload.
 //!
-//! ## CSV
-//! A header row is required; columns are found by name, in any order, as ingest finds them in
-//! the same upload: the inventory schema's names and aliases (`sku` or `StockCode`, `on_hand` or
-//! `OnHand`, `lead_time_days` or `lead_time`, ...), compared with case, spaces, `_` and `-`
-//! ignored. `sku` and `on_hand` are required, `on_order`, `lead_time_days`, `service_level` and
-//! `on_order_due_days` are optional (a missing column or an empty cell means 0 on order, the
-//! policy's default, or an unknown arrival); ingest's `snapshot_time` is accepted and not read.
-//! **Any other column is refused**: a misspelt optional column (`lead_tme`) would otherwise be
-//! silently replaced by the policy's default, which changes every order it suggests.
+//! ## Tables
+//! Columns are found by name, in any order, as ingest finds them in the same upload: the
+//! inventory schema's names and aliases (`sku` or `StockCode`, `on_hand` or `OnHand`,
+//! `lead_time_days` or `lead_time`, ...), compared with case, spaces, `_` and `-` ignored, or the
+//! names the folder's mapping gives. `sku` and `on_hand` are required, `on_order`,
+//! `lead_time_days`, `service_level` and `on_order_due_days` are optional (a missing column or an
+//! empty cell means 0 on order, the policy's default, or an unknown arrival); ingest's
+//! `snapshot_time` is accepted and not read. **Any other column is refused**: a misspelt optional
+//! column (`lead_tme`) would otherwise be silently replaced by the policy's default, which
+//! changes every order it suggests.
 //!
 //! ## JSON
 //! `{"snapshot_id": "optional", "items": [{"sku": "85123A", "on_hand": 12, "on_order": 0,
@@ -25,22 +27,20 @@
 //! levels are in the open interval (0.5, 0.9999).
 //!
 //! ## Snapshot id
-//! Given by the caller (the payload's `snapshot_id`, or an argument for CSV), or else the hex
+//! Given by the caller (the payload's `snapshot_id`, or an argument for a table), or else the hex
 //! sha256 of the snapshot's canonical content (rows sorted by SKU, absent values as the empty
 //! string, `on_order` 0 when absent, `on_order_due_days` appended only when given, so ids of
-//! snapshots without it did not change when it was added): the same stock sent twice, in any row order or column
-//! order, CSV or JSON, has the same id, so alerts keyed by `(snapshot id, SKU)` are idempotent.
+//! snapshots without it did not change when it was added): the same stock sent twice, in any row
+//! order or column order, in any format, has the same id, so alerts keyed by `(snapshot id, SKU)`
+//! are idempotent.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Read;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::errors::AlertError;
-use crate::ingest::schema::{INVENTORY, fold_header};
 
 /// Columns of the inventory CSV (and fields of a JSON item), the required ones first.
 pub const INVENTORY_COLUMNS: [&str; 6] =
@@ -114,96 +114,6 @@ pub fn normalise_sku(sku: &str) -> String {
 }
 
 impl InventorySnapshot {
-    /// Reads an inventory CSV file (see the module docs); errors name the file, line and column.
-    /// `id`: the snapshot id, or `None` for the content hash.
-    pub fn read_csv(path: &Path, id: Option<&str>) -> Result<Self, AlertError> {
-        let file = path.display().to_string();
-        let reader =
-            std::fs::File::open(path).map_err(|source| AlertError::Io { file: file.clone(), source })?;
-        Self::parse_csv(&file, reader, id)
-    }
-
-    /// [`InventorySnapshot::read_csv`] over any reader; `file` names it in errors.
-    pub fn parse_csv(file: &str, reader: impl Read, id: Option<&str>) -> Result<Self, AlertError> {
-        let invalid = |line: u64, column: &str, reason: String| AlertError::InvalidRow {
-            file: file.to_owned(),
-            line,
-            column: column.to_owned(),
-            reason,
-        };
-        let csv_error = |error: &csv::Error| {
-            let line = error.position().map_or(0, csv::Position::line);
-            if let csv::ErrorKind::Io(e) = error.kind() {
-                return AlertError::Io {
-                    file: file.to_owned(),
-                    source: std::io::Error::new(e.kind(), e.to_string()),
-                };
-            }
-            invalid(line, "row", error.to_string())
-        };
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
-        let mut records = reader.records();
-        let Some(header) = records.next().transpose().map_err(|e| csv_error(&e))? else {
-            return Err(AlertError::Empty { source_name: file.to_owned() });
-        };
-        let columns = header_columns(&header).map_err(|(column, reason)| invalid(1, &column, reason))?;
-        let mut rows = Vec::new();
-        let mut first_line: HashMap<String, u64> = HashMap::new();
-        for record in records {
-            let record = record.map_err(|e| csv_error(&e))?;
-            let line = record.position().map_or(0, csv::Position::line);
-            if record.iter().all(|f| f.trim().is_empty()) {
-                continue;
-            }
-            if record.len() > columns.names.len() {
-                return Err(invalid(
-                    line,
-                    "row",
-                    format!("{} fields, but the header names {}", record.len(), columns.names.len()),
-                ));
-            }
-            let cell = |field: Field| {
-                columns.index[field as usize].and_then(|i| record.get(i)).map(str::trim).unwrap_or("")
-            };
-            let at = |field: Field| {
-                let name = field.name();
-                move |reason: String| invalid(line, name, reason)
-            };
-            let sku = parse_sku(cell(Field::Sku)).map_err(at(Field::Sku))?;
-            let on_hand = required(cell(Field::OnHand)).and_then(parse_units).map_err(at(Field::OnHand))?;
-            let on_order = optional(cell(Field::OnOrder))
-                .map(parse_units)
-                .transpose()
-                .map_err(at(Field::OnOrder))?
-                .unwrap_or(0);
-            let lead_time_days =
-                optional(cell(Field::LeadTime)).map(parse_days).transpose().map_err(at(Field::LeadTime))?;
-            let service_level = optional(cell(Field::ServiceLevel))
-                .map(parse_service_level)
-                .transpose()
-                .map_err(at(Field::ServiceLevel))?;
-            let on_order_due_days = optional(cell(Field::OnOrderDue))
-                .map(parse_days)
-                .transpose()
-                .map_err(at(Field::OnOrderDue))?;
-            if let Some(earlier) = first_line.insert(sku.clone(), line) {
-                return Err(invalid(line, "sku", format!("{sku:?} appears again (first on line {earlier})")));
-            }
-            rows.push(InventoryRow {
-                sku,
-                on_hand,
-                on_order,
-                lead_time_days,
-                service_level,
-                on_order_due_days,
-            });
-        }
-        if rows.is_empty() {
-            return Err(AlertError::Empty { source_name: file.to_owned() });
-        }
-        Self::with_id(id, rows)
-    }
-
     /// Reads the `data` of an Event Grid custom event: `{"snapshot_id"?, "items": [...]}`;
     /// errors name the item's index and field.
     pub fn parse_json(bytes: &[u8]) -> Result<Self, AlertError> {
@@ -317,7 +227,7 @@ impl InventorySnapshot {
         Self::with_id(id, normalised)
     }
 
-    fn with_id(id: Option<&str>, rows: Vec<InventoryRow>) -> Result<Self, AlertError> {
+    pub(super) fn with_id(id: Option<&str>, rows: Vec<InventoryRow>) -> Result<Self, AlertError> {
         let id = match id {
             Some(id) => check_snapshot_id(id)?,
             None => crate::bronze::sha256_hex(canonical_content(&rows).as_bytes()),
@@ -371,7 +281,7 @@ fn check_snapshot_id(id: &str) -> Result<String, AlertError> {
 
 /// The known columns, by position in [`INVENTORY_COLUMNS`].
 #[derive(Debug, Clone, Copy)]
-enum Field {
+pub(super) enum Field {
     Sku = 0,
     OnHand = 1,
     OnOrder = 2,
@@ -381,78 +291,20 @@ enum Field {
 }
 
 impl Field {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         INVENTORY_COLUMNS[self as usize]
     }
 }
 
-/// Where each known column sits in the file.
-struct Columns {
-    names: Vec<String>,
-    index: [Option<usize>; INVENTORY_COLUMNS.len()],
-}
-
-/// The alert field an ingest schema column feeds: `Some(None)` for a column ingest knows and
-/// alerts do not read (`snapshot_time`), `None` for a column neither knows.
-fn field_of(canonical: &str) -> Option<Option<Field>> {
-    Some(match canonical {
-        "stock_code" => Some(Field::Sku),
-        "on_hand" => Some(Field::OnHand),
-        "on_order" => Some(Field::OnOrder),
-        "lead_time_days" => Some(Field::LeadTime),
-        "service_level" => Some(Field::ServiceLevel),
-        "on_order_due_days" => Some(Field::OnOrderDue),
-        "snapshot_time" => None,
-        _ => return None,
-    })
-}
-
-/// Finds the columns by name, as ingest does for the same upload: each header is matched
-/// against the inventory schema's names and aliases (`StockCode`, `OnHand`, `lead_time`, ...;
-/// case, spaces, `_` and `-` ignored). `(column, reason)` for an unknown, repeated or missing
-/// column.
-fn header_columns(header: &csv::StringRecord) -> Result<Columns, (String, String)> {
-    let mut index = [None; INVENTORY_COLUMNS.len()];
-    let mut names = Vec::with_capacity(header.len());
-    for (i, raw) in header.iter().enumerate() {
-        let name = raw.trim().trim_start_matches('\u{feff}').trim();
-        let folded = fold_header(name);
-        let spec =
-            INVENTORY.iter().find(|spec| spec.aliases.iter().any(|alias| fold_header(alias) == folded));
-        let Some(field) = spec.and_then(|spec| field_of(spec.name)) else {
-            let column = if name.is_empty() { "header".to_owned() } else { name.to_owned() };
-            return Err((
-                column,
-                format!(
-                    "unknown column {name:?} (expected {}, or a header name ingest reads as one of them)",
-                    INVENTORY_COLUMNS.join(", ")
-                ),
-            ));
-        };
-        if let Some(field) = field
-            && index[field as usize].replace(i).is_some()
-        {
-            return Err((name.to_owned(), format!("a second column for {}", field.name())));
-        }
-        names.push(name.to_ascii_lowercase());
-    }
-    for required in [Field::Sku, Field::OnHand] {
-        if index[required as usize].is_none() {
-            return Err((required.name().to_owned(), "missing required column".into()));
-        }
-    }
-    Ok(Columns { names, index })
-}
-
-fn required(text: &str) -> Result<String, String> {
+pub(super) fn required(text: &str) -> Result<String, String> {
     if text.is_empty() { Err("missing value".into()) } else { Ok(text.to_owned()) }
 }
 
-fn optional(text: &str) -> Option<String> {
+pub(super) fn optional(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-fn parse_sku(text: &str) -> Result<String, String> {
+pub(super) fn parse_sku(text: &str) -> Result<String, String> {
     let sku = normalise_sku(text);
     if sku.is_empty() { Err("empty SKU".into()) } else { Ok(sku) }
 }
@@ -466,7 +318,7 @@ fn json_number(value: &Value) -> Result<String, String> {
 }
 
 /// A whole, non-negative number of units.
-fn parse_units(text: String) -> Result<u64, String> {
+pub(super) fn parse_units(text: String) -> Result<u64, String> {
     if let Ok(units) = text.parse::<u64>() {
         return Ok(units);
     }
@@ -488,7 +340,7 @@ fn parse_units(text: String) -> Result<u64, String> {
 }
 
 /// Whole days in `0..=365` (a lead time, or the days until stock on order arrives).
-fn parse_days(text: String) -> Result<u32, String> {
+pub(super) fn parse_days(text: String) -> Result<u32, String> {
     let value: f64 = text
         .parse()
         .ok()
@@ -504,7 +356,7 @@ fn parse_days(text: String) -> Result<u32, String> {
 }
 
 /// A probability in the open interval [`SERVICE_LEVEL_RANGE`].
-fn parse_service_level(text: String) -> Result<f64, String> {
+pub(super) fn parse_service_level(text: String) -> Result<f64, String> {
     let value: f64 = text
         .parse()
         .ok()
@@ -612,7 +464,7 @@ mod tests {
         assert_eq!(csv_error("sku,on_hand\n ,2\n"), "inventory.csv:2: column sku: empty SKU");
         assert_eq!(
             csv_error("sku,on_hand\nA,1,9\n"),
-            "inventory.csv:2: column row: 3 fields, but the header names 2"
+            "inventory.csv:2: column row: expected 2 fields as in the header, found 3"
         );
     }
 

@@ -3,7 +3,10 @@
 //!
 //! ## Layout
 //! - [`inventory`]: the snapshot
-//!   (`sku,on_hand[,on_order][,lead_time_days][,service_level][,on_order_due_days]` from CSV, or an Event Grid custom event's JSON `data`) and its content-hash id.
+//!   (`sku,on_hand[,on_order][,lead_time_days][,service_level][,on_order_due_days]`, or an Event
+//!   Grid custom event's JSON `data`) and its content-hash id.
+//! - [`inventory_upload`]: a snapshot read from an upload (CSV, JSON lines or Parquet, gzip or
+//!   not, the folder's column mapping) by ingest's own readers.
 //! - [`demand`]: [`DemandPath`], a SKU's daily point forecast and p10/p50/p90 from tomorrow on,
 //!   and the spread of its totals, built from the forecaster's output.
 //! - [`policy`]: [`AlertPolicy`] and its arithmetic: lead-time demand, safety stock, reorder
@@ -40,6 +43,7 @@ pub mod backtest;
 pub mod demand;
 pub mod errors;
 pub mod inventory;
+pub mod inventory_upload;
 pub mod normal;
 pub mod policy;
 pub mod run;

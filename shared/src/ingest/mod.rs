@@ -241,8 +241,9 @@ impl Ingestor {
         Ok(IngestOutcome::Reported(Box::new(report)))
     }
 
-    /// `uploads/<kind>/_mapping.toml` or `.json`, if present.
-    async fn mapping_beside(&self, kind: UploadKind) -> Result<Mapping, IngestError> {
+    /// The column mapping of a kind's folder: `uploads/<kind>/_mapping.toml` or `.json`, or the
+    /// default when there is none.
+    pub async fn mapping_beside(&self, kind: UploadKind) -> Result<Mapping, IngestError> {
         for name in ["_mapping.toml", "_mapping.json"] {
             let path = format!("{kind}/{name}");
             if let Some(blob) = self.uploads.get(&path).await? {

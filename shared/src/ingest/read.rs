@@ -30,6 +30,14 @@ pub trait RowSink {
     fn row(&mut self, line: u64, cells: &[Option<&str>], fingerprint: u64, raw: &dyn Fn() -> String);
     /// A row that could not be split into cells.
     fn bad(&mut self, row: QuarantinedRow);
+    /// The names an upload gives its columns, before any of their rows: a CSV's header (line 1)
+    /// and a Parquet file's columns (no line) once, each JSON line's keys (its line). An error
+    /// refuses the whole file. Ingest reads the columns it knows and passes over the others; a
+    /// sink that must refuse a misspelt column says so here.
+    fn names(&mut self, line: Option<u64>, names: &[String]) -> Result<(), FileError> {
+        let _ = (line, names);
+        Ok(())
+    }
 }
 
 /// For each canonical column, the index of the file column that holds it.
@@ -136,6 +144,7 @@ pub fn read_csv(
             )
         })
         .collect::<Result<_, _>>()?;
+    sink.names(Some(1), &header)?;
     let resolved = resolve_columns(file, columns, mapping, &header)?;
     let width = header.len();
     let mut rows = 0u64;
@@ -258,6 +267,7 @@ pub fn read_json_lines(
             }
         };
         let keys: Vec<String> = object.keys().cloned().collect();
+        sink.names(Some(line), &keys)?;
         let resolved = resolve_optional(columns, mapping, &keys);
         texts.clear();
         let mut nested = None;
@@ -307,6 +317,23 @@ pub fn read_json_lines(
     Ok(rows)
 }
 
+/// The canonical column a header name or key stands for, as [`resolve_columns`] reads it: the
+/// one the mapping gives that name (case-insensitive), or else the one with a matching alias
+/// (folded) among those the mapping does not name. `None`: a column ingest passes over.
+#[must_use]
+pub fn canonical_column<'c>(
+    columns: &'c [ColumnSpec],
+    mapping: &Mapping,
+    name: &str,
+) -> Option<&'c ColumnSpec> {
+    let name = name.trim();
+    let folded = fold_header(name);
+    columns.iter().find(|spec| match mapping.columns.get(spec.name) {
+        Some(mapped) => mapped.trim().eq_ignore_ascii_case(name),
+        None => spec.aliases.iter().any(|alias| fold_header(alias) == folded),
+    })
+}
+
 /// For each canonical column, the index of the header name or key that holds it: the mapping's
 /// name (case-insensitive) or else the first alias that matches folded. Missing columns are
 /// `None`; [`resolve_columns`] turns missing required ones into a file error, JSON lines quarantine
@@ -336,6 +363,7 @@ pub fn read_parquet(
         .finish()
         .map_err(|e| FileError::new(file, "invalid_parquet", format!("cannot read Parquet: {e}")))?;
     let header: Vec<String> = frame.get_column_names().iter().map(ToString::to_string).collect();
+    sink.names(None, &header)?;
     let resolved = resolve_columns(file, columns, mapping, &header)?;
     let mut as_text: Vec<Option<StringChunked>> = Vec::with_capacity(columns.len());
     for (spec, index) in columns.iter().zip(&resolved) {

@@ -1,0 +1,347 @@
+//! An inventory snapshot read from an upload's bytes the way ingest reads the same upload:
+//! gzip or not; CSV (with the mapping's delimiter), JSON lines or Parquet; columns found by the
+//! inventory schema's names and aliases or by the folder's mapping
+//! (`uploads/inventory/_mapping.toml`); numbers with the mapping's decimal separator. The
+//! readers are ingest's own ([`crate::ingest::read`]), so an export ingest accepts is not refused
+//! here for its format or its header names.
+//!
+//! Two things are stricter than ingest, because every order the alerts suggest rests on every
+//! column of the snapshot:
+//! - **A column neither the schema nor the mapping names is refused**, where ingest passes it
+//!   over: a misspelt `lead_tme` would otherwise leave every lead time at the policy's default.
+//! - **The first bad row refuses the snapshot**, where ingest quarantines the row and keeps the
+//!   rest: a snapshot missing a SKU's row would raise no alert for that SKU, and a stock-out
+//!   alert that is never raised is the costly mistake. The event or file is kept whole and the
+//!   error names the file, the line (CSV and JSON lines; Parquet's row number, from 1) and the
+//!   column.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::errors::AlertError;
+use super::inventory::{
+    Field, INVENTORY_COLUMNS, InventoryRow, InventorySnapshot, optional, parse_days, parse_service_level,
+    parse_sku, parse_units, required,
+};
+use crate::ingest::DEFAULT_MAX_TABLE_BYTES;
+use crate::ingest::error::FileError;
+use crate::ingest::format::{TableFormat, decode};
+use crate::ingest::mapping::Mapping;
+use crate::ingest::read::{RowSink, canonical_column, read_csv, read_json_lines, read_parquet};
+use crate::ingest::schema::INVENTORY;
+use crate::ingest::validate::QuarantinedRow;
+
+impl InventorySnapshot {
+    /// Reads an inventory file from disk as an upload (see the module docs) with `mapping`.
+    /// `id`: the snapshot id, or `None` for the content hash.
+    pub fn read_file(path: &Path, mapping: &Mapping, id: Option<&str>) -> Result<Self, AlertError> {
+        let file = path.display().to_string();
+        let raw = std::fs::read(path).map_err(|source| AlertError::Io { file: file.clone(), source })?;
+        Self::parse_upload(&file, &raw, mapping, id, DEFAULT_MAX_TABLE_BYTES)
+    }
+
+    /// Reads an upload's raw bytes (see the module docs); `file` names it in errors and, with the
+    /// content, tells its format as ingest tells it. Tables over `max_table_bytes` once
+    /// decompressed are refused.
+    pub fn parse_upload(
+        file: &str,
+        raw: &[u8],
+        mapping: &Mapping,
+        id: Option<&str>,
+        max_table_bytes: u64,
+    ) -> Result<Self, AlertError> {
+        let table = decode(file, raw, max_table_bytes).map_err(|e| file_error(file, e))?;
+        Self::parse_table(file, &table.bytes, table.format, mapping, id)
+    }
+
+    /// Reads an inventory CSV with the default mapping (comma, `.` decimals, the schema's header
+    /// names); `file` names it in errors.
+    pub fn parse_csv(
+        file: &str,
+        mut reader: impl std::io::Read,
+        id: Option<&str>,
+    ) -> Result<Self, AlertError> {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map_err(|source| AlertError::Io { file: file.to_owned(), source })?;
+        Self::parse_table(file, &bytes, TableFormat::Csv, &Mapping::default(), id)
+    }
+
+    /// Reads decoded table bytes of a known format.
+    pub fn parse_table(
+        file: &str,
+        bytes: &[u8],
+        format: TableFormat,
+        mapping: &Mapping,
+        id: Option<&str>,
+    ) -> Result<Self, AlertError> {
+        let mut sink = SnapshotSink::new(file, mapping);
+        let read = match format {
+            TableFormat::Csv => read_csv(file, bytes, INVENTORY, mapping, &mut sink),
+            TableFormat::JsonLines => read_json_lines(file, bytes, INVENTORY, mapping, &mut sink),
+            TableFormat::Parquet => read_parquet(file, bytes, INVENTORY, mapping, &mut sink),
+        };
+        // The sink's own error comes first: a refused header also stops the reader.
+        if let Some(error) = sink.error {
+            return Err(error);
+        }
+        read.map_err(|e| file_error(file, e))?;
+        if sink.rows.is_empty() {
+            return Err(AlertError::Empty { source_name: file.to_owned() });
+        }
+        Self::with_id(id, sink.rows)
+    }
+}
+
+/// A file-level reading error; "no rows at all" reads as the snapshot being empty.
+fn file_error(file: &str, error: FileError) -> AlertError {
+    if error.code == "empty_file" {
+        AlertError::Empty { source_name: file.to_owned() }
+    } else {
+        AlertError::Unreadable(error)
+    }
+}
+
+/// The alert field an inventory schema column feeds: `Some(None)` for a column ingest knows and
+/// alerts do not read (`snapshot_time`), `None` for a column neither knows.
+fn field_of(canonical: &str) -> Option<Option<Field>> {
+    Some(match canonical {
+        "stock_code" => Some(Field::Sku),
+        "on_hand" => Some(Field::OnHand),
+        "on_order" => Some(Field::OnOrder),
+        "lead_time_days" => Some(Field::LeadTime),
+        "service_level" => Some(Field::ServiceLevel),
+        "on_order_due_days" => Some(Field::OnOrderDue),
+        "snapshot_time" => None,
+        _ => return None,
+    })
+}
+
+/// Collects the rows ingest's readers hand over, keeping the first error.
+struct SnapshotSink<'a> {
+    file: &'a str,
+    mapping: &'a Mapping,
+    /// For each [`Field`], its cell's index in a row of [`INVENTORY`] cells.
+    cell_of: [usize; INVENTORY_COLUMNS.len()],
+    rows: Vec<InventoryRow>,
+    first_line: HashMap<String, u64>,
+    error: Option<AlertError>,
+}
+
+impl<'a> SnapshotSink<'a> {
+    fn new(file: &'a str, mapping: &'a Mapping) -> Self {
+        let mut cell_of = [0; INVENTORY_COLUMNS.len()];
+        for (i, spec) in INVENTORY.iter().enumerate() {
+            if let Some(Some(field)) = field_of(spec.name) {
+                cell_of[field as usize] = i;
+            }
+        }
+        Self { file, mapping, cell_of, rows: Vec::new(), first_line: HashMap::new(), error: None }
+    }
+
+    fn invalid(&self, line: Option<u64>, column: &str, reason: String) -> AlertError {
+        match line {
+            Some(line) => {
+                AlertError::InvalidRow { file: self.file.to_owned(), line, column: column.to_owned(), reason }
+            }
+            None => {
+                AlertError::InvalidColumn { file: self.file.to_owned(), column: column.to_owned(), reason }
+            }
+        }
+    }
+
+    /// Every name must stand for a column of the schema, once; `sku` and `on_hand` must be there.
+    fn check_names(&self, line: Option<u64>, names: &[String]) -> Result<(), AlertError> {
+        let mut seen = [false; INVENTORY_COLUMNS.len()];
+        for raw in names {
+            let name = raw.trim();
+            let spec = canonical_column(INVENTORY, self.mapping, name);
+            let Some(field) = spec.and_then(|spec| field_of(spec.name)) else {
+                let column = if name.is_empty() { "header" } else { name };
+                return Err(self.invalid(
+                    line,
+                    column,
+                    format!(
+                        "unknown column {name:?} (expected {}, or a header name ingest reads as one of them)",
+                        INVENTORY_COLUMNS.join(", ")
+                    ),
+                ));
+            };
+            if let Some(field) = field
+                && std::mem::replace(&mut seen[field as usize], true)
+            {
+                return Err(self.invalid(line, name, format!("a second column for {}", field.name())));
+            }
+        }
+        for needed in [Field::Sku, Field::OnHand] {
+            if !seen[needed as usize] {
+                return Err(self.invalid(line, needed.name(), "missing required column".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_row(&self, line: u64, cells: &[Option<&str>]) -> Result<InventoryRow, AlertError> {
+        let decimal = self.mapping.decimal_char();
+        let cell = |field: Field| {
+            let text = cells.get(self.cell_of[field as usize]).copied().flatten().unwrap_or("");
+            if decimal == ',' { text.replace(',', ".") } else { text.to_owned() }
+        };
+        let at = |field: Field| move |reason: String| self.invalid(Some(line), field.name(), reason);
+        let sku = parse_sku(&cell(Field::Sku)).map_err(at(Field::Sku))?;
+        let on_hand = required(&cell(Field::OnHand)).and_then(parse_units).map_err(at(Field::OnHand))?;
+        let on_order = optional(&cell(Field::OnOrder))
+            .map(parse_units)
+            .transpose()
+            .map_err(at(Field::OnOrder))?
+            .unwrap_or(0);
+        let lead_time_days =
+            optional(&cell(Field::LeadTime)).map(parse_days).transpose().map_err(at(Field::LeadTime))?;
+        let service_level = optional(&cell(Field::ServiceLevel))
+            .map(parse_service_level)
+            .transpose()
+            .map_err(at(Field::ServiceLevel))?;
+        let on_order_due_days =
+            optional(&cell(Field::OnOrderDue)).map(parse_days).transpose().map_err(at(Field::OnOrderDue))?;
+        if let Some(earlier) = self.first_line.get(&sku) {
+            return Err(at(Field::Sku)(format!("{sku:?} appears again (first on line {earlier})")));
+        }
+        Ok(InventoryRow { sku, on_hand, on_order, lead_time_days, service_level, on_order_due_days })
+    }
+}
+
+impl RowSink for SnapshotSink<'_> {
+    fn row(&mut self, line: u64, cells: &[Option<&str>], _fingerprint: u64, _raw: &dyn Fn() -> String) {
+        if self.error.is_some() || cells.iter().all(Option::is_none) {
+            return;
+        }
+        match self.parse_row(line, cells) {
+            Ok(row) => {
+                self.first_line.insert(row.sku.clone(), line);
+                self.rows.push(row);
+            }
+            Err(error) => self.error = Some(error),
+        }
+    }
+
+    fn bad(&mut self, row: QuarantinedRow) {
+        if self.error.is_none() {
+            let column = match row.column.as_deref().and_then(field_of) {
+                Some(Some(field)) => field.name().to_owned(),
+                _ => row.column.unwrap_or_else(|| "row".into()),
+            };
+            self.error =
+                Some(AlertError::InvalidRow { file: row.file, line: row.line, column, reason: row.message });
+        }
+    }
+
+    fn names(&mut self, line: Option<u64>, names: &[String]) -> Result<(), FileError> {
+        match self.check_names(line, names) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let refused = FileError::new(self.file, "invalid_inventory", error.to_string());
+                self.error.get_or_insert(error);
+                Err(refused)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn upload(file: &str, raw: &[u8], mapping: &Mapping) -> Result<InventorySnapshot, AlertError> {
+        InventorySnapshot::parse_upload(file, raw, mapping, None, 1 << 20)
+    }
+
+    fn parquet(frame: &mut polars::prelude::DataFrame) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        polars::prelude::ParquetWriter::new(&mut bytes).finish(frame).unwrap();
+        bytes
+    }
+
+    const CSV: &str = "sku,on_hand,on_order,lead_time_days,on_order_due_days\n85123A,12,4,10,3\n22423,3,,,\n";
+
+    #[test]
+    fn csv_json_lines_parquet_and_gzip_read_to_the_same_snapshot() {
+        let plain = upload("inventory/a.csv", CSV.as_bytes(), &Mapping::default()).unwrap();
+        assert_eq!(plain.rows.len(), 2);
+        assert_eq!(plain.rows[0].on_order_due_days, Some(3));
+        let zipped = upload("inventory/a.csv.gz", &gz(CSV.as_bytes()), &Mapping::default()).unwrap();
+        let lines = "{\"StockCode\": \"85123a\", \"OnHand\": 12, \"on_order\": 4, \"lead_time\": 10, \
+                     \"on_order_due_days\": 3}\n\n{\"sku\": 22423, \"on_hand\": 3.0, \"on_order\": null}\n";
+        let json_lines = upload("inventory/a.jsonl", lines.as_bytes(), &Mapping::default()).unwrap();
+        let mut frame = polars::df!(
+            "StockCode" => ["85123A", "22423"],
+            "on_hand" => [12i64, 3],
+            "on_order" => [Some(4i64), None],
+            "lead_time_days" => [Some(10i32), None],
+            "on_order_due_days" => [Some(3u32), None],
+        )
+        .unwrap();
+        let columnar = upload("inventory/a.parquet", &parquet(&mut frame), &Mapping::default()).unwrap();
+        for other in [&zipped, &json_lines, &columnar] {
+            assert_eq!(other.rows, plain.rows);
+            assert_eq!(other.id, plain.id, "the same stock is the same snapshot whatever its format");
+        }
+    }
+
+    #[test]
+    fn the_folders_mapping_names_columns_delimiter_and_decimal_separator() {
+        let mapping = Mapping::from_bytes(
+            "inventory/_mapping.toml",
+            b"delimiter = \";\"\ndecimal = \",\"\n[columns]\nstock_code = \"Artikel\"\non_hand = \"Bestand\"\n",
+        )
+        .unwrap();
+        let csv = "Artikel;Bestand;service_level\n85123a;12;0,97\n";
+        let snapshot = upload("inventory/lager.csv", csv.as_bytes(), &mapping).unwrap();
+        assert_eq!(snapshot.rows[0].sku, "85123A");
+        assert_eq!(snapshot.rows[0].on_hand, 12);
+        assert_eq!(snapshot.rows[0].service_level, Some(0.97));
+        // Without the mapping the same file names no known column.
+        let error = upload("inventory/lager.csv", csv.as_bytes(), &Mapping::default()).unwrap_err();
+        assert!(error.to_string().starts_with("inventory/lager.csv:1: column "), "{error}");
+    }
+
+    #[test]
+    fn unknown_columns_and_bad_rows_refuse_the_snapshot_naming_where() {
+        let error = |file: &str, raw: &[u8]| upload(file, raw, &Mapping::default()).unwrap_err().to_string();
+        assert_eq!(
+            error(
+                "i.jsonl",
+                b"{\"sku\": \"A\", \"on_hand\": 1}\n{\"sku\": \"B\", \"on_hand\": 1, \"lead_tme\": 3}\n"
+            ),
+            "i.jsonl:2: column lead_tme: unknown column \"lead_tme\" (expected sku, on_hand, on_order, \
+             lead_time_days, service_level, on_order_due_days, or a header name ingest reads as one of them)"
+        );
+        assert_eq!(
+            error("i.jsonl", b"{\"sku\": \"A\", \"on_hand\": 1}\n{\"sku\": \"B\", \"on_hand\": -2}\n"),
+            r#"i.jsonl:2: column on_hand: "-2" is negative"#
+        );
+        assert_eq!(
+            error("i.jsonl", b"{\"sku\": \"A\", \"on_hand\": 1}\n[1]\n"),
+            "i.jsonl:2: column row: each line must be one JSON object"
+        );
+        let mut frame = polars::df!("sku" => ["A"], "on_hand" => [1i64], "stock" => [2i64]).unwrap();
+        assert_eq!(
+            error("i.parquet", &parquet(&mut frame)),
+            "i.parquet: column stock: a second column for on_hand"
+        );
+        let mut frame = polars::df!("sku" => ["A", "B"], "on_hand" => [Some(1i64), None]).unwrap();
+        assert_eq!(error("i.parquet", &parquet(&mut frame)), "i.parquet:2: column on_hand: missing value");
+        assert_eq!(
+            error("i.csv", b"sku,on_hand\nA,1\nB\n"),
+            "i.csv:3: column row: expected 2 fields as in the header, found 1"
+        );
+        assert!(error("i.csv.gz", &gz(b"sku,on_hand\nA,1\n")[..10]).contains("[truncated_gzip]"));
+        assert_eq!(error("i.csv", b"sku,on_hand\n"), "i.csv: the snapshot has no inventory rows");
+        assert_eq!(error("i.jsonl", b"\n\n"), "i.jsonl: the snapshot has no inventory rows");
+    }
+}
