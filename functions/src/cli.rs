@@ -453,12 +453,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Alerts { inventory, mapping, as_of, snapshot_id, json } => {
             let state = open_state(&cli).await?;
-            let mapping = match mapping {
-                Some(path) => read_mapping(path)?,
-                None => state.ingestor.mapping_beside(UploadKind::Inventory).await?,
-            };
-            let snapshot_id = snapshot_id.as_deref();
-            crate::commands::alerts::alerts(&state, inventory, &mapping, *as_of, snapshot_id, *json).await
+            let (mapping, snapshot_id) = (mapping.as_deref(), snapshot_id.as_deref());
+            crate::commands::alerts::alerts(&state, inventory, mapping, *as_of, snapshot_id, *json).await
         }
         Command::Models { which } => {
             let state = open_state(&cli).await?;
@@ -713,7 +709,7 @@ async fn run_local(settings: Settings, port: u16, poll: Duration, demo: bool) ->
 }
 
 /// A column mapping file (TOML or JSON).
-fn read_mapping(path: &Path) -> anyhow::Result<Mapping> {
+pub(crate) fn read_mapping(path: &Path) -> anyhow::Result<Mapping> {
     let text = std::fs::read(path).with_context(|| format!("cannot read mapping {}", path.display()))?;
     Ok(Mapping::from_bytes(&path.display().to_string(), &text)?)
 }

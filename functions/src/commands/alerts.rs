@@ -112,7 +112,7 @@ pub fn table(report: &BacktestReport, load_seconds: f64) -> String {
 pub async fn alerts(
     state: &crate::state::AppState,
     inventory: &std::path::Path,
-    mapping: &shopsense::ingest::Mapping,
+    mapping: Option<&std::path::Path>,
     as_of: Option<chrono::NaiveDate>,
     snapshot_id: Option<&str>,
     as_json: bool,
@@ -124,7 +124,11 @@ pub async fn alerts(
             std::fs::read(inventory).with_context(|| format!("cannot read {}", inventory.display()))?;
         InventorySnapshot::parse_json(&bytes).with_context(|| inventory.display().to_string())?
     } else {
-        InventorySnapshot::read_file(inventory, mapping, snapshot_id)?
+        let mapping = match mapping {
+            Some(path) => crate::cli::read_mapping(path)?,
+            None => state.ingestor.mapping_beside(shopsense::ingest::UploadKind::Inventory).await?,
+        };
+        InventorySnapshot::read_file(inventory, &mapping, snapshot_id)?
     };
     let (summary, alerts) =
         shopsense::alerts::run::run(&state.reader, &state.alerts, &state.alert_policy, &snapshot, as_of)

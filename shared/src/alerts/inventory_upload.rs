@@ -101,6 +101,10 @@ fn file_error(file: &str, error: FileError) -> AlertError {
     }
 }
 
+/// Columns pandas writes for a DataFrame's index (`__index_level_0__`) when it saves Parquet:
+/// not a misspelt inventory column, so passed over rather than refused.
+const PANDAS_INDEX_PREFIX: &str = "__index_level_";
+
 /// The alert field an inventory schema column feeds: `Some(None)` for a column ingest knows and
 /// alerts do not read (`snapshot_time`), `None` for a column neither knows.
 fn field_of(canonical: &str) -> Option<Option<Field>> {
@@ -152,8 +156,11 @@ impl<'a> SnapshotSink<'a> {
     /// Every name must stand for a column of the schema, once; `sku` and `on_hand` must be there.
     fn check_names(&self, line: Option<u64>, names: &[String]) -> Result<(), AlertError> {
         let mut seen = [false; INVENTORY_COLUMNS.len()];
-        for raw in names {
-            let name = raw.trim();
+        for name in names {
+            if name.starts_with(PANDAS_INDEX_PREFIX) {
+                continue;
+            }
+            let name = name.as_str();
             let spec = canonical_column(INVENTORY, self.mapping, name);
             let Some(field) = spec.and_then(|spec| field_of(spec.name)) else {
                 let column = if name.is_empty() { "header" } else { name };
@@ -181,27 +188,39 @@ impl<'a> SnapshotSink<'a> {
     }
 
     fn parse_row(&self, line: u64, cells: &[Option<&str>]) -> Result<InventoryRow, AlertError> {
-        let decimal = self.mapping.decimal_char();
-        let cell = |field: Field| {
-            let text = cells.get(self.cell_of[field as usize]).copied().flatten().unwrap_or("");
-            if decimal == ',' { text.replace(',', ".") } else { text.to_owned() }
-        };
+        let text = |field: Field| cells.get(self.cell_of[field as usize]).copied().flatten().unwrap_or("");
         let at = |field: Field| move |reason: String| self.invalid(Some(line), field.name(), reason);
-        let sku = parse_sku(&cell(Field::Sku)).map_err(at(Field::Sku))?;
-        let on_hand = required(&cell(Field::OnHand)).and_then(parse_units).map_err(at(Field::OnHand))?;
-        let on_order = optional(&cell(Field::OnOrder))
+        // A number's text with the mapping's decimal separator read as `.`, as ingest reads it:
+        // under `,` a `.` is refused, never taken for a decimal point (`1.000` is a thousand).
+        let number = |field: Field| -> Result<String, String> {
+            let text = text(field);
+            match self.mapping.decimal_char() {
+                ',' if text.contains('.') => {
+                    Err(format!("{text:?} has a '.', and the mapping's decimal separator is ','"))
+                }
+                ',' => Ok(text.replacen(',', ".", 1)),
+                _ => Ok(text.to_owned()),
+            }
+        };
+        let optional_number = |field: Field| number(field).map(|t| optional(&t)).map_err(at(field));
+        let sku = parse_sku(text(Field::Sku)).map_err(at(Field::Sku))?;
+        let on_hand = number(Field::OnHand)
+            .and_then(|t| required(&t))
+            .and_then(parse_units)
+            .map_err(at(Field::OnHand))?;
+        let on_order = optional_number(Field::OnOrder)?
             .map(parse_units)
             .transpose()
             .map_err(at(Field::OnOrder))?
             .unwrap_or(0);
         let lead_time_days =
-            optional(&cell(Field::LeadTime)).map(parse_days).transpose().map_err(at(Field::LeadTime))?;
-        let service_level = optional(&cell(Field::ServiceLevel))
+            optional_number(Field::LeadTime)?.map(parse_days).transpose().map_err(at(Field::LeadTime))?;
+        let service_level = optional_number(Field::ServiceLevel)?
             .map(parse_service_level)
             .transpose()
             .map_err(at(Field::ServiceLevel))?;
         let on_order_due_days =
-            optional(&cell(Field::OnOrderDue)).map(parse_days).transpose().map_err(at(Field::OnOrderDue))?;
+            optional_number(Field::OnOrderDue)?.map(parse_days).transpose().map_err(at(Field::OnOrderDue))?;
         if let Some(earlier) = self.first_line.get(&sku) {
             return Err(at(Field::Sku)(format!("{sku:?} appears again (first on line {earlier})")));
         }
@@ -224,6 +243,12 @@ impl RowSink for SnapshotSink<'_> {
     }
 
     fn bad(&mut self, row: QuarantinedRow) {
+        // A blank line of delimiters (`,,` under a wider header), as a spreadsheet leaves at the
+        // end of an export, is no row; ingest quarantines it and the alerts pass over it.
+        let delimiter = char::from(self.mapping.delimiter_byte());
+        if row.reason == "wrong_field_count" && row.raw.chars().all(|c| c == delimiter || c.is_whitespace()) {
+            return;
+        }
         if self.error.is_none() {
             let column = match row.column.as_deref().and_then(field_of) {
                 Some(Some(field)) => field.name().to_owned(),
@@ -343,5 +368,43 @@ mod tests {
         assert!(error("i.csv.gz", &gz(b"sku,on_hand\nA,1\n")[..10]).contains("[truncated_gzip]"));
         assert_eq!(error("i.csv", b"sku,on_hand\n"), "i.csv: the snapshot has no inventory rows");
         assert_eq!(error("i.jsonl", b"\n\n"), "i.jsonl: the snapshot has no inventory rows");
+    }
+
+    #[test]
+    fn under_a_comma_decimal_a_dot_is_refused_and_skus_are_left_alone() {
+        let mapping = Mapping::from_bytes("m.toml", b"delimiter = \";\"\ndecimal = \",\"\n").unwrap();
+        // `1.000` is a thousand in a German export: refused as ingest refuses it, never read as 1.
+        let error = upload("i.csv", b"sku;on_hand\nA;1.000\n", &mapping).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            r#"i.csv:2: column on_hand: "1.000" has a '.', and the mapping's decimal separator is ','"#
+        );
+        let snapshot = upload("i.csv", b"sku;on_hand;service_level\n12,5A;3,0;0,9\n", &mapping).unwrap();
+        assert_eq!(snapshot.rows[0].sku, "12,5A", "a SKU is text, not a number");
+        assert_eq!((snapshot.rows[0].on_hand, snapshot.rows[0].service_level), (3, Some(0.9)));
+    }
+
+    #[test]
+    fn a_name_the_mapping_gives_is_read_as_that_column_only() {
+        // `stock` is an alias of on_hand; mapped to on_order it is on order and nothing else.
+        let mapping = Mapping::from_bytes("m.json", br#"{"columns": {"on_order": "stock"}}"#).unwrap();
+        let error = upload("i.csv", b"sku,stock\nA,5\n", &mapping).unwrap_err().to_string();
+        assert_eq!(error, "i.csv:1: column on_hand: missing required column");
+        let snapshot = upload("i.csv", b"sku,on_hand,stock\nA,1,5\n", &mapping).unwrap();
+        assert_eq!((snapshot.rows[0].on_hand, snapshot.rows[0].on_order), (1, 5));
+    }
+
+    #[test]
+    fn names_the_reader_would_not_match_are_refused_and_known_leftovers_passed_over() {
+        // A key with a tab is no alias of lead_time_days for the reader, so not for the check.
+        let lines = b"{\"sku\": \"A\", \"on_hand\": 1, \"lead_time\\t\": 3}\n";
+        let error = upload("i.jsonl", lines, &Mapping::default()).unwrap_err().to_string();
+        assert!(error.starts_with("i.jsonl:1: column lead_time\t: unknown column"), "{error}");
+        // A spreadsheet's trailing line of delimiters, and pandas' index column, are no data.
+        let snapshot = upload("i.csv", b"sku,on_hand,on_order\nA,1,2\n,\n", &Mapping::default()).unwrap();
+        assert_eq!(snapshot.rows.len(), 1);
+        let mut frame =
+            polars::df!("__index_level_0__" => [0i64], "sku" => ["A"], "on_hand" => [1i64]).unwrap();
+        assert_eq!(upload("i.parquet", &parquet(&mut frame), &Mapping::default()).unwrap().rows.len(), 1);
     }
 }

@@ -317,36 +317,52 @@ pub fn read_json_lines(
     Ok(rows)
 }
 
-/// The canonical column a header name or key stands for, as [`resolve_columns`] reads it: the
-/// one the mapping gives that name (case-insensitive), or else the one with a matching alias
-/// (folded) among those the mapping does not name. `None`: a column ingest passes over.
+/// Whether `mapping` gives header name or key `key` to a canonical column (exact but for case
+/// and surrounding whitespace). A name the mapping gives is not read through any alias: with
+/// `on_order = "stock"`, a `stock` column is on order, not also on hand (`stock` is an alias of
+/// `on_hand`).
+fn mapped_to<'m>(mapping: &'m Mapping, key: &str) -> Option<&'m str> {
+    mapping
+        .columns
+        .iter()
+        .find(|(_, name)| name.trim().eq_ignore_ascii_case(key.trim()))
+        .map(|(c, _)| c.as_str())
+}
+
+/// The canonical column a header name or key stands for, exactly as [`resolve_columns`] reads
+/// it: the one the mapping gives that name, or else the one (among those the mapping does not
+/// name) with an alias equal to it folded ([`fold_header`]). `None`: a column ingest passes over.
 #[must_use]
 pub fn canonical_column<'c>(
     columns: &'c [ColumnSpec],
     mapping: &Mapping,
     name: &str,
 ) -> Option<&'c ColumnSpec> {
-    let name = name.trim();
+    if let Some(canonical) = mapped_to(mapping, name) {
+        return columns.iter().find(|spec| spec.name == canonical);
+    }
     let folded = fold_header(name);
-    columns.iter().find(|spec| match mapping.columns.get(spec.name) {
-        Some(mapped) => mapped.trim().eq_ignore_ascii_case(name),
-        None => spec.aliases.iter().any(|alias| fold_header(alias) == folded),
+    columns.iter().find(|spec| {
+        !mapping.columns.contains_key(spec.name)
+            && spec.aliases.iter().any(|alias| fold_header(alias) == folded)
     })
 }
 
 /// For each canonical column, the index of the header name or key that holds it: the mapping's
-/// name (case-insensitive) or else the first alias that matches folded. Missing columns are
-/// `None`; [`resolve_columns`] turns missing required ones into a file error, JSON lines quarantine
-/// the row instead.
+/// name (case-insensitive) or else the first alias that matches folded, among the names the
+/// mapping does not give to a column. Missing columns are `None`; [`resolve_columns`] turns
+/// missing required ones into a file error, JSON lines quarantine the row instead.
 fn resolve_optional(columns: &[ColumnSpec], mapping: &Mapping, keys: &[String]) -> Vec<Option<usize>> {
-    let folded: Vec<String> = keys.iter().map(|k| fold_header(k)).collect();
+    let folded: Vec<Option<String>> =
+        keys.iter().map(|k| mapped_to(mapping, k).is_none().then(|| fold_header(k))).collect();
     columns
         .iter()
         .map(|spec| match mapping.columns.get(spec.name) {
             Some(name) => keys.iter().position(|k| k.trim().eq_ignore_ascii_case(name.trim())),
-            None => {
-                spec.aliases.iter().find_map(|alias| folded.iter().position(|k| *k == fold_header(alias)))
-            }
+            None => spec.aliases.iter().find_map(|alias| {
+                let alias = fold_header(alias);
+                folded.iter().position(|k| k.as_deref() == Some(alias.as_str()))
+            }),
         })
         .collect()
 }
