@@ -199,6 +199,7 @@ pub fn eval(
             .join(", "),
         m.coverage_by_size.iter().map(|&c| pct(c)).collect::<Vec<_>>().join(", ")
     );
+    println!("SKU totals at or below pq: {}", total_calibration_text(std::slice::from_ref(&report)));
     println!(
         "load {load_seconds:.2} s, fit {:.2} s, predict {:.3} s; MASE over {} SKUs",
         report.fit_seconds, report.predict_seconds, m.mase_skus
@@ -214,6 +215,37 @@ pub fn eval(
         print_origins(&report, &earlier);
     }
     Ok(())
+}
+
+/// Per span of [`shopsense::forecast::eval::EvalMetrics::calibration_totals`], the share of SKU
+/// totals at or below each level's quantile, pooled over `reports` (weighted by SKUs).
+fn total_calibration_text(reports: &[EvalReport]) -> String {
+    let Some(first) = reports.first() else { return String::new() };
+    first
+        .metrics
+        .calibration_totals
+        .iter()
+        .enumerate()
+        .map(|(span, calibration)| {
+            let levels: Vec<String> = calibration
+                .levels
+                .iter()
+                .enumerate()
+                .map(|(l, (level, _))| {
+                    let (mut below, mut skus) = (0.0, 0.0);
+                    for r in reports {
+                        if let Some(c) = r.metrics.calibration_totals.get(span) {
+                            below += c.levels[l].1 * r.skus as f64;
+                            skus += r.skus as f64;
+                        }
+                    }
+                    format!("q{:.0} {:.1}%", level * 100.0, below / skus.max(1.0) * 100.0)
+                })
+                .collect();
+            format!("{}-day {}", calibration.days, levels.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The evaluation at `n` windows before the last one, each `holdout` days before the previous
@@ -263,6 +295,12 @@ fn print_origins(latest: &EvalReport, earlier: &[EvalReport]) {
         mean(|r| r.metrics.mase_median),
         mean(|r| r.metrics.coverage_p10_p90) * 100.0,
         mean(|r| r.metrics.coverage_total_p10_p90) * 100.0
+    );
+    let reports: Vec<EvalReport> = all.into_iter().cloned().collect();
+    println!(
+        "SKU totals at or below pq, all {} windows: {}",
+        reports.len(),
+        total_calibration_text(&reports)
     );
 }
 

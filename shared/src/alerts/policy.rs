@@ -8,9 +8,11 @@
 //!   factor ([`DemandPath::total_factor`]) at the service level `s` for a total over the lead
 //!   time's open days: the empirical quantile of `actual total / forecast total` over the
 //!   forecaster's backtest windows, so `D(L) * F_L(s)` is the lead-time demand's `s` quantile
-//!   and the reorder point below is that, or `D(L)` when the quantile is below it. Service
-//!   levels above 0.99 read the 99th percentile (`TOTAL_LEVELS`): the backtest holds too few
-//!   windows to say more. Forecast errors persist (a forecast too low
+//!   and the reorder point below is that, or `D(L)` when the quantile is below it. Levels
+//!   above 0.95 read a power-law tail through the p90 and p95 factors
+//!   (`forecast::quantiles::TAIL_SHARE`), not the few largest windows, and levels above 0.99
+//!   read the 99th percentile (`TOTAL_LEVELS`): the backtest holds too few windows to say
+//!   more. Forecast errors persist (a forecast too low
 //!   stays too low for weeks), which daily bands summed as independent days miss: with them the
 //!   p10-p90 of a 28-day total covered 21-30 % of actual totals on Online Retail.
 //!   A path without a total spread (forecasts published before it existed) falls back to that

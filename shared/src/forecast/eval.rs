@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::ForecastError;
 use super::metrics::{bias, buckets, coverage, mase, median, total_wape, wape};
-use super::model::{ForecasterParams, SkuForecast};
+use super::model::{ForecastModel, ForecasterParams, SkuForecast};
 use super::panel::Panel;
 
 /// Lag of the seasonal naive forecast that scales MASE: 7 calendar days.
@@ -50,6 +50,20 @@ pub struct EvalMetrics {
     /// cover 95 % of slow sellers' days and 65 % of fast sellers'.
     #[serde(default)]
     pub coverage_by_size: Vec<f64>,
+    /// Calibration of totals: `(level, share of SKUs whose actual total is at or below the
+    /// total's quantile)` for [`CALIBRATION_LEVELS`], over the first [`WEEK`] days (a lead
+    /// time's total, which the alerts' reorder point reads) and over the whole holdout.
+    #[serde(default)]
+    pub calibration_totals: Vec<TotalCalibration>,
+}
+
+/// The calibration of one span's totals (see [`EvalMetrics::calibration_totals`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TotalCalibration {
+    /// Calendar days from the first holdout day.
+    pub days: usize,
+    /// `(level, share of SKUs at or below)`.
+    pub levels: Vec<(f64, f64)>,
 }
 
 /// Levels whose daily calibration [`EvalMetrics::calibration`] reports: p10 first, p90 third.
@@ -141,6 +155,15 @@ pub fn evaluate(
         coverage_total_p10_p90: totals_covered as f64 / model.skus.len().max(1) as f64,
         calibration: calibration(&forecasts.skus, &test.values, &open),
         coverage_by_size: coverage_by_size(&forecasts.skus, &test.values, &open, (p10, p90)),
+        calibration_totals: [WEEK.min(holdout), holdout]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<usize>>()
+            .into_iter()
+            .map(|days| TotalCalibration {
+                days,
+                levels: total_calibration(&model, &mean, &test.values, days),
+            })
+            .collect(),
     };
     let mut classes = BTreeMap::new();
     let mut methods_chosen = BTreeMap::new();
@@ -177,6 +200,35 @@ fn calibration(skus: &[SkuForecast], actual: &[Vec<f64>], open: &[bool]) -> Vec<
                 .count();
             let level = skus.first().map_or(0.0, |s| s.quantiles[q].0);
             (level, below as f64 / days.max(1) as f64)
+        })
+        .collect()
+}
+
+/// `(level, share of SKUs whose total over the first `days` days is at or below its quantile)`
+/// per level of [`CALIBRATION_LEVELS`], the quantile read from the model's total factors.
+fn total_calibration(
+    model: &ForecastModel,
+    mean: &[Vec<f64>],
+    actual: &[Vec<f64>],
+    days: usize,
+) -> Vec<(f64, f64)> {
+    let open_days = model.calendar.future_open(days).iter().filter(|&&open| open).count();
+    let totals: Vec<(f64, f64)> = mean
+        .iter()
+        .zip(actual)
+        .map(|(f, y)| (f[..days.min(f.len())].iter().sum(), y[..days.min(y.len())].iter().sum()))
+        .collect();
+    CALIBRATION_LEVELS
+        .iter()
+        .map(|&level| {
+            let below = totals
+                .iter()
+                .filter(|&&(f, y)| {
+                    let quantile = model.totals.factor(open_days, f, level).map_or(f, |factor| f * factor);
+                    y <= quantile + 1e-9
+                })
+                .count();
+            (level, below as f64 / totals.len().max(1) as f64)
         })
         .collect()
 }
@@ -233,5 +285,31 @@ mod tests {
         assert!(report.metrics.bias.abs() < 1e-9);
         assert_eq!(report.metrics.mase_skus, 0, "a constant history has no MASE scale");
         assert!((report.metrics.coverage_p10_p90 - 1.0).abs() < 1e-9);
+        // Exact totals sit at every quantile of theirs: at or below each, over 7 and 14 days.
+        let spans: Vec<usize> = report.metrics.calibration_totals.iter().map(|c| c.days).collect();
+        assert_eq!(spans, vec![7, 14]);
+        for span in &report.metrics.calibration_totals {
+            assert_eq!(span.levels.iter().map(|l| l.0).collect::<Vec<_>>(), CALIBRATION_LEVELS.to_vec());
+            assert!(span.levels.iter().all(|&(_, share)| (share - 1.0).abs() < 1e-9), "{span:?}");
+        }
+    }
+
+    #[test]
+    fn total_calibration_counts_the_skus_at_or_below_each_quantile() {
+        // A and B sell 4 and 1 a day for 63 days, then 8 and 0: above every quantile of A's
+        // total and at or below every one of B's.
+        let first: chrono::NaiveDate = "2011-01-03".parse().unwrap();
+        let rows: Vec<(String, chrono::NaiveDate, f64)> = (0..70)
+            .flat_map(|d| {
+                let date = first + chrono::Days::new(d);
+                let (a, b) = if d < 63 { (4.0, 1.0) } else { (8.0, 0.0) };
+                [("A".to_owned(), date, a), ("B".to_owned(), date, b)]
+            })
+            .collect();
+        let report = evaluate(&Panel::from_rows(&rows), 7, &ForecasterParams::default()).unwrap();
+        assert_eq!(report.metrics.calibration_totals.len(), 1, "a 7-day holdout is one span");
+        let week = &report.metrics.calibration_totals[0];
+        assert_eq!(week.days, 7);
+        assert!(week.levels.iter().all(|&(_, share)| (share - 0.5).abs() < 1e-9), "{week:?}");
     }
 }
