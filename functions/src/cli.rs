@@ -307,8 +307,8 @@ pub enum EvalCommand {
         /// Our policy's service level (a second line at 0.8 shows the trade-off).
         #[arg(long, default_value_t = 0.95)]
         service_level: f64,
-        /// Days between refits of the forecaster.
-        #[arg(long, default_value_t = 7)]
+        /// Days between refits of the forecaster (1: nightly, as the retrain timer runs).
+        #[arg(long, default_value_t = 1)]
         refit_every: usize,
         /// Print one JSON document instead of a table.
         #[arg(long)]

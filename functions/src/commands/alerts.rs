@@ -211,7 +211,7 @@ mod tests {
         else {
             panic!("not eval alerts: {cli:?}");
         };
-        assert_eq!((top, lead_time, service_level, refit_every, json), (100, 7, 0.95, 7, false));
+        assert_eq!((top, lead_time, service_level, refit_every, json), (100, 7, 0.95, 1, false));
         assert!(Cli::try_parse_from(["shopsense", "eval", "alerts"]).is_err(), "--transactions is required");
     }
 
