@@ -102,7 +102,7 @@ impl QuantileTable {
         Self {
             by_class: BTreeMap::new(),
             all: percentiles(Vec::new(), None),
-            by_size: volume_groups(pooled, interval_coverage),
+            by_size: volume_groups(pooled, interval_coverage, false),
         }
     }
 
@@ -170,7 +170,11 @@ impl VolumeGroup {
             && level > 1.0 - TAIL_SHARE
         {
             let anchor = self.grid_at(1.0 - TAIL_SHARE);
-            return anchor * (TAIL_SHARE / (1.0 - level).max(1e-9)).powf(f64::from(index));
+            let largest = self.percentiles.last().map_or(anchor, |&p| f64::from(p));
+            // Never beyond the largest ratio any window showed: a p90 just above 0 (one slow
+            // seller's window in ten sells) makes a steep index that nothing observed supports.
+            let tail = anchor * (TAIL_SHARE / (1.0 - level).max(1e-9)).powf(f64::from(index));
+            return tail.min(largest).max(anchor);
         }
         self.grid_at(level)
     }
@@ -188,8 +192,8 @@ impl VolumeGroup {
 
 /// Up to [`MAX_GROUPS`] groups of `(forecast, ratio)` samples by forecast, of about equal
 /// counts and at least [`MIN_GROUP_SAMPLES`] each (one group when there are fewer), each
-/// calibrated to `target` (see [`stretch`]).
-fn volume_groups(mut samples: Vec<(f64, f64)>, target: Option<f64>) -> Vec<VolumeGroup> {
+/// calibrated to `target` (see [`stretch`]) and, `with_tail` (totals), given a tail index.
+fn volume_groups(mut samples: Vec<(f64, f64)>, target: Option<f64>, with_tail: bool) -> Vec<VolumeGroup> {
     samples.sort_by(|a, b| a.0.total_cmp(&b.0));
     let count = (samples.len() / MIN_GROUP_SAMPLES).clamp(1, MAX_GROUPS);
     // Equal-count cuts, each moved past samples tied with the one before it so that equal
@@ -213,7 +217,7 @@ fn volume_groups(mut samples: Vec<(f64, f64)>, target: Option<f64>) -> Vec<Volum
             let part = &samples[w[0]..w[1]];
             let forecasts: Vec<f64> = part.iter().map(|s| s.0).collect();
             let (grid, stretch) = percentiles(part.iter().map(|s| s.1).collect(), target);
-            let tail_index = if target.is_none() { tail_index(&grid) } else { None };
+            let tail_index = if with_tail { tail_index(&grid) } else { None };
             VolumeGroup {
                 forecast: quantile_sorted(&forecasts, 0.5) as f32,
                 percentiles: grid.into_iter().map(|v| v as f32).collect(),
@@ -237,11 +241,13 @@ pub const TAIL_SHARE: f64 = 0.05;
 /// and `1 - TAIL_SHARE` (p90 and p95): `ln(Q95 / Q90) / ln 2`, so that the extrapolation
 /// [`VolumeGroup::at`] passes through both. Two percentiles that rest on 100 and 50 windows or
 /// more, not on the few largest (a Hill estimate over the top 5 % still swung with them, 6 to
-/// 40 times the forecast at p99). `None` when Q90 is 0 (no power law through a zero).
+/// 40 times the forecast at p99). `None`, the empirical percentiles, when Q90 is 0 (no power
+/// law through a zero) or Q95 equals it: a plateau of tied ratios (slow sellers' whole units)
+/// says nothing of the tail beyond, and a flat tail would read p99 as p95.
 fn tail_index(grid: &[f64]) -> Option<f64> {
     let q = |level: f64| quantile_sorted(grid, level);
     let (lower, upper) = (q(1.0 - 2.0 * TAIL_SHARE), q(1.0 - TAIL_SHARE));
-    (lower > 0.0 && upper >= lower).then(|| (upper / lower).ln() / 2f64.ln())
+    (lower > 0.0 && upper > lower).then(|| (upper / lower).ln() / 2f64.ln())
 }
 
 /// The factor at `level` for a forecast of `forecast` units: linear in the log of the forecast
@@ -282,7 +288,7 @@ pub struct TotalTable {
 
 impl SpanGroups {
     fn from_samples(open_days: usize, samples: Vec<(f64, f64)>) -> Self {
-        Self { open_days, groups: volume_groups(samples, None) }
+        Self { open_days, groups: volume_groups(samples, None, true) }
     }
 
     fn factor(&self, forecast: f64, level: f64) -> f64 {
@@ -493,10 +499,56 @@ mod tests {
         let zeros: Vec<(usize, f64, f64)> =
             (0..1000).map(|i| (7, 0.5, if i % 50 == 0 { 30.0 } else { 0.0 })).collect();
         assert_eq!(TotalTable::from_samples(&[&zeros]).spans[0].groups[0].tail_index, None);
-        // Daily tables keep their stretched percentiles.
+        // Daily tables keep their percentiles, calibrated or not.
         let daily: Vec<(f64, f64)> = samples.iter().map(|&(_, f, r)| (f, r)).collect();
-        assert!(
-            QuantileTable::from_samples(&[&daily], Some(0.8)).by_size.iter().all(|g| g.tail_index.is_none())
-        );
+        for target in [Some(0.8), None] {
+            let table = QuantileTable::from_samples(&[&daily], target);
+            assert!(table.by_size.iter().all(|g| g.tail_index.is_none()), "{target:?}");
+        }
+    }
+
+    #[test]
+    fn the_tail_never_passes_the_largest_window_nor_flattens_a_plateau() {
+        // One window in ten sells, at twice its forecast: p90 sits just above 0 and the index is
+        // steep, but no level reads more than the 2.0 every selling window showed.
+        let sparse: Vec<(usize, f64, f64)> =
+            (0..1000).map(|i| (7, 3.0, if i % 10 == 0 { 2.0 } else { 0.0 })).collect();
+        let table = TotalTable::from_samples(&[&sparse]);
+        assert!(table.spans[0].groups[0].tail_index.is_some());
+        for level in [0.96, 0.98, 0.99] {
+            let factor = table.factor(7, 3.0, level).unwrap();
+            assert!((factor - 2.0).abs() < 1e-6, "{level}: {factor}");
+        }
+        // Tied ratios with p90 = p95 = 1 and 3 % of windows at 5: no power law, the percentiles.
+        let mut plateau: Vec<(usize, f64, f64)> = (0..800).map(|_| (7, 3.0, 0.0)).collect();
+        plateau.extend((0..170).map(|_| (7, 3.0, 1.0)));
+        plateau.extend((0..30).map(|_| (7, 3.0, 5.0)));
+        let table = TotalTable::from_samples(&[&plateau]);
+        assert_eq!(table.spans[0].groups[0].tail_index, None);
+        assert!((table.factor(7, 3.0, 0.99).unwrap() - 5.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn groups_saved_before_the_tail_index_decode_without_it() {
+        let old =
+            VolumeGroup { forecast: 2.0, percentiles: vec![0.5, 1.0, 3.0], stretch: 1.0, tail_index: None };
+        let json = serde_json::json!({ "forecast": 2.0, "percentiles": [0.5, 1.0, 3.0], "stretch": 1.0 });
+        assert_eq!(serde_json::from_value::<VolumeGroup>(json).unwrap(), old);
+        #[derive(Serialize)]
+        struct Before {
+            forecast: f32,
+            percentiles: Vec<f32>,
+            stretch: f32,
+        }
+        let bytes = rmp_serde::to_vec_named(&Before {
+            forecast: 2.0,
+            percentiles: vec![0.5, 1.0, 3.0],
+            stretch: 1.0,
+        })
+        .unwrap();
+        assert_eq!(rmp_serde::from_slice::<VolumeGroup>(&bytes).unwrap(), old);
+        let with = VolumeGroup { tail_index: Some(0.5), ..old };
+        let bytes = rmp_serde::to_vec_named(&with).unwrap();
+        assert_eq!(rmp_serde::from_slice::<VolumeGroup>(&bytes).unwrap(), with);
     }
 }
