@@ -4,7 +4,8 @@
 //!   snapshot uploaded under `uploads/inventory/` (CSV, JSON lines or Parquet, gzip or not, read
 //!   as ingest reads it with the folder's mapping; or `.json` in the custom event's shape), or a
 //!   custom `Shopsense.Inventory.Snapshot` event whose `data` carries the stock levels. The
-//!   snapshot is evaluated against the live forecast as of the event's date and its alerts are
+//!   snapshot is evaluated against the live forecast as of the day it was counted (its
+//!   `snapshot_time` or `as_of`), or else the event's date, and its alerts are
 //!   stored, idempotent per (snapshot, SKU): a redelivered event writes no duplicate.
 //!   A malformed event or snapshot cannot get better by retrying: it is kept whole in the
 //!   `quarantine` container under `events/<event id>.json` with the reason, and answered as done.
@@ -185,7 +186,8 @@ async fn inventory_alert(
                 .log(format!("refused event {}: {reason} (kept in {kept})", event.id)));
         }
     };
-    let as_of = Some(event.event_time.date_naive());
+    // The day the stock was counted when the snapshot says, else the day the event was raised.
+    let as_of = Some(snapshot.as_of.unwrap_or_else(|| event.event_time.date_naive()));
     let policy = match state.policy_with_catalog().await {
         Ok(policy) => policy,
         Err(e) => return Ok(InvokeResponse::failed(format!("will be retried: {e}"))),

@@ -78,7 +78,8 @@ pub enum Command {
         /// folder's `inventory/_mapping.toml` or `.json`, as ingest reads it, if there is one.
         #[arg(long)]
         mapping: Option<PathBuf>,
-        /// The snapshot's date (default: the last day the live forecast was trained on).
+        /// The snapshot's date (default: the day its `snapshot_time` names, else the last day
+        /// the live forecast was trained on).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
         /// The snapshot's id (default: a hash of its content).

@@ -352,6 +352,12 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let (_, body) =
         send(router, post("/inventory-alert", event("ev-2", "2026-11-25T09:00:00Z", stale))).await;
     assert_eq!(body["ReturnValue"]["stale_skus"], json!([sku]), "{body}");
+    // A count sent late is judged as of the day it was counted, not the day it arrived.
+    let counted = json!({ "snapshot_id": "e2e-counted", "as_of": "2011-12-09", "items": [{ "sku": sku, "on_hand": 5 }] });
+    let (_, body) =
+        send(router, post("/inventory-alert", event("ev-3", "2026-11-25T09:00:00Z", counted))).await;
+    assert_eq!(body["ReturnValue"]["as_of"], json!("2011-12-09"), "{body}");
+    assert_eq!(body["ReturnValue"]["stale_skus"], json!([]), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

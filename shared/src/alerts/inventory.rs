@@ -9,12 +9,13 @@
 //! names the folder's mapping gives. `sku` and `on_hand` are required, `on_order`,
 //! `lead_time_days`, `service_level` and `on_order_due_days` are optional (a missing column or an
 //! empty cell means 0 on order, the policy's default, or an unknown arrival); ingest's
-//! `snapshot_time` is accepted and not read. **Any other column is refused**: a misspelt optional
+//! `snapshot_time` gives the day the stock was counted ([`InventorySnapshot::as_of`]; every row
+//! that has one must name the same day). **Any other column is refused**: a misspelt optional
 //! column (`lead_tme`) would otherwise be silently replaced by the policy's default, which
 //! changes every order it suggests.
 //!
 //! ## JSON
-//! `{"snapshot_id": "optional", "items": [{"sku": "85123A", "on_hand": 12, "on_order": 0,
+//! `{"snapshot_id": "optional", "as_of": "2011-12-09", "items": [{"sku": "85123A", "on_hand": 12, "on_order": 0,
 //! "lead_time_days": 7, "service_level": 0.95, "on_order_due_days": 3}]}`: the same fields, `null` or absent meaning
 //! the same as an empty cell, unknown fields refused for the same reason. `sku` may be a string
 //! or an integer (`22423`).
@@ -37,6 +38,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -105,6 +107,11 @@ pub struct InventorySnapshot {
     pub id: String,
     /// One row per SKU, in the order read.
     pub rows: Vec<InventoryRow>,
+    /// The day the stock was counted, when the snapshot says (a table's `snapshot_time`, the
+    /// event's `as_of`): alerts are evaluated as of that day rather than the day the upload or
+    /// event arrived, so a count sent late is judged against the demand it actually faces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<NaiveDate>,
 }
 
 /// A SKU as ingest stores it: trimmed and upper-cased.
@@ -127,9 +134,19 @@ impl InventorySnapshot {
     pub fn from_json(data: &Value) -> Result<Self, AlertError> {
         let payload = |reason: String| AlertError::InvalidPayload { reason };
         let object = data.as_object().ok_or_else(|| payload("expected an object with `items`".into()))?;
-        if let Some(key) = object.keys().find(|k| *k != "snapshot_id" && *k != "items") {
-            return Err(payload(format!("unknown field `{key}` (expected `snapshot_id` and `items`)")));
+        if let Some(key) = object.keys().find(|k| !["snapshot_id", "items", "as_of"].contains(&k.as_str())) {
+            return Err(payload(format!(
+                "unknown field `{key}` (expected `snapshot_id`, `as_of` and `items`)"
+            )));
         }
+        let as_of =
+            match object.get("as_of") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(day)) => Some(day.trim().parse::<NaiveDate>().map_err(|e| {
+                    payload(format!("`as_of` must be a date (YYYY-MM-DD), found {day:?}: {e}"))
+                })?),
+                Some(other) => return Err(payload(format!("`as_of` must be a date string, found {other}"))),
+            };
         let id = match object.get("snapshot_id") {
             None | Some(Value::Null) => None,
             Some(Value::String(id)) => Some(id.as_str()),
@@ -193,7 +210,7 @@ impl InventorySnapshot {
         if rows.is_empty() {
             return Err(AlertError::Empty { source_name: "payload".into() });
         }
-        Self::with_id(id, rows)
+        Self::with_id(id, rows, as_of)
     }
 
     /// A snapshot of rows built elsewhere (a silver table, a test). Rows are checked like parsed
@@ -224,15 +241,19 @@ impl InventorySnapshot {
             }
             normalised.push(InventoryRow { sku, ..row });
         }
-        Self::with_id(id, normalised)
+        Self::with_id(id, normalised, None)
     }
 
-    pub(super) fn with_id(id: Option<&str>, rows: Vec<InventoryRow>) -> Result<Self, AlertError> {
+    pub(super) fn with_id(
+        id: Option<&str>,
+        rows: Vec<InventoryRow>,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Self, AlertError> {
         let id = match id {
             Some(id) => check_snapshot_id(id)?,
-            None => crate::bronze::sha256_hex(canonical_content(&rows).as_bytes()),
+            None => crate::bronze::sha256_hex(canonical_content(&rows, as_of).as_bytes()),
         };
-        Ok(Self { id, rows })
+        Ok(Self { id, rows, as_of })
     }
 
     /// The row of `sku` (normalised before the lookup).
@@ -243,8 +264,9 @@ impl InventorySnapshot {
     }
 }
 
-/// The text hashed into a snapshot id: a version line, then one line per row sorted by SKU.
-fn canonical_content(rows: &[InventoryRow]) -> String {
+/// The text hashed into a snapshot id: a version line, then one line per row sorted by SKU, then
+/// the day counted when given (so ids of snapshots without it did not change).
+fn canonical_content(rows: &[InventoryRow], as_of: Option<NaiveDate>) -> String {
     let mut sorted: Vec<&InventoryRow> = rows.iter().collect();
     sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
     let mut text = String::from("shopsense-inventory-v1\n");
@@ -257,6 +279,9 @@ fn canonical_content(rows: &[InventoryRow]) -> String {
             let _ = write!(text, ",{due}");
         }
         text.push('\n');
+    }
+    if let Some(day) = as_of {
+        let _ = writeln!(text, "as_of,{day}");
     }
     text
 }
@@ -499,8 +524,14 @@ mod tests {
             (row.sku.as_str(), row.on_hand, row.on_order, row.lead_time_days, row.service_level),
             ("85123A", 12, 4, Some(10), Some(0.9))
         );
-        let plain = csv("sku,on_hand,on_order,lead_time_days,service_level\n85123A,12,4,10,0.9\n").unwrap();
-        assert_eq!(snapshot.id, plain.id, "the same stock under other header names");
+        assert_eq!(snapshot.as_of, Some("2011-12-09".parse().unwrap()), "the day it was counted");
+        let plain =
+            csv("sku,on_hand,on_order,lead_time_days,service_level,as_of\n85123A,12,4,10,0.9,2011-12-09\n")
+                .unwrap();
+        assert_eq!(snapshot.id, plain.id, "the same stock on the same day under other header names");
+        let undated = csv("sku,on_hand,on_order,lead_time_days,service_level\n85123A,12,4,10,0.9\n").unwrap();
+        assert_eq!(undated.as_of, None);
+        assert_ne!(snapshot.id, undated.id, "the day counted is content");
     }
 
     #[test]
@@ -520,6 +551,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(snapshot.id, "store-7:2011-12-09");
+        assert_eq!(snapshot.as_of, None);
+        let dated = InventorySnapshot::parse_json(
+            br#"{"as_of": "2011-12-09", "items": [{"sku": "A", "on_hand": 1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(dated.as_of, Some("2011-12-09".parse().unwrap()));
         assert_eq!(snapshot.rows[0].on_order, 0);
         assert_eq!(snapshot.rows[0].lead_time_days, Some(5));
         assert_eq!(snapshot.rows[0].service_level, Some(0.97));
@@ -556,7 +593,11 @@ mod tests {
         assert_eq!(json_error(r#"{"items": []}"#), "payload: the snapshot has no inventory rows");
         assert_eq!(
             json_error(r#"{"rows": []}"#),
-            "inventory payload: unknown field `rows` (expected `snapshot_id` and `items`)"
+            "inventory payload: unknown field `rows` (expected `snapshot_id`, `as_of` and `items`)"
+        );
+        assert!(
+            json_error(r#"{"as_of": "09.12.2011", "items": [{"sku": "A", "on_hand": 1}]}"#)
+                .starts_with("inventory payload: `as_of` must be a date (YYYY-MM-DD)")
         );
         assert_eq!(
             json_error(r#"{"items": {}}"#),

@@ -18,6 +18,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use chrono::NaiveDate;
+
 use super::errors::AlertError;
 use super::inventory::{
     Field, INVENTORY_COLUMNS, InventoryRow, InventorySnapshot, optional, parse_days, parse_service_level,
@@ -29,7 +31,7 @@ use crate::ingest::format::{TableFormat, decode};
 use crate::ingest::mapping::Mapping;
 use crate::ingest::read::{RowSink, canonical_column, read_csv, read_json_lines, read_parquet};
 use crate::ingest::schema::INVENTORY;
-use crate::ingest::validate::QuarantinedRow;
+use crate::ingest::validate::{QuarantinedRow, TimestampParser};
 
 impl InventorySnapshot {
     /// Reads an inventory file from disk as an upload (see the module docs) with `mapping`.
@@ -88,7 +90,7 @@ impl InventorySnapshot {
         if sink.rows.is_empty() {
             return Err(AlertError::Empty { source_name: file.to_owned() });
         }
-        Self::with_id(id, sink.rows)
+        Self::with_id(id, sink.rows, sink.as_of.map(|(day, _)| day))
     }
 }
 
@@ -128,6 +130,11 @@ struct SnapshotSink<'a> {
     cell_of: [usize; INVENTORY_COLUMNS.len()],
     rows: Vec<InventoryRow>,
     first_line: HashMap<String, u64>,
+    /// Index of `snapshot_time` in a row of [`INVENTORY`] cells, and its reader.
+    time_cell: usize,
+    timestamps: TimestampParser,
+    /// The day counted and the first line that gave it.
+    as_of: Option<(NaiveDate, u64)>,
     error: Option<AlertError>,
 }
 
@@ -139,7 +146,17 @@ impl<'a> SnapshotSink<'a> {
                 cell_of[field as usize] = i;
             }
         }
-        Self { file, mapping, cell_of, rows: Vec::new(), first_line: HashMap::new(), error: None }
+        Self {
+            file,
+            mapping,
+            cell_of,
+            rows: Vec::new(),
+            first_line: HashMap::new(),
+            time_cell: INVENTORY.iter().position(|spec| spec.name == "snapshot_time").unwrap_or(usize::MAX),
+            timestamps: TimestampParser::new(mapping),
+            as_of: None,
+            error: None,
+        }
     }
 
     fn invalid(&self, line: Option<u64>, column: &str, reason: String) -> AlertError {
@@ -183,6 +200,34 @@ impl<'a> SnapshotSink<'a> {
             if !seen[needed as usize] {
                 return Err(self.invalid(line, needed.name(), "missing required column".into()));
             }
+        }
+        Ok(())
+    }
+
+    /// A row's `snapshot_time`: the day it names must be every dated row's.
+    fn count_day(&mut self, line: u64, text: &str) -> Result<(), AlertError> {
+        let column = "snapshot_time";
+        let Some(day) = self.timestamps.parse(text).map(|t| t.date()) else {
+            let expected = self.timestamps.expected();
+            return Err(self.invalid(
+                Some(line),
+                column,
+                format!("{text:?} is not a date-time in the format {expected}"),
+            ));
+        };
+        match self.as_of {
+            None => self.as_of = Some((day, line)),
+            Some((first, first_line)) if first != day => {
+                return Err(self.invalid(
+                    Some(line),
+                    column,
+                    format!(
+                        "{day} is another day than line {first_line}'s {first}: a snapshot is one day's \
+                         stock (send each day's count as its own snapshot)"
+                    ),
+                ));
+            }
+            Some(_) => {}
         }
         Ok(())
     }
@@ -231,6 +276,12 @@ impl<'a> SnapshotSink<'a> {
 impl RowSink for SnapshotSink<'_> {
     fn row(&mut self, line: u64, cells: &[Option<&str>], _fingerprint: u64, _raw: &dyn Fn() -> String) {
         if self.error.is_some() || cells.iter().all(Option::is_none) {
+            return;
+        }
+        if let Some(text) = cells.get(self.time_cell).copied().flatten()
+            && let Err(error) = self.count_day(line, text)
+        {
+            self.error = Some(error);
             return;
         }
         match self.parse_row(line, cells) {
@@ -406,5 +457,28 @@ mod tests {
         let mut frame =
             polars::df!("__index_level_0__" => [0i64], "sku" => ["A"], "on_hand" => [1i64]).unwrap();
         assert_eq!(upload("i.parquet", &parquet(&mut frame), &Mapping::default()).unwrap().rows.len(), 1);
+    }
+
+    #[test]
+    fn snapshot_time_gives_the_day_counted_and_must_name_one_day() {
+        let dated = "sku,on_hand,snapshot_time\nA,1,2011-12-09 08:00\nB,2,\nC,3,2011-12-09 17:30\n";
+        let snapshot = upload("i.csv", dated.as_bytes(), &Mapping::default()).unwrap();
+        assert_eq!(snapshot.as_of, Some("2011-12-09".parse().unwrap()));
+        let mixed = "sku,on_hand,snapshot_time\nA,1,2011-12-09 08:00\nB,2,2011-12-10 08:00\n";
+        let error = upload("i.csv", mixed.as_bytes(), &Mapping::default()).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "i.csv:3: column snapshot_time: 2011-12-10 is another day than line 2's 2011-12-09"
+            ),
+            "{error}"
+        );
+        let error = upload("i.csv", b"sku,on_hand,as_of\nA,1,yesterday\n", &Mapping::default()).unwrap_err();
+        assert!(
+            error.to_string().starts_with(r#"i.csv:2: column snapshot_time: "yesterday" is not a date-time"#)
+        );
+        // The mapping's date format reads it, as ingest reads the same file.
+        let mapping = Mapping::from_bytes("m.toml", b"date_format = \"%d.%m.%Y\"\n").unwrap();
+        let german = upload("i.csv", b"sku,on_hand,snapshot_time\nA,1,09.12.2011\n", &mapping).unwrap();
+        assert_eq!(german.as_of, snapshot.as_of);
     }
 }

@@ -58,15 +58,59 @@ enum Cell {
     Timestamp(Option<i64>),
 }
 
+/// Reads local date-times (no zone) in the mapping's `date_format`, or else in the common forms
+/// (ISO 8601 with or without seconds and fractions, `M/D/YYYY H:MM[:SS]`, RFC 3339 with a zone
+/// kept at its wall-clock reading, a bare date as midnight).
+#[derive(Debug, Clone)]
+pub struct TimestampParser {
+    date_format: Option<String>,
+    /// Index into [`DEFAULT_TIMESTAMP_FORMATS`] that matched last: tried first next time.
+    last_format: usize,
+}
+
+impl TimestampParser {
+    /// A parser with the mapping's date format, if it names one.
+    #[must_use]
+    pub fn new(mapping: &Mapping) -> Self {
+        Self { date_format: mapping.date_format.clone(), last_format: 0 }
+    }
+
+    /// The date-time `text` stands for, or `None`.
+    pub fn parse(&mut self, text: &str) -> Option<NaiveDateTime> {
+        if let Some(format) = &self.date_format {
+            return NaiveDateTime::parse_from_str(text, format).ok().or_else(|| {
+                NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0))
+            });
+        }
+        let n = DEFAULT_TIMESTAMP_FORMATS.len();
+        for k in 0..n {
+            let i = (self.last_format + k) % n;
+            if let Ok(t) = NaiveDateTime::parse_from_str(text, DEFAULT_TIMESTAMP_FORMATS[i]) {
+                self.last_format = i;
+                return Some(t);
+            }
+        }
+        // A zone-qualified time keeps its local wall-clock reading; a bare date is midnight.
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.naive_local())
+            .ok()
+            .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+    }
+
+    /// The formats accepted, for error messages.
+    #[must_use]
+    pub fn expected(&self) -> String {
+        self.date_format.clone().unwrap_or_else(|| "YYYY-MM-DD HH:MM[:SS] or M/D/YYYY H:MM".into())
+    }
+}
+
 /// Validates rows into typed columns and a quarantine list.
 #[derive(Debug)]
 pub struct Validator<'a> {
     file: String,
     columns: &'a [ColumnSpec],
     decimal: char,
-    date_format: Option<String>,
-    /// Index into [`DEFAULT_TIMESTAMP_FORMATS`] that matched last: tried first next time.
-    last_format: usize,
+    timestamps: TimestampParser,
     values: Vec<Values>,
     scratch: Vec<Cell>,
     /// Line of each accepted row.
@@ -94,8 +138,7 @@ impl<'a> Validator<'a> {
             file: file.into(),
             columns,
             decimal: mapping.decimal_char(),
-            date_format: mapping.date_format.clone(),
-            last_format: 0,
+            timestamps: TimestampParser::new(mapping),
             values,
             scratch: Vec::with_capacity(columns.len()),
             lines: Vec::new(),
@@ -132,42 +175,19 @@ impl<'a> Validator<'a> {
                 .map(|n| Cell::Decimal(Some(n)))
                 .ok_or_else(|| ("invalid_decimal", format!("{} {text:?} is not a number", spec.name))),
             ColumnType::Timestamp => {
-                self.parse_timestamp(text).map(|t| Cell::Timestamp(Some(t))).ok_or_else(|| {
-                    let expected = self
-                        .date_format
-                        .clone()
-                        .unwrap_or_else(|| "YYYY-MM-DD HH:MM[:SS] or M/D/YYYY H:MM".into());
+                let millis = |t: NaiveDateTime| t.and_utc().timestamp_millis();
+                self.timestamps.parse(text).map(|t| Cell::Timestamp(Some(millis(t)))).ok_or_else(|| {
                     (
                         "invalid_timestamp",
-                        format!("{} {text:?} is not a date-time in the format {expected}", spec.name),
+                        format!(
+                            "{} {text:?} is not a date-time in the format {}",
+                            spec.name,
+                            self.timestamps.expected()
+                        ),
                     )
                 })
             }
         }
-    }
-
-    fn parse_timestamp(&mut self, text: &str) -> Option<i64> {
-        let millis = |t: NaiveDateTime| t.and_utc().timestamp_millis();
-        if let Some(format) = &self.date_format {
-            return NaiveDateTime::parse_from_str(text, format)
-                .ok()
-                .or_else(|| NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
-                .map(millis);
-        }
-        let n = DEFAULT_TIMESTAMP_FORMATS.len();
-        for k in 0..n {
-            let i = (self.last_format + k) % n;
-            if let Ok(t) = NaiveDateTime::parse_from_str(text, DEFAULT_TIMESTAMP_FORMATS[i]) {
-                self.last_format = i;
-                return Some(millis(t));
-            }
-        }
-        // A zone-qualified time keeps its local wall-clock reading; a bare date is midnight.
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| t.naive_local())
-            .ok()
-            .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
-            .map(millis)
     }
 
     /// The accepted rows as a DataFrame: a `line` column, then the canonical columns.
