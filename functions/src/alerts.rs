@@ -156,6 +156,14 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
     }
 }
 
+/// Answers a refused event as done (retrying cannot fix it), kept whole with its reason.
+async fn refuse(state: &AppState, event: &EventGridEvent, reason: &str) -> Result<InvokeResponse, ApiError> {
+    let kept = quarantine(state, event, reason).await?;
+    tracing::warn!(event = %event.id, %reason, kept, "inventory event refused");
+    Ok(InvokeResponse::ok(json!({ "refused": reason, "kept": kept }))
+        .log(format!("refused event {}: {reason} (kept in {kept})", event.id)))
+}
+
 /// Keeps a refused event whole with its reason.
 async fn quarantine(state: &AppState, event: &EventGridEvent, reason: &str) -> Result<String, ApiError> {
     let path = format!("events/{}.json", shopsense::serving::escape_key(&event.id).replace('%', "_"));
@@ -179,15 +187,15 @@ async fn inventory_alert(
     let snapshot = match snapshot_of(&state, &event).await? {
         Snapshot::Ready(snapshot) => snapshot,
         Snapshot::Ignored(why) => return Ok(InvokeResponse::ok(Value::Null).log(format!("ignored: {why}"))),
-        Snapshot::Refused(reason) => {
-            let kept = quarantine(&state, &event, &reason).await?;
-            tracing::warn!(event = %event.id, %reason, kept, "inventory event refused");
-            return Ok(InvokeResponse::ok(json!({ "refused": reason, "kept": kept }))
-                .log(format!("refused event {}: {reason} (kept in {kept})", event.id)));
-        }
+        Snapshot::Refused(reason) => return refuse(&state, &event, &reason).await,
     };
-    // The day the stock was counted when the snapshot says, else the day the event was raised.
-    let as_of = Some(snapshot.as_of.unwrap_or_else(|| event.event_time.date_naive()));
+    // The day the stock was counted when the snapshot says (not after the event was raised),
+    // else the day the event was raised.
+    let sent = event.event_time.date_naive();
+    if let Err(e) = snapshot.check_counted_by(sent) {
+        return refuse(&state, &event, &e.to_string()).await;
+    }
+    let as_of = Some(snapshot.as_of.unwrap_or(sent));
     let policy = match state.policy_with_catalog().await {
         Ok(policy) => policy,
         Err(e) => return Ok(InvokeResponse::failed(format!("will be retried: {e}"))),
@@ -218,12 +226,7 @@ async fn inventory_alert(
             state.stock.refresh();
             Ok(response)
         }
-        Err(e @ AlertRunError::Alert(_)) => {
-            let reason = e.to_string();
-            let kept = quarantine(&state, &event, &reason).await?;
-            Ok(InvokeResponse::ok(json!({ "refused": reason, "kept": kept }))
-                .log(format!("refused: {reason}")))
-        }
+        Err(e @ AlertRunError::Alert(_)) => refuse(&state, &event, &e.to_string()).await,
         Err(e) => Ok(InvokeResponse::failed(format!("will be retried: {e}"))),
     }
 }

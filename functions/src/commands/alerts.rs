@@ -130,6 +130,7 @@ pub async fn alerts(
         };
         InventorySnapshot::read_file(inventory, &mapping, snapshot_id)?
     };
+    snapshot.check_counted_by(chrono::Utc::now().date_naive())?;
     let as_of = as_of.or(snapshot.as_of);
     let (summary, alerts) =
         shopsense::alerts::run::run(&state.reader, &state.alerts, &state.alert_policy, &snapshot, as_of)

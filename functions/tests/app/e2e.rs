@@ -358,6 +358,19 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
         send(router, post("/inventory-alert", event("ev-3", "2026-11-25T09:00:00Z", counted))).await;
     assert_eq!(body["ReturnValue"]["as_of"], json!("2011-12-09"), "{body}");
     assert_eq!(body["ReturnValue"]["stale_skus"], json!([]), "{body}");
+    // A day after the event (a typo) or before the live forecast can judge is refused and kept.
+    for (id, day, why) in [
+        ("ev-4", "2026-12-01", "stock cannot be counted in the future"),
+        ("ev-5", "2011-12-01", "too old to judge"),
+    ] {
+        let data = json!({ "as_of": day, "items": [{ "sku": sku, "on_hand": 5 }] });
+        let (_, body) = send(router, post("/inventory-alert", event(id, "2026-11-25T09:00:00Z", data))).await;
+        let refused = body["ReturnValue"]["refused"].as_str().unwrap_or_default();
+        assert!(
+            refused.starts_with(&format!("snapshot counted on {day}:")) && refused.contains(why),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -70,6 +70,16 @@ pub enum AlertError {
         #[source]
         source: std::io::Error,
     },
+    /// The day a snapshot says its stock was counted cannot be judged: after the day it was
+    /// sent (a typo such as 9999-12-09 would otherwise stand as the latest snapshot for ever),
+    /// or before the live forecast starts (its demand path has no days for the time between).
+    #[error("snapshot counted on {as_of}: {reason}")]
+    CountedDay {
+        /// The day the snapshot names.
+        as_of: chrono::NaiveDate,
+        /// Why it cannot be judged.
+        reason: String,
+    },
     /// A policy or backtest parameter is outside its documented range (`check()` refused it).
     #[error("invalid parameter `{name}`: {reason}")]
     InvalidParams {

@@ -256,6 +256,18 @@ impl InventorySnapshot {
         Ok(Self { id, rows, as_of })
     }
 
+    /// Refuses a counted day ([`InventorySnapshot::as_of`]) after `sent`, the day the snapshot
+    /// was sent (the event's date, or today for a file read by hand).
+    pub fn check_counted_by(&self, sent: NaiveDate) -> Result<(), AlertError> {
+        match self.as_of {
+            Some(as_of) if as_of > sent => Err(AlertError::CountedDay {
+                as_of,
+                reason: format!("after the day it was sent, {sent}: stock cannot be counted in the future"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The row of `sku` (normalised before the lookup).
     #[must_use]
     pub fn row(&self, sku: &str) -> Option<&InventoryRow> {

@@ -480,5 +480,20 @@ mod tests {
         let mapping = Mapping::from_bytes("m.toml", b"date_format = \"%d.%m.%Y\"\n").unwrap();
         let german = upload("i.csv", b"sku,on_hand,snapshot_time\nA,1,09.12.2011\n", &mapping).unwrap();
         assert_eq!(german.as_of, snapshot.as_of);
+        // A typed Parquet date-time is read under that mapping too (written out in its format).
+        let counted = chrono::NaiveDate::from_ymd_opt(2011, 12, 9).unwrap().and_hms_opt(16, 0, 0).unwrap();
+        let mut frame =
+            polars::df!("sku" => ["A"], "on_hand" => [1i64], "snapshot_time" => [counted]).unwrap();
+        let typed = upload("i.parquet", &parquet(&mut frame), &mapping).unwrap();
+        assert_eq!(typed.as_of, snapshot.as_of);
+        assert_eq!(typed.id, german.id, "the same stock on the same day");
+        // A day after the snapshot was sent is refused by the callers' check.
+        let sent = chrono::NaiveDate::from_ymd_opt(2011, 12, 8).unwrap();
+        let error = snapshot.check_counted_by(sent).unwrap_err().to_string();
+        assert!(
+            error.starts_with("snapshot counted on 2011-12-09: after the day it was sent, 2011-12-08"),
+            "{error}"
+        );
+        assert!(snapshot.check_counted_by(sent.succ_opt().unwrap()).is_ok());
     }
 }

@@ -154,7 +154,20 @@ pub async fn run(
     let (version, summary) = live_summary(reader).await?;
     let first_date = summary.first_date;
     let totals = summary.spread().map(|(table, open)| (Arc::new(table.clone()), open));
-    let as_of = as_of.unwrap_or_else(|| first_date.pred_opt().unwrap_or(first_date));
+    let day_before = first_date.pred_opt().unwrap_or(first_date);
+    let as_of = as_of.unwrap_or(day_before);
+    if as_of < day_before {
+        // Demand between that day and the forecast's first day is in no path: judging the count
+        // against the path from its first day would pass over it as if no time had gone by.
+        return Err(AlertError::CountedDay {
+            as_of,
+            reason: format!(
+                "before the live forecast ({version}) starts on {first_date}: too old to judge \
+                 (send a current count, or evaluate it against a forecast trained up to that day)"
+            ),
+        }
+        .into());
+    }
     let offset = usize::try_from((as_of - first_date).num_days() + 1).unwrap_or(0);
     let mut paths = HashMap::new();
     let mut stale = Vec::new();

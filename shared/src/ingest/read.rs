@@ -409,11 +409,19 @@ pub fn read_parquet(
             )
             .at_column(spec.name));
         }
-        let text = column.cast(&DataType::String).map_err(|e| {
+        let wrong = |e: PolarsError| {
             FileError::new(file, "wrong_column_type", format!("column {:?}: {e}", header[*i]))
                 .at_column(spec.name)
-        })?;
-        let text = text.str().map_err(|e| FileError::new(file, "wrong_column_type", e.to_string()))?.clone();
+        };
+        // A typed date or date-time is written out in the mapping's date format when it names
+        // one, so that the timestamp parser, which then reads only that format, reads it back.
+        let series = column.as_materialized_series();
+        let text = match (dtype, mapping.date_format.as_deref()) {
+            (DataType::Datetime(..), Some(format)) => series.datetime().and_then(|c| c.to_string(format)),
+            (DataType::Date, Some(format)) => series.date().and_then(|c| c.to_string(format)),
+            _ => column.cast(&DataType::String).and_then(|c| c.str().cloned()),
+        }
+        .map_err(wrong)?;
         as_text.push(Some(text));
     }
     let height = frame.height();
