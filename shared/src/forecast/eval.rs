@@ -270,16 +270,22 @@ mod tests {
         assert_eq!((CALIBRATION_LEVELS[P10_P90.0], CALIBRATION_LEVELS[P10_P90.1]), (0.1, 0.9));
     }
 
-    #[test]
-    fn a_perfectly_forecast_constant_panel_scores_zero_error() {
+    /// 70 days of SKUs A and B from 2011-01-03, `units(day)` giving their sales.
+    fn two_skus(units: impl Fn(u64) -> (f64, f64)) -> Panel {
         let first: chrono::NaiveDate = "2011-01-03".parse().unwrap();
         let rows: Vec<(String, chrono::NaiveDate, f64)> = (0..70)
             .flat_map(|d| {
                 let date = first + chrono::Days::new(d);
-                [("A".to_owned(), date, 4.0), ("B".to_owned(), date, 1.0)]
+                let (a, b) = units(d);
+                [("A".to_owned(), date, a), ("B".to_owned(), date, b)]
             })
             .collect();
-        let report = evaluate(&Panel::from_rows(&rows), 14, &ForecasterParams::default()).unwrap();
+        Panel::from_rows(&rows)
+    }
+
+    #[test]
+    fn a_perfectly_forecast_constant_panel_scores_zero_error() {
+        let report = evaluate(&two_skus(|_| (4.0, 1.0)), 14, &ForecasterParams::default()).unwrap();
         assert!(report.metrics.wape_daily < 1e-9);
         assert!(report.metrics.wape_total < 1e-9);
         assert!(report.metrics.bias.abs() < 1e-9);
@@ -298,15 +304,8 @@ mod tests {
     fn total_calibration_counts_the_skus_at_or_below_each_quantile() {
         // A and B sell 4 and 1 a day for 63 days, then 8 and 0: above every quantile of A's
         // total and at or below every one of B's.
-        let first: chrono::NaiveDate = "2011-01-03".parse().unwrap();
-        let rows: Vec<(String, chrono::NaiveDate, f64)> = (0..70)
-            .flat_map(|d| {
-                let date = first + chrono::Days::new(d);
-                let (a, b) = if d < 63 { (4.0, 1.0) } else { (8.0, 0.0) };
-                [("A".to_owned(), date, a), ("B".to_owned(), date, b)]
-            })
-            .collect();
-        let report = evaluate(&Panel::from_rows(&rows), 7, &ForecasterParams::default()).unwrap();
+        let panel = two_skus(|d| if d < 63 { (4.0, 1.0) } else { (8.0, 0.0) });
+        let report = evaluate(&panel, 7, &ForecasterParams::default()).unwrap();
         assert_eq!(report.metrics.calibration_totals.len(), 1, "a 7-day holdout is one span");
         let week = &report.metrics.calibration_totals[0];
         assert_eq!(week.days, 7);
