@@ -199,7 +199,7 @@ pub fn eval(
             .join(", "),
         m.coverage_by_size.iter().map(|&c| pct(c)).collect::<Vec<_>>().join(", ")
     );
-    println!("SKU totals at or below pq: {}", total_calibration_text(std::slice::from_ref(&report)));
+    println!("SKU totals at or below pq: {}", total_calibration_text(&[&report]));
     println!(
         "load {load_seconds:.2} s, fit {:.2} s, predict {:.3} s; MASE over {} SKUs",
         report.fit_seconds, report.predict_seconds, m.mase_skus
@@ -219,7 +219,7 @@ pub fn eval(
 
 /// Per span of [`shopsense::forecast::eval::EvalMetrics::calibration_totals`], the share of SKU
 /// totals at or below each level's quantile, pooled over `reports` (weighted by SKUs).
-fn total_calibration_text(reports: &[EvalReport]) -> String {
+fn total_calibration_text(reports: &[&EvalReport]) -> String {
     let Some(first) = reports.first() else { return String::new() };
     first
         .metrics
@@ -296,12 +296,7 @@ fn print_origins(latest: &EvalReport, earlier: &[EvalReport]) {
         mean(|r| r.metrics.coverage_p10_p90) * 100.0,
         mean(|r| r.metrics.coverage_total_p10_p90) * 100.0
     );
-    let reports: Vec<EvalReport> = all.into_iter().cloned().collect();
-    println!(
-        "SKU totals at or below pq, all {} windows: {}",
-        reports.len(),
-        total_calibration_text(&reports)
-    );
+    println!("SKU totals at or below pq, all {} windows: {}", all.len(), total_calibration_text(&all));
 }
 
 /// `shopsense bench forecast`: times fit + forecast (28 days, p10/p50/p90) of the top 500 SKUs

@@ -31,7 +31,7 @@ use crate::ingest::format::{TableFormat, decode};
 use crate::ingest::mapping::Mapping;
 use crate::ingest::read::{RowSink, canonical_column, read_csv, read_json_lines, read_parquet};
 use crate::ingest::schema::INVENTORY;
-use crate::ingest::validate::{QuarantinedRow, TimestampParser};
+use crate::ingest::validate::{QuarantinedRow, TimestampParser, decimal_text};
 
 impl InventorySnapshot {
     /// Reads an inventory file from disk as an upload (see the module docs) with `mapping`.
@@ -107,8 +107,12 @@ fn file_error(file: &str, error: FileError) -> AlertError {
 /// not a misspelt inventory column, so passed over rather than refused.
 const PANDAS_INDEX_PREFIX: &str = "__index_level_";
 
-/// The alert field an inventory schema column feeds: `Some(None)` for a column ingest knows and
-/// alerts do not read (`snapshot_time`), `None` for a column neither knows.
+/// The inventory schema's column of the day the stock was counted, read apart from the row's
+/// fields ([`InventorySnapshot::as_of`]).
+const SNAPSHOT_TIME: &str = "snapshot_time";
+
+/// The alert field an inventory schema column feeds: `Some(None)` for [`SNAPSHOT_TIME`], which
+/// feeds the snapshot's day rather than a row, `None` for a column neither knows.
 fn field_of(canonical: &str) -> Option<Option<Field>> {
     Some(match canonical {
         "stock_code" => Some(Field::Sku),
@@ -117,7 +121,7 @@ fn field_of(canonical: &str) -> Option<Option<Field>> {
         "lead_time_days" => Some(Field::LeadTime),
         "service_level" => Some(Field::ServiceLevel),
         "on_order_due_days" => Some(Field::OnOrderDue),
-        "snapshot_time" => None,
+        SNAPSHOT_TIME => None,
         _ => return None,
     })
 }
@@ -152,7 +156,7 @@ impl<'a> SnapshotSink<'a> {
             cell_of,
             rows: Vec::new(),
             first_line: HashMap::new(),
-            time_cell: INVENTORY.iter().position(|spec| spec.name == "snapshot_time").unwrap_or(usize::MAX),
+            time_cell: INVENTORY.iter().position(|spec| spec.name == SNAPSHOT_TIME).unwrap_or(usize::MAX),
             timestamps: TimestampParser::new(mapping),
             as_of: None,
             error: None,
@@ -206,7 +210,7 @@ impl<'a> SnapshotSink<'a> {
 
     /// A row's `snapshot_time`: the day it names must be every dated row's.
     fn count_day(&mut self, line: u64, text: &str) -> Result<(), AlertError> {
-        let column = "snapshot_time";
+        let column = SNAPSHOT_TIME;
         let Some(day) = self.timestamps.parse(text).map(|t| t.date()) else {
             let expected = self.timestamps.expected();
             return Err(self.invalid(
@@ -235,17 +239,13 @@ impl<'a> SnapshotSink<'a> {
     fn parse_row(&self, line: u64, cells: &[Option<&str>]) -> Result<InventoryRow, AlertError> {
         let text = |field: Field| cells.get(self.cell_of[field as usize]).copied().flatten().unwrap_or("");
         let at = |field: Field| move |reason: String| self.invalid(Some(line), field.name(), reason);
-        // A number's text with the mapping's decimal separator read as `.`, as ingest reads it:
-        // under `,` a `.` is refused, never taken for a decimal point (`1.000` is a thousand).
+        // A number's text with the mapping's decimal separator read as `.`, as ingest reads it.
         let number = |field: Field| -> Result<String, String> {
             let text = text(field);
-            match self.mapping.decimal_char() {
-                ',' if text.contains('.') => {
-                    Err(format!("{text:?} has a '.', and the mapping's decimal separator is ','"))
-                }
-                ',' => Ok(text.replacen(',', ".", 1)),
-                _ => Ok(text.to_owned()),
-            }
+            let decimal = self.mapping.decimal_char();
+            decimal_text(text, decimal).map(String::from).ok_or_else(|| {
+                format!("{text:?} has a '.', and the mapping's decimal separator is '{decimal}'")
+            })
         };
         let optional_number = |field: Field| number(field).map(|t| optional(&t)).map_err(at(field));
         let sku = parse_sku(text(Field::Sku)).map_err(at(Field::Sku))?;

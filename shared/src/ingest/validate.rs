@@ -277,17 +277,24 @@ pub fn parse_integer(text: &str, decimal: char) -> Option<i64> {
     if fraction.bytes().all(|b| b == b'0') { whole.parse().ok() } else { None }
 }
 
+/// A number's text with `decimal` as its separator rewritten with `.`, or `None` when it holds a
+/// `.` although the separator is another (`1.000` in a comma-decimal file is ambiguous: never
+/// taken for a decimal point).
+#[must_use]
+pub fn decimal_text(text: &str, decimal: char) -> Option<std::borrow::Cow<'_, str>> {
+    if decimal == '.' {
+        Some(std::borrow::Cow::Borrowed(text))
+    } else if text.contains('.') {
+        None
+    } else {
+        Some(std::borrow::Cow::Owned(text.replacen(decimal, ".", 1)))
+    }
+}
+
 /// A finite decimal number with `decimal` as separator.
 #[must_use]
 pub fn parse_decimal(text: &str, decimal: char) -> Option<f64> {
-    let value = if decimal == '.' {
-        text.parse::<f64>().ok()?
-    } else {
-        if text.contains('.') {
-            return None;
-        }
-        text.replacen(decimal, ".", 1).parse::<f64>().ok()?
-    };
+    let value = decimal_text(text, decimal)?.parse::<f64>().ok()?;
     value.is_finite().then_some(value)
 }
 
