@@ -40,12 +40,14 @@
 //! ([`quantiles::TotalTable`]).
 
 pub mod adida;
+pub mod boost;
 pub mod calendar;
 pub mod classify;
 pub mod croston;
 pub mod errors;
 pub mod ets;
 pub mod eval;
+pub mod level;
 pub mod method;
 pub mod metrics;
 pub mod model;

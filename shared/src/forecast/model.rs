@@ -3,7 +3,7 @@
 //! rayon; the model (every series' chosen methods, fitted states, backtest figures, weekday
 //! profile and the quantile table) is serde-serialisable.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,7 @@ use super::classify::DemandClass;
 use super::croston::{CrostonSba, Tsb};
 use super::errors::ForecastError;
 use super::ets::Ets;
+use super::level::LevelParams;
 use super::method::{Fitted, Method, Series};
 use super::naive::SeasonalNaive;
 use super::panel::Panel;
@@ -67,6 +68,10 @@ pub struct ForecasterParams {
     pub interval_coverage: Option<f64>,
     /// How ensembles are chosen (default [`Selection::PooledByClass`]).
     pub selection: Selection,
+    /// The cross-SKU level model that moves each SKU's forecast towards what SKUs like it went on
+    /// to sell ([`LevelParams`], default on; `None`, as in models saved before it: off).
+    #[serde(default)]
+    pub level: Option<LevelParams>,
 }
 
 impl Default for ForecasterParams {
@@ -83,6 +88,7 @@ impl Default for ForecasterParams {
             bias_correction: false,
             interval_coverage: Some(0.8),
             selection: Selection::PooledByClass,
+            level: Some(LevelParams::default()),
         }
     }
 }
@@ -138,7 +144,7 @@ impl ForecasterParams {
         if self.interval_coverage.is_some_and(|c| !(c > 0.0 && c < 1.0)) {
             return invalid("interval_coverage", "must be in (0, 1)");
         }
-        Ok(())
+        self.level.as_ref().map_or(Ok(()), LevelParams::check)
     }
 
     /// Fits every SKU of the panel (in parallel).
@@ -232,12 +238,25 @@ impl ForecasterParams {
                         profile: p.profile.clone(),
                         spike_rate,
                         backtest: choice.backtest,
+                        level: 1.0,
                     },
                     ratios: choice.ratios,
                     total_ratios: choice.total_ratios,
                 }
             })
             .collect();
+        let mut choices = choices;
+        if let Some(level) = &self.level {
+            let future: Vec<u8> =
+                calendar.future(self.horizon).iter().filter_map(|(_, slot)| *slot).collect();
+            let own: Vec<f64> =
+                choices.par_iter().map(|c| c.model.predict_open(&future).iter().sum()).collect();
+            let december: Vec<bool> = open_days.iter().map(|&d| calendar.date(d).month() == 12).collect();
+            let scales = level.scales(&series, &december, period, future.len(), &own);
+            for (choice, scale) in choices.iter_mut().zip(scales) {
+                choice.model.level = scale;
+            }
+        }
         let correction = if self.bias_correction {
             let demand: f64 = choices.iter().map(|c| c.model.backtest.demand).sum();
             let forecast: f64 = choices.iter().map(|c| c.model.backtest.forecast).sum();
@@ -352,6 +371,13 @@ pub struct SkuModel {
     pub spike_rate: f64,
     /// The ensemble's backtest figures.
     pub backtest: Backtest,
+    /// Multiplier of the ensemble's forecasts from the level model (1 without one).
+    #[serde(default = "one")]
+    pub level: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl SkuModel {
@@ -365,6 +391,7 @@ impl SkuModel {
             profile: vec![1.0; period],
             spike_rate: 0.0,
             backtest: Backtest::default(),
+            level: 1.0,
         }
     }
 
@@ -456,8 +483,11 @@ impl ForecastModel {
             .skus
             .par_iter()
             .map(|sku| {
-                let open: Vec<f64> =
-                    sku.predict_open(&open_slots).into_iter().map(|f| f * self.correction).collect();
+                let open: Vec<f64> = sku
+                    .predict_open(&open_slots)
+                    .into_iter()
+                    .map(|f| f * self.correction * sku.level)
+                    .collect();
                 let size = open[..size_days].iter().sum::<f64>() / size_days.max(1) as f64;
                 let mut next = open.into_iter();
                 let mean: Vec<f64> = future
@@ -573,6 +603,53 @@ mod tests {
         let json = serde_json::to_string(&model).unwrap();
         let back: ForecastModel = serde_json::from_str(&json).unwrap();
         assert_eq!(back.predict(7, &[0.5]).unwrap(), model.predict(7, &[0.5]).unwrap());
+    }
+
+    /// 40 SKUs over 30 weeks (Saturdays closed): odd ones rise 1 % a day, even ones sell 8.
+    fn rising_and_flat() -> Panel {
+        let first: NaiveDate = "2011-01-03".parse().unwrap();
+        let mut rows = Vec::new();
+        for d in (0..210u32).filter(|d| d % 7 != 5) {
+            for s in 0..40 {
+                let units = if s % 2 == 1 { 1.01f64.powi(d as i32) } else { 8.0 };
+                rows.push((format!("S{s}"), first + chrono::Days::new(d.into()), units.round()));
+            }
+        }
+        Panel::from_rows(&rows)
+    }
+
+    #[test]
+    fn the_level_model_moves_demand_towards_rising_skus_and_keeps_the_shop_total() {
+        let panel = rising_and_flat();
+        let level = LevelParams {
+            min_history: 60,
+            boost: super::super::boost::BoostParams { min_leaf_rows: 50, ..Default::default() },
+            ..LevelParams::default()
+        };
+        let with =
+            ForecasterParams { level: Some(level), ..ForecasterParams::default() }.fit(&panel).unwrap();
+        let without = ForecasterParams { level: None, ..ForecasterParams::default() }.fit(&panel).unwrap();
+        assert!(without.skus.iter().all(|s| s.level == 1.0));
+        let (a, b) = (with.predict(28, &[]).unwrap(), without.predict(28, &[]).unwrap());
+        let total = |f: &SkuForecast| f.mean.iter().sum::<f64>();
+        for (i, (w, o)) in a.skus.iter().zip(&b.skus).enumerate() {
+            let moved = total(w) / total(o);
+            assert!(if i % 2 == 1 { moved > 1.0 } else { moved < 1.0 }, "{}: {moved}", w.sku);
+        }
+        let shop = |f: &Forecasts| f.skus.iter().map(total).sum::<f64>();
+        assert!((shop(&a) / shop(&b) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_model_saved_before_the_level_model_reads_without_it() {
+        let model = ForecasterParams { level: None, ..ForecasterParams::default() }.fit(&shop()).unwrap();
+        let mut json = serde_json::to_value(&model).unwrap();
+        json["params"].as_object_mut().unwrap().remove("level");
+        for sku in json["skus"].as_array_mut().unwrap() {
+            sku.as_object_mut().unwrap().remove("level");
+        }
+        let back: ForecastModel = serde_json::from_value(json).unwrap();
+        assert_eq!(back, model);
     }
 
     #[test]
