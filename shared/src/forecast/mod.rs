@@ -7,6 +7,7 @@
 //!   [`window`], [`ets`], [`croston`], [`adida`]; [`optim`] holds their minimisers.
 //! - [`classify`]: Syntetos–Boylan demand classes.
 //! - [`select`]: the rolling-origin backtest and the per-series ensemble.
+//! - [`level`]: the cross-SKU level model, on [`boost`]'s gradient-boosted trees.
 //! - [`model`]: [`ForecasterParams`] -> `fit` -> [`ForecastModel`] -> `predict`.
 //! - [`quantiles`]: prediction quantiles from pooled backtest errors.
 //! - [`metrics`], [`eval`]: the accuracy metrics and the holdout evaluation.
@@ -29,6 +30,12 @@
 //! (its own levels, the class's recipe). [`model::Selection::PerSeries`] instead averages the
 //! SKU's own 3 best methods. Flat methods (window averages, SES, Holt, Croston, TSB, ADIDA) are
 //! shaped by the SKU's weekday profile, shrunk towards the panel's profile.
+//!
+//! ## The level model
+//! After the ensembles, one model learned across every SKU and many past origins predicts each
+//! SKU's units over the horizon's open days relative to its recent level; each SKU's forecast is
+//! scaled half way to it, the model's totals first scaled to the ensembles' sum, so the shop's
+//! level stays the ensembles' and demand moves between SKUs ([`level`]).
 //!
 //! ## Quantiles
 //! Empirical quantiles of actual / forecast over the chosen ensemble's backtest points, pooled

@@ -150,7 +150,7 @@ pub struct VolumeGroup {
     #[serde(default = "no_stretch")]
     pub stretch: f32,
     /// Totals only: the Hill estimate of the tail index over the group's top [`TAIL_SHARE`] of
-    /// ratios, from which levels above `1 - TAIL_SHARE` are extrapolated ([`VolumeGroup::at`]);
+    /// ratios, from which levels above `1 - TAIL_SHARE` are extrapolated (`VolumeGroup::at`);
     /// `None` (daily groups, tables fitted before it, or a group whose top 5 % starts at 0): the
     /// empirical percentiles all the way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
