@@ -101,12 +101,12 @@ impl Tree {
         }
     }
 
-    fn predict_binned(&self, binned: &[Vec<u8>], row: usize) -> f64 {
+    fn predict_binned(&self, row: &[u8]) -> f64 {
         let mut at = 0;
         loop {
             match self.nodes[at] {
                 Node::Split { feature, bin, left, right, .. } => {
-                    at = if binned[feature][row] <= bin { left } else { right };
+                    at = if row[feature] <= bin { left } else { right };
                 }
                 Node::Leaf(value) => return value,
             }
@@ -173,20 +173,19 @@ impl BoostParams {
             .into_par_iter()
             .map(|f| quantile_cuts(rows.iter().map(|r| r[f]).collect(), self.bins))
             .collect();
-        let binned: Vec<Vec<u8>> = cuts
-            .par_iter()
-            .enumerate()
-            .map(|(f, cut)| rows.iter().map(|r| bin_of(cut, r[f])).collect())
-            .collect();
+        // Row-major: a histogram pass reads each row's bins together, with its gradient once.
+        let binned: Vec<u8> =
+            rows.par_iter().flat_map_iter(|r| r.iter().zip(&cuts).map(|(&x, cut)| bin_of(cut, x))).collect();
+        let offsets = prefix_offsets(&cuts);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
         let mut prediction = vec![base; rows.len()];
         let mut gradient = vec![0.0; rows.len()];
         let mut trees = Vec::with_capacity(self.rounds);
         let keep_features = ((self.feature_fraction * features as f64).ceil() as usize).clamp(1, features);
         for _ in 0..self.rounds {
-            for (i, g) in gradient.iter_mut().enumerate() {
+            gradient.par_iter_mut().enumerate().for_each(|(i, g)| {
                 *g = weights[i] * (prediction[i] - targets[i]).clamp(-self.huber_delta, self.huber_delta);
-            }
+            });
             let sample: Vec<u32> = (0..rows.len() as u32)
                 .filter(|_| self.row_fraction >= 1.0 || unit(&mut rng) < self.row_fraction)
                 .collect();
@@ -198,12 +197,21 @@ impl BoostParams {
             for &f in &order[..keep_features] {
                 allowed[f] = true;
             }
-            let grower =
-                Grower { params: self, binned: &binned, cuts: &cuts, gradient: &gradient, weights, allowed };
+            let grower = Grower {
+                params: self,
+                features,
+                binned: &binned,
+                cuts: &cuts,
+                offsets: &offsets,
+                gradient: &gradient,
+                weights,
+                allowed,
+            };
             let tree = grower.grow(sample);
-            for (i, p) in prediction.iter_mut().enumerate() {
-                *p += tree.predict_binned(&binned, i);
-            }
+            prediction
+                .par_iter_mut()
+                .zip(binned.par_chunks(features))
+                .for_each(|(p, row)| *p += tree.predict_binned(row));
             trees.push(tree);
         }
         Boosted { base, trees }
@@ -245,8 +253,21 @@ fn bin_of(cuts: &[f64], x: f64) -> u8 {
     cuts.partition_point(|&c| c < x) as u8
 }
 
-/// Sums of gradient, hessian (the weights) and rows per bin, per feature.
-type Histogram = Vec<Vec<[f64; 3]>>;
+/// Where each feature's bins start in a [`Histogram`] (and, last, its length).
+fn prefix_offsets(cuts: &[Vec<f64>]) -> Vec<usize> {
+    let mut offsets = vec![0];
+    for cut in cuts {
+        offsets.push(offsets.last().copied().unwrap_or(0) + cut.len() + 1);
+    }
+    offsets
+}
+
+/// Sums of gradient, hessian (the weights) and rows per bin, every feature's bins one after the
+/// other (see [`prefix_offsets`]).
+type Histogram = Vec<[f64; 3]>;
+
+/// Rows above which a histogram is summed in parallel chunks.
+const PARALLEL_ROWS: usize = 16_384;
 
 struct Leaf {
     rows: Vec<u32>,
@@ -260,8 +281,11 @@ struct Leaf {
 
 struct Grower<'a> {
     params: &'a BoostParams,
-    binned: &'a [Vec<u8>],
+    features: usize,
+    /// Row-major bins: row `r`'s are `binned[r * features..][..features]`.
+    binned: &'a [u8],
     cuts: &'a [Vec<f64>],
+    offsets: &'a [usize],
     gradient: &'a [f64],
     weights: &'a [f64],
     allowed: Vec<bool>,
@@ -284,7 +308,7 @@ impl Grower<'_> {
             let parent = leaves.swap_remove(at);
             let (_, feature, bin) = parent.best.expect("chosen for its split");
             let (left_rows, right_rows): (Vec<u32>, Vec<u32>) =
-                parent.rows.iter().partition(|&&r| self.binned[feature][r as usize] <= bin);
+                parent.rows.iter().partition(|&&r| self.binned[r as usize * self.features + feature] <= bin);
             let (small, large, small_is_left) = if left_rows.len() <= right_rows.len() {
                 (left_rows, right_rows, true)
             } else {
@@ -295,7 +319,7 @@ impl Grower<'_> {
                 .histogram
                 .iter()
                 .zip(&small_histogram)
-                .map(|(p, s)| p.iter().zip(s).map(|(p, s)| [p[0] - s[0], p[1] - s[1], p[2] - s[2]]).collect())
+                .map(|(p, s)| [p[0] - s[0], p[1] - s[1], p[2] - s[2]])
                 .collect();
             let (left, right) = (nodes.len(), nodes.len() + 1);
             nodes.push(Node::Leaf(0.0));
@@ -314,36 +338,49 @@ impl Grower<'_> {
     }
 
     fn histogram(&self, rows: &[u32]) -> Histogram {
-        self.binned
-            .par_iter()
-            .zip(self.cuts)
-            .enumerate()
-            .map(|(f, (bins, cuts))| {
-                let mut h = vec![[0.0; 3]; cuts.len() + 1];
-                if self.allowed[f] {
-                    for &r in rows {
-                        let r = r as usize;
-                        let cell = &mut h[usize::from(bins[r])];
-                        cell[0] += self.gradient[r];
-                        cell[1] += self.weights[r];
-                        cell[2] += 1.0;
-                    }
+        let len = *self.offsets.last().unwrap_or(&0);
+        let sum = |rows: &[u32]| {
+            let mut h = vec![[0.0; 3]; len];
+            for &r in rows {
+                let r = r as usize;
+                let (g, w) = (self.gradient[r], self.weights[r]);
+                let bins = &self.binned[r * self.features..(r + 1) * self.features];
+                for (&bin, &offset) in bins.iter().zip(self.offsets) {
+                    let cell = &mut h[offset + usize::from(bin)];
+                    cell[0] += g;
+                    cell[1] += w;
+                    cell[2] += 1.0;
                 }
-                h
-            })
-            .collect()
+            }
+            h
+        };
+        if rows.len() < PARALLEL_ROWS {
+            return sum(rows);
+        }
+        // Chunks summed in parallel, then added in order: the same sums whatever the scheduling.
+        let parts: Vec<Histogram> = rows.par_chunks(PARALLEL_ROWS / 2).map(sum).collect();
+        let mut total = vec![[0.0; 3]; len];
+        for part in parts {
+            for (t, p) in total.iter_mut().zip(&part) {
+                t[0] += p[0];
+                t[1] += p[1];
+                t[2] += p[2];
+            }
+        }
+        total
     }
 
     fn leaf(&self, rows: Vec<u32>, histogram: Histogram, node: usize) -> Leaf {
-        // Every feature's bins hold all the rows; a feature left out of this tree holds zeros.
-        let whole = self.allowed.iter().position(|&a| a).unwrap_or(0);
-        let (gradient, hessian) = histogram[whole].iter().fold((0.0, 0.0), |(g, w), c| (g + c[0], w + c[1]));
+        // Every feature's bins hold all the rows: the first feature's add up to the leaf.
+        let (gradient, hessian) =
+            histogram[..self.offsets[1]].iter().fold((0.0, 0.0), |(g, w), c| (g + c[0], w + c[1]));
         let min = self.params.min_leaf_rows as f64;
         let score = |g: f64, h: f64| if h > 0.0 { g * g / h } else { 0.0 };
         let parent_score = score(gradient, hessian);
         let mut best: Option<(f64, usize, u8)> = None;
         if rows.len() as f64 >= 2.0 * min {
-            for (f, h) in histogram.iter().enumerate().filter(|(f, _)| self.allowed[*f]) {
+            for f in (0..self.features).filter(|&f| self.allowed[f]) {
+                let h = &histogram[self.offsets[f]..self.offsets[f + 1]];
                 let (mut g_left, mut h_left, mut n_left) = (0.0, 0.0, 0.0);
                 for (bin, cell) in h.iter().enumerate().take(h.len() - 1) {
                     g_left += cell[0];
