@@ -151,7 +151,8 @@ impl BoostParams {
         Ok(())
     }
 
-    /// Fits `rows` (each with the same number of finite features) to `targets`, each row
+    /// Fits `rows` (each with the same number of finite features: a NaN would fall in the first
+    /// bin here and to the right in [`Boosted::predict`]) to `targets`, each row
     /// weighing `weights[i]` (> 0) in the loss.
     ///
     /// # Panics
@@ -166,6 +167,7 @@ impl BoostParams {
             0.0
         };
         let features = rows.first().map_or(0, Vec::len);
+        debug_assert!(rows.iter().flatten().all(|x| x.is_finite()), "features must be finite");
         if rows.is_empty() || features == 0 {
             return Boosted { base, trees: Vec::new() };
         }

@@ -144,10 +144,12 @@ impl LevelParams {
                 history.row(s, days).map(|(row, base)| model.predict(&row).max(0.0) * base * window as f64)
             })
             .collect();
+        // Only SKUs that will be scaled: a SKU whose own total is 0 keeps it, so its model total
+        // must not count towards `k`.
         let (own_sum, model_sum) = predicted
             .iter()
             .zip(own)
-            .filter_map(|(p, &o)| p.map(|p| (o, p)))
+            .filter_map(|(p, &o)| p.filter(|_| o > 0.0).map(|p| (o, p)))
             .fold((0.0, 0.0), |(a, b), (o, p)| (a + o, b + p));
         if own_sum <= 0.0 || model_sum <= 0.0 {
             return ones;
@@ -176,8 +178,9 @@ struct History<'a> {
     shop: Vec<f64>,
     /// First selling day per SKU.
     first: Vec<Option<usize>>,
-    /// For each open day `t`, the open days `[start, end)` of the last December that began
-    /// before `t` (cut at `t`).
+    /// For each open day `t`, the open days `[start, end)` of the last December that ended
+    /// before `t`: inside a December (or at the end of a history that ends in one) the December
+    /// before it, as every origin outside December sees it.
     december: Vec<Option<(usize, usize)>>,
 }
 
@@ -196,17 +199,24 @@ impl<'a> History<'a> {
         let days = december.len();
         let shop = prefix(0.0, (0..days).map(|t| series.iter().map(|y| y[t]).sum::<f64>()));
         let mut runs = vec![None; days + 1];
-        let mut current: Option<(usize, usize)> = None;
-        for t in 0..days {
-            runs[t] = current;
+        let mut ended: Option<(usize, usize)> = None;
+        // The run of December days ending at `t`, if day `t - 1` was one.
+        let mut running: Option<(usize, usize)> = None;
+        for t in 0..=days {
+            let still_december = t == days || december[t];
+            runs[t] = match running {
+                Some(run) if !still_december => Some(run),
+                _ => ended,
+            };
+            if t == days {
+                break;
+            }
             if december[t] {
-                current = match current {
-                    Some((start, end)) if end == t => Some((start, t + 1)),
-                    _ => Some((t, t + 1)),
-                };
+                running = Some(running.map_or((t, t + 1), |(start, _)| (start, t + 1)));
+            } else if let Some(run) = running.take() {
+                ended = Some(run);
             }
         }
-        runs[days] = current;
         Self {
             series,
             period,
@@ -318,12 +328,15 @@ mod tests {
 
     #[test]
     fn too_short_a_history_or_no_blend_leaves_every_forecast_alone() {
-        let series = rising_and_flat(120, 10);
-        let own = vec![100.0; 10];
-        assert_eq!(params().scales(&series, &[false; 120], 6, 24, &own), vec![1.0; 10]);
-        let long = rising_and_flat(200, 10);
+        // 96 open days of history (16 weeks of 6) and a 24-day window need 120 days: one short.
+        let own = vec![100.0; 40];
+        let short = rising_and_flat(119, 40);
+        assert_eq!(params().scales(&short, &[false; 119], 6, 24, &own), vec![1.0; 40]);
+        let enough = rising_and_flat(120, 40);
+        assert_ne!(params().scales(&enough, &[false; 120], 6, 24, &own), vec![1.0; 40]);
+        let long = rising_and_flat(200, 40);
         let off = LevelParams { blend: 0.0, ..params() };
-        assert_eq!(off.scales(&long, &[false; 200], 6, 24, &own), vec![1.0; 10]);
+        assert_eq!(off.scales(&long, &[false; 200], 6, 24, &own), vec![1.0; 40]);
     }
 
     #[test]
@@ -335,6 +348,10 @@ mod tests {
         let scales = params().scales(&series, &[false; 200], 6, 24, &own);
         assert_eq!(scales[0], 1.0);
         assert_eq!(scales[3], 1.0);
+        // The others' scaled totals still add up to their own.
+        let before: f64 = own.iter().sum();
+        let after: f64 = own.iter().zip(&scales).map(|(o, k)| o * k).sum();
+        assert!((after / before - 1.0).abs() < 1e-9, "{before} -> {after}");
     }
 
     #[test]
@@ -343,7 +360,9 @@ mod tests {
         let december = [false, false, true, true, false, false, false, false, false, false];
         let history = History::new(&series, &december, 1);
         assert_eq!(history.december[2], None);
-        assert_eq!(history.december[3], Some((2, 3)));
+        // Inside the December: none has ended yet.
+        assert_eq!(history.december[3], None);
+        assert_eq!(history.december[4], Some((2, 4)));
         assert_eq!(history.december[9], Some((2, 4)));
         let (row, _) = history.row(1, 9).unwrap();
         // 4 units a day in December against 8 / 9 a day since the start.
@@ -353,6 +372,17 @@ mod tests {
         assert_eq!(row[8], -1.0);
         assert_eq!(history.row(1, 2), None);
         assert_eq!(row.len(), FEATURES.len());
+    }
+
+    #[test]
+    fn an_origin_inside_a_december_reads_the_one_before() {
+        // Open days 0-1 and 5-7 are in December; the history ends inside the second.
+        let series = vec![vec![1.0; 8]];
+        let december = [true, true, false, false, false, true, true, true];
+        let history = History::new(&series, &december, 1);
+        assert_eq!(history.december[5], Some((0, 2)));
+        assert_eq!(history.december[7], Some((0, 2)));
+        assert_eq!(history.december[8], Some((0, 2)), "the forecast origin, at the end");
     }
 
     #[test]

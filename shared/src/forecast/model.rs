@@ -371,7 +371,8 @@ pub struct SkuModel {
     pub spike_rate: f64,
     /// The ensemble's backtest figures.
     pub backtest: Backtest,
-    /// Multiplier of the ensemble's forecasts from the level model (1 without one).
+    /// Multiplier of the ensemble's forecasts from the level model (1 without one), measured over
+    /// the fit's horizon and applied to every day asked for.
     #[serde(default = "one")]
     pub level: f64,
 }
@@ -648,7 +649,11 @@ mod tests {
         for sku in json["skus"].as_array_mut().unwrap() {
             sku.as_object_mut().unwrap().remove("level");
         }
+        let packed = rmp_serde::to_vec_named(&json).unwrap();
         let back: ForecastModel = serde_json::from_value(json).unwrap();
+        assert_eq!(back, model);
+        // The registry stores MessagePack with field names.
+        let back: ForecastModel = rmp_serde::from_slice(&packed).unwrap();
         assert_eq!(back, model);
     }
 
