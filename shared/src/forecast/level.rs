@@ -62,7 +62,8 @@ pub struct LevelParams {
     pub blend: f64,
     /// Open days between training origins (default 3).
     pub origin_step: usize,
-    /// Training rows at most (default 120,000): more origins are skipped beyond it.
+    /// Training rows at most (default 120,000): more origins are skipped beyond it, and beyond
+    /// one origin's worth, SKUs (every k-th is kept). Every SKU is still predicted.
     pub max_rows: usize,
     /// Open days of history before a training origin (default 100, and at least 16 weeks).
     pub min_history: usize,
@@ -121,20 +122,7 @@ impl LevelParams {
             return ones;
         }
         let history = History::new(series, december, period);
-        let last_origin = days - window;
-        let origins = last_origin - min_history + 1;
-        let step = self.origin_step.max((series.len() * origins).div_ceil(self.max_rows));
-        let mut rows = Vec::new();
-        let mut targets = Vec::new();
-        let mut weights = Vec::new();
-        for origin in (min_history..=last_origin).rev().step_by(step) {
-            for s in 0..series.len() {
-                let Some((row, base)) = history.row(s, origin) else { continue };
-                targets.push(history.units(s, origin, origin + window) / (base * window as f64));
-                weights.push(base);
-                rows.push(row);
-            }
-        }
+        let (rows, targets, weights) = self.training_set(&history, min_history, window);
         if rows.len() < 2 * self.boost.min_leaf_rows {
             return ones;
         }
@@ -163,6 +151,35 @@ impl LevelParams {
                 _ => 1.0,
             })
             .collect()
+    }
+
+    /// Rows, targets and weights at origins `min_history..=days - window`, every `origin_step`
+    /// back from the last, and fewer (origins, then SKUs) to stay within `max_rows`.
+    fn training_set(
+        &self,
+        history: &History<'_>,
+        min_history: usize,
+        window: usize,
+    ) -> (Vec<Vec<f64>>, Vec<f64>, Vec<f64>) {
+        let skus = history.series.len();
+        let last_origin = history.shop.len() - 1 - window;
+        let origins = last_origin - min_history + 1;
+        // A catalogue larger than `max_rows` trains on every k-th SKU (and one origin).
+        let sku_step = skus.div_ceil(self.max_rows).max(1);
+        let per_origin = skus.div_ceil(sku_step);
+        let step = self.origin_step.max(origins.div_ceil((self.max_rows / per_origin).max(1)));
+        let mut rows = Vec::new();
+        let mut targets = Vec::new();
+        let mut weights = Vec::new();
+        for origin in (min_history..=last_origin).rev().step_by(step) {
+            for s in (0..skus).step_by(sku_step) {
+                let Some((row, base)) = history.row(s, origin) else { continue };
+                targets.push(history.units(s, origin, origin + window) / (base * window as f64));
+                weights.push(base);
+                rows.push(row);
+            }
+        }
+        (rows, targets, weights)
     }
 }
 
@@ -372,6 +389,20 @@ mod tests {
         assert_eq!(row[8], -1.0);
         assert_eq!(history.row(1, 2), None);
         assert_eq!(row.len(), FEATURES.len());
+    }
+
+    #[test]
+    fn the_training_rows_stay_under_their_cap() {
+        let series = rising_and_flat(200, 40);
+        let history = History::new(&series, &[false; 200], 6);
+        // Origins 96..=176 every 3 back: 27 origins of 40 SKUs.
+        let rows = |max_rows| LevelParams { max_rows, ..params() }.training_set(&history, 96, 24).0.len();
+        assert_eq!(rows(120_000), 27 * 40);
+        // 100 rows: two origins of every SKU.
+        assert_eq!(rows(100), 80);
+        // 60 rows: one origin; 30 rows: one origin of every other SKU.
+        assert_eq!(rows(60), 40);
+        assert_eq!(rows(30), 20);
     }
 
     #[test]
