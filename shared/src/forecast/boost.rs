@@ -89,28 +89,25 @@ pub enum Node {
 }
 
 impl Tree {
-    fn predict(&self, row: &[f64]) -> f64 {
+    /// The leaf value a row reaches, `goes_left(feature, threshold, bin)` deciding each split.
+    fn walk(&self, goes_left: impl Fn(usize, f64, u8) -> bool) -> f64 {
         let mut at = 0;
         loop {
             match self.nodes[at] {
-                Node::Split { feature, threshold, left, right, .. } => {
-                    at = if row[feature] <= threshold { left } else { right };
+                Node::Split { feature, threshold, bin, left, right } => {
+                    at = if goes_left(feature, threshold, bin) { left } else { right };
                 }
                 Node::Leaf(value) => return value,
             }
         }
     }
 
+    fn predict(&self, row: &[f64]) -> f64 {
+        self.walk(|feature, threshold, _| row[feature] <= threshold)
+    }
+
     fn predict_binned(&self, row: &[u8]) -> f64 {
-        let mut at = 0;
-        loop {
-            match self.nodes[at] {
-                Node::Split { feature, bin, left, right, .. } => {
-                    at = if row[feature] <= bin { left } else { right };
-                }
-                Node::Leaf(value) => return value,
-            }
-        }
+        self.walk(|feature, _, bin| row[feature] <= bin)
     }
 }
 

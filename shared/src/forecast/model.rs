@@ -206,7 +206,7 @@ impl ForecasterParams {
                 Vec::new()
             };
         // Phase 2: the final fits.
-        let choices: Vec<SkuFit> = prepared
+        let mut choices: Vec<SkuFit> = prepared
             .par_iter()
             .zip(&panel.skus)
             .map(|(prepared, sku)| {
@@ -245,7 +245,6 @@ impl ForecasterParams {
                 }
             })
             .collect();
-        let mut choices = choices;
         if let Some(level) = &self.level {
             let future: Vec<u8> =
                 calendar.future(self.horizon).iter().filter_map(|(_, slot)| *slot).collect();
