@@ -190,7 +190,7 @@ struct History<'a> {
     /// `units[s][t]`: units of SKU `s` before open day `t`.
     units: Vec<Vec<f64>>,
     /// Selling days of SKU `s` before open day `t`.
-    selling: Vec<Vec<u32>>,
+    selling: Vec<Vec<f64>>,
     /// The shop's units before open day `t`.
     shop: Vec<f64>,
     /// First selling day per SKU.
@@ -201,20 +201,27 @@ struct History<'a> {
     december: Vec<Option<(usize, usize)>>,
 }
 
-fn prefix<T: Copy + std::ops::Add<Output = T>>(zero: T, values: impl Iterator<Item = T>) -> Vec<T> {
-    let mut out = vec![zero];
-    let mut sum = zero;
+/// Running sums: entry `t` is the sum of the values before `t`.
+fn prefix(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut out = vec![0.0];
+    let mut sum = 0.0;
     for v in values {
-        sum = sum + v;
+        sum += v;
         out.push(sum);
     }
     out
 }
 
+/// Mean per open day over the `days` before `origin` (fewer at the start), from running sums.
+fn trailing_mean(sums: &[f64], origin: usize, days: usize) -> f64 {
+    let from = origin.saturating_sub(days);
+    (sums[origin] - sums[from]) / (origin - from).max(1) as f64
+}
+
 impl<'a> History<'a> {
     fn new(series: &'a [Vec<f64>], december: &[bool], period: usize) -> Self {
         let days = december.len();
-        let shop = prefix(0.0, (0..days).map(|t| series.iter().map(|y| y[t]).sum::<f64>()));
+        let shop = prefix((0..days).map(|t| series.iter().map(|y| y[t]).sum::<f64>()));
         let mut runs = vec![None; days + 1];
         let mut ended: Option<(usize, usize)> = None;
         // The run of December days ending at `t`, if day `t - 1` was one.
@@ -237,8 +244,8 @@ impl<'a> History<'a> {
         Self {
             series,
             period,
-            units: series.iter().map(|y| prefix(0.0, y.iter().copied())).collect(),
-            selling: series.iter().map(|y| prefix(0, y.iter().map(|&v| u32::from(v > 0.0)))).collect(),
+            units: series.iter().map(|y| prefix(y.iter().copied())).collect(),
+            selling: series.iter().map(|y| prefix(y.iter().map(|&v| f64::from(u8::from(v > 0.0))))).collect(),
             shop,
             first: series.iter().map(|y| y.iter().position(|&v| v > 0.0)).collect(),
             december: runs,
@@ -249,21 +256,12 @@ impl<'a> History<'a> {
         self.units[s][to] - self.units[s][from]
     }
 
-    fn mean(&self, s: usize, origin: usize, days: usize) -> f64 {
-        let from = origin.saturating_sub(days);
-        self.units(s, from, origin) / (origin - from).max(1) as f64
-    }
-
-    fn selling_share(&self, s: usize, origin: usize, days: usize) -> f64 {
-        let from = origin.saturating_sub(days);
-        f64::from(self.selling[s][origin] - self.selling[s][from]) / (origin - from).max(1) as f64
-    }
-
     /// The features of SKU `s` at `origin` (open days before it are known) and its base; `None`
     /// when it has not sold before the origin.
     fn row(&self, s: usize, origin: usize) -> Option<(Vec<f64>, f64)> {
         let first = self.first[s].filter(|&f| f < origin)?;
-        let means: Vec<f64> = WINDOW_WEEKS.iter().map(|w| self.mean(s, origin, w * self.period)).collect();
+        let means: Vec<f64> =
+            WINDOW_WEEKS.iter().map(|w| trailing_mean(&self.units[s], origin, w * self.period)).collect();
         let base = super::metrics::median(&means) + BASE_FLOOR;
         let four_weeks = 4 * self.period;
         let since_start = self.units(s, 0, origin) / origin as f64;
@@ -272,20 +270,16 @@ impl<'a> History<'a> {
         });
         let max_day =
             self.series[s][origin.saturating_sub(four_weeks)..origin].iter().copied().fold(0.0, f64::max);
-        let shop_mean = |days: usize| {
-            let from = origin.saturating_sub(days);
-            (self.shop[origin] - self.shop[from]) / (origin - from).max(1) as f64
-        };
-        let long = shop_mean(8 * self.period);
+        let long = trailing_mean(&self.shop, origin, 8 * self.period);
         let mut row: Vec<f64> = means.iter().map(|m| m / base).collect();
         row.extend([
-            self.selling_share(s, origin, four_weeks),
-            self.selling_share(s, origin, 16 * self.period),
+            trailing_mean(&self.selling[s], origin, four_weeks),
+            trailing_mean(&self.selling[s], origin, 16 * self.period),
             ((origin - first) as f64).ln_1p(),
             last_december,
             max_day / base,
             base.ln_1p(),
-            if long > 0.0 { shop_mean(2 * self.period) / long } else { 1.0 },
+            if long > 0.0 { trailing_mean(&self.shop, origin, 2 * self.period) / long } else { 1.0 },
         ]);
         Some((row, base))
     }
