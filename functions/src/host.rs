@@ -158,7 +158,7 @@ impl TriggerPayload for TimerInfo {
 }
 
 /// A blob-created trigger (with `source: EventGrid`): which blob, and its bytes if the host
-/// inlined them. Handlers read the blob through the store by [`BlobTrigger::path`]: large
+/// inlined them. Handlers read the blob through the store by its [`blob_trigger`](Self::blob_trigger) path: large
 /// blobs should not travel base64-inlined, and the store gives the ETag.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlobTrigger {

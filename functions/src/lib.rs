@@ -11,7 +11,7 @@
 //! - [`state`]: settings and store clients shared by handlers.
 //! - [`local`]: the local runner's timers and uploads watcher.
 //! - [`package`]: stages and zips the app root deployed to Flex Consumption.
-//! - [`cli`]: the command line; [`bench`]: benchmarks that print tables; [`commands`]: command
+//! - [`cli`]: the command line; [`bench`](mod@bench): benchmarks that print tables; [`commands`]: command
 //!   implementations too large for `cli.rs` (`forecast`, `eval forecast`, `bench forecast`).
 //! - One module per function: [`health`], [`ingest`].
 

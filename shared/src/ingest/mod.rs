@@ -3,7 +3,7 @@
 //! For each upload (`uploads/<kind>/<name>`; CSV, JSON lines or Parquet, optionally gzip):
 //! 1. [`crate::bronze::land`] keeps the raw bytes under their sha256 before anything reads them.
 //! 2. If a report for those bytes exists, the upload is a duplicate: nothing is counted again.
-//! 3. The bytes are decoded ([`format`]), split into rows ([`read`]) with the kind's column
+//! 3. The bytes are decoded ([`format`](mod@format)), split into rows ([`read`]) with the kind's column
 //!    mapping ([`schema`], [`mapping`]; a `uploads/<kind>/_mapping.toml` or `.json` applies to
 //!    its folder), validated ([`validate`]) and, for transactions, given their retail meaning
 //!    ([`transactions`]).

@@ -5,7 +5,7 @@
 //! [`EaseParams::max_items`] items; above that `fit` refuses with
 //! [`RecommendError::TooManyItems`] and the hybrid uses the sparse co-occurrence model
 //! ([`super::cooccurrence`]) for the item-neighbourhood signal instead. The inverse is ours:
-//! a blocked right-looking Cholesky (panels of [`BLOCK`] columns, trailing update in parallel)
+//! a blocked right-looking Cholesky (panels of `BLOCK` columns, trailing update in parallel)
 //! followed by blocked multi-right-hand-side triangular solves, all `f64`, so the matrix is
 //! streamed from memory `n / BLOCK` times rather than `n` times.
 
@@ -257,7 +257,7 @@ pub fn cholesky_in_place(a: &mut [f64], n: usize) -> Result<()> {
 }
 
 /// `(L Lᵀ)⁻¹` from the lower-triangular `L` in `l`, as a full symmetric row-major matrix.
-/// Blocks of [`BLOCK`] unit vectors are solved together (forward, then backward), in parallel.
+/// Blocks of `BLOCK` unit vectors are solved together (forward, then backward), in parallel.
 #[must_use]
 pub fn inverse_from_cholesky(l: &[f64], n: usize) -> Vec<f64> {
     let blocks: Vec<(usize, Vec<f64>)> = (0..n)

@@ -7,7 +7,7 @@
 //!   endpoint must be https.
 //! - `AccountKey`: the key never travels. A per-try pipeline policy puts an **account SAS**
 //!   signed with it on every request; a token lives one hour and is re-signed 15 minutes before
-//!   it expires (see [`super::sas`]), so the process never holds an expired one.
+//!   it expires (see the `sas` module), so the process never holds an expired one.
 //! - `Sas`: the ready token goes into the service URL's query, which every client inherits.
 //!
 //! Errors: 404 on reads is `Ok(None)`/`false`; conditional-write failures become
