@@ -44,18 +44,22 @@ pub struct QuantileTable {
 }
 
 /// The level of the empirical distribution that quantile `level` reads under `stretch`:
-/// piecewise linear through `(0, 0)`, `(0.1, 0.5 - 0.4 s)`, `(0.5, 0.5)`, `(0.9, 0.5 + 0.4 s)`,
-/// `(1, 1)`. The stretch narrows the p10-p90 interval where zeros inflate it; the tails beyond
-/// keep their order and reach the extremes (stretching every level about the median made p99
-/// read the 87th percentile and hold 86-90 % of the Online Retail holdout days).
+/// `0.5 + s (level - 0.5)` from p10 to p90, so the stretch narrows (or widens) the p10-p90
+/// interval as a pair, where zeros inflate it. Beyond, piecewise linear from the band's end to
+/// the extreme (`(0, 0)`, `(1, 1)`), but never nearer the median than `level` itself: a service
+/// level above p90 reads at least its own percentile of the backtest ratios. Stretching every
+/// level about the median made p99 read the 87th percentile and hold 86-90 % of the Online
+/// Retail holdout days; the line alone, with the band narrowed to nothing (a slow seller's
+/// zeros), read p95 at the 75th percentile and p99 at the 95th, which for a SKU selling on 3 %
+/// of days is 0.
 #[must_use]
 pub fn stretched_level(level: f64, stretch: f64) -> f64 {
     let level = level.clamp(0.0, 1.0);
     let (low, high) = (0.5 - 0.4 * stretch, 0.5 + 0.4 * stretch);
     if level < 0.1 {
-        level / 0.1 * low
+        (level / 0.1 * low).min(level)
     } else if level > 0.9 {
-        high + (level - 0.9) / 0.1 * (1.0 - high)
+        (high + (level - 0.9) / 0.1 * (1.0 - high)).max(level)
     } else {
         0.5 + stretch * (level - 0.5)
     }
@@ -386,19 +390,30 @@ mod tests {
     }
 
     #[test]
-    fn stretched_levels_are_continuous_and_fix_the_ends_and_the_median() {
-        for s in [0.0, 0.6, 1.0, 1.25] {
+    fn stretched_levels_rise_fix_the_ends_and_the_median_and_keep_the_tails_out() {
+        for s in [0.0, 1e-9, 0.6, 1.0, 1.25] {
             assert!(stretched_level(0.0, s).abs() < 1e-12 && (stretched_level(1.0, s) - 1.0).abs() < 1e-12);
             assert!((stretched_level(0.5, s) - 0.5).abs() < 1e-12);
             let mut last = 0.0;
             for p in 0..=1000 {
-                let at = stretched_level(f64::from(p) / 1000.0, s);
-                assert!(at >= last - 1e-12 && at - last < 0.011, "s {s} level {p}");
+                let level = f64::from(p) / 1000.0;
+                let at = stretched_level(level, s);
+                assert!(at >= last - 1e-12, "s {s} level {level}: falls");
+                if level > 0.9 {
+                    assert!(at >= level - 1e-12, "s {s} level {level}: p>90 reads nearer the median");
+                } else if level < 0.1 {
+                    assert!(at <= level + 1e-12, "s {s} level {level}: p<10 reads nearer the median");
+                }
                 last = at;
             }
         }
+        // Within the band, about the median; beyond it, the line to the end where it is farther out.
         assert!((stretched_level(0.9, 0.5) - 0.7).abs() < 1e-12);
-        assert!((stretched_level(0.95, 0.5) - 0.85).abs() < 1e-12);
+        assert!((stretched_level(0.95, 0.5) - 0.95).abs() < 1e-12);
+        assert!((stretched_level(0.95, 1.1) - 0.97).abs() < 1e-12);
+        // A band narrowed to nothing: p90 is the median, p95 and p99 their own percentiles.
+        assert!((stretched_level(0.9, 0.0) - 0.5).abs() < 1e-12);
+        assert!((stretched_level(0.99, 0.0) - 0.99).abs() < 1e-12);
     }
 
     #[test]
@@ -418,10 +433,10 @@ mod tests {
         let table: QuantileTable = rmp_serde::from_slice(&bytes).unwrap();
         assert!(table.by_size.is_empty());
         // Within p10-p90 as before (0.5 + s (q - 0.5)); the tails now run on to the ends:
-        // p99 reads the 98th percentile, not the 74.5th.
+        // p99 reads the 99th percentile, not the 74.5th.
         let lumpy = |level| table.factor(DemandClass::Lumpy, 7.0, level);
         assert!((lumpy(0.9) - 2.0 * 0.7).abs() < 1e-9);
-        assert!((lumpy(0.99) - 2.0 * 0.97).abs() < 1e-9, "{}", lumpy(0.99));
+        assert!((lumpy(0.99) - 2.0 * 0.99).abs() < 1e-9, "{}", lumpy(0.99));
         assert!((table.factor(DemandClass::Smooth, 7.0, 0.75) - 1.0).abs() < 1e-9);
     }
 
