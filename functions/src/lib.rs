@@ -22,6 +22,7 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod error;
+pub mod extract;
 pub mod functions;
 pub mod health;
 pub mod host;

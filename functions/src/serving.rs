@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -28,6 +28,7 @@ use shopsense::serving::{
 };
 
 use crate::error::ApiError;
+use crate::extract::{PathParam, QueryParams};
 use crate::state::AppState;
 
 /// Most items one answer may hold.
@@ -97,8 +98,8 @@ pub fn models_router() -> Router<AppState> {
 
 async fn customer(
     State(state): State<AppState>,
-    Path(customer_id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    PathParam(customer_id): PathParam,
+    QueryParams(params): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     only(&params, &["k", "include_purchased"])?;
     let k = k_of(params.get("k"))?;
@@ -111,8 +112,8 @@ async fn customer(
 
 async fn similar(
     State(state): State<AppState>,
-    Path(sku): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    PathParam(sku): PathParam,
+    QueryParams(params): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     only(&params, &["k"])?;
     let k = k_of(params.get("k"))?;
@@ -151,7 +152,7 @@ async fn cart(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>,
 
 async fn segment(
     State(state): State<AppState>,
-    Path(customer_id): Path<String>,
+    PathParam(customer_id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     let customer_id = customer_id.trim().to_owned();
     match state.reader.get::<CustomerSegment>(ModelKind::Segments, &customer_partition(&customer_id)).await? {
@@ -184,8 +185,8 @@ fn level_name(level: f64) -> String {
 
 async fn forecast(
     State(state): State<AppState>,
-    Path(sku): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    PathParam(sku): PathParam,
+    QueryParams(params): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     only(&params, &["horizon", "levels"])?;
     let horizon = match params.get("horizon") {

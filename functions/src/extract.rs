@@ -1,0 +1,40 @@
+//! Path and query extractors whose rejections are [`ApiError`]s: a bad URL gets the JSON 400
+//! every other bad input gets (axum's own rejections answer in plain text, e.g. `Invalid URL:
+//! Invalid UTF-8 in 'sku'` for `/api/forecasts/%FF`).
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+
+use crate::error::ApiError;
+
+/// The route's one path parameter, percent-decoded.
+#[derive(Debug)]
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(e) => Err(ApiError::BadRequest { message: format!("path: {}", e.body_text()) }),
+        }
+    }
+}
+
+/// The query string's parameters, percent-decoded (a repeated one keeps its last value).
+#[derive(Debug)]
+pub struct QueryParams(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<HashMap<String, String>>::from_request_parts(parts, state).await {
+            Ok(Query(params)) => Ok(Self(params)),
+            Err(e) => Err(ApiError::BadRequest { message: format!("query string: {}", e.body_text()) }),
+        }
+    }
+}
