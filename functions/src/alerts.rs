@@ -14,9 +14,7 @@
 //! - `alerts` (HTTP): `GET /api/alerts?severity=&sku=&limit=` lists the open alerts (the latest
 //!   snapshot's), most urgent first.
 
-use std::collections::HashMap;
-
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -28,6 +26,7 @@ use shopsense::store::PutOptions;
 use shopsense::tables::QUARANTINE_CONTAINER;
 
 use crate::error::ApiError;
+use crate::extract::QueryParams;
 use crate::host::{EventGridEvent, Invoke, InvokeResponse};
 use crate::state::AppState;
 
@@ -48,7 +47,7 @@ pub fn inventory_alert_router() -> Router<AppState> {
 
 async fn list(
     State(state): State<AppState>,
-    Query(params): Query<HashMap<String, String>>,
+    QueryParams(params): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(unknown) = params.keys().find(|k| !["severity", "sku", "limit"].contains(&k.as_str())) {
         return Err(ApiError::BadRequest {
@@ -218,7 +217,7 @@ async fn inventory_alert(
             }
             if !summary.stale_skus.is_empty() {
                 response = response.log(format!(
-                    "the live forecast does not reach past the lead time from {} for {} SKUs: retrain",
+                    "the live forecast is too old for the lead time as of {} for {} SKUs: retrain",
                     summary.as_of,
                     summary.stale_skus.len()
                 ));

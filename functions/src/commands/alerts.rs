@@ -122,7 +122,12 @@ pub async fn alerts(
     let snapshot = if inventory.extension().is_some_and(|e| e == "json") {
         let bytes =
             std::fs::read(inventory).with_context(|| format!("cannot read {}", inventory.display()))?;
-        InventorySnapshot::parse_json(&bytes).with_context(|| inventory.display().to_string())?
+        let snapshot =
+            InventorySnapshot::parse_json(&bytes).with_context(|| inventory.display().to_string())?;
+        match snapshot_id {
+            Some(id) => snapshot.named_as(id)?,
+            None => snapshot,
+        }
     } else {
         let mapping = match mapping {
             Some(path) => crate::cli::read_mapping(path)?,
@@ -130,11 +135,13 @@ pub async fn alerts(
         };
         InventorySnapshot::read_file(inventory, &mapping, snapshot_id)?
     };
-    snapshot.check_counted_by(chrono::Utc::now().date_naive())?;
     let as_of = as_of.or(snapshot.as_of);
+    if let Some(day) = as_of {
+        shopsense::alerts::inventory::check_counted_day(day, chrono::Utc::now().date_naive())?;
+    }
+    let policy = state.policy_with_catalog().await?;
     let (summary, alerts) =
-        shopsense::alerts::run::run(&state.reader, &state.alerts, &state.alert_policy, &snapshot, as_of)
-            .await?;
+        shopsense::alerts::run::run(&state.reader, &state.alerts, &policy, &snapshot, as_of).await?;
     if as_json {
         println!("{}", serde_json::to_string(&alerts)?);
     } else {
@@ -179,7 +186,7 @@ pub async fn alerts(
     }
     if !summary.stale_skus.is_empty() {
         eprintln!(
-            "{} SKUs: the live forecast does not reach past their lead time from {}: retrain, or pass --as-of",
+            "{} SKUs: the live forecast is too old for their lead time as of {}: retrain, or pass --as-of",
             summary.stale_skus.len(),
             summary.as_of
         );

@@ -192,6 +192,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         (format!("/api/recommendations/customers/{customer}?top=3"), "unknown query parameter"),
         (format!("/api/forecasts/{sku}?horizon=91"), "horizon"),
         ("/api/forecasts/NOSUCHSKU".to_owned(), "NOSUCHSKU"),
+        ("/api/forecasts/%FF".to_owned(), "path: Invalid URL: Invalid UTF-8"),
     ] {
         let (status, body) = send(&router, get(&path)).await;
         assert!(status.is_client_error(), "{path}: {status}");
@@ -371,6 +372,32 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
             "{body}"
         );
     }
+    // The same unnamed stock judged on another day is another snapshot with its own alerts; sent
+    // again for that day it answers with what it stored.
+    let stock = json!({ "items": [{ "sku": sku, "on_hand": 1 }] });
+    let (_, first) =
+        send(router, post("/inventory-alert", event("ev-6", "2011-12-09T09:00:00Z", stock.clone()))).await;
+    let (_, later) =
+        send(router, post("/inventory-alert", event("ev-7", "2011-12-12T09:00:00Z", stock.clone()))).await;
+    let (first, later) = (&first["ReturnValue"], &later["ReturnValue"]);
+    assert_ne!(first["snapshot_id"], later["snapshot_id"], "{first} {later}");
+    assert_eq!(
+        (later["as_of"].clone(), later["written"].clone(), later["alerts"].clone()),
+        (json!("2011-12-12"), json!(1), json!(1)),
+        "{later}"
+    );
+    let (_, again) =
+        send(router, post("/inventory-alert", event("ev-7", "2011-12-12T09:00:00Z", stock))).await;
+    let again = &again["ReturnValue"];
+    assert_eq!((again["written"].clone(), again["already_there"].clone()), (json!(0), json!(1)), "{again}");
+    assert_eq!(again["snapshot_id"], later["snapshot_id"], "{again}");
+    // A named snapshot is one count: sent for another day it is refused and kept.
+    let named = json!({ "snapshot_id": "e2e-1", "items": [{ "sku": sku, "on_hand": 0 }] });
+    let (status, body) =
+        send(router, post("/inventory-alert", event("ev-8", "2011-12-12T09:00:00Z", named))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let refused = body["ReturnValue"]["refused"].as_str().unwrap_or_default();
+    assert!(refused.contains(r#"snapshot "e2e-1" was judged as of 2011-12-09"#), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,9 +31,11 @@
 //! Given by the caller (the payload's `snapshot_id`, or an argument for a table), or else the hex
 //! sha256 of the snapshot's canonical content (rows sorted by SKU, absent values as the empty
 //! string, `on_order` 0 when absent, `on_order_due_days` appended only when given, so ids of
-//! snapshots without it did not change when it was added): the same stock sent twice, in any row
-//! order or column order, in any format, has the same id, so alerts keyed by `(snapshot id, SKU)`
-//! are idempotent.
+//! snapshots without it did not change when it was added) and of the day it is judged on (its own
+//! `as_of`, or the day the run takes: [`InventorySnapshot::judged_on`]): the same stock sent twice
+//! for the same day, in any row order or column order, in any format, has the same id, so alerts
+//! keyed by `(snapshot id, SKU)` are idempotent, and the same stock judged on another day is
+//! another snapshot. A named snapshot is one count: the run refuses to judge it on a second day.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -112,6 +114,9 @@ pub struct InventorySnapshot {
     /// event arrived, so a count sent late is judged against the demand it actually faces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<NaiveDate>,
+    /// Whether the caller named the snapshot (`id` is theirs, not a hash of the content).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub named: bool,
 }
 
 /// A SKU as ingest stores it: trimmed and upper-cased.
@@ -249,23 +254,37 @@ impl InventorySnapshot {
         rows: Vec<InventoryRow>,
         as_of: Option<NaiveDate>,
     ) -> Result<Self, AlertError> {
+        let named = id.is_some();
         let id = match id {
             Some(id) => check_snapshot_id(id)?,
             None => crate::bronze::sha256_hex(canonical_content(&rows, as_of).as_bytes()),
         };
-        Ok(Self { id, rows, as_of })
+        Ok(Self { id, rows, as_of, named })
+    }
+
+    /// The snapshot under the caller's id `id` (checked as a parsed one is).
+    pub fn named_as(self, id: &str) -> Result<Self, AlertError> {
+        Ok(Self { id: check_snapshot_id(id)?, named: true, ..self })
+    }
+
+    /// The snapshot as judged on `day`, the day its stock is taken to be counted: a snapshot
+    /// without a name gets the id of its content on that day, so the same stock judged on
+    /// another day (a later event, another `--as-of`) is another snapshot with its own alerts,
+    /// while a redelivered event (the same day) finds its own. A named snapshot keeps its id.
+    #[must_use]
+    pub fn judged_on(&self, day: NaiveDate) -> Self {
+        let mut judged = self.clone();
+        judged.as_of = Some(day);
+        if !self.named {
+            judged.id = crate::bronze::sha256_hex(canonical_content(&judged.rows, judged.as_of).as_bytes());
+        }
+        judged
     }
 
     /// Refuses a counted day ([`InventorySnapshot::as_of`]) after `sent`, the day the snapshot
     /// was sent (the event's date, or today for a file read by hand).
     pub fn check_counted_by(&self, sent: NaiveDate) -> Result<(), AlertError> {
-        match self.as_of {
-            Some(as_of) if as_of > sent => Err(AlertError::CountedDay {
-                as_of,
-                reason: format!("after the day it was sent, {sent}: stock cannot be counted in the future"),
-            }),
-            _ => Ok(()),
-        }
+        self.as_of.map_or(Ok(()), |as_of| check_counted_day(as_of, sent))
     }
 
     /// The row of `sku` (normalised before the lookup).
@@ -274,6 +293,18 @@ impl InventorySnapshot {
         let sku = normalise_sku(sku);
         self.rows.iter().find(|r| r.sku == sku)
     }
+}
+
+/// Refuses `as_of`, a day stock was counted, after `sent`, the day it was sent (a typo such as
+/// 9999-12-09 would otherwise stand as the latest snapshot for ever).
+pub fn check_counted_day(as_of: NaiveDate, sent: NaiveDate) -> Result<(), AlertError> {
+    if as_of > sent {
+        return Err(AlertError::CountedDay {
+            as_of,
+            reason: format!("after the day it was sent, {sent}: stock cannot be counted in the future"),
+        });
+    }
+    Ok(())
 }
 
 /// The text hashed into a snapshot id: a version line, then one line per row sorted by SKU, then
@@ -544,6 +575,36 @@ mod tests {
         let undated = csv("sku,on_hand,on_order,lead_time_days,service_level\n85123A,12,4,10,0.9\n").unwrap();
         assert_eq!(undated.as_of, None);
         assert_ne!(snapshot.id, undated.id, "the day counted is content");
+    }
+
+    #[test]
+    fn an_unnamed_snapshot_judged_on_a_day_is_the_same_stock_counted_that_day() {
+        let day: NaiveDate = "2011-12-09".parse().unwrap();
+        let undated = csv("sku,on_hand
+A,3
+")
+        .unwrap();
+        let judged = undated.judged_on(day);
+        assert_eq!(judged.as_of, Some(day));
+        let dated = csv("sku,on_hand,snapshot_time
+A,3,2011-12-09
+")
+        .unwrap();
+        assert_eq!(judged.id, dated.id, "judging on a day = counting on it");
+        assert_eq!(dated.judged_on(day).id, dated.id, "a dated snapshot judged on its own day keeps its id");
+        let later = undated.judged_on(day.succ_opt().unwrap());
+        assert_ne!(later.id, judged.id, "another day is another snapshot");
+
+        let named = undated.named_as(" store-7 ").unwrap();
+        assert!(named.named);
+        assert_eq!(named.judged_on(day).id, "store-7", "a name is kept whatever the day");
+        let refused = csv("sku,on_hand
+A,3
+")
+        .unwrap()
+        .named_as("a/b")
+        .unwrap_err();
+        assert!(refused.to_string().contains("contains one of /"), "{refused}");
     }
 
     #[test]

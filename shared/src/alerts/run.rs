@@ -9,8 +9,13 @@
 //! | `snapshots` | `latest` | [`crate::serving::LatestSnapshot`]: the newest snapshot, its out-of-stock SKUs |
 //!
 //! Alerts are created, never overwritten: a redelivered event (same snapshot id, same SKU)
-//! finds its documents there and writes no duplicate. The alerts of the latest snapshot are the
-//! open ones; an older snapshot delivered late does not replace a newer one as latest.
+//! finds its documents there and writes no duplicate. A snapshot whose summary is there (it is
+//! written last) was judged whole: a redelivery returns the stored alerts and summary without
+//! judging again, so a retrain in between does not make the run report figures serving does not
+//! show. The id covers the day judged ([`InventorySnapshot::judged_on`]): the same stock judged on
+//! another day is another snapshot; a named snapshot sent for another day is refused. The alerts
+//! of the latest snapshot are the open ones; an older snapshot delivered late does not replace a
+//! newer one as latest.
 //!
 //! ## The demand path
 //! Daily point forecasts come from the live forecast's documents, the spread of their totals
@@ -25,7 +30,10 @@
 //! The live forecast starts the day after the data it was trained on (`first_date`). A snapshot
 //! as of day D reads it from D + 1: the first `D + 1 - first_date` days are skipped. A SKU
 //! whose remaining forecast is shorter than its lead time plus one day is reported as stale
-//! (retrain first), not evaluated on a truncated horizon.
+//! (retrain first), not evaluated on a truncated horizon. A lead time the forecast cannot cover
+//! even fresh (it holds at most 90 days; lead times go to 365) is read past its end at the
+//! path's mean daily units ([`super::policy`]), as long as the forecast is at most
+//! [`LONG_LEAD_MAX_AGE_DAYS`] days old.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,6 +49,11 @@ use crate::serving::{
     ForecastSummary, ItemForecast, LatestSnapshot, Reader, SHOP_PARTITION, escape_key, item_partition,
 };
 use crate::store::{Document, DocumentStore, Op, Query, StoreError};
+
+/// Days a forecast may have aged and still judge a lead time longer than it covers: such a lead
+/// time always reads days past the forecast's end at its mean, and a week of age adds at most a
+/// week more of them (a missed nightly retrain or two, not a forgotten model).
+pub const LONG_LEAD_MAX_AGE_DAYS: usize = 7;
 
 /// The partition of one snapshot's alerts.
 #[must_use]
@@ -83,7 +96,8 @@ pub struct SnapshotSummary {
     pub ok: usize,
     /// SKUs without a forecast: not evaluated (new or unknown products).
     pub unknown_skus: Vec<String>,
-    /// SKUs whose forecast does not reach past the lead time from the snapshot's date.
+    /// SKUs whose forecast is too old for their lead time as of the snapshot's date (see the
+    /// module docs).
     pub stale_skus: Vec<String>,
     /// Alert documents written by this run.
     pub written: usize,
@@ -168,6 +182,16 @@ pub async fn run(
         }
         .into());
     }
+    let judged = snapshot.judged_on(as_of);
+    let snapshot = &judged;
+    if let Some(stored) = store.get(SNAPSHOTS_PARTITION, &escape_key(&snapshot.id)).await? {
+        let stored: SnapshotSummary = stored.parse()?;
+        if stored.as_of != as_of {
+            let (id, judged) = (snapshot.id.clone(), stored.as_of);
+            return Err(AlertError::SnapshotJudged { id, judged, asked: as_of }.into());
+        }
+        return redelivered(store, snapshot, stored).await;
+    }
     let offset = usize::try_from((as_of - first_date).num_days() + 1).unwrap_or(0);
     let mut paths = HashMap::new();
     let mut stale = Vec::new();
@@ -178,7 +202,8 @@ pub async fn run(
             continue;
         };
         let lead = row.lead_time_days.unwrap_or(policy.lead_time_days) as usize;
-        if offset + lead + 1 > item.mean.len() {
+        let needed = (lead + 1).min(item.mean.len().saturating_sub(LONG_LEAD_MAX_AGE_DAYS));
+        if offset + needed > item.mean.len() {
             stale.push(row.sku.clone());
             continue;
         }
@@ -237,6 +262,22 @@ pub async fn run(
     summary.latest = make_latest(store, snapshot, &summary).await?;
     store.upsert(&Document::new(SNAPSHOTS_PARTITION, escape_key(&snapshot.id), &summary)?).await?;
     Ok((summary, evaluated.alerts))
+}
+
+/// A snapshot judged before (its summary, written last, is there): its stored alerts and
+/// summary, not a new judgement, so that what the run reports is what serving shows even when
+/// the forecast changed in between.
+async fn redelivered(
+    store: &Arc<dyn DocumentStore>,
+    snapshot: &InventorySnapshot,
+    mut summary: SnapshotSummary,
+) -> Result<(SnapshotSummary, Vec<Alert>), AlertRunError> {
+    let docs = store.query(&snapshot_partition(&snapshot.id), &Query::all()).await?;
+    let stored: Vec<StoredAlert> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
+    summary.written = 0;
+    summary.already_there = stored.len();
+    summary.latest = make_latest(store, snapshot, &summary).await?;
+    Ok((summary, stored.into_iter().map(|s| s.alert).collect()))
 }
 
 /// Makes the snapshot the latest unless a newer one already is (conditional on the ETag, so
