@@ -35,6 +35,15 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// Whether this run serves (`serve`, the host's default, or `local`) rather than running one
+    /// command whose output may go to a pipe.
+    #[must_use]
+    pub fn serves(&self) -> bool {
+        matches!(self.command, None | Some(Command::Serve { .. } | Command::Local { .. }))
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -14,6 +14,9 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = shopsense_functions::cli::Cli::parse();
+    if !cli.serves() {
+        end_quietly_on_a_closed_pipe();
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -33,5 +36,19 @@ fn keep_cosmos_sdk_off_the_vm_metadata_service() {
         unsafe {
             std::env::set_var("COSMOS_DISABLE_IMDS", "1");
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so a command whose output is cut short (`shopsense eval forecast ... |
+/// head`) panicked writing to the closed pipe. A one-shot command gets the default back and ends
+/// as other command-line tools do. Servers keep ignoring it: a client hanging up must cost one
+/// connection, not the process.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called in `main` before the runtime or any other thread exists; restoring a
+    // signal's default disposition has no other effect on this process.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

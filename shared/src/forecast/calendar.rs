@@ -6,12 +6,27 @@
 //! weekly closure, forecast 0; any other closed day is a one-off (holiday) and is removed from the
 //! training series, which is the sequence of open days. Future one-off closures cannot be known,
 //! so every future day that is not a weekly closure is forecast as open.
+//!
+//! Two guards keep the rule for what it is meant for, a shop's whole range, when the history is a
+//! few slow SKUs (one SKU selling every eighth day would otherwise have every day without a sale
+//! closed, and be forecast its selling days' demand every day, 8 times too much):
+//! - a weekday is a weekly closure only if, besides, so few sales on it would be improbable
+//!   (below [`CLOSURE_MAX_PROBABILITY`], binomially) at the rate the other weekdays trade;
+//! - with the SKUs' series at hand ([`TradingCalendar::from_demand`]), a day without a sale is
+//!   closed only if so quiet a day would be improbable (below [`CLOSURE_MAX_PROBABILITY`]) were
+//!   the shop open: the product over the SKUs selling by then of `1 - p`, `p` the share of open
+//!   weekdays since its first sale on which the SKU sold. For a shop's range (Online Retail: a few
+//!   hundred SKUs sell on a typical day) the product is 0 and the rule is the issue's.
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
 /// A weekday closed on at least this share of its occurrences is a weekly closure.
 pub const WEEKLY_CLOSURE_MIN_CLOSED_SHARE: f64 = 0.9;
+
+/// A day (or a weekday's run of days) without sales is a closure only when that little trade
+/// would have at most this probability were the shop open.
+pub const CLOSURE_MAX_PROBABILITY: f64 = 0.01;
 
 /// The trading calendar over a span of days.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,7 +40,8 @@ pub struct TradingCalendar {
 }
 
 impl TradingCalendar {
-    /// Infers the calendar from which days had any demand (`traded[i]` is day `first + i`).
+    /// Infers the calendar from which days had any demand (`traded[i]` is day `first + i`):
+    /// every day without trade is closed.
     #[must_use]
     pub fn infer(first: NaiveDate, traded: &[bool]) -> Self {
         let mut occurrences = [0u32; 7];
@@ -37,12 +53,50 @@ impl TradingCalendar {
         }
         let closed_weekdays = (0..7)
             .filter(|&i| {
-                occurrences[i] >= 2
-                    && f64::from(closed[i]) >= WEEKLY_CLOSURE_MIN_CLOSED_SHARE * f64::from(occurrences[i])
+                let (n, shut) = (occurrences[i], closed[i]);
+                let (others_n, others_shut) =
+                    (occurrences.iter().sum::<u32>() - n, closed.iter().sum::<u32>() - shut);
+                // The other weekdays' rate of trade; none seen: nothing to tell a closure by.
+                let rate =
+                    if others_n == 0 { 1.0 } else { f64::from(others_n - others_shut) / f64::from(others_n) };
+                n >= 2
+                    && f64::from(shut) >= WEEKLY_CLOSURE_MIN_CLOSED_SHARE * f64::from(n)
+                    && binomial_at_most(n - shut, n, rate) <= CLOSURE_MAX_PROBABILITY
             })
             .map(weekday_from_index)
             .collect();
         Self { first, open: traded.to_vec(), closed_weekdays }
+    }
+
+    /// Infers the calendar from every SKU's daily units (`series[s][i]` on day `first + i`): as
+    /// [`TradingCalendar::infer`], but a day without a sale that is not a weekly closure stays open
+    /// (a quiet day) unless so quiet a day would be improbable were the shop open (module docs).
+    #[must_use]
+    pub fn from_demand(first: NaiveDate, series: &[Vec<f64>]) -> Self {
+        let days = series.iter().map(Vec::len).max().unwrap_or(0);
+        let sold = |v: &Vec<f64>, d: usize| v.get(d).is_some_and(|&q| q > 0.0);
+        let traded: Vec<bool> = (0..days).map(|d| series.iter().any(|v| sold(v, d))).collect();
+        let mut calendar = Self::infer(first, &traded);
+        let weekly: Vec<bool> = (0..days).map(|d| calendar.is_weekly_closure(add_days(first, d))).collect();
+        // Per day, the log of the probability that no SKU selling by then sells, were it open.
+        let mut log_quiet = vec![0.0f64; days];
+        let mut selling_by = vec![false; days];
+        for v in series {
+            let Some(start) = (0..days).find(|&d| sold(v, d)) else { continue };
+            let open_days = (start..days).filter(|&d| !weekly[d]).count();
+            let selling = (start..days).filter(|&d| !weekly[d] && sold(v, d)).count();
+            let log_none = (1.0 - selling as f64 / open_days.max(1) as f64).ln();
+            for d in start..days {
+                log_quiet[d] += log_none;
+                selling_by[d] = true;
+            }
+        }
+        for d in 0..days {
+            if !traded[d] && !weekly[d] && selling_by[d] && log_quiet[d] > CLOSURE_MAX_PROBABILITY.ln() {
+                calendar.open[d] = true;
+            }
+        }
+        calendar
     }
 
     /// A calendar with every day open and no weekly closure (for tests and synthetic series).
@@ -127,6 +181,27 @@ impl TradingCalendar {
     }
 }
 
+/// `P(X <= k)` for `X ~ Binomial(n, p)`.
+fn binomial_at_most(k: u32, n: u32, p: f64) -> f64 {
+    if p <= 0.0 {
+        return 1.0;
+    }
+    if p >= 1.0 {
+        return if k >= n { 1.0 } else { 0.0 };
+    }
+    let (ln_p, ln_q) = (p.ln(), (1.0 - p).ln());
+    // ln C(n, i) built up term by term.
+    let mut ln_choose = 0.0;
+    let mut total = 0.0;
+    for i in 0..=k.min(n) {
+        if i > 0 {
+            ln_choose += f64::from(n - i + 1).ln() - f64::from(i).ln();
+        }
+        total += (ln_choose + f64::from(i) * ln_p + f64::from(n - i) * ln_q).exp();
+    }
+    total.min(1.0)
+}
+
 /// `date + days`.
 #[must_use]
 pub fn add_days(date: NaiveDate, days: usize) -> NaiveDate {
@@ -161,6 +236,50 @@ mod tests {
         assert_eq!(calendar.slot(day("2011-01-09")), Some(5), "Sunday follows the closed Saturday");
         let (days, _) = calendar.open_days();
         assert_eq!(days.len(), 28 - 4 - 1);
+    }
+
+    #[test]
+    fn a_slow_sku_alone_has_quiet_days_not_closures() {
+        // One SKU selling every eighth day for 300 days: no weekday stands out, and a day without
+        // its sale is as likely as not were the shop open.
+        let first = day("2011-01-03");
+        let series = vec![(0..300).map(|i| if i % 8 == 0 { 10.0 } else { 0.0 }).collect::<Vec<f64>>()];
+        let calendar = TradingCalendar::from_demand(first, &series);
+        assert!(calendar.closed_weekdays.is_empty(), "{:?}", calendar.closed_weekdays);
+        assert!(calendar.open.iter().all(|&o| o), "every day open");
+        // Every twelfth day: over 90 % of each weekday's days are without a sale, still no closure.
+        let series = vec![(0..700).map(|i| if i % 12 == 0 { 10.0 } else { 0.0 }).collect::<Vec<f64>>()];
+        assert!(TradingCalendar::from_demand(first, &series).closed_weekdays.is_empty());
+    }
+
+    #[test]
+    fn a_shop_range_keeps_the_issue_rule_closures_and_holidays() {
+        // Three SKUs selling every weekday but Saturday, and nothing on one Wednesday (a holiday):
+        // with each selling daily, a day without any sale is improbable open.
+        let first = day("2011-01-03");
+        let sku = |offset: usize| {
+            (0..56).map(|i| if i % 7 == 5 || i == 9 || (i + offset) % 11 == 0 { 0.0 } else { 2.0 }).collect()
+        };
+        let series: Vec<Vec<f64>> = vec![sku(0), sku(3), sku(7)];
+        let calendar = TradingCalendar::from_demand(first, &series);
+        assert_eq!(calendar.closed_weekdays, vec![Weekday::Sat]);
+        assert!(!calendar.open[9], "the holiday is closed");
+        assert_eq!(calendar.open_days().0.len(), 56 - 8 - 1);
+        // A slow seller selling Monday to Friday on a third of days: its weekends are closures.
+        let slow: Vec<f64> = (0..140).map(|i| if i % 7 < 5 && i % 3 == 0 { 1.0 } else { 0.0 }).collect();
+        let calendar = TradingCalendar::from_demand(first, &[slow]);
+        assert_eq!(calendar.closed_weekdays, vec![Weekday::Sat, Weekday::Sun]);
+        assert!(calendar.open_days().0.len() == 100, "every weekday open: {}", calendar.open_days().0.len());
+    }
+
+    #[test]
+    fn binomial_tails_by_hand() {
+        assert!((binomial_at_most(0, 2, 0.5) - 0.25).abs() < 1e-12);
+        assert!((binomial_at_most(1, 3, 0.5) - 0.5).abs() < 1e-12);
+        assert!((binomial_at_most(3, 3, 0.3) - 1.0).abs() < 1e-12);
+        assert!(binomial_at_most(0, 53, 0.98) < 1e-80);
+        assert_eq!(binomial_at_most(0, 5, 1.0), 0.0);
+        assert_eq!(binomial_at_most(0, 5, 0.0), 1.0);
     }
 
     #[test]

@@ -197,11 +197,11 @@ impl Panel {
         add_days(self.first, self.days.saturating_sub(1))
     }
 
-    /// The calendar inferred from this panel (a day is open when any SKU sold on it).
+    /// The calendar inferred from this panel ([`TradingCalendar::from_demand`]: a day is open
+    /// when any SKU sold on it, or when so quiet a day is likely for these SKUs).
     #[must_use]
     pub fn calendar(&self) -> TradingCalendar {
-        let traded: Vec<bool> = (0..self.days).map(|d| self.values.iter().any(|v| v[d] > 0.0)).collect();
-        TradingCalendar::infer(self.first, &traded)
+        TradingCalendar::from_demand(self.first, &self.values)
     }
 
     /// Splits off the last `holdout` days: `(training, holdout)`.
