@@ -290,7 +290,8 @@ pub enum EvalCommand {
         /// Also write the panel as a `sku,date,quantity` CSV here.
         #[arg(long)]
         write_panel: Option<PathBuf>,
-        /// Fit with these `ForecasterParams` (a JSON file) instead of the defaults.
+        /// Forecaster parameters as a JSON object merged over the defaults, e.g. `{"origins": 6,
+        /// "level": {"blend": 0.25}}` (`"level": null` turns the level model off).
         #[arg(long)]
         params: Option<PathBuf>,
         /// Also hold out this many earlier windows (each `holdout` days before the previous one,

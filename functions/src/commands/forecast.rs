@@ -134,14 +134,7 @@ pub fn eval(
         panel.write_csv(&mut file)?;
         file.flush()?;
     }
-    let params = match params {
-        Some(path) => {
-            let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            serde_json::from_slice(&text)
-                .with_context(|| format!("{}: not ForecasterParams JSON", path.display()))?
-        }
-        None => ForecasterParams::default(),
-    };
+    let params = super::with_overrides(ForecasterParams::default(), params, "forecaster parameters")?;
     let report = evaluate(&panel, holdout, &params)?;
     let earlier = earlier_reports(&panel, holdout, earlier_origins, &params)?;
     if as_json {

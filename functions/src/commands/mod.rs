@@ -6,3 +6,63 @@ pub mod recommend;
 pub mod scale;
 pub mod segment;
 pub mod train;
+
+/// `params` with the fields of the JSON object in the file `overrides` merged over it (objects
+/// merge recursively, other values replace, `null` clears an optional part), e.g. `{"ease":
+/// {"lambda": 500}, "min_coverage": 0.3}`: a file names what it changes, and whatever it leaves
+/// out keeps today's default (a file written before a field existed does not silently turn it
+/// off). `what` names the parameters in errors.
+pub fn with_overrides<T>(params: T, overrides: Option<&std::path::Path>, what: &str) -> anyhow::Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    use anyhow::Context;
+    let Some(path) = overrides else { return Ok(params) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let patch: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let mut value = serde_json::to_value(&params)?;
+    merge(&mut value, patch);
+    serde_json::from_value(value).with_context(|| format!("{}: not {what}", path.display()))
+}
+
+fn merge(into: &mut serde_json::Value, patch: serde_json::Value) {
+    match (into, patch) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (key, value) in b {
+                merge(a.entry(key).or_insert(serde_json::Value::Null), value);
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shopsense::forecast::ForecasterParams;
+
+    use super::*;
+
+    #[test]
+    fn a_params_file_changes_what_it_names_and_keeps_the_other_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("params.json");
+        std::fs::write(&file, r#"{"origins": 6, "level": {"blend": 0.25}}"#).unwrap();
+        let params =
+            with_overrides(ForecasterParams::default(), Some(&file), "forecaster parameters").unwrap();
+        let default = ForecasterParams::default();
+        assert_eq!(params.origins, 6);
+        let level = params.level.expect("the level model stays on");
+        assert_eq!(level.blend, 0.25);
+        assert_eq!(level.boost, default.level.unwrap().boost, "the trees keep their defaults");
+        assert_eq!(params.methods, default.methods);
+
+        std::fs::write(&file, r#"{"level": null}"#).unwrap();
+        let off = with_overrides(ForecasterParams::default(), Some(&file), "forecaster parameters").unwrap();
+        assert!(off.level.is_none(), "null turns it off");
+        std::fs::write(&file, r#"{"origins": "six"}"#).unwrap();
+        let err =
+            with_overrides(ForecasterParams::default(), Some(&file), "forecaster parameters").unwrap_err();
+        assert!(format!("{err:#}").contains("not forecaster parameters"), "{err:#}");
+    }
+}

@@ -263,7 +263,7 @@ pub fn run(
         write_interactions_csv(&dir.join("train.csv"), &split.train)?;
         write_interactions_csv(&dir.join("test.csv"), &split.test)?;
     }
-    let params = HybridParams { k, ..apply_overrides(params, overrides)? };
+    let params = HybridParams { k, ..super::with_overrides(params, overrides, "hybrid parameters")? };
     let model = fit(&split.train, split.texts.as_ref(), &params)?;
     let report = evaluate(&model, &split.test, k);
     Ok(Run { model, report, train_rows: split.train.len(), test_rows: split.test.len() })
@@ -289,29 +289,6 @@ fn run_json(run: &Run) -> serde_json::Value {
         "recommend_seconds": run.report.recommend_seconds,
         "users_per_second": run.report.users_per_second,
     })
-}
-
-/// `params` with the fields of the JSON object in `overrides` merged over it (objects merge
-/// recursively, other values replace), e.g. `{"ease": {"lambda": 500}, "min_coverage": 0.3}`.
-pub fn apply_overrides(params: HybridParams, overrides: Option<&Path>) -> anyhow::Result<HybridParams> {
-    let Some(path) = overrides else { return Ok(params) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let patch: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    let mut value = serde_json::to_value(&params)?;
-    merge(&mut value, patch);
-    serde_json::from_value(value).with_context(|| format!("{}: not hybrid parameters", path.display()))
-}
-
-fn merge(into: &mut serde_json::Value, patch: serde_json::Value) {
-    match (into, patch) {
-        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
-            for (key, value) in b {
-                merge(a.entry(key).or_insert(serde_json::Value::Null), value);
-            }
-        }
-        (slot, value) => *slot = value,
-    }
 }
 
 /// `shopsense eval recommend`: prints precision, recall, nDCG, MAP and coverage at k.

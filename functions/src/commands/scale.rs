@@ -87,8 +87,11 @@ pub fn bench(args: &ScaleArgs) -> anyhow::Result<()> {
         ((shop, texts), note)
     });
     let data = shop.data;
-    let params =
-        crate::commands::recommend::apply_overrides(HybridParams::default(), args.params.as_deref())?;
+    let params = crate::commands::with_overrides(
+        HybridParams::default(),
+        args.params.as_deref(),
+        "hybrid parameters",
+    )?;
     let model = phase(&mut phases, "fit", || {
         let model = params.fit(&data, texts.as_deref());
         let note = match &model {

@@ -170,7 +170,8 @@ impl BoostParams {
         }
         let cuts: Vec<Vec<f64>> = (0..features)
             .into_par_iter()
-            .map(|f| quantile_cuts(rows.iter().map(|r| r[f]).collect(), self.bins))
+            // A bin index is a u8: more bins than `check` allows would wrap the top one to 0.
+            .map(|f| quantile_cuts(rows.iter().map(|r| r[f]).collect(), self.bins.clamp(2, 255)))
             .collect();
         // Row-major: a histogram pass reads each row's bins together, with its gradient once.
         let binned: Vec<u8> =

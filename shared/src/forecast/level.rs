@@ -104,13 +104,16 @@ impl LevelParams {
     /// history, or a SKU whose own total is 0).
     ///
     /// `series[s]`: SKU `s`'s units on every open day since the panel began; `december[t]`: open
-    /// day `t` falls in December; `period`: open days per week; `window`: open days of the fit's
-    /// horizon; `own[s]`: SKU `s`'s own forecast over them.
+    /// day `t` falls in December; `december_goes_on`: the first day after the history does too
+    /// (else a December running at the history's end has ended: a history to 31 December reads
+    /// that December, not the one before); `period`: open days per week; `window`: open days of
+    /// the fit's horizon; `own[s]`: SKU `s`'s own forecast over them.
     #[must_use]
     pub fn scales(
         &self,
         series: &[Vec<f64>],
         december: &[bool],
+        december_goes_on: bool,
         period: usize,
         window: usize,
         own: &[f64],
@@ -121,7 +124,7 @@ impl LevelParams {
         if window == 0 || days < min_history + window || self.blend == 0.0 {
             return ones;
         }
-        let history = History::new(series, december, period);
+        let history = History::new(series, december, december_goes_on, period);
         let (rows, targets, weights) = self.training_set(&history, min_history, window);
         if rows.len() < 2 * self.boost.min_leaf_rows {
             return ones;
@@ -219,7 +222,7 @@ fn trailing_mean(sums: &[f64], origin: usize, days: usize) -> f64 {
 }
 
 impl<'a> History<'a> {
-    fn new(series: &'a [Vec<f64>], december: &[bool], period: usize) -> Self {
+    fn new(series: &'a [Vec<f64>], december: &[bool], december_goes_on: bool, period: usize) -> Self {
         let days = december.len();
         let shop = prefix((0..days).map(|t| series.iter().map(|y| y[t]).sum::<f64>()));
         let mut runs = vec![None; days + 1];
@@ -227,7 +230,7 @@ impl<'a> History<'a> {
         // The run of December days ending at `t`, if day `t - 1` was one.
         let mut running: Option<(usize, usize)> = None;
         for t in 0..=days {
-            let still_december = t == days || december[t];
+            let still_december = if t == days { december_goes_on } else { december[t] };
             runs[t] = match running {
                 Some(run) if !still_december => Some(run),
                 _ => ended,
@@ -321,7 +324,7 @@ mod tests {
         let december = vec![false; 200];
         // Own forecasts: every SKU's last week, flat.
         let own: Vec<f64> = series.iter().map(|y| y[194..].iter().sum::<f64>() / 6.0 * 24.0).collect();
-        let scales = params().scales(&series, &december, 6, 24, &own);
+        let scales = params().scales(&series, &december, false, 6, 24, &own);
         type Scales = Vec<(usize, f64)>;
         let (flat, rising): (Scales, Scales) =
             scales.iter().copied().enumerate().partition(|(s, _)| s % 2 == 0);
@@ -342,12 +345,12 @@ mod tests {
         // 96 open days of history (16 weeks of 6) and a 24-day window need 120 days: one short.
         let own = vec![100.0; 40];
         let short = rising_and_flat(119, 40);
-        assert_eq!(params().scales(&short, &[false; 119], 6, 24, &own), vec![1.0; 40]);
+        assert_eq!(params().scales(&short, &[false; 119], false, 6, 24, &own), vec![1.0; 40]);
         let enough = rising_and_flat(120, 40);
-        assert_ne!(params().scales(&enough, &[false; 120], 6, 24, &own), vec![1.0; 40]);
+        assert_ne!(params().scales(&enough, &[false; 120], false, 6, 24, &own), vec![1.0; 40]);
         let long = rising_and_flat(200, 40);
         let off = LevelParams { blend: 0.0, ..params() };
-        assert_eq!(off.scales(&long, &[false; 200], 6, 24, &own), vec![1.0; 40]);
+        assert_eq!(off.scales(&long, &[false; 200], false, 6, 24, &own), vec![1.0; 40]);
     }
 
     #[test]
@@ -356,7 +359,7 @@ mod tests {
         series[0] = vec![0.0; 200];
         let mut own: Vec<f64> = series.iter().map(|y| y[194..].iter().sum::<f64>() * 4.0).collect();
         own[3] = 0.0;
-        let scales = params().scales(&series, &[false; 200], 6, 24, &own);
+        let scales = params().scales(&series, &[false; 200], false, 6, 24, &own);
         assert_eq!(scales[0], 1.0);
         assert_eq!(scales[3], 1.0);
         // The others' scaled totals still add up to their own.
@@ -369,7 +372,7 @@ mod tests {
     fn the_last_december_is_its_run_of_days_and_missing_before_any() {
         let series = vec![vec![1.0; 10], vec![0.0, 0.0, 4.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]];
         let december = [false, false, true, true, false, false, false, false, false, false];
-        let history = History::new(&series, &december, 1);
+        let history = History::new(&series, &december, false, 1);
         assert_eq!(history.december[2], None);
         // Inside the December: none has ended yet.
         assert_eq!(history.december[3], None);
@@ -388,7 +391,7 @@ mod tests {
     #[test]
     fn the_training_rows_stay_under_their_cap() {
         let series = rising_and_flat(200, 40);
-        let history = History::new(&series, &[false; 200], 6);
+        let history = History::new(&series, &[false; 200], false, 6);
         // Origins 96..=176 every 3 back: 27 origins of 40 SKUs.
         let rows = |max_rows| LevelParams { max_rows, ..params() }.training_set(&history, 96, 24).0.len();
         assert_eq!(rows(120_000), 27 * 40);
@@ -404,10 +407,14 @@ mod tests {
         // Open days 0-1 and 5-7 are in December; the history ends inside the second.
         let series = vec![vec![1.0; 8]];
         let december = [true, true, false, false, false, true, true, true];
-        let history = History::new(&series, &december, 1);
+        let history = History::new(&series, &december, true, 1);
         assert_eq!(history.december[5], Some((0, 2)));
         assert_eq!(history.december[7], Some((0, 2)));
         assert_eq!(history.december[8], Some((0, 2)), "the forecast origin, at the end");
+        // The history ends on 31 December: the December it ends in is over by the forecast.
+        let history = History::new(&series, &december, false, 1);
+        assert_eq!(history.december[7], Some((0, 2)), "a training origin inside it");
+        assert_eq!(history.december[8], Some((5, 8)), "the forecast origin reads the one just ended");
     }
 
     #[test]

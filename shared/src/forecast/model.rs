@@ -251,7 +251,8 @@ impl ForecasterParams {
             let own: Vec<f64> =
                 choices.par_iter().map(|c| c.model.predict_open(&future).iter().sum()).collect();
             let december: Vec<bool> = open_days.iter().map(|&d| calendar.date(d).month() == 12).collect();
-            let scales = level.scales(&series, &december, period, future.len(), &own);
+            let goes_on = calendar.future(1).first().is_some_and(|(day, _)| day.month() == 12);
+            let scales = level.scales(&series, &december, goes_on, period, future.len(), &own);
             for (choice, scale) in choices.iter_mut().zip(scales) {
                 choice.model.level = scale;
             }
