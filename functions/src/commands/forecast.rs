@@ -124,6 +124,12 @@ pub fn eval(
     write_panel: Option<&Path>,
     params: Option<&Path>,
 ) -> anyhow::Result<()> {
+    let max = shopsense::forecast::model::MAX_HORIZON;
+    if !(1..=max).contains(&holdout) {
+        anyhow::bail!(
+            "--holdout {holdout}: must be 1..={max} days (the held-out days are the forecast's horizon)"
+        );
+    }
     let started = Instant::now();
     let panel = source.load()?;
     let load_seconds = started.elapsed().as_secs_f64();

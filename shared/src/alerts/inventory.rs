@@ -387,8 +387,9 @@ fn json_number(value: &Value) -> Result<String, String> {
 
 /// A whole, non-negative number of units.
 pub(super) fn parse_units(text: String) -> Result<u64, String> {
+    let too_large = || format!("{text:?} is too large (at most {MAX_UNITS} units)");
     if let Ok(units) = text.parse::<u64>() {
-        return Ok(units);
+        return if units > MAX_UNITS { Err(too_large()) } else { Ok(units) };
     }
     let value: f64 = text
         .parse()
@@ -401,11 +402,15 @@ pub(super) fn parse_units(text: String) -> Result<u64, String> {
     if value.fract() != 0.0 {
         return Err(format!("{text:?} is not a whole number of units"));
     }
-    if value > 9.0e15 {
-        return Err(format!("{text:?} is too large"));
+    if value > MAX_UNITS as f64 {
+        return Err(too_large());
     }
     Ok(value as u64)
 }
+
+/// Units of stock in one row, at most: below 2^53, so every count is exact as the `f64` the
+/// policy computes in, and on hand plus on order cannot overflow.
+pub const MAX_UNITS: u64 = 9_000_000_000_000_000;
 
 /// Whole days in `0..=365` (a lead time, or the days until stock on order arrives).
 pub(super) fn parse_days(text: String) -> Result<u32, String> {
@@ -504,6 +509,14 @@ mod tests {
             r#"inventory.csv:2: column on_hand: "1.5" is not a whole number of units"#
         );
         assert_eq!(csv_error("sku,on_hand\nA,\n"), "inventory.csv:2: column on_hand: missing value");
+        for huge in ["18446744073709551615", "9000000000000001", "1e17"] {
+            assert_eq!(
+                csv_error(&format!("sku,on_hand\nA,{huge}\n")),
+                format!(
+                    r#"inventory.csv:2: column on_hand: "{huge}" is too large (at most {MAX_UNITS} units)"#
+                )
+            );
+        }
         assert_eq!(
             csv_error("sku,on_hand,on_order\nA,1,x\n"),
             r#"inventory.csv:2: column on_order: "x" is not a number"#

@@ -12,11 +12,12 @@
 //! closed, and be forecast its selling days' demand every day, 8 times too much):
 //! - a weekday is a weekly closure only if, besides, so few sales on it would be improbable
 //!   (below [`CLOSURE_MAX_PROBABILITY`], binomially) at the rate the other weekdays trade;
-//! - with the SKUs' series at hand ([`TradingCalendar::from_demand`]), a day without a sale is
-//!   closed only if so quiet a day would be improbable (below [`CLOSURE_MAX_PROBABILITY`]) were
-//!   the shop open: the product over the SKUs selling by then of `1 - p`, `p` the share of open
-//!   weekdays since its first sale on which the SKU sold. For a shop's range (Online Retail: a few
-//!   hundred SKUs sell on a typical day) the product is 0 and the rule is the issue's.
+//! - with the SKUs' series at hand ([`TradingCalendar::from_demand`]), a run of days without a
+//!   sale is closed only if so quiet a run would be improbable (below [`CLOSURE_MAX_PROBABILITY`])
+//!   were the shop open: the product over its days and the SKUs selling by then of `1 - p`, `p`
+//!   the share of open weekdays since its first sale on which the SKU sold. For a shop's range
+//!   (Online Retail: a few hundred SKUs sell on a typical day) the product is 0 and the rule is
+//!   the issue's; a week without sales of one SKU selling 9 days in 10 is closed too.
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
@@ -91,9 +92,27 @@ impl TradingCalendar {
                 selling_by[d] = true;
             }
         }
-        for d in 0..days {
-            if !traded[d] && !weekly[d] && selling_by[d] && log_quiet[d] > CLOSURE_MAX_PROBABILITY.ln() {
-                calendar.open[d] = true;
+        // Runs of quiet days (weekly closures inside a run neither end nor count in it): a run
+        // is a closure when it is improbable as a whole were the shop open, so a closed week of
+        // one SKU selling 9 days in 10 is one, though each of its days alone is not.
+        let mut d = 0;
+        while d < days {
+            if traded[d] || weekly[d] || !selling_by[d] {
+                d += 1;
+                continue;
+            }
+            let start = d;
+            let mut log_run = 0.0;
+            while d < days && !traded[d] {
+                if !weekly[d] {
+                    log_run += log_quiet[d];
+                }
+                d += 1;
+            }
+            if log_run > CLOSURE_MAX_PROBABILITY.ln() {
+                for (open, &closure) in calendar.open[start..d].iter_mut().zip(&weekly[start..d]) {
+                    *open = !closure;
+                }
             }
         }
         calendar
@@ -243,12 +262,14 @@ mod tests {
         // One SKU selling every eighth day for 300 days: no weekday stands out, and a day without
         // its sale is as likely as not were the shop open.
         let first = day("2011-01-03");
-        let series = vec![(0..300).map(|i| if i % 8 == 0 { 10.0 } else { 0.0 }).collect::<Vec<f64>>()];
+        let series =
+            vec![(0..300usize).map(|i| if i.is_multiple_of(8) { 10.0 } else { 0.0 }).collect::<Vec<f64>>()];
         let calendar = TradingCalendar::from_demand(first, &series);
         assert!(calendar.closed_weekdays.is_empty(), "{:?}", calendar.closed_weekdays);
         assert!(calendar.open.iter().all(|&o| o), "every day open");
         // Every twelfth day: over 90 % of each weekday's days are without a sale, still no closure.
-        let series = vec![(0..700).map(|i| if i % 12 == 0 { 10.0 } else { 0.0 }).collect::<Vec<f64>>()];
+        let series =
+            vec![(0..700usize).map(|i| if i.is_multiple_of(12) { 10.0 } else { 0.0 }).collect::<Vec<f64>>()];
         assert!(TradingCalendar::from_demand(first, &series).closed_weekdays.is_empty());
     }
 
@@ -258,7 +279,9 @@ mod tests {
         // with each selling daily, a day without any sale is improbable open.
         let first = day("2011-01-03");
         let sku = |offset: usize| {
-            (0..56).map(|i| if i % 7 == 5 || i == 9 || (i + offset) % 11 == 0 { 0.0 } else { 2.0 }).collect()
+            (0..56)
+                .map(|i| if i % 7 == 5 || i == 9 || (i + offset).is_multiple_of(11) { 0.0 } else { 2.0 })
+                .collect()
         };
         let series: Vec<Vec<f64>> = vec![sku(0), sku(3), sku(7)];
         let calendar = TradingCalendar::from_demand(first, &series);
@@ -266,7 +289,8 @@ mod tests {
         assert!(!calendar.open[9], "the holiday is closed");
         assert_eq!(calendar.open_days().0.len(), 56 - 8 - 1);
         // A slow seller selling Monday to Friday on a third of days: its weekends are closures.
-        let slow: Vec<f64> = (0..140).map(|i| if i % 7 < 5 && i % 3 == 0 { 1.0 } else { 0.0 }).collect();
+        let slow: Vec<f64> =
+            (0..140usize).map(|i| if i % 7 < 5 && i.is_multiple_of(3) { 1.0 } else { 0.0 }).collect();
         let calendar = TradingCalendar::from_demand(first, &[slow]);
         assert_eq!(calendar.closed_weekdays, vec![Weekday::Sat, Weekday::Sun]);
         assert!(calendar.open_days().0.len() == 100, "every weekday open: {}", calendar.open_days().0.len());

@@ -14,6 +14,14 @@ use super::errors::ForecastError;
 /// Columns of the canonical history CSV, in order.
 pub const HISTORY_COLUMNS: [&str; 3] = ["sku", "date", "quantity"];
 
+/// Units of one SKU on one day, at most: more is a unit mix-up or a corrupt row (and sums of
+/// quantities near `f64::MAX` overflow to infinity, which made every forecast 0).
+pub const MAX_QUANTITY: f64 = 1e12;
+
+/// Days a history may span, first date to last (20 years): the panel holds every SKU on every
+/// day, so a mistyped year (`0001-01-01`) would otherwise ask for millions of days per SKU.
+pub const MAX_HISTORY_DAYS: i64 = 7_305;
+
 /// Daily demand of many SKUs over consecutive calendar days (absent = 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Panel {
@@ -70,6 +78,8 @@ impl Panel {
         let mut lines = BufReader::new(reader).lines();
         let io = |source| ForecastError::Io { file: file.to_owned(), source };
         let header = lines.next().transpose().map_err(io)?.unwrap_or_default();
+        // A UTF-8 byte-order mark (spreadsheets write one) is not part of the first name.
+        let header = header.strip_prefix('\u{feff}').unwrap_or(&header);
         let columns: Vec<&str> = header.trim_end_matches('\r').split(',').map(str::trim).collect();
         if columns != HISTORY_COLUMNS {
             let found = columns.join(",");
@@ -82,6 +92,8 @@ impl Panel {
         }
         let mut rows = Vec::new();
         let mut seen: HashMap<(String, NaiveDate), u64> = HashMap::new();
+        // The earliest and latest dates so far, with their lines.
+        let mut span: Option<((NaiveDate, u64), (NaiveDate, u64))> = None;
         for (i, line) in lines.enumerate() {
             let number = i as u64 + 2;
             let line = line.map_err(io)?;
@@ -107,6 +119,32 @@ impl Panel {
                 .ok_or_else(|| invalid(number, "quantity", format!("`{}` is not a number", fields[2])))?;
             if quantity < 0.0 {
                 return Err(invalid(number, "quantity", format!("{quantity} is negative")));
+            }
+            if quantity > MAX_QUANTITY {
+                return Err(invalid(
+                    number,
+                    "quantity",
+                    format!("`{}` is more than {MAX_QUANTITY:e} units", fields[2]),
+                ));
+            }
+            let (earliest, latest) = span.get_or_insert(((date, number), (date, number)));
+            // The far end from this date: the only one it can be too far from.
+            let (day, line) = if date < earliest.0 { *latest } else { *earliest };
+            let apart = (date - day).num_days().abs();
+            if apart > MAX_HISTORY_DAYS {
+                return Err(invalid(
+                    number,
+                    "date",
+                    format!(
+                        "{date} is {apart} days from {day} (line {line}): a history spans at most \
+                             {MAX_HISTORY_DAYS} days (20 years)"
+                    ),
+                ));
+            }
+            if date < earliest.0 {
+                *earliest = (date, number);
+            } else if date > latest.0 {
+                *latest = (date, number);
             }
             if let Some(earlier) = seen.insert((fields[0].to_owned(), date), number) {
                 return Err(invalid(
@@ -294,6 +332,18 @@ mod tests {
         assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,x\n"), (2, "quantity".into()));
         assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,1,9\n"), (2, "quantity".into()));
         assert_eq!(error_at("sku,date,quantity\nA,2011-01-03\n"), (2, "quantity".into()));
+        assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,1e308\n"), (2, "quantity".into()));
+        // A mistyped year: named at the row that makes the span too long, with the other end.
+        let far = "sku,date,quantity\nA,2011-01-03,1\nA,2011-01-04,1\nB,1011-01-04,1\n";
+        assert_eq!(error_at(far), (4, "date".into()));
+        let message = parse(far).unwrap_err().to_string();
+        assert!(message.contains("from 2011-01-04 (line 3)"), "{message}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_header_is_not_part_of_it() {
+        let panel = parse("\u{feff}sku,date,quantity\nA,2011-01-03,2\n").unwrap();
+        assert_eq!(panel.skus, vec!["A".to_owned()]);
     }
 
     #[test]
