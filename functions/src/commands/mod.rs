@@ -11,7 +11,7 @@ pub mod train;
 /// merge recursively, other values replace, `null` clears an optional part), e.g. `{"ease":
 /// {"lambda": 500}, "min_coverage": 0.3}`: a file names what it changes, and whatever it leaves
 /// out keeps today's default (a file written before a field existed does not silently turn it
-/// off). `what` names the parameters in errors.
+/// off); a name the parameters do not have is refused. `what` names the parameters in errors.
 pub fn with_overrides<T>(params: T, overrides: Option<&std::path::Path>, what: &str) -> anyhow::Result<T>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
@@ -22,18 +22,28 @@ where
     let patch: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
     let mut value = serde_json::to_value(&params)?;
-    merge(&mut value, patch);
+    merge(&mut value, patch, "").map_err(|key| {
+        anyhow::anyhow!("{}: unknown parameter `{key}` (not one of the {what}; misspelt?)", path.display())
+    })?;
     serde_json::from_value(value).with_context(|| format!("{}: not {what}", path.display()))
 }
 
-fn merge(into: &mut serde_json::Value, patch: serde_json::Value) {
+/// Merges `patch` into `into`; a key that `into`'s object does not have is refused (its dotted
+/// path), so a misspelt name cannot silently leave the default in place.
+fn merge(into: &mut serde_json::Value, patch: serde_json::Value, at: &str) -> Result<(), String> {
     match (into, patch) {
         (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
             for (key, value) in b {
-                merge(a.entry(key).or_insert(serde_json::Value::Null), value);
+                let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                let slot = a.get_mut(&key).ok_or_else(|| path.clone())?;
+                merge(slot, value, &path)?;
             }
+            Ok(())
         }
-        (slot, value) => *slot = value,
+        (slot, value) => {
+            *slot = value;
+            Ok(())
+        }
     }
 }
 
@@ -60,6 +70,18 @@ mod tests {
         std::fs::write(&file, r#"{"level": null}"#).unwrap();
         let off = with_overrides(ForecasterParams::default(), Some(&file), "forecaster parameters").unwrap();
         assert!(off.level.is_none(), "null turns it off");
+        std::fs::write(&file, r#"{"level": {"blendd": 0.25}}"#).unwrap();
+        let err =
+            with_overrides(ForecasterParams::default(), Some(&file), "forecaster parameters").unwrap_err();
+        assert!(format!("{err:#}").contains("unknown parameter `level.blendd`"), "{err:#}");
+        // The README's preset for `bench scale --params` names only parameters that exist.
+        std::fs::write(
+            &file,
+            r#"{"validation": "chronological", "validation_slices": 3, "als": {"half_life_days": 14.0, "log_weights": true, "regularization": 0.05}, "trending": {"half_life_days": 7.0}, "similar_users": {}}"#,
+        )
+        .unwrap();
+        let preset = shopsense::recommend::HybridParams::default();
+        with_overrides(preset, Some(&file), "hybrid parameters").unwrap();
         std::fs::write(&file, r#"{"origins": "six"}"#).unwrap();
         let err =
             with_overrides(ForecasterParams::default(), Some(&file), "forecaster parameters").unwrap_err();

@@ -391,13 +391,64 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let again = &again["ReturnValue"];
     assert_eq!((again["written"].clone(), again["already_there"].clone()), (json!(0), json!(1)), "{again}");
     assert_eq!(again["snapshot_id"], later["snapshot_id"], "{again}");
-    // A named snapshot is one count: sent for another day it is refused and kept.
-    let named = json!({ "snapshot_id": "e2e-1", "items": [{ "sku": sku, "on_hand": 0 }] });
-    let (status, body) =
-        send(router, post("/inventory-alert", event("ev-8", "2011-12-12T09:00:00Z", named))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let refused = body["ReturnValue"]["refused"].as_str().unwrap_or_default();
-    assert!(refused.contains(r#"snapshot "e2e-1" was judged as of 2011-12-09"#), "{body}");
+    // A named snapshot is one count: sent for another day, or for its day with other stock, it
+    // is refused and kept.
+    for (id, time, stock) in [("ev-8", "2011-12-12T09:00:00Z", 0), ("ev-9", "2011-12-09T09:00:00Z", 9)] {
+        let named = json!({ "snapshot_id": "e2e-1", "items": [{ "sku": sku, "on_hand": stock }, { "sku": "NOSUCHSKU", "on_hand": 4 }] });
+        let (status, body) = send(router, post("/inventory-alert", event(id, time, named))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let refused = body["ReturnValue"]["refused"].as_str().unwrap_or_default();
+        assert!(refused.starts_with(r#"snapshot "e2e-1" was judged before as of 2011-12-"#), "{body}");
+        assert!(body["ReturnValue"]["kept"].is_string(), "{body}");
+    }
+
+    // A redelivery is answered with what was judged even after a retrain moved the forecast past
+    // its day (which a new count of that day is refused for): a judgement stored as of 2011-12-01.
+    let old = json!({ "as_of": "2011-12-01", "items": [{ "sku": sku, "on_hand": 7 }] });
+    let judged = shopsense::alerts::InventorySnapshot::from_json(&old)
+        .unwrap()
+        .judged_on("2011-12-01".parse().unwrap());
+    let stored = shopsense::alerts::run::SnapshotSummary {
+        snapshot_id: judged.id.clone(),
+        as_of: "2011-12-01".parse().unwrap(),
+        forecast_version: "an-older-forecast".into(),
+        skus: 1,
+        alerts: 0,
+        by_severity: std::collections::BTreeMap::new(),
+        ok: 1,
+        unknown_skus: Vec::new(),
+        stale_skus: Vec::new(),
+        written: 0,
+        already_there: 0,
+        latest: false,
+        content: Some(judged.content_id()),
+    };
+    let doc = shopsense::store::Document::new(
+        shopsense::serving::stock::SNAPSHOTS_PARTITION,
+        shopsense::serving::escape_key(&judged.id),
+        &stored,
+    )
+    .unwrap();
+    state.alerts.upsert(&doc).await.unwrap();
+    let (_, body) = send(router, post("/inventory-alert", event("ev-10", "2026-11-25T09:00:00Z", old))).await;
+    let answer = &body["ReturnValue"];
+    assert!(answer["refused"].is_null(), "{body}");
+    assert_eq!(
+        (answer["snapshot_id"].as_str(), answer["forecast_version"].as_str(), answer["written"].clone()),
+        (Some(judged.id.as_str()), Some("an-older-forecast"), json!(0)),
+        "{body}"
+    );
+
+    // A lead time past the forecast's 90 days is judged from a fresh forecast (days past its end
+    // read its mean), and reported stale from one more than a week old.
+    let long = json!({ "items": [{ "sku": sku, "on_hand": 1, "lead_time_days": 200 }] });
+    let (_, fresh) =
+        send(router, post("/inventory-alert", event("ev-11", "2011-12-09T09:00:00Z", long.clone()))).await;
+    assert_eq!(fresh["ReturnValue"]["stale_skus"], json!([]), "{fresh}");
+    assert_eq!(fresh["ReturnValue"]["alerts"], json!(1), "{fresh}");
+    let (_, aged) =
+        send(router, post("/inventory-alert", event("ev-12", "2011-12-17T09:00:00Z", long))).await;
+    assert_eq!(aged["ReturnValue"]["stale_skus"], json!([sku]), "{aged}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,18 +80,14 @@ pub enum AlertError {
         /// Why it cannot be judged.
         reason: String,
     },
-    /// A snapshot named by the caller was judged as of one day and is sent again for another:
-    /// its stored alerts are that day's, and a name is one count.
-    #[error(
-        "snapshot {id:?} was judged as of {judged}: as of {asked} it is another count and needs another id"
-    )]
+    /// A snapshot named by the caller was judged before and is sent again for another day or
+    /// with other stock: its stored alerts are that count's, and a name is one count.
+    #[error("snapshot {id:?} was judged before {reason}: another count needs another id")]
     SnapshotJudged {
         /// The caller's id.
         id: String,
-        /// The day its stored alerts were judged on.
-        judged: chrono::NaiveDate,
-        /// The day asked now.
-        asked: chrono::NaiveDate,
+        /// How this one differs from the count judged.
+        reason: String,
     },
     /// A policy or backtest parameter is outside its documented range (`check()` refused it).
     #[error("invalid parameter `{name}`: {reason}")]

@@ -267,6 +267,13 @@ impl InventorySnapshot {
         Ok(Self { id: check_snapshot_id(id)?, named: true, ..self })
     }
 
+    /// The hex sha256 of the rows and the day counted: the id of an unnamed snapshot, and what
+    /// tells a named one sent again from another count under the same name.
+    #[must_use]
+    pub fn content_id(&self) -> String {
+        crate::bronze::sha256_hex(canonical_content(&self.rows, self.as_of).as_bytes())
+    }
+
     /// The snapshot as judged on `day`, the day its stock is taken to be counted: a snapshot
     /// without a name gets the id of its content on that day, so the same stock judged on
     /// another day (a later event, another `--as-of`) is another snapshot with its own alerts,
@@ -276,7 +283,7 @@ impl InventorySnapshot {
         let mut judged = self.clone();
         judged.as_of = Some(day);
         if !self.named {
-            judged.id = crate::bronze::sha256_hex(canonical_content(&judged.rows, judged.as_of).as_bytes());
+            judged.id = judged.content_id();
         }
         judged
     }

@@ -8,15 +8,16 @@
 //! | `snapshots` | the snapshot id | [`SnapshotSummary`]: counts, unknown and stale SKUs |
 //! | `snapshots` | `latest` | [`crate::serving::LatestSnapshot`]: the newest snapshot, its out-of-stock SKUs |
 //!
-//! Alerts are created, never overwritten: a redelivered event (same snapshot id, same SKU)
-//! finds its documents there and writes no duplicate. A snapshot whose summary is there (it is
-//! written last) was judged whole: a redelivery returns the stored alerts and summary without
-//! judging again, so a retrain in between does not make the run report figures serving does not
-//! show. The id covers the day judged ([`InventorySnapshot::judged_on`]): the same stock judged on
-//! another day is another snapshot; a named snapshot sent for another day is refused. The alerts
-//! of the latest snapshot are the open ones; an older snapshot delivered late does not replace a
-//! newer one as latest.
-//!
+//! A snapshot is judged once: its summary, written last, marks it judged whole, and a redelivered
+//! event (same snapshot id) finds it, writes nothing and returns the stored alerts and summary,
+//! even when a retrain has since moved the forecast (it would now refuse the day as too old). A
+//! run that fails before the summary leaves no judgement: the next delivery judges again and
+//! rewrites the snapshot's partition whole. The id covers the day judged
+//! ([`InventorySnapshot::judged_on`]): the same stock judged on another day is another snapshot;
+//! a named snapshot sent again for another day or with other stock is refused. The alerts of the
+//! latest snapshot are the open ones; an older snapshot delivered late does not replace a newer
+//! one as latest.
+
 //! ## The demand path
 //! Daily point forecasts come from the live forecast's documents, the spread of their totals
 //! (what the reorder point reads) from the forecast summary's total factors and open days, when
@@ -31,9 +32,9 @@
 //! as of day D reads it from D + 1: the first `D + 1 - first_date` days are skipped. A SKU
 //! whose remaining forecast is shorter than its lead time plus one day is reported as stale
 //! (retrain first), not evaluated on a truncated horizon. A lead time the forecast cannot cover
-//! even fresh (it holds at most 90 days; lead times go to 365) is read past its end at the
-//! path's mean daily units ([`super::policy`]), as long as the forecast is at most
-//! [`LONG_LEAD_MAX_AGE_DAYS`] days old.
+//! once [`LONG_LEAD_MAX_AGE_DAYS`] days old (83 days or more of its 90; lead times go to 365) is
+//! read past its end at the path's mean daily units ([`super::policy`]) while the forecast is at
+//! most that old.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -105,6 +106,10 @@ pub struct SnapshotSummary {
     pub already_there: usize,
     /// Whether this snapshot is now the latest.
     pub latest: bool,
+    /// The judged snapshot's [`InventorySnapshot::content_id`] (`None` in summaries stored
+    /// before it was kept): a named snapshot sent again with other stock is refused by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
 }
 
 /// Why a run failed.
@@ -170,6 +175,25 @@ pub async fn run(
     let totals = summary.spread().map(|(table, open)| (Arc::new(table.clone()), open));
     let day_before = first_date.pred_opt().unwrap_or(first_date);
     let as_of = as_of.unwrap_or(day_before);
+    let judged = snapshot.judged_on(as_of);
+    let snapshot = &judged;
+    let content = snapshot.content_id();
+    // Before anything that depends on today's forecast: a redelivery is answered with what was
+    // judged, even when a retrain has since moved the forecast past its day.
+    if let Some(stored) = store.get(SNAPSHOTS_PARTITION, &escape_key(&snapshot.id)).await? {
+        let stored: SnapshotSummary = stored.parse()?;
+        let reason = if stored.as_of != as_of {
+            Some(format!("as of {}, not {as_of}", stored.as_of))
+        } else if stored.content.as_ref().is_some_and(|c| *c != content) {
+            Some(format!("as of {as_of} with other stock"))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(AlertError::SnapshotJudged { id: snapshot.id.clone(), reason }.into());
+        }
+        return redelivered(store, snapshot, stored).await;
+    }
     if as_of < day_before {
         // Demand between that day and the forecast's first day is in no path: judging the count
         // against the path from its first day would pass over it as if no time had gone by.
@@ -182,16 +206,6 @@ pub async fn run(
         }
         .into());
     }
-    let judged = snapshot.judged_on(as_of);
-    let snapshot = &judged;
-    if let Some(stored) = store.get(SNAPSHOTS_PARTITION, &escape_key(&snapshot.id)).await? {
-        let stored: SnapshotSummary = stored.parse()?;
-        if stored.as_of != as_of {
-            let (id, judged) = (snapshot.id.clone(), stored.as_of);
-            return Err(AlertError::SnapshotJudged { id, judged, asked: as_of }.into());
-        }
-        return redelivered(store, snapshot, stored).await;
-    }
     let offset = usize::try_from((as_of - first_date).num_days() + 1).unwrap_or(0);
     let mut paths = HashMap::new();
     let mut stale = Vec::new();
@@ -202,7 +216,7 @@ pub async fn run(
             continue;
         };
         let lead = row.lead_time_days.unwrap_or(policy.lead_time_days) as usize;
-        let needed = (lead + 1).min(item.mean.len().saturating_sub(LONG_LEAD_MAX_AGE_DAYS));
+        let needed = (lead + 1).min(item.mean.len().saturating_sub(LONG_LEAD_MAX_AGE_DAYS)).max(1);
         if offset + needed > item.mean.len() {
             stale.push(row.sku.clone());
             continue;
@@ -224,9 +238,21 @@ pub async fn run(
     let unknown: Vec<String> =
         evaluated.unknown_skus.iter().filter(|s| !stale.contains(s)).cloned().collect();
 
+    // No summary yet: this is the snapshot's judgement. Documents a run that failed midway left
+    // (perhaps under another forecast) are replaced, and those of SKUs now ok removed, so the
+    // partition holds exactly this judgement.
     let partition = snapshot_partition(&snapshot.id);
+    let keys: std::collections::HashSet<String> =
+        evaluated.alerts.iter().map(|a| escape_key(&a.sku)).collect();
+    let left: Vec<(String, String)> = store
+        .query(&partition, &Query::all())
+        .await?
+        .into_iter()
+        .filter(|d| !keys.contains(&d.id))
+        .map(|d| (d.partition, d.id))
+        .collect();
+    store.delete_many(&left).await?;
     let created_at = Utc::now();
-    let (mut written, mut already_there) = (0, 0);
     for alert in &evaluated.alerts {
         let body = StoredAlert {
             snapshot_id: snapshot.id.clone(),
@@ -235,11 +261,7 @@ pub async fn run(
             forecast_version: version.clone(),
             alert: alert.clone(),
         };
-        match store.create(&Document::new(&partition, escape_key(&alert.sku), &body)?).await {
-            Ok(_) => written += 1,
-            Err(StoreError::AlreadyExists { .. }) => already_there += 1,
-            Err(e) => return Err(e.into()),
-        }
+        store.upsert(&Document::new(&partition, escape_key(&alert.sku), &body)?).await?;
     }
     let mut by_severity = std::collections::BTreeMap::new();
     for alert in &evaluated.alerts {
@@ -255,18 +277,20 @@ pub async fn run(
         ok: evaluated.ok_count,
         unknown_skus: unknown,
         stale_skus: stale,
-        written,
-        already_there,
+        written: evaluated.alerts.len(),
+        already_there: 0,
         latest: false,
+        content: Some(content),
     };
     summary.latest = make_latest(store, snapshot, &summary).await?;
     store.upsert(&Document::new(SNAPSHOTS_PARTITION, escape_key(&snapshot.id), &summary)?).await?;
     Ok((summary, evaluated.alerts))
 }
 
-/// A snapshot judged before (its summary, written last, is there): its stored alerts and
-/// summary, not a new judgement, so that what the run reports is what serving shows even when
-/// the forecast changed in between.
+/// A snapshot judged before (its summary, written last, after `latest`, is there): its stored
+/// alerts and summary, not a new judgement, so that what the run reports is what serving shows
+/// even when the forecast changed in between. Nothing is written: `latest` was settled when it
+/// was judged (a redelivery must not take it back from a newer count of the same day).
 async fn redelivered(
     store: &Arc<dyn DocumentStore>,
     snapshot: &InventorySnapshot,
@@ -276,7 +300,10 @@ async fn redelivered(
     let stored: Vec<StoredAlert> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
     summary.written = 0;
     summary.already_there = stored.len();
-    summary.latest = make_latest(store, snapshot, &summary).await?;
+    summary.latest = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
+        Some(doc) => doc.parse::<LatestSnapshot>()?.snapshot_id == snapshot.id,
+        None => false,
+    };
     Ok((summary, stored.into_iter().map(|s| s.alert).collect()))
 }
 

@@ -14,8 +14,9 @@
 //!   (below [`CLOSURE_MAX_PROBABILITY`], binomially) at the rate the other weekdays trade;
 //! - with the SKUs' series at hand ([`TradingCalendar::from_demand`]), a run of days without a
 //!   sale is closed only if so quiet a run would be improbable (below [`CLOSURE_MAX_PROBABILITY`])
-//!   were the shop open: the product over its days and the SKUs selling by then of `1 - p`, `p`
-//!   the share of open weekdays since its first sale on which the SKU sold. For a shop's range
+//!   were the shop open: the product over its days and the SKUs selling then (from their first
+//!   sale to three of their usual gaps after their last) of `1 - p`, `p` the share of open
+//!   weekdays between its first and last sale on which the SKU sold. For a shop's range
 //!   (Online Retail: a few hundred SKUs sell on a typical day) the product is 0 and the rule is
 //!   the issue's; a week without sales of one SKU selling 9 days in 10 is closed too.
 
@@ -84,11 +85,15 @@ impl TradingCalendar {
         let mut selling_by = vec![false; days];
         for v in series {
             let Some(start) = (0..days).find(|&d| sold(v, d)) else { continue };
-            let open_days = (start..days).filter(|&d| !weekly[d]).count();
-            let selling = (start..days).filter(|&d| !weekly[d] && sold(v, d)).count();
-            let log_none = (1.0 - selling as f64 / open_days.max(1) as f64).ln();
-            for d in start..days {
-                log_quiet[d] += log_none;
+            let last = (start..days).rev().find(|&d| sold(v, d)).unwrap_or(start);
+            let open_days = (start..=last).filter(|&d| !weekly[d]).count();
+            let selling = (start..=last).filter(|&d| !weekly[d] && sold(v, d)).count();
+            let rate = selling as f64 / open_days.max(1) as f64;
+            // Selling until its last sale and for three of its usual gaps after (a discontinued
+            // SKU must not make the quiet days of those still selling look improbable).
+            let end = days.min(last + 1 + (3.0 / rate).ceil() as usize);
+            for d in start..end {
+                log_quiet[d] += (1.0 - rate).ln();
                 selling_by[d] = true;
             }
         }
@@ -294,6 +299,22 @@ mod tests {
         let calendar = TradingCalendar::from_demand(first, &[slow]);
         assert_eq!(calendar.closed_weekdays, vec![Weekday::Sat, Weekday::Sun]);
         assert!(calendar.open_days().0.len() == 100, "every weekday open: {}", calendar.open_days().0.len());
+    }
+
+    #[test]
+    fn a_discontinued_sku_does_not_close_the_quiet_days_of_those_still_selling() {
+        // Two SKUs sell every day for 200 days and stop; a slow one sells every fifth day for
+        // 400 days. Its quiet days after the others stopped are open.
+        let first = day("2011-01-03");
+        let steady: Vec<f64> = (0..400).map(|i| if i < 200 { 3.0 } else { 0.0 }).collect();
+        let slow: Vec<f64> = (0..400usize).map(|i| if i.is_multiple_of(5) { 1.0 } else { 0.0 }).collect();
+        let calendar = TradingCalendar::from_demand(first, &[steady.clone(), steady, slow]);
+        // Only the run of quiet days the stop falls in (201-204) is closed: a daily seller counts
+        // for three of its gaps, three days, after its last sale, and those days are improbable
+        // open.
+        let closed: Vec<usize> = (200..400).filter(|&d| !calendar.open[d]).collect();
+        assert_eq!(closed, vec![201, 202, 203, 204]);
+        assert!(calendar.closed_weekdays.is_empty());
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct QuarantinedRow {
     /// The canonical column at fault, when one is.
     pub column: Option<String>,
     /// Machine-readable reason (`missing_value`, `invalid_integer`, `invalid_decimal`,
-    /// `invalid_timestamp`, `wrong_field_count`, `invalid_utf8`, `invalid_json`, `row_too_long`, ...).
+    /// `invalid_timestamp`, `implausible_timestamp`, `wrong_field_count`, `invalid_utf8`, `invalid_json`, `row_too_long`, ...).
     pub reason: String,
     /// What is wrong, for people.
     pub message: String,
@@ -57,6 +57,16 @@ enum Cell {
     Decimal(Option<f64>),
     Timestamp(Option<i64>),
 }
+
+/// Timestamps before this are refused (`implausible_timestamp`), as are those after tomorrow: a
+/// mistyped year (`0011`, `2101`) would otherwise stretch every daily series over centuries.
+pub const EARLIEST_TIMESTAMP: NaiveDateTime = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(day) => match day.and_hms_opt(0, 0, 0) {
+        Some(t) => t,
+        None => panic!("midnight exists"),
+    },
+    None => panic!("1970-01-01 exists"),
+};
 
 /// Reads local date-times (no zone) in the mapping's `date_format`, or else in the common forms
 /// (ISO 8601 with or without seconds and fractions, `M/D/YYYY H:MM[:SS]`, RFC 3339 with a zone
@@ -111,6 +121,8 @@ pub struct Validator<'a> {
     columns: &'a [ColumnSpec],
     decimal: char,
     timestamps: TimestampParser,
+    /// The end of tomorrow (UTC): a later timestamp is refused.
+    latest: NaiveDateTime,
     values: Vec<Values>,
     scratch: Vec<Cell>,
     /// Line of each accepted row.
@@ -139,6 +151,9 @@ impl<'a> Validator<'a> {
             columns,
             decimal: mapping.decimal_char(),
             timestamps: TimestampParser::new(mapping),
+            latest: (chrono::Utc::now().date_naive() + chrono::Days::new(2))
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists"),
             values,
             scratch: Vec::with_capacity(columns.len()),
             lines: Vec::new(),
@@ -175,17 +190,28 @@ impl<'a> Validator<'a> {
                 .map(|n| Cell::Decimal(Some(n)))
                 .ok_or_else(|| ("invalid_decimal", format!("{} {text:?} is not a number", spec.name))),
             ColumnType::Timestamp => {
-                let millis = |t: NaiveDateTime| t.and_utc().timestamp_millis();
-                self.timestamps.parse(text).map(|t| Cell::Timestamp(Some(millis(t)))).ok_or_else(|| {
-                    (
+                let Some(t) = self.timestamps.parse(text) else {
+                    return Err((
                         "invalid_timestamp",
                         format!(
                             "{} {text:?} is not a date-time in the format {}",
                             spec.name,
                             self.timestamps.expected()
                         ),
-                    )
-                })
+                    ));
+                };
+                if !(EARLIEST_TIMESTAMP..=self.latest).contains(&t) {
+                    return Err((
+                        "implausible_timestamp",
+                        format!(
+                            "{} {text:?} is before {} or after tomorrow ({}): a mistyped year?",
+                            spec.name,
+                            EARLIEST_TIMESTAMP.date(),
+                            self.latest.date()
+                        ),
+                    ));
+                }
+                Ok(Cell::Timestamp(Some(t.and_utc().timestamp_millis())))
             }
         }
     }
@@ -354,6 +380,12 @@ mod tests {
         let mut us_date = good;
         us_date[4] = Some("12/1/2010 8:26");
         row(&mut v, 6, &us_date);
+        let mut mistyped_year = good;
+        mistyped_year[4] = Some("0010-12-01 08:26:00");
+        row(&mut v, 7, &mistyped_year);
+        let mut future = good;
+        future[4] = Some("2999-12-01 08:26:00");
+        row(&mut v, 8, &future);
         assert_eq!(v.accepted(), 2);
         let reasons: Vec<(u64, &str, &str)> =
             v.quarantined.iter().map(|q| (q.line, q.column.as_deref().unwrap(), q.reason.as_str())).collect();
@@ -362,7 +394,9 @@ mod tests {
             [
                 (3, "quantity", "invalid_integer"),
                 (4, "invoice", "missing_value"),
-                (5, "invoice_time", "invalid_timestamp")
+                (5, "invoice_time", "invalid_timestamp"),
+                (7, "invoice_time", "implausible_timestamp"),
+                (8, "invoice_time", "implausible_timestamp")
             ]
         );
         assert_eq!(v.quarantined[0].raw, "raw 3");

@@ -7,12 +7,14 @@
 //! training week repeated) on the same holdout. Then the model is refitted on everything and
 //! forecasts [`ForecastTraining::publish_horizon`] days for serving.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::TrainError;
 use super::inputs::TrainingData;
 use crate::forecast::metrics::total_wape;
+use crate::forecast::panel::MAX_HISTORY_DAYS;
 use crate::forecast::{ForecastModel, ForecasterParams, Forecasts, Panel, evaluate};
 use crate::registry::ModelKind;
 use crate::serving::{ForecastSummary, ItemForecast, SHOP_PARTITION, doc_id, item_partition};
@@ -62,6 +64,22 @@ fn naive_wape_total(train: &Panel, test: &Panel) -> f64 {
     total_wape(&test.values, &forecast)
 }
 
+/// The rows of the last [`MAX_HISTORY_DAYS`] days up to the latest: the panel holds every SKU on
+/// every day, so a stray early date in silver would otherwise ask for millions of days per SKU
+/// (the forecast CLI refuses such a file at its line instead).
+fn within_history_span(mut rows: Vec<(String, NaiveDate, f64)>) -> Vec<(String, NaiveDate, f64)> {
+    let Some(last) = rows.iter().map(|r| r.1).max() else { return rows };
+    let before = rows.len();
+    rows.retain(|r| (last - r.1).num_days() < MAX_HISTORY_DAYS);
+    if rows.len() < before {
+        tracing::warn!(
+            dropped = before - rows.len(),
+            "daily demand more than {MAX_HISTORY_DAYS} days before {last} left out of the forecast"
+        );
+    }
+    rows
+}
+
 /// Fits, evaluates and forecasts. Returns the artifact with its metrics.
 ///
 /// # Errors
@@ -70,7 +88,7 @@ pub fn train(
     data: &TrainingData,
     params: &ForecastTraining,
 ) -> Result<(ForecastArtifact, Value), TrainError> {
-    let panel = Panel::from_rows(&data.demand_rows()?);
+    let panel = Panel::from_rows(&within_history_span(data.demand_rows()?));
     if panel.skus.is_empty() {
         return Err(TrainError::Data("no daily demand: ingest transactions first".into()));
     }
@@ -126,5 +144,24 @@ impl ForecastArtifact {
         };
         docs.push(Document::new(SHOP_PARTITION, &id, &summary)?);
         Ok(docs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demand_older_than_the_history_span_is_left_out() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let rows = vec![
+            ("A".to_owned(), day("0011-12-09"), 5.0),
+            ("A".to_owned(), day("2011-12-08"), 1.0),
+            ("B".to_owned(), day("2011-12-09"), 2.0),
+        ];
+        let kept = within_history_span(rows.clone());
+        assert_eq!(kept, rows[1..].to_vec());
+        assert_eq!(Panel::from_rows(&kept).days, 2);
+        assert_eq!(within_history_span(rows[1..].to_vec()), rows[1..].to_vec(), "nothing to drop");
     }
 }
