@@ -351,6 +351,10 @@ fn check_snapshot_id(id: &str) -> Result<String, AlertError> {
     if trimmed.chars().any(|c| matches!(c, '/' | '\\' | '?' | '#') || c.is_control()) {
         return Err(refuse("contains one of / \\ ? # or a control character"));
     }
+    if trimmed == crate::serving::stock::LATEST_ID {
+        // Summaries share their partition with the pointer to the latest snapshot.
+        return Err(refuse("is reserved"));
+    }
     Ok(trimmed.to_owned())
 }
 
@@ -625,6 +629,8 @@ A,3
         .named_as("a/b")
         .unwrap_err();
         assert!(refused.to_string().contains("contains one of /"), "{refused}");
+        let refused = csv("sku,on_hand\nA,3\n").unwrap().named_as(" latest ").unwrap_err();
+        assert_eq!(refused.to_string(), r#"snapshot id " latest ": is reserved"#);
     }
 
     #[test]
