@@ -422,6 +422,7 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
         already_there: 0,
         latest: false,
         content: Some(judged.content_id()),
+        pending: false,
     };
     let doc = shopsense::store::Document::new(
         shopsense::serving::stock::SNAPSHOTS_PARTITION,

@@ -10,9 +10,11 @@
 //!
 //! A snapshot is judged once: its summary, written last, marks it judged whole, and a redelivered
 //! event (same snapshot id) finds it, writes nothing and returns the stored alerts and summary,
-//! even when a retrain has since moved the forecast (it would now refuse the day as too old). A
-//! run that fails before the summary leaves no judgement: the next delivery judges again and
-//! rewrites the snapshot's partition whole. The id covers the day judged
+//! even when a retrain has since moved the forecast (it would now refuse the day as too old).
+//! Before its alerts, a run claims the id with a pending summary (a conditional create), so two
+//! counts under one name at once cannot both write; a run that fails before the final summary
+//! leaves the claim, and the next delivery of the same count judges again and rewrites the
+//! snapshot's partition whole. The id covers the day judged
 //! ([`InventorySnapshot::judged_on`]): the same stock judged on another day is another snapshot;
 //! a named snapshot sent again for another day or with other stock is refused. The alerts of the
 //! latest snapshot are the open ones; an older snapshot delivered late does not replace a newer
@@ -110,6 +112,11 @@ pub struct SnapshotSummary {
     /// before it was kept): a named snapshot sent again with other stock is refused by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// A claim, not a judgement: written before the alerts and replaced by the judgement's
+    /// summary after them (a run that stops in between leaves it, and the next delivery of the
+    /// same count judges again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// Why a run failed.
@@ -180,19 +187,12 @@ pub async fn run(
     let content = snapshot.content_id();
     // Before anything that depends on today's forecast: a redelivery is answered with what was
     // judged, even when a retrain has since moved the forecast past its day.
-    if let Some(stored) = store.get(SNAPSHOTS_PARTITION, &escape_key(&snapshot.id)).await? {
+    let summary_key = escape_key(&snapshot.id);
+    if let Some(stored) = store.get(SNAPSHOTS_PARTITION, &summary_key).await? {
         let stored: SnapshotSummary = stored.parse()?;
-        let reason = if stored.as_of != as_of {
-            Some(format!("as of {}, not {as_of}", stored.as_of))
-        } else if stored.content.as_ref().is_some_and(|c| *c != content) {
-            Some(format!("as of {as_of} with other stock"))
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            return Err(AlertError::SnapshotJudged { id: snapshot.id.clone(), reason }.into());
+        if let Some(done) = judged_before(snapshot, &content, as_of, stored)? {
+            return redelivered(store, snapshot, done).await;
         }
-        return redelivered(store, snapshot, stored).await;
     }
     if as_of < day_before {
         // Demand between that day and the forecast's first day is in no path: judging the count
@@ -238,9 +238,42 @@ pub async fn run(
     let unknown: Vec<String> =
         evaluated.unknown_skus.iter().filter(|s| !stale.contains(s)).cloned().collect();
 
-    // No summary yet: this is the snapshot's judgement. Documents a run that failed midway left
-    // (perhaps under another forecast) are replaced, and those of SKUs now ok removed, so the
-    // partition holds exactly this judgement.
+    let mut by_severity = std::collections::BTreeMap::new();
+    for alert in &evaluated.alerts {
+        *by_severity.entry(alert.severity.as_str().to_owned()).or_insert(0) += 1;
+    }
+    let mut summary = SnapshotSummary {
+        snapshot_id: snapshot.id.clone(),
+        as_of,
+        forecast_version: version.clone(),
+        skus: snapshot.rows.len(),
+        alerts: evaluated.alerts.len(),
+        by_severity,
+        ok: evaluated.ok_count,
+        unknown_skus: unknown,
+        stale_skus: stale,
+        written: evaluated.alerts.len(),
+        already_there: 0,
+        latest: false,
+        content: Some(content.clone()),
+        pending: true,
+    };
+    // The claim: whoever creates it judges this count; a run of another count under the same
+    // name at the same moment finds it and is refused, one of the same count judges alike.
+    match store.create(&Document::new(SNAPSHOTS_PARTITION, &summary_key, &summary)?).await {
+        Ok(_) => {}
+        Err(StoreError::AlreadyExists { .. }) => {
+            if let Some(doc) = store.get(SNAPSHOTS_PARTITION, &summary_key).await?
+                && let Some(done) = judged_before(snapshot, &content, as_of, doc.parse()?)?
+            {
+                return redelivered(store, snapshot, done).await;
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Not judged whole yet: this is the snapshot's judgement. Documents a run that failed midway
+    // left (perhaps under another forecast) are replaced, and those of SKUs now ok removed, so
+    // the partition holds exactly this judgement.
     let partition = snapshot_partition(&snapshot.id);
     let keys: std::collections::HashSet<String> =
         evaluated.alerts.iter().map(|a| escape_key(&a.sku)).collect();
@@ -263,28 +296,32 @@ pub async fn run(
         };
         store.upsert(&Document::new(&partition, escape_key(&alert.sku), &body)?).await?;
     }
-    let mut by_severity = std::collections::BTreeMap::new();
-    for alert in &evaluated.alerts {
-        *by_severity.entry(alert.severity.as_str().to_owned()).or_insert(0) += 1;
-    }
-    let mut summary = SnapshotSummary {
-        snapshot_id: snapshot.id.clone(),
-        as_of,
-        forecast_version: version,
-        skus: snapshot.rows.len(),
-        alerts: evaluated.alerts.len(),
-        by_severity,
-        ok: evaluated.ok_count,
-        unknown_skus: unknown,
-        stale_skus: stale,
-        written: evaluated.alerts.len(),
-        already_there: 0,
-        latest: false,
-        content: Some(content),
-    };
+    summary.pending = false;
     summary.latest = make_latest(store, snapshot, &summary).await?;
-    store.upsert(&Document::new(SNAPSHOTS_PARTITION, escape_key(&snapshot.id), &summary)?).await?;
+    store.upsert(&Document::new(SNAPSHOTS_PARTITION, &summary_key, &summary)?).await?;
     Ok((summary, evaluated.alerts))
+}
+
+/// What a stored summary says of this count: `Some` when it was judged whole (a redelivery),
+/// `None` when a run of the same count claimed it and has not finished (crashed, or running now:
+/// judge it, alike), an error when it holds another count under the same name.
+fn judged_before(
+    snapshot: &InventorySnapshot,
+    content: &str,
+    as_of: NaiveDate,
+    stored: SnapshotSummary,
+) -> Result<Option<SnapshotSummary>, AlertRunError> {
+    let reason = if stored.as_of != as_of {
+        Some(format!("as of {}, not {as_of}", stored.as_of))
+    } else if stored.content.as_deref().is_some_and(|c| c != content) {
+        Some(format!("as of {as_of} with other stock"))
+    } else {
+        None
+    };
+    if let Some(reason) = reason {
+        return Err(AlertError::SnapshotJudged { id: snapshot.id.clone(), reason }.into());
+    }
+    Ok((!stored.pending).then_some(stored))
 }
 
 /// A snapshot judged before (its summary, written last, after `latest`, is there): its stored
@@ -409,4 +446,45 @@ pub async fn catalog_pack_sizes(
         }
     }
     Ok(sizes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(as_of: &str, content: Option<&str>, pending: bool) -> SnapshotSummary {
+        SnapshotSummary {
+            snapshot_id: "store-7".into(),
+            as_of: as_of.parse().unwrap(),
+            forecast_version: "v1".into(),
+            skus: 1,
+            alerts: 1,
+            by_severity: std::collections::BTreeMap::new(),
+            ok: 0,
+            unknown_skus: Vec::new(),
+            stale_skus: Vec::new(),
+            written: 1,
+            already_there: 0,
+            latest: true,
+            content: content.map(str::to_owned),
+            pending,
+        }
+    }
+
+    #[test]
+    fn a_stored_summary_is_a_redelivery_a_claim_to_finish_or_another_count() {
+        let snapshot = InventorySnapshot::parse_json(br#"{"items": [{"sku": "A", "on_hand": 1}]}"#)
+            .unwrap()
+            .named_as("store-7")
+            .unwrap();
+        let day: NaiveDate = "2011-12-09".parse().unwrap();
+        let judged = |stored| judged_before(&snapshot, "c1", day, stored);
+        assert!(judged(summary("2011-12-09", Some("c1"), false)).unwrap().is_some(), "judged whole");
+        assert!(judged(summary("2011-12-09", None, false)).unwrap().is_some(), "stored before content ids");
+        assert!(judged(summary("2011-12-09", Some("c1"), true)).unwrap().is_none(), "a claim of this count");
+        let other_day = judged(summary("2011-12-08", Some("c1"), false)).unwrap_err().to_string();
+        assert!(other_day.contains("judged before as of 2011-12-08, not 2011-12-09"), "{other_day}");
+        let other_stock = judged(summary("2011-12-09", Some("c2"), true)).unwrap_err().to_string();
+        assert!(other_stock.contains("as of 2011-12-09 with other stock"), "{other_stock}");
+    }
 }
