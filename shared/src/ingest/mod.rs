@@ -209,28 +209,40 @@ impl Ingestor {
                 reason: format!("{path} is a configuration file, not data"),
             });
         }
-        let kind = options
-            .kind
-            .or_else(|| UploadKind::from_path(path))
-            .ok_or_else(|| IngestError::UnknownKind { path: path.to_owned() })?;
+        // Bronze first, whatever the upload turns out to be: nothing uploaded is lost, not even a
+        // file in a folder no kind claims.
         let (landing, raw) =
             bronze::land(&*self.uploads, &*self.bronze, path).await.map_err(|e| match e {
                 LandingError::UploadMissing { path } => IngestError::UploadMissing { path },
                 LandingError::Store { source, .. } => IngestError::Store(source),
             })?;
+        let kind = options
+            .kind
+            .or_else(|| UploadKind::from_path(path))
+            .ok_or_else(|| IngestError::UnknownKind { path: path.to_owned() })?;
         let report_path = format!("reports/{kind}/{}.json", landing.sha256);
         if let Some(previous) = self.silver.get(&report_path).await? {
             let mut report: QualityReport = serde_json::from_slice(&previous.body)
                 .map_err(|e| IngestError::Table(format!("report {report_path} is unreadable: {e}")))?;
-            report.duplicate_upload = true;
-            report.file = path.to_owned();
-            report.features_refreshed = false;
-            tracing::info!(upload = path, sha256 = %landing.sha256, "duplicate upload: counted once");
-            return Ok(IngestOutcome::Reported(Box::new(report)));
+            if report.verdict == Verdict::Fail {
+                // A failed upload counted nothing: the same bytes again (after the mapping was
+                // fixed, say) are read again, not answered with the old failure.
+                tracing::info!(upload = path, sha256 = %landing.sha256, "failed before: read again");
+            } else {
+                report.duplicate_upload = true;
+                report.file = path.to_owned();
+                report.features_refreshed = false;
+                tracing::info!(upload = path, sha256 = %landing.sha256, "duplicate upload: counted once");
+                return Ok(IngestOutcome::Reported(Box::new(report)));
+            }
         }
         let mapping = match &options.mapping {
             Some(mapping) => mapping.clone(),
-            None => self.mapping_beside(kind).await?,
+            // The folder as the upload names it (`Transactions/` is the transactions kind too).
+            None => match path.split_once('/').filter(|_| options.kind.is_none()) {
+                Some((folder, _)) => self.mapping_in(folder).await?,
+                None => self.mapping_beside(kind).await?,
+            },
         };
         let (file, sha, max) = (path.to_owned(), landing.sha256.clone(), options.max_table_bytes);
         let parsed =
@@ -244,8 +256,13 @@ impl Ingestor {
     /// The column mapping of a kind's folder: `uploads/<kind>/_mapping.toml` or `.json`, or the
     /// default when there is none.
     pub async fn mapping_beside(&self, kind: UploadKind) -> Result<Mapping, IngestError> {
+        self.mapping_in(&kind.to_string()).await
+    }
+
+    /// The column mapping of the uploads folder `folder`, or the default when it has none.
+    async fn mapping_in(&self, folder: &str) -> Result<Mapping, IngestError> {
         for name in ["_mapping.toml", "_mapping.json"] {
-            let path = format!("{kind}/{name}");
+            let path = format!("{folder}/{name}");
             if let Some(blob) = self.uploads.get(&path).await? {
                 return Mapping::from_bytes(&path, &blob.body);
             }

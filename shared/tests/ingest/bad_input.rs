@@ -158,3 +158,45 @@ async fn invalid_json_lines_are_quarantined_with_their_line() {
         report.quarantine_sample.iter().map(|q| (q.line, q.reason.as_str())).collect();
     assert_eq!(found, [(2, "invalid_json"), (3, "not_an_object")]);
 }
+
+#[tokio::test]
+async fn a_failed_upload_is_read_again_once_its_folder_mapping_is_fixed() {
+    // A German export under a capitalised folder: without a mapping its header is unknown.
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let export = "Rechnung;Artikel;Beschreibung;Menge;Datum;Preis;Kunde;Land\n\
+                  536365;85123A;HEART;6;2010-12-01 08:26:00;2,55;17850;United Kingdom\n";
+    let failed = upload(&ingestor, "Transactions/export.csv", export.to_owned(), &options()).await;
+    assert_eq!(failed.verdict, Verdict::Fail);
+    let mapping = r#"delimiter = ";"
+decimal = ","
+[columns]
+invoice = "Rechnung"
+stock_code = "Artikel"
+description = "Beschreibung"
+quantity = "Menge"
+invoice_time = "Datum"
+unit_price = "Preis"
+customer_id = "Kunde"
+country = "Land"
+"#;
+    let uploads = ingestor.uploads();
+    uploads.put("Transactions/_mapping.toml", Bytes::from(mapping), Default::default()).await.unwrap();
+    let again = upload(&ingestor, "Transactions/export-again.csv", export.to_owned(), &options()).await;
+    assert!(!again.duplicate_upload, "a failure counted nothing: the same bytes are read again");
+    assert_eq!((again.verdict == Verdict::Fail, again.rows_accepted), (false, 1), "{:?}", again.error);
+    let third = upload(&ingestor, "Transactions/export-3.csv", export.to_owned(), &options()).await;
+    assert!(third.duplicate_upload, "once read, the same bytes count once");
+}
+
+#[tokio::test]
+async fn an_upload_no_kind_claims_is_still_kept_in_bronze() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let bytes = b"whatever,this,is\n1,2,3\n".to_vec();
+    ingestor.uploads().put("misc/notes.csv", Bytes::from(bytes.clone()), Default::default()).await.unwrap();
+    let err = ingestor.ingest("misc/notes.csv", &options()).await.unwrap_err();
+    assert!(err.to_string().contains("misc/notes.csv"), "{err}");
+    let bronze = blobs.container("bronze").await.unwrap();
+    let kept = bronze.list("").await.unwrap();
+    assert_eq!(kept.len(), 1, "landed before the kind was asked");
+    assert_eq!(&bronze.get(&kept[0].path).await.unwrap().unwrap().body[..], &bytes[..]);
+}
