@@ -111,6 +111,38 @@ fn cut(mut text: String) -> String {
     text
 }
 
+/// Physical line numbers of byte offsets. The csv crate's own line count is off for CRLF files
+/// (every row one line early), counts a lone CR (old Mac files) as no break, and gives a row
+/// after a blank line the blank line's number; here `\n`, `\r\n` and a lone `\r` each end a
+/// line, and a record starts at its first byte that is not a line break.
+struct LineIndex {
+    /// Byte offset where each line starts, ascending (the first is 0).
+    starts: Vec<u64>,
+}
+
+impl LineIndex {
+    fn new(bytes: &[u8]) -> Self {
+        let mut starts = vec![0];
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                starts.push(i as u64 + 1);
+            }
+        }
+        Self { starts }
+    }
+
+    /// The 1-based line of the record starting at byte `offset`.
+    fn line_of(&self, bytes: &[u8], offset: u64) -> u64 {
+        let skipped = bytes
+            .iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take_while(|&&b| b == b'\n' || b == b'\r')
+            .count();
+        let at = offset + skipped as u64;
+        self.starts.partition_point(|&start| start <= at) as u64
+    }
+}
+
 /// Reads CSV rows. The first record is the header.
 pub fn read_csv(
     file: &str,
@@ -123,9 +155,10 @@ pub fn read_csv(
     let mut reader =
         csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(bytes);
     let mut record = csv::ByteRecord::new();
+    let lines = LineIndex::new(bytes);
     let read = |reader: &mut csv::Reader<&[u8]>, record: &mut csv::ByteRecord| {
         reader.read_byte_record(record).map_err(|e| {
-            let line = e.position().map_or(0, csv::Position::line);
+            let line = e.position().map_or(0, |p| lines.line_of(bytes, p.byte()));
             FileError::new(file, "not_a_table", format!("cannot read CSV: {e}")).at_line(line)
         })
     };
@@ -154,7 +187,7 @@ pub fn read_csv(
     };
     while read(&mut reader, &mut record)? {
         rows += 1;
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = record.position().map_or(0, |p| lines.line_of(bytes, p.byte()));
         let bad = |reason: &str, column: Option<String>, message: String| QuarantinedRow {
             file: file.into(),
             line,

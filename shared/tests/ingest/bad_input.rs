@@ -200,3 +200,27 @@ async fn an_upload_no_kind_claims_is_still_kept_in_bronze() {
     assert_eq!(kept.len(), 1, "landed before the kind was asked");
     assert_eq!(&bronze.get(&kept[0].path).await.unwrap().unwrap().body[..], &bytes[..]);
 }
+
+#[tokio::test]
+async fn quarantined_rows_name_their_physical_line_whatever_the_line_breaks() {
+    let bad = "536367,22745,PLAYHOUSE,six,2010-12-01 08:34:00,2.10,13047.0,United Kingdom";
+    let good = GOOD.trim_end();
+    let header = HEADER.trim_end();
+    for (name, text, line) in [
+        ("crlf", format!("{header}\r\n{good}\r\n{bad}\r\n{good}\r\n"), 3),
+        ("cr", format!("{header}\r{good}\r{good}\r{bad}\r"), 4),
+        ("blank", format!("{header}\n{good}\n\n{bad}\n"), 4),
+        (
+            "quoted",
+            format!(
+                "{header}\r\n536368,22960,\"SET\r\nWITH JARS\",6,2010-12-01 08:34:00,4.25,,UK\r\n{bad}\r\n"
+            ),
+            4,
+        ),
+    ] {
+        let (_dir, _blobs, ingestor) = ingestor().await;
+        let report = upload(&ingestor, &format!("transactions/{name}.csv"), text, &options()).await;
+        let lines: Vec<u64> = report.quarantine_sample.iter().map(|q| q.line).collect();
+        assert_eq!(lines, vec![line], "{name}: {:?}", report.quarantine_sample);
+    }
+}
