@@ -51,7 +51,9 @@ pub fn resolve_columns(
     let resolved = resolve_optional(columns, mapping, header);
     let mut missing = Vec::new();
     for (spec, index) in columns.iter().zip(&resolved) {
-        if index.is_none() && spec.required {
+        // A column the mapping names must be there, optional or not: a misspelt name would
+        // otherwise leave the column empty without a word.
+        if index.is_none() && (spec.required || mapping.columns.contains_key(spec.name)) {
             let looked_for = match mapping.columns.get(spec.name) {
                 Some(name) => format!("{name:?} (from the mapping)"),
                 None => spec.aliases.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(" or "),
@@ -62,12 +64,13 @@ pub fn resolve_columns(
     if missing.is_empty() {
         Ok(resolved)
     } else {
-        let shown: Vec<&str> = header.iter().take(20).map(String::as_str).collect();
+        // The header as read, cut: a file without line breaks is one huge header field.
+        let shown: Vec<String> = header.iter().take(20).map(|h| cut_to(h, 80)).collect();
         Err(FileError::new(
             file,
             "missing_columns",
             format!(
-                "the header lacks required column(s) {}; the header is [{}]",
+                "the header lacks column(s) {}; the header is [{}]",
                 missing.join(", "),
                 shown.join(", ")
             ),
@@ -99,16 +102,20 @@ fn blank_to_none(text: &str) -> Option<&str> {
     (!trimmed.is_empty()).then_some(trimmed)
 }
 
-fn cut(mut text: String) -> String {
-    if text.len() > MAX_RAW_CHARS {
-        let mut end = MAX_RAW_CHARS;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str("...");
+/// `text` cut to at most `max` bytes (at a character boundary), with `...` when cut.
+fn cut_to(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
     }
-    text
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+fn cut(text: String) -> String {
+    if text.len() > MAX_RAW_CHARS { cut_to(&text, MAX_RAW_CHARS) } else { text }
 }
 
 /// Physical line numbers of byte offsets. The csv crate's own line count is off for CRLF files

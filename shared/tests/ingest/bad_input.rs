@@ -224,3 +224,29 @@ async fn quarantined_rows_name_their_physical_line_whatever_the_line_breaks() {
         assert_eq!(lines, vec![line], "{name}: {:?}", report.quarantine_sample);
     }
 }
+
+#[tokio::test]
+async fn a_mapped_column_missing_from_the_header_is_refused_even_when_optional() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let mapping = shopsense::ingest::mapping::Mapping::from_bytes(
+        "m.toml",
+        b"[columns]\ncustomer_id = \"Kundenummer\"\n",
+    )
+    .unwrap();
+    let options = IngestOptions { mapping: Some(mapping), ..options() };
+    let report = upload(&ingestor, "transactions/typo.csv", format!("{HEADER}{GOOD}"), &options).await;
+    let error = report.error.expect("a file error");
+    assert_eq!(error.code, "missing_columns");
+    assert!(
+        error.message.contains(r#"customer_id (looked for "Kundenummer" (from the mapping))"#),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_huge_header_is_shown_cut() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let report = upload(&ingestor, "transactions/one-line.csv", "x".repeat(100_000), &options()).await;
+    let error = report.error.expect("a file error");
+    assert!(error.message.len() < 2_000, "{} bytes", error.message.len());
+}
