@@ -250,3 +250,12 @@ async fn a_huge_header_is_shown_cut() {
     let error = report.error.expect("a file error");
     assert!(error.message.len() < 2_000, "{} bytes", error.message.len());
 }
+
+#[tokio::test]
+async fn exact_duplicates_are_told_field_by_field() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let a = "536365,85123A,SET OF 1,12,2010-12-01 08:26:00,2.55,17850,United Kingdom\n";
+    let b = "536365,85123A,SET OF 11,2,2010-12-01 08:26:00,2.55,17850,United Kingdom\n";
+    let report = upload(&ingestor, "transactions/dups.csv", format!("{HEADER}{a}{b}{a}"), &options()).await;
+    assert_eq!(report.retail.unwrap().exact_duplicate_lines, 1, "only the repeated row");
+}
