@@ -70,7 +70,12 @@ pub fn decode(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileErr
     } else if name.ends_with(".jsonl")
         || name.ends_with(".ndjson")
         || name.ends_with(".json")
-        || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        || bytes
+            .strip_prefix("\u{feff}".as_bytes())
+            .unwrap_or(&bytes)
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            == Some(&b'{')
     {
         TableFormat::JsonLines
     } else {

@@ -121,7 +121,8 @@ pub struct Validator<'a> {
     columns: &'a [ColumnSpec],
     decimal: char,
     timestamps: TimestampParser,
-    /// The end of tomorrow (UTC): a later timestamp is refused.
+    /// The end of tomorrow (UTC, exclusive: midnight after it): a timestamp from then on is
+    /// refused.
     latest: NaiveDateTime,
     values: Vec<Values>,
     scratch: Vec<Cell>,
@@ -182,7 +183,9 @@ impl<'a> Validator<'a> {
         };
         match spec.ty {
             ColumnType::Text => Ok(Cell::Text(Some(text.to_owned()))),
-            ColumnType::CustomerKey => Ok(Cell::Text(Some(normalise_customer_key(text).to_owned()))),
+            ColumnType::CustomerKey => {
+                Ok(Cell::Text(Some(normalise_customer_key(text, self.decimal).to_owned())))
+            }
             ColumnType::Integer => parse_integer(text, self.decimal)
                 .map(|n| Cell::Integer(Some(n)))
                 .ok_or_else(|| ("invalid_integer", format!("{} {text:?} is not a whole number", spec.name))),
@@ -200,14 +203,14 @@ impl<'a> Validator<'a> {
                         ),
                     ));
                 };
-                if !(EARLIEST_TIMESTAMP..=self.latest).contains(&t) {
+                if !(EARLIEST_TIMESTAMP..self.latest).contains(&t) {
                     return Err((
                         "implausible_timestamp",
                         format!(
                             "{} {text:?} is before {} or after tomorrow ({}): a mistyped year?",
                             spec.name,
                             EARLIEST_TIMESTAMP.date(),
-                            self.latest.date()
+                            self.latest.date().pred_opt().unwrap_or(self.latest.date())
                         ),
                     ));
                 }
@@ -278,10 +281,11 @@ impl RowSink for Validator<'_> {
     }
 }
 
-/// `17850.0` -> `17850` (spreadsheets store integer keys as floats); anything else as given.
+/// `17850.0` -> `17850` (spreadsheets store integer keys as floats; `17850,0` under a decimal
+/// comma); anything else as given.
 #[must_use]
-pub fn normalise_customer_key(text: &str) -> &str {
-    match text.split_once('.') {
+pub fn normalise_customer_key(text: &str, decimal: char) -> &str {
+    match text.split_once(decimal) {
         Some((whole, fraction))
             if !whole.is_empty()
                 && whole.bytes().all(|b| b.is_ascii_digit())
@@ -335,10 +339,12 @@ mod tests {
 
     #[test]
     fn customer_keys_given_as_float_strings_are_normalised() {
-        assert_eq!(normalise_customer_key("17850.0"), "17850");
-        assert_eq!(normalise_customer_key("17850"), "17850");
-        assert_eq!(normalise_customer_key("17850.5"), "17850.5");
-        assert_eq!(normalise_customer_key("C-17.0"), "C-17.0");
+        assert_eq!(normalise_customer_key("17850.0", '.'), "17850");
+        assert_eq!(normalise_customer_key("17850", '.'), "17850");
+        assert_eq!(normalise_customer_key("17850.5", '.'), "17850.5");
+        assert_eq!(normalise_customer_key("C-17.0", '.'), "C-17.0");
+        assert_eq!(normalise_customer_key("14729,0", ','), "14729", "under a decimal comma");
+        assert_eq!(normalise_customer_key("14729,0", '.'), "14729,0");
     }
 
     #[test]

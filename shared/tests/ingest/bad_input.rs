@@ -259,3 +259,11 @@ async fn exact_duplicates_are_told_field_by_field() {
     let report = upload(&ingestor, "transactions/dups.csv", format!("{HEADER}{a}{b}{a}"), &options()).await;
     assert_eq!(report.retail.unwrap().exact_duplicate_lines, 1, "only the repeated row");
 }
+
+#[tokio::test]
+async fn a_byte_order_mark_before_json_lines_is_read_past() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let line = r#"{"InvoiceNo": "536365", "StockCode": "85123A", "Description": "HEART", "Quantity": 6, "InvoiceDate": "2010-12-01 08:26:00", "UnitPrice": 2.55, "CustomerID": 17850, "Country": "United Kingdom"}"#;
+    let report = upload(&ingestor, "transactions/bom.txt", format!("\u{feff}{line}\n"), &options()).await;
+    assert_eq!((report.rows_accepted, report.rows_quarantined), (1, 0), "{:?}", report.quarantine_sample);
+}
