@@ -84,7 +84,7 @@ pub enum ColumnType {
 }
 
 /// One canonical column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ColumnSpec {
     /// Canonical name.
     pub name: &'static str,
@@ -95,6 +95,38 @@ pub struct ColumnSpec {
     /// Header names the default mapping recognises, compared case-insensitively with spaces,
     /// `_` and `-` ignored.
     pub aliases: &'static [&'static str],
+    /// The values a number may take; outside them the row is quarantined (`out_of_range`).
+    pub bounds: Option<Bounds>,
+}
+
+/// A number's allowed values: `min..=max`, or `min < v < max` when `open`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    /// The least value.
+    pub min: f64,
+    /// The greatest value.
+    pub max: f64,
+    /// Whether the ends are excluded.
+    pub open: bool,
+}
+
+impl Bounds {
+    /// Whether `value` is allowed.
+    #[must_use]
+    pub fn contains(&self, value: f64) -> bool {
+        if self.open { self.min < value && value < self.max } else { self.min <= value && value <= self.max }
+    }
+
+    /// The bounds for a message: `in [0, 365]`, `in (0.5, 0.9999)`, `at least 1`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match (self.max.is_infinite(), self.open) {
+            (true, false) => format!("at least {}", self.min),
+            (true, true) => format!("above {}", self.min),
+            (false, false) => format!("in [{}, {}]", self.min, self.max),
+            (false, true) => format!("in ({}, {})", self.min, self.max),
+        }
+    }
 }
 
 const fn col(
@@ -103,7 +135,19 @@ const fn col(
     required: bool,
     aliases: &'static [&'static str],
 ) -> ColumnSpec {
-    ColumnSpec { name, ty, required, aliases }
+    ColumnSpec { name, ty, required, aliases, bounds: None }
+}
+
+/// A number column with bounds (closed, `max` infinite for none).
+const fn bounded(
+    name: &'static str,
+    ty: ColumnType,
+    required: bool,
+    aliases: &'static [&'static str],
+    min: f64,
+    max: f64,
+) -> ColumnSpec {
+    ColumnSpec { name, ty, required, aliases, bounds: Some(Bounds { min, max, open: false }) }
 }
 
 use ColumnType::{CustomerKey, Decimal, Integer, Text, Timestamp};
@@ -125,18 +169,32 @@ pub const CATALOG: &[ColumnSpec] = &[
     col("stock_code", Text, true, &["stock_code", "StockCode", "sku", "product_id"]),
     col("description", Text, false, &["description", "Description", "product_name", "title"]),
     col("category", Text, false, &["category", "Category"]),
-    col("unit_price", Decimal, false, &["unit_price", "UnitPrice", "Price"]),
-    col("pack_size", Integer, false, &["pack_size", "PackSize", "case_size"]),
+    bounded("unit_price", Decimal, false, &["unit_price", "UnitPrice", "Price"], 0.0, f64::INFINITY),
+    bounded("pack_size", Integer, false, &["pack_size", "PackSize", "case_size"], 1.0, f64::INFINITY),
 ];
 
 /// Inventory: one SKU's stock position each.
 pub const INVENTORY: &[ColumnSpec] = &[
     col("stock_code", Text, true, &["stock_code", "StockCode", "sku", "product_id"]),
-    col("on_hand", Integer, true, &["on_hand", "OnHand", "stock", "quantity_on_hand"]),
-    col("on_order", Integer, false, &["on_order", "OnOrder"]),
-    col("lead_time_days", Integer, false, &["lead_time_days", "LeadTimeDays", "lead_time"]),
-    col("service_level", Decimal, false, &["service_level", "ServiceLevel"]),
-    col("on_order_due_days", Integer, false, &["on_order_due_days", "OnOrderDueDays"]),
+    bounded(
+        "on_hand",
+        Integer,
+        true,
+        &["on_hand", "OnHand", "stock", "quantity_on_hand"],
+        0.0,
+        f64::INFINITY,
+    ),
+    bounded("on_order", Integer, false, &["on_order", "OnOrder"], 0.0, f64::INFINITY),
+    bounded("lead_time_days", Integer, false, &["lead_time_days", "LeadTimeDays", "lead_time"], 0.0, 365.0),
+    // The alert policy's range (`alerts::inventory::SERVICE_LEVEL_RANGE`), ends excluded.
+    ColumnSpec {
+        name: "service_level",
+        ty: Decimal,
+        required: false,
+        aliases: &["service_level", "ServiceLevel"],
+        bounds: Some(Bounds { min: 0.5, max: 0.9999, open: true }),
+    },
+    bounded("on_order_due_days", Integer, false, &["on_order_due_days", "OnOrderDueDays"], 0.0, 365.0),
     col("snapshot_time", Timestamp, false, &["snapshot_time", "SnapshotTime", "as_of"]),
 ];
 
@@ -161,6 +219,18 @@ mod tests {
     fn headers_fold_case_spaces_and_separators() {
         assert_eq!(fold_header("Customer ID"), fold_header("CustomerID"));
         assert_eq!(fold_header("customer_id"), "customerid");
+    }
+
+    #[test]
+    fn inventory_bounds_are_the_alert_policy_s() {
+        let bounds = |name| INVENTORY.iter().find(|c| c.name == name).unwrap().bounds.unwrap();
+        let (low, high) = crate::alerts::inventory::SERVICE_LEVEL_RANGE;
+        assert_eq!(bounds("service_level"), Bounds { min: low, max: high, open: true });
+        let days = f64::from(crate::alerts::inventory::MAX_LEAD_TIME_DAYS);
+        assert_eq!(bounds("lead_time_days").max, days);
+        assert_eq!(bounds("service_level").describe(), "in (0.5, 0.9999)");
+        assert_eq!(bounds("on_hand").describe(), "at least 0");
+        assert!(!bounds("on_hand").contains(-1.0) && bounds("lead_time_days").contains(365.0));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct QuarantinedRow {
     /// The canonical column at fault, when one is.
     pub column: Option<String>,
     /// Machine-readable reason (`missing_value`, `invalid_integer`, `invalid_decimal`,
-    /// `invalid_timestamp`, `implausible_timestamp`, `wrong_field_count`, `invalid_utf8`, `invalid_json`, `row_too_long`, ...).
+    /// `invalid_timestamp`, `implausible_timestamp`, `out_of_range`, `wrong_field_count`, `invalid_utf8`, `invalid_json`, `row_too_long`, ...).
     pub reason: String,
     /// What is wrong, for people.
     pub message: String,
@@ -186,12 +186,19 @@ impl<'a> Validator<'a> {
             ColumnType::CustomerKey => {
                 Ok(Cell::Text(Some(normalise_customer_key(text, self.decimal).to_owned())))
             }
-            ColumnType::Integer => parse_integer(text, self.decimal)
-                .map(|n| Cell::Integer(Some(n)))
-                .ok_or_else(|| ("invalid_integer", format!("{} {text:?} is not a whole number", spec.name))),
-            ColumnType::Decimal => parse_decimal(text, self.decimal)
-                .map(|n| Cell::Decimal(Some(n)))
-                .ok_or_else(|| ("invalid_decimal", format!("{} {text:?} is not a number", spec.name))),
+            ColumnType::Integer => {
+                let n = parse_integer(text, self.decimal).ok_or_else(|| {
+                    ("invalid_integer", format!("{} {text:?} is not a whole number", spec.name))
+                })?;
+                in_bounds(spec, text, n as f64)?;
+                Ok(Cell::Integer(Some(n)))
+            }
+            ColumnType::Decimal => {
+                let n = parse_decimal(text, self.decimal)
+                    .ok_or_else(|| ("invalid_decimal", format!("{} {text:?} is not a number", spec.name)))?;
+                in_bounds(spec, text, n)?;
+                Ok(Cell::Decimal(Some(n)))
+            }
             ColumnType::Timestamp => {
                 let Some(t) = self.timestamps.parse(text) else {
                     return Err((
@@ -278,6 +285,16 @@ impl RowSink for Validator<'_> {
 
     fn bad(&mut self, row: QuarantinedRow) {
         self.quarantined.push(row);
+    }
+}
+
+/// Refuses a number outside its column's bounds (`out_of_range`).
+fn in_bounds(spec: &ColumnSpec, text: &str, value: f64) -> Result<(), (&'static str, String)> {
+    match spec.bounds {
+        Some(bounds) if !bounds.contains(value) => {
+            Err(("out_of_range", format!("{} {text:?} must be {}", spec.name, bounds.describe())))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -267,3 +267,31 @@ async fn a_byte_order_mark_before_json_lines_is_read_past() {
     let report = upload(&ingestor, "transactions/bom.txt", format!("\u{feff}{line}\n"), &options()).await;
     assert_eq!((report.rows_accepted, report.rows_quarantined), (1, 0), "{:?}", report.quarantine_sample);
 }
+
+#[tokio::test]
+async fn catalog_and_inventory_numbers_outside_their_range_are_quarantined() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let inventory =
+        "sku,on_hand,lead_time_days,service_level\nA,5,7,0.95\nB,-5,7,0.95\nC,5,-7,0.95\nD,5,7,1.5\n";
+    let report = upload(&ingestor, "inventory/stock.csv", inventory.to_owned(), &options()).await;
+    let found: Vec<(u64, Option<&str>, &str)> =
+        report.quarantine_sample.iter().map(|q| (q.line, q.column.as_deref(), q.reason.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (3, Some("on_hand"), "out_of_range"),
+            (4, Some("lead_time_days"), "out_of_range"),
+            (5, Some("service_level"), "out_of_range")
+        ]
+    );
+    assert!(
+        report.quarantine_sample[2].message.contains("must be in (0.5, 0.9999)"),
+        "{:?}",
+        report.quarantine_sample
+    );
+    let catalog = "sku,description,pack_size,unit_price\nA,a,12,1.5\nB,b,0,1.5\nC,c,6,-2\n";
+    let report = upload(&ingestor, "catalog/items.csv", catalog.to_owned(), &options()).await;
+    let found: Vec<(u64, Option<&str>)> =
+        report.quarantine_sample.iter().map(|q| (q.line, q.column.as_deref())).collect();
+    assert_eq!(found, [(3, Some("pack_size")), (4, Some("unit_price"))]);
+}
