@@ -78,6 +78,9 @@ pub(crate) fn calendar(lines: &DataFrame) -> PolarsResult<Calendar> {
             let index = day.num_days_from_monday() as usize;
             occurrences[index] >= WEEKLY_CLOSURE_MIN_OCCURRENCES
                 && traded[index] * 100 < WEEKLY_CLOSURE_MAX_OPEN_PERCENT * occurrences[index]
+                // And improbably few against the other weekdays: a stray line dated years before
+                // the rest leaves every weekday of the empty years untraded alike.
+                && crate::forecast::calendar::improbably_few(index, &traded, &occurrences)
         })
         .collect();
 
@@ -187,6 +190,15 @@ mod tests {
         let rows = reasons(&calendar);
         let saturday = rows.iter().find(|(day, ..)| *day == date(2011, 1, 8));
         assert_eq!(saturday.unwrap().2, HOLIDAY);
+    }
+
+    #[test]
+    fn a_stray_line_years_before_the_rest_does_not_close_every_weekday() {
+        // Trade from 2010-12-01 to 2011-12-09 except on Saturdays, and one line on 2001-03-05.
+        let calendar = trading(date(2001, 3, 5), date(2011, 12, 9), |day| {
+            (day < date(2010, 12, 1) && day != date(2001, 3, 5)) || day.weekday() == Weekday::Sat
+        });
+        assert_eq!(calendar.closed_weekdays, vec![Weekday::Sat]);
     }
 
     #[test]

@@ -56,14 +56,10 @@ impl TradingCalendar {
         let closed_weekdays = (0..7)
             .filter(|&i| {
                 let (n, shut) = (occurrences[i], closed[i]);
-                let (others_n, others_shut) =
-                    (occurrences.iter().sum::<u32>() - n, closed.iter().sum::<u32>() - shut);
-                // The other weekdays' rate of trade; none seen: nothing to tell a closure by.
-                let rate =
-                    if others_n == 0 { 1.0 } else { f64::from(others_n - others_shut) / f64::from(others_n) };
+                let traded: [u32; 7] = std::array::from_fn(|w| occurrences[w] - closed[w]);
                 n >= 2
                     && f64::from(shut) >= WEEKLY_CLOSURE_MIN_CLOSED_SHARE * f64::from(n)
-                    && binomial_at_most(n - shut, n, rate) <= CLOSURE_MAX_PROBABILITY
+                    && improbably_few(i, &traded, &occurrences)
             })
             .map(weekday_from_index)
             .collect();
@@ -203,6 +199,17 @@ impl TradingCalendar {
         }
         (days, slots)
     }
+}
+
+/// Whether weekday `w` traded on improbably few of its days (at most [`CLOSURE_MAX_PROBABILITY`],
+/// binomially) at the rate the other weekdays traded (`traded[d]` of `occurrences[d]`, Monday
+/// first). The features' calendar asks it too, so both agree on what a weekly closure is.
+pub(crate) fn improbably_few(w: usize, traded: &[u32; 7], occurrences: &[u32; 7]) -> bool {
+    let others: u32 = occurrences.iter().sum::<u32>() - occurrences[w];
+    let others_traded: u32 = traded.iter().sum::<u32>() - traded[w];
+    // None seen on the other weekdays: nothing to tell a closure by.
+    let rate = if others == 0 { 1.0 } else { f64::from(others_traded) / f64::from(others) };
+    binomial_at_most(traded[w], occurrences[w], rate) <= CLOSURE_MAX_PROBABILITY
 }
 
 /// `P(X <= k)` for `X ~ Binomial(n, p)`.
