@@ -318,7 +318,10 @@ pub fn read_json_lines(
             let text = index.and_then(|k| match &object[&keys[k]] {
                 Value::Null => None,
                 Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
+                // A JSON number has a decimal point whatever the folder's text convention: say
+                // it in that convention, since the text is read with it (`2.55` under a decimal
+                // comma was refused as not a number).
+                Value::Number(n) => Some(n.to_string().replace('.', &mapping.decimal_char().to_string())),
                 Value::Bool(b) => Some(b.to_string()),
                 Value::Array(_) | Value::Object(_) => {
                     nested = Some(spec.name);

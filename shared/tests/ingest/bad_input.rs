@@ -295,3 +295,13 @@ async fn catalog_and_inventory_numbers_outside_their_range_are_quarantined() {
         report.quarantine_sample.iter().map(|q| (q.line, q.column.as_deref())).collect();
     assert_eq!(found, [(3, Some("pack_size")), (4, Some("unit_price"))]);
 }
+
+#[tokio::test]
+async fn json_numbers_are_read_whatever_decimal_separator_the_folder_uses() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let mapping = shopsense::ingest::mapping::Mapping::from_bytes("m.toml", b"delimiter = \";\"\ndecimal = \",\"\n").unwrap();
+    let options = IngestOptions { mapping: Some(mapping), ..options() };
+    let line = r#"{"InvoiceNo": "536365", "StockCode": "85123A", "Quantity": 6, "InvoiceDate": "2010-12-01 08:26:00", "UnitPrice": 2.55, "CustomerID": 17850.0}"#;
+    let report = upload(&ingestor, "transactions/typed.jsonl", format!("{line}\n"), &options).await;
+    assert_eq!((report.rows_accepted, report.rows_quarantined), (1, 0), "{:?}", report.quarantine_sample);
+}
