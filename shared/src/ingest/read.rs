@@ -462,9 +462,21 @@ pub fn read_parquet(
         // A typed date or date-time is written out in the mapping's date format when it names
         // one, so that the timestamp parser, which then reads only that format, reads it back.
         let series = column.as_materialized_series();
+        // A typed date goes through a date-time, so that a format with a time of day writes one.
+        // A typed float is written with the mapping's decimal separator, which the validator reads.
         let text = match (dtype, mapping.date_format.as_deref()) {
             (DataType::Datetime(..), Some(format)) => series.datetime().and_then(|c| c.to_string(format)),
-            (DataType::Date, Some(format)) => series.date().and_then(|c| c.to_string(format)),
+            (DataType::Date, Some(format)) => series
+                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+                .and_then(|s| s.datetime().and_then(|c| c.to_string(format))),
+            (dtype, _) if dtype.is_float() && mapping.decimal_char() != '.' => {
+                let decimal = mapping.decimal_char().to_string();
+                column.cast(&DataType::String).and_then(|c| {
+                    let written: StringChunked =
+                        c.str()?.iter().map(|v| v.map(|v| v.replace('.', &decimal))).collect();
+                    Ok(written)
+                })
+            }
             _ => column.cast(&DataType::String).and_then(|c| c.str().cloned()),
         }
         .map_err(wrong)?;

@@ -299,9 +299,36 @@ async fn catalog_and_inventory_numbers_outside_their_range_are_quarantined() {
 #[tokio::test]
 async fn json_numbers_are_read_whatever_decimal_separator_the_folder_uses() {
     let (_dir, _blobs, ingestor) = ingestor().await;
-    let mapping = shopsense::ingest::mapping::Mapping::from_bytes("m.toml", b"delimiter = \";\"\ndecimal = \",\"\n").unwrap();
+    let mapping =
+        shopsense::ingest::mapping::Mapping::from_bytes("m.toml", b"delimiter = \";\"\ndecimal = \",\"\n")
+            .unwrap();
     let options = IngestOptions { mapping: Some(mapping), ..options() };
     let line = r#"{"InvoiceNo": "536365", "StockCode": "85123A", "Quantity": 6, "InvoiceDate": "2010-12-01 08:26:00", "UnitPrice": 2.55, "CustomerID": 17850.0}"#;
     let report = upload(&ingestor, "transactions/typed.jsonl", format!("{line}\n"), &options).await;
+    assert_eq!((report.rows_accepted, report.rows_quarantined), (1, 0), "{:?}", report.quarantine_sample);
+}
+
+#[tokio::test]
+async fn typed_parquet_numbers_and_dates_are_read_under_the_folder_text_conventions() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let day = chrono::NaiveDate::from_ymd_opt(2010, 12, 1).unwrap();
+    let mut frame = df!(
+        "InvoiceNo" => ["536365"],
+        "StockCode" => ["85123A"],
+        "Quantity" => [6i64],
+        "InvoiceDate" => [day],
+        "UnitPrice" => [2.55f64],
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut frame).unwrap();
+    let mapping = shopsense::ingest::mapping::Mapping::from_bytes(
+        "m.toml",
+        b"delimiter = \";\"\ndecimal = \",\"\ndate_format = \"%d.%m.%Y %H:%M\"\n",
+    )
+    .unwrap();
+    let options = IngestOptions { mapping: Some(mapping), ..options() };
+    let report = upload(&ingestor, "transactions/typed.parquet", bytes, &options).await;
+    assert!(report.error.is_none(), "{:?}", report.error);
     assert_eq!((report.rows_accepted, report.rows_quarantined), (1, 0), "{:?}", report.quarantine_sample);
 }
