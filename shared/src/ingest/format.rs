@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 
 use super::error::FileError;
 
@@ -97,23 +97,39 @@ pub fn decode(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileErr
 fn gunzip(file: &str, raw: &[u8], max_bytes: u64) -> Result<Vec<u8>, FileError> {
     let mut out =
         Vec::with_capacity(raw.len().saturating_mul(4).min(usize::try_from(max_bytes).unwrap_or(usize::MAX)));
-    let mut decoder = MultiGzDecoder::new(raw).take(max_bytes + 1);
-    match decoder.read_to_end(&mut out) {
-        Ok(_) if out.len() as u64 > max_bytes => Err(FileError::new(
-            file,
-            "too_large",
-            format!("decompresses to more than the limit of {max_bytes} bytes"),
-        )),
-        Ok(_) => Ok(out),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(FileError::new(
-            file,
-            "truncated_gzip",
-            format!(
-                "the gzip stream ends early after {} decompressed bytes: the upload is incomplete",
-                out.len()
-            ),
-        )),
-        Err(e) => Err(FileError::new(file, "invalid_gzip", format!("not a valid gzip stream: {e}"))),
+    // Member by member (a concatenation of gzip files is one stream), until only zero bytes are
+    // left: block or tape padding after the last member, which gzip itself ignores.
+    let mut rest = raw;
+    loop {
+        let mut member = GzDecoder::new(rest);
+        let read = (&mut member).take(max_bytes + 1 - out.len() as u64).read_to_end(&mut out);
+        match read {
+            Ok(_) if out.len() as u64 > max_bytes => {
+                return Err(FileError::new(
+                    file,
+                    "too_large",
+                    format!("decompresses to more than the limit of {max_bytes} bytes"),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(FileError::new(
+                    file,
+                    "truncated_gzip",
+                    format!(
+                        "the gzip stream ends early after {} decompressed bytes: the upload is incomplete",
+                        out.len()
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(FileError::new(file, "invalid_gzip", format!("not a valid gzip stream: {e}")));
+            }
+        }
+        rest = member.into_inner();
+        if rest.iter().all(|&b| b == 0) {
+            return Ok(out);
+        }
     }
 }
 
@@ -140,6 +156,19 @@ mod tests {
         let d = decode("a.csv.gz", &gz(b"a,b\n1,2\n"), 1 << 20).unwrap();
         assert!(d.gzip);
         assert_eq!(d.bytes, b"a,b\n1,2\n");
+    }
+
+    #[test]
+    fn concatenated_members_are_one_stream_and_zero_padding_ends_it() {
+        let mut two = gz(b"a,b\n");
+        two.extend(gz(b"1,2\n"));
+        assert_eq!(decode("t.csv.gz", &two, 1 << 20).unwrap().bytes, b"a,b\n1,2\n");
+        let mut padded = two.clone();
+        padded.extend([0u8; 512]);
+        assert_eq!(decode("t.csv.gz", &padded, 1 << 20).unwrap().bytes, b"a,b\n1,2\n");
+        let mut garbage = two;
+        garbage.extend(b"this is not a gzip member");
+        assert_eq!(decode("t.csv.gz", &garbage, 1 << 20).unwrap_err().code, "invalid_gzip");
     }
 
     #[test]
