@@ -188,9 +188,20 @@ pub fn read_csv(
     let resolved = resolve_columns(file, columns, mapping, &header)?;
     let width = header.len();
     let mut rows = 0u64;
+    // The row as written, its fields joined by the delimiter, stopping once past what is kept
+    // (a row over the size limit is not copied whole to be cut).
     let render = |record: &csv::ByteRecord| {
-        let parts: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
-        cut(parts.join(&char::from(delimiter).to_string()))
+        let mut text = String::new();
+        for (i, field) in record.iter().enumerate() {
+            if i > 0 {
+                text.push(char::from(delimiter));
+            }
+            text.push_str(&String::from_utf8_lossy(&field[..field.len().min(MAX_RAW_CHARS + 1)]));
+            if text.len() > MAX_RAW_CHARS {
+                break;
+            }
+        }
+        cut(text)
     };
     while read(&mut reader, &mut record)? {
         rows += 1;
@@ -211,7 +222,7 @@ pub fn read_csv(
                 column: None,
                 reason: "row_too_long".into(),
                 message: format!("the row is {len} bytes; the limit is {MAX_ROW_BYTES}"),
-                raw: cut(String::from_utf8_lossy(&record.as_slice()[..MAX_RAW_CHARS.min(len)]).into_owned()),
+                raw: render(&record),
             };
             sink.bad(row);
             continue;

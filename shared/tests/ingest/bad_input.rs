@@ -95,6 +95,7 @@ async fn a_huge_line_is_quarantined_with_its_line_number_and_the_rest_ingests() 
     let row = &report.quarantine_sample[0];
     assert_eq!((row.file.as_str(), row.line), ("transactions/huge.csv", 3));
     assert!(row.raw.len() < 3000, "quarantine keeps a cut of the row, not megabytes");
+    assert!(row.raw.starts_with("536365,85123A,XXX"), "the cut keeps its delimiters: {}", &row.raw[..40]);
     raw_is_kept(&blobs, &report, body.as_bytes()).await;
 }
 
