@@ -185,6 +185,12 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// Where the report of the upload of `kind` with bytes `sha256` is kept (in silver): the mark
+/// that those bytes were read.
+fn report_path(kind: UploadKind, sha256: &str) -> String {
+    format!("reports/{kind}/{sha256}.json")
+}
+
 impl Ingestor {
     /// Opens (and creates where needed) the containers.
     pub async fn open(blobs: &dyn BlobService) -> Result<Self, IngestError> {
@@ -220,22 +226,6 @@ impl Ingestor {
             .kind
             .or_else(|| UploadKind::from_path(path))
             .ok_or_else(|| IngestError::UnknownKind { path: path.to_owned() })?;
-        let report_path = format!("reports/{kind}/{}.json", landing.sha256);
-        if let Some(previous) = self.silver.get(&report_path).await? {
-            let mut report: QualityReport = serde_json::from_slice(&previous.body)
-                .map_err(|e| IngestError::Table(format!("report {report_path} is unreadable: {e}")))?;
-            if report.verdict == Verdict::Fail {
-                // A failed upload counted nothing: the same bytes again (after the mapping was
-                // fixed, say) are read again, not answered with the old failure.
-                tracing::info!(upload = path, sha256 = %landing.sha256, "failed before: read again");
-            } else {
-                report.duplicate_upload = true;
-                report.file = path.to_owned();
-                report.features_refreshed = false;
-                tracing::info!(upload = path, sha256 = %landing.sha256, "duplicate upload: counted once");
-                return Ok(IngestOutcome::Reported(Box::new(report)));
-            }
-        }
         let mapping = match &options.mapping {
             Some(mapping) => mapping.clone(),
             // The folder as the upload names it (`Transactions/` is the transactions kind too).
@@ -244,12 +234,29 @@ impl Ingestor {
                 None => self.mapping_beside(kind).await?,
             },
         };
+        let mapping_id = bronze::sha256_hex(&serde_json::to_vec(&mapping).unwrap_or_default());
+        let report_path = report_path(kind, &landing.sha256);
+        if let Some(previous) = self.silver.get(&report_path).await? {
+            let mut report: QualityReport = serde_json::from_slice(&previous.body)
+                .map_err(|e| IngestError::Table(format!("report {report_path} is unreadable: {e}")))?;
+            if report.verdict == Verdict::Fail && report.mapping.as_deref() != Some(mapping_id.as_str()) {
+                // A failed upload counted nothing: read under another mapping (the folder's, fixed
+                // since), the same bytes are read again rather than answered with the old failure.
+                tracing::info!(upload = path, sha256 = %landing.sha256, "failed before: read again under a new mapping");
+            } else {
+                report.duplicate_upload = true;
+                report.file = path.to_owned();
+                report.features_refreshed = false;
+                tracing::info!(upload = path, sha256 = %landing.sha256, "duplicate upload: counted once");
+                return Ok(IngestOutcome::Reported(Box::new(report)));
+            }
+        }
         let (file, sha, max) = (path.to_owned(), landing.sha256.clone(), options.max_table_bytes);
         let parsed =
             tokio::task::spawn_blocking(move || parse_upload(&file, &raw, kind, &mapping, &sha, max))
                 .await
                 .map_err(|e| IngestError::Table(format!("parse task failed: {e}")))??;
-        let report = self.write_outputs(path, kind, &landing, parsed, &report_path, options).await?;
+        let report = self.write_outputs(path, kind, &landing, parsed, mapping_id, options).await?;
         Ok(IngestOutcome::Reported(Box::new(report)))
     }
 
@@ -276,9 +283,10 @@ impl Ingestor {
         kind: UploadKind,
         landing: &bronze::Landing,
         parsed: ParsedUpload,
-        report_path: &str,
+        mapping_id: String,
         options: &IngestOptions,
     ) -> Result<QualityReport, IngestError> {
+        let report_path = &report_path(kind, &landing.sha256);
         let ingested_at = Utc::now();
         let mut outputs = report::Outputs {
             bronze: landing.bronze_path.clone(),
@@ -341,6 +349,7 @@ impl Ingestor {
             outputs,
             uploaded_at: landing.uploaded_at,
             ingested_at,
+            mapping: Some(mapping_id),
         };
         debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_quarantined);
         report.judge(&options.thresholds);

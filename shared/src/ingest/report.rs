@@ -104,6 +104,7 @@ pub struct QualityReport {
     /// Whether it was gzip-compressed.
     pub gzip: bool,
     /// Whether these exact bytes had been ingested before (then nothing was counted again).
+    /// Bytes that failed are read again under another mapping ([`QualityReport::mapping`]).
     pub duplicate_upload: bool,
     /// Data rows read (header excluded).
     pub rows_read: u64,
@@ -139,6 +140,10 @@ pub struct QualityReport {
     pub uploaded_at: DateTime<Utc>,
     /// When the ingest ran.
     pub ingested_at: DateTime<Utc>,
+    /// The sha256 of the column mapping it was read under (`None` in reports written before it
+    /// was kept): a failed upload sent again under another mapping is read again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<String>,
 }
 
 /// Per-column completeness and distinct counts of a validated frame (`line` excluded).
