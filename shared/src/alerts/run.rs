@@ -188,12 +188,14 @@ pub async fn run(
     // Before anything that depends on today's forecast: a redelivery is answered with what was
     // judged, even when a retrain has since moved the forecast past its day.
     let summary_key = escape_key(&snapshot.id);
-    if let Some(stored) = store.get(SNAPSHOTS_PARTITION, &summary_key).await? {
-        let stored: SnapshotSummary = stored.parse()?;
-        if let Some(done) = judged_before(snapshot, &content, as_of, stored)? {
-            return redelivered(store, snapshot, done).await;
-        }
-    }
+    // A claim of this count is already there when a run of it stopped before its summary.
+    let claimed = match store.get(SNAPSHOTS_PARTITION, &summary_key).await? {
+        Some(stored) => match judged_before(snapshot, &content, as_of, stored.parse()?)? {
+            Some(done) => return redelivered(store, snapshot, done).await,
+            None => true,
+        },
+        None => false,
+    };
     if as_of < day_before {
         // Demand between that day and the forecast's first day is in no path: judging the count
         // against the path from its first day would pass over it as if no time had gone by.
@@ -259,17 +261,20 @@ pub async fn run(
         pending: true,
     };
     // The claim: whoever creates it judges this count; a run of another count under the same
-    // name at the same moment finds it and is refused, one of the same count judges alike.
-    match store.create(&Document::new(SNAPSHOTS_PARTITION, &summary_key, &summary)?).await {
-        Ok(_) => {}
-        Err(StoreError::AlreadyExists { .. }) => {
-            if let Some(doc) = store.get(SNAPSHOTS_PARTITION, &summary_key).await?
-                && let Some(done) = judged_before(snapshot, &content, as_of, doc.parse()?)?
-            {
-                return redelivered(store, snapshot, done).await;
+    // name at the same moment finds it and is refused, one of the same count judges alike (a
+    // claim of this count already there is taken up).
+    if !claimed {
+        match store.create(&Document::new(SNAPSHOTS_PARTITION, &summary_key, &summary)?).await {
+            Ok(_) => {}
+            Err(StoreError::AlreadyExists { .. }) => {
+                if let Some(doc) = store.get(SNAPSHOTS_PARTITION, &summary_key).await?
+                    && let Some(done) = judged_before(snapshot, &content, as_of, doc.parse()?)?
+                {
+                    return redelivered(store, snapshot, done).await;
+                }
             }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
     }
     // Not judged whole yet: this is the snapshot's judgement. Documents a run that failed midway
     // left (perhaps under another forecast) are replaced, and those of SKUs now ok removed, so

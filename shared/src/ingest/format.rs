@@ -70,12 +70,7 @@ pub fn decode(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileErr
     } else if name.ends_with(".jsonl")
         || name.ends_with(".ndjson")
         || name.ends_with(".json")
-        || bytes
-            .strip_prefix("\u{feff}".as_bytes())
-            .unwrap_or(&bytes)
-            .iter()
-            .find(|b| !b.is_ascii_whitespace())
-            == Some(&b'{')
+        || without_bom(&bytes).iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
     {
         TableFormat::JsonLines
     } else {
@@ -92,6 +87,11 @@ pub fn decode(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileErr
         ));
     }
     Ok(Decoded { bytes, format, gzip })
+}
+
+/// `bytes` without a leading UTF-8 byte-order mark (some exporters write one; it is not data).
+pub(crate) fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes)
 }
 
 fn gunzip(file: &str, raw: &[u8], max_bytes: u64) -> Result<Vec<u8>, FileError> {

@@ -277,7 +277,7 @@ pub fn read_json_lines(
     let mut seen = vec![false; columns.len()];
     let mut texts: Vec<Option<String>> = Vec::with_capacity(columns.len());
     // A UTF-8 byte-order mark (some exporters write one) is not part of the first object.
-    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let bytes = super::format::without_bom(bytes);
     for (index, raw_line) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = index as u64 + 1;
         let raw_line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);

@@ -60,13 +60,7 @@ enum Cell {
 
 /// Timestamps before this are refused (`implausible_timestamp`), as are those after tomorrow: a
 /// mistyped year (`0011`, `2101`) would otherwise stretch every daily series over centuries.
-pub const EARLIEST_TIMESTAMP: NaiveDateTime = match NaiveDate::from_ymd_opt(1970, 1, 1) {
-    Some(day) => match day.and_hms_opt(0, 0, 0) {
-        Some(t) => t,
-        None => panic!("midnight exists"),
-    },
-    None => panic!("1970-01-01 exists"),
-};
+pub const EARLIEST_TIMESTAMP: NaiveDateTime = DateTime::<chrono::Utc>::UNIX_EPOCH.naive_utc();
 
 /// Reads local date-times (no zone) in the mapping's `date_format`, or else in the common forms
 /// (ISO 8601 with or without seconds and fractions, `M/D/YYYY H:MM[:SS]`, RFC 3339 with a zone
