@@ -4,18 +4,22 @@
 use axum::Router;
 use axum::http::{Method, Uri};
 use axum::routing::get;
+use tower::Layer;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, json_client_errors};
 use crate::functions::registry;
 use crate::host;
 use crate::state::AppState;
 
 /// The whole application: the host's readiness probe, every registered function's routes,
-/// and a JSON 404 for anything else.
+/// a JSON 404 for anything else, and JSON bodies for the 4xx axum answers itself (405, 413).
 pub fn app(state: AppState) -> Router {
     let functions =
         registry().into_iter().fold(Router::new(), |router, function| router.merge((function.router)()));
-    functions.route("/", get(host::readiness)).fallback(route_not_found).with_state(state)
+    let routes = functions.route("/", get(host::readiness)).fallback(route_not_found).with_state(state);
+    // Around the whole router, not `Router::layer` (which wraps each route's handlers): the 405's
+    // `Allow` header is only set outside them.
+    Router::new().fallback_service(axum::middleware::from_fn(json_client_errors).layer(routes))
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> ApiError {

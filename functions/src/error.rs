@@ -2,7 +2,9 @@
 //! opaque and their cause goes to the log.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use shopsense::store::StoreError;
@@ -107,4 +109,47 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The edge's last word on 4xx bodies: a client error that axum or a layer answered itself (a
+/// method the route does not take, a body over the size limit) gets the same JSON shape as
+/// [`ApiError`], naming the method and path; the `Allow` header stays.
+pub async fn json_client_errors(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let said = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("");
+            ("method_not_allowed", format!("{path} does not take {method}; allowed: {allowed}"))
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("payload_too_large", format!("the body of {method} {path} is too large: {said}"))
+        }
+        _ => (
+            "bad_request",
+            if said.is_empty() {
+                status.canonical_reason().unwrap_or("bad request").to_owned()
+            } else {
+                said
+            },
+        ),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let body = Json(json!({ "error": code, "message": message }));
+    (parts, body).into_response()
 }

@@ -23,16 +23,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shopsense::registry::ModelKind;
 use shopsense::serving::{
-    CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_partition,
-    item_partition,
+    CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_keys,
+    customer_partition, item_partition,
 };
 
 use crate::error::ApiError;
 use crate::extract::{PathParam, QueryParams};
 use crate::state::AppState;
 
-/// Most items one answer may hold.
-pub const MAX_K: usize = 100;
+/// Most items one answer may hold: as many as the retrain precomputes per customer.
+pub const MAX_K: usize = shopsense::train::CANDIDATES;
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::BadRequest { message: message.into() }
@@ -41,6 +41,9 @@ fn bad(message: impl Into<String>) -> ApiError {
 /// Refuses parameters other than `allowed`.
 fn only(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
     match params.keys().find(|p| !allowed.contains(&p.as_str())) {
+        Some(unknown) if allowed.is_empty() => {
+            Err(bad(format!("unknown query parameter {unknown:?}; none is taken")))
+        }
         Some(unknown) => {
             Err(bad(format!("unknown query parameter {unknown:?}; allowed: {}", allowed.join(", "))))
         }
@@ -104,9 +107,11 @@ async fn customer(
     only(&params, &["k", "include_purchased"])?;
     let k = k_of(params.get("k"))?;
     let include_purchased = flag("include_purchased", params.get("include_purchased"))?;
+    let customer_id = customer_id.trim();
     let exclusions = state.exclusions().await?;
-    let answer =
-        answers::for_customer(&state.reader, customer_id.trim(), k, include_purchased, &exclusions).await?;
+    let answer = answers::for_customer(&state.reader, customer_id, k, include_purchased, &exclusions)
+        .await?
+        .ok_or(ApiError::NoModel { kind: ModelKind::Recommend })?;
     Ok(Json(json!({ "customer_id": customer_id, "k": k, "answer": answer })))
 }
 
@@ -119,7 +124,9 @@ async fn similar(
     let k = k_of(params.get("k"))?;
     let sku = sku.trim().to_uppercase();
     let exclusions = state.exclusions().await?;
-    let answer = answers::similar(&state.reader, &sku, k, &exclusions).await?;
+    let answer = answers::similar(&state.reader, &sku, k, &exclusions)
+        .await?
+        .ok_or(ApiError::NoModel { kind: ModelKind::Recommend })?;
     Ok(Json(json!({ "sku": sku, "k": k, "answer": answer })))
 }
 
@@ -146,22 +153,35 @@ async fn cart(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>,
     }
     let k = k_of(request.k.map(|k| k.to_string()).as_ref())?;
     let exclusions = state.exclusions().await?;
-    let answer = answers::cart(&state.reader, &items, request.customer_id.as_deref(), k, &exclusions).await?;
+    let customer = request.customer_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let answer = answers::cart(&state.reader, &items, customer, k, &exclusions)
+        .await?
+        .ok_or(ApiError::NoModel { kind: ModelKind::Recommend })?;
     Ok(Json(json!({ "items": items, "k": k, "answer": answer })))
 }
 
 async fn segment(
     State(state): State<AppState>,
     PathParam(customer_id): PathParam,
+    QueryParams(params): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    let customer_id = customer_id.trim().to_owned();
-    match state.reader.get::<CustomerSegment>(ModelKind::Segments, &customer_partition(&customer_id)).await? {
-        None => Err(ApiError::NoModel { kind: ModelKind::Segments }),
-        Some((_, None)) => Err(ApiError::NotFound { what: format!("customer {customer_id:?} (no segment)") }),
-        Some((version, Some(segment))) => {
-            Ok(Json(json!({ "customer_id": customer_id, "model_version": version, "segment": segment })))
+    only(&params, &[])?;
+    let customer_id = customer_id.trim();
+    if customer_id.is_empty() {
+        return Err(bad("the customer id is empty"));
+    }
+    let Some(version) = state.reader.live_version(ModelKind::Segments).await? else {
+        return Err(ApiError::NoModel { kind: ModelKind::Segments });
+    };
+    for key in customer_keys(customer_id) {
+        let partition = customer_partition(key);
+        if let Some(segment) =
+            state.reader.get_at::<CustomerSegment>(ModelKind::Segments, &version, &partition).await?
+        {
+            return Ok(Json(json!({ "customer_id": key, "model_version": version, "segment": segment })));
         }
     }
+    Err(ApiError::NotFound { what: format!("customer {customer_id:?} (no segment)") })
 }
 
 fn levels_of(value: Option<&String>) -> Result<Vec<f64>, ApiError> {
@@ -202,11 +222,13 @@ async fn forecast(
     };
     let levels = levels_of(params.get("levels"))?;
     let sku = sku.trim().to_uppercase();
-    let found = state.reader.get::<ItemForecast>(ModelKind::Forecast, &item_partition(&sku)).await?;
-    let (version, item) = match found {
-        None => return Err(ApiError::NoModel { kind: ModelKind::Forecast }),
-        Some((_, None)) => return Err(ApiError::NotFound { what: format!("SKU {sku:?} (no forecast)") }),
-        Some((version, Some(item))) => (version, item),
+    let Some(version) = state.reader.live_version(ModelKind::Forecast).await? else {
+        return Err(ApiError::NoModel { kind: ModelKind::Forecast });
+    };
+    let Some(item) =
+        state.reader.get_at::<ItemForecast>(ModelKind::Forecast, &version, &item_partition(&sku)).await?
+    else {
+        return Err(ApiError::NotFound { what: format!("SKU {sku:?} (no forecast)") });
     };
     let horizon = horizon.min(item.mean.len());
     let factors: Vec<(String, f64)> = levels.iter().map(|&l| (level_name(l), item.factor(l))).collect();
@@ -223,8 +245,8 @@ async fn forecast(
             Value::Object(row)
         })
         .collect();
-    let summary = state.reader.get::<ForecastSummary>(ModelKind::Forecast, SHOP_PARTITION).await?;
-    let summary = summary.and_then(|(_, s)| s);
+    let summary =
+        state.reader.get_at::<ForecastSummary>(ModelKind::Forecast, &version, SHOP_PARTITION).await?;
     let spread = summary.as_deref().filter(|s| s.covers(&item)).and_then(|s| s.spread());
     let weekly: Vec<Value> = item.mean[..horizon]
         .chunks(7)

@@ -101,6 +101,29 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(completed.len(), 6);
     assert!(!completed.contains(&sku) && !completed.contains(&ids.cart[0]));
 
+    // The demo's customer (the most invoices) bought far more SKUs than the ranked repurchases
+    // hold: nothing they ever bought comes back, whatever k, through any list, and the id as a
+    // spreadsheet writes it finds them too.
+    assert!(bought.len() > shopsense::train::CANDIDATES, "{} SKUs bought", bought.len());
+    let spreadsheet = format!(" {customer}.0 ");
+    let cart = json!({ "items": [sku.clone()], "customer_id": spreadsheet, "k": 100 });
+    let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    let completed = skus(&body);
+    assert_eq!(completed.len(), 100);
+    assert!(completed.iter().all(|s| !bought.contains(s)), "the cart repeats a purchase: {completed:?}");
+    let (_, body) = send(&router, get(&format!("/api/recommendations/customers/{customer}.0?k=100"))).await;
+    assert_eq!(body["answer"]["fallback"], json!(false), "{body}");
+    assert!(skus(&body).iter().all(|s| !bought.contains(s)), "a purchase recommended: {body}");
+    let (status, body) = send(&router, get(&format!("/api/segments/{customer}.0"))).await;
+    assert_eq!((status, &body["customer_id"]), (StatusCode::OK, &json!(customer)), "{body}");
+    // An id longer than any key the store holds is unknown, not an error.
+    let long = "9".repeat(300);
+    let (status, body) = send(&router, get(&format!("/api/recommendations/customers/{long}?k=3"))).await;
+    assert_eq!((status, &body["answer"]["fallback_reason"]), (StatusCode::OK, &json!("unknown_customer")));
+    let cart = json!({ "items": [sku.clone(), long], "k": 3 });
+    let (status, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!((status, skus(&body).len()), (StatusCode::OK, 3), "{body}");
+
     // Segments and forecasts.
     let (status, body) = send(&router, get(&format!("/api/segments/{customer}"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -193,6 +216,8 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         (format!("/api/forecasts/{sku}?horizon=91"), "horizon"),
         ("/api/forecasts/NOSUCHSKU".to_owned(), "NOSUCHSKU"),
         ("/api/forecasts/%FF".to_owned(), "path: Invalid URL: Invalid UTF-8"),
+        (format!("/api/segments/{customer}?k=3"), "unknown query parameter \"k\""),
+        ("/api/segments/%20".to_owned(), "customer id is empty"),
     ] {
         let (status, body) = send(&router, get(&path)).await;
         assert!(status.is_client_error(), "{path}: {status}");

@@ -107,6 +107,43 @@ async fn unknown_routes_get_a_json_404_and_the_readiness_probe_answers() {
     assert_eq!(health["backend"], "local");
 }
 
+#[tokio::test]
+async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_train() {
+    let (_home, _state, app) = local_app().await;
+    for request in [
+        get("/api/recommendations/customers/17850?k=5"),
+        get("/api/recommendations/items/22423/similar"),
+        post("/api/recommendations/cart", r#"{"items": ["22423"]}"#),
+        get("/api/segments/17850"),
+        get("/api/forecasts/22423"),
+    ] {
+        let path = request.uri().to_string();
+        let (status, body) = send(&app, request).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {body}");
+        assert_eq!(body["error"], "no_model", "{path}");
+        assert!(body["message"].as_str().unwrap().contains("shopsense train"), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_method_a_route_does_not_take_and_a_body_over_the_limit_get_json_4xx() {
+    let (_home, _state, app) = local_app().await;
+    let request = Request::delete("/api/recommendations/customers/17850").body(Body::empty()).unwrap();
+    let (status, body) = send(&app, request).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("DELETE") && message.contains("GET"), "{message}");
+    let (status, body) = send(&app, get("/api/recommendations/cart")).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(body["message"].as_str().unwrap().contains("POST"), "{body}");
+    let huge = format!(r#"{{"items": ["{}"]}}"#, "9".repeat(3 << 20));
+    let (status, body) = send(&app, post("/api/recommendations/cart", huge)).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
+}
+
 #[test]
 fn the_shipped_local_settings_example_parses_and_chooses_the_local_backend() {
     let path = crate_dir().join("../local.settings.example.json");

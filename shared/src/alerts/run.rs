@@ -212,8 +212,10 @@ pub async fn run(
     let mut paths = HashMap::new();
     let mut stale = Vec::new();
     for row in &snapshot.rows {
-        let Some((_, Some(item))) =
-            reader.get::<ItemForecast>(ModelKind::Forecast, &item_partition(&row.sku)).await?
+        // The summary's version, not whatever is live by now: a retrain going live mid-run
+        // cannot mix two forecasts in one snapshot's alerts.
+        let Some(item) =
+            reader.get_at::<ItemForecast>(ModelKind::Forecast, &version, &item_partition(&row.sku)).await?
         else {
             continue;
         };

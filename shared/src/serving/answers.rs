@@ -11,8 +11,14 @@
 //! | a cart | bought-together lists of its items, lift summed per candidate (`basket`), then similar items, then trending | `similar_items` / `trending` |
 //!
 //! Never returned: SKUs in `exclude` (the latest inventory snapshot's out-of-stock SKUs), the
-//! cart's own items, and, unless `include_purchased`, what the customer already bought. Every
-//! SKU the models know is a product code (the features drop postage, fees and vouchers).
+//! cart's own items, and, unless `include_purchased`, anything the customer already bought (the
+//! whole history, not only the ranked repurchases). Every SKU the models know is a product code
+//! (the features drop postage, fees and vouchers).
+//!
+//! Each answer reads the live version once and every document of that version, so a retrain
+//! going live mid-request cannot mix two versions. `None` means no version is live yet (the
+//! API's 503). Scores are comparable within one `source` only: a list topped up from trending
+//! carries trending's scores after the personal ones, and the order of `items` is the ranking.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -23,6 +29,7 @@ use super::documents::{
     CustomerRecs, ItemRecs, SHOP_PARTITION, Scored, ShopRecs, customer_partition, item_partition,
 };
 use super::reader::{Reader, ReaderError};
+use crate::ingest::validate::normalise_customer_key;
 use crate::registry::ModelKind;
 
 /// One recommended item as served.
@@ -47,8 +54,7 @@ pub struct Answer {
     pub model_version: Option<String>,
     /// Whether a fallback answered.
     pub fallback: bool,
-    /// Which one (`unknown_customer`, `unknown_item`, `content`, `similar_items`, `trending`,
-    /// `no_model`).
+    /// Which one (`unknown_customer`, `unknown_item`, `content`, `similar_items`, `trending`).
     pub fallback_reason: Option<String>,
 }
 
@@ -89,11 +95,41 @@ impl<'a> Builder<'a> {
     }
 }
 
-async fn shop(reader: &Reader) -> Result<Option<(String, Option<Arc<ShopRecs>>)>, ReaderError> {
-    reader.get::<ShopRecs>(ModelKind::Recommend, SHOP_PARTITION).await
+async fn shop(reader: &Reader, version: &str) -> Result<Option<Arc<ShopRecs>>, ReaderError> {
+    reader.get_at::<ShopRecs>(ModelKind::Recommend, version, SHOP_PARTITION).await
 }
 
-fn finish(builder: Builder<'_>, version: Option<String>, reason: Option<&str>) -> Answer {
+async fn customer_recs(
+    reader: &Reader,
+    version: &str,
+    customer: &str,
+) -> Result<Option<Arc<CustomerRecs>>, ReaderError> {
+    for key in customer_keys(customer) {
+        let found =
+            reader.get_at::<CustomerRecs>(ModelKind::Recommend, version, &customer_partition(key)).await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// The keys a customer id asked for may be stored under, first match wins: the id trimmed, then
+/// the key ingest makes of it (`17850.0` or `17850,0` -> `17850`, as spreadsheets write ids).
+#[must_use]
+pub fn customer_keys(asked: &str) -> Vec<&str> {
+    let asked = asked.trim();
+    let mut keys = vec![asked];
+    for decimal in ['.', ','] {
+        let key = normalise_customer_key(asked, decimal);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+fn finish(builder: Builder<'_>, version: String, reason: Option<&str>) -> Answer {
     let items = builder
         .items
         .into_iter()
@@ -101,22 +137,13 @@ fn finish(builder: Builder<'_>, version: Option<String>, reason: Option<&str>) -
         .collect();
     Answer {
         items,
-        model_version: version,
+        model_version: Some(version),
         fallback: reason.is_some(),
         fallback_reason: reason.map(str::to_owned),
     }
 }
 
-fn no_model() -> Answer {
-    Answer {
-        items: Vec::new(),
-        model_version: None,
-        fallback: true,
-        fallback_reason: Some("no_model".into()),
-    }
-}
-
-/// Top `k` for a customer.
+/// Top `k` for a customer (`None` when no version is live).
 ///
 /// # Errors
 /// When the store fails or a document is malformed.
@@ -126,13 +153,10 @@ pub async fn for_customer(
     k: usize,
     include_purchased: bool,
     exclusions: &Exclusions,
-) -> Result<Answer, ReaderError> {
-    let Some((version, recs)) =
-        reader.get::<CustomerRecs>(ModelKind::Recommend, &customer_partition(customer)).await?
-    else {
-        return Ok(no_model());
-    };
-    let shop = shop(reader).await?.and_then(|(_, s)| s);
+) -> Result<Option<Answer>, ReaderError> {
+    let Some(version) = reader.live_version(ModelKind::Recommend).await? else { return Ok(None) };
+    let recs = customer_recs(reader, &version, customer).await?;
+    let shop = shop(reader, &version).await?;
     let mut builder = Builder::new(k, exclusions);
     let reason = match &recs {
         Some(recs) => {
@@ -148,7 +172,7 @@ pub async fn for_customer(
                     builder.extend(&picked);
                 }
             } else {
-                builder.skip.extend(recs.purchased.iter().map(|s| s.sku.clone()));
+                builder.skip.extend(recs.bought().map(str::to_owned));
                 builder.extend(&recs.candidates);
             }
             None
@@ -160,10 +184,10 @@ pub async fn for_customer(
     {
         builder.extend(&shop.trending);
     }
-    Ok(finish(builder, Some(version), reason))
+    Ok(Some(finish(builder, version, reason)))
 }
 
-/// `k` items similar to `sku`.
+/// `k` items similar to `sku` (`None` when no version is live).
 ///
 /// # Errors
 /// When the store fails or a document is malformed.
@@ -172,12 +196,10 @@ pub async fn similar(
     sku: &str,
     k: usize,
     exclusions: &Exclusions,
-) -> Result<Answer, ReaderError> {
-    let Some((version, item)) = reader.get::<ItemRecs>(ModelKind::Recommend, &item_partition(sku)).await?
-    else {
-        return Ok(no_model());
-    };
-    let shop = shop(reader).await?.and_then(|(_, s)| s);
+) -> Result<Option<Answer>, ReaderError> {
+    let Some(version) = reader.live_version(ModelKind::Recommend).await? else { return Ok(None) };
+    let item = reader.get_at::<ItemRecs>(ModelKind::Recommend, &version, &item_partition(sku)).await?;
+    let shop = shop(reader, &version).await?;
     let mut builder = Builder::new(k, exclusions);
     builder.skip.insert(sku.to_owned());
     let reason = match &item {
@@ -195,10 +217,10 @@ pub async fn similar(
         }
         reason.or(Some("trending"))
     };
-    Ok(finish(builder, Some(version), reason))
+    Ok(Some(finish(builder, version, reason)))
 }
 
-/// `k` items to complete a cart.
+/// `k` items to complete a cart (`None` when no version is live).
 ///
 /// # Errors
 /// When the store fails or a document is malformed.
@@ -208,18 +230,14 @@ pub async fn cart(
     customer: Option<&str>,
     k: usize,
     exclusions: &Exclusions,
-) -> Result<Answer, ReaderError> {
-    if reader.live_version(ModelKind::Recommend).await?.is_none() {
-        return Ok(no_model());
-    }
-    let mut version = None;
+) -> Result<Option<Answer>, ReaderError> {
+    let Some(version) = reader.live_version(ModelKind::Recommend).await? else { return Ok(None) };
     let mut lifts: HashMap<String, (f32, Option<String>)> = HashMap::new();
     let mut similar: Vec<Scored> = Vec::new();
     for sku in items {
-        if let Some((v, Some(item))) =
-            reader.get::<ItemRecs>(ModelKind::Recommend, &item_partition(sku)).await?
+        if let Some(item) =
+            reader.get_at::<ItemRecs>(ModelKind::Recommend, &version, &item_partition(sku)).await?
         {
-            version = Some(v);
             for s in &item.bought_with {
                 lifts.entry(s.sku.clone()).or_insert((0.0, s.description.clone())).0 += s.score;
             }
@@ -232,16 +250,13 @@ pub async fn cart(
         .collect();
     basket.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
     similar.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
-    let shop = shop(reader).await?;
-    let version = version.or_else(|| shop.as_ref().map(|(v, _)| v.clone()));
-    let shop = shop.and_then(|(_, s)| s);
+    let shop = shop(reader, &version).await?;
     let mut builder = Builder::new(k, exclusions);
     builder.skip.extend(items.iter().cloned());
     if let Some(customer) = customer
-        && let Some((_, Some(recs))) =
-            reader.get::<CustomerRecs>(ModelKind::Recommend, &customer_partition(customer)).await?
+        && let Some(recs) = customer_recs(reader, &version, customer).await?
     {
-        builder.skip.extend(recs.purchased.iter().map(|s| s.sku.clone()));
+        builder.skip.extend(recs.bought().map(str::to_owned));
     }
     builder.extend(&basket);
     let mut reason = None;
@@ -255,5 +270,6 @@ pub async fn cart(
         reason = reason.or(Some("trending"));
         builder.extend(&shop.trending);
     }
-    Ok(finish(builder, version, if basket.is_empty() { reason.or(Some("trending")) } else { reason }))
+    let reason = if basket.is_empty() { reason.or(Some("trending")) } else { reason };
+    Ok(Some(finish(builder, version, reason)))
 }

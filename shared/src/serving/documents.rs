@@ -87,6 +87,21 @@ pub struct CustomerRecs {
     pub candidates: Vec<Scored>,
     /// Items the customer bought, most often first (`include_purchased` ranks these).
     pub purchased: Vec<Scored>,
+    /// The rest of what the customer bought, beyond `purchased` (SKUs only, up to
+    /// [`MAX_PURCHASES_KEPT`] in all): never ranked, but never recommended as new either.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_purchases: Vec<String>,
+}
+
+/// Most distinct SKUs a customer document lists as bought (about 10 bytes each: half a MB,
+/// within Cosmos DB's 2 MB per document).
+pub const MAX_PURCHASES_KEPT: usize = 50_000;
+
+impl CustomerRecs {
+    /// Every SKU the customer bought that the document lists.
+    pub fn bought(&self) -> impl Iterator<Item = &str> {
+        self.purchased.iter().map(|s| s.sku.as_str()).chain(self.other_purchases.iter().map(String::as_str))
+    }
 }
 
 /// A SKU's neighbours.

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::documents::doc_id;
 use crate::registry::{LivePointer, ModelKind, REGISTRY_CONTAINER, SERVING_CONTAINER};
-use crate::store::{DocumentStore, StoreError, Stores};
+use crate::store::{DocumentStore, StoreError, Stores, validate_key_part};
 
 /// Documents kept in the cache (each a few KB at most).
 const CACHE_DOCUMENTS: usize = 50_000;
@@ -106,8 +106,9 @@ impl Reader {
     }
 
     /// The live `kind` document in `partition`: `None` when nothing is live, otherwise the
-    /// version and the document if there is one. Parsed documents are cached (keyed by
-    /// partition, id, which carries the version, and type): a hot document is parsed once.
+    /// version and the document if there is one. An answer built from several documents reads
+    /// the live version once and then [`Reader::get_at`] it, so a flip between two reads cannot
+    /// mix versions.
     ///
     /// # Errors
     /// When the store fails or the document is malformed.
@@ -117,11 +118,31 @@ impl Reader {
         partition: &str,
     ) -> Result<Option<(String, Option<Arc<T>>)>, ReaderError> {
         let Some(version) = self.live_version(kind).await? else { return Ok(None) };
-        let key = (partition.to_owned(), doc_id(kind, &version), TypeId::of::<T>());
+        let document = self.get_at(kind, &version, partition).await?;
+        Ok(Some((version, document)))
+    }
+
+    /// `kind`'s document of `version` in `partition`, if there is one. Parsed documents are
+    /// cached (keyed by partition, id, which carries the version, and type): a hot document is
+    /// parsed once. A partition no document can have (over 255 characters: an id nobody sold
+    /// to) is absent, like any other unknown id.
+    ///
+    /// # Errors
+    /// When the store fails or the document is malformed.
+    pub async fn get_at<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        kind: ModelKind,
+        version: &str,
+        partition: &str,
+    ) -> Result<Option<Arc<T>>, ReaderError> {
+        if validate_key_part("partition key", partition).is_err() {
+            return Ok(None);
+        }
+        let key = (partition.to_owned(), doc_id(kind, version), TypeId::of::<T>());
         if let Some(cached) = self.cache.get(&key)
             && let Some(parsed) = cached.downcast_ref::<Option<Arc<T>>>()
         {
-            return Ok(Some((version, parsed.clone())));
+            return Ok(parsed.clone());
         }
         let parsed: Option<Arc<T>> = match self.serving.get(&key.0, &key.1).await? {
             Some(doc) => Some(Arc::new(
@@ -131,6 +152,6 @@ impl Reader {
             None => None,
         };
         self.cache.insert(key, Arc::new(parsed.clone()));
-        Ok(Some((version, parsed)))
+        Ok(parsed)
     }
 }

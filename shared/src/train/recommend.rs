@@ -23,12 +23,14 @@ use crate::recommend::presets;
 use crate::recommend::split::{SplitKind, split};
 use crate::registry::ModelKind;
 use crate::serving::{
-    CustomerRecs, ItemRecs, SHOP_PARTITION, Scored, ShopRecs, customer_partition, doc_id, item_partition,
+    CustomerRecs, ItemRecs, MAX_PURCHASES_KEPT, SHOP_PARTITION, Scored, ShopRecs, customer_partition, doc_id,
+    item_partition,
 };
 use crate::store::Document;
 
-/// Candidates kept per customer (more than any `k` served, so exclusions leave enough).
-pub const CANDIDATES: usize = 50;
+/// Candidates kept per customer: as many as the API's largest `k`; what exclusions (out of
+/// stock) remove is topped up from trending. Also the repurchases ranked for `include_purchased`.
+pub const CANDIDATES: usize = 100;
 /// Trending items kept for the shop: twice the largest `k` served (100), so an unknown
 /// customer's answer, or a known customer's after their own candidates, fills any `k` even when
 /// the latest inventory snapshot rules some out.
@@ -215,9 +217,14 @@ impl RecommendArtifact {
             let candidates = describe(scored(list, |i| hybrid.items.name(i).to_owned(), "hybrid"));
             let mut bought: Vec<(u32, f32)> = hybrid.history.row(u).collect();
             bought.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            bought.truncate(CANDIDATES);
+            bought.truncate(MAX_PURCHASES_KEPT);
+            let other_purchases: Vec<String> = bought
+                .split_off(bought.len().min(CANDIDATES))
+                .into_iter()
+                .map(|(i, _)| hybrid.items.name(i).to_owned())
+                .collect();
             let purchased = describe(scored(bought, |i| hybrid.items.name(i).to_owned(), "repurchase"));
-            let body = CustomerRecs { candidates, purchased };
+            let body = CustomerRecs { candidates, purchased, other_purchases };
             docs.push(Document::new(customer_partition(hybrid.users.name(u as u32)), &id, &body)?);
         }
         let mut bought_with: HashMap<&str, &Vec<Scored>> =
