@@ -64,7 +64,7 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown signal received: finishing in-flight invocations");
+    tracing::info!("shutdown signal received: finishing what is in flight");
 }
 
 /// The host's readiness probe: any answer to `GET /` means "listening".

@@ -1,10 +1,11 @@
 //! The `retrain` function: a timer (NCRONTAB from the `SHOPSENSE_RETRAIN_SCHEDULE` setting,
 //! nightly by default) that trains every model, versions it, gates it and publishes it whole.
 //!
-//! Another retrain holding the lease (a second instance, an overlapping manual run) makes this
-//! one exit cleanly with a log line. Transient storage failures fail the invocation (the host
-//! logs it; the next occurrence retries); permanent ones (no features yet, a refused model)
-//! are answered as done with the reason logged.
+//! Another retrain holding the lease (a second instance, an overlapping manual run, a second
+//! invocation on this instance) makes this one exit cleanly with a log line. Transient storage
+//! failures fail the invocation (the host logs it; the next occurrence retries); permanent ones
+//! (no features yet, a refused model) are answered as done with the reason logged. One kind
+//! failing does not stop the others.
 
 use axum::Router;
 use axum::extract::State;
@@ -29,14 +30,14 @@ async fn retrain(
     if invoke.trigger.is_past_due {
         tracing::info!("retrain timer is past due; running now");
     }
-    let holder = format!("retrain-timer@{}", hostname());
+    let holder = shopsense::registry::holder_name("retrain-timer");
     let progress = |p: shopsense::train::Progress| {
         tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");
     };
     match state.trainer.run(&ModelKind::ALL, &holder, &progress).await {
         Ok(report) => {
             state.reader.refresh_pointers();
-            let lines: Vec<String> = report
+            let mut lines: Vec<String> = report
                 .kinds
                 .iter()
                 .map(|k| {
@@ -49,6 +50,10 @@ async fn retrain(
                     )
                 })
                 .collect();
+            lines.extend(report.failed.iter().map(|f| format!("{f} (its live version stays live)")));
+            if let Some(transient) = report.failed.iter().find(|f| f.transient) {
+                return Ok(InvokeResponse::failed(format!("transient failure, will run again: {transient}")));
+            }
             let mut response = InvokeResponse::ok(json!(report));
             for line in lines {
                 response = response.log(line);
@@ -64,12 +69,4 @@ async fn retrain(
             Ok(InvokeResponse::ok(json!(null)).log(format!("retrain failed: {e}")))
         }
     }
-}
-
-/// This instance's name for lease records.
-#[must_use]
-pub fn hostname() -> String {
-    std::env::var("WEBSITE_INSTANCE_ID")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| format!("pid-{}", std::process::id()))
 }

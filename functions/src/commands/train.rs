@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use shopsense::registry::{ModelKind, VersionRecord};
-use shopsense::train::{Progress, TrainReport, Trainer};
+use shopsense::registry::{Lease, ModelKind, VersionRecord};
+use shopsense::train::{Progress, RETRAIN_LEASE, TrainReport, Trainer};
 
 /// Trains `kinds` and prints what became of each (a progress bar on a terminal, log lines
 /// otherwise).
@@ -34,8 +34,23 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
             _ => tracing::info!(step = p.step.0, of = p.step.1, "train: {what}"),
         }
     };
-    let holder = format!("cli@{}", crate::retrain::hostname());
-    let report = trainer.run(kinds, &holder, &progress).await;
+    let holder = shopsense::registry::holder_name("cli");
+    // Stopped by Ctrl-C or SIGTERM, the run gives its lease back on the way out, so the next run
+    // (or the nightly timer) need not wait for it to expire. What it wrote is left as a killed
+    // run leaves it: never half live.
+    let report = tokio::select! {
+        report = trainer.run(kinds, &holder, &progress) => report,
+        () = crate::host::shutdown_signal() => {
+            if let Ok(Some(bar)) = bar.lock().map(|mut b| b.take()) {
+                bar.finish_and_clear();
+            }
+            let store = trainer.registry().records_store();
+            if let Err(e) = Lease::release_held_by(&*store, RETRAIN_LEASE, &holder).await {
+                tracing::warn!(error = %e, "could not give the retrain lease back; it expires on its own");
+            }
+            anyhow::bail!("stopped by a signal: live versions are unchanged unless a kind had already gone live");
+        }
+    };
     if let Ok(Some(bar)) = bar.into_inner() {
         bar.finish_and_clear();
     }
@@ -62,7 +77,19 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
                 println!("           {} trend: {}", k.kind.key_metric(), trend.join(" -> "));
             }
         }
+        for failure in &report.failed {
+            println!("{:<10} failed: {}", failure.kind.as_str(), failure.error);
+        }
         println!("trained in {:.1} s", report.seconds);
+    }
+    if !report.failed.is_empty() {
+        let failed: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "{} of {} kinds failed (their live versions stay live): {}",
+            failed.len(),
+            kinds.len(),
+            failed.join("; ")
+        );
     }
     Ok(report)
 }
@@ -135,6 +162,15 @@ pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) 
             found.with_context(|| format!("no model version {version:?}: see `shopsense models list`"))?
         }
     };
+    if trainer.registry().record(kind, version).await?.is_none() {
+        for other in ModelKind::ALL.into_iter().filter(|&k| k != kind) {
+            if trainer.registry().record(other, version).await?.is_some() {
+                anyhow::bail!(
+                    "{version} is a {other} version, not a {kind} one: drop --kind or give --kind {other}"
+                );
+            }
+        }
+    }
     let record = trainer.promote(kind, version).await?;
     println!("{} {} is live", record.kind, record.version);
     Ok(())
@@ -142,7 +178,7 @@ pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) 
 
 /// `shopsense models rollback <kind>`.
 pub async fn rollback(trainer: &Trainer, kind: ModelKind) -> anyhow::Result<()> {
-    let record = trainer.registry().rollback(kind).await?;
+    let record = trainer.rollback(kind).await?;
     println!("{} rolled back: {} is live again", record.kind, record.version);
     Ok(())
 }

@@ -1,9 +1,16 @@
 //! A lease so that only one retrain runs at a time: a document (partition `leases`) holding the
 //! holder and an expiry, taken by a conditional create (nobody holds it) or a conditional
 //! replace on the expired holder's ETag. Of two trainers racing, exactly one write succeeds;
-//! the other sees [`LeaseError::Held`] and exits cleanly. A crashed holder's lease expires.
+//! the other sees [`LeaseError::Held`] and exits cleanly.
+//!
+//! Every run takes it under its own name ([`holder_name`]: instance, process and a random run
+//! id), so a second run of the same process or instance is refused like any other. A run keeps
+//! it with [`Lease::keep`]: a short expiry renewed in the background, so a crashed or killed
+//! run blocks the next one for at most that expiry (two minutes by default), however long runs
+//! last. A run checks [`KeptLease::is_held`] before it publishes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,6 +44,17 @@ struct LeaseBody {
     expires_at: DateTime<Utc>,
 }
 
+/// A holder name no other run shares: `{role}@{instance} pid {pid} run {6 hex digits}`, the
+/// instance from `WEBSITE_INSTANCE_ID` (Azure) or `HOSTNAME`.
+#[must_use]
+pub fn holder_name(role: &str) -> String {
+    let instance = std::env::var("WEBSITE_INSTANCE_ID")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".to_owned());
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    format!("{role}@{instance} pid {} run {}", std::process::id(), &run[..6])
+}
+
 /// A held lease; [`Lease::release`] gives it back (dropping it without releasing leaves it to
 /// expire).
 #[derive(Debug)]
@@ -45,14 +63,15 @@ pub struct Lease {
     name: String,
     holder: String,
     etag: ETag,
+    expires_at: DateTime<Utc>,
 }
 
 impl Lease {
     /// Takes lease `name` for `holder` for `ttl`, or says who holds it.
     ///
     /// # Errors
-    /// [`LeaseError::Held`] when another holder's lease has not expired (or another taker won
-    /// the race); [`LeaseError::Store`] when the store fails.
+    /// [`LeaseError::Held`] when a lease has not expired, whoever holds it (or another taker
+    /// won the race); [`LeaseError::Store`] when the store fails.
     pub async fn acquire(
         store: Arc<dyn DocumentStore>,
         name: &str,
@@ -71,7 +90,7 @@ impl Lease {
             None => store.create(&doc).await,
             Some(existing) => {
                 let current: LeaseBody = existing.parse()?;
-                if current.expires_at > now && current.holder != holder {
+                if current.expires_at > now {
                     return Err(lost(Some(current)));
                 }
                 let etag = existing.etag.clone().unwrap_or_else(|| ETag(String::new()));
@@ -79,7 +98,13 @@ impl Lease {
             }
         };
         match written {
-            Ok(etag) => Ok(Self { store, name: name.to_owned(), holder: holder.to_owned(), etag }),
+            Ok(etag) => Ok(Self {
+                store,
+                name: name.to_owned(),
+                holder: holder.to_owned(),
+                etag,
+                expires_at: body.expires_at,
+            }),
             Err(
                 StoreError::AlreadyExists { .. }
                 | StoreError::Precondition { .. }
@@ -98,17 +123,145 @@ impl Lease {
         &self.holder
     }
 
+    /// Extends the lease to `ttl` from now, conditionally on still holding it.
+    ///
+    /// # Errors
+    /// [`LeaseError::Held`] when it was taken over (it had expired); store failures.
+    pub async fn renew(&mut self, ttl: Duration) -> Result<(), LeaseError> {
+        let body = LeaseBody { holder: self.holder.clone(), expires_at: Utc::now() + ttl };
+        let doc = Document::new(LEASE_PARTITION, &self.name, &body)?;
+        match self.store.replace(&doc, &self.etag).await {
+            Ok(etag) => {
+                self.etag = etag;
+                self.expires_at = body.expires_at;
+                Ok(())
+            }
+            Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {
+                let current: Option<LeaseBody> =
+                    self.store.get(LEASE_PARTITION, &self.name).await?.map(|d| d.parse()).transpose()?;
+                Err(LeaseError::Held {
+                    name: self.name.clone(),
+                    holder: current.as_ref().map_or_else(|| "nobody".to_owned(), |c| c.holder.clone()),
+                    until: current.map_or_else(Utc::now, |c| c.expires_at),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Keeps the lease while the returned handle lives: renewed to `ttl` every quarter of it.
+    /// A renewal the store refuses for a while is retried; one that finds the lease taken over
+    /// marks it lost.
+    #[must_use]
+    pub fn keep(self, ttl: Duration) -> KeptLease {
+        let lost = Arc::new(AtomicBool::new(false));
+        let expires_at = Arc::new(std::sync::Mutex::new(self.expires_at));
+        let lease = Arc::new(tokio::sync::Mutex::new(self));
+        let every = (ttl / 4).to_std().unwrap_or(std::time::Duration::from_secs(1));
+        let task = tokio::spawn({
+            let (lease, lost, expires_at) = (lease.clone(), lost.clone(), expires_at.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let mut held = lease.lock().await;
+                    match held.renew(ttl).await {
+                        Ok(()) => {
+                            if let Ok(mut at) = expires_at.lock() {
+                                *at = held.expires_at;
+                            }
+                        }
+                        Err(LeaseError::Held { holder, .. }) => {
+                            tracing::error!(lease = %held.name, %holder, "lease lost: taken over after it expired");
+                            lost.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        Err(LeaseError::Store(e)) => {
+                            tracing::warn!(lease = %held.name, error = %e, "lease renewal failed; retrying");
+                        }
+                    }
+                }
+            }
+        });
+        KeptLease { lease, lost, expires_at, task }
+    }
+
     /// Gives the lease back by expiring it (conditional on still holding it).
     ///
     /// # Errors
     /// When the store fails; a lease taken over meanwhile is left alone.
     pub async fn release(self) -> Result<(), StoreError> {
-        let body = LeaseBody { holder: self.holder.clone(), expires_at: Utc::now() - Duration::seconds(1) };
-        let doc = Document::new(LEASE_PARTITION, &self.name, &body)?;
-        match self.store.replace(&doc, &self.etag).await {
-            Ok(_) | Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+        release(&*self.store, &self.name, &self.holder, Some(&self.etag)).await
+    }
+
+    /// Gives back lease `name` if `holder` still holds it, without its handle: what a run
+    /// stopped by a signal does on its way out.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn release_held_by(
+        store: &dyn DocumentStore,
+        name: &str,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        release(store, name, holder, None).await
+    }
+}
+
+async fn release(
+    store: &dyn DocumentStore,
+    name: &str,
+    holder: &str,
+    etag: Option<&ETag>,
+) -> Result<(), StoreError> {
+    let etag = match etag {
+        Some(etag) => etag.clone(),
+        None => match store.get(LEASE_PARTITION, name).await? {
+            Some(doc) if doc.parse::<LeaseBody>().is_ok_and(|b| b.holder == holder) => {
+                doc.etag.clone().unwrap_or_else(|| ETag(String::new()))
+            }
+            _ => return Ok(()),
+        },
+    };
+    let body = LeaseBody { holder: holder.to_owned(), expires_at: Utc::now() - Duration::seconds(1) };
+    let doc = Document::new(LEASE_PARTITION, name, &body)?;
+    match store.replace(&doc, &etag).await {
+        Ok(_) | Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A lease kept alive in the background ([`Lease::keep`]); dropping it stops the renewals and
+/// leaves the lease to expire, [`KeptLease::release`] gives it back at once.
+#[derive(Debug)]
+pub struct KeptLease {
+    lease: Arc<tokio::sync::Mutex<Lease>>,
+    lost: Arc<AtomicBool>,
+    expires_at: Arc<std::sync::Mutex<DateTime<Utc>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl KeptLease {
+    /// Whether it is still ours: not taken over, and not past its last known expiry (renewals
+    /// failing for a whole expiry mean another run may have taken it).
+    #[must_use]
+    pub fn is_held(&self) -> bool {
+        !self.lost.load(Ordering::SeqCst) && self.expires_at.lock().is_ok_and(|at| *at > Utc::now())
+    }
+
+    /// Stops the renewals and gives the lease back.
+    ///
+    /// # Errors
+    /// When the store fails (the lease then expires on its own).
+    pub async fn release(self) -> Result<(), StoreError> {
+        self.task.abort();
+        let lease = self.lease.lock().await;
+        release(&*lease.store, &lease.name, &lease.holder, Some(&lease.etag)).await
+    }
+}
+
+impl Drop for KeptLease {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -151,6 +304,47 @@ mod tests {
         ));
         winner.release().await.unwrap();
         assert!(Lease::acquire(store, "retrain", "late", Duration::minutes(5)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_same_holder_name_cannot_take_a_held_lease_again() {
+        let (_dir, store) = store().await;
+        let _first =
+            Lease::acquire(store.clone(), "retrain", "cli@host", Duration::minutes(5)).await.unwrap();
+        assert!(matches!(
+            Lease::acquire(store, "retrain", "cli@host", Duration::minutes(5)).await,
+            Err(LeaseError::Held { .. })
+        ));
+        let (a, b) = (holder_name("cli"), holder_name("cli"));
+        assert_ne!(a, b, "two runs of one process have different names");
+        assert!(a.starts_with("cli@") && a.contains(&format!("pid {}", std::process::id())), "{a}");
+    }
+
+    #[tokio::test]
+    async fn a_kept_lease_is_renewed_and_a_dropped_one_expires_without_renewals() {
+        let (_dir, store) = store().await;
+        let ttl = Duration::seconds(1);
+        let kept = Lease::acquire(store.clone(), "retrain", "a", ttl).await.unwrap().keep(ttl);
+        tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+        assert!(kept.is_held(), "renewed past two expiries");
+        let refused = Lease::acquire(store.clone(), "retrain", "b", ttl).await;
+        assert!(matches!(refused, Err(LeaseError::Held { .. })), "{refused:?}");
+        drop(kept);
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        assert!(Lease::acquire(store, "retrain", "b", ttl).await.is_ok(), "expired without renewals");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_run_gives_its_lease_back_by_name_and_leaves_anothers_alone() {
+        let (_dir, store) = store().await;
+        let _held = Lease::acquire(store.clone(), "retrain", "a", Duration::minutes(5)).await.unwrap();
+        Lease::release_held_by(&*store, "retrain", "b").await.unwrap();
+        assert!(
+            Lease::acquire(store.clone(), "retrain", "c", Duration::minutes(5)).await.is_err(),
+            "a's, kept"
+        );
+        Lease::release_held_by(&*store, "retrain", "a").await.unwrap();
+        assert!(Lease::acquire(store, "retrain", "c", Duration::minutes(5)).await.is_ok());
     }
 
     #[tokio::test]

@@ -132,10 +132,23 @@ pub struct LivePointer {
     pub kind: ModelKind,
     /// The live version.
     pub version: String,
-    /// The version it replaced, if any.
+    /// The version a rollback goes back to (the last of `history`), if any.
     pub previous: Option<String>,
+    /// The versions live before this one, oldest first: each flip appends the one it replaces,
+    /// each rollback takes the last off, so rollbacks walk back one version at a time.
+    #[serde(default)]
+    pub history: Vec<String>,
     /// When it was flipped.
     pub updated_at: DateTime<Utc>,
+}
+
+impl LivePointer {
+    /// The versions live before this one, oldest first (pointers written before `history` was
+    /// kept know only `previous`).
+    #[must_use]
+    pub fn earlier(&self) -> Vec<String> {
+        if self.history.is_empty() { self.previous.iter().cloned().collect() } else { self.history.clone() }
+    }
 }
 
 /// One input file of a training run.

@@ -60,6 +60,15 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// The same error naming the blob it came from (a codec error alone names nothing).
+    #[must_use]
+    pub fn in_file(self, path: &str) -> Self {
+        match self {
+            Self::Codec(message) => Self::Codec(format!("{path}: {message}")),
+            other => other,
+        }
+    }
+
     /// Whether retrying later may succeed (a transient store failure).
     #[must_use]
     pub fn is_transient(&self) -> bool {
@@ -254,13 +263,35 @@ impl Registry {
     /// pointer's ETag read before the publish began; `None` = there was no live version), then
     /// marks the new version live and the replaced one retired, then applies retention.
     ///
+    /// Once the pointer has flipped the version **is** live: a failure in the bookkeeping after
+    /// it (records, retention) is logged and left to [`Registry::reconcile`] and the next
+    /// retention, never reported as a failed publish.
+    ///
     /// # Errors
     /// [`RegistryError::NotPromotable`] when the version's documents are not published;
-    /// [`RegistryError::PointerMoved`] when another publisher flipped first; store failures.
+    /// [`RegistryError::PointerMoved`] when another publisher flipped first; store failures
+    /// before the flip.
     pub async fn flip(
         &self,
         record: &mut VersionRecord,
         expected: Option<&(LivePointer, ETag)>,
+        reason_for_previous: &str,
+    ) -> Result<(), RegistryError> {
+        let mut history = expected.map(|(p, _)| p.earlier()).unwrap_or_default();
+        if let Some((p, _)) = expected
+            && p.version != record.version
+        {
+            history.retain(|v| v != &p.version && v != &record.version);
+            history.push(p.version.clone());
+        }
+        self.flip_to(record, expected, history, reason_for_previous).await
+    }
+
+    async fn flip_to(
+        &self,
+        record: &mut VersionRecord,
+        expected: Option<&(LivePointer, ETag)>,
+        mut history: Vec<String>,
         reason_for_previous: &str,
     ) -> Result<(), RegistryError> {
         let kind = record.kind;
@@ -271,10 +302,14 @@ impl Registry {
                 reason: "its serving documents are not published".into(),
             });
         }
+        // Only the versions retention keeps can be rolled back to: no longer history than that.
+        let excess = history.len().saturating_sub(self.keep);
+        history.drain(..excess);
         let pointer = LivePointer {
             kind,
             version: record.version.clone(),
-            previous: expected.map(|(p, _)| p.version.clone()),
+            previous: history.last().cloned(),
+            history,
             updated_at: Utc::now(),
         };
         let doc = Document::new(kind.as_str(), LIVE_ID, &pointer)?;
@@ -295,20 +330,66 @@ impl Registry {
         }
         record.status = VersionStatus::Live;
         record.reason = None;
-        self.save_record(record).await?;
-        if let Some((previous, _)) = expected
-            && previous.version != record.version
-            && let Some(mut old) = self.record(kind, &previous.version).await?
-        {
-            old.status = VersionStatus::Retired;
-            old.reason = Some(format!("{reason_for_previous} {}", record.version));
-            self.save_record(&old).await?;
+        let reason = format!("{reason_for_previous} {}", record.version);
+        if let Err(e) = self.settle(record, &reason).await {
+            tracing::warn!(%kind, version = %record.version, error = %e, "live, but its records were not updated; the next run reconciles them");
         }
-        self.apply_retention(kind).await
+        if let Err(e) = self.apply_retention(kind).await {
+            tracing::warn!(%kind, error = %e, "retention failed; it runs again after the next publish");
+        }
+        Ok(())
     }
 
-    /// Points serving back at the version the live one replaced, if its documents are still
-    /// kept; the current version is retired.
+    /// Records `record` as live and every other record still saying live as retired.
+    async fn settle(&self, record: &VersionRecord, reason: &str) -> Result<(), RegistryError> {
+        self.save_record(record).await?;
+        for mut other in self.list(record.kind).await? {
+            if other.version != record.version && other.status == VersionStatus::Live {
+                other.status = VersionStatus::Retired;
+                other.reason = Some(reason.to_owned());
+                self.save_record(&other).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the records agree with the live pointer after a run or a flip stopped half-way:
+    /// the pointer's version is live, any other "live" record retired, and a candidate that is
+    /// not live (its run stopped before judging or flipping it) rejected with that reason.
+    /// Runs under the retrain lease, before a kind is trained.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn reconcile(&self, kind: ModelKind) -> Result<(), RegistryError> {
+        let live = self.live(kind).await?.map(|(p, _)| p.version);
+        for mut record in self.list(kind).await? {
+            let is_live = live.as_deref() == Some(record.version.as_str());
+            let fixed = match record.status {
+                VersionStatus::Live if !is_live => Some((
+                    VersionStatus::Retired,
+                    Some(format!("replaced by {}", live.as_deref().unwrap_or("nothing"))),
+                )),
+                VersionStatus::Candidate if !is_live => Some((
+                    VersionStatus::Rejected,
+                    Some("interrupted: its run stopped before judging or publishing it".to_owned()),
+                )),
+                VersionStatus::Candidate | VersionStatus::Rejected | VersionStatus::Retired if is_live => {
+                    Some((VersionStatus::Live, None))
+                }
+                _ => None,
+            };
+            if let Some((status, reason)) = fixed {
+                tracing::info!(%kind, version = %record.version, from = %record.status, to = %status, "record reconciled with the live pointer");
+                record.status = status;
+                record.reason = reason;
+                self.save_record(&record).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Points serving back at the version live before the current one, if its documents are
+    /// still kept; the current version is retired. Rolling back again goes one further back.
     ///
     /// # Errors
     /// [`RegistryError::NoRollback`] when there is no earlier published version.
@@ -316,10 +397,11 @@ impl Registry {
         let Some(live) = self.live(kind).await? else {
             return Err(RegistryError::NoRollback { kind, reason: "nothing is live".into() });
         };
-        let Some(previous) = live.0.previous.clone() else {
+        let mut history = live.0.earlier();
+        let Some(previous) = history.pop() else {
             return Err(RegistryError::NoRollback {
                 kind,
-                reason: format!("live version {} replaced nothing", live.0.version),
+                reason: format!("live version {} has no earlier version left to go back to", live.0.version),
             });
         };
         let mut target = self.record(kind, &previous).await?.filter(|r| r.published).ok_or_else(|| {
@@ -328,16 +410,18 @@ impl Registry {
                 reason: format!("version {previous} is no longer kept with its serving documents"),
             }
         })?;
-        self.flip(&mut target, Some(&live), "rolled back from; now").await?;
+        self.flip_to(&mut target, Some(&live), history, "rolled back from; now").await?;
         Ok(target)
     }
 
-    /// Deletes versions beyond the newest `keep` (never the live one, nor the one it replaced):
-    /// their serving documents, blobs and records. Also removes serving documents of
-    /// unpublished (failed) versions among the kept ones.
+    /// Deletes versions beyond the newest `keep` (never the live one, nor the one a rollback
+    /// would go back to): their serving documents, blobs and records. Also removes serving
+    /// documents of unpublished (failed) versions among the kept ones, and version folders no
+    /// record names (a write interrupted before its record). One version failing to delete does
+    /// not stop the others.
     ///
     /// # Errors
-    /// When a store fails (retention runs again on the next publish).
+    /// The first store failure (retention runs again on the next publish).
     pub async fn apply_retention(&self, kind: ModelKind) -> Result<(), RegistryError> {
         let live = self.live(kind).await?.map(|(p, _)| p);
         let protected: Vec<&str> = live
@@ -345,23 +429,46 @@ impl Registry {
             .flat_map(|p| std::iter::once(p.version.as_str()).chain(p.previous.as_deref()))
             .collect();
         let records = self.list(kind).await?;
+        let mut first_error = None;
+        let mut note = |result: Result<(), RegistryError>, version: &str| {
+            if let Err(e) = result {
+                tracing::warn!(%kind, version, error = %e, "retention could not delete a version");
+                first_error.get_or_insert(e);
+            }
+        };
         for (rank, record) in records.iter().enumerate() {
             if protected.contains(&record.version.as_str()) {
                 continue;
             }
             if rank >= self.keep {
-                self.delete_version(kind, &record.version).await?;
+                note(self.delete_version(kind, &record.version).await, &record.version);
             } else if !record.published && record.status == VersionStatus::Rejected {
-                self.delete_serving(kind, &record.version).await?;
+                note(self.delete_serving(kind, &record.version).await, &record.version);
             }
         }
-        Ok(())
+        let prefix = format!("{kind}/");
+        let mut orphans: Vec<String> = self
+            .models
+            .list(&prefix)
+            .await?
+            .into_iter()
+            .filter_map(|blob| blob.path.strip_prefix(&prefix)?.split_once('/').map(|(v, _)| v.to_owned()))
+            .filter(|v| !protected.contains(&v.as_str()) && !records.iter().any(|r| &r.version == v))
+            .collect();
+        orphans.sort();
+        orphans.dedup();
+        for version in orphans {
+            tracing::info!(%kind, %version, "deleting a version folder no record names (an interrupted write)");
+            note(self.delete_version(kind, &version).await, &version);
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     async fn delete_serving(&self, kind: ModelKind, version: &str) -> Result<(), RegistryError> {
         let path = format!("{}{SERVING_KEYS_FILE}", folder(kind, version));
         if let Some(blob) = self.models.get(&path).await? {
-            let keys: Vec<(String, String)> = codec::decode_model(&blob.body)?;
+            let keys: Vec<(String, String)> =
+                codec::decode_model(&blob.body).map_err(|e| e.in_file(&path))?;
             for chunk in keys.chunks(2_000) {
                 self.serving.delete_many(chunk).await?;
             }

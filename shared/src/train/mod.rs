@@ -10,8 +10,11 @@
 //! 5. judge the gates: a rejected version stays in the registry with its reason;
 //! 6. publish: write its serving documents, flip the pointer on the ETag read in step 1.
 //!
-//! The whole run holds the `retrain` lease: a second run started meanwhile gets
-//! [`TrainError::Busy`] and exits without touching anything.
+//! The whole run holds the `retrain` lease, renewed while it runs: a second run started
+//! meanwhile gets [`TrainError::Busy`] and exits without touching anything, and a run that
+//! finds it lost publishes nothing more. Before each kind the records are reconciled with the
+//! live pointer (a run killed half-way leaves them behind it). One kind failing does not stop
+//! the others: the report lists it under `failed`.
 
 mod forecast;
 mod inputs;
@@ -34,8 +37,8 @@ pub use segments::SegmentsArtifact;
 
 use crate::registry::drift::DEFAULT_PSI_THRESHOLD;
 use crate::registry::{
-    DriftReport, Gates, Lease, LeaseError, Manifest, ModelKind, Profile, Registry, RegistryError,
-    VersionRecord, VersionStatus, code_version, decode_model, encode_model, new_version,
+    DriftReport, Gates, KeptLease, Lease, LeaseError, Manifest, ModelKind, Profile, Registry, RegistryError,
+    VersionRecord, VersionStatus, code_version, decode_model, encode_model, holder_name, new_version,
 };
 use crate::segments::SegmentParams;
 use crate::store::{BlobStore, Document, StoreError};
@@ -52,6 +55,10 @@ pub enum TrainError {
     /// Another run holds the lease.
     #[error("another retrain is running: {0}")]
     Busy(String),
+    /// The lease expired without renewal and another run may have taken it: nothing more is
+    /// published by this run.
+    #[error("the retrain lease was lost (not renewed in time); this run publishes nothing more")]
+    LeaseLost,
     /// A feature table is missing.
     #[error("no features to train on ({missing} is missing): ingest transactions first")]
     NoFeatures {
@@ -109,7 +116,8 @@ pub struct TrainOptions {
     pub gates: Gates,
     /// PSI above which drift is flagged.
     pub psi_threshold: f64,
-    /// How long the lease lasts (a crashed run blocks others at most this long), seconds.
+    /// How long the lease lasts without renewal (a crashed run blocks others at most this
+    /// long), seconds; a running retrain renews it every quarter of this.
     pub lease_seconds: i64,
 }
 
@@ -121,7 +129,7 @@ impl Default for TrainOptions {
             segments: SegmentParams::default(),
             gates: Gates::default(),
             psi_threshold: DEFAULT_PSI_THRESHOLD,
-            lease_seconds: 3_600,
+            lease_seconds: 120,
         }
     }
 }
@@ -158,11 +166,31 @@ pub struct KindOutcome {
     pub timings: BTreeMap<String, f64>,
 }
 
+/// A kind that failed to train or publish (its live version, if any, stays live).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindFailure {
+    /// The kind.
+    pub kind: ModelKind,
+    /// What went wrong.
+    pub error: String,
+    /// Whether retrying later may succeed (a transient store failure).
+    pub transient: bool,
+}
+
+impl std::fmt::Display for KindFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.error)
+    }
+}
+
 /// What a run did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
-    /// Per kind, in training order.
+    /// Per kind trained, in training order (live or rejected by a gate).
     pub kinds: Vec<KindOutcome>,
+    /// Kinds that failed, in training order.
+    #[serde(default)]
+    pub failed: Vec<KindFailure>,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -254,32 +282,27 @@ impl Trainer {
         &self.registry
     }
 
-    /// Trains `kinds` under the retrain lease, reporting progress to `progress`.
+    /// Trains `kinds` under the retrain lease (`holder`: a name no other run shares, see
+    /// [`crate::registry::holder_name`]), reporting progress to `progress`.
     ///
     /// # Errors
-    /// [`TrainError::Busy`] when another run holds the lease; otherwise the first failure
-    /// (kinds after it are not trained; versions already live stay live).
+    /// [`TrainError::Busy`] when another run holds the lease; a failure loading the features.
+    /// A kind that fails is reported in [`TrainReport::failed`] and the others still train.
     pub async fn run(
         &self,
         kinds: &[ModelKind],
         holder: &str,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<TrainReport, TrainError> {
-        let lease = match Lease::acquire(
-            self.registry.records_store(),
-            RETRAIN_LEASE,
-            holder,
-            chrono::Duration::seconds(self.options.lease_seconds),
-        )
-        .await
-        {
-            Ok(lease) => lease,
+        let ttl = chrono::Duration::seconds(self.options.lease_seconds);
+        let lease = match Lease::acquire(self.registry.records_store(), RETRAIN_LEASE, holder, ttl).await {
+            Ok(lease) => lease.keep(ttl),
             Err(LeaseError::Held { holder, until, .. }) => {
                 return Err(TrainError::Busy(format!("{holder} holds the lease until {until}")));
             }
             Err(LeaseError::Store(e)) => return Err(e.into()),
         };
-        let result = self.run_locked(kinds, progress).await;
+        let result = self.run_locked(kinds, &lease, progress).await;
         if let Err(e) = lease.release().await {
             tracing::warn!(error = %e, "could not release the retrain lease; it will expire");
         }
@@ -289,6 +312,7 @@ impl Trainer {
     async fn run_locked(
         &self,
         kinds: &[ModelKind],
+        lease: &KeptLease,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Result<TrainReport, TrainError> {
         let started = Instant::now();
@@ -303,18 +327,26 @@ impl Trainer {
         };
         let profile = Profile::of(&profile_values);
         let mut outcomes = Vec::new();
+        let mut failed = Vec::new();
         for (n, &kind) in kinds.iter().enumerate() {
             let step = |k: usize, phase: &'static str| Progress {
                 kind: Some(kind),
                 phase,
                 step: (1 + n * 4 + k, total),
             };
-            outcomes.push(
-                self.train_kind(kind, &data, &profile, &profile_values, &|k, p| progress(step(k, p))).await?,
-            );
+            let trained = self
+                .train_kind(kind, &data, &profile, &profile_values, lease, &|k, p| progress(step(k, p)))
+                .await;
+            match trained {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    tracing::error!(%kind, error = %e, "training failed; the live version stays live");
+                    failed.push(KindFailure { kind, error: e.to_string(), transient: e.is_transient() });
+                }
+            }
         }
         progress(Progress { kind: None, phase: "done", step: (total, total) });
-        Ok(TrainReport { kinds: outcomes, seconds: started.elapsed().as_secs_f64() })
+        Ok(TrainReport { kinds: outcomes, failed, seconds: started.elapsed().as_secs_f64() })
     }
 
     async fn train_kind(
@@ -323,8 +355,10 @@ impl Trainer {
         data: &Arc<TrainingData>,
         profile: &Profile,
         profile_values: &[(&'static str, Vec<f64>)],
+        lease: &KeptLease,
         progress: &(dyn Fn(usize, &'static str) + Send + Sync),
     ) -> Result<KindOutcome, TrainError> {
+        self.registry.reconcile(kind).await?;
         let created_at = Utc::now();
         let version = new_version(created_at);
         let live = self.registry.live(kind).await?;
@@ -421,14 +455,21 @@ impl Trainer {
             record.status = VersionStatus::Rejected;
             record.reason = Some(format!("gate failed: {}", gate.failures()));
             self.registry.save_record(&record).await?;
-            self.registry.apply_retention(kind).await?;
+            if let Err(e) = self.registry.apply_retention(kind).await {
+                tracing::warn!(%kind, error = %e, "retention failed; it runs again after the next publish");
+            }
             tracing::warn!(%kind, version, reason = record.reason.as_deref().unwrap_or(""), "version rejected");
             return Ok(outcome(record, timings));
         }
 
         progress(3, "publish");
         let t = Instant::now();
-        if let Err(e) = self.publish(&mut record, &docs, live.as_ref()).await {
+        let published = if lease.is_held() {
+            self.publish(&mut record, &docs, live.as_ref()).await
+        } else {
+            Err(TrainError::LeaseLost)
+        };
+        if let Err(e) = published {
             record.status = VersionStatus::Rejected;
             record.reason = Some(format!("publish failed: {e}"));
             if let Err(save) = self.registry.save_record(&record).await {
@@ -452,13 +493,37 @@ impl Trainer {
         Ok(())
     }
 
+    /// Takes the retrain lease for a by-hand registry change, so it never interleaves with a
+    /// retrain's publish.
+    async fn by_hand(&self) -> Result<Lease, TrainError> {
+        let ttl = chrono::Duration::seconds(self.options.lease_seconds);
+        match Lease::acquire(self.registry.records_store(), RETRAIN_LEASE, &holder_name("models"), ttl).await
+        {
+            Ok(lease) => Ok(lease),
+            Err(LeaseError::Held { holder, until, .. }) => {
+                Err(TrainError::Busy(format!("{holder} holds the lease until {until}; try again after it")))
+            }
+            Err(LeaseError::Store(e)) => Err(e.into()),
+        }
+    }
+
     /// Makes `version` of `kind` live by hand: republishes its serving documents from its
     /// stored model when they are not kept, then flips the pointer (gates are not applied: a
-    /// person decided).
+    /// person decided). Holds the retrain lease meanwhile.
     ///
     /// # Errors
-    /// Unknown or incomplete versions; store failures; [`RegistryError::PointerMoved`].
+    /// [`TrainError::Busy`] during a retrain; unknown or incomplete versions; store failures;
+    /// [`RegistryError::PointerMoved`].
     pub async fn promote(&self, kind: ModelKind, version: &str) -> Result<VersionRecord, TrainError> {
+        let lease = self.by_hand().await?;
+        let result = self.promote_locked(kind, version).await;
+        if let Err(e) = lease.release().await {
+            tracing::warn!(error = %e, "could not release the retrain lease; it will expire");
+        }
+        result
+    }
+
+    async fn promote_locked(&self, kind: ModelKind, version: &str) -> Result<VersionRecord, TrainError> {
         let unknown = || RegistryError::UnknownVersion { kind, version: version.to_owned() };
         let mut record = self.registry.record(kind, version).await?.ok_or_else(unknown)?;
         if self.registry.manifest(kind, version).await?.is_none() {
@@ -474,15 +539,31 @@ impl Trainer {
             return Ok(record);
         }
         if !record.published {
+            let path = format!("{kind}/{version}/{MODEL_FILE}");
             let bytes = self.registry.read_file(kind, version, MODEL_FILE).await?;
             let v = version.to_owned();
-            let docs = tokio::task::spawn_blocking(move || Artifact::decode(kind, &bytes)?.documents(&v))
-                .await
-                .map_err(|e| TrainError::Data(format!("publish task failed: {e}")))??;
+            let docs = tokio::task::spawn_blocking(move || {
+                Artifact::decode(kind, &bytes).map_err(|e| e.in_file(&path))?.documents(&v)
+            })
+            .await
+            .map_err(|e| TrainError::Data(format!("publish task failed: {e}")))??;
             self.registry.write_serving(&mut record, &docs).await?;
         }
         self.registry.flip(&mut record, live.as_ref(), "replaced by promoted").await?;
         Ok(record)
+    }
+
+    /// Rolls `kind` back one version by hand ([`Registry::rollback`]), holding the retrain lease.
+    ///
+    /// # Errors
+    /// [`TrainError::Busy`] during a retrain; [`RegistryError::NoRollback`]; store failures.
+    pub async fn rollback(&self, kind: ModelKind) -> Result<VersionRecord, TrainError> {
+        let lease = self.by_hand().await?;
+        let result = self.registry.rollback(kind).await.map_err(TrainError::from);
+        if let Err(e) = lease.release().await {
+            tracing::warn!(error = %e, "could not release the retrain lease; it will expire");
+        }
+        result
     }
 }
 

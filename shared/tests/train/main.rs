@@ -111,10 +111,11 @@ impl DocumentStore for Faulty {
     }
 }
 
-/// A blob store that fails every write of a manifest once armed.
+/// A blob store that fails every write of a manifest under `prefix`.
 #[derive(Debug)]
 struct NoManifest {
     inner: Arc<dyn BlobStore>,
+    prefix: &'static str,
 }
 
 #[async_trait]
@@ -123,7 +124,7 @@ impl BlobStore for NoManifest {
         self.inner.location()
     }
     async fn put(&self, path: &str, body: Bytes, options: PutOptions) -> StoreResult<BlobMeta> {
-        if path.ends_with("manifest.json") {
+        if path.starts_with(self.prefix) && path.ends_with("manifest.json") {
             return Err(injected());
         }
         self.inner.put(path, body, options).await
@@ -180,8 +181,10 @@ async fn a_serving_store_failing_mid_publish_leaves_the_old_version_live_and_the
     serving.fail_batches.store(true, Ordering::SeqCst);
     let broken =
         trainer(&stores, Registry::from_parts(p.models.clone(), p.records.clone(), serving, 5)).await;
-    let error = broken.run(&[ModelKind::Segments], "t", &quiet).await.unwrap_err();
-    assert!(error.to_string().contains("injected"), "{error}");
+    let report = broken.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    assert!(report.kinds.is_empty());
+    assert_eq!(report.failed[0].kind, ModelKind::Segments);
+    assert!(report.failed[0].error.contains("injected"), "{:?}", report.failed);
     let registry = Registry::open(&stores, 5).await.unwrap();
     assert_eq!(live(&registry, ModelKind::Segments).await.as_deref(), Some(v1.as_str()));
     readers_see(&stores, &v1).await;
@@ -206,16 +209,24 @@ async fn a_blob_store_failing_mid_write_leaves_no_version_to_promote() {
         .version
         .clone();
     let p = parts(&stores).await;
-    let models: Arc<dyn BlobStore> = Arc::new(NoManifest { inner: p.models.clone() });
+    let models: Arc<dyn BlobStore> = Arc::new(NoManifest { inner: p.models.clone(), prefix: "segments/" });
     let broken =
         trainer(&stores, Registry::from_parts(models, p.records.clone(), p.serving.clone(), 5)).await;
-    assert!(matches!(broken.run(&[ModelKind::Segments], "t", &quiet).await, Err(TrainError::Registry(_))));
+    let report = broken.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    assert_eq!((report.kinds.len(), report.failed.len()), (0, 1), "{report:?}");
     let registry = Registry::open(&stores, 5).await.unwrap();
     assert_eq!(live(&registry, ModelKind::Segments).await.as_deref(), Some(v1.as_str()));
     assert_eq!(registry.list(ModelKind::Segments).await.unwrap().len(), 1, "no record of the broken version");
     readers_see(&stores, &v1).await;
+    let folders = |list: Vec<BlobMeta>| -> std::collections::BTreeSet<String> {
+        list.iter().filter_map(|b| b.path.split('/').nth(1).map(str::to_owned)).collect()
+    };
+    assert_eq!(folders(p.models.list("segments/").await.unwrap()).len(), 2, "the broken write's files");
     let next = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
     readers_see(&stores, &next.kinds[0].version).await;
+    // Retention deleted the folder no record names.
+    let kept = folders(p.models.list("segments/").await.unwrap());
+    assert_eq!(kept, [v1, next.kinds[0].version.clone()].into_iter().collect(), "{kept:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +239,7 @@ async fn a_run_killed_between_version_write_and_pointer_flip_changes_nothing_rea
     let records = Faulty::new(p.records.clone());
     records.fail_flips.store(true, Ordering::SeqCst);
     let dying = trainer(&stores, Registry::from_parts(p.models.clone(), records, p.serving.clone(), 5)).await;
-    assert!(dying.run(&[ModelKind::Segments], "t", &quiet).await.is_err());
+    assert_eq!(dying.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().failed.len(), 1);
     let registry = Registry::open(&stores, 5).await.unwrap();
     assert_eq!(live(&registry, ModelKind::Segments).await.as_deref(), Some(v1.as_str()));
     readers_see(&stores, &v1).await;
@@ -275,4 +286,102 @@ async fn retention_keeps_the_newest_versions_and_never_the_live_one_or_its_prede
     let old_docs = stores.documents.container("serving").await.unwrap();
     let docs = old_docs.query(&customer_partition("17428"), &Query::all()).await.unwrap();
     assert_eq!(docs.len(), 2, "serving documents of exactly the kept versions: {docs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_kind_failing_does_not_stop_the_others() {
+    let (_home, stores) = stores_with_sample().await;
+    let p = parts(&stores).await;
+    let models: Arc<dyn BlobStore> = Arc::new(NoManifest { inner: p.models.clone(), prefix: "forecast/" });
+    let broken =
+        trainer(&stores, Registry::from_parts(models, p.records.clone(), p.serving.clone(), 5)).await;
+    let report = broken.run(&[ModelKind::Forecast, ModelKind::Segments], "t", &quiet).await.unwrap();
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert_eq!(report.failed[0].kind, ModelKind::Forecast);
+    assert!(report.failed[0].to_string().starts_with("forecast: "), "{}", report.failed[0]);
+    assert_eq!(report.kinds.len(), 1);
+    assert_eq!((report.kinds[0].kind, report.kinds[0].status), (ModelKind::Segments, VersionStatus::Live));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollbacks_walk_back_one_version_at_a_time() {
+    let (_home, stores) = stores_with_sample().await;
+    let t = healthy(&stores).await;
+    let mut versions = Vec::new();
+    for _ in 0..3 {
+        versions.push(t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone());
+    }
+    let registry = t.registry();
+    assert_eq!(t.rollback(ModelKind::Segments).await.unwrap().version, versions[1]);
+    assert_eq!(t.rollback(ModelKind::Segments).await.unwrap().version, versions[0], "not back to the newest");
+    readers_see(&stores, &versions[0]).await;
+    let error = t.rollback(ModelKind::Segments).await.unwrap_err();
+    assert!(error.to_string().contains("no earlier"), "{error}");
+    let statuses: Vec<(String, VersionStatus)> = registry
+        .list(ModelKind::Segments)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.version, r.status))
+        .collect();
+    assert_eq!(statuses.iter().filter(|(_, s)| *s == VersionStatus::Live).count(), 1, "{statuses:?}");
+    // A run after the rollbacks replaces the version they went back to, and can be rolled back.
+    let next = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    assert_eq!(t.rollback(ModelKind::Segments).await.unwrap().version, versions[0]);
+    assert_ne!(next, versions[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_left_wrong_by_a_run_killed_after_its_flip_are_reconciled_by_the_next_run() {
+    let (_home, stores) = stores_with_sample().await;
+    let t = healthy(&stores).await;
+    let v1 = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    let v2 = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    let registry = t.registry();
+    // What a kill between the flip to v2 and its bookkeeping leaves: v1 still says live, v2
+    // says candidate; and a candidate whose run died before its gate.
+    let mut old = registry.record(ModelKind::Segments, &v1).await.unwrap().unwrap();
+    old.status = VersionStatus::Live;
+    registry.save_record(&old).await.unwrap();
+    let mut new = registry.record(ModelKind::Segments, &v2).await.unwrap().unwrap();
+    new.status = VersionStatus::Candidate;
+    registry.save_record(&new).await.unwrap();
+    let mut dead = new.clone();
+    dead.version = "20200101T000000000Z-dead00".to_owned();
+    dead.published = false;
+    registry.save_record(&dead).await.unwrap();
+
+    let v3 = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    let status = |version: String| {
+        let registry = registry.clone();
+        async move { registry.record(ModelKind::Segments, &version).await.unwrap().map(|r| r.status) }
+    };
+    assert_eq!(status(v3).await, Some(VersionStatus::Live));
+    assert_eq!(status(v2).await, Some(VersionStatus::Retired));
+    assert_eq!(status(v1).await, Some(VersionStatus::Retired));
+    let dead = registry.record(ModelKind::Segments, &dead.version).await.unwrap().unwrap();
+    assert_eq!(dead.status, VersionStatus::Rejected);
+    assert!(dead.reason.unwrap().starts_with("interrupted"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retention_failure_after_the_flip_leaves_the_new_version_live_and_recorded_so() {
+    let (_home, stores) = stores_with_sample().await;
+    let registry = Registry::open(&stores, 1).await.unwrap();
+    let t = trainer(&stores, registry.clone()).await;
+    let v1 = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    let _v2 = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    // v1 is now beyond retention's reach only once v3 replaces v2: break its key list first.
+    let models = stores.blobs.container("models").await.unwrap();
+    let keys = format!("segments/{v1}/serving_keys.bin");
+    models.put(&keys, Bytes::from_static(b"junk"), PutOptions::default()).await.unwrap();
+    let report = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    assert!(report.failed.is_empty(), "{report:?}");
+    let v3 = &report.kinds[0].version;
+    assert_eq!(report.kinds[0].status, VersionStatus::Live);
+    assert_eq!(live(&registry, ModelKind::Segments).await.as_ref(), Some(v3));
+    assert_eq!(registry.record(ModelKind::Segments, v3).await.unwrap().unwrap().status, VersionStatus::Live);
+    readers_see(&stores, v3).await;
+    let error = registry.apply_retention(ModelKind::Segments).await.unwrap_err();
+    assert!(error.to_string().contains(&keys), "the error names the file: {error}");
 }
