@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use shopsense::features;
 use shopsense::ingest::{DEFAULT_MAX_TABLE_BYTES, Mapping, UploadKind, parse_upload};
-use shopsense::segments::{RfmTable, SegmentParams};
+use shopsense::segments::{RfmTable, SegmentParams, last_day};
 
 /// What `shopsense segment` was asked.
 #[derive(Debug, Clone)]
@@ -28,6 +28,17 @@ pub struct SegmentArgs {
 /// Runs the command (CPU-bound: call it off the async runtime).
 pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
     let file = args.transactions.display().to_string();
+    // Before the work: an output that cannot be written is said at once, not after the fit.
+    let out_dir = match args.out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    anyhow::ensure!(
+        out_dir.is_dir(),
+        "cannot write {}: {} is not a folder",
+        args.out.display(),
+        out_dir.display()
+    );
     let bytes = std::fs::read(&args.transactions).with_context(|| format!("cannot read {file}"))?;
     let batch = shopsense::bronze::sha256_hex(&bytes);
     let parsed = parse_upload(
@@ -52,13 +63,21 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
             parsed.frame.as_ref().map_or(0, polars::prelude::DataFrame::height)
         );
     }
-    let frame = parsed.frame.context("no rows were accepted")?;
+    let frame = parsed.frame.with_context(|| format!("{file}: no rows were accepted"))?;
+    let rows = frame.height();
     let tables = features::refresh(&[frame])?;
     let reference = args.reference_date.and_then(|d| d.and_hms_opt(0, 0, 0));
-    let rfm = RfmTable::from_inputs(&tables.rfm_inputs, reference)?;
+    let rfm = RfmTable::from_inputs(&tables.rfm_inputs, reference, last_day(&tables.daily_demand)?)
+        .with_context(|| format!("{file}: --reference-date"))?;
+    anyhow::ensure!(rows > 0, "{file}: no data rows, so there is no one to segment");
+    anyhow::ensure!(
+        !rfm.is_empty(),
+        "{file}: none of the {rows} accepted rows is a customer's sale (a sale needs a customer id, \
+         a positive quantity and a price above 0), so there is no one to segment"
+    );
     let params = SegmentParams { fixed_k: args.k, ..SegmentParams::default() };
     let started = Instant::now();
-    let model = params.fit(&rfm)?;
+    let model = params.fit(&rfm).with_context(|| format!("{file}: segmenting {} customers", rfm.len()))?;
     let seconds = started.elapsed().as_secs_f64();
     write_csv(&args.out, &rfm, &model)?;
     if args.json {
@@ -134,4 +153,52 @@ fn summary(rfm: &RfmTable, model: &shopsense::segments::SegmentModel, seconds: f
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/sample/online_retail_sample.csv")
+    }
+
+    fn args(transactions: PathBuf, out: PathBuf) -> SegmentArgs {
+        SegmentArgs { transactions, out, k: None, reference_date: None, json: true }
+    }
+
+    fn message(result: anyhow::Result<()>) -> String {
+        format!("{:#}", result.unwrap_err())
+    }
+
+    #[test]
+    fn the_sample_is_segmented_and_bad_requests_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("segments.csv");
+        run(&args(sample(), out.clone())).unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(written.lines().count(), 90, "a header and the sample's 89 customers");
+
+        let before = SegmentArgs {
+            reference_date: NaiveDate::from_ymd_opt(2011, 1, 1),
+            ..args(sample(), out.clone())
+        };
+        let said = message(run(&before));
+        assert!(
+            said.contains("online_retail_sample.csv") && said.contains("before the last sale (2011-12-09)"),
+            "{said}"
+        );
+
+        let huge = SegmentArgs { k: Some(usize::MAX / 2 + 1), ..args(sample(), out.clone()) };
+        assert!(message(run(&huge)).contains("a fixed k must be from 2 to 30"));
+
+        let nowhere = args(sample(), dir.path().join("no/such/folder/out.csv"));
+        assert!(message(run(&nowhere)).contains("is not a folder"));
+
+        let header = dir.path().join("header.csv");
+        let first = std::fs::read_to_string(sample()).unwrap().lines().next().unwrap().to_owned();
+        std::fs::write(&header, format!("{first}\n")).unwrap();
+        let said = message(run(&args(header, out)));
+        assert!(said.contains("header.csv: no data rows"), "{said}");
+    }
 }

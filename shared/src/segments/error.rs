@@ -7,7 +7,7 @@ pub enum SegmentError {
     #[error("invalid segment parameters: {0}")]
     Params(String),
     /// Too few customers for the smallest k.
-    #[error("{customers} customers cannot form {k} segments")]
+    #[error("{customers} customers cannot form {k} segments (at least two per segment are needed)")]
     TooFewCustomers {
         /// Customers available.
         customers: usize,
@@ -29,6 +29,25 @@ pub enum SegmentError {
         k_max: usize,
         /// The guard's minimum size.
         min_size: usize,
+    },
+    /// A fixed k left a segment without customers.
+    #[error(
+        "k = {k} leaves a segment empty: the customers' RFM values form fewer than {k} distinct groups; choose a smaller k"
+    )]
+    EmptySegment {
+        /// The k asked for.
+        k: usize,
+    },
+    /// The reference date falls before the last sale.
+    #[error(
+        "the reference date {reference} is before the last sale ({last_sale}): recency cannot be measured there \
+         (use a date on or after {last_sale}, or cut the transactions first)"
+    )]
+    ReferenceBeforeLastSale {
+        /// The date asked for.
+        reference: chrono::NaiveDate,
+        /// The day of the last customer sale.
+        last_sale: chrono::NaiveDate,
     },
     /// k-means failed.
     #[error("k-means: {0}")]

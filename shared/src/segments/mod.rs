@@ -39,10 +39,14 @@ use rand_xoshiro::rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 pub use error::SegmentError;
-pub use rfm::RfmTable;
+pub use rfm::{RfmTable, last_day};
 
 /// Smallest number of customers any accepted cluster may hold.
 pub const MIN_CLUSTER_CUSTOMERS: usize = 10;
+
+/// Most segments a segmentation may have: beyond this, segments stop being something a person
+/// can act on (and the sweep's cost grows with k).
+pub const MAX_SEGMENTS: usize = 30;
 
 /// How segments are computed, with documented defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,11 +141,11 @@ impl SegmentParams {
     /// Checks the parameters.
     pub fn check(&self) -> Result<(), SegmentError> {
         let bad = |m: &str| Err(SegmentError::Params(m.into()));
-        if self.k_min < 2 || self.k_max < self.k_min {
-            return bad("need 2 <= k_min <= k_max");
+        if self.k_min < 2 || self.k_max < self.k_min || self.k_max > MAX_SEGMENTS {
+            return Err(SegmentError::Params(format!("need 2 <= k_min <= k_max <= {MAX_SEGMENTS}")));
         }
-        if self.fixed_k.is_some_and(|k| k < 2) {
-            return bad("a fixed k must be at least 2");
+        if self.fixed_k.is_some_and(|k| !(2..=MAX_SEGMENTS).contains(&k)) {
+            return Err(SegmentError::Params(format!("a fixed k must be from 2 to {MAX_SEGMENTS}")));
         }
         if self.restarts == 0 || self.max_iterations == 0 {
             return bad("restarts and max_iterations must be positive");
@@ -161,7 +165,7 @@ impl SegmentParams {
             None => (self.k_min..=self.k_max).collect(),
         };
         let smallest_k = ks[0];
-        if n < smallest_k * 2 {
+        if n / 2 < smallest_k {
             return Err(SegmentError::TooFewCustomers { customers: n, k: smallest_k });
         }
         let (points, scaling) = standardised_features(rfm);
@@ -212,6 +216,11 @@ impl SegmentParams {
             .max_by(|(_, a), (_, b)| a.silhouette.total_cmp(&b.silhouette))
             .map(|(i, _)| i)
             .ok_or(SegmentError::AllDegenerate { k_min: self.k_min, k_max: self.k_max, min_size })?;
+        if let Some(k) = self.fixed_k
+            && sweep[best].smallest == 0
+        {
+            return Err(SegmentError::EmptySegment { k });
+        }
         let (k, labels, centroids) = fits.into_iter().nth(best).expect("best indexes the fits");
         Ok(self.describe(rfm, k, sweep[best].silhouette, sweep, &labels, &centroids, scaling))
     }
@@ -370,6 +379,27 @@ mod tests {
         let model = SegmentParams::default().fit(&rfm).unwrap();
         assert!(model.segments.iter().all(|s| s.size >= 10), "{:?}", model.segments);
         assert!(model.sweep.iter().any(|s| !s.accepted), "some k isolated the outliers and was refused");
+    }
+
+    #[test]
+    fn a_fixed_k_that_leaves_a_segment_empty_or_is_out_of_range_is_refused() {
+        let identical: RfmTable = {
+            let mut t = table(&[(100, 5.0, 3.0, 300.0)]);
+            t.recency_days.fill(5.0);
+            t.frequency.fill(3.0);
+            t.monetary.fill(300.0);
+            t
+        };
+        let fixed = |k| SegmentParams { fixed_k: Some(k), ..SegmentParams::default() };
+        let error = fixed(2).fit(&identical).unwrap_err();
+        assert!(matches!(error, SegmentError::EmptySegment { k: 2 }), "{error}");
+        for k in [1, MAX_SEGMENTS + 1, usize::MAX / 2 + 1, usize::MAX] {
+            let error = fixed(k).fit(&identical).unwrap_err();
+            assert!(matches!(error, SegmentError::Params(_)), "k = {k}: {error}");
+        }
+        let few = table(&[(5, 5.0, 3.0, 300.0)]);
+        let error = fixed(3).fit(&few).unwrap_err();
+        assert!(error.to_string().contains("5 customers cannot form 3 segments"), "{error}");
     }
 
     #[test]

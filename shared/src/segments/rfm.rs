@@ -2,11 +2,23 @@
 //! reference date), frequency (distinct sale invoices), monetary (net spend after cancellations),
 //! and the classic 1-5 scores.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::SegmentError;
+
+/// The last day of the data: the last date in `daily_demand` (SKU x open day net units, guests'
+/// sales included), if it has rows.
+///
+/// # Errors
+/// A table without its `date` column.
+pub fn last_day(daily_demand: &DataFrame) -> Result<Option<NaiveDate>, SegmentError> {
+    if daily_demand.height() == 0 {
+        return Ok(None);
+    }
+    Ok(daily_demand.column("date")?.date()?.as_date_iter().flatten().max())
+}
 
 /// RFM values of every customer, column-wise.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -24,9 +36,20 @@ pub struct RfmTable {
 }
 
 impl RfmTable {
-    /// Reads `rfm_inputs` (columns `customer_id`, `last_time`, `invoices`, `net_spend`). Without
-    /// a `reference`, recency is measured at midnight after the last sale in the table.
-    pub fn from_inputs(inputs: &DataFrame, reference: Option<NaiveDateTime>) -> Result<Self, SegmentError> {
+    /// Reads `rfm_inputs` (columns `customer_id`, `last_time`, `invoices`, `net_spend`).
+    /// Recency is measured at `reference`, or by default at midnight after the data ends: after
+    /// `data_end` (the last day of any sale, a guest's too: see [`last_day`]) or the last
+    /// customer sale, whichever is later.
+    ///
+    /// # Errors
+    /// [`SegmentError::ReferenceBeforeLastSale`] when `reference` falls before the day of the
+    /// last customer sale (recency would be negative, and counts after it would be counted
+    /// anyway); a table that breaks the contract.
+    pub fn from_inputs(
+        inputs: &DataFrame,
+        reference: Option<NaiveDateTime>,
+        data_end: Option<NaiveDate>,
+    ) -> Result<Self, SegmentError> {
         let customers = inputs.column("customer_id")?.str()?.clone();
         let last = inputs.column("last_time")?.cast(&DataType::Int64)?;
         let last = last.i64()?;
@@ -34,12 +57,21 @@ impl RfmTable {
         let invoices = invoices.f64()?;
         let spend = inputs.column("net_spend")?.f64()?.clone();
         let to_time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.naive_utc());
+        let last_sale = last.max().and_then(to_time);
         let reference = match reference {
-            Some(reference) => Some(reference),
-            None => last
-                .max()
-                .and_then(to_time)
-                .and_then(|t| (t.date() + chrono::Days::new(1)).and_hms_opt(0, 0, 0)),
+            Some(reference) => {
+                if let Some(last_sale) = last_sale.filter(|l| reference.date() < l.date()) {
+                    return Err(SegmentError::ReferenceBeforeLastSale {
+                        reference: reference.date(),
+                        last_sale: last_sale.date(),
+                    });
+                }
+                Some(reference)
+            }
+            None => last_sale
+                .map(|t| t.date())
+                .max(data_end)
+                .and_then(|d| (d + chrono::Days::new(1)).and_hms_opt(0, 0, 0)),
         };
         let mut table = Self { reference, ..Self::default() };
         for i in 0..inputs.height() {
@@ -125,10 +157,20 @@ mod tests {
         inputs
             .apply("last_time", |c| c.cast(&DataType::Datetime(TimeUnit::Milliseconds, None)).unwrap())
             .unwrap();
-        let table = RfmTable::from_inputs(&inputs, None).unwrap();
+        let table = RfmTable::from_inputs(&inputs, None, None).unwrap();
         assert_eq!(table.reference, Some(day("2011-12-10 00:00")));
         assert_eq!(table.recency_days, [0.0, 8.0]);
         assert_eq!(table.frequency, [3.0, 1.0]);
         assert_eq!(table.monetary, [100.0, -5.0]);
+        // Guests bought until the 12th: the data ends then, and recency counts to it.
+        let end = chrono::NaiveDate::from_ymd_opt(2011, 12, 12);
+        let table = RfmTable::from_inputs(&inputs, None, end).unwrap();
+        assert_eq!(table.reference, Some(day("2011-12-13 00:00")));
+        assert_eq!(table.recency_days, [3.0, 11.0]);
+        // A reference on the last sale's day counts it as today's; before it, refused.
+        let table = RfmTable::from_inputs(&inputs, Some(day("2011-12-09 00:00")), end).unwrap();
+        assert_eq!(table.recency_days, [0.0, 7.0]);
+        let error = RfmTable::from_inputs(&inputs, Some(day("2011-01-01 00:00")), end).unwrap_err();
+        assert!(error.to_string().contains("2011-12-09"), "{error}");
     }
 }

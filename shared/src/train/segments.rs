@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::TrainError;
 use super::inputs::TrainingData;
 use crate::registry::ModelKind;
-use crate::segments::{RfmTable, SegmentModel, SegmentParams};
+use crate::segments::{RfmTable, SegmentModel, SegmentParams, last_day};
 use crate::serving::{CustomerSegment, SHOP_PARTITION, SegmentsSummary, customer_partition, doc_id};
 use crate::store::Document;
 
@@ -24,7 +24,7 @@ pub struct SegmentsArtifact {
 /// # Errors
 /// When there are too few customers or the table breaks the contract.
 pub fn train(data: &TrainingData, params: &SegmentParams) -> Result<(SegmentsArtifact, Value), TrainError> {
-    let rfm = RfmTable::from_inputs(&data.rfm_inputs, None)?;
+    let rfm = RfmTable::from_inputs(&data.rfm_inputs, None, last_day(&data.daily_demand)?)?;
     let model = params.fit(&rfm)?;
     let metrics = json!({
         "customers": rfm.len(),
