@@ -144,7 +144,7 @@ pub enum Command {
         #[arg(long)]
         interactions: PathBuf,
         /// Items per user.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), default_value_t = 10)]
         k: usize,
         /// Where to write the recommendations.
         #[arg(long)]
@@ -255,7 +255,7 @@ pub enum EvalCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// The cut-off.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), default_value_t = 10)]
         k: usize,
         /// With files: fit the blend on the latest training rows (for time-ordered splits).
         #[arg(long)]
@@ -336,7 +336,7 @@ pub enum BenchCommand {
         #[arg(long, default_value = "../shared/data")]
         data_dir: PathBuf,
         /// The cut-off.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), default_value_t = 10)]
         k: usize,
         /// Print one JSON document instead of tables.
         #[arg(long)]
@@ -355,7 +355,7 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20_000_000)]
         interactions: usize,
         /// Recommendations per customer.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), default_value_t = 50)]
         k: usize,
         /// Neighbours per SKU.
         #[arg(long, default_value_t = 50)]

@@ -90,6 +90,9 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let similar = skus(&body);
     assert_eq!(similar.len(), 5);
     assert!(!similar.contains(&sku));
+    // Neighbours topped up from trending are not a fallback, as for a customer's list.
+    let (_, body) = send(&router, get(&format!("/api/recommendations/items/{sku}/similar?k=100"))).await;
+    assert_eq!((skus(&body).len(), &body["answer"]["fallback"]), (100, &json!(false)), "{body}");
     let (_, body) = send(&router, get("/api/recommendations/items/NOSUCHSKU/similar?k=3")).await;
     assert_eq!(body["answer"]["fallback_reason"], json!("unknown_item"));
 

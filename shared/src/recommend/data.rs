@@ -386,6 +386,13 @@ pub fn parse_interactions_csv(name: &str, reader: impl Read) -> Result<Vec<Recor
             None | Some("") => 1.0,
             Some(text) => match text.parse::<f32>() {
                 Ok(w) if w.is_finite() && w >= 0.0 => w,
+                Ok(w) if w.is_infinite() && text.parse::<f64>().is_ok_and(f64::is_finite) => {
+                    return Err(invalid(
+                        line,
+                        &names[2],
+                        format!("`{text}` is too large (weights are 32-bit floats, at most {:e})", f32::MAX),
+                    ));
+                }
                 _ => return Err(invalid(line, &names[2], format!("`{text}` is not a number >= 0"))),
             },
         };
@@ -464,6 +471,8 @@ mod tests {
         let text = "user,item,weight\nu1,a,1\nu2,b,lots\n";
         let err = parse_interactions_csv("x.csv", text.as_bytes()).unwrap_err();
         assert_eq!(err.to_string(), "x.csv:3: column `weight`: `lots` is not a number >= 0");
+        let err = Interactions::read_csv(&b"user,item,weight\nu1,i1,1e39\n"[..], "x.csv").unwrap_err();
+        assert!(err.to_string().contains("`1e39` is too large"), "{err}");
     }
 
     #[test]

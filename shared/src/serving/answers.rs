@@ -209,14 +209,15 @@ pub async fn similar(
         }
         None => Some("unknown_item"),
     };
-    let reason = if builder.full() || shop.is_none() {
-        reason
-    } else {
-        if let Some(shop) = &shop {
-            builder.extend(&shop.trending);
-        }
-        reason.or(Some("trending"))
-    };
+    if !builder.full()
+        && let Some(shop) = &shop
+    {
+        builder.extend(&shop.trending);
+    }
+    // Topping a list of neighbours up is no fallback (as for a customer's list); a known SKU
+    // without any neighbour is answered by trending alone.
+    let had_neighbours = item.as_ref().is_some_and(|i| !i.similar.is_empty());
+    let reason = reason.or((!had_neighbours).then_some("trending"));
     Ok(Some(finish(builder, version, reason)))
 }
 
