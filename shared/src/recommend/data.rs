@@ -471,7 +471,7 @@ mod tests {
         let text = "user,item,weight\nu1,a,1\nu2,b,lots\n";
         let err = parse_interactions_csv("x.csv", text.as_bytes()).unwrap_err();
         assert_eq!(err.to_string(), "x.csv:3: column `weight`: `lots` is not a number >= 0");
-        let err = Interactions::read_csv(&b"user,item,weight\nu1,i1,1e39\n"[..], "x.csv").unwrap_err();
+        let err = parse_interactions_csv("x.csv", &b"user,item,weight\nu1,i1,1e39\n"[..]).unwrap_err();
         assert!(err.to_string().contains("`1e39` is too large"), "{err}");
     }
 
