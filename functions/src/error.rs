@@ -118,11 +118,11 @@ pub async fn json_client_errors(request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = next.run(request).await;
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            let media = v.split(';').next().unwrap_or("").trim();
+            media == "application/json" || media.ends_with("+json")
+        });
     if !status.is_client_error() || is_json {
         return response;
     }
@@ -139,14 +139,18 @@ pub async fn json_client_errors(request: Request, next: Next) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => {
             ("payload_too_large", format!("the body of {method} {path} is too large: {said}"))
         }
-        _ => (
-            "bad_request",
-            if said.is_empty() {
-                status.canonical_reason().unwrap_or("bad request").to_owned()
-            } else {
-                said
-            },
-        ),
+        _ => {
+            let code = match status {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+                StatusCode::REQUEST_TIMEOUT => "request_timeout",
+                StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+                StatusCode::BAD_REQUEST => "bad_request",
+                _ => "client_error",
+            };
+            let reason = status.canonical_reason().unwrap_or("client error");
+            (code, if said.is_empty() { reason.to_owned() } else { said })
+        }
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_TYPE);

@@ -17,10 +17,12 @@ fn main() -> anyhow::Result<()> {
     if !cli.serves() {
         end_quietly_on_a_closed_pipe();
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(shopsense_functions::cli::run(cli))
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(shopsense_functions::cli::run(cli));
+    // A command stopped by a signal leaves its CPU work (a model fit) running on a blocking
+    // thread: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 /// The Cosmos DB SDK asks the Azure VM metadata service (169.254.169.254) for a machine id when

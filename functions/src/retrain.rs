@@ -51,10 +51,12 @@ async fn retrain(
                 })
                 .collect();
             lines.extend(report.failed.iter().map(|f| format!("{f} (its live version stays live)")));
-            if let Some(transient) = report.failed.iter().find(|f| f.transient) {
-                return Ok(InvokeResponse::failed(format!("transient failure, will run again: {transient}")));
-            }
-            let mut response = InvokeResponse::ok(json!(report));
+            let mut response = match report.failed.iter().find(|f| f.transient) {
+                Some(transient) => {
+                    InvokeResponse::failed(format!("transient failure, will run again: {transient}"))
+                }
+                None => InvokeResponse::ok(json!(report)),
+            };
             for line in lines {
                 response = response.log(line);
             }

@@ -39,6 +39,7 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
         args.out.display(),
         out_dir.display()
     );
+    anyhow::ensure!(!args.out.is_dir(), "cannot write {}: it is a folder", args.out.display());
     let bytes = std::fs::read(&args.transactions).with_context(|| format!("cannot read {file}"))?;
     let batch = shopsense::bronze::sha256_hex(&bytes);
     let parsed = parse_upload(
@@ -68,7 +69,7 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
     let tables = features::refresh(&[frame])?;
     let reference = args.reference_date.and_then(|d| d.and_hms_opt(0, 0, 0));
     let rfm = RfmTable::from_inputs(&tables.rfm_inputs, reference, last_day(&tables.daily_demand)?)
-        .with_context(|| format!("{file}: --reference-date"))?;
+        .with_context(|| file.clone())?;
     anyhow::ensure!(rows > 0, "{file}: no data rows, so there is no one to segment");
     anyhow::ensure!(
         !rfm.is_empty(),

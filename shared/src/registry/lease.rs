@@ -109,10 +109,21 @@ impl Lease {
                 StoreError::AlreadyExists { .. }
                 | StoreError::Precondition { .. }
                 | StoreError::NotFound { .. },
-            ) => {
-                let current = store.get(LEASE_PARTITION, name).await?.map(|d| d.parse()).transpose()?;
-                Err(lost(current))
-            }
+            ) => match store.get(LEASE_PARTITION, name).await? {
+                // Our own write landed although the store answered with an error (a retried
+                // request): the lease is ours.
+                Some(doc) if doc.parse::<LeaseBody>().is_ok_and(|b| b.holder == holder) => {
+                    let current: LeaseBody = doc.parse()?;
+                    Ok(Self {
+                        store,
+                        name: name.to_owned(),
+                        holder: holder.to_owned(),
+                        etag: doc.etag.clone().unwrap_or_else(|| ETag(String::new())),
+                        expires_at: current.expires_at,
+                    })
+                }
+                other => Err(lost(other.map(|d| d.parse()).transpose()?)),
+            },
             Err(e) => Err(e.into()),
         }
     }
@@ -137,13 +148,22 @@ impl Lease {
                 Ok(())
             }
             Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {
-                let current: Option<LeaseBody> =
-                    self.store.get(LEASE_PARTITION, &self.name).await?.map(|d| d.parse()).transpose()?;
-                Err(LeaseError::Held {
-                    name: self.name.clone(),
-                    holder: current.as_ref().map_or_else(|| "nobody".to_owned(), |c| c.holder.clone()),
-                    until: current.map_or_else(Utc::now, |c| c.expires_at),
-                })
+                let doc = self.store.get(LEASE_PARTITION, &self.name).await?;
+                let current: Option<LeaseBody> = doc.as_ref().map(Document::parse).transpose()?;
+                match (doc, current) {
+                    // An earlier renewal landed though the store answered with an error: its
+                    // ETag is the one to hold.
+                    (Some(doc), Some(current)) if current.holder == self.holder => {
+                        self.etag = doc.etag.clone().unwrap_or_else(|| ETag(String::new()));
+                        self.expires_at = current.expires_at;
+                        Ok(())
+                    }
+                    (_, current) => Err(LeaseError::Held {
+                        name: self.name.clone(),
+                        holder: current.as_ref().map_or_else(|| "nobody".to_owned(), |c| c.holder.clone()),
+                        until: current.map_or_else(Utc::now, |c| c.expires_at),
+                    }),
+                }
             }
             Err(e) => Err(e.into()),
         }
@@ -213,6 +233,7 @@ async fn release(
     holder: &str,
     etag: Option<&ETag>,
 ) -> Result<(), StoreError> {
+    let by_etag = etag.is_some();
     let etag = match etag {
         Some(etag) => etag.clone(),
         None => match store.get(LEASE_PARTITION, name).await? {
@@ -225,6 +246,8 @@ async fn release(
     let body = LeaseBody { holder: holder.to_owned(), expires_at: Utc::now() - Duration::seconds(1) };
     let doc = Document::new(LEASE_PARTITION, name, &body)?;
     match store.replace(&doc, &etag).await {
+        // Ours with another ETag (a renewal landed unseen): release it by name instead.
+        Err(StoreError::Precondition { .. }) if by_etag => Box::pin(release(store, name, holder, None)).await,
         Ok(_) | Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e),
     }
@@ -253,8 +276,10 @@ impl KeptLease {
     /// # Errors
     /// When the store fails (the lease then expires on its own).
     pub async fn release(self) -> Result<(), StoreError> {
-        self.task.abort();
+        // The renewal task holds the lock across a renewal: taking it first lets one in flight
+        // finish (and record its ETag) before the task is stopped.
         let lease = self.lease.lock().await;
+        self.task.abort();
         release(&*lease.store, &lease.name, &lease.holder, Some(&lease.etag)).await
     }
 }
@@ -332,6 +357,60 @@ mod tests {
         drop(kept);
         tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
         assert!(Lease::acquire(store, "retrain", "b", ttl).await.is_ok(), "expired without renewals");
+    }
+
+    /// A store whose next replace lands but answers with an error (a timed-out request).
+    #[derive(Debug)]
+    struct LandsThenFails {
+        inner: Arc<dyn DocumentStore>,
+        armed: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl DocumentStore for LandsThenFails {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        async fn upsert(&self, doc: &Document) -> crate::store::StoreResult<ETag> {
+            self.inner.upsert(doc).await
+        }
+        async fn create(&self, doc: &Document) -> crate::store::StoreResult<ETag> {
+            self.inner.create(doc).await
+        }
+        async fn replace(&self, doc: &Document, if_match: &ETag) -> crate::store::StoreResult<ETag> {
+            let etag = self.inner.replace(doc, if_match).await?;
+            if self.armed.swap(false, Ordering::SeqCst) {
+                return Err(StoreError::backend("test", "timed out", true, std::io::Error::other("timeout")));
+            }
+            Ok(etag)
+        }
+        async fn get(&self, partition: &str, id: &str) -> crate::store::StoreResult<Option<Document>> {
+            self.inner.get(partition, id).await
+        }
+        async fn delete(&self, partition: &str, id: &str) -> crate::store::StoreResult<bool> {
+            self.inner.delete(partition, id).await
+        }
+        async fn query(
+            &self,
+            partition: &str,
+            query: &crate::store::Query,
+        ) -> crate::store::StoreResult<Vec<Document>> {
+            self.inner.query(partition, query).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_renewal_that_landed_unseen_neither_loses_the_lease_nor_blocks_its_release() {
+        let (_dir, inner) = store().await;
+        let flaky = Arc::new(LandsThenFails { inner: inner.clone(), armed: AtomicBool::new(false) });
+        let ttl = Duration::seconds(1);
+        let kept = Lease::acquire(flaky.clone(), "retrain", "a", ttl).await.unwrap().keep(ttl);
+        flaky.armed.store(true, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+        assert!(!flaky.armed.load(Ordering::SeqCst), "a renewal ran into the failure");
+        assert!(kept.is_held(), "the next renewal found its own write and kept the lease");
+        kept.release().await.unwrap();
+        assert!(Lease::acquire(inner, "retrain", "b", ttl).await.is_ok(), "released at once");
     }
 
     #[tokio::test]

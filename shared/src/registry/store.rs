@@ -302,8 +302,8 @@ impl Registry {
                 reason: "its serving documents are not published".into(),
             });
         }
-        // Only the versions retention keeps can be rolled back to: no longer history than that.
-        let excess = history.len().saturating_sub(self.keep);
+        // Retention keeps the live version and its history whole: `keep` versions in all.
+        let excess = history.len().saturating_sub(self.keep.saturating_sub(1));
         history.drain(..excess);
         let pointer = LivePointer {
             kind,
@@ -414,8 +414,8 @@ impl Registry {
         Ok(target)
     }
 
-    /// Deletes versions beyond the newest `keep` (never the live one, nor the one a rollback
-    /// would go back to): their serving documents, blobs and records. Also removes serving
+    /// Deletes versions beyond the newest `keep` (never the live one, nor the `keep - 1` that
+    /// rollbacks would go back to): their serving documents, blobs and records. Also removes serving
     /// documents of unpublished (failed) versions among the kept ones, and version folders no
     /// record names (a write interrupted before its record). One version failing to delete does
     /// not stop the others.
@@ -424,10 +424,9 @@ impl Registry {
     /// The first store failure (retention runs again on the next publish).
     pub async fn apply_retention(&self, kind: ModelKind) -> Result<(), RegistryError> {
         let live = self.live(kind).await?.map(|(p, _)| p);
-        let protected: Vec<&str> = live
-            .iter()
-            .flat_map(|p| std::iter::once(p.version.as_str()).chain(p.previous.as_deref()))
-            .collect();
+        let earlier = live.as_ref().map(LivePointer::earlier).unwrap_or_default();
+        let protected: Vec<&str> =
+            live.iter().map(|p| p.version.as_str()).chain(earlier.iter().map(String::as_str)).collect();
         let records = self.list(kind).await?;
         let mut first_error = None;
         let mut note = |result: Result<(), RegistryError>, version: &str| {

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::SegmentError;
 
-/// The last day of the data: the last date in `daily_demand` (SKU x open day net units, guests'
-/// sales included), if it has rows.
+/// The last day of the data: the last date in `daily_demand` (SKU x open day net units over
+/// the calendar, which runs to the file's last line of any kind: guests' sales, cancellations),
+/// if it has rows.
 ///
 /// # Errors
 /// A table without its `date` column.
@@ -38,8 +39,7 @@ pub struct RfmTable {
 impl RfmTable {
     /// Reads `rfm_inputs` (columns `customer_id`, `last_time`, `invoices`, `net_spend`).
     /// Recency is measured at `reference`, or by default at midnight after the data ends: after
-    /// `data_end` (the last day of any sale, a guest's too: see [`last_day`]) or the last
-    /// customer sale, whichever is later.
+    /// `data_end` (see [`last_day`]) or the last customer sale, whichever is later.
     ///
     /// # Errors
     /// [`SegmentError::ReferenceBeforeLastSale`] when `reference` falls before the day of the

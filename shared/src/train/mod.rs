@@ -52,8 +52,8 @@ pub const RETRAIN_LEASE: &str = "retrain";
 /// Why a training run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    /// Another run holds the lease.
-    #[error("another retrain is running: {0}")]
+    /// Another run (a retrain, or a person's promote or rollback) holds the lease.
+    #[error("the registry is busy: {0}")]
     Busy(String),
     /// The lease expired without renewal and another run may have taken it: nothing more is
     /// published by this run.
@@ -334,9 +334,13 @@ impl Trainer {
                 phase,
                 step: (1 + n * 4 + k, total),
             };
-            let trained = self
-                .train_kind(kind, &data, &profile, &profile_values, lease, &|k, p| progress(step(k, p)))
-                .await;
+            // A run that lost its lease changes nothing more: another run may hold it now.
+            let trained = if lease.is_held() {
+                self.train_kind(kind, &data, &profile, &profile_values, lease, &|k, p| progress(step(k, p)))
+                    .await
+            } else {
+                Err(TrainError::LeaseLost)
+            };
             match trained {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(e) => {
@@ -455,6 +459,9 @@ impl Trainer {
             record.status = VersionStatus::Rejected;
             record.reason = Some(format!("gate failed: {}", gate.failures()));
             self.registry.save_record(&record).await?;
+            if !lease.is_held() {
+                return Err(TrainError::LeaseLost);
+            }
             if let Err(e) = self.registry.apply_retention(kind).await {
                 tracing::warn!(%kind, error = %e, "retention failed; it runs again after the next publish");
             }
@@ -464,11 +471,7 @@ impl Trainer {
 
         progress(3, "publish");
         let t = Instant::now();
-        let published = if lease.is_held() {
-            self.publish(&mut record, &docs, live.as_ref()).await
-        } else {
-            Err(TrainError::LeaseLost)
-        };
+        let published = self.publish(&mut record, &docs, live.as_ref(), lease).await;
         if let Err(e) = published {
             record.status = VersionStatus::Rejected;
             record.reason = Some(format!("publish failed: {e}"));
@@ -482,24 +485,32 @@ impl Trainer {
         Ok(outcome(record, timings))
     }
 
+    /// Writes the serving documents and flips, each only while the lease is still ours.
     async fn publish(
         &self,
         record: &mut VersionRecord,
         docs: &[Document],
         live: Option<&(crate::registry::LivePointer, crate::store::ETag)>,
+        lease: &KeptLease,
     ) -> Result<(), TrainError> {
+        if !lease.is_held() {
+            return Err(TrainError::LeaseLost);
+        }
         self.registry.write_serving(record, docs).await?;
+        if !lease.is_held() {
+            return Err(TrainError::LeaseLost);
+        }
         self.registry.flip(record, live, "replaced by").await?;
         Ok(())
     }
 
     /// Takes the retrain lease for a by-hand registry change, so it never interleaves with a
     /// retrain's publish.
-    async fn by_hand(&self) -> Result<Lease, TrainError> {
+    async fn by_hand(&self) -> Result<KeptLease, TrainError> {
         let ttl = chrono::Duration::seconds(self.options.lease_seconds);
         match Lease::acquire(self.registry.records_store(), RETRAIN_LEASE, &holder_name("models"), ttl).await
         {
-            Ok(lease) => Ok(lease),
+            Ok(lease) => Ok(lease.keep(ttl)),
             Err(LeaseError::Held { holder, until, .. }) => {
                 Err(TrainError::Busy(format!("{holder} holds the lease until {until}; try again after it")))
             }
@@ -516,14 +527,19 @@ impl Trainer {
     /// [`RegistryError::PointerMoved`].
     pub async fn promote(&self, kind: ModelKind, version: &str) -> Result<VersionRecord, TrainError> {
         let lease = self.by_hand().await?;
-        let result = self.promote_locked(kind, version).await;
+        let result = self.promote_locked(kind, version, &lease).await;
         if let Err(e) = lease.release().await {
             tracing::warn!(error = %e, "could not release the retrain lease; it will expire");
         }
         result
     }
 
-    async fn promote_locked(&self, kind: ModelKind, version: &str) -> Result<VersionRecord, TrainError> {
+    async fn promote_locked(
+        &self,
+        kind: ModelKind,
+        version: &str,
+        lease: &KeptLease,
+    ) -> Result<VersionRecord, TrainError> {
         let unknown = || RegistryError::UnknownVersion { kind, version: version.to_owned() };
         let mut record = self.registry.record(kind, version).await?.ok_or_else(unknown)?;
         if self.registry.manifest(kind, version).await?.is_none() {
@@ -548,6 +564,9 @@ impl Trainer {
             .await
             .map_err(|e| TrainError::Data(format!("publish task failed: {e}")))??;
             self.registry.write_serving(&mut record, &docs).await?;
+        }
+        if !lease.is_held() {
+            return Err(TrainError::LeaseLost);
         }
         self.registry.flip(&mut record, live.as_ref(), "replaced by promoted").await?;
         Ok(record)
