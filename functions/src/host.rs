@@ -319,6 +319,11 @@ pub struct Invoke<T> {
     pub inputs: Map<String, Value>,
 }
 
+/// Largest invocation the host may send: a blob trigger inlines the blob as base64 (4/3 of its
+/// size), so this admits uploads of about 380 MiB. The host holds the blob in memory too: on the
+/// default 2 GB Flex Consumption instance, that is what one upload can take.
+pub const MAX_INVOKE_BYTES: usize = 512 << 20;
+
 impl<T: TriggerPayload> Invoke<T> {
     /// Reads an invocation from the raw payload.
     pub fn from_request_body(bytes: &[u8]) -> Result<Self, ApiError> {
@@ -344,10 +349,16 @@ impl<T: TriggerPayload> Invoke<T> {
 impl<S: Send + Sync, T: TriggerPayload> FromRequest<S> for Invoke<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::InvalidInvokePayload { message: format!("cannot read the body: {e}") })?;
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        // Not axum's 2 MB default: a blob trigger's invocation carries the blob inline (base64).
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_INVOKE_BYTES).await.map_err(|e| {
+            ApiError::InvalidInvokePayload {
+                message: format!(
+                    "cannot read the body (at most {} MiB, the blob inline as base64): {e}",
+                    MAX_INVOKE_BYTES >> 20
+                ),
+            }
+        })?;
         Self::from_request_body(&bytes)
     }
 }

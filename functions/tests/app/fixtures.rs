@@ -101,6 +101,27 @@ async fn the_blob_fixture_routed_to_ingest_keeps_the_upload_in_bronze_and_report
 }
 
 #[tokio::test]
+async fn an_upload_of_several_megabytes_inlined_by_the_host_is_ingested() {
+    use base64::Engine as _;
+    let (_home, state, app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let mut body =
+        b"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n".to_vec();
+    while body.len() < 3 << 20 {
+        body.extend_from_slice(b"536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n");
+    }
+    uploads.put("transactions/big.csv", body.clone().into(), PutOptions::default()).await.unwrap();
+    let mut invoke = fixture("blob.json");
+    // As the host sends it: the blob inline, base64 (4 MiB here, over axum's 2 MB default).
+    invoke["Data"]["blob"] = json!(base64::engine::general_purpose::STANDARD.encode(&body));
+    invoke["Metadata"]["BlobTrigger"] = json!("uploads/transactions/big.csv");
+    invoke["Metadata"]["name"] = json!("transactions/big.csv");
+    let (status, answer) = send(&app, post("/ingest", serde_json::to_vec(&invoke).unwrap())).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["ReturnValue"]["rows_read"].as_u64().unwrap() > 30_000, "{answer}");
+}
+
+#[tokio::test]
 async fn an_event_for_a_deleted_upload_is_answered_done_with_a_log_line_not_retried() {
     let (_home, _state, app) = local_app().await;
     let (status, answer) = send(&app, post("/ingest", raw("blob.json"))).await;
