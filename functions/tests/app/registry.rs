@@ -93,6 +93,17 @@ async fn every_function_json_has_a_route_in_app() {
     }
 }
 
+#[test]
+fn every_http_route_but_health_needs_a_function_key_in_azure() {
+    for spec in registry() {
+        let trigger = spec.trigger().unwrap();
+        if trigger.kind == "httpTrigger" {
+            let expected = if spec.name == "health" { "anonymous" } else { "function" };
+            assert_eq!(trigger.text("authLevel"), Some(expected), "{}", spec.name);
+        }
+    }
+}
+
 #[tokio::test]
 async fn unknown_routes_get_a_json_404_and_the_readiness_probe_answers() {
     let (_home, _state, app) = local_app().await;
