@@ -50,7 +50,7 @@ async fn retrain(
                     )
                 })
                 .collect();
-            lines.extend(report.failed.iter().map(|f| format!("{f} (its live version stays live)")));
+            lines.extend(report.failed.iter().map(|f| format!("{f} (what was live for it stays live)")));
             let mut response = match report.failed.iter().find(|f| f.transient) {
                 Some(transient) => {
                     InvokeResponse::failed(format!("transient failure, will run again: {transient}"))

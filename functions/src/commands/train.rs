@@ -85,7 +85,7 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
     if !report.failed.is_empty() {
         let failed: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
         anyhow::bail!(
-            "{} of {} kinds failed (their live versions stay live): {}",
+            "{} of {} kinds failed (what was live for them stays live): {}",
             failed.len(),
             kinds.len(),
             failed.join("; ")

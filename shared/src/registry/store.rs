@@ -410,7 +410,7 @@ impl Registry {
                 reason: format!("version {previous} is no longer kept with its serving documents"),
             }
         })?;
-        self.flip_to(&mut target, Some(&live), history, "rolled back from; now").await?;
+        self.flip_to(&mut target, Some(&live), history, "rolled back to").await?;
         Ok(target)
     }
 

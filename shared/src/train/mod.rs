@@ -387,6 +387,10 @@ impl Trainer {
         tracing::info!(%kind, version, seconds = t.elapsed().as_secs_f64(), %metrics, "trained");
 
         progress(1, "write");
+        // The fit can outlast a lost lease (a paused or starved process): write nothing then.
+        if !lease.is_held() {
+            return Err(TrainError::LeaseLost);
+        }
         let t = Instant::now();
         let drift = match &live_record {
             Some(record) => match self.registry.read_file(kind, &record.version, PROFILE_FILE).await {
