@@ -4,8 +4,8 @@
 // `postdeploy` hook and the deploy workflow): Event Grid validates a subscription's endpoint when
 // the subscription is created or updated, so the function must already be running. Each
 // subscription is a module deployed only when its function is in `functionNames`, the function
-// folders of the package just deployed (dist/app). A subscription for a function that does not
-// ship yet (inventory-alert) therefore waits here, inert, until a package contains it.
+// folders of the package just deployed (dist/app): a subscription never points at a function
+// the package lacks (Event Grid would fail its validation).
 //
 // infra/tests checks that every event-triggered function in the code has its subscription here.
 targetScope = 'resourceGroup'

@@ -155,6 +155,15 @@ def settings_problems(read: list[str], set_keys: set[str], host_read: set[str]) 
                 f"the code reads {name} but the Bicep does not set it: set it in infra/app/function-app.bicep, "
                 "or list it in infra/tests/test_infra.py (NOT_SET_IN_AZURE / HAS_CODE_DEFAULT) with the reason"
             )
+    for name in sorted(host_read - set_keys):
+        problems.append(f"the host reads {name} for a trigger binding but the Bicep does not set it")
+    host = {key.split("__", 1)[1] for key in set_keys if key.startswith("AzureWebJobsStorage__")}
+    endpoints = "accountName" in host or {"blobServiceUri", "queueServiceUri"} <= host
+    if not ({"credential", "clientId"} <= host and endpoints):
+        problems.append(
+            "the host's own storage needs identity-based AzureWebJobsStorage__credential, __clientId and "
+            "__accountName (or __blobServiceUri and __queueServiceUri)"
+        )
     known = set(read) | host_read
     for key in sorted(set_keys):
         if key.startswith(OUR_PREFIXES) and key not in known:
@@ -490,7 +499,7 @@ def test_every_subscription_waits_for_its_function_to_be_deployed():
     assert not bicep(EVENT_SUBSCRIPTIONS)["resources"] or all(
         r["existing"] for r in bicep(EVENT_SUBSCRIPTIONS)["resources"].values()
     ), "subscriptions are modules with a condition, never unconditional resources"
-    # inventory-alert ships later; its subscription must be ready for it, and stay inert until then.
+    # Both event-triggered functions have their subscription.
     assert "inventory-alert" in {conditioned_function(m) for m in bicep(EVENT_SUBSCRIPTIONS)["modules"].values()}
     print(f"subscriptions waiting for their functions: {waiting or 'none'}")
 
@@ -597,20 +606,31 @@ def test_azure_yaml_packages_with_the_script_and_deploys_the_tested_zip():
 
 def test_the_deploy_workflow_signs_in_with_oidc_and_runs_the_same_steps_as_azd_up():
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "deploy.yml").read_text())
-    assert workflow["permissions"]["id-token"] == "write"
     triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads `on` as true
     assert "workflow_dispatch" in triggers and triggers["push"]["branches"] == ["main"]
-    steps = workflow["jobs"]["deploy"]["steps"]
-    login = [s for s in steps if str(s.get("uses", "")).startswith("azure/login@")]
+    # Only the deploy job can get an OIDC token: the build runs every dependency's build script.
+    assert "id-token" not in workflow["permissions"], "no workflow-wide id-token"
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    assert "id-token" not in build.get("permissions", {})
+    assert deploy["permissions"]["id-token"] == "write"
+    assert deploy["needs"] == "build" and deploy["environment"] == "production"
+    login = [s for s in deploy["steps"] if str(s.get("uses", "")).startswith("azure/login@")]
     assert len(login) == 1
     assert login[0]["with"] == {
         "client-id": "${{ vars.AZURE_CLIENT_ID }}",
         "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
         "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
     }
-    runs = "\n".join(str(s.get("run", "")) for s in steps)
-    for command in ("./scripts/package.sh", "azd provision --no-prompt", "azd deploy --no-prompt"):
-        assert command in runs, f"deploy.yml must run {command}"
+    assert not any(str(s.get("uses", "")).startswith("azure/login@") for s in build["steps"])
+    runs = lambda job: "\n".join(str(s.get("run", "")) for s in job["steps"])
+    assert "./scripts/package.sh" in runs(build)
+    assert "./scripts/package.sh" not in runs(deploy) and "cargo" not in runs(deploy), "nothing is built with the token"
+    for command in ("azd provision --no-prompt", "azd deploy shopsense --from-package dist/app.zip --no-prompt"):
+        assert command in runs(deploy), f"deploy.yml must run {command}"
+    for job in (build, deploy):
+        for step in job["steps"]:
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, "checkout keeps no token"
 
 
 def test_workflows_pass_actionlint():
@@ -646,14 +666,21 @@ def test_the_secret_scanner_catches_keys_and_lets_identity_settings_pass():
 
 def test_the_settings_comparison_catches_missing_and_unknown_settings():
     read = ["ShopsenseStorage__blobServiceUri", "ShopsenseStorage__serviceUri", *NOT_SET_IN_AZURE, *HAS_CODE_DEFAULT]
-    assert settings_problems(read, {"ShopsenseStorage__blobServiceUri"}, set()) == []
-    missing = settings_problems(read, set(), set())
+    host = {f"AzureWebJobsStorage__{s}" for s in ("credential", "clientId", "blobServiceUri", "queueServiceUri")}
+    ours = {"ShopsenseStorage__blobServiceUri"}
+    assert settings_problems(read, ours | host, set()) == []
+    missing = settings_problems(read, host, set())
     assert any("does not set it" in p and "blobServiceUri" in p for p in missing), missing
-    unknown = settings_problems(read, {"ShopsenseStorage__blobServiceUri", "SHOPSENSE_TYPO"}, set())
+    unknown = settings_problems(read, ours | host | {"SHOPSENSE_TYPO"}, set())
     assert any("SHOPSENSE_TYPO" in p for p in unknown), unknown
-    keyed = settings_problems(read, {"ShopsenseStorage__blobServiceUri", "ShopsenseStorage"}, set())
+    keyed = settings_problems(read, ours | host | {"ShopsenseStorage"}, set())
     assert any("must not be set" in p for p in keyed), keyed
-    assert settings_problems(read, {"ShopsenseStorage__blobServiceUri", "ShopsenseStorage__queueServiceUri"},
-                             {"ShopsenseStorage__queueServiceUri"}) == []
-    stale = settings_problems(read[:-1], {"ShopsenseStorage__blobServiceUri"}, set())
+    poison = {"ShopsenseStorage__queueServiceUri"}
+    assert settings_problems(read, ours | host | poison, poison) == []
+    no_poison = settings_problems(read, ours | host, poison)
+    assert any("host reads ShopsenseStorage__queueServiceUri" in p for p in no_poison), no_poison
+    for dropped in ("AzureWebJobsStorage__credential", "AzureWebJobsStorage__queueServiceUri"):
+        hostless = settings_problems(read, ours | (host - {dropped}), set())
+        assert any("host's own storage" in p for p in hostless), (dropped, hostless)
+    stale = settings_problems(read[:-1], ours | host, set())
     assert any("no longer reads it" in p for p in stale), stale
