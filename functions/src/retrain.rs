@@ -5,7 +5,8 @@
 //! invocation on this instance) makes this one exit cleanly with a log line. Transient storage
 //! failures fail the invocation (the host logs it; the next occurrence retries); permanent ones
 //! (no features yet, a refused model) are answered as done with the reason logged. One kind
-//! failing does not stop the others.
+//! failing does not stop the others. Before training, it ingests any upload the ingest trigger
+//! missed ([`shopsense::ingest::Ingestor::sweep`]).
 
 use axum::Router;
 use axum::extract::State;
@@ -30,6 +31,25 @@ async fn retrain(
     if invoke.trigger.is_past_due {
         tracing::info!("retrain timer is past due; running now");
     }
+    // First what the ingest trigger missed (uploads made before the event subscription existed,
+    // events dropped after a day of failed deliveries), so the models see every upload.
+    let mut caught_up = Vec::new();
+    match state.ingestor.sweep(&state.ingest_options).await {
+        Ok(sweep) => {
+            if !sweep.ingested.is_empty() {
+                caught_up.push(format!(
+                    "sweep: ingested {} missed uploads: {}",
+                    sweep.ingested.len(),
+                    sweep.ingested.join(", ")
+                ));
+            }
+            caught_up.extend(sweep.failed.iter().map(|(path, e)| format!("sweep: {path} failed: {e}")));
+        }
+        Err(e) => caught_up.push(format!("sweep: could not list the uploads: {e}")),
+    }
+    for line in &caught_up {
+        tracing::info!("{line}");
+    }
     let holder = shopsense::registry::holder_name("retrain-timer");
     let progress = |p: shopsense::train::Progress| {
         tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");
@@ -51,6 +71,7 @@ async fn retrain(
                 })
                 .collect();
             lines.extend(report.failed.iter().map(|f| format!("{f} (what was live for it stays live)")));
+            lines.splice(0..0, caught_up);
             let mut response = match report.failed.iter().find(|f| f.transient) {
                 Some(transient) => {
                     InvokeResponse::failed(format!("transient failure, will run again: {transient}"))

@@ -57,6 +57,8 @@ pub struct Landing {
     pub duplicate: bool,
     /// When the upload was written.
     pub uploaded_at: chrono::DateTime<chrono::Utc>,
+    /// The upload's ETag when it was read (what the catch-up sweep compares).
+    pub upload_etag: crate::store::ETag,
 }
 
 /// Hex sha256 of `bytes`: the content address of an upload and the id of its batch.
@@ -106,6 +108,7 @@ pub async fn land(
         size,
         duplicate,
         uploaded_at: blob.meta.last_modified,
+        upload_etag: blob.meta.etag.clone(),
     };
     Ok((landing, blob.body))
 }

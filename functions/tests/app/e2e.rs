@@ -236,11 +236,32 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         assert!(answer["message"].as_str().unwrap().contains(needle), "{body}: {answer}");
     }
 
+    // An upload whose event never came (made before the subscription existed): the nightly
+    // retrain ingests it first.
+    let sample =
+        std::fs::read_to_string(crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    let missed: String = sample.lines().take(40).map(|l| format!("{l}\n")).collect();
+    state
+        .ingestor
+        .uploads()
+        .put("transactions/missed.csv", missed.into(), shopsense::store::PutOptions::default())
+        .await
+        .unwrap();
+
     // The nightly retrain through the timer function: a new version for every kind, live or
     // rejected by its gate; serving follows the pointer.
     let (status, body) =
         send(&router, post("/retrain", timer_payload("retrain", false, "", "").to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["Logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "sweep: ingested 1 missed uploads: transactions/missed.csv"),
+        "{}",
+        body["Logs"]
+    );
     let kinds = body["ReturnValue"]["kinds"].as_array().unwrap();
     assert_eq!(kinds.len(), 3, "{body}");
     let new_rec = kinds.iter().find(|k| k["kind"] == "recommend").unwrap();

@@ -185,6 +185,25 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// Where the silver container remembers uploads handled, by path and ETag.
+const SEEN_PREFIX: &str = "uploads_seen/";
+
+/// The marker of the upload at `path` as it was at `etag` (hashed: paths may hold anything).
+fn seen_marker(path: &str, etag: &crate::store::ETag) -> String {
+    format!("{SEEN_PREFIX}{}", bronze::sha256_hex(format!("{path}\n{}", etag.0).as_bytes()))
+}
+
+/// What a catch-up sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// Uploads ingested now (or recognised as bytes already counted), oldest first.
+    pub ingested: Vec<String>,
+    /// Uploads handled before, passed over.
+    pub already_handled: usize,
+    /// Uploads that failed, with the error; the next sweep tries them again.
+    pub failed: Vec<(String, String)>,
+}
+
 /// Where the report of the upload of `kind` with bytes `sha256` is kept (in silver): the mark
 /// that those bytes were read.
 fn report_path(kind: UploadKind, sha256: &str) -> String {
@@ -208,8 +227,64 @@ impl Ingestor {
         &self.uploads
     }
 
-    /// Ingests the upload at `path` (in the uploads container).
+    /// Ingests the upload at `path` (in the uploads container). Once its bytes are in bronze
+    /// and it was handled (or refused for good), the upload's path and ETag are remembered, so
+    /// [`Ingestor::sweep`] passes over it.
     pub async fn ingest(&self, path: &str, options: &IngestOptions) -> Result<IngestOutcome, IngestError> {
+        let mut landed = None;
+        let result = self.ingest_landed(path, options, &mut landed).await;
+        if let Some(etag) = landed
+            && !result.as_ref().is_err_and(IngestError::is_transient)
+        {
+            let marker = seen_marker(path, &etag);
+            if let Err(e) = self.silver.put(&marker, Bytes::new(), PutOptions::default()).await {
+                tracing::warn!(upload = path, error = %e, "could not remember the upload as handled; the next sweep reads it again (and counts it once)");
+            }
+        }
+        result
+    }
+
+    /// Ingests every upload not handled yet, oldest first: what the Event Grid trigger missed (an
+    /// upload made before the subscription existed, or an event dropped after a day of failed
+    /// deliveries). An upload counts as handled under its path and ETag, so a file replaced
+    /// under the same name is read again (and the same bytes still count once).
+    ///
+    /// # Errors
+    /// When the uploads or silver container cannot be listed. One upload failing is reported in
+    /// [`SweepReport::failed`] and the sweep goes on.
+    pub async fn sweep(&self, options: &IngestOptions) -> Result<SweepReport, IngestError> {
+        let seen: std::collections::HashSet<String> =
+            self.silver.list(SEEN_PREFIX).await?.into_iter().map(|b| b.path).collect();
+        let mut uploads = self.uploads.list("").await?;
+        uploads.sort_by(|a, b| a.last_modified.cmp(&b.last_modified).then_with(|| a.path.cmp(&b.path)));
+        let mut report = SweepReport::default();
+        for upload in uploads {
+            if file_name(&upload.path).starts_with(CONFIG_FILE_PREFIX) {
+                continue;
+            }
+            if seen.contains(&seen_marker(&upload.path, &upload.etag)) {
+                report.already_handled += 1;
+                continue;
+            }
+            match self.ingest(&upload.path, options).await {
+                Ok(_) => report.ingested.push(upload.path),
+                // Deleted between the listing and the read: nothing to catch up.
+                Err(IngestError::UploadMissing { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(upload = %upload.path, error = %e, "sweep: the upload could not be ingested");
+                    report.failed.push((upload.path, e.to_string()));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn ingest_landed(
+        &self,
+        path: &str,
+        options: &IngestOptions,
+        landed: &mut Option<crate::store::ETag>,
+    ) -> Result<IngestOutcome, IngestError> {
         if file_name(path).starts_with(CONFIG_FILE_PREFIX) {
             return Ok(IngestOutcome::Skipped {
                 reason: format!("{path} is a configuration file, not data"),
@@ -222,6 +297,7 @@ impl Ingestor {
                 LandingError::UploadMissing { path } => IngestError::UploadMissing { path },
                 LandingError::Store { source, .. } => IngestError::Store(source),
             })?;
+        *landed = Some(landing.upload_etag.clone());
         let kind = options
             .kind
             .or_else(|| UploadKind::from_path(path))

@@ -6,3 +6,4 @@ mod formats;
 mod sample;
 mod snapshots;
 mod support;
+mod sweep;
