@@ -18,8 +18,6 @@ use axum::Json;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -157,9 +155,10 @@ impl TriggerPayload for TimerInfo {
     }
 }
 
-/// A blob-created trigger (with `source: EventGrid`): which blob, and its bytes if the host
-/// inlined them. Handlers read the blob through the store by its [`blob_trigger`](Self::blob_trigger) path: large
-/// blobs should not travel base64-inlined, and the store gives the ETag.
+/// A blob-created trigger (with `source: EventGrid`): which blob. The bytes the host inlines
+/// (base64) are not decoded: handlers read the blob through the store by its
+/// [`blob_trigger`](Self::blob_trigger) path, which gives the ETag too, and a decoded copy
+/// would hold another copy of a large upload for the whole invocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlobTrigger {
     /// `container/path` of the blob (`Metadata.BlobTrigger`).
@@ -172,8 +171,8 @@ pub struct BlobTrigger {
     pub properties: Value,
     /// The blob's user metadata.
     pub metadata: BTreeMap<String, String>,
-    /// The bytes, when the host inlined them.
-    pub content: Option<Bytes>,
+    /// Whether the host inlined the bytes (always, for a blob trigger bound as binary).
+    pub inlined: bool,
 }
 
 impl BlobTrigger {
@@ -189,13 +188,9 @@ impl TriggerPayload for BlobTrigger {
     const TRIGGER_TYPE: &'static str = "blobTrigger";
 
     fn from_invoke(value: Value, metadata: &Map<String, Value>) -> Result<Self, String> {
-        let content = match value {
-            Value::Null => None,
-            Value::String(b64) => Some(Bytes::from(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.as_bytes())
-                    .map_err(|e| format!("Data.blob is not base64: {e}"))?,
-            )),
+        let inlined = match value {
+            Value::Null => false,
+            Value::String(_) => true,
             other => return Err(format!("Data.blob must be a base64 string, found {}", kind_of(&other))),
         };
         let text = |key: &str| metadata.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -210,7 +205,7 @@ impl TriggerPayload for BlobTrigger {
             name: text("name"),
             properties: metadata.get("Properties").cloned().unwrap_or(Value::Null),
             metadata: user_metadata,
-            content,
+            inlined,
             blob_trigger,
         };
         if trigger.container_and_path().is_none() {

@@ -24,6 +24,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/retrain", post(retrain))
 }
 
+/// How long the catch-up sweep may run before training (the rest waits for the next night;
+/// Flex Consumption stops a function after 30 minutes by default).
+const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 async fn retrain(
     State(state): State<AppState>,
     invoke: Invoke<TimerInfo>,
@@ -34,7 +38,7 @@ async fn retrain(
     // First what the ingest trigger missed (uploads made before the event subscription existed,
     // events dropped after a day of failed deliveries), so the models see every upload.
     let mut caught_up = Vec::new();
-    match state.ingestor.sweep(&state.ingest_options).await {
+    match state.ingestor.sweep(&state.ingest_options, SWEEP_BUDGET).await {
         Ok(sweep) => {
             if !sweep.ingested.is_empty() {
                 caught_up.push(format!(
@@ -43,9 +47,27 @@ async fn retrain(
                     sweep.ingested.join(", ")
                 ));
             }
+            if !sweep.duplicates.is_empty() {
+                caught_up.push(format!(
+                    "sweep: {} missed uploads held bytes already counted",
+                    sweep.duplicates.len()
+                ));
+            }
+            caught_up.extend(sweep.too_large.iter().map(|path| {
+                format!(
+                    "sweep: {path} is over {} MiB: split it",
+                    shopsense::ingest::MAX_SWEPT_UPLOAD_BYTES >> 20
+                )
+            }));
+            if sweep.left_for_next > 0 {
+                caught_up.push(format!(
+                    "sweep: {} uploads left for the next run (time budget)",
+                    sweep.left_for_next
+                ));
+            }
             caught_up.extend(sweep.failed.iter().map(|(path, e)| format!("sweep: {path} failed: {e}")));
         }
-        Err(e) => caught_up.push(format!("sweep: could not list the uploads: {e}")),
+        Err(e) => caught_up.push(format!("sweep: failed, training on what is ingested: {e}")),
     }
     for line in &caught_up {
         tracing::info!("{line}");
@@ -83,13 +105,18 @@ async fn retrain(
             }
             Ok(response)
         }
-        Err(TrainError::Busy(who)) => Ok(InvokeResponse::ok(json!(null)).log(format!("skipped: {who}"))),
+        Err(TrainError::Busy(who)) => {
+            let response = caught_up.into_iter().fold(InvokeResponse::ok(json!(null)), InvokeResponse::log);
+            Ok(response.log(format!("skipped: {who}")))
+        }
         Err(e) if e.is_transient() => {
-            Ok(InvokeResponse::failed(format!("transient failure, will run again: {e}")))
+            let response = InvokeResponse::failed(format!("transient failure, will run again: {e}"));
+            Ok(caught_up.into_iter().fold(response, InvokeResponse::log))
         }
         Err(e) => {
             tracing::warn!(error = %e, "retrain failed");
-            Ok(InvokeResponse::ok(json!(null)).log(format!("retrain failed: {e}")))
+            let response = caught_up.into_iter().fold(InvokeResponse::ok(json!(null)), InvokeResponse::log);
+            Ok(response.log(format!("retrain failed: {e}")))
         }
     }
 }

@@ -61,6 +61,23 @@ pub struct Landing {
     pub upload_etag: crate::store::ETag,
 }
 
+/// Metadata key of a silver table: when its upload was written (RFC 3339).
+pub const UPLOADED_AT_METADATA: &str = "uploaded_at";
+
+/// Orders silver tables by when their uploads were written, not when they were read: a batch
+/// ingested late (by the catch-up sweep) is still older than the ones after it. Tables written
+/// before the metadata existed fall back to their own write time.
+#[must_use]
+pub fn upload_order(a: &crate::store::BlobMeta, b: &crate::store::BlobMeta) -> std::cmp::Ordering {
+    let at = |m: &crate::store::BlobMeta| {
+        m.metadata
+            .get(UPLOADED_AT_METADATA)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(m.last_modified, |t| t.with_timezone(&chrono::Utc))
+    };
+    at(a).cmp(&at(b)).then_with(|| a.path.cmp(&b.path))
+}
+
 /// Hex sha256 of `bytes`: the content address of an upload and the id of its batch.
 #[must_use]
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -123,6 +140,25 @@ fn ascii_only(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_order_by_when_their_uploads_were_written_not_when_they_were_read() {
+        let meta = |path: &str, written: &str, uploaded: Option<&str>| crate::store::BlobMeta {
+            path: path.to_owned(),
+            size: 1,
+            etag: crate::store::ETag("e".into()),
+            last_modified: written.parse().unwrap(),
+            content_type: None,
+            metadata: uploaded.map(|u| (UPLOADED_AT_METADATA.to_owned(), u.to_owned())).into_iter().collect(),
+        };
+        // Swept late: read on the 9th, uploaded on the 1st.
+        let late = meta("b", "2011-12-09T02:00:00Z", Some("2011-12-01T08:00:00.000Z"));
+        let next = meta("a", "2011-12-02T08:00:00Z", Some("2011-12-02T08:00:00.000Z"));
+        let old = meta("c", "2011-11-30T08:00:00Z", None);
+        let mut tables = [next, late, old];
+        tables.sort_by(upload_order);
+        assert_eq!(tables.iter().map(|t| t.path.as_str()).collect::<Vec<_>>(), ["c", "b", "a"]);
+    }
     use crate::store::folder::FolderBlobService;
 
     #[tokio::test]

@@ -431,7 +431,7 @@ pub async fn catalog_pack_sizes(
 ) -> Result<std::collections::BTreeMap<String, u32>, AlertRunError> {
     let mut tables = silver.list("catalog/").await?;
     tables.retain(|b| b.path.ends_with(".parquet"));
-    tables.sort_by(|a, b| a.last_modified.cmp(&b.last_modified).then_with(|| a.path.cmp(&b.path)));
+    tables.sort_by(crate::bronze::upload_order);
     let mut sizes = std::collections::BTreeMap::new();
     for table in tables {
         let Some(blob) = silver.get(&table.path).await? else { continue };

@@ -193,15 +193,27 @@ fn seen_marker(path: &str, etag: &crate::store::ETag) -> String {
     format!("{SEEN_PREFIX}{}", bronze::sha256_hex(format!("{path}\n{}", etag.0).as_bytes()))
 }
 
+/// Largest upload the catch-up sweep reads (it holds the upload in memory, as the trigger's
+/// invocation does): a larger one is reported, to be split.
+pub const MAX_SWEPT_UPLOAD_BYTES: u64 = 512 << 20;
+
 /// What a catch-up sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
-    /// Uploads ingested now (or recognised as bytes already counted), oldest first.
+    /// Uploads read now, oldest first.
     pub ingested: Vec<String>,
+    /// Uploads whose bytes had been counted under another name: counted once, not again.
+    pub duplicates: Vec<String>,
     /// Uploads handled before, passed over.
     pub already_handled: usize,
+    /// Uploads over [`MAX_SWEPT_UPLOAD_BYTES`], left in place.
+    pub too_large: Vec<String>,
+    /// Uploads left for the next sweep when the time budget ran out.
+    pub left_for_next: usize,
     /// Uploads that failed, with the error; the next sweep tries them again.
     pub failed: Vec<(String, String)>,
+    /// Whether the features were refreshed (new transactions batches).
+    pub features_refreshed: bool,
 }
 
 /// Where the report of the upload of `kind` with bytes `sha256` is kept (in silver): the mark
@@ -246,18 +258,45 @@ impl Ingestor {
 
     /// Ingests every upload not handled yet, oldest first: what the Event Grid trigger missed (an
     /// upload made before the subscription existed, or an event dropped after a day of failed
-    /// deliveries). An upload counts as handled under its path and ETag, so a file replaced
-    /// under the same name is read again (and the same bytes still count once).
+    /// deliveries). An upload counts as handled under its path and ETag (its marker, or the
+    /// bronze copy it landed as), so a file replaced under the same name is read again (and the
+    /// same bytes still count once). Uploads over [`MAX_SWEPT_UPLOAD_BYTES`] are left and
+    /// reported; the sweep stops at `budget` and the rest waits for the next one. The features
+    /// are refreshed once at the end, not per upload.
     ///
     /// # Errors
-    /// When the uploads or silver container cannot be listed. One upload failing is reported in
-    /// [`SweepReport::failed`] and the sweep goes on.
-    pub async fn sweep(&self, options: &IngestOptions) -> Result<SweepReport, IngestError> {
-        let seen: std::collections::HashSet<String> =
+    /// When the uploads, bronze or silver container cannot be listed. One upload failing is
+    /// reported in [`SweepReport::failed`] and the sweep goes on.
+    pub async fn sweep(
+        &self,
+        options: &IngestOptions,
+        budget: std::time::Duration,
+    ) -> Result<SweepReport, IngestError> {
+        let started = std::time::Instant::now();
+        let mut seen: std::collections::HashSet<String> =
             self.silver.list(SEEN_PREFIX).await?.into_iter().map(|b| b.path).collect();
+        // Uploads handled before markers existed: a bronze copy whose bytes have a report names
+        // the upload (path and ETag) it first landed from.
+        let reported: std::collections::HashSet<String> = self
+            .silver
+            .list("reports/")
+            .await?
+            .into_iter()
+            .filter_map(|b| Some(file_name(&b.path).strip_suffix(".json")?.to_owned()))
+            .collect();
+        for landed in self.bronze.list("").await? {
+            let meta = &landed.metadata;
+            if let (Some(path), Some(etag)) = (meta.get("upload_path"), meta.get("upload_etag"))
+                && reported.contains(file_name(&landed.path))
+            {
+                seen.insert(seen_marker(path, &crate::store::ETag(etag.clone())));
+            }
+        }
         let mut uploads = self.uploads.list("").await?;
         uploads.sort_by(|a, b| a.last_modified.cmp(&b.last_modified).then_with(|| a.path.cmp(&b.path)));
         let mut report = SweepReport::default();
+        let one_by_one = IngestOptions { refresh_features: false, ..options.clone() };
+        let mut new_batches = false;
         for upload in uploads {
             if file_name(&upload.path).starts_with(CONFIG_FILE_PREFIX) {
                 continue;
@@ -266,15 +305,32 @@ impl Ingestor {
                 report.already_handled += 1;
                 continue;
             }
-            match self.ingest(&upload.path, options).await {
-                Ok(_) => report.ingested.push(upload.path),
-                // Deleted between the listing and the read: nothing to catch up.
-                Err(IngestError::UploadMissing { .. }) => {}
+            if upload.size > MAX_SWEPT_UPLOAD_BYTES {
+                report.too_large.push(upload.path);
+                continue;
+            }
+            if started.elapsed() >= budget {
+                report.left_for_next += 1;
+                continue;
+            }
+            match self.ingest(&upload.path, &one_by_one).await {
+                Ok(IngestOutcome::Reported(done)) if done.duplicate_upload => {
+                    report.duplicates.push(upload.path);
+                }
+                Ok(IngestOutcome::Reported(done)) => {
+                    new_batches |= done.kind == UploadKind::Transactions && done.outputs.silver.is_some();
+                    report.ingested.push(upload.path);
+                }
+                Ok(IngestOutcome::Skipped { .. }) | Err(IngestError::UploadMissing { .. }) => {}
                 Err(e) => {
                     tracing::warn!(upload = %upload.path, error = %e, "sweep: the upload could not be ingested");
                     report.failed.push((upload.path, e.to_string()));
                 }
             }
+        }
+        if new_batches && options.refresh_features {
+            self.refresh_features().await?;
+            report.features_refreshed = true;
         }
         Ok(report)
     }
@@ -441,7 +497,10 @@ impl Ingestor {
                 .put(
                     &target,
                     bytes,
-                    PutOptions::default().with_content_type("application/vnd.apache.parquet"),
+                    PutOptions::default().with_content_type("application/vnd.apache.parquet").with_metadata(
+                        bronze::UPLOADED_AT_METADATA,
+                        landing.uploaded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    ),
                 )
                 .await?;
             report.outputs.silver = Some(target);
@@ -468,7 +527,7 @@ impl Ingestor {
             let read = features::snapshot::current(&*self.silver).await?;
             let mut batches = self.silver.list(TRANSACTIONS_PREFIX).await?;
             batches.retain(|b| b.path.ends_with(".parquet"));
-            batches.sort_by(|a, b| a.last_modified.cmp(&b.last_modified).then_with(|| a.path.cmp(&b.path)));
+            batches.sort_by(bronze::upload_order);
             let mut bodies = Vec::with_capacity(batches.len());
             let mut paths = Vec::with_capacity(batches.len());
             for batch in &batches {
