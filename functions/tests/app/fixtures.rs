@@ -143,9 +143,9 @@ async fn malformed_invoke_payloads_get_a_400_naming_the_problem() {
             "Metadata.sys",
         ),
         (
-            "bad base64",
-            br#"{"Data":{"blob":"%%%"},"Metadata":{"BlobTrigger":"uploads/a","sys":{"MethodName":"ingest","UtcNow":"x","RandGuid":"y"}}}"#.to_vec(),
-            "base64",
+            "blob not a string",
+            br#"{"Data":{"blob":42},"Metadata":{"BlobTrigger":"uploads/a","sys":{"MethodName":"ingest","UtcNow":"x","RandGuid":"y"}}}"#.to_vec(),
+            "base64 string",
         ),
     ];
     for (case, body, names) in cases {
