@@ -171,8 +171,16 @@ pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) 
             }
         }
     }
+    let before = trainer.registry().record(kind, version).await?;
     let record = trainer.promote(kind, version).await?;
     println!("{} {} is live", record.kind, record.version);
+    // A person's call over the gate: say what the gate had said.
+    if let Some(before) = before.filter(|r| r.status == shopsense::registry::VersionStatus::Rejected) {
+        println!(
+            "  note: it had been rejected ({})",
+            before.reason.as_deref().unwrap_or("no reason recorded")
+        );
+    }
     Ok(())
 }
 

@@ -401,7 +401,7 @@ impl Registry {
         let Some(previous) = history.pop() else {
             return Err(RegistryError::NoRollback {
                 kind,
-                reason: format!("live version {} has no earlier version left to go back to", live.0.version),
+                reason: format!("nothing kept was live before {}", live.0.version),
             });
         };
         let mut target = self.record(kind, &previous).await?.filter(|r| r.published).ok_or_else(|| {
