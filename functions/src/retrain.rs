@@ -37,38 +37,10 @@ async fn retrain(
     }
     // First what the ingest trigger missed (uploads made before the event subscription existed,
     // events dropped after a day of failed deliveries), so the models see every upload.
-    let mut caught_up = Vec::new();
-    match state.ingestor.sweep(&state.ingest_options, SWEEP_BUDGET).await {
-        Ok(sweep) => {
-            if !sweep.ingested.is_empty() {
-                caught_up.push(format!(
-                    "sweep: ingested {} missed uploads: {}",
-                    sweep.ingested.len(),
-                    sweep.ingested.join(", ")
-                ));
-            }
-            if !sweep.duplicates.is_empty() {
-                caught_up.push(format!(
-                    "sweep: {} missed uploads held bytes already counted",
-                    sweep.duplicates.len()
-                ));
-            }
-            caught_up.extend(sweep.too_large.iter().map(|path| {
-                format!(
-                    "sweep: {path} is over {} MiB: split it",
-                    shopsense::ingest::MAX_SWEPT_UPLOAD_BYTES >> 20
-                )
-            }));
-            if sweep.left_for_next > 0 {
-                caught_up.push(format!(
-                    "sweep: {} uploads left for the next run (time budget)",
-                    sweep.left_for_next
-                ));
-            }
-            caught_up.extend(sweep.failed.iter().map(|(path, e)| format!("sweep: {path} failed: {e}")));
-        }
-        Err(e) => caught_up.push(format!("sweep: failed, training on what is ingested: {e}")),
-    }
+    let caught_up = match state.ingestor.sweep(&state.ingest_options, SWEEP_BUDGET).await {
+        Ok(sweep) => sweep.summary(),
+        Err(e) => vec![format!("sweep: failed, training on what is ingested: {e}")],
+    };
     for line in &caught_up {
         tracing::info!("{line}");
     }
@@ -76,7 +48,7 @@ async fn retrain(
     let progress = |p: shopsense::train::Progress| {
         tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");
     };
-    match state.trainer.run(&ModelKind::ALL, &holder, &progress).await {
+    let (response, lines) = match state.trainer.run(&ModelKind::ALL, &holder, &progress).await {
         Ok(report) => {
             state.reader.refresh_pointers();
             let mut lines: Vec<String> = report
@@ -93,30 +65,22 @@ async fn retrain(
                 })
                 .collect();
             lines.extend(report.failed.iter().map(|f| format!("{f} (what was live for it stays live)")));
-            lines.splice(0..0, caught_up);
-            let mut response = match report.failed.iter().find(|f| f.transient) {
+            let response = match report.failed.iter().find(|f| f.transient) {
                 Some(transient) => {
                     InvokeResponse::failed(format!("transient failure, will run again: {transient}"))
                 }
                 None => InvokeResponse::ok(json!(report)),
             };
-            for line in lines {
-                response = response.log(line);
-            }
-            Ok(response)
+            (response, lines)
         }
-        Err(TrainError::Busy(who)) => {
-            let response = caught_up.into_iter().fold(InvokeResponse::ok(json!(null)), InvokeResponse::log);
-            Ok(response.log(format!("skipped: {who}")))
-        }
+        Err(TrainError::Busy(who)) => (InvokeResponse::ok(json!(null)), vec![format!("skipped: {who}")]),
         Err(e) if e.is_transient() => {
-            let response = InvokeResponse::failed(format!("transient failure, will run again: {e}"));
-            Ok(caught_up.into_iter().fold(response, InvokeResponse::log))
+            (InvokeResponse::failed(format!("transient failure, will run again: {e}")), Vec::new())
         }
         Err(e) => {
             tracing::warn!(error = %e, "retrain failed");
-            let response = caught_up.into_iter().fold(InvokeResponse::ok(json!(null)), InvokeResponse::log);
-            Ok(response.log(format!("retrain failed: {e}")))
+            (InvokeResponse::ok(json!(null)), vec![format!("retrain failed: {e}")])
         }
-    }
+    };
+    Ok(caught_up.into_iter().chain(lines).fold(response, InvokeResponse::log))
 }

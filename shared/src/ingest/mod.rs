@@ -216,6 +216,34 @@ pub struct SweepReport {
     pub features_refreshed: bool,
 }
 
+impl SweepReport {
+    /// One log line per thing worth saying (nothing when every upload was handled before).
+    #[must_use]
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if !self.ingested.is_empty() {
+            lines.push(format!(
+                "sweep: ingested {} missed uploads: {}",
+                self.ingested.len(),
+                self.ingested.join(", ")
+            ));
+        }
+        if !self.duplicates.is_empty() {
+            lines.push(format!("sweep: {} missed uploads held bytes already counted", self.duplicates.len()));
+        }
+        lines.extend(
+            self.too_large
+                .iter()
+                .map(|path| format!("sweep: {path} is over {} MiB: split it", MAX_SWEPT_UPLOAD_BYTES >> 20)),
+        );
+        if self.left_for_next > 0 {
+            lines.push(format!("sweep: {} uploads left for the next run (time budget)", self.left_for_next));
+        }
+        lines.extend(self.failed.iter().map(|(path, e)| format!("sweep: {path} failed: {e}")));
+        lines
+    }
+}
+
 /// Where the report of the upload of `kind` with bytes `sha256` is kept (in silver): the mark
 /// that those bytes were read.
 fn report_path(kind: UploadKind, sha256: &str) -> String {

@@ -334,12 +334,11 @@ impl Trainer {
                 phase,
                 step: (1 + n * 4 + k, total),
             };
-            // A run that lost its lease changes nothing more: another run may hold it now.
-            let trained = if lease.is_held() {
-                self.train_kind(kind, &data, &profile, &profile_values, lease, &|k, p| progress(step(k, p)))
-                    .await
-            } else {
-                Err(TrainError::LeaseLost)
+            let report = |k: usize, p: &'static str| progress(step(k, p));
+            // A run that lost its lease trains no further kind: another run may hold it now.
+            let trained = match still_held(lease) {
+                Ok(()) => self.train_kind(kind, &data, &profile, &profile_values, lease, &report).await,
+                Err(lost) => Err(lost),
             };
             match trained {
                 Ok(outcome) => outcomes.push(outcome),
@@ -388,9 +387,7 @@ impl Trainer {
 
         progress(1, "write");
         // The fit can outlast a lost lease (a paused or starved process): write nothing then.
-        if !lease.is_held() {
-            return Err(TrainError::LeaseLost);
-        }
+        still_held(lease)?;
         let t = Instant::now();
         let drift = match &live_record {
             Some(record) => match self.registry.read_file(kind, &record.version, PROFILE_FILE).await {
@@ -463,9 +460,7 @@ impl Trainer {
             record.status = VersionStatus::Rejected;
             record.reason = Some(format!("gate failed: {}", gate.failures()));
             self.registry.save_record(&record).await?;
-            if !lease.is_held() {
-                return Err(TrainError::LeaseLost);
-            }
+            still_held(lease)?;
             if let Err(e) = self.registry.apply_retention(kind).await {
                 tracing::warn!(%kind, error = %e, "retention failed; it runs again after the next publish");
             }
@@ -497,13 +492,9 @@ impl Trainer {
         live: Option<&(crate::registry::LivePointer, crate::store::ETag)>,
         lease: &KeptLease,
     ) -> Result<(), TrainError> {
-        if !lease.is_held() {
-            return Err(TrainError::LeaseLost);
-        }
+        still_held(lease)?;
         self.registry.write_serving(record, docs).await?;
-        if !lease.is_held() {
-            return Err(TrainError::LeaseLost);
-        }
+        still_held(lease)?;
         self.registry.flip(record, live, "replaced by").await?;
         Ok(())
     }
@@ -569,9 +560,7 @@ impl Trainer {
             .map_err(|e| TrainError::Data(format!("publish task failed: {e}")))??;
             self.registry.write_serving(&mut record, &docs).await?;
         }
-        if !lease.is_held() {
-            return Err(TrainError::LeaseLost);
-        }
+        still_held(lease)?;
         self.registry.flip(&mut record, live.as_ref(), "replaced by promoted").await?;
         Ok(record)
     }
@@ -588,6 +577,12 @@ impl Trainer {
         }
         result
     }
+}
+
+/// [`TrainError::LeaseLost`] once the lease lapsed: another run may hold it, so nothing more is
+/// written, deleted or published.
+fn still_held(lease: &KeptLease) -> Result<(), TrainError> {
+    if lease.is_held() { Ok(()) } else { Err(TrainError::LeaseLost) }
 }
 
 fn outcome(record: VersionRecord, timings: BTreeMap<String, f64>) -> KindOutcome {
