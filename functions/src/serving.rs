@@ -23,8 +23,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shopsense::registry::ModelKind;
 use shopsense::serving::{
-    CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_keys,
-    customer_partition, item_partition,
+    CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_document,
+    item_partition,
 };
 
 use crate::error::ApiError;
@@ -173,15 +173,14 @@ async fn segment(
     let Some(version) = state.reader.live_version(ModelKind::Segments).await? else {
         return Err(ApiError::NoModel { kind: ModelKind::Segments });
     };
-    for key in customer_keys(customer_id) {
-        let partition = customer_partition(key);
-        if let Some(segment) =
-            state.reader.get_at::<CustomerSegment>(ModelKind::Segments, &version, &partition).await?
-        {
-            return Ok(Json(json!({ "customer_id": key, "model_version": version, "segment": segment })));
+    match customer_document::<CustomerSegment>(&state.reader, ModelKind::Segments, &version, customer_id)
+        .await?
+    {
+        Some((key, segment)) => {
+            Ok(Json(json!({ "customer_id": key, "model_version": version, "segment": segment })))
         }
+        None => Err(ApiError::NotFound { what: format!("customer {customer_id:?} (no segment)") }),
     }
-    Err(ApiError::NotFound { what: format!("customer {customer_id:?} (no segment)") })
 }
 
 fn levels_of(value: Option<&String>) -> Result<Vec<f64>, ApiError> {

@@ -104,11 +104,23 @@ async fn customer_recs(
     version: &str,
     customer: &str,
 ) -> Result<Option<Arc<CustomerRecs>>, ReaderError> {
-    for key in customer_keys(customer) {
-        let found =
-            reader.get_at::<CustomerRecs>(ModelKind::Recommend, version, &customer_partition(key)).await?;
-        if found.is_some() {
-            return Ok(found);
+    Ok(customer_document(reader, ModelKind::Recommend, version, customer).await?.map(|(_, recs)| recs))
+}
+
+/// A customer's `kind` document of `version`, looked up under each of [`customer_keys`] in
+/// turn: the key it was found under and the document.
+///
+/// # Errors
+/// When the store fails or a document is malformed.
+pub async fn customer_document<'a, T: serde::de::DeserializeOwned + Send + Sync + 'static>(
+    reader: &Reader,
+    kind: ModelKind,
+    version: &str,
+    asked: &'a str,
+) -> Result<Option<(&'a str, Arc<T>)>, ReaderError> {
+    for key in customer_keys(asked) {
+        if let Some(found) = reader.get_at::<T>(kind, version, &customer_partition(key)).await? {
+            return Ok(Some((key, found)));
         }
     }
     Ok(None)
@@ -117,7 +129,7 @@ async fn customer_recs(
 /// The keys a customer id asked for may be stored under, first match wins: the id trimmed, then
 /// the key ingest makes of it (`17850.0` or `17850,0` -> `17850`, as spreadsheets write ids).
 #[must_use]
-pub fn customer_keys(asked: &str) -> Vec<&str> {
+fn customer_keys(asked: &str) -> Vec<&str> {
     let asked = asked.trim();
     let mut keys = vec![asked];
     for decimal in ['.', ','] {

@@ -7,7 +7,7 @@ pub mod documents;
 pub mod reader;
 pub mod stock;
 
-pub use answers::{Answer, Exclusions, Recommended, customer_keys};
+pub use answers::{Answer, Exclusions, Recommended, customer_document};
 pub use documents::*;
 pub use reader::{Reader, ReaderError};
 pub use stock::{LatestSnapshot, StockView};
