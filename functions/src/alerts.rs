@@ -182,17 +182,25 @@ async fn inventory_alert(
     State(state): State<AppState>,
     invoke: Invoke<EventGridEvent>,
 ) -> Result<InvokeResponse, ApiError> {
-    let event = invoke.trigger;
-    let snapshot = match snapshot_of(&state, &event).await? {
+    handle(&state, &invoke.trigger).await
+}
+
+/// Judges the snapshot an inventory event brings (the `inventory-alert` function's work, also
+/// done for its dead letters by the retrain timer). A failed response asks for a redelivery.
+///
+/// # Errors
+/// A storage failure while reading the upload or keeping a refused event.
+pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeResponse, ApiError> {
+    let snapshot = match snapshot_of(state, event).await? {
         Snapshot::Ready(snapshot) => snapshot,
         Snapshot::Ignored(why) => return Ok(InvokeResponse::ok(Value::Null).log(format!("ignored: {why}"))),
-        Snapshot::Refused(reason) => return refuse(&state, &event, &reason).await,
+        Snapshot::Refused(reason) => return refuse(state, event, &reason).await,
     };
     // The day the stock was counted when the snapshot says (not after the event was raised),
     // else the day the event was raised.
     let sent = event.event_time.date_naive();
     if let Err(e) = snapshot.check_counted_by(sent) {
-        return refuse(&state, &event, &e.to_string()).await;
+        return refuse(state, event, &e.to_string()).await;
     }
     let as_of = Some(snapshot.as_of.unwrap_or(sent));
     let policy = match state.policy_with_catalog().await {
@@ -225,7 +233,7 @@ async fn inventory_alert(
             state.stock.refresh();
             Ok(response)
         }
-        Err(e @ AlertRunError::Alert(_)) => refuse(&state, &event, &e.to_string()).await,
+        Err(e @ AlertRunError::Alert(_)) => refuse(state, event, &e.to_string()).await,
         Err(e) => Ok(InvokeResponse::failed(format!("will be retried: {e}"))),
     }
 }

@@ -20,6 +20,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod dead_letters;
 pub mod demo;
 pub mod error;
 pub mod extract;

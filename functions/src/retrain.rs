@@ -6,7 +6,8 @@
 //! failures fail the invocation (the host logs it; the next occurrence retries); permanent ones
 //! (no features yet, a refused model) are answered as done with the reason logged. One kind
 //! failing does not stop the others. Before training, it ingests any upload the ingest trigger
-//! missed ([`shopsense::ingest::Ingestor::sweep`]).
+//! missed ([`shopsense::ingest::Ingestor::sweep`]) and handles the events Event Grid gave up
+//! delivering ([`crate::dead_letters`]).
 
 use axum::Router;
 use axum::extract::State;
@@ -37,13 +38,16 @@ async fn retrain(
     }
     // First what the ingest trigger missed (uploads made before the event subscription existed,
     // events dropped after a day of failed deliveries), so the models see every upload.
-    let caught_up = match state.ingestor.sweep(&state.ingest_options, SWEEP_BUDGET).await {
+    let sweep = state.ingestor.sweep(&state.ingest_options, SWEEP_BUDGET).await;
+    let mut caught_up = match &sweep {
         Ok(sweep) => sweep.summary(),
         Err(e) => vec![format!("sweep: failed, training on what is ingested: {e}")],
     };
     for line in &caught_up {
         tracing::info!("{line}");
     }
+    // Then the events Event Grid gave up delivering (the replay logs its own lines).
+    caught_up.extend(crate::dead_letters::replay(&state, sweep.as_ref().ok()).await);
     let holder = shopsense::registry::holder_name("retrain-timer");
     let progress = |p: shopsense::train::Progress| {
         tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");

@@ -25,6 +25,7 @@
 
 pub mod alerts;
 pub mod bronze;
+pub mod dead_letters;
 pub mod features;
 pub mod forecast;
 pub mod ingest;

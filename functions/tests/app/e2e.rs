@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use shopsense::dead_letters;
 use shopsense::registry::{ModelKind, VersionStatus};
 use shopsense_functions::demo;
 use shopsense_functions::local::timer_payload;
@@ -248,11 +249,55 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         .await
         .unwrap();
 
+    // Events Event Grid gave up delivering after a day: an inventory snapshot (judged now), the
+    // missed upload's (read by the sweep), and a blob that holds no events (filed, not lost).
+    let dead = state.stores.blobs.container(dead_letters::DEAD_LETTER_CONTAINER).await.unwrap();
+    let snapshot_event = json!([{
+        "id": "dl-1", "subject": "/shop/inventory", "eventType": "Shopsense.Inventory.Snapshot",
+        "eventTime": "2011-12-09T08:00:00Z", "dataVersion": "1", "metadataVersion": "1",
+        "data": { "snapshot_id": "dead-letter-1", "items": [{ "sku": sku, "on_hand": 0 }] },
+        "deadLetterReason": "MaxDeliveryAttemptsExceeded", "deliveryAttempts": 30,
+    }]);
+    let upload_event = json!([{
+        "id": "dl-2", "eventType": "Microsoft.Storage.BlobCreated", "eventTime": "2011-12-09T08:00:00Z",
+        "subject": format!("/blobServices/default/containers/{}/blobs/transactions/missed.csv", state.uploads_container),
+        "data": {}, "deadLetterReason": "TimeToLiveExceeded",
+    }]);
+    for (path, body) in [
+        ("TOPIC/INVENTORY-ALERT/2011/12/9/8/a.json", snapshot_event.to_string()),
+        ("TOPIC/INGEST/2011/12/9/8/b.json", upload_event.to_string()),
+        ("TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json", "[1, 2]".to_owned()),
+        ("TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json", upload_event.to_string()),
+    ] {
+        dead.put(path, body.into(), shopsense::store::PutOptions::default()).await.unwrap();
+    }
+
     // The nightly retrain through the timer function: a new version for every kind, live or
     // rejected by its gate; serving follows the pointer.
     let (status, body) =
         send(&router, post("/retrain", timer_payload("retrain", false, "", "").to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let logs: Vec<&str> = body["Logs"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    for line in [
+        "dead letters: 2 replayed and filed under replayed/, 1 kept, 0 left for the next night",
+        "dead letters: TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json filed under unreadable/: not a JSON array of events",
+        "dead letters: TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json kept for the next night: its path names no shopsense subscription (ingest, inventory-alert)",
+    ] {
+        assert!(logs.contains(&line), "{line:?} not in {logs:#?}");
+    }
+    let filed: Vec<String> = dead.list("").await.unwrap().into_iter().map(|b| b.path).collect();
+    assert_eq!(
+        filed,
+        [
+            "TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json",
+            "replayed/TOPIC/INGEST/2011/12/9/8/b.json",
+            "replayed/TOPIC/INVENTORY-ALERT/2011/12/9/8/a.json",
+            "unreadable/TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json"
+        ]
+    );
+    let (_, open) = send(&router, get("/api/alerts")).await;
+    assert_eq!(open["snapshot"]["snapshot_id"], json!("dead-letter-1"), "{open}");
+    assert_eq!(open["alerts"][0]["severity"], json!("stockout_risk"), "{open}");
     assert!(
         body["Logs"]
             .as_array()

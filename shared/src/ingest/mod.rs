@@ -217,6 +217,15 @@ pub struct SweepReport {
 }
 
 impl SweepReport {
+    /// Whether the upload at `path` is ingested or handled now, as far as this sweep can tell:
+    /// nothing was left for the next sweep and `path` neither failed nor was too large.
+    #[must_use]
+    pub fn covers(&self, path: &str) -> bool {
+        self.left_for_next == 0
+            && !self.too_large.iter().any(|p| p == path)
+            && !self.failed.iter().any(|(p, _)| p == path)
+    }
+
     /// One log line per thing worth saying (nothing when every upload was handled before).
     #[must_use]
     pub fn summary(&self) -> Vec<String> {
