@@ -91,12 +91,15 @@ var functionAppName = '${abbrs.webSitesFunctions}shopsense-${resourceToken}'
 // Blob containers the code uses (shared/src: bronze.rs, tables.rs; models arrive with training)
 // plus the one Flex Consumption deploys the app package from.
 var deploymentContainerName = 'app-package'
+// Where Event Grid writes the events it gave up delivering (shared/src/dead_letters.rs).
+var deadLetterContainerName = 'deadletters'
 var blobContainerNames = [
   'uploads'
   'bronze'
   'silver'
   'quarantine'
   'models'
+  deadLetterContainerName
   deploymentContainerName
 ]
 
@@ -366,7 +369,22 @@ module uploadsTopic 'br/public:avm/res/event-grid/system-topic:0.7.0' = {
     tags: tags
     source: storage.outputs.resourceId
     topicType: 'Microsoft.Storage.StorageAccounts'
+    // The identity the subscriptions write their dead letters with (no key involved).
+    managedIdentities: {
+      systemAssigned: true
+    }
     enableTelemetry: enableAvmTelemetry
+  }
+}
+
+// The topic's identity may write to the dead-letter container, and only there.
+module deadLetterAccess 'app/dead-letter-access.bicep' = {
+  name: 'dead-letter-access'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    containerName: deadLetterContainerName
+    topicPrincipalId: uploadsTopic.outputs.systemAssignedMIPrincipalId
   }
 }
 
@@ -378,6 +396,7 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_URL string = functionApp.outputs.url
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = uploadsTopic.outputs.name
+output AZURE_DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.serviceEndpoints.blob
 output AZURE_COSMOS_ENDPOINT string = cosmos.outputs.endpoint

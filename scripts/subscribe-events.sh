@@ -6,7 +6,8 @@
 #   scripts/subscribe-events.sh [--app-dir dist/app]
 #
 # Reads (azd hands its environment to hooks; the workflow exports the same names):
-#   AZURE_RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME, AZURE_EVENTGRID_SYSTEM_TOPIC_NAME
+#   AZURE_RESOURCE_GROUP, AZURE_FUNCTION_APP_NAME, AZURE_EVENTGRID_SYSTEM_TOPIC_NAME,
+#   AZURE_STORAGE_ACCOUNT_NAME, AZURE_DEAD_LETTER_CONTAINER
 # Needs the Azure CLI signed in (`az login`, or azure/login in the workflow).
 #
 # Why after the deploy: Event Grid validates a subscription's endpoint when it is created, so the
@@ -35,7 +36,8 @@ while (($#)); do
   shift
 done
 
-for name in AZURE_RESOURCE_GROUP AZURE_FUNCTION_APP_NAME AZURE_EVENTGRID_SYSTEM_TOPIC_NAME; do
+for name in AZURE_RESOURCE_GROUP AZURE_FUNCTION_APP_NAME AZURE_EVENTGRID_SYSTEM_TOPIC_NAME \
+  AZURE_STORAGE_ACCOUNT_NAME AZURE_DEAD_LETTER_CONTAINER; do
   [[ -n "${!name:-}" ]] || die "$name is not set: run through azd (azd deploy) or export the main.bicep outputs"
 done
 command -v az >/dev/null || die "the Azure CLI (az) is not on PATH"
@@ -87,7 +89,9 @@ cat >"$params_dir/parameters.json" <<JSON
     "systemTopicName": { "value": "$AZURE_EVENTGRID_SYSTEM_TOPIC_NAME" },
     "functionAppName": { "value": "$AZURE_FUNCTION_APP_NAME" },
     "functionNames": { "value": $names_json },
-    "blobsExtensionKey": { "value": "$key" }
+    "blobsExtensionKey": { "value": "$key" },
+    "storageAccountName": { "value": "$AZURE_STORAGE_ACCOUNT_NAME" },
+    "deadLetterContainerName": { "value": "$AZURE_DEAD_LETTER_CONTAINER" }
   }
 }
 JSON

@@ -27,6 +27,9 @@ param hostName string
 @description('The host\'s `blobs_extension` system key, from `az functionapp keys list` after the code is deployed.')
 param blobsExtensionKey string
 
+@description('Where an event goes after a day of failed deliveries, and the identity that writes it (event-subscriptions.bicep builds it).')
+param deadLetterWithResourceIdentity object
+
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
   name: systemTopicName
 }
@@ -51,12 +54,13 @@ resource blobCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-0
       subjectBeginsWith: '/blobServices/default/containers/${containerName}/'
     }
     eventDeliverySchema: 'EventGridSchema'
-    // Retry for a day: an instance that is scaling out or restarting catches up. A blob that
-    // still fails stays in its container and can be re-ingested.
+    // Retry for a day: an instance that is scaling out or restarting catches up. Then the event
+    // is dead-lettered; the blob itself stays in its container and the nightly sweep ingests it.
     retryPolicy: {
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
     }
+    deadLetterWithResourceIdentity: deadLetterWithResourceIdentity
   }
 }
 

@@ -26,8 +26,29 @@ param blobsExtensionKey string = ''
 @description('Container of the uploads that the ingest function lands in bronze.')
 param uploadsContainerName string = 'uploads'
 
+@description('Name of the storage account (main.bicep output AZURE_STORAGE_ACCOUNT_NAME): its dead-letter container keeps the events a subscription gave up delivering.')
+param storageAccountName string
+
+@description('Container of the dead letters (main.bicep output AZURE_DEAD_LETTER_CONTAINER); the nightly retrain replays them.')
+param deadLetterContainerName string = 'deadletters'
+
 resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
+}
+
+// After a day of failed deliveries an event is written here instead of dropped, by the system
+// topic's own identity (main.bicep grants it this one container).
+var deadLetter = {
+  identity: {
+    type: 'SystemAssigned'
+  }
+  deadLetterDestination: {
+    endpointType: 'StorageBlob'
+    properties: {
+      resourceId: resourceId('Microsoft.Storage/storageAccounts', storageAccountName)
+      blobContainerName: deadLetterContainerName
+    }
+  }
 }
 
 // Every blob created under uploads/ -> ingest (blobTrigger with source EventGrid).
@@ -39,6 +60,7 @@ module ingestUploads 'blob-trigger-subscription.bicep' = if (contains(functionNa
     containerName: uploadsContainerName
     hostName: functionApp.properties.defaultHostName
     blobsExtensionKey: blobsExtensionKey
+    deadLetterWithResourceIdentity: deadLetter
   }
 }
 
@@ -65,11 +87,13 @@ module inventoryAlert 'br/public:avm/res/event-grid/system-topic/event-subscript
       subjectBeginsWith: '/blobServices/default/containers/${uploadsContainerName}/blobs/inventory/'
     }
     eventDeliverySchema: 'EventGridSchema'
-    // Retry for a day: an instance that is scaling out or restarting catches up.
+    // Retry for a day: an instance that is scaling out or restarting catches up. Then the event
+    // is dead-lettered, and the nightly retrain judges it again.
     retryPolicy: {
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
     }
+    deadLetterWithResourceIdentity: deadLetter
     enableTelemetry: false
   }
 }

@@ -30,6 +30,7 @@ INFRA = REPO / "infra"
 MAIN = INFRA / "main.bicep"
 FUNCTION_APP = INFRA / "app" / "function-app.bicep"
 EVENT_SUBSCRIPTIONS = INFRA / "app" / "event-subscriptions.bicep"
+DEAD_LETTER_ACCESS = INFRA / "app" / "dead-letter-access.bicep"
 BLOB_TRIGGER_SUBSCRIPTION = INFRA / "app" / "blob-trigger-subscription.bicep"
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 OUR_SCRIPTS = [REPO / "scripts" / "package.sh", REPO / "scripts" / "subscribe-events.sh", INFRA / "tests" / "run.sh"]
@@ -307,7 +308,7 @@ def deployment_files() -> list[Path]:
 def test_the_infra_folder_holds_the_expected_bicep_files():
     names = {str(p.relative_to(INFRA)) for p in bicep_files()}
     assert {"main.bicep", "app/function-app.bicep", "app/event-subscriptions.bicep",
-            "app/blob-trigger-subscription.bicep"} <= names, names
+            "app/blob-trigger-subscription.bicep", "app/dead-letter-access.bicep"} <= names, names
 
 
 @pytest.mark.parametrize("path", bicep_files(), ids=lambda p: str(p.relative_to(INFRA)))
@@ -416,7 +417,9 @@ def test_storage_and_cosmos_containers_are_the_ones_the_app_uses():
     variables = bicep(MAIN)["variables"]
     blob_containers = variables["blobContainerNames"]["value"]
     deployment_container = variables["deploymentContainerName"]["value"]
-    assert set(blob_containers) == {"uploads", "bronze", "silver", "quarantine", "models", "deploymentContainerName"}
+    assert set(blob_containers) == {
+        "uploads", "bronze", "silver", "quarantine", "models", "deadLetterContainerName", "deploymentContainerName",
+    }
     assert deployment_container == "app-package"
     # Every blob-triggered function's container exists.
     for name, trigger in code_config()["triggers"].items():
@@ -512,6 +515,45 @@ def test_the_inventory_subscription_selects_inventory_uploads():
     subject = fixture["Data"]["event"]["subject"]
     prefix = params["filter"]["subjectBeginsWith"].replace("${uploadsContainerName}", param_default(EVENT_SUBSCRIPTIONS, "uploadsContainerName"))
     assert subject.startswith(prefix), f"the recorded inventory event {subject} would not match {prefix}"
+
+
+def test_every_subscription_dead_letters_into_the_container_the_retrain_replays():
+    """After a day of retries an event is written to the dead-letter container, by the system
+    topic's own identity, which may write there and nowhere else; the container is the one the
+    code replays (shared/src/dead_letters.rs) and main.bicep creates."""
+    rust = (REPO / "shared" / "src" / "dead_letters.rs").read_text()
+    (code_container,) = re.findall(r'pub const DEAD_LETTER_CONTAINER: &str = "([a-z0-9-]+)";', rust)
+    variables = bicep(MAIN)["variables"]
+    assert variables["deadLetterContainerName"]["value"] == code_container
+    assert "deadLetterContainerName" in variables["blobContainerNames"]["value"]
+    assert param_default(EVENT_SUBSCRIPTIONS, "deadLetterContainerName") == code_container
+    assert dotted(module(MAIN, "deadLetterAccess")["params"]["containerName"]) == "deadLetterContainerName"
+    outputs = bicep(MAIN)["outputs"]
+    assert dotted(outputs["AZURE_DEAD_LETTER_CONTAINER"]["value"]) == "deadLetterContainerName"
+
+    topic = avm_module(MAIN, "avm/res/event-grid/system-topic")
+    assert topic["managedIdentities"] == {"systemAssigned": True}
+    assert dotted(module(MAIN, "deadLetterAccess")["params"]["topicPrincipalId"]) == "uploadsTopic.outputs.systemAssignedMIPrincipalId"
+    (grant,) = [r for r in bicep(DEAD_LETTER_ACCESS)["resources"].values() if not r["existing"]]
+    assert grant["type"] == "Microsoft.Authorization/roleAssignments"
+    assert grant["config"]["scope"] == "container", "the grant covers the dead-letter container only"
+    assert dotted(grant["config"]["properties"]["principalId"]) == "topicPrincipalId"
+
+    dead_letter = bicep(EVENT_SUBSCRIPTIONS)["variables"]["deadLetter"]["value"]
+    assert dead_letter["identity"] == {"type": "SystemAssigned"}
+    destination = dead_letter["deadLetterDestination"]
+    assert destination["endpointType"] == "StorageBlob"
+    assert dotted(destination["properties"]["blobContainerName"]) == "deadLetterContainerName"
+    for name in bicep(EVENT_SUBSCRIPTIONS)["modules"]:
+        params = module_params(EVENT_SUBSCRIPTIONS, name)
+        assert dotted(params["deadLetterWithResourceIdentity"]) == "deadLetter", name
+    (resource,) = [r for r in bicep(BLOB_TRIGGER_SUBSCRIPTION)["resources"].values() if not r["existing"]]
+    properties = resource["config"]["properties"]
+    assert dotted(properties["deadLetterWithResourceIdentity"]) == "deadLetterWithResourceIdentity"
+    script = (REPO / "scripts" / "subscribe-events.sh").read_text()
+    for setting, parameter in [("AZURE_STORAGE_ACCOUNT_NAME", "storageAccountName"), ("AZURE_DEAD_LETTER_CONTAINER", "deadLetterContainerName")]:
+        assert f'"{parameter}": {{ "value": "${setting}" }}' in script, parameter
+        assert setting in outputs, f"main.bicep does not output {setting} for the script"
 
 
 # Built-in roles by definition ID: the human name every use must be commented with.
