@@ -263,8 +263,8 @@ pub enum EvalCommand {
         /// Also write the split as `train.csv` and `test.csv` in this folder.
         #[arg(long)]
         write_split: Option<PathBuf>,
-        /// Hybrid parameters as a JSON object merged over the preset, e.g.
-        /// `{"ease": {"lambda": 500}, "weights": [["als", 1.0], ["ease", 1.0]]}`.
+        /// Hybrid parameters as a JSON object merged over the preset (inline, or a file holding
+        /// it), e.g. `{"ease": {"lambda": 500}, "weights": [["als", 1.0], ["ease", 1.0]]}`.
         #[arg(long)]
         params: Option<PathBuf>,
         /// Print one JSON document instead of text.
@@ -290,8 +290,9 @@ pub enum EvalCommand {
         /// Also write the panel as a `sku,date,quantity` CSV here.
         #[arg(long)]
         write_panel: Option<PathBuf>,
-        /// Forecaster parameters as a JSON object merged over the defaults, e.g. `{"origins": 6,
-        /// "level": {"blend": 0.25}}` (`"level": null` turns the level model off).
+        /// Forecaster parameters as a JSON object merged over the defaults (inline, or a file
+        /// holding it), e.g. `{"origins": 6, "level": {"blend": 0.25}}` (`"level": null` turns
+        /// the level model off).
         #[arg(long)]
         params: Option<PathBuf>,
         /// Also hold out this many earlier windows (each `holdout` days before the previous one,
@@ -369,7 +370,8 @@ pub enum BenchCommand {
         /// Seed of the synthetic shop.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Hybrid parameters as a JSON object merged over the defaults (as `eval recommend`).
+        /// Hybrid parameters as a JSON object merged over the defaults, inline or in a file (as
+        /// `eval recommend`).
         #[arg(long)]
         params: Option<PathBuf>,
         /// Print one JSON document instead of a table.

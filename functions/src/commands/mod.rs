@@ -7,25 +7,32 @@ pub mod scale;
 pub mod segment;
 pub mod train;
 
-/// `params` with the fields of the JSON object in the file `overrides` merged over it (objects
-/// merge recursively, other values replace, `null` clears an optional part), e.g. `{"ease":
-/// {"lambda": 500}, "min_coverage": 0.3}`: a file names what it changes, and whatever it leaves
-/// out keeps today's default (a file written before a field existed does not silently turn it
-/// off); a name the parameters do not have is refused. `what` names the parameters in errors.
+/// `params` with the fields of the JSON object `overrides` merged over it (objects merge
+/// recursively, other values replace, `null` clears an optional part), e.g. `{"ease": {"lambda":
+/// 500}, "min_coverage": 0.3}`: the object names what it changes, and whatever it leaves out
+/// keeps today's default (a file written before a field existed does not silently turn it off);
+/// a name the parameters do not have is refused. `overrides` is the object itself when it starts
+/// with `{`, else a file holding it. `what` names the parameters in errors.
 pub fn with_overrides<T>(params: T, overrides: Option<&std::path::Path>, what: &str) -> anyhow::Result<T>
 where
     T: serde::Serialize + serde::de::DeserializeOwned,
 {
     use anyhow::Context;
     let Some(path) = overrides else { return Ok(params) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (text, source) = match path.to_str().filter(|s| s.trim_start().starts_with('{')) {
+        Some(inline) => (inline.to_owned(), "--params".to_owned()),
+        None => (
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+            path.display().to_string(),
+        ),
+    };
     let patch: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{source}: not JSON"))?;
     let mut value = serde_json::to_value(&params)?;
     merge(&mut value, patch, "").map_err(|key| {
-        anyhow::anyhow!("{}: unknown parameter `{key}` (not one of the {what}; misspelt?)", path.display())
+        anyhow::anyhow!("{source}: unknown parameter `{key}` (not one of the {what}; misspelt?)")
     })?;
-    serde_json::from_value(value).with_context(|| format!("{}: not {what}", path.display()))
+    serde_json::from_value(value).with_context(|| format!("{source}: not {what}"))
 }
 
 /// Merges `patch` into `into`; a key that `into`'s object does not have is refused (its dotted
@@ -82,6 +89,18 @@ mod tests {
         .unwrap();
         let preset = shopsense::recommend::HybridParams::default();
         with_overrides(preset, Some(&file), "hybrid parameters").unwrap();
+        // The object itself instead of a file.
+        let inline = std::path::Path::new(r#" {"level": {"blend": 0.75}}"#);
+        let params =
+            with_overrides(ForecasterParams::default(), Some(inline), "forecaster parameters").unwrap();
+        assert_eq!(params.level.unwrap().blend, 0.75);
+        let err = with_overrides(
+            ForecasterParams::default(),
+            Some(std::path::Path::new("{oops")),
+            "forecaster parameters",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").starts_with("--params: not JSON"), "{err:#}");
         std::fs::write(&file, r#"{"origins": "six"}"#).unwrap();
         let err =
             with_overrides(ForecasterParams::default(), Some(&file), "forecaster parameters").unwrap_err();
