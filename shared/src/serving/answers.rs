@@ -69,12 +69,20 @@ struct Builder<'a> {
     k: usize,
     exclude: &'a HashSet<String>,
     skip: HashSet<String>,
+    /// A customer whose purchases are skipped too (read from the document's own set, not copied).
+    bought_by: Option<&'a CustomerRecs>,
     items: Vec<Scored>,
 }
 
 impl<'a> Builder<'a> {
     fn new(k: usize, exclusions: &'a Exclusions) -> Self {
-        Self { k, exclude: exclusions.skus.as_ref(), skip: HashSet::new(), items: Vec::new() }
+        Self {
+            k,
+            exclude: exclusions.skus.as_ref(),
+            skip: HashSet::new(),
+            bought_by: None,
+            items: Vec::new(),
+        }
     }
 
     fn full(&self) -> bool {
@@ -86,7 +94,10 @@ impl<'a> Builder<'a> {
             if self.full() {
                 return;
             }
-            if self.exclude.contains(&s.sku) || self.skip.contains(&s.sku) {
+            if self.exclude.contains(&s.sku)
+                || self.skip.contains(&s.sku)
+                || self.bought_by.is_some_and(|recs| recs.has_bought(&s.sku))
+            {
                 continue;
             }
             self.skip.insert(s.sku.clone());
@@ -184,7 +195,7 @@ pub async fn for_customer(
                     builder.extend(&picked);
                 }
             } else {
-                builder.skip.extend(recs.bought().map(str::to_owned));
+                builder.bought_by = Some(recs);
                 builder.extend(&recs.candidates);
             }
             None
@@ -264,13 +275,13 @@ pub async fn cart(
     basket.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
     similar.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
     let shop = shop(reader, &version).await?;
+    let recs = match customer {
+        Some(customer) => customer_recs(reader, &version, customer).await?,
+        None => None,
+    };
     let mut builder = Builder::new(k, exclusions);
     builder.skip.extend(items.iter().cloned());
-    if let Some(customer) = customer
-        && let Some(recs) = customer_recs(reader, &version, customer).await?
-    {
-        builder.skip.extend(recs.bought().map(str::to_owned));
-    }
+    builder.bought_by = recs.as_deref();
     builder.extend(&basket);
     let mut reason = None;
     if !builder.full() && !similar.is_empty() {

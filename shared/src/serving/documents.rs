@@ -81,7 +81,7 @@ pub struct Scored {
 }
 
 /// A customer's precomputed candidates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CustomerRecs {
     /// Unseen items, best first (more than any `k` asked, so exclusions still leave enough).
     pub candidates: Vec<Scored>,
@@ -91,16 +91,40 @@ pub struct CustomerRecs {
     /// [`MAX_PURCHASES_KEPT`] in all): never ranked, but never recommended as new either.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_purchases: Vec<String>,
+    /// [`Self::bought`] as a set, built on first use and kept with the cached document, so an
+    /// answer for a wholesaler with tens of thousands of SKUs does not copy them every time.
+    #[serde(skip)]
+    bought_set: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
 
 /// Most distinct SKUs a customer document lists as bought (about 10 bytes each: half a MB,
 /// within Cosmos DB's 2 MB per document).
 pub const MAX_PURCHASES_KEPT: usize = 50_000;
 
+/// Equal when the documents are (whether either has built its set yet does not count).
+impl PartialEq for CustomerRecs {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.candidates, &self.purchased, &self.other_purchases)
+            == (&other.candidates, &other.purchased, &other.other_purchases)
+    }
+}
+
 impl CustomerRecs {
+    /// A customer's document.
+    #[must_use]
+    pub fn new(candidates: Vec<Scored>, purchased: Vec<Scored>, other_purchases: Vec<String>) -> Self {
+        Self { candidates, purchased, other_purchases, bought_set: std::sync::OnceLock::new() }
+    }
+
     /// Every SKU the customer bought that the document lists.
     pub fn bought(&self) -> impl Iterator<Item = &str> {
         self.purchased.iter().map(|s| s.sku.as_str()).chain(self.other_purchases.iter().map(String::as_str))
+    }
+
+    /// Whether the customer bought `sku` (as far as the document lists).
+    #[must_use]
+    pub fn has_bought(&self, sku: &str) -> bool {
+        self.bought_set.get_or_init(|| self.bought().map(str::to_owned).collect()).contains(sku)
     }
 }
 
@@ -263,6 +287,16 @@ impl ItemForecast {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_customer_bought_what_either_list_names_and_the_set_does_not_change_equality() {
+        let scored = |sku: &str| Scored { sku: sku.into(), score: 1.0, source: "als".into(), description: None };
+        let recs = CustomerRecs::new(vec![scored("NEW")], vec![scored("A")], vec!["B".into()]);
+        let read_back: CustomerRecs = serde_json::from_str(&serde_json::to_string(&recs).unwrap()).unwrap();
+        assert!(read_back.has_bought("A") && read_back.has_bought("B"));
+        assert!(!read_back.has_bought("NEW") && !read_back.has_bought("C"));
+        assert_eq!(read_back, recs, "the built set is a cache, not content");
+    }
 
     #[test]
     fn keys_escape_what_ids_may_not_hold_and_stay_distinct() {

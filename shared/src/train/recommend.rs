@@ -224,7 +224,7 @@ impl RecommendArtifact {
                 .map(|(i, _)| hybrid.items.name(i).to_owned())
                 .collect();
             let purchased = describe(scored(bought, |i| hybrid.items.name(i).to_owned(), "repurchase"));
-            let body = CustomerRecs { candidates, purchased, other_purchases };
+            let body = CustomerRecs::new(candidates, purchased, other_purchases);
             docs.push(Document::new(customer_partition(hybrid.users.name(u as u32)), &id, &body)?);
         }
         let mut bought_with: HashMap<&str, &Vec<Scored>> =
