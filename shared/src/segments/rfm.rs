@@ -102,7 +102,7 @@ impl RfmTable {
     }
 
     /// The 1-5 scores (recency: recent = 5; frequency and monetary: high = 5), by quintile of
-    /// rank; tied values share a score.
+    /// mid-rank; tied values share a score ([`quintiles`]).
     #[must_use]
     pub fn scores(&self) -> Vec<[u8; 3]> {
         let r = quintiles(&self.recency_days, true);
@@ -112,8 +112,10 @@ impl RfmTable {
     }
 }
 
-/// Quintile score 1-5 of each value: the share of values strictly below it (or above it, when
-/// `lower_is_better`) decides the quintile.
+/// Quintile score 1-5 of each value by its mid-rank: the share of values worse than it plus half
+/// the share equal to it (itself included) decides the quintile, so a block of tied values scores
+/// by where its middle falls, not by its bottom (a third of customers with one invoice each share
+/// the score of the sixth of the ranking their middle sits in; all values equal score 3).
 #[must_use]
 pub fn quintiles(values: &[f64], lower_is_better: bool) -> Vec<u8> {
     let mut sorted: Vec<f64> = values.to_vec();
@@ -122,10 +124,11 @@ pub fn quintiles(values: &[f64], lower_is_better: bool) -> Vec<u8> {
     values
         .iter()
         .map(|v| {
-            let below = sorted.partition_point(|x| x < v) as f64;
-            let above = (sorted.len() - sorted.partition_point(|x| x <= v)) as f64;
-            let better = if lower_is_better { above } else { below };
-            (1.0 + (5.0 * better / n).floor()).min(5.0) as u8
+            let below = sorted.partition_point(|x| x < v);
+            let not_above = sorted.partition_point(|x| x <= v);
+            let worse = if lower_is_better { sorted.len() - not_above } else { below };
+            let mid_rank = worse as f64 + 0.5 * (not_above - below) as f64;
+            (1.0 + (5.0 * mid_rank / n).floor()).min(5.0) as u8
         })
         .collect()
 }
@@ -139,7 +142,12 @@ mod tests {
         let values: Vec<f64> = (1..=10).map(f64::from).collect();
         assert_eq!(quintiles(&values, false), [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
         assert_eq!(quintiles(&values, true), [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]);
-        assert_eq!(quintiles(&[3.0, 3.0, 3.0], false), [1, 1, 1]);
+        assert_eq!(quintiles(&[3.0, 3.0, 3.0], false), [3, 3, 3]);
+        // Four of ten tied at the bottom: their middle falls in the second fifth.
+        let tied = [1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        assert_eq!(quintiles(&tied, false), [2, 2, 2, 2, 3, 3, 4, 4, 5, 5]);
+        // Best when lower: they hold the top four tenths, their middle at 0.8.
+        assert_eq!(quintiles(&tied, true), [5, 5, 5, 5, 3, 3, 2, 2, 1, 1]);
     }
 
     #[test]

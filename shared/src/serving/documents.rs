@@ -290,7 +290,8 @@ mod tests {
 
     #[test]
     fn a_customer_bought_what_either_list_names_and_the_set_does_not_change_equality() {
-        let scored = |sku: &str| Scored { sku: sku.into(), score: 1.0, source: "als".into(), description: None };
+        let scored =
+            |sku: &str| Scored { sku: sku.into(), score: 1.0, source: "als".into(), description: None };
         let recs = CustomerRecs::new(vec![scored("NEW")], vec![scored("A")], vec!["B".into()]);
         let read_back: CustomerRecs = serde_json::from_str(&serde_json::to_string(&recs).unwrap()).unwrap();
         assert!(read_back.has_bought("A") && read_back.has_bought("B"));
