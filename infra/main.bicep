@@ -384,7 +384,7 @@ module deadLetterAccess 'app/dead-letter-access.bicep' = {
   params: {
     storageAccountName: storage.outputs.name
     containerName: deadLetterContainerName
-    topicPrincipalId: uploadsTopic.outputs.systemAssignedMIPrincipalId
+    topicPrincipalId: uploadsTopic.outputs.systemAssignedMIPrincipalId!
   }
 }
 

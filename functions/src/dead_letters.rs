@@ -1,16 +1,22 @@
 //! The retrain timer's second catch-up: the events Event Grid gave up delivering
 //! ([`shopsense::dead_letters`]), handled as their function would have.
 //!
-//! - `inventory-alert`: each event is judged again ([`crate::alerts::handle`]); alerts are
-//!   idempotent per snapshot, so an event that did get through once writes nothing new.
-//! - `ingest`: the upload sweep that ran just before reads every upload not ingested yet, so
-//!   the event is done once that sweep covered its upload.
+//! - `inventory-alert`: each event is judged again ([`crate::alerts::handle`]) as of the day its
+//!   stock was counted; alerts are idempotent per snapshot, so an event that did get through once
+//!   writes nothing new. One the function refuses (kept in `quarantine/events/`) is done too, and
+//!   the log says why.
+//! - `ingest`: the upload sweep that ran just before reads every upload not ingested yet, so the
+//!   event is done once that sweep covered its upload.
 //!
-//! A dead letter whose events are all done is filed under `replayed/`; one whose events are not
-//! events is filed under `unreadable/`; any other stays for the next night, and each night says
-//! so in the retrain's log.
+//! Oldest first, within a time budget (the rest waits a night). A dead letter whose events are
+//! all done is filed under `replayed/`; one with nothing to replay under `refused/`; any other
+//! (a transient failure, an upload the sweep has not read yet) stays for the next night, and the
+//! log names it with the reason. One letter failing never stops the others.
 
-use shopsense::dead_letters::{self, DEAD_LETTER_CONTAINER, DeadLetter, Subscription};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use shopsense::dead_letters::{self, DEAD_LETTER_CONTAINER, Filing, Letter, Subscription};
 use shopsense::ingest::SweepReport;
 
 use crate::host::EventGridEvent;
@@ -18,114 +24,146 @@ use crate::state::AppState;
 
 /// What became of one dead letter.
 enum Outcome {
-    /// Every event handled: filed under `replayed/` with this note.
-    Handled(String),
-    /// An event that is not an Event Grid event: filed under `unreadable/` with the reason.
-    Unreadable(String),
+    /// Every event done: filed under `replayed/` with this note; `remark`: the log says so too.
+    Done { note: String, remark: bool },
+    /// Nothing to replay: filed under `refused/` with the reason.
+    Refused(String),
     /// Left for the next night, with the reason.
     Kept(String),
 }
 
-/// Handles the pending dead letters; returns the log lines (none when there were none).
-/// `sweep` is the upload sweep that ran just before, if it ran.
-pub async fn replay(state: &AppState, sweep: Option<&SweepReport>) -> Vec<String> {
+/// Handles the pending dead letters, oldest first, until `budget` runs out; returns the log
+/// lines (none when there were none). `sweep` is the upload sweep that ran just before, if it ran.
+pub async fn replay(state: &AppState, sweep: Option<&SweepReport>, budget: Duration) -> Vec<String> {
+    let started = Instant::now();
     let store = match state.stores.blobs.container(DEAD_LETTER_CONTAINER).await {
         Ok(store) => store,
-        Err(e) => return vec![format!("dead letters: cannot open {DEAD_LETTER_CONTAINER}: {e}")],
+        Err(e) => return warn(vec![format!("dead letters: cannot open {DEAD_LETTER_CONTAINER}: {e}")]),
     };
     let pending = match dead_letters::pending(&*store).await {
         Ok(pending) => pending,
-        Err(e) => return vec![format!("dead letters: cannot read {DEAD_LETTER_CONTAINER}: {e}")],
+        Err(e) => return warn(vec![format!("dead letters: cannot list {DEAD_LETTER_CONTAINER}: {e}")]),
     };
-    let mut lines: Vec<String> = pending
-        .unreadable
-        .iter()
-        .map(|(path, reason)| format!("dead letters: {path} filed under unreadable/: {reason}"))
-        .collect();
-    let (mut handled, mut kept) = (0, 0);
-    for letter in &pending.letters {
-        let outcome = outcome(state, sweep, letter).await;
+    let mut lines = Vec::new();
+    let (mut replayed, mut refused, mut kept, mut left) = (0, 0, 0, 0);
+    for letter in &pending {
+        let path = letter.path.as_str();
+        if started.elapsed() >= budget {
+            left += 1;
+            continue;
+        }
+        let outcome = match dead_letters::read(&*store, path).await {
+            Ok(None) => continue,
+            Ok(Some(Letter::Refused(reason))) => Outcome::Refused(reason),
+            Ok(Some(Letter::Events { subscription, events })) => {
+                outcome(state, sweep, subscription, &events).await
+            }
+            Err(e) => Outcome::Kept(format!("cannot read it: {e}")),
+        };
         let (filing, note) = match &outcome {
-            Outcome::Handled(note) => (Some(true), note),
-            Outcome::Unreadable(reason) => (Some(false), reason),
+            Outcome::Done { note, .. } => (Some(Filing::Replayed), note),
+            Outcome::Refused(reason) => (Some(Filing::Refused), reason),
             Outcome::Kept(reason) => (None, reason),
         };
-        let filed = match filing {
-            Some(handled) => dead_letters::file(&*store, &letter.path, handled, note).await,
-            None => Ok(()),
-        };
-        match (outcome, filed) {
-            (_, Err(e)) => {
-                kept += 1;
-                lines.push(format!("dead letters: {}: handled, but could not be filed: {e}", letter.path));
+        if let Some(filing) = filing
+            && let Err(e) = dead_letters::file(&*store, path, filing, note).await
+        {
+            kept += 1;
+            lines.push(format!(
+                "dead letters: {path} kept for the next night: {note}, but it could not be filed: {e}"
+            ));
+            continue;
+        }
+        match outcome {
+            Outcome::Done { note, remark } => {
+                replayed += 1;
+                if remark {
+                    lines.push(format!("dead letters: {path} replayed: {note}"));
+                }
             }
-            (Outcome::Handled(_), Ok(())) => handled += 1,
-            (Outcome::Unreadable(reason), Ok(())) => {
-                lines.push(format!("dead letters: {} filed under unreadable/: {reason}", letter.path));
+            Outcome::Refused(reason) => {
+                refused += 1;
+                lines.push(format!("dead letters: {path} filed under refused/: {reason}"));
             }
-            (Outcome::Kept(reason), Ok(())) => {
+            Outcome::Kept(reason) => {
                 kept += 1;
-                lines.push(format!("dead letters: {} kept for the next night: {reason}", letter.path));
+                lines.push(format!("dead letters: {path} kept for the next night: {reason}"));
             }
         }
     }
-    if handled + kept > 0 || pending.left_for_next > 0 {
+    if !pending.is_empty() {
         lines.insert(
             0,
             format!(
-                "dead letters: {handled} replayed and filed under replayed/, {kept} kept, {} left for the next night",
-                pending.left_for_next
+                "dead letters: {replayed} replayed (filed under replayed/), {refused} refused, {kept} kept, {left} left for the next night (time budget)"
             ),
         );
     }
+    warn(lines)
+}
+
+fn warn(lines: Vec<String>) -> Vec<String> {
     for line in &lines {
         tracing::warn!("{line}");
     }
     lines
 }
 
-async fn outcome(state: &AppState, sweep: Option<&SweepReport>, letter: &DeadLetter) -> Outcome {
-    let mut events = Vec::with_capacity(letter.events.len());
-    for (i, value) in letter.events.iter().enumerate() {
+async fn outcome(
+    state: &AppState,
+    sweep: Option<&SweepReport>,
+    subscription: Subscription,
+    values: &[Value],
+) -> Outcome {
+    let mut events = Vec::with_capacity(values.len());
+    for (i, value) in values.iter().enumerate() {
         match serde_json::from_value::<EventGridEvent>(value.clone()) {
             Ok(event) => events.push(event),
-            Err(e) => return Outcome::Unreadable(format!("event {i} is not an Event Grid event: {e}")),
+            Err(e) => return Outcome::Refused(format!("event {i} is not an Event Grid event: {e}")),
         }
     }
-    match letter.subscription {
-        None => {
-            Outcome::Kept("its path names no shopsense subscription (ingest, inventory-alert)".to_owned())
-        }
-        Some(Subscription::InventoryAlert) => {
+    match subscription {
+        Subscription::InventoryAlert => {
+            let mut notes = Vec::new();
+            let mut remark = false;
             for event in &events {
                 match crate::alerts::handle(state, event).await {
-                    Ok(response) if !response.is_failure() => {}
-                    Ok(response) => {
+                    Ok(response) if response.is_failure() => {
                         return Outcome::Kept(format!("event {}: {}", event.id, response.logs.join("; ")));
+                    }
+                    Ok(response) => {
+                        // A refusal is done (kept in quarantine with its reason) but worth a line.
+                        remark |= response.return_value.get("refused").is_some();
+                        notes.push(format!("event {}: {}", event.id, response.logs.join("; ")));
                     }
                     Err(e) => return Outcome::Kept(format!("event {}: {e}", event.id)),
                 }
             }
-            Outcome::Handled(format!("judged again by inventory-alert ({} events)", events.len()))
+            Outcome::Done { note: format!("inventory-alert: {}", notes.join(" | ")), remark }
         }
-        Some(Subscription::Ingest) => {
+        Subscription::Ingest => {
             let Some(sweep) = sweep else {
                 return Outcome::Kept("the upload sweep did not run".to_owned());
             };
+            let mut notes = Vec::new();
             for event in &events {
-                let upload = event
+                let blob = event
                     .subject
                     .strip_prefix("/blobServices/default/containers/")
-                    .and_then(|rest| rest.split_once("/blobs/"))
-                    .filter(|(container, _)| *container == state.uploads_container)
-                    .map(|(_, path)| path);
-                if let Some(path) = upload
-                    && !sweep.covers(path)
-                {
-                    return Outcome::Kept(format!("the upload sweep has not read {path} yet"));
+                    .and_then(|rest| rest.split_once("/blobs/"));
+                match blob {
+                    Some((container, path)) if container == state.uploads_container => {
+                        if !sweep.covers(path) {
+                            return Outcome::Kept(format!(
+                                "the upload sweep has not read {container}/{path} yet"
+                            ));
+                        }
+                        notes.push(format!("{container}/{path}: read by the upload sweep"));
+                    }
+                    _ => notes.push(format!("{}: not an upload, nothing to ingest", event.subject)),
                 }
             }
-            Outcome::Handled("the upload sweep ingested or had ingested its uploads".to_owned())
+            Outcome::Done { note: format!("ingest: {}", notes.join(" | ")), remark: false }
         }
     }
 }

@@ -29,6 +29,9 @@ pub fn router() -> Router<AppState> {
 /// Flex Consumption stops a function after 30 minutes by default).
 const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
+/// How long replaying dead letters may run after the sweep (the rest waits for the next night).
+const REPLAY_BUDGET: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 async fn retrain(
     State(state): State<AppState>,
     invoke: Invoke<TimerInfo>,
@@ -47,7 +50,7 @@ async fn retrain(
         tracing::info!("{line}");
     }
     // Then the events Event Grid gave up delivering (the replay logs its own lines).
-    caught_up.extend(crate::dead_letters::replay(&state, sweep.as_ref().ok()).await);
+    caught_up.extend(crate::dead_letters::replay(&state, sweep.as_ref().ok(), REPLAY_BUDGET).await);
     let holder = shopsense::registry::holder_name("retrain-timer");
     let progress = |p: shopsense::train::Progress| {
         tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");

@@ -6,24 +6,23 @@
 //! (`<TOPIC>/INVENTORY-ALERT/2026/11/26/3/<guid>.json`; some topics leave out the topic segment)
 //! and writes a JSON array of events, each with its `deadLetterReason` and `deliveryAttempts`.
 //!
-//! The nightly retrain reads them ([`pending`]), hands each to the function its subscription
-//! served, and files a blob that was fully handled under [`REPLAYED_PREFIX`] ([`file`]). Nothing
-//! is deleted: a blob that cannot be read is filed under [`UNREADABLE_PREFIX`] with the reason, and
-//! one whose events could not be handled yet stays where it is for the next night.
+//! The nightly retrain lists them ([`pending`]), reads each ([`read`]), hands its events to the
+//! function its subscription served, and files a blob that was fully handled under
+//! [`REPLAYED_PREFIX`] ([`file`]). Nothing is deleted: a blob with nothing to replay (not events,
+//! or from no subscription of ours) is filed under [`REFUSED_PREFIX`] with the reason, and one
+//! whose events could not be handled yet stays where it is for the next night.
 
-use bytes::Bytes;
 use serde_json::Value;
 
-use crate::store::{BlobStore, PutOptions, StoreError};
+use crate::store::{BlobMeta, BlobStore, PutOptions, StoreError};
 
 /// Blob container Event Grid writes the dead letters to (created by `infra/main.bicep`).
 pub const DEAD_LETTER_CONTAINER: &str = "deadletters";
 /// Where a dead letter goes once every event in it was handled.
 pub const REPLAYED_PREFIX: &str = "replayed/";
-/// Where a dead letter goes that is not a JSON array of events.
-pub const UNREADABLE_PREFIX: &str = "unreadable/";
-/// Dead letters read per night at most (the rest wait for the next one).
-pub const MAX_PER_RUN: usize = 200;
+/// Where a dead letter goes that cannot be replayed: not a JSON array of events, or from no
+/// subscription of ours.
+pub const REFUSED_PREFIX: &str = "refused/";
 
 /// The subscription whose events a dead letter holds, as `infra/app/event-subscriptions.bicep`
 /// names them.
@@ -56,68 +55,75 @@ impl Subscription {
 
 /// One dead-letter blob, read.
 #[derive(Debug, Clone)]
-pub struct DeadLetter {
-    /// Its path in [`DEAD_LETTER_CONTAINER`].
-    pub path: String,
-    /// The subscription it came from (None: a path naming none of ours).
-    pub subscription: Option<Subscription>,
-    /// Its events, as Event Grid wrote them.
-    pub events: Vec<Value>,
+pub enum Letter {
+    /// Events of one of our subscriptions, as Event Grid wrote them.
+    Events {
+        /// The subscription.
+        subscription: Subscription,
+        /// The events.
+        events: Vec<Value>,
+    },
+    /// Nothing to replay, and why.
+    Refused(String),
 }
 
-/// What reading the dead letters found.
-#[derive(Debug, Default)]
-pub struct Pending {
-    /// Readable dead letters, oldest first.
-    pub letters: Vec<DeadLetter>,
-    /// Dead letters filed under [`UNREADABLE_PREFIX`] just now, with the reason.
-    pub unreadable: Vec<(String, String)>,
-    /// Dead letters beyond [`MAX_PER_RUN`], left for the next run.
-    pub left_for_next: usize,
+/// Where a dead letter is filed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filing {
+    /// Under [`REPLAYED_PREFIX`]: every event handled.
+    Replayed,
+    /// Under [`REFUSED_PREFIX`]: nothing to replay.
+    Refused,
 }
 
-/// Reads the dead letters not filed yet, oldest first, at most [`MAX_PER_RUN`]. One that is
-/// not a JSON array of objects is filed under [`UNREADABLE_PREFIX`] with the reason in its
-/// metadata, not passed over every night.
+/// The dead letters not filed yet, oldest first.
 ///
 /// # Errors
-/// When the container cannot be listed or a blob cannot be read or filed.
-pub async fn pending(store: &dyn BlobStore) -> Result<Pending, StoreError> {
+/// When the container cannot be listed.
+pub async fn pending(store: &dyn BlobStore) -> Result<Vec<BlobMeta>, StoreError> {
     let mut found: Vec<_> = store
         .list("")
         .await?
         .into_iter()
-        .filter(|b| !b.path.starts_with(REPLAYED_PREFIX) && !b.path.starts_with(UNREADABLE_PREFIX))
+        .filter(|b| !b.path.starts_with(REPLAYED_PREFIX) && !b.path.starts_with(REFUSED_PREFIX))
         .collect();
     found.sort_by(|a, b| a.last_modified.cmp(&b.last_modified).then_with(|| a.path.cmp(&b.path)));
-    let mut pending =
-        Pending { left_for_next: found.len().saturating_sub(MAX_PER_RUN), ..Pending::default() };
-    for meta in found.into_iter().take(MAX_PER_RUN) {
-        let Some(blob) = store.get(&meta.path).await? else { continue };
-        match parse(&blob.body) {
-            Ok(events) => pending.letters.push(DeadLetter {
-                subscription: Subscription::of_path(&meta.path),
-                path: meta.path,
-                events,
-            }),
-            Err(reason) => {
-                move_to(store, &meta.path, UNREADABLE_PREFIX, blob.body, &reason).await?;
-                pending.unreadable.push((meta.path, reason));
-            }
-        }
-    }
-    Ok(pending)
+    Ok(found)
 }
 
-/// Files a dead letter under [`REPLAYED_PREFIX`] (every event handled) or [`UNREADABLE_PREFIX`]
-/// (an event that is not one), same name, with `note` (what was done, or why) in its metadata.
+/// Reads one dead letter (`None`: it is gone).
+///
+/// # Errors
+/// When the blob cannot be read.
+pub async fn read(store: &dyn BlobStore, path: &str) -> Result<Option<Letter>, StoreError> {
+    let Some(blob) = store.get(path).await? else { return Ok(None) };
+    Ok(Some(match (Subscription::of_path(path), parse(&blob.body)) {
+        (_, Err(reason)) => Letter::Refused(reason),
+        (None, Ok(_)) => {
+            Letter::Refused("its path names no shopsense subscription (ingest, inventory-alert)".to_owned())
+        }
+        (Some(subscription), Ok(events)) => Letter::Events { subscription, events },
+    }))
+}
+
+/// Files a dead letter under [`REPLAYED_PREFIX`] or [`REFUSED_PREFIX`] (same name), with `note`
+/// (what was done, or why not) in its metadata: copied first, then removed.
 ///
 /// # Errors
 /// When the blob cannot be read, copied or removed.
-pub async fn file(store: &dyn BlobStore, path: &str, handled: bool, note: &str) -> Result<(), StoreError> {
+pub async fn file(store: &dyn BlobStore, path: &str, filing: Filing, note: &str) -> Result<(), StoreError> {
     let Some(blob) = store.get(path).await? else { return Ok(()) };
-    let prefix = if handled { REPLAYED_PREFIX } else { UNREADABLE_PREFIX };
-    move_to(store, path, prefix, blob.body, note).await
+    let prefix = match filing {
+        Filing::Replayed => REPLAYED_PREFIX,
+        Filing::Refused => REFUSED_PREFIX,
+    };
+    // Metadata values are printable ASCII; a note is kept to 256 characters.
+    let note: String =
+        note.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).take(256).collect();
+    let options = PutOptions::default().with_content_type("application/json").with_metadata("note", note);
+    store.put(&format!("{prefix}{path}"), blob.body, options).await?;
+    store.delete(path).await?;
+    Ok(())
 }
 
 /// The events of a dead-letter blob: a JSON array of objects (one object alone is taken too).
@@ -128,23 +134,6 @@ fn parse(body: &[u8]) -> Result<Vec<Value>, String> {
         Ok(_) => Err("not a JSON array of events".to_owned()),
         Err(e) => Err(format!("not JSON: {e}")),
     }
-}
-
-/// Copies `path` under `prefix` with `note` in its metadata (ASCII, at most 256 characters), then
-/// removes the original: the copy exists before the original goes.
-async fn move_to(
-    store: &dyn BlobStore,
-    path: &str,
-    prefix: &str,
-    body: Bytes,
-    note: &str,
-) -> Result<(), StoreError> {
-    let note: String =
-        note.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).take(256).collect();
-    let options = PutOptions::default().with_content_type("application/json").with_metadata("note", note);
-    store.put(&format!("{prefix}{path}"), body, options).await?;
-    store.delete(path).await?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -163,39 +152,55 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn readable_letters_come_oldest_first_and_unreadable_ones_are_filed_with_the_reason() {
+    async fn letters_are_listed_oldest_first_read_one_by_one_and_filed_with_a_note() {
         let dir = tempfile::tempdir().unwrap();
         let store = FolderBlobService::new(dir.path()).unwrap().open(DEAD_LETTER_CONTAINER).unwrap();
         for (path, body) in [
             ("T/INGEST/2026/11/26/1/a.json", r#"[{"id": "1"}, {"id": "2"}]"#),
             ("T/INVENTORY-ALERT/2026/11/26/2/b.json", "not json"),
             ("T/INVENTORY-ALERT/2026/11/26/3/c.json", r#"{"id": "3"}"#),
+            ("T/SOMEONE-ELSES/2026/11/26/3/d.json", r#"[{"id": "4"}]"#),
+            ("T/INGEST/2026/11/26/3/e.json", "[1, 2]"),
             ("replayed/T/INGEST/2026/11/25/1/old.json", "[]"),
+            ("refused/T/INGEST/2026/11/25/1/older.json", "[]"),
         ] {
-            store.put(path, Bytes::from(body), PutOptions::default()).await.unwrap();
+            store.put(path, bytes::Bytes::from(body), PutOptions::default()).await.unwrap();
         }
 
-        let found = pending(&store).await.unwrap();
-        let paths: Vec<_> =
-            found.letters.iter().map(|l| (l.path.as_str(), l.subscription, l.events.len())).collect();
+        let listed: Vec<String> = pending(&store).await.unwrap().into_iter().map(|b| b.path).collect();
         assert_eq!(
-            paths,
+            listed,
             [
-                ("T/INGEST/2026/11/26/1/a.json", Some(Subscription::Ingest), 2),
-                ("T/INVENTORY-ALERT/2026/11/26/3/c.json", Some(Subscription::InventoryAlert), 1)
+                "T/INGEST/2026/11/26/1/a.json",
+                "T/INVENTORY-ALERT/2026/11/26/2/b.json",
+                "T/INVENTORY-ALERT/2026/11/26/3/c.json",
+                "T/SOMEONE-ELSES/2026/11/26/3/d.json",
+                "T/INGEST/2026/11/26/3/e.json",
             ]
         );
-        assert_eq!(found.unreadable.len(), 1);
-        assert!(found.unreadable[0].1.starts_with("not JSON"), "{:?}", found.unreadable);
-        assert!(!store.exists("T/INVENTORY-ALERT/2026/11/26/2/b.json").await.unwrap());
-        let kept = store.head("unreadable/T/INVENTORY-ALERT/2026/11/26/2/b.json").await.unwrap().unwrap();
-        assert!(kept.metadata["note"].starts_with("not JSON"));
+        let mut read_all = Vec::new();
+        for path in &listed {
+            read_all.push(match read(&store, path).await.unwrap().unwrap() {
+                Letter::Events { subscription, events } => {
+                    format!("{}: {} events", subscription.name(), events.len())
+                }
+                Letter::Refused(reason) => reason,
+            });
+        }
+        assert_eq!(read_all[0], "ingest: 2 events");
+        assert!(read_all[1].starts_with("not JSON"), "{read_all:?}");
+        assert_eq!(read_all[2], "inventory-alert: 1 events", "one event alone is taken too");
+        assert!(read_all[3].starts_with("its path names no shopsense subscription"), "{read_all:?}");
+        assert_eq!(read_all[4], "not a JSON array of events");
+        assert!(read(&store, "T/INGEST/gone.json").await.unwrap().is_none());
 
-        file(&store, "T/INGEST/2026/11/26/1/a.json", true, "ingested by the sweep").await.unwrap();
+        file(&store, &listed[0], Filing::Replayed, "ingested by the sweep").await.unwrap();
+        file(&store, &listed[1], Filing::Refused, "not JSON: \u{e9}t\u{e9}").await.unwrap();
         let filed = store.get("replayed/T/INGEST/2026/11/26/1/a.json").await.unwrap().unwrap();
-        assert_eq!(&filed.body[..], br#"[{"id": "1"}, {"id": "2"}]"#);
+        assert_eq!(&filed.body[..], br#"[{"id": "1"}, {"id": "2"}]"#, "kept byte for byte");
         assert_eq!(filed.meta.metadata["note"], "ingested by the sweep");
-        let again = pending(&store).await.unwrap();
-        assert_eq!(again.letters.len(), 1, "only c.json is left");
+        let refused = store.head("refused/T/INVENTORY-ALERT/2026/11/26/2/b.json").await.unwrap().unwrap();
+        assert_eq!(refused.metadata["note"], "not JSON: ?t?", "metadata holds printable ASCII only");
+        assert_eq!(pending(&store).await.unwrap().len(), 3);
     }
 }

@@ -249,8 +249,10 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         .await
         .unwrap();
 
-    // Events Event Grid gave up delivering after a day: an inventory snapshot (judged now), the
-    // missed upload's (read by the sweep), and a blob that holds no events (filed, not lost).
+    // Events Event Grid gave up delivering after a day: an inventory snapshot (judged now), one
+    // whose upload is gone (refused, kept in quarantine, and said), the missed upload's (read by
+    // the sweep), a blob that holds no events and one from a subscription not ours (filed as
+    // refused, not lost).
     let dead = state.stores.blobs.container(dead_letters::DEAD_LETTER_CONTAINER).await.unwrap();
     let snapshot_event = json!([{
         "id": "dl-1", "subject": "/shop/inventory", "eventType": "Shopsense.Inventory.Snapshot",
@@ -258,19 +260,34 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         "data": { "snapshot_id": "dead-letter-1", "items": [{ "sku": sku, "on_hand": 0 }] },
         "deadLetterReason": "MaxDeliveryAttemptsExceeded", "deliveryAttempts": 30,
     }]);
-    let upload_event = json!([{
-        "id": "dl-2", "eventType": "Microsoft.Storage.BlobCreated", "eventTime": "2011-12-09T08:00:00Z",
-        "subject": format!("/blobServices/default/containers/{}/blobs/transactions/missed.csv", state.uploads_container),
-        "data": {}, "deadLetterReason": "TimeToLiveExceeded",
-    }]);
+    let blob_event = |id: &str, path: &str| {
+        json!([{
+            "id": id, "eventType": "Microsoft.Storage.BlobCreated", "eventTime": "2011-12-09T08:00:00Z",
+            "subject": format!("/blobServices/default/containers/{}/blobs/{path}", state.uploads_container),
+            "data": {}, "deadLetterReason": "TimeToLiveExceeded",
+        }])
+        .to_string()
+    };
     for (path, body) in [
         ("TOPIC/INVENTORY-ALERT/2011/12/9/8/a.json", snapshot_event.to_string()),
-        ("TOPIC/INGEST/2011/12/9/8/b.json", upload_event.to_string()),
+        ("TOPIC/INGEST/2011/12/9/8/b.json", blob_event("dl-2", "transactions/missed.csv")),
         ("TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json", "[1, 2]".to_owned()),
-        ("TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json", upload_event.to_string()),
+        ("TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json", blob_event("dl-4", "transactions/missed.csv")),
+        ("TOPIC/INVENTORY-ALERT/2011/12/9/9/e.json", blob_event("dl-5", "inventory/gone.csv")),
     ] {
         dead.put(path, body.into(), shopsense::store::PutOptions::default()).await.unwrap();
     }
+    let listed = || async { dead.list("").await.unwrap().into_iter().map(|b| b.path).collect::<Vec<_>>() };
+    let before = listed().await;
+    // Out of time: every letter waits for the next night, untouched.
+    let lines = shopsense_functions::dead_letters::replay(&state, None, std::time::Duration::ZERO).await;
+    assert_eq!(
+        lines,
+        [
+            "dead letters: 0 replayed (filed under replayed/), 0 refused, 0 kept, 5 left for the next night (time budget)"
+        ]
+    );
+    assert_eq!(listed().await, before);
 
     // The nightly retrain through the timer function: a new version for every kind, live or
     // rejected by its gate; serving follows the pointer.
@@ -279,34 +296,37 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let logs: Vec<&str> = body["Logs"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     for line in [
-        "dead letters: 2 replayed and filed under replayed/, 1 kept, 0 left for the next night",
-        "dead letters: TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json filed under unreadable/: not a JSON array of events",
-        "dead letters: TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json kept for the next night: its path names no shopsense subscription (ingest, inventory-alert)",
+        "dead letters: 3 replayed (filed under replayed/), 2 refused, 0 kept, 0 left for the next night (time budget)",
+        "dead letters: TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json filed under refused/: not a JSON array of events",
+        "dead letters: TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json filed under refused/: its path names no shopsense subscription (ingest, inventory-alert)",
     ] {
         assert!(logs.contains(&line), "{line:?} not in {logs:#?}");
     }
-    let filed: Vec<String> = dead.list("").await.unwrap().into_iter().map(|b| b.path).collect();
+    assert!(
+        logs.iter().any(|l| l.starts_with("dead letters: TOPIC/INVENTORY-ALERT/2011/12/9/9/e.json replayed: inventory-alert: event dl-5: refused")
+            && l.contains("no longer exists")),
+        "{logs:#?}"
+    );
     assert_eq!(
-        filed,
+        listed().await,
         [
-            "TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json",
+            "refused/TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json",
+            "refused/TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json",
             "replayed/TOPIC/INGEST/2011/12/9/8/b.json",
             "replayed/TOPIC/INVENTORY-ALERT/2011/12/9/8/a.json",
-            "unreadable/TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json"
+            "replayed/TOPIC/INVENTORY-ALERT/2011/12/9/9/e.json",
         ]
+    );
+    let note = dead.head("replayed/TOPIC/INGEST/2011/12/9/8/b.json").await.unwrap().unwrap().metadata["note"]
+        .clone();
+    assert_eq!(
+        note,
+        format!("ingest: {}/transactions/missed.csv: read by the upload sweep", state.uploads_container)
     );
     let (_, open) = send(&router, get("/api/alerts")).await;
     assert_eq!(open["snapshot"]["snapshot_id"], json!("dead-letter-1"), "{open}");
     assert_eq!(open["alerts"][0]["severity"], json!("stockout_risk"), "{open}");
-    assert!(
-        body["Logs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l == "sweep: ingested 1 missed uploads: transactions/missed.csv"),
-        "{}",
-        body["Logs"]
-    );
+    assert!(logs.contains(&"sweep: ingested 1 missed uploads: transactions/missed.csv"), "{logs:#?}");
     let kinds = body["ReturnValue"]["kinds"].as_array().unwrap();
     assert_eq!(kinds.len(), 3, "{body}");
     let new_rec = kinds.iter().find(|k| k["kind"] == "recommend").unwrap();
