@@ -159,14 +159,18 @@ pub fn event_functions(specs: &[FunctionSpec]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The Event Grid `BlobCreated` payload the host sends to an `eventGridTrigger` function.
+/// The Event Grid `BlobCreated` payload the host sends to an `eventGridTrigger` function. As
+/// Event Grid's, the event is the blob's creation: its id follows from the blob's path and ETag
+/// and its time is when the blob was written, so the same file seen again after a restart of
+/// `shopsense local` is the same event (judged as of the same day, its alerts not written twice).
 #[must_use]
 pub fn blob_created_payload(function: &str, container: &str, blob: &BlobMeta, uri: &str) -> Value {
+    let id = shopsense::bronze::sha256_hex(format!("{container}/{}\n{}", blob.path, blob.etag.0).as_bytes());
     let event = json!({
-        "id": uuid::Uuid::new_v4().to_string(),
+        "id": id,
         "subject": format!("/blobServices/default/containers/{container}/blobs/{}", blob.path),
         "eventType": "Microsoft.Storage.BlobCreated",
-        "eventTime": Utc::now().to_rfc3339(),
+        "eventTime": blob.last_modified.to_rfc3339(),
         "data": {
             "api": "PutBlob",
             "eTag": blob.etag.0,

@@ -127,3 +127,28 @@ async fn an_inventory_upload_also_reaches_inventory_alert_as_a_blob_created_even
     let again = watcher.poll(&app).await;
     assert!(again.iter().any(|i| i.function == "inventory-alert"), "retried: {again:?}");
 }
+
+/// A blob's event is the blob's creation: seen again (a restarted `shopsense local` re-reads its
+/// uploads folder), it is the same event, written at the same time, so a snapshot without a
+/// count day is judged as of the day it landed, not the day of the restart.
+#[tokio::test]
+async fn the_same_blob_gives_the_same_event_whenever_it_is_seen() {
+    let (_home, state, _app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let meta = uploads
+        .put("inventory/today.csv", Bytes::from_static(b"sku,on_hand\n85123A,4\n"), PutOptions::default())
+        .await
+        .unwrap();
+    let event = |meta: &shopsense::store::BlobMeta| {
+        local::blob_created_payload("inventory-alert", "uploads", meta, "file:///u")["Data"]["event"].clone()
+    };
+    let first = event(&meta);
+    let seen_again = uploads.head("inventory/today.csv").await.unwrap().unwrap();
+    assert_eq!(event(&seen_again), first);
+    assert_eq!(first["eventTime"], serde_json::json!(meta.last_modified.to_rfc3339()));
+    let replaced = uploads
+        .put("inventory/today.csv", Bytes::from_static(b"sku,on_hand\n85123A,5\n"), PutOptions::default())
+        .await
+        .unwrap();
+    assert_ne!(event(&replaced)["id"], first["id"], "a new upload under the same name is a new event");
+}
