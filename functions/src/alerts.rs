@@ -82,7 +82,17 @@ async fn list(
     match open_alerts(&state.alerts, severity, sku.as_deref(), limit).await.map_err(run_error)? {
         None => Ok(Json(json!({ "snapshot": null, "alerts": [], "count": 0 }))),
         Some((latest, alerts)) => {
-            Ok(Json(json!({ "snapshot": latest, "count": alerts.len(), "alerts": alerts })))
+            let mut answer = json!({ "snapshot": latest, "count": alerts.len(), "alerts": alerts });
+            // An empty list must not read as "all clear" when part of the count was not judged.
+            if latest.stale_skus > 0 {
+                answer["warning"] = json!(format!(
+                    "{} of the snapshot's {} SKUs were not judged: the live forecast is too old for their lead time as of {}; retrain, then send the count again",
+                    latest.stale_skus,
+                    latest.skus,
+                    latest.as_of.map(|d| d.to_string()).unwrap_or_default()
+                ));
+            }
+            Ok(Json(answer))
         }
     }
 }

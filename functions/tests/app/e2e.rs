@@ -564,6 +564,13 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let (_, aged) =
         send(router, post("/inventory-alert", event("ev-12", "2011-12-17T09:00:00Z", long))).await;
     assert_eq!(aged["ReturnValue"]["stale_skus"], json!([sku]), "{aged}");
+    // That count is now the latest, and its empty list of alerts does not read as all clear.
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert_eq!(open["snapshot"]["stale_skus"], json!(1), "{open}");
+    assert!(
+        open["warning"].as_str().unwrap().starts_with("1 of the snapshot's 1 SKUs were not judged"),
+        "{open}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -365,6 +365,8 @@ async fn make_latest(
         out_of_stock: snapshot.rows.iter().filter(|r| r.on_hand == 0).map(|r| r.sku.clone()).collect(),
         alerts: summary.alerts,
         skus: summary.skus,
+        stale_skus: summary.stale_skus.len(),
+        unknown_skus: summary.unknown_skus.len(),
     };
     let doc = Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest)?;
     for _ in 0..5 {

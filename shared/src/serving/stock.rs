@@ -34,6 +34,13 @@ pub struct LatestSnapshot {
     pub alerts: usize,
     /// SKUs it held.
     pub skus: usize,
+    /// Its SKUs that were not judged because the live forecast is too old for their lead time
+    /// (0 in summaries written before it was kept).
+    #[serde(default)]
+    pub stale_skus: usize,
+    /// Its SKUs without a forecast (new or unknown products), not judged.
+    #[serde(default)]
+    pub unknown_skus: usize,
 }
 
 /// The out-of-stock set, re-read at most every `ttl`.
