@@ -94,6 +94,9 @@ async fn the_blob_fixture_routed_to_ingest_keeps_the_upload_in_bronze_and_report
     // Two columns are not a transactions table: a failed report names what is missing.
     assert_eq!(answer["ReturnValue"]["verdict"], "fail");
     assert_eq!(answer["ReturnValue"]["error"]["code"], "missing_columns");
+    assert!(answer["ReturnValue"]["outputs"]["silver"].is_null(), "{answer}");
+    let log = answer["Logs"][0].as_str().unwrap();
+    assert!(log.contains("nothing was added to silver, not even the rows that passed"), "{log}");
 
     let (status, again) = send(&app, post("/ingest", raw("blob.json"))).await;
     assert_eq!(status, StatusCode::OK);

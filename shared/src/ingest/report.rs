@@ -238,6 +238,12 @@ impl QualityReport {
         if let Some(error) = &self.error {
             let _ = writeln!(out, "  error: {error}");
         }
+        if self.verdict == Verdict::Fail && !self.duplicate_upload {
+            let _ = writeln!(
+                out,
+                "  nothing was added to silver, not even the rows that passed: fix the file or its folder's mapping and upload it again (the bronze copy and the quarantined rows are kept)"
+            );
+        }
         let _ = writeln!(
             out,
             "  rows read {}, accepted {}, quarantined {}",
