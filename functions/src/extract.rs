@@ -32,9 +32,21 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match Query::<HashMap<String, String>>::from_request_parts(parts, state).await {
-            Ok(Query(params)) => Ok(Self(params)),
-            Err(e) => Err(ApiError::BadRequest { message: format!("query string: {}", e.body_text()) }),
+        // Read as pairs first: a parameter given twice (`?k=2&k=50`) is refused, not decided by
+        // whichever comes last.
+        let pairs = match Query::<Vec<(String, String)>>::from_request_parts(parts, state).await {
+            Ok(Query(pairs)) => pairs,
+            Err(e) => return Err(ApiError::BadRequest { message: format!("query string: {}", e.body_text()) }),
+        };
+        let mut params = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if params.contains_key(&name) {
+                return Err(ApiError::BadRequest {
+                    message: format!("query parameter {name:?} is given more than once; give it once"),
+                });
+            }
+            params.insert(name, value);
         }
+        Ok(Self(params))
     }
 }

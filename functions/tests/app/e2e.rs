@@ -217,6 +217,8 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         (format!("/api/recommendations/customers/{customer}?k=0"), "k must be"),
         (format!("/api/recommendations/customers/{customer}?k=101"), "k must be"),
         (format!("/api/recommendations/customers/{customer}?top=3"), "unknown query parameter"),
+        (format!("/api/recommendations/customers/{customer}?k=2&k=50"), "\"k\" is given more than once"),
+        (format!("/api/forecasts/{sku}?horizon=7&horizon=9"), "\"horizon\" is given more than once"),
         (format!("/api/forecasts/{sku}?horizon=91"), "horizon"),
         ("/api/forecasts/NOSUCHSKU".to_owned(), "NOSUCHSKU"),
         ("/api/forecasts/%FF".to_owned(), "path: Invalid URL: Invalid UTF-8"),
