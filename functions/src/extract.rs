@@ -36,7 +36,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
         // whichever comes last.
         let pairs = match Query::<Vec<(String, String)>>::from_request_parts(parts, state).await {
             Ok(Query(pairs)) => pairs,
-            Err(e) => return Err(ApiError::BadRequest { message: format!("query string: {}", e.body_text()) }),
+            Err(e) => {
+                return Err(ApiError::BadRequest { message: format!("query string: {}", e.body_text()) });
+            }
         };
         let mut params = HashMap::with_capacity(pairs.len());
         for (name, value) in pairs {

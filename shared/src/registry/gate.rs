@@ -86,7 +86,7 @@ impl GateReport {
         self.checks
             .iter()
             .filter(|c| !c.passed)
-            .map(|c| format!("{} (value {:.4}, bound {:.4})", c.check, c.value, c.bound))
+            .map(|c| format!("needs {} (value {:.4}, bound {:.4})", c.check, c.value, c.bound))
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -221,7 +221,7 @@ mod tests {
             Some(("v1", &live)),
         );
         assert!(!report.passed);
-        assert!(report.failures().starts_with("ndcg >= 0.98 x live 0.1000"), "{}", report.failures());
+        assert!(report.failures().starts_with("needs ndcg >= 0.98 x live 0.1000"), "{}", report.failures());
         let zero = json!({ "wape_total": 0.30, "naive_wape_total": 0.0 });
         let report = gates.judge(
             ModelKind::Forecast,

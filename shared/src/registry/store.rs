@@ -328,8 +328,12 @@ impl Registry {
             }
             Err(e) => return Err(e.into()),
         }
+        // A version its gate rejected goes live only by hand: the record keeps what the gate said.
+        record.reason = match (record.status, record.reason.take()) {
+            (VersionStatus::Rejected, Some(gate)) => Some(format!("promoted by hand over its gate ({gate})")),
+            _ => None,
+        };
         record.status = VersionStatus::Live;
-        record.reason = None;
         let reason = format!("{reason_for_previous} {}", record.version);
         if let Err(e) = self.settle(record, &reason).await {
             tracing::warn!(%kind, version = %record.version, error = %e, "live, but its records were not updated; the next run reconciles them");
