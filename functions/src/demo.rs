@@ -132,7 +132,7 @@ async fn demo_alerts(state: &AppState) -> anyhow::Result<()> {
             .await?;
     state.stock.refresh();
     eprintln!(
-        "shopsense local: demo inventory {} evaluated as of {}: {} alerts {:?} (re-run: shopsense alerts --inventory {})",
+        "shopsense local: demo inventory {} evaluated as of {}: {} alerts {:?} (re-run once the demo is stopped, since the CLI and the demo cannot share a home: shopsense alerts --inventory {})",
         path.display(),
         summary.as_of,
         summary.alerts,
