@@ -239,7 +239,7 @@ async fn forecast(
             row.insert("date".into(), json!(item.first_date + chrono::Days::new(d as u64)));
             row.insert("forecast".into(), json!(mean));
             for (name, factor) in &factors {
-                row.insert(name.clone(), json!(f64::from(mean) * factor));
+                row.insert(name.clone(), json!(units(f64::from(mean) * factor)));
             }
             Value::Object(row)
         })
@@ -254,21 +254,23 @@ async fn forecast(
             let mut row = serde_json::Map::new();
             row.insert("week_start".into(), json!(item.first_date + chrono::Days::new(7 * w as u64)));
             row.insert("days".into(), json!(week.len()));
-            row.insert("forecast".into(), json!(week.iter().map(|&m| f64::from(m)).sum::<f64>()));
+            row.insert("forecast".into(), json!(units(week.iter().map(|&m| f64::from(m)).sum::<f64>())));
             for (&level, (name, _)) in levels.iter().zip(&factors) {
                 row.insert(
                     name.clone(),
-                    json!(item.total_quantile(7 * w..7 * w + week.len(), level, spread)),
+                    json!(units(item.total_quantile(7 * w..7 * w + week.len(), level, spread))),
                 );
             }
             Value::Object(row)
         })
         .collect();
-    let total: f64 = item.mean[..horizon].iter().map(|&m| f64::from(m)).sum();
+    let total = units(item.mean[..horizon].iter().map(|&m| f64::from(m)).sum());
     let total_quantiles: serde_json::Map<String, Value> = levels
         .iter()
         .zip(&factors)
-        .map(|(&level, (name, _))| (name.clone(), json!(item.total_quantile(0..horizon, level, spread))))
+        .map(|(&level, (name, _))| {
+            (name.clone(), json!(units(item.total_quantile(0..horizon, level, spread))))
+        })
         .collect();
     let closed = summary.map(|s| s.closed_weekdays.clone()).unwrap_or_default();
     Ok(Json(json!({
@@ -284,6 +286,12 @@ async fn forecast(
         "daily": daily,
         "weekly": weekly,
     })))
+}
+
+/// Units as the API gives them: to 1/10,000 of a unit, so a level that is 0 up to the float
+/// arithmetic (a slow seller's p95 of `5.3e-7`) reads 0.
+fn units(value: f64) -> f64 {
+    (value * 1e4).round() / 1e4
 }
 
 async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

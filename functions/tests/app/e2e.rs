@@ -150,6 +150,8 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         let (p10, p50, p90) =
             (day["p10"].as_f64().unwrap(), day["p50"].as_f64().unwrap(), day["p90"].as_f64().unwrap());
         assert!(p10 <= p50 && p50 <= p90, "{day}");
+        // Units to 1/10,000: no float dust such as 5.3e-7 where 0 is meant.
+        assert!([p10, p50, p90].iter().all(|&v| v == 0.0 || v >= 1e-4), "{day}");
     }
     assert_eq!(body["closed_weekdays"], json!(["Sat"]));
     for week in body["weekly"].as_array().unwrap() {
