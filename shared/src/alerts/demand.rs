@@ -22,6 +22,9 @@ pub struct TotalSpread {
     pub table: Arc<TotalTable>,
     /// Whether each day of the path is open, one per day.
     pub open: Vec<bool>,
+    /// The SKU's largest totals over [`crate::forecast::TOTAL_SPANS`] open days in its history,
+    /// which bound its totals' quantiles ([`crate::forecast::bound_total`]; empty: no bound).
+    pub largest: Arc<[f64]>,
 }
 
 /// One SKU's daily demand forecast from tomorrow on.
@@ -79,8 +82,14 @@ impl DemandPath {
     }
 
     /// The path with the spread of its totals: `open` has one flag per day of the path and the
-    /// table at least one span.
-    pub fn with_totals(self, sku: &str, table: Arc<TotalTable>, open: Vec<bool>) -> Result<Self, AlertError> {
+    /// table at least one span; `largest` the SKU's largest totals (empty: no bound).
+    pub fn with_totals(
+        self,
+        sku: &str,
+        table: Arc<TotalTable>,
+        open: Vec<bool>,
+        largest: Vec<f64>,
+    ) -> Result<Self, AlertError> {
         let invalid = |reason: String| AlertError::InvalidDemandPath { sku: sku.to_owned(), reason };
         if open.len() != self.len() {
             return Err(invalid(format!("{} open-day flags for {} days", open.len(), self.len())));
@@ -88,7 +97,7 @@ impl DemandPath {
         if table.is_empty() {
             return Err(invalid("the total quantile table is empty".into()));
         }
-        Ok(Self { totals: Some(TotalSpread { table, open }), ..self })
+        Ok(Self { totals: Some(TotalSpread { table, open, largest: largest.into() }), ..self })
     }
 
     /// The factor at `level` of the point forecast `forecast` of the total over the first `days`
@@ -101,7 +110,12 @@ impl DemandPath {
         let open_known = spread.open[..known].iter().filter(|&&o| o).count();
         let share = spread.open.iter().filter(|&&o| o).count() as f64 / spread.open.len().max(1) as f64;
         let open_beyond = ((days - known) as f64 * share).round() as usize;
-        spread.table.factor(open_known + open_beyond, forecast, level)
+        let open_days = open_known + open_beyond;
+        let factor = spread.table.factor(open_days, forecast, level)?;
+        if forecast <= 0.0 {
+            return Some(factor);
+        }
+        Some(crate::forecast::bound_total(forecast * factor, forecast, open_days, &spread.largest) / forecast)
     }
 
     /// The path of one SKU of a forecast: `dates` are `Forecasts::dates`, and the forecast must
@@ -131,12 +145,13 @@ impl DemandPath {
         forecasts
             .skus
             .iter()
-            .map(|sku| {
+            .zip(&model.skus)
+            .map(|(sku, fitted)| {
                 let path = Self::from_forecast(sku, &forecasts.dates)?;
                 if table.is_empty() {
                     return Ok(path);
                 }
-                path.with_totals(&sku.sku, Arc::clone(&table), open.clone())
+                path.with_totals(&sku.sku, Arc::clone(&table), open.clone(), fitted.largest_totals.clone())
             })
             .collect()
     }
@@ -165,10 +180,11 @@ impl DemandPath {
             p10: self.p10[offset..].to_vec(),
             p50: self.p50[offset..].to_vec(),
             p90: self.p90[offset..].to_vec(),
-            totals: self
-                .totals
-                .as_ref()
-                .map(|t| TotalSpread { table: Arc::clone(&t.table), open: t.open[offset..].to_vec() }),
+            totals: self.totals.as_ref().map(|t| TotalSpread {
+                table: Arc::clone(&t.table),
+                open: t.open[offset..].to_vec(),
+                largest: Arc::clone(&t.largest),
+            }),
         }
     }
 }

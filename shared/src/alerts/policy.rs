@@ -390,7 +390,7 @@ mod tests {
             mean,
         )
         .unwrap()
-        .with_totals("A", std::sync::Arc::new(table), open)
+        .with_totals("A", std::sync::Arc::new(table), open, Vec::new())
         .unwrap();
         let alert = AlertPolicy::default().evaluate(&row(45, 0, 5), &path);
         // The 0.95 quantile of the 4-open-day ratio is 3 * 0.95^3 = 2.572125: reorder point

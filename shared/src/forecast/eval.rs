@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::ForecastError;
 use super::metrics::{bias, buckets, coverage, mase, median, total_wape, wape};
-use super::model::{ForecastModel, ForecasterParams, SkuForecast};
+use super::model::{ForecastModel, ForecasterParams, SkuForecast, SkuModel};
 use super::panel::Panel;
 
 /// Lag of the seasonal naive forecast that scales MASE: 7 calendar days.
@@ -137,9 +137,9 @@ pub fn evaluate(
         .iter()
         .zip(&mean)
         .zip(&test.values)
-        .filter(|((_, f), y)| {
+        .filter(|((sku, f), y)| {
             let (f, y): (f64, f64) = (f.iter().sum(), y.iter().sum());
-            let band = |level| model.totals.factor(open_days, f, level).map_or(f, |factor| f * factor);
+            let band = |level| sku.total_quantile(&model.totals, open_days, f, level).unwrap_or(f);
             band(0.1) - 1e-9 <= y && y <= band(0.9) + 1e-9
         })
         .count();
@@ -213,18 +213,20 @@ fn total_calibration(
     days: usize,
 ) -> Vec<(f64, f64)> {
     let open_days = model.calendar.future_open(days).iter().filter(|&&open| open).count();
-    let totals: Vec<(f64, f64)> = mean
+    let totals: Vec<(&SkuModel, f64, f64)> = model
+        .skus
         .iter()
+        .zip(mean)
         .zip(actual)
-        .map(|(f, y)| (f[..days.min(f.len())].iter().sum(), y[..days.min(y.len())].iter().sum()))
+        .map(|((sku, f), y)| (sku, f[..days.min(f.len())].iter().sum(), y[..days.min(y.len())].iter().sum()))
         .collect();
     CALIBRATION_LEVELS
         .iter()
         .map(|&level| {
             let below = totals
                 .iter()
-                .filter(|&&(f, y)| {
-                    let quantile = model.totals.factor(open_days, f, level).map_or(f, |factor| f * factor);
+                .filter(|&&(sku, f, y)| {
+                    let quantile = sku.total_quantile(&model.totals, open_days, f, level).unwrap_or(f);
                     y <= quantile + 1e-9
                 })
                 .count();

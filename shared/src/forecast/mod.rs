@@ -72,3 +72,4 @@ pub use eval::{EvalMetrics, EvalReport, evaluate};
 pub use method::Method;
 pub use model::{ForecastModel, ForecasterParams, Forecasts, SkuForecast, SkuModel};
 pub use panel::Panel;
+pub use quantiles::{BOUND_TIMES, TOTAL_SPANS, bound_total, largest_totals};

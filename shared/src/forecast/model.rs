@@ -209,7 +209,8 @@ impl ForecasterParams {
         let mut choices: Vec<SkuFit> = prepared
             .par_iter()
             .zip(&panel.skus)
-            .map(|(prepared, sku)| {
+            .zip(&series)
+            .map(|((prepared, sku), y)| {
                 let Some(p) = prepared else {
                     return SkuFit {
                         model: SkuModel::no_demand(sku, period),
@@ -239,6 +240,7 @@ impl ForecasterParams {
                         spike_rate,
                         backtest: choice.backtest,
                         level: 1.0,
+                        largest_totals: super::quantiles::largest_totals(&y[p.start..]),
                     },
                     ratios: choice.ratios,
                     total_ratios: choice.total_ratios,
@@ -375,6 +377,11 @@ pub struct SkuModel {
     /// the fit's horizon and applied to every day asked for.
     #[serde(default = "one")]
     pub level: f64,
+    /// The largest total of its history over each of [`super::quantiles::TOTAL_SPANS`] open
+    /// days ([`super::quantiles::largest_totals`]): bounds its totals' quantiles (empty in
+    /// models saved before it, and for a SKU without sales: no bound).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub largest_totals: Vec<f64>,
 }
 
 fn one() -> f64 {
@@ -393,7 +400,23 @@ impl SkuModel {
             spike_rate: 0.0,
             backtest: Backtest::default(),
             level: 1.0,
+            largest_totals: Vec::new(),
         }
+    }
+
+    /// Quantile `level` of this SKU's total over `open_days` open days whose point forecast is
+    /// `forecast`, from the model's `totals` table and bounded by the SKU's history
+    /// ([`super::quantiles::bound_total`]); `None` when the table has nothing for it.
+    #[must_use]
+    pub fn total_quantile(
+        &self,
+        totals: &TotalTable,
+        open_days: usize,
+        forecast: f64,
+        level: f64,
+    ) -> Option<f64> {
+        let quantile = forecast * totals.factor(open_days, forecast, level)?;
+        Some(super::quantiles::bound_total(quantile, forecast, open_days, &self.largest_totals))
     }
 
     /// Point forecasts of the open days with the given slots: the weighted mean of the chosen

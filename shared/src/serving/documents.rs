@@ -195,6 +195,10 @@ pub struct ItemForecast {
     pub class: String,
     /// The methods of its ensemble.
     pub methods: Vec<String>,
+    /// Its largest totals over [`crate::forecast::TOTAL_SPANS`] open days in its history, which
+    /// bound its totals' quantiles (empty in documents published before: no bound).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub largest_totals: Vec<f32>,
 }
 
 /// The forecast model as a whole.
@@ -261,11 +265,17 @@ impl ItemForecast {
             let open_days = open.get(range.start..range.end.min(open.len())).unwrap_or_default();
             let open_days = open_days.iter().filter(|&&o| o).count();
             if let Some(factor) = table.factor(open_days, mean, level) {
-                return mean * factor;
+                return crate::forecast::bound_total(mean * factor, mean, open_days, &self.largest());
             }
         }
         let variance: f64 = days.iter().map(|&m| self.sigma(f64::from(m)).powi(2)).sum();
         (mean + crate::alerts::normal::inverse_normal_cdf(level) * variance.sqrt()).max(0.0)
+    }
+
+    /// [`Self::largest_totals`] as read.
+    #[must_use]
+    pub fn largest(&self) -> Vec<f64> {
+        self.largest_totals.iter().map(|&v| f64::from(v)).collect()
     }
 
     /// The factor for quantile `level`, interpolated between the stored levels.
@@ -316,6 +326,7 @@ mod tests {
             quantile_factors: vec![(0.1, 0.5), (0.5, 1.0), (0.9, 2.0)],
             class: "smooth".into(),
             methods: vec![],
+            largest_totals: vec![],
         };
         assert!((f.factor(0.7) - 1.5).abs() < 1e-6);
         assert!((f.factor(0.05) - 0.5).abs() < 1e-6);
@@ -330,6 +341,7 @@ mod tests {
             quantile_factors: vec![(0.1, 0.0), (0.5, 1.0), (0.9, 2.0)],
             class: "smooth".into(),
             methods: vec![],
+            largest_totals: vec![],
         };
         // sigma per day = (2 - 0) * 4 / (2 * 1.28155) = 3.1213; total sd = sqrt(2) * 3.1213.
         let expected = 8.0 + 1.281_551_565_5 * (2.0f64).sqrt() * 8.0 / (2.0 * 1.281_551_565_5);
@@ -358,6 +370,7 @@ mod tests {
             quantile_factors: vec![(0.1, 0.0), (0.5, 1.0), (0.9, 2.0)],
             class: "smooth".into(),
             methods: vec![],
+            largest_totals: vec![],
         };
         assert!(summary.covers(&f));
         assert!(!summary.covers(&ItemForecast { first_date: NaiveDate::MAX, ..f.clone() }));
@@ -366,6 +379,14 @@ mod tests {
         assert!((f.total_quantile(0..3, 0.9, spread) - 8.0 * 1.4).abs() < 1e-5);
         // One open day (the second range starts later): the span-1 factor, 1.8.
         assert!((f.total_quantile(1..3, 0.9, spread) - 4.0 * 1.8).abs() < 1e-5);
+        // Bounded by the SKU's history: never more than its forecast plus twice the most it sold
+        // in as many open days (span 1: 1 unit, span 2: 1.5).
+        let bounded = ItemForecast { largest_totals: vec![1.0, 1.5, 1.5], ..f.clone() };
+        assert!((bounded.total_quantile(1..3, 0.9, spread) - (4.0 + 2.0)).abs() < 1e-5);
+        assert!((bounded.total_quantile(0..3, 0.9, spread) - (8.0 + 3.0)).abs() < 1e-5);
+        assert!(
+            (bounded.total_quantile(0..3, 0.5, spread) - f.total_quantile(0..3, 0.5, spread)).abs() < 1e-9
+        );
         let old = ForecastSummary { total_factors: TotalTable::default(), ..summary };
         assert_eq!(old.spread(), None, "published before the table: the caller falls back");
     }

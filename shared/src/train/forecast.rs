@@ -131,6 +131,7 @@ impl ForecastArtifact {
                 quantile_factors: levels().into_iter().map(|l| (l as f32, factor_of(l) as f32)).collect(),
                 class: fitted.class.as_str().to_owned(),
                 methods: fitted.methods.iter().map(crate::forecast::Method::name).collect(),
+                largest_totals: fitted.largest_totals.iter().map(|&v| v as f32).collect(),
             };
             docs.push(Document::new(item_partition(&sku.sku), &id, &body)?);
         }
