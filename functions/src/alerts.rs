@@ -121,11 +121,7 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
             Err(e) => Snapshot::Refused(format!("event data: {e}")),
         }),
         BLOB_CREATED => {
-            let Some((container, path)) = event
-                .subject
-                .strip_prefix("/blobServices/default/containers/")
-                .and_then(|rest| rest.split_once("/blobs/"))
-            else {
+            let Some((container, path)) = event.blob() else {
                 return Ok(Snapshot::Refused(format!("subject {:?} is not a blob path", event.subject)));
             };
             if container != state.uploads_container || !path.starts_with("inventory/") {

@@ -52,13 +52,13 @@ pub async fn replay(state: &AppState, sweep: Option<&SweepReport>, budget: Durat
             left += 1;
             continue;
         }
-        let outcome = match dead_letters::read(&*store, path).await {
+        let (outcome, body) = match dead_letters::read(&*store, path).await {
             Ok(None) => continue,
-            Ok(Some(Letter::Refused(reason))) => Outcome::Refused(reason),
-            Ok(Some(Letter::Events { subscription, events })) => {
-                outcome(state, sweep, subscription, &events).await
+            Ok(Some((Letter::Refused(reason), body))) => (Outcome::Refused(reason), body),
+            Ok(Some((Letter::Events { subscription, events }, body))) => {
+                (outcome(state, sweep, subscription, &events).await, body)
             }
-            Err(e) => Outcome::Kept(format!("cannot read it: {e}")),
+            Err(e) => (Outcome::Kept(format!("cannot read it: {e}")), bytes::Bytes::new()),
         };
         let (filing, note) = match &outcome {
             Outcome::Done { note, .. } => (Some(Filing::Replayed), note),
@@ -66,7 +66,7 @@ pub async fn replay(state: &AppState, sweep: Option<&SweepReport>, budget: Durat
             Outcome::Kept(reason) => (None, reason),
         };
         if let Some(filing) = filing
-            && let Err(e) = dead_letters::file(&*store, path, filing, note).await
+            && let Err(e) = dead_letters::file(&*store, path, body, filing, note).await
         {
             kept += 1;
             lines.push(format!(
@@ -147,11 +147,7 @@ async fn outcome(
             };
             let mut notes = Vec::new();
             for event in &events {
-                let blob = event
-                    .subject
-                    .strip_prefix("/blobServices/default/containers/")
-                    .and_then(|rest| rest.split_once("/blobs/"));
-                match blob {
+                match event.blob() {
                     Some((container, path)) if container == state.uploads_container => {
                         if !sweep.covers(path) {
                             return Outcome::Kept(format!(

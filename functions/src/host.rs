@@ -241,6 +241,15 @@ pub struct EventGridEvent {
     pub metadata_version: Option<String>,
 }
 
+impl EventGridEvent {
+    /// The container and blob path of a blob event's subject
+    /// (`/blobServices/default/containers/<c>/blobs/<p>`), `None` for any other subject.
+    #[must_use]
+    pub fn blob(&self) -> Option<(&str, &str)> {
+        self.subject.strip_prefix("/blobServices/default/containers/")?.split_once("/blobs/")
+    }
+}
+
 impl TriggerPayload for EventGridEvent {
     const BINDING: &'static str = "event";
     const TRIGGER_TYPE: &'static str = "eventGridTrigger";

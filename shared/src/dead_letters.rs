@@ -12,6 +12,7 @@
 //! or from no subscription of ours) is filed under [`REFUSED_PREFIX`] with the reason, and one
 //! whose events could not be handled yet stays where it is for the next night.
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::store::{BlobMeta, BlobStore, PutOptions, StoreError};
@@ -53,7 +54,7 @@ impl Subscription {
     }
 }
 
-/// One dead-letter blob, read.
+/// What one dead-letter blob holds.
 #[derive(Debug, Clone)]
 pub enum Letter {
     /// Events of one of our subscriptions, as Event Grid wrote them.
@@ -91,28 +92,35 @@ pub async fn pending(store: &dyn BlobStore) -> Result<Vec<BlobMeta>, StoreError>
     Ok(found)
 }
 
-/// Reads one dead letter (`None`: it is gone).
+/// Reads one dead letter: what it holds and its bytes, kept for [`file`] (`None`: it is gone).
 ///
 /// # Errors
 /// When the blob cannot be read.
-pub async fn read(store: &dyn BlobStore, path: &str) -> Result<Option<Letter>, StoreError> {
+pub async fn read(store: &dyn BlobStore, path: &str) -> Result<Option<(Letter, Bytes)>, StoreError> {
     let Some(blob) = store.get(path).await? else { return Ok(None) };
-    Ok(Some(match (Subscription::of_path(path), parse(&blob.body)) {
+    let letter = match (Subscription::of_path(path), parse(&blob.body)) {
         (_, Err(reason)) => Letter::Refused(reason),
         (None, Ok(_)) => {
             Letter::Refused("its path names no shopsense subscription (ingest, inventory-alert)".to_owned())
         }
         (Some(subscription), Ok(events)) => Letter::Events { subscription, events },
-    }))
+    };
+    Ok(Some((letter, blob.body)))
 }
 
-/// Files a dead letter under [`REPLAYED_PREFIX`] or [`REFUSED_PREFIX`] (same name), with `note`
-/// (what was done, or why not) in its metadata: copied first, then removed.
+/// Files the dead letter at `path` (its bytes `body`, as [`read`] gave them) under
+/// [`REPLAYED_PREFIX`] or [`REFUSED_PREFIX`] (same name), with `note` (what was done, or why
+/// not) in its metadata: copied first, then removed.
 ///
 /// # Errors
-/// When the blob cannot be read, copied or removed.
-pub async fn file(store: &dyn BlobStore, path: &str, filing: Filing, note: &str) -> Result<(), StoreError> {
-    let Some(blob) = store.get(path).await? else { return Ok(()) };
+/// When the copy cannot be written or the original removed.
+pub async fn file(
+    store: &dyn BlobStore,
+    path: &str,
+    body: Bytes,
+    filing: Filing,
+    note: &str,
+) -> Result<(), StoreError> {
     let prefix = match filing {
         Filing::Replayed => REPLAYED_PREFIX,
         Filing::Refused => REFUSED_PREFIX,
@@ -121,7 +129,7 @@ pub async fn file(store: &dyn BlobStore, path: &str, filing: Filing, note: &str)
     let note: String =
         note.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).take(256).collect();
     let options = PutOptions::default().with_content_type("application/json").with_metadata("note", note);
-    store.put(&format!("{prefix}{path}"), blob.body, options).await?;
+    store.put(&format!("{prefix}{path}"), body, options).await?;
     store.delete(path).await?;
     Ok(())
 }
@@ -179,8 +187,11 @@ mod tests {
             ]
         );
         let mut read_all = Vec::new();
+        let mut bodies = Vec::new();
         for path in &listed {
-            read_all.push(match read(&store, path).await.unwrap().unwrap() {
+            let (letter, body) = read(&store, path).await.unwrap().unwrap();
+            bodies.push(body);
+            read_all.push(match letter {
                 Letter::Events { subscription, events } => {
                     format!("{}: {} events", subscription.name(), events.len())
                 }
@@ -194,8 +205,10 @@ mod tests {
         assert_eq!(read_all[4], "not a JSON array of events");
         assert!(read(&store, "T/INGEST/gone.json").await.unwrap().is_none());
 
-        file(&store, &listed[0], Filing::Replayed, "ingested by the sweep").await.unwrap();
-        file(&store, &listed[1], Filing::Refused, "not JSON: \u{e9}t\u{e9}").await.unwrap();
+        file(&store, &listed[0], bodies[0].clone(), Filing::Replayed, "ingested by the sweep").await.unwrap();
+        file(&store, &listed[1], bodies[1].clone(), Filing::Refused, "not JSON: \u{e9}t\u{e9}")
+            .await
+            .unwrap();
         let filed = store.get("replayed/T/INGEST/2026/11/26/1/a.json").await.unwrap().unwrap();
         assert_eq!(&filed.body[..], br#"[{"id": "1"}, {"id": "2"}]"#, "kept byte for byte");
         assert_eq!(filed.meta.metadata["note"], "ingested by the sweep");
