@@ -16,8 +16,10 @@
 //! A day on which every SKU is 0 or absent is closed. A weekday closed on >= 90 % of its
 //! occurrences is a weekly closure: forecast 0 and absent from the training series. Other closed
 //! days (holidays) are dropped from training. The training series of a SKU is its sequence of
-//! open days from its first sale; seasonal methods key on the weekday slot of each open day, so
-//! the period is the number of open weekdays (6 for a shop closed on Saturdays).
+//! open days from its first sale (for a SKU with fewer selling days than a week has open days,
+//! from `min_exposure_weeks` before the end if that is earlier); seasonal methods key on the
+//! weekday slot of each open day, so the period is the number of open weekdays (6 for a shop
+//! closed on Saturdays).
 //!
 //! ## The selection rule
 //! Training values above 30 times the SKU's median non-zero day are capped, and the capped

@@ -56,6 +56,20 @@ pub struct ForecasterParams {
     /// over the whole history (default true). The level then comes from the capped recent weeks
     /// (little noise) and the large orders from the long run (they recur, but not on schedule).
     pub spike_rate: bool,
+    /// Weeks a SKU that has sold on fewer days than a week has open days is taken to have been
+    /// on sale at least (default 4): its training series starts at its first sale or this many
+    /// weeks of open days before the history ends, whichever is earlier (never before the panel),
+    /// and when that reaches back before its first sale it is forecast at its mean per open day
+    /// over the series, without a choice of methods. A first sale only bounds the launch from
+    /// above, and a few sales can tell neither a rate from one wholesale order nor one method from
+    /// another: a new SKU whose one sale was an order of 960 units was forecast at 28,800 units
+    /// over the next 35 days (that order every open day; a seasonal method repeats it weekly), now
+    /// 1,200. A SKU with a week's selling days has shown its rate: flooring those too (new
+    /// Christmas lines climb from their first day) cost the Online Retail top 500 half a point of
+    /// bias. As it is, the 28-day total WAPE is unchanged (top 500 33.2 %, every SKU 41.3 %; over
+    /// four origins 41.3 -> 41.2 % and 48.2 -> 48.0 %).
+    #[serde(default)]
+    pub min_exposure_weeks: usize,
     /// Weight of each origin's horizon-total error against the daily absolute errors in the
     /// backtest score (default 1).
     pub total_weight: f64,
@@ -84,6 +98,7 @@ impl Default for ForecasterParams {
             profile_prior_days: 1000.0,
             cap_outliers: Some(30.0),
             spike_rate: true,
+            min_exposure_weeks: 4,
             total_weight: 1.0,
             bias_correction: false,
             interval_coverage: Some(0.8),
@@ -166,7 +181,10 @@ impl ForecasterParams {
         let prepared: Vec<Option<Prepared>> = series
             .par_iter()
             .map(|y| {
-                let start = y.iter().position(|&v| v > 0.0)?;
+                let first = y.iter().position(|&v| v > 0.0)?;
+                let selling = y[first..].iter().filter(|&&v| v > 0.0).count();
+                let floor = y.len().saturating_sub(self.min_exposure_weeks * period);
+                let start = if selling < period { first.min(floor) } else { first };
                 let fit_y = self.cap_outliers.map_or_else(|| y[start..].to_vec(), |k| cap(&y[start..], k));
                 let series =
                     Series { y: &fit_y, slots: &slots[start..], period, panel: Some(&totals[start..]) };
@@ -179,7 +197,7 @@ impl ForecasterParams {
                     .then(|| y[start..].iter().zip(&fit_y).map(|(y, c)| y - c).collect());
                 let backtests = select::backtest_all(self, &series, steps, &profile, excess.as_deref());
                 let class = DemandClass::of(&fit_y);
-                Some(Prepared { start, fit_y, profile, excess, backtests, class })
+                Some(Prepared { start, exposed: start < first, fit_y, profile, excess, backtests, class })
             })
             .collect();
         // Pooled weights per demand class (and over all series for classes with few series).
@@ -220,14 +238,21 @@ impl ForecasterParams {
                 };
                 let series =
                     Series { y: &p.fit_y, slots: &slots[p.start..], period, panel: Some(&totals[p.start..]) };
-                let chosen = match self.selection {
-                    Selection::PooledByClass if !p.backtests.origins.is_empty() => class_weights
-                        .iter()
-                        .find(|(c, _)| *c == p.class)
-                        .map_or_else(|| select::own_choice(self, &p.backtests), |(_, w)| w.clone()),
-                    _ => select::own_choice(self, &p.backtests),
+                let choice = if p.exposed {
+                    // Too few sales to choose methods by, or to fit a level, trend or season on
+                    // (a seasonal method repeats one order every week): its units over the
+                    // exposure, per open day.
+                    select::whole_mean(&series)
+                } else {
+                    let chosen = match self.selection {
+                        Selection::PooledByClass if !p.backtests.origins.is_empty() => class_weights
+                            .iter()
+                            .find(|(c, _)| *c == p.class)
+                            .map_or_else(|| select::own_choice(self, &p.backtests), |(_, w)| w.clone()),
+                        _ => select::own_choice(self, &p.backtests),
+                    };
+                    select::finish(self, &series, &p.backtests, &chosen)
                 };
-                let choice = select::finish(self, &series, &p.backtests, &chosen);
                 let spike_rate = p.excess.as_deref().map_or(0.0, super::method::mean);
                 SkuFit {
                     model: SkuModel {
@@ -318,6 +343,8 @@ pub enum Selection {
 /// One series after phase 1 of the fit.
 struct Prepared {
     start: usize,
+    /// Its history was extended back to the exposure floor (a new SKU with few sales).
+    exposed: bool,
     fit_y: Vec<f64>,
     profile: Vec<f64>,
     excess: Option<Vec<f64>>,
@@ -571,6 +598,40 @@ mod tests {
             }
         }
         assert!(forecasts.skus[1].mean.iter().all(|f| *f < 0.2));
+    }
+
+    #[test]
+    fn a_new_skus_one_wholesale_order_is_spread_over_its_minimum_exposure() {
+        // A sells 3 a day for eight weeks (Saturdays closed); C appears on the last day with one
+        // order of 960; D appears in the last two weeks and sells 5 on each of their 12 open days.
+        let first: NaiveDate = "2011-01-03".parse().unwrap();
+        let mut rows: Vec<(String, NaiveDate, f64)> = Vec::new();
+        for d in (0..56).filter(|d| d % 7 != 5) {
+            rows.push(("A".to_owned(), first + chrono::Days::new(d), 3.0));
+            if d >= 42 {
+                rows.push(("D".to_owned(), first + chrono::Days::new(d), 5.0));
+            }
+        }
+        rows.push(("C".to_owned(), first + chrono::Days::new(55), 960.0));
+        let panel = Panel::from_rows(&rows);
+        let totals = |weeks| {
+            let params =
+                ForecasterParams { horizon: 28, min_exposure_weeks: weeks, ..ForecasterParams::default() };
+            let forecasts = params.fit(&panel).unwrap().predict(28, &[0.5]).unwrap();
+            let total =
+                |sku: &str| forecasts.skus.iter().find(|s| s.sku == sku).unwrap().mean.iter().sum::<f64>();
+            (total("C"), total("D"))
+        };
+        let (unfloored, d_unfloored) = totals(0);
+        let (floored, d_floored) = totals(4);
+        // From its first sale alone, that order recurs every open day of the 24 ahead.
+        assert!(unfloored > 20.0 * 960.0, "{unfloored}");
+        // Taken as on sale for four weeks (24 open days), the order is 40 a day: 960 over the
+        // 24 open days ahead.
+        assert!((floored - 960.0).abs() < 1e-6, "{floored}");
+        // D has sold on 12 days, two weeks' worth: it keeps its first sale, 5 a day for 24 days.
+        assert_eq!(d_floored, d_unfloored);
+        assert!((d_floored - 120.0).abs() < 12.0, "{d_floored}");
     }
 
     #[test]

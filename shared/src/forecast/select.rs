@@ -23,6 +23,7 @@ use super::classify::DemandClass;
 use super::method::{Fitted, Method, Series};
 use super::model::ForecasterParams;
 use super::quantiles::TOTAL_SPANS;
+use super::window::WindowAverage;
 
 /// Backtest figures of the chosen ensemble on one series (open days, all origins).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -185,6 +186,22 @@ pub(crate) fn pooled_choice(
 }
 
 /// Fits the chosen methods on the whole series and scores their combination on the backtest.
+/// The choice for a series too young and with too few sales to choose methods by: its mean per
+/// open day over the whole series (flat, shaped by the weekday profile), without backtests.
+pub(crate) fn whole_mean(series: &Series) -> Choice {
+    let method =
+        Method::WindowAverage(WindowAverage { weeks: series.y.len().div_ceil(series.period.max(1)) });
+    Choice {
+        methods: vec![method],
+        weights: vec![1.0],
+        fitted: vec![method.fit(series)],
+        backtest: Backtest::default(),
+        ratios: Vec::new(),
+        total_ratios: Vec::new(),
+        class: DemandClass::of(series.y),
+    }
+}
+
 pub(crate) fn finish(
     params: &ForecasterParams,
     series: &Series,

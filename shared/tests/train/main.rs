@@ -304,6 +304,35 @@ async fn one_kind_failing_does_not_stop_the_others() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_its_gate_rejected_goes_live_only_by_hand_and_its_record_keeps_what_the_gate_said() {
+    let (_home, stores) = stores_with_sample().await;
+    let options = TrainOptions {
+        gates: shopsense::registry::Gates { segments_min_silhouette: 0.99, ..Default::default() },
+        ..TrainOptions::default()
+    };
+    let strict = Trainer::new(
+        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
+        Registry::open(&stores, 5).await.unwrap(),
+        options,
+    );
+    let report = strict.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    let rejected = &report.kinds[0];
+    assert_eq!(rejected.status, VersionStatus::Rejected);
+    let said = rejected.reason.clone().unwrap();
+    assert!(said.starts_with("gate failed: needs silhouette >= floor"), "{said}");
+    assert_eq!(live(strict.registry(), ModelKind::Segments).await, None, "nothing live without a person");
+
+    let record = strict.promote(ModelKind::Segments, &rejected.version).await.unwrap();
+    assert_eq!(record.status, VersionStatus::Live);
+    assert_eq!(record.reason, Some(format!("promoted by hand over its gate ({said})")));
+    assert_eq!(
+        live(strict.registry(), ModelKind::Segments).await.as_deref(),
+        Some(rejected.version.as_str())
+    );
+    readers_see(&stores, &rejected.version).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollbacks_walk_back_one_version_at_a_time() {
     let (_home, stores) = stores_with_sample().await;
     let t = healthy(&stores).await;
