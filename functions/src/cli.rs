@@ -322,6 +322,11 @@ pub enum EvalCommand {
         /// Days between refits of the forecaster (1: nightly, as the retrain timer runs).
         #[arg(long, default_value_t = 1)]
         refit_every: usize,
+        /// Replay parameters as a JSON object merged over the defaults (inline, or a file holding
+        /// it), e.g. `{"cover_days": 14, "forecaster": {"min_exposure_weeks": 0}}`; the flags
+        /// above win over it.
+        #[arg(long)]
+        params: Option<PathBuf>,
         /// Print one JSON document instead of a table.
         #[arg(long)]
         json: bool,
@@ -533,7 +538,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Eval {
-            which: EvalCommand::Alerts { transactions, top, lead_time, service_level, refit_every, json },
+            which:
+                EvalCommand::Alerts { transactions, top, lead_time, service_level, refit_every, params, json },
         } => {
             let args = crate::commands::alerts::EvalAlertsArgs {
                 transactions: transactions.clone(),
@@ -541,6 +547,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 lead_time_days: *lead_time,
                 service_level: *service_level,
                 refit_every_days: *refit_every,
+                params: params.clone(),
                 json: *json,
             };
             tokio::task::spawn_blocking(move || crate::commands::alerts::eval(&args)).await?

@@ -22,6 +22,8 @@ pub struct EvalAlertsArgs {
     pub service_level: f64,
     /// Days between refits of the forecaster.
     pub refit_every_days: usize,
+    /// Replay parameters merged over the defaults (inline JSON, or a file holding it).
+    pub params: Option<PathBuf>,
     /// Print one JSON document instead of a table.
     pub json: bool,
 }
@@ -31,13 +33,7 @@ pub fn eval(args: &EvalAlertsArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let panel = Panel::from_transactions(&args.transactions, args.top)?;
     let load_seconds = started.elapsed().as_secs_f64();
-    let params = BacktestParams {
-        lead_time_days: args.lead_time_days,
-        service_level: args.service_level,
-        refit_every_days: args.refit_every_days,
-        ..BacktestParams::default()
-    };
-    let report = params.run(&panel)?;
+    let report = backtest_params(args)?.run(&panel)?;
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         value["transactions"] = json!(args.transactions);
@@ -48,6 +44,16 @@ pub fn eval(args: &EvalAlertsArgs) -> anyhow::Result<()> {
         print!("{}", table(&report, load_seconds));
     }
     Ok(())
+}
+
+/// The replay's parameters: `--params` merged over the defaults, the flags over both.
+fn backtest_params(args: &EvalAlertsArgs) -> anyhow::Result<BacktestParams> {
+    Ok(BacktestParams {
+        lead_time_days: args.lead_time_days,
+        service_level: args.service_level,
+        refit_every_days: args.refit_every_days,
+        ..super::with_overrides(BacktestParams::default(), args.params.as_deref(), "replay parameters")?
+    })
 }
 
 /// The report as a table with a header line and a timing line.
@@ -222,6 +228,28 @@ mod tests {
         };
         assert_eq!((top, lead_time, service_level, refit_every, json), (100, 7, 0.95, 1, false));
         assert!(Cli::try_parse_from(["shopsense", "eval", "alerts"]).is_err(), "--transactions is required");
+    }
+
+    #[test]
+    fn params_merge_over_the_defaults_and_the_flags_win() {
+        let args = |params: &str| EvalAlertsArgs {
+            transactions: "tx.csv".into(),
+            top: 100,
+            lead_time_days: 5,
+            service_level: 0.9,
+            refit_every_days: 1,
+            params: Some(params.into()),
+            json: false,
+        };
+        let params = backtest_params(&args(
+            r#"{"cover_days": 14, "lead_time_days": 30, "forecaster": {"min_exposure_weeks": 0}}"#,
+        ))
+        .unwrap();
+        assert_eq!((params.cover_days, params.forecaster.min_exposure_weeks), (14, 0));
+        assert_eq!((params.lead_time_days, params.service_level), (5, 0.9), "the flags win");
+        assert_eq!(params.forecaster.origins, BacktestParams::default().forecaster.origins);
+        let err = backtest_params(&args(r#"{"cover_days": "x"}"#)).unwrap_err();
+        assert!(format!("{err:#}").starts_with("--params"), "{err:#}");
     }
 
     #[test]
