@@ -14,7 +14,11 @@ pub(crate) fn daily_demand(lines: &DataFrame, open_days: &[i32]) -> PolarsResult
     let net = lines
         .clone()
         .lazy()
-        .filter(col("is_product").and(is_kind(LineKind::Sale).or(is_kind(LineKind::Cancellation))))
+        .filter(
+            col("is_product")
+                .and(col("unit_price").gt(lit(0.0)))
+                .and(is_kind(LineKind::Sale).or(is_kind(LineKind::Cancellation))),
+        )
         .group_by([col("stock_code"), col(DATE)])
         .agg([col("quantity").sum().alias("net"), is_kind(LineKind::Sale).any(true).alias("has_sale")])
         .collect()?;
@@ -161,6 +165,20 @@ mod tests {
             ("536006", "DCGS0003", 3, "2011-01-04 10:00", 18.0, Some("1"), "UK"),
         ];
         assert_eq!(demand_of(&rows), vec![("A".into(), day(3), 1), ("A".into(), day(4), 7)]);
+    }
+
+    #[test]
+    fn zero_price_lines_are_not_demand() {
+        // Online Retail's price-0 lines are mostly stock found or written off ("found", "?", no
+        // customer): 5,568 units of one SKU on one day. The panel excludes them too.
+        let rows = [
+            ("536001", "A", 2, "2011-01-03 10:00", 1.0, Some("1"), "UK"),
+            ("536002", "A", 5568, "2011-01-04 10:00", 0.0, None, "UK"),
+            ("536003", "A", 3, "2011-01-04 11:00", 1.0, Some("2"), "UK"),
+            // A SKU whose only line is free has no series.
+            ("536004", "F", 12, "2011-01-04 12:00", 0.0, Some("3"), "UK"),
+        ];
+        assert_eq!(demand_of(&rows), vec![("A".into(), day(3), 2), ("A".into(), day(4), 3)]);
     }
 
     #[test]

@@ -26,7 +26,8 @@
 //!   Online Retail: Saturday (never traded) is the weekly closure; the holidays are
 //!   2010-12-23..2011-01-04, Easter and the bank holidays.
 //! - **Daily demand** (`stock_code` x open day): product lines (`is_product`) of kind sale or
-//!   cancellation; net units per SKU per day, each cancellation at its own (negative) quantity
+//!   cancellation with a unit price > 0 (free lines are stock found or written off, not sales);
+//!   net units per SKU per day, each cancellation at its own (negative) quantity
 //!   on its own day, then clipped at 0. A SKU's series runs from its first sale day to the last
 //!   open day of the calendar, with an explicit 0 on each open day without demand; closed days
 //!   are absent (not zero demand). Consequences: cancellation-only days before a SKU's first
