@@ -37,8 +37,9 @@
 //!    days: `on_hand < D(d)` (it runs out before they come) or `on_hand + on_order < D(L)`
 //!    (together they do not last until an order placed now arrives).
 //! 2. `below_reorder_point`: `position <= reorder point`.
-//! 3. `overstock`: days of cover, on the path extended as above, exceed the overstock threshold,
-//!    and the position is above 0 (a SKU forecast to sell nothing with stock is overstock).
+//! 3. `overstock`: the position (on hand and on order: what is ordered arrives, and is then
+//!    held) covers more days, on the path extended as above, than the overstock threshold, and
+//!    is above 0 (a SKU forecast to sell nothing with stock is overstock).
 //! 4. `ok`.
 
 use std::collections::BTreeMap;
@@ -156,7 +157,8 @@ impl AlertPolicy {
         let days_of_cover = demand.cover(on_hand, path.len());
         let days_of_cover_capped = days_of_cover >= path.len();
         let overstock_days = self.overstock_cover_days as usize;
-        let overstocked = position > 0 && demand.cover(on_hand, overstock_days + 1) > overstock_days;
+        // On the position: units on order arrive, and then the shop holds them.
+        let overstocked = position > 0 && demand.cover(position as f64, overstock_days + 1) > overstock_days;
         // Units on order count against a stock-out only when the snapshot says they arrive within
         // the lead time: then on hand must last until they come, and both together the lead time.
         let due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d <= lead_time_days);
@@ -223,9 +225,13 @@ impl AlertPolicy {
                 row.on_hand, row.on_order
             ),
             Severity::Overstock => format!(
-                "on hand {} covers more than {overstock_days} days of forecast demand \
+                "{} covers more than {overstock_days} days of forecast demand \
                  ({:.2} units a day over the next {} days)",
-                row.on_hand,
+                if row.on_order == 0 {
+                    format!("on hand {}", row.on_hand)
+                } else {
+                    format!("position {position} (on hand {} + on order {})", row.on_hand, row.on_order)
+                },
                 demand.units(path.len()) / path.len() as f64,
                 path.len()
             ),
@@ -496,6 +502,15 @@ mod tests {
         let alert = policy.evaluate(&row(170, 0, 7), &flat(35, 2.0, 0.5));
         assert_eq!(alert.severity, Severity::Ok);
         assert!(alert.days_of_cover_capped);
+        // 100 on hand and 5,000 on order: 2,550 days of demand once it arrives.
+        let alert = policy.evaluate(&row(100, 5000, 7), &flat(35, 2.0, 0.5));
+        assert_eq!(alert.severity, Severity::Overstock);
+        assert_eq!(alert.days_of_cover, 35, "cover counts what is on hand: {alert:?}");
+        assert!(
+            alert.reason.starts_with("position 5100 (on hand 100 + on order 5000) covers more than 90 days"),
+            "{}",
+            alert.reason
+        );
     }
 
     #[test]
