@@ -77,17 +77,35 @@ impl Panel {
         };
         let mut lines = BufReader::new(reader).lines();
         let io = |source| ForecastError::Io { file: file.to_owned(), source };
-        let header = lines.next().transpose().map_err(io)?.unwrap_or_default();
+        // Line by line (the csv crate's record positions skip blank lines), each line split as
+        // CSV: a quoted field may hold a comma, and its quotes are not part of it.
+        let split = |number: u64, line: &str| -> Result<Vec<String>, ForecastError> {
+            if !line.contains('"') {
+                return Ok(line.split(',').map(|f| f.trim().to_owned()).collect());
+            }
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .buffer_capacity(line.len() + 1)
+                .from_reader(line.as_bytes());
+            let mut record = csv::StringRecord::new();
+            reader
+                .read_record(&mut record)
+                .map_err(|e| invalid(number, "row", format!("not a CSV line: {e}")))?;
+            Ok(record.iter().map(|f| f.trim().to_owned()).collect())
+        };
+        let first = lines.next().transpose().map_err(io)?.unwrap_or_default();
         // A UTF-8 byte-order mark (spreadsheets write one) is not part of the first name.
-        let header = header.strip_prefix('\u{feff}').unwrap_or(&header);
-        let columns: Vec<&str> = header.trim_end_matches('\r').split(',').map(str::trim).collect();
-        if columns != HISTORY_COLUMNS {
-            let found = columns.join(",");
-            let column = columns
-                .iter()
-                .zip(HISTORY_COLUMNS)
-                .find(|(c, e)| *c != e)
-                .map_or("header", |(c, _)| if c.is_empty() { "header" } else { c });
+        let first = first.strip_prefix('\u{feff}').unwrap_or(&first).trim_end_matches('\r');
+        let header = if first.trim().is_empty() { Vec::new() } else { split(1, first)? };
+        if header != HISTORY_COLUMNS {
+            let found = header.join(",");
+            // The first name that differs, else the first one missing or extra.
+            let column = match header.iter().zip(HISTORY_COLUMNS).find(|(c, e)| c != e) {
+                Some((c, _)) if !c.is_empty() => c.as_str(),
+                Some(_) => "header",
+                None => HISTORY_COLUMNS.get(header.len()).copied().unwrap_or_else(|| header[3].as_str()),
+            };
             return Err(invalid(1, column, format!("expected header `sku,date,quantity`, found `{found}`")));
         }
         let mut rows = Vec::new();
@@ -101,7 +119,7 @@ impl Panel {
             if line.trim().is_empty() {
                 continue;
             }
-            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let fields = split(number, line)?;
             if fields.len() != 3 {
                 let column = if fields.len() < 3 { HISTORY_COLUMNS[fields.len()] } else { "quantity" };
                 return Err(invalid(number, column, format!("expected 3 fields, found {}", fields.len())));
@@ -146,14 +164,14 @@ impl Panel {
             } else if date > latest.0 {
                 *latest = (date, number);
             }
-            if let Some(earlier) = seen.insert((fields[0].to_owned(), date), number) {
+            if let Some(earlier) = seen.insert((fields[0].clone(), date), number) {
                 return Err(invalid(
                     number,
                     "date",
                     format!("a second row for {} on {date} (first on line {earlier})", fields[0]),
                 ));
             }
-            rows.push((fields[0].to_owned(), date, quantity));
+            rows.push((fields[0].clone(), date, quantity));
         }
         if rows.is_empty() {
             return Err(ForecastError::NotEnoughHistory(format!("{file} has no rows")));
@@ -324,8 +342,21 @@ mod tests {
     }
 
     #[test]
+    fn quoted_fields_blank_lines_and_crlf_read_as_csv() {
+        let text = "sku,date,quantity\r\n\"A\",2011-01-03,2\r\n\r\nA,2011-01-04,1\r\n\"B,1\",\"2011-01-04\",\"3\"\r\n";
+        let panel = parse(text).unwrap();
+        assert_eq!(panel.skus, ["A", "B,1"], "a quoted SKU is the same SKU; a quoted comma is part of it");
+        assert_eq!(panel.values, vec![vec![2.0, 1.0], vec![0.0, 3.0]]);
+        // Line numbers count the blank line.
+        let bad = "sku,date,quantity\nA,2011-01-03,2\n\nA,2011-01-04,x\n";
+        assert_eq!(error_at(bad), (4, "quantity".into()));
+    }
+
+    #[test]
     fn bad_rows_are_named_by_line_and_column() {
-        assert_eq!(error_at("sku,date\nA,2011-01-03\n"), (1, "header".into()));
+        assert_eq!(error_at("sku,date\nA,2011-01-03\n"), (1, "quantity".into()), "the missing column");
+        assert_eq!(error_at("sku,date,quantity,price\n"), (1, "price".into()), "the extra column");
+        assert_eq!(error_at(""), (1, "sku".into()));
         assert_eq!(error_at("sku,day,quantity\n"), (1, "day".into()));
         assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,1\nA,03/01/2011,1\n"), (3, "date".into()));
         assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,-1\n"), (2, "quantity".into()));
