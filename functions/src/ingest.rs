@@ -2,6 +2,14 @@
 //! runs the ingest pipeline (bronze, silver, quarantine, report, features) on the upload, read
 //! through the store by path.
 //!
+//! A blob trigger rather than an Event Grid trigger (which `inventory-alert` is), although the host
+//! then inlines the upload in the invocation (so uploads over about 380 MiB are left to the
+//! nightly sweep): Event Grid waits 30 seconds for its endpoint's answer and then delivers the
+//! event again, and an `eventGridTrigger` answers only when the function has run, so a long
+//! ingest would be redelivered and run twice at once. The blobs extension's webhook queues the
+//! blob and answers at once; the host then runs the function from its own queue, with its own
+//! retries and poison queue.
+//!
 //! Permanent failures (the blob is gone, an unknown kind, an unusable mapping, a file that is not
 //! a table) are answered as done with a log line and, where there is one, a failed report, so the
 //! host does not retry forever; transient storage failures fail the invocation so the host
