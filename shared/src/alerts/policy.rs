@@ -25,7 +25,8 @@
 //!   up to whole units and then up to a multiple of the SKU's pack size when one is given.
 //! - **days of cover**: calendar days from tomorrow until the cumulative point forecast exceeds
 //!   `on_hand` (the largest `d` with `D(d) <= on_hand`), counted on the path; when the stock
-//!   outlasts the path it is the path's length and `days_of_cover_capped` says so.
+//!   outlasts the path it is the path's length and `days_of_cover_capped` says so; with nothing
+//!   on hand it is 0, even when the first days ahead are closed.
 //!
 //! Days beyond the path (a lead time plus cover longer than the forecast, which is at most
 //! 90 days) are forecast at the path's mean daily units and mean daily variance.
@@ -302,6 +303,10 @@ impl<'a> Extended<'a> {
 
     /// The largest `d <= limit` with `units(d) <= stock`.
     fn cover(&self, stock: f64, limit: usize) -> usize {
+        // No stock covers no day, even when the first days ahead are closed.
+        if stock <= 0.0 {
+            return 0;
+        }
         let mut total = 0.0;
         for d in 0..limit {
             total += self.path.mean.get(d).copied().unwrap_or(self.rate);
@@ -521,6 +526,13 @@ mod tests {
         let path = DemandPath::new("A", first, mean.clone(), mean.clone(), mean.clone(), mean).unwrap();
         let alert = AlertPolicy::default().evaluate(&row(10, 0, 1), &path);
         assert_eq!((alert.days_of_cover, alert.days_of_cover_capped), (3, false));
+        // Nothing on hand covers nothing, a closed tomorrow or not.
+        let closed_first =
+            DemandPath::new("A", first, vec![0.0, 5.0], vec![0.0, 5.0], vec![0.0, 5.0], vec![0.0, 5.0])
+                .unwrap();
+        let alert = AlertPolicy::default().evaluate(&row(0, 0, 2), &closed_first);
+        assert_eq!(alert.days_of_cover, 0);
+        assert!(alert.reason.contains("on hand 0 lasts 0 days"), "{}", alert.reason);
     }
 
     #[test]
