@@ -637,7 +637,8 @@ mod tests {
     #[test]
     fn total_factors_are_measured_on_the_backtest_windows() {
         // A constant seller: every backtest total is exact, at every span within the 12 open
-        // days a 14-day horizon holds.
+        // days a 14-day horizon holds, and at the longer spans the history still holds after
+        // an origin (the same forecasts run on): 60 open days, origins 12, 24, ... before the end.
         let first: NaiveDate = "2011-01-03".parse().unwrap();
         let rows: Vec<(String, NaiveDate, f64)> = (0..70)
             .filter(|d| d % 7 != 5)
@@ -647,9 +648,12 @@ mod tests {
             .fit(&Panel::from_rows(&rows))
             .unwrap();
         let table = &model.totals;
-        assert_eq!(table.spans.iter().map(|s| s.open_days).collect::<Vec<_>>(), vec![1, 2, 3, 5, 7, 10]);
-        for level in [0.1, 0.5, 0.95] {
-            assert!((table.factor(12, 36.0, level).unwrap() - 1.0).abs() < 1e-6);
+        assert_eq!(
+            table.spans.iter().map(|s| s.open_days).collect::<Vec<_>>(),
+            vec![1, 2, 3, 5, 7, 10, 14, 18, 24, 36, 48]
+        );
+        for (open_days, level) in [(12, 0.1), (12, 0.5), (12, 0.95), (40, 0.1), (60, 0.95)] {
+            assert!((table.factor(open_days, 3.0 * open_days as f64, level).unwrap() - 1.0).abs() < 1e-6);
         }
     }
 

@@ -123,7 +123,8 @@ impl QuantileTable {
 }
 
 /// Open-day spans at which [`TotalTable`] keeps percentiles (those within the backtest's
-/// horizon are filled; a longer total reads the longest span filled).
+/// horizon are filled, and beyond it those the history holds after an origin, the backtest's
+/// forecasts run on; a longer total reads the longest span filled).
 pub const TOTAL_SPANS: [usize; 12] = [1, 2, 3, 5, 7, 10, 14, 18, 24, 36, 48, 77];
 
 /// The largest sum of `n` consecutive values of `y` (a SKU's units on its open days), for each

@@ -82,6 +82,12 @@ pub(crate) struct Backtests {
     pub actual: Vec<Vec<f64>>,
     /// Each method's score: `sum |e| + total_weight * sum_origins |sum e|`.
     pub scores: Vec<f64>,
+    /// `longer[origin]`: `(n, sum y)` over the first `n` open days after the origin, for each
+    /// `n` of [`TOTAL_SPANS`] beyond the backtest's horizon that the history still holds.
+    pub longer: Vec<Vec<(usize, f64)>>,
+    /// `longer_forecasts[method][origin][i]`: the method's forecast summed over the span of
+    /// `longer[origin][i]` (the same fit, predicted further).
+    pub longer_forecasts: Vec<Vec<Vec<f64>>>,
 }
 
 /// Backtests every candidate method on `series`. `excess`: the capped outlier excess per open
@@ -100,26 +106,44 @@ pub(crate) fn backtest_all(
     let origins: Vec<usize> =
         (1..=params.origins).filter_map(|j| n.checked_sub(j * steps)).filter(|&o| o >= min_train).collect();
     let actual: Vec<Vec<f64>> = origins.iter().map(|&o| series.y[o..(o + steps).min(n)].to_vec()).collect();
+    // Spans beyond the horizon, for the total quantiles of longer totals (a 90-day forecast read
+    // from a 28-day fit): the same forecasts run on, where the history holds the actual totals.
+    let longer: Vec<Vec<(usize, f64)>> = origins
+        .iter()
+        .map(|&o| {
+            TOTAL_SPANS
+                .iter()
+                .filter(|&&span| span > steps && o + span <= n)
+                .map(|&span| (span, series.y[o..o + span].iter().sum()))
+                .collect()
+        })
+        .collect();
     let mut forecasts: Vec<Vec<Vec<f64>>> = Vec::with_capacity(params.methods.len());
+    let mut longer_forecasts: Vec<Vec<Vec<f64>>> = Vec::with_capacity(params.methods.len());
     let mut scores: Vec<f64> = Vec::with_capacity(params.methods.len());
     for method in &params.methods {
         let mut per_origin = Vec::with_capacity(origins.len());
+        let mut longer_per_origin = Vec::with_capacity(origins.len());
         let mut score = 0.0;
-        for (&origin, actual) in origins.iter().zip(&actual) {
-            let slots = &series.slots[origin..origin + actual.len()];
+        for ((&origin, actual), longer) in origins.iter().zip(&actual).zip(&longer) {
+            let reach = longer.last().map_or(actual.len(), |&(span, _)| span);
+            let slots = &series.slots[origin..origin + reach];
             let mut f = method.fit(&series.head(origin)).predict(slots);
             shape(method, &mut f, slots, profile);
             if let Some(excess) = excess {
                 let rate = super::method::mean(&excess[..origin]);
                 f.iter_mut().for_each(|v| *v += rate);
             }
+            longer_per_origin.push(longer.iter().map(|&(span, _)| f[..span].iter().sum()).collect());
+            f.truncate(actual.len());
             score += loss(actual, &f, params.total_weight);
             per_origin.push(f);
         }
         forecasts.push(per_origin);
+        longer_forecasts.push(longer_per_origin);
         scores.push(score);
     }
-    Backtests { origins, forecasts, actual, scores }
+    Backtests { origins, forecasts, actual, scores, longer, longer_forecasts }
 }
 
 /// `sum |f - y| + total_weight * |sum (f - y)|`.
@@ -232,6 +256,14 @@ pub(crate) fn finish(
             backtest.points += 1;
             if f > 1e-9 {
                 ratios.push((size, y / f));
+            }
+        }
+    }
+    for (k, longer) in backtests.longer.iter().enumerate() {
+        for (i, &(span, sum_y)) in longer.iter().enumerate() {
+            let sum_f: f64 = chosen.iter().map(|&(m, w)| w * backtests.longer_forecasts[m][k][i]).sum();
+            if sum_f > 1e-9 {
+                total_ratios.push((span, sum_f, sum_y / sum_f));
             }
         }
     }
