@@ -150,6 +150,9 @@ impl ForecasterParams {
         if self.profile_prior_days.is_nan() || self.profile_prior_days < 0.0 {
             return invalid("profile_prior_days", "must be >= 0");
         }
+        if self.min_exposure_weeks > 520 {
+            return invalid("min_exposure_weeks", "must be at most 520 (ten years)");
+        }
         if self.cap_outliers.is_some_and(|k| k.is_nan() || k < 1.0) {
             return invalid("cap_outliers", "must be >= 1");
         }
@@ -183,8 +186,10 @@ impl ForecasterParams {
             .map(|y| {
                 let first = y.iter().position(|&v| v > 0.0)?;
                 let selling = y[first..].iter().filter(|&&v| v > 0.0).count();
-                let floor = y.len().saturating_sub(self.min_exposure_weeks * period);
-                let start = if selling < period { first.min(floor) } else { first };
+                let floor = y.len().saturating_sub(self.min_exposure_weeks.saturating_mul(period));
+                // First sold within the exposure and on fewer days than a week has open days.
+                let exposed = selling < period && first >= floor;
+                let start = if exposed { floor } else { first };
                 let fit_y = self.cap_outliers.map_or_else(|| y[start..].to_vec(), |k| cap(&y[start..], k));
                 let series =
                     Series { y: &fit_y, slots: &slots[start..], period, panel: Some(&totals[start..]) };
@@ -195,9 +200,15 @@ impl ForecasterParams {
                     own.iter().zip(&panel_profile).map(|(o, p)| weight * o + (1.0 - weight) * p).collect();
                 let excess: Option<Vec<f64>> = (self.cap_outliers.is_some() && self.spike_rate)
                     .then(|| y[start..].iter().zip(&fit_y).map(|(y, c)| y - c).collect());
-                let backtests = select::backtest_all(self, &series, steps, &profile, excess.as_deref());
+                // An exposed SKU's history is mostly the zeros before its launch: no backtest, so
+                // it does not weigh in the choice of any class's methods either.
+                let backtests = if exposed {
+                    select::Backtests::none(self.methods.len())
+                } else {
+                    select::backtest_all(self, &series, steps, &profile, excess.as_deref())
+                };
                 let class = DemandClass::of(&fit_y);
-                Some(Prepared { start, exposed: start < first, fit_y, profile, excess, backtests, class })
+                Some(Prepared { start, exposed, fit_y, profile, excess, backtests, class })
             })
             .collect();
         // Pooled weights per demand class (and over all series for classes with few series).
@@ -613,6 +624,8 @@ mod tests {
             }
         }
         rows.push(("C".to_owned(), first + chrono::Days::new(55), 960.0));
+        // E: one order of 960 exactly four weeks of open days (24) before the end, on the floor.
+        rows.push(("E".to_owned(), first + chrono::Days::new(28), 960.0));
         let panel = Panel::from_rows(&rows);
         let totals = |weeks| {
             let params =
@@ -632,6 +645,18 @@ mod tests {
         // D has sold on 12 days, two weeks' worth: it keeps its first sale, 5 a day for 24 days.
         assert_eq!(d_floored, d_unfloored);
         assert!((d_floored - 120.0).abs() < 12.0, "{d_floored}");
+        // On the floor is within it: E's order is spread the same way, and neither new SKU is
+        // backtested (its history is mostly the zeros before its launch).
+        let model = ForecasterParams { horizon: 28, ..ForecasterParams::default() }.fit(&panel).unwrap();
+        let forecasts = model.predict(28, &[0.5]).unwrap();
+        let e: f64 = forecasts.skus.iter().find(|s| s.sku == "E").unwrap().mean.iter().sum();
+        assert!((e - 960.0).abs() < 1e-6, "{e}");
+        for sku in ["C", "E"] {
+            let fitted = model.skus.iter().find(|s| s.sku == sku).unwrap();
+            assert_eq!(fitted.backtest.origins, 0, "{sku}");
+        }
+        let a = model.skus.iter().find(|s| s.sku == "A").unwrap();
+        assert!(a.backtest.origins > 0, "an established SKU is backtested");
     }
 
     #[test]

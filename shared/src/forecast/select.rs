@@ -90,6 +90,20 @@ pub(crate) struct Backtests {
     pub longer_forecasts: Vec<Vec<Vec<f64>>>,
 }
 
+impl Backtests {
+    /// No backtest (a series not backtested), for `methods` candidates.
+    pub(crate) fn none(methods: usize) -> Self {
+        Self {
+            origins: Vec::new(),
+            forecasts: vec![Vec::new(); methods],
+            actual: Vec::new(),
+            scores: vec![0.0; methods],
+            longer: Vec::new(),
+            longer_forecasts: vec![Vec::new(); methods],
+        }
+    }
+}
+
 /// Backtests every candidate method on `series`. `excess`: the capped outlier excess per open
 /// day, whose mean before each origin is added to every forecast there
 /// (see `ForecasterParams::spike_rate`).
@@ -209,7 +223,6 @@ pub(crate) fn pooled_choice(
     counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(m, &c)| (m, c as f64 / rounds as f64)).collect()
 }
 
-/// Fits the chosen methods on the whole series and scores their combination on the backtest.
 /// The choice for a series too young and with too few sales to choose methods by: its mean per
 /// open day over the whole series (flat, shaped by the weekday profile), without backtests.
 pub(crate) fn whole_mean(series: &Series) -> Choice {
@@ -226,6 +239,7 @@ pub(crate) fn whole_mean(series: &Series) -> Choice {
     }
 }
 
+/// Fits the chosen methods on the whole series and scores their combination on the backtest.
 pub(crate) fn finish(
     params: &ForecasterParams,
     series: &Series,
