@@ -313,18 +313,19 @@ pub enum EvalCommand {
         /// Keep the top SKUs by net units (0 = all).
         #[arg(long, default_value_t = 100)]
         top: usize,
-        /// Lead time of every order, in days.
-        #[arg(long, default_value_t = 7)]
-        lead_time: u32,
-        /// Our policy's service level (a second line at 0.8 shows the trade-off).
-        #[arg(long, default_value_t = 0.95)]
-        service_level: f64,
-        /// Days between refits of the forecaster (1: nightly, as the retrain timer runs).
-        #[arg(long, default_value_t = 1)]
-        refit_every: usize,
+        /// Lead time of every order, in days [default: 7].
+        #[arg(long)]
+        lead_time: Option<u32>,
+        /// Our policy's service level (a second line at 0.8 shows the trade-off) [default: 0.95].
+        #[arg(long)]
+        service_level: Option<f64>,
+        /// Days between refits of the forecaster (1: nightly, as the retrain timer runs)
+        /// [default: 1].
+        #[arg(long)]
+        refit_every: Option<usize>,
         /// Replay parameters as a JSON object merged over the defaults (inline, or a file holding
-        /// it), e.g. `{"cover_days": 14, "forecaster": {"min_exposure_weeks": 0}}`; the flags
-        /// above win over it.
+        /// it), e.g. `{"cover_days": 14, "forecaster": {"min_exposure_weeks": 0}}`; a flag above,
+        /// when given, wins over it.
         #[arg(long)]
         params: Option<PathBuf>,
         /// Print one JSON document instead of a table.

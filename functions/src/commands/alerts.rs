@@ -16,12 +16,12 @@ pub struct EvalAlertsArgs {
     pub transactions: PathBuf,
     /// Top SKUs by net units (0 = all).
     pub top: usize,
-    /// Lead time of every order, in days.
-    pub lead_time_days: u32,
+    /// Lead time of every order, in days (default: the replay's).
+    pub lead_time_days: Option<u32>,
     /// Our policy's service level (a second line at 0.8 shows the trade-off).
-    pub service_level: f64,
+    pub service_level: Option<f64>,
     /// Days between refits of the forecaster.
-    pub refit_every_days: usize,
+    pub refit_every_days: Option<usize>,
     /// Replay parameters merged over the defaults (inline JSON, or a file holding it).
     pub params: Option<PathBuf>,
     /// Print one JSON document instead of a table.
@@ -46,13 +46,15 @@ pub fn eval(args: &EvalAlertsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The replay's parameters: `--params` merged over the defaults, the flags over both.
+/// The replay's parameters: `--params` merged over the defaults, the flags given over both.
 fn backtest_params(args: &EvalAlertsArgs) -> anyhow::Result<BacktestParams> {
+    let params =
+        super::with_overrides(BacktestParams::default(), args.params.as_deref(), "replay parameters")?;
     Ok(BacktestParams {
-        lead_time_days: args.lead_time_days,
-        service_level: args.service_level,
-        refit_every_days: args.refit_every_days,
-        ..super::with_overrides(BacktestParams::default(), args.params.as_deref(), "replay parameters")?
+        lead_time_days: args.lead_time_days.unwrap_or(params.lead_time_days),
+        service_level: args.service_level.unwrap_or(params.service_level),
+        refit_every_days: args.refit_every_days.unwrap_or(params.refit_every_days),
+        ..params
     })
 }
 
@@ -226,29 +228,35 @@ mod tests {
         else {
             panic!("not eval alerts: {cli:?}");
         };
-        assert_eq!((top, lead_time, service_level, refit_every, json), (100, 7, 0.95, 1, false));
+        assert_eq!((top, lead_time, service_level, refit_every, json), (100, None, None, None, false));
+        let replay = BacktestParams::default();
+        assert_eq!(
+            (replay.lead_time_days, replay.service_level, replay.refit_every_days),
+            (7, 0.95, 1),
+            "the documented defaults"
+        );
         assert!(Cli::try_parse_from(["shopsense", "eval", "alerts"]).is_err(), "--transactions is required");
     }
 
     #[test]
     fn params_merge_over_the_defaults_and_the_flags_win() {
-        let args = |params: &str| EvalAlertsArgs {
+        let args = |lead_time_days, params: &str| EvalAlertsArgs {
             transactions: "tx.csv".into(),
             top: 100,
-            lead_time_days: 5,
-            service_level: 0.9,
-            refit_every_days: 1,
+            lead_time_days,
+            service_level: Some(0.9),
+            refit_every_days: None,
             params: Some(params.into()),
             json: false,
         };
-        let params = backtest_params(&args(
-            r#"{"cover_days": 14, "lead_time_days": 30, "forecaster": {"min_exposure_weeks": 0}}"#,
-        ))
-        .unwrap();
+        let json = r#"{"cover_days": 14, "lead_time_days": 30, "refit_every_days": 7, "forecaster": {"min_exposure_weeks": 0}}"#;
+        let params = backtest_params(&args(None, json)).unwrap();
         assert_eq!((params.cover_days, params.forecaster.min_exposure_weeks), (14, 0));
-        assert_eq!((params.lead_time_days, params.service_level), (5, 0.9), "the flags win");
+        assert_eq!((params.lead_time_days, params.refit_every_days), (30, 7), "no flag: --params holds");
+        assert_eq!(params.service_level, 0.9, "a flag given wins");
         assert_eq!(params.forecaster.origins, BacktestParams::default().forecaster.origins);
-        let err = backtest_params(&args(r#"{"cover_days": "x"}"#)).unwrap_err();
+        assert_eq!(backtest_params(&args(Some(5), json)).unwrap().lead_time_days, 5);
+        let err = backtest_params(&args(None, r#"{"cover_days": "x"}"#)).unwrap_err();
         assert!(format!("{err:#}").starts_with("--params"), "{err:#}");
     }
 
