@@ -16,7 +16,8 @@ pub enum Severity {
     StockoutRisk,
     /// The inventory position is at or below the reorder point: order now.
     BelowReorderPoint,
-    /// Stock on hand covers more days than the overstock threshold.
+    /// The position (on hand, and on order when due within the overstock threshold or with no
+    /// arrival day) covers more days than the overstock threshold.
     Overstock,
     /// Nothing to do.
     Ok,

@@ -38,9 +38,10 @@
 //!    days: `on_hand < D(d)` (it runs out before they come) or `on_hand + on_order < D(L)`
 //!    (together they do not last until an order placed now arrives).
 //! 2. `below_reorder_point`: `position <= reorder point`.
-//! 3. `overstock`: the position (on hand and on order: what is ordered arrives, and is then
-//!    held) covers more days, on the path extended as above, than the overstock threshold, and
-//!    is above 0 (a SKU forecast to sell nothing with stock is overstock).
+//! 3. `overstock`: on hand plus on order (what is ordered arrives, and is then held; not units
+//!    the snapshot says arrive only after the overstock threshold) covers more days, on the path
+//!    extended as above, than the threshold, and is above 0 (a SKU forecast to sell nothing with
+//!    stock is overstock).
 //! 4. `ok`.
 
 use std::collections::BTreeMap;
@@ -158,8 +159,14 @@ impl AlertPolicy {
         let days_of_cover = demand.cover(on_hand, path.len());
         let days_of_cover_capped = days_of_cover >= path.len();
         let overstock_days = self.overstock_cover_days as usize;
-        // On the position: units on order arrive, and then the shop holds them.
-        let overstocked = position > 0 && demand.cover(position as f64, overstock_days + 1) > overstock_days;
+        // On the position: units on order arrive, and then the shop holds them; not those the
+        // snapshot says come only after the threshold (on hand may run out before them).
+        let arriving = match row.on_order_due_days {
+            Some(d) if d as usize > overstock_days => 0,
+            _ => row.on_order,
+        };
+        let held = row.on_hand + arriving;
+        let overstocked = held > 0 && demand.cover(held as f64, overstock_days + 1) > overstock_days;
         // Units on order count against a stock-out only when the snapshot says they arrive within
         // the lead time: then on hand must last until they come, and both together the lead time.
         let due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d <= lead_time_days);
@@ -228,10 +235,10 @@ impl AlertPolicy {
             Severity::Overstock => format!(
                 "{} covers more than {overstock_days} days of forecast demand \
                  ({:.2} units a day over the next {} days)",
-                if row.on_order == 0 {
+                if arriving == 0 {
                     format!("on hand {}", row.on_hand)
                 } else {
-                    format!("position {position} (on hand {} + on order {})", row.on_hand, row.on_order)
+                    format!("position {held} (on hand {} + on order {arriving})", row.on_hand)
                 },
                 demand.units(path.len()) / path.len() as f64,
                 path.len()
@@ -516,6 +523,11 @@ mod tests {
             "{}",
             alert.reason
         );
+        // The same order due only in 120 days: on hand runs out long before; not overstock.
+        let late = InventoryRow { on_order_due_days: Some(120), ..row(100, 5000, 7) };
+        assert_eq!(policy.evaluate(&late, &flat(35, 2.0, 0.5)).severity, Severity::Ok);
+        let soon = InventoryRow { on_order_due_days: Some(20), ..row(100, 5000, 7) };
+        assert_eq!(policy.evaluate(&soon, &flat(35, 2.0, 0.5)).severity, Severity::Overstock);
     }
 
     #[test]
