@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::json;
+use shopsense::forecast::panel::csv_field;
 use shopsense::forecast::{EvalReport, ForecasterParams, Panel, evaluate};
 
 /// The quantile levels always written: p10, p50, p90.
@@ -78,7 +79,7 @@ pub fn forecast(
     text.push('\n');
     for sku in &forecasts.skus {
         for (d, date) in forecasts.dates.iter().enumerate() {
-            write!(text, "{},{date},{:.4}", sku.sku, sku.mean[d])?;
+            write!(text, "{},{date},{:.4}", csv_field(&sku.sku), sku.mean[d])?;
             for (_, values) in &sku.quantiles {
                 write!(text, ",{:.4}", values[d])?;
             }
@@ -93,7 +94,7 @@ pub fn forecast(
                 writeln!(
                     text,
                     "{},{},{:.4}",
-                    sku.sku,
+                    csv_field(&sku.sku),
                     forecasts.dates[week * 7],
                     values.iter().sum::<f64>()
                 )?;
