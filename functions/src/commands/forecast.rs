@@ -57,6 +57,14 @@ fn level_column(level: f64) -> String {
     }
 }
 
+/// Whether `a` and `b` name the same existing file (through links and relative paths).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// `shopsense forecast`: fits every SKU of `history` and writes `sku,date,forecast,p10,p50,p90`
 /// (plus a column per extra level) for the `horizon` days after it; with `weekly`, also
 /// `sku,week_start,forecast` in 7-day buckets from the first forecast day.
@@ -67,6 +75,12 @@ pub fn forecast(
     extra_levels: &[f64],
     weekly: Option<&Path>,
 ) -> anyhow::Result<()> {
+    // Writing over the history would lose it: refuse before reading anything.
+    for (flag, path) in [("--out", Some(out)), ("--weekly", weekly)] {
+        if path.is_some_and(|p| same_file(p, history)) {
+            anyhow::bail!("{flag} {} is the history itself: name another file", history.display());
+        }
+    }
     let panel = Panel::read_csv(history)?;
     let model = ForecasterParams { horizon, ..ForecasterParams::default() }.fit(&panel)?;
     let mut levels = DEFAULT_LEVELS.to_vec();
@@ -384,6 +398,15 @@ mod tests {
         assert_eq!(lines[0], "sku,date,forecast,p10,p50,p90");
         assert_eq!(lines.len(), 8);
         assert!(lines.iter().any(|l| l.starts_with("A,2011-02-19,0.0000")), "a Saturday: {written}");
+
+        // Writing over the history is refused, and the history is kept.
+        let before = std::fs::read(&history).unwrap();
+        let same = dir.path().join(".").join("history.csv");
+        let err = forecast(&history, 7, &same, &[], None).unwrap_err();
+        assert!(err.to_string().contains("--out") && err.to_string().contains("the history itself"), "{err}");
+        let err = forecast(&history, 7, &out, &[], Some(&history)).unwrap_err();
+        assert!(err.to_string().contains("--weekly"), "{err}");
+        assert_eq!(std::fs::read(&history).unwrap(), before);
     }
 
     #[test]
