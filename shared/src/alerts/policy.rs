@@ -54,6 +54,7 @@ use super::errors::AlertError;
 use super::inventory::{InventoryRow, MAX_LEAD_TIME_DAYS, SERVICE_LEVEL_RANGE, normalise_sku};
 use super::normal::{Z_P90, inverse_normal_cdf};
 use crate::forecast::model::MAX_HORIZON;
+use crate::forecast::quantiles::TOTAL_LEVELS;
 
 /// How alerts are raised and orders sized; per-SKU lead times and service levels in the
 /// snapshot override the defaults here.
@@ -145,7 +146,10 @@ impl AlertPolicy {
         let lead = lead_time_days as usize;
         let demand = Extended::new(path);
         let lead_time_demand = demand.units(lead);
-        let safety_stock = path.total_factor(lead, lead_time_demand, service_level).map_or_else(
+        let factor = path.total_factor(lead, lead_time_demand, service_level);
+        // The total factors stop at the 99th percentile: say so rather than echo a higher level.
+        let read_as = (factor.is_some() && service_level > TOTAL_LEVELS.1).then_some(TOTAL_LEVELS.1);
+        let safety_stock = factor.map_or_else(
             || inverse_normal_cdf(service_level) * demand.variance(lead).sqrt(),
             |factor| (lead_time_demand * (factor - 1.0)).max(0.0),
         );
@@ -246,6 +250,13 @@ impl AlertPolicy {
             Severity::Ok => format!(
                 "position {position} is above the reorder point {reorder_point:.1}; cover {cover_text}"
             ),
+        };
+        let reason = match read_as {
+            Some(level) => format!(
+                "{reason} (service level {service_level} read as {level}: the backtests hold too few \
+                 windows to say more)"
+            ),
+            None => reason,
         };
         Alert {
             sku: row.sku.clone(),
@@ -421,6 +432,22 @@ mod tests {
         let low = AlertPolicy { service_level: 0.6, ..AlertPolicy::default() };
         let alert = low.evaluate(&InventoryRow { service_level: None, ..row(45, 0, 5) }, &path);
         assert_eq!(alert.safety_stock, 0.0, "{alert:?}");
+        assert!(!alert.reason.contains("read as"), "{}", alert.reason);
+        // Above 0.99 the factors read their 99th percentile, and the reason says so.
+        let at = |level| {
+            AlertPolicy::default()
+                .evaluate(&InventoryRow { service_level: Some(level), ..row(45, 0, 5) }, &path)
+        };
+        let (p99, p999) = (at(0.99), at(0.999));
+        assert_eq!(p99.reorder_point, p999.reorder_point);
+        assert!(!p99.reason.contains("read as"), "{}", p99.reason);
+        assert!(
+            p999.reason.ends_with(
+                "(service level 0.999 read as 0.99: the backtests hold too few windows to say more)"
+            ),
+            "{}",
+            p999.reason
+        );
     }
 
     #[test]
