@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use serde_json::json;
+use shopsense::forecast::panel::csv_field;
 use shopsense::recommend::data::{Interactions, Record, read_interactions_csv, write_interactions_csv};
 use shopsense::recommend::eval::{EvalReport, evaluate};
 use shopsense::recommend::hybrid::Validation;
@@ -183,14 +184,6 @@ pub fn recommend(interactions: &Path, k: usize, out: &Path, chronological: bool)
         blend(&model)
     );
     Ok(())
-}
-
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
 }
 
 fn blend(model: &HybridModel) -> String {
