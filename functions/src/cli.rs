@@ -133,7 +133,8 @@ pub enum Command {
         /// Extra quantile levels in (0, 1), e.g. `--levels 0.05,0.95` adds `p5,p95` columns.
         #[arg(long, value_delimiter = ',')]
         levels: Vec<f64>,
-        /// Also write `sku,week_start,forecast` in 7-day buckets here.
+        /// Also write `sku,week_start,forecast,p10,p50,p90,days` in 7-day buckets here (each bucket's
+        /// total and its quantiles; `days` below 7 marks a shorter last bucket).
         #[arg(long)]
         weekly_out: Option<PathBuf>,
     },

@@ -67,7 +67,9 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// `shopsense forecast`: fits every SKU of `history` and writes `sku,date,forecast,p10,p50,p90`
 /// (plus a column per extra level) for the `horizon` days after it; with `weekly`, also
-/// `sku,week_start,forecast` in 7-day buckets from the first forecast day.
+/// `sku,week_start,forecast,p10,p50,p90,days` in 7-day buckets from the first forecast day (the
+/// quantiles of each bucket's total, not its days' quantiles added up; `days` is 7 but in a
+/// shorter last bucket).
 pub fn forecast(
     history: &Path,
     horizon: usize,
@@ -76,7 +78,7 @@ pub fn forecast(
     weekly: Option<&Path>,
 ) -> anyhow::Result<()> {
     // Writing over the history would lose it: refuse before reading anything.
-    for (flag, path) in [("--out", Some(out)), ("--weekly", weekly)] {
+    for (flag, path) in [("--out", Some(out)), ("--weekly-out", weekly)] {
         if path.is_some_and(|p| same_file(p, history)) {
             anyhow::bail!("{flag} {} is the history itself: name another file", history.display());
         }
@@ -102,16 +104,22 @@ pub fn forecast(
     }
     std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
     if let Some(weekly) = weekly {
-        let mut text = String::from("sku,week_start,forecast\n");
-        for sku in &forecasts.skus {
-            for (week, values) in sku.mean.chunks(7).enumerate() {
-                writeln!(
-                    text,
-                    "{},{},{:.4}",
-                    csv_field(&sku.sku),
-                    forecasts.dates[week * 7],
-                    values.iter().sum::<f64>()
-                )?;
+        let mut text = String::from("sku,week_start,forecast");
+        for level in &levels {
+            write!(text, ",{}", level_column(*level))?;
+        }
+        text.push_str(",days\n");
+        for (i, sku) in forecasts.skus.iter().enumerate() {
+            for (week, bucket) in model.bucket_totals(i, sku, 7, &levels).iter().enumerate() {
+                write!(text, "{},{},{:.4}", csv_field(&sku.sku), forecasts.dates[week * 7], bucket.total)?;
+                for quantile in &bucket.quantiles {
+                    // Empty when no backtest measured how totals spread (a very short history).
+                    match quantile {
+                        Some(q) => write!(text, ",{q:.4}")?,
+                        None => text.push(','),
+                    }
+                }
+                writeln!(text, ",{}", bucket.days)?;
             }
         }
         std::fs::write(weekly, text).with_context(|| format!("cannot write {}", weekly.display()))?;
@@ -405,8 +413,60 @@ mod tests {
         let err = forecast(&history, 7, &same, &[], None).unwrap_err();
         assert!(err.to_string().contains("--out") && err.to_string().contains("the history itself"), "{err}");
         let err = forecast(&history, 7, &out, &[], Some(&history)).unwrap_err();
-        assert!(err.to_string().contains("--weekly"), "{err}");
+        assert!(err.to_string().contains("--weekly-out"), "{err}");
         assert_eq!(std::fs::read(&history).unwrap(), before);
+    }
+
+    #[test]
+    fn the_weekly_file_holds_each_bucket_total_with_its_quantiles_and_marks_a_short_last_week() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = dir.path().join("history.csv");
+        let mut text = String::from("sku,date,quantity\n");
+        let first: chrono::NaiveDate = "2011-01-03".parse().unwrap();
+        for d in 0..120u64 {
+            let date = first + chrono::Days::new(d);
+            if d % 7 != 5 {
+                text.push_str(&format!("A,{date},{}\n", 2 + d % 4));
+                text.push_str(&format!("\"B,1\",{date},{}\n", d % 3));
+            }
+        }
+        std::fs::write(&history, text).unwrap();
+        let (out, weekly) = (dir.path().join("daily.csv"), dir.path().join("weekly.csv"));
+        forecast(&history, 10, &out, &[0.95], Some(&weekly)).unwrap();
+        let daily = std::fs::read_to_string(&out).unwrap();
+        let written = std::fs::read_to_string(&weekly).unwrap();
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(lines[0], "sku,week_start,forecast,p10,p50,p90,p95,days");
+        assert_eq!(lines.len(), 5, "two buckets per SKU: {written}");
+        let mut reader = csv::Reader::from_reader(written.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(&rows[2][0], "B,1", "a quoted SKU reads back");
+        assert_eq!((&rows[0][1], &rows[0][7]), ("2011-05-03", "7"));
+        assert_eq!((&rows[1][1], &rows[1][7]), ("2011-05-10", "3"), "the last bucket is marked short");
+        let daily_sum: f64 = daily
+            .lines()
+            .filter(|l| l.starts_with("A,"))
+            .take(7)
+            .map(|l| l.split(',').nth(2).unwrap().parse::<f64>().unwrap())
+            .sum();
+        let value = |row: &csv::StringRecord, i: usize| row[i].parse::<f64>().unwrap();
+        assert!((value(&rows[0], 2) - daily_sum).abs() < 1e-3, "the bucket's total is its days' sum");
+        for row in &rows {
+            let q: Vec<f64> = (3..7).map(|i| value(row, i)).collect();
+            assert!(q.windows(2).all(|w| w[0] <= w[1]), "quantiles in order: {row:?}");
+            assert!(q[0] < value(row, 2) && value(row, 2) < q[3], "the band holds the forecast: {row:?}");
+        }
+    }
+
+    #[test]
+    fn a_forecast_past_the_year_9999_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = dir.path().join("history.csv");
+        std::fs::write(&history, "sku,date,quantity\nA,9999-12-28,5\nA,9999-12-29,3\nA,9999-12-30,3\n")
+            .unwrap();
+        let err = forecast(&history, 3, &dir.path().join("out.csv"), &[], None).unwrap_err();
+        assert!(format!("{err:#}").contains("past 9999-12-31"), "{err:#}");
+        assert!(forecast(&history, 1, &dir.path().join("out.csv"), &[], None).is_ok(), "the last day fits");
     }
 
     #[test]

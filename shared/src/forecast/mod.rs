@@ -72,6 +72,6 @@ pub use classify::DemandClass;
 pub use errors::ForecastError;
 pub use eval::{EvalMetrics, EvalReport, evaluate};
 pub use method::Method;
-pub use model::{ForecastModel, ForecasterParams, Forecasts, SkuForecast, SkuModel};
+pub use model::{BucketTotal, ForecastModel, ForecasterParams, Forecasts, SkuForecast, SkuModel};
 pub use panel::Panel;
 pub use quantiles::{BOUND_TIMES, TOTAL_SPANS, bound_total, largest_totals};

@@ -554,6 +554,16 @@ impl ForecastModel {
                 reason: format!("{level} is not in (0, 1)"),
             });
         }
+        if self.calendar.future(horizon).last().is_some_and(|(day, _)| day.year() > 9999) {
+            // ISO 8601 dates stop at 9999-12-31: a later day would be written `+10000-01-01`.
+            return Err(ForecastError::InvalidParams {
+                name: "horizon",
+                reason: format!(
+                    "the forecast would run past 9999-12-31 (the history ends on {})",
+                    self.calendar.last()
+                ),
+            });
+        }
         // Daily factors are read at the SKU's mean forecast over the open days of the fit's
         // horizon, as its backtest windows measured it, whatever horizon is asked now.
         let sized = self.calendar.future(horizon.max(self.params.horizon));
@@ -587,6 +597,51 @@ impl ForecastModel {
             .collect();
         Ok(Forecasts { dates: future.iter().map(|(d, _)| *d).collect(), skus })
     }
+
+    /// The totals of `forecast` (what [`Self::predict`] returned for `self.skus[sku]`) over
+    /// consecutive buckets of `bucket` days from its first day (the last may be shorter), each
+    /// with its quantiles at `levels` from the totals table: `None` where the table holds nothing
+    /// for it (a history too short for any backtest).
+    #[must_use]
+    pub fn bucket_totals(
+        &self,
+        sku: usize,
+        forecast: &SkuForecast,
+        bucket: usize,
+        levels: &[f64],
+    ) -> Vec<BucketTotal> {
+        let open = self.calendar.future_open(forecast.mean.len());
+        forecast
+            .mean
+            .chunks(bucket.max(1))
+            .zip(open.chunks(bucket.max(1)))
+            .map(|(mean, open)| {
+                let total: f64 = mean.iter().sum();
+                let open_days = open.iter().filter(|&&o| o).count();
+                let quantiles = levels
+                    .iter()
+                    .map(|&level| {
+                        let model = self.skus.get(sku)?;
+                        model.total_quantile(&self.totals, open_days, total, level)
+                    })
+                    .collect();
+                BucketTotal { days: mean.len(), open_days, total, quantiles }
+            })
+            .collect()
+    }
+}
+
+/// A SKU's forecast total over a bucket of consecutive days ([`ForecastModel::bucket_totals`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketTotal {
+    /// Calendar days in the bucket.
+    pub days: usize,
+    /// Of which the shop is open.
+    pub open_days: usize,
+    /// The point forecast of the bucket's units.
+    pub total: f64,
+    /// Its quantile per level asked, in that order.
+    pub quantiles: Vec<Option<f64>>,
 }
 
 #[cfg(test)]
