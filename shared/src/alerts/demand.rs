@@ -115,7 +115,18 @@ impl DemandPath {
         if forecast <= 0.0 {
             return Some(factor);
         }
-        Some(crate::forecast::bound_total(forecast * factor, forecast, open_days, &spread.largest) / forecast)
+        let quantile = crate::forecast::bound_total(forecast * factor, forecast, open_days, &spread.largest);
+        // At least what the path's own days make of each shorter total: a longer lead time never
+        // asks for less.
+        let open_means: Vec<f64> = self.mean[..known]
+            .iter()
+            .zip(&spread.open[..known])
+            .filter(|&(_, &o)| o)
+            .map(|(&m, _)| m)
+            .collect();
+        let shorter =
+            crate::forecast::running_total_quantile(&spread.table, &open_means, level, &spread.largest);
+        Some(quantile.max(shorter.unwrap_or(0.0)) / forecast)
     }
 
     /// The path of one SKU of a forecast: `dates` are `Forecasts::dates`, and the forecast must

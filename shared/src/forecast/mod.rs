@@ -74,4 +74,6 @@ pub use eval::{EvalMetrics, EvalReport, evaluate};
 pub use method::Method;
 pub use model::{BucketTotal, ForecastModel, ForecasterParams, Forecasts, SkuForecast, SkuModel};
 pub use panel::Panel;
-pub use quantiles::{BOUND_TIMES, TOTAL_SPANS, bound_total, largest_totals};
+pub use quantiles::{
+    BOUND_TIMES, TOTAL_LEVELS, TOTAL_SPANS, bound_total, largest_totals, level_name, running_total_quantile,
+};

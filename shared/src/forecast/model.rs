@@ -617,12 +617,14 @@ impl ForecastModel {
             .zip(open.chunks(bucket.max(1)))
             .map(|(mean, open)| {
                 let total: f64 = mean.iter().sum();
-                let open_days = open.iter().filter(|&&o| o).count();
+                let open_means: Vec<f64> =
+                    mean.iter().zip(open).filter(|&(_, &o)| o).map(|(&m, _)| m).collect();
+                let open_days = open_means.len();
                 let quantiles = levels
                     .iter()
                     .map(|&level| {
-                        let model = self.skus.get(sku)?;
-                        model.total_quantile(&self.totals, open_days, total, level)
+                        let largest = &self.skus.get(sku)?.largest_totals;
+                        super::quantiles::running_total_quantile(&self.totals, &open_means, level, largest)
                     })
                     .collect();
                 BucketTotal { days: mean.len(), open_days, total, quantiles }

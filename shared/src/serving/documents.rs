@@ -262,10 +262,13 @@ impl ItemForecast {
         let days = &self.mean[range.start.min(self.mean.len())..range.end.min(self.mean.len())];
         let mean: f64 = days.iter().map(|&m| f64::from(m)).sum();
         if let Some((table, open)) = spread {
-            let open_days = open.get(range.start..range.end.min(open.len())).unwrap_or_default();
-            let open_days = open_days.iter().filter(|&&o| o).count();
-            if let Some(factor) = table.factor(open_days, mean, level) {
-                return crate::forecast::bound_total(mean * factor, mean, open_days, &self.largest());
+            let flags = open.get(range.start..range.end.min(open.len())).unwrap_or_default();
+            let open_means: Vec<f64> =
+                days.iter().zip(flags).filter(|&(_, &o)| o).map(|(&m, _)| f64::from(m)).collect();
+            if let Some(q) =
+                crate::forecast::running_total_quantile(table, &open_means, level, &self.largest())
+            {
+                return q;
             }
         }
         let variance: f64 = days.iter().map(|&m| self.sigma(f64::from(m)).powi(2)).sum();
