@@ -80,9 +80,11 @@ async fn list(
     };
     let sku = params.get("sku").map(|s| s.trim().to_uppercase()).filter(|s| !s.is_empty());
     match open_alerts(&state.alerts, severity, sku.as_deref(), limit).await.map_err(run_error)? {
-        None => Ok(Json(json!({ "snapshot": null, "alerts": [], "count": 0 }))),
-        Some((latest, alerts)) => {
-            let mut answer = json!({ "snapshot": latest, "count": alerts.len(), "alerts": alerts });
+        None => Ok(Json(json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0 }))),
+        Some((latest, alerts, matching)) => {
+            // `count` listed of `matching`: a caller sees when `limit` cut the list.
+            let mut answer =
+                json!({ "snapshot": latest, "count": alerts.len(), "matching": matching, "alerts": alerts });
             // An empty list must not read as "all clear" when part of the count was not judged.
             if latest.stale_skus > 0 {
                 answer["warning"] = json!(format!(
@@ -133,23 +135,20 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
             let Some(blob) = state.ingestor.uploads().get(path).await? else {
                 return Ok(Snapshot::Refused(format!("{container}/{path} no longer exists")));
             };
-            let parsed = if path.ends_with(".json") {
-                InventorySnapshot::parse_json(&blob.body)
-            } else {
-                // Read as ingest reads the same upload: its format, its folder's mapping.
-                let mapping = match state.ingestor.mapping_beside(UploadKind::Inventory).await {
-                    Ok(mapping) => mapping,
-                    Err(IngestError::Store(e)) => return Err(e.into()),
-                    Err(e) => return Ok(Snapshot::Refused(e.to_string())),
-                };
-                InventorySnapshot::parse_upload(
-                    path,
-                    &blob.body,
-                    &mapping,
-                    None,
-                    state.ingest_options.max_table_bytes,
-                )
+            // Read as ingest reads the same upload: its format, its folder's mapping (one JSON
+            // object with `items` is the event's shape).
+            let mapping = match state.ingestor.mapping_beside(UploadKind::Inventory).await {
+                Ok(mapping) => mapping,
+                Err(IngestError::Store(e)) => return Err(e.into()),
+                Err(e) => return Ok(Snapshot::Refused(e.to_string())),
             };
+            let parsed = InventorySnapshot::parse_upload(
+                path,
+                &blob.body,
+                &mapping,
+                None,
+                state.ingest_options.max_table_bytes,
+            );
             Ok(match parsed {
                 Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),
                 Err(e) => Snapshot::Refused(e.to_string()),
@@ -169,9 +168,16 @@ async fn refuse(state: &AppState, event: &EventGridEvent, reason: &str) -> Resul
         .log(format!("refused event {}: {reason} (kept in {kept})", event.id)))
 }
 
+/// The blob name an event id is kept under: its key escape with `%` written `_` (blob tools
+/// read `%` as URL escapes) and a literal `_` written `_5F`, so that two ids never share a name
+/// (`q/1` and `q_2F1` did, and the second refusal overwrote the first).
+fn quarantine_name(id: &str) -> String {
+    shopsense::serving::escape_key(id).replace('_', "_5F").replace('%', "_")
+}
+
 /// Keeps a refused event whole with its reason.
 async fn quarantine(state: &AppState, event: &EventGridEvent, reason: &str) -> Result<String, ApiError> {
-    let path = format!("events/{}.json", shopsense::serving::escape_key(&event.id).replace('%', "_"));
+    let path = format!("events/{}.json", quarantine_name(&event.id));
     let body = json!({ "reason": reason, "event": event });
     let store = state.stores.blobs.container(QUARANTINE_CONTAINER).await?;
     store
@@ -241,5 +247,20 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
         }
         Err(e @ AlertRunError::Alert(_)) => refuse(state, event, &e.to_string()).await,
         Err(e) => Ok(InvokeResponse::failed(format!("will be retried: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_events_with_different_ids_are_kept_under_different_names() {
+        assert_eq!(quarantine_name("dl-5"), "dl-5");
+        assert_eq!(quarantine_name("q/1"), "q_2F1");
+        assert_eq!(quarantine_name("q_2F1"), "q_5F2F1");
+        let ids = ["a/b", "a_2Fb", "a%2Fb", "a_b", "a%b", "a_25b"];
+        let names: std::collections::BTreeSet<String> = ids.iter().map(|id| quarantine_name(id)).collect();
+        assert_eq!(names.len(), ids.len(), "{names:?}");
     }
 }

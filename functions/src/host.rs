@@ -258,6 +258,10 @@ impl TriggerPayload for EventGridEvent {
         // The host may send the event as a JSON string or as an object.
         match value {
             Value::String(text) => serde_json::from_str(&text).map_err(|e| e.to_string()),
+            Value::Array(events) => Err(format!(
+                "expected one event (an object), found an array of {}: an eventGridTrigger gets one event per invocation",
+                events.len()
+            )),
             other => parse(other),
         }
     }

@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use shopsense::forecast::{TOTAL_LEVELS, level_name};
 use shopsense::registry::ModelKind;
 use shopsense::serving::{
     CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_document,
@@ -187,19 +188,14 @@ fn levels_of(value: Option<&String>) -> Result<Vec<f64>, ApiError> {
     let Some(text) = value else { return Ok(vec![0.1, 0.5, 0.9]) };
     text.split(',')
         .map(|part| match part.trim().parse::<f64>() {
-            Ok(level) if level > 0.0 && level < 1.0 => Ok(level),
-            _ => Err(bad(format!("levels must be numbers in (0, 1) separated by commas, got {part:?}"))),
+            // The published quantiles run from p1 to p99: a level beyond would read p99 and be
+            // named as asked.
+            Ok(level) if (TOTAL_LEVELS.0..=TOTAL_LEVELS.1).contains(&level) => Ok(level),
+            _ => Err(bad(format!(
+                "levels must be numbers from 0.01 to 0.99 separated by commas, got {part:?}"
+            ))),
         })
         .collect()
-}
-
-fn level_name(level: f64) -> String {
-    let percent = level * 100.0;
-    if (percent - percent.round()).abs() < 1e-9 {
-        format!("p{}", percent.round())
-    } else {
-        format!("p{percent}")
-    }
 }
 
 async fn forecast(
@@ -237,7 +233,7 @@ async fn forecast(
         .map(|(d, &mean)| {
             let mut row = serde_json::Map::new();
             row.insert("date".into(), json!(item.first_date + chrono::Days::new(d as u64)));
-            row.insert("forecast".into(), json!(mean));
+            row.insert("forecast".into(), json!(units(f64::from(mean))));
             for (name, factor) in &factors {
                 row.insert(name.clone(), json!(units(f64::from(mean) * factor)));
             }

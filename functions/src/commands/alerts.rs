@@ -125,24 +125,12 @@ pub async fn alerts(
     snapshot_id: Option<&str>,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    use anyhow::Context;
     use shopsense::alerts::InventorySnapshot;
-    let snapshot = if inventory.extension().is_some_and(|e| e == "json") {
-        let bytes =
-            std::fs::read(inventory).with_context(|| format!("cannot read {}", inventory.display()))?;
-        let snapshot =
-            InventorySnapshot::parse_json(&bytes).with_context(|| inventory.display().to_string())?;
-        match snapshot_id {
-            Some(id) => snapshot.named_as(id)?,
-            None => snapshot,
-        }
-    } else {
-        let mapping = match mapping {
-            Some(path) => crate::cli::read_mapping(path)?,
-            None => state.ingestor.mapping_beside(shopsense::ingest::UploadKind::Inventory).await?,
-        };
-        InventorySnapshot::read_file(inventory, &mapping, snapshot_id)?
+    let mapping = match mapping {
+        Some(path) => crate::cli::read_mapping(path)?,
+        None => state.ingestor.mapping_beside(shopsense::ingest::UploadKind::Inventory).await?,
     };
+    let snapshot = InventorySnapshot::read_file(inventory, &mapping, snapshot_id)?;
     let as_of = as_of.or(snapshot.as_of);
     if let Some(day) = as_of {
         shopsense::alerts::inventory::check_counted_day(day, chrono::Utc::now().date_naive())?;

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 use shopsense::forecast::panel::csv_field;
-use shopsense::forecast::{EvalReport, ForecasterParams, Panel, evaluate};
+use shopsense::forecast::{EvalReport, ForecasterParams, Panel, evaluate, level_name};
 
 /// The quantile levels always written: p10, p50, p90.
 pub const DEFAULT_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
@@ -48,15 +48,6 @@ impl PanelSource {
     }
 }
 
-fn level_column(level: f64) -> String {
-    let percent = level * 100.0;
-    if (percent - percent.round()).abs() < 1e-9 {
-        format!("p{}", percent.round())
-    } else {
-        format!("p{percent}")
-    }
-}
-
 /// Whether `a` and `b` name the same existing file (through links and relative paths).
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
@@ -90,7 +81,7 @@ pub fn forecast(
     let forecasts = model.predict(horizon, &levels)?;
     let mut text = String::from("sku,date,forecast");
     for level in &levels {
-        write!(text, ",{}", level_column(*level))?;
+        write!(text, ",{}", level_name(*level))?;
     }
     text.push('\n');
     for sku in &forecasts.skus {
@@ -106,7 +97,7 @@ pub fn forecast(
     if let Some(weekly) = weekly {
         let mut text = String::from("sku,week_start,forecast");
         for level in &levels {
-            write!(text, ",{}", level_column(*level))?;
+            write!(text, ",{}", level_name(*level))?;
         }
         text.push_str(",days\n");
         for (i, sku) in forecasts.skus.iter().enumerate() {
@@ -378,13 +369,6 @@ pub fn bench(file: &Path, runs: usize, as_json: bool) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantile_columns_are_named_by_percent() {
-        assert_eq!(level_column(0.1), "p10");
-        assert_eq!(level_column(0.05), "p5");
-        assert_eq!(level_column(0.975), "p97.5");
-    }
 
     #[test]
     fn forecast_writes_the_documented_columns_with_zero_on_closed_weekdays() {

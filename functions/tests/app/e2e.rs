@@ -176,12 +176,38 @@ async fn demo_flow(state: AppState, router: axum::Router) {
             == "Sat"
     });
     assert_eq!(saturday.unwrap()["forecast"].as_f64(), Some(0.0), "closed Saturdays forecast 0");
+    for day in daily {
+        let forecast = day["forecast"].as_f64().unwrap();
+        assert_eq!(forecast, (forecast * 1e4).round() / 1e4, "units to 1/10,000: {day}");
+    }
+    // A total over more days never reads a smaller quantile than a shorter one from the same day.
+    let mut before = 0.0;
+    for horizon in 1..=28 {
+        let (_, body) =
+            send(&router, get(&format!("/api/forecasts/{sku}?horizon={horizon}&levels=0.285,0.95,0.99")))
+                .await;
+        let p99 = body["total_quantiles"]["p99"].as_f64().unwrap();
+        assert!(p99 >= before, "horizon {horizon}: p99 {p99} below {before}");
+        assert!(body["total_quantiles"]["p28.5"].is_number(), "{body}");
+        before = p99;
+    }
+    let (status, body) = send(&router, get(&format!("/api/forecasts/{sku}?levels=0.5,0.999"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "beyond the published p99: {body}");
+    assert!(body["message"].as_str().unwrap().contains("0.01 to 0.99"), "{body}");
 
     // The demo's inventory snapshot raised alerts; its out-of-stock SKUs are never recommended.
     let (status, body) = send(&router, get("/api/alerts")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["snapshot"]["snapshot_id"], json!("demo"));
-    assert!(body["count"].as_u64().unwrap() > 0, "{body}");
+    assert!(body["count"].as_u64().unwrap() > 1, "{body}");
+    assert_eq!(body["matching"], body["count"], "{body}");
+    let (_, first) = send(&router, get("/api/alerts?limit=1")).await;
+    assert_eq!(
+        (&first["count"], &first["matching"]),
+        (&json!(1), &body["count"]),
+        "the cut is visible: {first}"
+    );
+    assert_eq!(first["alerts"][0], body["alerts"][0]);
     let out_of_stock: HashSet<String> = body["snapshot"]["out_of_stock"]
         .as_array()
         .unwrap()

@@ -56,6 +56,12 @@ fn the_event_grid_fixture_parses_and_round_trips_as_an_object_or_a_string() {
     let again =
         Invoke::<EventGridEvent>::from_request_body(&serde_json::to_vec(&as_string).unwrap()).unwrap();
     assert_eq!(again.trigger, invoke.trigger);
+
+    // A batch (the Event Grid webhook's shape) is not what the trigger gets: said so.
+    let mut batch = fixture("eventgrid.json");
+    batch["Data"]["event"] = json!([original]);
+    let err = Invoke::<EventGridEvent>::from_request_body(&serde_json::to_vec(&batch).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("found an array of 1"), "{err}");
 }
 
 #[test]

@@ -61,6 +61,16 @@ pub enum AlertError {
         /// Why it is refused.
         reason: String,
     },
+    /// A file holding a snapshot in the event's shape (one JSON object with `items`) is wrong
+    /// where the event would be ([`AlertError::InvalidItem`], [`AlertError::InvalidPayload`]).
+    #[error("{file}: {source}")]
+    InDocument {
+        /// The file as given.
+        file: String,
+        /// What is wrong with its content.
+        #[source]
+        source: Box<AlertError>,
+    },
     /// The file could not be opened or read.
     #[error("{file}: {source}")]
     Io {

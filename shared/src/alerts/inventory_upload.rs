@@ -27,7 +27,7 @@ use super::inventory::{
 };
 use crate::ingest::DEFAULT_MAX_TABLE_BYTES;
 use crate::ingest::error::FileError;
-use crate::ingest::format::{TableFormat, decode};
+use crate::ingest::format::{TableFormat, decode, items_document};
 use crate::ingest::mapping::Mapping;
 use crate::ingest::read::{RowSink, canonical_column, read_csv, read_json_lines, read_parquet};
 use crate::ingest::schema::INVENTORY;
@@ -53,6 +53,17 @@ impl InventorySnapshot {
         max_table_bytes: u64,
     ) -> Result<Self, AlertError> {
         let table = decode(file, raw, max_table_bytes).map_err(|e| file_error(file, e))?;
+        if table.format == TableFormat::JsonLines
+            && let Some(document) = items_document(&table.bytes)
+        {
+            // The event's shape in a file: read as the event is (ingest reads its items).
+            let in_file = |e| AlertError::InDocument { file: file.to_owned(), source: Box::new(e) };
+            let snapshot = Self::from_json(&serde_json::Value::Object(document)).map_err(in_file)?;
+            return match id {
+                Some(id) => snapshot.named_as(id),
+                None => Ok(snapshot),
+            };
+        }
         Self::parse_table(file, &table.bytes, table.format, mapping, id)
     }
 
@@ -367,6 +378,33 @@ mod tests {
             assert_eq!(other.rows, plain.rows);
             assert_eq!(other.id, plain.id, "the same stock is the same snapshot whatever its format");
         }
+    }
+
+    #[test]
+    fn a_json_upload_is_the_events_shape_when_it_is_one_object_with_items_else_json_lines() {
+        let plain = upload("inventory/a.csv", CSV.as_bytes(), &Mapping::default()).unwrap();
+        let document = r#"{"items": [
+            {"sku": "85123A", "on_hand": 12, "on_order": 4, "lead_time_days": 10, "on_order_due_days": 3},
+            {"sku": "22423", "on_hand": 3}
+        ]}"#;
+        let lines = "{\"sku\": \"85123A\", \"on_hand\": 12, \"on_order\": 4, \"lead_time_days\": 10, \
+                     \"on_order_due_days\": 3}\n{\"sku\": \"22423\", \"on_hand\": 3}\n";
+        for (file, raw) in [
+            ("inventory/snap.json", document.as_bytes().to_vec()),
+            ("inventory/snap.json.gz", gz(document.as_bytes())),
+            ("inventory/lines.json", lines.as_bytes().to_vec()),
+        ] {
+            let read = upload(file, &raw, &Mapping::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(read.rows, plain.rows, "{file}");
+        }
+        // A named document keeps its name; the event's checks apply, naming the file and item.
+        let named =
+            r#"{"snapshot_id": "morning", "as_of": "2011-12-09", "items": [{"sku": "A", "on_hand": 1}]}"#;
+        let read = upload("inventory/n.json", named.as_bytes(), &Mapping::default()).unwrap();
+        assert_eq!((read.id.as_str(), read.as_of), ("morning", "2011-12-09".parse().ok()));
+        let bad = r#"{"items": [{"sku": "A", "on_hand": -1}]}"#;
+        let err = upload("inventory/bad.json", bad.as_bytes(), &Mapping::default()).unwrap_err();
+        assert!(err.to_string().starts_with("inventory/bad.json: items[0]: field on_hand"), "{err}");
     }
 
     #[test]

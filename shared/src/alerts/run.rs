@@ -348,7 +348,12 @@ async fn redelivered(
         Some(doc) => doc.parse::<LatestSnapshot>()?.snapshot_id == snapshot.id,
         None => false,
     };
-    Ok((summary, stored.into_iter().map(|s| s.alert).collect()))
+    // As the first judgement listed them: most urgent first, then in the snapshot's order.
+    let position: HashMap<&str, usize> =
+        snapshot.rows.iter().enumerate().map(|(i, row)| (row.sku.as_str(), i)).collect();
+    let mut alerts: Vec<Alert> = stored.into_iter().map(|s| s.alert).collect();
+    alerts.sort_by_key(|a| (a.severity, position.get(a.sku.as_str()).copied().unwrap_or(usize::MAX)));
+    Ok((summary, alerts))
 }
 
 /// Makes the snapshot the latest unless a newer one already is (conditional on the ETag, so
@@ -391,7 +396,7 @@ async fn make_latest(
 }
 
 /// The open alerts: the latest snapshot's, optionally of one severity and one SKU, most urgent
-/// first (by severity, then fewest days of cover), at most `limit`.
+/// first (by severity, then fewest days of cover), at most `limit`, and how many match in all.
 ///
 /// # Errors
 /// When the store fails.
@@ -400,7 +405,7 @@ pub async fn open_alerts(
     severity: Option<Severity>,
     sku: Option<&str>,
     limit: usize,
-) -> Result<Option<(LatestSnapshot, Vec<StoredAlert>)>, AlertRunError> {
+) -> Result<Option<(LatestSnapshot, Vec<StoredAlert>, usize)>, AlertRunError> {
     let Some(latest) = store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? else { return Ok(None) };
     let latest: LatestSnapshot = latest.parse()?;
     let mut query = Query::all();
@@ -419,8 +424,9 @@ pub async fn open_alerts(
             .then(a.alert.days_of_cover.cmp(&b.alert.days_of_cover))
             .then_with(|| a.alert.sku.cmp(&b.alert.sku))
     });
+    let matching = alerts.len();
     alerts.truncate(limit);
-    Ok(Some((latest, alerts)))
+    Ok(Some((latest, alerts, matching)))
 }
 
 /// Pack sizes from the catalogue uploads in silver (`catalog/*.parquet`, column `pack_size`;
@@ -478,6 +484,46 @@ mod tests {
             content: content.map(str::to_owned),
             pending,
         }
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_lists_the_stored_alerts_as_the_first_judgement_did() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
+        let store: Arc<dyn DocumentStore> =
+            crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        let items = br#"{"snapshot_id": "s1", "items": [
+            {"sku": "Z", "on_hand": 40}, {"sku": "A", "on_hand": 40}, {"sku": "M", "on_hand": 0}
+        ]}"#;
+        let snapshot = InventorySnapshot::parse_json(items).unwrap();
+        let path = DemandPath::new(
+            "Z",
+            "2011-12-10".parse().unwrap(),
+            vec![5.0; 30],
+            vec![2.0; 30],
+            vec![5.0; 30],
+            vec![8.0; 30],
+        )
+        .unwrap();
+        let judged = evaluate_snapshot(&AlertPolicy::default(), &snapshot, |_| Some(path.clone()));
+        let first: Vec<&str> = judged.alerts.iter().map(|a| a.sku.as_str()).collect();
+        assert_eq!(first, ["M", "Z", "A"], "most urgent first, then the snapshot's order");
+        for alert in &judged.alerts {
+            let body = StoredAlert {
+                snapshot_id: "s1".into(),
+                as_of: "2011-12-09".parse().unwrap(),
+                created_at: Utc::now(),
+                forecast_version: "v1".into(),
+                alert: alert.clone(),
+            };
+            store
+                .upsert(&Document::new(snapshot_partition("s1"), escape_key(&alert.sku), &body).unwrap())
+                .await
+                .unwrap();
+        }
+        let (_, again) = redelivered(&store, &snapshot, summary("2011-12-09", None, false)).await.unwrap();
+        let again: Vec<&str> = again.iter().map(|a| a.sku.as_str()).collect();
+        assert_eq!(again, first, "not the store's order by key");
     }
 
     #[test]

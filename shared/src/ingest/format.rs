@@ -89,6 +89,40 @@ pub fn decode(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileErr
     Ok(Decoded { bytes, format, gzip })
 }
 
+/// An inventory upload that is one JSON object holding an `items` array, the inventory event's
+/// shape (`{"snapshot_id"?, "as_of"?, "items": [...]}`), rather than JSON lines: the object.
+/// JSON lines of two or more rows fail to parse as one value at their second line, and a single
+/// row has no `items`.
+#[must_use]
+pub fn items_document(bytes: &[u8]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::from_slice(without_bom(bytes)).ok()? {
+        serde_json::Value::Object(object)
+            if matches!(object.get("items"), Some(serde_json::Value::Array(_))) =>
+        {
+            Some(object)
+        }
+        _ => None,
+    }
+}
+
+/// The items of an [`items_document`] as JSON lines, one per item (line n is item n), each given
+/// the document's `as_of` unless it names its own, so ingest reads the same rows the alerts do.
+#[must_use]
+pub fn items_as_json_lines(document: &serde_json::Map<String, serde_json::Value>) -> Vec<u8> {
+    let as_of = document.get("as_of").filter(|v| !v.is_null());
+    let mut lines = Vec::new();
+    for item in document.get("items").and_then(serde_json::Value::as_array).into_iter().flatten() {
+        let mut item = item.clone();
+        if let (Some(as_of), serde_json::Value::Object(fields)) = (as_of, &mut item) {
+            fields.entry("as_of").or_insert_with(|| as_of.clone());
+        }
+        // Writing a Value to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut lines, &item);
+        lines.push(b'\n');
+    }
+    lines
+}
+
 /// `bytes` without a leading UTF-8 byte-order mark (some exporters write one; it is not data).
 pub(crate) fn without_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes)

@@ -132,10 +132,17 @@ pub fn parse_upload(
         gzip,
         retail: None,
     };
-    let decoded = match format::decode(file, raw, max_table_bytes) {
+    let mut decoded = match format::decode(file, raw, max_table_bytes) {
         Ok(decoded) => decoded,
         Err(error) => return Ok(failed(error, None, raw.starts_with(&[0x1f, 0x8b]))),
     };
+    // An inventory snapshot in its event's shape is the rows of its items, as the alerts read it.
+    if kind == UploadKind::Inventory
+        && decoded.format == TableFormat::JsonLines
+        && let Some(document) = format::items_document(&decoded.bytes)
+    {
+        decoded.bytes = format::items_as_json_lines(&document);
+    }
     let columns = kind.columns();
     let mut validator = Validator::new(file, columns, mapping);
     let read = match decoded.format {

@@ -167,3 +167,27 @@ async fn catalog_and_inventory_uploads_have_their_own_canonical_columns() {
         report.quarantine_sample.iter().map(|q| (q.line, q.column.as_deref(), q.reason.as_str())).collect();
     assert_eq!(found, [(3, Some("on_hand"), "out_of_range"), (4, Some("on_hand"), "invalid_integer")]);
 }
+
+#[tokio::test]
+async fn an_inventory_upload_in_the_events_shape_is_ingested_as_its_items() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let document = br#"{"snapshot_id": "morning", "as_of": "2011-12-09", "items": [
+        {"sku": "85123A", "on_hand": 120, "lead_time_days": 14},
+        {"sku": "22423", "on_hand": 3},
+        {"sku": "21212", "on_hand": 40},
+        {"sku": "84879", "on_hand": 0},
+        {"sku": "22086", "on_hand": 7},
+        {"sku": "22720", "on_hand": 1},
+        {"sku": "23084", "on_hand": 9},
+        {"sku": "22197", "on_hand": 12},
+        {"sku": "21034", "on_hand": 5},
+        {"sku": "71053", "on_hand": -5}
+    ]}"#;
+    let report = upload(&ingestor, "inventory/morning.json", document.to_vec(), &options()).await;
+    let counts = (report.rows_read, report.rows_accepted, report.rows_quarantined);
+    assert_eq!(counts, (10, 9, 1), "{:?} {:?}", report.error, report.verdict_reasons);
+    assert_eq!(report.quarantine_sample[0].line, 10, "line n is item n");
+    let table = silver(&blobs, &report).await;
+    assert_eq!(table.column("stock_code").unwrap().str().unwrap().get(0), Some("85123A"));
+    assert!(table.column("snapshot_time").unwrap().null_count() == 0, "the document's as_of is each row's");
+}
