@@ -135,20 +135,18 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
             let Some(blob) = state.ingestor.uploads().get(path).await? else {
                 return Ok(Snapshot::Refused(format!("{container}/{path} no longer exists")));
             };
-            // Read as ingest reads the same upload: its format, its folder's mapping (one JSON
-            // object with `items` is the event's shape).
+            let max = state.ingest_options.max_table_bytes;
+            // Read as ingest reads the same upload: its format, its folder's mapping (which has
+            // nothing to say about one JSON object with `items`, the event's shape).
             let mapping = match state.ingestor.mapping_beside(UploadKind::Inventory).await {
                 Ok(mapping) => mapping,
                 Err(IngestError::Store(e)) => return Err(e.into()),
-                Err(e) => return Ok(Snapshot::Refused(e.to_string())),
+                Err(e) => match InventorySnapshot::parse_document(path, &blob.body, max) {
+                    Some(_) => shopsense::ingest::mapping::Mapping::default(),
+                    None => return Ok(Snapshot::Refused(e.to_string())),
+                },
             };
-            let parsed = InventorySnapshot::parse_upload(
-                path,
-                &blob.body,
-                &mapping,
-                None,
-                state.ingest_options.max_table_bytes,
-            );
+            let parsed = InventorySnapshot::parse_upload(path, &blob.body, &mapping, None, max);
             Ok(match parsed {
                 Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),
                 Err(e) => Snapshot::Refused(e.to_string()),

@@ -101,32 +101,24 @@ impl DemandPath {
     }
 
     /// The factor at `level` of the point forecast `forecast` of the total over the first `days`
-    /// days (`None` without a [`TotalSpread`]). Days beyond the path count as open in the path's
-    /// share of open days.
+    /// days (`None` without a [`TotalSpread`]): the path's days read as the API reads them
+    /// ([`crate::forecast::running_total_quantile`]). Days beyond the path count as open in the
+    /// path's share of open days, each with an equal part of what `forecast` holds beyond it.
     #[must_use]
     pub fn total_factor(&self, days: usize, forecast: f64, level: f64) -> Option<f64> {
         let spread = self.totals.as_ref()?;
-        let known = days.min(spread.open.len());
-        let open_known = spread.open[..known].iter().filter(|&&o| o).count();
+        let known = days.min(spread.open.len()).min(self.mean.len());
         let share = spread.open.iter().filter(|&&o| o).count() as f64 / spread.open.len().max(1) as f64;
         let open_beyond = ((days - known) as f64 * share).round() as usize;
-        let open_days = open_known + open_beyond;
-        let factor = spread.table.factor(open_days, forecast, level)?;
         if forecast <= 0.0 {
-            return Some(factor);
+            let open_days = spread.open[..known].iter().filter(|&&o| o).count() + open_beyond;
+            return spread.table.factor(open_days, forecast, level);
         }
-        let quantile = crate::forecast::bound_total(forecast * factor, forecast, open_days, &spread.largest);
-        // At least what the path's own days make of each shorter total: a longer lead time never
-        // asks for less.
-        let open_means: Vec<f64> = self.mean[..known]
-            .iter()
-            .zip(&spread.open[..known])
-            .filter(|&(_, &o)| o)
-            .map(|(&m, _)| m)
-            .collect();
-        let shorter =
-            crate::forecast::running_total_quantile(&spread.table, &open_means, level, &spread.largest);
-        Some(quantile.max(shorter.unwrap_or(0.0)) / forecast)
+        let beyond = (forecast - self.mean[..known].iter().sum::<f64>()).max(0.0) / open_beyond.max(1) as f64;
+        let path = self.mean[..known].iter().copied().zip(spread.open[..known].iter().copied());
+        let days = path.chain(std::iter::repeat_n((beyond, true), open_beyond));
+        let quantile = crate::forecast::running_total_quantile(&spread.table, days, level, &spread.largest)?;
+        Some(quantile / forecast)
     }
 
     /// The path of one SKU of a forecast: `dates` are `Forecasts::dates`, and the forecast must

@@ -27,7 +27,7 @@ use super::inventory::{
 };
 use crate::ingest::DEFAULT_MAX_TABLE_BYTES;
 use crate::ingest::error::FileError;
-use crate::ingest::format::{TableFormat, decode, items_document};
+use crate::ingest::format::{Decoded, TableFormat, decode, items_document};
 use crate::ingest::mapping::Mapping;
 use crate::ingest::read::{RowSink, canonical_column, read_csv, read_json_lines, read_parquet};
 use crate::ingest::schema::INVENTORY;
@@ -53,18 +53,28 @@ impl InventorySnapshot {
         max_table_bytes: u64,
     ) -> Result<Self, AlertError> {
         let table = decode(file, raw, max_table_bytes).map_err(|e| file_error(file, e))?;
-        if table.format == TableFormat::JsonLines
-            && let Some(document) = items_document(&table.bytes)
-        {
-            // The event's shape in a file: read as the event is (ingest reads its items).
-            let in_file = |e| AlertError::InDocument { file: file.to_owned(), source: Box::new(e) };
-            let snapshot = Self::from_json(&serde_json::Value::Object(document)).map_err(in_file)?;
-            return match id {
-                Some(id) => snapshot.named_as(id),
-                None => Ok(snapshot),
+        if let Some(document) = Self::document(file, &table) {
+            return match (document?, id) {
+                (snapshot, Some(id)) => snapshot.named_as(id),
+                (snapshot, None) => Ok(snapshot),
             };
         }
         Self::parse_table(file, &table.bytes, table.format, mapping, id)
+    }
+
+    /// Reads an upload that is the event's shape in a file, one JSON object with `items`
+    /// (gzip or not), as the event is read (ingest reads its items as rows); `None` for any other
+    /// upload. A folder's mapping has nothing to say about it.
+    pub fn parse_document(file: &str, raw: &[u8], max_table_bytes: u64) -> Option<Result<Self, AlertError>> {
+        Self::document(file, &decode(file, raw, max_table_bytes).ok()?)
+    }
+
+    fn document(file: &str, table: &Decoded) -> Option<Result<Self, AlertError>> {
+        let document = (table.format == TableFormat::JsonLines).then(|| items_document(&table.bytes))??;
+        Some(Self::from_json(&serde_json::Value::Object(document)).map_err(|e| match e {
+            AlertError::Empty { .. } => AlertError::Empty { source_name: file.to_owned() },
+            other => AlertError::InDocument { file: file.to_owned(), source: Box::new(other) },
+        }))
     }
 
     /// Reads an inventory CSV with the default mapping (comma, `.` decimals, the schema's header

@@ -400,6 +400,34 @@ mod tests {
     }
 
     #[test]
+    fn a_longer_lead_time_never_lowers_the_reorder_point() {
+        // One day's total spreads 0..10 times its forecast, a week's is always exact: read one
+        // total at a time, the 0.95 quantile of a day (95 units) is above the week's (70).
+        let mut samples: Vec<(usize, f64, f64)> =
+            (0..=1000).map(|i| (1, 10.0, f64::from(i) / 100.0)).collect();
+        samples.extend((0..=1000).map(|_| (7, 70.0, 1.0)));
+        let table = crate::forecast::quantiles::TotalTable::from_samples(&[&samples]);
+        assert!(10.0 * table.factor(1, 10.0, 0.95).unwrap() > 70.0 * table.factor(7, 70.0, 0.95).unwrap());
+        let mean = vec![10.0; 40];
+        let path = DemandPath::new(
+            "A",
+            "2011-12-10".parse().unwrap(),
+            mean.clone(),
+            mean.clone(),
+            mean.clone(),
+            mean,
+        )
+        .unwrap()
+        .with_totals("A", std::sync::Arc::new(table), vec![true; 40], Vec::new())
+        .unwrap();
+        let points: Vec<f64> = (1..=60)
+            .map(|lead| AlertPolicy::default().evaluate(&row(0, 0, lead), &path).reorder_point)
+            .collect();
+        assert!(points.windows(2).all(|w| w[1] >= w[0] - 1e-9), "{points:?}");
+        assert!(points[6] >= points[0] && points[0] > 90.0, "{points:?}");
+    }
+
+    #[test]
     fn with_a_total_spread_the_reorder_point_is_the_lead_time_demands_quantile() {
         // Totals over n open days: ratios 0.5..1.5 uniform at n = 1, 3 u^3 (u uniform) at n = 4;
         // the path is open every day but the second. Lead time 5 -> 4 open days; D(5) = 40.

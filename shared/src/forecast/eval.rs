@@ -131,15 +131,15 @@ pub fn evaluate(
     let weekly_actual: Vec<f64> = test.values.iter().flat_map(|y| buckets(y, WEEK)).collect();
     let weekly_forecast: Vec<f64> = mean.iter().flat_map(|f| buckets(f, WEEK)).collect();
     let open = model.calendar.future_open(holdout);
-    let open_days = open.iter().filter(|&&open| open).count();
     let totals_covered = model
         .skus
         .iter()
         .zip(&mean)
         .zip(&test.values)
         .filter(|((sku, f), y)| {
-            let (f, y): (f64, f64) = (f.iter().sum(), y.iter().sum());
-            let band = |level| sku.total_quantile(&model.totals, open_days, f, level).unwrap_or(f);
+            let (total, y): (f64, f64) = (f.iter().sum(), y.iter().sum());
+            let days = || f.iter().copied().zip(open.iter().copied());
+            let band = |level| sku.total_quantile(&model.totals, days(), level).unwrap_or(total);
             band(0.1) - 1e-9 <= y && y <= band(0.9) + 1e-9
         })
         .count();
@@ -212,13 +212,13 @@ fn total_calibration(
     actual: &[Vec<f64>],
     days: usize,
 ) -> Vec<(f64, f64)> {
-    let open_days = model.calendar.future_open(days).iter().filter(|&&open| open).count();
-    let totals: Vec<(&SkuModel, f64, f64)> = model
+    let open = model.calendar.future_open(days);
+    let totals: Vec<(&SkuModel, &[f64], f64)> = model
         .skus
         .iter()
         .zip(mean)
         .zip(actual)
-        .map(|((sku, f), y)| (sku, f[..days.min(f.len())].iter().sum(), y[..days.min(y.len())].iter().sum()))
+        .map(|((sku, f), y)| (sku, &f[..days.min(f.len())], y[..days.min(y.len())].iter().sum()))
         .collect();
     CALIBRATION_LEVELS
         .iter()
@@ -226,7 +226,8 @@ fn total_calibration(
             let below = totals
                 .iter()
                 .filter(|&&(sku, f, y)| {
-                    let quantile = sku.total_quantile(&model.totals, open_days, f, level).unwrap_or(f);
+                    let days = f.iter().copied().zip(open.iter().copied());
+                    let quantile = sku.total_quantile(&model.totals, days, level).unwrap_or(f.iter().sum());
                     y <= quantile + 1e-9
                 })
                 .count();

@@ -17,7 +17,7 @@ use super::level::LevelParams;
 use super::method::{Fitted, Method, Series};
 use super::naive::SeasonalNaive;
 use super::panel::Panel;
-use super::quantiles::{QuantileTable, TotalTable};
+use super::quantiles::{QuantileTable, TOTAL_LEVELS, TotalTable, running_total_quantile};
 use super::select::{self, Backtest, shape};
 use super::window::{SeasonalWindowAverage, WindowAverage};
 
@@ -461,19 +461,17 @@ impl SkuModel {
         }
     }
 
-    /// Quantile `level` of this SKU's total over `open_days` open days whose point forecast is
-    /// `forecast`, from the model's `totals` table and bounded by the SKU's history
-    /// ([`super::quantiles::bound_total`]); `None` when the table has nothing for it.
+    /// Quantile `level` of this SKU's total over consecutive forecast days, each `(point forecast,
+    /// open)`, from the model's `totals` table and bounded by the SKU's history
+    /// ([`running_total_quantile`]); `None` when the table has nothing for it.
     #[must_use]
     pub fn total_quantile(
         &self,
         totals: &TotalTable,
-        open_days: usize,
-        forecast: f64,
+        days: impl IntoIterator<Item = (f64, bool)>,
         level: f64,
     ) -> Option<f64> {
-        let quantile = forecast * totals.factor(open_days, forecast, level)?;
-        Some(super::quantiles::bound_total(quantile, forecast, open_days, &self.largest_totals))
+        running_total_quantile(totals, days, level, &self.largest_totals)
     }
 
     /// Point forecasts of the open days with the given slots: the weighted mean of the chosen
@@ -601,7 +599,9 @@ impl ForecastModel {
     /// The totals of `forecast` (what [`Self::predict`] returned for `self.skus[sku]`) over
     /// consecutive buckets of `bucket` days from its first day (the last may be shorter), each
     /// with its quantiles at `levels` from the totals table: `None` where the table holds nothing
-    /// for it (a history too short for any backtest).
+    /// for it (a history too short for any backtest), for a level beyond [`TOTAL_LEVELS`] (the
+    /// table would read its nearest end under the level's name) and when `sku` is not the
+    /// forecast's.
     #[must_use]
     pub fn bucket_totals(
         &self,
@@ -611,23 +611,29 @@ impl ForecastModel {
         levels: &[f64],
     ) -> Vec<BucketTotal> {
         let open = self.calendar.future_open(forecast.mean.len());
+        let model = self.skus.get(sku).filter(|m| m.sku == forecast.sku);
         forecast
             .mean
             .chunks(bucket.max(1))
             .zip(open.chunks(bucket.max(1)))
             .map(|(mean, open)| {
-                let total: f64 = mean.iter().sum();
-                let open_means: Vec<f64> =
-                    mean.iter().zip(open).filter(|&(_, &o)| o).map(|(&m, _)| m).collect();
-                let open_days = open_means.len();
                 let quantiles = levels
                     .iter()
                     .map(|&level| {
-                        let largest = &self.skus.get(sku)?.largest_totals;
-                        super::quantiles::running_total_quantile(&self.totals, &open_means, level, largest)
+                        let model = model.filter(|_| (TOTAL_LEVELS.0..=TOTAL_LEVELS.1).contains(&level))?;
+                        model.total_quantile(
+                            &self.totals,
+                            mean.iter().copied().zip(open.iter().copied()),
+                            level,
+                        )
                     })
                     .collect();
-                BucketTotal { days: mean.len(), open_days, total, quantiles }
+                BucketTotal {
+                    days: mean.len(),
+                    open_days: open.iter().filter(|&&o| o).count(),
+                    total: mean.iter().sum(),
+                    quantiles,
+                }
             })
             .collect()
     }

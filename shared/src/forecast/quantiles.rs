@@ -180,24 +180,37 @@ pub fn bound_total(quantile: f64, forecast: f64, open_days: usize, largest: &[f6
     quantile.min(forecast.max(0.0) + BOUND_TIMES * most)
 }
 
-/// Quantile `level` of the total of consecutive open days whose point forecasts are `open`, in
-/// order: the table's factor at its open days and forecast, bounded by the SKU's history
-/// ([`bound_total`], `largest` its [`largest_totals`]), and at least the quantile of each
-/// shorter total from the same first day, since a total holds every shorter one within it (the
-/// table's own reading is only nearly monotone where the forecast is not spread evenly). `None`
-/// when the table is empty.
+/// Quantile `level` of the total of consecutive days, each `(point forecast, open)`: the
+/// table's factor at its open days and forecast, bounded by the SKU's history ([`bound_total`],
+/// `largest` its [`largest_totals`]), and at least the quantile of each shorter total from the
+/// same first day, since a total holds every shorter one within it (the table's own reading is
+/// only nearly monotone where the forecast is not spread evenly). A table fitted before these
+/// rules ([`TotalTable::consistent`]) is read at the whole total only, as it was. `None` when the
+/// table is empty.
 #[must_use]
-pub fn running_total_quantile(table: &TotalTable, open: &[f64], level: f64, largest: &[f64]) -> Option<f64> {
+pub fn running_total_quantile(
+    table: &TotalTable,
+    days: impl IntoIterator<Item = (f64, bool)>,
+    level: f64,
+    largest: &[f64],
+) -> Option<f64> {
     if table.is_empty() {
         return None;
     }
-    let (mut sum, mut most) = (0.0, 0.0_f64);
-    for (k, forecast) in open.iter().enumerate() {
+    let read = |open_days: usize, sum: f64| {
+        table.factor(open_days, sum, level).map(|f| bound_total(sum * f, sum, open_days, largest))
+    };
+    let (mut sum, mut open_days, mut most) = (0.0, 0, 0.0_f64);
+    for (forecast, open) in days {
         sum += forecast.max(0.0);
-        let factor = table.span_factor(k + 1, sum, level)?;
-        most = most.max(bound_total(sum * factor, sum, k + 1, largest));
+        if open {
+            open_days += 1;
+            if table.consistent {
+                most = most.max(read(open_days, sum)?);
+            }
+        }
     }
-    Some(most)
+    if table.consistent { Some(most) } else { read(open_days, sum) }
 }
 
 /// Samples per size group, at least, in the daily table and in each span of the totals' (fewer
@@ -251,7 +264,9 @@ impl VolumeGroup {
             let largest = self.percentiles.last().map_or(anchor, |&p| f64::from(p));
             // Never beyond the largest ratio any window showed: a p90 just above 0 (one slow
             // seller's window in ten sells) makes a steep index that nothing observed supports.
-            let tail = anchor * (TAIL_SHARE / (1.0 - level).max(1e-9)).powf(f64::from(index));
+            // Tables fitted before the cap hold steeper indices: read them capped too.
+            let index = f64::from(index).min(MAX_TAIL_INDEX);
+            let tail = anchor * (TAIL_SHARE / (1.0 - level).max(1e-9)).powf(index);
             return tail.min(largest).max(anchor);
         }
         self.grid_at(level)
@@ -368,6 +383,12 @@ pub struct SpanGroups {
 pub struct TotalTable {
     /// By ascending open days.
     pub spans: Vec<SpanGroups>,
+    /// Fitted with forecasts floored at [`MIN_TOTAL_FORECAST`] and read with the rules that keep
+    /// a quantile from falling as the days or the forecast grow. A table fitted before (false)
+    /// is read as it was: its small groups hold ratios of forecasts far below a unit, which the
+    /// rules would carry up to every larger forecast.
+    #[serde(default)]
+    pub consistent: bool,
 }
 
 /// Totals forecast at fewer units than this are measured, and read, as forecast at this many
@@ -399,7 +420,10 @@ impl SpanGroups {
     /// taken as at least the smaller groups': a larger forecast never reads a smaller quantile.
     /// Uncapped, a forecast between the tiny forecasts' group (an order of 24 against one unit)
     /// and the fast sellers' read a quantile above both.
-    fn factor(&self, forecast: f64, level: f64) -> f64 {
+    fn factor(&self, forecast: f64, level: f64, consistent: bool) -> f64 {
+        if !consistent {
+            return volume_factor(&self.groups, forecast, level);
+        }
         let at = forecast.max(MIN_TOTAL_FORECAST);
         let mut knots: Vec<(f64, f64)> = Vec::with_capacity(self.groups.len());
         for group in &self.groups {
@@ -433,7 +457,10 @@ impl TotalTable {
                 by_span.entry(n).or_default().push((forecast, ratio));
             }
         }
-        Self { spans: by_span.into_iter().map(|(n, s)| SpanGroups::from_samples(n, s)).collect() }
+        Self {
+            spans: by_span.into_iter().map(|(n, s)| SpanGroups::from_samples(n, s)).collect(),
+            consistent: true,
+        }
     }
 
     /// Whether no span has samples.
@@ -444,32 +471,22 @@ impl TotalTable {
 
     /// The multiplier of a total's point forecast `forecast` over `open_days` open days at
     /// `level` (clamped to [`TOTAL_LEVELS`]): linear between the neighbouring spans, the shortest
-    /// span's below it, the longest's above; and never below what a shorter span's quantile
-    /// makes of its share of the forecast (its open days' share, the forecast read as spread
-    /// evenly over them). A total over more days holds every total over fewer, so its quantile
-    /// is at least theirs; read span by span it was not: SKU 84077's 0.99 quantile of a 3-day
-    /// total read 750 units, of the 7-day total 85, and a longer lead time ordered less. `None`
-    /// when the table is empty.
+    /// span's below it, the longest's above. Read one total at a time it may fall as the days
+    /// grow; [`running_total_quantile`] reads a forecast path so that it cannot. `None` when the
+    /// table is empty.
     #[must_use]
     pub fn factor(&self, open_days: usize, forecast: f64, level: f64) -> Option<f64> {
-        let own = self.span_factor(open_days, forecast, level)?;
-        Some((1..open_days).fold(own, |most, shorter| {
-            let share = shorter as f64 / open_days as f64;
-            most.max(share * self.span_factor(shorter, forecast * share, level).unwrap_or(0.0))
-        }))
-    }
-
-    /// [`Self::factor`] read at `open_days` alone (the level clamped likewise).
-    fn span_factor(&self, open_days: usize, forecast: f64, level: f64) -> Option<f64> {
         let level = level.clamp(TOTAL_LEVELS.0, TOTAL_LEVELS.1);
         let upper = self.spans.iter().position(|s| s.open_days >= open_days);
+        let consistent = self.consistent;
         Some(match upper {
-            None => self.spans.last()?.factor(forecast, level),
-            Some(0) => self.spans[0].factor(forecast, level),
+            None => self.spans.last()?.factor(forecast, level, consistent),
+            Some(0) => self.spans[0].factor(forecast, level, consistent),
             Some(i) => {
                 let (s0, s1) = (&self.spans[i - 1], &self.spans[i]);
                 let t = (open_days - s0.open_days) as f64 / (s1.open_days - s0.open_days) as f64;
-                (1.0 - t) * s0.factor(forecast, level) + t * s1.factor(forecast, level)
+                (1.0 - t) * s0.factor(forecast, level, consistent)
+                    + t * s1.factor(forecast, level, consistent)
             }
         })
     }
@@ -741,20 +758,32 @@ mod tests {
         assert_eq!(three.groups[0].tail_index, Some(MAX_TAIL_INDEX as f32));
         let p99 = table.factor(3, 3.0, 0.99).unwrap();
         assert!((p99 - 10.0 * 5f64.powf(MAX_TAIL_INDEX)).abs() < 1e-3, "{p99}");
-        // Read on its own, the 7-day total's p99 was 7 units against the 3-day total's 150.
-        let p99_of = |days: usize, forecast: f64| forecast * table.factor(days, forecast, 0.99).unwrap();
-        assert!(p99_of(7, 7.0) >= p99_of(3, 3.0) - 1e-9, "{} {}", p99_of(7, 7.0), p99_of(3, 3.0));
-        for days in 1..10 {
-            assert!(p99_of(days + 1, days as f64 + 1.0) >= p99_of(days, days as f64) - 1e-9, "{days}");
-        }
-        // Along a path, exactly: each total at least every shorter one from the same day, even
-        // where the forecast is not spread evenly.
+        // Read on its own, the 7-day total's p99 is 7 units against the 3-day total's 150; along
+        // a path each total is at least every shorter one from the same day, even where the
+        // forecast is not spread evenly.
         let path = [0.2, 5.0, 0.1, 0.1, 0.1, 0.1, 0.1];
-        let running: Vec<f64> = (1..=path.len())
-            .map(|n| running_total_quantile(&table, &path[..n], 0.99, &[]).unwrap())
+        let days = |n: usize| path[..n].iter().map(|&f| (f, true));
+        let plain: Vec<f64> = (1..=path.len())
+            .map(|n| {
+                let sum: f64 = path[..n].iter().sum();
+                sum * table.factor(n, sum, 0.99).unwrap()
+            })
             .collect();
-        assert!(running.windows(2).all(|w| w[1] >= w[0]), "{running:?}");
-        assert_eq!(running_total_quantile(&TotalTable::default(), &path, 0.99, &[]), None);
+        assert!(plain.windows(2).any(|w| w[1] < w[0]), "read one total at a time it falls: {plain:?}");
+        let running: Vec<f64> =
+            (1..=path.len()).map(|n| running_total_quantile(&table, days(n), 0.99, &[]).unwrap()).collect();
+        for n in 0..path.len() {
+            let most = plain[..=n].iter().copied().fold(0.0, f64::max);
+            assert!((running[n] - most).abs() < 1e-9, "{n}: {running:?} {plain:?}");
+        }
+        // Closed days add nothing and count no open day.
+        let closed = [(0.2, true), (0.0, false), (5.0, true)];
+        assert_eq!(running_total_quantile(&table, closed, 0.99, &[]), Some(running[1]));
+        assert_eq!(running_total_quantile(&TotalTable::default(), days(7), 0.99, &[]), None);
+        // A table fitted before these rules reads the whole total alone, as it did.
+        let old = TotalTable { consistent: false, ..table.clone() };
+        let whole = running_total_quantile(&old, days(7), 0.99, &[]).unwrap();
+        assert!((whole - plain[6]).abs() < 1e-9 && whole < running[6], "{whole}");
     }
 
     #[test]
@@ -770,6 +799,24 @@ mod tests {
         let p95 = 0.24 * table.factor(7, 0.24, 0.95).unwrap();
         assert!((p95 - 0.24 * 24.0 / MIN_TOTAL_FORECAST).abs() < 1e-6, "{p95}");
         assert!(p95 < 576.0 / 20.0);
+
+        // A table fitted before the floor holds the tiny forecasts' ratios in its smallest group;
+        // read as it was, they stay there (the rules would carry 0.25 x 3,683 units up to every
+        // larger forecast).
+        let group = |forecast: f32, ratio: f32| VolumeGroup {
+            forecast,
+            percentiles: vec![ratio; 101],
+            stretch: 1.0,
+            tail_index: None,
+        };
+        let groups = vec![group(0.24, 3683.0), group(2.0, 3.0), group(20.0, 1.5)];
+        let old = TotalTable { spans: vec![SpanGroups { open_days: 7, groups }], consistent: false };
+        let at_five = old.factor(7, 5.0, 0.95).unwrap();
+        assert!(at_five > 1.5 && at_five < 3.0, "{at_five}");
+        let reread = TotalTable { consistent: true, ..old.clone() };
+        assert!(reread.factor(7, 5.0, 0.95).unwrap() > 100.0);
+        let decoded: TotalTable = serde_json::from_value(serde_json::json!({ "spans": [] })).unwrap();
+        assert!(!decoded.consistent, "tables saved before the flag read as they were");
         assert!((table.factor(7, 50.0, 0.95).unwrap() - 1.09).abs() < 0.011, "fast sellers as before");
     }
 

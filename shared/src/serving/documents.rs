@@ -247,9 +247,9 @@ impl ItemForecast {
     }
 
     /// Quantile `level` of the total over the days `range`. With a `spread` (the summary's
-    /// [`ForecastSummary::spread`]): the summed point forecast times the factor at the range's
-    /// number of open days and that sum, measured on backtest totals (a range that does not start
-    /// on the first day reads the factor of a total as long). Without one (documents
+    /// [`ForecastSummary::spread`]): [`crate::forecast::running_total_quantile`] over the range's
+    /// days, from factors measured on backtest totals (a range that does not start on the first
+    /// day reads the factors of totals as long). Without one (documents
     /// published before it existed): normal approximation, days independent
     /// (`sum of means + z * sqrt(sum of variances)`), at least 0.
     #[must_use]
@@ -263,11 +263,8 @@ impl ItemForecast {
         let mean: f64 = days.iter().map(|&m| f64::from(m)).sum();
         if let Some((table, open)) = spread {
             let flags = open.get(range.start..range.end.min(open.len())).unwrap_or_default();
-            let open_means: Vec<f64> =
-                days.iter().zip(flags).filter(|&(_, &o)| o).map(|(&m, _)| f64::from(m)).collect();
-            if let Some(q) =
-                crate::forecast::running_total_quantile(table, &open_means, level, &self.largest())
-            {
+            let days = days.iter().map(|&m| f64::from(m)).zip(flags.iter().copied());
+            if let Some(q) = crate::forecast::running_total_quantile(table, days, level, &self.largest()) {
                 return q;
             }
         }
