@@ -399,6 +399,19 @@ mod tests {
         assert!(!alert.days_of_cover_capped);
     }
 
+    /// SKU A's path with zero-width daily bands at `mean` and its totals spread by `table`.
+    fn spread_path(
+        mean: Vec<f64>,
+        open: Vec<bool>,
+        table: crate::forecast::quantiles::TotalTable,
+    ) -> DemandPath {
+        let first = "2011-12-10".parse().unwrap();
+        DemandPath::new("A", first, mean.clone(), mean.clone(), mean.clone(), mean)
+            .unwrap()
+            .with_totals("A", std::sync::Arc::new(table), open, Vec::new())
+            .unwrap()
+    }
+
     #[test]
     fn a_longer_lead_time_never_lowers_the_reorder_point() {
         // One day's total spreads 0..10 times its forecast, a week's is always exact: read one
@@ -408,18 +421,7 @@ mod tests {
         samples.extend((0..=1000).map(|_| (7, 70.0, 1.0)));
         let table = crate::forecast::quantiles::TotalTable::from_samples(&[&samples]);
         assert!(10.0 * table.factor(1, 10.0, 0.95).unwrap() > 70.0 * table.factor(7, 70.0, 0.95).unwrap());
-        let mean = vec![10.0; 40];
-        let path = DemandPath::new(
-            "A",
-            "2011-12-10".parse().unwrap(),
-            mean.clone(),
-            mean.clone(),
-            mean.clone(),
-            mean,
-        )
-        .unwrap()
-        .with_totals("A", std::sync::Arc::new(table), vec![true; 40], Vec::new())
-        .unwrap();
+        let path = spread_path(vec![10.0; 40], vec![true; 40], table);
         let points: Vec<f64> = (1..=60)
             .map(|lead| AlertPolicy::default().evaluate(&row(0, 0, lead), &path).reorder_point)
             .collect();
@@ -438,17 +440,7 @@ mod tests {
         let open: Vec<bool> = (0..40).map(|d| d != 1).collect();
         let mut mean = vec![10.0; 40];
         mean[1] = 0.0;
-        let path = DemandPath::new(
-            "A",
-            "2011-12-10".parse().unwrap(),
-            mean.clone(),
-            mean.clone(),
-            mean.clone(),
-            mean,
-        )
-        .unwrap()
-        .with_totals("A", std::sync::Arc::new(table), open, Vec::new())
-        .unwrap();
+        let path = spread_path(mean, open, table);
         let alert = AlertPolicy::default().evaluate(&row(45, 0, 5), &path);
         // The 0.95 quantile of the 4-open-day ratio is 3 * 0.95^3 = 2.572125: reorder point
         // 102.885, safety stock 62.885 (the daily bands, zero-width here, would give none).
