@@ -628,12 +628,7 @@ impl ForecastModel {
                         )
                     })
                     .collect();
-                BucketTotal {
-                    days: mean.len(),
-                    open_days: open.iter().filter(|&&o| o).count(),
-                    total: mean.iter().sum(),
-                    quantiles,
-                }
+                BucketTotal { days: mean.len(), total: mean.iter().sum(), quantiles }
             })
             .collect()
     }
@@ -644,8 +639,6 @@ impl ForecastModel {
 pub struct BucketTotal {
     /// Calendar days in the bucket.
     pub days: usize,
-    /// Of which the shop is open.
-    pub open_days: usize,
     /// The point forecast of the bucket's units.
     pub total: f64,
     /// Its quantile per level asked, in that order.
