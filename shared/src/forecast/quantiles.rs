@@ -425,25 +425,23 @@ impl SpanGroups {
             return volume_factor(&self.groups, forecast, level);
         }
         let at = forecast.max(MIN_TOTAL_FORECAST);
-        let mut knots: Vec<(f64, f64)> = Vec::with_capacity(self.groups.len());
+        // The last group below `at`: its median and its quantile in units (at least the smaller
+        // groups'). One pass on the serving path, nothing allocated.
+        let mut below: Option<(f64, f64)> = None;
         for group in &self.groups {
             // Tables fitted before the floor have groups below it.
             let median = f64::from(group.forecast).max(MIN_TOTAL_FORECAST);
-            let quantile = median * group.at(level);
-            knots.push((median, knots.last().map_or(quantile, |&(_, below)| quantile.max(below))));
-        }
-        let quantile = match knots.iter().position(|&(median, _)| median >= at) {
-            None => knots.last().map_or(at, |&(median, q)| at * q / median),
-            Some(0) => at * knots[0].1 / knots[0].0,
-            Some(i) => {
-                let ((m0, q0), (m1, q1)) = (knots[i - 1], knots[i]);
-                let t = if m1 > m0 { (at / m0).ln() / (m1 / m0).ln() } else { 1.0 };
+            let quantile = below.map_or(0.0, |(_, q)| q).max(median * group.at(level));
+            if median >= at {
+                let Some((m0, q0)) = below else { return quantile / median };
+                let t = if median > m0 { (at / m0).ln() / (median / m0).ln() } else { 1.0 };
                 // Linear in the factor, capped at the larger group's quantile: between a wide
                 // group and a narrow one the product rises above it and falls back.
-                (at * ((1.0 - t) * q0 / m0 + t * q1 / m1)).min(q1)
+                return ((1.0 - t) * q0 / m0 + t * quantile / median).min(quantile / at);
             }
-        };
-        quantile / at
+            below = Some((median, quantile));
+        }
+        below.map_or(1.0, |(median, q)| q / median)
     }
 }
 
