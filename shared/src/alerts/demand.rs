@@ -25,6 +25,9 @@ pub struct TotalSpread {
     /// The SKU's largest totals over [`crate::forecast::TOTAL_SPANS`] open days in its history,
     /// which bound its totals' quantiles ([`crate::forecast::bound_total`]; empty: no bound).
     pub largest: Arc<[f64]>,
+    /// The SKU's open days since its last sale, which a total forecast at 0 reads
+    /// ([`crate::forecast::SkuModel::idle_days`]; `None`: such a total reads 0).
+    pub idle_days: Option<usize>,
 }
 
 /// One SKU's daily demand forecast from tomorrow on.
@@ -82,13 +85,15 @@ impl DemandPath {
     }
 
     /// The path with the spread of its totals: `open` has one flag per day of the path and the
-    /// table at least one span; `largest` the SKU's largest totals (empty: no bound).
+    /// table at least one span; `largest` the SKU's largest totals (empty: no bound) and
+    /// `idle_days` its open days since its last sale.
     pub fn with_totals(
         self,
         sku: &str,
         table: Arc<TotalTable>,
         open: Vec<bool>,
         largest: Vec<f64>,
+        idle_days: Option<usize>,
     ) -> Result<Self, AlertError> {
         let invalid = |reason: String| AlertError::InvalidDemandPath { sku: sku.to_owned(), reason };
         if open.len() != self.len() {
@@ -97,28 +102,23 @@ impl DemandPath {
         if table.is_empty() {
             return Err(invalid("the total quantile table is empty".into()));
         }
-        Ok(Self { totals: Some(TotalSpread { table, open, largest: largest.into() }), ..self })
+        Ok(Self { totals: Some(TotalSpread { table, open, largest: largest.into(), idle_days }), ..self })
     }
 
-    /// The factor at `level` of the point forecast `forecast` of the total over the first `days`
-    /// days (`None` without a [`TotalSpread`]): the path's days read as the API reads them
-    /// ([`crate::forecast::running_total_quantile`]). Days beyond the path count as open in the
-    /// path's share of open days, each with an equal part of what `forecast` holds beyond it.
+    /// Quantile `level` in units of the total over the first `days` days, whose point forecast
+    /// is `forecast` (`None` without a [`TotalSpread`]): the path's days read as the API reads
+    /// them ([`crate::forecast::running_total_quantile`]). Days beyond the path count as open in
+    /// the path's share of open days, each with an equal part of what `forecast` holds beyond it.
     #[must_use]
-    pub fn total_factor(&self, days: usize, forecast: f64, level: f64) -> Option<f64> {
+    pub fn total_quantile(&self, days: usize, forecast: f64, level: f64) -> Option<f64> {
         let spread = self.totals.as_ref()?;
         let known = days.min(spread.open.len()).min(self.mean.len());
         let share = spread.open.iter().filter(|&&o| o).count() as f64 / spread.open.len().max(1) as f64;
         let open_beyond = ((days - known) as f64 * share).round() as usize;
-        if forecast <= 0.0 {
-            let open_days = spread.open[..known].iter().filter(|&&o| o).count() + open_beyond;
-            return spread.table.factor(open_days, forecast, level);
-        }
         let beyond = (forecast - self.mean[..known].iter().sum::<f64>()).max(0.0) / open_beyond.max(1) as f64;
         let path = self.mean[..known].iter().copied().zip(spread.open[..known].iter().copied());
         let days = path.chain(std::iter::repeat_n((beyond, true), open_beyond));
-        let quantile = crate::forecast::running_total_quantile(&spread.table, days, level, &spread.largest)?;
-        Some(quantile / forecast)
+        crate::forecast::running_total_quantile(&spread.table, days, level, &spread.largest, spread.idle_days)
     }
 
     /// The path of one SKU of a forecast: `dates` are `Forecasts::dates`, and the forecast must
@@ -154,7 +154,8 @@ impl DemandPath {
                 if table.is_empty() {
                     return Ok(path);
                 }
-                path.with_totals(&sku.sku, Arc::clone(&table), open.clone(), fitted.largest_totals.clone())
+                let largest = fitted.largest_totals.clone();
+                path.with_totals(&sku.sku, Arc::clone(&table), open.clone(), largest, fitted.idle_days)
             })
             .collect()
     }
@@ -187,6 +188,8 @@ impl DemandPath {
                 table: Arc::clone(&t.table),
                 open: t.open[offset..].to_vec(),
                 largest: Arc::clone(&t.largest),
+                // As of the history's end: whether the SKU sold since, the path does not know.
+                idle_days: t.idle_days,
             }),
         }
     }

@@ -4,11 +4,12 @@
 //! ## The arithmetic (`L` = lead time, `R` = cover days, `D(n)` = forecast units over the next
 //! `n` calendar days, `z` = standard normal quantile of the service level)
 //! - **lead-time demand** `D(L)`: the point forecast summed over the lead time.
-//! - **safety stock** `D(L) * (F_L(s) - 1)`, at least 0, where `F_L(s)` is the path's total
-//!   factor ([`DemandPath::total_factor`]) at the service level `s` for a total over the lead
-//!   time's open days: the empirical quantile of `actual total / forecast total` over the
-//!   forecaster's backtest windows, so `D(L) * F_L(s)` is the lead-time demand's `s` quantile
-//!   and the reorder point below is that, or `D(L)` when the quantile is below it. Levels
+//! - **safety stock** `Q_L(s) - D(L)`, at least 0, where `Q_L(s)` is the path's total
+//!   quantile ([`DemandPath::total_quantile`]) at the service level `s` for a total over the
+//!   lead time's open days: `D(L)` times the empirical quantile of `actual total / forecast
+//!   total` over the forecaster's backtest windows (for `D(L)` = 0, at least what windows
+//!   forecast at 0 sold), so the reorder point below is that quantile, or `D(L)` when the
+//!   quantile is below it. Levels
 //!   above 0.95 read a power-law tail through the p90 and p95 factors
 //!   (`forecast::quantiles::TAIL_SHARE`), not the few largest windows, and levels above 0.99
 //!   read the 99th percentile (`TOTAL_LEVELS`): the backtest holds too few windows to say
@@ -146,12 +147,12 @@ impl AlertPolicy {
         let lead = lead_time_days as usize;
         let demand = Extended::new(path);
         let lead_time_demand = demand.units(lead);
-        let factor = path.total_factor(lead, lead_time_demand, service_level);
+        let quantile = path.total_quantile(lead, lead_time_demand, service_level);
         // The total factors stop at the 99th percentile: say so rather than echo a higher level.
-        let read_as = (factor.is_some() && service_level > TOTAL_LEVELS.1).then_some(TOTAL_LEVELS.1);
-        let safety_stock = factor.map_or_else(
+        let read_as = (quantile.is_some() && service_level > TOTAL_LEVELS.1).then_some(TOTAL_LEVELS.1);
+        let safety_stock = quantile.map_or_else(
             || inverse_normal_cdf(service_level) * demand.variance(lead).sqrt(),
-            |factor| (lead_time_demand * (factor - 1.0)).max(0.0),
+            |quantile| (quantile - lead_time_demand).max(0.0),
         );
         let reorder_point = lead_time_demand + safety_stock;
         let order_up_to = demand.units(lead + self.cover_days as usize) + safety_stock;
@@ -408,7 +409,7 @@ mod tests {
         let first = "2011-12-10".parse().unwrap();
         DemandPath::new("A", first, mean.clone(), mean.clone(), mean.clone(), mean)
             .unwrap()
-            .with_totals("A", std::sync::Arc::new(table), open, Vec::new())
+            .with_totals("A", std::sync::Arc::new(table), open, Vec::new(), None)
             .unwrap()
     }
 

@@ -234,7 +234,8 @@ pub async fn run(
         let p50: Vec<f64> = mean.iter().map(|&m| m * mid).collect();
         let mut path = DemandPath::new(&row.sku, first_date, mean.clone(), p10, p50, p90)?;
         if let Some((table, open)) = totals.as_ref().filter(|_| summary.covers(&item)) {
-            path = path.with_totals(&row.sku, Arc::clone(table), open.to_vec(), item.largest())?;
+            path =
+                path.with_totals(&row.sku, Arc::clone(table), open.to_vec(), item.largest(), item.idle())?;
         }
         paths.insert(row.sku.clone(), path.skip(offset));
     }

@@ -260,6 +260,7 @@ impl ForecasterParams {
                         model: SkuModel::no_demand(sku, period),
                         ratios: Vec::new(),
                         total_ratios: Vec::new(),
+                        zero_totals: Vec::new(),
                     };
                 };
                 let series =
@@ -292,9 +293,11 @@ impl ForecasterParams {
                         backtest: choice.backtest,
                         level: 1.0,
                         largest_totals: super::quantiles::largest_totals(&y[p.start..]),
+                        idle_days: super::quantiles::idle_days(&y[p.start..]),
                     },
                     ratios: choice.ratios,
                     total_ratios: choice.total_ratios,
+                    zero_totals: choice.zero_totals,
                 }
             })
             .collect();
@@ -328,7 +331,9 @@ impl ForecasterParams {
             .map(|c| c.total_ratios.iter().map(|&(n, f, r)| (n, f * correction, r / correction)).collect())
             .collect();
         let total_samples: Vec<&[(usize, f64, f64)]> = scaled_totals.iter().map(Vec::as_slice).collect();
-        let totals = TotalTable::from_samples(&total_samples);
+        let zero_samples: Vec<&[(usize, usize, f64)]> =
+            choices.iter().map(|c| c.zero_totals.as_slice()).collect();
+        let totals = TotalTable::from_samples(&total_samples).with_zero_forecasts(&zero_samples, period);
         Ok(ForecastModel {
             version: MODEL_VERSION,
             params: self.clone(),
@@ -381,6 +386,7 @@ struct SkuFit {
     model: SkuModel,
     ratios: Vec<(f64, f64)>,
     total_ratios: Vec<(usize, f64, f64)>,
+    zero_totals: Vec<(usize, usize, f64)>,
 }
 
 /// Mean units per slot over the mean per open day (1 = average day), over one or many series;
@@ -434,6 +440,11 @@ pub struct SkuModel {
     /// models saved before it, and for a SKU without sales: no bound).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub largest_totals: Vec<f64>,
+    /// Open days from its last sale to the end of its history ([`super::quantiles::idle_days`]):
+    /// which spread a total forecast at 0 reads ([`super::quantiles::ZeroGroup`]; `None` in
+    /// models saved before it and for a SKU without sales: such a total reads 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_days: Option<usize>,
 }
 
 /// Models saved before `max_fit_horizon` were fitted for their whole horizon.
@@ -458,6 +469,7 @@ impl SkuModel {
             backtest: Backtest::default(),
             level: 1.0,
             largest_totals: Vec::new(),
+            idle_days: None,
         }
     }
 
@@ -471,7 +483,7 @@ impl SkuModel {
         days: impl IntoIterator<Item = (f64, bool)>,
         level: f64,
     ) -> Option<f64> {
-        running_total_quantile(totals, days, level, &self.largest_totals)
+        running_total_quantile(totals, days, level, &self.largest_totals, self.idle_days)
     }
 
     /// Point forecasts of the open days with the given slots: the weighted mean of the chosen

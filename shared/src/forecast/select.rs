@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::classify::DemandClass;
 use super::method::{Fitted, Method, Series};
 use super::model::ForecasterParams;
-use super::quantiles::TOTAL_SPANS;
+use super::quantiles::{TOTAL_SPANS, idle_days};
 use super::window::WindowAverage;
 
 /// Backtest figures of the chosen ensemble on one series (open days, all origins).
@@ -57,6 +57,10 @@ pub(crate) struct Choice {
     /// `n` in [`super::quantiles::TOTAL_SPANS`] within the window and `sum f > 0` (total
     /// quantile samples).
     pub total_ratios: Vec<(usize, f64, f64)>,
+    /// `(open days since the last sale, n, sum y)` over the first `n` open days of every
+    /// backtest window after a sale, for the same `n`, where `sum f` is 0 (samples of
+    /// [`super::quantiles::ZeroGroup`]).
+    pub zero_totals: Vec<(usize, usize, f64)>,
     pub class: DemandClass,
 }
 
@@ -235,6 +239,7 @@ pub(crate) fn whole_mean(series: &Series) -> Choice {
         backtest: Backtest::default(),
         ratios: Vec::new(),
         total_ratios: Vec::new(),
+        zero_totals: Vec::new(),
         class: DemandClass::of(series.y),
     }
 }
@@ -250,7 +255,9 @@ pub(crate) fn finish(
     let mut backtest = Backtest { origins: backtests.origins.len(), ..Backtest::default() };
     let mut ratios = Vec::new();
     let mut total_ratios = Vec::new();
+    let mut zero_totals = Vec::new();
     let (mut abs, mut signed, mut demand) = (0.0, 0.0, 0.0);
+    let idle: Vec<Option<usize>> = backtests.origins.iter().map(|&o| idle_days(&series.y[..o])).collect();
     for (k, actual) in backtests.actual.iter().enumerate() {
         let forecast: Vec<f64> = (0..actual.len())
             .map(|t| chosen.iter().map(|&(m, w)| w * backtests.forecasts[m][k][t]).sum())
@@ -260,8 +267,12 @@ pub(crate) fn finish(
         for (t, (&y, &f)) in actual.iter().zip(&forecast).enumerate() {
             sum_y += y;
             sum_f += f;
-            if TOTAL_SPANS.contains(&(t + 1)) && sum_f > 1e-9 {
-                total_ratios.push((t + 1, sum_f, sum_y / sum_f));
+            if TOTAL_SPANS.contains(&(t + 1)) {
+                if sum_f > ZERO_FORECAST {
+                    total_ratios.push((t + 1, sum_f, sum_y / sum_f));
+                } else if let Some(idle) = idle[k] {
+                    zero_totals.push((idle, t + 1, sum_y));
+                }
             }
             abs += (f - y).abs();
             signed += f - y;
@@ -276,8 +287,10 @@ pub(crate) fn finish(
     for (k, longer) in backtests.longer.iter().enumerate() {
         for (i, &(span, sum_y)) in longer.iter().enumerate() {
             let sum_f: f64 = chosen.iter().map(|&(m, w)| w * backtests.longer_forecasts[m][k][i]).sum();
-            if sum_f > 1e-9 {
+            if sum_f > ZERO_FORECAST {
                 total_ratios.push((span, sum_f, sum_y / sum_f));
+            } else if let Some(idle) = idle[k] {
+                zero_totals.push((idle, span, sum_y));
             }
         }
     }
@@ -292,5 +305,8 @@ pub(crate) fn finish(
     let methods: Vec<Method> = chosen.iter().map(|&(m, _)| params.methods[m]).collect();
     let weights = chosen.iter().map(|&(_, w)| w).collect();
     let fitted = methods.iter().map(|m| m.fit(series)).collect();
-    Choice { methods, weights, fitted, backtest, ratios, total_ratios, class }
+    Choice { methods, weights, fitted, backtest, ratios, total_ratios, zero_totals, class }
 }
+
+/// A window total at or below this is a forecast of 0: no ratio to it says anything.
+const ZERO_FORECAST: f64 = 1e-9;

@@ -199,6 +199,10 @@ pub struct ItemForecast {
     /// bound its totals' quantiles (empty in documents published before: no bound).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub largest_totals: Vec<f32>,
+    /// Open days from its last sale to the end of its history: which spread a horizon forecast at
+    /// 0 reads ([`crate::forecast::SkuModel::idle_days`]; `None` in documents published before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_days: Option<u32>,
 }
 
 /// The forecast model as a whole.
@@ -264,7 +268,9 @@ impl ItemForecast {
         if let Some((table, open)) = spread {
             let flags = open.get(range.start..range.end.min(open.len())).unwrap_or_default();
             let days = days.iter().map(|&m| f64::from(m)).zip(flags.iter().copied());
-            if let Some(q) = crate::forecast::running_total_quantile(table, days, level, &self.largest()) {
+            if let Some(q) =
+                crate::forecast::running_total_quantile(table, days, level, &self.largest(), self.idle())
+            {
                 return q;
             }
         }
@@ -276,6 +282,12 @@ impl ItemForecast {
     #[must_use]
     pub fn largest(&self) -> Vec<f64> {
         self.largest_totals.iter().map(|&v| f64::from(v)).collect()
+    }
+
+    /// [`Self::idle_days`] as read.
+    #[must_use]
+    pub fn idle(&self) -> Option<usize> {
+        self.idle_days.map(|d| d as usize)
     }
 
     /// The factor for quantile `level`, interpolated between the stored levels.
@@ -327,6 +339,7 @@ mod tests {
             class: "smooth".into(),
             methods: vec![],
             largest_totals: vec![],
+            idle_days: None,
         };
         assert!((f.factor(0.7) - 1.5).abs() < 1e-6);
         assert!((f.factor(0.05) - 0.5).abs() < 1e-6);
@@ -342,6 +355,7 @@ mod tests {
             class: "smooth".into(),
             methods: vec![],
             largest_totals: vec![],
+            idle_days: None,
         };
         // sigma per day = (2 - 0) * 4 / (2 * 1.28155) = 3.1213; total sd = sqrt(2) * 3.1213.
         let expected = 8.0 + 1.281_551_565_5 * (2.0f64).sqrt() * 8.0 / (2.0 * 1.281_551_565_5);
@@ -371,6 +385,7 @@ mod tests {
             class: "smooth".into(),
             methods: vec![],
             largest_totals: vec![],
+            idle_days: None,
         };
         assert!(summary.covers(&f));
         assert!(!summary.covers(&ItemForecast { first_date: NaiveDate::MAX, ..f.clone() }));

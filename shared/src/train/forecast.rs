@@ -132,6 +132,7 @@ impl ForecastArtifact {
                 class: fitted.class.as_str().to_owned(),
                 methods: fitted.methods.iter().map(crate::forecast::Method::name).collect(),
                 largest_totals: fitted.largest_totals.iter().map(|&v| v as f32).collect(),
+                idle_days: fitted.idle_days.and_then(|d| u32::try_from(d).ok()),
             };
             docs.push(Document::new(item_partition(&sku.sku), &id, &body)?);
         }
