@@ -20,10 +20,18 @@
 //!   sum, `z * sqrt(sum over the lead time of sigma_d^2)` with
 //!   `sigma_d = (p90_d - p10_d) / (2 * 1.2816)`. The backtest (`shopsense eval alerts`)
 //!   measures what the policy achieves on real demand.
-//! - **reorder point** `D(L) + safety stock`; **inventory position** `on_hand + on_order`.
+//! - **reorder point** `D(L) + safety stock`; **inventory position** `on_hand + on_order`,
+//!   where units on order count only when they arrive within the lead time (or no arrival day
+//!   is given): units due after it arrive after an order placed now would, so they cannot keep
+//!   the shelf stocked until then (500 units due in 30 days, with nothing on hand and a 7-day
+//!   lead time, left the position "above the reorder point" and the shop told to order nothing).
 //! - **order-up-to level** `D(L + R) + safety stock`: an order placed now should cover the lead
-//!   time and then `R` more days. **Suggested order** `max(0, order-up-to - position)`, rounded
-//!   up to whole units and then up to a multiple of the SKU's pack size when one is given.
+//!   time and then `R` more days. **Suggested order** `max(0, order-up-to - position)`; with
+//!   units on order due after the lead time but within `L + R` days (day `d`), at least what
+//!   lasts until they come, `D(d) + safety stock - position`, and counting them after it
+//!   (`order-up-to - position - late units`), whichever is more; due after `L + R`, they are not
+//!   counted. Rounded up to whole units and then up to a multiple of the SKU's pack size when
+//!   one is given.
 //! - **days of cover**: calendar days from tomorrow until the cumulative point forecast exceeds
 //!   `on_hand` (the largest `d` with `D(d) <= on_hand`), counted on the path; when the stock
 //!   outlasts the path it is the path's length and `days_of_cover_capped` says so; with nothing
@@ -38,7 +46,9 @@
 //!    order placed now is the first replenishment counted on. With units on order due in `d <= L`
 //!    days: `on_hand < D(d)` (it runs out before they come) or `on_hand + on_order < D(L)`
 //!    (together they do not last until an order placed now arrives).
-//! 2. `below_reorder_point`: `position <= reorder point`.
+//! 2. `below_reorder_point`: `position <= reorder point` with something to order (a SKU forecast
+//!    to sell nothing, with a reorder point of 0 and nothing on hand, is `ok`, not an alert to
+//!    order nothing).
 //! 3. `overstock`: on hand plus on order (what is ordered arrives, and is then held; not units
 //!    the snapshot says arrive only after the overstock threshold) covers more days, on the path
 //!    extended as above, than the threshold, and is above 0 (a SKU forecast to sell nothing with
@@ -155,10 +165,20 @@ impl AlertPolicy {
             |quantile| (quantile - lead_time_demand).max(0.0),
         );
         let reorder_point = lead_time_demand + safety_stock;
-        let order_up_to = demand.units(lead + self.cover_days as usize) + safety_stock;
-        let position = row.position();
+        let horizon = lead + self.cover_days as usize;
+        let order_up_to = demand.units(horizon) + safety_stock;
+        // Units on order due after the lead time are not in the position: an order placed now
+        // comes first.
+        let late_due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d > lead_time_days);
+        let position = if late_due.is_some() { row.on_hand } else { row.position() };
         let pack_size = self.pack_size(&row.sku);
-        let shortfall = (order_up_to - position as f64).max(0.0);
+        let shortfall = match late_due {
+            // They come within the cover: last until they do, then count them.
+            Some(d) if d as usize <= horizon => (demand.units(d as usize) + safety_stock - position as f64)
+                .max(order_up_to - position as f64 - row.on_order as f64)
+                .max(0.0),
+            _ => (order_up_to - position as f64).max(0.0),
+        };
         let suggested_order_qty = round_up(shortfall, pack_size);
         let on_hand = row.on_hand as f64;
         let days_of_cover = demand.cover(on_hand, path.len());
@@ -184,7 +204,7 @@ impl AlertPolicy {
         };
         let severity = if stockout_risk {
             Severity::StockoutRisk
-        } else if (position as f64) <= reorder_point {
+        } else if (position as f64) <= reorder_point && suggested_order_qty > 0 {
             Severity::BelowReorderPoint
         } else if overstocked {
             Severity::Overstock
@@ -233,9 +253,17 @@ impl AlertPolicy {
                 ),
             },
             Severity::BelowReorderPoint => format!(
-                "position {position} (on hand {} + on order {}) is at or below the reorder point \
-                 {reorder_point:.1}; {order_text}",
-                row.on_hand, row.on_order
+                "position {position} ({}) is at or below the reorder point {reorder_point:.1}; \
+                 {order_text}",
+                match late_due {
+                    Some(d) => format!(
+                        "on hand {}; the {} on order due in {} come after the lead time",
+                        row.on_hand,
+                        row.on_order,
+                        plural_days(d as usize)
+                    ),
+                    None => format!("on hand {} + on order {}", row.on_hand, row.on_order),
+                }
             ),
             Severity::Overstock => format!(
                 "{} covers more than {overstock_days} days of forecast demand \
@@ -247,6 +275,10 @@ impl AlertPolicy {
                 },
                 demand.units(path.len()) / path.len() as f64,
                 path.len()
+            ),
+            Severity::Ok if (position as f64) <= reorder_point => format!(
+                "position {position} is at the reorder point and the order-up-to level \
+                 {order_up_to:.1}: nothing to order; cover {cover_text}"
             ),
             Severity::Ok => format!(
                 "position {position} is above the reorder point {reorder_point:.1}; cover {cover_text}"
@@ -538,6 +570,35 @@ mod tests {
     }
 
     #[test]
+    fn units_on_order_due_after_the_lead_time_are_not_in_the_position() {
+        let policy = AlertPolicy::default();
+        let due = |on_hand, on_order, days| InventoryRow {
+            on_order_due_days: Some(days),
+            ..row(on_hand, on_order, 7)
+        };
+        // 1 a day, lead time 7, cover 28: 7 on hand meets the lead time, and the 20 due in a
+        // year do not lift the position above the reorder point 7; the order covers 35 days.
+        let alert = policy.evaluate(&due(7, 20, 365), &flat(40, 1.0, 0.0));
+        assert_eq!(alert.severity, Severity::BelowReorderPoint, "{alert:?}");
+        assert_eq!(alert.suggested_order_qty, 28);
+        assert!(
+            alert.reason.contains("the 20 on order due in 365 days come after the lead time"),
+            "{}",
+            alert.reason
+        );
+        // Due within the lead time they count, as before.
+        assert_eq!(policy.evaluate(&due(7, 20, 5), &flat(40, 1.0, 0.0)).severity, Severity::Ok);
+        // 10 a day, nothing on hand, 500 due in 30 days: order what lasts until they come
+        // (D(30) = 300), not nothing because the 500 would cover the 35 days once there.
+        let alert = policy.evaluate(&due(0, 500, 30), &flat(40, 10.0, 0.0));
+        assert_eq!(alert.severity, Severity::StockoutRisk);
+        assert_eq!(alert.suggested_order_qty, 300, "{alert:?}");
+        // 50 due in 30 days: lasting until they come needs 300, the whole cover 350 - 50.
+        assert_eq!(policy.evaluate(&due(0, 50, 30), &flat(40, 10.0, 0.0)).suggested_order_qty, 300);
+        assert_eq!(policy.evaluate(&due(0, 20, 30), &flat(40, 10.0, 0.0)).suggested_order_qty, 330);
+    }
+
+    #[test]
     fn a_position_at_the_reorder_point_is_below_it_and_one_more_unit_is_ok() {
         // sigma 0: reorder point exactly 40.
         let policy = AlertPolicy::default();
@@ -599,7 +660,7 @@ mod tests {
     fn a_sku_forecast_to_sell_nothing_orders_nothing_and_its_stock_is_overstock() {
         let policy = AlertPolicy::default();
         let empty = policy.evaluate(&row(0, 0, 7), &flat(35, 0.0, 0.0));
-        assert_eq!(empty.severity, Severity::BelowReorderPoint, "position 0 <= reorder point 0");
+        assert_eq!(empty.severity, Severity::Ok, "position 0 at the reorder point 0, nothing to order");
         assert_eq!(empty.suggested_order_qty, 0);
         assert!(close(empty.safety_stock, 0.0) && close(empty.lead_time_demand, 0.0));
         assert!(empty.reason.contains("nothing to order"), "{}", empty.reason);
