@@ -75,8 +75,23 @@ impl Panel {
             column: column.to_owned(),
             reason,
         };
-        let mut lines = BufReader::new(reader).lines();
         let io = |source| ForecastError::Io { file: file.to_owned(), source };
+        // Lines as bytes first, so that text that is not UTF-8 (a Latin-1 export) is named by
+        // its line and the character where it stops being UTF-8.
+        let mut number = 0_u64;
+        let mut lines = BufReader::new(reader).split(b'\n').map(|bytes| {
+            number += 1;
+            let bytes = bytes.map_err(io)?;
+            String::from_utf8(bytes).map_err(|e| {
+                let valid =
+                    String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]).chars().count();
+                invalid(
+                    number,
+                    "row",
+                    format!("character {} is not UTF-8: save the file as UTF-8 text", valid + 1),
+                )
+            })
+        });
         // Line by line (the csv crate's record positions skip blank lines), each line split as
         // CSV: a quoted field may hold a comma, and its quotes are not part of it.
         let mut quoted = QuotedLine::default();
@@ -87,7 +102,7 @@ impl Panel {
                 Ok(line.split(',').map(|f| f.trim().to_owned()).collect())
             }
         };
-        let first = lines.next().transpose().map_err(io)?.unwrap_or_default();
+        let first = lines.next().transpose()?.unwrap_or_default();
         // A UTF-8 byte-order mark (spreadsheets write one) is not part of the first name.
         let first = first.strip_prefix('\u{feff}').unwrap_or(&first).trim_end_matches('\r');
         let header = if first.trim().is_empty() { Vec::new() } else { split(1, first)? };
@@ -110,7 +125,7 @@ impl Panel {
         let mut span: Option<((NaiveDate, u64), (NaiveDate, u64))> = None;
         for (i, line) in lines.enumerate() {
             let number = i as u64 + 2;
-            let line = line.map_err(io)?;
+            let line = line?;
             let line = line.trim_end_matches('\r');
             if line.trim().is_empty() {
                 continue;
@@ -123,7 +138,7 @@ impl Panel {
             if fields[0].is_empty() {
                 return Err(invalid(number, "sku", "empty SKU".into()));
             }
-            let date: NaiveDate = fields[1].parse().map_err(|e| {
+            let date: NaiveDate = iso_date(&fields[1]).map_err(|e| {
                 invalid(number, "date", format!("`{}` is not an ISO date (YYYY-MM-DD): {e}", fields[1]))
             })?;
             let quantity: f64 = fields[2]
@@ -348,6 +363,20 @@ pub fn is_product_code(code: &str) -> bool {
         && bytes[5..].iter().all(u8::is_ascii_alphabetic)
 }
 
+/// `YYYY-MM-DD` exactly: chrono alone also takes `2011-1-5` and `+2011-01-05`, which no ISO
+/// export writes and which usually mean a column was typed by hand.
+fn iso_date(text: &str) -> Result<NaiveDate, String> {
+    let shaped = text.len() == 10
+        && text
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !shaped {
+        return Err("four-digit year, two-digit month and day".into());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| e.to_string())
+}
+
 fn open(path: &Path) -> Result<Box<dyn Read>, ForecastError> {
     let file = std::fs::File::open(path)
         .map_err(|source| ForecastError::Io { file: path.display().to_string(), source })?;
@@ -430,6 +459,18 @@ mod tests {
         assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,1,9\n"), (2, "quantity".into()));
         assert_eq!(error_at("sku,date,quantity\nA,2011-01-03\n"), (2, "quantity".into()));
         assert_eq!(error_at("sku,date,quantity\nA,2011-01-03,1e308\n"), (2, "quantity".into()));
+        // Dates chrono alone would take.
+        assert_eq!(error_at("sku,date,quantity\nA,2011-1-5,1\n"), (2, "date".into()));
+        assert_eq!(error_at("sku,date,quantity\nA,+2011-01-05,1\n"), (2, "date".into()));
+        // Latin-1 (an e-acute as one byte) on line 3: named by line and character.
+        let latin1 = b"sku,date,quantity\nA,2011-01-03,1\nCAF\xc9,2011-01-03,1\n";
+        match Panel::parse_csv("history.csv", &latin1[..]) {
+            Err(ForecastError::InvalidRow { line: 3, column, reason, .. }) => {
+                assert_eq!(column, "row");
+                assert!(reason.contains("character 4 is not UTF-8"), "{reason}");
+            }
+            other => panic!("expected line 3 named, got {other:?}"),
+        }
         // A mistyped year: named at the row that makes the span too long, with the other end.
         let far = "sku,date,quantity\nA,2011-01-03,1\nA,2011-01-04,1\nB,1011-01-04,1\n";
         assert_eq!(error_at(far), (4, "date".into()));
