@@ -50,10 +50,19 @@ impl PanelSource {
 
 /// Whether `a` and `b` name the same existing file (through links and relative paths).
 fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
+    match (resolved(a), resolved(b)) {
+        (Some(a), Some(b)) => a == b,
         _ => false,
     }
+}
+
+/// The path made absolute, symbolic links resolved; for a file not written yet, its folder's
+/// (`./out.csv` and `out.csv` are one file before either exists).
+fn resolved(path: &Path) -> Option<std::path::PathBuf> {
+    std::fs::canonicalize(path).ok().or_else(|| {
+        let folder = path.parent().filter(|f| !f.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
+    })
 }
 
 /// `shopsense forecast`: fits every SKU of `history` and writes `sku,date,forecast,p10,p50,p90`
@@ -429,6 +438,11 @@ mod tests {
         let err = forecast(&history, 7, &out, &[], Some(&out)).unwrap_err();
         assert!(err.to_string().contains("is --out too"), "{err}");
         assert_eq!(std::fs::read_to_string(&out).unwrap(), written);
+        let fresh = dir.path().join("fresh.csv");
+        let err =
+            forecast(&history, 7, &fresh, &[], Some(&dir.path().join(".").join("fresh.csv"))).unwrap_err();
+        assert!(err.to_string().contains("is --out too"), "two names of a file not written yet: {err}");
+        assert!(!fresh.exists());
         let missing = dir.path().join("no-such-folder").join("forecast.csv");
         let err = forecast(&history, 7, &missing, &[], None).unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");

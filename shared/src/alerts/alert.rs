@@ -57,7 +57,8 @@ pub struct Alert {
     /// time and something is on order).
     #[serde(default)]
     pub on_order_due_days: Option<u32>,
-    /// `on_hand + on_order`, what the reorder point is compared with.
+    /// `on_hand + on_order`, but not units on order due after the lead time (an order placed now
+    /// comes first): what the reorder point is compared with.
     pub inventory_position: u64,
     /// The lead time used (the row's, or the policy's default).
     pub lead_time_days: u32,

@@ -188,8 +188,11 @@ impl DemandPath {
                 table: Arc::clone(&t.table),
                 open: t.open[offset..].to_vec(),
                 largest: Arc::clone(&t.largest),
-                // As of the history's end: whether the SKU sold since, the path does not know.
-                idle_days: t.idle_days,
+                // The skipped open days count as idle: the path does not know what sold on them,
+                // and a SKU forecast at 0 (whose totals read the idle days) sold nothing on them
+                // as forecast. Read 60 days on, a SKU idle 10 days at the fit would otherwise
+                // stay among the recent sellers.
+                idle_days: t.idle_days.map(|d| d + t.open[..offset].iter().filter(|&&o| o).count()),
             }),
         }
     }

@@ -50,9 +50,12 @@
 //!    to sell nothing, with a reorder point of 0 and nothing on hand, is `ok`, not an alert to
 //!    order nothing).
 //! 3. `overstock`: on hand plus on order (what is ordered arrives, and is then held; not units
-//!    the snapshot says arrive only after the overstock threshold) covers more days, on the path
-//!    extended as above, than the threshold, and is above 0 (a SKU forecast to sell nothing with
-//!    stock is overstock).
+//!    the snapshot says arrive only after the overstock threshold), less the safety stock, covers
+//!    more days, on the path extended as above, than the threshold, and is above 0 (a SKU
+//!    forecast to sell nothing with stock beyond its safety stock is overstock). The safety stock
+//!    is held for the lead time's uncertainty, not to be sold off: a SKU forecast at 0 whose
+//!    lead time's p95 is 4 units, holding 3, was told both to order one more and that it held
+//!    too much.
 //! 4. `ok`.
 
 use std::collections::BTreeMap;
@@ -191,7 +194,8 @@ impl AlertPolicy {
             _ => row.on_order,
         };
         let held = row.on_hand + arriving;
-        let overstocked = held > 0 && demand.cover(held as f64, overstock_days + 1) > overstock_days;
+        let excess = held as f64 - safety_stock;
+        let overstocked = excess > 0.0 && demand.cover(excess, overstock_days + 1) > overstock_days;
         // Units on order count against a stock-out only when the snapshot says they arrive within
         // the lead time: then on hand must last until they come, and both together the lead time.
         let due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d <= lead_time_days);
@@ -271,15 +275,23 @@ impl AlertPolicy {
                 if arriving == 0 {
                     format!("on hand {}", row.on_hand)
                 } else {
-                    format!("position {held} (on hand {} + on order {arriving})", row.on_hand)
+                    format!("on hand {} + on order {arriving}", row.on_hand)
                 },
                 demand.units(path.len()) / path.len() as f64,
                 path.len()
             ),
-            Severity::Ok if (position as f64) <= reorder_point => format!(
-                "position {position} is at the reorder point and the order-up-to level \
-                 {order_up_to:.1}: nothing to order; cover {cover_text}"
-            ),
+            Severity::Ok if (position as f64) <= reorder_point => match late_due {
+                Some(d) => format!(
+                    "position {position} lasts until the {} on order due in {} arrive, and with \
+                     them the order-up-to level {order_up_to:.1}: nothing to order; cover {cover_text}",
+                    row.on_order,
+                    plural_days(d as usize)
+                ),
+                None => format!(
+                    "position {position} is at the reorder point and the order-up-to level \
+                     {order_up_to:.1}: nothing to order; cover {cover_text}"
+                ),
+            },
             Severity::Ok => format!(
                 "position {position} is above the reorder point {reorder_point:.1}; cover {cover_text}"
             ),
@@ -628,7 +640,7 @@ mod tests {
         assert_eq!(alert.severity, Severity::Overstock);
         assert_eq!(alert.days_of_cover, 35, "cover counts what is on hand: {alert:?}");
         assert!(
-            alert.reason.starts_with("position 5100 (on hand 100 + on order 5000) covers more than 90 days"),
+            alert.reason.starts_with("on hand 100 + on order 5000 covers more than 90 days"),
             "{}",
             alert.reason
         );
@@ -657,7 +669,7 @@ mod tests {
     }
 
     #[test]
-    fn a_sku_forecast_to_sell_nothing_orders_nothing_and_its_stock_is_overstock() {
+    fn a_sku_forecast_to_sell_nothing_orders_what_such_skus_sold_and_holds_no_more() {
         let policy = AlertPolicy::default();
         let empty = policy.evaluate(&row(0, 0, 7), &flat(35, 0.0, 0.0));
         assert_eq!(empty.severity, Severity::Ok, "position 0 at the reorder point 0, nothing to order");
@@ -666,6 +678,39 @@ mod tests {
         assert!(empty.reason.contains("nothing to order"), "{}", empty.reason);
         let stocked = policy.evaluate(&row(3, 0, 7), &flat(35, 0.0, 0.0));
         assert_eq!(stocked.severity, Severity::Overstock);
+
+        // With what windows forecast at 0 sold after a few idle days (p95 of a week 4 units):
+        // 3 on hand is below that reorder point, not overstock; 10 holds 6 beyond it.
+        let zero: Vec<(usize, usize, f64)> =
+            (0..1000).map(|i| (2, 7, if i % 10 < 9 { 0.0 } else { 4.0 })).collect();
+        let ratios: Vec<(usize, f64, f64)> = (0..1000).map(|_| (7, 10.0, 1.0)).collect();
+        let table =
+            crate::forecast::quantiles::TotalTable::from_samples(&[&ratios]).with_zero_forecasts(&[&zero], 6);
+        let open: Vec<bool> = (0..35).map(|d| d % 7 != 5).collect();
+        let path = |idle| {
+            DemandPath::new(
+                "A",
+                "2011-12-10".parse().unwrap(),
+                vec![0.0; 35],
+                vec![0.0; 35],
+                vec![0.0; 35],
+                vec![0.0; 35],
+            )
+            .unwrap()
+            .with_totals("A", std::sync::Arc::new(table.clone()), open.clone(), Vec::new(), idle)
+            .unwrap()
+        };
+        // A week of 7 days holds 6 open ones: 6/7 of the 7-open-day span's 4 units.
+        let week = 4.0 * 6.0 / 7.0;
+        let low = policy.evaluate(&row(3, 0, 7), &path(Some(2)));
+        assert!((low.reorder_point - week).abs() < 1e-6, "{low:?}");
+        assert_eq!((low.severity, low.suggested_order_qty), (Severity::BelowReorderPoint, 1), "{low:?}");
+        assert_eq!(policy.evaluate(&row(10, 0, 7), &path(Some(2))).severity, Severity::Overstock);
+        // Idle 20 weeks: that group has no windows here, and nothing is read for it.
+        assert_eq!(policy.evaluate(&row(0, 0, 7), &path(Some(120))).reorder_point, 0.0);
+        // Read 14 days on, the skipped open days count as idle: the same group until 4 weeks.
+        assert!((policy.evaluate(&row(3, 0, 7), &path(Some(2)).skip(14)).reorder_point - week).abs() < 1e-6);
+        assert_eq!(policy.evaluate(&row(3, 0, 7), &path(Some(20)).skip(14)).reorder_point, 0.0);
     }
 
     #[test]

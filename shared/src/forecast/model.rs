@@ -686,6 +686,9 @@ mod tests {
     #[test]
     fn a_constant_seller_is_forecast_constant_with_zero_on_the_closed_weekday() {
         let model = ForecasterParams { horizon: 14, ..ForecasterParams::default() }.fit(&shop()).unwrap();
+        // 48 open days; B sold on the first only.
+        let idle: Vec<Option<usize>> = model.skus.iter().map(|s| s.idle_days).collect();
+        assert_eq!(idle, [Some(0), Some(47)]);
         let forecasts = model.predict(14, &[0.1, 0.9]).unwrap();
         let a = &forecasts.skus[0];
         for (date, f) in forecasts.dates.iter().zip(&a.mean) {

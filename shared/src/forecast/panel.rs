@@ -83,8 +83,10 @@ impl Panel {
             number += 1;
             let bytes = bytes.map_err(io)?;
             String::from_utf8(bytes).map_err(|e| {
-                let valid =
-                    String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]).chars().count();
+                let prefix = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                // A byte-order mark is not a character an editor shows.
+                let prefix = prefix.strip_prefix("\u{feff}".as_bytes()).unwrap_or(prefix);
+                let valid = String::from_utf8_lossy(prefix).chars().count();
                 invalid(
                     number,
                     "row",

@@ -591,7 +591,7 @@ impl TotalTable {
     /// `level` (clamped to [`TOTAL_LEVELS`]): linear between the neighbouring spans, the shortest
     /// span's below it, the longest's above. Read one total at a time it may fall as the days
     /// grow; [`running_total_quantile`] reads a forecast path so that it cannot. `None` when the
-    /// table is empty.
+    /// table has no span of ratios (empty, or only [`Self::zero`]).
     #[must_use]
     pub fn factor(&self, open_days: usize, forecast: f64, level: f64) -> Option<f64> {
         let level = level.clamp(TOTAL_LEVELS.0, TOTAL_LEVELS.1);
