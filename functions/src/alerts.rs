@@ -6,7 +6,9 @@
 //!   custom `Shopsense.Inventory.Snapshot` event whose `data` carries the stock levels. The
 //!   snapshot is evaluated against the live forecast as of the day it was counted (its
 //!   `snapshot_time` or `as_of`), or else the event's date, and its alerts are
-//!   stored, idempotent per (snapshot, SKU): a redelivered event writes no duplicate.
+//!   stored, idempotent per (snapshot, SKU): a redelivered event writes no duplicate. An event
+//!   time more than a day after now ([`shopsense::alerts::inventory::CLOCK_SKEW`]) is refused,
+//!   as a counted day after the event's is: either would stand as the latest count for ever.
 //!   A malformed event or snapshot cannot get better by retrying: it is kept whole in the
 //!   `quarantine` container under `events/<event id>.json` with the reason, and answered as done.
 //!   No live forecast yet or a transient storage failure fails the invocation, so Event Grid
@@ -207,12 +209,12 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
         Snapshot::Refused(reason) => return refuse(state, event, &reason).await,
     };
     // The day the stock was counted when the snapshot says (not after the event was raised),
-    // else the day the event was raised.
-    let sent = event.event_time.date_naive();
-    if let Err(e) = snapshot.check_counted_by(sent) {
-        return refuse(state, event, &e.to_string()).await;
-    }
-    let as_of = Some(snapshot.as_of.unwrap_or(sent));
+    // else the day the event was raised (not after now, give or take a clock's skew).
+    let snapshot = match snapshot.sent_at(event.event_time, chrono::Utc::now()) {
+        Ok(snapshot) => snapshot,
+        Err(e) => return refuse(state, event, &e.to_string()).await,
+    };
+    let as_of = snapshot.as_of;
     let policy = match state.policy_with_catalog().await {
         Ok(policy) => policy,
         Err(e) => return Ok(InvokeResponse::failed(format!("will be retried: {e}"))),

@@ -521,6 +521,18 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
             "{body}"
         );
     }
+    // An event sent from the future (a wrong clock, a typo) is refused and kept: taken as sent, it
+    // would stand as the latest count for ever.
+    let future = json!({ "items": [{ "sku": sku, "on_hand": 0 }] });
+    let (status, body) =
+        send(router, post("/inventory-alert", event("ev-future", "9999-12-09T10:00:00Z", future))).await;
+    assert_eq!(status, StatusCode::OK, "permanent: answered, not retried: {body}");
+    let refused = body["ReturnValue"]["refused"].as_str().unwrap_or_default();
+    assert!(
+        refused.starts_with("snapshot sent at 9999-12-09 10:00:00 UTC, more than a day after now"),
+        "{body}"
+    );
+    assert!(body["ReturnValue"]["kept"].is_string(), "{body}");
     // The same unnamed stock judged on another day is another snapshot with its own alerts; sent
     // again for that day it answers with what it stored.
     let stock = json!({ "items": [{ "sku": sku, "on_hand": 1 }] });

@@ -90,6 +90,19 @@ pub enum AlertError {
         /// Why it cannot be judged.
         reason: String,
     },
+    /// An event sent more than [`super::inventory::CLOCK_SKEW`] after now: a wrong clock or a
+    /// typo. Taken at its word, its day would be the snapshot's (or bound it), and it would stand
+    /// as the latest snapshot for ever.
+    #[error(
+        "snapshot sent at {sent}, more than a day after now ({now}): a wrong clock or date; \
+         stock cannot be counted in the future"
+    )]
+    SentInFuture {
+        /// The time the event says it was sent.
+        sent: chrono::DateTime<chrono::Utc>,
+        /// The time it arrived.
+        now: chrono::DateTime<chrono::Utc>,
+    },
     /// A snapshot named by the caller was judged before and is sent again for another day or
     /// with other stock: its stored alerts are that count's, and a name is one count.
     #[error("snapshot {id:?} was judged before {reason}: another count needs another id")]

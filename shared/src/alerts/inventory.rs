@@ -40,7 +40,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -57,6 +57,13 @@ pub const MAX_LEAD_TIME_DAYS: u32 = 365;
 /// negative; at 0.9999 the normal quantile (3.72) already multiplies the forecast spread by an
 /// amount no forecast's tails support.
 pub const SERVICE_LEVEL_RANGE: (f64, f64) = (0.5, 0.9999);
+
+/// How far after now a snapshot may say it was sent and still be taken at its word: a day.
+/// Event Grid's `eventTime` is the sender's clock, which may run hours ahead (or carry a date a
+/// timezone ahead of UTC's); more than a day ahead is a wrong clock or a typo (9999-12-09), and
+/// taken at its word it would stand as the latest count for ever, since no count sent after it
+/// could be dated later.
+pub const CLOCK_SKEW: TimeDelta = TimeDelta::days(1);
 
 /// Longest snapshot id accepted (Cosmos DB ids hold at most 255 characters; the SKU is appended
 /// to it to key an alert).
@@ -294,6 +301,16 @@ impl InventorySnapshot {
         self.as_of.map_or(Ok(()), |as_of| check_counted_day(as_of, sent))
     }
 
+    /// The snapshot as sent at `sent` (an event's `eventTime`), judged on the day it names, else
+    /// on `sent`'s day. `sent` is checked against `now` as a counted day is against `sent`: more
+    /// than [`CLOCK_SKEW`] after `now` is refused ([`check_sent_time`]), and so is a counted day
+    /// after `sent`'s day ([`check_counted_day`]).
+    pub fn sent_at(&self, sent: DateTime<Utc>, now: DateTime<Utc>) -> Result<Self, AlertError> {
+        check_sent_time(sent, now)?;
+        self.check_counted_by(sent.date_naive())?;
+        Ok(self.judged_on(self.as_of.unwrap_or_else(|| sent.date_naive())))
+    }
+
     /// The row of `sku` (normalised before the lookup).
     #[must_use]
     pub fn row(&self, sku: &str) -> Option<&InventoryRow> {
@@ -310,6 +327,14 @@ pub fn check_counted_day(as_of: NaiveDate, sent: NaiveDate) -> Result<(), AlertE
             as_of,
             reason: format!("after the day it was sent, {sent}: stock cannot be counted in the future"),
         });
+    }
+    Ok(())
+}
+
+/// Refuses `sent`, the time a snapshot says it was sent, more than [`CLOCK_SKEW`] after `now`.
+pub fn check_sent_time(sent: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), AlertError> {
+    if sent > now + CLOCK_SKEW {
+        return Err(AlertError::SentInFuture { sent, now });
     }
     Ok(())
 }
@@ -631,6 +656,36 @@ A,3
         assert!(refused.to_string().contains("contains one of /"), "{refused}");
         let refused = csv("sku,on_hand\nA,3\n").unwrap().named_as(" latest ").unwrap_err();
         assert_eq!(refused.to_string(), r#"snapshot id " latest ": is reserved"#);
+    }
+
+    #[test]
+    fn a_snapshot_sent_more_than_a_day_after_now_is_refused_and_within_a_day_judged_on_its_day() {
+        let now: DateTime<Utc> = "2011-12-09T12:00:00Z".parse().unwrap();
+        let undated =
+            InventorySnapshot::parse_json(br#"{"items": [{"sku": "22701", "on_hand": 0}]}"#).unwrap();
+        let future = undated.sent_at("9999-12-09T10:00:00Z".parse().unwrap(), now).unwrap_err().to_string();
+        assert_eq!(
+            future,
+            "snapshot sent at 9999-12-09 10:00:00 UTC, more than a day after now (2011-12-09 12:00:00 UTC): \
+             a wrong clock or date; stock cannot be counted in the future"
+        );
+        // A dated count sent from the future is refused too: its event time is as wrong.
+        let dated = InventorySnapshot::parse_json(
+            br#"{"as_of": "2011-12-09", "items": [{"sku": "22701", "on_hand": 0}]}"#,
+        )
+        .unwrap();
+        assert!(dated.sent_at("2011-12-10T12:00:01Z".parse().unwrap(), now).is_err());
+        // A sender's clock up to a day ahead is skew: judged on the day it says.
+        let ahead = undated.sent_at("2011-12-10T12:00:00Z".parse().unwrap(), now).unwrap();
+        assert_eq!(ahead.as_of, Some("2011-12-10".parse().unwrap()));
+        assert_eq!(ahead.id, undated.judged_on("2011-12-10".parse().unwrap()).id);
+        let judged = dated.sent_at("2011-12-09T23:50:00Z".parse().unwrap(), now).unwrap();
+        assert_eq!((judged.as_of, judged.id), (dated.as_of, dated.id.clone()), "its own day");
+        let early = dated.sent_at("2011-12-08T23:50:00Z".parse().unwrap(), now).unwrap_err().to_string();
+        assert!(
+            early.starts_with("snapshot counted on 2011-12-09: after the day it was sent, 2011-12-08"),
+            "{early}"
+        );
     }
 
     #[test]
