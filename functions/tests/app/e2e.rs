@@ -498,6 +498,22 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["ReturnValue"]["refused"].as_str().unwrap().contains("[invalid_parquet]"), "{body}");
 
+    // Two counts of one day delivered out of order: the one counted last stays the latest.
+    let count = |on_hand: u64| json!({ "items": [{ "sku": sku, "on_hand": on_hand }] });
+    let (_, evening) =
+        send(router, post("/inventory-alert", event("ev-c", "2011-12-09T23:00:00Z", count(11)))).await;
+    assert_eq!(evening["ReturnValue"]["latest"], json!(true), "{evening}");
+    let (_, morning) =
+        send(router, post("/inventory-alert", event("ev-d", "2011-12-09T06:00:00Z", count(12)))).await;
+    assert_eq!(morning["ReturnValue"]["latest"], json!(false), "{morning}");
+    let why = morning["ReturnValue"]["not_latest"].as_str().unwrap_or_default();
+    assert!(
+        why.ends_with("(counted at 2011-12-09T23:00:00Z) stays the latest: this count is not later"),
+        "{morning}"
+    );
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert_eq!(open["snapshot"]["snapshot_id"], evening["ReturnValue"]["snapshot_id"], "{open}");
+
     let stale = json!({ "snapshot_id": "e2e-stale", "items": [{ "sku": sku, "on_hand": 5 }] });
     let (_, body) =
         send(router, post("/inventory-alert", event("ev-2", "2026-11-25T09:00:00Z", stale))).await;
@@ -572,6 +588,7 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let stored = shopsense::alerts::run::SnapshotSummary {
         snapshot_id: judged.id.clone(),
         as_of: "2011-12-01".parse().unwrap(),
+        counted_at: None,
         forecast_version: "an-older-forecast".into(),
         skus: 1,
         alerts: 0,
@@ -582,6 +599,7 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
         written: 0,
         already_there: 0,
         latest: false,
+        not_latest: None,
         content: Some(judged.content_id()),
         pending: false,
     };

@@ -124,6 +124,12 @@ pub struct InventorySnapshot {
     /// Whether the caller named the snapshot (`id` is theirs, not a hash of the content).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub named: bool,
+    /// When on its day the stock was counted, when known: the event's time when it was sent on
+    /// the day counted, the latest the count can have been taken ([`InventorySnapshot::sent_at`]).
+    /// It ranks two counts of one day, which Event Grid may deliver in either order; it is not
+    /// content (the same stock sent twice is one snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_at: Option<DateTime<Utc>>,
 }
 
 /// A SKU as ingest stores it: trimmed and upper-cased.
@@ -266,7 +272,7 @@ impl InventorySnapshot {
             Some(id) => check_snapshot_id(id)?,
             None => crate::bronze::sha256_hex(canonical_content(&rows, as_of).as_bytes()),
         };
-        Ok(Self { id, rows, as_of, named })
+        Ok(Self { id, rows, as_of, named, counted_at: None })
     }
 
     /// The snapshot under the caller's id `id` (checked as a parsed one is).
@@ -289,6 +295,7 @@ impl InventorySnapshot {
     pub fn judged_on(&self, day: NaiveDate) -> Self {
         let mut judged = self.clone();
         judged.as_of = Some(day);
+        judged.counted_at = self.counted_at.filter(|t| t.date_naive() == day);
         if !self.named {
             judged.id = judged.content_id();
         }
@@ -304,11 +311,17 @@ impl InventorySnapshot {
     /// The snapshot as sent at `sent` (an event's `eventTime`), judged on the day it names, else
     /// on `sent`'s day. `sent` is checked against `now` as a counted day is against `sent`: more
     /// than [`CLOCK_SKEW`] after `now` is refused ([`check_sent_time`]), and so is a counted day
-    /// after `sent`'s day ([`check_counted_day`]).
+    /// after `sent`'s day ([`check_counted_day`]). Sent on the day counted, `sent` is the time
+    /// counted unless the snapshot knows it ([`InventorySnapshot::counted_at`]).
     pub fn sent_at(&self, sent: DateTime<Utc>, now: DateTime<Utc>) -> Result<Self, AlertError> {
         check_sent_time(sent, now)?;
         self.check_counted_by(sent.date_naive())?;
-        Ok(self.judged_on(self.as_of.unwrap_or_else(|| sent.date_naive())))
+        let day = self.as_of.unwrap_or_else(|| sent.date_naive());
+        let mut judged = self.judged_on(day);
+        if sent.date_naive() == day {
+            judged.counted_at = judged.counted_at.or(Some(sent));
+        }
+        Ok(judged)
     }
 
     /// The row of `sku` (normalised before the lookup).
@@ -686,6 +699,24 @@ A,3
             early.starts_with("snapshot counted on 2011-12-09: after the day it was sent, 2011-12-08"),
             "{early}"
         );
+    }
+
+    #[test]
+    fn a_count_sent_on_its_day_was_counted_by_then_and_one_sent_later_at_an_unknown_time() {
+        let now: DateTime<Utc> = "2011-12-12T12:00:00Z".parse().unwrap();
+        let sent: DateTime<Utc> = "2011-12-09T23:50:00Z".parse().unwrap();
+        let undated = InventorySnapshot::parse_json(br#"{"items": [{"sku": "A", "on_hand": 1}]}"#).unwrap();
+        assert_eq!(undated.sent_at(sent, now).unwrap().counted_at, Some(sent));
+        let dated = InventorySnapshot::parse_json(
+            br#"{"as_of": "2011-12-09", "items": [{"sku": "A", "on_hand": 1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(dated.sent_at(sent, now).unwrap().counted_at, Some(sent), "sent the day it was counted");
+        let late = dated.sent_at("2011-12-10T08:00:00Z".parse().unwrap(), now).unwrap();
+        assert_eq!((late.as_of, late.counted_at), (dated.as_of, None), "sent a day later: time unknown");
+        let timed = undated.sent_at(sent, now).unwrap();
+        assert_eq!(timed.id, undated.judged_on(sent.date_naive()).id, "the time is not content");
+        assert_eq!(timed.judged_on("2011-12-08".parse().unwrap()).counted_at, None, "judged on another day");
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //! ([`InventorySnapshot::judged_on`]): the same stock judged on another day is another snapshot;
 //! a named snapshot sent again for another day or with other stock is refused. The alerts of the
 //! latest snapshot are the open ones; an older snapshot delivered late does not replace a newer
-//! one as latest.
+//! one as latest: one of an earlier day, or of the same day counted earlier when both times are
+//! known (Event Grid does not keep order; see [`replaces`]).
 
 //! ## The demand path
 //! Daily point forecasts come from the live forecast's documents, the spread of their totals
@@ -41,7 +42,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::normal::Z_P90;
@@ -87,6 +88,10 @@ pub struct SnapshotSummary {
     pub snapshot_id: String,
     /// Its date.
     pub as_of: NaiveDate,
+    /// When on that day its stock was counted, when known ([`InventorySnapshot::counted_at`];
+    /// `None` in summaries stored before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_at: Option<DateTime<Utc>>,
     /// The forecast version used.
     pub forecast_version: String,
     /// SKUs in the snapshot.
@@ -108,6 +113,9 @@ pub struct SnapshotSummary {
     pub already_there: usize,
     /// Whether this snapshot is now the latest.
     pub latest: bool,
+    /// Why it is not the latest (`None` when it is): another snapshot, counted later, is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_latest: Option<String>,
     /// The judged snapshot's [`InventorySnapshot::content_id`] (`None` in summaries stored
     /// before it was kept): a named snapshot sent again with other stock is refused by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,6 +258,7 @@ pub async fn run(
     let mut summary = SnapshotSummary {
         snapshot_id: snapshot.id.clone(),
         as_of,
+        counted_at: snapshot.counted_at,
         forecast_version: version.clone(),
         skus: snapshot.rows.len(),
         alerts: evaluated.alerts.len(),
@@ -260,6 +269,7 @@ pub async fn run(
         written: evaluated.alerts.len(),
         already_there: 0,
         latest: false,
+        not_latest: None,
         content: Some(content.clone()),
         pending: true,
     };
@@ -305,7 +315,8 @@ pub async fn run(
         store.upsert(&Document::new(&partition, escape_key(&alert.sku), &body)?).await?;
     }
     summary.pending = false;
-    summary.latest = make_latest(store, snapshot, &summary).await?;
+    summary.not_latest = make_latest(store, snapshot, &summary).await?;
+    summary.latest = summary.not_latest.is_none();
     store.upsert(&Document::new(SNAPSHOTS_PARTITION, &summary_key, &summary)?).await?;
     Ok((summary, evaluated.alerts))
 }
@@ -345,10 +356,12 @@ async fn redelivered(
     let stored: Vec<StoredAlert> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
     summary.written = 0;
     summary.already_there = stored.len();
-    summary.latest = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
-        Some(doc) => doc.parse::<LatestSnapshot>()?.snapshot_id == snapshot.id,
-        None => false,
+    let latest = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
+        Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
+        None => None,
     };
+    summary.latest = latest.as_ref().is_some_and(|l| l.snapshot_id == snapshot.id);
+    summary.not_latest = latest.filter(|l| l.snapshot_id != snapshot.id).map(|l| kept_latest(&l));
     // As the first judgement listed them: most urgent first, then in the snapshot's order.
     let position: HashMap<&str, usize> =
         snapshot.rows.iter().enumerate().map(|(i, row)| (row.sku.as_str(), i)).collect();
@@ -357,17 +370,19 @@ async fn redelivered(
     Ok((summary, alerts))
 }
 
-/// Makes the snapshot the latest unless a newer one already is (conditional on the ETag, so
-/// two runs at once cannot both win with the older one).
+/// Makes the snapshot the latest unless a newer one already is ([`replaces`]; conditional on the
+/// ETag, so two runs at once cannot both win with the older one). `None` when it is now the
+/// latest, else why not.
 async fn make_latest(
     store: &Arc<dyn DocumentStore>,
     snapshot: &InventorySnapshot,
     summary: &SnapshotSummary,
-) -> Result<bool, AlertRunError> {
+) -> Result<Option<String>, AlertRunError> {
     let latest = LatestSnapshot {
         snapshot_id: snapshot.id.clone(),
         evaluated_at: Some(Utc::now()),
         as_of: Some(summary.as_of),
+        counted_at: summary.counted_at,
         out_of_stock: snapshot.rows.iter().filter(|r| r.on_hand == 0).map(|r| r.sku.clone()).collect(),
         alerts: summary.alerts,
         skus: summary.skus,
@@ -380,20 +395,55 @@ async fn make_latest(
             None => store.create(&doc).await,
             Some(current) => {
                 let existing: LatestSnapshot = current.parse()?;
-                if existing.as_of.is_some_and(|d| d > summary.as_of) {
-                    return Ok(false);
+                if !replaces(&existing, &snapshot.id, summary.as_of, summary.counted_at) {
+                    return Ok(Some(kept_latest(&existing)));
                 }
                 let etag = current.etag.clone().unwrap_or_else(|| crate::store::ETag(String::new()));
                 store.replace(&doc, &etag).await
             }
         };
         match written {
-            Ok(_) => return Ok(true),
+            Ok(_) => return Ok(None),
             Err(StoreError::AlreadyExists { .. } | StoreError::Precondition { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(false)
+    Ok(Some("the latest snapshot changed under each of 5 tries to replace it".into()))
+}
+
+/// Whether a count of `as_of`, taken at `counted_at` when known, replaces `current` as the latest.
+/// A later day does. On the same day, a later time does when both times are known; at the same
+/// instant what is there stays (nothing says which is newer, and a race then settles on the first);
+/// when either time is unknown, the count judged last does, as before times were kept (its
+/// arrival is all there is to go by). A snapshot always replaces its own pointer (a run of it
+/// taken up again after it stopped).
+fn replaces(
+    current: &LatestSnapshot,
+    snapshot_id: &str,
+    as_of: NaiveDate,
+    counted_at: Option<DateTime<Utc>>,
+) -> bool {
+    if current.snapshot_id == snapshot_id {
+        return true;
+    }
+    match current.as_of {
+        None => true,
+        Some(day) if day != as_of => as_of > day,
+        Some(_) => match (counted_at, current.counted_at) {
+            (Some(this), Some(there)) => this > there,
+            _ => true,
+        },
+    }
+}
+
+/// Why a count did not replace `current`, the latest.
+fn kept_latest(current: &LatestSnapshot) -> String {
+    let when = match (current.counted_at, current.as_of) {
+        (Some(time), _) => format!("at {}", time.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        (None, Some(day)) => format!("on {day}"),
+        (None, None) => "at an unknown time".into(),
+    };
+    format!("snapshot {} (counted {when}) stays the latest: this count is not later", current.snapshot_id)
 }
 
 /// The open alerts: the latest snapshot's, optionally of one severity and one SKU, most urgent
@@ -472,6 +522,7 @@ mod tests {
         SnapshotSummary {
             snapshot_id: "store-7".into(),
             as_of: as_of.parse().unwrap(),
+            counted_at: None,
             forecast_version: "v1".into(),
             skus: 1,
             alerts: 1,
@@ -482,6 +533,7 @@ mod tests {
             written: 1,
             already_there: 0,
             latest: true,
+            not_latest: None,
             content: content.map(str::to_owned),
             pending,
         }
@@ -525,6 +577,71 @@ mod tests {
         let (_, again) = redelivered(&store, &snapshot, summary("2011-12-09", None, false)).await.unwrap();
         let again: Vec<&str> = again.iter().map(|a| a.sku.as_str()).collect();
         assert_eq!(again, first, "not the store's order by key");
+    }
+
+    #[test]
+    fn a_later_day_or_a_later_time_that_day_replaces_the_latest_and_the_same_instant_keeps_it() {
+        let day: NaiveDate = "2011-12-09".parse().unwrap();
+        let at = |time: &str| Some(format!("2011-12-09T{time}Z").parse::<DateTime<Utc>>().unwrap());
+        let current = LatestSnapshot {
+            snapshot_id: "c".into(),
+            as_of: Some(day),
+            counted_at: at("12:00:00"),
+            ..LatestSnapshot::default()
+        };
+        assert!(replaces(&current, "d", day.succ_opt().unwrap(), None), "a later day");
+        assert!(!replaces(&current, "d", day.pred_opt().unwrap(), None), "an earlier day");
+        assert!(replaces(&current, "d", day, at("12:00:01")), "later the same day");
+        assert!(!replaces(&current, "d", day, at("11:59:59")), "earlier the same day");
+        assert!(!replaces(&current, "d", day, at("12:00:00")), "the same instant keeps what is there");
+        assert!(replaces(&current, "c", day, at("12:00:00")), "a snapshot's own pointer");
+        assert!(replaces(&current, "d", day, None), "a time unknown: the count judged last");
+        // A pointer stored before counted times were kept still parses.
+        let old: LatestSnapshot = serde_json::from_str(
+            r#"{"snapshot_id": "old", "evaluated_at": null, "as_of": "2011-12-09", "out_of_stock": [], "alerts": 0, "skus": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(old.counted_at, None);
+        assert!(replaces(&old, "d", day, at("06:00:00")), "a time unknown: the count judged last");
+    }
+
+    #[tokio::test]
+    async fn an_earlier_count_of_the_same_day_delivered_late_does_not_replace_the_later_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
+        let store: Arc<dyn DocumentStore> =
+            crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        let now: DateTime<Utc> = "2011-12-12T00:00:00Z".parse().unwrap();
+        let count = |on_hand: u64, sent: &str| {
+            let items = format!(r#"{{"items": [{{"sku": "22701", "on_hand": {on_hand}}}]}}"#);
+            let snapshot = InventorySnapshot::parse_json(items.as_bytes())
+                .unwrap()
+                .sent_at(sent.parse().unwrap(), now)
+                .unwrap();
+            let summary = SnapshotSummary {
+                snapshot_id: snapshot.id.clone(),
+                as_of: snapshot.as_of.unwrap(),
+                counted_at: snapshot.counted_at,
+                ..summary("2011-12-09", None, false)
+            };
+            (snapshot, summary)
+        };
+        let (c, c_summary) = count(1, "2011-12-09T23:00:00Z");
+        let (d, d_summary) = count(2, "2011-12-09T06:00:00Z");
+        assert_eq!(make_latest(&store, &c, &c_summary).await.unwrap(), None, "the first count");
+        let kept = make_latest(&store, &d, &d_summary).await.unwrap();
+        assert_eq!(
+            kept,
+            Some(format!(
+                "snapshot {} (counted at 2011-12-09T23:00:00Z) stays the latest: this count is not later",
+                c.id
+            ))
+        );
+        let latest: LatestSnapshot =
+            store.get(SNAPSHOTS_PARTITION, LATEST_ID).await.unwrap().unwrap().parse().unwrap();
+        assert_eq!((latest.snapshot_id, latest.counted_at), (c.id.clone(), c.counted_at));
+        let (e, e_summary) = count(3, "2011-12-09T23:30:00Z");
+        assert_eq!(make_latest(&store, &e, &e_summary).await.unwrap(), None, "counted later that day");
     }
 
     #[test]

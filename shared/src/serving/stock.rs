@@ -28,6 +28,10 @@ pub struct LatestSnapshot {
     /// The snapshot's date.
     #[serde(default)]
     pub as_of: Option<chrono::NaiveDate>,
+    /// When on that day its stock was counted, when known (`None` in summaries written before it
+    /// was kept): a count of the same day taken earlier and delivered late does not replace it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_at: Option<DateTime<Utc>>,
     /// SKUs with nothing on hand.
     pub out_of_stock: Vec<String>,
     /// Alerts it raised.
