@@ -13,8 +13,10 @@
 //!   `quarantine` container under `events/<event id>.json` with the reason, and answered as done.
 //!   No live forecast yet or a transient storage failure fails the invocation, so Event Grid
 //!   delivers it again (for up to a day, per the subscription's retry policy).
+//!   A snapshot none of whose SKUs has a forecast is refused and kept the same way (its summary
+//!   is stored, and it does not become the latest).
 //! - `alerts` (HTTP): `GET /api/alerts?severity=&sku=&limit=` lists the open alerts (the latest
-//!   snapshot's), most urgent first.
+//!   snapshot's), most urgent first, with a `warning` when some of its SKUs were not judged.
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -24,6 +26,7 @@ use serde_json::{Value, json};
 use shopsense::alerts::run::{AlertRunError, open_alerts, run};
 use shopsense::alerts::{InventorySnapshot, Severity};
 use shopsense::ingest::{IngestError, UploadKind};
+use shopsense::serving::LatestSnapshot;
 use shopsense::store::PutOptions;
 use shopsense::tables::QUARANTINE_CONTAINER;
 
@@ -87,18 +90,39 @@ async fn list(
             // `count` listed of `matching`: a caller sees when `limit` cut the list.
             let mut answer =
                 json!({ "snapshot": latest, "count": alerts.len(), "matching": matching, "alerts": alerts });
-            // An empty list must not read as "all clear" when part of the count was not judged.
-            if latest.stale_skus > 0 {
-                answer["warning"] = json!(format!(
-                    "{} of the snapshot's {} SKUs were not judged: the live forecast is too old for their lead time as of {}; retrain, then send the count again",
-                    latest.stale_skus,
-                    latest.skus,
-                    latest.as_of.map(|d| d.to_string()).unwrap_or_default()
-                ));
+            if let Some(warning) = not_judged_warning(&latest) {
+                answer["warning"] = json!(warning);
             }
             Ok(Json(answer))
         }
     }
+}
+
+/// What of the latest snapshot was not judged, so that an empty list does not read as "all
+/// clear" when part of the count was never looked at.
+fn not_judged_warning(latest: &LatestSnapshot) -> Option<String> {
+    let mut why = Vec::new();
+    if latest.stale_skus > 0 {
+        why.push(format!(
+            "{} because the live forecast is too old for their lead time as of {} (retrain, then send a new count)",
+            latest.stale_skus,
+            latest.as_of.map(|d| d.to_string()).unwrap_or_default()
+        ));
+    }
+    if latest.unknown_skus > 0 {
+        why.push(format!(
+            "{} because they have no forecast (new or unknown SKUs, named in the snapshot's summary)",
+            latest.unknown_skus
+        ));
+    }
+    (!why.is_empty()).then(|| {
+        format!(
+            "{} of the snapshot's {} SKUs were not judged: {}",
+            latest.stale_skus + latest.unknown_skus,
+            latest.skus,
+            why.join("; ")
+        )
+    })
 }
 
 fn run_error(e: AlertRunError) -> ApiError {
@@ -221,6 +245,10 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
     };
     match run(&state.reader, &state.alerts, &policy, &snapshot, as_of).await {
         Ok((summary, _)) => {
+            // Stored, and not the latest: the event is kept with the reason, as bad input is.
+            if let Some(refusal) = summary.unknown_only() {
+                return refuse(state, event, &refusal.to_string()).await;
+            }
             let mut response = InvokeResponse::ok(&summary).log(format!(
                 "snapshot {}: {} SKUs, {} alerts ({} written, {} already there), {} unknown, {} stale",
                 summary.snapshot_id,
@@ -242,6 +270,9 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
                     summary.stale_skus.len()
                 ));
             }
+            if let Some(why) = &summary.not_latest {
+                response = response.log(format!("not the latest snapshot: {why}"));
+            }
             state.stock.refresh();
             Ok(response)
         }
@@ -253,6 +284,30 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_warning_names_the_skus_not_judged_for_want_of_a_forecast_or_a_fresh_one() {
+        let latest = |stale_skus, unknown_skus| LatestSnapshot {
+            skus: 5,
+            stale_skus,
+            unknown_skus,
+            as_of: "2011-12-17".parse().ok(),
+            ..LatestSnapshot::default()
+        };
+        assert_eq!(not_judged_warning(&latest(0, 0)), None, "all judged");
+        assert_eq!(
+            not_judged_warning(&latest(0, 2)).as_deref(),
+            Some(
+                "2 of the snapshot's 5 SKUs were not judged: 2 because they have no forecast (new or unknown SKUs, named in the snapshot's summary)"
+            )
+        );
+        assert_eq!(
+            not_judged_warning(&latest(1, 2)).as_deref(),
+            Some(
+                "3 of the snapshot's 5 SKUs were not judged: 1 because the live forecast is too old for their lead time as of 2011-12-17 (retrain, then send a new count); 2 because they have no forecast (new or unknown SKUs, named in the snapshot's summary)"
+            )
+        );
+    }
 
     #[test]
     fn refused_events_with_different_ids_are_kept_under_different_names() {

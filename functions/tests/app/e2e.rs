@@ -518,6 +518,7 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let (_, body) =
         send(router, post("/inventory-alert", event("ev-2", "2026-11-25T09:00:00Z", stale))).await;
     assert_eq!(body["ReturnValue"]["stale_skus"], json!([sku]), "{body}");
+    assert_eq!(body["ReturnValue"]["latest"], json!(false), "nothing in it was judged: {body}");
     // A count sent late is judged as of the day it was counted, not the day it arrived.
     let counted = json!({ "snapshot_id": "e2e-counted", "as_of": "2011-12-09", "items": [{ "sku": sku, "on_hand": 5 }] });
     let (_, body) =
@@ -629,13 +630,57 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let (_, aged) =
         send(router, post("/inventory-alert", event("ev-12", "2011-12-17T09:00:00Z", long))).await;
     assert_eq!(aged["ReturnValue"]["stale_skus"], json!([sku]), "{aged}");
-    // That count is now the latest, and its empty list of alerts does not read as all clear.
-    let (_, open) = send(router, get("/api/alerts")).await;
-    assert_eq!(open["snapshot"]["stale_skus"], json!(1), "{open}");
+    // Nothing in it was judged: it does not replace the open alerts, whose empty list would read
+    // as all clear, and it says why.
+    assert_eq!(aged["ReturnValue"]["latest"], json!(false), "{aged}");
+    let why = aged["ReturnValue"]["not_latest"].as_str().unwrap_or_default();
     assert!(
-        open["warning"].as_str().unwrap().starts_with("1 of the snapshot's 1 SKUs were not judged"),
+        why.starts_with("none of its 1 SKUs was judged (0 without a forecast, 1 with a forecast too old"),
+        "{aged}"
+    );
+    // A count of which part was judged is the latest, and its warning names what was not.
+    let demo = state
+        .alerts
+        .query(&shopsense::alerts::run::snapshot_partition("demo"), &shopsense::store::Query::all())
+        .await
+        .unwrap();
+    let other = demo
+        .iter()
+        .map(|d| d.parse::<shopsense::alerts::run::StoredAlert>().unwrap().alert.sku)
+        .find(|s| s != sku)
+        .expect("the demo snapshot judged more than one SKU");
+    let mixed = json!({ "items": [
+        { "sku": sku, "on_hand": 1, "lead_time_days": 200 }, { "sku": other, "on_hand": 3 },
+        { "sku": "NOSUCHSKU", "on_hand": 4 },
+    ]});
+    let (_, judged) =
+        send(router, post("/inventory-alert", event("ev-13", "2011-12-17T10:00:00Z", mixed))).await;
+    let judged = &judged["ReturnValue"];
+    assert_eq!(
+        (judged["latest"].clone(), judged["stale_skus"].clone(), judged["unknown_skus"].clone()),
+        (json!(true), json!([sku]), json!(["NOSUCHSKU"])),
+        "{judged}"
+    );
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert_eq!(open["snapshot"]["snapshot_id"], judged["snapshot_id"], "{open}");
+    let warning = open["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.starts_with(
+            "2 of the snapshot's 3 SKUs were not judged: 1 because the live forecast is too old"
+        ) && warning.contains("; 1 because they have no forecast"),
         "{open}"
     );
+    // A count none of whose SKUs has a forecast is bad input: refused and kept with the reason,
+    // and the open alerts stay.
+    let typos = json!({ "items": [{ "sku": "TYPO1", "on_hand": 0 }, { "sku": "TYPO2", "on_hand": 0 }] });
+    let (status, body) =
+        send(router, post("/inventory-alert", event("ev-14", "2011-12-17T11:00:00Z", typos))).await;
+    assert_eq!(status, StatusCode::OK, "permanent: answered, not retried: {body}");
+    let refused = body["ReturnValue"]["refused"].as_str().unwrap_or_default();
+    assert!(refused.starts_with("none of the snapshot's 2 SKUs has a forecast (TYPO1, TYPO2)"), "{body}");
+    assert!(body["ReturnValue"]["kept"].is_string(), "{body}");
+    let (_, still) = send(router, get("/api/alerts")).await;
+    assert_eq!(still["snapshot"], open["snapshot"], "{still}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

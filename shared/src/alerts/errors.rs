@@ -112,6 +112,19 @@ pub enum AlertError {
         /// How this one differs from the count judged.
         reason: String,
     },
+    /// None of a snapshot's SKUs has a forecast, so nothing in it could be judged: mistyped SKUs,
+    /// another shop's codes, or a mapping that reads the wrong column. Refused rather than taken
+    /// as the latest count, whose empty list of alerts would read as all clear.
+    #[error(
+        "none of the snapshot's {} SKUs has a forecast ({}): nothing was judged, and the open alerts \
+         stay the latest snapshot's",
+        .skus.len(),
+        named_skus(.skus)
+    )]
+    UnknownSkus {
+        /// The snapshot's SKUs.
+        skus: Vec<String>,
+    },
     /// A policy or backtest parameter is outside its documented range (`check()` refused it).
     #[error("invalid parameter `{name}`: {reason}")]
     InvalidParams {
@@ -131,6 +144,17 @@ pub enum AlertError {
     /// The forecaster failed during a backtest.
     #[error(transparent)]
     Forecast(#[from] ForecastError),
+}
+
+/// SKUs named in an error: the first ten, and how many more (a file read under the wrong mapping
+/// may hold thousands).
+fn named_skus(skus: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut text = skus.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if skus.len() > SHOWN {
+        text.push_str(&format!(" and {} more", skus.len() - SHOWN));
+    }
+    text
 }
 
 impl AlertError {

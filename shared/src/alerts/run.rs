@@ -19,7 +19,10 @@
 //! a named snapshot sent again for another day or with other stock is refused. The alerts of the
 //! latest snapshot are the open ones; an older snapshot delivered late does not replace a newer
 //! one as latest: one of an earlier day, or of the same day counted earlier when both times are
-//! known (Event Grid does not keep order; see [`replaces`]).
+//! known (Event Grid does not keep order; see [`replaces`]). A snapshot of which no SKU could be
+//! judged (all without a forecast, or with one too old) does not become the latest either, as
+//! its empty list would read as all clear; its summary is stored and says why, and is not a
+//! judgement: the same count sent again (after a retrain, say) is judged again.
 
 //! ## The demand path
 //! Daily point forecasts come from the live forecast's documents, the spread of their totals
@@ -113,7 +116,8 @@ pub struct SnapshotSummary {
     pub already_there: usize,
     /// Whether this snapshot is now the latest.
     pub latest: bool,
-    /// Why it is not the latest (`None` when it is): another snapshot, counted later, is.
+    /// Why it is not the latest (`None` when it is): another snapshot, counted later, is, or none
+    /// of its SKUs could be judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_latest: Option<String>,
     /// The judged snapshot's [`InventorySnapshot::content_id`] (`None` in summaries stored
@@ -125,6 +129,36 @@ pub struct SnapshotSummary {
     /// same count judges again).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
+}
+
+impl SnapshotSummary {
+    /// SKUs judged: those with an alert and those ok.
+    #[must_use]
+    pub fn judged(&self) -> usize {
+        self.alerts + self.ok
+    }
+
+    /// The refusal of a snapshot none of whose SKUs has a forecast ([`AlertError::UnknownSkus`]):
+    /// bad input, where one whose forecast is too old waits for a retrain.
+    #[must_use]
+    pub fn unknown_only(&self) -> Option<AlertError> {
+        (self.judged() == 0 && self.stale_skus.is_empty() && !self.unknown_skus.is_empty())
+            .then(|| AlertError::UnknownSkus { skus: self.unknown_skus.clone() })
+    }
+
+    /// Why a snapshot of which no SKU was judged does not become the latest, or `None`.
+    fn nothing_judged(&self) -> Option<String> {
+        (self.judged() == 0).then(|| {
+            format!(
+                "none of its {} SKUs was judged ({} without a forecast, {} with a forecast too old for \
+                 their lead time as of {}): the open alerts stay the latest snapshot's",
+                self.skus,
+                self.unknown_skus.len(),
+                self.stale_skus.len(),
+                self.as_of
+            )
+        })
+    }
 }
 
 /// Why a run failed.
@@ -315,7 +349,10 @@ pub async fn run(
         store.upsert(&Document::new(&partition, escape_key(&alert.sku), &body)?).await?;
     }
     summary.pending = false;
-    summary.not_latest = make_latest(store, snapshot, &summary).await?;
+    summary.not_latest = match summary.nothing_judged() {
+        Some(why) => Some(why),
+        None => make_latest(store, snapshot, &summary).await?,
+    };
     summary.latest = summary.not_latest.is_none();
     store.upsert(&Document::new(SNAPSHOTS_PARTITION, &summary_key, &summary)?).await?;
     Ok((summary, evaluated.alerts))
@@ -323,7 +360,8 @@ pub async fn run(
 
 /// What a stored summary says of this count: `Some` when it was judged whole (a redelivery),
 /// `None` when a run of the same count claimed it and has not finished (crashed, or running now:
-/// judge it, alike), an error when it holds another count under the same name.
+/// judge it, alike) or judged none of its SKUs (judge it again: a retrain may have given them a
+/// forecast), an error when it holds another count under the same name.
 fn judged_before(
     snapshot: &InventorySnapshot,
     content: &str,
@@ -340,7 +378,7 @@ fn judged_before(
     if let Some(reason) = reason {
         return Err(AlertError::SnapshotJudged { id: snapshot.id.clone(), reason }.into());
     }
-    Ok((!stored.pending).then_some(stored))
+    Ok((!stored.pending && stored.judged() > 0).then_some(stored))
 }
 
 /// A snapshot judged before (its summary, written last, after `latest`, is there): its stored
@@ -659,5 +697,46 @@ mod tests {
         assert!(other_day.contains("judged before as of 2011-12-08, not 2011-12-09"), "{other_day}");
         let other_stock = judged(summary("2011-12-09", Some("c2"), true)).unwrap_err().to_string();
         assert!(other_stock.contains("as of 2011-12-09 with other stock"), "{other_stock}");
+    }
+
+    #[test]
+    fn a_snapshot_with_nothing_judged_is_not_the_latest_is_judged_again_and_refused_if_all_unknown() {
+        let snapshot = InventorySnapshot::parse_json(br#"{"items": [{"sku": "TYPO1", "on_hand": 0}]}"#)
+            .unwrap()
+            .named_as("store-7")
+            .unwrap();
+        let day: NaiveDate = "2011-12-09".parse().unwrap();
+        let typos = SnapshotSummary {
+            skus: 2,
+            alerts: 0,
+            unknown_skus: vec!["TYPO1".into(), "TYPO2".into()],
+            ..summary("2011-12-09", Some("c1"), false)
+        };
+        assert_eq!(
+            typos.nothing_judged().as_deref(),
+            Some(
+                "none of its 2 SKUs was judged (2 without a forecast, 0 with a forecast too old for their \
+                 lead time as of 2011-12-09): the open alerts stay the latest snapshot's"
+            )
+        );
+        assert!(judged_before(&snapshot, "c1", day, typos.clone()).unwrap().is_none(), "judged again");
+        assert_eq!(
+            typos.unknown_only().unwrap().to_string(),
+            "none of the snapshot's 2 SKUs has a forecast (TYPO1, TYPO2): nothing was judged, and the \
+             open alerts stay the latest snapshot's"
+        );
+        let stale =
+            SnapshotSummary { unknown_skus: Vec::new(), stale_skus: vec!["A".into()], ..typos.clone() };
+        assert!(stale.nothing_judged().is_some(), "not the latest");
+        assert!(stale.unknown_only().is_none(), "not refused: a retrain gives it a forecast");
+        let mixed = SnapshotSummary { ok: 1, ..typos };
+        assert_eq!(
+            (mixed.nothing_judged(), mixed.unknown_only().is_none()),
+            (None, true),
+            "judged, unknowns named"
+        );
+        let many: Vec<String> = (1..=12).map(|i| format!("T{i}")).collect();
+        let error = AlertError::UnknownSkus { skus: many }.to_string();
+        assert!(error.contains("(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10 and 2 more)"), "{error}");
     }
 }
