@@ -87,8 +87,9 @@ pub enum Command {
         /// folder's `inventory/_mapping.toml` or `.json`, as ingest reads it, if there is one.
         #[arg(long)]
         mapping: Option<PathBuf>,
-        /// The snapshot's date (default: the day its `snapshot_time` names, else the last day
-        /// the live forecast was trained on).
+        /// The day the stock was counted (default: the day the file names in `snapshot_time` or
+        /// `as_of`, else today, as the `inventory-alert` function judges the same file uploaded
+        /// now; the demo's sample ends on 2011-12-09, so `--as-of 2011-12-09` judges it).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
         /// The snapshot's id (default: a hash of its content).

@@ -132,12 +132,13 @@ async fn demo_alerts(state: &AppState) -> anyhow::Result<()> {
             .await?;
     state.stock.refresh();
     eprintln!(
-        "shopsense local: demo inventory {} evaluated as of {}: {} alerts {:?} (re-run once the demo is stopped, since the CLI and the demo cannot share a home: shopsense alerts --inventory {})",
+        "shopsense local: demo inventory {} evaluated as of {}: {} alerts {:?} (re-run once the demo is stopped, since the CLI and the demo cannot share a home: shopsense alerts --inventory {} --as-of {})",
         path.display(),
         summary.as_of,
         summary.alerts,
         summary.by_severity,
-        path.display()
+        path.display(),
+        summary.as_of
     );
     Ok(())
 }

@@ -113,10 +113,34 @@ pub fn table(report: &BacktestReport, load_seconds: f64) -> String {
     text
 }
 
+/// The snapshot as the command judges it, and where its day comes from: `--as-of`, else the day
+/// the file names (`snapshot_time`, `as_of`), else today, the day the `inventory-alert` function
+/// takes for the same file uploaded now. A shop runs this on the count it just took: judged as of
+/// the live forecast's last day instead (as it once was), today's count read a forecast a week
+/// old as of a week ago, ranked below every count sent since, and got another snapshot id (and a
+/// second set of alerts) than the same file uploaded. `now` is the time sent, checked as an
+/// event's is.
+///
+/// # Errors
+/// A day after today ([`shopsense::alerts::InventorySnapshot::sent_at`]).
+pub fn judged_as_sent(
+    snapshot: &shopsense::alerts::InventorySnapshot,
+    as_of: Option<chrono::NaiveDate>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(shopsense::alerts::InventorySnapshot, &'static str), shopsense::alerts::AlertError> {
+    let (snapshot, day_from) = match as_of {
+        Some(day) => (snapshot.judged_on(day), "--as-of"),
+        None if snapshot.as_of.is_some() => (snapshot.clone(), "the day the file names"),
+        None => (snapshot.clone(), "today: the file names no day; --as-of DATE judges another"),
+    };
+    Ok((snapshot.sent_at(now, now)?, day_from))
+}
+
 /// `shopsense alerts --inventory <file>`: evaluates a snapshot against the live forecast of the
-/// local (or configured) stores, stores its alerts like the `inventory-alert` function does, and
-/// prints them. SKUs without a forecast are named on stderr and make the exit status non-zero
-/// (their rows are not evaluated; the others are).
+/// local (or configured) stores as of the day [`judged_as_sent`] takes, stores its alerts like the
+/// `inventory-alert` function does, and prints them with that day and where it came from. SKUs
+/// without a forecast are named on stderr and make the exit status non-zero (their rows are not
+/// evaluated; the others are).
 pub async fn alerts(
     state: &crate::state::AppState,
     inventory: &std::path::Path,
@@ -131,18 +155,16 @@ pub async fn alerts(
         None => state.ingestor.mapping_beside(shopsense::ingest::UploadKind::Inventory).await?,
     };
     let snapshot = InventorySnapshot::read_file(inventory, &mapping, snapshot_id)?;
-    let as_of = as_of.or(snapshot.as_of);
-    if let Some(day) = as_of {
-        shopsense::alerts::inventory::check_counted_day(day, chrono::Utc::now().date_naive())?;
-    }
+    let (snapshot, day_from) = judged_as_sent(&snapshot, as_of, chrono::Utc::now())?;
     let policy = state.policy_with_catalog().await?;
     let (summary, alerts) =
-        shopsense::alerts::run::run(&state.reader, &state.alerts, &policy, &snapshot, as_of).await?;
+        shopsense::alerts::run::run(&state.reader, &state.alerts, &policy, &snapshot, snapshot.as_of).await?;
     if as_json {
         println!("{}", serde_json::to_string(&alerts)?);
+        eprintln!("snapshot {} as of {} ({day_from})", summary.snapshot_id, summary.as_of);
     } else {
         println!(
-            "snapshot {} as of {} (forecast {}): {} SKUs, {} alerts, {} ok",
+            "snapshot {} as of {} ({day_from}; forecast {}): {} SKUs, {} alerts, {} ok",
             summary.snapshot_id,
             summary.as_of,
             summary.forecast_version,
@@ -180,6 +202,9 @@ pub async fn alerts(
             );
         }
     }
+    if let Some(why) = &summary.not_latest {
+        eprintln!("not the latest snapshot: {why}");
+    }
     if !summary.stale_skus.is_empty() {
         eprintln!(
             "{} SKUs: the live forecast is too old for their lead time as of {}: retrain, or pass --as-of",
@@ -205,6 +230,30 @@ mod tests {
 
     use super::*;
     use crate::cli::{Cli, Command, EvalCommand};
+
+    #[test]
+    fn an_undated_file_is_judged_as_of_today_as_the_function_judges_it_uploaded_now() {
+        let now: chrono::DateTime<chrono::Utc> = "2026-11-26T10:00:00Z".parse().unwrap();
+        let today: chrono::NaiveDate = "2026-11-26".parse().unwrap();
+        let read = |text: &str| {
+            shopsense::alerts::InventorySnapshot::parse_csv("h.csv", text.as_bytes(), None).unwrap()
+        };
+        let undated = read("sku,on_hand\n22701,3\n");
+        let (judged, day_from) = judged_as_sent(&undated, None, now).unwrap();
+        assert_eq!((judged.as_of, day_from.starts_with("today")), (Some(today), true));
+        let uploaded = undated.sent_at(now, now).unwrap();
+        assert_eq!(judged.id, uploaded.id, "one snapshot, however it came in");
+        let (given, day_from) = judged_as_sent(&undated, "2011-12-09".parse().ok(), now).unwrap();
+        assert_eq!((given.as_of, day_from), ("2011-12-09".parse().ok(), "--as-of"));
+        let dated = read("sku,on_hand,snapshot_time\n22701,3,2011-12-08 18:00\n");
+        let (own, day_from) = judged_as_sent(&dated, None, now).unwrap();
+        assert_eq!((own.as_of, day_from), ("2011-12-08".parse().ok(), "the day the file names"));
+        let future = judged_as_sent(&undated, "2026-11-27".parse().ok(), now).unwrap_err().to_string();
+        assert!(
+            future.starts_with("snapshot counted on 2026-11-27: after the day it was sent, 2026-11-26"),
+            "{future}"
+        );
+    }
 
     #[test]
     fn eval_alerts_parses_with_the_documented_defaults() {

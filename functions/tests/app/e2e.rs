@@ -681,6 +681,23 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     assert!(body["ReturnValue"]["kept"].is_string(), "{body}");
     let (_, still) = send(router, get("/api/alerts")).await;
     assert_eq!(still["snapshot"], open["snapshot"], "{still}");
+
+    // The command line judges a file that names no day as of today, as the function judges it
+    // uploaded now: one file is one snapshot however it comes in.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("h.json");
+    let items = json!({ "items": [{ "sku": other, "on_hand": 3 }] });
+    std::fs::write(&file, items.to_string()).unwrap();
+    shopsense_functions::commands::alerts::alerts(state, &file, None, None, None, true).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let id = shopsense::alerts::InventorySnapshot::from_json(&items).unwrap().judged_on(today).id;
+    let stored = state
+        .alerts
+        .get(shopsense::serving::stock::SNAPSHOTS_PARTITION, &shopsense::serving::escape_key(&id))
+        .await
+        .unwrap()
+        .expect("judged as of today");
+    assert_eq!(stored.parse::<shopsense::alerts::run::SnapshotSummary>().unwrap().as_of, today);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
