@@ -89,7 +89,7 @@ pub enum Command {
         mapping: Option<PathBuf>,
         /// The day the stock was counted (default: the day the file names in `snapshot_time` or
         /// `as_of`, else today, as the `inventory-alert` function judges the same file uploaded
-        /// now; the demo's sample ends on 2011-12-09, so `--as-of 2011-12-09` judges it).
+        /// now, unless the live forecast ends before today: then its last history day).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
         /// The snapshot's id (default: a hash of its content).

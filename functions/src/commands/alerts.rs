@@ -115,23 +115,37 @@ pub fn table(report: &BacktestReport, load_seconds: f64) -> String {
 
 /// The snapshot as the command judges it, and where its day comes from: `--as-of`, else the day
 /// the file names (`snapshot_time`, `as_of`), else today, the day the `inventory-alert` function
-/// takes for the same file uploaded now. A shop runs this on the count it just took: judged as of
-/// the live forecast's last day instead (as it once was), today's count read a forecast a week
-/// old as of a week ago, ranked below every count sent since, and got another snapshot id (and a
-/// second set of alerts) than the same file uploaded. `now` is the time sent, checked as an
-/// event's is.
+/// takes for the same file uploaded now, as long as the live forecast (`live`: its first day and
+/// days) still covers today. A shop runs this on the count it just took: judged as of the live
+/// forecast's last history day instead, today's count read a forecast a week old as of a week
+/// ago, ranked below every count sent since, and got another snapshot id (and a second set of
+/// alerts) than the same file uploaded. A forecast that ends before today (the demo's, trained
+/// on data ending in 2011) would find every SKU stale today: an undated file is then judged as
+/// of the forecast's last history day, and the command says so. `now` is the time sent, checked
+/// as an event's is.
 ///
 /// # Errors
 /// A day after today ([`shopsense::alerts::InventorySnapshot::sent_at`]).
 pub fn judged_as_sent(
     snapshot: &shopsense::alerts::InventorySnapshot,
     as_of: Option<chrono::NaiveDate>,
+    live: Option<(chrono::NaiveDate, usize)>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(shopsense::alerts::InventorySnapshot, &'static str), shopsense::alerts::AlertError> {
-    let (snapshot, day_from) = match as_of {
-        Some(day) => (snapshot.judged_on(day), "--as-of"),
-        None if snapshot.as_of.is_some() => (snapshot.clone(), "the day the file names"),
-        None => (snapshot.clone(), "today: the file names no day; --as-of DATE judges another"),
+    let today = now.date_naive();
+    let ended = live.and_then(|(first, days)| {
+        let end = first.checked_add_days(chrono::Days::new(days as u64))?;
+        (end <= today).then(|| first.pred_opt()).flatten()
+    });
+    let (snapshot, day_from) = match (as_of, ended) {
+        (Some(day), _) => (snapshot.judged_on(day), "--as-of"),
+        _ if snapshot.as_of.is_some() => (snapshot.clone(), "the day the file names"),
+        (None, Some(last)) => (
+            snapshot.judged_on(last),
+            "the live forecast's last history day: the file names no day and the forecast ends \
+             before today; --as-of DATE judges another",
+        ),
+        (None, None) => (snapshot.clone(), "today: the file names no day; --as-of DATE judges another"),
     };
     Ok((snapshot.sent_at(now, now)?, day_from))
 }
@@ -155,7 +169,8 @@ pub async fn alerts(
         None => state.ingestor.mapping_beside(shopsense::ingest::UploadKind::Inventory).await?,
     };
     let snapshot = InventorySnapshot::read_file(inventory, &mapping, snapshot_id)?;
-    let (snapshot, day_from) = judged_as_sent(&snapshot, as_of, chrono::Utc::now())?;
+    let live = shopsense::alerts::run::forecast_span(&state.reader).await.ok();
+    let (snapshot, day_from) = judged_as_sent(&snapshot, as_of, live, chrono::Utc::now())?;
     let policy = state.policy_with_catalog().await?;
     let (summary, alerts) =
         shopsense::alerts::run::run(&state.reader, &state.alerts, &policy, &snapshot, snapshot.as_of).await?;
@@ -232,23 +247,30 @@ mod tests {
     use crate::cli::{Cli, Command, EvalCommand};
 
     #[test]
-    fn an_undated_file_is_judged_as_of_today_as_the_function_judges_it_uploaded_now() {
+    fn an_undated_file_is_judged_as_of_today_while_the_live_forecast_covers_it() {
         let now: chrono::DateTime<chrono::Utc> = "2026-11-26T10:00:00Z".parse().unwrap();
         let today: chrono::NaiveDate = "2026-11-26".parse().unwrap();
         let read = |text: &str| {
             shopsense::alerts::InventorySnapshot::parse_csv("h.csv", text.as_bytes(), None).unwrap()
         };
         let undated = read("sku,on_hand\n22701,3\n");
-        let (judged, day_from) = judged_as_sent(&undated, None, now).unwrap();
+        // The live forecast from 2026-11-20 over 28 days covers today.
+        let live = Some(("2026-11-20".parse().unwrap(), 28));
+        let (judged, day_from) = judged_as_sent(&undated, None, live, now).unwrap();
         assert_eq!((judged.as_of, day_from.starts_with("today")), (Some(today), true));
         let uploaded = undated.sent_at(now, now).unwrap();
         assert_eq!(judged.id, uploaded.id, "one snapshot, however it came in");
-        let (given, day_from) = judged_as_sent(&undated, "2011-12-09".parse().ok(), now).unwrap();
+        // One that ended before today (the demo's): its last history day, said so.
+        let demo = Some(("2011-12-10".parse().unwrap(), 90));
+        let (judged, day_from) = judged_as_sent(&undated, None, demo, now).unwrap();
+        assert_eq!(judged.as_of, "2011-12-09".parse().ok());
+        assert!(day_from.starts_with("the live forecast's last history day"), "{day_from}");
+        let (given, day_from) = judged_as_sent(&undated, "2011-12-09".parse().ok(), live, now).unwrap();
         assert_eq!((given.as_of, day_from), ("2011-12-09".parse().ok(), "--as-of"));
         let dated = read("sku,on_hand,snapshot_time\n22701,3,2011-12-08 18:00\n");
-        let (own, day_from) = judged_as_sent(&dated, None, now).unwrap();
+        let (own, day_from) = judged_as_sent(&dated, None, demo, now).unwrap();
         assert_eq!((own.as_of, day_from), ("2011-12-08".parse().ok(), "the day the file names"));
-        let future = judged_as_sent(&undated, "2026-11-27".parse().ok(), now).unwrap_err().to_string();
+        let future = judged_as_sent(&undated, "2026-11-27".parse().ok(), live, now).unwrap_err().to_string();
         assert!(
             future.starts_with("snapshot counted on 2026-11-27: after the day it was sent, 2026-11-26"),
             "{future}"

@@ -198,6 +198,14 @@ pub async fn forecast_origin(reader: &Reader) -> Result<(String, NaiveDate), Ale
     live_summary(reader).await.map(|(version, summary)| (version, summary.first_date))
 }
 
+/// The live forecast's first day and days forecast.
+///
+/// # Errors
+/// [`AlertRunError::NoForecast`] when none is live.
+pub async fn forecast_span(reader: &Reader) -> Result<(NaiveDate, usize), AlertRunError> {
+    live_summary(reader).await.map(|(_, summary)| (summary.first_date, summary.horizon))
+}
+
 /// The live forecast's version and summary.
 async fn live_summary(reader: &Reader) -> Result<(String, Arc<ForecastSummary>), AlertRunError> {
     match reader.get::<ForecastSummary>(ModelKind::Forecast, SHOP_PARTITION).await? {
