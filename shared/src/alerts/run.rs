@@ -585,12 +585,16 @@ mod tests {
         }
     }
 
+    /// An `alerts` container in an embedded database under `dir`.
+    async fn embedded_alerts(dir: &std::path::Path) -> Arc<dyn DocumentStore> {
+        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.join("db.redb")).unwrap();
+        crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap()
+    }
+
     #[tokio::test]
     async fn a_redelivery_lists_the_stored_alerts_as_the_first_judgement_did() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
-        let store: Arc<dyn DocumentStore> =
-            crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        let store = embedded_alerts(dir.path()).await;
         let items = br#"{"snapshot_id": "s1", "items": [
             {"sku": "Z", "on_hand": 40}, {"sku": "A", "on_hand": 40}, {"sku": "M", "on_hand": 0}
         ]}"#;
@@ -654,9 +658,7 @@ mod tests {
     #[tokio::test]
     async fn an_earlier_count_of_the_same_day_delivered_late_does_not_replace_the_later_one() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
-        let store: Arc<dyn DocumentStore> =
-            crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        let store = embedded_alerts(dir.path()).await;
         let now: DateTime<Utc> = "2011-12-12T00:00:00Z".parse().unwrap();
         let count = |on_hand: u64, sent: &str| {
             let items = format!(r#"{{"items": [{{"sku": "22701", "on_hand": {on_hand}}}]}}"#);
