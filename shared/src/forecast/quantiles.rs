@@ -285,14 +285,19 @@ impl VolumeGroup {
     }
 
     fn grid_at(&self, level: f64) -> f64 {
-        let p = &self.percentiles;
-        let Some(last) = p.len().checked_sub(1) else { return 1.0 };
-        let position = stretched_level(level, f64::from(self.stretch)) * last as f64;
-        let below = (position.floor() as usize).min(last);
-        let above = (below + 1).min(last);
-        let (low, high) = (f64::from(p[below]), f64::from(p[above]));
-        low + (position - below as f64) * (high - low)
+        percentile_at(&self.percentiles, stretched_level(level, f64::from(self.stretch))).unwrap_or(1.0)
     }
+}
+
+/// Percentiles 0..=100 (`grid`) read at `level`, linear between the stored ones; `None` when
+/// there are none.
+fn percentile_at(grid: &[f32], level: f64) -> Option<f64> {
+    let last = grid.len().checked_sub(1)?;
+    let position = level.clamp(0.0, 1.0) * last as f64;
+    let below = (position.floor() as usize).min(last);
+    let above = (below + 1).min(last);
+    let (low, high) = (f64::from(grid[below]), f64::from(grid[above]));
+    Some(low + (position - below as f64) * (high - low))
 }
 
 /// Up to [`MAX_GROUPS`] groups of `(forecast, ratio)` samples by forecast, of about equal
@@ -444,13 +449,7 @@ pub const ZERO_IDLE_WEEKS: [usize; 3] = [0, 4, 16];
 
 impl ZeroSpan {
     fn at(&self, level: f64) -> f64 {
-        let p = &self.percentiles;
-        let Some(last) = p.len().checked_sub(1) else { return 0.0 };
-        let position = level.clamp(0.0, 1.0) * last as f64;
-        let below = (position.floor() as usize).min(last);
-        let above = (below + 1).min(last);
-        let (low, high) = (f64::from(p[below]), f64::from(p[above]));
-        low + (position - below as f64) * (high - low)
+        percentile_at(&self.percentiles, level).unwrap_or(0.0)
     }
 }
 
