@@ -27,6 +27,7 @@ use shopsense::alerts::run::{AlertRunError, open_alerts, run};
 use shopsense::alerts::{InventorySnapshot, Severity};
 use shopsense::ingest::{IngestError, UploadKind};
 use shopsense::serving::LatestSnapshot;
+use shopsense::sku::normalise_sku;
 use shopsense::store::PutOptions;
 use shopsense::tables::QUARANTINE_CONTAINER;
 
@@ -83,7 +84,7 @@ async fn list(
             }
         },
     };
-    let sku = params.get("sku").map(|s| s.trim().to_uppercase()).filter(|s| !s.is_empty());
+    let sku = params.get("sku").map(|s| normalise_sku(s)).filter(|s| !s.is_empty());
     match open_alerts(&state.alerts, severity, sku.as_deref(), limit).await.map_err(run_error)? {
         None => Ok(Json(json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0 }))),
         Some((latest, alerts, matching)) => {

@@ -27,6 +27,7 @@ use shopsense::serving::{
     CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_document,
     item_partition,
 };
+use shopsense::sku::normalise_sku;
 
 use crate::error::ApiError;
 use crate::extract::{PathParam, QueryParams};
@@ -123,7 +124,7 @@ async fn similar(
 ) -> Result<Json<Value>, ApiError> {
     only(&params, &["k"])?;
     let k = k_of(params.get("k"))?;
-    let sku = sku.trim().to_uppercase();
+    let sku = normalise_sku(&sku);
     let exclusions = state.exclusions().await?;
     let answer = answers::similar(&state.reader, &sku, k, &exclusions)
         .await?
@@ -145,7 +146,7 @@ async fn cart(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>,
         bad(format!("the body must be JSON like {{\"items\": [\"85123A\"], \"customer_id\": \"17850\", \"k\": 10}}: {e}"))
     })?;
     let items: Vec<String> =
-        request.items.iter().map(|s| s.trim().to_uppercase()).filter(|s| !s.is_empty()).collect();
+        request.items.iter().map(|s| normalise_sku(s)).filter(|s| !s.is_empty()).collect();
     if items.is_empty() {
         return Err(bad("items must name at least one SKU"));
     }
@@ -216,7 +217,7 @@ async fn forecast(
         },
     };
     let levels = levels_of(params.get("levels"))?;
-    let sku = sku.trim().to_uppercase();
+    let sku = normalise_sku(&sku);
     let Some(version) = state.reader.live_version(ModelKind::Forecast).await? else {
         return Err(ApiError::NoModel { kind: ModelKind::Forecast });
     };

@@ -22,6 +22,7 @@
 //!   version and caches them.
 //! - [`schedule`]: NCRONTAB schedules for timer functions (the host's and our local timers).
 //! - [`alerts`]: inventory snapshots, the alert policy over forecast demand paths, its backtest.
+//! - [`sku`]: one SKU however it is written (case, surrounding space).
 
 pub mod alerts;
 pub mod bronze;
@@ -35,6 +36,7 @@ pub mod schedule;
 pub mod segments;
 pub mod serving;
 pub mod settings;
+pub mod sku;
 pub mod store;
 pub mod tables;
 pub mod train;

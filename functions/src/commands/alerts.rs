@@ -125,7 +125,7 @@ pub fn table(report: &BacktestReport, load_seconds: f64) -> String {
 /// as an event's is.
 ///
 /// # Errors
-/// A day after today ([`shopsense::alerts::InventorySnapshot::sent_at`]).
+/// A day more than a day after today ([`shopsense::alerts::InventorySnapshot::sent_at`]).
 pub fn judged_as_sent(
     snapshot: &shopsense::alerts::InventorySnapshot,
     as_of: Option<chrono::NaiveDate>,
@@ -270,9 +270,13 @@ mod tests {
         let dated = read("sku,on_hand,snapshot_time\n22701,3,2011-12-08 18:00\n");
         let (own, day_from) = judged_as_sent(&dated, None, demo, now).unwrap();
         assert_eq!((own.as_of, day_from), ("2011-12-08".parse().ok(), "the day the file names"));
-        let future = judged_as_sent(&undated, "2026-11-27".parse().ok(), live, now).unwrap_err().to_string();
+        // Tomorrow is a shop's date east of UTC; the day after is a typo.
+        assert!(judged_as_sent(&undated, "2026-11-27".parse().ok(), live, now).is_ok());
+        let future = judged_as_sent(&undated, "2026-11-28".parse().ok(), live, now).unwrap_err().to_string();
         assert!(
-            future.starts_with("snapshot counted on 2026-11-27: after the day it was sent, 2026-11-26"),
+            future.starts_with(
+                "snapshot counted on 2026-11-28: more than a day after the day it was sent, 2026-11-26 (UTC)"
+            ),
             "{future}"
         );
     }

@@ -45,6 +45,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::errors::AlertError;
+use crate::sku::normalise_sku;
 
 /// Columns of the inventory CSV (and fields of a JSON item), the required ones first.
 pub const INVENTORY_COLUMNS: [&str; 6] =
@@ -130,12 +131,6 @@ pub struct InventorySnapshot {
     /// content (the same stock sent twice is one snapshot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counted_at: Option<DateTime<Utc>>,
-}
-
-/// A SKU as ingest stores it: trimmed and upper-cased.
-#[must_use]
-pub fn normalise_sku(sku: &str) -> String {
-    sku.trim().to_uppercase()
 }
 
 impl InventorySnapshot {
@@ -302,8 +297,8 @@ impl InventorySnapshot {
         judged
     }
 
-    /// Refuses a counted day ([`InventorySnapshot::as_of`]) after `sent`, the day the snapshot
-    /// was sent (the event's date, or today for a file read by hand).
+    /// Refuses a counted day ([`InventorySnapshot::as_of`]) more than a day after `sent`, the UTC
+    /// day the snapshot was sent (the event's date, or today for a file read by hand).
     pub fn check_counted_by(&self, sent: NaiveDate) -> Result<(), AlertError> {
         self.as_of.map_or(Ok(()), |as_of| check_counted_day(as_of, sent))
     }
@@ -311,7 +306,7 @@ impl InventorySnapshot {
     /// The snapshot as sent at `sent` (an event's `eventTime`), judged on the day it names, else
     /// on `sent`'s day. `sent` is checked against `now` as a counted day is against `sent`: more
     /// than [`CLOCK_SKEW`] after `now` is refused ([`check_sent_time`]), and so is a counted day
-    /// after `sent`'s day ([`check_counted_day`]). Sent on the day counted, `sent` is the time
+    /// more than a day after `sent`'s ([`check_counted_day`]). Sent on the day counted, `sent` is the time
     /// counted unless the snapshot knows it ([`InventorySnapshot::counted_at`]).
     pub fn sent_at(&self, sent: DateTime<Utc>, now: DateTime<Utc>) -> Result<Self, AlertError> {
         check_sent_time(sent, now)?;
@@ -332,13 +327,19 @@ impl InventorySnapshot {
     }
 }
 
-/// Refuses `as_of`, a day stock was counted, after `sent`, the day it was sent (a typo such as
-/// 9999-12-09 would otherwise stand as the latest snapshot for ever).
+/// Refuses `as_of`, a day stock was counted, more than a day after `sent`, the UTC day it was
+/// sent (a typo such as 9999-12-09 would otherwise stand as the latest snapshot for ever). A day
+/// is allowed because `as_of` is the shop's own date: east of UTC (to UTC+14) a shop's date runs
+/// up to a day ahead of the UTC date its sender stamps, and a count taken just after its midnight
+/// is dated the next day.
 pub fn check_counted_day(as_of: NaiveDate, sent: NaiveDate) -> Result<(), AlertError> {
-    if as_of > sent {
+    if as_of > sent + TimeDelta::days(1) {
         return Err(AlertError::CountedDay {
             as_of,
-            reason: format!("after the day it was sent, {sent}: stock cannot be counted in the future"),
+            reason: format!(
+                "more than a day after the day it was sent, {sent} (UTC): stock cannot be counted in \
+                 the future"
+            ),
         });
     }
     Ok(())
@@ -694,9 +695,14 @@ A,3
         assert_eq!(ahead.id, undated.judged_on("2011-12-10".parse().unwrap()).id);
         let judged = dated.sent_at("2011-12-09T23:50:00Z".parse().unwrap(), now).unwrap();
         assert_eq!((judged.as_of, judged.id), (dated.as_of, dated.id.clone()), "its own day");
-        let early = dated.sent_at("2011-12-08T23:50:00Z".parse().unwrap(), now).unwrap_err().to_string();
+        // A shop east of UTC dates a count taken after its midnight a day ahead of the UTC date.
+        let east = dated.sent_at("2011-12-08T11:30:00Z".parse().unwrap(), now).unwrap();
+        assert_eq!(east.as_of, dated.as_of, "judged on the shop's date");
+        let early = dated.sent_at("2011-12-07T23:50:00Z".parse().unwrap(), now).unwrap_err().to_string();
         assert!(
-            early.starts_with("snapshot counted on 2011-12-09: after the day it was sent, 2011-12-08"),
+            early.starts_with(
+                "snapshot counted on 2011-12-09: more than a day after the day it was sent, 2011-12-07 (UTC)"
+            ),
             "{early}"
         );
     }

@@ -535,13 +535,17 @@ mod tests {
         let typed = upload("i.parquet", &parquet(&mut frame), &mapping).unwrap();
         assert_eq!(typed.as_of, snapshot.as_of);
         assert_eq!(typed.id, german.id, "the same stock on the same day");
-        // A day after the snapshot was sent is refused by the callers' check.
-        let sent = chrono::NaiveDate::from_ymd_opt(2011, 12, 8).unwrap();
+        // More than a day after the snapshot was sent is refused by the callers' check; a day
+        // after is a shop east of UTC, whose date is already the next.
+        let sent = chrono::NaiveDate::from_ymd_opt(2011, 12, 7).unwrap();
         let error = snapshot.check_counted_by(sent).unwrap_err().to_string();
         assert!(
-            error.starts_with("snapshot counted on 2011-12-09: after the day it was sent, 2011-12-08"),
+            error.starts_with(
+                "snapshot counted on 2011-12-09: more than a day after the day it was sent, 2011-12-07 (UTC)"
+            ),
             "{error}"
         );
-        assert!(snapshot.check_counted_by(sent.succ_opt().unwrap()).is_ok());
+        assert!(snapshot.check_counted_by(sent.succ_opt().unwrap()).is_ok(), "a day ahead of UTC");
+        assert!(snapshot.check_counted_by(snapshot.as_of.unwrap()).is_ok());
     }
 }

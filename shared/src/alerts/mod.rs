@@ -52,5 +52,5 @@ pub use alert::{Alert, AlertRun, Severity, evaluate_snapshot};
 pub use backtest::{BacktestParams, BacktestReport, PolicyOutcome};
 pub use demand::{DEMAND_PATH_LEVELS, DemandPath};
 pub use errors::AlertError;
-pub use inventory::{InventoryRow, InventorySnapshot, normalise_sku};
+pub use inventory::{InventoryRow, InventorySnapshot};
 pub use policy::AlertPolicy;

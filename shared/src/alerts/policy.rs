@@ -65,10 +65,11 @@ use serde::{Deserialize, Serialize};
 use super::alert::{Alert, Severity};
 use super::demand::DemandPath;
 use super::errors::AlertError;
-use super::inventory::{InventoryRow, MAX_LEAD_TIME_DAYS, SERVICE_LEVEL_RANGE, normalise_sku};
+use super::inventory::{InventoryRow, MAX_LEAD_TIME_DAYS, SERVICE_LEVEL_RANGE};
 use super::normal::{Z_P90, inverse_normal_cdf};
 use crate::forecast::model::MAX_HORIZON;
 use crate::forecast::quantiles::TOTAL_LEVELS;
+use crate::sku::normalise_sku;
 
 /// How alerts are raised and orders sized; per-SKU lead times and service levels in the
 /// snapshot override the defaults here.

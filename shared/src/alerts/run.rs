@@ -553,7 +553,7 @@ pub async fn catalog_pack_sizes(
                 && let Ok(pack) = u32::try_from(pack)
                 && pack > 0
             {
-                sizes.insert(super::normalise_sku(sku), pack);
+                sizes.insert(crate::sku::normalise_sku(sku), pack);
             }
         }
     }

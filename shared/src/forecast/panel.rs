@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calendar::{TradingCalendar, add_days};
 use super::errors::ForecastError;
+use crate::sku::normalise_sku;
 
 /// Columns of the canonical history CSV, in order.
 pub const HISTORY_COLUMNS: [&str; 3] = ["sku", "date", "quantity"];
@@ -60,7 +61,8 @@ impl Panel {
     }
 
     /// Reads the canonical history CSV (`sku,date,quantity`, header, ISO dates, one row per SKU
-    /// per day, quantity a non-negative number). Errors name the file, line and column.
+    /// per day, quantity a non-negative number; SKUs read as ingest stores them, trimmed and
+    /// upper-cased). Errors name the file, line and column.
     pub fn read_csv(path: &Path) -> Result<Self, ForecastError> {
         let file = path.display().to_string();
         let reader = open(path)?;
@@ -137,7 +139,9 @@ impl Panel {
                 let column = if fields.len() < 3 { HISTORY_COLUMNS[fields.len()] } else { "quantity" };
                 return Err(invalid(number, column, format!("expected 3 fields, found {}", fields.len())));
             }
-            if fields[0].is_empty() {
+            // One SKU however it is written, as ingest and the alerts read it.
+            let sku = normalise_sku(&fields[0]);
+            if sku.is_empty() {
                 return Err(invalid(number, "sku", "empty SKU".into()));
             }
             let date: NaiveDate = iso_date(&fields[1]).map_err(|e| {
@@ -177,14 +181,19 @@ impl Panel {
             } else if date > latest.0 {
                 *latest = (date, number);
             }
-            if let Some(earlier) = seen.insert((fields[0].clone(), date), number) {
+            if let Some(earlier) = seen.insert((sku.clone(), date), number) {
+                let written = if sku == fields[0] {
+                    String::new()
+                } else {
+                    format!(" (`{}` reads as {sku})", fields[0])
+                };
                 return Err(invalid(
                     number,
                     "date",
-                    format!("a second row for {} on {date} (first on line {earlier})", fields[0]),
+                    format!("a second row for {sku} on {date}{written} (first on line {earlier})"),
                 ));
             }
-            rows.push((fields[0].clone(), date, quantity));
+            rows.push((sku, date, quantity));
         }
         if rows.is_empty() {
             return Err(ForecastError::NotEnoughHistory(format!("{file} has no rows")));
@@ -437,7 +446,7 @@ mod tests {
 
     #[test]
     fn a_written_panel_reads_back_whatever_its_skus_hold() {
-        let rows: Vec<(String, NaiveDate, f64)> = ["B,1", "say \"hi\"", "plain"]
+        let rows: Vec<(String, NaiveDate, f64)> = ["B,1", "SAY \"HI\"", "PLAIN"]
             .iter()
             .map(|sku| ((*sku).to_owned(), "2011-01-03".parse().unwrap(), 2.0))
             .collect();
@@ -446,6 +455,16 @@ mod tests {
         panel.write_csv(&mut text).unwrap();
         let back = Panel::parse_csv("written.csv", text.as_slice()).unwrap();
         assert_eq!((back.skus, back.values), (panel.skus, panel.values));
+    }
+
+    #[test]
+    fn a_sku_is_one_sku_whatever_its_case() {
+        let panel = parse("sku,date,quantity\n85123a,2011-01-03,2\n85123A,2011-01-04,1\n").unwrap();
+        assert_eq!(panel.skus, ["85123A"], "as ingest and the alerts read it");
+        assert_eq!(panel.values, [vec![2.0, 1.0]]);
+        let twice = "sku,date,quantity\n85123A,2011-01-03,2\n85123a,2011-01-03,1\n";
+        let error = parse(twice).unwrap_err().to_string();
+        assert!(error.contains("history.csv:3:") && error.contains("`85123a` reads as 85123A"), "{error}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::collections::HashSet;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::sku::normalise_sku;
 use crate::tables::LineKind;
 
 /// Exact codes that are not products (compared upper-cased).
@@ -98,7 +99,7 @@ pub fn apply_retail_rules(
     let prices = frame.column("unit_price")?.f64()?.clone();
     let height = frame.height();
 
-    let codes: StringChunked = raw_codes.apply_values(|code| code.to_uppercase().into());
+    let codes: StringChunked = raw_codes.apply_values(|code| normalise_sku(code).into());
     let mut kinds = Vec::with_capacity(height);
     let mut products = Vec::with_capacity(height);
     let mut duplicates = Vec::with_capacity(height);
