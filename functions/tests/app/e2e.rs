@@ -513,6 +513,19 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     );
     let (_, open) = send(router, get("/api/alerts")).await;
     assert_eq!(open["snapshot"]["snapshot_id"], evening["ReturnValue"]["snapshot_id"], "{open}");
+    // The morning's stock sent again later that day is a newer count, though judged before: it
+    // becomes the latest (a shop sent the right count, a wrong one, then the right one again) ...
+    let (_, again) =
+        send(router, post("/inventory-alert", event("ev-d2", "2011-12-09T23:30:00Z", count(12)))).await;
+    assert_eq!(again["ReturnValue"]["snapshot_id"], morning["ReturnValue"]["snapshot_id"], "{again}");
+    assert_eq!(again["ReturnValue"]["written"], json!(0), "judged once: {again}");
+    assert_eq!(again["ReturnValue"]["latest"], json!(true), "{again}");
+    // ... while a redelivery of the evening's event, sent when it was, takes nothing back.
+    let (_, redelivered) =
+        send(router, post("/inventory-alert", event("ev-c", "2011-12-09T23:00:00Z", count(11)))).await;
+    assert_eq!(redelivered["ReturnValue"]["latest"], json!(false), "{redelivered}");
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert_eq!(open["snapshot"]["snapshot_id"], morning["ReturnValue"]["snapshot_id"], "{open}");
 
     let stale = json!({ "snapshot_id": "e2e-stale", "items": [{ "sku": sku, "on_hand": 5 }] });
     let (_, body) =
@@ -590,6 +603,7 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
         snapshot_id: judged.id.clone(),
         as_of: "2011-12-01".parse().unwrap(),
         counted_at: None,
+        sent_at: None,
         forecast_version: "an-older-forecast".into(),
         skus: 1,
         alerts: 0,

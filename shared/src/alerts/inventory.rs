@@ -131,6 +131,11 @@ pub struct InventorySnapshot {
     /// content (the same stock sent twice is one snapshot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counted_at: Option<DateTime<Utc>>,
+    /// When it was sent (the event's time, the upload's, now for a file read by hand), when known
+    /// ([`InventorySnapshot::sent_at`]). Not content either: it tells a redelivery of one sending
+    /// (the same time) from the same stock sent again later, which is a newer count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<DateTime<Utc>>,
 }
 
 impl InventorySnapshot {
@@ -267,7 +272,7 @@ impl InventorySnapshot {
             Some(id) => check_snapshot_id(id)?,
             None => crate::bronze::sha256_hex(canonical_content(&rows, as_of).as_bytes()),
         };
-        Ok(Self { id, rows, as_of, named, counted_at: None })
+        Ok(Self { id, rows, as_of, named, counted_at: None, sent: None })
     }
 
     /// The snapshot under the caller's id `id` (checked as a parsed one is).
@@ -316,6 +321,7 @@ impl InventorySnapshot {
         if sent.date_naive() == day {
             judged.counted_at = judged.counted_at.or(Some(sent));
         }
+        judged.sent = Some(sent);
         Ok(judged)
     }
 

@@ -11,6 +11,8 @@
 //! A snapshot is judged once: its summary, written last, marks it judged whole, and a redelivered
 //! event (same snapshot id) finds it, writes nothing and returns the stored alerts and summary,
 //! even when a retrain has since moved the forecast (it would now refuse the day as too old).
+//! The same stock sent again at another time is judged once too, but it is a newer count and may
+//! become the latest again (see [`redelivered`]).
 //! Before its alerts, a run claims the id with a pending summary (a conditional create), so two
 //! counts under one name at once cannot both write; a run that fails before the final summary
 //! leaves the claim, and the next delivery of the same count judges again and rewrites the
@@ -95,6 +97,11 @@ pub struct SnapshotSummary {
     /// `None` in summaries stored before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counted_at: Option<DateTime<Utc>>,
+    /// When the count judged was sent ([`InventorySnapshot::sent`]; `None` when unknown or in
+    /// summaries stored before it was kept): a delivery sent at another time is the same stock
+    /// sent again, not a redelivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
     /// The forecast version used.
     pub forecast_version: String,
     /// SKUs in the snapshot.
@@ -301,6 +308,7 @@ pub async fn run(
         snapshot_id: snapshot.id.clone(),
         as_of,
         counted_at: snapshot.counted_at,
+        sent_at: snapshot.sent,
         forecast_version: version.clone(),
         skus: snapshot.rows.len(),
         alerts: evaluated.alerts.len(),
@@ -391,8 +399,12 @@ fn judged_before(
 
 /// A snapshot judged before (its summary, written last, after `latest`, is there): its stored
 /// alerts and summary, not a new judgement, so that what the run reports is what serving shows
-/// even when the forecast changed in between. Nothing is written: `latest` was settled when it
-/// was judged (a redelivery must not take it back from a newer count of the same day).
+/// even when the forecast changed in between. No alert is written. A redelivery (sent when the
+/// judged count was, or at a time unknown) leaves `latest` as it was settled then: it must not
+/// take it back from a newer count of the same day. The same stock sent again at another time
+/// is a newer count like any other (a shop sent the right count, a wrong one, then the right one
+/// again): it becomes the latest again by the rules any count does ([`make_latest`]), counted
+/// when this sending says.
 async fn redelivered(
     store: &Arc<dyn DocumentStore>,
     snapshot: &InventorySnapshot,
@@ -402,12 +414,27 @@ async fn redelivered(
     let stored: Vec<StoredAlert> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
     summary.written = 0;
     summary.already_there = stored.len();
+    let sent_again = summary.sent_at.is_some() && snapshot.sent.is_some() && summary.sent_at != snapshot.sent;
     let latest = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
         Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
         None => None,
     };
-    summary.latest = latest.as_ref().is_some_and(|l| l.snapshot_id == snapshot.id);
-    summary.not_latest = latest.filter(|l| l.snapshot_id != snapshot.id).map(|l| kept_latest(&l));
+    // Already the latest, its pointer only moves to a later time counted.
+    let newer = match &latest {
+        Some(l) if l.snapshot_id == snapshot.id => {
+            matches!((snapshot.counted_at, l.counted_at), (Some(this), Some(there)) if this > there)
+        }
+        _ => true,
+    };
+    if sent_again && newer {
+        let again =
+            SnapshotSummary { counted_at: snapshot.counted_at, sent_at: snapshot.sent, ..summary.clone() };
+        summary.not_latest = make_latest(store, snapshot, &again).await?;
+        summary.latest = summary.not_latest.is_none();
+    } else {
+        summary.latest = latest.as_ref().is_some_and(|l| l.snapshot_id == snapshot.id);
+        summary.not_latest = latest.filter(|l| l.snapshot_id != snapshot.id).map(|l| kept_latest(&l));
+    }
     // As the first judgement listed them: most urgent first, then in the snapshot's order.
     let position: HashMap<&str, usize> =
         snapshot.rows.iter().enumerate().map(|(i, row)| (row.sku.as_str(), i)).collect();
@@ -569,6 +596,7 @@ mod tests {
             snapshot_id: "store-7".into(),
             as_of: as_of.parse().unwrap(),
             counted_at: None,
+            sent_at: None,
             forecast_version: "v1".into(),
             skus: 1,
             alerts: 1,
