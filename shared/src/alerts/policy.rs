@@ -49,13 +49,18 @@
 //! 2. `below_reorder_point`: `position <= reorder point` with something to order (a SKU forecast
 //!    to sell nothing, with a reorder point of 0 and nothing on hand, is `ok`, not an alert to
 //!    order nothing).
-//! 3. `overstock`: on hand plus on order (what is ordered arrives, and is then held; not units
-//!    the snapshot says arrive only after the overstock threshold), less the safety stock, covers
-//!    more days, on the path extended as above, than the threshold, and is above 0 (a SKU
-//!    forecast to sell nothing with stock beyond its safety stock is overstock). The safety stock
-//!    is held for the lead time's uncertainty, not to be sold off: a SKU forecast at 0 whose
-//!    lead time's p95 is 4 units, holding 3, was told both to order one more and that it held
-//!    too much.
+//! 3. `overstock`: stock less the safety stock covers more days, on the path extended as above,
+//!    than the threshold, and is above 0 (a SKU forecast to sell nothing with stock beyond its
+//!    safety stock is overstock): on hand from today, or on hand plus on order from the day the
+//!    units on order arrive (due in `d` days, else the lead time; units due only after the
+//!    threshold are not counted), that is, covering more than `d +` the threshold from today:
+//!    before they come, the shop sells what it has. And it holds more than one order to the
+//!    order-up-to level does, rounded up to a whole pack: the policy never calls overstock what
+//!    its own orders leave (with a 70-day lead time, following its advice was flagged as
+//!    overstock by the next count, and a slow SKU's one pack can hold months of demand). The
+//!    safety stock is held for the lead time's uncertainty, not to be sold off: a SKU forecast
+//!    at 0 whose lead time's p95 is 4 units, holding 3, was told both to order one more and that
+//!    it held too much.
 //! 4. `ok`.
 
 use std::collections::BTreeMap;
@@ -195,8 +200,23 @@ impl AlertPolicy {
             _ => row.on_order,
         };
         let held = row.on_hand + arriving;
-        let excess = held as f64 - safety_stock;
-        let overstocked = excess > 0.0 && demand.cover(excess, overstock_days + 1) > overstock_days;
+        // Units on order are held once they come: the shop holds too much when what is left then
+        // covers more than the threshold, so they are judged at their arrival day (the lead time
+        // when the snapshot gives none), while on hand alone is judged from today. A long lead
+        // time's order-up-to level (lead time + cover days) is not overstock once ordered.
+        let arrival = match row.on_order_due_days {
+            _ if arriving == 0 => 0,
+            Some(d) => d as usize,
+            None => lead,
+        };
+        let beyond = |stock: u64, from: usize| {
+            let excess = stock as f64 - safety_stock;
+            excess > 0.0 && demand.cover(excess, from + overstock_days + 1) > from + overstock_days
+        };
+        // Nor is what a whole pack ordered to the order-up-to level leaves (a slow SKU's pack
+        // may hold months of demand, but it is the least the shop can buy).
+        let one_order = order_up_to + f64::from(pack_size.unwrap_or(1).max(1) - 1) + 1e-9;
+        let overstocked = held as f64 > one_order && (beyond(row.on_hand, 0) || beyond(held, arrival));
         // Units on order count against a stock-out only when the snapshot says they arrive within
         // the lead time: then on hand must last until they come, and both together the lead time.
         let due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d <= lead_time_days);
@@ -273,10 +293,16 @@ impl AlertPolicy {
             Severity::Overstock => format!(
                 "{} covers more than {overstock_days} days of forecast demand \
                  ({:.2} units a day over the next {} days)",
-                if arriving == 0 {
+                if arriving == 0 || beyond(row.on_hand, 0) {
                     format!("on hand {}", row.on_hand)
-                } else {
+                } else if arrival == 0 {
                     format!("on hand {} + on order {arriving}", row.on_hand)
+                } else {
+                    format!(
+                        "on hand {} + on order {arriving}, less the demand until it arrives in {},",
+                        row.on_hand,
+                        plural_days(arrival)
+                    )
                 },
                 demand.units(path.len()) / path.len() as f64,
                 path.len()
@@ -641,7 +667,10 @@ mod tests {
         assert_eq!(alert.severity, Severity::Overstock);
         assert_eq!(alert.days_of_cover, 35, "cover counts what is on hand: {alert:?}");
         assert!(
-            alert.reason.starts_with("on hand 100 + on order 5000 covers more than 90 days"),
+            alert.reason.starts_with(
+                "on hand 100 + on order 5000, less the demand until it arrives in 7 days, covers \
+                 more than 90 days"
+            ),
             "{}",
             alert.reason
         );
@@ -650,6 +679,37 @@ mod tests {
         assert_eq!(policy.evaluate(&late, &flat(35, 2.0, 0.5)).severity, Severity::Ok);
         let soon = InventoryRow { on_order_due_days: Some(20), ..row(100, 5000, 7) };
         assert_eq!(policy.evaluate(&soon, &flat(35, 2.0, 0.5)).severity, Severity::Overstock);
+    }
+
+    #[test]
+    fn what_the_policy_orders_is_not_overstock_at_the_next_count() {
+        let policy = AlertPolicy::default();
+        // 10 a day, lead time 70: the order-up-to level covers 98 days, past the threshold of 90.
+        let long =
+            |on_hand, on_order, due| InventoryRow { on_order_due_days: due, ..row(on_hand, on_order, 70) };
+        let path = flat(90, 10.0, 0.0);
+        let first = policy.evaluate(&long(700, 0, None), &path);
+        assert_eq!((first.severity, first.suggested_order_qty), (Severity::BelowReorderPoint, 280));
+        for due in [Some(70), None] {
+            let next = policy.evaluate(&long(700, 280, due), &path);
+            assert_eq!(next.severity, Severity::Ok, "the order placed, due {due:?}: {next:?}");
+        }
+        // 2,000 on order is too much: 2,700 cover 270 days, 200 past the arrival and the 90.
+        let twice = policy.evaluate(&long(700, 2000, Some(70)), &path);
+        assert_eq!(twice.severity, Severity::Overstock, "{twice:?}");
+        assert!(twice.reason.contains("less the demand until it arrives in 70 days"), "{}", twice.reason);
+        // On hand alone beyond the threshold is overstock whatever is on order.
+        let held = policy.evaluate(&long(1500, 10, Some(70)), &path);
+        assert!(held.reason.starts_with("on hand 1500 covers more than 90 days"), "{}", held.reason);
+
+        // A slow SKU sold in packs of 24: one pack lasts 240 days, and is no overstock.
+        let packed = AlertPolicy { pack_sizes: [("A".to_owned(), 24)].into(), ..AlertPolicy::default() };
+        let slow = flat(90, 0.1, 0.0);
+        let order = packed.evaluate(&row(0, 0, 7), &slow);
+        assert_eq!(order.suggested_order_qty, 24);
+        assert_eq!(packed.evaluate(&row(24, 0, 7), &slow).severity, Severity::Ok);
+        assert_eq!(packed.evaluate(&row(30, 0, 7), &slow).severity, Severity::Overstock);
+        assert_eq!(policy.evaluate(&row(24, 0, 7), &slow).severity, Severity::Overstock, "in single units");
     }
 
     #[test]
