@@ -21,7 +21,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shopsense::forecast::{TOTAL_LEVELS, level_name};
+use shopsense::forecast::{TOTAL_LEVELS, WEEK_DAYS, level_name};
 use shopsense::registry::ModelKind;
 use shopsense::serving::{
     CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_document,
@@ -227,7 +227,10 @@ async fn forecast(
         return Err(ApiError::NotFound { what: format!("SKU {sku:?} (no forecast)") });
     };
     let horizon = horizon.min(item.mean.len());
-    let factors: Vec<(String, f64)> = levels.iter().map(|&l| (level_name(l), item.factor(l))).collect();
+    let names: Vec<String> = levels.iter().map(|&l| level_name(l)).collect();
+    let summary =
+        state.reader.get_at::<ForecastSummary>(ModelKind::Forecast, &version, SHOP_PARTITION).await?;
+    let spread = summary.as_deref().filter(|s| s.covers(&item)).and_then(|s| s.spread());
     let daily: Vec<Value> = item.mean[..horizon]
         .iter()
         .enumerate()
@@ -235,27 +238,31 @@ async fn forecast(
             let mut row = serde_json::Map::new();
             row.insert("date".into(), json!(item.first_date + chrono::Days::new(d as u64)));
             row.insert("forecast".into(), json!(units(f64::from(mean))));
-            for (name, factor) in &factors {
-                row.insert(name.clone(), json!(units(f64::from(mean) * factor)));
+            for (&level, name) in levels.iter().zip(&names) {
+                row.insert(name.clone(), json!(units(item.day_quantile(d, horizon, level, spread))));
             }
             Value::Object(row)
         })
         .collect();
-    let summary =
-        state.reader.get_at::<ForecastSummary>(ModelKind::Forecast, &version, SHOP_PARTITION).await?;
-    let spread = summary.as_deref().filter(|s| s.covers(&item)).and_then(|s| s.spread());
     let weekly: Vec<Value> = item.mean[..horizon]
-        .chunks(7)
+        .chunks(WEEK_DAYS)
         .enumerate()
         .map(|(w, week)| {
             let mut row = serde_json::Map::new();
-            row.insert("week_start".into(), json!(item.first_date + chrono::Days::new(7 * w as u64)));
+            row.insert(
+                "week_start".into(),
+                json!(item.first_date + chrono::Days::new((WEEK_DAYS * w) as u64)),
+            );
             row.insert("days".into(), json!(week.len()));
             row.insert("forecast".into(), json!(units(week.iter().map(|&m| f64::from(m)).sum::<f64>())));
-            for (&level, (name, _)) in levels.iter().zip(&factors) {
+            for (&level, name) in levels.iter().zip(&names) {
                 row.insert(
                     name.clone(),
-                    json!(units(item.total_quantile(7 * w..7 * w + week.len(), level, spread))),
+                    json!(units(item.total_quantile(
+                        WEEK_DAYS * w..WEEK_DAYS * w + week.len(),
+                        level,
+                        spread
+                    ))),
                 );
             }
             Value::Object(row)
@@ -264,10 +271,8 @@ async fn forecast(
     let total = units(item.mean[..horizon].iter().map(|&m| f64::from(m)).sum());
     let total_quantiles: serde_json::Map<String, Value> = levels
         .iter()
-        .zip(&factors)
-        .map(|(&level, (name, _))| {
-            (name.clone(), json!(units(item.total_quantile(0..horizon, level, spread))))
-        })
+        .zip(&names)
+        .map(|(&level, name)| (name.clone(), json!(units(item.total_quantile(0..horizon, level, spread)))))
         .collect();
     let closed = summary.map(|s| s.closed_weekdays.clone()).unwrap_or_default();
     Ok(Json(json!({

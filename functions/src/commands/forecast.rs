@@ -130,7 +130,9 @@ pub fn forecast(
         }
         text.push_str(",days\n");
         for (i, sku) in forecasts.skus.iter().enumerate() {
-            for (week, bucket) in model.bucket_totals(i, sku, 7, &levels).iter().enumerate() {
+            for (week, bucket) in
+                model.bucket_totals(i, sku, shopsense::forecast::WEEK_DAYS, &levels).iter().enumerate()
+            {
                 write!(text, "{},{},{:.4}", csv_field(&sku.sku), forecasts.dates[week * 7], bucket.total)?;
                 for quantile in &bucket.quantiles {
                     // Empty when no backtest measured how totals spread (a very short history).

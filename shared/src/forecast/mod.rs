@@ -72,7 +72,7 @@ pub use classify::DemandClass;
 pub use errors::ForecastError;
 pub use eval::{EvalMetrics, EvalReport, evaluate};
 pub use method::Method;
-pub use model::{BucketTotal, ForecastModel, ForecasterParams, Forecasts, SkuForecast, SkuModel};
+pub use model::{BucketTotal, ForecastModel, ForecasterParams, Forecasts, SkuForecast, SkuModel, WEEK_DAYS};
 pub use panel::Panel;
 pub use quantiles::{
     BOUND_TIMES, TOTAL_LEVELS, TOTAL_SPANS, bound_total, idle_days, largest_totals, level_name,

@@ -278,6 +278,27 @@ impl ItemForecast {
         (mean + crate::alerts::normal::inverse_normal_cdf(level) * variance.sqrt()).max(0.0)
     }
 
+    /// Quantile `level` of day `day` of a forecast of `horizon` days: its point forecast times
+    /// [`Self::factor`], and with a `spread` at most the quantile of its week
+    /// ([`crate::forecast::WEEK_DAYS`]-day buckets from the first day, the last ending with the
+    /// horizon, as the API's `weekly` reads them; [`crate::forecast::SkuModel::within_weeks`]).
+    #[must_use]
+    pub fn day_quantile(
+        &self,
+        day: usize,
+        horizon: usize,
+        level: f64,
+        spread: Option<(&TotalTable, &[bool])>,
+    ) -> f64 {
+        use crate::forecast::{TOTAL_LEVELS, WEEK_DAYS};
+        let daily = self.mean.get(day).map_or(0.0, |&m| f64::from(m)) * self.factor(level);
+        if spread.is_none() || !(TOTAL_LEVELS.0..=TOTAL_LEVELS.1).contains(&level) {
+            return daily;
+        }
+        let start = day - day % WEEK_DAYS;
+        daily.min(self.total_quantile(start..(start + WEEK_DAYS).min(horizon.max(day + 1)), level, spread))
+    }
+
     /// [`Self::largest_totals`] as read.
     #[must_use]
     pub fn largest(&self) -> Vec<f64> {
@@ -364,6 +385,43 @@ mod tests {
         // Collapsed daily quantiles (most days sell nothing): the spread is a Poisson's.
         f.quantile_factors = vec![(0.1, 0.0), (0.5, 0.0), (0.9, 0.0)];
         assert!((f.sigma(4.0) - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_day_reads_at_most_its_weeks_quantile() {
+        // A day's table says 100 times the forecast at p99; a week of such days' totals at most 3.
+        let samples: Vec<(usize, f64, f64)> = [1, 2, 3, 5, 7]
+            .iter()
+            .flat_map(|&n| (0..=400).map(move |i| (n, 8.0, f64::from(i) / 133.0)))
+            .collect();
+        let summary = ForecastSummary {
+            first_date: NaiveDate::MIN,
+            horizon: 10,
+            skus: 1,
+            closed_weekdays: vec![],
+            open: vec![true; 10],
+            total_factors: TotalTable::from_samples(&[&samples]),
+        };
+        let f = ItemForecast {
+            first_date: NaiveDate::MIN,
+            mean: vec![1.0; 10],
+            quantile_factors: vec![(0.1, 0.0), (0.5, 1.0), (0.99, 100.0)],
+            class: "lumpy".into(),
+            methods: vec![],
+            largest_totals: vec![],
+            idle_days: None,
+        };
+        let spread = summary.spread();
+        let week = f.total_quantile(0..7, 0.99, spread);
+        assert!(week < 100.0, "{week}");
+        assert!((f.day_quantile(3, 10, 0.99, spread) - week).abs() < 1e-9);
+        // The second week ends with the horizon: its 3 days' total caps them.
+        let short = f.total_quantile(7..10, 0.99, spread);
+        assert!((f.day_quantile(8, 10, 0.99, spread) - short).abs() < 1e-9);
+        assert!(short < week);
+        // The median is below both; without the totals' table the daily table stands.
+        assert!((f.day_quantile(3, 10, 0.5, spread) - 1.0).abs() < 1e-6);
+        assert!((f.day_quantile(3, 10, 0.99, None) - 100.0).abs() < 1e-4);
     }
 
     #[test]
