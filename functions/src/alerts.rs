@@ -86,7 +86,15 @@ async fn list(
     };
     let sku = params.get("sku").map(|s| normalise_sku(s)).filter(|s| !s.is_empty());
     match open_alerts(&state.alerts, severity, sku.as_deref(), limit).await.map_err(run_error)? {
-        None => Ok(Json(json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0 }))),
+        // No count judged yet: nothing says the stock is fine.
+        None => Ok(Json(json!({
+            "snapshot": null,
+            "alerts": [],
+            "count": 0,
+            "matching": 0,
+            "warning": "no inventory snapshot has been judged yet: send one (an inventory upload or a \
+                        Shopsense.Inventory.Snapshot event) once a forecast is live",
+        }))),
         Some((latest, alerts, matching)) => {
             // `count` listed of `matching`: a caller sees when `limit` cut the list.
             let mut answer =

@@ -229,6 +229,7 @@ pub struct EventGridEvent {
     /// E.g. `Microsoft.Storage.BlobCreated` or our `Shopsense.Inventory.Snapshot`.
     pub event_type: String,
     /// When it happened.
+    #[serde(deserialize_with = "event_time")]
     pub event_time: DateTime<Utc>,
     /// Event-specific data.
     #[serde(default)]
@@ -239,6 +240,14 @@ pub struct EventGridEvent {
     /// The envelope's schema version.
     #[serde(default)]
     pub metadata_version: Option<String>,
+}
+
+/// An event's `eventTime`, refused with its name and text (serde's own message names neither).
+fn event_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+        serde::de::Error::custom(format!("eventTime {text:?} is not an RFC 3339 date-time: {e}"))
+    })
 }
 
 impl EventGridEvent {

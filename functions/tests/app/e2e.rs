@@ -555,7 +555,8 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     // would stand as the latest count for ever.
     let future = json!({ "items": [{ "sku": sku, "on_hand": 0 }] });
     let (status, body) =
-        send(router, post("/inventory-alert", event("ev-future", "9999-12-09T10:00:00Z", future))).await;
+        send(router, post("/inventory-alert", event("ev-future", "9999-12-09T10:00:00Z", future.clone())))
+            .await;
     assert_eq!(status, StatusCode::OK, "permanent: answered, not retried: {body}");
     let refused = body["ReturnValue"]["refused"].as_str().unwrap_or_default();
     assert!(
@@ -563,6 +564,11 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
         "{body}"
     );
     assert!(body["ReturnValue"]["kept"].is_string(), "{body}");
+    // A time that is no time: a 400 naming the field and what it holds.
+    let (status, body) = send(router, post("/inventory-alert", event("ev-when", "yesterday", future))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("eventTime \"yesterday\" is not an RFC 3339 date-time"), "{body}");
     // The same unnamed stock judged on another day is another snapshot with its own alerts; sent
     // again for that day it answers with what it stored.
     let stock = json!({ "items": [{ "sku": sku, "on_hand": 1 }] });

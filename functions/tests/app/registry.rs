@@ -134,6 +134,13 @@ async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_trai
         assert_eq!(body["error"], "no_model", "{path}");
         assert!(body["message"].as_str().unwrap().contains("shopsense train"), "{path}: {body}");
     }
+    // The open alerts are a list, empty, with a warning: nothing was judged, nothing is clear.
+    let (status, body) = send(&app, get("/api/alerts")).await;
+    assert_eq!((status, body["count"].as_u64()), (StatusCode::OK, Some(0)), "{body}");
+    assert!(
+        body["warning"].as_str().unwrap().starts_with("no inventory snapshot has been judged yet"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
