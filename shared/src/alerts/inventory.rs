@@ -609,7 +609,7 @@ mod tests {
     fn csv_headers_must_name_known_columns_and_the_required_ones() {
         assert_eq!(
             csv_error("sku,on_hand,lead_tme\nA,1,3\n"),
-            r#"inventory.csv:1: column lead_tme: unknown column "lead_tme" (expected sku, on_hand, on_order, lead_time_days, service_level, on_order_due_days, or a header name ingest reads as one of them)"#
+            r#"inventory.csv:1: column lead_tme: unknown column "lead_tme" (expected sku, on_hand, on_order, lead_time_days, service_level, on_order_due_days, snapshot_time, or a header name ingest reads as one of them)"#
         );
         assert_eq!(
             csv_error("sku,on_order\nA,1\n"),

@@ -206,11 +206,24 @@ impl<'a> SnapshotSink<'a> {
             let spec = canonical_column(INVENTORY, self.mapping, name);
             let Some(field) = spec.and_then(|spec| field_of(spec.name)) else {
                 let column = if name.is_empty() { "header" } else { name };
+                // A whole header in one name: the file is split by another character.
+                let split = [';', '\t', '|']
+                    .into_iter()
+                    .find(|c| name.contains(*c) && self.mapping.delimiter != Some(*c))
+                    .map(|c| {
+                        let shown = if c == '\t' { "\\t".to_owned() } else { c.to_string() };
+                        format!(
+                            "; the header looks separated by \"{shown}\": set `delimiter = \"{shown}\"` in the \
+                             folder's mapping (or the file given with --mapping)"
+                        )
+                    })
+                    .unwrap_or_default();
                 return Err(self.invalid(
                     line,
                     column,
                     format!(
-                        "unknown column {name:?} (expected {}, or a header name ingest reads as one of them)",
+                        "unknown column {name:?} (expected {}, snapshot_time, or a header name ingest reads as one of \
+                         them){split}",
                         INVENTORY_COLUMNS.join(", ")
                     ),
                 ));
@@ -443,7 +456,8 @@ mod tests {
                 b"{\"sku\": \"A\", \"on_hand\": 1}\n{\"sku\": \"B\", \"on_hand\": 1, \"lead_tme\": 3}\n"
             ),
             "i.jsonl:2: column lead_tme: unknown column \"lead_tme\" (expected sku, on_hand, on_order, \
-             lead_time_days, service_level, on_order_due_days, or a header name ingest reads as one of them)"
+             lead_time_days, service_level, on_order_due_days, snapshot_time, or a header name ingest reads as \
+             one of them)"
         );
         assert_eq!(
             error("i.jsonl", b"{\"sku\": \"A\", \"on_hand\": 1}\n{\"sku\": \"B\", \"on_hand\": -2}\n"),
@@ -499,6 +513,14 @@ mod tests {
         let lines = b"{\"sku\": \"A\", \"on_hand\": 1, \"lead_time\\t\": 3}\n";
         let error = upload("i.jsonl", lines, &Mapping::default()).unwrap_err().to_string();
         assert!(error.starts_with("i.jsonl:1: column lead_time\t: unknown column"), "{error}");
+        let semicolons = upload("i.csv", b"sku;on_hand\nA;1\n", &Mapping::default()).unwrap_err().to_string();
+        assert!(
+            semicolons.ends_with(
+                "snapshot_time, or a header name ingest reads as one of them); the header looks separated by \
+                 \";\": set `delimiter = \";\"` in the folder's mapping (or the file given with --mapping)"
+            ),
+            "{semicolons}"
+        );
         // A spreadsheet's trailing line of delimiters, and pandas' index column, are no data.
         let snapshot = upload("i.csv", b"sku,on_hand,on_order\nA,1,2\n,\n", &Mapping::default()).unwrap();
         assert_eq!(snapshot.rows.len(), 1);
