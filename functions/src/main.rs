@@ -5,7 +5,41 @@ use std::io::IsTerminal;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", error_report(&error));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `Error: <message>`, then each cause the message does not already say: most of our errors
+/// name their cause in their own message (`file: No such file or directory`), and anyhow's
+/// report would print it again under `Caused by:`.
+fn error_report(error: &anyhow::Error) -> String {
+    let mut said = error.to_string();
+    let mut report = format!("Error: {said}");
+    let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
+    let new: Vec<&String> = causes
+        .iter()
+        .filter(|cause| {
+            let fresh = !said.contains(cause.as_str());
+            said.push_str(cause);
+            fresh
+        })
+        .collect();
+    if !new.is_empty() {
+        report.push_str("\n\nCaused by:");
+        for cause in new {
+            report.push_str(&format!("\n    {cause}"));
+        }
+    }
+    report
+}
+
+fn run() -> anyhow::Result<()> {
     keep_cosmos_sdk_off_the_vm_metadata_service();
     // Logs go to stderr (the Functions host collects it); stdout stays for `--json` output.
     tracing_subscriber::fmt()
@@ -52,5 +86,25 @@ fn end_quietly_on_a_closed_pipe() {
     #[allow(unsafe_code)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_says_is_not_said_again() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        #[derive(Debug, thiserror::Error)]
+        #[error("inventory.csv: {source}")]
+        struct Read {
+            source: std::io::Error,
+        }
+        let said_twice = anyhow::Error::new(Read { source: io });
+        assert_eq!(error_report(&said_twice), "Error: inventory.csv: No such file or directory");
+        let new_cause =
+            anyhow::Error::new(std::io::Error::other("disk full")).context("cannot write out.csv");
+        assert_eq!(error_report(&new_cause), "Error: cannot write out.csv\n\nCaused by:\n    disk full");
     }
 }

@@ -9,7 +9,9 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 use shopsense::forecast::panel::csv_field;
-use shopsense::forecast::{EvalReport, ForecasterParams, Panel, evaluate, level_name};
+use shopsense::forecast::{
+    EvalReport, ForecasterParams, Panel, TOTAL_LEVELS, WEEK_DAYS, evaluate, level_name,
+};
 
 /// The quantile levels always written: p10, p50, p90.
 pub const DEFAULT_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
@@ -91,8 +93,12 @@ pub fn forecast(
             out.display()
         );
     }
-    // A missing folder fails now, not after the fit (seconds to minutes on a large history).
+    // A missing folder, or a folder named as the file, fails now, not after the fit (seconds to
+    // minutes on a large history).
     for (flag, path) in [("--out", Some(out)), ("--weekly-out", weekly)] {
+        if let Some(path) = path.filter(|p| p.is_dir()) {
+            anyhow::bail!("{flag} {} is a folder: name a file in it", path.display());
+        }
         if let Some(folder) = path.and_then(Path::parent).filter(|f| !f.as_os_str().is_empty())
             && !folder.is_dir()
         {
@@ -105,8 +111,13 @@ pub fn forecast(
     }
     let panel = Panel::read_csv(history)?;
     let model = ForecasterParams { horizon, ..ForecasterParams::default() }.fit(&panel)?;
+    // One column per name: a level given twice is written once.
     let mut levels = DEFAULT_LEVELS.to_vec();
-    levels.extend(extra_levels.iter().filter(|l| !DEFAULT_LEVELS.contains(l)));
+    for &level in extra_levels {
+        if !levels.iter().any(|&l| level_name(l) == level_name(level)) {
+            levels.push(level);
+        }
+    }
     let forecasts = model.predict(horizon, &levels)?;
     let mut text = String::from("sku,date,forecast");
     for level in &levels {
@@ -129,22 +140,39 @@ pub fn forecast(
             write!(text, ",{}", level_name(*level))?;
         }
         text.push_str(",days\n");
+        let mut blank = 0;
         for (i, sku) in forecasts.skus.iter().enumerate() {
-            for (week, bucket) in
-                model.bucket_totals(i, sku, shopsense::forecast::WEEK_DAYS, &levels).iter().enumerate()
-            {
-                write!(text, "{},{},{:.4}", csv_field(&sku.sku), forecasts.dates[week * 7], bucket.total)?;
+            for (week, bucket) in model.bucket_totals(i, sku, WEEK_DAYS, &levels).iter().enumerate() {
+                write!(
+                    text,
+                    "{},{},{:.4}",
+                    csv_field(&sku.sku),
+                    forecasts.dates[week * WEEK_DAYS],
+                    bucket.total
+                )?;
                 for quantile in &bucket.quantiles {
                     // Empty when no backtest measured how totals spread (a very short history).
                     match quantile {
                         Some(q) => write!(text, ",{q:.4}")?,
-                        None => text.push(','),
+                        None => {
+                            blank += 1;
+                            text.push(',');
+                        }
                     }
                 }
                 writeln!(text, ",{}", bucket.days)?;
             }
         }
         std::fs::write(weekly, text).with_context(|| format!("cannot write {}", weekly.display()))?;
+        if blank > 0 {
+            eprintln!(
+                "{} left {blank} weekly quantiles empty: levels beyond {:.2}-{:.2}, or a history too short \
+                 for any backtest to measure how totals spread",
+                weekly.display(),
+                TOTAL_LEVELS.0,
+                TOTAL_LEVELS.1
+            );
+        }
     }
     eprintln!(
         "forecast {} SKUs x {horizon} days from {} to {} -> {}",
@@ -307,8 +335,16 @@ fn earlier_reports(
 ) -> anyhow::Result<Vec<EvalReport>> {
     (1..=n)
         .map(|j| {
-            let (history, _) = panel.split(j * holdout)?;
-            Ok(evaluate(&history, holdout, params)?)
+            let window = || {
+                format!(
+                    "--earlier-origins {n}: window {j} before the last, held out {} days before the \
+                     history ends, does not fit this history (at most {} earlier windows of {holdout} days fit)",
+                    (j + 1) * holdout,
+                    j - 1
+                )
+            };
+            let (history, _) = panel.split(j * holdout).with_context(window)?;
+            evaluate(&history, holdout, params).with_context(window)
         })
         .collect()
 }
@@ -448,6 +484,13 @@ mod tests {
         let missing = dir.path().join("no-such-folder").join("forecast.csv");
         let err = forecast(&history, 7, &missing, &[], None).unwrap_err();
         assert!(err.to_string().contains("does not exist"), "{err}");
+        let err = forecast(&history, 7, &out, &[], Some(dir.path())).unwrap_err();
+        assert!(err.to_string().contains("is a folder"), "{err}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), written, "refused before anything is written");
+        // A level given twice is one column.
+        forecast(&history, 7, &out, &[0.95, 0.95, 0.5], None).unwrap();
+        let header = std::fs::read_to_string(&out).unwrap().lines().next().unwrap().to_owned();
+        assert_eq!(header, "sku,date,forecast,p10,p50,p90,p95");
     }
 
     #[test]
