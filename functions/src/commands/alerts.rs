@@ -217,6 +217,13 @@ pub async fn alerts(
             );
         }
     }
+    if summary.written == 0 && summary.already_there > 0 {
+        eprintln!(
+            "judged before: these are the alerts stored then (forecast {}); a snapshot is judged once, \
+             so the same stock on the same day reads them again (another --snapshot-id judges it anew)",
+            summary.forecast_version
+        );
+    }
     if let Some(why) = &summary.not_latest {
         eprintln!("not the latest snapshot: {why}");
     }
