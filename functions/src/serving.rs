@@ -239,7 +239,7 @@ async fn forecast(
             row.insert("date".into(), json!(item.first_date + chrono::Days::new(d as u64)));
             row.insert("forecast".into(), json!(units(f64::from(mean))));
             for (&level, name) in levels.iter().zip(&names) {
-                row.insert(name.clone(), json!(units(item.day_quantile(d, horizon, level, spread))));
+                row.insert(name.clone(), json!(units(item.day_quantile(d, level, spread))));
             }
             Value::Object(row)
         })

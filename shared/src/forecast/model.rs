@@ -492,11 +492,13 @@ impl SkuModel {
     }
 
     /// The daily quantiles `daily` at `level` of the days forecast at `mean` (open or not), each
-    /// at most the quantile of its week ([`WEEK_DAYS`]-day buckets from the first day, as the
-    /// weekly outputs read them): a week cannot sell less than one of its days. The daily table
-    /// has none of the totals' rules (the quarter-unit floor, the SKU's history bound), and for a
-    /// SKU selling 1.4 units a week a day's p99 read 221 units and its week's 34. Unchanged where
-    /// the totals table has nothing for the level ([`Self::total_quantile`]).
+    /// at most the quantile of the total from the start of its week ([`WEEK_DAYS`]-day buckets
+    /// from the first day, as the weekly outputs read them) to itself: a week, or the shorter
+    /// last bucket of a horizon, cannot sell less than one of its days, and the cap does not
+    /// depend on how far the horizon runs. The daily table has none of the totals' rules (the
+    /// quarter-unit floor, the SKU's history bound), and for a SKU selling 1.4 units a week a
+    /// day's p99 read 221 units and its week's 34. Unchanged where the totals table has nothing
+    /// for the level ([`Self::total_quantile`]).
     #[must_use]
     pub fn within_weeks(
         &self,
@@ -509,11 +511,11 @@ impl SkuModel {
         if !(TOTAL_LEVELS.0..=TOTAL_LEVELS.1).contains(&level) {
             return daily;
         }
-        let weeks = daily.chunks_mut(WEEK_DAYS).zip(mean.chunks(WEEK_DAYS)).zip(open.chunks(WEEK_DAYS));
-        for ((days, mean), open) in weeks {
-            let week = mean.iter().copied().zip(open.iter().copied());
+        for (d, q) in daily.iter_mut().enumerate() {
+            let start = d - d % WEEK_DAYS;
+            let week = mean[start..=d].iter().copied().zip(open[start..=d].iter().copied());
             if let Some(most) = self.total_quantile(totals, week, level) {
-                days.iter_mut().for_each(|q| *q = q.min(most));
+                *q = q.min(most);
             }
         }
         daily

@@ -278,25 +278,18 @@ impl ItemForecast {
         (mean + crate::alerts::normal::inverse_normal_cdf(level) * variance.sqrt()).max(0.0)
     }
 
-    /// Quantile `level` of day `day` of a forecast of `horizon` days: its point forecast times
-    /// [`Self::factor`], and with a `spread` at most the quantile of its week
-    /// ([`crate::forecast::WEEK_DAYS`]-day buckets from the first day, the last ending with the
-    /// horizon, as the API's `weekly` reads them; [`crate::forecast::SkuModel::within_weeks`]).
+    /// Quantile `level` of day `day`: its point forecast times [`Self::factor`], and with a
+    /// `spread` at most the quantile of the total from the start of its week
+    /// ([`crate::forecast::WEEK_DAYS`]-day buckets from the first day, as the API's `weekly`
+    /// reads them) to itself ([`crate::forecast::SkuModel::within_weeks`]).
     #[must_use]
-    pub fn day_quantile(
-        &self,
-        day: usize,
-        horizon: usize,
-        level: f64,
-        spread: Option<(&TotalTable, &[bool])>,
-    ) -> f64 {
+    pub fn day_quantile(&self, day: usize, level: f64, spread: Option<(&TotalTable, &[bool])>) -> f64 {
         use crate::forecast::{TOTAL_LEVELS, WEEK_DAYS};
         let daily = self.mean.get(day).map_or(0.0, |&m| f64::from(m)) * self.factor(level);
         if spread.is_none() || !(TOTAL_LEVELS.0..=TOTAL_LEVELS.1).contains(&level) {
             return daily;
         }
-        let start = day - day % WEEK_DAYS;
-        daily.min(self.total_quantile(start..(start + WEEK_DAYS).min(horizon.max(day + 1)), level, spread))
+        daily.min(self.total_quantile(day - day % WEEK_DAYS..day + 1, level, spread))
     }
 
     /// [`Self::largest_totals`] as read.
@@ -412,16 +405,17 @@ mod tests {
             idle_days: None,
         };
         let spread = summary.spread();
-        let week = f.total_quantile(0..7, 0.99, spread);
-        assert!(week < 100.0, "{week}");
-        assert!((f.day_quantile(3, 10, 0.99, spread) - week).abs() < 1e-9);
-        // The second week ends with the horizon: its 3 days' total caps them.
-        let short = f.total_quantile(7..10, 0.99, spread);
-        assert!((f.day_quantile(8, 10, 0.99, spread) - short).abs() < 1e-9);
-        assert!(short < week);
-        // The median is below both; without the totals' table the daily table stands.
-        assert!((f.day_quantile(3, 10, 0.5, spread) - 1.0).abs() < 1e-6);
-        assert!((f.day_quantile(3, 10, 0.99, None) - 100.0).abs() < 1e-4);
+        // Day 3 reads at most the total of days 0-3, so never more than its week's nor the
+        // horizon's, however long that runs.
+        let four = f.total_quantile(0..4, 0.99, spread);
+        assert!(four < 100.0, "{four}");
+        assert!((f.day_quantile(3, 0.99, spread) - four).abs() < 1e-9);
+        assert!(four <= f.total_quantile(0..7, 0.99, spread));
+        // Day 8, the second of the second week: the total of days 7-8.
+        assert!((f.day_quantile(8, 0.99, spread) - f.total_quantile(7..9, 0.99, spread)).abs() < 1e-9);
+        // The median is below them; without the totals' table the daily table stands.
+        assert!((f.day_quantile(3, 0.5, spread) - 1.0).abs() < 1e-6);
+        assert!((f.day_quantile(3, 0.99, None) - 100.0).abs() < 1e-4);
     }
 
     #[test]
