@@ -217,7 +217,7 @@ pub async fn alerts(
             );
         }
     }
-    if summary.written == 0 && summary.already_there > 0 {
+    if summary.judged_before {
         eprintln!(
             "judged before: these are the alerts stored then (forecast {}); a snapshot is judged once, \
              so the same stock on the same day reads them again (another --snapshot-id judges it anew)",

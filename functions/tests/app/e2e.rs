@@ -551,6 +551,21 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
             "{body}"
         );
     }
+    // Late counts of one day, their time counted unknown, rank by when they were sent: the same
+    // stock sent again after a newer count becomes the latest again, while a late delivery of a
+    // sending before that count, or a redelivery, does not.
+    let late = |on_hand: u64| json!({ "as_of": "2011-12-09", "items": [{ "sku": sku, "on_hand": on_hand }] });
+    for (id, time, stock, latest) in [
+        ("ev-x1", "2026-11-25T10:00:00Z", 21, true),
+        ("ev-y", "2026-11-25T13:00:00Z", 22, true),
+        ("ev-x2", "2026-11-25T12:00:00Z", 21, false),
+        ("ev-x3", "2026-11-25T14:00:00Z", 21, true),
+        ("ev-y", "2026-11-25T13:00:00Z", 22, false),
+        ("ev-x2", "2026-11-25T12:00:00Z", 21, true),
+    ] {
+        let (_, body) = send(router, post("/inventory-alert", event(id, time, late(stock)))).await;
+        assert_eq!(body["ReturnValue"]["latest"], json!(latest), "{id} at {time}: {body}");
+    }
     // An event sent from the future (a wrong clock, a typo) is refused and kept: taken as sent, it
     // would stand as the latest count for ever.
     let future = json!({ "items": [{ "sku": sku, "on_hand": 0 }] });
@@ -621,6 +636,7 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
         already_there: 0,
         latest: false,
         not_latest: None,
+        judged_before: false,
         content: Some(judged.content_id()),
         pending: false,
     };

@@ -311,14 +311,17 @@ impl InventorySnapshot {
     /// The snapshot as sent at `sent` (an event's `eventTime`), judged on the day it names, else
     /// on `sent`'s day. `sent` is checked against `now` as a counted day is against `sent`: more
     /// than [`CLOCK_SKEW`] after `now` is refused ([`check_sent_time`]), and so is a counted day
-    /// more than a day after `sent`'s ([`check_counted_day`]). Sent on the day counted, `sent` is the time
-    /// counted unless the snapshot knows it ([`InventorySnapshot::counted_at`]).
+    /// more than a day after `sent`'s ([`check_counted_day`]). Sent on the day counted (or, east
+    /// of UTC, on the UTC day before it), `sent` is the time counted unless the snapshot knows it
+    /// ([`InventorySnapshot::counted_at`]).
     pub fn sent_at(&self, sent: DateTime<Utc>, now: DateTime<Utc>) -> Result<Self, AlertError> {
         check_sent_time(sent, now)?;
         self.check_counted_by(sent.date_naive())?;
         let day = self.as_of.unwrap_or_else(|| sent.date_naive());
         let mut judged = self.judged_on(day);
-        if sent.date_naive() == day {
+        // Sent on the day counted, or on the day before it in UTC (a shop east of UTC, whose
+        // date runs ahead): counted by then.
+        if day == sent.date_naive() || day.pred_opt() == Some(sent.date_naive()) {
             judged.counted_at = judged.counted_at.or(Some(sent));
         }
         judged.sent = Some(sent);
@@ -704,6 +707,7 @@ A,3
         // A shop east of UTC dates a count taken after its midnight a day ahead of the UTC date.
         let east = dated.sent_at("2011-12-08T11:30:00Z".parse().unwrap(), now).unwrap();
         assert_eq!(east.as_of, dated.as_of, "judged on the shop's date");
+        assert_eq!(east.counted_at, "2011-12-08T11:30:00Z".parse().ok(), "counted by the time sent");
         let early = dated.sent_at("2011-12-07T23:50:00Z".parse().unwrap(), now).unwrap_err().to_string();
         assert!(
             early.starts_with(

@@ -127,6 +127,10 @@ pub struct SnapshotSummary {
     /// of its SKUs could be judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_latest: Option<String>,
+    /// Whether this answer is of a count judged before (a redelivery, or the same stock sent
+    /// again): its stored alerts, nothing judged anew.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub judged_before: bool,
     /// The judged snapshot's [`InventorySnapshot::content_id`] (`None` in summaries stored
     /// before it was kept): a named snapshot sent again with other stock is refused by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -320,6 +324,7 @@ pub async fn run(
         already_there: 0,
         latest: false,
         not_latest: None,
+        judged_before: false,
         content: Some(content.clone()),
         pending: true,
     };
@@ -399,42 +404,44 @@ fn judged_before(
 
 /// A snapshot judged before (its summary, written last, after `latest`, is there): its stored
 /// alerts and summary, not a new judgement, so that what the run reports is what serving shows
-/// even when the forecast changed in between. No alert is written. A redelivery (sent when the
-/// judged count was, or at a time unknown) leaves `latest` as it was settled then: it must not
-/// take it back from a newer count of the same day. The same stock sent again at another time
-/// is a newer count like any other (a shop sent the right count, a wrong one, then the right one
-/// again): it becomes the latest again by the rules any count does ([`make_latest`]), counted
-/// when this sending says.
+/// even when the forecast changed in between. No alert is written. A redelivery (sent when a
+/// sending of this count already judged was, or earlier, or at a time unknown) leaves `latest`
+/// as it was settled: it must not take it back from a newer count of the same day. The same
+/// stock sent again later than any sending judged so far is a newer count like any other (a
+/// shop sent the right count, a wrong one, then the right one again): its summary keeps this
+/// sending's time, so a redelivery of it is one too, and it becomes the latest by the rules any
+/// count does ([`make_latest`]).
 async fn redelivered(
     store: &Arc<dyn DocumentStore>,
     snapshot: &InventorySnapshot,
-    mut summary: SnapshotSummary,
+    stored_summary: SnapshotSummary,
 ) -> Result<(SnapshotSummary, Vec<Alert>), AlertRunError> {
     let docs = store.query(&snapshot_partition(&snapshot.id), &Query::all()).await?;
     let stored: Vec<StoredAlert> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
-    summary.written = 0;
-    summary.already_there = stored.len();
-    let sent_again = summary.sent_at.is_some() && snapshot.sent.is_some() && summary.sent_at != snapshot.sent;
-    let latest = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
-        Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
-        None => None,
-    };
-    // Already the latest, its pointer only moves to a later time counted.
-    let newer = match &latest {
-        Some(l) if l.snapshot_id == snapshot.id => {
-            matches!((snapshot.counted_at, l.counted_at), (Some(this), Some(there)) if this > there)
-        }
-        _ => true,
-    };
-    if sent_again && newer {
+    let sent_again =
+        matches!((stored_summary.sent_at, snapshot.sent), (Some(before), Some(now)) if now > before);
+    let mut summary = if sent_again {
         let again =
-            SnapshotSummary { counted_at: snapshot.counted_at, sent_at: snapshot.sent, ..summary.clone() };
+            SnapshotSummary { counted_at: snapshot.counted_at, sent_at: snapshot.sent, ..stored_summary };
+        let key = escape_key(&snapshot.id);
+        store.upsert(&Document::new(SNAPSHOTS_PARTITION, &key, &again)?).await?;
+        let mut summary = again.clone();
         summary.not_latest = make_latest(store, snapshot, &again).await?;
         summary.latest = summary.not_latest.is_none();
+        summary
     } else {
+        let mut summary = stored_summary;
+        let latest = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
+            Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
+            None => None,
+        };
         summary.latest = latest.as_ref().is_some_and(|l| l.snapshot_id == snapshot.id);
         summary.not_latest = latest.filter(|l| l.snapshot_id != snapshot.id).map(|l| kept_latest(&l));
-    }
+        summary
+    };
+    summary.written = 0;
+    summary.already_there = stored.len();
+    summary.judged_before = true;
     // As the first judgement listed them: most urgent first, then in the snapshot's order.
     let position: HashMap<&str, usize> =
         snapshot.rows.iter().enumerate().map(|(i, row)| (row.sku.as_str(), i)).collect();
@@ -456,6 +463,7 @@ async fn make_latest(
         evaluated_at: Some(Utc::now()),
         as_of: Some(summary.as_of),
         counted_at: summary.counted_at,
+        sent_at: summary.sent_at,
         out_of_stock: snapshot.rows.iter().filter(|r| r.on_hand == 0).map(|r| r.sku.clone()).collect(),
         alerts: summary.alerts,
         skus: summary.skus,
@@ -468,7 +476,7 @@ async fn make_latest(
             None => store.create(&doc).await,
             Some(current) => {
                 let existing: LatestSnapshot = current.parse()?;
-                if !replaces(&existing, &snapshot.id, summary.as_of, summary.counted_at) {
+                if !replaces(&existing, &snapshot.id, summary.as_of, summary.counted_at.or(summary.sent_at)) {
                     return Ok(Some(kept_latest(&existing)));
                 }
                 let etag = current.etag.clone().unwrap_or_else(|| crate::store::ETag(String::new()));
@@ -484,17 +492,18 @@ async fn make_latest(
     Ok(Some("the latest snapshot changed under each of 5 tries to replace it".into()))
 }
 
-/// Whether a count of `as_of`, taken at `counted_at` when known, replaces `current` as the latest.
-/// A later day does. On the same day, a later time does when both times are known; at the same
-/// instant what is there stays (nothing says which is newer, and a race then settles on the first);
-/// when either time is unknown, the count judged last does, as before times were kept (its
-/// arrival is all there is to go by). A snapshot always replaces its own pointer (a run of it
-/// taken up again after it stopped).
+/// Whether a count of `as_of`, taken by `at` when known (the time counted, else the time sent:
+/// the latest either can have been counted), replaces `current` as the latest. A later day does.
+/// On the same day, a later time does when both times are known; at the same instant what is
+/// there stays (nothing says which is newer, and a race then settles on the first); when either
+/// time is unknown (pointers and counts from before times were kept), the count judged last does
+/// (its arrival is all there is to go by). A snapshot always replaces its own pointer (a run of
+/// it taken up again after it stopped, or the same stock sent again later).
 fn replaces(
     current: &LatestSnapshot,
     snapshot_id: &str,
     as_of: NaiveDate,
-    counted_at: Option<DateTime<Utc>>,
+    at: Option<DateTime<Utc>>,
 ) -> bool {
     if current.snapshot_id == snapshot_id {
         return true;
@@ -502,7 +511,7 @@ fn replaces(
     match current.as_of {
         None => true,
         Some(day) if day != as_of => as_of > day,
-        Some(_) => match (counted_at, current.counted_at) {
+        Some(_) => match (at, current.counted_at.or(current.sent_at)) {
             (Some(this), Some(there)) => this > there,
             _ => true,
         },
@@ -520,7 +529,8 @@ fn kept_latest(current: &LatestSnapshot) -> String {
 }
 
 /// The open alerts: the latest snapshot's, optionally of one severity and one SKU, most urgent
-/// first (by severity, then fewest days of cover), at most `limit`, and how many match in all.
+/// first (by severity, then fewest days of cover, then the largest lead-time demand), at most
+/// `limit`, and how many match in all.
 ///
 /// # Errors
 /// When the store fails.
@@ -546,6 +556,9 @@ pub async fn open_alerts(
             .severity
             .cmp(&b.alert.severity)
             .then(a.alert.days_of_cover.cmp(&b.alert.days_of_cover))
+            // Among SKUs out of stock alike, the one a stock-out costs most first: a best seller
+            // with nothing on hand before a SKU idle for months.
+            .then(b.alert.lead_time_demand.total_cmp(&a.alert.lead_time_demand))
             .then_with(|| a.alert.sku.cmp(&b.alert.sku))
     });
     let matching = alerts.len();
@@ -590,6 +603,7 @@ pub async fn catalog_pack_sizes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerts::InventoryRow;
 
     fn summary(as_of: &str, content: Option<&str>, pending: bool) -> SnapshotSummary {
         SnapshotSummary {
@@ -608,6 +622,7 @@ mod tests {
             already_there: 0,
             latest: true,
             not_latest: None,
+            judged_before: false,
             content: content.map(str::to_owned),
             pending,
         }
@@ -655,6 +670,45 @@ mod tests {
         let (_, again) = redelivered(&store, &snapshot, summary("2011-12-09", None, false)).await.unwrap();
         let again: Vec<&str> = again.iter().map(|a| a.sku.as_str()).collect();
         assert_eq!(again, first, "not the store's order by key");
+    }
+
+    #[tokio::test]
+    async fn open_alerts_list_the_fewest_days_of_cover_then_the_costliest_stock_out_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = embedded_alerts(dir.path()).await;
+        let flat = |mean: f64| {
+            let days = vec![mean; 40];
+            DemandPath::new(
+                "X",
+                "2011-12-10".parse().unwrap(),
+                days.clone(),
+                days.clone(),
+                days.clone(),
+                days,
+            )
+            .unwrap()
+        };
+        // A SKU idle for months and a best seller, both out of stock; one with two days left.
+        for (sku, on_hand, mean) in [("A-IDLE", 0, 0.01), ("FAST", 0, 5.0), ("MID", 12, 5.0)] {
+            let alert = AlertPolicy::default().evaluate(&InventoryRow::new(sku, on_hand), &flat(mean));
+            assert_eq!(alert.severity, Severity::StockoutRisk, "{alert:?}");
+            let body = StoredAlert {
+                snapshot_id: "s1".into(),
+                as_of: "2011-12-09".parse().unwrap(),
+                created_at: Utc::now(),
+                forecast_version: "v1".into(),
+                alert,
+            };
+            store
+                .upsert(&Document::new(snapshot_partition("s1"), escape_key(sku), &body).unwrap())
+                .await
+                .unwrap();
+        }
+        let latest = LatestSnapshot { snapshot_id: "s1".into(), ..LatestSnapshot::default() };
+        store.upsert(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest).unwrap()).await.unwrap();
+        let (_, alerts, matching) = open_alerts(&store, None, None, 10).await.unwrap().unwrap();
+        let order: Vec<&str> = alerts.iter().map(|a| a.alert.sku.as_str()).collect();
+        assert_eq!((order, matching), (vec!["FAST", "A-IDLE", "MID"], 3));
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct LatestSnapshot {
     /// was kept): a count of the same day taken earlier and delivered late does not replace it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counted_at: Option<DateTime<Utc>>,
+    /// When it was last sent, when known (`None` in pointers written before it was kept): ranks
+    /// two counts of one day when either's time counted is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
     /// SKUs with nothing on hand.
     pub out_of_stock: Vec<String>,
     /// Alerts it raised.
