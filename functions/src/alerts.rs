@@ -92,7 +92,8 @@ async fn list(
             "alerts": [],
             "count": 0,
             "matching": 0,
-            "warning": "no inventory snapshot has been judged yet: send one (an inventory upload or a \
+            "warning": "no inventory snapshot is the latest yet: none was judged, or none of those \
+                        sent could be (see their summaries); send one (an inventory upload or a \
                         Shopsense.Inventory.Snapshot event) once a forecast is live",
         }))),
         Some((latest, alerts, matching)) => {

@@ -245,7 +245,8 @@ pub struct EventGridEvent {
 /// An event's `eventTime`, refused with its name and text (serde's own message names neither).
 fn event_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
     let text = String::deserialize(deserializer)?;
-    DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+    // chrono's own parser, as the derived field read it (RFC 3339, or with a space for the `T`).
+    text.parse::<DateTime<Utc>>().map_err(|e| {
         serde::de::Error::custom(format!("eventTime {text:?} is not an RFC 3339 date-time: {e}"))
     })
 }

@@ -335,16 +335,23 @@ fn earlier_reports(
 ) -> anyhow::Result<Vec<EvalReport>> {
     (1..=n)
         .map(|j| {
-            let window = || {
-                format!(
-                    "--earlier-origins {n}: window {j} before the last, held out {} days before the \
-                     history ends, does not fit this history (at most {} earlier windows of {holdout} days fit)",
-                    (j + 1) * holdout,
-                    j - 1
-                )
+            let window = |e: shopsense::forecast::ForecastError| {
+                let fits = if matches!(e, shopsense::forecast::ForecastError::NotEnoughHistory(_)) {
+                    format!(
+                        " does not fit this history (at most {} earlier windows of {holdout} days fit)",
+                        j - 1
+                    )
+                } else {
+                    String::new()
+                };
+                anyhow::Error::new(e).context(format!(
+                    "--earlier-origins {n}: window {j} before the last (held out from {} days before the \
+                     history ends){fits}",
+                    (j + 1) * holdout
+                ))
             };
-            let (history, _) = panel.split(j * holdout).with_context(window)?;
-            evaluate(&history, holdout, params).with_context(window)
+            let (history, _) = panel.split(j * holdout).map_err(window)?;
+            evaluate(&history, holdout, params).map_err(window)
         })
         .collect()
 }

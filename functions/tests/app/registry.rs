@@ -138,7 +138,7 @@ async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_trai
     let (status, body) = send(&app, get("/api/alerts")).await;
     assert_eq!((status, body["count"].as_u64()), (StatusCode::OK, Some(0)), "{body}");
     assert!(
-        body["warning"].as_str().unwrap().starts_with("no inventory snapshot has been judged yet"),
+        body["warning"].as_str().unwrap().starts_with("no inventory snapshot is the latest yet"),
         "{body}"
     );
 }

@@ -97,7 +97,7 @@ impl InventorySnapshot {
         mapping: &Mapping,
         id: Option<&str>,
     ) -> Result<Self, AlertError> {
-        let mut sink = SnapshotSink::new(file, mapping);
+        let mut sink = SnapshotSink::new(file, mapping, format == TableFormat::Csv);
         let read = match format {
             TableFormat::Csv => read_csv(file, bytes, INVENTORY, mapping, &mut sink),
             TableFormat::JsonLines => read_json_lines(file, bytes, INVENTORY, mapping, &mut sink),
@@ -151,6 +151,8 @@ fn field_of(canonical: &str) -> Option<Option<Field>> {
 struct SnapshotSink<'a> {
     file: &'a str,
     mapping: &'a Mapping,
+    /// Delimited text (CSV): a header in one name may be split by another character.
+    delimited: bool,
     /// For each [`Field`], its cell's index in a row of [`INVENTORY`] cells.
     cell_of: [usize; INVENTORY_COLUMNS.len()],
     rows: Vec<InventoryRow>,
@@ -164,7 +166,7 @@ struct SnapshotSink<'a> {
 }
 
 impl<'a> SnapshotSink<'a> {
-    fn new(file: &'a str, mapping: &'a Mapping) -> Self {
+    fn new(file: &'a str, mapping: &'a Mapping, delimited: bool) -> Self {
         let mut cell_of = [0; INVENTORY_COLUMNS.len()];
         for (i, spec) in INVENTORY.iter().enumerate() {
             if let Some(Some(field)) = field_of(spec.name) {
@@ -174,6 +176,7 @@ impl<'a> SnapshotSink<'a> {
         Self {
             file,
             mapping,
+            delimited,
             cell_of,
             rows: Vec::new(),
             first_line: HashMap::new(),
@@ -207,9 +210,11 @@ impl<'a> SnapshotSink<'a> {
             let Some(field) = spec.and_then(|spec| field_of(spec.name)) else {
                 let column = if name.is_empty() { "header" } else { name };
                 // A whole header in one name: the file is split by another character.
-                let split = [';', '\t', '|']
+                let delimiter = self.mapping.delimiter.unwrap_or(',');
+                let split = [';', '\t', '|', ',']
                     .into_iter()
-                    .find(|c| name.contains(*c) && self.mapping.delimiter != Some(*c))
+                    .filter(|_| self.delimited)
+                    .find(|&c| name.contains(c) && c != delimiter)
                     .map(|c| {
                         let shown = if c == '\t' { "\\t".to_owned() } else { c.to_string() };
                         format!(
@@ -513,6 +518,7 @@ mod tests {
         let lines = b"{\"sku\": \"A\", \"on_hand\": 1, \"lead_time\\t\": 3}\n";
         let error = upload("i.jsonl", lines, &Mapping::default()).unwrap_err().to_string();
         assert!(error.starts_with("i.jsonl:1: column lead_time\t: unknown column"), "{error}");
+        assert!(!error.contains("delimiter"), "JSON has none: {error}");
         let semicolons = upload("i.csv", b"sku;on_hand\nA;1\n", &Mapping::default()).unwrap_err().to_string();
         assert!(
             semicolons.ends_with(
@@ -521,6 +527,9 @@ mod tests {
             ),
             "{semicolons}"
         );
+        let semi = Mapping::from_bytes("m.toml", b"delimiter = \";\"\n").unwrap();
+        let commas = upload("i.csv", b"sku,on_hand\nA,1\n", &semi).unwrap_err().to_string();
+        assert!(commas.contains("looks separated by \",\""), "{commas}");
         // A spreadsheet's trailing line of delimiters, and pandas' index column, are no data.
         let snapshot = upload("i.csv", b"sku,on_hand,on_order\nA,1,2\n,\n", &Mapping::default()).unwrap();
         assert_eq!(snapshot.rows.len(), 1);

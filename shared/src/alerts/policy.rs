@@ -51,11 +51,11 @@
 //!    order nothing).
 //! 3. `overstock`: stock less the safety stock covers more days, on the path extended as above,
 //!    than the threshold, and is above 0 (a SKU forecast to sell nothing with stock beyond its
-//!    safety stock is overstock): on hand from today, or on hand plus on order from the day the
+//!    safety stock, and beyond what one order leaves, below, is overstock): on hand from today, or on hand plus on order from the day the
 //!    units on order arrive (due in `d` days, else the lead time; units due only after the
 //!    threshold are not counted), that is, covering more than `d +` the threshold from today:
 //!    before they come, the shop sells what it has. And it holds more than one order to the
-//!    order-up-to level does, rounded up to a whole pack: the policy never calls overstock what
+//!    order-up-to level does, rounded up to whole units and a whole pack: the policy never calls overstock what
 //!    its own orders leave (with a 70-day lead time, following its advice was flagged as
 //!    overstock by the next count, and a slow SKU's one pack can hold months of demand). The
 //!    safety stock is held for the lead time's uncertainty, not to be sold off: a SKU forecast
@@ -215,7 +215,8 @@ impl AlertPolicy {
         };
         // Nor is what a whole pack ordered to the order-up-to level leaves (a slow SKU's pack
         // may hold months of demand, but it is the least the shop can buy).
-        let one_order = order_up_to + f64::from(pack_size.unwrap_or(1).max(1) - 1) + 1e-9;
+        let one_order =
+            (order_up_to - 1e-9).ceil().max(0.0) + f64::from(pack_size.unwrap_or(1).max(1) - 1) + 1e-9;
         let overstocked = held as f64 > one_order && (beyond(row.on_hand, 0) || beyond(held, arrival));
         // Units on order count against a stock-out only when the snapshot says they arrive within
         // the lead time: then on hand must last until they come, and both together the lead time.
@@ -766,6 +767,8 @@ mod tests {
         let low = policy.evaluate(&row(3, 0, 7), &path(Some(2)));
         assert!((low.reorder_point - week).abs() < 1e-6, "{low:?}");
         assert_eq!((low.severity, low.suggested_order_qty), (Severity::BelowReorderPoint, 1), "{low:?}");
+        // That order placed and come, 4 on hand is what it leaves: ok, not overstock.
+        assert_eq!(policy.evaluate(&row(4, 0, 7), &path(Some(2))).severity, Severity::Ok);
         assert_eq!(policy.evaluate(&row(10, 0, 7), &path(Some(2))).severity, Severity::Overstock);
         // Idle 20 weeks: that group has no windows here, and nothing is read for it.
         assert_eq!(policy.evaluate(&row(0, 0, 7), &path(Some(120))).reorder_point, 0.0);

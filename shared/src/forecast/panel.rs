@@ -125,6 +125,8 @@ impl Panel {
         }
         let mut rows = Vec::new();
         let mut seen: HashMap<(String, NaiveDate), u64> = HashMap::new();
+        // Every way each SKU was written, to say which were read as one.
+        let mut spellings: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
         // The earliest and latest dates so far, with their lines.
         let mut span: Option<((NaiveDate, u64), (NaiveDate, u64))> = None;
         for (i, line) in lines.enumerate() {
@@ -193,10 +195,27 @@ impl Panel {
                     format!("a second row for {sku} on {date}{written} (first on line {earlier})"),
                 ));
             }
+            if !spellings.get(&sku).is_some_and(|s| s.contains(&fields[0])) {
+                spellings.entry(sku.clone()).or_default().insert(fields[0].clone());
+            }
             rows.push((sku, date, quantity));
         }
         if rows.is_empty() {
             return Err(ForecastError::NotEnoughHistory(format!("{file} has no rows")));
+        }
+        let mut merged: Vec<String> = spellings
+            .into_iter()
+            .filter(|(_, written)| written.len() > 1)
+            .map(|(sku, written)| format!("{} as {sku}", written.into_iter().collect::<Vec<_>>().join(", ")))
+            .collect();
+        if !merged.is_empty() {
+            merged.sort();
+            tracing::warn!(
+                "{file}: {} SKUs written in more than one way were read as one each (as ingest stores them): {}{}",
+                merged.len(),
+                merged.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
+                if merged.len() > 5 { "; ..." } else { "" }
+            );
         }
         Ok(Self::from_rows(&rows))
     }
@@ -243,7 +262,7 @@ impl Panel {
             let stamp = field(c_date);
             let date: NaiveDate =
                 stamp.get(..10).and_then(|d| d.parse().ok()).ok_or_else(|| bad("InvoiceDate", stamp))?;
-            *net.entry((code.to_ascii_uppercase(), date)).or_insert(0.0) += quantity;
+            *net.entry((normalise_sku(code), date)).or_insert(0.0) += quantity;
         }
         let mut rows: Vec<(String, NaiveDate, f64)> =
             net.into_iter().map(|((s, d), q)| (s, d, q.max(0.0))).collect();
