@@ -17,7 +17,9 @@ use super::level::LevelParams;
 use super::method::{Fitted, Method, Series};
 use super::naive::SeasonalNaive;
 use super::panel::Panel;
-use super::quantiles::{QuantileTable, TOTAL_LEVELS, TotalTable, running_total_quantile};
+use super::quantiles::{
+    QuantileTable, TOTAL_LEVELS, TotalTable, running_total_quantile, running_total_quantiles,
+};
 use super::select::{self, Backtest, shape};
 use super::window::{SeasonalWindowAverage, WindowAverage};
 
@@ -511,12 +513,16 @@ impl SkuModel {
         if !(TOTAL_LEVELS.0..=TOTAL_LEVELS.1).contains(&level) {
             return daily;
         }
-        for (d, q) in daily.iter_mut().enumerate() {
-            let start = d - d % WEEK_DAYS;
-            let week = mean[start..=d].iter().copied().zip(open[start..=d].iter().copied());
-            if let Some(most) = self.total_quantile(totals, week, level) {
-                *q = q.min(most);
-            }
+        let weeks = daily.chunks_mut(WEEK_DAYS).zip(mean.chunks(WEEK_DAYS)).zip(open.chunks(WEEK_DAYS));
+        for ((days, mean), open) in weeks {
+            // The total from the week's start to each day, in one pass over the week.
+            let mut day = days.iter_mut();
+            let week = mean.iter().copied().zip(open.iter().copied());
+            running_total_quantiles(totals, week, level, &self.largest_totals, self.idle_days, |most| {
+                if let Some(q) = day.next() {
+                    *q = q.min(most);
+                }
+            });
         }
         daily
     }

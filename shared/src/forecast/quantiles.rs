@@ -205,6 +205,19 @@ pub fn running_total_quantile(
     largest: &[f64],
     idle_days: Option<usize>,
 ) -> Option<f64> {
+    running_total_quantiles(table, days, level, largest, idle_days, |_| {})
+}
+
+/// [`running_total_quantile`] of every total from the first day: `each` gets the quantile of the
+/// total up to each day in turn, in one pass; the whole total's is returned.
+pub fn running_total_quantiles(
+    table: &TotalTable,
+    days: impl IntoIterator<Item = (f64, bool)>,
+    level: f64,
+    largest: &[f64],
+    idle_days: Option<usize>,
+    mut each: impl FnMut(f64),
+) -> Option<f64> {
     if table.is_empty() {
         return None;
     }
@@ -213,6 +226,7 @@ pub fn running_total_quantile(
         bound_total(scaled.max(table.zero_quantile(open_days, level, idle_days)), sum, open_days, largest)
     };
     let (mut sum, mut open_days, mut most) = (0.0, 0, 0.0_f64);
+    let mut whole = if table.consistent { 0.0 } else { read(0, 0.0) };
     for (forecast, open) in days {
         sum += forecast.max(0.0);
         if open {
@@ -221,8 +235,10 @@ pub fn running_total_quantile(
                 most = most.max(read(open_days, sum));
             }
         }
+        whole = if table.consistent { most } else { read(open_days, sum) };
+        each(whole);
     }
-    Some(if table.consistent { most } else { read(open_days, sum) })
+    Some(whole)
 }
 
 /// Samples per size group, at least, in the daily table and in each span of the totals' (fewer
