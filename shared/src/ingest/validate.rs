@@ -403,7 +403,16 @@ mod tests {
         let mut future = good;
         future[4] = Some("2999-12-01 08:26:00");
         row(&mut v, 8, &future);
-        assert_eq!(v.accepted(), 2);
+        let mut huge = good;
+        huge[3] = Some("9223372036854775807");
+        row(&mut v, 9, &huge);
+        let mut priceless = good;
+        priceless[5] = Some("1e308");
+        row(&mut v, 10, &priceless);
+        let mut returned = good;
+        returned[3] = Some("-80995");
+        row(&mut v, 11, &returned);
+        assert_eq!(v.accepted(), 3, "a return of 80,995 is a line like any");
         let reasons: Vec<(u64, &str, &str)> =
             v.quarantined.iter().map(|q| (q.line, q.column.as_deref().unwrap(), q.reason.as_str())).collect();
         assert_eq!(
@@ -413,12 +422,14 @@ mod tests {
                 (4, "invoice", "missing_value"),
                 (5, "invoice_time", "invalid_timestamp"),
                 (7, "invoice_time", "implausible_timestamp"),
-                (8, "invoice_time", "implausible_timestamp")
+                (8, "invoice_time", "implausible_timestamp"),
+                (9, "quantity", "out_of_range"),
+                (10, "unit_price", "out_of_range"),
             ]
         );
         assert_eq!(v.quarantined[0].raw, "raw 3");
         let frame = v.into_frame().unwrap();
-        assert_eq!(frame.height(), 2);
+        assert_eq!(frame.height(), 3);
         assert_eq!(frame.column("customer_id").unwrap().str().unwrap().get(0), Some("17850"));
         let times = frame.column("invoice_time").unwrap();
         assert_eq!(times.get(0).unwrap(), times.get(1).unwrap(), "ISO and US forms read the same instant");
