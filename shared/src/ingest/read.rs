@@ -446,13 +446,19 @@ pub fn read_parquet(
         };
         let column = &frame.columns()[*i];
         let dtype = column.dtype();
+        // Text includes a dictionary-encoded column (pandas' `category`), numbers a warehouse's
+        // fixed-point `decimal(p, s)`: both read as the text they hold.
+        let text_like = dtype.is_string() || dtype.is_categorical() || dtype.is_enum();
         let fits = match spec.ty {
-            ColumnType::Integer | ColumnType::Decimal => dtype.is_primitive_numeric() || dtype.is_string(),
-            ColumnType::Timestamp => {
-                matches!(dtype, DataType::Datetime(..) | DataType::Date) || dtype.is_string()
+            ColumnType::Integer | ColumnType::Decimal => {
+                dtype.is_primitive_numeric() || dtype.is_decimal() || text_like
             }
+            ColumnType::Timestamp => matches!(dtype, DataType::Datetime(..) | DataType::Date) || text_like,
             ColumnType::Text | ColumnType::CustomerKey => {
-                dtype.is_string() || dtype.is_primitive_numeric() || matches!(dtype, DataType::Boolean)
+                text_like
+                    || dtype.is_primitive_numeric()
+                    || dtype.is_decimal()
+                    || matches!(dtype, DataType::Boolean)
             }
         };
         if !fits {
@@ -480,7 +486,7 @@ pub fn read_parquet(
             (DataType::Date, Some(format)) => series
                 .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
                 .and_then(|s| s.datetime().and_then(|c| c.to_string(format))),
-            (dtype, _) if dtype.is_float() && mapping.decimal_char() != '.' => {
+            (dtype, _) if (dtype.is_float() || dtype.is_decimal()) && mapping.decimal_char() != '.' => {
                 let decimal = mapping.decimal_char().to_string();
                 column.cast(&DataType::String).and_then(|c| {
                     let written: StringChunked =
