@@ -112,6 +112,9 @@ pub struct ParsedUpload {
     pub gzip: bool,
     /// Retail counts (transactions).
     pub retail: Option<transactions::RetailCounts>,
+    /// Timestamps read month first that all read day first too
+    /// ([`validate::TimestampParser::month_first_unsure`]).
+    pub month_first_unsure: Option<u64>,
 }
 
 /// Parses and validates one upload's bytes. `batch` is its sha256.
@@ -131,6 +134,7 @@ pub fn parse_upload(
         format,
         gzip,
         retail: None,
+        month_first_unsure: None,
     };
     let mut decoded = match format::decode(file, raw, max_table_bytes) {
         Ok(decoded) => decoded,
@@ -156,6 +160,7 @@ pub fn parse_upload(
         Ok(rows) => rows,
         Err(error) => return Ok(failed(error, Some(decoded.format), decoded.gzip)),
     };
+    let month_first_unsure = validator.month_first_unsure();
     let fingerprints = std::mem::take(&mut validator.fingerprints);
     let quarantined = std::mem::take(&mut validator.quarantined);
     let frame = validator.into_frame()?;
@@ -176,6 +181,7 @@ pub fn parse_upload(
         format: Some(decoded.format),
         gzip: decoded.gzip,
         retail,
+        month_first_unsure,
     })
 }
 
@@ -415,10 +421,14 @@ impl Ingestor {
         if let Some(previous) = self.silver.get(&report_path).await? {
             let mut report: QualityReport = serde_json::from_slice(&previous.body)
                 .map_err(|e| IngestError::Table(format!("report {report_path} is unreadable: {e}")))?;
-            if report.verdict == Verdict::Fail && report.mapping.as_deref() != Some(mapping_id.as_str()) {
+            let unsure = report.verdict == Verdict::Fail || report.month_first_unsure.is_some();
+            if unsure && report.mapping.as_deref() != Some(mapping_id.as_str()) {
                 // A failed upload counted nothing: read under another mapping (the folder's, fixed
                 // since), the same bytes are read again rather than answered with the old failure.
-                tracing::info!(upload = path, sha256 = %landing.sha256, "failed before: read again under a new mapping");
+                // So are dates read month first that could as well be day first: read again under
+                // a mapping that says which, its rows are the newest batch of their invoices and
+                // replace those read before (features keep an invoice's newest batch).
+                tracing::info!(upload = path, sha256 = %landing.sha256, "read again under a new mapping");
             } else {
                 report.duplicate_upload = true;
                 report.file = path.to_owned();
@@ -517,6 +527,7 @@ impl Ingestor {
             date_range,
             freshness,
             retail: parsed.retail,
+            month_first_unsure: parsed.month_first_unsure,
             quarantine_sample: parsed.quarantined.iter().take(QUARANTINE_SAMPLE).cloned().collect(),
             verdict: Verdict::Pass,
             verdict_reasons: Vec::new(),

@@ -124,6 +124,11 @@ pub struct QualityReport {
     pub freshness: Option<Freshness>,
     /// Retail counts (transactions only).
     pub retail: Option<RetailCounts>,
+    /// Timestamps read month first (`M/D/YYYY`, the default) when every one of them would read
+    /// day first too: the report warns, and the same bytes are read again under a mapping that
+    /// names a `date_format`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month_first_unsure: Option<u64>,
     /// The first quarantined rows, for a quick look (all are in the quarantine file).
     pub quarantine_sample: Vec<QuarantinedRow>,
     /// Pass, warn or fail.
@@ -201,6 +206,14 @@ impl QualityReport {
                     thresholds.quarantine_warn * 100.0
                 ));
                 verdict = Verdict::Warn;
+            }
+            if let Some(read) = self.month_first_unsure {
+                reasons.push(format!(
+                    "{read} timestamps were read month first (M/D/YYYY) and every one reads day first \
+                     too: if the shop writes the day first, set date_format = \"%d/%m/%Y %H:%M\" in the \
+                     mapping and upload the file again (it is then read again)"
+                ));
+                verdict = verdict.max_with(Verdict::Warn);
             }
             if let Some(freshness) = &self.freshness
                 && freshness.age_days >= thresholds.stale_warn_days

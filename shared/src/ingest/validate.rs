@@ -2,7 +2,7 @@
 //! quarantine with its line, the offending column, a reason code and a message. Typed values
 //! accumulate column-wise and become a polars `DataFrame`.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -70,13 +70,25 @@ pub struct TimestampParser {
     date_format: Option<String>,
     /// Index into [`DEFAULT_TIMESTAMP_FORMATS`] that matched last: tried first next time.
     last_format: usize,
+    /// Timestamps read month first (`M/D/YYYY`, no date format given), and those of them whose
+    /// day is above 12, which cannot be read day first.
+    month_first: (u64, u64),
 }
 
 impl TimestampParser {
     /// A parser with the mapping's date format, if it names one.
     #[must_use]
     pub fn new(mapping: &Mapping) -> Self {
-        Self { date_format: mapping.date_format.clone(), last_format: 0 }
+        Self { date_format: mapping.date_format.clone(), last_format: 0, month_first: (0, 0) }
+    }
+
+    /// How many timestamps were read month first when every one of them reads day first too
+    /// (`01/12/2011` is 12 January or 1 December): a shop that writes the day first had them all
+    /// read wrong, and nothing in the file says which it meant. `None` when any was certain.
+    #[must_use]
+    pub fn month_first_unsure(&self) -> Option<u64> {
+        let (read, certain) = self.month_first;
+        (read > 0 && certain == 0).then_some(read)
     }
 
     /// The date-time `text` stands for, or `None`.
@@ -91,6 +103,10 @@ impl TimestampParser {
             let i = (self.last_format + k) % n;
             if let Ok(t) = NaiveDateTime::parse_from_str(text, DEFAULT_TIMESTAMP_FORMATS[i]) {
                 self.last_format = i;
+                if DEFAULT_TIMESTAMP_FORMATS[i].starts_with("%m/%d") {
+                    self.month_first.0 += 1;
+                    self.month_first.1 += u64::from(t.day() > 12);
+                }
                 return Some(t);
             }
         }
@@ -218,6 +234,12 @@ impl<'a> Validator<'a> {
                 Ok(Cell::Timestamp(Some(t.and_utc().timestamp_millis())))
             }
         }
+    }
+
+    /// [`TimestampParser::month_first_unsure`] of the rows read so far.
+    #[must_use]
+    pub fn month_first_unsure(&self) -> Option<u64> {
+        self.timestamps.month_first_unsure()
     }
 
     /// The accepted rows as a DataFrame: a `line` column, then the canonical columns.

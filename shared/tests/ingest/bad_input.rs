@@ -333,3 +333,64 @@ async fn typed_parquet_numbers_and_dates_are_read_under_the_folder_text_conventi
     assert!(report.error.is_none(), "{:?}", report.error);
     assert_eq!((report.rows_accepted, report.rows_quarantined), (1, 0), "{:?}", report.quarantine_sample);
 }
+
+#[tokio::test]
+async fn warehouse_decimals_and_dictionary_text_in_parquet_read_as_their_values() {
+    let mut frame = df!(
+        "InvoiceNo" => ["536365", "536366"],
+        "StockCode" => ["85123A", "22423"],
+        "Quantity" => [6i64, 2],
+        "InvoiceDate" => ["2010-12-01 08:26:00", "2010-12-01 08:28:00"],
+        "UnitPrice" => [2.55f64, 12.75],
+        "Country" => ["United Kingdom", "France"],
+    )
+    .unwrap();
+    // A `decimal(10, 2)` price, as a warehouse exports it, and a pandas `category` column: one
+    // made polars panic mid-ingest (no report), the other was refused as the wrong type.
+    let price = frame.column("UnitPrice").unwrap().cast(&DataType::Decimal(10, 2)).unwrap();
+    let country =
+        frame.column("Country").unwrap().cast(&DataType::from_categories(Categories::global())).unwrap();
+    frame.with_column(price).unwrap();
+    frame.with_column(country).unwrap();
+    for mapping in [None, Some(b"delimiter = \";\"\ndecimal = \",\"\n".as_slice())] {
+        let (_dir, _blobs, ingestor) = ingestor().await;
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes).finish(&mut frame.clone()).unwrap();
+        let mapping = mapping.map(|m| shopsense::ingest::mapping::Mapping::from_bytes("m.toml", m).unwrap());
+        let options = IngestOptions { mapping, ..options() };
+        let report = upload(&ingestor, "transactions/typed.parquet", bytes, &options).await;
+        assert!(report.error.is_none(), "{:?}", report.error);
+        assert_eq!((report.rows_accepted, report.rows_quarantined), (2, 0), "{:?}", report.quarantine_sample);
+    }
+}
+
+#[tokio::test]
+async fn dates_that_read_day_first_as_well_warn_and_read_again_under_a_date_format() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    // A UK shop's first week of December: month first, these are January to July.
+    let header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
+    let rows: String = (1..=7)
+        .map(|d| format!("5800{d},85123A,HEART,6,0{d}/12/2011 10:00,2.55,17850,United Kingdom\n"))
+        .collect();
+    let export = format!("{header}{rows}");
+    let unsure = upload(&ingestor, "transactions/uk.csv", export.clone(), &options()).await;
+    assert_eq!((unsure.verdict, unsure.month_first_unsure), (Verdict::Warn, Some(7)));
+    assert!(
+        unsure.verdict_reasons.iter().any(|r| r.contains("read month first")),
+        "{:?}",
+        unsure.verdict_reasons
+    );
+    let mapping =
+        shopsense::ingest::mapping::Mapping::from_bytes("m.toml", b"date_format = \"%d/%m/%Y %H:%M\"\n")
+            .unwrap();
+    let options = IngestOptions { mapping: Some(mapping), ..options() };
+    let again = upload(&ingestor, "transactions/uk-again.csv", export, &options).await;
+    assert!(!again.duplicate_upload, "read again under the mapping that says which");
+    assert_eq!(again.month_first_unsure, None);
+    let range = again.date_range.unwrap();
+    assert_eq!(range.min.date(), chrono::NaiveDate::from_ymd_opt(2011, 12, 1).unwrap());
+    // One day past 12 in the second place says month first: no warning.
+    let us = format!("{header}580099,85123A,HEART,6,12/13/2011 10:00,2.55,17850,United Kingdom\n{rows}");
+    let sure = upload(&ingestor, "transactions/us.csv", us, &self::options()).await;
+    assert_eq!(sure.month_first_unsure, None, "{:?}", sure.verdict_reasons);
+}
