@@ -238,8 +238,9 @@ pub async fn run_timer(app: Router, timer: LocalTimer) {
 }
 
 /// Watches one container by polling, standing in for Event Grid's BlobCreated events: a blob
-/// that is new or changed (by ETag), and unchanged since the previous poll (so a file still
-/// being copied in is not read half-written), triggers every function in `functions` once.
+/// that is new or changed (by ETag), unchanged since the previous poll and not written for
+/// [`QUIET_FOR`] (so a file still being copied in is not read half-written, even by a writer
+/// that pauses for a few seconds), triggers every function in `functions` once.
 #[derive(Debug)]
 pub struct UploadWatcher {
     container: String,
@@ -251,7 +252,14 @@ pub struct UploadWatcher {
     triggered: HashMap<String, ETag>,
     /// Path -> the ETag seen on the previous poll (not yet triggered).
     pending: HashMap<String, ETag>,
+    /// How long a blob must go unwritten before it is read.
+    quiet_for: chrono::Duration,
 }
+
+/// How long an upload must go unwritten before the local watcher reads it. One 1-second poll was
+/// too short: a writer that paused for 3 seconds had its first 700 bytes ingested as an upload of
+/// their own. (In Azure, Event Grid sends BlobCreated only once a blob is committed whole.)
+pub const QUIET_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl UploadWatcher {
     /// A watcher of `store` (the container named `container`) for `functions`.
@@ -264,7 +272,15 @@ impl UploadWatcher {
             events: Vec::new(),
             triggered: HashMap::new(),
             pending: HashMap::new(),
+            quiet_for: chrono::Duration::from_std(QUIET_FOR).unwrap_or_default(),
         }
+    }
+
+    /// Reads a blob once it has gone unwritten this long ([`QUIET_FOR`] unless set).
+    #[must_use]
+    pub fn with_quiet_for(mut self, quiet_for: std::time::Duration) -> Self {
+        self.quiet_for = chrono::Duration::from_std(quiet_for).unwrap_or_default();
+        self
     }
 
     /// Also sends `BlobCreated` events to these `(function, path prefix)` pairs.
@@ -289,7 +305,8 @@ impl UploadWatcher {
             if self.triggered.get(&blob.path) == Some(&blob.etag) {
                 continue;
             }
-            if self.pending.get(&blob.path) != Some(&blob.etag) {
+            let quiet = Utc::now() - blob.last_modified >= self.quiet_for;
+            if self.pending.get(&blob.path) != Some(&blob.etag) || !quiet {
                 still_pending.insert(blob.path.clone(), blob.etag.clone());
                 continue;
             }

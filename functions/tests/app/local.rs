@@ -79,7 +79,8 @@ async fn a_local_timer_invokes_its_function_with_a_host_shaped_timer_payload() {
 async fn a_dropped_upload_is_ingested_once_after_it_settles_and_again_when_its_bytes_change() {
     let (_home, state, app) = local_app().await;
     let uploads = state.stores.blobs.container("uploads").await.unwrap();
-    let mut watcher = UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()]);
+    let mut watcher =
+        UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()]).with_quiet_for(Duration::ZERO);
 
     uploads.put("transactions/a.csv", Bytes::from_static(b"v1"), PutOptions::default()).await.unwrap();
     assert!(watcher.poll(&app).await.is_empty(), "first sight: wait until it settles");
@@ -102,6 +103,21 @@ async fn a_dropped_upload_is_ingested_once_after_it_settles_and_again_when_its_b
 }
 
 #[tokio::test]
+async fn an_upload_written_moments_ago_waits_until_it_has_gone_quiet() {
+    let (_home, state, app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    // A writer that paused between two parts: the same ETag on two polls is not enough.
+    let mut watcher = UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()]);
+    uploads.put("transactions/slow.csv", Bytes::from_static(b"part"), PutOptions::default()).await.unwrap();
+    for _ in 0..3 {
+        assert!(watcher.poll(&app).await.is_empty(), "written under {:?} ago", local::QUIET_FOR);
+    }
+    let mut watcher = watcher.with_quiet_for(Duration::from_millis(50));
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(watcher.poll(&app).await.len(), 1, "quiet long enough, and seen before");
+}
+
+#[tokio::test]
 async fn an_inventory_upload_also_reaches_inventory_alert_as_a_blob_created_event_and_is_retried_until_it_succeeds()
  {
     assert_eq!(
@@ -111,7 +127,8 @@ async fn an_inventory_upload_also_reaches_inventory_alert_as_a_blob_created_even
     let (_home, state, app) = local_app().await;
     let uploads = state.stores.blobs.container("uploads").await.unwrap();
     let mut watcher = UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()])
-        .with_events(local::event_functions(&registry()));
+        .with_events(local::event_functions(&registry()))
+        .with_quiet_for(Duration::ZERO);
     uploads
         .put("inventory/today.csv", Bytes::from_static(b"sku,on_hand\n85123A,4\n"), PutOptions::default())
         .await
