@@ -137,7 +137,8 @@ async fn similar(
 #[serde(deny_unknown_fields)]
 struct CartRequest {
     items: Vec<String>,
-    customer_id: Option<String>,
+    /// A string, or a number as a shop's own JSON often writes its customer ids (`17850`).
+    customer_id: Option<Value>,
     k: Option<usize>,
 }
 
@@ -155,7 +156,13 @@ async fn cart(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>,
     }
     let k = k_of(request.k.map(|k| k.to_string()).as_ref())?;
     let exclusions = state.exclusions().await?;
-    let customer = request.customer_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let customer_id = match request.customer_id {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id),
+        Some(Value::Number(id)) => Some(id.to_string()),
+        Some(other) => return Err(bad(format!("customer_id must be a string or a number, got {other}"))),
+    };
+    let customer = customer_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let answer = answers::cart(&state.reader, &items, customer, k, &exclusions)
         .await?
         .ok_or(ApiError::NoModel { kind: ModelKind::Recommend })?;

@@ -120,6 +120,12 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let completed = skus(&body);
     assert_eq!(completed.len(), 100);
     assert!(completed.iter().all(|s| !bought.contains(s)), "the cart repeats a purchase: {completed:?}");
+    // The id as a number, as a shop's own JSON often writes it: the same customer.
+    let number: serde_json::Number = customer.parse().unwrap();
+    let cart = json!({ "items": [sku.clone()], "customer_id": number, "k": 100 });
+    let (status, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(skus(&body), completed, "a number finds the customer a string does");
     let (_, body) = send(&router, get(&format!("/api/recommendations/customers/{customer}.0?k=100"))).await;
     assert_eq!(body["answer"]["fallback"], json!(false), "{body}");
     assert!(skus(&body).iter().all(|s| !bought.contains(s)), "a purchase recommended: {body}");
@@ -266,6 +272,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         ("{\"items\": []}", "at least one"),
         ("{oops", "must be JSON"),
         ("{\"items\": [\"A\"], \"k\": 0}", "k must be"),
+        ("{\"items\": [\"A\"], \"customer_id\": [1]}", "customer_id must be a string or a number"),
     ] {
         let (status, answer) = send(&router, post("/api/recommendations/cart", body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
