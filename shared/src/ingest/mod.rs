@@ -425,9 +425,9 @@ impl Ingestor {
             if unsure && report.mapping.as_deref() != Some(mapping_id.as_str()) {
                 // A failed upload counted nothing: read under another mapping (the folder's, fixed
                 // since), the same bytes are read again rather than answered with the old failure.
-                // So are dates read month first that could as well be day first: read again under
-                // a mapping that says which, its rows are the newest batch of their invoices and
-                // replace those read before (features keep an invoice's newest batch).
+                // So are dates read month first that could as well be day first, under a mapping
+                // that says which: the silver table and report of these bytes (named by their
+                // sha256) are replaced, so nothing is counted twice.
                 tracing::info!(upload = path, sha256 = %landing.sha256, "read again under a new mapping");
             } else {
                 report.duplicate_upload = true;
