@@ -75,6 +75,6 @@ pub use method::Method;
 pub use model::{BucketTotal, ForecastModel, ForecasterParams, Forecasts, SkuForecast, SkuModel, WEEK_DAYS};
 pub use panel::Panel;
 pub use quantiles::{
-    BOUND_TIMES, TOTAL_LEVELS, TOTAL_SPANS, bound_total, idle_days, largest_totals, level_name,
-    running_total_quantile,
+    BOUND_TIMES, TOTAL_LEVELS, TOTAL_SPANS, bound_total, cap_days_by_week, idle_days, largest_totals,
+    level_name, running_total_quantile,
 };

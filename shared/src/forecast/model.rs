@@ -17,15 +17,13 @@ use super::level::LevelParams;
 use super::method::{Fitted, Method, Series};
 use super::naive::SeasonalNaive;
 use super::panel::Panel;
-use super::quantiles::{
-    QuantileTable, TOTAL_LEVELS, TotalTable, running_total_quantile, running_total_quantiles,
-};
+use super::quantiles::{QuantileTable, TOTAL_LEVELS, TotalTable, cap_days_by_week, running_total_quantile};
 use super::select::{self, Backtest, shape};
 use super::window::{SeasonalWindowAverage, WindowAverage};
 
 /// Days in a week of the weekly outputs (`--weekly-out`, the API's `weekly`): buckets of this
 /// many consecutive days from the first forecast day, the last one shorter when the horizon ends
-/// within it. A day's quantile is at most its week's ([`SkuModel::within_weeks`]).
+/// within it. A day's quantile is at most its week's ([`cap_days_by_week`]).
 pub const WEEK_DAYS: usize = 7;
 
 /// Longest horizon in calendar days.
@@ -493,40 +491,6 @@ impl SkuModel {
         running_total_quantile(totals, days, level, &self.largest_totals, self.idle_days)
     }
 
-    /// The daily quantiles `daily` at `level` of the days forecast at `mean` (open or not), each
-    /// at most the quantile of the total from the start of its week ([`WEEK_DAYS`]-day buckets
-    /// from the first day, as the weekly outputs read them) to itself: a week, or the shorter
-    /// last bucket of a horizon, cannot sell less than one of its days, and the cap does not
-    /// depend on how far the horizon runs. The daily table has none of the totals' rules (the
-    /// quarter-unit floor, the SKU's history bound), and for a SKU selling 1.4 units a week a
-    /// day's p99 read 221 units and its week's 34. Unchanged where the totals table has nothing
-    /// for the level ([`Self::total_quantile`]).
-    #[must_use]
-    pub fn within_weeks(
-        &self,
-        totals: &TotalTable,
-        mut daily: Vec<f64>,
-        mean: &[f64],
-        open: &[bool],
-        level: f64,
-    ) -> Vec<f64> {
-        if !(TOTAL_LEVELS.0..=TOTAL_LEVELS.1).contains(&level) {
-            return daily;
-        }
-        let weeks = daily.chunks_mut(WEEK_DAYS).zip(mean.chunks(WEEK_DAYS)).zip(open.chunks(WEEK_DAYS));
-        for ((days, mean), open) in weeks {
-            // The total from the week's start to each day, in one pass over the week.
-            let mut day = days.iter_mut();
-            let week = mean.iter().copied().zip(open.iter().copied());
-            running_total_quantiles(totals, week, level, &self.largest_totals, self.idle_days, |most| {
-                if let Some(q) = day.next() {
-                    *q = q.min(most);
-                }
-            });
-        }
-        daily
-    }
-
     /// Point forecasts of the open days with the given slots: the weighted mean of the chosen
     /// methods.
     #[must_use]
@@ -641,8 +605,10 @@ impl ForecastModel {
                     .iter()
                     .map(|&level| {
                         let factor = self.quantiles.factor(sku.class, size, level);
-                        let daily = mean.iter().map(|m| m * factor).collect();
-                        (level, sku.within_weeks(&self.totals, daily, &mean, &open_days, level))
+                        let mut daily: Vec<f64> = mean.iter().map(|m| m * factor).collect();
+                        let (largest, idle) = (&sku.largest_totals, sku.idle_days);
+                        cap_days_by_week(&self.totals, &mut daily, &mean, &open_days, level, largest, idle);
+                        (level, daily)
                     })
                     .collect();
                 SkuForecast { sku: sku.sku.clone(), mean, quantiles, size }

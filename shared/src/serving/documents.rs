@@ -279,17 +279,29 @@ impl ItemForecast {
     }
 
     /// Quantile `level` of day `day`: its point forecast times [`Self::factor`], and with a
-    /// `spread` at most the quantile of the total from the start of its week
-    /// ([`crate::forecast::WEEK_DAYS`]-day buckets from the first day, as the API's `weekly`
-    /// reads them) to itself ([`crate::forecast::SkuModel::within_weeks`]).
+    /// `spread` at most the quantile of the total from the start of its week to itself
+    /// ([`crate::forecast::cap_days_by_week`], as the forecaster caps its days).
     #[must_use]
     pub fn day_quantile(&self, day: usize, level: f64, spread: Option<(&TotalTable, &[bool])>) -> f64 {
-        use crate::forecast::{TOTAL_LEVELS, WEEK_DAYS};
-        let daily = self.mean.get(day).map_or(0.0, |&m| f64::from(m)) * self.factor(level);
-        if spread.is_none() || !(TOTAL_LEVELS.0..=TOTAL_LEVELS.1).contains(&level) {
-            return daily;
+        let factor = self.factor(level);
+        let start = day - day % crate::forecast::WEEK_DAYS;
+        let mean: Vec<f64> =
+            self.mean.get(start..=day).unwrap_or_default().iter().map(|&m| f64::from(m)).collect();
+        let mut daily: Vec<f64> = mean.iter().map(|m| m * factor).collect();
+        if let Some((table, open)) = spread
+            && let Some(open) = open.get(start..=day)
+        {
+            crate::forecast::cap_days_by_week(
+                table,
+                &mut daily,
+                &mean,
+                open,
+                level,
+                &self.largest(),
+                self.idle(),
+            );
         }
-        daily.min(self.total_quantile(day - day % WEEK_DAYS..day + 1, level, spread))
+        daily.last().copied().unwrap_or(0.0)
     }
 
     /// [`Self::largest_totals`] as read.
