@@ -191,25 +191,38 @@ pub(crate) fn pooled_choice(
 ) -> Vec<(usize, f64)> {
     let methods = params.methods.len();
     let mut counts = vec![0usize; methods];
-    // Running sums of the chosen forecasts, per series, origin, step.
-    let mut sums: Vec<Vec<Vec<f64>>> =
-        all.iter().map(|b| b.actual.iter().map(|a| vec![0.0; a.len()]).collect()).collect();
+    // Every backtest window of every series laid end to end: `windows[w]` is the range of
+    // window `w` in `actual`, in each method's `forecasts[m]` and in `sums`.
+    let mut windows = Vec::new();
+    let mut actual = Vec::new();
+    for b in all {
+        for a in &b.actual {
+            windows.push(actual.len()..actual.len() + a.len());
+            actual.extend_from_slice(a);
+        }
+    }
+    let forecasts: Vec<Vec<f64>> = (0..methods)
+        .into_par_iter()
+        .map(|m| all.iter().flat_map(|b| b.forecasts[m].iter().flatten().copied()).collect())
+        .collect();
+    // Running sums of the chosen forecasts.
+    let mut sums = vec![0.0; actual.len()];
     for round in 1..=rounds {
         let k = round as f64;
-        let best = (0..methods)
-            .into_par_iter()
-            .map(|m| {
+        let best = forecasts
+            .par_iter()
+            .enumerate()
+            .map(|(m, forecast)| {
                 let mut total = 0.0;
-                for (b, s) in all.iter().zip(&sums) {
-                    for ((actual, sum), f) in b.actual.iter().zip(s).zip(&b.forecasts[m]) {
-                        let (mut abs, mut signed) = (0.0, 0.0);
-                        for ((y, s), f) in actual.iter().zip(sum).zip(f) {
-                            let e = (s + f) / k - y;
-                            abs += e.abs();
-                            signed += e;
-                        }
-                        total += abs + params.total_weight * signed.abs();
+                for window in &windows {
+                    let (mut abs, mut signed) = (0.0, 0.0);
+                    let points = actual[window.clone()].iter().zip(&sums[window.clone()]);
+                    for ((y, s), f) in points.zip(&forecast[window.clone()]) {
+                        let e = (s + f) / k - y;
+                        abs += e.abs();
+                        signed += e;
                     }
+                    total += abs + params.total_weight * signed.abs();
                 }
                 (m, total)
             })
@@ -218,11 +231,7 @@ pub(crate) fn pooled_choice(
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map_or(0, |(m, _)| m);
         counts[best] += 1;
-        for (b, s) in all.iter().zip(&mut sums) {
-            for (sum, f) in s.iter_mut().zip(&b.forecasts[best]) {
-                sum.iter_mut().zip(f).for_each(|(s, f)| *s += f);
-            }
-        }
+        sums.iter_mut().zip(&forecasts[best]).for_each(|(s, f)| *s += f);
     }
     counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(m, &c)| (m, c as f64 / rounds as f64)).collect()
 }
