@@ -106,8 +106,9 @@ impl Tree {
         self.walk(|feature, threshold, _| row[feature] <= threshold)
     }
 
-    fn predict_binned(&self, row: &[u8]) -> f64 {
-        self.walk(|feature, _, bin| row[feature] <= bin)
+    /// The leaf value of row `r` of the fit, from its bins in `binned` (column-major).
+    fn predict_binned(&self, binned: &Binned<'_>, r: usize) -> f64 {
+        self.walk(|feature, _, bin| binned.bin(feature, r) <= bin)
     }
 }
 
@@ -173,45 +174,54 @@ impl BoostParams {
             // A bin index is a u8: more bins than `check` allows would wrap the top one to 0.
             .map(|f| quantile_cuts(rows.iter().map(|r| r[f]).collect(), self.bins.clamp(2, 255)))
             .collect();
-        // Row-major: a histogram pass reads each row's bins together, with its gradient once.
-        let binned: Vec<u8> =
-            rows.par_iter().flat_map_iter(|r| r.iter().zip(&cuts).map(|(&x, cut)| bin_of(cut, x))).collect();
+        // Column-major: a histogram pass reads one feature's bins for a leaf's rows.
+        let columns: Vec<u8> = cuts
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(f, cut)| rows.iter().map(move |r| bin_of(cut, r[f])))
+            .collect();
+        let binned = Binned { columns: &columns, rows: rows.len() };
         let offsets = prefix_offsets(&cuts);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
         let mut prediction = vec![base; rows.len()];
         let mut gradient = vec![0.0; rows.len()];
+        let mut sampled = vec![false; rows.len()];
         let mut trees = Vec::with_capacity(self.rounds);
         let keep_features = ((self.feature_fraction * features as f64).ceil() as usize).clamp(1, features);
         for _ in 0..self.rounds {
             gradient.par_iter_mut().enumerate().for_each(|(i, g)| {
                 *g = weights[i] * (prediction[i] - targets[i]).clamp(-self.huber_delta, self.huber_delta);
             });
-            let sample: Vec<u32> = (0..rows.len() as u32)
-                .filter(|_| self.row_fraction >= 1.0 || unit(&mut rng) < self.row_fraction)
-                .collect();
+            sampled
+                .iter_mut()
+                .for_each(|s| *s = self.row_fraction >= 1.0 || unit(&mut rng) < self.row_fraction);
+            let sample: Vec<u32> = (0..rows.len() as u32).filter(|&r| sampled[r as usize]).collect();
             let mut order: Vec<usize> = (0..features).collect();
             for i in (1..order.len()).rev() {
                 order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
             }
-            let mut allowed = vec![false; features];
-            for &f in &order[..keep_features] {
-                allowed[f] = true;
-            }
+            let mut allowed: Vec<usize> = order[..keep_features].to_vec();
+            allowed.sort_unstable();
             let grower = Grower {
                 params: self,
-                features,
-                binned: &binned,
+                binned,
                 cuts: &cuts,
                 offsets: &offsets,
                 gradient: &gradient,
                 weights,
                 allowed,
             };
-            let tree = grower.grow(sample);
+            let (tree, leaves) = grower.grow(sample);
+            // A sampled row's leaf is known from the growth; the others walk the tree.
+            for (rows, value) in leaves {
+                rows.iter().for_each(|&r| prediction[r as usize] += value);
+            }
             prediction
                 .par_iter_mut()
-                .zip(binned.par_chunks(features))
-                .for_each(|(p, row)| *p += tree.predict_binned(row));
+                .zip(&sampled)
+                .enumerate()
+                .filter(|(_, (_, s))| !**s)
+                .for_each(|(r, (p, _))| *p += tree.predict_binned(&binned, r));
             trees.push(tree);
         }
         Boosted { base, trees }
@@ -262,12 +272,31 @@ fn prefix_offsets(cuts: &[Vec<f64>]) -> Vec<usize> {
     offsets
 }
 
+/// The fit's rows cut into bins, column-major: feature `f` of row `r` is
+/// `columns[f * rows + r]`.
+#[derive(Clone, Copy)]
+struct Binned<'a> {
+    columns: &'a [u8],
+    rows: usize,
+}
+
+impl Binned<'_> {
+    fn column(&self, feature: usize) -> &[u8] {
+        &self.columns[feature * self.rows..(feature + 1) * self.rows]
+    }
+
+    fn bin(&self, feature: usize, r: usize) -> u8 {
+        self.columns[feature * self.rows + r]
+    }
+}
+
 /// Sums of gradient, hessian (the weights) and rows per bin, every feature's bins one after the
-/// other (see [`prefix_offsets`]).
+/// other (see [`prefix_offsets`]); only the features a tree may split on are summed.
 type Histogram = Vec<[f64; 3]>;
 
-/// Rows above which a histogram is summed in parallel chunks.
-const PARALLEL_ROWS: usize = 16_384;
+/// Rows from which a histogram's features are summed in parallel (each feature's sums are the
+/// same whichever thread adds them).
+const PARALLEL_ROWS: usize = 2_048;
 
 struct Leaf {
     rows: Vec<u32>,
@@ -281,18 +310,36 @@ struct Leaf {
 
 struct Grower<'a> {
     params: &'a BoostParams,
-    features: usize,
-    /// Row-major bins: row `r`'s are `binned[r * features..][..features]`.
-    binned: &'a [u8],
+    binned: Binned<'a>,
     cuts: &'a [Vec<f64>],
     offsets: &'a [usize],
     gradient: &'a [f64],
     weights: &'a [f64],
-    allowed: Vec<bool>,
+    /// The features this tree may split on, ascending.
+    allowed: Vec<usize>,
+}
+
+/// `rows` split by `bins[r] <= bin`, each part in the order of `rows`.
+fn split_rows(rows: &[u32], bins: &[u8], bin: u8) -> (Vec<u32>, Vec<u32>) {
+    // Without a branch per row: every row is written at the next left slot and the next right
+    // slot (from the end); only the slot of its side is kept.
+    let mut out = vec![0u32; rows.len()];
+    let (mut left, mut right_start) = (0, rows.len());
+    for &r in rows {
+        let goes_left = usize::from(bins[r as usize] <= bin);
+        out[left] = r;
+        out[right_start - 1] = r;
+        left += goes_left;
+        right_start -= 1 - goes_left;
+    }
+    let mut right = out.split_off(left);
+    right.reverse();
+    (out, right)
 }
 
 impl Grower<'_> {
-    fn grow(&self, rows: Vec<u32>) -> Tree {
+    /// The tree, and the rows of each leaf with its value.
+    fn grow(&self, rows: Vec<u32>) -> (Tree, Vec<(Vec<u32>, f64)>) {
         let mut nodes = vec![Node::Leaf(0.0)];
         let histogram = self.histogram(&rows);
         let mut leaves = vec![self.leaf(rows, histogram, 0)];
@@ -307,8 +354,7 @@ impl Grower<'_> {
             };
             let parent = leaves.swap_remove(at);
             let (_, feature, bin) = parent.best.expect("chosen for its split");
-            let (left_rows, right_rows): (Vec<u32>, Vec<u32>) =
-                parent.rows.iter().partition(|&&r| self.binned[r as usize * self.features + feature] <= bin);
+            let (left_rows, right_rows) = split_rows(&parent.rows, self.binned.column(feature), bin);
             let (small, large, small_is_left) = if left_rows.len() <= right_rows.len() {
                 (left_rows, right_rows, true)
             } else {
@@ -330,56 +376,57 @@ impl Grower<'_> {
             leaves.push(self.leaf(small, small_histogram, small_node));
             leaves.push(self.leaf(large, large_histogram, large_node));
         }
-        for leaf in leaves {
-            let value = if leaf.hessian > 0.0 { -leaf.gradient / leaf.hessian } else { 0.0 };
-            nodes[leaf.node] = Node::Leaf(self.params.learning_rate * value);
-        }
-        Tree { nodes }
+        let leaves = leaves
+            .into_iter()
+            .map(|leaf| {
+                let value = if leaf.hessian > 0.0 { -leaf.gradient / leaf.hessian } else { 0.0 };
+                let value = self.params.learning_rate * value;
+                nodes[leaf.node] = Node::Leaf(value);
+                (leaf.rows, value)
+            })
+            .collect();
+        (Tree { nodes }, leaves)
     }
 
     fn histogram(&self, rows: &[u32]) -> Histogram {
-        let len = *self.offsets.last().unwrap_or(&0);
-        let sum = |rows: &[u32]| {
-            let mut h = vec![[0.0; 3]; len];
-            for &r in rows {
-                let r = r as usize;
-                let (g, w) = (self.gradient[r], self.weights[r]);
-                let bins = &self.binned[r * self.features..(r + 1) * self.features];
-                for (&bin, &offset) in bins.iter().zip(self.offsets) {
-                    let cell = &mut h[offset + usize::from(bin)];
-                    cell[0] += g;
-                    cell[1] += w;
-                    cell[2] += 1.0;
-                }
+        // The rows' gradients and weights gathered once, read once per feature.
+        let gradients: Vec<[f64; 2]> =
+            rows.iter().map(|&r| [self.gradient[r as usize], self.weights[r as usize]]).collect();
+        let feature = |f: usize| {
+            let bins = self.binned.column(f);
+            let mut h = vec![[0.0; 3]; self.offsets[f + 1] - self.offsets[f]];
+            for (&r, &[g, w]) in rows.iter().zip(&gradients) {
+                let cell = &mut h[usize::from(bins[r as usize])];
+                cell[0] += g;
+                cell[1] += w;
+                cell[2] += 1.0;
             }
             h
         };
-        if rows.len() < PARALLEL_ROWS {
-            return sum(rows);
+        let parts: Vec<Vec<[f64; 3]>> = if rows.len() >= PARALLEL_ROWS {
+            self.allowed.par_iter().map(|&f| feature(f)).collect()
+        } else {
+            self.allowed.iter().map(|&f| feature(f)).collect()
+        };
+        let mut histogram = vec![[0.0; 3]; *self.offsets.last().unwrap_or(&0)];
+        for (&f, part) in self.allowed.iter().zip(parts) {
+            histogram[self.offsets[f]..self.offsets[f + 1]].copy_from_slice(&part);
         }
-        // Chunks summed in parallel, then added in order: the same sums whatever the scheduling.
-        let parts: Vec<Histogram> = rows.par_chunks(PARALLEL_ROWS / 2).map(sum).collect();
-        let mut total = vec![[0.0; 3]; len];
-        for part in parts {
-            for (t, p) in total.iter_mut().zip(&part) {
-                t[0] += p[0];
-                t[1] += p[1];
-                t[2] += p[2];
-            }
-        }
-        total
+        histogram
     }
 
     fn leaf(&self, rows: Vec<u32>, histogram: Histogram, node: usize) -> Leaf {
-        // Every feature's bins hold all the rows: the first feature's add up to the leaf.
-        let (gradient, hessian) =
-            histogram[..self.offsets[1]].iter().fold((0.0, 0.0), |(g, w), c| (g + c[0], w + c[1]));
+        // Every summed feature's bins hold all the rows: the first one's add up to the leaf.
+        let first = self.allowed[0];
+        let (gradient, hessian) = histogram[self.offsets[first]..self.offsets[first + 1]]
+            .iter()
+            .fold((0.0, 0.0), |(g, w), c| (g + c[0], w + c[1]));
         let min = self.params.min_leaf_rows as f64;
         let score = |g: f64, h: f64| if h > 0.0 { g * g / h } else { 0.0 };
         let parent_score = score(gradient, hessian);
         let mut best: Option<(f64, usize, u8)> = None;
         if rows.len() as f64 >= 2.0 * min {
-            for f in (0..self.features).filter(|&f| self.allowed[f]) {
+            for &f in &self.allowed {
                 let h = &histogram[self.offsets[f]..self.offsets[f + 1]];
                 let (mut g_left, mut h_left, mut n_left) = (0.0, 0.0, 0.0);
                 for (bin, cell) in h.iter().enumerate().take(h.len() - 1) {
@@ -476,6 +523,33 @@ mod tests {
         // The best first split is 15 / 15; neither half has the 20 rows two leaves of 10 need.
         assert_eq!(leaves(10), 2);
         assert_eq!(leaves(1), 8);
+    }
+
+    #[test]
+    fn rows_split_keep_their_order_on_both_sides() {
+        let bins = [3u8, 0, 7, 1, 5, 2, 9, 4];
+        let (left, right) = split_rows(&[0, 2, 3, 4, 6, 7], &bins, 3);
+        assert_eq!(left, vec![0, 3]);
+        assert_eq!(right, vec![2, 4, 6, 7]);
+        assert_eq!(split_rows(&[1, 3], &bins, 0), (vec![1], vec![3]));
+        assert_eq!(split_rows(&[], &bins, 0), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_fit_is_the_same_on_one_thread_as_on_four() {
+        // Enough rows for the histograms' parallel path.
+        let rows: Vec<Vec<f64>> = (0..5_000)
+            .map(|i| vec![f64::from(i % 97), f64::from((i * 7) % 13), f64::from(i % 5), f64::from(i / 50)])
+            .collect();
+        let targets: Vec<f64> = rows.iter().map(|r| r[0] * 0.01 + (r[1] - 6.0).abs() + r[3] * 0.02).collect();
+        let p = BoostParams { rounds: 30, min_leaf_rows: 50, ..BoostParams::default() };
+        let fit = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| p.fit(&rows, &targets, &vec![1.0; rows.len()]))
+        };
+        let one = fit(1);
+        assert!(one.trees.iter().all(|t| t.nodes.len() > 1), "every tree splits");
+        assert_eq!(one, fit(4));
     }
 
     #[test]
