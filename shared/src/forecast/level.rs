@@ -100,41 +100,54 @@ impl LevelParams {
         self.boost.check()
     }
 
-    /// The factor for each SKU's forecast (1 where the model has nothing to say: too little
-    /// history, or a SKU whose own total is 0).
+    /// Each SKU's units over the next `window` open days as the model predicts them (`None` for
+    /// a SKU that has not sold yet); empty when there is too little history to learn from, or
+    /// the model is blended at 0. It does not depend on the SKUs' own forecasts, so it can be
+    /// fitted while they are.
     ///
     /// `series[s]`: SKU `s`'s units on every open day since the panel began; `december[t]`: open
     /// day `t` falls in December; `december_goes_on`: the first day after the history does too
     /// (else a December running at the history's end has ended: a history to 31 December reads
     /// that December, not the one before); `period`: open days per week; `window`: open days of
-    /// the fit's horizon; `own[s]`: SKU `s`'s own forecast over them.
+    /// the fit's horizon.
     #[must_use]
-    pub fn scales(
+    pub fn predict_totals(
         &self,
         series: &[Vec<f64>],
         december: &[bool],
         december_goes_on: bool,
         period: usize,
         window: usize,
-        own: &[f64],
-    ) -> Vec<f64> {
-        let ones = vec![1.0; series.len()];
+    ) -> Vec<Option<f64>> {
         let days = december.len();
         let min_history = self.min_history.max(16 * period);
         if window == 0 || days < min_history + window || self.blend == 0.0 {
-            return ones;
+            return Vec::new();
         }
+        let started = std::time::Instant::now();
         let history = History::new(series, december, december_goes_on, period);
         let (rows, targets, weights) = self.training_set(&history, min_history, window);
         if rows.len() < 2 * self.boost.min_leaf_rows {
-            return ones;
+            return Vec::new();
         }
         let model = self.boost.fit(&rows, &targets, &weights);
-        let predicted: Vec<Option<f64>> = (0..series.len())
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), rows = rows.len(), "level model fitted");
+        (0..series.len())
             .map(|s| {
                 history.row(s, days).map(|(row, base)| model.predict(&row).max(0.0) * base * window as f64)
             })
-            .collect();
+            .collect()
+    }
+
+    /// The factor for each SKU's forecast, from the model's totals `predicted` (of
+    /// [`Self::predict_totals`]) and `own[s]`, SKU `s`'s own forecast over the same days: 1 where
+    /// the model has nothing to say (no totals, or a SKU whose own total is 0).
+    #[must_use]
+    pub fn scales(&self, predicted: &[Option<f64>], own: &[f64]) -> Vec<f64> {
+        let ones = vec![1.0; own.len()];
+        if predicted.len() != own.len() {
+            return ones;
+        }
         // Only SKUs that will be scaled: a SKU whose own total is 0 keeps it, so its model total
         // must not count towards `k`.
         let (own_sum, model_sum) = predicted
@@ -324,7 +337,7 @@ mod tests {
         let december = vec![false; 200];
         // Own forecasts: every SKU's last week, flat.
         let own: Vec<f64> = series.iter().map(|y| y[194..].iter().sum::<f64>() / 6.0 * 24.0).collect();
-        let scales = params().scales(&series, &december, false, 6, 24, &own);
+        let scales = params().scales(&params().predict_totals(&series, &december, false, 6, 24), &own);
         type Scales = Vec<(usize, f64)>;
         let (flat, rising): (Scales, Scales) =
             scales.iter().copied().enumerate().partition(|(s, _)| s % 2 == 0);
@@ -345,12 +358,14 @@ mod tests {
         // 96 open days of history (16 weeks of 6) and a 24-day window need 120 days: one short.
         let own = vec![100.0; 40];
         let short = rising_and_flat(119, 40);
-        assert_eq!(params().scales(&short, &[false; 119], false, 6, 24, &own), vec![1.0; 40]);
+        assert!(params().predict_totals(&short, &[false; 119], false, 6, 24).is_empty());
         let enough = rising_and_flat(120, 40);
-        assert_ne!(params().scales(&enough, &[false; 120], false, 6, 24, &own), vec![1.0; 40]);
+        let predicted = params().predict_totals(&enough, &[false; 120], false, 6, 24);
+        assert_ne!(params().scales(&predicted, &own), vec![1.0; 40]);
         let long = rising_and_flat(200, 40);
         let off = LevelParams { blend: 0.0, ..params() };
-        assert_eq!(off.scales(&long, &[false; 200], false, 6, 24, &own), vec![1.0; 40]);
+        assert!(off.predict_totals(&long, &[false; 200], false, 6, 24).is_empty());
+        assert_eq!(off.scales(&[], &own), vec![1.0; 40]);
     }
 
     #[test]
@@ -359,7 +374,7 @@ mod tests {
         series[0] = vec![0.0; 200];
         let mut own: Vec<f64> = series.iter().map(|y| y[194..].iter().sum::<f64>() * 4.0).collect();
         own[3] = 0.0;
-        let scales = params().scales(&series, &[false; 200], false, 6, 24, &own);
+        let scales = params().scales(&params().predict_totals(&series, &[false; 200], false, 6, 24), &own);
         assert_eq!(scales[0], 1.0);
         assert_eq!(scales[3], 1.0);
         // The others' scaled totals still add up to their own.

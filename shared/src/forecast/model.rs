@@ -197,9 +197,75 @@ impl ForecasterParams {
         let steps = calendar.future_open(fit_horizon).iter().filter(|&&open| open).count();
         let series: Vec<Vec<f64>> =
             panel.values.iter().map(|v| open_days.iter().map(|&d| v[d]).collect()).collect();
-        let panel_profile = weekday_profile(series.iter().map(Vec::as_slice), &slots, period);
-        let totals: Vec<f64> = (0..open_days.len()).map(|t| series.iter().map(|y| y[t]).sum()).collect();
+        let future: Vec<u8> = calendar.future(fit_horizon).iter().filter_map(|(_, slot)| *slot).collect();
+        let december: Vec<bool> = open_days.iter().map(|&d| calendar.date(d).month() == 12).collect();
+        let goes_on = calendar.future(1).first().is_some_and(|(day, _)| day.month() == 12);
+        // The level model learns from the history alone: its trees grow while the SKUs' own
+        // methods are backtested (one thread then helps the other's parallel work).
+        let started = std::time::Instant::now();
+        let (predicted, mut choices) = rayon::join(
+            || {
+                let level = self.level.as_ref()?;
+                Some(level.predict_totals(&series, &december, goes_on, period, future.len()))
+            },
+            || self.fit_skus(&panel.skus, &series, &slots, period, steps),
+        );
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "forecast fit: methods and level model");
+        if let (Some(level), Some(predicted)) = (&self.level, predicted) {
+            let own: Vec<f64> =
+                choices.par_iter().map(|c| c.model.predict_open(&future).iter().sum()).collect();
+            for (choice, scale) in choices.iter_mut().zip(level.scales(&predicted, &own)) {
+                choice.model.level = scale;
+            }
+        }
+        let correction = if self.bias_correction {
+            let demand: f64 = choices.iter().map(|c| c.model.backtest.demand).sum();
+            let forecast: f64 = choices.iter().map(|c| c.model.backtest.forecast).sum();
+            if forecast > 0.0 { (demand / forecast).clamp(0.5, 2.0) } else { 1.0 }
+        } else {
+            1.0
+        };
+        // As served: the forecast scaled by the correction, the ratio to it.
+        let scaled: Vec<Vec<(f64, f64)>> = choices
+            .iter()
+            .map(|c| c.ratios.iter().map(|&(size, r)| (size * correction, r / correction)).collect())
+            .collect();
+        let samples: Vec<&[(f64, f64)]> = scaled.iter().map(Vec::as_slice).collect();
+        let quantiles = QuantileTable::from_samples(&samples, self.interval_coverage);
+        let scaled_totals: Vec<Vec<(usize, f64, f64)>> = choices
+            .iter()
+            .map(|c| c.total_ratios.iter().map(|&(n, f, r)| (n, f * correction, r / correction)).collect())
+            .collect();
+        let total_samples: Vec<&[(usize, f64, f64)]> = scaled_totals.iter().map(Vec::as_slice).collect();
+        let zero_samples: Vec<&[(usize, usize, f64)]> =
+            choices.iter().map(|c| c.zero_totals.as_slice()).collect();
+        let totals = TotalTable::from_samples(&total_samples).with_zero_forecasts(&zero_samples, period);
+        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "forecast fit: quantile tables");
+        Ok(ForecastModel {
+            version: MODEL_VERSION,
+            params: self.clone(),
+            calendar,
+            correction,
+            quantiles,
+            totals,
+            skus: choices.into_iter().map(|c| c.model).collect(),
+        })
+    }
 
+    /// Each SKU's own ensemble: its methods backtested (phase 1), the weights of each demand
+    /// class pooled, then the chosen methods fitted on its whole history (phase 2), in parallel
+    /// over the SKUs. `series[s]`: SKU `s`'s units per open day, `slots` their weekday slots,
+    /// `period` open days per week; `steps`: open days of the fit's horizon.
+    fn fit_skus(
+        &self,
+        skus: &[String],
+        series: &[Vec<f64>],
+        slots: &[u8],
+        period: usize,
+        steps: usize,
+    ) -> Vec<SkuFit> {
+        let panel_profile = weekday_profile(series.iter().map(Vec::as_slice), slots, period);
+        let totals: Vec<f64> = (0..slots.len()).map(|t| series.iter().map(|y| y[t]).sum()).collect();
         // Phase 1, per series in parallel: training values, weekday profile, backtests.
         let prepared: Vec<Option<Prepared>> = series
             .par_iter()
@@ -232,33 +298,41 @@ impl ForecasterParams {
             })
             .collect();
         // Pooled weights per demand class (and over all series for classes with few series).
-        let pooled = |filter: &dyn Fn(DemandClass) -> bool| {
-            let members: Vec<&select::Backtests> = prepared
+        let members = |filter: &dyn Fn(DemandClass) -> bool| -> Vec<&select::Backtests> {
+            prepared
                 .iter()
                 .flatten()
                 .filter(|p| filter(p.class) && !p.backtests.origins.is_empty())
                 .map(|p| &p.backtests)
-                .collect();
-            (members.len(), select::pooled_choice(self, &members, POOLED_ROUNDS))
+                .collect()
         };
         let class_weights: Vec<(DemandClass, Vec<(usize, f64)>)> =
             if self.selection == Selection::PooledByClass {
-                let (_, all) = pooled(&|_| true);
+                // The weights pooled over all series are chosen only if a class needs them.
+                let mut all: Option<Vec<(usize, f64)>> = None;
                 DemandClass::ALL
                     .iter()
                     .map(|&class| {
-                        let (members, weights) = pooled(&|c| c == class);
-                        (class, if members >= MIN_POOLED_SERIES { weights } else { all.clone() })
+                        let of_class = members(&|c| c == class);
+                        let weights = if of_class.len() >= MIN_POOLED_SERIES {
+                            select::pooled_choice(self, &of_class, POOLED_ROUNDS)
+                        } else {
+                            all.get_or_insert_with(|| {
+                                select::pooled_choice(self, &members(&|_| true), POOLED_ROUNDS)
+                            })
+                            .clone()
+                        };
+                        (class, weights)
                     })
                     .collect()
             } else {
                 Vec::new()
             };
         // Phase 2: the final fits.
-        let mut choices: Vec<SkuFit> = prepared
+        prepared
             .par_iter()
-            .zip(&panel.skus)
-            .zip(&series)
+            .zip(skus)
+            .zip(series)
             .map(|((prepared, sku), y)| {
                 let Some(p) = prepared else {
                     return SkuFit {
@@ -305,49 +379,7 @@ impl ForecasterParams {
                     zero_totals: choice.zero_totals,
                 }
             })
-            .collect();
-        if let Some(level) = &self.level {
-            let future: Vec<u8> = calendar.future(fit_horizon).iter().filter_map(|(_, slot)| *slot).collect();
-            let own: Vec<f64> =
-                choices.par_iter().map(|c| c.model.predict_open(&future).iter().sum()).collect();
-            let december: Vec<bool> = open_days.iter().map(|&d| calendar.date(d).month() == 12).collect();
-            let goes_on = calendar.future(1).first().is_some_and(|(day, _)| day.month() == 12);
-            let scales = level.scales(&series, &december, goes_on, period, future.len(), &own);
-            for (choice, scale) in choices.iter_mut().zip(scales) {
-                choice.model.level = scale;
-            }
-        }
-        let correction = if self.bias_correction {
-            let demand: f64 = choices.iter().map(|c| c.model.backtest.demand).sum();
-            let forecast: f64 = choices.iter().map(|c| c.model.backtest.forecast).sum();
-            if forecast > 0.0 { (demand / forecast).clamp(0.5, 2.0) } else { 1.0 }
-        } else {
-            1.0
-        };
-        // As served: the forecast scaled by the correction, the ratio to it.
-        let scaled: Vec<Vec<(f64, f64)>> = choices
-            .iter()
-            .map(|c| c.ratios.iter().map(|&(size, r)| (size * correction, r / correction)).collect())
-            .collect();
-        let samples: Vec<&[(f64, f64)]> = scaled.iter().map(Vec::as_slice).collect();
-        let quantiles = QuantileTable::from_samples(&samples, self.interval_coverage);
-        let scaled_totals: Vec<Vec<(usize, f64, f64)>> = choices
-            .iter()
-            .map(|c| c.total_ratios.iter().map(|&(n, f, r)| (n, f * correction, r / correction)).collect())
-            .collect();
-        let total_samples: Vec<&[(usize, f64, f64)]> = scaled_totals.iter().map(Vec::as_slice).collect();
-        let zero_samples: Vec<&[(usize, usize, f64)]> =
-            choices.iter().map(|c| c.zero_totals.as_slice()).collect();
-        let totals = TotalTable::from_samples(&total_samples).with_zero_forecasts(&zero_samples, period);
-        Ok(ForecastModel {
-            version: MODEL_VERSION,
-            params: self.clone(),
-            calendar,
-            correction,
-            quantiles,
-            totals,
-            skus: choices.into_iter().map(|c| c.model).collect(),
-        })
+            .collect()
     }
 }
 
