@@ -202,6 +202,10 @@ impl BoostParams {
             }
             let mut allowed: Vec<usize> = order[..keep_features].to_vec();
             allowed.sort_unstable();
+            // Feature 0 is always summed: its bins give a leaf's totals, the same sums whichever
+            // features the tree may split on.
+            let summed: Vec<usize> =
+                if allowed[0] == 0 { allowed.clone() } else { [&[0], allowed.as_slice()].concat() };
             let grower = Grower {
                 params: self,
                 binned,
@@ -210,6 +214,7 @@ impl BoostParams {
                 gradient: &gradient,
                 weights,
                 allowed,
+                summed,
             };
             let (tree, leaves) = grower.grow(sample);
             // A sampled row's leaf is known from the growth; the others walk the tree.
@@ -224,6 +229,12 @@ impl BoostParams {
                 .for_each(|(r, (p, _))| *p += tree.predict_binned(&binned, r));
             trees.push(tree);
         }
+        // The leaves' row lists kept every row's prediction as walking every tree gives it.
+        debug_assert!(
+            (0..rows.len()).all(|r| {
+                prediction[r] == trees.iter().fold(base, |p, t| p + t.predict_binned(&binned, r))
+            })
+        );
         Boosted { base, trees }
     }
 }
@@ -291,7 +302,8 @@ impl Binned<'_> {
 }
 
 /// Sums of gradient, hessian (the weights) and rows per bin, every feature's bins one after the
-/// other (see [`prefix_offsets`]); only the features a tree may split on are summed.
+/// other (see [`prefix_offsets`]); only the features a tree may split on, and the first, are
+/// summed.
 type Histogram = Vec<[f64; 3]>;
 
 /// Rows from which a histogram's features are summed in parallel (each feature's sums are the
@@ -317,6 +329,8 @@ struct Grower<'a> {
     weights: &'a [f64],
     /// The features this tree may split on, ascending.
     allowed: Vec<usize>,
+    /// The features whose histograms are summed: `allowed`, and feature 0.
+    summed: Vec<usize>,
 }
 
 /// `rows` split by `bins[r] <= bin`, each part in the order of `rows`.
@@ -404,23 +418,21 @@ impl Grower<'_> {
             h
         };
         let parts: Vec<Vec<[f64; 3]>> = if rows.len() >= PARALLEL_ROWS {
-            self.allowed.par_iter().map(|&f| feature(f)).collect()
+            self.summed.par_iter().map(|&f| feature(f)).collect()
         } else {
-            self.allowed.iter().map(|&f| feature(f)).collect()
+            self.summed.iter().map(|&f| feature(f)).collect()
         };
         let mut histogram = vec![[0.0; 3]; *self.offsets.last().unwrap_or(&0)];
-        for (&f, part) in self.allowed.iter().zip(parts) {
+        for (&f, part) in self.summed.iter().zip(parts) {
             histogram[self.offsets[f]..self.offsets[f + 1]].copy_from_slice(&part);
         }
         histogram
     }
 
     fn leaf(&self, rows: Vec<u32>, histogram: Histogram, node: usize) -> Leaf {
-        // Every summed feature's bins hold all the rows: the first one's add up to the leaf.
-        let first = self.allowed[0];
-        let (gradient, hessian) = histogram[self.offsets[first]..self.offsets[first + 1]]
-            .iter()
-            .fold((0.0, 0.0), |(g, w), c| (g + c[0], w + c[1]));
+        // Every feature's bins hold all the rows: the first one's add up to the leaf.
+        let (gradient, hessian) =
+            histogram[..self.offsets[1]].iter().fold((0.0, 0.0), |(g, w), c| (g + c[0], w + c[1]));
         let min = self.params.min_leaf_rows as f64;
         let score = |g: f64, h: f64| if h > 0.0 { g * g / h } else { 0.0 };
         let parent_score = score(gradient, hessian);
@@ -542,7 +554,9 @@ mod tests {
             .map(|i| vec![f64::from(i % 97), f64::from((i * 7) % 13), f64::from(i % 5), f64::from(i / 50)])
             .collect();
         let targets: Vec<f64> = rows.iter().map(|r| r[0] * 0.01 + (r[1] - 6.0).abs() + r[3] * 0.02).collect();
-        let p = BoostParams { rounds: 30, min_leaf_rows: 50, ..BoostParams::default() };
+        // Half the features per tree: some trees may not split on the first.
+        let p =
+            BoostParams { rounds: 30, min_leaf_rows: 50, feature_fraction: 0.5, ..BoostParams::default() };
         let fit = |threads| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| p.fit(&rows, &targets, &vec![1.0; rows.len()]))

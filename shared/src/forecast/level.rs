@@ -101,8 +101,8 @@ impl LevelParams {
     }
 
     /// Each SKU's units over the next `window` open days as the model predicts them (`None` for
-    /// a SKU that has not sold yet); empty when there is too little history to learn from, or
-    /// the model is blended at 0. It does not depend on the SKUs' own forecasts, so it can be
+    /// a SKU that has not sold yet); empty when there is too little history to learn from, no
+    /// window, or the model is blended at 0. It does not depend on the SKUs' own forecasts, so it can be
     /// fitted while they are.
     ///
     /// `series[s]`: SKU `s`'s units on every open day since the panel began; `december[t]`: open
@@ -145,6 +145,7 @@ impl LevelParams {
     #[must_use]
     pub fn scales(&self, predicted: &[Option<f64>], own: &[f64]) -> Vec<f64> {
         let ones = vec![1.0; own.len()];
+        debug_assert!(predicted.is_empty() || predicted.len() == own.len(), "a total per SKU");
         if predicted.len() != own.len() {
             return ones;
         }

@@ -210,7 +210,10 @@ impl ForecasterParams {
             },
             || self.fit_skus(&panel.skus, &series, &slots, period, steps),
         );
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "forecast fit: methods and level model");
+        tracing::debug!(
+            seconds_since_start = started.elapsed().as_secs_f64(),
+            "forecast fit: methods and level model done"
+        );
         if let (Some(level), Some(predicted)) = (&self.level, predicted) {
             let own: Vec<f64> =
                 choices.par_iter().map(|c| c.model.predict_open(&future).iter().sum()).collect();
@@ -240,7 +243,10 @@ impl ForecasterParams {
         let zero_samples: Vec<&[(usize, usize, f64)]> =
             choices.iter().map(|c| c.zero_totals.as_slice()).collect();
         let totals = TotalTable::from_samples(&total_samples).with_zero_forecasts(&zero_samples, period);
-        tracing::debug!(seconds = started.elapsed().as_secs_f64(), "forecast fit: quantile tables");
+        tracing::debug!(
+            seconds_since_start = started.elapsed().as_secs_f64(),
+            "forecast fit: quantile tables done"
+        );
         Ok(ForecastModel {
             version: MODEL_VERSION,
             params: self.clone(),

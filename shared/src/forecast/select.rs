@@ -205,6 +205,11 @@ pub(crate) fn pooled_choice(
         .into_par_iter()
         .map(|m| all.iter().flat_map(|b| b.forecasts[m].iter().flatten().copied()).collect())
         .collect();
+    // Each method's forecast of a window is as long as the window (`backtest_all`).
+    debug_assert!(forecasts.iter().all(|f| f.len() == actual.len()));
+    debug_assert!(all.iter().all(|b| {
+        b.forecasts.iter().all(|per_origin| per_origin.iter().map(Vec::len).eq(b.actual.iter().map(Vec::len)))
+    }));
     // Running sums of the chosen forecasts.
     let mut sums = vec![0.0; actual.len()];
     for round in 1..=rounds {
