@@ -41,11 +41,17 @@
 //! 90 days) are forecast at the path's mean daily units and mean daily variance.
 //!
 //! ## Severity, first match wins
-//! 1. `stockout_risk`: stock runs out before replenishment can arrive. Without an arrival day
+//! 1. `stockout_risk`: stock runs out before replenishment can arrive, short by more than half a
+//!    unit (`D - stock > 0.5`, written `stock < D` below): stock is counted in whole units, and a
+//!    SKU forecast to sell 0.1 units over its lead time sells nothing in most lead times (584 of
+//!    Online Retail's 3,805 SKUs are forecast between 0 and 0.5 units over 7 days; with nothing on
+//!    hand each was a stock-out risk, the top severity, ahead of a real shortage further down
+//!    the list). Without an arrival day
 //!    for the units on order (or with one beyond the lead time): `on_hand < D(L)`, since an
 //!    order placed now is the first replenishment counted on. With units on order due in `d <= L`
 //!    days: `on_hand < D(d)` (it runs out before they come) or `on_hand + on_order < D(L)`
-//!    (together they do not last until an order placed now arrives).
+//!    (together they do not last until an order placed now arrives). Such a SKU still gets
+//!    `below_reorder_point` and its order when the position is at or below the reorder point.
 //! 2. `below_reorder_point`: `position <= reorder point` with something to order (a SKU forecast
 //!    to sell nothing, with a reorder point of 0 and nothing on hand, is `ok`, not an alert to
 //!    order nothing).
@@ -75,6 +81,14 @@ use super::normal::{Z_P90, inverse_normal_cdf};
 use crate::forecast::model::MAX_HORIZON;
 use crate::forecast::quantiles::TOTAL_LEVELS;
 use crate::sku::normalise_sku;
+
+/// Units a stock must fall short of a demand by to run out ([`runs_short`]).
+const SHORT_BY: f64 = 0.5;
+
+/// `stock` (whole units) falls short of the forecast `demand` by more than half a unit.
+fn runs_short(stock: f64, demand: f64) -> bool {
+    demand - stock > SHORT_BY
+}
 
 /// How alerts are raised and orders sized; per-SKU lead times and service levels in the
 /// snapshot override the defaults here.
@@ -224,9 +238,12 @@ impl AlertPolicy {
         let (stockout_risk, due_demand) = match due {
             Some(d) => {
                 let until_due = demand.units(d as usize);
-                (on_hand < until_due || (position as f64) < lead_time_demand, Some(until_due))
+                (
+                    runs_short(on_hand, until_due) || runs_short(position as f64, lead_time_demand),
+                    Some(until_due),
+                )
             }
-            None => (on_hand < lead_time_demand, None),
+            None => (runs_short(on_hand, lead_time_demand), None),
         };
         let severity = if stockout_risk {
             Severity::StockoutRisk
@@ -249,7 +266,7 @@ impl AlertPolicy {
         };
         let reason = match severity {
             Severity::StockoutRisk => match (due, due_demand) {
-                (Some(d), Some(until_due)) if on_hand < until_due => format!(
+                (Some(d), Some(until_due)) if runs_short(on_hand, until_due) => format!(
                     "on hand {} lasts {cover_text}, less than the {} until the {} on order \
                      arrive (demand {until_due:.1} by then); {order_text}",
                     row.on_hand,
@@ -565,6 +582,20 @@ mod tests {
         assert_eq!(alert.days_of_cover, 3);
         assert_eq!(alert.suggested_order_qty, 0, "the position 535 exceeds the order-up-to level");
         assert!(alert.reason.contains("on order 500, arrival not given"), "{}", alert.reason);
+    }
+
+    #[test]
+    fn a_slow_sku_with_nothing_on_hand_is_a_stockout_risk_only_when_short_by_more_than_half_a_unit() {
+        let policy = AlertPolicy::default();
+        // 0.05 a day: D(7) = 0.35, most lead times sell nothing. Still an order to place.
+        let slow = policy.evaluate(&row(0, 0, 7), &flat(40, 0.05, 0.0));
+        assert_eq!(slow.severity, Severity::BelowReorderPoint, "{slow:?}");
+        assert_eq!(slow.suggested_order_qty, 2, "D(35) = 1.75");
+        // 0.1 a day: D(7) = 0.7, short by more than half a unit.
+        assert_eq!(policy.evaluate(&row(0, 0, 7), &flat(40, 0.1, 0.0)).severity, Severity::StockoutRisk);
+        // One unit on hand against 1.4: short by 0.4; against 1.75, by 0.75.
+        assert_ne!(policy.evaluate(&row(1, 0, 7), &flat(40, 0.2, 0.0)).severity, Severity::StockoutRisk);
+        assert_eq!(policy.evaluate(&row(1, 0, 7), &flat(40, 0.25, 0.0)).severity, Severity::StockoutRisk);
     }
 
     #[test]

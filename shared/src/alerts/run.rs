@@ -688,8 +688,9 @@ mod tests {
             )
             .unwrap()
         };
-        // A SKU idle for months and a best seller, both out of stock; one with two days left.
-        for (sku, on_hand, mean) in [("A-IDLE", 0, 0.01), ("FAST", 0, 5.0), ("MID", 12, 5.0)] {
+        // A slow SKU (0.7 units over the lead time) and a best seller, both out of stock; one with
+        // two days left.
+        for (sku, on_hand, mean) in [("A-SLOW", 0, 0.1), ("FAST", 0, 5.0), ("MID", 12, 5.0)] {
             let alert = AlertPolicy::default().evaluate(&InventoryRow::new(sku, on_hand), &flat(mean));
             assert_eq!(alert.severity, Severity::StockoutRisk, "{alert:?}");
             let body = StoredAlert {
@@ -708,7 +709,7 @@ mod tests {
         store.upsert(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest).unwrap()).await.unwrap();
         let (_, alerts, matching) = open_alerts(&store, None, None, 10).await.unwrap().unwrap();
         let order: Vec<&str> = alerts.iter().map(|a| a.alert.sku.as_str()).collect();
-        assert_eq!((order, matching), (vec!["FAST", "A-IDLE", "MID"], 3));
+        assert_eq!((order, matching), (vec!["FAST", "A-SLOW", "MID"], 3));
     }
 
     #[test]
