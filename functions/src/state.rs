@@ -110,7 +110,15 @@ impl AppState {
             max_table_bytes: settings.parse_or("INGEST_MAX_TABLE_BYTES", DEFAULT_MAX_TABLE_BYTES)?,
             ..IngestOptions::default()
         };
-        let keep = settings.parse_or(KEEP_VERSIONS_SETTING, DEFAULT_KEEP_VERSIONS)?;
+        let keep: usize = settings.parse_or(KEEP_VERSIONS_SETTING, DEFAULT_KEEP_VERSIONS)?;
+        if keep < 2 {
+            // One kept version is the live one alone: nothing to roll back to.
+            return Err(shopsense::settings::SettingsError::Invalid {
+                name: KEEP_VERSIONS_SETTING.into(),
+                reason: format!("{keep} keeps no version to roll back to: set 2 or more"),
+            }
+            .into());
+        }
         let registry = Registry::open(&stores, keep).await?;
         let silver = stores.blobs.container(SILVER_CONTAINER).await?;
         let trainer = Trainer::new(silver, registry, train_options(&settings)?);

@@ -169,3 +169,19 @@ async fn the_same_blob_gives_the_same_event_whenever_it_is_seen() {
         .unwrap();
     assert_ne!(event(&replaced)["id"], first["id"], "a new upload under the same name is a new event");
 }
+
+#[tokio::test]
+async fn keeping_fewer_than_two_versions_is_refused_by_name_before_anything_is_deleted() {
+    let home = tempfile::tempdir().unwrap();
+    let home_text = home.path().display().to_string();
+    for keep in ["0", "1"] {
+        let values = settings(&[("SHOPSENSE_HOME", home_text.as_str()), ("SHOPSENSE_KEEP_VERSIONS", keep)]);
+        let Err(e) = shopsense_functions::state::AppState::open(values).await else {
+            panic!("SHOPSENSE_KEEP_VERSIONS={keep} was accepted");
+        };
+        let message = e.to_string();
+        assert!(message.contains("SHOPSENSE_KEEP_VERSIONS") && message.contains("roll back"), "{message}");
+    }
+    let values = settings(&[("SHOPSENSE_HOME", home_text.as_str()), ("SHOPSENSE_KEEP_VERSIONS", "2")]);
+    assert!(shopsense_functions::state::AppState::open(values).await.is_ok());
+}
