@@ -76,6 +76,12 @@ command -v python3 >/dev/null || die "python3 is not on PATH (needed to read car
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 build=(--release --locked -p shopsense-functions --bin shopsense)
+# The commit goes into every model manifest's code version: a retrain after a deploy of new code
+# trains again even when no new data came (`-dirty` for uncommitted changes).
+if [[ -z "${SHOPSENSE_GIT_SHA:-}" ]] && sha="$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null)"; then
+  git -C "$root" diff --quiet HEAD 2>/dev/null || sha="$sha-dirty"
+  export SHOPSENSE_GIT_SHA="$sha"
+fi
 
 case "$route" in
   zig)

@@ -74,6 +74,10 @@ pub enum Command {
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
+        /// Train even a kind whose live version was trained on the same feature files, code and
+        /// options (without it, such a kind is left as it is).
+        #[arg(long)]
+        force: bool,
     },
     /// Inventory alerts for a snapshot (`sku,on_hand[,on_order][,lead_time_days][,service_level][,on_order_due_days]`
     /// CSV, or the custom event's JSON) against the live forecast: stores them like the
@@ -467,10 +471,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = settings(&cli, Some(BackendChoice::Local))?;
             run_local(settings, *port, Duration::from_millis(*poll_ms), !*no_demo).await
         }
-        Command::Train { only, json } => {
+        Command::Train { only, json, force } => {
             let state = open_state(&cli).await?;
             let kinds = if only.is_empty() { ModelKind::ALL.to_vec() } else { only.clone() };
-            crate::commands::train::train(&state.trainer, &kinds, *json).await.map(|_| ())
+            let trainer = if *force { (*state.trainer).clone().forcing() } else { (*state.trainer).clone() };
+            crate::commands::train::train(&trainer, &kinds, *json).await.map(|_| ())
         }
         Command::Alerts { inventory, mapping, as_of, snapshot_id, json } => {
             let state = open_state(&cli).await?;

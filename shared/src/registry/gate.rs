@@ -1,21 +1,28 @@
-//! Promotion gates: a version goes live only if its held-out metrics hold against the live
-//! version and beat a sanity baseline measured on the same held-out slice.
+//! Promotion gates: a version goes live only if its held-out metrics hold against the versions
+//! live lately and beat a sanity baseline measured on the same held-out slice.
 //!
-//! | kind | against the live version | sanity floor |
+//! | kind | against the versions live lately | sanity floor |
 //! |---|---|---|
-//! | recommend | `ndcg / popularity_ndcg` >= `recommend_ndcg_vs_live` x live's (default 0.98) | `ndcg` > `popularity_ndcg` (popularity on the same split) |
-//! | forecast | `wape_total / naive_wape_total` <= `forecast_wape_vs_live` x live's (default 1.02) | `wape_total` < `naive_wape_total` (seasonal naive on the same holdout) |
-//! | segments | `silhouette` >= `segments_silhouette_vs_live` x live (default 0.95) | `silhouette` >= `segments_min_silhouette` (default 0.25) |
+//! | recommend | `ndcg / popularity_ndcg` >= `recommend_ndcg_vs_live` x theirs (default 0.90) | `ndcg` > `popularity_ndcg` (popularity on the same split) |
+//! | forecast | `wape_total / naive_wape_total` <= `forecast_wape_vs_live` x theirs (default 1.10) | `wape_total` < `naive_wape_total` (seasonal naive on the same holdout) |
+//! | segments | `silhouette` >= `segments_silhouette_vs_live` x theirs (default 0.95) | `silhouette` >= `segments_min_silhouette` (default 0.25) |
 //!
-//! The live version's metrics are the ones recorded when it was trained, on its own, older
-//! held-out slice. Raw metrics from two slices do not compare: on Online Retail the same
-//! forecaster's 28-day-total WAPE is 35% on the last 28 days and 44-49% on each of the three
-//! windows before, far more than a 2% tolerance. So the comparison is of each version's skill
-//! over the baseline measured on its own slice (nDCG over popularity's, WAPE over seasonal
-//! naive's), which moves with the model, not with how hard the slice is. A live record without
-//! a baseline (or with a baseline of 0) is compared on the raw metric. The comparison guards
-//! against regressions of the pipeline, and the floor against data on which the model is no
-//! better than the naive answer. Without a live version only the floor applies.
+//! "Theirs" is the median over the live version and the versions live before it (at most
+//! [`GATE_HISTORY`] in all), each as recorded when it was trained, on its own, older held-out
+//! slice. Raw metrics from two slices do not compare: on Online Retail the same forecaster's
+//! 28-day-total WAPE is 35% on the last 28 days and 44-49% on each of the three windows before.
+//! So the comparison is of each version's skill over the baseline measured on its own slice
+//! (nDCG over popularity's, WAPE over seasonal naive's), which moves with the model, not with
+//! how hard the slice is. What is left still moves from night to night: retrained every day
+//! from 2011-11-21 to 2011-12-09 on Online Retail, the forecaster's skill ranged over 0.667-0.743
+//! (up 4.5% from one night to the next), and from 2011-11-28 the recommender's over 3.34-3.59.
+//! Against the live version alone with 2% tolerances, 6 of 17 ordinary nights rejected the
+//! forecast, and after one lucky night the recommender was rejected on the 6 nights that
+//! followed; the median of recent live versions does not follow one lucky night, and the
+//! tolerances are wider than that night-to-night noise (replayed, those nights all pass).
+//! The gate thus catches a broken pipeline or broken data, not a change smaller than the noise
+//! of one held-out slice. A record without a baseline (or with a baseline of 0) is compared with
+//! the live version on the raw metric. Without a live version only the floor applies.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,11 +33,13 @@ use crate::settings::{Settings, SettingsError};
 /// Gate thresholds (settings `SHOPSENSE_GATE_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Gates {
-    /// A new recommender's nDCG must reach this share of the live one's.
+    /// A new recommender's nDCG over popularity's must reach this share of the recent live
+    /// versions' median.
     pub recommend_ndcg_vs_live: f64,
-    /// A new forecast's 28-day-total WAPE may be at most this multiple of the live one's.
+    /// A new forecast's 28-day-total WAPE over seasonal naive's may be at most this multiple of
+    /// the recent live versions' median.
     pub forecast_wape_vs_live: f64,
-    /// A new segmentation's silhouette must reach this share of the live one's.
+    /// A new segmentation's silhouette must reach this share of the recent live versions' median.
     pub segments_silhouette_vs_live: f64,
     /// The least silhouette any segmentation must have.
     pub segments_min_silhouette: f64,
@@ -39,13 +48,17 @@ pub struct Gates {
 impl Default for Gates {
     fn default() -> Self {
         Self {
-            recommend_ndcg_vs_live: 0.98,
-            forecast_wape_vs_live: 1.02,
+            recommend_ndcg_vs_live: 0.90,
+            forecast_wape_vs_live: 1.10,
             segments_silhouette_vs_live: 0.95,
             segments_min_silhouette: 0.25,
         }
     }
 }
+
+/// The live version and the versions live before it whose median a candidate is judged against,
+/// at most.
+pub const GATE_HISTORY: usize = 5;
 
 /// The settings holding the thresholds, in [`Gates`] field order.
 pub const GATE_SETTINGS: [&str; 4] = [
@@ -118,29 +131,45 @@ impl Gates {
         })
     }
 
-    /// Judges `candidate` metrics against the `live` version's (id and metrics), per the table in
-    /// the module docs. A metric missing from the candidate fails its check.
+    /// Judges `candidate` metrics against `live`: the live version's id and metrics first, then
+    /// those of the versions live before it, newest first (the first [`GATE_HISTORY`] are read),
+    /// per the table in the module docs. A metric missing from the candidate fails its check.
     #[must_use]
-    pub fn judge(&self, kind: ModelKind, candidate: &Value, live: Option<(&str, &Value)>) -> GateReport {
+    pub fn judge(&self, kind: ModelKind, candidate: &Value, live: &[(&str, &Value)]) -> GateReport {
         let get = |v: &Value, name: &str| v.get(name).and_then(Value::as_f64);
         let value = |name: &str| get(candidate, name).unwrap_or(f64::NAN);
+        let live = &live[..live.len().min(GATE_HISTORY)];
         let mut checks = Vec::new();
-        // `metric`, or `metric / baseline` when both sides have a positive baseline.
+        // `metric / baseline` against the median of the recent live versions' when every side has
+        // a positive baseline, else `metric` against the live version's.
         let mut vs_live = |metric: &str, baseline: Option<&str>, ratio: f64, higher_is_better: bool| {
-            let Some(live_metrics) = live.map(|(_, m)| m) else { return };
+            let Some(&(_, live_metrics)) = live.first() else { return };
             let Some(live_value) = get(live_metrics, metric) else { return };
-            let skill = |metrics: &Value, value: f64| {
+            let skill = |metrics: &Value| {
+                let value = get(metrics, metric)?;
                 baseline.and_then(|b| get(metrics, b)).filter(|b| *b > 0.0).map(|b| value / b)
             };
-            let (name, v, live_v) = match (skill(candidate, value(metric)), skill(live_metrics, live_value)) {
-                (Some(c), Some(l)) => (format!("{metric} / {}", baseline.unwrap_or_default()), c, l),
-                _ => (metric.to_owned(), value(metric), live_value),
+            let of = |n: usize| match n {
+                1 => "live".to_owned(),
+                _ => format!("the median of live and the {} before it", n - 1),
             };
-            let bound = live_v * ratio;
+            let recent_skills: Option<Vec<f64>> = live.iter().map(|(_, m)| skill(m)).collect();
+            let (name, v, reference, of) = match (baseline, skill(candidate), recent_skills) {
+                (Some(baseline), Some(c), Some(recent)) => {
+                    (format!("{metric} / {baseline}"), c, median(&recent), of(recent.len()))
+                }
+                (None, ..) => {
+                    let recent: Vec<f64> = live.iter().filter_map(|(_, m)| get(m, metric)).collect();
+                    (metric.to_owned(), value(metric), median(&recent), of(recent.len()))
+                }
+                // A record without the baseline: the raw metric against the live version's.
+                _ => (metric.to_owned(), value(metric), live_value, of(1)),
+            };
+            let bound = reference * ratio;
             let passed = if higher_is_better { v >= bound } else { v <= bound };
             let relation = if higher_is_better { ">=" } else { "<=" };
             checks.push(GateCheck {
-                check: format!("{name} {relation} {ratio} x live {live_v:.4}"),
+                check: format!("{name} {relation} {ratio} x {of} {reference:.4}"),
                 value: v,
                 bound,
                 passed,
@@ -179,7 +208,19 @@ impl Gates {
         };
         checks.push(floor);
         let passed = checks.iter().all(|c| c.passed);
-        GateReport { checks, live_version: live.map(|(v, _)| v.to_owned()), passed }
+        GateReport { checks, live_version: live.first().map(|(v, _)| (*v).to_owned()), passed }
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); NaN when empty.
+fn median(values: &[f64]) -> f64 {
+    let mut values = values.to_vec();
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => 0.5 * (values[n / 2 - 1] + values[n / 2]),
     }
 }
 
@@ -193,22 +234,22 @@ mod tests {
     fn a_recommender_must_hold_its_lift_over_popularity_against_live_and_beat_popularity() {
         let gates = Gates::default();
         let live = json!({ "ndcg": 0.10, "popularity_ndcg": 0.05 });
-        let ok = json!({ "ndcg": 0.099, "popularity_ndcg": 0.05 });
-        let report = gates.judge(ModelKind::Recommend, &ok, Some(("v1", &live)));
+        let ok = json!({ "ndcg": 0.091, "popularity_ndcg": 0.05 });
+        let report = gates.judge(ModelKind::Recommend, &ok, &[("v1", &live)]);
         assert!(report.passed, "{report:?}");
-        let worse = json!({ "ndcg": 0.097, "popularity_ndcg": 0.05 });
-        let report = gates.judge(ModelKind::Recommend, &worse, Some(("v1", &live)));
+        let worse = json!({ "ndcg": 0.089, "popularity_ndcg": 0.05 });
+        let report = gates.judge(ModelKind::Recommend, &worse, &[("v1", &live)]);
         assert!(!report.passed);
         assert!(
-            report.failures().contains("ndcg / popularity_ndcg >= 0.98 x live 2.0000"),
+            report.failures().contains("ndcg / popularity_ndcg >= 0.9 x live 2.0000"),
             "{}",
             report.failures()
         );
         // A harder slice: lower nDCG for everyone, the same lift over popularity.
         let harder = json!({ "ndcg": 0.06, "popularity_ndcg": 0.03 });
-        assert!(gates.judge(ModelKind::Recommend, &harder, Some(("v1", &live))).passed);
+        assert!(gates.judge(ModelKind::Recommend, &harder, &[("v1", &live)]).passed);
         let no_better_than_popular = json!({ "ndcg": 0.05, "popularity_ndcg": 0.05 });
-        assert!(!gates.judge(ModelKind::Recommend, &no_better_than_popular, None).passed);
+        assert!(!gates.judge(ModelKind::Recommend, &no_better_than_popular, &[]).passed);
     }
 
     #[test]
@@ -217,41 +258,69 @@ mod tests {
         let live = json!({ "ndcg": 0.10 });
         let report = gates.judge(
             ModelKind::Recommend,
-            &json!({ "ndcg": 0.097, "popularity_ndcg": 0.05 }),
-            Some(("v1", &live)),
+            &json!({ "ndcg": 0.089, "popularity_ndcg": 0.05 }),
+            &[("v1", &live)],
         );
         assert!(!report.passed);
-        assert!(report.failures().starts_with("needs ndcg >= 0.98 x live 0.1000"), "{}", report.failures());
+        assert!(report.failures().starts_with("needs ndcg >= 0.9 x live 0.1000"), "{}", report.failures());
         let zero = json!({ "wape_total": 0.30, "naive_wape_total": 0.0 });
         let report = gates.judge(
             ModelKind::Forecast,
             &json!({ "wape_total": 0.29, "naive_wape_total": 0.5 }),
-            Some(("v1", &zero)),
+            &[("v1", &zero)],
         );
-        assert_eq!(report.checks[0].check, "wape_total <= 1.02 x live 0.3000");
+        assert_eq!(report.checks[0].check, "wape_total <= 1.1 x live 0.3000");
     }
 
     #[test]
-    fn a_forecast_may_not_lose_more_than_two_percent_of_skill_over_naive_or_lose_to_naive() {
+    fn a_forecast_may_not_lose_more_than_a_tenth_of_its_skill_over_naive_or_lose_to_naive() {
         let gates = Gates::default();
         let live = json!({ "wape_total": 0.30, "naive_wape_total": 0.5 });
-        let ok = json!({ "wape_total": 0.305, "naive_wape_total": 0.5 });
-        assert!(gates.judge(ModelKind::Forecast, &ok, Some(("v1", &live))).passed);
-        let worse = json!({ "wape_total": 0.31, "naive_wape_total": 0.5 });
-        assert!(!gates.judge(ModelKind::Forecast, &worse, Some(("v1", &live))).passed);
+        let ok = json!({ "wape_total": 0.325, "naive_wape_total": 0.5 });
+        assert!(gates.judge(ModelKind::Forecast, &ok, &[("v1", &live)]).passed);
+        let worse = json!({ "wape_total": 0.335, "naive_wape_total": 0.5 });
+        assert!(!gates.judge(ModelKind::Forecast, &worse, &[("v1", &live)]).passed);
         // A harder holdout: WAPE 45% against naive's 75% is the same skill as 30% against 50%.
         let harder = json!({ "wape_total": 0.45, "naive_wape_total": 0.75 });
-        assert!(gates.judge(ModelKind::Forecast, &harder, Some(("v1", &live))).passed);
+        assert!(gates.judge(ModelKind::Forecast, &harder, &[("v1", &live)]).passed);
         let missing = json!({ "naive_wape_total": 0.5 });
-        assert!(!gates.judge(ModelKind::Forecast, &missing, None).passed, "a missing metric fails");
-        assert!(!gates.judge(ModelKind::Forecast, &missing, Some(("v1", &live))).passed);
+        assert!(!gates.judge(ModelKind::Forecast, &missing, &[]).passed, "a missing metric fails");
+        assert!(!gates.judge(ModelKind::Forecast, &missing, &[("v1", &live)]).passed);
+    }
+
+    #[test]
+    fn one_lucky_night_does_not_raise_the_bar_the_median_of_recent_live_versions_sets_it() {
+        // Skills of Online Retail's nightly forecasts: the live one was a lucky night.
+        let record = |skill: f64| json!({ "wape_total": skill * 0.6, "naive_wape_total": 0.6 });
+        let recent = [record(0.667), record(0.69), record(0.70), record(0.71), record(0.69), record(9.0)];
+        let live: Vec<(&str, &Value)> = recent.iter().map(|m| ("v", m)).collect();
+        let gates = Gates::default();
+        // 0.743 is 11% above the lucky 0.667, 7.7% above the median of the first five (0.69).
+        let ordinary = record(0.743);
+        assert!(!gates.judge(ModelKind::Forecast, &ordinary, &live[..1]).passed);
+        let report = gates.judge(ModelKind::Forecast, &ordinary, &live);
+        assert!(report.passed, "{report:?}");
+        assert_eq!(
+            report.checks[0].check,
+            "wape_total / naive_wape_total <= 1.1 x the median of live and the 4 before it 0.6900",
+            "the sixth (9.0) is beyond the history read"
+        );
+        let broken = record(0.80);
+        assert!(!gates.judge(ModelKind::Forecast, &broken, &live).passed);
+        // Silhouettes have no baseline: the median of the raw values.
+        let silhouettes =
+            [json!({ "silhouette": 0.50 }), json!({ "silhouette": 0.42 }), json!({ "silhouette": 0.43 })];
+        let live: Vec<(&str, &Value)> = silhouettes.iter().map(|m| ("v", m)).collect();
+        let report = gates.judge(ModelKind::Segments, &json!({ "silhouette": 0.41 }), &live);
+        assert!(report.passed, "0.41 >= 0.95 x 0.43: {report:?}");
+        assert!(!gates.judge(ModelKind::Segments, &json!({ "silhouette": 0.41 }), &live[..1]).passed);
     }
 
     #[test]
     fn segments_need_the_floor_without_a_live_version() {
         let gates = Gates::default();
-        assert!(gates.judge(ModelKind::Segments, &json!({ "silhouette": 0.43 }), None).passed);
-        let report = gates.judge(ModelKind::Segments, &json!({ "silhouette": 0.2 }), None);
+        assert!(gates.judge(ModelKind::Segments, &json!({ "silhouette": 0.43 }), &[]).passed);
+        let report = gates.judge(ModelKind::Segments, &json!({ "silhouette": 0.2 }), &[]);
         assert!(!report.passed);
         assert_eq!(report.checks.len(), 1);
     }

@@ -34,7 +34,7 @@ mod store;
 
 pub use codec::{decode_model, encode_model};
 pub use drift::{DriftReport, FeatureDrift, Profile};
-pub use gate::{GateCheck, GateReport, Gates};
+pub use gate::{GATE_HISTORY, GateCheck, GateReport, Gates};
 pub use lease::{KeptLease, Lease, LeaseError, holder_name};
 pub use records::{
     DataFile, LivePointer, Manifest, ModelKind, VersionRecord, VersionStatus, code_version, new_version,

@@ -175,6 +175,10 @@ pub struct Manifest {
     pub code_version: String,
     /// The feature files trained on, with their hashes.
     pub data: Vec<DataFile>,
+    /// The options that shaped the model (the kind's part of the training options); null in
+    /// manifests written before they were recorded.
+    #[serde(default)]
+    pub options: Value,
     /// The parameters used.
     pub params: Value,
     /// Seconds per phase (load, fit, evaluate, encode, ...).

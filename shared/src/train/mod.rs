@@ -37,8 +37,9 @@ pub use segments::SegmentsArtifact;
 
 use crate::registry::drift::DEFAULT_PSI_THRESHOLD;
 use crate::registry::{
-    DriftReport, Gates, KeptLease, Lease, LeaseError, Manifest, ModelKind, Profile, Registry, RegistryError,
-    VersionRecord, VersionStatus, code_version, decode_model, encode_model, holder_name, new_version,
+    DriftReport, GATE_HISTORY, Gates, KeptLease, Lease, LeaseError, Manifest, ModelKind, Profile, Registry,
+    RegistryError, VersionRecord, VersionStatus, code_version, decode_model, encode_model, holder_name,
+    new_version,
 };
 use crate::segments::SegmentParams;
 use crate::store::{BlobStore, Document, StoreError};
@@ -119,6 +120,10 @@ pub struct TrainOptions {
     /// How long the lease lasts without renewal (a crashed run blocks others at most this
     /// long), seconds; a running retrain renews it every quarter of this.
     pub lease_seconds: i64,
+    /// Train a kind even when its live version was trained on the same feature files, code and
+    /// options (`shopsense train --force`); otherwise such a kind is left as it is.
+    #[serde(default)]
+    pub force: bool,
 }
 
 impl Default for TrainOptions {
@@ -130,7 +135,23 @@ impl Default for TrainOptions {
             gates: Gates::default(),
             psi_threshold: DEFAULT_PSI_THRESHOLD,
             lease_seconds: 120,
+            force: false,
         }
+    }
+}
+
+impl TrainOptions {
+    /// The options that shape `kind`'s model, as its manifest records them.
+    ///
+    /// # Errors
+    /// When they do not serialise (never for these types).
+    pub fn of_kind(&self, kind: ModelKind) -> Result<Value, TrainError> {
+        let value = match kind {
+            ModelKind::Recommend => serde_json::to_value(&self.recommend),
+            ModelKind::Forecast => serde_json::to_value(&self.forecast),
+            ModelKind::Segments => serde_json::to_value(&self.segments),
+        };
+        value.map_err(|e| TrainError::Data(format!("{kind} options: {e}")))
     }
 }
 
@@ -164,6 +185,10 @@ pub struct KindOutcome {
     pub metric_trend: Vec<(String, f64)>,
     /// Seconds per phase.
     pub timings: BTreeMap<String, f64>,
+    /// Nothing was trained: the live version (this one) was trained on the same feature files,
+    /// code and options.
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 /// A kind that failed to train or publish (its live version, if any, stays live).
@@ -276,6 +301,14 @@ impl Trainer {
         Self { silver, registry, options }
     }
 
+    /// The same trainer, training every kind asked for even when nothing changed since its live
+    /// version (see [`TrainOptions::force`]).
+    #[must_use]
+    pub fn forcing(mut self) -> Self {
+        self.options.force = true;
+        self
+    }
+
     /// The registry it writes to.
     #[must_use]
     pub fn registry(&self) -> &Registry {
@@ -370,6 +403,26 @@ impl Trainer {
             None => None,
         };
         let mut timings = BTreeMap::new();
+        let kind_options = self.options.of_kind(kind)?;
+        if let Some(record) = &live_record
+            && !self.options.force
+            && let Some(manifest) = self.registry.manifest(kind, &record.version).await?
+            && manifest.data == data.files
+            && manifest.code_version == code_version()
+            && manifest.options == kind_options
+        {
+            // The same inputs give the same model: a new version would only push an older,
+            // different one out of the rollback history.
+            tracing::info!(%kind, version = %record.version, "unchanged: the live version was trained on the same features, code and options");
+            let mut unchanged = outcome(record.clone(), timings);
+            unchanged.unchanged = true;
+            unchanged.reason = Some(format!(
+                "unchanged: live {} was trained on these same features, code and options; \
+                 `shopsense train --force` trains it again",
+                record.version
+            ));
+            return Ok(unchanged);
+        }
 
         progress(0, "fit");
         let t = Instant::now();
@@ -419,6 +472,7 @@ impl Trainer {
             created_at,
             code_version: code_version(),
             data: data.files.clone(),
+            options: kind_options,
             params,
             timings: timings.clone(),
             files: files.iter().map(|(name, _)| name.clone()).collect(),
@@ -453,8 +507,15 @@ impl Trainer {
         timings.insert("write_version".to_owned(), t.elapsed().as_secs_f64());
 
         progress(2, "gate");
-        let live_metrics = live_record.as_ref().map(|r| (r.version.as_str(), &r.metrics));
-        let gate = self.options.gates.judge(kind, &metrics, live_metrics);
+        // The live version, then those live before it, newest first: the gate's median.
+        let mut recent: Vec<VersionRecord> = live_record.iter().cloned().collect();
+        if let Some((pointer, _)) = &live {
+            for earlier in pointer.earlier().iter().rev().take(GATE_HISTORY - 1) {
+                recent.extend(self.registry.record(kind, earlier).await?);
+            }
+        }
+        let recent: Vec<(&str, &Value)> = recent.iter().map(|r| (r.version.as_str(), &r.metrics)).collect();
+        let gate = self.options.gates.judge(kind, &metrics, &recent);
         record.gate = Some(gate.clone());
         if !gate.passed {
             record.status = VersionStatus::Rejected;
@@ -595,5 +656,6 @@ fn outcome(record: VersionRecord, timings: BTreeMap<String, f64>) -> KindOutcome
         drift: record.drift,
         metric_trend: record.metric_trend,
         timings,
+        unchanged: false,
     }
 }

@@ -40,8 +40,11 @@ async fn stores_with_sample() -> (tempfile::TempDir, Stores) {
     (home, stores)
 }
 
+/// A trainer that trains every kind asked for: these tests retrain the same sample to see what
+/// the registry does with each new version.
 async fn trainer(stores: &Stores, registry: Registry) -> Trainer {
     Trainer::new(stores.blobs.container(SILVER_CONTAINER).await.unwrap(), registry, TrainOptions::default())
+        .forcing()
 }
 
 async fn healthy(stores: &Stores) -> Trainer {
@@ -413,4 +416,33 @@ async fn a_retention_failure_after_the_flip_leaves_the_new_version_live_and_reco
     readers_see(&stores, v3).await;
     let error = registry.apply_retention(ModelKind::Segments).await.unwrap_err();
     assert!(error.to_string().contains(&keys), "the error names the file: {error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new_data_comes() {
+    let (_home, stores) = stores_with_sample().await;
+    let plain = Trainer::new(
+        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
+        Registry::open(&stores, 5).await.unwrap(),
+        TrainOptions::default(),
+    );
+    let first = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert_eq!((first.status, first.unchanged), (VersionStatus::Live, false));
+    let again = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert!(again.unchanged, "{again:?}");
+    assert_eq!((again.version.as_str(), again.status), (first.version.as_str(), VersionStatus::Live));
+    assert!(again.reason.as_deref().unwrap_or_default().starts_with("unchanged: live "), "{again:?}");
+    assert_eq!(plain.registry().list(ModelKind::Segments).await.unwrap().len(), 1, "no copy written");
+    // Forced, or with new data, it trains.
+    let forced =
+        plain.clone().forcing().run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert!(!forced.unchanged && forced.version != first.version, "{forced:?}");
+    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    let more = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n\
+                999001,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2011-12-09 12:00:00,2.55,17850,United Kingdom\n";
+    let path = "transactions/more.csv";
+    ingestor.uploads().put(path, Bytes::from(more), PutOptions::default()).await.unwrap();
+    ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
+    let fresh = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert!(!fresh.unchanged && fresh.version != forced.version, "{fresh:?}");
 }
