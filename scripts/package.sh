@@ -78,9 +78,13 @@ target_dir="$(cargo metadata --format-version 1 --no-deps --locked |
 build=(--release --locked -p shopsense-functions --bin shopsense)
 # The commit goes into every model manifest's code version: a retrain after a deploy of new code
 # trains again even when no new data came (`-dirty` for uncommitted changes).
-if [[ -z "${SHOPSENSE_GIT_SHA:-}" ]] && sha="$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null)"; then
-  git -C "$root" diff --quiet HEAD 2>/dev/null || sha="$sha-dirty"
-  export SHOPSENSE_GIT_SHA="$sha"
+if [[ -z "${SHOPSENSE_GIT_SHA:-}" ]]; then
+  if sha="$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null)"; then
+    git -C "$root" diff --quiet HEAD 2>/dev/null || sha="$sha-dirty"
+    export SHOPSENSE_GIT_SHA="$sha"
+  else
+    echo "package.sh: no git commit to record; set SHOPSENSE_GIT_SHA, or a retrain after deploying new code waits for new data (or \`shopsense train --force\`)" >&2
+  fi
 fi
 
 case "$route" in

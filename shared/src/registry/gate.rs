@@ -151,25 +151,31 @@ impl Gates {
             };
             let of = |n: usize| match n {
                 1 => "live".to_owned(),
-                _ => format!("the median of live and the {} before it", n - 1),
+                2 => "the median of live and the version before it".to_owned(),
+                _ => format!("the median of live and the {} versions before it", n - 1),
             };
-            let recent_skills: Option<Vec<f64>> = live.iter().map(|(_, m)| skill(m)).collect();
-            let (name, v, reference, of) = match (baseline, skill(candidate), recent_skills) {
-                (Some(baseline), Some(c), Some(recent)) => {
-                    (format!("{metric} / {baseline}"), c, median(&recent), of(recent.len()))
-                }
-                (None, ..) => {
-                    let recent: Vec<f64> = live.iter().filter_map(|(_, m)| get(m, metric)).collect();
-                    (metric.to_owned(), value(metric), median(&recent), of(recent.len()))
-                }
-                // A record without the baseline: the raw metric against the live version's.
-                _ => (metric.to_owned(), value(metric), live_value, of(1)),
-            };
+            let (name, v, recent): (String, f64, Vec<f64>) =
+                match (baseline, skill(candidate), skill(live_metrics)) {
+                    // The skills of the recent versions that recorded one.
+                    (Some(baseline), Some(c), Some(_)) => (
+                        format!("{metric} / {baseline}"),
+                        c,
+                        live.iter().filter_map(|(_, m)| skill(m)).collect(),
+                    ),
+                    (None, ..) => (
+                        metric.to_owned(),
+                        value(metric),
+                        live.iter().filter_map(|(_, m)| get(m, metric)).collect(),
+                    ),
+                    // The live record without the baseline: the raw metric against its own.
+                    _ => (metric.to_owned(), value(metric), vec![live_value]),
+                };
+            let (reference, of) = (median(&recent), of(recent.len()));
             let bound = reference * ratio;
             let passed = if higher_is_better { v >= bound } else { v <= bound };
             let relation = if higher_is_better { ">=" } else { "<=" };
             checks.push(GateCheck {
-                check: format!("{name} {relation} {ratio} x {of} {reference:.4}"),
+                check: format!("{name} {relation} {ratio} x {reference:.4} ({of})"),
                 value: v,
                 bound,
                 passed,
@@ -241,7 +247,7 @@ mod tests {
         let report = gates.judge(ModelKind::Recommend, &worse, &[("v1", &live)]);
         assert!(!report.passed);
         assert!(
-            report.failures().contains("ndcg / popularity_ndcg >= 0.9 x live 2.0000"),
+            report.failures().contains("ndcg / popularity_ndcg >= 0.9 x 2.0000 (live)"),
             "{}",
             report.failures()
         );
@@ -262,14 +268,14 @@ mod tests {
             &[("v1", &live)],
         );
         assert!(!report.passed);
-        assert!(report.failures().starts_with("needs ndcg >= 0.9 x live 0.1000"), "{}", report.failures());
+        assert!(report.failures().starts_with("needs ndcg >= 0.9 x 0.1000 (live)"), "{}", report.failures());
         let zero = json!({ "wape_total": 0.30, "naive_wape_total": 0.0 });
         let report = gates.judge(
             ModelKind::Forecast,
             &json!({ "wape_total": 0.29, "naive_wape_total": 0.5 }),
             &[("v1", &zero)],
         );
-        assert_eq!(report.checks[0].check, "wape_total <= 1.1 x live 0.3000");
+        assert_eq!(report.checks[0].check, "wape_total <= 1.1 x 0.3000 (live)");
     }
 
     #[test]
@@ -302,11 +308,19 @@ mod tests {
         assert!(report.passed, "{report:?}");
         assert_eq!(
             report.checks[0].check,
-            "wape_total / naive_wape_total <= 1.1 x the median of live and the 4 before it 0.6900",
+            "wape_total / naive_wape_total <= 1.1 x 0.6900 (the median of live and the 4 versions before it)",
             "the sixth (9.0) is beyond the history read"
         );
         let broken = record(0.80);
         assert!(!gates.judge(ModelKind::Forecast, &broken, &live).passed);
+        // An earlier record without the baseline is left out of the median, not the median out.
+        let old = json!({ "wape_total": 0.30 });
+        let with_old: Vec<(&str, &Value)> = [live[0], live[1], ("v0", &old)].to_vec();
+        let report = gates.judge(ModelKind::Forecast, &ordinary, &with_old);
+        assert_eq!(
+            report.checks[0].check,
+            "wape_total / naive_wape_total <= 1.1 x 0.6785 (the median of live and the version before it)"
+        );
         // Silhouettes have no baseline: the median of the raw values.
         let silhouettes =
             [json!({ "silhouette": 0.50 }), json!({ "silhouette": 0.42 }), json!({ "silhouette": 0.43 })];

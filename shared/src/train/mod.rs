@@ -37,9 +37,9 @@ pub use segments::SegmentsArtifact;
 
 use crate::registry::drift::DEFAULT_PSI_THRESHOLD;
 use crate::registry::{
-    DriftReport, GATE_HISTORY, Gates, KeptLease, Lease, LeaseError, Manifest, ModelKind, Profile, Registry,
-    RegistryError, VersionRecord, VersionStatus, code_version, decode_model, encode_model, holder_name,
-    new_version,
+    DataFile, DriftReport, GATE_HISTORY, Gates, KeptLease, Lease, LeaseError, Manifest, ModelKind, Profile,
+    Registry, RegistryError, VersionRecord, VersionStatus, code_version, decode_model, encode_model,
+    holder_name, new_version,
 };
 use crate::segments::SegmentParams;
 use crate::store::{BlobStore, Document, StoreError};
@@ -404,23 +404,26 @@ impl Trainer {
         };
         let mut timings = BTreeMap::new();
         let kind_options = self.options.of_kind(kind)?;
-        if let Some(record) = &live_record
-            && !self.options.force
-            && let Some(manifest) = self.registry.manifest(kind, &record.version).await?
-            && manifest.data == data.files
-            && manifest.code_version == code_version()
-            && manifest.options == kind_options
+        if !self.options.force
+            && let Some(same) = self.same_inputs(kind, &data.files, &kind_options).await?
         {
-            // The same inputs give the same model: a new version would only push an older,
-            // different one out of the rollback history.
-            tracing::info!(%kind, version = %record.version, "unchanged: the live version was trained on the same features, code and options");
-            let mut unchanged = outcome(record.clone(), timings);
+            // The same inputs give the same model: a new version would only repeat its verdict,
+            // or push an older, different one out of the rollback history (or undo a rollback).
+            tracing::info!(%kind, version = %same.version, status = %same.status, "unchanged: a kept version was trained on the same features, code and options");
+            let said = match same.status {
+                VersionStatus::Live => "live".to_owned(),
+                status => format!("{status} ({})", same.reason.as_deref().unwrap_or("no reason recorded")),
+            };
+            let mut unchanged = outcome(same, timings);
             unchanged.unchanged = true;
             unchanged.reason = Some(format!(
-                "unchanged: live {} was trained on these same features, code and options; \
-                 `shopsense train --force` trains it again",
-                record.version
+                "unchanged: {} was trained on these same features, code and options and is {said}; \
+                 `shopsense train --force` trains again",
+                unchanged.version
             ));
+            // Its drift and trend are of the night it was trained, not of this run.
+            unchanged.drift = None;
+            unchanged.metric_trend = Vec::new();
             return Ok(unchanged);
         }
 
@@ -543,6 +546,39 @@ impl Trainer {
         timings.insert("publish".to_owned(), t.elapsed().as_secs_f64());
         tracing::info!(%kind, version, documents = docs.len(), "published and live");
         Ok(outcome(record, timings))
+    }
+
+    /// The newest kept version of `kind` (live, retired or rejected) whose manifest names the
+    /// same feature tables with the same bytes (by table name and sha256: a refresh writes
+    /// identical tables under a new snapshot folder), the same code version and `options`.
+    async fn same_inputs(
+        &self,
+        kind: ModelKind,
+        files: &[DataFile],
+        options: &Value,
+    ) -> Result<Option<VersionRecord>, TrainError> {
+        let inputs = |files: &[DataFile]| -> Vec<(String, String)> {
+            let mut named: Vec<(String, String)> = files
+                .iter()
+                .map(|f| (f.path.rsplit('/').next().unwrap_or(&f.path).to_owned(), f.sha256.clone()))
+                .collect();
+            named.sort();
+            named
+        };
+        let wanted = inputs(files);
+        for record in self.registry.list(kind).await? {
+            if record.status == VersionStatus::Candidate {
+                continue;
+            }
+            let Some(manifest) = self.registry.manifest(kind, &record.version).await? else { continue };
+            if inputs(&manifest.data) == wanted
+                && manifest.code_version == code_version()
+                && manifest.options == *options
+            {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
     }
 
     /// Writes the serving documents and flips, each only while the lease is still ours.

@@ -431,7 +431,9 @@ async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new
     let again = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
     assert!(again.unchanged, "{again:?}");
     assert_eq!((again.version.as_str(), again.status), (first.version.as_str(), VersionStatus::Live));
-    assert!(again.reason.as_deref().unwrap_or_default().starts_with("unchanged: live "), "{again:?}");
+    let said = again.reason.as_deref().unwrap_or_default();
+    assert!(said.starts_with("unchanged: ") && said.contains("and is live;"), "{again:?}");
+    assert!(again.drift.is_none() && again.metric_trend.is_empty(), "not this run's: {again:?}");
     assert_eq!(plain.registry().list(ModelKind::Segments).await.unwrap().len(), 1, "no copy written");
     // Forced, or with new data, it trains.
     let forced =
@@ -445,4 +447,33 @@ async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new
     ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
     let fresh = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
     assert!(!fresh.unchanged && fresh.version != forced.version, "{fresh:?}");
+    // Rolled back from, it is not refitted over the rollback on a quiet night.
+    assert_eq!(fresh.status, VersionStatus::Live, "{fresh:?}");
+    let back = plain.rollback(ModelKind::Segments).await.unwrap();
+    let quiet_night = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert!(quiet_night.unchanged && quiet_night.version == fresh.version, "{quiet_night:?}");
+    assert_eq!(quiet_night.status, VersionStatus::Retired);
+    assert_eq!(live(plain.registry(), ModelKind::Segments).await, Some(back.version));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_rejected_on_the_same_inputs_is_not_trained_and_rejected_again_every_night() {
+    let (_home, stores) = stores_with_sample().await;
+    let options = TrainOptions {
+        gates: shopsense::registry::Gates { segments_min_silhouette: 0.99, ..Default::default() },
+        ..TrainOptions::default()
+    };
+    let strict = Trainer::new(
+        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
+        Registry::open(&stores, 5).await.unwrap(),
+        options,
+    );
+    let first = strict.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert_eq!(first.status, VersionStatus::Rejected);
+    let again = strict.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert!(again.unchanged && again.version == first.version, "{again:?}");
+    assert_eq!(again.status, VersionStatus::Rejected);
+    let said = again.reason.unwrap_or_default();
+    assert!(said.contains("is rejected (gate failed: needs silhouette >= floor"), "{said}");
+    assert_eq!(strict.registry().list(ModelKind::Segments).await.unwrap().len(), 1);
 }
