@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ModelKind;
+use crate::forecast::metrics::median;
 use crate::settings::{Settings, SettingsError};
 
 /// Gate thresholds (settings `SHOPSENSE_GATE_*`).
@@ -215,18 +216,6 @@ impl Gates {
         checks.push(floor);
         let passed = checks.iter().all(|c| c.passed);
         GateReport { checks, live_version: live.first().map(|(v, _)| (*v).to_owned()), passed }
-    }
-}
-
-/// The median of `values` (the mean of the middle two for an even count); NaN when empty.
-fn median(values: &[f64]) -> f64 {
-    let mut values = values.to_vec();
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => values[n / 2],
-        _ => 0.5 * (values[n / 2 - 1] + values[n / 2]),
     }
 }
 

@@ -51,6 +51,19 @@ async fn healthy(stores: &Stores) -> Trainer {
     trainer(stores, Registry::open(stores, 5).await.unwrap()).await
 }
 
+/// A trainer (not forcing) whose segments gate needs a silhouette of 0.99: the sample's fails it.
+async fn strict_segments(stores: &Stores) -> Trainer {
+    let options = TrainOptions {
+        gates: shopsense::registry::Gates { segments_min_silhouette: 0.99, ..Default::default() },
+        ..TrainOptions::default()
+    };
+    Trainer::new(
+        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
+        Registry::open(stores, 5).await.unwrap(),
+        options,
+    )
+}
+
 fn quiet(_: shopsense::train::Progress) {}
 
 async fn live(registry: &Registry, kind: ModelKind) -> Option<String> {
@@ -309,15 +322,7 @@ async fn one_kind_failing_does_not_stop_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_its_gate_rejected_goes_live_only_by_hand_and_its_record_keeps_what_the_gate_said() {
     let (_home, stores) = stores_with_sample().await;
-    let options = TrainOptions {
-        gates: shopsense::registry::Gates { segments_min_silhouette: 0.99, ..Default::default() },
-        ..TrainOptions::default()
-    };
-    let strict = Trainer::new(
-        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
-        Registry::open(&stores, 5).await.unwrap(),
-        options,
-    );
+    let strict = strict_segments(&stores).await;
     let report = strict.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
     let rejected = &report.kinds[0];
     assert_eq!(rejected.status, VersionStatus::Rejected);
@@ -459,15 +464,7 @@ async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_rejected_on_the_same_inputs_is_not_trained_and_rejected_again_every_night() {
     let (_home, stores) = stores_with_sample().await;
-    let options = TrainOptions {
-        gates: shopsense::registry::Gates { segments_min_silhouette: 0.99, ..Default::default() },
-        ..TrainOptions::default()
-    };
-    let strict = Trainer::new(
-        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
-        Registry::open(&stores, 5).await.unwrap(),
-        options,
-    );
+    let strict = strict_segments(&stores).await;
     let first = strict.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
     assert_eq!(first.status, VersionStatus::Rejected);
     let again = strict.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
