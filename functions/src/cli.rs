@@ -217,13 +217,15 @@ pub enum Command {
 /// Registry commands.
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// Every version of every kind: status (live, rejected, retired), metrics, reason.
+    /// Every version of every kind: status (live, rejected, retired, held), metrics, reason,
+    /// and which kinds a rollback pinned.
     List {
         /// Print one JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Make a version live (republishing its serving documents if they are gone).
+    /// Make a version live (republishing its serving documents if they are gone); lifts a
+    /// rollback's pin.
     Promote {
         /// The version (see `models list`).
         version: String,
@@ -231,9 +233,15 @@ pub enum ModelsCommand {
         #[arg(long)]
         kind: Option<ModelKind>,
     },
-    /// Point serving back at the version the live one replaced.
+    /// Point serving back at the version the live one replaced, and pin the kind there:
+    /// retrains still train and judge it but hold what passes until `models unpin`.
     Rollback {
         /// The kind to roll back: recommend, forecast or segments.
+        kind: ModelKind,
+    },
+    /// Lift a rollback's pin: the next retrain that passes its gates goes live again.
+    Unpin {
+        /// The kind: recommend, forecast or segments.
         kind: ModelKind,
     },
 }
@@ -492,6 +500,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ModelsCommand::Rollback { kind } => {
                     crate::commands::train::rollback(&state.trainer, *kind).await
                 }
+                ModelsCommand::Unpin { kind } => crate::commands::train::unpin(&state.trainer, *kind).await,
             }
         }
         Command::Ingest { file, kind, mapping, json } => {

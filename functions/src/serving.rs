@@ -307,9 +307,10 @@ async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
     let registry = state.trainer.registry();
     let mut kinds = serde_json::Map::new();
     for kind in ModelKind::ALL {
-        let live = registry.live(kind).await.map_err(registry_error)?.map(|(p, _)| p.version);
+        let pointer = registry.live(kind).await.map_err(registry_error)?.map(|(p, _)| p);
+        let (live, pinned) = pointer.map_or((None, None), |p| (Some(p.version), p.pinned));
         let versions = registry.list(kind).await.map_err(registry_error)?;
-        kinds.insert(kind.as_str().into(), json!({ "live": live, "versions": versions }));
+        kinds.insert(kind.as_str().into(), json!({ "live": live, "pinned": pinned, "versions": versions }));
     }
     Ok(Json(Value::Object(kinds)))
 }

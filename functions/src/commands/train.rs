@@ -1,4 +1,4 @@
-//! `shopsense train` and `shopsense models list|promote|rollback`: the retrain and the registry
+//! `shopsense train` and `shopsense models list|promote|rollback|unpin`: the retrain and the registry
 //! for people, on whatever backend the settings choose.
 
 use std::io::IsTerminal;
@@ -117,8 +117,16 @@ pub async fn list(trainer: &Trainer, as_json: bool) -> anyhow::Result<()> {
     let registry = trainer.registry();
     let mut all = Vec::new();
     let mut lines = Vec::new();
+    let mut pins = Vec::new();
     for kind in ModelKind::ALL {
-        let live = registry.live(kind).await?.map(|(p, _)| p.version);
+        let pointer = registry.live(kind).await?.map(|(p, _)| p);
+        let live = pointer.as_ref().map(|p| p.version.clone());
+        let pinned = pointer.and_then(|p| p.pinned);
+        if let (Some(pin), Some(live)) = (&pinned, &live) {
+            pins.push(format!(
+                "{kind} is pinned to {live} ({pin}): retrains hold what passes; `shopsense models unpin {kind}` lifts it"
+            ));
+        }
         for record in registry.list(kind).await? {
             lines.push(version_line(&record, live.as_deref()));
             all.push(json!({
@@ -126,6 +134,7 @@ pub async fn list(trainer: &Trainer, as_json: bool) -> anyhow::Result<()> {
                 "version": record.version,
                 "status": record.status,
                 "live": live.as_deref() == Some(record.version.as_str()),
+                "pinned": pinned.as_ref().filter(|_| live.as_deref() == Some(record.version.as_str())),
                 "metrics": record.metrics,
                 "reason": record.reason,
                 "gate": record.gate,
@@ -143,6 +152,9 @@ pub async fn list(trainer: &Trainer, as_json: bool) -> anyhow::Result<()> {
         println!("  kind       version                  status    metric             reason");
         for line in lines {
             println!("{line}");
+        }
+        for pin in pins {
+            println!("{pin}");
         }
     }
     Ok(())
@@ -187,6 +199,22 @@ pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) 
 /// `shopsense models rollback <kind>`.
 pub async fn rollback(trainer: &Trainer, kind: ModelKind) -> anyhow::Result<()> {
     let record = trainer.rollback(kind).await?;
-    println!("{} rolled back: {} is live again", record.kind, record.version);
+    println!("{kind} rolled back: {} is live again, and pinned", record.version);
+    println!(
+        "  retrains still train and judge {kind} but hold what passes (status held) instead of publishing it; \
+         `shopsense models unpin {kind}` lets the next one go live, `shopsense models promote <version>` \
+         serves a held one now"
+    );
+    Ok(())
+}
+
+/// `shopsense models unpin <kind>`.
+pub async fn unpin(trainer: &Trainer, kind: ModelKind) -> anyhow::Result<()> {
+    match trainer.unpin(kind).await? {
+        Some(pin) => println!(
+            "{kind} unpinned (it was pinned since it was {pin}): the next retrain that passes its gates goes live"
+        ),
+        None => println!("{kind} was not pinned: retrains that pass their gates go live"),
+    }
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! Handler tests: recorded host payloads routed through `app()`, the function registry against
-//! the `function.json` files, the local runner, `serve` on a real socket, and packaging.
+//! the `function.json` files, the local runner, the registry commands, `serve` on a real socket,
+//! and packaging.
 
 mod azure;
 mod e2e;
 mod fixtures;
 mod local;
+mod models;
 mod package;
 mod registry;
 mod serve;

@@ -68,6 +68,10 @@ pub enum VersionStatus {
     /// Was live, replaced by a newer or rolled-back version; its serving documents are kept
     /// while it is among the retained versions, so a rollback is instant.
     Retired,
+    /// Passed its gates while the kind was pinned by a rollback, so it was not published: a
+    /// person rolled back and the nightly retrain does not undo that. `shopsense models promote`
+    /// serves it.
+    Held,
 }
 
 impl fmt::Display for VersionStatus {
@@ -77,6 +81,7 @@ impl fmt::Display for VersionStatus {
             Self::Live => "live",
             Self::Rejected => "rejected",
             Self::Retired => "retired",
+            Self::Held => "held",
         };
         f.write_str(text)
     }
@@ -140,6 +145,25 @@ pub struct LivePointer {
     pub history: Vec<String>,
     /// When it was flipped.
     pub updated_at: DateTime<Utc>,
+    /// Set by a rollback: retrains still train and judge this kind but hold what passes instead
+    /// of publishing it, until a person unpins the kind or promotes a version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pin>,
+}
+
+/// A person's hold on a kind's live version (see [`LivePointer::pinned`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pin {
+    /// When it was set.
+    pub at: DateTime<Utc>,
+    /// Why, in words (`rolled back from <version>`).
+    pub reason: String,
+}
+
+impl fmt::Display for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at {}", self.reason, self.at.format("%Y-%m-%d %H:%M:%S UTC"))
+    }
 }
 
 impl LivePointer {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::Utc;
 
-use super::records::{LivePointer, Manifest, ModelKind, VersionRecord, VersionStatus};
+use super::records::{LivePointer, Manifest, ModelKind, Pin, VersionRecord, VersionStatus};
 use super::{MODELS_CONTAINER, REGISTRY_CONTAINER, SERVING_CONTAINER, codec};
 use crate::store::{BlobStore, Document, DocumentStore, ETag, Op, PutOptions, Query, StoreError, Stores};
 
@@ -284,7 +284,7 @@ impl Registry {
             history.retain(|v| v != &p.version && v != &record.version);
             history.push(p.version.clone());
         }
-        self.flip_to(record, expected, history, reason_for_previous).await
+        self.flip_to(record, expected, history, None, reason_for_previous).await
     }
 
     async fn flip_to(
@@ -292,6 +292,7 @@ impl Registry {
         record: &mut VersionRecord,
         expected: Option<&(LivePointer, ETag)>,
         mut history: Vec<String>,
+        pinned: Option<Pin>,
         reason_for_previous: &str,
     ) -> Result<(), RegistryError> {
         let kind = record.kind;
@@ -311,6 +312,7 @@ impl Registry {
             previous: history.last().cloned(),
             history,
             updated_at: Utc::now(),
+            pinned,
         };
         let doc = Document::new(kind.as_str(), LIVE_ID, &pointer)?;
         let flipped = match expected {
@@ -377,7 +379,12 @@ impl Registry {
                     VersionStatus::Rejected,
                     Some("interrupted: its run stopped before judging or publishing it".to_owned()),
                 )),
-                VersionStatus::Candidate | VersionStatus::Rejected | VersionStatus::Retired if is_live => {
+                VersionStatus::Candidate
+                | VersionStatus::Rejected
+                | VersionStatus::Retired
+                | VersionStatus::Held
+                    if is_live =>
+                {
                     Some((VersionStatus::Live, None))
                 }
                 _ => None,
@@ -394,6 +401,8 @@ impl Registry {
 
     /// Points serving back at the version live before the current one, if its documents are
     /// still kept; the current version is retired. Rolling back again goes one further back.
+    /// The kind is then pinned ([`LivePointer::pinned`]): a retrain does not replace what a
+    /// person rolled back to until [`Registry::unpin`] or a promote.
     ///
     /// # Errors
     /// [`RegistryError::NoRollback`] when there is no earlier published version.
@@ -414,8 +423,27 @@ impl Registry {
                 reason: format!("version {previous} is no longer kept with its serving documents"),
             }
         })?;
-        self.flip_to(&mut target, Some(&live), history, "rolled back to").await?;
+        let pin = Pin { at: Utc::now(), reason: format!("rolled back from {}", live.0.version) };
+        self.flip_to(&mut target, Some(&live), history, Some(pin), "rolled back to").await?;
         Ok(target)
+    }
+
+    /// Lifts a rollback's pin on `kind`, so the next retrain that passes its gates goes live
+    /// again; returns the pin lifted (`None`: the kind was not pinned). The live version stays.
+    ///
+    /// # Errors
+    /// [`RegistryError::PointerMoved`] when the pointer changed meanwhile; store failures.
+    pub async fn unpin(&self, kind: ModelKind) -> Result<Option<Pin>, RegistryError> {
+        let Some((mut pointer, etag)) = self.live(kind).await? else { return Ok(None) };
+        let Some(pin) = pointer.pinned.take() else { return Ok(None) };
+        let doc = Document::new(kind.as_str(), LIVE_ID, &pointer)?;
+        match self.records.replace(&doc, &etag).await {
+            Ok(_) => Ok(Some(pin)),
+            Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {
+                Err(RegistryError::PointerMoved { kind })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Deletes versions beyond the newest `keep` (never the live one, nor the `keep - 1` that

@@ -404,8 +404,9 @@ impl Trainer {
         };
         let mut timings = BTreeMap::new();
         let kind_options = self.options.of_kind(kind)?;
+        let pin = live.as_ref().and_then(|(pointer, _)| pointer.pinned.clone());
         if !self.options.force
-            && let Some(same) = self.same_inputs(kind, &data.files, &kind_options).await?
+            && let Some(same) = self.same_inputs(kind, &data.files, &kind_options, pin.is_some()).await?
         {
             // The same inputs give the same model: a new version would only repeat its verdict,
             // or push an older, different one out of the rollback history (or undo a rollback).
@@ -532,6 +533,23 @@ impl Trainer {
             return Ok(outcome(record, timings));
         }
 
+        if let (Some(pin), Some((pointer, _))) = (&pin, &live) {
+            // A person rolled back: what passes is kept for them to promote, not published over it.
+            record.status = VersionStatus::Held;
+            record.reason = Some(format!(
+                "held: passed its gates while {kind} was pinned to {} ({pin}); `shopsense models promote \
+                 {version}` serves it",
+                pointer.version
+            ));
+            self.registry.save_record(&record).await?;
+            still_held(lease)?;
+            if let Err(e) = self.registry.apply_retention(kind).await {
+                tracing::warn!(%kind, error = %e, "retention failed; it runs again after the next publish");
+            }
+            tracing::warn!(%kind, version, live = %pointer.version, %pin, "passed its gates but held: the kind is pinned by a rollback");
+            return Ok(outcome(record, timings));
+        }
+
         progress(3, "publish");
         let t = Instant::now();
         let published = self.publish(&mut record, &docs, live.as_ref(), lease).await;
@@ -548,14 +566,17 @@ impl Trainer {
         Ok(outcome(record, timings))
     }
 
-    /// The newest kept version of `kind` (live, retired or rejected) whose manifest names the
-    /// same feature tables with the same bytes (by table name and sha256: a refresh writes
-    /// identical tables under a new snapshot folder), the same code version and `options`.
+    /// The newest kept version of `kind` (live, retired, rejected, or held while `pinned`) whose
+    /// manifest names the same feature tables with the same bytes (by table name and sha256: a
+    /// refresh writes identical tables under a new snapshot folder), the same code version and
+    /// `options`. A held version no longer counts once the pin is lifted: it passed its gates,
+    /// so the next run trains again and publishes.
     async fn same_inputs(
         &self,
         kind: ModelKind,
         files: &[DataFile],
         options: &Value,
+        pinned: bool,
     ) -> Result<Option<VersionRecord>, TrainError> {
         let inputs = |files: &[DataFile]| -> Vec<(String, String)> {
             let mut named: Vec<(String, String)> = files
@@ -567,7 +588,8 @@ impl Trainer {
         };
         let wanted = inputs(files);
         for record in self.registry.list(kind).await? {
-            if record.status == VersionStatus::Candidate {
+            if record.status == VersionStatus::Candidate || (record.status == VersionStatus::Held && !pinned)
+            {
                 continue;
             }
             let Some(manifest) = self.registry.manifest(kind, &record.version).await? else { continue };
@@ -662,13 +684,31 @@ impl Trainer {
         Ok(record)
     }
 
-    /// Rolls `kind` back one version by hand ([`Registry::rollback`]), holding the retrain lease.
+    /// Rolls `kind` back one version by hand ([`Registry::rollback`], which pins the kind),
+    /// holding the retrain lease.
     ///
     /// # Errors
     /// [`TrainError::Busy`] during a retrain; [`RegistryError::NoRollback`]; store failures.
     pub async fn rollback(&self, kind: ModelKind) -> Result<VersionRecord, TrainError> {
+        self.holding_lease(self.registry.rollback(kind)).await
+    }
+
+    /// Lifts a rollback's pin by hand ([`Registry::unpin`]), holding the retrain lease; the pin
+    /// lifted, if the kind had one.
+    ///
+    /// # Errors
+    /// [`TrainError::Busy`] during a retrain; store failures.
+    pub async fn unpin(&self, kind: ModelKind) -> Result<Option<crate::registry::Pin>, TrainError> {
+        self.holding_lease(self.registry.unpin(kind)).await
+    }
+
+    /// Runs a by-hand registry change under the retrain lease.
+    async fn holding_lease<T>(
+        &self,
+        change: impl Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, TrainError> {
         let lease = self.by_hand().await?;
-        let result = self.registry.rollback(kind).await.map_err(TrainError::from);
+        let result = change.await.map_err(TrainError::from);
         if let Err(e) = lease.release().await {
             tracing::warn!(error = %e, "could not release the retrain lease; it will expire");
         }

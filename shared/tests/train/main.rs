@@ -362,10 +362,58 @@ async fn rollbacks_walk_back_one_version_at_a_time() {
         .map(|r| (r.version, r.status))
         .collect();
     assert_eq!(statuses.iter().filter(|(_, s)| *s == VersionStatus::Live).count(), 1, "{statuses:?}");
-    // A run after the rollbacks replaces the version they went back to, and can be rolled back.
-    let next = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
+    // Unpinned, a run after the rollbacks replaces the version they went back to, and can be
+    // rolled back.
+    assert!(t.unpin(ModelKind::Segments).await.unwrap().is_some());
+    let next = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert_eq!(next.status, VersionStatus::Live, "{next:?}");
     assert_eq!(t.rollback(ModelKind::Segments).await.unwrap().version, versions[0]);
-    assert_ne!(next, versions[0]);
+    assert_ne!(next.version, versions[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_pins_the_kind_so_retrains_hold_what_passes_until_a_person_unpins_or_promotes() {
+    let (_home, stores) = stores_with_sample().await;
+    let t = healthy(&stores).await;
+    let v1 = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0).version;
+    let v2 = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0).version;
+    let registry = t.registry();
+    assert_eq!(t.rollback(ModelKind::Segments).await.unwrap().version, v1);
+    let (pointer, _) = registry.live(ModelKind::Segments).await.unwrap().unwrap();
+    let pin = pointer.pinned.expect("a rollback pins");
+    assert_eq!(pin.reason, format!("rolled back from {v2}"));
+
+    // The next night trains and judges, passes, and is held: serving stays on v1.
+    let held = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert_eq!(held.status, VersionStatus::Held, "{held:?}");
+    let said = held.reason.as_deref().unwrap_or_default();
+    assert!(
+        said.starts_with(&format!(
+            "held: passed its gates while segments was pinned to {v1} (rolled back from {v2} at "
+        )),
+        "{said}"
+    );
+    assert!(said.contains(&format!("`shopsense models promote {}`", held.version)), "{said}");
+    assert_eq!(live(registry, ModelKind::Segments).await.as_deref(), Some(v1.as_str()));
+    readers_see(&stores, &v1).await;
+    let record = registry.record(ModelKind::Segments, &held.version).await.unwrap().unwrap();
+    assert!(record.gate.is_some_and(|g| g.passed) && !record.published, "judged, not published");
+
+    // Unpinned, the next run goes live.
+    assert_eq!(t.unpin(ModelKind::Segments).await.unwrap(), Some(pin));
+    assert_eq!(t.unpin(ModelKind::Segments).await.unwrap(), None, "nothing left to lift");
+    let next = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert_eq!(next.status, VersionStatus::Live, "{next:?}");
+    readers_see(&stores, &next.version).await;
+
+    // Pinned again, a held version can be promoted by hand, which lifts the pin.
+    t.rollback(ModelKind::Segments).await.unwrap();
+    let held = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
+    assert_eq!(held.status, VersionStatus::Held);
+    assert_eq!(t.promote(ModelKind::Segments, &held.version).await.unwrap().status, VersionStatus::Live);
+    readers_see(&stores, &held.version).await;
+    let (pointer, _) = registry.live(ModelKind::Segments).await.unwrap().unwrap();
+    assert_eq!((pointer.version, pointer.pinned), (held.version, None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -452,9 +500,10 @@ async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new
     ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
     let fresh = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
     assert!(!fresh.unchanged && fresh.version != forced.version, "{fresh:?}");
-    // Rolled back from, it is not refitted over the rollback on a quiet night.
+    // Rolled back from, it is not refitted over the rollback on a quiet night, pinned or not.
     assert_eq!(fresh.status, VersionStatus::Live, "{fresh:?}");
     let back = plain.rollback(ModelKind::Segments).await.unwrap();
+    plain.unpin(ModelKind::Segments).await.unwrap();
     let quiet_night = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
     assert!(quiet_night.unchanged && quiet_night.version == fresh.version, "{quiet_night:?}");
     assert_eq!(quiet_night.status, VersionStatus::Retired);
