@@ -528,6 +528,7 @@ impl Ingestor {
             freshness,
             retail: parsed.retail,
             month_first_unsure: parsed.month_first_unsure,
+            sales_gap: None,
             quarantine_sample: parsed.quarantined.iter().take(QUARANTINE_SAMPLE).cloned().collect(),
             verdict: Verdict::Pass,
             verdict_reasons: Vec::new(),
@@ -539,6 +540,12 @@ impl Ingestor {
             mapping: Some(mapping_id),
         };
         debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_quarantined);
+        if kind == UploadKind::Transactions
+            && let Some(range) = &report.date_range
+            && let Some(before) = self.sales_span().await?
+        {
+            report.sales_gap = report::SalesGap::between(range, before);
+        }
         report.judge(&options.thresholds);
         if report.verdict != Verdict::Fail
             && let Some(mut frame) = parsed.frame
@@ -570,6 +577,18 @@ impl Ingestor {
             .await?;
         tracing::info!(upload = path, verdict = ?report.verdict, rows_read = report.rows_read, rows_accepted = report.rows_accepted, rows_quarantined = report.rows_quarantined, "ingested");
         Ok(report)
+    }
+
+    /// The first and last day of the sales in the current features (`None` before any).
+    async fn sales_span(&self) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, IngestError> {
+        let Some(blob) = features::snapshot::get(&*self.silver, CALENDAR_PATH).await? else {
+            return Ok(None);
+        };
+        let table = |e: &dyn std::fmt::Display| IngestError::Table(format!("{CALENDAR_PATH}: {e}"));
+        let calendar = features::read_parquet(&blob.body).map_err(|e| table(&e))?;
+        let dates = calendar.column("date").and_then(|c| c.date().cloned()).map_err(|e| table(&e))?;
+        let days = || dates.as_date_iter().flatten();
+        Ok(days().min().zip(days().max()))
     }
 
     /// Recomputes the feature tables from every silver transactions batch (oldest first) and

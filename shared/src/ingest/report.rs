@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ use super::validate::QuarantinedRow;
 use crate::settings::{Settings, SettingsError};
 
 /// Verdict thresholds (settings `INGEST_QUARANTINE_WARN`, `INGEST_QUARANTINE_FAIL`,
-/// `INGEST_STALE_WARN_DAYS`).
+/// `INGEST_STALE_WARN_DAYS`, `INGEST_GAP_WARN_DAYS`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Quarantined share of rows from which the verdict is `warn` (default 1%).
@@ -25,11 +25,24 @@ pub struct Thresholds {
     pub quarantine_fail: f64,
     /// Days between the newest row and the upload from which the verdict is `warn` (default 30).
     pub stale_warn_days: f64,
+    /// Days between a transactions upload and the sales ingested before it (after their last
+    /// day or before their first) from which the verdict is `warn` (default 30).
+    #[serde(default = "default_gap_warn_days")]
+    pub gap_warn_days: f64,
+}
+
+fn default_gap_warn_days() -> f64 {
+    30.0
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self { quarantine_warn: 0.01, quarantine_fail: 0.25, stale_warn_days: 30.0 }
+        Self {
+            quarantine_warn: 0.01,
+            quarantine_fail: 0.25,
+            stale_warn_days: 30.0,
+            gap_warn_days: default_gap_warn_days(),
+        }
     }
 }
 
@@ -41,6 +54,7 @@ impl Thresholds {
             quarantine_warn: settings.parse_or("INGEST_QUARANTINE_WARN", d.quarantine_warn)?,
             quarantine_fail: settings.parse_or("INGEST_QUARANTINE_FAIL", d.quarantine_fail)?,
             stale_warn_days: settings.parse_or("INGEST_STALE_WARN_DAYS", d.stale_warn_days)?,
+            gap_warn_days: settings.parse_or("INGEST_GAP_WARN_DAYS", d.gap_warn_days)?,
         })
     }
 }
@@ -75,6 +89,41 @@ pub struct Freshness {
     pub uploaded_at: DateTime<Utc>,
     /// Days between the two (treating shop time as UTC).
     pub age_days: f64,
+}
+
+/// Days without any sale between a transactions upload and the sales ingested before it: a
+/// shop closed that long, or dates shifted by a wrong year or format. Every customer's recency
+/// and every SKU's trend jump across it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesGap {
+    /// Whole days between the two, exclusive.
+    pub days: i64,
+    /// The last day of sales before the upload (or, for an upload older than them, its own last).
+    pub from: NaiveDate,
+    /// The upload's first day (or, for an upload older than them, the first day before it).
+    pub to: NaiveDate,
+    /// Whether the upload lies after the sales before it (else before them: a backfill).
+    pub after: bool,
+}
+
+impl SalesGap {
+    /// The gap between an upload's `range` and the `before` span of the sales ingested
+    /// earlier, when the two do not overlap (`None` when they do or touch).
+    #[must_use]
+    pub fn between(range: &DateRange, before: (NaiveDate, NaiveDate)) -> Option<Self> {
+        let (first, last) = (range.min.date(), range.max.date());
+        let gap = |from: NaiveDate, to: NaiveDate, after| {
+            let days = (to - from).num_days() - 1;
+            (days > 0).then_some(Self { days, from, to, after })
+        };
+        if first > before.1 {
+            gap(before.1, first, true)
+        } else if last < before.0 {
+            gap(last, before.0, false)
+        } else {
+            None
+        }
+    }
 }
 
 /// Where an upload's outputs went.
@@ -129,6 +178,9 @@ pub struct QualityReport {
     /// names a `date_format`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub month_first_unsure: Option<u64>,
+    /// Days without sales between this transactions upload and the sales ingested before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales_gap: Option<SalesGap>,
     /// The first quarantined rows, for a quick look (all are in the quarantine file).
     pub quarantine_sample: Vec<QuarantinedRow>,
     /// Pass, warn or fail.
@@ -212,6 +264,33 @@ impl QualityReport {
                     "{read} timestamps were read month first (M/D/YYYY) and every one reads day first \
                      too: if the shop writes the day first, set date_format = \"%d/%m/%Y %H:%M\" in the \
                      mapping and upload the file again (it is then read again)"
+                ));
+                verdict = verdict.max_with(Verdict::Warn);
+            }
+            if let Some(retail) = &self.retail
+                && retail.lines_without_customer == self.rows_accepted
+            {
+                reasons.push(
+                    "no accepted row names a customer: personal recommendations, \"also bought\" lists \
+                     and segments learn nothing from this file (if it has a customer column, map it to \
+                     customer_id)"
+                        .to_owned(),
+                );
+                verdict = verdict.max_with(Verdict::Warn);
+            }
+            if let Some(gap) = &self.sales_gap
+                && gap.days as f64 >= thresholds.gap_warn_days
+            {
+                let (what, days) = if gap.after {
+                    ("its first sale", format!("after the last sale ingested before it ({})", gap.from))
+                } else {
+                    ("its last sale", format!("before the first sale ingested before it ({})", gap.to))
+                };
+                reasons.push(format!(
+                    "{what} is {} days {days}, warn at {:.0}: if the shop was not closed that long, check \
+                     the dates (a wrong year or day/month order); customers' recency and the forecasts \
+                     read the gap as a closed shop",
+                    gap.days, thresholds.gap_warn_days
                 ));
                 verdict = verdict.max_with(Verdict::Warn);
             }

@@ -394,3 +394,55 @@ async fn dates_that_read_day_first_as_well_warn_and_read_again_under_a_date_form
     let sure = upload(&ingestor, "transactions/us.csv", us, &self::options()).await;
     assert_eq!(sure.month_first_unsure, None, "{:?}", sure.verdict_reasons);
 }
+
+#[tokio::test]
+async fn sales_far_from_those_ingested_before_warn_with_the_gap_and_are_still_kept() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let refreshing = IngestOptions::default();
+    let day = |date: &str| {
+        let invoice = date.replace('-', "");
+        format!("{HEADER}{invoice},85123A,HEART,6,{date} 10:00,2.55,17850,United Kingdom\n")
+    };
+    let first = upload(&ingestor, "transactions/first.csv", day("2011-12-01"), &refreshing).await;
+    assert_eq!(first.sales_gap, None, "nothing was ingested before it");
+    // A week later is an ordinary gap (a Christmas break); 180 days later is a wrong year.
+    let next = upload(&ingestor, "transactions/next.csv", day("2011-12-09"), &refreshing).await;
+    assert_eq!(next.sales_gap.as_ref().map(|g| g.days), Some(7));
+    assert!(!next.verdict_reasons.iter().any(|r| r.contains("days after")), "{:?}", next.verdict_reasons);
+    let late = upload(&ingestor, "transactions/late.csv", day("2012-06-07"), &refreshing).await;
+    assert_eq!(late.sales_gap.as_ref().map(|g| (g.days, g.after)), Some((180, true)));
+    let said = late.verdict_reasons.iter().find(|r| r.contains("180 days after")).expect("a gap warning");
+    assert!(
+        said.starts_with("its first sale is 180 days after the last sale ingested before it (2011-12-09)")
+    );
+    assert_eq!(late.verdict, Verdict::Warn);
+    assert!(late.features_refreshed, "a warning keeps the rows");
+    // A backfill from long before is told the other way round.
+    let early = upload(&ingestor, "transactions/early.csv", day("2011-06-01"), &refreshing).await;
+    let said = early.verdict_reasons.iter().find(|r| r.contains("days before")).expect("a gap warning");
+    assert!(
+        said.starts_with("its last sale is 182 days before the first sale ingested before it (2011-12-01)"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_where_no_row_names_a_customer_warns_that_recommendations_learn_nothing_from_it() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let anonymous = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,Country\n\
+                     536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,United Kingdom\n";
+    let report = upload(&ingestor, "transactions/anonymous.csv", anonymous, &options()).await;
+    assert_eq!((report.verdict, report.rows_accepted), (Verdict::Warn, 1));
+    assert!(
+        report.verdict_reasons.iter().any(|r| r.starts_with("no accepted row names a customer")),
+        "{:?}",
+        report.verdict_reasons
+    );
+    // The shipped sample has lines without a customer, but not only those.
+    let sample = upload(&ingestor, "transactions/sample.csv", sample(), &options()).await;
+    assert!(
+        !sample.verdict_reasons.iter().any(|r| r.contains("names a customer")),
+        "{:?}",
+        sample.verdict_reasons
+    );
+}
