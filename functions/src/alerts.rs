@@ -138,7 +138,10 @@ fn not_judged_warning(latest: &LatestSnapshot) -> Option<String> {
 fn run_error(e: AlertRunError) -> ApiError {
     match e {
         AlertRunError::Store(store) => ApiError::Store(store),
-        AlertRunError::NoForecast => ApiError::NoModel { kind: shopsense::registry::ModelKind::Forecast },
+        AlertRunError::NoForecast => ApiError::NoModel {
+            kind: shopsense::registry::ModelKind::Forecast,
+            advice: crate::error::no_model_advice(&[]),
+        },
         other => ApiError::Internal { message: other.to_string() },
     }
 }

@@ -7,7 +7,29 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use shopsense::registry::{VersionRecord, VersionStatus};
 use shopsense::store::StoreError;
+
+/// What to do when no version of a kind is live, given its versions newest first: train one,
+/// or, when the newest was rejected by its gate, what the gate said and how to serve it anyway.
+#[must_use]
+pub fn no_model_advice(versions: &[VersionRecord]) -> String {
+    match versions.first() {
+        Some(newest) if newest.status == VersionStatus::Rejected => format!(
+            "its newest version {} was rejected ({}); fix the data and retrain, or `shopsense models promote {}` \
+             serves it anyway",
+            newest.version,
+            newest.reason.as_deref().unwrap_or("no reason recorded"),
+            newest.version
+        ),
+        Some(newest) if newest.status == VersionStatus::Candidate => format!(
+            "version {} is being trained or published (or its run stopped: the next retrain says so); try again \
+             in a few minutes",
+            newest.version
+        ),
+        _ => "ingest transactions and run `shopsense train` (or wait for the nightly retrain)".to_owned(),
+    }
+}
 
 /// Every error a handler returns.
 #[derive(Debug, thiserror::Error)]
@@ -39,12 +61,12 @@ pub enum ApiError {
         what: String,
     },
     /// No version of the model that answers this is live yet.
-    #[error(
-        "no {kind} model is live yet: ingest transactions and run `shopsense train` (or wait for the nightly retrain)"
-    )]
+    #[error("no {kind} model is live yet: {advice}")]
     NoModel {
         /// The model kind.
         kind: shopsense::registry::ModelKind,
+        /// What to do about it ([`no_model_advice`]).
+        advice: String,
     },
     /// A store failed.
     #[error(transparent)]

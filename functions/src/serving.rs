@@ -111,9 +111,8 @@ async fn customer(
     let include_purchased = flag("include_purchased", params.get("include_purchased"))?;
     let customer_id = customer_id.trim();
     let exclusions = state.exclusions().await?;
-    let answer = answers::for_customer(&state.reader, customer_id, k, include_purchased, &exclusions)
-        .await?
-        .ok_or(ApiError::NoModel { kind: ModelKind::Recommend })?;
+    let answer = answers::for_customer(&state.reader, customer_id, k, include_purchased, &exclusions).await?;
+    let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
     Ok(Json(json!({ "customer_id": customer_id, "k": k, "answer": answer })))
 }
 
@@ -126,9 +125,8 @@ async fn similar(
     let k = k_of(params.get("k"))?;
     let sku = normalise_sku(&sku);
     let exclusions = state.exclusions().await?;
-    let answer = answers::similar(&state.reader, &sku, k, &exclusions)
-        .await?
-        .ok_or(ApiError::NoModel { kind: ModelKind::Recommend })?;
+    let answer = answers::similar(&state.reader, &sku, k, &exclusions).await?;
+    let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
     Ok(Json(json!({ "sku": sku, "k": k, "answer": answer })))
 }
 
@@ -163,9 +161,8 @@ async fn cart(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>,
         Some(other) => return Err(bad(format!("customer_id must be a string or a number, got {other}"))),
     };
     let customer = customer_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    let answer = answers::cart(&state.reader, &items, customer, k, &exclusions)
-        .await?
-        .ok_or(ApiError::NoModel { kind: ModelKind::Recommend })?;
+    let answer = answers::cart(&state.reader, &items, customer, k, &exclusions).await?;
+    let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
     Ok(Json(json!({ "items": items, "k": k, "answer": answer })))
 }
 
@@ -180,7 +177,7 @@ async fn segment(
         return Err(bad("the customer id is empty"));
     }
     let Some(version) = state.reader.live_version(ModelKind::Segments).await? else {
-        return Err(ApiError::NoModel { kind: ModelKind::Segments });
+        return Err(state.no_model(ModelKind::Segments).await);
     };
     match customer_document::<CustomerSegment>(&state.reader, ModelKind::Segments, &version, customer_id)
         .await?
@@ -226,7 +223,7 @@ async fn forecast(
     let levels = levels_of(params.get("levels"))?;
     let sku = normalise_sku(&sku);
     let Some(version) = state.reader.live_version(ModelKind::Forecast).await? else {
-        return Err(ApiError::NoModel { kind: ModelKind::Forecast });
+        return Err(state.no_model(ModelKind::Forecast).await);
     };
     let Some(item) =
         state.reader.get_at::<ItemForecast>(ModelKind::Forecast, &version, &item_partition(&sku)).await?

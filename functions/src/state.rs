@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use shopsense::alerts::AlertPolicy;
 use shopsense::ingest::{DEFAULT_MAX_TABLE_BYTES, IngestOptions, Ingestor, Thresholds};
-use shopsense::registry::{DEFAULT_KEEP_VERSIONS, Gates, Registry, RegistryError};
+use shopsense::registry::{DEFAULT_KEEP_VERSIONS, Gates, ModelKind, Registry, RegistryError};
 use shopsense::serving::stock::ALERTS_CONTAINER;
 use shopsense::serving::{Exclusions, Reader, StockView};
 use shopsense::settings::Settings;
@@ -153,6 +153,13 @@ impl AppState {
         let mut policy = (*self.alert_policy).clone();
         policy.pack_sizes.extend(shopsense::alerts::run::catalog_pack_sizes(&*silver).await?);
         Ok(policy)
+    }
+
+    /// The 503 for a request that needs a `kind` model when none is live, with advice from the
+    /// registry (train one, or promote the one its gate rejected).
+    pub async fn no_model(&self, kind: ModelKind) -> crate::error::ApiError {
+        let versions = self.trainer.registry().list(kind).await.unwrap_or_default();
+        crate::error::ApiError::NoModel { kind, advice: crate::error::no_model_advice(&versions) }
     }
 
     /// What every recommendation leaves out: the latest snapshot's out-of-stock SKUs.

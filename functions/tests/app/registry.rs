@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use serde_json::json;
+use shopsense::registry::{ModelKind, VersionRecord, VersionStatus};
 use shopsense_functions::functions::{FunctionJson, registry};
 
 use crate::support::{crate_dir, get, local_app, post, send};
@@ -119,8 +121,8 @@ async fn unknown_routes_get_a_json_404_and_the_readiness_probe_answers() {
 }
 
 #[tokio::test]
-async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_train() {
-    let (_home, _state, app) = local_app().await;
+async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_train_or_what_the_gate_said() {
+    let (_home, state, app) = local_app().await;
     for request in [
         get("/api/recommendations/customers/17850?k=5"),
         get("/api/recommendations/items/22423/similar"),
@@ -134,6 +136,31 @@ async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_trai
         assert_eq!(body["error"], "no_model", "{path}");
         assert!(body["message"].as_str().unwrap().contains("shopsense train"), "{path}: {body}");
     }
+    // Once its gate rejected a version, the advice is what the gate said and how to serve it.
+    let now = chrono::Utc::now();
+    let rejected = VersionRecord {
+        kind: ModelKind::Segments,
+        version: "20261127T000000000Z-abcdef".to_owned(),
+        status: VersionStatus::Rejected,
+        created_at: now,
+        updated_at: now,
+        metrics: json!({"silhouette": 0.2}),
+        gate: None,
+        reason: Some("gate failed: needs silhouette >= floor (value 0.2000, bound 0.2500)".to_owned()),
+        published: false,
+        documents: 0,
+        drift: None,
+        metric_trend: Vec::new(),
+    };
+    state.trainer.registry().save_record(&rejected).await.unwrap();
+    let (status, body) = send(&app, get("/api/segments/17850")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body["message"],
+        "no segments model is live yet: its newest version 20261127T000000000Z-abcdef was rejected (gate failed: \
+         needs silhouette >= floor (value 0.2000, bound 0.2500)); fix the data and retrain, or `shopsense models \
+         promote 20261127T000000000Z-abcdef` serves it anyway"
+    );
     // The open alerts are a list, empty, with a warning: nothing was judged, nothing is clear.
     let (status, body) = send(&app, get("/api/alerts")).await;
     assert_eq!((status, body["count"].as_u64()), (StatusCode::OK, Some(0)), "{body}");

@@ -332,7 +332,7 @@ impl Registry {
         }
         // A version its gate rejected goes live only by hand: the record keeps what the gate said.
         record.reason = match (record.status, record.reason.take()) {
-            (VersionStatus::Rejected, Some(gate)) => Some(format!("promoted by hand over its gate ({gate})")),
+            (VersionStatus::Rejected, Some(gate)) => Some(format!("{PROMOTED_BY_HAND} ({gate})")),
             _ => None,
         };
         record.status = VersionStatus::Live;
@@ -352,7 +352,11 @@ impl Registry {
         for mut other in self.list(record.kind).await? {
             if other.version != record.version && other.status == VersionStatus::Live {
                 other.status = VersionStatus::Retired;
-                other.reason = Some(reason.to_owned());
+                // What a person decided over a gate stays on the record.
+                other.reason = Some(match other.reason.take().filter(|r| r.starts_with(PROMOTED_BY_HAND)) {
+                    Some(promoted) => format!("{reason}; it had been {promoted}"),
+                    None => reason.to_owned(),
+                });
                 self.save_record(&other).await?;
             }
         }
@@ -375,10 +379,9 @@ impl Registry {
                     VersionStatus::Retired,
                     Some(format!("replaced by {}", live.as_deref().unwrap_or("nothing"))),
                 )),
-                VersionStatus::Candidate if !is_live => Some((
-                    VersionStatus::Rejected,
-                    Some("interrupted: its run stopped before judging or publishing it".to_owned()),
-                )),
+                VersionStatus::Candidate if !is_live => {
+                    Some((VersionStatus::Rejected, Some(interrupted(&record))))
+                }
                 VersionStatus::Candidate
                 | VersionStatus::Rejected
                 | VersionStatus::Retired
@@ -520,5 +523,28 @@ impl Registry {
         self.records.delete(kind.as_str(), version).await?;
         tracing::info!(%kind, version, "version deleted by retention");
         Ok(())
+    }
+}
+
+/// How a record says a person made it live over its gate's rejection.
+const PROMOTED_BY_HAND: &str = "promoted by hand over its gate";
+
+/// Why a candidate whose run stopped before it went live is rejected, by how far it got.
+fn interrupted(record: &VersionRecord) -> String {
+    match (&record.gate, record.published) {
+        (None, _) => "interrupted: its run stopped before its gates judged it".to_owned(),
+        (Some(gate), _) if !gate.passed => {
+            format!("interrupted: its run stopped after its gates failed it ({})", gate.failures())
+        }
+        (Some(_), false) => {
+            "interrupted: it passed its gates, but its run stopped while writing its serving \
+                             documents"
+                .to_owned()
+        }
+        (Some(_), true) => format!(
+            "interrupted: it passed its gates and its serving documents were written, but its run stopped \
+             before the flip; `shopsense models promote {}` serves it",
+            record.version
+        ),
     }
 }

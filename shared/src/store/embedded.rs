@@ -47,7 +47,9 @@ impl EmbeddedDatabase {
         }
         let db = Database::create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Config(format!(
-                "{} is open in another process (a running `shopsense local`?): stop it or use another --home",
+                "{} is open in another process: a running `shopsense local`, `train`, `ingest` or other \
+                 command on this home (the local backend lets one process at a time use a home); wait \
+                 for it to finish or stop it, or use another --home",
                 path.display()
             )),
             other => db_error(&format!("open {}", path.display()), other),

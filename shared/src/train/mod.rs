@@ -552,6 +552,9 @@ impl Trainer {
 
         progress(3, "publish");
         let t = Instant::now();
+        // Recorded before the documents go out, so a run killed while publishing leaves a
+        // record that says how far it got.
+        self.registry.save_record(&record).await?;
         let published = self.publish(&mut record, &docs, live.as_ref(), lease).await;
         if let Err(e) = published {
             record.status = VersionStatus::Rejected;

@@ -338,6 +338,17 @@ async fn a_version_its_gate_rejected_goes_live_only_by_hand_and_its_record_keeps
         Some(rejected.version.as_str())
     );
     readers_see(&stores, &rejected.version).await;
+    // Replaced later, its record still says a person put it live over its gate.
+    let next = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    assert_eq!(next.kinds[0].status, VersionStatus::Live);
+    let retired = strict.registry().record(ModelKind::Segments, &rejected.version).await.unwrap().unwrap();
+    assert_eq!(
+        retired.reason,
+        Some(format!(
+            "replaced by {}; it had been promoted by hand over its gate ({said})",
+            next.kinds[0].version
+        ))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,7 +457,11 @@ async fn records_left_wrong_by_a_run_killed_after_its_flip_are_reconciled_by_the
     assert_eq!(status(v1).await, Some(VersionStatus::Retired));
     let dead = registry.record(ModelKind::Segments, &dead.version).await.unwrap().unwrap();
     assert_eq!(dead.status, VersionStatus::Rejected);
-    assert!(dead.reason.unwrap().starts_with("interrupted"));
+    assert_eq!(
+        dead.reason.as_deref(),
+        Some("interrupted: it passed its gates, but its run stopped while writing its serving documents"),
+        "it says how far it got"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
