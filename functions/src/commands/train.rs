@@ -35,6 +35,7 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
         }
     };
     let holder = shopsense::registry::holder_name("cli");
+    let live_before = live_versions(trainer, kinds).await;
     // Stopped by Ctrl-C or SIGTERM, the run gives its lease back on the way out, so the next run
     // (or the nightly timer) need not wait for it to expire. What it wrote is left as a killed
     // run leaves it: never half live.
@@ -48,7 +49,26 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
             if let Err(e) = Lease::release_held_by(&*store, RETRAIN_LEASE, &holder).await {
                 tracing::warn!(error = %e, "could not give the retrain lease back; it expires on its own");
             }
-            anyhow::bail!("stopped by a signal: live versions are unchanged unless a kind had already gone live");
+            let live_now = live_versions(trainer, kinds).await;
+            let said: Vec<String> = kinds
+                .iter()
+                .zip(live_before.iter().zip(&live_now))
+                .map(|(kind, (before, now))| match (before, now) {
+                    (_, Err(e)) => format!("{kind}: could not read what is live ({e})"),
+                    (Ok(before), Ok(now)) if before == now => {
+                        format!("{kind}: unchanged, {}", now.as_deref().unwrap_or("nothing live"))
+                    }
+                    (Ok(_), Ok(now)) => {
+                        format!("{kind}: {} went live in this run", now.as_deref().unwrap_or("nothing live"))
+                    }
+                    (Err(_), Ok(now)) => format!("{kind}: {}", now.as_deref().unwrap_or("nothing live")),
+                })
+                .collect();
+            anyhow::bail!(
+                "stopped by a signal; what serving reads: {} (a version stopped half-way is never live, and the \
+                 next run records it as interrupted)",
+                said.join("; ")
+            );
         }
     };
     if let Ok(Some(bar)) = bar.into_inner() {
@@ -92,6 +112,16 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
         );
     }
     Ok(report)
+}
+
+/// The live version of each of `kinds` (or why it could not be read).
+async fn live_versions(trainer: &Trainer, kinds: &[ModelKind]) -> Vec<Result<Option<String>, String>> {
+    let mut versions = Vec::with_capacity(kinds.len());
+    for &kind in kinds {
+        let live = trainer.registry().live(kind).await;
+        versions.push(live.map(|l| l.map(|(pointer, _)| pointer.version)).map_err(|e| e.to_string()));
+    }
+    versions
 }
 
 fn version_line(r: &VersionRecord, live: Option<&str>) -> String {
