@@ -15,6 +15,16 @@ use shopsense::store::StoreError;
 #[must_use]
 pub fn no_model_advice(versions: &[VersionRecord]) -> String {
     match versions.first() {
+        // Interrupted or failed to publish: not a verdict on the model (the reason says what to do).
+        Some(newest)
+            if newest.status == VersionStatus::Rejected && newest.gate.as_ref().is_none_or(|g| g.passed) =>
+        {
+            format!(
+                "its newest version {} did not go live ({}); the next retrain tries again",
+                newest.version,
+                newest.reason.as_deref().unwrap_or("no reason recorded")
+            )
+        }
         Some(newest) if newest.status == VersionStatus::Rejected => format!(
             "its newest version {} was rejected ({}); fix the data and retrain, or `shopsense models promote {}` \
              serves it anyway",

@@ -145,7 +145,7 @@ async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_trai
         created_at: now,
         updated_at: now,
         metrics: json!({"silhouette": 0.2}),
-        gate: None,
+        gate: Some(serde_json::from_value(json!({"passed": false, "checks": []})).unwrap()),
         reason: Some("gate failed: needs silhouette >= floor (value 0.2000, bound 0.2500)".to_owned()),
         published: false,
         documents: 0,
@@ -160,6 +160,20 @@ async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_trai
         "no segments model is live yet: its newest version 20261127T000000000Z-abcdef was rejected (gate failed: \
          needs silhouette >= floor (value 0.2000, bound 0.2500)); fix the data and retrain, or `shopsense models \
          promote 20261127T000000000Z-abcdef` serves it anyway"
+    );
+    // A run that stopped is not a verdict on the model.
+    let stopped = VersionRecord {
+        version: "20261127T000001000Z-abcdef".to_owned(),
+        gate: None,
+        reason: Some("interrupted: its run stopped before its gates judged it".to_owned()),
+        ..rejected
+    };
+    state.trainer.registry().save_record(&stopped).await.unwrap();
+    let (_, body) = send(&app, get("/api/segments/17850")).await;
+    assert_eq!(
+        body["message"],
+        "no segments model is live yet: its newest version 20261127T000001000Z-abcdef did not go live \
+         (interrupted: its run stopped before its gates judged it); the next retrain tries again"
     );
     // The open alerts are a list, empty, with a warning: nothing was judged, nothing is clear.
     let (status, body) = send(&app, get("/api/alerts")).await;

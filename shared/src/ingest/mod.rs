@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use polars::prelude::DataFrame;
 
 pub use error::{FileError, IngestError};
@@ -542,9 +542,15 @@ impl Ingestor {
         debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_quarantined);
         if kind == UploadKind::Transactions
             && let Some(range) = &report.date_range
-            && let Some(before) = self.sales_span().await?
         {
-            report.sales_gap = report::SalesGap::between(range, before);
+            // Advisory: a span that cannot be read leaves the gap unsaid, never the upload unread.
+            match self.sales_span(&landing.sha256).await {
+                Ok(Some(before)) => report.sales_gap = report::SalesGap::between(range, before),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(upload = path, error = %e, "could not read the sales ingested before; the gap is not checked");
+                }
+            }
         }
         report.judge(&options.thresholds);
         if report.verdict != Verdict::Fail
@@ -579,16 +585,42 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// The first and last day of the sales in the current features (`None` before any).
-    async fn sales_span(&self) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, IngestError> {
-        let Some(blob) = features::snapshot::get(&*self.silver, CALENDAR_PATH).await? else {
-            return Ok(None);
+    /// The first and last day of the sales ingested so far: the current features' calendar,
+    /// widened by the transactions batches written since it was computed (a sweep refreshes once,
+    /// after all of its uploads); the batch `except` (the upload being read again) left out.
+    /// `None` before any.
+    async fn sales_span(&self, except: &str) -> Result<Option<(NaiveDate, NaiveDate)>, IngestError> {
+        let table = |what: &str, e: &dyn std::fmt::Display| IngestError::Table(format!("{what}: {e}"));
+        let snapshot = features::snapshot::current(&*self.silver).await?.map(|(s, _)| s);
+        let mut span: Option<(NaiveDate, NaiveDate)> = None;
+        let mut widen = |first: NaiveDate, last: NaiveDate| {
+            span = Some(span.map_or((first, last), |(a, b)| (a.min(first), b.max(last))));
         };
-        let table = |e: &dyn std::fmt::Display| IngestError::Table(format!("{CALENDAR_PATH}: {e}"));
-        let calendar = features::read_parquet(&blob.body).map_err(|e| table(&e))?;
-        let dates = calendar.column("date").and_then(|c| c.date().cloned()).map_err(|e| table(&e))?;
-        let days = || dates.as_date_iter().flatten();
-        Ok(days().min().zip(days().max()))
+        if let Some(blob) = features::snapshot::get(&*self.silver, CALENDAR_PATH).await? {
+            let calendar = features::read_parquet(&blob.body).map_err(|e| table(CALENDAR_PATH, &e))?;
+            let dates = calendar
+                .column("date")
+                .and_then(|c| c.date().cloned())
+                .map_err(|e| table(CALENDAR_PATH, &e))?;
+            let days = || dates.as_date_iter().flatten();
+            if let (Some(first), Some(last)) = (days().min(), days().max()) {
+                widen(first, last);
+            }
+        }
+        let counted = snapshot.map(|s| s.batches).unwrap_or_default();
+        for batch in self.silver.list(TRANSACTIONS_PREFIX).await? {
+            let Some(sha) = file_name(&batch.path).strip_suffix(".parquet") else { continue };
+            if sha == except || counted.contains(&batch.path) {
+                continue;
+            }
+            let path = report_path(UploadKind::Transactions, sha);
+            let Some(blob) = self.silver.get(&path).await? else { continue };
+            let report: QualityReport = serde_json::from_slice(&blob.body).map_err(|e| table(&path, &e))?;
+            if let Some(range) = report.date_range {
+                widen(range.min.date(), range.max.date());
+            }
+        }
+        Ok(span)
     }
 
     /// Recomputes the feature tables from every silver transactions batch (oldest first) and

@@ -282,9 +282,15 @@ impl QualityReport {
                 && gap.days as f64 >= thresholds.gap_warn_days
             {
                 let (what, days) = if gap.after {
-                    ("its first sale", format!("after the last sale ingested before it ({})", gap.from))
+                    (
+                        format!("its first sale ({})", gap.to),
+                        format!("after the last sale ingested before it ({})", gap.from),
+                    )
                 } else {
-                    ("its last sale", format!("before the first sale ingested before it ({})", gap.to))
+                    (
+                        format!("its last sale ({})", gap.from),
+                        format!("before the first sale ingested before it ({})", gap.to),
+                    )
                 };
                 reasons.push(format!(
                     "{what} is {} days {days}, warn at {:.0}: if the shop was not closed that long, check \

@@ -330,10 +330,14 @@ impl Registry {
             }
             Err(e) => return Err(e.into()),
         }
-        // A version its gate rejected goes live only by hand: the record keeps what the gate said.
+        // A version its gate rejected goes live only by hand: the record keeps what the gate said
+        // (and keeps saying it when it goes live again after being retired).
+        let gate_failed = record.gate.as_ref().is_some_and(|g| !g.passed);
         record.reason = match (record.status, record.reason.take()) {
-            (VersionStatus::Rejected, Some(gate)) => Some(format!("{PROMOTED_BY_HAND} ({gate})")),
-            _ => None,
+            (VersionStatus::Rejected, Some(gate)) if gate_failed => {
+                Some(format!("{PROMOTED_BY_HAND} ({gate})"))
+            }
+            (_, reason) => reason.and_then(|r| promoted_by_hand(&r)),
         };
         record.status = VersionStatus::Live;
         let reason = format!("{reason_for_previous} {}", record.version);
@@ -352,11 +356,7 @@ impl Registry {
         for mut other in self.list(record.kind).await? {
             if other.version != record.version && other.status == VersionStatus::Live {
                 other.status = VersionStatus::Retired;
-                // What a person decided over a gate stays on the record.
-                other.reason = Some(match other.reason.take().filter(|r| r.starts_with(PROMOTED_BY_HAND)) {
-                    Some(promoted) => format!("{reason}; it had been {promoted}"),
-                    None => reason.to_owned(),
-                });
+                other.reason = Some(retired_reason(reason, other.reason.take()));
                 self.save_record(&other).await?;
             }
         }
@@ -377,7 +377,10 @@ impl Registry {
             let fixed = match record.status {
                 VersionStatus::Live if !is_live => Some((
                     VersionStatus::Retired,
-                    Some(format!("replaced by {}", live.as_deref().unwrap_or("nothing"))),
+                    Some(retired_reason(
+                        &format!("replaced by {}", live.as_deref().unwrap_or("nothing")),
+                        record.reason.clone(),
+                    )),
                 )),
                 VersionStatus::Candidate if !is_live => {
                     Some((VersionStatus::Rejected, Some(interrupted(&record))))
@@ -450,7 +453,8 @@ impl Registry {
     }
 
     /// Deletes versions beyond the newest `keep` (never the live one, nor the `keep - 1` that
-    /// rollbacks would go back to): their serving documents, blobs and records. Also removes serving
+    /// rollbacks would go back to, nor, while the kind is pinned, the newest held version): their
+    /// serving documents, blobs and records. Also removes serving
     /// documents of unpublished (failed) versions among the kept ones, and version folders no
     /// record names (a write interrupted before its record). One version failing to delete does
     /// not stop the others.
@@ -460,9 +464,19 @@ impl Registry {
     pub async fn apply_retention(&self, kind: ModelKind) -> Result<(), RegistryError> {
         let live = self.live(kind).await?.map(|(p, _)| p);
         let earlier = live.as_ref().map(LivePointer::earlier).unwrap_or_default();
-        let protected: Vec<&str> =
-            live.iter().map(|p| p.version.as_str()).chain(earlier.iter().map(String::as_str)).collect();
         let records = self.list(kind).await?;
+        // While a rollback pins the kind, the newest version held meanwhile is what a person
+        // would promote: it is kept however many rejections follow it.
+        let held = live
+            .as_ref()
+            .filter(|p| p.pinned.is_some())
+            .and_then(|_| records.iter().find(|r| r.status == VersionStatus::Held));
+        let protected: Vec<&str> = live
+            .iter()
+            .map(|p| p.version.as_str())
+            .chain(earlier.iter().map(String::as_str))
+            .chain(held.map(|r| r.version.as_str()))
+            .collect();
         let mut first_error = None;
         let mut note = |result: Result<(), RegistryError>, version: &str| {
             if let Err(e) = result {
@@ -529,13 +543,26 @@ impl Registry {
 /// How a record says a person made it live over its gate's rejection.
 const PROMOTED_BY_HAND: &str = "promoted by hand over its gate";
 
-/// Why a candidate whose run stopped before it went live is rejected, by how far it got.
+/// The "promoted by hand over its gate (...)" part of a record's reason, if it has one.
+fn promoted_by_hand(reason: &str) -> Option<String> {
+    reason.find(PROMOTED_BY_HAND).map(|at| reason[at..].to_owned())
+}
+
+/// A retired version's reason: `why`, plus what a person decided over its gate, which stays on
+/// the record.
+fn retired_reason(why: &str, before: Option<String>) -> String {
+    match before.as_deref().and_then(promoted_by_hand) {
+        Some(promoted) => format!("{why}; it had been {promoted}"),
+        None => why.to_owned(),
+    }
+}
+
+/// Why a candidate whose run stopped before it went live is rejected, by how far it got (a
+/// version its gates failed is saved as rejected at once, so a candidate was not judged or
+/// passed).
 fn interrupted(record: &VersionRecord) -> String {
     match (&record.gate, record.published) {
         (None, _) => "interrupted: its run stopped before its gates judged it".to_owned(),
-        (Some(gate), _) if !gate.passed => {
-            format!("interrupted: its run stopped after its gates failed it ({})", gate.failures())
-        }
         (Some(_), false) => {
             "interrupted: it passed its gates, but its run stopped while writing its serving \
                              documents"

@@ -405,8 +405,11 @@ impl Trainer {
         let mut timings = BTreeMap::new();
         let kind_options = self.options.of_kind(kind)?;
         let pin = live.as_ref().and_then(|(pointer, _)| pointer.pinned.clone());
+        // Unpinned since, versions held after the last flip no longer stand for these inputs;
+        // held before it, a person's promote (which flips) decided over them.
+        let held_since = live.as_ref().filter(|_| pin.is_none()).map(|(pointer, _)| pointer.updated_at);
         if !self.options.force
-            && let Some(same) = self.same_inputs(kind, &data.files, &kind_options, pin.is_some()).await?
+            && let Some(same) = self.same_inputs(kind, &data.files, &kind_options, held_since).await?
         {
             // The same inputs give the same model: a new version would only repeat its verdict,
             // or push an older, different one out of the rollback history (or undo a rollback).
@@ -554,6 +557,7 @@ impl Trainer {
         let t = Instant::now();
         // Recorded before the documents go out, so a run killed while publishing leaves a
         // record that says how far it got.
+        still_held(lease)?;
         self.registry.save_record(&record).await?;
         let published = self.publish(&mut record, &docs, live.as_ref(), lease).await;
         if let Err(e) = published {
@@ -569,17 +573,19 @@ impl Trainer {
         Ok(outcome(record, timings))
     }
 
-    /// The newest kept version of `kind` (live, retired, rejected, or held while `pinned`) whose
-    /// manifest names the same feature tables with the same bytes (by table name and sha256: a
-    /// refresh writes identical tables under a new snapshot folder), the same code version and
-    /// `options`. A held version no longer counts once the pin is lifted: it passed its gates,
-    /// so the next run trains again and publishes.
+    /// The newest kept version of `kind` (live, retired, rejected or held) whose manifest names
+    /// the same feature tables with the same bytes (by table name and sha256: a refresh writes
+    /// identical tables under a new snapshot folder), the same code version and `options`.
+    /// Versions held after `held_since` (the live pointer's last flip, given once the kind is
+    /// unpinned) do not count: they passed their gates and only the pin kept them back, so the
+    /// next run trains again and publishes. A version held before the last flip still counts: a
+    /// person promoted another over it.
     async fn same_inputs(
         &self,
         kind: ModelKind,
         files: &[DataFile],
         options: &Value,
-        pinned: bool,
+        held_since: Option<chrono::DateTime<Utc>>,
     ) -> Result<Option<VersionRecord>, TrainError> {
         let inputs = |files: &[DataFile]| -> Vec<(String, String)> {
             let mut named: Vec<(String, String)> = files
@@ -591,8 +597,9 @@ impl Trainer {
         };
         let wanted = inputs(files);
         for record in self.registry.list(kind).await? {
-            if record.status == VersionStatus::Candidate || (record.status == VersionStatus::Held && !pinned)
-            {
+            let released =
+                record.status == VersionStatus::Held && held_since.is_some_and(|t| record.created_at > t);
+            if record.status == VersionStatus::Candidate || released {
                 continue;
             }
             let Some(manifest) = self.registry.manifest(kind, &record.version).await? else { continue };
@@ -668,7 +675,11 @@ impl Trainer {
             .into());
         }
         let live = self.registry.live(kind).await?;
-        if live.as_ref().is_some_and(|(p, _)| p.version == version) {
+        if let Some((pointer, _)) = live.as_ref().filter(|(p, _)| p.version == version) {
+            // Already live: promoting it says a person chose it, so a pin is lifted all the same.
+            if pointer.pinned.is_some() {
+                self.registry.unpin(kind).await?;
+            }
             return Ok(record);
         }
         if !record.published {

@@ -412,18 +412,42 @@ async fn sales_far_from_those_ingested_before_warn_with_the_gap_and_are_still_ke
     let late = upload(&ingestor, "transactions/late.csv", day("2012-06-07"), &refreshing).await;
     assert_eq!(late.sales_gap.as_ref().map(|g| (g.days, g.after)), Some((180, true)));
     let said = late.verdict_reasons.iter().find(|r| r.contains("180 days after")).expect("a gap warning");
-    assert!(
-        said.starts_with("its first sale is 180 days after the last sale ingested before it (2011-12-09)")
-    );
+    assert!(said.starts_with(
+        "its first sale (2012-06-07) is 180 days after the last sale ingested before it (2011-12-09)"
+    ));
     assert_eq!(late.verdict, Verdict::Warn);
     assert!(late.features_refreshed, "a warning keeps the rows");
     // A backfill from long before is told the other way round.
     let early = upload(&ingestor, "transactions/early.csv", day("2011-06-01"), &refreshing).await;
     let said = early.verdict_reasons.iter().find(|r| r.contains("days before")).expect("a gap warning");
     assert!(
-        said.starts_with("its last sale is 182 days before the first sale ingested before it (2011-12-01)"),
+        said.starts_with(
+            "its last sale (2011-06-01) is 182 days before the first sale ingested before it (2011-12-01)"
+        ),
         "{said}"
     );
+}
+
+#[tokio::test]
+async fn uploads_read_one_by_one_before_a_refresh_are_judged_against_each_other_too() {
+    // What a sweep does: every missed upload read, the features refreshed once at the end.
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let day = |date: &str| {
+        let invoice = date.replace('-', "");
+        format!("{HEADER}{invoice},85123A,HEART,6,{date} 10:00,2.55,17850,United Kingdom\n")
+    };
+    // The features were last refreshed with 1 December; then two uploads come before the next.
+    upload(&ingestor, "transactions/0.csv", day("2011-12-01"), &IngestOptions::default()).await;
+    for (n, date) in ["2011-12-20", "2012-01-10"].into_iter().enumerate() {
+        // 10 January is 40 days after 1 December, but 20 after the upload read just before it.
+        let report = upload(&ingestor, &format!("transactions/{}.csv", n + 1), day(date), &options()).await;
+        assert!(
+            !report.verdict_reasons.iter().any(|r| r.contains("days after")),
+            "{date}: {:?}",
+            report.verdict_reasons
+        );
+        assert!(!report.features_refreshed);
+    }
 }
 
 #[tokio::test]

@@ -417,6 +417,13 @@ async fn a_rollback_pins_the_kind_so_retrains_hold_what_passes_until_a_person_un
     assert_eq!(next.status, VersionStatus::Live, "{next:?}");
     readers_see(&stores, &next.version).await;
 
+    // Promoting the version a rollback pinned lifts the pin as well.
+    let back = t.rollback(ModelKind::Segments).await.unwrap();
+    t.promote(ModelKind::Segments, &back.version).await.unwrap();
+    let (pointer, _) = registry.live(ModelKind::Segments).await.unwrap().unwrap();
+    assert_eq!((pointer.version, pointer.pinned), (back.version, None));
+    t.promote(ModelKind::Segments, &next.version).await.unwrap();
+
     // Pinned again, a held version can be promoted by hand, which lifts the pin.
     t.rollback(ModelKind::Segments).await.unwrap();
     let held = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
@@ -435,7 +442,8 @@ async fn records_left_wrong_by_a_run_killed_after_its_flip_are_reconciled_by_the
     let v2 = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
     let registry = t.registry();
     // What a kill between the flip to v2 and its bookkeeping leaves: v1 still says live, v2
-    // says candidate; and a candidate whose run died before its gate.
+    // says candidate; a candidate whose run died while writing its serving documents, and one
+    // whose run died before its gates judged it.
     let mut old = registry.record(ModelKind::Segments, &v1).await.unwrap().unwrap();
     old.status = VersionStatus::Live;
     registry.save_record(&old).await.unwrap();
@@ -446,6 +454,10 @@ async fn records_left_wrong_by_a_run_killed_after_its_flip_are_reconciled_by_the
     dead.version = "20200101T000000000Z-dead00".to_owned();
     dead.published = false;
     registry.save_record(&dead).await.unwrap();
+    let mut unjudged = dead.clone();
+    unjudged.version = "20200101T000000000Z-dead01".to_owned();
+    unjudged.gate = None;
+    registry.save_record(&unjudged).await.unwrap();
 
     let v3 = t.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0].version.clone();
     let status = |version: String| {
@@ -461,6 +473,11 @@ async fn records_left_wrong_by_a_run_killed_after_its_flip_are_reconciled_by_the
         dead.reason.as_deref(),
         Some("interrupted: it passed its gates, but its run stopped while writing its serving documents"),
         "it says how far it got"
+    );
+    let unjudged = registry.record(ModelKind::Segments, &unjudged.version).await.unwrap().unwrap();
+    assert_eq!(
+        (unjudged.status, unjudged.reason.as_deref()),
+        (VersionStatus::Rejected, Some("interrupted: its run stopped before its gates judged it"))
     );
 }
 
@@ -515,7 +532,7 @@ async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new
     ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
     let fresh = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
     assert!(!fresh.unchanged && fresh.version != forced.version, "{fresh:?}");
-    // Rolled back from, it is not refitted over the rollback on a quiet night, pinned or not.
+    // Rolled back from, it is not refitted over the rollback on a quiet night, even unpinned.
     assert_eq!(fresh.status, VersionStatus::Live, "{fresh:?}");
     let back = plain.rollback(ModelKind::Segments).await.unwrap();
     plain.unpin(ModelKind::Segments).await.unwrap();
@@ -537,4 +554,49 @@ async fn a_version_rejected_on_the_same_inputs_is_not_trained_and_rejected_again
     let said = again.reason.unwrap_or_default();
     assert!(said.contains("is rejected (gate failed: needs silhouette >= floor"), "{said}");
     assert_eq!(strict.registry().list(ModelKind::Segments).await.unwrap().len(), 1);
+}
+
+/// Ingests one more day of sales (a new invoice), so the next retrain sees new inputs.
+async fn more_sales(stores: &Stores, invoice: u32) {
+    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    let more = format!(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n\
+         {invoice},85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2011-12-09 12:00:00,2.55,17850,United Kingdom\n"
+    );
+    let path = format!("transactions/more-{invoice}.csv");
+    ingestor.uploads().put(&path, Bytes::from(more), PutOptions::default()).await.unwrap();
+    ingestor.ingest(&path, &IngestOptions::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_nights_leave_a_pinned_kind_and_a_version_a_person_promoted_over_a_held_one_alone() {
+    let (_home, stores) = stores_with_sample().await;
+    let plain = Trainer::new(
+        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
+        Registry::open(&stores, 5).await.unwrap(),
+        TrainOptions::default(),
+    );
+    let night = |trainer: Trainer| async move {
+        trainer.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0)
+    };
+    let v1 = night(plain.clone()).await;
+    more_sales(&stores, 999_001).await;
+    let v2 = night(plain.clone()).await;
+    assert_eq!(v2.status, VersionStatus::Live);
+    plain.rollback(ModelKind::Segments).await.unwrap();
+    more_sales(&stores, 999_002).await;
+    let held = night(plain.clone()).await;
+    assert_eq!(held.status, VersionStatus::Held, "{held:?}");
+    // Pinned, a quiet night is unchanged: the held version stands for these inputs.
+    let quiet = night(plain.clone()).await;
+    assert!(
+        quiet.unchanged && quiet.version == held.version && quiet.status == VersionStatus::Held,
+        "{quiet:?}"
+    );
+    // A person promotes v2 over the held version: quiet nights keep their choice.
+    plain.promote(ModelKind::Segments, &v2.version).await.unwrap();
+    let quiet = night(plain.clone()).await;
+    assert!(quiet.unchanged && quiet.version == held.version, "{quiet:?}");
+    assert_eq!(live(plain.registry(), ModelKind::Segments).await, Some(v2.version.clone()));
+    assert_ne!(v1.version, v2.version);
 }
