@@ -51,6 +51,15 @@ async fn healthy(stores: &Stores) -> Trainer {
     trainer(stores, Registry::open(stores, 5).await.unwrap()).await
 }
 
+/// A trainer as the nightly timer runs it: not forcing, so unchanged inputs are left alone.
+async fn nightly(stores: &Stores) -> Trainer {
+    Trainer::new(
+        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
+        Registry::open(stores, 5).await.unwrap(),
+        TrainOptions::default(),
+    )
+}
+
 /// A trainer (not forcing) whose segments gate needs a silhouette of 0.99: the sample's fails it.
 async fn strict_segments(stores: &Stores) -> Trainer {
     let options = TrainOptions {
@@ -506,11 +515,7 @@ async fn a_retention_failure_after_the_flip_leaves_the_new_version_live_and_reco
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new_data_comes() {
     let (_home, stores) = stores_with_sample().await;
-    let plain = Trainer::new(
-        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
-        Registry::open(&stores, 5).await.unwrap(),
-        TrainOptions::default(),
-    );
+    let plain = nightly(&stores).await;
     let first = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
     assert_eq!((first.status, first.unchanged), (VersionStatus::Live, false));
     let again = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
@@ -524,12 +529,7 @@ async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new
     let forced =
         plain.clone().forcing().run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
     assert!(!forced.unchanged && forced.version != first.version, "{forced:?}");
-    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
-    let more = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n\
-                999001,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2011-12-09 12:00:00,2.55,17850,United Kingdom\n";
-    let path = "transactions/more.csv";
-    ingestor.uploads().put(path, Bytes::from(more), PutOptions::default()).await.unwrap();
-    ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
+    more_sales(&stores, 999_001).await;
     let fresh = plain.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0);
     assert!(!fresh.unchanged && fresh.version != forced.version, "{fresh:?}");
     // Rolled back from, it is not refitted over the rollback on a quiet night, even unpinned.
@@ -571,11 +571,7 @@ async fn more_sales(stores: &Stores, invoice: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_nights_leave_a_pinned_kind_and_a_version_a_person_promoted_over_a_held_one_alone() {
     let (_home, stores) = stores_with_sample().await;
-    let plain = Trainer::new(
-        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
-        Registry::open(&stores, 5).await.unwrap(),
-        TrainOptions::default(),
-    );
+    let plain = nightly(&stores).await;
     let night = |trainer: Trainer| async move {
         trainer.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0)
     };
