@@ -214,8 +214,15 @@ pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) 
         }
     }
     let before = trainer.registry().record(kind, version).await?;
+    let pinned = trainer.registry().live(kind).await?.and_then(|(p, _)| p.pinned);
     let record = trainer.promote(kind, version).await?;
     println!("{} {} is live", record.kind, record.version);
+    if let Some(pin) = pinned {
+        println!(
+            "  the pin ({pin}) is lifted: a retrain on new data that passes its gates goes live; \
+             versions held so far stay held"
+        );
+    }
     // A person's call over the gate: say what the gate had said.
     if let Some(before) = before.filter(|r| r.status == shopsense::registry::VersionStatus::Rejected) {
         println!(
@@ -242,7 +249,8 @@ pub async fn rollback(trainer: &Trainer, kind: ModelKind) -> anyhow::Result<()> 
 pub async fn unpin(trainer: &Trainer, kind: ModelKind) -> anyhow::Result<()> {
     match trainer.unpin(kind).await? {
         Some(pin) => println!(
-            "{kind} unpinned (it was pinned since it was {pin}): the next retrain that passes its gates goes live"
+            "{kind} unpinned (it was pinned since it was {pin}): the next retrain that passes its gates goes live \
+             (on a night without new data, only if no version but a held one was trained on that data)"
         ),
         None => println!("{kind} was not pinned: retrains that pass their gates go live"),
     }

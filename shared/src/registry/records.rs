@@ -149,6 +149,32 @@ pub struct LivePointer {
     /// of publishing it, until a person unpins the kind or promotes a version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<Pin>,
+    /// When a person last promoted a version by hand (this one, or the one live then): versions
+    /// held before it stand for their inputs, since the person chose over them, so a quiet night
+    /// does not retrain over that choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_at: Option<DateTime<Utc>>,
+}
+
+impl LivePointer {
+    /// Whether a `held` version still stands for the inputs it was trained on: while the kind is
+    /// pinned, or when a person chose a version after it was held. Otherwise (unpinned since) it
+    /// passed its gates and only the pin kept it back, so the next retrain trains again.
+    #[must_use]
+    pub fn held_stands(&self, held: &VersionRecord) -> bool {
+        self.pinned.is_some() || self.chosen_at.is_some_and(|t| held.created_at < t)
+    }
+}
+
+/// How a flip of the live pointer came about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlipBy {
+    /// A retrain whose version passed its gates.
+    Retrain,
+    /// A person's promote ([`LivePointer::chosen_at`]).
+    Promote,
+    /// A person's rollback, which pins the kind.
+    Rollback(Pin),
 }
 
 /// A person's hold on a kind's live version (see [`LivePointer::pinned`]).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::Utc;
 
-use super::records::{LivePointer, Manifest, ModelKind, Pin, VersionRecord, VersionStatus};
+use super::records::{FlipBy, LivePointer, Manifest, ModelKind, Pin, VersionRecord, VersionStatus};
 use super::{MODELS_CONTAINER, REGISTRY_CONTAINER, SERVING_CONTAINER, codec};
 use crate::store::{BlobStore, Document, DocumentStore, ETag, Op, PutOptions, Query, StoreError, Stores};
 
@@ -275,6 +275,7 @@ impl Registry {
         &self,
         record: &mut VersionRecord,
         expected: Option<&(LivePointer, ETag)>,
+        by: FlipBy,
         reason_for_previous: &str,
     ) -> Result<(), RegistryError> {
         let mut history = expected.map(|(p, _)| p.earlier()).unwrap_or_default();
@@ -284,7 +285,7 @@ impl Registry {
             history.retain(|v| v != &p.version && v != &record.version);
             history.push(p.version.clone());
         }
-        self.flip_to(record, expected, history, None, reason_for_previous).await
+        self.flip_to(record, expected, history, by, reason_for_previous).await
     }
 
     async fn flip_to(
@@ -292,7 +293,7 @@ impl Registry {
         record: &mut VersionRecord,
         expected: Option<&(LivePointer, ETag)>,
         mut history: Vec<String>,
-        pinned: Option<Pin>,
+        by: FlipBy,
         reason_for_previous: &str,
     ) -> Result<(), RegistryError> {
         let kind = record.kind;
@@ -312,7 +313,11 @@ impl Registry {
             previous: history.last().cloned(),
             history,
             updated_at: Utc::now(),
-            pinned,
+            chosen_at: (by == FlipBy::Promote).then(Utc::now),
+            pinned: match by {
+                FlipBy::Rollback(pin) => Some(pin),
+                FlipBy::Retrain | FlipBy::Promote => None,
+            },
         };
         let doc = Document::new(kind.as_str(), LIVE_ID, &pointer)?;
         let flipped = match expected {
@@ -430,21 +435,29 @@ impl Registry {
             }
         })?;
         let pin = Pin { at: Utc::now(), reason: format!("rolled back from {}", live.0.version) };
-        self.flip_to(&mut target, Some(&live), history, Some(pin), "rolled back to").await?;
+        self.flip_to(&mut target, Some(&live), history, FlipBy::Rollback(pin), "rolled back to").await?;
         Ok(target)
     }
 
     /// Lifts a rollback's pin on `kind`, so the next retrain that passes its gates goes live
     /// again; returns the pin lifted (`None`: the kind was not pinned). The live version stays.
+    /// `chosen`: a person promoted the live version, which also marks the versions held so far
+    /// as decided over ([`LivePointer::chosen_at`]).
     ///
     /// # Errors
     /// [`RegistryError::PointerMoved`] when the pointer changed meanwhile; store failures.
-    pub async fn unpin(&self, kind: ModelKind) -> Result<Option<Pin>, RegistryError> {
+    pub async fn unpin(&self, kind: ModelKind, chosen: bool) -> Result<Option<Pin>, RegistryError> {
         let Some((mut pointer, etag)) = self.live(kind).await? else { return Ok(None) };
-        let Some(pin) = pointer.pinned.take() else { return Ok(None) };
+        let pin = pointer.pinned.take();
+        if pin.is_none() && !chosen {
+            return Ok(None);
+        }
+        if chosen {
+            pointer.chosen_at = Some(Utc::now());
+        }
         let doc = Document::new(kind.as_str(), LIVE_ID, &pointer)?;
         match self.records.replace(&doc, &etag).await {
-            Ok(_) => Ok(Some(pin)),
+            Ok(_) => Ok(pin),
             Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {
                 Err(RegistryError::PointerMoved { kind })
             }

@@ -37,9 +37,9 @@ pub use segments::SegmentsArtifact;
 
 use crate::registry::drift::DEFAULT_PSI_THRESHOLD;
 use crate::registry::{
-    DataFile, DriftReport, GATE_HISTORY, Gates, KeptLease, Lease, LeaseError, Manifest, ModelKind, Profile,
-    Registry, RegistryError, VersionRecord, VersionStatus, code_version, decode_model, encode_model,
-    holder_name, new_version,
+    DataFile, DriftReport, FlipBy, GATE_HISTORY, Gates, KeptLease, Lease, LeaseError, LivePointer, Manifest,
+    ModelKind, Profile, Registry, RegistryError, VersionRecord, VersionStatus, code_version, decode_model,
+    encode_model, holder_name, new_version,
 };
 use crate::segments::SegmentParams;
 use crate::store::{BlobStore, Document, StoreError};
@@ -405,11 +405,9 @@ impl Trainer {
         let mut timings = BTreeMap::new();
         let kind_options = self.options.of_kind(kind)?;
         let pin = live.as_ref().and_then(|(pointer, _)| pointer.pinned.clone());
-        // Unpinned since, versions held after the last flip no longer stand for these inputs;
-        // held before it, a person's promote (which flips) decided over them.
-        let held_since = live.as_ref().filter(|_| pin.is_none()).map(|(pointer, _)| pointer.updated_at);
         if !self.options.force
-            && let Some(same) = self.same_inputs(kind, &data.files, &kind_options, held_since).await?
+            && let Some(same) =
+                self.same_inputs(kind, &data.files, &kind_options, live.as_ref().map(|(p, _)| p)).await?
         {
             // The same inputs give the same model: a new version would only repeat its verdict,
             // or push an older, different one out of the rollback history (or undo a rollback).
@@ -573,19 +571,16 @@ impl Trainer {
         Ok(outcome(record, timings))
     }
 
-    /// The newest kept version of `kind` (live, retired, rejected or held) whose manifest names
+    /// The newest kept version of `kind` (live, retired, rejected, or held and still standing
+    /// for its inputs by [`LivePointer::held_stands`] of the `live` pointer) whose manifest names
     /// the same feature tables with the same bytes (by table name and sha256: a refresh writes
     /// identical tables under a new snapshot folder), the same code version and `options`.
-    /// Versions held after `held_since` (the live pointer's last flip, given once the kind is
-    /// unpinned) do not count: they passed their gates and only the pin kept them back, so the
-    /// next run trains again and publishes. A version held before the last flip still counts: a
-    /// person promoted another over it.
     async fn same_inputs(
         &self,
         kind: ModelKind,
         files: &[DataFile],
         options: &Value,
-        held_since: Option<chrono::DateTime<Utc>>,
+        live: Option<&LivePointer>,
     ) -> Result<Option<VersionRecord>, TrainError> {
         let inputs = |files: &[DataFile]| -> Vec<(String, String)> {
             let mut named: Vec<(String, String)> = files
@@ -598,7 +593,7 @@ impl Trainer {
         let wanted = inputs(files);
         for record in self.registry.list(kind).await? {
             let released =
-                record.status == VersionStatus::Held && held_since.is_some_and(|t| record.created_at > t);
+                record.status == VersionStatus::Held && !live.is_some_and(|p| p.held_stands(&record));
             if record.status == VersionStatus::Candidate || released {
                 continue;
             }
@@ -624,7 +619,7 @@ impl Trainer {
         still_held(lease)?;
         self.registry.write_serving(record, docs).await?;
         still_held(lease)?;
-        self.registry.flip(record, live, "replaced by").await?;
+        self.registry.flip(record, live, FlipBy::Retrain, "replaced by").await?;
         Ok(())
     }
 
@@ -675,11 +670,10 @@ impl Trainer {
             .into());
         }
         let live = self.registry.live(kind).await?;
-        if let Some((pointer, _)) = live.as_ref().filter(|(p, _)| p.version == version) {
-            // Already live: promoting it says a person chose it, so a pin is lifted all the same.
-            if pointer.pinned.is_some() {
-                self.registry.unpin(kind).await?;
-            }
+        if live.as_ref().is_some_and(|(p, _)| p.version == version) {
+            // Already live: promoting it says a person chose it, so a pin is lifted all the same
+            // and the versions held so far are decided over.
+            self.registry.unpin(kind, true).await?;
             return Ok(record);
         }
         if !record.published {
@@ -694,7 +688,7 @@ impl Trainer {
             self.registry.write_serving(&mut record, &docs).await?;
         }
         still_held(lease)?;
-        self.registry.flip(&mut record, live.as_ref(), "replaced by promoted").await?;
+        self.registry.flip(&mut record, live.as_ref(), FlipBy::Promote, "replaced by promoted").await?;
         Ok(record)
     }
 
@@ -713,7 +707,7 @@ impl Trainer {
     /// # Errors
     /// [`TrainError::Busy`] during a retrain; store failures.
     pub async fn unpin(&self, kind: ModelKind) -> Result<Option<crate::registry::Pin>, TrainError> {
-        self.holding_lease(self.registry.unpin(kind)).await
+        self.holding_lease(self.registry.unpin(kind, false)).await
     }
 
     /// Runs a by-hand registry change under the retrain lease.

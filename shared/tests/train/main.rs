@@ -595,4 +595,36 @@ async fn quiet_nights_leave_a_pinned_kind_and_a_version_a_person_promoted_over_a
     assert!(quiet.unchanged && quiet.version == held.version, "{quiet:?}");
     assert_eq!(live(plain.registry(), ModelKind::Segments).await, Some(v2.version.clone()));
     assert_ne!(v1.version, v2.version);
+    // Rolled back again and a new version held, a person promotes the live version itself: the
+    // pin is lifted, and quiet nights keep their choice too.
+    let back = plain.rollback(ModelKind::Segments).await.unwrap().version;
+    more_sales(&stores, 999_003).await;
+    assert_eq!(night(plain.clone()).await.status, VersionStatus::Held);
+    plain.promote(ModelKind::Segments, &back).await.unwrap();
+    let quiet = night(plain.clone()).await;
+    assert!(quiet.unchanged && quiet.status == VersionStatus::Held, "{quiet:?}");
+    assert_eq!(live(plain.registry(), ModelKind::Segments).await, Some(back));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_two_rollbacks_and_an_unpin_the_next_night_publishes_what_was_held() {
+    let (_home, stores) = stores_with_sample().await;
+    let plain = nightly(&stores).await;
+    let night = |trainer: Trainer| async move {
+        trainer.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0)
+    };
+    night(plain.clone()).await;
+    for invoice in [999_001, 999_002] {
+        more_sales(&stores, invoice).await;
+        assert_eq!(night(plain.clone()).await.status, VersionStatus::Live);
+    }
+    plain.rollback(ModelKind::Segments).await.unwrap();
+    more_sales(&stores, 999_003).await;
+    let held = night(plain.clone()).await;
+    assert_eq!(held.status, VersionStatus::Held);
+    plain.rollback(ModelKind::Segments).await.unwrap();
+    plain.unpin(ModelKind::Segments).await.unwrap();
+    let next = night(plain.clone()).await;
+    assert!(!next.unchanged && next.status == VersionStatus::Live, "{next:?}");
+    assert_ne!(next.version, held.version);
 }
