@@ -115,6 +115,8 @@ pub struct ParsedUpload {
     /// Timestamps read month first that all read day first too
     /// ([`validate::TimestampParser::month_first_unsure`]).
     pub month_first_unsure: Option<u64>,
+    /// Canonical columns the upload did not have ([`validate::Validator::absent_columns`]).
+    pub absent_columns: Vec<String>,
 }
 
 /// Parses and validates one upload's bytes. `batch` is its sha256.
@@ -135,6 +137,7 @@ pub fn parse_upload(
         gzip,
         retail: None,
         month_first_unsure: None,
+        absent_columns: Vec::new(),
     };
     let mut decoded = match format::decode(file, raw, max_table_bytes) {
         Ok(decoded) => decoded,
@@ -161,6 +164,7 @@ pub fn parse_upload(
         Err(error) => return Ok(failed(error, Some(decoded.format), decoded.gzip)),
     };
     let month_first_unsure = validator.month_first_unsure();
+    let absent_columns = validator.absent_columns();
     let fingerprints = std::mem::take(&mut validator.fingerprints);
     let quarantined = std::mem::take(&mut validator.quarantined);
     let frame = validator.into_frame()?;
@@ -182,6 +186,7 @@ pub fn parse_upload(
         gzip: decoded.gzip,
         retail,
         month_first_unsure,
+        absent_columns,
     })
 }
 
@@ -528,6 +533,7 @@ impl Ingestor {
             freshness,
             retail: parsed.retail,
             month_first_unsure: parsed.month_first_unsure,
+            absent_columns: parsed.absent_columns,
             sales_gap: None,
             quarantine_sample: parsed.quarantined.iter().take(QUARANTINE_SAMPLE).cloned().collect(),
             verdict: Verdict::Pass,
@@ -587,8 +593,8 @@ impl Ingestor {
 
     /// The first and last day of the sales ingested so far: the current features' calendar,
     /// widened by the transactions batches written since it was computed (a sweep refreshes once,
-    /// after all of its uploads); the batch `except` (the upload being read again) left out.
-    /// `None` before any.
+    /// after all of its uploads); the batch `except` (the upload being read again, whose first
+    /// reading may have had the dates wrong) left out. `None` before any.
     async fn sales_span(&self, except: &str) -> Result<Option<(NaiveDate, NaiveDate)>, IngestError> {
         let table = |what: &str, e: &dyn std::fmt::Display| IngestError::Table(format!("{what}: {e}"));
         let snapshot = features::snapshot::current(&*self.silver).await?.map(|(s, _)| s);
@@ -596,7 +602,11 @@ impl Ingestor {
         let mut widen = |first: NaiveDate, last: NaiveDate| {
             span = Some(span.map_or((first, last), |(a, b)| (a.min(first), b.max(last))));
         };
-        if let Some(blob) = features::snapshot::get(&*self.silver, CALENDAR_PATH).await? {
+        let counted = snapshot.map(|s| s.batches).unwrap_or_default();
+        // Read again under a new mapping, the upload's earlier reading is in the calendar: then
+        // every other batch's own report says the span instead (a rare, slower path).
+        let rereading = counted.iter().any(|b| file_name(b).strip_suffix(".parquet") == Some(except));
+        if !rereading && let Some(blob) = features::snapshot::get(&*self.silver, CALENDAR_PATH).await? {
             let calendar = features::read_parquet(&blob.body).map_err(|e| table(CALENDAR_PATH, &e))?;
             let dates = calendar
                 .column("date")
@@ -607,10 +617,9 @@ impl Ingestor {
                 widen(first, last);
             }
         }
-        let counted = snapshot.map(|s| s.batches).unwrap_or_default();
         for batch in self.silver.list(TRANSACTIONS_PREFIX).await? {
             let Some(sha) = file_name(&batch.path).strip_suffix(".parquet") else { continue };
-            if sha == except || counted.contains(&batch.path) {
+            if sha == except || (!rereading && counted.contains(&batch.path)) {
                 continue;
             }
             let path = report_path(UploadKind::Transactions, sha);

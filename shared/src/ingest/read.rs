@@ -38,6 +38,11 @@ pub trait RowSink {
         let _ = (line, names);
         Ok(())
     }
+    /// Which canonical columns those names hold (the index of each, in the order of the kind's
+    /// columns; `None` where absent), after each call of [`RowSink::names`].
+    fn resolved(&mut self, resolved: &[Option<usize>]) {
+        let _ = resolved;
+    }
 }
 
 /// For each canonical column, the index of the file column that holds it.
@@ -186,6 +191,7 @@ pub fn read_csv(
         .collect::<Result<_, _>>()?;
     sink.names(Some(1), &header)?;
     let resolved = resolve_columns(file, columns, mapping, &header)?;
+    sink.resolved(&resolved);
     let width = header.len();
     let mut rows = 0u64;
     // The row as written, its fields joined by the delimiter, stopping once past what is kept
@@ -323,6 +329,7 @@ pub fn read_json_lines(
         let keys: Vec<String> = object.keys().cloned().collect();
         sink.names(Some(line), &keys)?;
         let resolved = resolve_optional(columns, mapping, &keys);
+        sink.resolved(&resolved);
         texts.clear();
         let mut nested = None;
         for (i, (spec, index)) in columns.iter().zip(&resolved).enumerate() {
@@ -438,6 +445,7 @@ pub fn read_parquet(
     let header: Vec<String> = frame.get_column_names().iter().map(ToString::to_string).collect();
     sink.names(None, &header)?;
     let resolved = resolve_columns(file, columns, mapping, &header)?;
+    sink.resolved(&resolved);
     let mut as_text: Vec<Option<StringChunked>> = Vec::with_capacity(columns.len());
     for (spec, index) in columns.iter().zip(&resolved) {
         let Some(i) = index else {

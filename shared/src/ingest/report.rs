@@ -178,8 +178,12 @@ pub struct QualityReport {
     /// names a `date_format`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub month_first_unsure: Option<u64>,
-    /// Days without sales between this transactions upload and the sales ingested before it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Optional canonical columns the upload does not have (left empty in silver).
+    #[serde(default)]
+    pub absent_columns: Vec<String>,
+    /// Days without sales between this transactions upload and the sales ingested before it
+    /// (null when it touches or overlaps them, or is the first).
+    #[serde(default)]
     pub sales_gap: Option<SalesGap>,
     /// The first quarantined rows, for a quick look (all are in the quarantine file).
     pub quarantine_sample: Vec<QuarantinedRow>,
@@ -267,13 +271,14 @@ impl QualityReport {
                 ));
                 verdict = verdict.max_with(Verdict::Warn);
             }
-            if let Some(retail) = &self.retail
-                && retail.lines_without_customer == self.rows_accepted
+            if self.kind == UploadKind::Transactions && self.absent_columns.iter().any(|c| c == "customer_id")
             {
+                // A day of guest sales only is ordinary; a file without the column is a mapping
+                // that missed it.
                 reasons.push(
-                    "no accepted row names a customer: personal recommendations, \"also bought\" lists \
-                     and segments learn nothing from this file (if it has a customer column, map it to \
-                     customer_id)"
+                    "the file has no customer column, so no row names a customer: personal \
+                     recommendations, \"also bought\" lists and segments learn nothing from it (if \
+                     the shop's export has one under another name, map it to customer_id)"
                         .to_owned(),
                 );
                 verdict = verdict.max_with(Verdict::Warn);
@@ -281,22 +286,22 @@ impl QualityReport {
             if let Some(gap) = &self.sales_gap
                 && gap.days as f64 >= thresholds.gap_warn_days
             {
-                let (what, days) = if gap.after {
-                    (
-                        format!("its first sale ({})", gap.to),
-                        format!("after the last sale ingested before it ({})", gap.from),
+                let said = if gap.after {
+                    format!(
+                        "its first sale ({}) follows the last sale ingested before it ({}) after {} days without a sale",
+                        gap.to, gap.from, gap.days
                     )
                 } else {
-                    (
-                        format!("its last sale ({})", gap.from),
-                        format!("before the first sale ingested before it ({})", gap.to),
+                    format!(
+                        "its last sale ({}) precedes the first sale ingested before it ({}) by {} days without a sale",
+                        gap.from, gap.to, gap.days
                     )
                 };
                 reasons.push(format!(
-                    "{what} is {} days {days}, warn at {:.0}: if the shop was not closed that long, check \
-                     the dates (a wrong year or day/month order); customers' recency and the forecasts \
-                     read the gap as a closed shop",
-                    gap.days, thresholds.gap_warn_days
+                    "{said} (warn at {:.0}): if the shop was not closed that long, check the dates (a wrong \
+                     year or day/month order; an upload of the corrected file replaces these invoices); \
+                     customers' recency and the forecasts read the gap as a closed shop",
+                    thresholds.gap_warn_days
                 ));
                 verdict = verdict.max_with(Verdict::Warn);
             }

@@ -142,6 +142,8 @@ pub struct Validator<'a> {
     pub fingerprints: Vec<u64>,
     /// Refused rows.
     pub quarantined: Vec<QuarantinedRow>,
+    /// Per canonical column, whether any header or JSON line held it.
+    present: Vec<bool>,
 }
 
 impl<'a> Validator<'a> {
@@ -170,6 +172,7 @@ impl<'a> Validator<'a> {
             lines: Vec::new(),
             fingerprints: Vec::new(),
             quarantined: Vec::new(),
+            present: vec![false; columns.len()],
         }
     }
 
@@ -236,6 +239,12 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The canonical columns no header or JSON line of the upload held (left empty).
+    #[must_use]
+    pub fn absent_columns(&self) -> Vec<String> {
+        self.columns.iter().zip(&self.present).filter(|(_, p)| !**p).map(|(c, _)| c.name.to_owned()).collect()
+    }
+
     /// [`TimestampParser::month_first_unsure`] of the rows read so far.
     #[must_use]
     pub fn month_first_unsure(&self) -> Option<u64> {
@@ -264,6 +273,12 @@ impl<'a> Validator<'a> {
 }
 
 impl RowSink for Validator<'_> {
+    fn resolved(&mut self, resolved: &[Option<usize>]) {
+        for (present, index) in self.present.iter_mut().zip(resolved) {
+            *present |= index.is_some();
+        }
+    }
+
     fn row(&mut self, line: u64, cells: &[Option<&str>], fingerprint: u64, raw: &dyn Fn() -> String) {
         let columns = self.columns;
         let mut scratch = std::mem::take(&mut self.scratch);

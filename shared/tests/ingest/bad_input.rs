@@ -408,21 +408,21 @@ async fn sales_far_from_those_ingested_before_warn_with_the_gap_and_are_still_ke
     // A week later is an ordinary gap (a Christmas break); 180 days later is a wrong year.
     let next = upload(&ingestor, "transactions/next.csv", day("2011-12-09"), &refreshing).await;
     assert_eq!(next.sales_gap.as_ref().map(|g| g.days), Some(7));
-    assert!(!next.verdict_reasons.iter().any(|r| r.contains("days after")), "{:?}", next.verdict_reasons);
+    assert!(!next.verdict_reasons.iter().any(|r| r.contains("without a sale")), "{:?}", next.verdict_reasons);
     let late = upload(&ingestor, "transactions/late.csv", day("2012-06-07"), &refreshing).await;
     assert_eq!(late.sales_gap.as_ref().map(|g| (g.days, g.after)), Some((180, true)));
-    let said = late.verdict_reasons.iter().find(|r| r.contains("180 days after")).expect("a gap warning");
+    let said = late.verdict_reasons.iter().find(|r| r.contains("180 days without")).expect("a gap warning");
     assert!(said.starts_with(
-        "its first sale (2012-06-07) is 180 days after the last sale ingested before it (2011-12-09)"
+        "its first sale (2012-06-07) follows the last sale ingested before it (2011-12-09) after 180 days without a sale"
     ));
     assert_eq!(late.verdict, Verdict::Warn);
     assert!(late.features_refreshed, "a warning keeps the rows");
     // A backfill from long before is told the other way round.
     let early = upload(&ingestor, "transactions/early.csv", day("2011-06-01"), &refreshing).await;
-    let said = early.verdict_reasons.iter().find(|r| r.contains("days before")).expect("a gap warning");
+    let said = early.verdict_reasons.iter().find(|r| r.contains("precedes")).expect("a gap warning");
     assert!(
         said.starts_with(
-            "its last sale (2011-06-01) is 182 days before the first sale ingested before it (2011-12-01)"
+            "its last sale (2011-06-01) precedes the first sale ingested before it (2011-12-01) by 182 days without a sale"
         ),
         "{said}"
     );
@@ -442,7 +442,7 @@ async fn uploads_read_one_by_one_before_a_refresh_are_judged_against_each_other_
         // 10 January is 40 days after 1 December, but 20 after the upload read just before it.
         let report = upload(&ingestor, &format!("transactions/{}.csv", n + 1), day(date), &options()).await;
         assert!(
-            !report.verdict_reasons.iter().any(|r| r.contains("days after")),
+            !report.verdict_reasons.iter().any(|r| r.contains("without a sale")),
             "{date}: {:?}",
             report.verdict_reasons
         );
@@ -451,14 +451,43 @@ async fn uploads_read_one_by_one_before_a_refresh_are_judged_against_each_other_
 }
 
 #[tokio::test]
-async fn an_upload_where_no_row_names_a_customer_warns_that_recommendations_learn_nothing_from_it() {
+async fn dates_read_again_under_a_date_format_are_not_judged_against_their_own_wrong_first_reading() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let rows: String = (1..=7)
+        .map(|d| format!("5800{d},85123A,HEART,6,0{d}/12/2011 10:00,2.55,17850,United Kingdom\n"))
+        .collect();
+    let export = format!("{HEADER}{rows}");
+    // Read month first (January to July) and refreshed into the features...
+    let unsure = upload(&ingestor, "transactions/uk.csv", export.clone(), &IngestOptions::default()).await;
+    assert!(unsure.features_refreshed && unsure.month_first_unsure.is_some());
+    // ... then read again day first: 1-7 December is no gap after July, since July was this file.
+    let mapping =
+        shopsense::ingest::mapping::Mapping::from_bytes("m.toml", b"date_format = \"%d/%m/%Y %H:%M\"\n")
+            .unwrap();
+    let options = IngestOptions { mapping: Some(mapping), ..IngestOptions::default() };
+    let again = upload(&ingestor, "transactions/uk-again.csv", export, &options).await;
+    assert_eq!((again.sales_gap, again.verdict_reasons.len()), (None, 1), "{:?}", again.verdict_reasons);
+}
+
+#[tokio::test]
+async fn an_upload_without_a_customer_column_warns_that_recommendations_learn_nothing_from_it() {
     let (_dir, _blobs, ingestor) = ingestor().await;
     let anonymous = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,Country\n\
                      536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,United Kingdom\n";
     let report = upload(&ingestor, "transactions/anonymous.csv", anonymous, &options()).await;
     assert_eq!((report.verdict, report.rows_accepted), (Verdict::Warn, 1));
     assert!(
-        report.verdict_reasons.iter().any(|r| r.starts_with("no accepted row names a customer")),
+        report.verdict_reasons.iter().any(|r| r.starts_with("the file has no customer column")),
+        "{:?}",
+        report.verdict_reasons
+    );
+    assert_eq!(report.absent_columns, ["customer_id"]);
+    // A day of guest sales only (the column there, every cell blank) is ordinary.
+    let guests = format!("{HEADER}536366,85123A,HEART,6,2010-12-01 08:26:00,2.55,,United Kingdom\n");
+    let report = upload(&ingestor, "transactions/guests.csv", guests, &options()).await;
+    assert!(report.absent_columns.is_empty());
+    assert!(
+        !report.verdict_reasons.iter().any(|r| r.contains("customer column")),
         "{:?}",
         report.verdict_reasons
     );
