@@ -140,7 +140,13 @@ struct CartRequest {
     k: Option<usize>,
 }
 
-async fn cart(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn cart(
+    State(state): State<AppState>,
+    QueryParams(params): QueryParams,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    // Everything is in the body: a `?k=` would otherwise be passed over without a word.
+    only(&params, &[])?;
     let request: CartRequest = serde_json::from_slice(&body).map_err(|e| {
         bad(format!("the body must be JSON like {{\"items\": [\"85123A\"], \"customer_id\": \"17850\", \"k\": 10}}: {e}"))
     })?;
@@ -300,7 +306,11 @@ fn units(value: f64) -> f64 {
     (value * 1e4).round() / 1e4
 }
 
-async fn models(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn models(
+    State(state): State<AppState>,
+    QueryParams(params): QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    only(&params, &[])?;
     let registry = state.trainer.registry();
     let mut kinds = serde_json::Map::new();
     for kind in ModelKind::ALL {

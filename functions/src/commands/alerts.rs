@@ -173,7 +173,15 @@ pub async fn alerts(
     let (snapshot, day_from) = judged_as_sent(&snapshot, as_of, live, chrono::Utc::now())?;
     let policy = state.policy_with_catalog().await?;
     let (summary, alerts) =
-        shopsense::alerts::run::run(&state.reader, &state.alerts, &policy, &snapshot, snapshot.as_of).await?;
+        match shopsense::alerts::run::run(&state.reader, &state.alerts, &policy, &snapshot, snapshot.as_of)
+            .await
+        {
+            Err(shopsense::alerts::run::AlertRunError::NoForecast) => {
+                // Say what the registry knows: a rejected forecast is not fixed by training again.
+                return Err(state.no_model(shopsense::registry::ModelKind::Forecast).await.into());
+            }
+            other => other?,
+        };
     if as_json {
         println!("{}", serde_json::to_string(&alerts)?);
         eprintln!("snapshot {} as of {} ({day_from})", summary.snapshot_id, summary.as_of);

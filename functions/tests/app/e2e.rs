@@ -263,6 +263,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         ("/api/forecasts/%FF".to_owned(), "path: Invalid URL: Invalid UTF-8"),
         (format!("/api/segments/{customer}?k=3"), "unknown query parameter \"k\""),
         ("/api/segments/%20".to_owned(), "customer id is empty"),
+        ("/api/models?kind=forecast".to_owned(), "unknown query parameter \"kind\""),
     ] {
         let (status, body) = send(&router, get(&path)).await;
         assert!(status.is_client_error(), "{path}: {status}");
@@ -278,6 +279,10 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(answer["message"].as_str().unwrap().contains(needle), "{body}: {answer}");
     }
+    // The cart's k is in its body: one in the query is refused, not passed over.
+    let (status, answer) = send(&router, post("/api/recommendations/cart?k=2", "{\"items\": [\"A\"]}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("unknown query parameter \"k\""), "{answer}");
 
     // An upload whose event never came (made before the subscription existed): the nightly
     // retrain ingests it first.
