@@ -115,6 +115,9 @@ pub struct ParsedUpload {
     /// Timestamps read month first that all read day first too
     /// ([`validate::TimestampParser::month_first_unsure`]).
     pub month_first_unsure: Option<u64>,
+    /// Set when the upload's dates proved it writes the day first, so it was read that way: how
+    /// many timestamps could be read no other way ([`validate::Validator::day_first_proven`]).
+    pub dates_read_day_first: Option<u64>,
     /// Canonical columns the upload did not have ([`validate::Validator::absent_columns`]).
     pub absent_columns: Vec<String>,
 }
@@ -137,6 +140,7 @@ pub fn parse_upload(
         gzip,
         retail: None,
         month_first_unsure: None,
+        dates_read_day_first: None,
         absent_columns: Vec::new(),
     };
     let mut decoded = match format::decode(file, raw, max_table_bytes) {
@@ -151,18 +155,26 @@ pub fn parse_upload(
         decoded.bytes = format::items_as_json_lines(&document);
     }
     let columns = kind.columns();
-    let mut validator = Validator::new(file, columns, mapping);
-    let read = match decoded.format {
-        TableFormat::Csv => read::read_csv(file, &decoded.bytes, columns, mapping, &mut validator),
-        TableFormat::JsonLines => {
-            read::read_json_lines(file, &decoded.bytes, columns, mapping, &mut validator)
-        }
-        TableFormat::Parquet => read::read_parquet(file, &decoded.bytes, columns, mapping, &mut validator),
+    let read = |validator: &mut Validator| match decoded.format {
+        TableFormat::Csv => read::read_csv(file, &decoded.bytes, columns, mapping, validator),
+        TableFormat::JsonLines => read::read_json_lines(file, &decoded.bytes, columns, mapping, validator),
+        TableFormat::Parquet => read::read_parquet(file, &decoded.bytes, columns, mapping, validator),
     };
-    let rows_read = match read {
+    let mut validator = Validator::new(file, columns, mapping);
+    let mut rows_read = match read(&mut validator) {
         Ok(rows) => rows,
         Err(error) => return Ok(failed(error, Some(decoded.format), decoded.gzip)),
     };
+    // Dates that only read day first, and none that only read month first: the whole upload is
+    // read again day first, rather than half of it put in the wrong months.
+    let dates_read_day_first = validator.day_first_proven();
+    if dates_read_day_first.is_some() {
+        validator = Validator::new(file, columns, mapping).reading_day_first();
+        rows_read = match read(&mut validator) {
+            Ok(rows) => rows,
+            Err(error) => return Ok(failed(error, Some(decoded.format), decoded.gzip)),
+        };
+    }
     let month_first_unsure = validator.month_first_unsure();
     let absent_columns = validator.absent_columns();
     let fingerprints = std::mem::take(&mut validator.fingerprints);
@@ -186,6 +198,7 @@ pub fn parse_upload(
         gzip: decoded.gzip,
         retail,
         month_first_unsure,
+        dates_read_day_first,
         absent_columns,
     })
 }
@@ -533,6 +546,7 @@ impl Ingestor {
             freshness,
             retail: parsed.retail,
             month_first_unsure: parsed.month_first_unsure,
+            dates_read_day_first: parsed.dates_read_day_first,
             absent_columns: parsed.absent_columns,
             sales_gap: None,
             quarantine_sample: parsed.quarantined.iter().take(QUARANTINE_SAMPLE).cloned().collect(),

@@ -178,6 +178,10 @@ pub struct QualityReport {
     /// names a `date_format`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub month_first_unsure: Option<u64>,
+    /// Set when the timestamps were read day first (`D/M/YYYY`) because some could be read no
+    /// other way and none only month first: how many proved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dates_read_day_first: Option<u64>,
     /// Optional canonical columns the upload does not have (left empty in silver).
     #[serde(default)]
     pub absent_columns: Vec<String>,
@@ -361,6 +365,12 @@ impl QualityReport {
         }
         if let Some(range) = &self.date_range {
             let _ = writeln!(out, "  dates {} .. {}", range.min, range.max);
+        }
+        if let Some(proof) = self.dates_read_day_first {
+            let _ = writeln!(
+                out,
+                "  dates read day first (D/M/YYYY): {proof} could be read no other way, none only month first"
+            );
         }
         if let Some(r) = &self.retail {
             let _ = writeln!(

@@ -39,6 +39,18 @@ const DEFAULT_TIMESTAMP_FORMATS: &[&str] = &[
     "%m/%d/%Y %H:%M:%S",
 ];
 
+/// [`DEFAULT_TIMESTAMP_FORMATS`] with the slashed dates read day first (`D/M/YYYY`), for an
+/// upload whose dates prove it ([`TimestampParser::day_first_proven`]).
+const DAY_FIRST_TIMESTAMP_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+];
+
 /// A column of typed values.
 #[derive(Debug, Clone)]
 enum Values {
@@ -73,13 +85,31 @@ pub struct TimestampParser {
     /// Timestamps read month first (`M/D/YYYY`, no date format given), and those of them whose
     /// day is above 12, which cannot be read day first.
     month_first: (u64, u64),
+    /// Slashed dates read day first ([`DAY_FIRST_TIMESTAMP_FORMATS`]) instead of month first.
+    day_first: bool,
+    /// Timestamps that could not be read month first but could day first (`13/11/2011`).
+    day_first_only: u64,
 }
 
 impl TimestampParser {
     /// A parser with the mapping's date format, if it names one.
     #[must_use]
     pub fn new(mapping: &Mapping) -> Self {
-        Self { date_format: mapping.date_format.clone(), last_format: 0, month_first: (0, 0) }
+        Self {
+            date_format: mapping.date_format.clone(),
+            last_format: 0,
+            month_first: (0, 0),
+            day_first: false,
+            day_first_only: 0,
+        }
+    }
+
+    /// How many timestamps could be read only day first when none could be read only month
+    /// first (no date format given): the upload writes the day first, and reading it month
+    /// first would put every day up to the 12th in the wrong month. `None` otherwise.
+    #[must_use]
+    pub fn day_first_proven(&self) -> Option<u64> {
+        (!self.day_first && self.month_first.1 == 0 && self.day_first_only > 0).then_some(self.day_first_only)
     }
 
     /// How many timestamps were read month first when every one of them reads day first too
@@ -98,12 +128,13 @@ impl TimestampParser {
                 NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0))
             });
         }
-        let n = DEFAULT_TIMESTAMP_FORMATS.len();
+        let formats = if self.day_first { DAY_FIRST_TIMESTAMP_FORMATS } else { DEFAULT_TIMESTAMP_FORMATS };
+        let n = formats.len();
         for k in 0..n {
             let i = (self.last_format + k) % n;
-            if let Ok(t) = NaiveDateTime::parse_from_str(text, DEFAULT_TIMESTAMP_FORMATS[i]) {
+            if let Ok(t) = NaiveDateTime::parse_from_str(text, formats[i]) {
                 self.last_format = i;
-                if DEFAULT_TIMESTAMP_FORMATS[i].starts_with("%m/%d") {
+                if formats[i].starts_with("%m/%d") {
                     self.month_first.0 += 1;
                     self.month_first.1 += u64::from(t.day() > 12);
                 }
@@ -111,10 +142,19 @@ impl TimestampParser {
             }
         }
         // A zone-qualified time keeps its local wall-clock reading; a bare date is midnight.
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| t.naive_local())
-            .ok()
-            .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+        let read = DateTime::parse_from_rfc3339(text).map(|t| t.naive_local()).ok().or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
+        });
+        if read.is_none()
+            && !self.day_first
+            && DAY_FIRST_TIMESTAMP_FORMATS
+                .iter()
+                .filter(|f| f.starts_with("%d/%m"))
+                .any(|f| NaiveDateTime::parse_from_str(text, f).is_ok())
+        {
+            self.day_first_only += 1;
+        }
+        read
     }
 
     /// The formats accepted, for error messages.
@@ -243,6 +283,20 @@ impl<'a> Validator<'a> {
     #[must_use]
     pub fn absent_columns(&self) -> Vec<String> {
         self.columns.iter().zip(&self.present).filter(|(_, p)| !**p).map(|(c, _)| c.name.to_owned()).collect()
+    }
+
+    /// The same validator, reading slashed dates day first (see
+    /// [`TimestampParser::day_first_proven`]).
+    #[must_use]
+    pub fn reading_day_first(mut self) -> Self {
+        self.timestamps.day_first = true;
+        self
+    }
+
+    /// [`TimestampParser::day_first_proven`] of the rows read so far.
+    #[must_use]
+    pub fn day_first_proven(&self) -> Option<u64> {
+        self.timestamps.day_first_proven()
     }
 
     /// [`TimestampParser::month_first_unsure`] of the rows read so far.

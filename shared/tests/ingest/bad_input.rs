@@ -451,6 +451,29 @@ async fn uploads_read_one_by_one_before_a_refresh_are_judged_against_each_other_
 }
 
 #[tokio::test]
+async fn an_upload_whose_dates_read_only_day_first_is_read_day_first_whole() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    // November, day first: the 13th to the 30th cannot be month first, the 1st to the 12th could.
+    let rows: String = (1..=30)
+        .map(|d| format!("58{d:03},85123A,HEART,6,{d:02}/11/2011 10:00,2.55,17850,United Kingdom\n"))
+        .collect();
+    let report = upload(&ingestor, "transactions/dmy.csv", format!("{HEADER}{rows}"), &options()).await;
+    assert_eq!((report.rows_accepted, report.rows_quarantined), (30, 0), "{:?}", report.quarantine_sample);
+    assert_eq!(report.dates_read_day_first, Some(18));
+    let range = report.date_range.clone().unwrap();
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2011, 11, d).unwrap();
+    assert_eq!((range.min.date(), range.max.date()), (day(1), day(30)));
+    assert!(report.summary().contains("dates read day first (D/M/YYYY): 18 could be read no other way"));
+    // One date that only reads month first keeps the upload month first: the other is refused.
+    let mixed = format!(
+        "{HEADER}59001,85123A,HEART,6,11/13/2011 10:00,2.55,17850,United Kingdom\n\
+         59002,85123A,HEART,6,13/11/2011 10:00,2.55,17850,United Kingdom\n"
+    );
+    let report = upload(&ingestor, "transactions/mixed.csv", mixed, &options()).await;
+    assert_eq!((report.rows_accepted, report.rows_quarantined, report.dates_read_day_first), (1, 1, None));
+}
+
+#[tokio::test]
 async fn dates_read_again_under_a_date_format_are_not_judged_against_their_own_wrong_first_reading() {
     let (_dir, _blobs, ingestor) = ingestor().await;
     let rows: String = (1..=7)
