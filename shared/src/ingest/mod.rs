@@ -561,12 +561,12 @@ impl Ingestor {
         };
         debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_quarantined);
         if kind == UploadKind::Transactions
-            && let Some(range) = &report.date_range
+            && let Some(frame) = &parsed.frame
         {
             // Advisory: a span that cannot be read leaves the gap unsaid, never the upload unread.
+            let days = report::days_of(frame, "invoice_time")?;
             match self.sales_span(&landing.sha256).await {
-                Ok(Some(before)) => report.sales_gap = report::SalesGap::between(range, before),
-                Ok(None) => {}
+                Ok(before) => report.sales_gap = report::SalesGap::largest(&days, before),
                 Err(e) => {
                     tracing::warn!(upload = path, error = %e, "could not read the sales ingested before; the gap is not checked");
                 }

@@ -91,39 +91,82 @@ pub struct Freshness {
     pub age_days: f64,
 }
 
-/// Days without any sale between a transactions upload and the sales ingested before it: a
-/// shop closed that long, or dates shifted by a wrong year or format. Every customer's recency
-/// and every SKU's trend jump across it.
+/// The longest run of days without any sale that a transactions upload leaves, against the
+/// sales ingested before it or among its own: a shop closed that long, or dates shifted by a
+/// wrong year or format (one mistyped invoice is enough). Every customer's recency and every
+/// SKU's trend jump across it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SalesGap {
-    /// Whole days between the two, exclusive.
+    /// Whole days without a sale, the two ends excluded.
     pub days: i64,
-    /// The last day of sales before the upload (or, for an upload older than them, its own last).
+    /// The last day with a sale before the gap.
     pub from: NaiveDate,
-    /// The upload's first day (or, for an upload older than them, the first day before it).
+    /// The first day with a sale after it.
     pub to: NaiveDate,
-    /// Whether the upload lies after the sales before it (else before them: a backfill).
-    pub after: bool,
+    /// Where the gap lies.
+    pub side: GapSide,
+}
+
+/// Where a [`SalesGap`] lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapSide {
+    /// Between the sales ingested before and the upload's, which come after them.
+    After,
+    /// Between the upload's sales and the sales ingested before, which come after them (a
+    /// backfill).
+    Before,
+    /// Among the upload's own sales, with none ingested before in between.
+    Within,
 }
 
 impl SalesGap {
-    /// The gap between an upload's `range` and the `before` span of the sales ingested
-    /// earlier, when the two do not overlap (`None` when they do or touch).
+    /// The longest gap between the days with sales in an upload (`days`, any order) and the
+    /// span of the sales ingested before it (`before`, taken as one block), if any.
     #[must_use]
-    pub fn between(range: &DateRange, before: (NaiveDate, NaiveDate)) -> Option<Self> {
-        let (first, last) = (range.min.date(), range.max.date());
-        let gap = |from: NaiveDate, to: NaiveDate, after| {
-            let days = (to - from).num_days() - 1;
-            (days > 0).then_some(Self { days, from, to, after })
-        };
-        if first > before.1 {
-            gap(before.1, first, true)
-        } else if last < before.0 {
-            gap(last, before.0, false)
-        } else {
-            None
+    pub fn largest(days: &[NaiveDate], before: Option<(NaiveDate, NaiveDate)>) -> Option<Self> {
+        let mut blocks: Vec<(NaiveDate, NaiveDate, bool)> = days.iter().map(|&d| (d, d, false)).collect();
+        blocks.extend(before.map(|(first, last)| (first, last, true)));
+        blocks.sort_unstable();
+        // Merge overlapping blocks; the widest hole between what is left is the gap.
+        let mut merged: Vec<(NaiveDate, NaiveDate, bool)> = Vec::with_capacity(blocks.len());
+        for (first, last, earlier) in blocks {
+            match merged.last_mut() {
+                Some(open) if first <= open.1 => {
+                    open.1 = open.1.max(last);
+                    open.2 |= earlier;
+                }
+                _ => merged.push((first, last, earlier)),
+            }
         }
+        merged
+            .windows(2)
+            .map(|pair| {
+                let side = match (pair[0].2, pair[1].2) {
+                    (true, _) => GapSide::After,
+                    (_, true) => GapSide::Before,
+                    _ => GapSide::Within,
+                };
+                Self { days: (pair[1].0 - pair[0].1).num_days() - 1, from: pair[0].1, to: pair[1].0, side }
+            })
+            .filter(|gap| gap.days > 0)
+            .max_by_key(|gap| gap.days)
     }
+}
+
+/// The distinct days of a timestamp column, sorted.
+pub fn days_of(frame: &DataFrame, column: &str) -> PolarsResult<Vec<NaiveDate>> {
+    let Ok(column) = frame.column(column) else { return Ok(Vec::new()) };
+    let millis = column.cast(&DataType::Int64)?;
+    let mut days: Vec<NaiveDate> = millis
+        .i64()?
+        .iter()
+        .flatten()
+        .filter_map(|ms| DateTime::from_timestamp_millis(ms).map(|t| t.date_naive()))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    Ok(days)
 }
 
 /// Where an upload's outputs went.
@@ -290,16 +333,19 @@ impl QualityReport {
             if let Some(gap) = &self.sales_gap
                 && gap.days as f64 >= thresholds.gap_warn_days
             {
-                let said = if gap.after {
-                    format!(
+                let said = match gap.side {
+                    GapSide::After => format!(
                         "its first sale ({}) follows the last sale ingested before it ({}) after {} days without a sale",
                         gap.to, gap.from, gap.days
-                    )
-                } else {
-                    format!(
+                    ),
+                    GapSide::Before => format!(
                         "its last sale ({}) precedes the first sale ingested before it ({}) by {} days without a sale",
                         gap.from, gap.to, gap.days
-                    )
+                    ),
+                    GapSide::Within => format!(
+                        "its own sales leave {} days without a sale between {} and {}",
+                        gap.days, gap.from, gap.to
+                    ),
                 };
                 reasons.push(format!(
                     "{said} (warn at {:.0}): if the shop was not closed that long, check the dates (a wrong \

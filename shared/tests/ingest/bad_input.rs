@@ -7,6 +7,7 @@ use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use polars::prelude::*;
+use shopsense::ingest::report::GapSide;
 use shopsense::ingest::{IngestOptions, QualityReport, Verdict};
 use shopsense::store::BlobService;
 use shopsense::store::folder::FolderBlobService;
@@ -410,7 +411,7 @@ async fn sales_far_from_those_ingested_before_warn_with_the_gap_and_are_still_ke
     assert_eq!(next.sales_gap.as_ref().map(|g| g.days), Some(7));
     assert!(!next.verdict_reasons.iter().any(|r| r.contains("without a sale")), "{:?}", next.verdict_reasons);
     let late = upload(&ingestor, "transactions/late.csv", day("2012-06-07"), &refreshing).await;
-    assert_eq!(late.sales_gap.as_ref().map(|g| (g.days, g.after)), Some((180, true)));
+    assert_eq!(late.sales_gap.as_ref().map(|g| (g.days, g.side)), Some((180, GapSide::After)));
     let said = late.verdict_reasons.iter().find(|r| r.contains("180 days without")).expect("a gap warning");
     assert!(said.starts_with(
         "its first sale (2012-06-07) follows the last sale ingested before it (2011-12-09) after 180 days without a sale"
@@ -425,6 +426,25 @@ async fn sales_far_from_those_ingested_before_warn_with_the_gap_and_are_still_ke
             "its last sale (2011-06-01) precedes the first sale ingested before it (2011-12-01) by 182 days without a sale"
         ),
         "{said}"
+    );
+}
+
+#[tokio::test]
+async fn one_invoice_dated_a_year_late_in_a_first_upload_warns_with_the_gap_it_leaves() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let rows: String = (1..=9)
+        .map(|d| format!("58{d:03},85123A,HEART,6,2011-12-0{d} 10:00,2.55,17850,United Kingdom\n"))
+        .collect();
+    let typo = "58999,85123A,HEART,6,2012-12-05 10:00,2.55,17850,United Kingdom\n";
+    let report =
+        upload(&ingestor, "transactions/typo.csv", format!("{HEADER}{rows}{typo}"), &options()).await;
+    let gap = report.sales_gap.clone().expect("a gap");
+    assert_eq!((gap.days, gap.side), (361, GapSide::Within));
+    assert!(
+        report.verdict_reasons.iter().any(|r| r
+            .starts_with("its own sales leave 361 days without a sale between 2011-12-09 and 2012-12-05")),
+        "{:?}",
+        report.verdict_reasons
     );
 }
 
