@@ -6,7 +6,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use shopsense::alerts::InventorySnapshot;
 use shopsense::features::snapshot;
-use shopsense::ingest::{IngestOutcome, Verdict};
+use shopsense::ingest::{CONFIG_FILE_PREFIX, IngestOutcome, Verdict};
 use shopsense::registry::{ModelKind, VersionStatus};
 use shopsense::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
 use shopsense::serving::{ItemForecast, SHOP_PARTITION, ShopRecs, item_partition};
@@ -55,6 +55,18 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
             IngestOutcome::Skipped { reason } => anyhow::bail!("the sample was skipped: {reason}"),
         }
     }
+    // What the demo does by hand (promote a rejected version, make up a stock position) is for
+    // a home holding the sample alone, never for a shop's own data.
+    let only_the_sample = state
+        .ingestor
+        .uploads()
+        .list("")
+        .await?
+        .iter()
+        .filter(|upload| {
+            !upload.path.rsplit('/').next().is_some_and(|name| name.starts_with(CONFIG_FILE_PREFIX))
+        })
+        .all(|upload| upload.path == SAMPLE_UPLOAD);
     let mut missing = Vec::new();
     for kind in ModelKind::ALL {
         if state.trainer.registry().live(kind).await?.is_none() {
@@ -70,6 +82,17 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
             .await
             .context("training the demo models")?;
         for kind in report.kinds.iter().filter(|k| k.status == VersionStatus::Rejected) {
+            if !only_the_sample {
+                eprintln!(
+                    "shopsense local: {} {} was rejected ({}); this home holds the shop's own uploads, so it \
+                     stays rejected until someone runs `shopsense models promote {}`",
+                    kind.kind,
+                    kind.version,
+                    kind.reason.as_deref().unwrap_or("no reason"),
+                    kind.version
+                );
+                continue;
+            }
             // A person's call, made here for the demo: with nothing live, serve the rejected
             // version rather than nothing. In production it stays rejected until someone runs
             // `shopsense models promote`.
@@ -83,7 +106,7 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
         }
         state.reader.refresh_pointers();
     }
-    if state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await?.is_none() {
+    if only_the_sample && state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await?.is_none() {
         demo_alerts(state).await.context("raising the demo's inventory alerts")?;
     }
     example_ids(state).await

@@ -110,6 +110,9 @@ async fn customer(
     let k = k_of(params.get("k"))?;
     let include_purchased = flag("include_purchased", params.get("include_purchased"))?;
     let customer_id = customer_id.trim();
+    if customer_id.is_empty() {
+        return Err(bad("the customer id is empty"));
+    }
     let exclusions = state.exclusions().await?;
     let answer = answers::for_customer(&state.reader, customer_id, k, include_purchased, &exclusions).await?;
     let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
@@ -150,13 +153,18 @@ async fn cart(
     let request: CartRequest = serde_json::from_slice(&body).map_err(|e| {
         bad(format!("the body must be JSON like {{\"items\": [\"85123A\"], \"customer_id\": \"17850\", \"k\": 10}}: {e}"))
     })?;
-    let items: Vec<String> =
-        request.items.iter().map(|s| normalise_sku(s)).filter(|s| !s.is_empty()).collect();
+    if request.items.len() > 200 {
+        return Err(bad(format!("items holds {} SKUs; at most 200", request.items.len())));
+    }
+    // `85123a` and `85123A` are one SKU, in the cart once: twice would double its neighbours.
+    let mut items: Vec<String> = Vec::with_capacity(request.items.len());
+    for sku in request.items.iter().map(|s| normalise_sku(s)).filter(|s| !s.is_empty()) {
+        if !items.contains(&sku) {
+            items.push(sku);
+        }
+    }
     if items.is_empty() {
         return Err(bad("items must name at least one SKU"));
-    }
-    if items.len() > 200 {
-        return Err(bad(format!("items holds {} SKUs; at most 200", items.len())));
     }
     let k = k_of(request.k.map(|k| k.to_string()).as_ref())?;
     let exclusions = state.exclusions().await?;

@@ -109,6 +109,12 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let completed = skus(&body);
     assert_eq!(completed.len(), 6);
     assert!(!completed.contains(&sku) && !completed.contains(&ids.cart[0]));
+    // A SKU written twice (in another case) is in the cart once: the same answer, same scores.
+    let twice = json!({
+        "items": [sku.clone(), sku.to_lowercase(), ids.cart[0].clone()], "customer_id": customer, "k": 6
+    });
+    let (_, again) = send(&router, post("/api/recommendations/cart", twice.to_string())).await;
+    assert_eq!(again["answer"]["items"], body["answer"]["items"], "{again}");
 
     // The demo's customer (the most invoices) bought far more SKUs than the ranked repurchases
     // hold: nothing they ever bought comes back, whatever k, through any list, and the id as a
@@ -263,6 +269,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         ("/api/forecasts/%FF".to_owned(), "path: Invalid URL: Invalid UTF-8"),
         (format!("/api/segments/{customer}?k=3"), "unknown query parameter \"k\""),
         ("/api/segments/%20".to_owned(), "customer id is empty"),
+        ("/api/recommendations/customers/%20".to_owned(), "customer id is empty"),
         ("/api/models?kind=forecast".to_owned(), "unknown query parameter \"kind\""),
     ] {
         let (status, body) = send(&router, get(&path)).await;

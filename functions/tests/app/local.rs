@@ -185,3 +185,28 @@ async fn keeping_fewer_than_two_versions_is_refused_by_name_before_anything_is_d
     let values = settings(&[("SHOPSENSE_HOME", home_text.as_str()), ("SHOPSENSE_KEEP_VERSIONS", "2")]);
     assert!(shopsense_functions::state::AppState::open(values).await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_promotes_nothing_by_hand_and_makes_up_no_stock_on_a_home_holding_the_shops_own_uploads() {
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().display().to_string();
+    // A gate the sample's segments cannot pass, so the first version is rejected.
+    let values =
+        settings(&[("SHOPSENSE_HOME", &home_path), ("SHOPSENSE_GATE_SEGMENTS_MIN_SILHOUETTE", "0.99")]);
+    let state = shopsense_functions::state::AppState::open(values).await.unwrap();
+    let export =
+        std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    let path = "transactions/shop-export.csv";
+    state.ingestor.uploads().put(path, Bytes::from(export), PutOptions::default()).await.unwrap();
+    state.ingestor.ingest(path, &state.ingest_options).await.unwrap();
+
+    shopsense_functions::demo::prepare(&state).await.unwrap();
+    let registry = state.trainer.registry();
+    let segments = registry.list(shopsense::registry::ModelKind::Segments).await.unwrap();
+    assert_eq!(segments[0].status, shopsense::registry::VersionStatus::Rejected, "{segments:?}");
+    assert!(registry.live(shopsense::registry::ModelKind::Segments).await.unwrap().is_none(), "not promoted");
+    let latest = state
+        .alerts
+        .get(shopsense::serving::stock::SNAPSHOTS_PARTITION, shopsense::serving::stock::LATEST_ID);
+    assert!(latest.await.unwrap().is_none(), "no made-up stock position among the shop's alerts");
+}

@@ -210,19 +210,7 @@ impl<'a> SnapshotSink<'a> {
             let Some(field) = spec.and_then(|spec| field_of(spec.name)) else {
                 let column = if name.is_empty() { "header" } else { name };
                 // A whole header in one name: the file is split by another character.
-                let delimiter = self.mapping.delimiter.unwrap_or(',');
-                let split = [';', '\t', '|', ',']
-                    .into_iter()
-                    .filter(|_| self.delimited)
-                    .find(|&c| name.contains(c) && c != delimiter)
-                    .map(|c| {
-                        let shown = if c == '\t' { "\\t".to_owned() } else { c.to_string() };
-                        format!(
-                            "; the header looks separated by \"{shown}\": set `delimiter = \"{shown}\"` in the \
-                             folder's mapping (or the file given with --mapping)"
-                        )
-                    })
-                    .unwrap_or_default();
+                let split = if self.delimited { self.mapping.delimiter_hint(name) } else { String::new() };
                 return Err(self.invalid(
                     line,
                     column,

@@ -89,6 +89,24 @@ impl Mapping {
         self.delimiter.map_or(b',', |c| c as u8)
     }
 
+    /// When a CSV header field holds another common delimiter (the whole header read as one
+    /// name), what to set: `; the header looks separated by ";": set ...`. Empty otherwise.
+    #[must_use]
+    pub fn delimiter_hint(&self, header_field: &str) -> String {
+        let delimiter = self.delimiter.unwrap_or(',');
+        [';', '\t', '|', ',']
+            .into_iter()
+            .find(|&c| header_field.contains(c) && c != delimiter)
+            .map(|c| {
+                let shown = if c == '\t' { "\\t".to_owned() } else { c.to_string() };
+                format!(
+                    "; the header looks separated by \"{shown}\": set `delimiter = \"{shown}\"` in the folder's \
+                     mapping (or the file given with --mapping)"
+                )
+            })
+            .unwrap_or_default()
+    }
+
     /// The decimal separator.
     #[must_use]
     pub fn decimal_char(&self) -> char {

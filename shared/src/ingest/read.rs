@@ -71,11 +71,16 @@ pub fn resolve_columns(
     } else {
         // The header as read, cut: a file without line breaks is one huge header field.
         let shown: Vec<String> = header.iter().take(20).map(|h| cut_to(h, 80)).collect();
+        // One field holding the whole header: the file is split by another character.
+        let hint = match header {
+            [only] => mapping.delimiter_hint(only),
+            _ => String::new(),
+        };
         Err(FileError::new(
             file,
             "missing_columns",
             format!(
-                "the header lacks column(s) {}; the header is [{}]",
+                "the header lacks column(s) {}; the header is [{}]{hint}",
                 missing.join(", "),
                 shown.join(", ")
             ),

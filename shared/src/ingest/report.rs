@@ -385,7 +385,13 @@ impl QualityReport {
             self.kind,
             &self.sha256[..12.min(self.sha256.len())]
         );
-        if self.duplicate_upload {
+        if self.duplicate_upload && self.verdict == Verdict::Fail {
+            let _ = writeln!(
+                out,
+                "  the same bytes failed before under the same mapping, and nothing of them was counted: fix \
+                 the file or its folder's mapping and upload it again"
+            );
+        } else if self.duplicate_upload {
             let _ = writeln!(out, "  the same bytes were ingested before: counted once, nothing changed");
         }
         if let Some(error) = &self.error {

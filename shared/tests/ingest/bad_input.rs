@@ -53,6 +53,11 @@ async fn a_missing_or_wrong_header_names_the_missing_columns_at_line_one() {
     assert!(error.message.contains("invoice") && error.message.contains("InvoiceNo"), "{}", error.message);
     let wrong = "Order,Item,Qty\n1,2,3\n".to_owned();
     refused("transactions/wrong.csv", wrong.into_bytes(), "missing_columns").await;
+    // Split by semicolons, the header is one name: the message says what to set.
+    let semicolons = HEADER.replace(',', ";") + &GOOD.replace(',', ";");
+    let report = refused("transactions/semicolons.csv", semicolons.into_bytes(), "missing_columns").await;
+    let message = report.error.unwrap().message;
+    assert!(message.ends_with("the header looks separated by \";\": set `delimiter = \";\"` in the folder's mapping (or the file given with --mapping)"), "{message}");
 }
 
 #[tokio::test]
@@ -169,6 +174,15 @@ async fn a_failed_upload_is_read_again_once_its_folder_mapping_is_fixed() {
                   536365;85123A;HEART;6;2010-12-01 08:26:00;2,55;17850;United Kingdom\n";
     let failed = upload(&ingestor, "Transactions/export.csv", export.to_owned(), &options()).await;
     assert_eq!(failed.verdict, Verdict::Fail);
+    assert!(failed.error.unwrap().message.contains("set `delimiter = \";\"`"));
+    // Sent again as it is, it is not said to have counted.
+    let resent = upload(&ingestor, "Transactions/export-resent.csv", export.to_owned(), &options()).await;
+    assert!(resent.duplicate_upload && resent.verdict == Verdict::Fail);
+    assert!(
+        resent
+            .summary()
+            .contains("the same bytes failed before under the same mapping, and nothing of them was counted")
+    );
     let mapping = r#"delimiter = ";"
 decimal = ","
 [columns]
