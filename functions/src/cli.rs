@@ -777,6 +777,11 @@ async fn ingest_file(
     let state = AppState::open(settings).await.context("opening storage")?;
     let name = file.file_name().and_then(|n| n.to_str()).context("the file has no usable name")?;
     let upload_path = format!("{kind}/{name}");
+    if let Some(mapping) = &mapping {
+        // Kept first, so the upload never sits there without it: sent again (a restart's watcher,
+        // a sweep), it reads as it does now.
+        state.ingestor.keep_mapping_of_upload(&upload_path, mapping).await?;
+    }
     state.ingestor.uploads().put(&upload_path, bytes.into(), PutOptions::default()).await?;
     let options = IngestOptions { kind: Some(kind), mapping, ..(*state.ingest_options).clone() };
     let report = match state.ingestor.ingest(&upload_path, &options).await? {

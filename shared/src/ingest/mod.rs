@@ -286,6 +286,14 @@ impl SweepReport {
 
 /// Where the report of the upload of `kind` with bytes `sha256` is kept (in silver): the mark
 /// that those bytes were read.
+/// Where the mapping of one upload is kept: `<folder>/_<file name>.mapping.json`.
+fn upload_mapping_path(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some((folder, name)) => format!("{folder}/{CONFIG_FILE_PREFIX}{name}.mapping.json"),
+        None => format!("{CONFIG_FILE_PREFIX}{path}.mapping.json"),
+    }
+}
+
 fn report_path(kind: UploadKind, sha256: &str) -> String {
     format!("reports/{kind}/{sha256}.json")
 }
@@ -428,10 +436,13 @@ impl Ingestor {
             .ok_or_else(|| IngestError::UnknownKind { path: path.to_owned() })?;
         let mapping = match &options.mapping {
             Some(mapping) => mapping.clone(),
-            // The folder as the upload names it (`Transactions/` is the transactions kind too).
-            None => match path.split_once('/').filter(|_| options.kind.is_none()) {
-                Some((folder, _)) => self.mapping_in(folder).await?,
-                None => self.mapping_beside(kind).await?,
+            None => match self.mapping_of_upload(path).await? {
+                Some(mapping) => mapping,
+                // The folder as the upload names it (`Transactions/` is the transactions kind too).
+                None => match path.split_once('/').filter(|_| options.kind.is_none()) {
+                    Some((folder, _)) => self.mapping_in(folder).await?,
+                    None => self.mapping_beside(kind).await?,
+                },
             },
         };
         let mapping_id = bronze::sha256_hex(&serde_json::to_vec(&mapping).unwrap_or_default());
@@ -462,6 +473,27 @@ impl Ingestor {
                 .map_err(|e| IngestError::Table(format!("parse task failed: {e}")))??;
         let report = self.write_outputs(path, kind, &landing, parsed, mapping_id, options).await?;
         Ok(IngestOutcome::Reported(Box::new(report)))
+    }
+
+    /// The mapping kept for one upload by [`Ingestor::keep_mapping_of_upload`] (an upload
+    /// ingested with `shopsense ingest --mapping`), if any: it outranks its folder's, so the
+    /// upload reads the same when it is sent again (a restart's watcher, a sweep, an inventory
+    /// event).
+    pub async fn mapping_of_upload(&self, path: &str) -> Result<Option<Mapping>, IngestError> {
+        let kept = upload_mapping_path(path);
+        match self.uploads.get(&kept).await? {
+            Some(blob) => Mapping::from_bytes(&kept, &blob.body).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps `mapping` beside the upload at `path` (a configuration file, `_` first, that no
+    /// trigger reads as data) for [`Ingestor::mapping_of_upload`].
+    pub async fn keep_mapping_of_upload(&self, path: &str, mapping: &Mapping) -> Result<(), IngestError> {
+        let json = serde_json::to_vec_pretty(mapping).map_err(|e| IngestError::Table(e.to_string()))?;
+        let options = PutOptions::default().with_content_type("application/json");
+        self.uploads.put(&upload_mapping_path(path), Bytes::from(json), options).await?;
+        Ok(())
     }
 
     /// The column mapping of a kind's folder: `uploads/<kind>/_mapping.toml` or `.json`, or the

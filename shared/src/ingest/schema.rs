@@ -161,7 +161,7 @@ pub const MAX_LINE_VALUE: f64 = 1e7;
 pub const TRANSACTIONS: &[ColumnSpec] = &[
     col("invoice", Text, true, &["invoice", "InvoiceNo", "invoice_no", "order_id", "order"]),
     col("stock_code", Text, true, &["stock_code", "StockCode", "sku", "product_id"]),
-    col("description", Text, false, &["description", "Description", "product_name"]),
+    col("description", Text, false, &["description", "Description", "product_name", "title"]),
     // Negative for returns and cancellations (and a price for adjustments), but bounded: one
     // line of 2^63 - 1 units wrapped a SKU's summed demand around to a negative number, and one
     // price of 1e308 made every spend infinite and the segments unfittable. Online Retail's

@@ -191,3 +191,34 @@ async fn an_inventory_upload_in_the_events_shape_is_ingested_as_its_items() {
     assert_eq!(table.column("stock_code").unwrap().str().unwrap().get(0), Some("85123A"));
     assert!(table.column("snapshot_time").unwrap().null_count() == 0, "the document's as_of is each row's");
 }
+
+#[tokio::test]
+async fn an_upload_kept_with_its_own_mapping_reads_the_same_when_it_is_sent_again() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let export = "order_id;sku;title;qty;ordered_at;price;customer;country\n\
+                  536365;85123A;HEART;6;01/12/2010 08:26;2,55;17850;United Kingdom\n";
+    let mapping = Mapping::from_bytes(
+        "m.toml",
+        b"delimiter = \";\"\ndecimal = \",\"\ndate_format = \"%d/%m/%Y %H:%M\"\n[columns]\ninvoice_time = \"ordered_at\"\nunit_price = \"price\"\n",
+    )
+    .unwrap();
+    // What `shopsense ingest --mapping` does: the mapping is kept beside the upload.
+    let path = "transactions/shop.csv";
+    ingestor.keep_mapping_of_upload(path, &mapping).await.unwrap();
+    assert_eq!(ingestor.mapping_of_upload(path).await.unwrap(), Some(mapping.clone()));
+    let first = upload(
+        &ingestor,
+        path,
+        export.to_owned(),
+        &IngestOptions { mapping: Some(mapping), ..Default::default() },
+    )
+    .await;
+    assert_eq!((first.verdict == Verdict::Fail, first.rows_accepted), (false, 1), "{:?}", first.error);
+    // Sent again with no mapping given (a watcher after a restart, a sweep): read the same way,
+    // so it is the same upload, counted once, not a failure.
+    let again = upload(&ingestor, path, export.to_owned(), &IngestOptions::default()).await;
+    assert!(again.duplicate_upload && again.verdict != Verdict::Fail, "{:?}", again.error);
+    assert_eq!(again.date_range, first.date_range);
+    // `title` is a description, as in the catalogue.
+    assert!(first.absent_columns.iter().all(|c| c != "description"), "{:?}", first.absent_columns);
+}
