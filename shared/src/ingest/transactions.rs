@@ -42,12 +42,15 @@ pub fn is_product(stock_code: &str) -> bool {
         || NON_PRODUCT_PREFIXES.iter().any(|p| stock_code.starts_with(p)))
 }
 
-/// The kind of a line from its invoice and quantity.
+/// The kind of a line from its invoice, quantity and unit price.
 #[must_use]
-pub fn line_kind(invoice: &str, quantity: i64) -> LineKind {
+pub fn line_kind(invoice: &str, quantity: i64, unit_price: f64) -> LineKind {
     match invoice.as_bytes().first().map(u8::to_ascii_uppercase) {
-        Some(b'C') => LineKind::Cancellation,
         Some(b'A') => LineKind::BadDebt,
+        // Only a bad-debt adjustment carries a negative price; on a sale or a return it would
+        // turn spend around, so the line is an adjustment, counted as one.
+        _ if unit_price < 0.0 => LineKind::Adjustment,
+        Some(b'C') => LineKind::Cancellation,
         _ if quantity <= 0 => LineKind::Adjustment,
         _ => LineKind::Sale,
     }
@@ -68,7 +71,7 @@ pub struct RetailCounts {
     pub countries: u64,
     /// Lines of `C` invoices.
     pub cancellation_lines: u64,
-    /// Non-`C`, non-`A` lines with quantity <= 0.
+    /// Non-`C`, non-`A` lines with quantity <= 0, and non-`A` lines with a negative price.
     pub adjustment_lines: u64,
     /// Lines of `A` invoices.
     pub bad_debt_lines: u64,
@@ -108,7 +111,8 @@ pub fn apply_retail_rules(
     for (i, fingerprint) in fingerprints.iter().enumerate() {
         let invoice = invoices.get(i).unwrap_or_default();
         let code = codes.get(i).unwrap_or_default();
-        let kind = line_kind(invoice, quantities.get(i).unwrap_or_default());
+        let kind =
+            line_kind(invoice, quantities.get(i).unwrap_or_default(), prices.get(i).unwrap_or_default());
         let product = is_product(code);
         let duplicate = !seen.insert(*fingerprint);
         match kind {
@@ -163,11 +167,14 @@ mod tests {
 
     #[test]
     fn invoices_and_quantities_decide_the_line_kind() {
-        assert_eq!(line_kind("536365", 6), LineKind::Sale);
-        assert_eq!(line_kind("C536379", -1), LineKind::Cancellation);
-        assert_eq!(line_kind("A563185", 1), LineKind::BadDebt);
-        assert_eq!(line_kind("536589", -10), LineKind::Adjustment);
-        assert_eq!(line_kind("536589", 0), LineKind::Adjustment);
+        assert_eq!(line_kind("536365", 6, 2.55), LineKind::Sale);
+        assert_eq!(line_kind("C536379", -1, 2.55), LineKind::Cancellation);
+        assert_eq!(line_kind("A563185", 1, -11062.06), LineKind::BadDebt);
+        assert_eq!(line_kind("536589", -10, 0.0), LineKind::Adjustment);
+        assert_eq!(line_kind("536589", 0, 0.0), LineKind::Adjustment);
+        // A negative price outside a bad-debt invoice would subtract from spend: an adjustment.
+        assert_eq!(line_kind("536590", 2, -3.0), LineKind::Adjustment);
+        assert_eq!(line_kind("C536591", -2, -3.0), LineKind::Adjustment);
     }
 
     #[test]
