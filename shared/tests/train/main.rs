@@ -556,6 +556,11 @@ async fn a_version_rejected_on_the_same_inputs_is_not_trained_and_rejected_again
     assert_eq!(strict.registry().list(ModelKind::Segments).await.unwrap().len(), 1);
 }
 
+/// One night's retrain of the segments alone, as `trainer` runs it.
+async fn night(trainer: &Trainer) -> shopsense::train::KindOutcome {
+    trainer.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0)
+}
+
 /// Ingests one more day of sales (a new invoice), so the next retrain sees new inputs.
 async fn more_sales(stores: &Stores, invoice: u32) {
     let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
@@ -572,26 +577,23 @@ async fn more_sales(stores: &Stores, invoice: u32) {
 async fn quiet_nights_leave_a_pinned_kind_and_a_version_a_person_promoted_over_a_held_one_alone() {
     let (_home, stores) = stores_with_sample().await;
     let plain = nightly(&stores).await;
-    let night = |trainer: Trainer| async move {
-        trainer.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0)
-    };
-    let v1 = night(plain.clone()).await;
+    let v1 = night(&plain).await;
     more_sales(&stores, 999_001).await;
-    let v2 = night(plain.clone()).await;
+    let v2 = night(&plain).await;
     assert_eq!(v2.status, VersionStatus::Live);
     plain.rollback(ModelKind::Segments).await.unwrap();
     more_sales(&stores, 999_002).await;
-    let held = night(plain.clone()).await;
+    let held = night(&plain).await;
     assert_eq!(held.status, VersionStatus::Held, "{held:?}");
     // Pinned, a quiet night is unchanged: the held version stands for these inputs.
-    let quiet = night(plain.clone()).await;
+    let quiet = night(&plain).await;
     assert!(
         quiet.unchanged && quiet.version == held.version && quiet.status == VersionStatus::Held,
         "{quiet:?}"
     );
     // A person promotes v2 over the held version: quiet nights keep their choice.
     plain.promote(ModelKind::Segments, &v2.version).await.unwrap();
-    let quiet = night(plain.clone()).await;
+    let quiet = night(&plain).await;
     assert!(quiet.unchanged && quiet.version == held.version, "{quiet:?}");
     assert_eq!(live(plain.registry(), ModelKind::Segments).await, Some(v2.version.clone()));
     assert_ne!(v1.version, v2.version);
@@ -599,9 +601,9 @@ async fn quiet_nights_leave_a_pinned_kind_and_a_version_a_person_promoted_over_a
     // pin is lifted, and quiet nights keep their choice too.
     let back = plain.rollback(ModelKind::Segments).await.unwrap().version;
     more_sales(&stores, 999_003).await;
-    assert_eq!(night(plain.clone()).await.status, VersionStatus::Held);
+    assert_eq!(night(&plain).await.status, VersionStatus::Held);
     plain.promote(ModelKind::Segments, &back).await.unwrap();
-    let quiet = night(plain.clone()).await;
+    let quiet = night(&plain).await;
     assert!(quiet.unchanged && quiet.status == VersionStatus::Held, "{quiet:?}");
     assert_eq!(live(plain.registry(), ModelKind::Segments).await, Some(back));
 }
@@ -610,21 +612,18 @@ async fn quiet_nights_leave_a_pinned_kind_and_a_version_a_person_promoted_over_a
 async fn after_two_rollbacks_and_an_unpin_the_next_night_publishes_what_was_held() {
     let (_home, stores) = stores_with_sample().await;
     let plain = nightly(&stores).await;
-    let night = |trainer: Trainer| async move {
-        trainer.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0)
-    };
-    night(plain.clone()).await;
+    night(&plain).await;
     for invoice in [999_001, 999_002] {
         more_sales(&stores, invoice).await;
-        assert_eq!(night(plain.clone()).await.status, VersionStatus::Live);
+        assert_eq!(night(&plain).await.status, VersionStatus::Live);
     }
     plain.rollback(ModelKind::Segments).await.unwrap();
     more_sales(&stores, 999_003).await;
-    let held = night(plain.clone()).await;
+    let held = night(&plain).await;
     assert_eq!(held.status, VersionStatus::Held);
     plain.rollback(ModelKind::Segments).await.unwrap();
     plain.unpin(ModelKind::Segments).await.unwrap();
-    let next = night(plain.clone()).await;
+    let next = night(&plain).await;
     assert!(!next.unchanged && next.status == VersionStatus::Live, "{next:?}");
     assert_ne!(next.version, held.version);
 }
