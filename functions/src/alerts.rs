@@ -177,12 +177,7 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
             let max = state.ingest_options.max_table_bytes;
             // Read as ingest reads the same upload: its format, its own mapping or its folder's
             // (which has nothing to say about one JSON object with `items`, the event's shape).
-            let mapping = match state.ingestor.mapping_of_upload(path).await {
-                Ok(Some(mapping)) => Ok(mapping),
-                Ok(None) => state.ingestor.mapping_beside(UploadKind::Inventory).await,
-                Err(e) => Err(e),
-            };
-            let mapping = match mapping {
+            let mapping = match state.ingestor.mapping_for(path, &UploadKind::Inventory.to_string()).await {
                 Ok(mapping) => mapping,
                 Err(IngestError::Store(e)) => return Err(e.into()),
                 Err(e) => match InventorySnapshot::parse_document(path, &blob.body, max) {

@@ -436,13 +436,10 @@ impl Ingestor {
             .ok_or_else(|| IngestError::UnknownKind { path: path.to_owned() })?;
         let mapping = match &options.mapping {
             Some(mapping) => mapping.clone(),
-            None => match self.mapping_of_upload(path).await? {
-                Some(mapping) => mapping,
-                // The folder as the upload names it (`Transactions/` is the transactions kind too).
-                None => match path.split_once('/').filter(|_| options.kind.is_none()) {
-                    Some((folder, _)) => self.mapping_in(folder).await?,
-                    None => self.mapping_beside(kind).await?,
-                },
+            // The folder as the upload names it (`Transactions/` is the transactions kind too).
+            None => match path.split_once('/').filter(|_| options.kind.is_none()) {
+                Some((folder, _)) => self.mapping_for(path, folder).await?,
+                None => self.mapping_for(path, &kind.to_string()).await?,
             },
         };
         let mapping_id = bronze::sha256_hex(&serde_json::to_vec(&mapping).unwrap_or_default());
@@ -473,6 +470,16 @@ impl Ingestor {
                 .map_err(|e| IngestError::Table(format!("parse task failed: {e}")))??;
         let report = self.write_outputs(path, kind, &landing, parsed, mapping_id, options).await?;
         Ok(IngestOutcome::Reported(Box::new(report)))
+    }
+
+    /// The mapping the upload at `path` is read under: its own
+    /// ([`Ingestor::mapping_of_upload`]), else that of the uploads folder `folder`, else the
+    /// default.
+    pub async fn mapping_for(&self, path: &str, folder: &str) -> Result<Mapping, IngestError> {
+        match self.mapping_of_upload(path).await? {
+            Some(mapping) => Ok(mapping),
+            None => self.mapping_in(folder).await,
+        }
     }
 
     /// The mapping kept for one upload by [`Ingestor::keep_mapping_of_upload`] (an upload
