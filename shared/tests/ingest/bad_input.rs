@@ -18,6 +18,11 @@ const HEADER: &str = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitP
 const GOOD: &str =
     "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n";
 
+/// One sale line of 85123A to customer 17850 (no header), invoice and time as given.
+fn sale(invoice: impl std::fmt::Display, time: &str) -> String {
+    format!("{invoice},85123A,HEART,6,{time},2.55,17850,United Kingdom\n")
+}
+
 fn options() -> IngestOptions {
     IngestOptions { refresh_features: false, ..IngestOptions::default() }
 }
@@ -414,10 +419,7 @@ async fn dates_that_read_day_first_as_well_warn_and_read_again_under_a_date_form
 async fn sales_far_from_those_ingested_before_warn_with_the_gap_and_are_still_kept() {
     let (_dir, _blobs, ingestor) = ingestor().await;
     let refreshing = IngestOptions::default();
-    let day = |date: &str| {
-        let invoice = date.replace('-', "");
-        format!("{HEADER}{invoice},85123A,HEART,6,{date} 10:00,2.55,17850,United Kingdom\n")
-    };
+    let day = |date: &str| format!("{HEADER}{}", sale(date.replace('-', ""), &format!("{date} 10:00")));
     let first = upload(&ingestor, "transactions/first.csv", day("2011-12-01"), &refreshing).await;
     assert_eq!(first.sales_gap, None, "nothing was ingested before it");
     // A week later is an ordinary gap (a Christmas break); 180 days later is a wrong year.
@@ -446,10 +448,8 @@ async fn sales_far_from_those_ingested_before_warn_with_the_gap_and_are_still_ke
 #[tokio::test]
 async fn one_invoice_dated_a_year_late_in_a_first_upload_warns_with_the_gap_it_leaves() {
     let (_dir, _blobs, ingestor) = ingestor().await;
-    let rows: String = (1..=9)
-        .map(|d| format!("58{d:03},85123A,HEART,6,2011-12-0{d} 10:00,2.55,17850,United Kingdom\n"))
-        .collect();
-    let typo = "58999,85123A,HEART,6,2012-12-05 10:00,2.55,17850,United Kingdom\n";
+    let rows: String = (1..=9).map(|d| sale(format!("58{d:03}"), &format!("2011-12-0{d} 10:00"))).collect();
+    let typo = sale(58999, "2012-12-05 10:00");
     let report =
         upload(&ingestor, "transactions/typo.csv", format!("{HEADER}{rows}{typo}"), &options()).await;
     let gap = report.sales_gap.clone().expect("a gap");
@@ -466,10 +466,7 @@ async fn one_invoice_dated_a_year_late_in_a_first_upload_warns_with_the_gap_it_l
 async fn uploads_read_one_by_one_before_a_refresh_are_judged_against_each_other_too() {
     // What a sweep does: every missed upload read, the features refreshed once at the end.
     let (_dir, _blobs, ingestor) = ingestor().await;
-    let day = |date: &str| {
-        let invoice = date.replace('-', "");
-        format!("{HEADER}{invoice},85123A,HEART,6,{date} 10:00,2.55,17850,United Kingdom\n")
-    };
+    let day = |date: &str| format!("{HEADER}{}", sale(date.replace('-', ""), &format!("{date} 10:00")));
     // The features were last refreshed with 1 December; then two uploads come before the next.
     upload(&ingestor, "transactions/0.csv", day("2011-12-01"), &IngestOptions::default()).await;
     for (n, date) in ["2011-12-20", "2012-01-10"].into_iter().enumerate() {
@@ -488,9 +485,8 @@ async fn uploads_read_one_by_one_before_a_refresh_are_judged_against_each_other_
 async fn an_upload_whose_dates_read_only_day_first_is_read_day_first_whole() {
     let (_dir, _blobs, ingestor) = ingestor().await;
     // November, day first: the 13th to the 30th cannot be month first, the 1st to the 12th could.
-    let rows: String = (1..=30)
-        .map(|d| format!("58{d:03},85123A,HEART,6,{d:02}/11/2011 10:00,2.55,17850,United Kingdom\n"))
-        .collect();
+    let rows: String =
+        (1..=30).map(|d| sale(format!("58{d:03}"), &format!("{d:02}/11/2011 10:00"))).collect();
     let report = upload(&ingestor, "transactions/dmy.csv", format!("{HEADER}{rows}"), &options()).await;
     assert_eq!((report.rows_accepted, report.rows_quarantined), (30, 0), "{:?}", report.quarantine_sample);
     assert_eq!(report.dates_read_day_first, Some(18));
@@ -499,10 +495,7 @@ async fn an_upload_whose_dates_read_only_day_first_is_read_day_first_whole() {
     assert_eq!((range.min.date(), range.max.date()), (day(1), day(30)));
     assert!(report.summary().contains("dates read day first (D/M/YYYY): 18 could be read no other way"));
     // One date that only reads month first keeps the upload month first: the other is refused.
-    let mixed = format!(
-        "{HEADER}59001,85123A,HEART,6,11/13/2011 10:00,2.55,17850,United Kingdom\n\
-         59002,85123A,HEART,6,13/11/2011 10:00,2.55,17850,United Kingdom\n"
-    );
+    let mixed = format!("{HEADER}{}{}", sale(59001, "11/13/2011 10:00"), sale(59002, "13/11/2011 10:00"));
     let report = upload(&ingestor, "transactions/mixed.csv", mixed, &options()).await;
     assert_eq!((report.rows_accepted, report.rows_quarantined, report.dates_read_day_first), (1, 1, None));
 }
@@ -510,9 +503,7 @@ async fn an_upload_whose_dates_read_only_day_first_is_read_day_first_whole() {
 #[tokio::test]
 async fn dates_read_again_under_a_date_format_are_not_judged_against_their_own_wrong_first_reading() {
     let (_dir, _blobs, ingestor) = ingestor().await;
-    let rows: String = (1..=7)
-        .map(|d| format!("5800{d},85123A,HEART,6,0{d}/12/2011 10:00,2.55,17850,United Kingdom\n"))
-        .collect();
+    let rows: String = (1..=7).map(|d| sale(format!("5800{d}"), &format!("0{d}/12/2011 10:00"))).collect();
     let export = format!("{HEADER}{rows}");
     // Read month first (January to July) and refreshed into the features...
     let unsure = upload(&ingestor, "transactions/uk.csv", export.clone(), &IngestOptions::default()).await;
