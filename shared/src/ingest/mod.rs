@@ -655,11 +655,14 @@ impl Ingestor {
         let mut widen = |first: NaiveDate, last: NaiveDate| {
             span = Some(span.map_or((first, last), |(a, b)| (a.min(first), b.max(last))));
         };
+        // Where `snapshot::get` would look, without reading the pointer a second time.
+        let calendar_path =
+            snapshot.as_ref().map_or_else(|| CALENDAR_PATH.to_owned(), |s| s.path(CALENDAR_PATH));
         let counted = snapshot.map(|s| s.batches).unwrap_or_default();
         // Read again under a new mapping, the upload's earlier reading is in the calendar: then
         // every other batch's own report says the span instead (a rare, slower path).
         let rereading = counted.iter().any(|b| file_name(b).strip_suffix(".parquet") == Some(except));
-        if !rereading && let Some(blob) = features::snapshot::get(&*self.silver, CALENDAR_PATH).await? {
+        if !rereading && let Some(blob) = self.silver.get(&calendar_path).await? {
             let calendar = features::read_parquet(&blob.body).map_err(|e| table(CALENDAR_PATH, &e))?;
             let dates = calendar
                 .column("date")
