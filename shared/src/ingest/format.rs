@@ -5,6 +5,7 @@ use std::io::Read;
 
 use flate2::bufread::GzDecoder;
 
+use super::encoding::TextEncoding;
 use super::error::FileError;
 
 /// The table format inside an upload.
@@ -40,11 +41,19 @@ pub struct Decoded {
     pub format: TableFormat,
     /// Whether the upload was gzip-compressed.
     pub gzip: bool,
+    /// The encoding its text was read in, when not UTF-8 ([`super::encoding`]).
+    pub encoding: Option<TextEncoding>,
 }
 
-/// Detects compression and format (magic bytes first, then the file name, then the content) and
-/// decompresses, refusing more than `max_bytes` of table.
-pub fn decode(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileError> {
+/// Detects compression and format (magic bytes first, then the file name, then the content),
+/// decompresses, refusing more than `max_bytes` of table, and converts text to UTF-8
+/// ([`super::encoding::to_utf8`]; `encoding` is the mapping's).
+pub fn decode(
+    file: &str,
+    raw: &[u8],
+    max_bytes: u64,
+    encoding: Option<&'static encoding_rs::Encoding>,
+) -> Result<Decoded, FileError> {
     if raw.is_empty() {
         return Err(FileError::new(file, "empty_file", "the file is empty"));
     }
@@ -57,6 +66,11 @@ pub fn decode(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileErr
             format!("the table is over the limit of {max_bytes} bytes"),
         ));
     }
+    let (bytes, encoding) = if bytes.starts_with(b"PAR1") {
+        (bytes, None)
+    } else {
+        super::encoding::to_utf8(file, bytes, encoding)?
+    };
     let name = file.to_ascii_lowercase();
     let name = name.strip_suffix(".gz").unwrap_or(&name);
     let format = if bytes.starts_with(b"PAR1") {
@@ -80,13 +94,16 @@ pub fn decode(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileErr
         return Err(FileError::new(file, "empty_file", "the file holds no bytes after decompression"));
     }
     if format != TableFormat::Parquet && bytes[..bytes.len().min(8192)].contains(&0) {
-        return Err(FileError::new(
-            file,
-            "not_a_table",
-            "binary content (NUL bytes): not CSV, JSON lines or Parquet",
-        ));
+        let message = match super::encoding::utf16_without_bom(&bytes) {
+            Some(label) => format!(
+                "NUL bytes between the characters: the text looks like {label} without a byte-order mark; \
+                 set `encoding = \"{label}\"` in the folder's mapping (or the file given with --mapping)"
+            ),
+            None => "binary content (NUL bytes): not CSV, JSON lines or Parquet".to_owned(),
+        };
+        return Err(FileError::new(file, "not_a_table", message));
     }
-    Ok(Decoded { bytes, format, gzip })
+    Ok(Decoded { bytes, format, gzip, encoding })
 }
 
 /// An inventory upload that is one JSON object holding an `items` array, the inventory event's
@@ -176,6 +193,10 @@ mod tests {
 
     use super::*;
 
+    fn decode_plain(file: &str, raw: &[u8], max_bytes: u64) -> Result<Decoded, FileError> {
+        decode(file, raw, max_bytes, None)
+    }
+
     fn gz(bytes: &[u8]) -> Vec<u8> {
         let mut enc = GzEncoder::new(Vec::new(), Compression::default());
         enc.write_all(bytes).unwrap();
@@ -184,10 +205,13 @@ mod tests {
 
     #[test]
     fn formats_are_told_by_magic_name_and_content() {
-        assert_eq!(decode("a.csv", b"a,b\n1,2\n", 1 << 20).unwrap().format, TableFormat::Csv);
-        assert_eq!(decode("a.txt", b"{\"a\":1}\n", 1 << 20).unwrap().format, TableFormat::JsonLines);
-        assert_eq!(decode("a.ndjson.gz", &gz(b"a,b\n"), 1 << 20).unwrap().format, TableFormat::JsonLines);
-        let d = decode("a.csv.gz", &gz(b"a,b\n1,2\n"), 1 << 20).unwrap();
+        assert_eq!(decode_plain("a.csv", b"a,b\n1,2\n", 1 << 20).unwrap().format, TableFormat::Csv);
+        assert_eq!(decode_plain("a.txt", b"{\"a\":1}\n", 1 << 20).unwrap().format, TableFormat::JsonLines);
+        assert_eq!(
+            decode_plain("a.ndjson.gz", &gz(b"a,b\n"), 1 << 20).unwrap().format,
+            TableFormat::JsonLines
+        );
+        let d = decode_plain("a.csv.gz", &gz(b"a,b\n1,2\n"), 1 << 20).unwrap();
         assert!(d.gzip);
         assert_eq!(d.bytes, b"a,b\n1,2\n");
     }
@@ -196,29 +220,29 @@ mod tests {
     fn concatenated_members_are_one_stream_and_zero_padding_ends_it() {
         let mut two = gz(b"a,b\n");
         two.extend(gz(b"1,2\n"));
-        assert_eq!(decode("t.csv.gz", &two, 1 << 20).unwrap().bytes, b"a,b\n1,2\n");
+        assert_eq!(decode_plain("t.csv.gz", &two, 1 << 20).unwrap().bytes, b"a,b\n1,2\n");
         let mut padded = two.clone();
         padded.extend([0u8; 512]);
-        assert_eq!(decode("t.csv.gz", &padded, 1 << 20).unwrap().bytes, b"a,b\n1,2\n");
+        assert_eq!(decode_plain("t.csv.gz", &padded, 1 << 20).unwrap().bytes, b"a,b\n1,2\n");
         let mut garbage = two;
         garbage.extend(b"this is not a gzip member");
-        assert_eq!(decode("t.csv.gz", &garbage, 1 << 20).unwrap_err().code, "invalid_gzip");
+        assert_eq!(decode_plain("t.csv.gz", &garbage, 1 << 20).unwrap_err().code, "invalid_gzip");
     }
 
     #[test]
     fn a_truncated_gzip_is_named_as_such() {
         let whole = gz(&b"InvoiceNo,StockCode\n".repeat(1000));
-        let err = decode("t.csv.gz", &whole[..whole.len() / 2], 1 << 20).unwrap_err();
+        let err = decode_plain("t.csv.gz", &whole[..whole.len() / 2], 1 << 20).unwrap_err();
         assert_eq!(err.code, "truncated_gzip", "{err}");
         assert!(err.to_string().starts_with("t.csv.gz"));
     }
 
     #[test]
     fn empty_binary_and_oversized_uploads_are_refused() {
-        assert_eq!(decode("e.csv", b"", 100).unwrap_err().code, "empty_file");
-        assert_eq!(decode("e.csv.gz", &gz(b""), 100).unwrap_err().code, "empty_file");
-        assert_eq!(decode("p.png", b"\x89PNG\r\n\x1a\n\0\0\0", 100).unwrap_err().code, "not_a_table");
-        assert_eq!(decode("big.csv.gz", &gz(&[b'a'; 1000]), 100).unwrap_err().code, "too_large");
-        assert_eq!(decode("x.parquet", b"a,b", 100).unwrap_err().code, "invalid_parquet");
+        assert_eq!(decode_plain("e.csv", b"", 100).unwrap_err().code, "empty_file");
+        assert_eq!(decode_plain("e.csv.gz", &gz(b""), 100).unwrap_err().code, "empty_file");
+        assert_eq!(decode_plain("p.png", b"\x89PNG\r\n\x1a\n\0\0\0", 100).unwrap_err().code, "not_a_table");
+        assert_eq!(decode_plain("big.csv.gz", &gz(&[b'a'; 1000]), 100).unwrap_err().code, "too_large");
+        assert_eq!(decode_plain("x.parquet", b"a,b", 100).unwrap_err().code, "invalid_parquet");
     }
 }

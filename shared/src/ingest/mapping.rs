@@ -22,6 +22,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::encoding::encoding_for_label;
 use super::error::IngestError;
 
 /// A column mapping.
@@ -40,6 +41,11 @@ pub struct Mapping {
     /// chrono `strftime` format of timestamps (default: try ISO 8601 forms and `%m/%d/%Y %H:%M`).
     #[serde(default)]
     pub date_format: Option<String>,
+    /// Text encoding of CSV and JSON lines files, as a WHATWG label (`windows-1252`, `latin1`,
+    /// `utf-16le`, `shift_jis`, ...; default: UTF-8, or Windows-1252 for a file with no UTF-8 in
+    /// it, [`super::encoding`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 impl Mapping {
@@ -74,6 +80,11 @@ impl Mapping {
         if self.decimal == Some(',') && self.delimiter.unwrap_or(',') == ',' {
             return bad("a ',' decimal separator needs another delimiter (e.g. ';')".into());
         }
+        if let Some(label) = &self.encoding
+            && let Err(message) = encoding_for_label(label)
+        {
+            return bad(message);
+        }
         if let Some(format) = &self.date_format
             && chrono::format::StrftimeItems::new(format)
                 .any(|item| matches!(item, chrono::format::Item::Error))
@@ -81,6 +92,12 @@ impl Mapping {
             return bad(format!("date_format {format:?} is not a valid strftime format"));
         }
         Ok(())
+    }
+
+    /// The encoding the mapping names (checked when the mapping was read).
+    #[must_use]
+    pub fn text_encoding(&self) -> Option<&'static encoding_rs::Encoding> {
+        self.encoding.as_deref().and_then(|label| encoding_for_label(label).ok())
     }
 
     /// The delimiter byte.
@@ -146,5 +163,9 @@ invoice = "Beleg"
         assert!(Mapping::from_bytes("m.json", br#"{"decimal": ","}"#).is_err());
         assert!(Mapping::from_bytes("m.json", br#"{"decimal": ";"}"#).is_err());
         assert!(Mapping::from_bytes("m.json", br#"{"date_format": "%Q"}"#).is_err());
+        let err = Mapping::from_bytes("m.toml", b"encoding = \"latin-9000\"").unwrap_err();
+        assert!(err.to_string().contains("latin-9000"), "{err}");
+        let m = Mapping::from_bytes("m.toml", b"encoding = \"ISO-8859-1\"").unwrap();
+        assert_eq!(m.text_encoding(), Some(encoding_rs::WINDOWS_1252));
     }
 }

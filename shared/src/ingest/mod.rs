@@ -16,6 +16,7 @@
 //! A file that cannot be read as a table is a failed report (the raw bytes stay in bronze) and
 //! the invocation is done; a storage failure is an error the host retries.
 
+pub mod encoding;
 pub mod error;
 pub mod format;
 pub mod mapping;
@@ -120,6 +121,8 @@ pub struct ParsedUpload {
     pub dates_read_day_first: Option<u64>,
     /// Canonical columns the upload did not have ([`validate::Validator::absent_columns`]).
     pub absent_columns: Vec<String>,
+    /// The encoding its text was read in, when not UTF-8.
+    pub encoding: Option<encoding::TextEncoding>,
 }
 
 /// Parses and validates one upload's bytes. `batch` is its sha256.
@@ -142,8 +145,9 @@ pub fn parse_upload(
         month_first_unsure: None,
         dates_read_day_first: None,
         absent_columns: Vec::new(),
+        encoding: None,
     };
-    let mut decoded = match format::decode(file, raw, max_table_bytes) {
+    let mut decoded = match format::decode(file, raw, max_table_bytes, mapping.text_encoding()) {
         Ok(decoded) => decoded,
         Err(error) => return Ok(failed(error, None, raw.starts_with(&[0x1f, 0x8b]))),
     };
@@ -200,6 +204,7 @@ pub fn parse_upload(
         month_first_unsure,
         dates_read_day_first,
         absent_columns,
+        encoding: decoded.encoding,
     })
 }
 
@@ -587,6 +592,7 @@ impl Ingestor {
             month_first_unsure: parsed.month_first_unsure,
             dates_read_day_first: parsed.dates_read_day_first,
             absent_columns: parsed.absent_columns,
+            encoding: parsed.encoding,
             sales_gap: None,
             quarantine_sample: parsed.quarantined.iter().take(QUARANTINE_SAMPLE).cloned().collect(),
             verdict: Verdict::Pass,

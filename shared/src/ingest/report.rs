@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::encoding::{EncodingSource, TextEncoding};
 use super::error::FileError;
 use super::schema::UploadKind;
 use super::transactions::RetailCounts;
@@ -228,6 +229,10 @@ pub struct QualityReport {
     /// Optional canonical columns the upload does not have (left empty in silver).
     #[serde(default)]
     pub absent_columns: Vec<String>,
+    /// The encoding the text was read in, when it was not UTF-8, and how that was decided
+    /// ([`super::encoding`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<TextEncoding>,
     /// Days without sales between this transactions upload and the sales ingested before it
     /// (null when it touches or overlaps them, or is the first).
     #[serde(default)]
@@ -417,6 +422,17 @@ impl QualityReport {
         }
         if let Some(range) = &self.date_range {
             let _ = writeln!(out, "  dates {} .. {}", range.min, range.max);
+        }
+        if let Some(encoding) = &self.encoding {
+            let why = match encoding.from {
+                EncodingSource::ByteOrderMark => "as its byte-order mark says",
+                EncodingSource::Mapping => "as the mapping says",
+                EncodingSource::Content => {
+                    "as it holds no UTF-8 (if accented letters look wrong, set `encoding` in the folder's mapping \
+                     for the next exports)"
+                }
+            };
+            let _ = writeln!(out, "  text read as {} {why}", encoding.name);
         }
         if let Some(proof) = self.dates_read_day_first {
             let _ = writeln!(

@@ -48,6 +48,11 @@ async fn refused(path: &str, bytes: Vec<u8>, code: &str) -> QualityReport {
 #[tokio::test]
 async fn a_binary_file_is_not_a_table() {
     refused("transactions/photo.csv", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(), "not_a_table").await;
+    // UTF-16 without its byte-order mark looks binary too, but the message says what to set.
+    let utf16: Vec<u8> = HEADER.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let report = refused("transactions/unicode.txt", utf16, "not_a_table").await;
+    let error = report.error.unwrap();
+    assert!(error.message.contains("encoding = \"utf-16le\""), "{error}");
 }
 
 #[tokio::test]
@@ -130,8 +135,9 @@ async fn invalid_utf8_ragged_rows_and_bad_values_are_quarantined_row_by_row_with
     body.extend_from_slice(
         b"536368,22960,\"JAM MAKING SET\nWITH JARS\",6,2010-12-01 08:34:00,4.25,13047.0,United Kingdom\n",
     ); // 8-9: quoted newline
+    // Valid UTF-8 beside the invalid bytes: a damaged UTF-8 file, not a legacy export.
     body.extend_from_slice(
-        b"536369,21756,BATH BUILDING BLOCK WORD,3,2010-12-01 08:35:00,5.95,,United Kingdom\n",
+        "536369,21756,BATH BUILDING BLOCK WORD – BLÅ,3,2010-12-01 08:35:00,5.95,,United Kingdom\n".as_bytes(),
     ); // 10
     let report = upload(&ingestor, "transactions/messy.csv", body.clone(), &options()).await;
     assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (8, 3, 5));

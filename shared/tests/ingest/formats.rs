@@ -5,6 +5,7 @@ use std::io::Write;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use polars::prelude::*;
+use shopsense::ingest::encoding::EncodingSource;
 use shopsense::ingest::{IngestOptions, Mapping, Verdict};
 
 use crate::support::{content, fixture, ingestor, sample, silver, upload};
@@ -106,6 +107,53 @@ async fn csv_gzip_json_lines_and_parquet_of_the_same_rows_give_the_same_silver_r
         let got = content(&silver(&blobs, &report).await);
         assert!(got.equals_missing(&expected), "{path}: silver rows differ\n{got}\n{expected}");
     }
+}
+
+#[tokio::test]
+async fn a_windows_1252_export_and_utf16_unicode_text_give_the_same_silver_rows_as_utf8() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    // Accents and a pound sign, which Excel writes in Windows-1252 on a Western Windows.
+    let utf8 =
+        String::from_utf8(first_lines(&sample(), 40)).unwrap().replacen("CRAZY DAISY", "CRÈME BRÛLÉE £5", 1);
+    let from_utf8 = upload(&ingestor, "transactions/utf8.csv", utf8.clone().into_bytes(), &options()).await;
+    assert_eq!((from_utf8.rows_accepted, from_utf8.encoding.as_ref()), (40, None));
+    let expected = content(&silver(&blobs, &from_utf8).await);
+    let descriptions = expected.column("description").unwrap().str().unwrap();
+    assert!(descriptions.iter().flatten().any(|d| d.starts_with("CRÈME BRÛLÉE £5")));
+
+    let (cp1252, _, lossy) = encoding_rs::WINDOWS_1252.encode(&utf8);
+    assert!(!lossy);
+    let report = upload(&ingestor, "transactions/excel.csv", cp1252.into_owned(), &options()).await;
+    assert_eq!((report.rows_accepted, report.rows_quarantined), (40, 0), "{:?}", report.quarantine_sample);
+    let read = report.encoding.as_ref().expect("the report names the encoding");
+    assert_eq!((read.name.as_str(), read.from), ("windows-1252", EncodingSource::Content));
+    assert!(report.summary().contains("text read as windows-1252"), "{}", report.summary());
+    assert!(content(&silver(&blobs, &report).await).equals_missing(&expected));
+
+    // Excel's "Unicode text": UTF-16LE with a byte-order mark, tab-separated (quoted commas kept).
+    let tab_separated: String = utf8
+        .lines()
+        .map(|line| {
+            let mut quoted = false;
+            let mut out: String = line
+                .chars()
+                .map(|c| {
+                    quoted ^= c == '"';
+                    if c == ',' && !quoted { '\t' } else { c }
+                })
+                .collect();
+            out.push_str("\r\n");
+            out
+        })
+        .collect();
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(tab_separated.encode_utf16().flat_map(u16::to_le_bytes));
+    let tabs =
+        IngestOptions { mapping: Some(Mapping { delimiter: Some('\t'), ..Mapping::default() }), ..options() };
+    let report = upload(&ingestor, "transactions/unicode.txt", utf16, &tabs).await;
+    assert_eq!((report.rows_accepted, report.rows_quarantined), (40, 0), "{:?}", report.error);
+    assert_eq!(report.encoding.as_ref().map(|e| e.from), Some(EncodingSource::ByteOrderMark));
+    assert!(content(&silver(&blobs, &report).await).equals_missing(&expected));
 }
 
 #[tokio::test]
