@@ -6,6 +6,7 @@
 //! | column | type | meaning |
 //! |---|---|---|
 //! | `batch` | str | sha256 of the upload |
+//! | `upload` | str | the upload's path in the uploads container (`transactions/2011-12.csv`; absent in tables written before it was kept) |
 //! | `line` | u64 | line of the row in the uploaded file (header = 1; for Parquet, row index + 1) |
 //! | `invoice` | str | invoice number as given (`C...` cancellations, `A...` bad-debt adjustments) |
 //! | `stock_code` | str | SKU, trimmed and upper-cased (`85123a` and `85123A` are one SKU) |
@@ -22,8 +23,10 @@
 //!
 //! ## Features (recomputed from all transaction batches after each transactions upload)
 //! Every feature table comes sorted by its key columns (customer, SKU, date).
-//! When several batches hold the same invoice (overlapping exports), the newest batch's lines of
-//! that invoice replace the older ones.
+//! When several batches hold the same invoice, a newer upload of the same path (a corrected file)
+//! replaces the invoice's older lines whole, and a newer upload of another path (an overlapping
+//! export, the next part of a split one) replaces only the lines of the SKUs it holds
+//! ([`crate::features`] has the rule).
 //!
 //! `features/interactions.parquet` — customer x item, product sales with a customer only:
 //! | column | type | meaning |
@@ -87,6 +90,9 @@ use serde::{Deserialize, Serialize};
 pub const SILVER_CONTAINER: &str = "silver";
 /// Blob container of quarantined rows.
 pub const QUARANTINE_CONTAINER: &str = "quarantine";
+/// The silver transactions column naming the upload a batch came from.
+pub const UPLOAD_COLUMN: &str = "upload";
+
 /// Prefix of the transaction batches in the silver container.
 pub const TRANSACTIONS_PREFIX: &str = "transactions/";
 /// Path of the interactions feature table.

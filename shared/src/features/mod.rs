@@ -10,10 +10,12 @@
 //! "Sale" below means a line of kind `sale` (neither a `C` nor an `A` invoice, quantity > 0);
 //! kinds and `is_product` come from ingest, as [`crate::tables`] describes.
 //!
-//! - **Overlapping batches.** For each invoice, only the lines from the newest batch that
-//!   contains that invoice are kept (batches are given oldest first). An export that repeats an
-//!   invoice thus replaces it whole: lines dropped from the invoice disappear, none is counted
-//!   twice. Exact duplicate lines *within* one batch are kept (the contract's documented choice).
+//! - **Overlapping batches** (given oldest first). A line is dropped when a newer batch of the
+//!   same upload path holds its invoice (a corrected file sent again under its name replaces
+//!   the invoice whole: lines it dropped disappear), or when a newer batch of any path holds its
+//!   invoice and SKU (an overlapping export repeats lines, which count once; the parts of an
+//!   invoice split over two files add up). Batches without an `upload` column share one path.
+//!   Exact duplicate lines *within* one batch are kept (the contract's documented choice).
 //! - **Interactions** (`customer_id` x `stock_code`): sale lines of products with a customer,
 //!   quantity > 0 and unit price > 0. Cancellations are excluded (they are not a change of
 //!   taste). `invoices` = distinct invoices (the implicit-feedback weight), `quantity` = sum of

@@ -1,5 +1,5 @@
 //! The silver transaction batches as one frame of lines: each batch checked against the
-//! contract, overlapping invoices resolved (newest batch wins), a `date` column added, and the
+//! contract, overlapping invoices resolved (a newer batch replaces an invoice whole when it is the same upload path, else the lines of the SKUs it holds), a `date` column added, and the
 //! line predicates the feature tables share.
 
 use polars::prelude::*;
@@ -15,6 +15,8 @@ pub(crate) const DESCRIPTION: &str = "description";
 
 /// Position of a line's batch in the slice given, to find an invoice's newest batch.
 const BATCH_POSITION: &str = "__batch_position";
+
+use crate::tables::UPLOAD_COLUMN;
 
 /// The silver columns the features read, their contract types and whether nulls are allowed.
 /// The other contract columns (`batch`, `line`, `stock_code_raw`, `is_duplicate`) are not
@@ -34,8 +36,10 @@ fn read_columns() -> [(&'static str, DataType, bool); 9] {
     ]
 }
 
-/// Every line of every batch once: for each invoice, the lines of the newest batch holding it.
-/// Columns: those of [`read_columns`] plus [`DESCRIPTION`] and [`DATE`].
+/// Every line of every batch once ([`crate::features`], "Overlapping batches"): a line is kept
+/// unless a newer batch of the same upload path holds its invoice, or a newer batch of any path
+/// holds its invoice and SKU. Columns: those of [`read_columns`] plus [`DESCRIPTION`] and
+/// [`DATE`].
 pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> {
     let columns: Vec<Expr> = read_columns().iter().map(|(name, ..)| col(*name)).collect();
     let mut frames = Vec::with_capacity(batches.len().max(1));
@@ -46,8 +50,16 @@ pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> 
         } else {
             lit(NULL).cast(DataType::String).alias(DESCRIPTION)
         };
+        // Tables written before the upload path was kept share one unnamed path: among
+        // themselves they replace invoices whole, as they did.
+        let upload = if batch.schema().contains(UPLOAD_COLUMN) {
+            col(UPLOAD_COLUMN).cast(DataType::String).fill_null(lit(""))
+        } else {
+            lit("").alias(UPLOAD_COLUMN)
+        };
         let mut select = columns.clone();
         select.push(description);
+        select.push(upload);
         frames.push(
             batch.clone().lazy().select(select).with_column(lit(position as u64).alias(BATCH_POSITION)),
         );
@@ -58,13 +70,16 @@ pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> 
         );
         frames.push(empty.lazy().with_columns([
             lit(NULL).cast(DataType::String).alias(DESCRIPTION),
+            lit("").alias(UPLOAD_COLUMN),
             lit(0u64).alias(BATCH_POSITION),
         ]));
     }
     let mut lines = concat(frames, UnionArgs::default())?;
     if batches.len() > 1 {
-        let newest = col(BATCH_POSITION).max().over([col("invoice")])?;
-        lines = lines.filter(col(BATCH_POSITION).eq(newest));
+        let newest_of_upload = col(BATCH_POSITION).max().over([col("invoice"), col(UPLOAD_COLUMN)])?;
+        let newest_of_sku = col(BATCH_POSITION).max().over([col("invoice"), col("stock_code")])?;
+        lines =
+            lines.filter(col(BATCH_POSITION).eq(newest_of_upload).and(col(BATCH_POSITION).eq(newest_of_sku)));
     }
     let mut output = columns;
     output.push(col(DESCRIPTION));
@@ -159,6 +174,43 @@ mod tests {
                 ("536002".into(), "A".into(), 1),
                 ("536003".into(), "C".into(), 2),
             ]
+        );
+    }
+
+    fn from_upload(mut batch: DataFrame, path: &str) -> DataFrame {
+        let height = batch.height();
+        batch.with_column(Column::new(UPLOAD_COLUMN.into(), vec![path; height])).unwrap();
+        batch
+    }
+
+    #[test]
+    fn an_invoice_split_over_two_files_adds_up_and_a_file_sent_again_replaces_its_invoices_whole() {
+        let line = |code, quantity| ("536001", code, quantity, "2011-01-03 10:00", 1.0, Some("1"), "UK");
+        let part1 = from_upload(batch("p1", &[line("A", 5), line("B", 3)]), "transactions/part1.csv");
+        let part2 = from_upload(batch("p2", &[line("C", 2)]), "transactions/part2.csv");
+        let both = combine(&[part1.clone(), part2.clone()]).unwrap();
+        let ab_c = vec![
+            ("536001".into(), "A".into(), 5),
+            ("536001".into(), "B".into(), 3),
+            ("536001".into(), "C".into(), 2),
+        ];
+        assert_eq!(invoice_lines(&both), ab_c, "the parts of a split export add up");
+        // An overlapping export under another name repeats lines: they count once, and a SKU's
+        // line it holds replaces the older one.
+        let overlap = from_upload(batch("o", &[line("A", 6), line("C", 2)]), "transactions/week2.csv");
+        let lines = combine(&[part1.clone(), part2.clone(), overlap]).unwrap();
+        let a6_b_c = vec![
+            ("536001".into(), "A".into(), 6),
+            ("536001".into(), "B".into(), 3),
+            ("536001".into(), "C".into(), 2),
+        ];
+        assert_eq!(invoice_lines(&lines), a6_b_c);
+        // part1.csv corrected and sent again: its invoice as it now stands, B dropped.
+        let corrected = from_upload(batch("p1b", &[line("A", 4)]), "transactions/part1.csv");
+        let lines = combine(&[part1, part2, corrected]).unwrap();
+        assert_eq!(
+            invoice_lines(&lines),
+            vec![("536001".into(), "A".into(), 4), ("536001".into(), "C".into(), 2)]
         );
     }
 

@@ -43,7 +43,7 @@ use crate::features;
 use crate::store::{BlobService, BlobStore, PutOptions, StoreError};
 use crate::tables::{
     BASKETS_PATH, CALENDAR_PATH, CLOSED_WEEKDAYS_PATH, DAILY_DEMAND_PATH, INTERACTIONS_PATH, ITEMS_PATH,
-    QUARANTINE_CONTAINER, RFM_INPUTS_PATH, SILVER_CONTAINER, TRANSACTIONS_PREFIX,
+    QUARANTINE_CONTAINER, RFM_INPUTS_PATH, SILVER_CONTAINER, TRANSACTIONS_PREFIX, UPLOAD_COLUMN,
 };
 use format::TableFormat;
 use validate::{QuarantinedRow, Validator};
@@ -185,7 +185,11 @@ pub fn parse_upload(
     let quarantined = std::mem::take(&mut validator.quarantined);
     let frame = validator.into_frame()?;
     let (frame, retail) = if kind == UploadKind::Transactions {
-        let (frame, counts) = transactions::apply_retail_rules(frame, batch, &fingerprints)?;
+        let (mut frame, counts) = transactions::apply_retail_rules(frame, batch, &fingerprints)?;
+        // Which upload the lines came from: a corrected file sent again under its name replaces
+        // its invoices whole (`features::transactions::combine`).
+        let height = frame.height();
+        frame.with_column(polars::prelude::Column::new(UPLOAD_COLUMN.into(), vec![file; height]))?;
         (frame, Some(counts))
     } else {
         let mut frame = frame;

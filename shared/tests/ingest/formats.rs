@@ -156,6 +156,36 @@ async fn a_windows_1252_export_and_utf16_unicode_text_give_the_same_silver_rows_
     assert!(content(&silver(&blobs, &report).await).equals_missing(&expected));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_split_inside_an_invoice_gives_the_features_of_the_whole_file() {
+    let whole = String::from_utf8(first_lines(&sample(), 1500)).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    let invoice = |line: &str| line.split(',').next().unwrap().to_owned();
+    // Data rows 1-700 and 701-1500: the cut falls inside one invoice.
+    let (header, cut) = (lines[0], 701);
+    assert_eq!(invoice(lines[cut - 1]), invoice(lines[cut]), "the cut is inside an invoice");
+    let part = |rows: &[&str]| format!("{header}\n{}\n", rows.join("\n"));
+    let refreshing = IngestOptions { refresh_features: true, ..IngestOptions::default() };
+
+    let (_dir, _blobs, one) = ingestor().await;
+    upload(&one, "transactions/whole.csv", whole.clone(), &options()).await;
+    let expected = one.refresh_features().await.unwrap();
+    let (_dir2, _blobs2, split) = ingestor().await;
+    upload(&split, "transactions/part1.csv", part(&lines[1..cut]), &options()).await;
+    upload(&split, "transactions/part2.csv", part(&lines[cut..]), &refreshing).await;
+    let got = split.refresh_features().await.unwrap();
+    assert_eq!(
+        (got.interactions, got.basket_lines, got.rfm_customers),
+        (expected.interactions, expected.basket_lines, expected.rfm_customers)
+    );
+    assert_eq!(got.daily_demand, expected.daily_demand);
+
+    // part1.csv sent again without its last line: that line is gone, the rest of the invoice stays.
+    upload(&split, "transactions/part1.csv", part(&lines[1..cut - 1]), &options()).await;
+    let corrected = split.refresh_features().await.unwrap();
+    assert_eq!(corrected.basket_lines, expected.basket_lines - 1, "{corrected:?}");
+}
+
 #[tokio::test]
 async fn an_online_retail_ii_header_ingests_with_the_default_mapping() {
     let (_dir, blobs, ingestor) = ingestor().await;

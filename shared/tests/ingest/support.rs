@@ -59,8 +59,8 @@ pub async fn silver(blobs: &FolderBlobService, report: &QualityReport) -> DataFr
     ParquetReader::new(std::io::Cursor::new(blob.body.to_vec())).finish().unwrap()
 }
 
-/// A frame without the columns that say where rows came from (batch, line), for comparing
+/// A frame without the columns that say where rows came from (batch, line, upload), for comparing
 /// the same rows read from different formats.
 pub fn content(frame: &DataFrame) -> DataFrame {
-    frame.drop_many(["batch", "line"])
+    frame.drop_many(["batch", "line", "upload"])
 }
