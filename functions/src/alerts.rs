@@ -212,9 +212,19 @@ fn quarantine_name(id: &str) -> String {
     shopsense::serving::escape_key(id).replace('_', "_5F").replace('%', "_")
 }
 
+/// Where a refused event is kept: its id's name and the start of its content's sha256, so a
+/// redelivery lands on its own file while two different events never share one (an empty id,
+/// or an id a sender reused, kept only the last refusal).
+fn quarantine_path(event: &EventGridEvent) -> String {
+    let content = serde_json::to_vec(event).unwrap_or_default();
+    let digest = shopsense::bronze::sha256_hex(&content);
+    let name = if event.id.is_empty() { "no-id".to_owned() } else { quarantine_name(&event.id) };
+    format!("events/{name}.{}.json", &digest[..16])
+}
+
 /// Keeps a refused event whole with its reason.
 async fn quarantine(state: &AppState, event: &EventGridEvent, reason: &str) -> Result<String, ApiError> {
-    let path = format!("events/{}.json", quarantine_name(&event.id));
+    let path = quarantine_path(event);
     let body = json!({ "reason": reason, "event": event });
     let store = state.stores.blobs.container(QUARANTINE_CONTAINER).await?;
     store
@@ -330,5 +340,20 @@ mod tests {
         let ids = ["a/b", "a_2Fb", "a%2Fb", "a_b", "a%b", "a_25b"];
         let names: std::collections::BTreeSet<String> = ids.iter().map(|id| quarantine_name(id)).collect();
         assert_eq!(names.len(), ids.len(), "{names:?}");
+    }
+
+    #[test]
+    fn two_refused_events_share_a_file_only_when_they_are_the_same_event() {
+        let event = |id: &str, on_hand: i64| -> EventGridEvent {
+            serde_json::from_value(json!({
+                "id": id, "eventType": SNAPSHOT_EVENT_TYPE, "subject": "s", "eventTime": "2011-12-09T10:00:00Z",
+                "data": {"items": [{"sku": "85123A", "on_hand": on_hand}]}
+            }))
+            .unwrap()
+        };
+        assert_eq!(quarantine_path(&event("e1", -1)), quarantine_path(&event("e1", -1)), "a redelivery");
+        assert_ne!(quarantine_path(&event("e1", -1)), quarantine_path(&event("e1", -2)), "an id reused");
+        assert_ne!(quarantine_path(&event("", -1)), quarantine_path(&event("", -2)), "no id");
+        assert!(quarantine_path(&event("", -1)).starts_with("events/no-id."));
     }
 }
