@@ -100,3 +100,51 @@ pub fn online_retail(data_dir: &Path) -> Result<(Vec<Record>, HashMap<String, St
         .collect();
     Ok((records, descriptions))
 }
+
+/// The invoices of an Online Retail layout CSV (optionally gzip, by its name) as invoice x SKU
+/// records (`user` = invoice, weight 1, `ts` = invoice time): sale lines only (not a `C` or `A`
+/// invoice, quantity > 0, price > 0) of product codes, SKUs normalised as ingest does, with a
+/// customer or not (the baskets the features build for cart completion).
+///
+/// # Errors
+/// I/O, or a row whose quantity, price or date does not parse.
+pub fn online_retail_baskets(path: &Path) -> Result<Vec<Record>> {
+    let name = path.display().to_string();
+    let reader: Box<dyn Read> = if name.ends_with(".gz") {
+        Box::new(open_gz(path)?)
+    } else {
+        Box::new(
+            std::fs::File::open(path)
+                .map_err(|source| RecommendError::Io { path: path.to_owned(), source })?,
+        )
+    };
+    let mut csv = csv::Reader::from_reader(reader);
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut records = Vec::new();
+    for (n, row) in csv.records().enumerate() {
+        let line = n as u64 + 2;
+        let invalid = |column: &str, reason: String| RecommendError::InvalidRow {
+            file: name.clone(),
+            line,
+            column: column.into(),
+            reason,
+        };
+        let row = row.map_err(|e| invalid("row", e.to_string()))?;
+        let field = |i: usize| row.get(i).unwrap_or("").trim();
+        let (invoice, code, quantity, date, price) = (field(0), field(1), field(3), field(4), field(5));
+        if invoice.starts_with(['C', 'c', 'A', 'a']) {
+            continue;
+        }
+        let quantity: f64 = quantity.parse().map_err(|_| invalid("Quantity", format!("`{quantity}`")))?;
+        let price: f64 = price.parse().map_err(|_| invalid("UnitPrice", format!("`{price}`")))?;
+        let sku = crate::sku::normalise_sku(code);
+        if quantity <= 0.0 || price <= 0.0 || !crate::ingest::transactions::is_product(&sku) {
+            continue;
+        }
+        let ts = parse_time(date).ok_or_else(|| invalid("InvoiceDate", format!("`{date}`")))?;
+        if seen.insert((invoice.to_owned(), sku.clone())) {
+            records.push(Record { user: invoice.to_owned(), item: sku, weight: 1.0, ts });
+        }
+    }
+    Ok(records)
+}

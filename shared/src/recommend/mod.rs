@@ -19,6 +19,7 @@
 //! - [`errors`]: what can go wrong.
 
 pub mod als;
+pub mod cart;
 pub mod content;
 pub mod cooccurrence;
 pub mod data;

@@ -8,7 +8,7 @@
 //! | a known SKU | customers-also-bought neighbours, topped up by description neighbours | - |
 //! | a SKU the catalogue knows but nobody bought with a customer id | description neighbours (`content`) | `content` |
 //! | an unknown SKU | trending | `unknown_item` |
-//! | a cart | bought-together lists of its items, lift summed per candidate (`basket`), then similar items, then trending | `similar_items` / `trending` |
+//! | a cart | bought-together lists of its items, scores summed per candidate (`basket`, [`crate::recommend::cart`]), then similar items, then trending | `similar_items` / `trending` |
 //!
 //! Never returned: SKUs in `exclude` (the latest inventory snapshot's out-of-stock SKUs), the
 //! cart's own items, and, unless `include_purchased`, anything the customer already bought (the
@@ -256,19 +256,19 @@ pub async fn cart(
     exclusions: &Exclusions,
 ) -> Result<Option<Answer>, ReaderError> {
     let Some(version) = reader.live_version(ModelKind::Recommend).await? else { return Ok(None) };
-    let mut lifts: HashMap<String, (f32, Option<String>)> = HashMap::new();
+    let mut together: HashMap<String, (f32, Option<String>)> = HashMap::new();
     let mut similar: Vec<Scored> = Vec::new();
     for sku in items {
         if let Some(item) =
             reader.get_at::<ItemRecs>(ModelKind::Recommend, &version, &item_partition(sku)).await?
         {
             for s in &item.bought_with {
-                lifts.entry(s.sku.clone()).or_insert((0.0, s.description.clone())).0 += s.score;
+                together.entry(s.sku.clone()).or_insert((0.0, s.description.clone())).0 += s.score;
             }
             similar.extend(item.similar.iter().cloned());
         }
     }
-    let mut basket: Vec<Scored> = lifts
+    let mut basket: Vec<Scored> = together
         .into_iter()
         .map(|(sku, (score, description))| Scored { sku, score, source: "basket".into(), description })
         .collect();

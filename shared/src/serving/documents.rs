@@ -136,7 +136,7 @@ pub struct ItemRecs {
     /// Similar items: customers who bought it bought these (cosine), topped up by description
     /// similarity for items with few or no buyers.
     pub similar: Vec<Scored>,
-    /// Bought in the same basket (lift over invoices), for cart completion.
+    /// Bought in the same invoice ([`crate::recommend::cart::basket_params`]), for cart completion.
     pub bought_with: Vec<Scored>,
 }
 

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use super::TrainError;
 use super::inputs::TrainingData;
 use crate::recommend::content::ContentParams;
-use crate::recommend::cooccurrence::{CooccurrenceParams, Similarity};
 use crate::recommend::data::{Interactions, Record};
 use crate::recommend::eval::evaluate;
 use crate::recommend::hybrid::{HybridModel, HybridParams, Signal};
@@ -166,18 +165,13 @@ fn item_neighbours(hybrid: &HybridModel, descriptions: &[(String, String)]) -> V
     out
 }
 
-/// Bought-together neighbours: lift over invoices, pairs seen in at least 2 baskets.
+/// Bought-together neighbours for cart completion ([`crate::recommend::cart::basket_params`]).
 fn basket_neighbours(baskets: &[Record]) -> Result<Vec<(String, Vec<Scored>)>, TrainError> {
     if baskets.is_empty() {
         return Ok(Vec::new());
     }
     let data = Interactions::from_records(baskets);
-    let params = CooccurrenceParams {
-        similarity: Similarity::Lift,
-        neighbours: NEIGHBOURS,
-        min_count: 2,
-        ..CooccurrenceParams::default()
-    };
+    let params = crate::recommend::cart::basket_params();
     let model = params.fit(&data)?;
     Ok((0..data.n_items())
         .map(|i| {
