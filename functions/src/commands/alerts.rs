@@ -250,6 +250,17 @@ pub async fn alerts(
             summary.unknown_skus.join(", ")
         );
     }
+    // Like an unknown SKU, a SKU the forecast is too old for was not judged: an empty list with
+    // exit 0 would read as all clear to a script.
+    if !summary.stale_skus.is_empty() {
+        anyhow::bail!(
+            "{}: {} SKUs were not evaluated, the live forecast being too old for their lead time as of {}: {}",
+            inventory.display(),
+            summary.stale_skus.len(),
+            summary.as_of,
+            summary.stale_skus.join(", ")
+        );
+    }
     Ok(())
 }
 

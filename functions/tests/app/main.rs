@@ -2,6 +2,7 @@
 //! the `function.json` files, the local runner, the registry commands, `serve` on a real socket,
 //! and packaging.
 
+mod alerts_cli;
 mod azure;
 mod e2e;
 mod fixtures;

@@ -302,6 +302,47 @@ impl InventorySnapshot {
         judged
     }
 
+    /// The snapshot judged under `policy`: an unnamed snapshot's id also covers the shop-wide
+    /// settings and its SKUs' pack sizes when they are not the defaults, so the same stock judged
+    /// again after the shop changed them is judged anew (before, it read the alerts of the old
+    /// settings back), while a redelivery, under the same policy, still finds its own. A named
+    /// snapshot keeps its name: another judgement needs another name.
+    #[must_use]
+    pub fn under_policy(mut self, policy: &super::policy::AlertPolicy) -> Self {
+        if self.named {
+            return self;
+        }
+        let packs: std::collections::BTreeMap<&str, u32> = self
+            .rows
+            .iter()
+            .filter_map(|r| policy.pack_sizes.get(&r.sku).map(|&p| (r.sku.as_str(), p)))
+            .collect();
+        let defaults = super::policy::AlertPolicy::default();
+        let settings =
+            (policy.lead_time_days, policy.service_level, policy.cover_days, policy.overstock_cover_days);
+        if packs.is_empty()
+            && settings
+                == (
+                    defaults.lead_time_days,
+                    defaults.service_level,
+                    defaults.cover_days,
+                    defaults.overstock_cover_days,
+                )
+        {
+            return self;
+        }
+        let settings = serde_json::json!({
+            "lead_time_days": policy.lead_time_days,
+            "service_level": policy.service_level,
+            "cover_days": policy.cover_days,
+            "overstock_cover_days": policy.overstock_cover_days,
+            "pack_sizes": packs,
+        });
+        let text = format!("{}policy {settings}\n", canonical_content(&self.rows, self.as_of));
+        self.id = crate::bronze::sha256_hex(text.as_bytes());
+        self
+    }
+
     /// Refuses a counted day ([`InventorySnapshot::as_of`]) more than a day after `sent`, the UTC
     /// day the snapshot was sent (the event's date, or today for a file read by hand).
     pub fn check_counted_by(&self, sent: NaiveDate) -> Result<(), AlertError> {
@@ -626,6 +667,26 @@ mod tests {
             csv_error("StockCode,on_hand,sku\nA,1,B\n"),
             "inventory.csv:1: column sku: a second column for sku"
         );
+    }
+
+    #[test]
+    fn changed_settings_or_pack_sizes_make_the_same_stock_another_judgement() {
+        use crate::alerts::AlertPolicy;
+        let snapshot = csv("sku,on_hand\n85123A,31\n22197,4\n").unwrap();
+        let defaults = AlertPolicy::default();
+        let id = |policy: &AlertPolicy| snapshot.clone().under_policy(policy).id;
+        assert_eq!(id(&defaults), snapshot.id, "the defaults keep the content's id");
+        assert_eq!(id(&defaults), id(&AlertPolicy::default()), "a redelivery finds its own");
+        let stricter = AlertPolicy { service_level: 0.8, ..AlertPolicy::default() };
+        assert_ne!(id(&stricter), id(&defaults));
+        let longer = AlertPolicy { lead_time_days: 21, ..AlertPolicy::default() };
+        assert_ne!(id(&longer), id(&stricter));
+        let packs =
+            |sku: &str| AlertPolicy { pack_sizes: [(sku.to_owned(), 50)].into(), ..AlertPolicy::default() };
+        assert_ne!(id(&packs("85123A")), id(&defaults), "a pack size of its SKU");
+        assert_eq!(id(&packs("99999")), id(&defaults), "another SKU's pack size is not its business");
+        let named = snapshot.clone().named_as("store-7").unwrap();
+        assert_eq!(named.under_policy(&stricter).id, "store-7");
     }
 
     #[test]

@@ -243,7 +243,7 @@ pub async fn run(
     let totals = summary.spread().map(|(table, open)| (Arc::new(table.clone()), open));
     let day_before = first_date.pred_opt().unwrap_or(first_date);
     let as_of = as_of.unwrap_or(day_before);
-    let judged = snapshot.judged_on(as_of);
+    let judged = snapshot.judged_on(as_of).under_policy(policy);
     let snapshot = &judged;
     let content = snapshot.content_id();
     // Before anything that depends on today's forecast: a redelivery is answered with what was
