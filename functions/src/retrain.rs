@@ -55,7 +55,9 @@ async fn retrain(
     let progress = |p: shopsense::train::Progress| {
         tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");
     };
-    let (response, lines) = match state.trainer.run(&ModelKind::ALL, &holder, &progress).await {
+    let trained = state.trainer.run(&ModelKind::ALL, &holder, &progress).await;
+    crate::memory::give_back_freed_memory("retrain");
+    let (response, lines) = match trained {
         Ok(report) => {
             state.reader.refresh_pointers();
             let mut lines: Vec<String> = report

@@ -1,0 +1,40 @@
+//! Memory a long-running process gives back after a job.
+//!
+//! A retrain allocates gigabytes (the full Online Retail recommender peaks at 2.1 GB) across
+//! rayon's threads, and glibc keeps what they freed in its per-thread arenas: the serving
+//! process measured 2.46 GB resident after a retrain that a fresh start serves in 38 MB, on an
+//! instance that also has to answer requests. `malloc_trim` hands the free pages of every arena
+//! back to the system.
+
+/// Gives the allocator's free memory back to the system (glibc on Linux; elsewhere nothing) and
+/// logs how much left.
+pub fn give_back_freed_memory(after: &str) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let before = resident_bytes();
+        // SAFETY: `malloc_trim` has no preconditions and is thread-safe: it takes each arena's
+        // lock while it releases that arena's free pages.
+        #[allow(unsafe_code)]
+        let released = unsafe { libc::malloc_trim(0) } == 1;
+        let now = resident_bytes();
+        tracing::info!(
+            after,
+            released,
+            resident_mb_before = before / (1 << 20),
+            resident_mb = now / (1 << 20),
+            "freed memory given back"
+        );
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = after;
+}
+
+/// Resident memory of this process (0 when it cannot be read).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .unwrap_or(0);
+    pages * 4096
+}
