@@ -161,6 +161,8 @@ struct SnapshotSink<'a> {
     /// Index of `snapshot_time` in a row of [`INVENTORY`] cells, and its reader.
     time_cell: usize,
     timestamps: TimestampParser,
+    /// Whether `snapshot_time` is a typed date-time ([`RowSink::typed`]).
+    typed_time: bool,
     /// The day counted and the first line that gave it.
     as_of: Option<(NaiveDate, u64)>,
     error: Option<AlertError>,
@@ -183,6 +185,7 @@ impl<'a> SnapshotSink<'a> {
             first_line: HashMap::new(),
             time_cell: INVENTORY.iter().position(|spec| spec.name == SNAPSHOT_TIME).unwrap_or(usize::MAX),
             timestamps: TimestampParser::new(mapping),
+            typed_time: false,
             as_of: None,
             error: None,
         }
@@ -239,7 +242,9 @@ impl<'a> SnapshotSink<'a> {
     /// A row's `snapshot_time`: the day it names must be every dated row's.
     fn count_day(&mut self, line: u64, text: &str) -> Result<(), AlertError> {
         let column = SNAPSHOT_TIME;
-        let Some(day) = self.timestamps.parse(text).map(|t| t.date()) else {
+        let parsed =
+            if self.typed_time { TimestampParser::parse_typed(text) } else { self.timestamps.parse(text) };
+        let Some(day) = parsed.map(|t| t.date()) else {
             let expected = self.timestamps.expected();
             return Err(self.invalid(
                 Some(line),
@@ -302,6 +307,10 @@ impl<'a> SnapshotSink<'a> {
 }
 
 impl RowSink for SnapshotSink<'_> {
+    fn typed(&mut self, typed: &[bool]) {
+        self.typed_time = typed.get(self.time_cell).copied().unwrap_or(false);
+    }
+
     fn row(&mut self, line: u64, cells: &[Option<&str>], _fingerprint: u64, _raw: &dyn Fn() -> String) {
         if self.error.is_some() || cells.iter().all(Option::is_none) {
             return;

@@ -43,7 +43,16 @@ pub trait RowSink {
     fn resolved(&mut self, resolved: &[Option<usize>]) {
         let _ = resolved;
     }
+    /// Per canonical column, whether its cells are typed date-times written as
+    /// [`TYPED_TIMESTAMP_FORMAT`] (a Parquet date or timestamp): read in that form, not in the
+    /// mapping's `date_format`, which is for text.
+    fn typed(&mut self, typed: &[bool]) {
+        let _ = typed;
+    }
 }
+
+/// How a typed date or date-time (Parquet) is handed to a sink: its local wall-clock time.
+pub const TYPED_TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3f";
 
 /// For each canonical column, the index of the file column that holds it.
 pub fn resolve_columns(
@@ -452,13 +461,22 @@ pub fn read_parquet(
     let resolved = resolve_columns(file, columns, mapping, &header)?;
     sink.resolved(&resolved);
     let mut as_text: Vec<Option<StringChunked>> = Vec::with_capacity(columns.len());
+    let mut typed: Vec<bool> = Vec::with_capacity(columns.len());
     for (spec, index) in columns.iter().zip(&resolved) {
         let Some(i) = index else {
             as_text.push(None);
+            typed.push(false);
             continue;
         };
         let column = &frame.columns()[*i];
         let dtype = column.dtype();
+        // A column of nulls only (Arrow's `null` type: pandas writes one for a day of guest sales
+        // without a customer id) holds no value of any type.
+        if matches!(dtype, DataType::Null) {
+            as_text.push(None);
+            typed.push(false);
+            continue;
+        }
         // Text includes a dictionary-encoded column (pandas' `category`), numbers a warehouse's
         // fixed-point `decimal(p, s)`: both read as the text they hold.
         let text_like = dtype.is_string() || dtype.is_categorical() || dtype.is_enum();
@@ -489,17 +507,16 @@ pub fn read_parquet(
             FileError::new(file, "wrong_column_type", format!("column {:?}: {e}", header[*i]))
                 .at_column(spec.name)
         };
-        // A typed date or date-time is written out in the mapping's date format when it names
-        // one, so that the timestamp parser, which then reads only that format, reads it back.
         let series = column.as_materialized_series();
-        // A typed date goes through a date-time, so that a format with a time of day writes one.
+        let is_time = matches!(dtype, DataType::Datetime(..) | DataType::Date);
+        typed.push(is_time);
         // A typed float is written with the mapping's decimal separator, which the validator reads.
-        let text = match (dtype, mapping.date_format.as_deref()) {
-            (DataType::Datetime(..), Some(format)) => series.datetime().and_then(|c| c.to_string(format)),
-            (DataType::Date, Some(format)) => series
-                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-                .and_then(|s| s.datetime().and_then(|c| c.to_string(format))),
-            (dtype, _) if (dtype.is_float() || dtype.is_decimal()) && mapping.decimal_char() != '.' => {
+        let text = match dtype {
+            _ if is_time => Ok(typed_timestamps(series).map_err(|message| {
+                FileError::new(file, "wrong_column_type", format!("column {:?}: {message}", header[*i]))
+                    .at_column(spec.name)
+            })?),
+            dtype if (dtype.is_float() || dtype.is_decimal()) && mapping.decimal_char() != '.' => {
                 let decimal = mapping.decimal_char().to_string();
                 column.cast(&DataType::String).and_then(|c| {
                     let written: StringChunked =
@@ -512,6 +529,7 @@ pub fn read_parquet(
         .map_err(wrong)?;
         as_text.push(Some(text));
     }
+    sink.typed(&typed);
     let height = frame.height();
     let mut cells: Vec<Option<&str>> = Vec::with_capacity(columns.len());
     for row in 0..height {
@@ -531,4 +549,69 @@ pub fn read_parquet(
         sink.row(row as u64 + 1, &cells, hasher.finish(), &raw);
     }
     Ok(height as u64)
+}
+
+/// A Parquet date or date-time column as [`TYPED_TIMESTAMP_FORMAT`] text of its local wall-clock
+/// time: a zone-qualified one (`timestamp[us, tz=Europe/London]`) at that zone's clock, as a JSON
+/// line's `2011-12-09T12:43:00-05:00` keeps 12:43; a naive one as it is. Before, a zone failed
+/// the file and a date-only `date_format` cut the time off typed values.
+fn typed_timestamps(series: &Series) -> Result<StringChunked, String> {
+    let text = |t: Option<chrono::NaiveDateTime>| t.map(|t| t.format(TYPED_TIMESTAMP_FORMAT).to_string());
+    match series.dtype() {
+        DataType::Date => {
+            let days = series.date().map_err(|e| e.to_string())?.physical();
+            Ok(days
+                .iter()
+                .map(|d| {
+                    text(d.and_then(|d| {
+                        chrono::DateTime::from_timestamp(i64::from(d) * 86_400, 0).map(|t| t.naive_utc())
+                    }))
+                })
+                .collect())
+        }
+        DataType::Datetime(unit, zone) => {
+            let zone = zone.as_ref().map(|z| Zone::parse(z.as_str())).transpose()?;
+            let values = series.datetime().map_err(|e| e.to_string())?.physical();
+            let instant = |v: i64| match unit {
+                TimeUnit::Milliseconds => chrono::DateTime::from_timestamp_millis(v),
+                TimeUnit::Microseconds => chrono::DateTime::from_timestamp_micros(v),
+                TimeUnit::Nanoseconds => Some(chrono::DateTime::from_timestamp_nanos(v)),
+            };
+            Ok(values
+                .iter()
+                .map(|v| {
+                    text(v.and_then(instant).map(|t| match &zone {
+                        None => t.naive_utc(),
+                        Some(zone) => zone.local(t),
+                    }))
+                })
+                .collect())
+        }
+        other => Err(format!("{other} is not a date or date-time")),
+    }
+}
+
+/// The time zone of a zone-qualified Parquet timestamp.
+enum Zone {
+    Fixed(chrono::FixedOffset),
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    fn parse(name: &str) -> Result<Self, String> {
+        if let Ok(offset) = name.parse::<chrono::FixedOffset>() {
+            return Ok(Self::Fixed(offset));
+        }
+        name.parse::<chrono_tz::Tz>()
+            .map(Self::Named)
+            .map_err(|_| format!("time zone {name:?} is neither an offset (+05:30) nor an IANA name"))
+    }
+
+    /// The wall-clock time of `instant` in this zone.
+    fn local(&self, instant: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+        match self {
+            Self::Fixed(offset) => instant.with_timezone(offset).naive_local(),
+            Self::Named(zone) => instant.with_timezone(zone).naive_local(),
+        }
+    }
 }

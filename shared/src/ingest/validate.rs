@@ -157,6 +157,12 @@ impl TimestampParser {
         read
     }
 
+    /// A typed date-time as a reader writes it ([`super::read::TYPED_TIMESTAMP_FORMAT`]).
+    #[must_use]
+    pub fn parse_typed(text: &str) -> Option<NaiveDateTime> {
+        NaiveDateTime::parse_from_str(text, super::read::TYPED_TIMESTAMP_FORMAT).ok()
+    }
+
     /// The formats accepted, for error messages.
     #[must_use]
     pub fn expected(&self) -> String {
@@ -184,6 +190,8 @@ pub struct Validator<'a> {
     pub quarantined: Vec<QuarantinedRow>,
     /// Per canonical column, whether any header or JSON line held it.
     present: Vec<bool>,
+    /// Per canonical column, whether its cells are typed date-times ([`RowSink::typed`]).
+    typed: Vec<bool>,
 }
 
 impl<'a> Validator<'a> {
@@ -213,6 +221,7 @@ impl<'a> Validator<'a> {
             fingerprints: Vec::new(),
             quarantined: Vec::new(),
             present: vec![false; columns.len()],
+            typed: vec![false; columns.len()],
         }
     }
 
@@ -222,7 +231,12 @@ impl<'a> Validator<'a> {
         self.lines.len()
     }
 
-    fn parse_cell(&mut self, spec: &ColumnSpec, text: Option<&str>) -> Result<Cell, (&'static str, String)> {
+    fn parse_cell(
+        &mut self,
+        spec: &ColumnSpec,
+        text: Option<&str>,
+        typed: bool,
+    ) -> Result<Cell, (&'static str, String)> {
         let Some(text) = text else {
             if spec.required {
                 return Err(("missing_value", format!("{} is required and empty", spec.name)));
@@ -253,7 +267,9 @@ impl<'a> Validator<'a> {
                 Ok(Cell::Decimal(Some(n)))
             }
             ColumnType::Timestamp => {
-                let Some(t) = self.timestamps.parse(text) else {
+                let parsed =
+                    if typed { TimestampParser::parse_typed(text) } else { self.timestamps.parse(text) };
+                let Some(t) = parsed else {
                     return Err((
                         "invalid_timestamp",
                         format!(
@@ -333,12 +349,16 @@ impl RowSink for Validator<'_> {
         }
     }
 
+    fn typed(&mut self, typed: &[bool]) {
+        self.typed = typed.to_vec();
+    }
+
     fn row(&mut self, line: u64, cells: &[Option<&str>], fingerprint: u64, raw: &dyn Fn() -> String) {
         let columns = self.columns;
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        for (spec, text) in columns.iter().zip(cells) {
-            match self.parse_cell(spec, *text) {
+        for (i, (spec, text)) in columns.iter().zip(cells).enumerate() {
+            match self.parse_cell(spec, *text, self.typed[i]) {
                 Ok(cell) => scratch.push(cell),
                 Err((reason, message)) => {
                     self.quarantined.push(QuarantinedRow {

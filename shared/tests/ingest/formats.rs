@@ -187,6 +187,30 @@ async fn an_export_split_inside_an_invoice_gives_the_features_of_the_whole_file(
 }
 
 #[tokio::test]
+async fn typed_parquet_timestamps_are_read_at_their_zones_clock_whatever_the_text_date_format() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let times = |frame: &DataFrame| -> Vec<String> {
+        let column = frame.column("invoice_time").unwrap().cast(&DataType::String).unwrap();
+        column.str().unwrap().iter().map(|t| t.unwrap().to_owned()).collect()
+    };
+    let local = ["2010-12-01 12:43:00.000", "2010-12-01 12:50:00.000", "2010-12-02 04:05:00.000"];
+    // timestamp[us, tz=America/New_York], and a customer column of Arrow's null type.
+    let zoned =
+        upload(&ingestor, "transactions/ny.parquet", fixture("typed_zone_new_york.parquet"), &options())
+            .await;
+    assert_eq!((zoned.rows_accepted, zoned.verdict), (3, Verdict::Warn), "{:?}", zoned.error);
+    let frame = silver(&blobs, &zoned).await;
+    assert_eq!(times(&frame), local, "12:43 in New York, as a JSON line's -05:00 reads");
+    assert_eq!(frame.column("customer_id").unwrap().null_count(), 3);
+    // A shop's date-only format for its CSVs does not cut the time off typed values.
+    let mapping = Mapping { date_format: Some("%d.%m.%Y".into()), ..Mapping::default() };
+    let dated = IngestOptions { mapping: Some(mapping), ..options() };
+    let naive = upload(&ingestor, "transactions/naive.parquet", fixture("typed_naive.parquet"), &dated).await;
+    assert_eq!(naive.rows_accepted, 3, "{:?}", naive.error);
+    assert_eq!(times(&silver(&blobs, &naive).await), local);
+}
+
+#[tokio::test]
 async fn an_online_retail_ii_header_ingests_with_the_default_mapping() {
     let (_dir, blobs, ingestor) = ingestor().await;
     let report = upload(&ingestor, "transactions/ii.csv", fixture("online_retail_ii.csv"), &options()).await;
