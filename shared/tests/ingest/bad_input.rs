@@ -56,6 +56,17 @@ async fn a_binary_file_is_not_a_table() {
 }
 
 #[tokio::test]
+async fn a_header_without_rows_is_a_day_without_sales_not_a_broken_file() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let report = upload(&ingestor, "transactions/sunday.csv", HEADER, &options()).await;
+    assert_eq!((report.rows_read, report.verdict), (0, Verdict::Warn), "{:?}", report.verdict_reasons);
+    assert!(report.verdict_reasons[0].contains("no rows"), "{:?}", report.verdict_reasons);
+    // Rows that are all refused still fail.
+    let bad = format!("{HEADER}536365,85123A,X,six,2010-12-01 08:26:00,2.55,17850,UK\n");
+    assert_eq!(upload(&ingestor, "transactions/bad.csv", bad, &options()).await.verdict, Verdict::Fail);
+}
+
+#[tokio::test]
 async fn a_missing_or_wrong_header_names_the_missing_columns_at_line_one() {
     let report = refused("transactions/noheader.csv", GOOD.repeat(3).into_bytes(), "missing_columns").await;
     let error = report.error.unwrap();
