@@ -252,9 +252,37 @@ pub struct UploadWatcher {
     triggered: HashMap<String, ETag>,
     /// Path -> the ETag seen on the previous poll (not yet triggered).
     pending: HashMap<String, ETag>,
+    /// Path -> the invocations that failed for that ETag, to be tried again.
+    retrying: HashMap<String, Retry>,
+    /// Waits before each try again ([`RETRY_AFTER`] unless set).
+    retry_after: Vec<std::time::Duration>,
     /// How long a blob must go unwritten before it is read.
     quiet_for: chrono::Duration,
 }
+
+/// Invocations of one upload that failed and wait for their next try.
+#[derive(Debug)]
+struct Retry {
+    etag: ETag,
+    /// `(function, is an Event Grid event)` of each failed invocation.
+    failed: Vec<(String, bool)>,
+    /// Tries so far.
+    tries: usize,
+    /// Not before then.
+    next: chrono::DateTime<Utc>,
+}
+
+/// Waits before each try again of a failed invocation, the last repeated: Event Grid's first
+/// steps (10 s, 30 s, 1 min, 5 min), then every 10 minutes. Trying on every poll re-read and
+/// re-judged an inventory file every half second while no forecast was live: 474 tries in two
+/// minutes, 4 KB of log a second.
+pub const RETRY_AFTER: [std::time::Duration; 5] = [
+    std::time::Duration::from_secs(10),
+    std::time::Duration::from_secs(30),
+    std::time::Duration::from_secs(60),
+    std::time::Duration::from_secs(300),
+    std::time::Duration::from_secs(600),
+];
 
 /// How long an upload must go unwritten before the local watcher reads it. One 1-second poll was
 /// too short: a writer that paused for 3 seconds had its first 700 bytes ingested as an upload of
@@ -272,6 +300,8 @@ impl UploadWatcher {
             events: Vec::new(),
             triggered: HashMap::new(),
             pending: HashMap::new(),
+            retrying: HashMap::new(),
+            retry_after: RETRY_AFTER.to_vec(),
             quiet_for: chrono::Duration::from_std(QUIET_FOR).unwrap_or_default(),
         }
     }
@@ -280,6 +310,16 @@ impl UploadWatcher {
     #[must_use]
     pub fn with_quiet_for(mut self, quiet_for: std::time::Duration) -> Self {
         self.quiet_for = chrono::Duration::from_std(quiet_for).unwrap_or_default();
+        self
+    }
+
+    /// Waits `waits` before the successive tries of a failed invocation, the last repeated
+    /// ([`RETRY_AFTER`] unless set).
+    #[must_use]
+    pub fn with_retry_after(mut self, waits: &[std::time::Duration]) -> Self {
+        if !waits.is_empty() {
+            self.retry_after = waits.to_vec();
+        }
         self
     }
 
@@ -301,39 +341,67 @@ impl UploadWatcher {
         };
         let mut out = Vec::new();
         let mut still_pending = HashMap::new();
+        let now = Utc::now();
+        let mut seen = std::collections::HashSet::new();
         for blob in listed {
             if self.triggered.get(&blob.path) == Some(&blob.etag) {
                 continue;
             }
-            let quiet = Utc::now() - blob.last_modified >= self.quiet_for;
-            if self.pending.get(&blob.path) != Some(&blob.etag) || !quiet {
+            let uri = format!("{}/{}", self.store.location(), blob.path);
+            // A failed upload waits for its next try; a new version of it starts afresh.
+            if self.retrying.get(&blob.path).is_some_and(|r| r.etag == blob.etag && now < r.next) {
+                seen.insert(blob.path.clone());
+                continue;
+            }
+            let retry = self.retrying.remove(&blob.path).filter(|r| r.etag == blob.etag);
+            let quiet = now - blob.last_modified >= self.quiet_for;
+            if retry.is_none() && (self.pending.get(&blob.path) != Some(&blob.etag) || !quiet) {
                 still_pending.insert(blob.path.clone(), blob.etag.clone());
                 continue;
             }
-            let uri = format!("{}/{}", self.store.location(), blob.path);
-            let mut all_done = true;
-            for function in &self.functions {
-                let invocation =
-                    invoke(app, function, &blob_payload(function, &self.container, &blob, &uri)).await;
-                all_done &= (200..300).contains(&invocation.status);
-                out.push(invocation);
-            }
-            for (function, prefix) in &self.events {
-                if !blob.path.starts_with(prefix.as_str()) {
-                    continue;
+            let targets: Vec<(String, bool)> = match &retry {
+                Some(retry) => retry.failed.clone(),
+                None => self
+                    .functions
+                    .iter()
+                    .map(|f| (f.clone(), false))
+                    .chain(
+                        self.events
+                            .iter()
+                            .filter(|(_, prefix)| blob.path.starts_with(prefix.as_str()))
+                            .map(|(f, _)| (f.clone(), true)),
+                    )
+                    .collect(),
+            };
+            let mut failed = Vec::new();
+            for (function, event) in targets {
+                let payload = if event {
+                    blob_created_payload(&function, &self.container, &blob, &uri)
+                } else {
+                    blob_payload(&function, &self.container, &blob, &uri)
+                };
+                let invocation = invoke(app, &function, &payload).await;
+                if !(200..300).contains(&invocation.status) {
+                    failed.push((function, event));
                 }
-                let payload = blob_created_payload(function, &self.container, &blob, &uri);
-                let invocation = invoke(app, function, &payload).await;
-                all_done &= (200..300).contains(&invocation.status);
                 out.push(invocation);
             }
-            if all_done {
+            if failed.is_empty() {
                 self.triggered.insert(blob.path.clone(), blob.etag.clone());
             } else {
-                // The host retries failed blob invocations: so do we, on the next poll.
-                still_pending.insert(blob.path.clone(), blob.etag.clone());
+                // The host retries failed blob invocations, backing off: so do we.
+                let tries = retry.map_or(1, |r| r.tries + 1);
+                let wait = self.retry_after[(tries - 1).min(self.retry_after.len() - 1)];
+                let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                let names: Vec<&str> = failed.iter().map(|(f, _)| f.as_str()).collect();
+                tracing::warn!(upload = %blob.path, functions = ?names, tries, next = %next, "failed; will try again");
+                self.retrying
+                    .insert(blob.path.clone(), Retry { etag: blob.etag.clone(), failed, tries, next });
+                seen.insert(blob.path.clone());
             }
         }
+        // An upload deleted while it waited is not tried again.
+        self.retrying.retain(|path, _| seen.contains(path));
         self.pending = still_pending;
         out
     }
