@@ -197,7 +197,10 @@ async fn segment(
         .await?
     {
         Some((key, segment)) => {
-            Ok(Json(json!({ "customer_id": key, "model_version": version, "segment": segment })))
+            let mut body =
+                serde_json::to_value(&segment).map_err(|e| ApiError::Internal { message: e.to_string() })?;
+            body["customer_label"] = json!(segment.customer_label());
+            Ok(Json(json!({ "customer_id": key, "model_version": version, "segment": body })))
         }
         None => Err(ApiError::NotFound { what: format!("customer {customer_id:?} (no segment)") }),
     }

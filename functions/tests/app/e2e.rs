@@ -149,6 +149,10 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let (status, body) = send(&router, get(&format!("/api/segments/{customer}"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["segment"]["label"].is_string());
+    let scores: Vec<f64> =
+        body["segment"]["rfm_scores"].as_array().unwrap().iter().map(|s| s.as_f64().unwrap()).collect();
+    let own = shopsense::segments::label([scores[0], scores[1], scores[2]]);
+    assert_eq!(body["segment"]["customer_label"], json!(own), "the customer's own name: {body}");
     assert_eq!(body["model_version"], json!(live(&state, ModelKind::Segments).await));
     let (status, body) = send(&router, get("/api/segments/nobody-at-all")).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
@@ -643,9 +647,15 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     // A redelivery is answered with what was judged even after a retrain moved the forecast past
     // its day (which a new count of that day is refused for): a judgement stored as of 2011-12-01.
     let old = json!({ "as_of": "2011-12-01", "items": [{ "sku": sku, "on_hand": 7 }] });
+    // Judged under the shop's policy: the catalogue above gave the SKU a pack of 12.
+    let policy = shopsense::alerts::AlertPolicy {
+        pack_sizes: [(sku.to_uppercase(), 12)].into(),
+        ..shopsense::alerts::AlertPolicy::default()
+    };
     let judged = shopsense::alerts::InventorySnapshot::from_json(&old)
         .unwrap()
-        .judged_on("2011-12-01".parse().unwrap());
+        .judged_on("2011-12-01".parse().unwrap())
+        .under_policy(&policy);
     let stored = shopsense::alerts::run::SnapshotSummary {
         snapshot_id: judged.id.clone(),
         as_of: "2011-12-01".parse().unwrap(),

@@ -411,6 +411,19 @@ mod tests {
     }
 
     #[test]
+    fn a_customer_who_bought_once_yesterday_is_new_whatever_the_segment_is_called() {
+        let customer = crate::serving::CustomerSegment {
+            segment: 1,
+            label: "hibernating".into(),
+            recency_days: 0.0,
+            frequency: 1.0,
+            monetary: 10.0,
+            rfm_scores: [5, 1, 1],
+        };
+        assert_eq!(customer.customer_label(), "new");
+    }
+
+    #[test]
     fn labels_follow_the_documented_rules() {
         assert_eq!(label([4.5, 4.2, 4.8]), "champions");
         assert_eq!(label([3.2, 3.8, 3.0]), "loyal");

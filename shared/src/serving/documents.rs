@@ -168,6 +168,17 @@ pub struct CustomerSegment {
     pub rfm_scores: [u8; 3],
 }
 
+impl CustomerSegment {
+    /// The customer's own name by the segments' rules applied to their own scores
+    /// ([`crate::segments::label`]): `label` names the segment by its members' mean scores, so
+    /// with few segments a customer who bought yesterday for the first time can sit in one named
+    /// `hibernating`; this one says `new`.
+    #[must_use]
+    pub fn customer_label(&self) -> &'static str {
+        crate::segments::label(self.rfm_scores.map(f64::from))
+    }
+}
+
 /// The segmentation as a whole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentsSummary {
