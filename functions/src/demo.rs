@@ -81,7 +81,7 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
         let report = crate::commands::train::train(&state.trainer, &missing, false)
             .await
             .context("training the demo models")?;
-        crate::memory::give_back_freed_memory("the demo's training");
+        crate::memory::give_back_freed_memory("the demo's training").await;
         for kind in report.kinds.iter().filter(|k| k.status == VersionStatus::Rejected) {
             if !only_the_sample {
                 eprintln!(

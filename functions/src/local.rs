@@ -392,7 +392,8 @@ impl UploadWatcher {
                 // The host retries failed blob invocations, backing off: so do we.
                 let tries = retry.map_or(1, |r| r.tries + 1);
                 let wait = self.retry_after[(tries - 1).min(self.retry_after.len() - 1)];
-                let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                // From when it failed: the poll's other uploads may have taken minutes.
+                let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                 let names: Vec<&str> = failed.iter().map(|(f, _)| f.as_str()).collect();
                 tracing::warn!(upload = %blob.path, functions = ?names, tries, next = %next, "failed; will try again");
                 self.retrying

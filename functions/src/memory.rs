@@ -7,8 +7,13 @@
 //! back to the system.
 
 /// Gives the allocator's free memory back to the system (glibc on Linux; elsewhere nothing) and
-/// logs how much left.
-pub fn give_back_freed_memory(after: &str) {
+/// logs how much left, on a blocking thread: trimming gigabytes holds each arena's lock a while,
+/// and the runtime's workers serve requests meanwhile.
+pub async fn give_back_freed_memory(after: &'static str) {
+    let _ = tokio::task::spawn_blocking(move || trim(after)).await;
+}
+
+fn trim(after: &str) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let before = resident_bytes();
@@ -36,5 +41,8 @@ fn resident_bytes() -> u64 {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
         .unwrap_or(0);
-    pages * 4096
+    // SAFETY: `sysconf` only reads a system constant.
+    #[allow(unsafe_code)]
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page).unwrap_or(4096)
 }

@@ -153,8 +153,8 @@ pub fn judged_as_sent(
 /// `shopsense alerts --inventory <file>`: evaluates a snapshot against the live forecast of the
 /// local (or configured) stores as of the day [`judged_as_sent`] takes, stores its alerts like the
 /// `inventory-alert` function does, and prints them with that day and where it came from. SKUs
-/// without a forecast are named on stderr and make the exit status non-zero (their rows are not
-/// evaluated; the others are).
+/// it could not judge (no forecast, or one too old for their lead time) are named in one error
+/// and make the exit status non-zero (their rows are not evaluated; the others are).
 pub async fn alerts(
     state: &crate::state::AppState,
     inventory: &std::path::Path,
@@ -235,31 +235,26 @@ pub async fn alerts(
     if let Some(why) = &summary.not_latest {
         eprintln!("not the latest snapshot: {why}");
     }
-    if !summary.stale_skus.is_empty() {
-        eprintln!(
-            "{} SKUs: the live forecast is too old for their lead time as of {}: retrain, or pass --as-of",
-            summary.stale_skus.len(),
-            summary.as_of
-        );
-    }
+    // SKUs that were not judged fail the run, named: an empty list with exit 0 would read as
+    // all clear to a script.
+    let mut not_judged = Vec::new();
     if !summary.unknown_skus.is_empty() {
-        anyhow::bail!(
-            "{}: {} SKUs have no forecast and were not evaluated: {}",
-            inventory.display(),
+        not_judged.push(format!(
+            "{} SKUs have no forecast: {}",
             summary.unknown_skus.len(),
             summary.unknown_skus.join(", ")
-        );
+        ));
     }
-    // Like an unknown SKU, a SKU the forecast is too old for was not judged: an empty list with
-    // exit 0 would read as all clear to a script.
     if !summary.stale_skus.is_empty() {
-        anyhow::bail!(
-            "{}: {} SKUs were not evaluated, the live forecast being too old for their lead time as of {}: {}",
-            inventory.display(),
+        not_judged.push(format!(
+            "{} SKUs have a live forecast too old for their lead time as of {} (retrain, or pass --as-of): {}",
             summary.stale_skus.len(),
             summary.as_of,
             summary.stale_skus.join(", ")
-        );
+        ));
+    }
+    if !not_judged.is_empty() {
+        anyhow::bail!("{}: not evaluated: {}", inventory.display(), not_judged.join("; "));
     }
     Ok(())
 }

@@ -3,18 +3,19 @@
 //! Shops export from tools that do not all write UTF-8: Excel's "CSV" on a Western Windows writes
 //! Windows-1252, its "Unicode text" UTF-16 with a byte-order mark. Read as UTF-8, every row with
 //! an accent or a pound sign would be quarantined. The rule:
-//! - a UTF-16 byte-order mark decides, whatever the mapping says;
+//! - a byte-order mark decides (UTF-16, or UTF-8), whatever the mapping says;
 //! - else the mapping's `encoding` (any WHATWG label: `windows-1252`, `latin1`, `shift_jis`, ...);
-//! - else UTF-8 when the bytes are valid UTF-8;
-//! - else Windows-1252 when the bytes hold no UTF-8 sequence beyond ASCII at all: a file that
-//!   is not UTF-8 anywhere is a legacy export, and Windows-1252 (which the WHATWG also reads for
-//!   `latin1` and `iso-8859-1`) maps every byte. The report says it guessed;
-//! - else (valid UTF-8 beside invalid bytes: a damaged file) UTF-8, the invalid rows quarantined.
+//! - else UTF-8 when the bytes are valid UTF-8, or hold NUL bytes (UTF-16 without its mark, or
+//!   binary: the format check names which);
+//! - else UTF-8 when they hold more well-formed UTF-8 sequences beyond ASCII than invalid ones (a
+//!   damaged UTF-8 file: its invalid rows are quarantined);
+//! - else Windows-1252: a legacy export (Windows-1252, which the WHATWG also reads for `latin1`
+//!   and `iso-8859-1`, maps every byte). The report says it guessed.
 //!
 //! Line structure survives the conversion (every encoding here writes a line break as one
 //! character), so quarantined rows keep their line numbers. Bronze keeps the bytes as uploaded.
 
-use encoding_rs::{DecoderResult, Encoding, UTF_8, UTF_16BE, UTF_16LE, WINDOWS_1252};
+use encoding_rs::{DecoderResult, Encoding, UTF_8, WINDOWS_1252};
 use serde::{Deserialize, Serialize};
 
 use super::error::FileError;
@@ -61,33 +62,43 @@ pub fn to_utf8(
     bytes: Vec<u8>,
     mapped: Option<&'static Encoding>,
 ) -> Result<(Vec<u8>, Option<TextEncoding>), FileError> {
-    let (encoding, from) = if let Some((encoding, _)) = Encoding::for_bom(&bytes).filter(|(e, _)| *e != UTF_8)
-    {
-        (encoding, EncodingSource::ByteOrderMark)
-    } else if let Some(encoding) = mapped {
-        (encoding, EncodingSource::Mapping)
-    } else if std::str::from_utf8(&bytes).is_ok() || has_utf8_beyond_ascii(&bytes) {
-        (UTF_8, EncodingSource::Content)
-    } else {
-        (WINDOWS_1252, EncodingSource::Content)
+    // Any byte-order mark decides, as WHATWG decoding has it: a UTF-8 one too, so a shop whose
+    // mapping names Windows-1252 can still send Excel's "CSV UTF-8" (the readers drop its mark).
+    if let Some((encoding, mark)) = Encoding::for_bom(&bytes) {
+        if encoding == UTF_8 {
+            return Ok((bytes, None));
+        }
+        let text = decode(file, encoding, &bytes[mark..])?;
+        let read = TextEncoding { name: encoding.name().to_owned(), from: EncodingSource::ByteOrderMark };
+        return Ok((text.into_bytes(), Some(read)));
+    }
+    let (encoding, from) = match mapped {
+        Some(encoding) => (encoding, EncodingSource::Mapping),
+        // NUL bytes: UTF-16 without its mark, or binary; the format check names which.
+        None if bytes[..bytes.len().min(8192)].contains(&0) => (UTF_8, EncodingSource::Content),
+        None if std::str::from_utf8(&bytes).is_ok() || mostly_utf8(&bytes) => {
+            (UTF_8, EncodingSource::Content)
+        }
+        None => (WINDOWS_1252, EncodingSource::Content),
     };
     if encoding == UTF_8 {
         // Read as it is: invalid rows are quarantined one by one.
         return Ok((bytes, None));
     }
-    let body = match from {
-        EncodingSource::ByteOrderMark => {
-            &bytes[if encoding == UTF_16LE || encoding == UTF_16BE { 2 } else { 3 }..]
-        }
-        _ => &bytes[..],
-    };
-    let text = decode(file, encoding, body)?;
+    let text = decode(file, encoding, &bytes)?;
     Ok((text.into_bytes(), Some(TextEncoding { name: encoding.name().to_owned(), from })))
 }
 
-/// Whether `bytes` hold at least one well-formed UTF-8 sequence of more than one byte.
-fn has_utf8_beyond_ascii(bytes: &[u8]) -> bool {
-    bytes.utf8_chunks().any(|chunk| !chunk.valid().is_ascii())
+/// Whether `bytes` (not valid UTF-8) hold more well-formed UTF-8 sequences beyond ASCII than
+/// invalid ones: a damaged UTF-8 file, not a legacy export. One sequence is no proof: Windows-1252
+/// text forms one by chance (`É` then a no-break space, `CAFÉ\xa0:`, reads as one character).
+fn mostly_utf8(bytes: &[u8]) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    valid > invalid
 }
 
 /// `body` decoded from `encoding`, or the line of the first byte sequence it cannot hold.
@@ -129,7 +140,11 @@ pub fn utf16_without_bom(bytes: &[u8]) -> Option<&'static str> {
     if head.len() < 8 {
         return None;
     }
-    let nul_at = |parity: usize| head.iter().skip(parity).step_by(2).all(|&b| b == 0);
+    // Nine in ten of one parity: accented letters and symbols (`€` is `AC 20`) are not NUL.
+    let nul_at = |parity: usize| {
+        let nuls = head.iter().skip(parity).step_by(2).filter(|&&b| b == 0).count();
+        nuls * 10 >= head.len() / 2 * 9
+    };
     if nul_at(1) {
         Some("utf-16le")
     } else if nul_at(0) {
@@ -160,8 +175,24 @@ mod tests {
     }
 
     #[test]
+    fn a_chance_utf8_pair_in_a_legacy_export_does_not_make_it_utf8() {
+        // `É` and a no-break space read as one UTF-8 character; the other accents do not.
+        let (bytes, read) =
+            to_utf8("fr.csv", b"CAF\xc9\xa0: cr\xe8me br\xfbl\xe9e\n".to_vec(), None).unwrap();
+        assert_eq!(String::from_utf8(bytes).unwrap(), "CAFÉ\u{a0}: crème brûlée\n");
+        assert_eq!(read.unwrap().name, "windows-1252");
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_wins_over_the_mapping() {
+        let latin1 = encoding_for_label("latin1").unwrap();
+        let bom = b"\xef\xbb\xbfsku,name\nA,Caf\xc3\xa9\n".to_vec();
+        assert_eq!(to_utf8("a.csv", bom.clone(), Some(latin1)).unwrap(), (bom, None));
+    }
+
+    #[test]
     fn a_damaged_utf8_file_stays_utf8_so_only_its_bad_rows_are_quarantined() {
-        let damaged = b"Caf\xc3\xa9\nbad \xe9 row\n".to_vec();
+        let damaged = b"Caf\xc3\xa9 cr\xc3\xa8me\nbad \xe9 row\n".to_vec();
         let (bytes, read) = to_utf8("a.csv", damaged.clone(), None).unwrap();
         assert_eq!((bytes, read), (damaged, None));
     }
@@ -191,6 +222,13 @@ mod tests {
         assert!(encoding_for_label("klingon").unwrap_err().contains("not a known label"));
         assert!(encoding_for_label("iso-2022-kr").is_err());
         assert_eq!(utf16_without_bom(&utf16le("sku,qty\n", false)), Some("utf-16le"));
+        assert_eq!(utf16_without_bom(&utf16le("sku,name,price\nA,Café,€2\n", false)), Some("utf-16le"));
+        let (raw, read) = to_utf8("u.txt", utf16le("sku,name\nA,Café\n", false), None).unwrap();
+        assert_eq!(
+            (raw, read),
+            (utf16le("sku,name\nA,Café\n", false), None),
+            "left for the format check to name"
+        );
         assert_eq!(utf16_without_bom(b"PK\x03\x04\0\0\x08\0"), None);
     }
 }

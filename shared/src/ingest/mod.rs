@@ -456,12 +456,15 @@ impl Ingestor {
         if let Some(previous) = self.silver.get(&report_path).await? {
             let mut report: QualityReport = serde_json::from_slice(&previous.body)
                 .map_err(|e| IngestError::Table(format!("report {report_path} is unreadable: {e}")))?;
-            let unsure = report.verdict == Verdict::Fail || report.month_first_unsure.is_some();
+            // Rows lost to an encoding the mapping now names are read again too.
+            let unsure = report.verdict == Verdict::Fail
+                || report.month_first_unsure.is_some()
+                || report.quarantined_by_reason.contains_key("invalid_utf8");
             if unsure && report.mapping.as_deref() != Some(mapping_id.as_str()) {
                 // A failed upload counted nothing: read under another mapping (the folder's, fixed
                 // since), the same bytes are read again rather than answered with the old failure.
-                // So are dates read month first that could as well be day first, under a mapping
-                // that says which: the silver table and report of these bytes (named by their
+                // So are dates read month first that could as well be day first, and rows
+                // refused as invalid UTF-8, under a mapping that says which: the silver table and report of these bytes (named by their
                 // sha256) are replaced, so nothing is counted twice.
                 tracing::info!(upload = path, sha256 = %landing.sha256, "read again under a new mapping");
             } else {
@@ -622,7 +625,9 @@ impl Ingestor {
             }
         }
         report.judge(&options.thresholds);
+        // An upload of no rows adds nothing: no silver table, no refresh.
         if report.verdict != Verdict::Fail
+            && report.rows_read > 0
             && let Some(mut frame) = parsed.frame
         {
             let target = format!("{kind}/{}.parquet", landing.sha256);

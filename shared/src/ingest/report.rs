@@ -298,7 +298,7 @@ impl QualityReport {
         } else if self.rows_read == 0 {
             // A header and no rows: an export of a day without sales, or one cut short. Nothing
             // to count either way, and nothing to refuse.
-            reasons.push("the upload holds no rows, only its header: nothing was added".to_owned());
+            reasons.push("the upload holds no rows: nothing was added".to_owned());
             verdict = Verdict::Warn;
         } else if self.rows_accepted == 0 {
             reasons.push("no row was accepted".to_owned());

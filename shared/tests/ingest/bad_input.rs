@@ -61,6 +61,7 @@ async fn a_header_without_rows_is_a_day_without_sales_not_a_broken_file() {
     let report = upload(&ingestor, "transactions/sunday.csv", HEADER, &options()).await;
     assert_eq!((report.rows_read, report.verdict), (0, Verdict::Warn), "{:?}", report.verdict_reasons);
     assert!(report.verdict_reasons[0].contains("no rows"), "{:?}", report.verdict_reasons);
+    assert_eq!(report.outputs.silver, None, "nothing to add, so no silver table");
     // Rows that are all refused still fail.
     let bad = format!("{HEADER}536365,85123A,X,six,2010-12-01 08:26:00,2.55,17850,UK\n");
     assert_eq!(upload(&ingestor, "transactions/bad.csv", bad, &options()).await.verdict, Verdict::Fail);
@@ -148,7 +149,7 @@ async fn invalid_utf8_ragged_rows_and_bad_values_are_quarantined_row_by_row_with
     ); // 8-9: quoted newline
     // Valid UTF-8 beside the invalid bytes: a damaged UTF-8 file, not a legacy export.
     body.extend_from_slice(
-        "536369,21756,BATH BUILDING BLOCK WORD – BLÅ,3,2010-12-01 08:35:00,5.95,,United Kingdom\n".as_bytes(),
+        "536369,21756,BATH BUILDING BLOCK WORD – BLÅ ÖL,3,2010-12-01 08:35:00,5.95,,United Kingdom\n".as_bytes(),
     ); // 10
     let report = upload(&ingestor, "transactions/messy.csv", body.clone(), &options()).await;
     assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (8, 3, 5));
