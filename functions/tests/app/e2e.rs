@@ -141,9 +141,24 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let long = "9".repeat(300);
     let (status, body) = send(&router, get(&format!("/api/recommendations/customers/{long}?k=3"))).await;
     assert_eq!((status, &body["answer"]["fallback_reason"]), (StatusCode::OK, &json!("unknown_customer")));
-    let cart = json!({ "items": [sku.clone(), long], "k": 3 });
+    let cart = json!({ "items": [sku.clone(), long.clone()], "k": 3 });
     let (status, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
     assert_eq!((status, skus(&body).len()), (StatusCode::OK, 3), "{body}");
+    // The unknown item is named; the known one's bought-together list answers, no fallback, even
+    // when the list is topped up (k = 100).
+    assert_eq!(body["answer"]["unknown_items"], json!([long.clone()]), "{body}");
+    assert_eq!(body["answer"]["fallback"], json!(false), "{body}");
+    let cart = json!({ "items": [sku.clone()], "k": 100 });
+    let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    let sources: Vec<&str> =
+        body["answer"]["items"].as_array().unwrap().iter().map(|i| i["source"].as_str().unwrap()).collect();
+    assert_eq!((sources[0], body["answer"]["fallback"].clone()), ("basket", json!(false)), "{body}");
+    assert!(body["answer"].get("unknown_items").is_none(), "{body}");
+    // Only unknown items: the best sellers answer, and say so.
+    let cart = json!({ "items": ["NOSUCH1", "nosuch2"], "k": 3 });
+    let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!(body["answer"]["fallback_reason"], json!("trending"), "{body}");
+    assert_eq!(body["answer"]["unknown_items"], json!(["NOSUCH1", "NOSUCH2"]), "{body}");
 
     // Segments and forecasts.
     let (status, body) = send(&router, get(&format!("/api/segments/{customer}"))).await;

@@ -8,7 +8,7 @@
 //! | a known SKU | customers-also-bought neighbours, topped up by description neighbours | - |
 //! | a SKU the catalogue knows but nobody bought with a customer id | description neighbours (`content`) | `content` |
 //! | an unknown SKU | trending | `unknown_item` |
-//! | a cart | bought-together lists of its items, scores summed per candidate (`basket`, [`crate::recommend::cart`]), then similar items, then trending | `similar_items` / `trending` |
+//! | a cart | bought-together lists of its items, scores summed per candidate (`basket`, [`crate::recommend::cart`]), then similar items, then trending; the SKUs it does not know named | `similar_items` / `trending` when its items were bought with nothing |
 //!
 //! Never returned: SKUs in `exclude` (the latest inventory snapshot's out-of-stock SKUs), the
 //! cart's own items, and, unless `include_purchased`, anything the customer already bought (the
@@ -56,6 +56,10 @@ pub struct Answer {
     pub fallback: bool,
     /// Which one (`unknown_customer`, `unknown_item`, `content`, `similar_items`, `trending`).
     pub fallback_reason: Option<String>,
+    /// A cart's SKUs the model does not know (nothing was bought with them), which suggested
+    /// nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_items: Vec<String>,
 }
 
 /// What to leave out of every answer.
@@ -163,6 +167,7 @@ fn finish(builder: Builder<'_>, version: String, reason: Option<&str>) -> Answer
         model_version: Some(version),
         fallback: reason.is_some(),
         fallback_reason: reason.map(str::to_owned),
+        unknown_items: Vec::new(),
     }
 }
 
@@ -258,14 +263,16 @@ pub async fn cart(
     let Some(version) = reader.live_version(ModelKind::Recommend).await? else { return Ok(None) };
     let mut together: HashMap<String, (f32, Option<String>)> = HashMap::new();
     let mut similar: Vec<Scored> = Vec::new();
+    let mut unknown_items = Vec::new();
     for sku in items {
-        if let Some(item) =
-            reader.get_at::<ItemRecs>(ModelKind::Recommend, &version, &item_partition(sku)).await?
-        {
-            for s in &item.bought_with {
-                together.entry(s.sku.clone()).or_insert((0.0, s.description.clone())).0 += s.score;
+        match reader.get_at::<ItemRecs>(ModelKind::Recommend, &version, &item_partition(sku)).await? {
+            Some(item) => {
+                for s in &item.bought_with {
+                    together.entry(s.sku.clone()).or_insert((0.0, s.description.clone())).0 += s.score;
+                }
+                similar.extend(item.similar.iter().cloned());
             }
-            similar.extend(item.similar.iter().cloned());
+            None => unknown_items.push(sku.clone()),
         }
     }
     let mut basket: Vec<Scored> = together
@@ -283,17 +290,20 @@ pub async fn cart(
     builder.skip.extend(items.iter().cloned());
     builder.bought_by = recs.as_deref();
     builder.extend(&basket);
-    let mut reason = None;
-    if !builder.full() && !similar.is_empty() {
-        reason = Some("similar_items");
-        builder.extend(&similar);
-    }
-    if !builder.full()
-        && let Some(shop) = &shop
-    {
-        reason = reason.or(Some("trending"));
+    let from_basket = builder.items.len();
+    builder.extend(&similar);
+    let from_similar = builder.items.len() - from_basket;
+    if let Some(shop) = &shop {
         builder.extend(&shop.trending);
     }
-    let reason = if basket.is_empty() { reason.or(Some("trending")) } else { reason };
-    Ok(Some(finish(builder, version, reason)))
+    // As for similar items and a customer's list, topping up is no fallback: the answer falls
+    // back only when the cart's items suggested nothing bought with them, and says to what.
+    let reason = match (from_basket, from_similar) {
+        (0, 0) => Some("trending"),
+        (0, _) => Some("similar_items"),
+        _ => None,
+    };
+    let mut answer = finish(builder, version, reason);
+    answer.unknown_items = unknown_items;
+    Ok(Some(answer))
 }

@@ -149,7 +149,8 @@ async fn invalid_utf8_ragged_rows_and_bad_values_are_quarantined_row_by_row_with
     ); // 8-9: quoted newline
     // Valid UTF-8 beside the invalid bytes: a damaged UTF-8 file, not a legacy export.
     body.extend_from_slice(
-        "536369,21756,BATH BUILDING BLOCK WORD – BLÅ ÖL,3,2010-12-01 08:35:00,5.95,,United Kingdom\n".as_bytes(),
+        "536369,21756,BATH BUILDING BLOCK WORD – BLÅ ÖL,3,2010-12-01 08:35:00,5.95,,United Kingdom\n"
+            .as_bytes(),
     ); // 10
     let report = upload(&ingestor, "transactions/messy.csv", body.clone(), &options()).await;
     assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (8, 3, 5));
