@@ -55,9 +55,11 @@ async fn list(
     State(state): State<AppState>,
     QueryParams(params): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some(unknown) = params.keys().find(|k| !["severity", "sku", "limit"].contains(&k.as_str())) {
+    if let Some(unknown) =
+        params.keys().find(|k| !["severity", "sku", "limit", "offset"].contains(&k.as_str()))
+    {
         return Err(ApiError::BadRequest {
-            message: format!("unknown query parameter {unknown:?}; allowed: severity, sku, limit"),
+            message: format!("unknown query parameter {unknown:?}; allowed: severity, sku, limit, offset"),
         });
     }
     let severity = match params.get("severity").map(String::as_str) {
@@ -84,8 +86,15 @@ async fn list(
             }
         },
     };
+    // The next page: a full catalogue out of stock is thousands of alerts.
+    let offset = match params.get("offset") {
+        None => 0,
+        Some(text) => text.parse::<usize>().map_err(|_| ApiError::BadRequest {
+            message: format!("offset must be a whole number from 0, got {text:?}"),
+        })?,
+    };
     let sku = params.get("sku").map(|s| normalise_sku(s)).filter(|s| !s.is_empty());
-    match open_alerts(&state.alerts, severity, sku.as_deref(), limit).await.map_err(run_error)? {
+    match open_alerts(&state.alerts, severity, sku.as_deref(), offset, limit).await.map_err(run_error)? {
         // No count judged yet: nothing says the stock is fine.
         None => Ok(Json(json!({
             "snapshot": null,
@@ -97,9 +106,11 @@ async fn list(
                         Shopsense.Inventory.Snapshot event) once a forecast is live",
         }))),
         Some((latest, alerts, matching)) => {
-            // `count` listed of `matching`: a caller sees when `limit` cut the list.
-            let mut answer =
-                json!({ "snapshot": latest, "count": alerts.len(), "matching": matching, "alerts": alerts });
+            // `count` listed of `matching` from `offset`: a caller sees when `limit` cut the list,
+            // and asks for the next page from `offset + count`.
+            let mut answer = json!({
+                "snapshot": latest, "offset": offset, "count": alerts.len(), "matching": matching, "alerts": alerts
+            });
             if let Some(warning) = not_judged_warning(&latest) {
                 answer["warning"] = json!(warning);
             }

@@ -239,6 +239,14 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         "the cut is visible: {first}"
     );
     assert_eq!(first["alerts"][0], body["alerts"][0]);
+    let (_, second) = send(&router, get("/api/alerts?limit=1&offset=1")).await;
+    assert_eq!(
+        (&second["offset"], &second["alerts"][0]),
+        (&json!(1), &body["alerts"][1]),
+        "the next page: {second}"
+    );
+    let (status, _) = send(&router, get("/api/alerts?offset=-1")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let out_of_stock: HashSet<String> = body["snapshot"]["out_of_stock"]
         .as_array()
         .unwrap()

@@ -62,8 +62,12 @@ pub struct Alert {
     pub inventory_position: u64,
     /// The lead time used (the row's, or the policy's default).
     pub lead_time_days: u32,
-    /// The service level used (the row's, or the policy's default).
+    /// The service level asked for (the row's, or the policy's default).
     pub service_level: f64,
+    /// The level the safety stock was read at when it is not `service_level`: above 0.99 the
+    /// backtests hold too few windows to say more, so 0.999 reads the 99th percentile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_level_read_as: Option<f64>,
     /// Forecast units over the lead time.
     pub lead_time_demand: f64,
     /// Units held against forecast error over the lead time at the service level.
@@ -73,7 +77,8 @@ pub struct Alert {
     /// Forecast units over the lead time and the cover days, plus the safety stock: what an
     /// order brings the position up to.
     pub order_up_to: f64,
-    /// Calendar days from tomorrow that `on_hand` lasts at the forecast.
+    /// Calendar days from tomorrow that `on_hand` lasts at the forecast, closed days included
+    /// (on them the forecast is 0, so stock lasts through them).
     pub days_of_cover: u32,
     /// The stock outlasts the forecast: `days_of_cover` is the forecast's length, a lower bound.
     pub days_of_cover_capped: bool,

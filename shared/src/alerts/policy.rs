@@ -357,6 +357,7 @@ impl AlertPolicy {
             inventory_position: position,
             lead_time_days,
             service_level,
+            service_level_read_as: read_as,
             lead_time_demand,
             safety_stock,
             reorder_point,
@@ -550,6 +551,11 @@ mod tests {
         };
         let (p99, p999) = (at(0.99), at(0.999));
         assert_eq!(p99.reorder_point, p999.reorder_point);
+        assert_eq!(
+            (p99.service_level_read_as, p999.service_level_read_as),
+            (None, Some(0.99)),
+            "a field says it too"
+        );
         assert!(!p99.reason.contains("read as"), "{}", p99.reason);
         assert!(
             p999.reason.ends_with(

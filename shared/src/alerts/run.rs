@@ -538,6 +538,7 @@ pub async fn open_alerts(
     store: &Arc<dyn DocumentStore>,
     severity: Option<Severity>,
     sku: Option<&str>,
+    offset: usize,
     limit: usize,
 ) -> Result<Option<(LatestSnapshot, Vec<StoredAlert>, usize)>, AlertRunError> {
     let Some(latest) = store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? else { return Ok(None) };
@@ -562,7 +563,7 @@ pub async fn open_alerts(
             .then_with(|| a.alert.sku.cmp(&b.alert.sku))
     });
     let matching = alerts.len();
-    alerts.truncate(limit);
+    let alerts: Vec<StoredAlert> = alerts.into_iter().skip(offset).take(limit).collect();
     Ok(Some((latest, alerts, matching)))
 }
 
@@ -707,9 +708,15 @@ mod tests {
         }
         let latest = LatestSnapshot { snapshot_id: "s1".into(), ..LatestSnapshot::default() };
         store.upsert(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest).unwrap()).await.unwrap();
-        let (_, alerts, matching) = open_alerts(&store, None, None, 10).await.unwrap().unwrap();
+        let (_, alerts, matching) = open_alerts(&store, None, None, 0, 10).await.unwrap().unwrap();
         let order: Vec<&str> = alerts.iter().map(|a| a.alert.sku.as_str()).collect();
         assert_eq!((order, matching), (vec!["FAST", "A-SLOW", "MID"], 3));
+        let (_, page, matching) = open_alerts(&store, None, None, 1, 1).await.unwrap().unwrap();
+        assert_eq!(
+            (page[0].alert.sku.as_str(), page.len(), matching),
+            ("A-SLOW", 1, 3),
+            "the second page of one"
+        );
     }
 
     #[test]
