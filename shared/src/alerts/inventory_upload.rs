@@ -60,6 +60,12 @@ impl InventorySnapshot {
                 (snapshot, None) => Ok(snapshot),
             };
         }
+        // A JSON array of rows is read as ingest reads it.
+        if table.format == TableFormat::JsonLines
+            && let Some(lines) = crate::ingest::format::array_as_json_lines(&table.bytes)
+        {
+            return Self::parse_table(file, &lines, table.format, mapping, id);
+        }
         Self::parse_table(file, &table.bytes, table.format, mapping, id)
     }
 

@@ -84,7 +84,7 @@ pub fn decode(
     } else if name.ends_with(".jsonl")
         || name.ends_with(".ndjson")
         || name.ends_with(".json")
-        || without_bom(&bytes).iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        || matches!(without_bom(&bytes).iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
     {
         TableFormat::JsonLines
     } else {
@@ -138,6 +138,24 @@ pub fn items_as_json_lines(document: &serde_json::Map<String, serde_json::Value>
         lines.push(b'\n');
     }
     lines
+}
+
+/// A JSON array of objects (`[{...}, {...}]`, what many tools export as "JSON") as JSON lines,
+/// one element per line, so its rows are numbered by their place in the array; `None` for
+/// anything else.
+#[must_use]
+pub fn array_as_json_lines(bytes: &[u8]) -> Option<Vec<u8>> {
+    let text = without_bom(bytes);
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+        return None;
+    }
+    let serde_json::Value::Array(elements) = serde_json::from_slice(text).ok()? else { return None };
+    let mut lines = Vec::with_capacity(bytes.len());
+    for element in &elements {
+        serde_json::to_writer(&mut lines, element).ok()?;
+        lines.push(b'\n');
+    }
+    Some(lines)
 }
 
 /// `bytes` without a leading UTF-8 byte-order mark (some exporters write one; it is not data).

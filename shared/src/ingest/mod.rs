@@ -151,6 +151,12 @@ pub fn parse_upload(
         Ok(decoded) => decoded,
         Err(error) => return Ok(failed(error, None, raw.starts_with(&[0x1f, 0x8b]))),
     };
+    // A JSON array of objects is the rows of its elements.
+    if decoded.format == TableFormat::JsonLines
+        && let Some(lines) = format::array_as_json_lines(&decoded.bytes)
+    {
+        decoded.bytes = lines;
+    }
     // An inventory snapshot in its event's shape is the rows of its items, as the alerts read it.
     if kind == UploadKind::Inventory
         && decoded.format == TableFormat::JsonLines

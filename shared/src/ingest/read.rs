@@ -353,6 +353,11 @@ pub fn read_json_lines(
                 // A JSON number has a decimal point whatever the folder's text convention: say
                 // it in that convention, since the text is read with it (`2.55` under a decimal
                 // comma was refused as not a number).
+                // A code written as a float (`21794.0`: pandas turns a column of numeric codes with
+                // a gap into floats) is the code `21794`, as it is in a CSV.
+                Value::Number(n) if spec.ty == ColumnType::Text => {
+                    Some(n.as_f64().and_then(integral_text).unwrap_or_else(|| n.to_string()))
+                }
                 Value::Number(n) => Some(n.to_string().replace('.', &mapping.decimal_char().to_string())),
                 Value::Bool(b) => Some(b.to_string()),
                 Value::Array(_) | Value::Object(_) => {
@@ -379,17 +384,22 @@ pub fn read_json_lines(
     if rows == 0 {
         return Err(FileError::new(file, "empty_file", "no JSON lines"));
     }
-    let missing: Vec<&str> = columns
+    // A key the mapping names must be there, as a CSV's or Parquet file's column must: a
+    // misspelt name would otherwise leave the column empty without a word.
+    let missing: Vec<String> = columns
         .iter()
         .zip(&seen)
-        .filter(|(spec, seen)| spec.required && !**seen)
-        .map(|(spec, _)| spec.name)
+        .filter(|(spec, seen)| !**seen && (spec.required || mapping.columns.contains_key(spec.name)))
+        .map(|(spec, _)| match mapping.columns.get(spec.name) {
+            Some(name) => format!("{} ({name:?} from the mapping)", spec.name),
+            None => spec.name.to_owned(),
+        })
         .collect();
     if !missing.is_empty() {
         return Err(FileError::new(
             file,
             "missing_columns",
-            format!("no line has the required key(s) {}", missing.join(", ")),
+            format!("no line has the key(s) {}", missing.join(", ")),
         ));
     }
     Ok(rows)
@@ -516,6 +526,15 @@ pub fn read_parquet(
                 FileError::new(file, "wrong_column_type", format!("column {:?}: {message}", header[*i]))
                     .at_column(spec.name)
             })?),
+            // A code written as a float is the code: `21794.0` is `21794` (as in a JSON line).
+            dtype if dtype.is_float() && spec.ty == ColumnType::Text => {
+                column.cast(&DataType::Float64).and_then(|c| {
+                    Ok(c.f64()?
+                        .iter()
+                        .map(|v| v.map(|v| integral_text(v).unwrap_or_else(|| v.to_string())))
+                        .collect::<StringChunked>())
+                })
+            }
             dtype if (dtype.is_float() || dtype.is_decimal()) && mapping.decimal_char() != '.' => {
                 let decimal = mapping.decimal_char().to_string();
                 column.cast(&DataType::String).and_then(|c| {
@@ -549,6 +568,11 @@ pub fn read_parquet(
         sink.row(row as u64 + 1, &cells, hasher.finish(), &raw);
     }
     Ok(height as u64)
+}
+
+/// A float with no fraction as an integer's text (`21794.0` -> `21794`), `None` otherwise.
+fn integral_text(value: f64) -> Option<String> {
+    (value.fract() == 0.0 && value.abs() < 1e15).then(|| format!("{value:.0}"))
 }
 
 /// A Parquet date or date-time column as [`TYPED_TIMESTAMP_FORMAT`] text of its local wall-clock

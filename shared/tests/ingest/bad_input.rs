@@ -191,6 +191,33 @@ async fn invalid_json_lines_are_quarantined_with_their_line() {
 }
 
 #[tokio::test]
+async fn a_json_array_float_codes_and_a_misspelt_mapped_key_read_as_in_a_csv() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    // An array of objects, a code written as a float (pandas' `21794.0`).
+    let array = r#"[
+        {"InvoiceNo": 536365, "StockCode": 21794.0, "Quantity": 6, "InvoiceDate": "2010-12-01 08:26:00", "UnitPrice": 2.55, "CustomerID": 17850},
+        {"InvoiceNo": 536365, "StockCode": "85123A", "Quantity": 6, "InvoiceDate": "2010-12-01 08:26:00", "UnitPrice": 2.55, "CustomerID": 17850}
+    ]"#;
+    let report = upload(&ingestor, "transactions/export.json", array, &options()).await;
+    assert_eq!((report.rows_read, report.rows_accepted), (2, 2), "{:?}", report.error);
+    let frame = crate::support::silver(&blobs, &report).await;
+    let codes: Vec<&str> = frame.column("stock_code").unwrap().str().unwrap().iter().flatten().collect();
+    let invoices: Vec<&str> = frame.column("invoice").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!((codes, invoices), (vec!["21794", "85123A"], vec!["536365", "536365"]));
+    // A key the mapping names that no line has fails the file, as a missing CSV column does.
+    let mapping = shopsense::ingest::Mapping {
+        columns: [("customer_id".to_owned(), "Kundennr".to_owned())].into(),
+        ..shopsense::ingest::Mapping::default()
+    };
+    let mapped = IngestOptions { mapping: Some(mapping), ..options() };
+    let line = r#"{"InvoiceNo": "1", "StockCode": "A", "Quantity": 1, "InvoiceDate": "2010-12-01 08:26:00", "UnitPrice": 1.0, "Kunde": "7"}"#;
+    let report = upload(&ingestor, "transactions/de.jsonl", format!("{line}\n"), &mapped).await;
+    let error = report.error.expect("refused");
+    assert_eq!(error.code, "missing_columns");
+    assert!(error.message.contains("Kundennr"), "{error}");
+}
+
+#[tokio::test]
 async fn a_failed_upload_is_read_again_once_its_folder_mapping_is_fixed() {
     // A German export under a capitalised folder: without a mapping its header is unknown.
     let (_dir, _blobs, ingestor) = ingestor().await;

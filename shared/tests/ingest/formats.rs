@@ -208,6 +208,16 @@ async fn typed_parquet_timestamps_are_read_at_their_zones_clock_whatever_the_tex
     let naive = upload(&ingestor, "transactions/naive.parquet", fixture("typed_naive.parquet"), &dated).await;
     assert_eq!(naive.rows_accepted, 3, "{:?}", naive.error);
     assert_eq!(times(&silver(&blobs, &naive).await), local);
+    // Codes pandas wrote as floats (a column of numbers with a gap): `21794.0` is `21794`.
+    let floats =
+        upload(&ingestor, "transactions/f.parquet", fixture("float_codes.parquet"), &options()).await;
+    assert_eq!((floats.rows_read, floats.rows_accepted), (2, 2), "{:?}", floats.error);
+    let frame = silver(&blobs, &floats).await;
+    let text = |name: &str| frame.column(name).unwrap().str().unwrap().get(0).unwrap().to_owned();
+    assert_eq!(
+        (text("stock_code"), text("invoice"), text("customer_id")),
+        ("21794".into(), "536520".into(), "17850".into())
+    );
 }
 
 #[tokio::test]
