@@ -130,6 +130,25 @@ async fn a_windows_1252_export_and_utf16_unicode_text_give_the_same_silver_rows_
     assert!(report.summary().contains("text read as windows-1252"), "{}", report.summary());
     assert!(content(&silver(&blobs, &report).await).equals_missing(&expected));
 
+    // A file with more UTF-8 than not stays UTF-8, its other rows refused; sent again under a
+    // mapping that names the encoding, the same bytes are read again, whole.
+    let mut mixed = utf8.clone().into_bytes();
+    mixed.extend(
+        encoding_rs::WINDOWS_1252
+            .encode("536999,21212,CAFÉ CRÈME,1,2010-12-01 09:00:00,1.0,17850.0,United Kingdom\n")
+            .0
+            .iter(),
+    );
+    let first = upload(&ingestor, "transactions/mixed.csv", mixed.clone(), &options()).await;
+    assert_eq!((first.rows_quarantined, first.quarantined_by_reason.get("invalid_utf8")), (1, Some(&1)));
+    let cp1252 = IngestOptions {
+        mapping: Some(Mapping { encoding: Some("windows-1252".into()), ..Mapping::default() }),
+        ..options()
+    };
+    let again = upload(&ingestor, "transactions/mixed.csv", mixed, &cp1252).await;
+    assert!(!again.duplicate_upload, "read again under the new mapping");
+    assert_eq!(again.rows_quarantined, 0, "{:?}", again.quarantine_sample);
+
     // Excel's "Unicode text": UTF-16LE with a byte-order mark, tab-separated (quoted commas kept).
     let tab_separated: String = utf8
         .lines()
