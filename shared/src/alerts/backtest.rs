@@ -144,7 +144,7 @@ pub struct BacktestReport {
     pub refits: usize,
     /// Calendar days each refit forecasts.
     pub forecast_horizon: usize,
-    /// Ours at `service_level`, ours at `compare_service_level`, naive.
+    /// Ours at `service_level`, ours at `compare_service_level` (when it is another), naive.
     pub policies: Vec<PolicyOutcome>,
     /// Seconds spent fitting and forecasting.
     pub fit_seconds: f64,
@@ -227,7 +227,13 @@ impl BacktestParams {
         let fit_seconds = fitting.elapsed().as_secs_f64();
 
         let mut policies = Vec::new();
-        for level in [self.service_level, self.compare_service_level] {
+        // The comparison level only when it is another (`--service-level 0.8` printed two rows).
+        let levels = if self.compare_service_level == self.service_level {
+            vec![self.service_level]
+        } else {
+            vec![self.service_level, self.compare_service_level]
+        };
+        for level in levels {
             let policy = self.policy(level);
             let mut total = Tally::default();
             for (s, demand) in panel.values.iter().enumerate() {
