@@ -5,7 +5,10 @@
 //! at least [`WEEKLY_CLOSURE_MIN_CLOSED_SHARE`] of its occurrences (and seen at least twice) is a
 //! weekly closure, forecast 0; any other closed day is a one-off (holiday) and is removed from the
 //! training series, which is the sequence of open days. Future one-off closures cannot be known,
-//! so every future day that is not a weekly closure is forecast as open.
+//! so every future day that is not a weekly closure is forecast as open, but for a closure of at
+//! least [`ANNUAL_CLOSURE_MIN_DAYS`] days in a row: a shop that shut for Christmas (Online Retail:
+//! 2010-12-23 to 2011-01-04) or a summer fortnight is taken to shut on the same dates a year later,
+//! forecast 0 then. Shorter closures (a bank holiday, Easter, which moves) are not carried over.
 //!
 //! Two guards keep the rule for what it is meant for, a shop's whole range, when the history is a
 //! few slow SKUs (one SKU selling every eighth day would otherwise have every day without a sale
@@ -25,6 +28,10 @@ use serde::{Deserialize, Serialize};
 
 /// A weekday closed on at least this share of its occurrences is a weekly closure.
 pub const WEEKLY_CLOSURE_MIN_CLOSED_SHARE: f64 = 0.9;
+
+/// A run of at least this many closed days in a row (weekly closures inside it counted) recurs on
+/// the same dates a year later.
+pub const ANNUAL_CLOSURE_MIN_DAYS: usize = 7;
 
 /// A day (or a weekday's run of days) without sales is a closure only when that little trade
 /// would have at most this probability were the shop open.
@@ -174,10 +181,42 @@ impl TradingCalendar {
         add_days(self.first, self.open.len().saturating_sub(1))
     }
 
-    /// The `horizon` days after the span with their slots (`None`: weekly closure, forecast 0).
+    /// The `horizon` days after the span with their slots (`None`: a weekly or an annual
+    /// closure, forecast 0).
     #[must_use]
     pub fn future(&self, horizon: usize) -> Vec<(NaiveDate, Option<u8>)> {
-        (1..=horizon).map(|h| add_days(self.last(), h)).map(|d| (d, self.slot(d))).collect()
+        let annual = self.annual_closures();
+        (1..=horizon)
+            .map(|h| add_days(self.last(), h))
+            .map(|d| {
+                let a_year_before =
+                    d.with_year(d.year() - 1).or_else(|| d.pred_opt()?.with_year(d.year() - 1));
+                let shut =
+                    a_year_before.is_some_and(|b| annual.iter().any(|(from, to)| (*from..=*to).contains(&b)));
+                (d, if shut { None } else { self.slot(d) })
+            })
+            .collect()
+    }
+
+    /// The runs of at least [`ANNUAL_CLOSURE_MIN_DAYS`] closed days (first and last day), but for
+    /// one at the span's start (before the shop's first sale is no closure).
+    #[must_use]
+    pub fn annual_closures(&self) -> Vec<(NaiveDate, NaiveDate)> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        for (i, &open) in self.open.iter().chain(std::iter::once(&true)).enumerate() {
+            match (open, start) {
+                (false, None) => start = Some(i),
+                (true, Some(from)) => {
+                    if from > 0 && i - from >= ANNUAL_CLOSURE_MIN_DAYS && i < self.open.len() {
+                        runs.push((self.date(from), self.date(i - 1)));
+                    }
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        runs
     }
 
     /// Whether each of the `horizon` days after the history is open.
@@ -332,6 +371,28 @@ mod tests {
         assert!(binomial_at_most(0, 53, 0.98) < 1e-80);
         assert_eq!(binomial_at_most(0, 5, 1.0), 0.0);
         assert_eq!(binomial_at_most(0, 5, 0.0), 1.0);
+    }
+
+    #[test]
+    fn a_closure_of_a_week_or_more_recurs_a_year_later_and_a_shorter_one_does_not() {
+        // A year from 2010-12-01, shut 2010-12-23..2011-01-04 (13 days) and Easter (4 days).
+        let first = day("2010-12-01");
+        let span = usize::try_from((day("2011-12-09") - first).num_days()).unwrap() + 1;
+        let shut = |d: NaiveDate| {
+            (day("2010-12-23")..=day("2011-01-04")).contains(&d)
+                || (day("2011-04-22")..=day("2011-04-25")).contains(&d)
+        };
+        let traded: Vec<bool> = (0..span).map(|i| !shut(add_days(first, i))).collect();
+        let calendar = TradingCalendar::infer(first, &traded);
+        assert_eq!(calendar.annual_closures(), [(day("2010-12-23"), day("2011-01-04"))]);
+        let future = calendar.future(40);
+        let closed: Vec<NaiveDate> = future.iter().filter(|(_, s)| s.is_none()).map(|(d, _)| *d).collect();
+        let expected: Vec<NaiveDate> = (0..13).map(|i| add_days(day("2011-12-23"), i)).collect();
+        assert_eq!(closed, expected);
+        assert_eq!(calendar.future_open(40).iter().filter(|o| !**o).count(), 13);
+        // A history starting with quiet days (before the first sale) carries nothing over.
+        let late_start: Vec<bool> = (0..span).map(|i| i >= 10).collect();
+        assert!(TradingCalendar::infer(first, &late_start).annual_closures().is_empty());
     }
 
     #[test]
