@@ -181,19 +181,25 @@ impl TradingCalendar {
         add_days(self.first, self.open.len().saturating_sub(1))
     }
 
-    /// The `horizon` days after the span with their slots (`None`: a weekly or an annual
-    /// closure, forecast 0).
+    /// The `horizon` days after the span with their slots (`None`: weekly closure, forecast 0).
+    /// The models step through these open days; an annual closure among them is forecast and
+    /// then set to 0 ([`Self::annual_closed`]), so a closure ahead changes no fit.
     #[must_use]
     pub fn future(&self, horizon: usize) -> Vec<(NaiveDate, Option<u8>)> {
+        (1..=horizon).map(|h| add_days(self.last(), h)).map(|d| (d, self.slot(d))).collect()
+    }
+
+    /// Whether each of the `horizon` days after the span falls in an annual closure: a year
+    /// after a day of one of [`Self::annual_closures`] (29 February: a year after the 28th).
+    #[must_use]
+    pub fn annual_closed(&self, horizon: usize) -> Vec<bool> {
         let annual = self.annual_closures();
         (1..=horizon)
             .map(|h| add_days(self.last(), h))
             .map(|d| {
                 let a_year_before =
                     d.with_year(d.year() - 1).or_else(|| d.pred_opt()?.with_year(d.year() - 1));
-                let shut =
-                    a_year_before.is_some_and(|b| annual.iter().any(|(from, to)| (*from..=*to).contains(&b)));
-                (d, if shut { None } else { self.slot(d) })
+                a_year_before.is_some_and(|b| annual.iter().any(|(from, to)| (*from..=*to).contains(&b)))
             })
             .collect()
     }
@@ -219,10 +225,12 @@ impl TradingCalendar {
         runs
     }
 
-    /// Whether each of the `horizon` days after the history is open.
+    /// Whether each of the `horizon` days after the history is open: neither a weekly nor an
+    /// annual closure.
     #[must_use]
     pub fn future_open(&self, horizon: usize) -> Vec<bool> {
-        self.future(horizon).iter().map(|(_, slot)| slot.is_some()).collect()
+        let shut = self.annual_closed(horizon);
+        self.future(horizon).iter().zip(shut).map(|((_, slot), shut)| slot.is_some() && !shut).collect()
     }
 
     /// Indices (into the span) of open days, and their slots.
@@ -386,10 +394,13 @@ mod tests {
         let calendar = TradingCalendar::infer(first, &traded);
         assert_eq!(calendar.annual_closures(), [(day("2010-12-23"), day("2011-01-04"))]);
         let future = calendar.future(40);
-        let closed: Vec<NaiveDate> = future.iter().filter(|(_, s)| s.is_none()).map(|(d, _)| *d).collect();
+        let shut = calendar.annual_closed(40);
+        let closed: Vec<NaiveDate> =
+            future.iter().zip(&shut).filter(|(_, s)| **s).map(|((d, _), _)| *d).collect();
         let expected: Vec<NaiveDate> = (0..13).map(|i| add_days(day("2011-12-23"), i)).collect();
         assert_eq!(closed, expected);
         assert_eq!(calendar.future_open(40).iter().filter(|o| !**o).count(), 13);
+        assert!(future.iter().all(|(_, slot)| slot.is_some()), "the models' steps are the weekly calendar's");
         // A history starting with quiet days (before the first sale) carries nothing over.
         let late_start: Vec<bool> = (0..span).map(|i| i >= 10).collect();
         assert!(TradingCalendar::infer(first, &late_start).annual_closures().is_empty());

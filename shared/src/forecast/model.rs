@@ -194,7 +194,8 @@ impl ForecasterParams {
         let (open_days, slots) = calendar.open_days();
         // Methods are chosen, and the level model fitted, for at most `max_fit_horizon` days.
         let fit_horizon = self.horizon.min(self.max_fit_horizon);
-        let steps = calendar.future_open(fit_horizon).iter().filter(|&&open| open).count();
+        // Steps through the weekly calendar's open days: a closure ahead changes no fit.
+        let steps = calendar.future(fit_horizon).iter().filter(|(_, slot)| slot.is_some()).count();
         let series: Vec<Vec<f64>> =
             panel.values.iter().map(|v| open_days.iter().map(|&d| v[d]).collect()).collect();
         let future: Vec<u8> = calendar.future(fit_horizon).iter().filter_map(|(_, slot)| *slot).collect();
@@ -623,7 +624,11 @@ impl ForecastModel {
         let open_slots: Vec<u8> = sized.iter().filter_map(|(_, s)| *s).collect();
         let size_days = sized.iter().take(self.params.horizon).filter(|(_, s)| s.is_some()).count();
         let future = &sized[..horizon];
-        let open_days: Vec<bool> = future.iter().map(|(_, s)| s.is_some()).collect();
+        // An annual closure ([`TradingCalendar::annual_closed`]) is forecast 0; its step is taken
+        // all the same, so the days after it read what they did without it.
+        let shut = self.calendar.annual_closed(horizon);
+        let open_days: Vec<bool> =
+            future.iter().zip(&shut).map(|((_, s), &shut)| s.is_some() && !shut).collect();
         let skus = self
             .skus
             .par_iter()
@@ -637,7 +642,14 @@ impl ForecastModel {
                 let mut next = open.into_iter();
                 let mean: Vec<f64> = future
                     .iter()
-                    .map(|(_, s)| if s.is_some() { next.next().unwrap_or(0.0) } else { 0.0 })
+                    .zip(&shut)
+                    .map(|((_, s), &shut)| {
+                        if s.is_none() {
+                            return 0.0;
+                        }
+                        let value = next.next().unwrap_or(0.0);
+                        if shut { 0.0 } else { value }
+                    })
                     .collect();
                 let quantiles = levels
                     .iter()
