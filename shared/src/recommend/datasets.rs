@@ -49,32 +49,19 @@ pub fn movielens_100k(data_dir: &Path) -> Result<Vec<Record>> {
 /// I/O, or a row whose quantity, price or date does not parse.
 pub fn online_retail(data_dir: &Path) -> Result<(Vec<Record>, HashMap<String, String>)> {
     let path = data_dir.join("online_retail/online_retail.csv.gz");
-    let name = path.display().to_string();
-    let mut csv = csv::Reader::from_reader(open_gz(&path)?);
     let mut pairs: HashMap<(String, String), (HashSet<String>, i64)> = HashMap::new();
     let mut order = Vec::new();
     let mut descriptions: HashMap<String, String> = HashMap::new();
-    for (n, row) in csv.records().enumerate() {
-        let line = n as u64 + 2;
-        let invalid = |column: &str, reason: String| RecommendError::InvalidRow {
-            file: name.clone(),
-            line,
-            column: column.into(),
-            reason,
-        };
-        let row = row.map_err(|e| invalid("row", e.to_string()))?;
-        let field = |i: usize| row.get(i).unwrap_or("").trim();
-        let (invoice, code, description, quantity, date, price, customer) =
-            (field(0), field(1), field(2), field(3), field(4), field(5), field(6));
+    each_retail_row(open_gz(&path)?, &path, |row| {
+        let (invoice, code, description, customer) = (row.field(0), row.field(1), row.field(2), row.field(6));
         if customer.is_empty() || invoice.starts_with('C') {
-            continue;
+            return Ok(());
         }
-        let quantity: f64 = quantity.parse().map_err(|_| invalid("Quantity", format!("`{quantity}`")))?;
-        let price: f64 = price.parse().map_err(|_| invalid("UnitPrice", format!("`{price}`")))?;
+        let (quantity, price) = (row.number(3, "Quantity")?, row.number(5, "UnitPrice")?);
         if quantity <= 0.0 || price <= 0.0 {
-            continue;
+            return Ok(());
         }
-        let ts = parse_time(date).ok_or_else(|| invalid("InvoiceDate", format!("`{date}`")))?;
+        let ts = row.time(4, "InvoiceDate")?;
         let customer = customer.strip_suffix(".0").unwrap_or(customer).to_owned();
         if !description.is_empty() {
             descriptions.entry(code.to_owned()).or_insert_with(|| description.to_owned());
@@ -90,7 +77,8 @@ pub fn online_retail(data_dir: &Path) -> Result<(Vec<Record>, HashMap<String, St
                 pairs.insert(key, (HashSet::from([invoice.to_owned()]), ts));
             }
         }
-    }
+        Ok(())
+    })?;
     let records = order
         .into_iter()
         .map(|key| {
@@ -109,8 +97,7 @@ pub fn online_retail(data_dir: &Path) -> Result<(Vec<Record>, HashMap<String, St
 /// # Errors
 /// I/O, or a row whose quantity, price or date does not parse.
 pub fn online_retail_baskets(path: &Path) -> Result<Vec<Record>> {
-    let name = path.display().to_string();
-    let reader: Box<dyn Read> = if name.ends_with(".gz") {
+    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(open_gz(path)?)
     } else {
         Box::new(
@@ -118,33 +105,79 @@ pub fn online_retail_baskets(path: &Path) -> Result<Vec<Record>> {
                 .map_err(|source| RecommendError::Io { path: path.to_owned(), source })?,
         )
     };
-    let mut csv = csv::Reader::from_reader(reader);
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut records = Vec::new();
-    for (n, row) in csv.records().enumerate() {
-        let line = n as u64 + 2;
-        let invalid = |column: &str, reason: String| RecommendError::InvalidRow {
-            file: name.clone(),
-            line,
-            column: column.into(),
-            reason,
-        };
-        let row = row.map_err(|e| invalid("row", e.to_string()))?;
-        let field = |i: usize| row.get(i).unwrap_or("").trim();
-        let (invoice, code, quantity, date, price) = (field(0), field(1), field(3), field(4), field(5));
+    each_retail_row(reader, path, |row| {
+        let invoice = row.field(0);
         if invoice.starts_with(['C', 'c', 'A', 'a']) {
-            continue;
+            return Ok(());
         }
-        let quantity: f64 = quantity.parse().map_err(|_| invalid("Quantity", format!("`{quantity}`")))?;
-        let price: f64 = price.parse().map_err(|_| invalid("UnitPrice", format!("`{price}`")))?;
-        let sku = crate::sku::normalise_sku(code);
+        let (quantity, price) = (row.number(3, "Quantity")?, row.number(5, "UnitPrice")?);
+        let sku = crate::sku::normalise_sku(row.field(1));
         if quantity <= 0.0 || price <= 0.0 || !crate::ingest::transactions::is_product(&sku) {
-            continue;
+            return Ok(());
         }
-        let ts = parse_time(date).ok_or_else(|| invalid("InvoiceDate", format!("`{date}`")))?;
+        let ts = row.time(4, "InvoiceDate")?;
         if seen.insert((invoice.to_owned(), sku.clone())) {
             records.push(Record { user: invoice.to_owned(), item: sku, weight: 1.0, ts });
         }
-    }
+        Ok(())
+    })?;
     Ok(records)
+}
+
+/// One data row of an Online Retail layout CSV (`InvoiceNo,StockCode,Description,Quantity,
+/// InvoiceDate,UnitPrice,CustomerID,Country`), its errors naming file, line and column.
+struct RetailRow<'a> {
+    file: &'a Path,
+    line: u64,
+    row: csv::StringRecord,
+}
+
+impl RetailRow<'_> {
+    /// Field `i`, trimmed (empty when absent).
+    fn field(&self, i: usize) -> &str {
+        self.row.get(i).unwrap_or("").trim()
+    }
+
+    fn invalid(&self, column: &str, value: &str) -> RecommendError {
+        RecommendError::InvalidRow {
+            file: self.file.display().to_string(),
+            line: self.line,
+            column: column.into(),
+            reason: format!("`{value}`"),
+        }
+    }
+
+    /// Field `i` as a number.
+    fn number(&self, i: usize, column: &str) -> Result<f64> {
+        let text = self.field(i);
+        text.parse().map_err(|_| self.invalid(column, text))
+    }
+
+    /// Field `i` as a time (seconds).
+    fn time(&self, i: usize, column: &str) -> Result<i64> {
+        let text = self.field(i);
+        parse_time(text).ok_or_else(|| self.invalid(column, text))
+    }
+}
+
+/// Calls `visit` with every data row of an Online Retail layout CSV read from `reader`.
+fn each_retail_row(
+    reader: impl Read,
+    file: &Path,
+    mut visit: impl FnMut(&RetailRow<'_>) -> Result<()>,
+) -> Result<()> {
+    let mut csv = csv::Reader::from_reader(reader);
+    for (n, row) in csv.records().enumerate() {
+        let line = n as u64 + 2;
+        let row = row.map_err(|e| RecommendError::InvalidRow {
+            file: file.display().to_string(),
+            line,
+            column: "row".into(),
+            reason: e.to_string(),
+        })?;
+        visit(&RetailRow { file, line, row })?;
+    }
+    Ok(())
 }
