@@ -318,28 +318,20 @@ impl InventorySnapshot {
             // A pack of 1 orders as no pack does.
             .filter_map(|r| policy.pack_sizes.get(&r.sku).filter(|&&p| p > 1).map(|&p| (r.sku.as_str(), p)))
             .collect();
-        let defaults = super::policy::AlertPolicy::default();
-        let settings =
-            (policy.lead_time_days, policy.service_level, policy.cover_days, policy.overstock_cover_days);
-        if packs.is_empty()
-            && settings
-                == (
-                    defaults.lead_time_days,
-                    defaults.service_level,
-                    defaults.cover_days,
-                    defaults.overstock_cover_days,
-                )
-        {
+        let settings = |p: &super::policy::AlertPolicy| {
+            serde_json::json!({
+                "lead_time_days": p.lead_time_days,
+                "service_level": p.service_level,
+                "cover_days": p.cover_days,
+                "overstock_cover_days": p.overstock_cover_days,
+            })
+        };
+        let ours = settings(policy);
+        if packs.is_empty() && ours == settings(&super::policy::AlertPolicy::default()) {
             return self;
         }
-        let settings = serde_json::json!({
-            "lead_time_days": policy.lead_time_days,
-            "service_level": policy.service_level,
-            "cover_days": policy.cover_days,
-            "overstock_cover_days": policy.overstock_cover_days,
-            "pack_sizes": packs,
-        });
-        let text = format!("{}policy {settings}\n", canonical_content(&self.rows, self.as_of));
+        let packs = serde_json::json!(packs);
+        let text = format!("{}policy {ours}\npacks {packs}\n", canonical_content(&self.rows, self.as_of));
         self.id = crate::bronze::sha256_hex(text.as_bytes());
         self
     }

@@ -1,5 +1,6 @@
 //! The silver transaction batches as one frame of lines: each batch checked against the
-//! contract, overlapping invoices resolved (a newer batch replaces an invoice whole when it is the same upload path, else the lines of the SKUs it holds), a `date` column added, and the
+//! contract, overlapping invoices resolved (a newer batch replaces an invoice whole when it is
+//! the same upload path, else the lines of the SKUs it holds), a `date` column added, and the
 //! line predicates the feature tables share.
 
 use polars::prelude::*;

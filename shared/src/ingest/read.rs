@@ -350,14 +350,14 @@ pub fn read_json_lines(
             let text = index.and_then(|k| match &object[&keys[k]] {
                 Value::Null => None,
                 Value::String(s) => Some(s.clone()),
-                // A JSON number has a decimal point whatever the folder's text convention: say
-                // it in that convention, since the text is read with it (`2.55` under a decimal
-                // comma was refused as not a number).
                 // A code written as a float (`21794.0`: pandas turns a column of numeric codes with
                 // a gap into floats) is the code `21794`, as it is in a CSV.
                 Value::Number(n) if spec.ty == ColumnType::Text => {
                     Some(n.as_f64().and_then(integral_text).unwrap_or_else(|| n.to_string()))
                 }
+                // A JSON number has a decimal point whatever the folder's text convention: say
+                // it in that convention, since the text is read with it (`2.55` under a decimal
+                // comma was refused as not a number).
                 Value::Number(n) => Some(n.to_string().replace('.', &mapping.decimal_char().to_string())),
                 Value::Bool(b) => Some(b.to_string()),
                 Value::Array(_) | Value::Object(_) => {
