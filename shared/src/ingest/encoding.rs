@@ -133,7 +133,7 @@ fn decode(file: &str, encoding: &'static Encoding, body: &[u8]) -> Result<String
 }
 
 /// When NUL bytes make a file look binary: whether it reads as UTF-16 without a byte-order mark
-/// (every other byte NUL), and which order.
+/// (nine in ten bytes of one parity NUL), and which order.
 #[must_use]
 pub fn utf16_without_bom(bytes: &[u8]) -> Option<&'static str> {
     let head = &bytes[..bytes.len().min(8192) & !1];
