@@ -51,19 +51,10 @@ pub fn inventory_alert_router() -> Router<AppState> {
     Router::new().route("/inventory-alert", post(inventory_alert))
 }
 
-async fn list(
-    State(state): State<AppState>,
-    QueryParams(params): QueryParams,
-) -> Result<Json<Value>, ApiError> {
-    if let Some(unknown) =
-        params.keys().find(|k| !["severity", "sku", "limit", "offset"].contains(&k.as_str()))
-    {
-        return Err(ApiError::BadRequest {
-            message: format!("unknown query parameter {unknown:?}; allowed: severity, sku, limit, offset"),
-        });
-    }
-    let severity = match params.get("severity").map(String::as_str) {
-        None | Some("") => None,
+async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json<Value>, ApiError> {
+    params.only(&["severity", "sku", "limit", "offset"])?;
+    let severity = match params.get("severity") {
+        None => None,
         Some(text) => Some(
             [Severity::StockoutRisk, Severity::BelowReorderPoint, Severity::Overstock]
                 .into_iter()

@@ -24,9 +24,51 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     }
 }
 
-/// The query string's parameters, percent-decoded (a repeated one keeps its last value).
+/// The query string's parameters, percent-decoded; a parameter given twice is refused.
 #[derive(Debug)]
-pub struct QueryParams(pub HashMap<String, String>);
+pub struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    /// Refuses a parameter the route does not take, naming those it does.
+    ///
+    /// # Errors
+    /// [`ApiError::BadRequest`] naming the first unknown parameter.
+    pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        let mut names: Vec<&String> = self.0.keys().filter(|p| !allowed.contains(&p.as_str())).collect();
+        names.sort();
+        match names.first() {
+            Some(unknown) if allowed.is_empty() => Err(ApiError::BadRequest {
+                message: format!("unknown query parameter {unknown:?}; none is taken"),
+            }),
+            Some(unknown) => Err(ApiError::BadRequest {
+                message: format!("unknown query parameter {unknown:?}; allowed: {}", allowed.join(", ")),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The parameter's value. An empty one (`?severity=&k=`, what a form's blank field sends)
+    /// reads as not given, on every route alike.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A yes/no parameter: absent is no; bare (`?include_purchased`), `true`, `1` or `on` (a
+    /// ticked checkbox) is yes.
+    ///
+    /// # Errors
+    /// [`ApiError::BadRequest`] for any other value.
+    pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
+        match self.0.get(name).map(String::as_str) {
+            None | Some("false" | "0" | "off") => Ok(false),
+            Some("" | "true" | "1" | "on") => Ok(true),
+            Some(other) => {
+                Err(ApiError::BadRequest { message: format!("{name} must be true or false, got {other:?}") })
+            }
+        }
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;

@@ -13,8 +13,6 @@
 //!
 //! Parameters are checked here and named in 400s; the library builds the answers.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -40,34 +38,14 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::BadRequest { message: message.into() }
 }
 
-/// Refuses parameters other than `allowed`.
-fn only(params: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ApiError> {
-    match params.keys().find(|p| !allowed.contains(&p.as_str())) {
-        Some(unknown) if allowed.is_empty() => {
-            Err(bad(format!("unknown query parameter {unknown:?}; none is taken")))
-        }
-        Some(unknown) => {
-            Err(bad(format!("unknown query parameter {unknown:?}; allowed: {}", allowed.join(", "))))
-        }
-        None => Ok(()),
-    }
-}
-
-fn k_of(value: Option<&String>) -> Result<usize, ApiError> {
+/// The list length asked for: 10 when not given.
+fn k_of(value: Option<&str>) -> Result<usize, ApiError> {
     match value {
         None => Ok(10),
         Some(text) => match text.parse::<usize>() {
             Ok(k) if (1..=MAX_K).contains(&k) => Ok(k),
             _ => Err(bad(format!("k must be a whole number from 1 to {MAX_K}, got {text:?}"))),
         },
-    }
-}
-
-fn flag(name: &str, value: Option<&String>) -> Result<bool, ApiError> {
-    match value.map(String::as_str) {
-        None | Some("false" | "0") => Ok(false),
-        Some("true" | "1" | "") => Ok(true),
-        Some(other) => Err(bad(format!("{name} must be true or false, got {other:?}"))),
     }
 }
 
@@ -104,11 +82,11 @@ pub fn models_router() -> Router<AppState> {
 async fn customer(
     State(state): State<AppState>,
     PathParam(customer_id): PathParam,
-    QueryParams(params): QueryParams,
+    params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    only(&params, &["k", "include_purchased"])?;
+    params.only(&["k", "include_purchased"])?;
     let k = k_of(params.get("k"))?;
-    let include_purchased = flag("include_purchased", params.get("include_purchased"))?;
+    let include_purchased = params.flag("include_purchased")?;
     let customer_id = customer_id.trim();
     if customer_id.is_empty() {
         return Err(bad("the customer id is empty"));
@@ -122,9 +100,9 @@ async fn customer(
 async fn similar(
     State(state): State<AppState>,
     PathParam(sku): PathParam,
-    QueryParams(params): QueryParams,
+    params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    only(&params, &["k"])?;
+    params.only(&["k"])?;
     let k = k_of(params.get("k"))?;
     let sku = normalise_sku(&sku);
     let exclusions = state.exclusions().await?;
@@ -140,16 +118,17 @@ struct CartRequest {
     items: Vec<String>,
     /// A string, or a number as a shop's own JSON often writes its customer ids (`17850`).
     customer_id: Option<Value>,
-    k: Option<usize>,
+    /// Any JSON value, judged as the query's `k` is (a `5.5` or `"5"` gets the same message).
+    k: Option<Value>,
 }
 
 async fn cart(
     State(state): State<AppState>,
-    QueryParams(params): QueryParams,
+    params: QueryParams,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     // Everything is in the body: a `?k=` would otherwise be passed over without a word.
-    only(&params, &[])?;
+    params.only(&[])?;
     let request: CartRequest = serde_json::from_slice(&body).map_err(|e| {
         bad(format!("the body must be JSON like {{\"items\": [\"85123A\"], \"customer_id\": \"17850\", \"k\": 10}}: {e}"))
     })?;
@@ -166,7 +145,11 @@ async fn cart(
     if items.is_empty() {
         return Err(bad("items must name at least one SKU"));
     }
-    let k = k_of(request.k.map(|k| k.to_string()).as_ref())?;
+    let k = match &request.k {
+        None | Some(Value::Null) => k_of(None)?,
+        Some(Value::String(text)) => k_of(Some(text))?,
+        Some(other) => k_of(Some(&other.to_string()))?,
+    };
     let exclusions = state.exclusions().await?;
     let customer_id = match request.customer_id {
         None | Some(Value::Null) => None,
@@ -183,9 +166,9 @@ async fn cart(
 async fn segment(
     State(state): State<AppState>,
     PathParam(customer_id): PathParam,
-    QueryParams(params): QueryParams,
+    params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    only(&params, &[])?;
+    params.only(&[])?;
     let customer_id = customer_id.trim();
     if customer_id.is_empty() {
         return Err(bad("the customer id is empty"));
@@ -206,7 +189,7 @@ async fn segment(
     }
 }
 
-fn levels_of(value: Option<&String>) -> Result<Vec<f64>, ApiError> {
+fn levels_of(value: Option<&str>) -> Result<Vec<f64>, ApiError> {
     let Some(text) = value else { return Ok(vec![0.1, 0.5, 0.9]) };
     text.split(',')
         .map(|part| match part.trim().parse::<f64>() {
@@ -223,9 +206,9 @@ fn levels_of(value: Option<&String>) -> Result<Vec<f64>, ApiError> {
 async fn forecast(
     State(state): State<AppState>,
     PathParam(sku): PathParam,
-    QueryParams(params): QueryParams,
+    params: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    only(&params, &["horizon", "levels"])?;
+    params.only(&["horizon", "levels"])?;
     let horizon = match params.get("horizon") {
         None => 28,
         Some(text) => match text.parse::<usize>() {
@@ -317,11 +300,8 @@ fn units(value: f64) -> f64 {
     (value * 1e4).round() / 1e4
 }
 
-async fn models(
-    State(state): State<AppState>,
-    QueryParams(params): QueryParams,
-) -> Result<Json<Value>, ApiError> {
-    only(&params, &[])?;
+async fn models(State(state): State<AppState>, params: QueryParams) -> Result<Json<Value>, ApiError> {
+    params.only(&[])?;
     let registry = state.trainer.registry();
     let mut kinds = serde_json::Map::new();
     for kind in ModelKind::ALL {

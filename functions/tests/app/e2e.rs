@@ -279,6 +279,14 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert!(body["alerts"].as_array().unwrap().iter().all(|a| a["severity"] == "overstock"), "{body}");
     let (status, body) = send(&router, get("/api/alerts?severity=bogus")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A form's blank fields read as not given, on every route alike.
+    let (status, all) = send(&router, get("/api/alerts")).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let (status, blank) = send(&router, get("/api/alerts?severity=&sku=&limit=&offset=")).await;
+    assert_eq!(status, StatusCode::OK, "{blank}");
+    assert_eq!(blank["matching"], all["matching"], "{blank}");
+    let (status, body) = send(&router, get(&format!("/api/recommendations/customers/{customer}?k="))).await;
+    assert_eq!((status, &body["k"]), (StatusCode::OK, &json!(10)), "{body}");
     let (_, body) = send(&router, get("/api/recommendations/customers/nobody-at-all?k=20")).await;
     assert!(skus(&body).iter().all(|s| !out_of_stock.contains(s)), "out of stock recommended: {body}");
     let (_, body) = send(&router, get(&format!("/api/recommendations/customers/{customer}?k=20"))).await;
@@ -307,6 +315,9 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         ("{\"items\": []}", "at least one"),
         ("{oops", "must be JSON"),
         ("{\"items\": [\"A\"], \"k\": 0}", "k must be"),
+        // Named as the query's k is, not by the Rust type it is read into.
+        ("{\"items\": [\"A\"], \"k\": 5.5}", "k must be a whole number from 1 to 100, got \"5.5\""),
+        ("{\"items\": [\"A\"], \"k\": -1}", "k must be a whole number from 1 to 100, got \"-1\""),
         ("{\"items\": [\"A\"], \"customer_id\": [1]}", "customer_id must be a string or a number"),
     ] {
         let (status, answer) = send(&router, post("/api/recommendations/cart", body)).await;
