@@ -84,7 +84,7 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             message: format!("offset must be a whole number from 0, got {text:?}"),
         })?,
     };
-    let sku = params.get("sku").map(|s| normalise_sku(s)).filter(|s| !s.is_empty());
+    let sku = params.get("sku").map(normalise_sku).filter(|s| !s.is_empty());
     match open_alerts(&state.alerts, severity, sku.as_deref(), offset, limit).await.map_err(run_error)? {
         // No count judged yet: nothing says the stock is fine.
         None => Ok(Json(json!({

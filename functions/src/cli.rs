@@ -246,6 +246,26 @@ pub enum ModelsCommand {
     },
 }
 
+/// A time split of an Online Retail layout file for the recommender evaluations.
+#[derive(Debug, clap::Args)]
+pub struct TimeSplitArgs {
+    /// The raw transactions CSV (optionally .gz).
+    #[arg(long)]
+    pub transactions: PathBuf,
+    /// First day of the test invoices (default: the file's last 30 days).
+    #[arg(long)]
+    pub test_from: Option<chrono::NaiveDate>,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The cut-off.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), default_value_t = 10)]
+    pub k: usize,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// The evaluations.
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
@@ -289,23 +309,13 @@ pub enum EvalCommand {
     /// test invoice's SKUs shuffled (seed), the first 1 or 3 are the cart, the rest what it should
     /// suggest; prints hit rate, precision, recall, nDCG at k, coverage and the share of rare SKUs
     /// for the rule serving uses, the lift rule before it and the best sellers alone.
-    Cart {
-        /// The raw transactions CSV (optionally .gz).
-        #[arg(long)]
-        transactions: PathBuf,
-        /// First day of the test invoices (default: the file's last 30 days).
-        #[arg(long)]
-        test_from: Option<chrono::NaiveDate>,
-        /// Seed of the shuffles.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// The cut-off.
-        #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), default_value_t = 10)]
-        k: usize,
-        /// Print one JSON document instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Cart(TimeSplitArgs),
+    /// Similar items on a transactions file (UCI Online Retail layout): for each customer's test
+    /// invoice one seed SKU (seed), judged on the other SKUs that customer bought then and later;
+    /// prints hit rate, precision, recall, nDCG at k and coverage, overall and by the seed's
+    /// number of train buyers, for the rule serving uses, the cosine rule before it and the best
+    /// sellers alone.
+    Similar(TimeSplitArgs),
     /// Hold out the last days of a demand history, fit on the rest, print WAPE, bias, MASE,
     /// coverage and weekly WAPE. The panel is `--history <csv>` or built from raw transactions
     /// (`--transactions`, the UCI Online Retail layout, `--top` SKUs by net units).
@@ -593,9 +603,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Recommend { interactions, k, out, chronological } => {
             crate::commands::recommend::recommend(interactions, *k, out, *chronological)
         }
-        Command::Eval { which: EvalCommand::Cart { transactions, test_from, seed, k, json } } => {
-            crate::commands::recommend::eval_cart(transactions, *test_from, *seed, *k, *json)
-        }
+        Command::Eval { which: EvalCommand::Cart(args) } => crate::commands::recommend::eval_cart(args),
+        Command::Eval { which: EvalCommand::Similar(args) } => crate::commands::recommend::eval_similar(args),
         Command::Eval {
             which:
                 EvalCommand::Recommend {

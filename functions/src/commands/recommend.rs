@@ -19,9 +19,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+
+use crate::cli::TimeSplitArgs;
 use serde_json::json;
 use shopsense::forecast::panel::csv_field;
 use shopsense::recommend::data::{Interactions, Record, read_interactions_csv, write_interactions_csv};
+use shopsense::recommend::datasets::SaleLine;
 use shopsense::recommend::eval::{EvalReport, evaluate};
 use shopsense::recommend::hybrid::Validation;
 use shopsense::recommend::split::{SplitKind, split};
@@ -391,27 +394,34 @@ pub fn bench(data_dir: &Path, k: usize, as_json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `shopsense eval cart`: the cart-completion rule against the rule before it (lift) and the best
-/// sellers alone, on the invoices of an Online Retail layout file from `test_from` (default: its
-/// last 30 days), carts of 1 and 3 items ([`shopsense::recommend::cart`]).
-pub fn eval_cart(
-    transactions: &Path,
-    test_from: Option<chrono::NaiveDate>,
-    seed: u64,
-    k: usize,
-    as_json: bool,
-) -> anyhow::Result<()> {
-    use shopsense::recommend::cart;
-    let records = datasets::online_retail_baskets(transactions)
-        .with_context(|| format!("reading {}", transactions.display()))?;
-    let last = records.iter().map(|r| r.ts).max().context("the file holds no sale line of a product")?;
-    let cut = match test_from {
+/// Reads an Online Retail layout file's sale lines and splits them at `args.test_from` (default:
+/// the last 30 days): `(train, test, first test day)`.
+fn time_split(args: &TimeSplitArgs) -> anyhow::Result<(Vec<SaleLine>, Vec<SaleLine>, String)> {
+    let lines = datasets::online_retail_lines(&args.transactions)
+        .with_context(|| format!("reading {}", args.transactions.display()))?;
+    let last = lines.iter().map(|l| l.ts).max().context("the file holds no sale line of a product")?;
+    let cut = match args.test_from {
         Some(day) => day.and_hms_opt(0, 0, 0).map_or(last, |t| t.and_utc().timestamp()),
         None => last - 30 * 86_400,
     };
-    let (train, test): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| r.ts < cut);
+    let (train, test): (Vec<SaleLine>, Vec<SaleLine>) = lines.into_iter().partition(|l| l.ts < cut);
     anyhow::ensure!(!train.is_empty(), "no invoice before the test period: pick a later --test-from");
-    let test = cart::baskets_of(&test);
+    let from =
+        chrono::DateTime::from_timestamp(cut, 0).map(|t| t.date_naive().to_string()).unwrap_or_default();
+    Ok((train, test, from))
+}
+
+/// `shopsense eval cart`: the cart-completion rule against the rule before it (lift) and the best
+/// sellers alone, on the invoices of an Online Retail layout file from `test_from` (default: its
+/// last 30 days), carts of 1 and 3 items ([`shopsense::recommend::cart`]).
+pub fn eval_cart(args: &TimeSplitArgs) -> anyhow::Result<()> {
+    use shopsense::recommend::cart;
+    let (train, test, from) = time_split(args)?;
+    let invoices = |lines: Vec<SaleLine>| -> Vec<Record> {
+        lines.into_iter().map(|l| Record { user: l.invoice, item: l.sku, weight: 1.0, ts: l.ts }).collect()
+    };
+    let (train, test) = (invoices(train), cart::baskets_of(&invoices(test)));
+    let (k, seed) = (args.k, args.seed);
     let rules = [None, Some(cart::lift_params()), Some(cart::basket_params())];
     let mut rows = Vec::new();
     for cart_items in [1, 3] {
@@ -419,9 +429,7 @@ pub fn eval_cart(
             rows.push(cart::evaluate(&train, &test, rule.as_ref(), cart_items, k, seed)?);
         }
     }
-    let from =
-        chrono::DateTime::from_timestamp(cut, 0).map(|t| t.date_naive().to_string()).unwrap_or_default();
-    if as_json {
+    if args.json {
         println!(
             "{}",
             json!({ "test_from": from, "k": k, "seed": seed, "test_invoices": test.len(), "rows": rows })
@@ -449,6 +457,40 @@ pub fn eval_cart(
             r.ndcg,
             r.coverage,
             r.rare_share
+        );
+    }
+    Ok(())
+}
+
+/// `shopsense eval similar`: the similar-items rule against the cosine rule before it and the best
+/// sellers alone, on the customers' invoices of an Online Retail layout file from `test_from`
+/// (default: its last 30 days), overall and by the seed's train buyers
+/// ([`shopsense::recommend::similar_items`]).
+pub fn eval_similar(args: &TimeSplitArgs) -> anyhow::Result<()> {
+    use shopsense::recommend::similar_items::{SimilarParams, evaluate};
+    let (train, test, from) = time_split(args)?;
+    let (k, seed) = (args.k, args.seed);
+    let mut rows = Vec::new();
+    for rule in [None, Some(SimilarParams::cosine()), Some(SimilarParams::also_bought())] {
+        rows.extend(evaluate(&train, &test, rule.as_ref(), k, seed)?);
+    }
+    if args.json {
+        println!("{}", json!({ "test_from": from, "k": k, "seed": seed, "rows": rows }));
+        return Ok(());
+    }
+    println!(
+        "{} train sale lines, {} test lines from {from}; k = {k}, seed {seed} (the rule serving uses is the last)",
+        train.len(),
+        test.len()
+    );
+    println!(
+        "{:<80} {:<6} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8}",
+        "rule", "seeds", "cases", "HR", "P", "R", "nDCG", "coverage"
+    );
+    for r in &rows {
+        println!(
+            "{:<80} {:<6} {:>6} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.3}",
+            r.rule, r.seeds, r.cases, r.hit_rate, r.precision, r.recall, r.ndcg, r.coverage
         );
     }
     Ok(())

@@ -89,14 +89,28 @@ pub fn online_retail(data_dir: &Path) -> Result<(Vec<Record>, HashMap<String, St
     Ok((records, descriptions))
 }
 
-/// The invoices of an Online Retail layout CSV (optionally gzip, by its name) as invoice x SKU
-/// records (`user` = invoice, weight 1, `ts` = invoice time): sale lines only (not a `C` or `A`
-/// invoice, quantity > 0, price > 0) of product codes, SKUs normalised as ingest does, with a
-/// customer or not (the baskets the features build for cart completion).
+/// One sale line of a product, as [`online_retail_lines`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaleLine {
+    /// The invoice.
+    pub invoice: String,
+    /// The customer (`17850`, not `17850.0`); empty for a guest.
+    pub customer: String,
+    /// The SKU, normalised as ingest does.
+    pub sku: String,
+    /// The line's description (may be empty).
+    pub description: String,
+    /// Invoice time (seconds since the epoch).
+    pub ts: i64,
+}
+
+/// The sale lines of an Online Retail layout CSV (optionally gzip, by its name): not a `C` or `A`
+/// invoice, quantity > 0, price > 0, product codes only, each (invoice, SKU) once, with a
+/// customer or not.
 ///
 /// # Errors
 /// I/O, or a row whose quantity, price or date does not parse.
-pub fn online_retail_baskets(path: &Path) -> Result<Vec<Record>> {
+pub fn online_retail_lines(path: &Path) -> Result<Vec<SaleLine>> {
     let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(open_gz(path)?)
     } else {
@@ -106,7 +120,7 @@ pub fn online_retail_baskets(path: &Path) -> Result<Vec<Record>> {
         )
     };
     let mut seen: HashSet<(String, String)> = HashSet::new();
-    let mut records = Vec::new();
+    let mut lines = Vec::new();
     each_retail_row(reader, path, |row| {
         let invoice = row.field(0);
         if invoice.starts_with(['C', 'c', 'A', 'a']) {
@@ -119,11 +133,31 @@ pub fn online_retail_baskets(path: &Path) -> Result<Vec<Record>> {
         }
         let ts = row.time(4, "InvoiceDate")?;
         if seen.insert((invoice.to_owned(), sku.clone())) {
-            records.push(Record { user: invoice.to_owned(), item: sku, weight: 1.0, ts });
+            let customer = row.field(6);
+            lines.push(SaleLine {
+                invoice: invoice.to_owned(),
+                customer: customer.strip_suffix(".0").unwrap_or(customer).to_owned(),
+                sku,
+                description: row.field(2).to_owned(),
+                ts,
+            });
         }
         Ok(())
     })?;
-    Ok(records)
+    Ok(lines)
+}
+
+/// The invoices of an Online Retail layout CSV as invoice x SKU records (`user` = invoice,
+/// weight 1, `ts` = invoice time) of its [`online_retail_lines`]: the baskets the features build
+/// for cart completion.
+///
+/// # Errors
+/// As [`online_retail_lines`].
+pub fn online_retail_baskets(path: &Path) -> Result<Vec<Record>> {
+    Ok(online_retail_lines(path)?
+        .into_iter()
+        .map(|l| Record { user: l.invoice, item: l.sku, weight: 1.0, ts: l.ts })
+        .collect())
 }
 
 /// One data row of an Online Retail layout CSV (`InvoiceNo,StockCode,Description,Quantity,

@@ -1344,7 +1344,8 @@ impl HybridModel {
         }
     }
 
-    /// The `k` items most like `item`, best first, for "customers also bought" lists: its
+    /// The `k` items most like `item`, best first (serving's similar items come from
+    /// [`super::similar_items`] instead, fitted beside the hybrid): its
     /// co-occurrence neighbours (or, if co-occurrence was not fitted, its EASE weights), and
     /// for an item nobody bought together with anything, its description neighbours. Empty for
     /// an unknown index or when no signal knows the item.

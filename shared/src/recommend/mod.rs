@@ -8,6 +8,9 @@
 //! - [`cooccurrence`]: SAR-style cosine / Jaccard / lift neighbours with time decay (sparse).
 //! - [`content`]: TF-IDF description similarity, for items nobody has interacted with.
 //! - [`similar_users`]: what the most similar customers took recently.
+//! - [`similar_items`]: a product page's "customers also bought" (bought by the same customers,
+//!   blended with described alike by how many bought it), and its evaluation.
+//! - [`cart`]: "complete the cart" from bought-together neighbours, and its evaluation.
 //! - [`popularity`]: all-time and recency-weighted popularity, for users with no history.
 //! - [`hybrid`]: the final ranker, a z-score blend with weights fitted on a validation slice
 //!   carved from the training data (the module docs say exactly how).
@@ -31,6 +34,7 @@ pub mod hybrid;
 pub mod metrics;
 pub mod popularity;
 pub mod presets;
+pub mod similar_items;
 pub mod similar_users;
 pub mod split;
 pub mod synthetic;

@@ -233,7 +233,10 @@ pub async fn similar(
     let reason = match &item {
         Some(item) => {
             builder.extend(&item.similar);
-            item.similar.first().filter(|s| s.source == "content").map(|_| "content")
+            // Described alike is part of the rule (a SKU with few buyers leans on it): a fallback
+            // only when no customer of the SKU bought any listed item.
+            (!item.similar.is_empty() && item.similar.iter().all(|s| s.source == "content"))
+                .then_some("content")
         }
         None => Some("unknown_item"),
     };

@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 
 use super::TrainError;
 use super::inputs::TrainingData;
-use crate::recommend::content::ContentParams;
 use crate::recommend::data::{Interactions, Record};
 use crate::recommend::eval::evaluate;
 use crate::recommend::hybrid::{HybridModel, HybridParams, Signal};
 use crate::recommend::presets;
+use crate::recommend::similar_items::SimilarParams;
 use crate::recommend::split::{SplitKind, split};
 use crate::registry::ModelKind;
 use crate::serving::{
@@ -34,8 +34,6 @@ pub const CANDIDATES: usize = 100;
 /// customer's answer, or a known customer's after their own candidates, fills any `k` even when
 /// the latest inventory snapshot rules some out.
 pub const TRENDING: usize = 200;
-/// Neighbours kept per item.
-pub const NEIGHBOURS: usize = 30;
 
 /// The recommender's training parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,7 +104,7 @@ pub fn train(
     let baseline = evaluate(&fit(&train_rows, &popularity_params)?, &test_rows, params.k);
 
     let hybrid = fit(&records, &params.hybrid)?;
-    let similar = item_neighbours(&hybrid, &descriptions);
+    let similar = item_neighbours(&records, &descriptions)?;
     let bought_with = basket_neighbours(&data.basket_records()?)?;
     let metrics = json!({
         "k": params.k,
@@ -125,44 +123,30 @@ pub fn train(
     Ok((RecommendArtifact { hybrid, descriptions, similar, bought_with }, metrics))
 }
 
-/// Customers-also-bought neighbours of every product: the hybrid's own item neighbours
-/// ([`HybridModel::similar_items`]: co-occurrence over customers), topped up by TF-IDF
-/// description neighbours over the whole catalogue, so products sold only to customers without
-/// an id (absent from the hybrid) get an answer too.
-fn item_neighbours(hybrid: &HybridModel, descriptions: &[(String, String)]) -> Vec<(String, Vec<Scored>)> {
-    let texts: Vec<String> = descriptions.iter().map(|(_, d)| d.clone()).collect();
-    let content = ContentParams { neighbours: NEIGHBOURS, ..ContentParams::default() }.fit(&texts);
-    let mut out = Vec::with_capacity(descriptions.len());
-    for (c, (sku, _)) in descriptions.iter().enumerate() {
-        let mut list = match hybrid.items.get(sku) {
-            Some(i) => scored(
-                hybrid.similar_items(i as usize, NEIGHBOURS),
-                |j| hybrid.items.name(j).to_owned(),
-                "neighbours",
-            ),
-            None => Vec::new(),
-        };
-        if list.len() < NEIGHBOURS {
-            let mut row: Vec<(u32, f32)> = content.similar.row(c).filter(|&(j, _)| j as usize != c).collect();
-            row.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            for (j, score) in row {
-                let other = &descriptions[j as usize].0;
-                if list.len() >= NEIGHBOURS {
-                    break;
-                }
-                if other != sku && !list.iter().any(|s| &s.sku == other) {
-                    list.push(Scored {
-                        sku: other.clone(),
-                        score,
-                        source: "content".into(),
-                        description: None,
-                    });
-                }
-            }
-        }
-        out.push((sku.clone(), list));
-    }
-    out
+/// Similar items of every product ([`SimilarParams::also_bought`]: bought by the same customers,
+/// blended with described alike), over the whole catalogue, so products sold only to customers
+/// without an id get described neighbours too.
+fn item_neighbours(
+    records: &[Record],
+    descriptions: &[(String, String)],
+) -> Result<Vec<(String, Vec<Scored>)>, TrainError> {
+    let lists = SimilarParams::also_bought().fit(records, descriptions)?;
+    Ok(descriptions
+        .iter()
+        .zip(lists)
+        .map(|((sku, _), list)| {
+            let list = list
+                .into_iter()
+                .map(|n| Scored {
+                    sku: descriptions[n.item].0.clone(),
+                    score: n.score,
+                    source: if n.bought_together { "neighbours" } else { "content" }.to_owned(),
+                    description: None,
+                })
+                .collect();
+            (sku.clone(), list)
+        })
+        .collect())
 }
 
 /// Bought-together neighbours for cart completion ([`crate::recommend::cart::basket_params`]).
