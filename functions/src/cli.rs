@@ -747,7 +747,15 @@ async fn run_local(settings: Settings, port: u16, poll: Duration, demo: bool) ->
         uploads.clone(),
         local::blob_functions(&specs, WATCHED_CONTAINER),
     )
-    .with_events(local::event_functions(&specs));
+    .with_events(local::event_functions(&specs))
+    .with_dead_letters(
+        state
+            .stores
+            .blobs
+            .container(shopsense::dead_letters::DEAD_LETTER_CONTAINER)
+            .await
+            .context("opening the dead-letter container")?,
+    );
     let mut tasks = tokio::task::JoinSet::new();
     for timer in timers {
         tasks.spawn(local::run_timer(router.clone(), timer));

@@ -165,8 +165,14 @@ pub fn event_functions(specs: &[FunctionSpec]) -> Vec<(String, String)> {
 /// `shopsense local` is the same event (judged as of the same day, its alerts not written twice).
 #[must_use]
 pub fn blob_created_payload(function: &str, container: &str, blob: &BlobMeta, uri: &str) -> Value {
+    invoke_payload(function, "event", blob_created_event(container, blob, uri), Map::new())
+}
+
+/// The Event Grid `BlobCreated` event of a blob ([`blob_created_payload`] sends it).
+#[must_use]
+pub fn blob_created_event(container: &str, blob: &BlobMeta, uri: &str) -> Value {
     let id = shopsense::bronze::sha256_hex(format!("{container}/{}\n{}", blob.path, blob.etag.0).as_bytes());
-    let event = json!({
+    json!({
         "id": id,
         "subject": format!("/blobServices/default/containers/{container}/blobs/{}", blob.path),
         "eventType": "Microsoft.Storage.BlobCreated",
@@ -181,8 +187,7 @@ pub fn blob_created_payload(function: &str, container: &str, blob: &BlobMeta, ur
         },
         "dataVersion": "",
         "metadataVersion": "1",
-    });
-    invoke_payload(function, "event", event, Map::new())
+    })
 }
 
 /// The timer payload the host sends.
@@ -256,6 +261,11 @@ pub struct UploadWatcher {
     retrying: HashMap<String, Retry>,
     /// Waits before each try again ([`RETRY_AFTER`] unless set).
     retry_after: Vec<std::time::Duration>,
+    /// Tries, and time since the first failure, after which an invocation is given up
+    /// ([`GIVE_UP_AFTER_TRIES`], [`GIVE_UP_AFTER`] unless set).
+    give_up: (usize, chrono::Duration),
+    /// Where a given-up event goes, as Event Grid's dead letters do (none: only logged).
+    dead_letters: Option<std::sync::Arc<dyn BlobStore>>,
     /// How long a blob must go unwritten before it is read.
     quiet_for: chrono::Duration,
 }
@@ -268,6 +278,8 @@ struct Retry {
     failed: Vec<(String, bool)>,
     /// Tries so far.
     tries: usize,
+    /// When the first try failed.
+    since: chrono::DateTime<Utc>,
     /// Not before then.
     next: chrono::DateTime<Utc>,
 }
@@ -283,6 +295,17 @@ pub const RETRY_AFTER: [std::time::Duration; 5] = [
     std::time::Duration::from_secs(300),
     std::time::Duration::from_secs(600),
 ];
+
+/// Tries after which the watcher gives up on an upload's failed invocation, as an Event Grid
+/// subscription does by default (`maxDeliveryAttempts` 30). A given-up event is written to the
+/// dead-letter container, which the nightly retrain replays; a given-up `ingest` is left to the
+/// retrain's catch-up sweep, which ingests every upload no run has handled.
+pub const GIVE_UP_AFTER_TRIES: usize = 30;
+
+/// Time since the first failure after which the watcher gives up, as Event Grid does
+/// (`eventTimeToLiveInMinutes` 1,440). With [`RETRY_AFTER`] the 30 tries come first, after about
+/// four and a half hours.
+pub const GIVE_UP_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// How long an upload must go unwritten before the local watcher reads it. One 1-second poll was
 /// too short: a writer that paused for 3 seconds had its first 700 bytes ingested as an upload of
@@ -302,8 +325,25 @@ impl UploadWatcher {
             pending: HashMap::new(),
             retrying: HashMap::new(),
             retry_after: RETRY_AFTER.to_vec(),
+            give_up: (GIVE_UP_AFTER_TRIES, chrono::Duration::from_std(GIVE_UP_AFTER).unwrap_or_default()),
+            dead_letters: None,
             quiet_for: chrono::Duration::from_std(QUIET_FOR).unwrap_or_default(),
         }
+    }
+
+    /// Gives a failed invocation up after `tries` tries or `after` since its first failure
+    /// ([`GIVE_UP_AFTER_TRIES`], [`GIVE_UP_AFTER`] unless set).
+    #[must_use]
+    pub fn with_give_up(mut self, tries: usize, after: std::time::Duration) -> Self {
+        self.give_up = (tries.max(1), chrono::Duration::from_std(after).unwrap_or_default());
+        self
+    }
+
+    /// Writes a given-up event to `store` (the dead-letter container) as Event Grid would.
+    #[must_use]
+    pub fn with_dead_letters(mut self, store: std::sync::Arc<dyn BlobStore>) -> Self {
+        self.dead_letters = Some(store);
+        self
     }
 
     /// Reads a blob once it has gone unwritten this long ([`QUIET_FOR`] unless set).
@@ -374,6 +414,7 @@ impl UploadWatcher {
                     .collect(),
             };
             let mut failed = Vec::new();
+            let mut statuses = Vec::new();
             for (function, event) in targets {
                 let payload = if event {
                     blob_created_payload(&function, &self.container, &blob, &uri)
@@ -383,21 +424,33 @@ impl UploadWatcher {
                 let invocation = invoke(app, &function, &payload).await;
                 if !(200..300).contains(&invocation.status) {
                     failed.push((function, event));
+                    statuses.push(invocation.status);
                 }
                 out.push(invocation);
             }
+            let (tries, since) = retry.map_or((1, Utc::now()), |r| (r.tries + 1, r.since));
             if failed.is_empty() {
+                self.triggered.insert(blob.path.clone(), blob.etag.clone());
+            } else if tries >= self.give_up.0 || Utc::now() - since >= self.give_up.1 {
+                let reason = if tries >= self.give_up.0 {
+                    "MaxDeliveryAttemptsExceeded"
+                } else {
+                    "TimeToLiveExceeded"
+                };
+                for ((function, event), status) in failed.iter().zip(&statuses) {
+                    self.give_up(&blob, &uri, function, *event, (reason, tries, since, *status)).await;
+                }
+                // Not tried again until the file changes.
                 self.triggered.insert(blob.path.clone(), blob.etag.clone());
             } else {
                 // The host retries failed blob invocations, backing off: so do we.
-                let tries = retry.map_or(1, |r| r.tries + 1);
                 let wait = self.retry_after[(tries - 1).min(self.retry_after.len() - 1)];
                 // From when it failed: the poll's other uploads may have taken minutes.
                 let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                 let names: Vec<&str> = failed.iter().map(|(f, _)| f.as_str()).collect();
                 tracing::warn!(upload = %blob.path, functions = ?names, tries, next = %next, "failed; will try again");
                 self.retrying
-                    .insert(blob.path.clone(), Retry { etag: blob.etag.clone(), failed, tries, next });
+                    .insert(blob.path.clone(), Retry { etag: blob.etag.clone(), failed, tries, since, next });
                 seen.insert(blob.path.clone());
             }
         }
@@ -405,6 +458,50 @@ impl UploadWatcher {
         self.retrying.retain(|path, _| seen.contains(path));
         self.pending = still_pending;
         out
+    }
+
+    /// Gives one failed invocation up: an event goes to the dead letters as Event Grid writes
+    /// them (`LOCAL/<FUNCTION>/yyyy/MM/dd/H/<event id>.json`, a JSON array holding the event with
+    /// its `deadLetterReason` and `deliveryAttempts`); a blob trigger is left to the nightly
+    /// catch-up sweep. Either way the log says so.
+    async fn give_up(
+        &self,
+        blob: &BlobMeta,
+        uri: &str,
+        function: &str,
+        event: bool,
+        (reason, tries, since, status): (&str, usize, chrono::DateTime<Utc>, u16),
+    ) {
+        if !event {
+            tracing::error!(upload = %blob.path, function, tries, "gave up; the nightly retrain's catch-up sweep ingests every upload no run has handled");
+            return;
+        }
+        let now = Utc::now();
+        let mut letter = blob_created_event(&self.container, blob, uri);
+        letter["deadLetterReason"] = json!(reason);
+        letter["deliveryAttempts"] = json!(tries);
+        letter["lastDeliveryOutcome"] = json!("Failed");
+        letter["lastHttpStatusCode"] = json!(status);
+        letter["publishTime"] = json!(since.to_rfc3339());
+        letter["lastDeliveryAttemptTime"] = json!(now.to_rfc3339());
+        let id = letter["id"].as_str().unwrap_or_default().to_owned();
+        let path = format!("LOCAL/{}/{}/{id}.json", function.to_uppercase(), now.format("%Y/%m/%d/%-H"));
+        let Some(store) = &self.dead_letters else {
+            tracing::error!(upload = %blob.path, function, tries, reason, "gave up; no dead-letter container to keep the event in");
+            return;
+        };
+        let body = bytes::Bytes::from(json!([letter]).to_string());
+        match store.put(&path, body, shopsense::store::PutOptions::default()).await {
+            Ok(_) => {
+                tracing::error!(
+                    upload = %blob.path, function, tries, reason, dead_letter = %path,
+                    "gave up; the event is kept with the dead letters, which the nightly retrain replays"
+                );
+            }
+            Err(e) => {
+                tracing::error!(upload = %blob.path, function, tries, error = %e, "gave up, and the dead letter could not be written");
+            }
+        }
     }
 
     /// Polls forever every `interval`.

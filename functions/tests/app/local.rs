@@ -157,6 +157,58 @@ async fn an_inventory_upload_also_reaches_inventory_alert_as_a_blob_created_even
     assert_eq!(new.iter().map(|i| i.function.as_str()).collect::<Vec<_>>(), ["ingest", "inventory-alert"]);
 }
 
+/// As Event Grid gives a delivery up after its tries and keeps the event with the dead letters
+/// (which the nightly retrain replays), so does the watcher: an inventory file dropped while no
+/// forecast is live was tried every 10 minutes forever.
+#[tokio::test]
+async fn a_failing_event_is_given_up_after_its_tries_and_kept_with_the_dead_letters() {
+    use shopsense::dead_letters::{self, DEAD_LETTER_CONTAINER, Letter, Subscription};
+    let (_home, state, app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let dead = state.stores.blobs.container(DEAD_LETTER_CONTAINER).await.unwrap();
+    let mut watcher = UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()])
+        .with_events(local::event_functions(&registry()))
+        .with_quiet_for(Duration::ZERO)
+        .with_retry_after(&[Duration::ZERO])
+        .with_give_up(2, Duration::from_secs(3600))
+        .with_dead_letters(dead.clone());
+    uploads
+        .put("inventory/today.csv", Bytes::from_static(b"sku,on_hand\n85123A,4\n"), PutOptions::default())
+        .await
+        .unwrap();
+    watcher.poll(&app).await;
+    let first = watcher.poll(&app).await;
+    assert_eq!(
+        first.iter().map(|i| (i.function.as_str(), i.status)).collect::<Vec<_>>(),
+        [("ingest", 200), ("inventory-alert", 500)]
+    );
+    assert!(dead_letters::pending(&*dead).await.unwrap().is_empty(), "one failure is tried again");
+    let second = watcher.poll(&app).await;
+    assert_eq!(second.iter().map(|i| i.function.as_str()).collect::<Vec<_>>(), ["inventory-alert"]);
+    assert!(watcher.poll(&app).await.is_empty(), "given up: not tried again until the file changes");
+
+    let letters = dead_letters::pending(&*dead).await.unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(letters[0].path.starts_with("LOCAL/INVENTORY-ALERT/"), "{}", letters[0].path);
+    let Some((Letter::Events { subscription, events }, _)) =
+        dead_letters::read(&*dead, &letters[0].path).await.unwrap()
+    else {
+        panic!("not read as Event Grid's dead letter");
+    };
+    assert_eq!(subscription, Subscription::InventoryAlert);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["deadLetterReason"], "MaxDeliveryAttemptsExceeded");
+    assert_eq!(events[0]["deliveryAttempts"], 2);
+    assert_eq!(events[0]["lastHttpStatusCode"], 500);
+    assert!(events[0]["subject"].as_str().unwrap().ends_with("/blobs/inventory/today.csv"), "{}", events[0]);
+    let sent = local::blob_created_event(
+        "uploads",
+        &uploads.head("inventory/today.csv").await.unwrap().unwrap(),
+        "",
+    );
+    assert_eq!(events[0]["id"], sent["id"], "the event as delivered, so a replay is the same snapshot");
+}
+
 /// A blob's event is the blob's creation: seen again (a restarted `shopsense local` re-reads its
 /// uploads folder), it is the same event, written at the same time, so a snapshot without a
 /// count day is judged as of the day it landed, not the day of the restart.
