@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use shopsense::forecast::{TOTAL_LEVELS, WEEK_DAYS, level_name};
 use shopsense::registry::ModelKind;
 use shopsense::serving::{
-    CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, answers, customer_document,
-    item_partition,
+    CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, SegmentsSummary, answers,
+    customer_document, item_partition,
 };
 use shopsense::sku::normalise_sku;
 
@@ -176,6 +176,12 @@ async fn segment(
     let Some(version) = state.reader.live_version(ModelKind::Segments).await? else {
         return Err(state.no_model(ModelKind::Segments).await);
     };
+    // The day recency is measured at: what the answer is as of, and why a newer customer has none.
+    let as_of = state
+        .reader
+        .get_at::<SegmentsSummary>(ModelKind::Segments, &version, SHOP_PARTITION)
+        .await?
+        .and_then(|summary| summary.reference);
     match customer_document::<CustomerSegment>(&state.reader, ModelKind::Segments, &version, customer_id)
         .await?
     {
@@ -183,9 +189,16 @@ async fn segment(
             let mut body =
                 serde_json::to_value(&segment).map_err(|e| ApiError::Internal { message: e.to_string() })?;
             body["customer_label"] = json!(segment.customer_label());
-            Ok(Json(json!({ "customer_id": key, "model_version": version, "segment": body })))
+            Ok(Json(json!({ "customer_id": key, "model_version": version, "as_of": as_of, "segment": body })))
         }
-        None => Err(ApiError::NotFound { what: format!("customer {customer_id:?} (no segment)") }),
+        None => Err(ApiError::NotFound {
+            what: match as_of {
+                Some(as_of) => format!(
+                    "customer {customer_id:?} (no segment in the live segmentation {version}, of customers who bought before {as_of})"
+                ),
+                None => format!("customer {customer_id:?} (no segment)"),
+            },
+        }),
     }
 }
 

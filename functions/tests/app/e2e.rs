@@ -169,8 +169,11 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let own = shopsense::segments::label([scores[0], scores[1], scores[2]]);
     assert_eq!(body["segment"]["customer_label"], json!(own), "the customer's own name: {body}");
     assert_eq!(body["model_version"], json!(live(&state, ModelKind::Segments).await));
+    // As of midnight after the sample's last sale (2011-12-09).
+    assert_eq!(body["as_of"], json!("2011-12-10T00:00:00"), "{body}");
     let (status, body) = send(&router, get("/api/segments/nobody-at-all")).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    assert!(body["message"].as_str().unwrap().contains("who bought before 2011-12-10"), "{body}");
     let (status, body) =
         send(&router, get(&format!("/api/forecasts/{sku}?horizon=14&levels=0.1,0.5,0.9"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");

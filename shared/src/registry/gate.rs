@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | recommend | `ndcg / popularity_ndcg` >= `recommend_ndcg_vs_live` x theirs (default 0.90) | `ndcg` > `popularity_ndcg` (popularity on the same split) |
 //! | forecast | `wape_total / naive_wape_total` <= `forecast_wape_vs_live` x theirs (default 1.10) | `wape_total` < `naive_wape_total` (seasonal naive on the same holdout) |
-//! | segments | `silhouette` >= `segments_silhouette_vs_live` x theirs (default 0.95) | `silhouette` >= `segments_min_silhouette` (default 0.25) |
+//! | segments | `silhouette` >= `segments_silhouette_vs_live` x theirs (default 0: not compared) | `silhouette` >= `segments_min_silhouette` (default 0.25) |
 //!
 //! "Theirs" is the median over the live version and the versions live before it (at most
 //! [`GATE_HISTORY`] in all), each as recorded when it was trained, on its own, older held-out
@@ -23,6 +23,14 @@
 //! The gate thus catches a broken pipeline or broken data, not a change smaller than the noise
 //! of one held-out slice. A record without a baseline (or with a baseline of 0) is compared with
 //! the live version on the raw metric. Without a live version only the floor applies.
+//!
+//! Segments are not compared with the live version by default: a silhouette has no baseline on
+//! its own customers, and raw silhouettes of two customer bases do not compare. Fed a month at a
+//! time, Online Retail's first segmentation (23 days of December, 0.451) rejected January's
+//! (0.415) and February's (0.412) as below 0.95 of it, and the stale live version answered 404
+//! for every customer since (797 of 1,682 after February) and a recency 59 days old for a
+//! customer who bought yesterday. A stale segmentation costs more than a lower silhouette, so
+//! only the floor applies unless `SHOPSENSE_GATE_SEGMENTS_SILHOUETTE_VS_LIVE` is set.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,7 +48,8 @@ pub struct Gates {
     /// A new forecast's 28-day-total WAPE over seasonal naive's may be at most this multiple of
     /// the recent live versions' median.
     pub forecast_wape_vs_live: f64,
-    /// A new segmentation's silhouette must reach this share of the recent live versions' median.
+    /// A new segmentation's silhouette must reach this share of the recent live versions' median
+    /// (0: not compared, the default; module docs).
     pub segments_silhouette_vs_live: f64,
     /// The least silhouette any segmentation must have.
     pub segments_min_silhouette: f64,
@@ -51,7 +60,7 @@ impl Default for Gates {
         Self {
             recommend_ndcg_vs_live: 0.90,
             forecast_wape_vs_live: 1.10,
-            segments_silhouette_vs_live: 0.95,
+            segments_silhouette_vs_live: 0.0,
             segments_min_silhouette: 0.25,
         }
     }
@@ -110,17 +119,24 @@ impl Gates {
     /// Thresholds from settings, defaults for unset ones.
     ///
     /// # Errors
-    /// A set value that is not a positive number.
+    /// A set value that is not a positive number (or 0, for the segments' comparison with live,
+    /// which turns it off).
     pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
         let d = Self::default();
         let read = |name: &str, default: f64| -> Result<f64, SettingsError> {
             let value: f64 = settings.parse_or(name, default)?;
-            if value.is_finite() && value > 0.0 {
+            let off = name == GATE_SETTINGS[2] && value == 0.0;
+            if value.is_finite() && (value > 0.0 || off) {
                 Ok(value)
             } else {
                 Err(SettingsError::Invalid {
                     name: name.to_owned(),
-                    reason: "must be a positive number".into(),
+                    reason: if name == GATE_SETTINGS[2] {
+                        "must be 0 (off) or a positive number"
+                    } else {
+                        "must be a positive number"
+                    }
+                    .into(),
                 })
             }
         };
@@ -189,7 +205,10 @@ impl Gates {
             ModelKind::Forecast => {
                 vs_live("wape_total", Some("naive_wape_total"), self.forecast_wape_vs_live, false);
             }
-            ModelKind::Segments => vs_live("silhouette", None, self.segments_silhouette_vs_live, true),
+            ModelKind::Segments if self.segments_silhouette_vs_live > 0.0 => {
+                vs_live("silhouette", None, self.segments_silhouette_vs_live, true);
+            }
+            ModelKind::Segments => {}
         }
         let floor = match kind {
             ModelKind::Recommend => {
@@ -310,13 +329,33 @@ mod tests {
             report.checks[0].check,
             "wape_total / naive_wape_total <= 1.1 x 0.6785 (the median of live and the version before it)"
         );
-        // Silhouettes have no baseline: the median of the raw values.
+        // Silhouettes have no baseline: when the shop asks for the comparison, the median of the
+        // raw values.
+        let gates = Gates { segments_silhouette_vs_live: 0.95, ..Gates::default() };
         let silhouettes =
             [json!({ "silhouette": 0.50 }), json!({ "silhouette": 0.42 }), json!({ "silhouette": 0.43 })];
         let live: Vec<(&str, &Value)> = silhouettes.iter().map(|m| ("v", m)).collect();
         let report = gates.judge(ModelKind::Segments, &json!({ "silhouette": 0.41 }), &live);
         assert!(report.passed, "0.41 >= 0.95 x 0.43: {report:?}");
         assert!(!gates.judge(ModelKind::Segments, &json!({ "silhouette": 0.41 }), &live[..1]).passed);
+    }
+
+    /// The walkthrough's months: December's 0.451 live, January's 0.415 goes live by default.
+    #[test]
+    fn segments_are_not_compared_with_live_unless_asked_only_with_the_floor() {
+        let live = json!({ "silhouette": 0.4508 });
+        let report =
+            Gates::default().judge(ModelKind::Segments, &json!({ "silhouette": 0.4151 }), &[("v", &live)]);
+        assert!(report.passed, "{report:?}");
+        assert_eq!(report.checks.len(), 1, "the floor alone: {report:?}");
+        let gates_of = |name: &str, value: &str| {
+            let settings = Settings::from_values([(name.to_owned(), value.to_owned())].into(), None).unwrap();
+            Gates::from_settings(&settings)
+        };
+        assert_eq!(gates_of(GATE_SETTINGS[2], "0").unwrap().segments_silhouette_vs_live, 0.0);
+        assert_eq!(gates_of(GATE_SETTINGS[2], "0.95").unwrap().segments_silhouette_vs_live, 0.95);
+        assert!(gates_of(GATE_SETTINGS[2], "-1").is_err());
+        assert!(gates_of(GATE_SETTINGS[1], "0").is_err(), "0 is no forecast ratio");
     }
 
     #[test]
