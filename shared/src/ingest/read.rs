@@ -62,6 +62,9 @@ pub fn resolve_columns(
     header: &[String],
 ) -> Result<Vec<Option<usize>>, FileError> {
     check_mapping_names(file, columns, mapping)?;
+    if let Some(message) = ambiguous_columns(columns, mapping, header) {
+        return Err(FileError::new(file, "ambiguous_columns", message).at_line(1));
+    }
     let resolved = resolve_optional(columns, mapping, header);
     let mut missing = Vec::new();
     for (spec, index) in columns.iter().zip(&resolved) {
@@ -376,6 +379,10 @@ pub fn read_json_lines(
             ));
             continue;
         }
+        if let Some(message) = ambiguous_columns(columns, mapping, &keys) {
+            sink.bad(bad("ambiguous_keys", None, message));
+            continue;
+        }
         let cells: Vec<Option<&str>> = texts.iter().map(|t| t.as_deref().and_then(blank_to_none)).collect();
         let mut hasher = std::hash::DefaultHasher::new();
         raw_line.hash(&mut hasher);
@@ -434,6 +441,40 @@ pub fn canonical_column<'c>(
         !mapping.columns.contains_key(spec.name)
             && spec.aliases.iter().any(|alias| fold_header(alias) == folded)
     })
+}
+
+/// Canonical columns that more than one header name or key could stand for (`CustomerID` and
+/// `Customer ID`, or one name twice), among those the mapping does not name: which one is read
+/// would be the aliases' order, not the shop's choice, so the file (or JSON line) is refused
+/// with a message naming them and the mapping entry that settles it. `None` when unambiguous.
+fn ambiguous_columns(columns: &[ColumnSpec], mapping: &Mapping, names: &[String]) -> Option<String> {
+    let clashes: Vec<(String, Vec<&String>)> = columns
+        .iter()
+        .filter(|spec| !mapping.columns.contains_key(spec.name))
+        .filter_map(|spec| {
+            let matching: Vec<&String> = names
+                .iter()
+                .filter(|name| {
+                    mapped_to(mapping, name).is_none()
+                        && spec.aliases.iter().any(|alias| fold_header(alias) == fold_header(name))
+                })
+                .collect();
+            (matching.len() > 1).then(|| (spec.name.to_owned(), matching))
+        })
+        .collect();
+    let (first, names) = clashes.first()?;
+    let listed: Vec<String> = clashes
+        .iter()
+        .map(|(canonical, names)| {
+            let names: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+            format!("{canonical} ({})", names.join(" and "))
+        })
+        .collect();
+    Some(format!(
+        "more than one column stands for {}; name the one to read in the mapping, e.g. {{\"columns\": {{\"{first}\": {:?}}}}}",
+        listed.join(", "),
+        names[0]
+    ))
 }
 
 /// For each canonical column, the index of the header name or key that holds it: the mapping's

@@ -82,6 +82,37 @@ async fn a_missing_or_wrong_header_names_the_missing_columns_at_line_one() {
     assert!(message.ends_with("the header looks separated by \";\": set `delimiter = \";\"` in the folder's mapping (or the file given with --mapping)"), "{message}");
 }
 
+/// Two columns that could each be the customer: reading whichever alias comes first would be a
+/// guess, so the file is refused with the mapping entry that settles it, and read once it is set.
+#[tokio::test]
+async fn two_columns_standing_for_one_canonical_column_are_refused_until_the_mapping_names_one() {
+    let header =
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Customer ID,Country\n";
+    let row = "536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,99999,United Kingdom\n";
+    let bytes = format!("{header}{row}").into_bytes();
+    let report = refused("transactions/two_ids.csv", bytes.clone(), "ambiguous_columns").await;
+    let error = report.error.unwrap();
+    assert_eq!(error.line, Some(1));
+    assert!(
+        error.message.contains("customer_id (\"CustomerID\" and \"Customer ID\")")
+            && error.message.contains("{\"columns\": {\"customer_id\": \"CustomerID\"}}"),
+        "{}",
+        error.message
+    );
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let mapping = shopsense::ingest::Mapping {
+        columns: [("customer_id".to_owned(), "Customer ID".to_owned())].into(),
+        ..shopsense::ingest::Mapping::default()
+    };
+    let chosen = IngestOptions { mapping: Some(mapping), ..options() };
+    let report = upload(&ingestor, "transactions/two_ids.csv", bytes, &chosen).await;
+    assert_eq!((report.error, report.rows_accepted), (None, 1), "{:?}", report.verdict_reasons);
+    // JSON lines: the line with both keys is quarantined, naming them.
+    let lines = "{\"InvoiceNo\": \"1\", \"StockCode\": \"85123A\", \"Quantity\": 6, \"InvoiceDate\": \"2010-12-01 08:26:00\", \"UnitPrice\": 2.55, \"CustomerID\": \"17850\", \"customer_id\": \"9\"}\n";
+    let report = upload(&ingestor, "transactions/two_ids.jsonl", lines, &options()).await;
+    assert_eq!(report.rows_quarantined, 1, "{report:?}");
+}
+
 #[tokio::test]
 async fn an_empty_file_is_refused() {
     refused("transactions/empty.csv", Vec::new(), "empty_file").await;
