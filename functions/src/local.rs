@@ -437,11 +437,25 @@ impl UploadWatcher {
                 } else {
                     "TimeToLiveExceeded"
                 };
+                let mut kept = true;
                 for ((function, event), status) in failed.iter().zip(&statuses) {
-                    self.give_up(&blob, &uri, function, *event, (reason, tries, since, *status)).await;
+                    kept &=
+                        self.give_up(&blob, &uri, function, *event, (reason, tries, since, *status)).await;
                 }
-                // Not tried again until the file changes.
-                self.triggered.insert(blob.path.clone(), blob.etag.clone());
+                if kept {
+                    // Not tried again until the file changes.
+                    self.triggered.insert(blob.path.clone(), blob.etag.clone());
+                } else {
+                    // The dead letter could not be written: tried again (and given up again) later,
+                    // rather than the event lost.
+                    let wait = self.retry_after[self.retry_after.len() - 1];
+                    let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                    self.retrying.insert(
+                        blob.path.clone(),
+                        Retry { etag: blob.etag.clone(), failed, tries, since, next },
+                    );
+                    seen.insert(blob.path.clone());
+                }
             } else {
                 // The host retries failed blob invocations, backing off: so do we.
                 let wait = self.retry_after[(tries - 1).min(self.retry_after.len() - 1)];
@@ -463,7 +477,8 @@ impl UploadWatcher {
     /// Gives one failed invocation up: an event goes to the dead letters as Event Grid writes
     /// them (`LOCAL/<FUNCTION>/yyyy/MM/dd/H/<event id>.json`, a JSON array holding the event with
     /// its `deadLetterReason` and `deliveryAttempts`); a blob trigger is left to the nightly
-    /// catch-up sweep. Either way the log says so.
+    /// catch-up sweep. Either way the log says so. False when a dead letter could not be written
+    /// (the event would be lost).
     async fn give_up(
         &self,
         blob: &BlobMeta,
@@ -471,10 +486,10 @@ impl UploadWatcher {
         function: &str,
         event: bool,
         (reason, tries, since, status): (&str, usize, chrono::DateTime<Utc>, u16),
-    ) {
+    ) -> bool {
         if !event {
             tracing::error!(upload = %blob.path, function, tries, "gave up; the nightly retrain's catch-up sweep ingests every upload no run has handled");
-            return;
+            return true;
         }
         let now = Utc::now();
         let mut letter = blob_created_event(&self.container, blob, uri);
@@ -488,7 +503,7 @@ impl UploadWatcher {
         let path = format!("LOCAL/{}/{}/{id}.json", function.to_uppercase(), now.format("%Y/%m/%d/%-H"));
         let Some(store) = &self.dead_letters else {
             tracing::error!(upload = %blob.path, function, tries, reason, "gave up; no dead-letter container to keep the event in");
-            return;
+            return true;
         };
         let body = bytes::Bytes::from(json!([letter]).to_string());
         match store.put(&path, body, shopsense::store::PutOptions::default()).await {
@@ -497,9 +512,11 @@ impl UploadWatcher {
                     upload = %blob.path, function, tries, reason, dead_letter = %path,
                     "gave up; the event is kept with the dead letters, which the nightly retrain replays"
                 );
+                true
             }
             Err(e) => {
-                tracing::error!(upload = %blob.path, function, tries, error = %e, "gave up, and the dead letter could not be written");
+                tracing::error!(upload = %blob.path, function, tries, error = %e, "the dead letter could not be written; will try again");
+                false
             }
         }
     }

@@ -118,7 +118,8 @@ struct CartRequest {
     items: Vec<String>,
     /// A string, or a number as a shop's own JSON often writes its customer ids (`17850`).
     customer_id: Option<Value>,
-    /// Any JSON value, judged as the query's `k` is (a `5.5` or `"5"` gets the same message).
+    /// Any JSON value, judged as the query's `k` is: `10` or `"10"`, null or `""` for the
+    /// default; `5.5` gets the query's message, not a Rust type's name.
     k: Option<Value>,
 }
 
@@ -147,7 +148,7 @@ async fn cart(
     }
     let k = match &request.k {
         None | Some(Value::Null) => k_of(None)?,
-        Some(Value::String(text)) => k_of(Some(text))?,
+        Some(Value::String(text)) => k_of(Some(text.as_str()).filter(|t| !t.is_empty()))?,
         Some(other) => k_of(Some(&other.to_string()))?,
     };
     let exclusions = state.exclusions().await?;

@@ -379,7 +379,10 @@ pub fn read_json_lines(
             ));
             continue;
         }
-        if let Some(message) = ambiguous_columns(columns, mapping, &keys) {
+        // A key given as null holds nothing to choose between.
+        let given: Vec<String> =
+            object.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k.clone()).collect();
+        if let Some(message) = ambiguous_columns(columns, mapping, &given) {
             sink.bad(bad("ambiguous_keys", None, message));
             continue;
         }
@@ -443,22 +446,24 @@ pub fn canonical_column<'c>(
     })
 }
 
-/// Canonical columns that more than one header name or key could stand for (`CustomerID` and
-/// `Customer ID`, or one name twice), among those the mapping does not name: which one is read
-/// would be the aliases' order, not the shop's choice, so the file (or JSON line) is refused
-/// with a message naming them and the mapping entry that settles it. `None` when unambiguous.
+/// Canonical columns whose chosen alias more than one header name or key matches (`CustomerID`
+/// and `Customer ID` both fold to `customerid`, or one name twice), among those the mapping does
+/// not name: which one is read would be the file's column order, not the shop's choice, so the
+/// file (or JSON line) is refused with a message naming them and the mapping entry that settles
+/// it. Names matching different aliases (`sku` and `product_id`) are not a clash: the aliases'
+/// order decides, as [`resolve_optional`] reads it. `None` when unambiguous.
 fn ambiguous_columns(columns: &[ColumnSpec], mapping: &Mapping, names: &[String]) -> Option<String> {
+    let free: Vec<(&String, String)> =
+        names.iter().filter(|n| mapped_to(mapping, n).is_none()).map(|n| (n, fold_header(n))).collect();
     let clashes: Vec<(String, Vec<&String>)> = columns
         .iter()
         .filter(|spec| !mapping.columns.contains_key(spec.name))
         .filter_map(|spec| {
-            let matching: Vec<&String> = names
-                .iter()
-                .filter(|name| {
-                    mapped_to(mapping, name).is_none()
-                        && spec.aliases.iter().any(|alias| fold_header(alias) == fold_header(name))
-                })
-                .collect();
+            let matching = spec.aliases.iter().map(|alias| fold_header(alias)).find_map(|alias| {
+                let matching: Vec<&String> =
+                    free.iter().filter(|(_, folded)| *folded == alias).map(|(n, _)| *n).collect();
+                (!matching.is_empty()).then_some(matching)
+            })?;
             (matching.len() > 1).then(|| (spec.name.to_owned(), matching))
         })
         .collect();

@@ -432,7 +432,8 @@ mod tests {
         let test = vec![
             line("c0", "t1", "TEAPOT", "WHITE TEAPOT", 10),
             line("c0", "t2", "TEACUP", "WHITE TEACUP", 20),
-            line("guest", "t3", "TEAPOT", "WHITE TEAPOT", 10),
+            line("", "t3", "TEAPOT", "WHITE TEAPOT", 10),
+            line("", "t3", "TEACUP", "WHITE TEACUP", 10),
         ];
         let rows = evaluate(&train, &test, Some(&SimilarParams::also_bought()), 1, 7).unwrap();
         let all = &rows[0];

@@ -234,9 +234,9 @@ pub async fn similar(
         Some(item) => {
             builder.extend(&item.similar);
             // Described alike is part of the rule (a SKU with few buyers leans on it): a fallback
-            // only when no customer of the SKU bought any listed item.
-            (!item.similar.is_empty() && item.similar.iter().all(|s| s.source == "content"))
-                .then_some("content")
+            // only when no customer of the SKU bought any item listed.
+            let listed = &builder.items;
+            (!listed.is_empty() && listed.iter().all(|s| s.source == "content")).then_some("content")
         }
         None => Some("unknown_item"),
     };

@@ -69,7 +69,12 @@ fn naive_wape_total(train: &Panel, test: &Panel) -> f64 {
         .iter()
         .map(|v| {
             (0..test.days)
-                .map(|d| if v.len() < 7 { 0.0 } else { v[start + (train.days + d - start) % 7] })
+                .map(|d| match v.len() {
+                    0 => 0.0,
+                    // Less than a week: the days there are, repeated.
+                    n if n < 7 => v[d % n],
+                    _ => v[start + (train.days + d - start) % 7],
+                })
                 .collect()
         })
         .collect();

@@ -111,6 +111,18 @@ async fn two_columns_standing_for_one_canonical_column_are_refused_until_the_map
     let lines = "{\"InvoiceNo\": \"1\", \"StockCode\": \"85123A\", \"Quantity\": 6, \"InvoiceDate\": \"2010-12-01 08:26:00\", \"UnitPrice\": 2.55, \"CustomerID\": \"17850\", \"customer_id\": \"9\"}\n";
     let report = upload(&ingestor, "transactions/two_ids.jsonl", lines, &options()).await;
     assert_eq!(report.rows_quarantined, 1, "{report:?}");
+    // One of the two given as null, or names matching different aliases (`Price` and
+    // `UnitPrice`: the aliases' order decides), is no clash.
+    let null = lines.replace("\"customer_id\": \"9\"", "\"customer_id\": null");
+    let report = upload(&ingestor, "transactions/null_id.jsonl", null, &options()).await;
+    assert_eq!((report.rows_accepted, report.rows_quarantined), (1, 0), "{report:?}");
+    let two_prices = format!(
+        "{}\n{}",
+        HEADER.trim_end().replace("UnitPrice", "UnitPrice,Price"),
+        GOOD.replace(",2.55,", ",2.55,9.99,")
+    );
+    let report = upload(&ingestor, "transactions/two_prices.csv", two_prices, &options()).await;
+    assert_eq!((report.error, report.rows_accepted), (None, 1), "{:?}", report.verdict_reasons);
 }
 
 #[tokio::test]
