@@ -109,6 +109,12 @@ pub enum Command {
         #[command(subcommand)]
         which: ModelsCommand,
     },
+    /// What ingest has counted (`list`), and taking a transactions upload back (`withdraw`).
+    Uploads {
+        /// What to do.
+        #[command(subcommand)]
+        which: UploadsCommand,
+    },
     /// Ingest one file as if uploaded: bronze, validation, quarantine, silver, report, features.
     Ingest {
         /// The file (CSV, JSON lines or Parquet, optionally .gz).
@@ -209,6 +215,32 @@ pub enum Command {
         #[arg(long)]
         binary: Option<PathBuf>,
         /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Upload commands.
+#[derive(Debug, Subcommand)]
+pub enum UploadsCommand {
+    /// Every upload ingest has read, oldest first: path, sha256, verdict, rows added, the span of
+    /// its sales, counted or withdrawn.
+    List {
+        /// The kind.
+        #[arg(long, default_value = "transactions")]
+        kind: UploadKind,
+        /// Print the quality reports as one JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a transactions upload back: its rows count no longer (the silver table is moved
+    /// aside, bronze keeps the bytes), the features are refreshed, and the same bytes sent again
+    /// count again. E.g. an invoice a corrected re-export dropped, or the local demo's sample
+    /// (`transactions/online_retail_sample.csv`) once the shop's own data is in.
+    Withdraw {
+        /// The upload's path (`transactions/2011-01.csv`) or its sha256 (8 hex digits or more).
+        upload: String,
+        /// Print what was withdrawn as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -521,6 +553,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (mapping, snapshot_id) = (mapping.as_deref(), snapshot_id.as_deref());
             crate::commands::alerts::alerts(&state, inventory, mapping, *as_of, snapshot_id, *json).await
         }
+        Command::Uploads { which } => {
+            let state = open_state(&cli).await?;
+            match which {
+                UploadsCommand::List { kind, json } => {
+                    crate::commands::uploads::list(&state.ingestor, *kind, *json).await
+                }
+                UploadsCommand::Withdraw { upload, json } => {
+                    crate::commands::uploads::withdraw(&state.ingestor, upload, *json).await
+                }
+            }
+        }
         Command::Models { which } => {
             let state = open_state(&cli).await?;
             match which {
@@ -778,6 +821,13 @@ async fn run_local(settings: Settings, port: u16, poll: Duration, demo: bool) ->
             eprintln!(
                 "  drop transactions, catalog or inventory files into {where_to_drop}/<kind>/ to ingest them"
             );
+            if demo_ids.is_some() {
+                // The sample stays beside the shop's own uploads until it is taken back.
+                eprintln!(
+                    "  with your own data in, `shopsense uploads withdraw {}` takes the demo's sample back",
+                    crate::demo::SAMPLE_UPLOAD
+                );
+            }
         },
         host::shutdown_signal(),
     )

@@ -6,6 +6,7 @@ pub mod recommend;
 pub mod scale;
 pub mod segment;
 pub mod train;
+pub mod uploads;
 
 /// `params` with the fields of the JSON object `overrides` merged over it (objects merge
 /// recursively, other values replace, `null` clears an optional part), e.g. `{"ease": {"lambda":

@@ -15,6 +15,8 @@
 //!   the invoice whole: lines it dropped disappear), or when a newer batch of any path holds its
 //!   invoice and SKU (an overlapping export repeats lines, which count once; the parts of an
 //!   invoice split over two files add up). Batches without an `upload` column share one path.
+//!   An invoice a corrected file no longer holds stays, until the file is withdrawn
+//!   ([`crate::ingest::withdraw`]): a withdrawn batch is no longer among the batches.
 //!   Exact duplicate lines *within* one batch are kept (the contract's documented choice).
 //! - **Interactions** (`customer_id` x `stock_code`): sale lines of products with a customer,
 //!   quantity > 0 and unit price > 0. Cancellations are excluded (they are not a change of

@@ -82,6 +82,14 @@ pub enum IngestError {
     /// Building or writing a table failed.
     #[error("table: {0}")]
     Table(String),
+    /// [`super::Ingestor::withdraw`] found no counted upload to withdraw.
+    #[error("nothing to withdraw for {which:?}: {why}")]
+    NothingToWithdraw {
+        /// The path or sha256 asked for.
+        which: String,
+        /// Why not.
+        why: String,
+    },
 }
 
 impl IngestError {

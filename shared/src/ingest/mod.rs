@@ -25,6 +25,7 @@ pub mod report;
 pub mod schema;
 pub mod transactions;
 pub mod validate;
+pub mod withdraw;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -466,7 +467,18 @@ impl Ingestor {
             let unsure = report.verdict == Verdict::Fail
                 || report.month_first_unsure.is_some()
                 || report.quarantined_by_reason.contains_key("invalid_utf8");
-            if unsure && report.mapping.as_deref() != Some(mapping_id.as_str()) {
+            let seen_again = report.file == path
+                && report.withdrawn_etag.as_deref() == Some(landing.upload_etag.0.as_str());
+            if report.withdrawn_at.is_some() && seen_again {
+                // The withdrawn upload itself, seen again: it stays withdrawn.
+                report.duplicate_upload = true;
+                report.features_refreshed = false;
+                tracing::info!(upload = path, sha256 = %landing.sha256, "withdrawn upload seen again: stays withdrawn");
+                return Ok(IngestOutcome::Reported(Box::new(report)));
+            } else if report.withdrawn_at.is_some() {
+                // Withdrawn, so counted no longer: sent again, the bytes count again.
+                tracing::info!(upload = path, sha256 = %landing.sha256, "read again after its withdrawal");
+            } else if unsure && report.mapping.as_deref() != Some(mapping_id.as_str()) {
                 // A failed upload counted nothing: read under another mapping (the folder's, fixed
                 // since), the same bytes are read again rather than answered with the old failure.
                 // So are dates read month first that could as well be day first, and rows
@@ -616,6 +628,8 @@ impl Ingestor {
             uploaded_at: landing.uploaded_at,
             ingested_at,
             mapping: Some(mapping_id),
+            withdrawn_at: None,
+            withdrawn_etag: None,
         };
         debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_quarantined);
         if kind == UploadKind::Transactions

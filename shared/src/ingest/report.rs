@@ -257,6 +257,15 @@ pub struct QualityReport {
     /// was kept): a failed upload sent again under another mapping is read again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<String>,
+    /// When the upload was withdrawn ([`super::Ingestor::withdraw`]): its silver table moved
+    /// aside, it counts no longer, and the same bytes sent again are read again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    /// The ETag the upload at [`QualityReport::file`] had when it was withdrawn: that upload seen
+    /// again (a restarted local watcher, a redelivered event) stays withdrawn; only bytes sent
+    /// again count again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn_etag: Option<String>,
 }
 
 /// Per-column completeness and distinct counts of a validated frame (`line` excluded).

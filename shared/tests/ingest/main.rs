@@ -7,3 +7,4 @@ mod sample;
 mod snapshots;
 mod support;
 mod sweep;
+mod withdraw;

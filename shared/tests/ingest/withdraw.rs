@@ -1,0 +1,68 @@
+//! Withdrawing an upload: what a file said, taken back, and nothing lost.
+
+use shopsense::ingest::withdraw::WITHDRAWN_PREFIX;
+use shopsense::ingest::{IngestError, IngestOptions, UploadKind};
+use shopsense::store::BlobService;
+
+use crate::support::{ingestor, upload};
+
+const HEADER: &str = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
+
+fn line(invoice: u32, sku: &str, customer: u32) -> String {
+    format!("{invoice},{sku},THING,6,2011-01-0{} 10:00:00,2.55,{customer},United Kingdom\n", invoice % 9 + 1)
+}
+
+/// A month exported, then exported again corrected without its second invoice: the second stays
+/// (a fixed file name carrying each day's sales alone must not erase the days before) until the
+/// file is withdrawn; sent again, the corrected bytes count again, alone.
+#[tokio::test]
+async fn a_withdrawn_upload_counts_no_longer_is_kept_and_counts_again_when_sent_again() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let options = IngestOptions::default();
+    let month = format!(
+        "{HEADER}{}{}{}",
+        line(1, "85123A", 17850),
+        line(2, "22423", 12583),
+        line(2, "84029E", 12583)
+    );
+    let corrected = format!("{HEADER}{}", line(1, "85123A", 17850));
+    let first = upload(&ingestor, "transactions/2011-01.csv", month, &options).await;
+    upload(&ingestor, "transactions/2011-01.csv", corrected.clone(), &options).await;
+    let before = ingestor.refresh_features().await.unwrap();
+    assert_eq!((before.batches, before.interactions), (2, 3), "the dropped invoice still counts");
+
+    let err = ingestor.withdraw("transactions/nope.csv").await.unwrap_err();
+    assert!(matches!(err, IngestError::NothingToWithdraw { .. }), "{err}");
+    assert!(err.to_string().contains("no transactions upload of that name"), "{err}");
+
+    let done = ingestor.withdraw("transactions/2011-01.csv").await.unwrap();
+    assert_eq!(done.withdrawn.len(), 2, "both versions of the file: {done:?}");
+    assert!(done.features_refreshed);
+    let after = ingestor.refresh_features().await.unwrap();
+    assert_eq!((after.batches, after.interactions), (0, 0));
+    // Kept, not deleted: the silver table aside, the bytes in bronze, the report saying when.
+    let silver = blobs.container("silver").await.unwrap();
+    let table = first.outputs.silver.clone().unwrap();
+    assert!(silver.get(&format!("{WITHDRAWN_PREFIX}{table}")).await.unwrap().is_some());
+    assert!(silver.get(&table).await.unwrap().is_none());
+    let bronze = blobs.container("bronze").await.unwrap();
+    assert!(bronze.get(&first.outputs.bronze).await.unwrap().is_some());
+    let reports = ingestor.reports(UploadKind::Transactions).await.unwrap();
+    assert!(reports.iter().all(|r| r.withdrawn_at.is_some()), "{reports:?}");
+    let again = ingestor.withdraw("transactions/2011-01.csv").await.unwrap_err();
+    assert!(again.to_string().contains("withdrawn before"), "{again}");
+
+    // The withdrawn upload seen again (a restarted watcher, a redelivered event) stays withdrawn.
+    let seen = ingestor.ingest("transactions/2011-01.csv", &options).await.unwrap();
+    let shopsense::ingest::IngestOutcome::Reported(seen) = seen else { panic!("skipped") };
+    assert!(seen.duplicate_upload && seen.withdrawn_at.is_some(), "{seen:?}");
+    assert_eq!(ingestor.refresh_features().await.unwrap().batches, 0);
+    // The corrected bytes sent again are read again, not answered as a duplicate.
+    let resent = upload(&ingestor, "transactions/2011-01.csv", corrected, &options).await;
+    assert!(!resent.duplicate_upload && resent.withdrawn_at.is_none(), "{resent:?}");
+    let now = ingestor.refresh_features().await.unwrap();
+    assert_eq!((now.batches, now.interactions), (1, 1), "the corrected month alone");
+    // By sha256 too.
+    let by_sha = ingestor.withdraw(&resent.sha256[..12]).await.unwrap();
+    assert_eq!(by_sha.withdrawn, [("transactions/2011-01.csv".to_owned(), resent.sha256.clone(), 1)]);
+}
