@@ -3,8 +3,9 @@
 use shopsense::ingest::withdraw::Withdrawal;
 use shopsense::ingest::{Ingestor, UploadKind, Verdict};
 
-/// `shopsense uploads list`: every upload of `kind` ingest has read, oldest first: path, sha256
-/// (first 12 digits), verdict, rows added, the sales' span, and whether it was withdrawn.
+/// `shopsense uploads list`: every upload of `kind` ingest has read (one row per distinct bytes,
+/// under the name first read), oldest first: path, sha256 (first 12 digits), verdict, rows
+/// accepted, the sales' span, and whether it counts, was withdrawn or added nothing.
 ///
 /// # Errors
 /// When the store fails or a report is unreadable.
@@ -16,7 +17,7 @@ pub async fn list(ingestor: &Ingestor, kind: UploadKind, as_json: bool) -> anyho
     }
     println!(
         "{:<44} {:<12} {:<7} {:>9} {:<23} status",
-        "upload", "sha256", "verdict", "rows", "sales from .. to"
+        "upload", "sha256", "verdict", "accepted", "sales from .. to"
     );
     for r in &reports {
         let verdict = match r.verdict {
@@ -52,14 +53,17 @@ pub async fn list(ingestor: &Ingestor, kind: UploadKind, as_json: bool) -> anyho
 /// # Errors
 /// Nothing matches, or the store fails.
 pub async fn withdraw(ingestor: &Ingestor, which: &str, as_json: bool) -> anyhow::Result<()> {
-    let Withdrawal { withdrawn, features_refreshed } = ingestor.withdraw(which).await?;
+    let done = ingestor.withdraw(which).await?;
     if as_json {
-        let done = Withdrawal { withdrawn, features_refreshed };
         println!("{}", serde_json::to_string(&done)?);
         return Ok(());
     }
+    let Withdrawal { withdrawn, already, features_refreshed } = done;
     for (path, sha, rows) in &withdrawn {
         println!("withdrawn {path} (sha256 {}): its {rows} rows count no longer", &sha[..12.min(sha.len())]);
+    }
+    for (path, sha) in &already {
+        println!("{path} (sha256 {}) was withdrawn before", &sha[..12.min(sha.len())]);
     }
     if features_refreshed {
         println!(

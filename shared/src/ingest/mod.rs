@@ -467,13 +467,14 @@ impl Ingestor {
             let unsure = report.verdict == Verdict::Fail
                 || report.month_first_unsure.is_some()
                 || report.quarantined_by_reason.contains_key("invalid_utf8");
-            let seen_again = report.file == path
-                && report.withdrawn_etag.as_deref() == Some(landing.upload_etag.0.as_str());
-            if report.withdrawn_at.is_some() && seen_again {
-                // The withdrawn upload itself, seen again: it stays withdrawn.
+            // An upload written before the withdrawal (the withdrawn file seen again by a restarted
+            // watcher or a redelivered event, or a copy of its bytes under another name) stays
+            // withdrawn; one written after it counts again.
+            let withdrawn_before = report.withdrawn_at.is_some_and(|at| landing.uploaded_at <= at);
+            if withdrawn_before {
                 report.duplicate_upload = true;
                 report.features_refreshed = false;
-                tracing::info!(upload = path, sha256 = %landing.sha256, "withdrawn upload seen again: stays withdrawn");
+                tracing::info!(upload = path, sha256 = %landing.sha256, "upload of withdrawn bytes from before the withdrawal: stays withdrawn");
                 return Ok(IngestOutcome::Reported(Box::new(report)));
             } else if report.withdrawn_at.is_some() {
                 // Withdrawn, so counted no longer: sent again, the bytes count again.
@@ -629,7 +630,6 @@ impl Ingestor {
             ingested_at,
             mapping: Some(mapping_id),
             withdrawn_at: None,
-            withdrawn_etag: None,
         };
         debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_quarantined);
         if kind == UploadKind::Transactions

@@ -258,14 +258,9 @@ pub struct QualityReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<String>,
     /// When the upload was withdrawn ([`super::Ingestor::withdraw`]): its silver table moved
-    /// aside, it counts no longer, and the same bytes sent again are read again.
+    /// aside, it counts no longer, and the same bytes uploaded after it are read again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawn_at: Option<DateTime<Utc>>,
-    /// The ETag the upload at [`QualityReport::file`] had when it was withdrawn: that upload seen
-    /// again (a restarted local watcher, a redelivered event) stays withdrawn; only bytes sent
-    /// again count again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub withdrawn_etag: Option<String>,
 }
 
 /// Per-column completeness and distinct counts of a validated frame (`line` excluded).
@@ -409,6 +404,12 @@ impl QualityReport {
                 out,
                 "  the same bytes failed before under the same mapping, and nothing of them was counted: fix \
                  the file or its folder's mapping and upload it again"
+            );
+        } else if let (true, Some(at)) = (self.duplicate_upload, self.withdrawn_at) {
+            let _ = writeln!(
+                out,
+                "  these bytes were withdrawn at {}: not counted (upload them again to count them)",
+                at.format("%Y-%m-%d %H:%M UTC")
             );
         } else if self.duplicate_upload {
             let _ = writeln!(out, "  the same bytes were ingested before: counted once, nothing changed");

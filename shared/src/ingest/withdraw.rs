@@ -5,9 +5,14 @@
 //! erase the days before), and the local demo's sample stays beside a shop's own data. So an
 //! upload can be withdrawn by name (its path in the uploads container) or by its bytes' sha256:
 //! its silver table moves to [`WITHDRAWN_PREFIX`] (kept, as bronze keeps the bytes), its report
-//! says when, the features are refreshed without it, and the same bytes sent again count again
-//! (the withdrawn upload itself seen again, as a restarted local watcher sees every upload, stays
-//! withdrawn).
+//! says when, the features are refreshed without it, and the same bytes uploaded after the
+//! withdrawal count again. An upload written before it (the withdrawn file seen again by a
+//! restarted local watcher or a redelivered event, or a copy of its bytes under another name)
+//! stays withdrawn.
+//!
+//! Each batch is marked withdrawn in its report first, then its table is moved, then the features
+//! are refreshed: a withdrawal cut short anywhere is finished by running it again (a report
+//! marked withdrawn whose table is still in place is moved then).
 
 use chrono::Utc;
 use serde::Serialize;
@@ -22,14 +27,24 @@ pub const WITHDRAWN_PREFIX: &str = "withdrawn/";
 /// What [`Ingestor::withdraw`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Withdrawal {
-    /// The uploads withdrawn: `(path, sha256, rows it had added)`.
+    /// The uploads withdrawn now: `(path, sha256, rows it had added)`.
     pub withdrawn: Vec<(String, String, u64)>,
-    /// Whether the features were refreshed.
+    /// Those withdrawn before: `(path, sha256)`.
+    pub already: Vec<(String, String)>,
+    /// Whether the features were refreshed (always, once anything matched).
     pub features_refreshed: bool,
 }
 
+/// Upload paths as the uploads container names them: `uploads/transactions/x.csv` and
+/// `/transactions/x.csv` are `transactions/x.csv`.
+fn upload_path(which: &str) -> &str {
+    let which = which.trim().trim_start_matches('/');
+    which.strip_prefix("uploads/").unwrap_or(which)
+}
+
 impl Ingestor {
-    /// The reports of every upload of `kind` ingest has read, oldest first.
+    /// The reports of every upload of `kind` ingest has read (one per distinct bytes: a copy under
+    /// another name was counted once, under the first), oldest first.
     ///
     /// # Errors
     /// When the store fails or a report is unreadable.
@@ -45,65 +60,97 @@ impl Ingestor {
         Ok(reports)
     }
 
-    /// Withdraws the transactions uploads named by `which`: an upload path (`transactions/x.csv`,
-    /// as ingest first read those bytes) or a sha256 (8 hex digits or more of it). Then refreshes
-    /// the features once (module docs).
+    /// The reports `which` names: an upload path (`transactions/x.csv`, as ingest first read
+    /// those bytes; case-insensitively when that names one upload alone) or 8 or more hex digits
+    /// of one upload's sha256.
+    async fn named(&self, which: &str) -> Result<Vec<QualityReport>, IngestError> {
+        let reports = self.reports(UploadKind::Transactions).await?;
+        let nothing =
+            |why: &str| IngestError::NothingToWithdraw { which: which.to_owned(), why: why.to_owned() };
+        if which.len() >= 8 && which.chars().all(|c| c.is_ascii_hexdigit()) {
+            let prefix = which.to_ascii_lowercase();
+            let matching: Vec<QualityReport> =
+                reports.into_iter().filter(|r| r.sha256.starts_with(&prefix)).collect();
+            if matching.len() > 1 {
+                let names: Vec<String> = matching
+                    .iter()
+                    .map(|r| format!("{} ({})", &r.sha256[..16.min(r.sha256.len())], r.file))
+                    .collect();
+                return Err(nothing(&format!(
+                    "it begins {} sha256s: give more digits ({})",
+                    matching.len(),
+                    names.join(", ")
+                )));
+            }
+            return Ok(matching);
+        }
+        let path = upload_path(which);
+        let exact: Vec<QualityReport> = reports.iter().filter(|r| r.file == path).cloned().collect();
+        if !exact.is_empty() {
+            return Ok(exact);
+        }
+        let folded: Vec<QualityReport> =
+            reports.into_iter().filter(|r| r.file.eq_ignore_ascii_case(path)).collect();
+        let paths: std::collections::BTreeSet<&str> = folded.iter().map(|r| r.file.as_str()).collect();
+        if paths.len() > 1 {
+            let paths: Vec<&str> = paths.into_iter().collect();
+            return Err(nothing(&format!(
+                "it names {} uploads but for case: {}",
+                paths.len(),
+                paths.join(", ")
+            )));
+        }
+        Ok(folded)
+    }
+
+    /// Withdraws the transactions uploads named by `which` ([`Ingestor::named`]: every version
+    /// counted under a path, or one batch by its sha256), then refreshes the features (module
+    /// docs).
     ///
     /// # Errors
-    /// [`IngestError::NothingToWithdraw`] when no counted upload matches; store failures.
+    /// [`IngestError::NothingToWithdraw`] when no upload that added rows matches, or `which` is
+    /// ambiguous; store failures (run it again to finish).
     pub async fn withdraw(&self, which: &str) -> Result<Withdrawal, IngestError> {
-        let which = which.trim().trim_start_matches('/');
-        let by_sha = which.len() >= 8 && which.chars().all(|c| c.is_ascii_hexdigit());
-        let reports = self.reports(UploadKind::Transactions).await?;
-        let matching: Vec<QualityReport> = reports
-            .into_iter()
-            .filter(
-                |r| if by_sha { r.sha256.starts_with(&which.to_ascii_lowercase()) } else { r.file == which },
-            )
-            .collect();
-        let counted: Vec<QualityReport> = matching
-            .iter()
-            .filter(|r| r.withdrawn_at.is_none() && r.outputs.silver.is_some())
-            .cloned()
-            .collect();
-        if counted.is_empty() {
-            let why = match matching.first() {
-                Some(r) if r.withdrawn_at.is_some() => "it was withdrawn before".to_owned(),
-                Some(_) => {
-                    "it added nothing (it failed, was empty, or its bytes were counted under another name)"
-                        .to_owned()
-                }
-                None => "no transactions upload of that name or sha256 was ingested".to_owned(),
-            };
-            return Err(IngestError::NothingToWithdraw { which: which.to_owned(), why });
+        let matching = self.named(which).await?;
+        let added: Vec<QualityReport> = matching.into_iter().filter(|r| r.outputs.silver.is_some()).collect();
+        if added.is_empty() {
+            return Err(IngestError::NothingToWithdraw {
+                which: which.to_owned(),
+                why: "no transactions upload of that name or sha256 added rows (never ingested, failed, empty, or its bytes were counted under another name: see `shopsense uploads list`)".to_owned(),
+            });
         }
         let now = Utc::now();
-        let mut withdrawn = Vec::new();
-        for mut report in counted {
-            let Some(silver) = report.outputs.silver.clone() else { continue };
-            if let Some(table) = self.silver.get(&silver).await? {
+        let (mut withdrawn, mut already) = (Vec::new(), Vec::new());
+        for mut report in added {
+            let table = format!("transactions/{}.parquet", report.sha256);
+            if report.withdrawn_at.is_none() {
+                report.withdrawn_at = Some(now);
+                report.outputs.silver = Some(format!("{WITHDRAWN_PREFIX}{table}"));
+                let json =
+                    serde_json::to_vec_pretty(&report).map_err(|e| IngestError::Table(e.to_string()))?;
+                self.silver
+                    .put(
+                        &report_path(report.kind, &report.sha256),
+                        bytes::Bytes::from(json),
+                        PutOptions::default().with_content_type("application/json"),
+                    )
+                    .await?;
+                tracing::info!(upload = %report.file, sha256 = %report.sha256, rows = report.rows_accepted, "withdrawn");
+                withdrawn.push((report.file.clone(), report.sha256.clone(), report.rows_accepted));
+            } else {
+                already.push((report.file.clone(), report.sha256.clone()));
+            }
+            // Moved after the report says so: a table still in place is moved by the next run.
+            if let Some(blob) = self.silver.get(&table).await? {
                 let mut options = PutOptions::default().with_content_type("application/vnd.apache.parquet");
-                for (key, value) in &table.meta.metadata {
+                for (key, value) in &blob.meta.metadata {
                     options = options.with_metadata(key.clone(), value.clone());
                 }
-                self.silver.put(&format!("{WITHDRAWN_PREFIX}{silver}"), table.body, options).await?;
-                self.silver.delete(&silver).await?;
+                self.silver.put(&format!("{WITHDRAWN_PREFIX}{table}"), blob.body, options).await?;
+                self.silver.delete(&table).await?;
             }
-            report.withdrawn_at = Some(now);
-            report.withdrawn_etag = self.uploads.head(&report.file).await?.map(|meta| meta.etag.0);
-            report.outputs.silver = Some(format!("{WITHDRAWN_PREFIX}{silver}"));
-            let json = serde_json::to_vec_pretty(&report).map_err(|e| IngestError::Table(e.to_string()))?;
-            self.silver
-                .put(
-                    &report_path(report.kind, &report.sha256),
-                    bytes::Bytes::from(json),
-                    PutOptions::default().with_content_type("application/json"),
-                )
-                .await?;
-            tracing::info!(upload = %report.file, sha256 = %report.sha256, rows = report.rows_accepted, "withdrawn");
-            withdrawn.push((report.file.clone(), report.sha256.clone(), report.rows_accepted));
         }
         self.refresh_features().await?;
-        Ok(Withdrawal { withdrawn, features_refreshed: true })
+        Ok(Withdrawal { withdrawn, already, features_refreshed: true })
     }
 }

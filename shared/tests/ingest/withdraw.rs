@@ -28,6 +28,9 @@ async fn a_withdrawn_upload_counts_no_longer_is_kept_and_counts_again_when_sent_
     let corrected = format!("{HEADER}{}", line(1, "85123A", 17850));
     let first = upload(&ingestor, "transactions/2011-01.csv", month, &options).await;
     upload(&ingestor, "transactions/2011-01.csv", corrected.clone(), &options).await;
+    // The same corrected bytes also saved under another name: counted once.
+    let copy = upload(&ingestor, "transactions/2011-01 (1).csv", corrected.clone(), &options).await;
+    assert!(copy.duplicate_upload);
     let before = ingestor.refresh_features().await.unwrap();
     assert_eq!((before.batches, before.interactions), (2, 3), "the dropped invoice still counts");
 
@@ -49,19 +52,27 @@ async fn a_withdrawn_upload_counts_no_longer_is_kept_and_counts_again_when_sent_
     assert!(bronze.get(&first.outputs.bronze).await.unwrap().is_some());
     let reports = ingestor.reports(UploadKind::Transactions).await.unwrap();
     assert!(reports.iter().all(|r| r.withdrawn_at.is_some()), "{reports:?}");
-    let again = ingestor.withdraw("transactions/2011-01.csv").await.unwrap_err();
-    assert!(again.to_string().contains("withdrawn before"), "{again}");
+    // Run again (as after a withdrawal cut short): nothing new, the features refreshed anyway.
+    let again = ingestor.withdraw("uploads/Transactions/2011-01.csv").await.unwrap();
+    assert_eq!((again.withdrawn.len(), again.already.len()), (0, 2), "{again:?}");
 
-    // The withdrawn upload seen again (a restarted watcher, a redelivered event) stays withdrawn.
-    let seen = ingestor.ingest("transactions/2011-01.csv", &options).await.unwrap();
-    let shopsense::ingest::IngestOutcome::Reported(seen) = seen else { panic!("skipped") };
-    assert!(seen.duplicate_upload && seen.withdrawn_at.is_some(), "{seen:?}");
+    // The withdrawn upload seen again (a restarted watcher, a redelivered event), or a copy of
+    // its bytes written before the withdrawal under another name, stays withdrawn.
+    for path in ["transactions/2011-01.csv", "transactions/2011-01 (1).csv"] {
+        let seen = ingestor.ingest(path, &options).await.unwrap();
+        let shopsense::ingest::IngestOutcome::Reported(seen) = seen else { panic!("skipped") };
+        assert!(seen.duplicate_upload && seen.withdrawn_at.is_some(), "{path}: {seen:?}");
+        assert!(seen.summary().contains("withdrawn at"), "{}", seen.summary());
+    }
     assert_eq!(ingestor.refresh_features().await.unwrap().batches, 0);
     // The corrected bytes sent again are read again, not answered as a duplicate.
     let resent = upload(&ingestor, "transactions/2011-01.csv", corrected, &options).await;
     assert!(!resent.duplicate_upload && resent.withdrawn_at.is_none(), "{resent:?}");
     let now = ingestor.refresh_features().await.unwrap();
     assert_eq!((now.batches, now.interactions), (1, 1), "the corrected month alone");
+    // Ambiguous or unknown names are refused, naming why.
+    let short = ingestor.withdraw("0123456789abcdef").await.unwrap_err();
+    assert!(short.to_string().contains("no transactions upload"), "{short}");
     // By sha256 too.
     let by_sha = ingestor.withdraw(&resent.sha256[..12]).await.unwrap();
     assert_eq!(by_sha.withdrawn, [("transactions/2011-01.csv".to_owned(), resent.sha256.clone(), 1)]);
