@@ -450,12 +450,12 @@ pub fn eval_cart(args: &TimeSplitArgs) -> anyhow::Result<()> {
             "{:<5} {:<56} {:>6} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.3} {:>6.3}",
             r.cart_items,
             r.rule,
-            r.cases,
-            r.hit_rate,
-            r.precision,
-            r.recall,
-            r.ndcg,
-            r.coverage,
+            r.scores.cases,
+            r.scores.hit_rate,
+            r.scores.precision,
+            r.scores.recall,
+            r.scores.ndcg,
+            r.scores.coverage,
             r.rare_share
         );
     }
@@ -490,7 +490,14 @@ pub fn eval_similar(args: &TimeSplitArgs) -> anyhow::Result<()> {
     for r in &rows {
         println!(
             "{:<80} {:<6} {:>6} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.3}",
-            r.rule, r.seeds, r.cases, r.hit_rate, r.precision, r.recall, r.ndcg, r.coverage
+            r.rule,
+            r.seeds,
+            r.scores.cases,
+            r.scores.hit_rate,
+            r.scores.precision,
+            r.scores.recall,
+            r.scores.ndcg,
+            r.scores.coverage
         );
     }
     Ok(())

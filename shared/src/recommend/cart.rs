@@ -22,7 +22,7 @@
 //! hit rate, precision, recall and nDCG at `k` ([`super::metrics`]), catalogue coverage, and the
 //! share of suggestions that are SKUs seen in fewer than 5 train invoices.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
@@ -31,7 +31,7 @@ use serde::Serialize;
 use super::cooccurrence::{CooccurrenceParams, Similarity};
 use super::data::{Interactions, Record};
 use super::errors::Result;
-use super::metrics::{ndcg_at_k, precision_at_k, recall_at_k};
+use super::metrics::{ListScores, ListScoring, recent_best_sellers};
 
 /// Bought-together neighbours kept per SKU.
 pub const CART_NEIGHBOURS: usize = 30;
@@ -106,18 +106,10 @@ pub struct CartMetrics {
     pub rule: String,
     /// Items in each cart.
     pub cart_items: usize,
-    /// Test invoices judged.
-    pub cases: usize,
-    /// Share of carts with at least one right suggestion in the top `k`.
-    pub hit_rate: f64,
-    /// Precision at `k`.
-    pub precision: f64,
-    /// Recall at `k` (over the invoice's other SKUs).
-    pub recall: f64,
-    /// nDCG at `k`.
-    pub ndcg: f64,
-    /// Distinct SKUs suggested over the SKUs in the train invoices.
-    pub coverage: f64,
+    /// Over the test invoices judged (recall over the invoice's other SKUs, coverage over the
+    /// SKUs in the train invoices).
+    #[serde(flatten)]
+    pub scores: ListScores,
     /// Share of the suggestions that are SKUs in fewer than 5 train invoices.
     pub rare_share: f64,
 }
@@ -162,12 +154,12 @@ pub fn evaluate(
             invoices_of[i as usize] += 1;
         }
     }
-    let popular = best_sellers(train, &data);
+    let lines: Vec<(&str, i64)> = train.iter().map(|r| (r.item.as_str(), r.ts)).collect();
+    let popular: Vec<u32> =
+        recent_best_sellers(&lines, POPULAR_DAYS).into_iter().filter_map(|sku| data.items.get(sku)).collect();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let (mut hits, mut precision, mut recall, mut ndcg, mut rare, mut shown) =
-        (0usize, 0.0, 0.0, 0.0, 0usize, 0usize);
-    let mut suggested: HashSet<u32> = HashSet::new();
-    let mut cases = 0usize;
+    let (mut rare, mut shown) = (0usize, 0usize);
+    let mut scoring = ListScoring::default();
     let mut scores = vec![0f32; n_items];
     let mut touched: Vec<u32> = Vec::new();
     for basket in test.iter().filter(|b| b.items.len() > cart_items.max(1)) {
@@ -201,41 +193,16 @@ pub fn evaluate(
                 list.push(j);
             }
         }
-        cases += 1;
-        hits += usize::from(list.iter().any(|j| relevant.contains(j)));
-        precision += precision_at_k(&list, &relevant, k);
-        recall += recall_at_k(&list, &relevant, rest.len(), k);
-        ndcg += ndcg_at_k(&list, &relevant, rest.len(), k);
+        scoring.add(&list, &relevant, rest.len(), k);
         rare += list.iter().filter(|&&j| invoices_of[j as usize] < RARE_BELOW).count();
         shown += list.len();
-        suggested.extend(list);
     }
-    let per_case = |x: f64| if cases == 0 { 0.0 } else { x / cases as f64 };
     Ok(CartMetrics {
         rule: rule_name(params),
         cart_items,
-        cases,
-        hit_rate: per_case(hits as f64),
-        precision: per_case(precision),
-        recall: per_case(recall),
-        ndcg: per_case(ndcg),
-        coverage: suggested.len() as f64 / n_items.max(1) as f64,
+        scores: scoring.finish(n_items),
         rare_share: rare as f64 / shown.max(1) as f64,
     })
-}
-
-/// The train SKUs by invoices over its last [`POPULAR_DAYS`] days, most first (ties: by SKU).
-fn best_sellers(train: &[Record], data: &Interactions) -> Vec<u32> {
-    let last = train.iter().map(|r| r.ts).max().unwrap_or(0);
-    let mut counts: HashMap<u32, usize> = HashMap::new();
-    for r in train.iter().filter(|r| r.ts > last - POPULAR_DAYS * 86_400) {
-        if let Some(i) = data.items.get(&r.item) {
-            *counts.entry(i).or_default() += 1;
-        }
-    }
-    let mut popular: Vec<(u32, usize)> = counts.into_iter().collect();
-    popular.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| data.items.name(a.0).cmp(data.items.name(b.0))));
-    popular.into_iter().map(|(i, _)| i).collect()
 }
 
 #[cfg(test)]
@@ -295,11 +262,15 @@ mod tests {
             Basket { invoice: "y".into(), ts: 0, items: vec!["TEACUP".into()] },
         ];
         let rule = evaluate(&train, &test, Some(&basket_params()), 1, 1, 7).unwrap();
-        assert_eq!(rule.cases, 1, "an invoice of one SKU has nothing to suggest");
-        assert_eq!((rule.hit_rate, rule.ndcg), (1.0, 1.0), "teacup -> teapot, teapot -> teacup");
+        assert_eq!(rule.scores.cases, 1, "an invoice of one SKU has nothing to suggest");
+        assert_eq!(
+            (rule.scores.hit_rate, rule.scores.ndcg),
+            (1.0, 1.0),
+            "teacup -> teapot, teapot -> teacup"
+        );
         let popular = evaluate(&train, &test, None, 1, 1, 7).unwrap();
         assert_eq!(popular.rule, "popularity");
-        assert!(popular.ndcg < rule.ndcg, "{popular:?}");
+        assert!(popular.scores.ndcg < rule.scores.ndcg, "{popular:?}");
     }
 
     #[test]
@@ -313,8 +284,11 @@ mod tests {
         for cart_items in [1, 3] {
             let lift = evaluate(&train, &test, Some(&lift_params()), cart_items, 10, 42).unwrap();
             let rule = evaluate(&train, &test, Some(&basket_params()), cart_items, 10, 42).unwrap();
-            assert!(rule.cases > 50, "{rule:?}");
-            assert!(rule.ndcg > lift.ndcg && rule.rare_share < lift.rare_share, "{rule:?}\n{lift:?}");
+            assert!(rule.scores.cases > 50, "{rule:?}");
+            assert!(
+                rule.scores.ndcg > lift.scores.ndcg && rule.rare_share < lift.rare_share,
+                "{rule:?}\n{lift:?}"
+            );
         }
     }
 

@@ -5,6 +5,73 @@
 
 use std::collections::HashMap;
 
+/// Hit rate, precision, recall and nDCG at `k` averaged over a set of lists (one per case), and
+/// the catalogue coverage of the lists: the figures the cart and similar-items evaluations report.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ListScores {
+    /// Cases judged.
+    pub cases: usize,
+    /// Share of lists with at least one relevant item in the top `k`.
+    pub hit_rate: f64,
+    /// Precision at `k`.
+    pub precision: f64,
+    /// Recall at `k`.
+    pub recall: f64,
+    /// nDCG at `k`.
+    pub ndcg: f64,
+    /// Distinct items listed over the catalogue.
+    pub coverage: f64,
+}
+
+/// Sums [`ListScores`] case by case ([`ListScoring::add`]), then averages them
+/// ([`ListScoring::finish`]).
+#[derive(Debug, Clone, Default)]
+pub struct ListScoring {
+    sums: ListScores,
+    listed: std::collections::HashSet<u32>,
+}
+
+impl ListScoring {
+    /// Adds one case: its list, the relevant items the catalogue knows, and how many are
+    /// relevant in all (those it does not know included).
+    pub fn add(&mut self, list: &[u32], relevant: &[u32], n_relevant: usize, k: usize) {
+        let s = &mut self.sums;
+        s.cases += 1;
+        s.hit_rate += f64::from(u8::from(list.iter().take(k).any(|j| relevant.contains(j))));
+        s.precision += precision_at_k(list, relevant, k);
+        s.recall += recall_at_k(list, relevant, n_relevant, k);
+        s.ndcg += ndcg_at_k(list, relevant, n_relevant, k);
+        self.listed.extend(list.iter().take(k));
+    }
+
+    /// The averages, coverage over a catalogue of `items`.
+    #[must_use]
+    pub fn finish(self, items: usize) -> ListScores {
+        let mut s = self.sums;
+        let cases = s.cases.max(1) as f64;
+        s.hit_rate /= cases;
+        s.precision /= cases;
+        s.recall /= cases;
+        s.ndcg /= cases;
+        s.coverage = self.listed.len() as f64 / items.max(1) as f64;
+        s
+    }
+}
+
+/// Items by how many lines name them since `days` before the latest line, most first (ties: by
+/// name): the best sellers that top the evaluated lists up.
+#[must_use]
+pub fn recent_best_sellers<'a>(lines: &[(&'a str, i64)], days: i64) -> Vec<&'a str> {
+    let last = lines.iter().map(|l| l.1).max().unwrap_or(0);
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for (item, _) in lines.iter().filter(|l| l.1 > last - days * 86_400) {
+        *counts.entry(item).or_default() += 1;
+    }
+    let mut popular: Vec<(&str, usize)> = counts.into_iter().collect();
+    popular.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    popular.into_iter().map(|(item, _)| item).collect()
+}
+
 /// Hits among the first `k` recommendations.
 fn hits(recommended: &[u32], relevant: &[u32], k: usize) -> usize {
     recommended.iter().take(k).filter(|i| relevant.contains(i)).count()

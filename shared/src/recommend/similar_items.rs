@@ -36,7 +36,7 @@ use super::cooccurrence::{CooccurrenceParams, Similarity};
 use super::data::{Interactions, Record};
 use super::datasets::SaleLine;
 use super::errors::Result;
-use super::metrics::{ndcg_at_k, precision_at_k, recall_at_k};
+use super::metrics::{ListScores, ListScoring, recent_best_sellers};
 
 /// Similar items kept per SKU (also what serving reads).
 pub const SIMILAR_NEIGHBOURS: usize = 30;
@@ -190,18 +190,9 @@ pub struct SimilarMetrics {
     pub rule: String,
     /// The seeds' group: `all`, or their train buyers (`new`, `1-2`, ...).
     pub seeds: String,
-    /// Seeds judged.
-    pub cases: usize,
-    /// Share of lists with at least one right item in the top `k`.
-    pub hit_rate: f64,
-    /// Precision at `k`.
-    pub precision: f64,
-    /// Recall at `k`.
-    pub recall: f64,
-    /// nDCG at `k`.
-    pub ndcg: f64,
-    /// Distinct SKUs listed over the train catalogue.
-    pub coverage: f64,
+    /// Over the seeds judged (coverage over the train catalogue).
+    #[serde(flatten)]
+    pub scores: ListScores,
 }
 
 /// Judges a similar-items rule (`None`: the best sellers alone) fitted on `train` on the
@@ -231,24 +222,12 @@ pub fn evaluate(
         buyers[at[&r.item]] += 1;
     }
     let lists = params.map(|p| p.fit(&records, &catalogue)).transpose()?;
-    let popular = best_sellers(train, &at);
+    let sold: Vec<(&str, i64)> = train.iter().map(|l| (l.sku.as_str(), l.ts)).collect();
+    let popular: Vec<usize> =
+        recent_best_sellers(&sold, POPULAR_DAYS).into_iter().map(|sku| at[sku]).collect();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let groups = std::iter::once("all").chain(BUYER_BUCKETS.iter().map(|b| b.2));
-    let mut rows: Vec<(SimilarMetrics, HashSet<usize>)> = groups
-        .map(|group| {
-            let metrics = SimilarMetrics {
-                rule: params.map_or_else(|| "popularity".to_owned(), SimilarParams::name),
-                seeds: group.to_owned(),
-                cases: 0,
-                hit_rate: 0.0,
-                precision: 0.0,
-                recall: 0.0,
-                ndcg: 0.0,
-                coverage: 0.0,
-            };
-            (metrics, HashSet::new())
-        })
-        .collect();
+    let groups: Vec<&str> = std::iter::once("all").chain(BUYER_BUCKETS.iter().map(|b| b.2)).collect();
+    let mut scoring: Vec<ListScoring> = vec![ListScoring::default(); groups.len()];
     for (seed_sku, relevant_skus) in seeds(test, &mut rng) {
         let seed_item = at.get(&seed_sku).copied();
         let relevant: Vec<u32> = relevant_skus.iter().filter_map(|s| at.get(s)).map(|&i| i as u32).collect();
@@ -268,25 +247,16 @@ pub fn evaluate(
         let n_buyers = seed_item.map_or(0, |i| buyers[i]);
         let bucket = BUYER_BUCKETS.iter().position(|b| (b.0..=b.1).contains(&n_buyers)).unwrap_or(0);
         for row in [0, bucket + 1] {
-            let (m, listed) = &mut rows[row];
-            m.cases += 1;
-            m.hit_rate += f64::from(u8::from(list.iter().any(|j| relevant.contains(j))));
-            m.precision += precision_at_k(&list, &relevant, k);
-            m.recall += recall_at_k(&list, &relevant, relevant_skus.len(), k);
-            m.ndcg += ndcg_at_k(&list, &relevant, relevant_skus.len(), k);
-            listed.extend(list.iter().map(|&j| j as usize));
+            scoring[row].add(&list, &relevant, relevant_skus.len(), k);
         }
     }
-    Ok(rows
+    Ok(groups
         .into_iter()
-        .map(|(mut m, listed)| {
-            let cases = m.cases.max(1) as f64;
-            m.hit_rate /= cases;
-            m.precision /= cases;
-            m.recall /= cases;
-            m.ndcg /= cases;
-            m.coverage = listed.len() as f64 / catalogue.len().max(1) as f64;
-            m
+        .zip(scoring)
+        .map(|(group, scoring)| SimilarMetrics {
+            rule: params.map_or_else(|| "popularity".to_owned(), SimilarParams::name),
+            seeds: group.to_owned(),
+            scores: scoring.finish(catalogue.len()),
         })
         .collect())
 }
@@ -351,18 +321,6 @@ fn seeds(test: &[SaleLine], rng: &mut Xoshiro256PlusPlus) -> Vec<(String, HashSe
         }
     }
     out
-}
-
-/// The train SKUs by lines over its last [`POPULAR_DAYS`] days, most first (ties: by SKU).
-fn best_sellers(train: &[SaleLine], at: &HashMap<String, usize>) -> Vec<usize> {
-    let last = train.iter().map(|l| l.ts).max().unwrap_or(0);
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for line in train.iter().filter(|l| l.ts > last - POPULAR_DAYS * 86_400) {
-        *counts.entry(&line.sku).or_default() += 1;
-    }
-    let mut popular: Vec<(&str, usize)> = counts.into_iter().collect();
-    popular.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    popular.into_iter().map(|(sku, _)| at[sku]).collect()
 }
 
 #[cfg(test)]
@@ -440,9 +398,9 @@ mod tests {
         assert_eq!(all.seeds, "all");
         // c0's first invoice: seed TEAPOT, should list TEACUP (bought later); the second invoice
         // has nothing after it; guests have no later purchases to judge by.
-        assert_eq!((all.cases, all.hit_rate, all.ndcg), (1, 1.0, 1.0), "{rows:?}");
+        assert_eq!((all.scores.cases, all.scores.hit_rate, all.scores.ndcg), (1, 1.0, 1.0), "{rows:?}");
         let by_buyers = rows.iter().find(|r| r.seeds == "10-49").unwrap();
-        assert_eq!(by_buyers.cases, 1, "{rows:?}");
+        assert_eq!(by_buyers.scores.cases, 1, "{rows:?}");
     }
 
     #[test]
@@ -454,7 +412,7 @@ mod tests {
         let (train, test): (Vec<SaleLine>, Vec<SaleLine>) = lines.into_iter().partition(|l| l.ts < cut);
         let before = evaluate(&train, &test, Some(&SimilarParams::cosine()), 10, 42).unwrap();
         let now = evaluate(&train, &test, Some(&SimilarParams::also_bought()), 10, 42).unwrap();
-        assert!(now[0].cases > 30, "{now:?}");
-        assert!(now[0].ndcg > before[0].ndcg, "{now:?}\n{before:?}");
+        assert!(now[0].scores.cases > 30, "{now:?}");
+        assert!(now[0].scores.ndcg > before[0].scores.ndcg, "{now:?}\n{before:?}");
     }
 }
