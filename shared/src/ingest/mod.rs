@@ -463,34 +463,30 @@ impl Ingestor {
         if let Some(previous) = self.silver.get(&report_path).await? {
             let mut report: QualityReport = serde_json::from_slice(&previous.body)
                 .map_err(|e| IngestError::Table(format!("report {report_path} is unreadable: {e}")))?;
-            // Rows lost to an encoding the mapping now names are read again too.
-            let unsure = report.verdict == Verdict::Fail
-                || report.month_first_unsure.is_some()
-                || report.quarantined_by_reason.contains_key("invalid_utf8");
-            // An upload written before the withdrawal (the withdrawn file seen again by a restarted
-            // watcher or a redelivered event, or a copy of its bytes under another name) stays
-            // withdrawn; one written after it counts again.
-            let withdrawn_before = report.withdrawn_at.is_some_and(|at| landing.uploaded_at <= at);
-            if withdrawn_before {
-                report.duplicate_upload = true;
-                report.features_refreshed = false;
-                tracing::info!(upload = path, sha256 = %landing.sha256, "upload of withdrawn bytes from before the withdrawal: stays withdrawn");
-                return Ok(IngestOutcome::Reported(Box::new(report)));
-            } else if report.withdrawn_at.is_some() {
-                // Withdrawn, so counted no longer: sent again, the bytes count again.
-                tracing::info!(upload = path, sha256 = %landing.sha256, "read again after its withdrawal");
-            } else if unsure && report.mapping.as_deref() != Some(mapping_id.as_str()) {
+            let read_again = match report.withdrawn_at {
+                // Withdrawn: bytes uploaded after it count again; an upload written before it (the
+                // withdrawn file seen again by a restarted watcher or a redelivered event, or a copy
+                // of its bytes under another name) stays withdrawn.
+                Some(at) => landing.uploaded_at > at,
                 // A failed upload counted nothing: read under another mapping (the folder's, fixed
                 // since), the same bytes are read again rather than answered with the old failure.
-                // So are dates read month first that could as well be day first, and rows
-                // refused as invalid UTF-8, under a mapping that says which: the silver table and report of these bytes (named by their
-                // sha256) are replaced, so nothing is counted twice.
-                tracing::info!(upload = path, sha256 = %landing.sha256, "read again under a new mapping");
+                // So are dates read month first that could as well be day first, and rows refused
+                // as invalid UTF-8, under a mapping that says which: the silver table and report of
+                // these bytes (named by their sha256) are replaced, so nothing is counted twice.
+                None => {
+                    let unsure = report.verdict == Verdict::Fail
+                        || report.month_first_unsure.is_some()
+                        || report.quarantined_by_reason.contains_key("invalid_utf8");
+                    unsure && report.mapping.as_deref() != Some(mapping_id.as_str())
+                }
+            };
+            if read_again {
+                tracing::info!(upload = path, sha256 = %landing.sha256, withdrawn = report.withdrawn_at.is_some(), "read again");
             } else {
                 report.duplicate_upload = true;
                 report.file = path.to_owned();
                 report.features_refreshed = false;
-                tracing::info!(upload = path, sha256 = %landing.sha256, "duplicate upload: counted once");
+                tracing::info!(upload = path, sha256 = %landing.sha256, withdrawn = report.withdrawn_at.is_some(), "duplicate upload: counted once");
                 return Ok(IngestOutcome::Reported(Box::new(report)));
             }
         }
