@@ -429,33 +429,23 @@ impl UploadWatcher {
                 out.push(invocation);
             }
             let (tries, since) = retry.map_or((1, Utc::now()), |r| (r.tries + 1, r.since));
-            if failed.is_empty() {
-                self.triggered.insert(blob.path.clone(), blob.etag.clone());
-            } else if tries >= self.give_up.0 || Utc::now() - since >= self.give_up.1 {
+            let mut done = failed.is_empty();
+            if !done && (tries >= self.give_up.0 || Utc::now() - since >= self.give_up.1) {
                 let reason = if tries >= self.give_up.0 {
                     "MaxDeliveryAttemptsExceeded"
                 } else {
                     "TimeToLiveExceeded"
                 };
-                let mut kept = true;
+                // Given up, it is not tried again until the file changes; but a dead letter that
+                // could not be written is tried again later, rather than the event lost.
+                done = true;
                 for ((function, event), status) in failed.iter().zip(&statuses) {
-                    kept &=
+                    done &=
                         self.give_up(&blob, &uri, function, *event, (reason, tries, since, *status)).await;
                 }
-                if kept {
-                    // Not tried again until the file changes.
-                    self.triggered.insert(blob.path.clone(), blob.etag.clone());
-                } else {
-                    // The dead letter could not be written: tried again (and given up again) later,
-                    // rather than the event lost.
-                    let wait = self.retry_after[self.retry_after.len() - 1];
-                    let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                    self.retrying.insert(
-                        blob.path.clone(),
-                        Retry { etag: blob.etag.clone(), failed, tries, since, next },
-                    );
-                    seen.insert(blob.path.clone());
-                }
+            }
+            if done {
+                self.triggered.insert(blob.path.clone(), blob.etag.clone());
             } else {
                 // The host retries failed blob invocations, backing off: so do we.
                 let wait = self.retry_after[(tries - 1).min(self.retry_after.len() - 1)];
