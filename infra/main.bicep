@@ -76,6 +76,9 @@ param developerPrincipalId string = ''
 @description('Kind of principal developerPrincipalId names.')
 param developerPrincipalType string = 'User'
 
+@description('Browser origins allowed to call the HTTP API (CORS), comma-separated, e.g. `https://shop.example,https://admin.shop.example` (azd: SHOPSENSE_CORS_ALLOWED_ORIGINS). Empty allows none: server-side callers need no CORS. The platform answers CORS in front of the app, as `Host.CORS` of local.settings.json does for `shopsense local`.')
+param corsAllowedOrigins string = ''
+
 @description('Send Azure Verified Modules usage telemetry to Microsoft (a no-op deployment per module). Off unless opted in.')
 param enableAvmTelemetry bool = false
 
@@ -353,6 +356,7 @@ module functionApp 'app/function-app.bicep' = {
     appInsightsConnectionString: appInsights.outputs.connectionString
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    corsAllowedOrigins: empty(trim(corsAllowedOrigins)) ? [] : map(split(corsAllowedOrigins, ','), origin => trim(origin))
     enableAvmTelemetry: enableAvmTelemetry
   }
 }

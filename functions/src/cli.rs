@@ -11,10 +11,11 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use shopsense::ingest::{IngestOptions, IngestOutcome, Mapping, UploadKind, Verdict};
 use shopsense::registry::ModelKind;
-use shopsense::settings::{Backend, BackendChoice, Settings};
+use shopsense::settings::{Backend, BackendChoice, LOCAL_SETTINGS_FILE, Settings};
 use shopsense::store::PutOptions;
 
 use crate::app::app;
+use crate::cors::CorsPolicy;
 use crate::functions::registry;
 use crate::host;
 use crate::local::{self, UploadWatcher, WATCHED_CONTAINER};
@@ -55,9 +56,17 @@ pub enum Command {
     },
     /// Run everything on this machine: the HTTP API, local timers and a watched uploads folder.
     Local {
-        /// Port of the HTTP API.
-        #[arg(long, default_value_t = 7071)]
-        port: u16,
+        /// Port of the HTTP API [default: `Host.LocalHttpPort` of `local.settings.json`, else 7071].
+        #[arg(long)]
+        port: Option<u16>,
+        /// Origins a browser may call the API from, comma-separated, or `*` [default: `Host.CORS`
+        /// of `local.settings.json`, else none].
+        #[arg(long)]
+        cors: Option<String>,
+        /// Let browsers send credentials (cookies) with those calls [default:
+        /// `Host.CORSCredentials`].
+        #[arg(long)]
+        cors_credentials: bool,
         /// How often the uploads folder is checked, in milliseconds.
         #[arg(long, default_value_t = 1000)]
         poll_ms: u64,
@@ -538,9 +547,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let port = settings.custom_handler_port.unwrap_or(*port);
             serve(settings, port).await
         }
-        Command::Local { port, poll_ms, no_demo } => {
+        Command::Local { port, cors, cors_credentials, poll_ms, no_demo } => {
             let settings = settings(&cli, Some(BackendChoice::Local))?;
-            run_local(settings, *port, Duration::from_millis(*poll_ms), !*no_demo).await
+            let host = &settings.local_host;
+            let port = port.or(host.local_http_port).unwrap_or(7071);
+            let cors = match cors {
+                Some(origins) => CorsPolicy::parse(origins, *cors_credentials).context("--cors")?,
+                None => CorsPolicy::parse(host.cors.as_deref().unwrap_or(""), *cors_credentials || host.cors_credentials)
+                    .with_context(|| format!("{LOCAL_SETTINGS_FILE} Host.CORS"))?,
+            };
+            run_local(settings, port, cors, Duration::from_millis(*poll_ms), !*no_demo).await
         }
         Command::Train { only, json, force } => {
             let state = open_state(&cli).await?;
@@ -777,7 +793,13 @@ async fn serve(settings: Settings, port: u16) -> anyhow::Result<()> {
     .with_context(|| format!("serving on {addr}"))
 }
 
-async fn run_local(settings: Settings, port: u16, poll: Duration, demo: bool) -> anyhow::Result<()> {
+async fn run_local(
+    settings: Settings,
+    port: u16,
+    cors: Option<CorsPolicy>,
+    poll: Duration,
+    demo: bool,
+) -> anyhow::Result<()> {
     let specs = registry();
     let timers = local::timers(&specs, &settings)?;
     let state = AppState::open(settings).await.context("opening storage")?;
@@ -806,12 +828,19 @@ async fn run_local(settings: Settings, port: u16, poll: Duration, demo: bool) ->
     tasks.spawn(watcher.run(router.clone(), poll));
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let where_to_drop = uploads.location();
+    let served = match &cors {
+        Some(policy) => router.layer(policy.layer()),
+        None => router,
+    };
     let result = host::serve(
-        router,
+        served,
         addr,
         |bound| {
             tracing::info!(%bound, "local run ready");
             eprintln!("shopsense local: API on http://{bound}/api/health");
+            if let Some(policy) = &cors {
+                eprintln!("  browsers may call it from {}", policy.describe());
+            }
             if let Some(ids) = &demo_ids {
                 eprintln!("  try:");
                 for url in crate::demo::urls(&format!("http://{bound}"), ids) {

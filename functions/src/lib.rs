@@ -9,7 +9,7 @@
 //! - [`functions`]: the registry of functions with their `function.json`.
 //! - [`error`]: the one place errors become HTTP.
 //! - [`state`]: settings and store clients shared by handlers.
-//! - [`local`]: the local runner's timers and uploads watcher.
+//! - [`local`]: the local runner's timers and uploads watcher; [`cors`]: its browser access.
 //! - [`package`]: stages and zips the app root deployed to Flex Consumption.
 //! - [`cli`]: the command line; [`bench`](mod@bench): benchmarks that print tables; [`commands`]: command
 //!   implementations too large for `cli.rs` (`forecast`, `eval forecast`, `bench forecast`).
@@ -20,6 +20,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod cors;
 pub mod dead_letters;
 pub mod demo;
 pub mod error;

@@ -56,6 +56,9 @@ param instanceMemoryMB int
 @description('Most instances the app scales out to.')
 param maximumInstanceCount int
 
+@description('Browser origins allowed to call the HTTP API (CORS); empty allows none.')
+param corsAllowedOrigins array
+
 @description('Send Azure Verified Modules usage telemetry to Microsoft.')
 param enableAvmTelemetry bool
 
@@ -140,6 +143,12 @@ module site 'br/public:avm/res/web/site:0.24.0' = {
       // Flex Consumption scales to zero; always-on does not apply to it.
       alwaysOn: false
       minTlsVersion: '1.2'
+      // Answered by the platform before the Functions host; `shopsense serve` adds no CORS
+      // headers of its own, so none are doubled.
+      cors: {
+        allowedOrigins: corsAllowedOrigins
+        supportCredentials: false
+      }
     }
     configs: [
       {

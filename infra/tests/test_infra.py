@@ -389,6 +389,14 @@ def test_the_app_runs_the_custom_handler_on_flex_consumption_from_an_identity_au
     assert host["customHandler"]["description"]["defaultExecutablePath"] == "shopsense"
 
 
+def test_browser_origins_come_from_a_parameter_without_credentials():
+    site = avm_module(FUNCTION_APP, "avm/res/web/site")
+    assert site["siteConfig"]["cors"] == {"allowedOrigins": "corsAllowedOrigins", "supportCredentials": False}
+    assert bicep(MAIN)["parameters"]["corsAllowedOrigins"]["default"] == "", "none unless the shop lists some"
+    parameters = json.loads((REPO / "infra/main.parameters.json").read_text())["parameters"]
+    assert parameters["corsAllowedOrigins"]["value"] == "${SHOPSENSE_CORS_ALLOWED_ORIGINS=}"
+
+
 def test_app_settings_are_identity_based_only():
     settings = app_settings()
     assert not FORBIDDEN_SETTINGS & set(settings), FORBIDDEN_SETTINGS & set(settings)

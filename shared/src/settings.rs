@@ -27,6 +27,8 @@ pub const HOME: &str = "SHOPSENSE_HOME";
 pub const COSMOS_DATABASE: &str = "SHOPSENSE_COSMOS_DATABASE";
 /// The port the Functions host gives a custom handler.
 pub const CUSTOM_HANDLER_PORT: &str = "FUNCTIONS_CUSTOMHANDLER_PORT";
+/// The local settings file, read from the working directory.
+pub const LOCAL_SETTINGS_FILE: &str = "local.settings.json";
 
 /// Every app setting the code reads by name (connections also read the `__`-suffixed forms
 /// listed). Deployment (Bicep) must set each one that has no default; a test compares the lists.
@@ -238,6 +240,8 @@ pub struct Settings {
     pub backend: Backend,
     /// `FUNCTIONS_CUSTOMHANDLER_PORT`, when the Functions host started us.
     pub custom_handler_port: Option<u16>,
+    /// The `Host` section of `local.settings.json` (empty unless read from the file).
+    pub local_host: LocalHost,
     values: BTreeMap<String, String>,
 }
 
@@ -253,19 +257,39 @@ impl fmt::Debug for Settings {
     }
 }
 
-#[derive(Deserialize)]
-struct LocalSettingsFile {
+/// A `local.settings.json`: its app settings and its `Host` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LocalSettings {
+    /// `Values`: app settings, environment-style names.
     #[serde(rename = "Values", default)]
-    values: BTreeMap<String, String>,
+    pub values: BTreeMap<String, String>,
+    /// `Host`: what Core Tools' `func start` reads for the local host.
+    #[serde(rename = "Host", default)]
+    pub host: LocalHost,
 }
 
-/// Reads the `Values` of a `local.settings.json`; an absent file is an empty map.
-pub fn read_local_settings(path: &Path) -> Result<BTreeMap<String, String>, SettingsError> {
+/// The `Host` section of `local.settings.json`, as Core Tools reads it for `func start`: the
+/// local port and the browser origins allowed to call the API (CORS). `shopsense local` reads it
+/// the same way; in Azure the platform answers CORS (`corsAllowedOrigins` in `infra/`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct LocalHost {
+    /// `LocalHttpPort`: the API's port when no `--port` is given.
+    #[serde(rename = "LocalHttpPort")]
+    pub local_http_port: Option<u16>,
+    /// `CORS`: allowed origins, comma-separated, or `*` for any.
+    #[serde(rename = "CORS")]
+    pub cors: Option<String>,
+    /// `CORSCredentials`: whether browsers may send cookies or credentials with requests.
+    #[serde(rename = "CORSCredentials", default)]
+    pub cors_credentials: bool,
+}
+
+/// Reads a `local.settings.json`; an absent file has no values and an empty `Host`.
+pub fn read_local_settings(path: &Path) -> Result<LocalSettings, SettingsError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice::<LocalSettingsFile>(&bytes)
-            .map(|file| file.values)
+        Ok(bytes) => serde_json::from_slice::<LocalSettings>(&bytes)
             .map_err(|e| SettingsError::File { path: path.to_owned(), reason: e.to_string() }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LocalSettings::default()),
         Err(e) => Err(SettingsError::File { path: path.to_owned(), reason: e.to_string() }),
     }
 }
@@ -273,9 +297,11 @@ pub fn read_local_settings(path: &Path) -> Result<BTreeMap<String, String>, Sett
 impl Settings {
     /// Settings from the process environment over `local.settings.json` in the current folder.
     pub fn from_env(choice: Option<BackendChoice>) -> Result<Self, SettingsError> {
-        let mut values = read_local_settings(Path::new("local.settings.json"))?;
+        let LocalSettings { mut values, host } = read_local_settings(Path::new(LOCAL_SETTINGS_FILE))?;
         values.extend(std::env::vars());
-        Self::from_values(values, choice)
+        let mut settings = Self::from_values(values, choice)?;
+        settings.local_host = host;
+        Ok(settings)
     }
 
     /// Settings from a map of values (environment-style names). `choice` overrides
@@ -334,7 +360,7 @@ impl Settings {
         } else {
             Backend::Local
         };
-        Ok(Self { home, backend, custom_handler_port, values })
+        Ok(Self { home, backend, custom_handler_port, local_host: LocalHost::default(), values })
     }
 
     /// A raw setting, if set and not blank.
@@ -560,9 +586,20 @@ mod tests {
     fn local_settings_values_are_read_and_a_missing_file_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("local.settings.json");
-        assert!(read_local_settings(&path).unwrap().is_empty());
+        let absent = read_local_settings(&path).unwrap();
+        assert!(absent.values.is_empty());
+        assert_eq!(absent.host, LocalHost::default());
         std::fs::write(&path, r#"{"IsEncrypted":false,"Values":{"SHOPSENSE_HOME":"h"}}"#).unwrap();
-        assert_eq!(read_local_settings(&path).unwrap()["SHOPSENSE_HOME"], "h");
+        assert_eq!(read_local_settings(&path).unwrap().values["SHOPSENSE_HOME"], "h");
+        std::fs::write(
+            &path,
+            r#"{"Values":{},"Host":{"LocalHttpPort":7080,"CORS":"http://localhost:3000","CORSCredentials":true}}"#,
+        )
+        .unwrap();
+        let host = read_local_settings(&path).unwrap().host;
+        assert_eq!(host.local_http_port, Some(7080));
+        assert_eq!(host.cors.as_deref(), Some("http://localhost:3000"));
+        assert!(host.cors_credentials);
         std::fs::write(&path, "{not json").unwrap();
         assert!(read_local_settings(&path).unwrap_err().to_string().contains("local.settings.json"));
     }

@@ -206,7 +206,9 @@ async fn a_method_a_route_does_not_take_and_a_body_over_the_limit_get_json_4xx()
 #[test]
 fn the_shipped_local_settings_example_parses_and_chooses_the_local_backend() {
     let path = crate_dir().join("../local.settings.example.json");
-    let values = shopsense::settings::read_local_settings(&path).unwrap();
+    let file = shopsense::settings::read_local_settings(&path).unwrap();
+    assert_eq!(file.host.cors.as_deref(), Some("http://localhost:3000"), "the example shows CORS");
+    let values = file.values;
     assert_eq!(values["FUNCTIONS_WORKER_RUNTIME"], "custom");
     let settings = shopsense::settings::Settings::from_values(values, None).unwrap();
     assert_eq!(settings.backend, shopsense::settings::Backend::Local, "blank identity settings mean local");
