@@ -64,7 +64,6 @@ impl CorsPolicy {
     }
 
     /// The tower layer answering preflights and adding the headers to every answer.
-    #[must_use]
     pub fn layer(&self) -> CorsLayer {
         let layer = CorsLayer::new()
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
@@ -116,12 +115,15 @@ mod tests {
 
     #[test]
     fn origins_are_normalised_and_anything_else_is_refused_by_name() {
-        let policy = CorsPolicy::parse(" http://localhost:3000 , HTTPS://Shop.Example/ ", false).unwrap().unwrap();
+        let policy =
+            CorsPolicy::parse(" http://localhost:3000 , HTTPS://Shop.Example/ ", false).unwrap().unwrap();
         assert_eq!(
             policy.origins,
             AllowedOrigins::List(vec!["http://localhost:3000".into(), "https://shop.example".into()])
         );
-        for bad in ["localhost:3000", "ftp://x.example", "https://shop.example/path", "https://shop.example?q=1"] {
+        for bad in
+            ["localhost:3000", "ftp://x.example", "https://shop.example/path", "https://shop.example?q=1"]
+        {
             assert_eq!(
                 CorsPolicy::parse(bad, false),
                 Err(CorsError::NotAnOrigin { origin: bad.into() }),
