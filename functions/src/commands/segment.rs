@@ -73,8 +73,9 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
     anyhow::ensure!(rows > 0, "{file}: no data rows, so there is no one to segment");
     anyhow::ensure!(
         !rfm.is_empty(),
-        "{file}: none of the {rows} accepted rows is a customer's sale (a sale needs a customer id, \
-         a positive quantity and a price above 0), so there is no one to segment"
+        "{file}: none of the {rows} accepted rows is a customer's sale of a product that they kept (a \
+         sale needs a customer id, a product code, a positive quantity and a price above 0), so \
+         there is no one to segment"
     );
     let params = SegmentParams { fixed_k: args.k, ..SegmentParams::default() };
     let started = Instant::now();
@@ -102,8 +103,18 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
 fn write_csv(out: &Path, rfm: &RfmTable, model: &shopsense::segments::SegmentModel) -> anyhow::Result<()> {
     let mut writer =
         csv::Writer::from_path(out).with_context(|| format!("cannot write {}", out.display()))?;
-    writer.write_record(["customer", "segment", "label", "recency_days", "frequency", "monetary"])?;
-    for (i, customer) in rfm.customers.iter().enumerate() {
+    // `label` names the segment by its members' mean scores; `customer_label` the customer by
+    // their own (with few segments, one who bought yesterday can sit in `hibernating`).
+    writer.write_record([
+        "customer",
+        "segment",
+        "label",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "customer_label",
+    ])?;
+    for ((i, customer), scores) in rfm.customers.iter().enumerate().zip(rfm.scores()) {
         let segment = &model.segments[model.assignments[i]];
         writer.write_record([
             customer.as_str(),
@@ -112,6 +123,7 @@ fn write_csv(out: &Path, rfm: &RfmTable, model: &shopsense::segments::SegmentMod
             &rfm.recency_days[i].to_string(),
             &rfm.frequency[i].to_string(),
             &format!("{:.2}", rfm.monetary[i]),
+            shopsense::segments::label(scores.map(f64::from)),
         ])?;
     }
     writer.flush()?;
@@ -179,6 +191,14 @@ mod tests {
         run(&args(sample(), out.clone())).unwrap();
         let written = std::fs::read_to_string(&out).unwrap();
         assert_eq!(written.lines().count(), 90, "a header and the sample's 89 customers");
+        assert_eq!(
+            written.lines().next(),
+            Some("customer,segment,label,recency_days,frequency,monetary,customer_label")
+        );
+        let own_labels: std::collections::BTreeSet<&str> =
+            written.lines().skip(1).map(|line| line.rsplit(',').next().unwrap()).collect();
+        let known = ["champions", "loyal", "at risk", "new", "hibernating", "promising", "needs attention"];
+        assert!(own_labels.iter().all(|l| known.contains(l)) && own_labels.len() > 2, "{own_labels:?}");
 
         let before = SegmentArgs {
             reference_date: NaiveDate::from_ymd_opt(2011, 1, 1),

@@ -122,7 +122,7 @@ pub fn refresh(batches: &[DataFrame]) -> Result<Features, FeatureError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
 
     use chrono::{Datelike, NaiveDate, Weekday};
     use polars::prelude::*;
@@ -234,17 +234,25 @@ mod tests {
         let kind = sample.column("kind").unwrap().str().unwrap();
         let quantity = sample.column("quantity").unwrap().i64().unwrap();
         let price = sample.column("unit_price").unwrap().f64().unwrap();
-        let customers_with_sales: HashSet<&str> = customer
-            .iter()
-            .zip(kind.iter())
-            .zip(quantity.iter())
-            .zip(price.iter())
-            .filter_map(|(((customer, kind), quantity), price)| {
-                (kind == Some("sale") && quantity > Some(0) && price > Some(0.0))
-                    .then_some(customer)
-                    .flatten()
-            })
-            .collect();
+        let product = sample.column("is_product").unwrap().bool().unwrap();
+        // Customers with a product sale whose sales and cancellations net above half a penny.
+        let mut spend: HashMap<&str, f64> = HashMap::new();
+        let mut bought_a_product: HashSet<&str> = HashSet::new();
+        for i in 0..sample.height() {
+            let (Some(customer), Some(kind), Some(quantity), Some(price)) =
+                (customer.get(i), kind.get(i), quantity.get(i), price.get(i))
+            else {
+                continue;
+            };
+            if kind == "sale" && quantity > 0 && price > 0.0 && product.get(i) == Some(true) {
+                bought_a_product.insert(customer);
+            }
+            if kind == "sale" || kind == "cancellation" {
+                *spend.entry(customer).or_default() += quantity as f64 * price;
+            }
+        }
+        let customers_with_sales: HashSet<&str> =
+            bought_a_product.into_iter().filter(|c| spend[c] > 0.005).collect();
         let rfm = &features.rfm_inputs;
         let rfm_customers: HashSet<&str> =
             rfm.column("customer_id").unwrap().str().unwrap().iter().map(Option::unwrap).collect();

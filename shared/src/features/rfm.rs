@@ -6,12 +6,14 @@ use polars::prelude::*;
 use super::transactions::{is_customer_sale, is_kind};
 use crate::tables::LineKind;
 
-/// One row per customer with at least one customer sale (see [`is_customer_sale`]): first and
-/// last such sale, distinct sale invoices, net spend over sales and cancellations, sale lines
-/// and most frequent country. Sorted by customer.
+/// One row per customer who bought a product (see [`is_customer_sale`]; postage, fees and other
+/// non-product lines alone are no purchase) and kept something (net spend above 0): first and
+/// last product sale, distinct invoices with a product sale, net spend over every sale and
+/// cancellation line (non-products included: spend only), product sale lines and most frequent
+/// country. Sorted by customer.
 pub(crate) fn rfm_inputs(lines: &DataFrame) -> PolarsResult<DataFrame> {
     let customer_lines = lines.clone().lazy().filter(col("customer_id").is_not_null());
-    let sale = is_customer_sale();
+    let sale = is_customer_sale().and(col("is_product"));
     let spending = customer_lines
         .clone()
         .filter(is_kind(LineKind::Sale).or(is_kind(LineKind::Cancellation)))
@@ -23,7 +25,10 @@ pub(crate) fn rfm_inputs(lines: &DataFrame) -> PolarsResult<DataFrame> {
             (col("quantity").cast(DataType::Float64) * col("unit_price")).sum().alias("net_spend"),
             sale.cast(DataType::UInt32).sum().alias("lines"),
         ])
-        .filter(col("lines").gt(lit(0u32)));
+        // A customer whose cancellations take back all they bought has kept nothing to
+        // segment by: not a prospect, and not someone to send offers as one. Below half a penny
+        // is nothing (summed prices leave 1e-14 where they cancel out).
+        .filter(col("lines").gt(lit(0u32)).and(col("net_spend").gt(lit(0.005))));
 
     let by_count_then_name = SortMultipleOptions::default().with_order_descending_multi([true, false]);
     let country = customer_lines
@@ -93,6 +98,29 @@ mod tests {
             "2011-01-04 10:00:00",
             "the cancellation and the free line are not sales"
         );
+    }
+
+    #[test]
+    fn postage_alone_is_no_purchase_and_a_customer_who_sent_everything_back_is_not_segmented() {
+        let rows = [
+            ("536001", "A", 10, "2011-01-03 10:00", 2.0, Some("1"), "UK"),
+            // Postage billed alone weeks later: spend, not a visit.
+            ("536009", "POST", 1, "2011-02-03 10:00", 18.0, Some("1"), "UK"),
+            // Customer 2 paid a bank charge only; customer 3 bought and cancelled it all.
+            ("536010", "BANK CHARGES", 1, "2011-01-04 10:00", 15.0, Some("2"), "UK"),
+            ("536011", "A", 5, "2011-01-05 10:00", 2.0, Some("3"), "UK"),
+            ("C536012", "A", -5, "2011-01-06 10:00", 2.0, Some("3"), "UK"),
+            // Prices that cancel out in floating point leave dust, not spend.
+            ("536013", "A", 1, "2011-01-05 10:00", 0.1, Some("4"), "UK"),
+            ("536013", "E", 1, "2011-01-05 10:00", 0.2, Some("4"), "UK"),
+            ("C536014", "A", -1, "2011-01-06 10:00", 0.3, Some("4"), "UK"),
+        ];
+        let table = rfm_of(&rows);
+        assert_eq!(customers(&table), vec!["1"]);
+        assert_eq!(table.column("invoices").unwrap().u32().unwrap().get(0), Some(1));
+        assert_eq!(table.column("net_spend").unwrap().f64().unwrap().get(0), Some(38.0));
+        let last = table.column("last_time").unwrap().datetime().unwrap();
+        assert_eq!(last.as_datetime_iter().next().unwrap().unwrap().to_string(), "2011-01-03 10:00:00");
     }
 
     #[test]

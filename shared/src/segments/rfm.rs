@@ -84,7 +84,8 @@ impl RfmTable {
             table.customers.push(customer.to_owned());
             table.recency_days.push(days as f64);
             table.frequency.push(frequency);
-            table.monetary.push(monetary);
+            // Summed prices carry float dust (1e-14 for a spend netted to nothing): pennies.
+            table.monetary.push((monetary * 100.0).round() / 100.0);
         }
         Ok(table)
     }
