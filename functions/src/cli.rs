@@ -124,6 +124,13 @@ pub enum Command {
         #[command(subcommand)]
         which: UploadsCommand,
     },
+    /// What the live models serve, for every customer they know, as one CSV (for an email or
+    /// CRM tool): answered as the API answers each customer.
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        which: ExportCommand,
+    },
     /// Ingest one file as if uploaded: bronze, validation, quarantine, silver, report, features.
     Ingest {
         /// The file (CSV, JSON lines or Parquet, optionally .gz).
@@ -252,6 +259,32 @@ pub enum UploadsCommand {
         /// Print what was withdrawn as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// Export commands.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every known customer's top `k` from the live recommender, as
+    /// `GET /api/recommendations/customers/{id}` answers it (out-of-stock SKUs and purchases
+    /// left out the same way): `customer_id,rank,sku,description,score,source,fallback_reason`.
+    Recommendations {
+        /// Items per customer (1 to 100).
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Let past purchases come back, as `include_purchased=true` does.
+        #[arg(long)]
+        include_purchased: bool,
+        /// The CSV to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Every customer of the live segmentation, as `GET /api/segments/{id}` answers each:
+    /// `customer_id,segment,label,customer_label,recency_days,frequency,monetary,r,f,m,as_of`.
+    Segments {
+        /// The CSV to write.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -553,8 +586,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let port = port.or(host.local_http_port).unwrap_or(7071);
             let cors = match cors {
                 Some(origins) => CorsPolicy::parse(origins, *cors_credentials).context("--cors")?,
-                None => CorsPolicy::parse(host.cors.as_deref().unwrap_or(""), *cors_credentials || host.cors_credentials)
-                    .with_context(|| format!("{LOCAL_SETTINGS_FILE} Host.CORS"))?,
+                None => CorsPolicy::parse(
+                    host.cors.as_deref().unwrap_or(""),
+                    *cors_credentials || host.cors_credentials,
+                )
+                .with_context(|| format!("{LOCAL_SETTINGS_FILE} Host.CORS"))?,
             };
             run_local(settings, port, cors, Duration::from_millis(*poll_ms), !*no_demo).await
         }
@@ -579,6 +615,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     crate::commands::uploads::withdraw(&state.ingestor, upload, *json).await
                 }
             }
+        }
+        Command::Export { which } => {
+            let state = open_state(&cli).await?;
+            let (what, (version, customers), out) = match which {
+                ExportCommand::Recommendations { k, include_purchased, out } => (
+                    "recommendations",
+                    crate::commands::export::recommendations(&state, *k, *include_purchased, out).await?,
+                    out,
+                ),
+                ExportCommand::Segments { out } => {
+                    ("segments", crate::commands::export::segments(&state, out).await?, out)
+                }
+            };
+            eprintln!("{what} of {customers} customers from {version} written to {}", out.display());
+            Ok(())
         }
         Command::Models { which } => {
             let state = open_state(&cli).await?;
@@ -850,7 +901,7 @@ async fn run_local(
             eprintln!(
                 "  drop transactions, catalog or inventory files into {where_to_drop}/<kind>/ to ingest them"
             );
-            if demo_ids.is_some() {
+            if demo_ids.as_ref().is_some_and(|ids| ids.sample_counted) {
                 // The sample stays beside the shop's own uploads until it is taken back.
                 eprintln!(
                     "  with your own data in, `shopsense uploads withdraw {}` takes the demo's sample back",

@@ -6,7 +6,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use shopsense::alerts::InventorySnapshot;
 use shopsense::features::snapshot;
-use shopsense::ingest::{CONFIG_FILE_PREFIX, IngestOutcome, Verdict};
+use shopsense::ingest::{CONFIG_FILE_PREFIX, IngestOutcome, UploadKind, Verdict};
 use shopsense::registry::{ModelKind, VersionStatus};
 use shopsense::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
 use shopsense::serving::{ItemForecast, SHOP_PARTITION, ShopRecs, item_partition};
@@ -30,6 +30,8 @@ pub struct DemoIds {
     pub sku: Option<String>,
     /// Two SKUs for a cart.
     pub cart: Vec<String>,
+    /// Whether the shipped sample counts in this home (so there is a sample to take back).
+    pub sample_counted: bool,
 }
 
 /// Ingests the sample if nothing was ingested, trains the kinds that have no live version.
@@ -110,7 +112,14 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
     if only_the_sample && state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await?.is_none() {
         demo_alerts(state).await.context("raising the demo's inventory alerts")?;
     }
-    example_ids(state).await
+    let mut ids = example_ids(state).await?;
+    ids.sample_counted = state
+        .ingestor
+        .reports(UploadKind::Transactions)
+        .await?
+        .iter()
+        .any(|r| r.file == SAMPLE_UPLOAD && r.withdrawn_at.is_none() && r.outputs.silver.is_some());
+    Ok(ids)
 }
 
 /// Where the demo writes its inventory snapshot (under the home), for `shopsense alerts`.

@@ -39,6 +39,16 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 /// The list length asked for: 10 when not given.
+/// An id as an error message quotes it: whole up to 64 characters, else its start and length
+/// (a 5,000-character id is not worth echoing back whole).
+fn quoted(id: &str) -> String {
+    const SHOWN: usize = 64;
+    match id.char_indices().nth(SHOWN) {
+        None => format!("{id:?}"),
+        Some((cut, _)) => format!("{:?}... ({} characters)", &id[..cut], id.chars().count()),
+    }
+}
+
 fn k_of(value: Option<&str>) -> Result<usize, ApiError> {
     match value {
         None => Ok(10),
@@ -195,9 +205,10 @@ async fn segment(
         None => Err(ApiError::NotFound {
             what: match as_of {
                 Some(as_of) => format!(
-                    "customer {customer_id:?} (no segment in the live segmentation {version}, of customers who bought before {as_of})"
+                    "customer {} (no segment in the live segmentation {version}, of customers who bought and kept a product before {as_of})",
+                    quoted(customer_id)
                 ),
-                None => format!("customer {customer_id:?} (no segment)"),
+                None => format!("customer {} (no segment)", quoted(customer_id)),
             },
         }),
     }
@@ -242,7 +253,7 @@ async fn forecast(
     let Some(item) =
         state.reader.get_at::<ItemForecast>(ModelKind::Forecast, &version, &item_partition(&sku)).await?
     else {
-        return Err(ApiError::NotFound { what: format!("SKU {sku:?} (no forecast)") });
+        return Err(ApiError::NotFound { what: format!("SKU {} (no forecast)", quoted(&sku)) });
     };
     let horizon = horizon.min(item.mean.len());
     let names: Vec<String> = levels.iter().map(|&l| level_name(l)).collect();
@@ -331,5 +342,18 @@ fn registry_error(e: shopsense::registry::RegistryError) -> ApiError {
     match e {
         shopsense::registry::RegistryError::Store(store) => ApiError::Store(store),
         other => ApiError::Internal { message: other.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn a_long_id_is_quoted_by_its_start_and_length() {
+        assert_eq!(quoted("17850"), "\"17850\"");
+        let long = "9".repeat(5_000);
+        assert_eq!(quoted(&long), format!("\"{}\"... (5000 characters)", "9".repeat(64)));
+        assert_eq!(quoted(&"é".repeat(65)), format!("\"{}\"... (65 characters)", "é".repeat(64)));
     }
 }

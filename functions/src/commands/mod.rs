@@ -1,6 +1,7 @@
 //! Command implementations too large for `cli.rs`, one module per command family.
 
 pub mod alerts;
+pub mod export;
 pub mod forecast;
 pub mod recommend;
 pub mod scale;

@@ -39,6 +39,43 @@ async fn live(state: &AppState, kind: ModelKind) -> String {
     state.trainer.registry().live(kind).await.unwrap().expect("a live version").0.version
 }
 
+/// `shopsense export`: one row set per customer the live models know, each what the API
+/// answers that customer.
+async fn exports_answer_as_the_api_does(state: &AppState, router: &axum::Router, customer: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("recommendations.csv");
+    let (version, customers) =
+        shopsense_functions::commands::export::recommendations(state, 4, false, &out).await.unwrap();
+    assert_eq!(version, live(state, ModelKind::Recommend).await);
+    assert!(customers > 50, "the sample's customers: {customers}");
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["customer_id", "rank", "sku", "description", "score", "source", "fallback_reason"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), customers * 4, "k rows for every customer");
+    let listed: Vec<&str> = rows.iter().filter(|r| &r[0] == customer).map(|r| &r[2]).collect();
+    let (_, body) = send(router, get(&format!("/api/recommendations/customers/{customer}?k=4"))).await;
+    assert_eq!(listed, skus(&body), "the export lists what the API answers");
+    assert!(rows.iter().all(|r| r[6].is_empty()), "every exported customer is known: no fallback");
+
+    let out = dir.path().join("segments.csv");
+    let (version, members) = shopsense_functions::commands::export::segments(state, &out).await.unwrap();
+    assert_eq!(version, live(state, ModelKind::Segments).await);
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), members);
+    let row = rows.iter().find(|r| &r[0] == customer).expect("the demo customer is segmented");
+    let (_, body) = send(router, get(&format!("/api/segments/{customer}"))).await;
+    assert_eq!(&row[2], body["segment"]["label"].as_str().unwrap());
+    assert_eq!(&row[3], body["segment"]["customer_label"].as_str().unwrap());
+    assert_eq!(&row[10], "2011-12-10");
+    let no_k =
+        shopsense_functions::commands::export::recommendations(state, 0, false, &out).await.unwrap_err();
+    assert!(no_k.to_string().contains("--k must be from 1 to"), "{no_k}");
+}
+
 async fn demo_flow(state: AppState, router: axum::Router) {
     let ids = demo::prepare(&state).await.unwrap();
     let customer = ids.customer.clone().expect("the sample has customers");
@@ -101,8 +138,11 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!((skus(&body).len(), &body["answer"]["fallback"]), (100, &json!(false)), "{body}");
     let (_, body) = send(&router, get("/api/recommendations/items/NOSUCHSKU/similar?k=3")).await;
     assert_eq!(body["answer"]["fallback_reason"], json!("unknown_item"));
+    // Postage is no product to be like: said as such, not as a new code.
+    let (_, body) = send(&router, get("/api/recommendations/items/POST/similar?k=3")).await;
+    assert_eq!(body["answer"]["fallback_reason"], json!("not_a_product"), "{body}");
 
-    // Cart completion excludes the cart.
+    // Cart completion leaves the cart out.
     let cart = json!({ "items": [sku.clone(), ids.cart[0].clone()], "customer_id": customer, "k": 6 });
     let (status, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -117,15 +157,33 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(again["answer"]["items"], body["answer"]["items"], "{again}");
 
     // The demo's customer (the most invoices) bought far more SKUs than the ranked repurchases
-    // hold: nothing they ever bought comes back, whatever k, through any list, and the id as a
-    // spreadsheet writes it finds them too.
+    // hold. A cart of theirs puts what they bought before among its bought-together items first
+    // (a reorder is most of what a returning customer adds), where an anonymous cart ranks by
+    // the others' baskets alone; the id as a spreadsheet writes it finds them too.
     assert!(bought.len() > shopsense::train::CANDIDATES, "{} SKUs bought", bought.len());
+    let anonymous = json!({ "items": [sku.clone()], "k": 100 });
+    let (_, body) = send(&router, post("/api/recommendations/cart", anonymous.to_string())).await;
+    let for_anyone = skus(&body);
     let spreadsheet = format!(" {customer}.0 ");
     let cart = json!({ "items": [sku.clone()], "customer_id": spreadsheet, "k": 100 });
     let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!(body["answer"]["fallback"], json!(false), "{body}");
     let completed = skus(&body);
     assert_eq!(completed.len(), 100);
-    assert!(completed.iter().all(|s| !bought.contains(s)), "the cart repeats a purchase: {completed:?}");
+    assert_ne!(completed, for_anyone, "the customer's history changes the ranking");
+    assert!(completed.iter().take(10).any(|s| bought.contains(s)), "reorders are suggested: {completed:?}");
+    // Boosted, a past purchase only ever passes items they never bought, never falls behind one.
+    let rank = |list: &[String], sku: &String| list.iter().position(|s| s == sku);
+    for past in completed.iter().filter(|s| bought.contains(*s)) {
+        for other in completed.iter().filter(|s| !bought.contains(*s)) {
+            if rank(&completed, other) < rank(&completed, past) {
+                assert!(
+                    rank(&for_anyone, other) < rank(&for_anyone, past),
+                    "{past} fell behind {other}: {completed:?} against {for_anyone:?}"
+                );
+            }
+        }
+    }
     // The id as a number, as a shop's own JSON often writes it: the same customer.
     let number: serde_json::Number = customer.parse().unwrap();
     let cart = json!({ "items": [sku.clone()], "customer_id": number, "k": 100 });
@@ -173,7 +231,11 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(body["as_of"], json!("2011-12-10T00:00:00"), "{body}");
     let (status, body) = send(&router, get("/api/segments/nobody-at-all")).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
-    assert!(body["message"].as_str().unwrap().contains("who bought before 2011-12-10"), "{body}");
+    exports_answer_as_the_api_does(&state, &router, &customer).await;
+    assert!(
+        body["message"].as_str().unwrap().contains("who bought and kept a product before 2011-12-10"),
+        "{body}"
+    );
     let (status, body) =
         send(&router, get(&format!("/api/forecasts/{sku}?horizon=14&levels=0.1,0.5,0.9"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");

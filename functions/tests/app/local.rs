@@ -264,7 +264,8 @@ async fn the_demo_promotes_nothing_by_hand_and_makes_up_no_stock_on_a_home_holdi
     state.ingestor.uploads().put(path, Bytes::from(export), PutOptions::default()).await.unwrap();
     state.ingestor.ingest(path, &state.ingest_options).await.unwrap();
 
-    shopsense_functions::demo::prepare(&state).await.unwrap();
+    let ids = shopsense_functions::demo::prepare(&state).await.unwrap();
+    assert!(!ids.sample_counted, "no sample to take back, so no hint to take it back");
     let registry = state.trainer.registry();
     let segments = registry.list(shopsense::registry::ModelKind::Segments).await.unwrap();
     assert_eq!(segments[0].status, shopsense::registry::VersionStatus::Rejected, "{segments:?}");

@@ -116,7 +116,9 @@ fn local_command(dir: &std::path::Path) -> Command {
 fn local_reads_its_port_and_browser_origins_from_the_host_section_of_local_settings() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
-    let host = format!(r#"{{"Values": {{}}, "Host": {{"LocalHttpPort": {port}, "CORS": "http://localhost:3000"}}}}"#);
+    let host = format!(
+        r#"{{"Values": {{}}, "Host": {{"LocalHttpPort": {port}, "CORS": "http://localhost:3000"}}}}"#
+    );
     std::fs::write(dir.path().join("local.settings.json"), host).unwrap();
     let mut child = local_command(dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
@@ -132,7 +134,8 @@ fn local_reads_its_port_and_browser_origins_from_the_host_section_of_local_setti
         ("Access-Control-Request-Method", "POST"),
         ("Access-Control-Request-Headers", "content-type"),
     ];
-    let (status, answer) = runtime.block_on(http_request(addr, "OPTIONS", "/api/recommendations/cart", &preflight));
+    let (status, answer) =
+        runtime.block_on(http_request(addr, "OPTIONS", "/api/recommendations/cart", &preflight));
     let head = answer.to_ascii_lowercase();
     assert_eq!(status, 200, "{answer}");
     assert!(head.contains("access-control-allow-origin: http://localhost:3000"), "{answer}");
@@ -142,7 +145,10 @@ fn local_reads_its_port_and_browser_origins_from_the_host_section_of_local_setti
     let (status, answer) =
         runtime.block_on(http_request(addr, "GET", "/api/health", &[("Origin", "http://localhost:3000")]));
     assert_eq!(status, 200, "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("access-control-allow-origin: http://localhost:3000"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("access-control-allow-origin: http://localhost:3000"),
+        "{answer}"
+    );
     let (status, answer) =
         runtime.block_on(http_request(addr, "GET", "/api/health", &[("Origin", "http://evil.example")]));
     assert_eq!(status, 200, "the answer itself is the same; the browser withholds it");

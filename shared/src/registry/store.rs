@@ -525,15 +525,29 @@ impl Registry {
         first_error.map_or(Ok(()), Err)
     }
 
-    async fn delete_serving(&self, kind: ModelKind, version: &str) -> Result<(), RegistryError> {
+    /// The (partition, id) of every serving document a version wrote; `None` when it wrote
+    /// none or they were deleted.
+    ///
+    /// # Errors
+    /// When the store fails or the list is unreadable.
+    pub async fn serving_keys(
+        &self,
+        kind: ModelKind,
+        version: &str,
+    ) -> Result<Option<Vec<(String, String)>>, RegistryError> {
         let path = format!("{}{SERVING_KEYS_FILE}", folder(kind, version));
-        if let Some(blob) = self.models.get(&path).await? {
-            let keys: Vec<(String, String)> =
-                codec::decode_model(&blob.body).map_err(|e| e.in_file(&path))?;
+        match self.models.get(&path).await? {
+            Some(blob) => Ok(Some(codec::decode_model(&blob.body).map_err(|e| e.in_file(&path))?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete_serving(&self, kind: ModelKind, version: &str) -> Result<(), RegistryError> {
+        if let Some(keys) = self.serving_keys(kind, version).await? {
             for chunk in keys.chunks(2_000) {
                 self.serving.delete_many(chunk).await?;
             }
-            self.models.delete(&path).await?;
+            self.models.delete(&format!("{}{SERVING_KEYS_FILE}", folder(kind, version))).await?;
         }
         Ok(())
     }

@@ -8,11 +8,15 @@
 //! | a known SKU | customers-also-bought neighbours, topped up by description neighbours | - |
 //! | a SKU the catalogue knows but nobody bought with a customer id | description neighbours (`content`) | `content` |
 //! | an unknown SKU | trending | `unknown_item` |
-//! | a cart | bought-together lists of its items, scores summed per candidate (`basket`, [`crate::recommend::cart`]), then similar items, then trending; the SKUs it does not know named | `similar_items` / `trending` when its items were bought with nothing |
+//! | a non-product code (POST, DOT, BANK CHARGES, ...) | trending | `not_a_product` |
+//! | a cart | bought-together lists of its items, scores summed per candidate (`basket`, [`crate::recommend::cart`]), those the customer bought before boosted ([`REORDER_BOOST`]), then similar items, then trending; the SKUs it does not know named | `similar_items` / `trending` when its items were bought with nothing |
 //!
 //! Never returned: SKUs in `exclude` (the latest inventory snapshot's out-of-stock SKUs), the
-//! cart's own items, and, unless `include_purchased`, anything the customer already bought (the
-//! whole history, not only the ranked repurchases). Every SKU the models know is a product code
+//! cart's own items, and, in a customer's list unless `include_purchased`, anything the customer
+//! already bought (the whole history, not only the ranked repurchases). Nor a second SKU under a description already
+//! on the page (listed, viewed or in the cart: case and spacing aside), which a shopper reads as
+//! the same product twice: Online Retail sells cushion covers and candles in pairs of codes under
+//! one name. Every SKU the models know is a product code
 //! (the features drop postage, fees and vouchers).
 //!
 //! Each answer reads the live version once and every document of that version, so a retrain
@@ -54,7 +58,8 @@ pub struct Answer {
     pub model_version: Option<String>,
     /// Whether a fallback answered.
     pub fallback: bool,
-    /// Which one (`unknown_customer`, `unknown_item`, `content`, `similar_items`, `trending`).
+    /// Which one (`unknown_customer`, `unknown_item`, `not_a_product`, `content`, `similar_items`,
+    /// `trending`).
     pub fallback_reason: Option<String>,
     /// A cart's SKUs the model does not know (nothing was bought with them), which suggested
     /// nothing.
@@ -75,7 +80,15 @@ struct Builder<'a> {
     skip: HashSet<String>,
     /// A customer whose purchases are skipped too (read from the document's own set, not copied).
     bought_by: Option<&'a CustomerRecs>,
+    /// Descriptions already on the page (the list's, the viewed item's, the cart's), as
+    /// [`shown_as`] keys: two SKUs under one description read as one product twice.
+    shown: HashSet<String>,
     items: Vec<Scored>,
+}
+
+/// A description as a shopper reads it: case and runs of spaces do not tell two apart.
+fn shown_as(description: &str) -> String {
+    description.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
 }
 
 impl<'a> Builder<'a> {
@@ -85,7 +98,15 @@ impl<'a> Builder<'a> {
             exclude: exclusions.skus.as_ref(),
             skip: HashSet::new(),
             bought_by: None,
+            shown: HashSet::new(),
             items: Vec::new(),
+        }
+    }
+
+    /// Counts a description as already on the page.
+    fn showing(&mut self, description: Option<&str>) {
+        if let Some(description) = description.filter(|d| !d.trim().is_empty()) {
+            self.shown.insert(shown_as(description));
         }
     }
 
@@ -98,13 +119,16 @@ impl<'a> Builder<'a> {
             if self.full() {
                 return;
             }
+            let described = s.description.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(shown_as);
             if self.exclude.contains(&s.sku)
                 || self.skip.contains(&s.sku)
                 || self.bought_by.is_some_and(|recs| recs.has_bought(&s.sku))
+                || described.as_ref().is_some_and(|d| self.shown.contains(d))
             {
                 continue;
             }
             self.skip.insert(s.sku.clone());
+            self.shown.extend(described);
             self.items.push(s.clone());
         }
     }
@@ -183,6 +207,21 @@ pub async fn for_customer(
     exclusions: &Exclusions,
 ) -> Result<Option<Answer>, ReaderError> {
     let Some(version) = reader.live_version(ModelKind::Recommend).await? else { return Ok(None) };
+    for_customer_at(reader, version, customer, k, include_purchased, exclusions).await.map(Some)
+}
+
+/// [`for_customer`] from a given version (an export reads every customer from one).
+///
+/// # Errors
+/// When the store fails or a document is malformed.
+pub async fn for_customer_at(
+    reader: &Reader,
+    version: String,
+    customer: &str,
+    k: usize,
+    include_purchased: bool,
+    exclusions: &Exclusions,
+) -> Result<Answer, ReaderError> {
     let recs = customer_recs(reader, &version, customer).await?;
     let shop = shop(reader, &version).await?;
     let mut builder = Builder::new(k, exclusions);
@@ -212,7 +251,7 @@ pub async fn for_customer(
     {
         builder.extend(&shop.trending);
     }
-    Ok(Some(finish(builder, version, reason)))
+    Ok(finish(builder, version, reason))
 }
 
 /// `k` items similar to `sku` (`None` when no version is live).
@@ -232,12 +271,16 @@ pub async fn similar(
     builder.skip.insert(sku.to_owned());
     let reason = match &item {
         Some(item) => {
+            builder.showing(item.description.as_deref());
             builder.extend(&item.similar);
             // Described alike is part of the rule (a SKU with few buyers leans on it): a fallback
             // only when no customer of the SKU bought any item listed.
             let listed = &builder.items;
             (!listed.is_empty() && listed.iter().all(|s| s.source == "content")).then_some("content")
         }
+        // Postage, fees and vouchers are not products: nothing is like them, and the answer
+        // says so rather than that the code is new.
+        None if !crate::ingest::transactions::is_product(sku) => Some("not_a_product"),
         None => Some("unknown_item"),
     };
     if !builder.full()
@@ -251,6 +294,17 @@ pub async fn similar(
     let reason = reason.or((!had_neighbours).then_some("trending"));
     Ok(Some(finish(builder, version, reason)))
 }
+
+/// How much more a cart's bought-together candidate counts when the customer bought it before.
+///
+/// Measured on Online Retail (train before 2011-11-09; each later invoice of a returning
+/// customer with 3 SKUs or more, 2 of them as the cart, the rest to find; k = 10; 2,176
+/// invoices): leaving the customer's past purchases out, the rule before, gave nDCG@10 0.126 and
+/// hit rate 0.473, since 48% of what they then bought they had bought before; ignoring the
+/// customer 0.252; boosting by 1.5, 2, 3 or 6 times 0.281, 0.290, 0.296 and 0.290 (hit rate
+/// 0.804 at 3); their past items first, then the list, 0.245. The factor was read on that same
+/// month, but every one of them beats both rules by far more than the choice between them.
+pub const REORDER_BOOST: f32 = 3.0;
 
 /// `k` items to complete a cart (`None` when no version is live).
 ///
@@ -267,9 +321,11 @@ pub async fn cart(
     let mut together: HashMap<String, (f32, Option<String>)> = HashMap::new();
     let mut similar: Vec<Scored> = Vec::new();
     let mut unknown_items = Vec::new();
+    let mut in_cart: Vec<Option<String>> = Vec::new();
     for sku in items {
         match reader.get_at::<ItemRecs>(ModelKind::Recommend, &version, &item_partition(sku)).await? {
             Some(item) => {
+                in_cart.push(item.description.clone());
                 for s in &item.bought_with {
                     together.entry(s.sku.clone()).or_insert((0.0, s.description.clone())).0 += s.score;
                 }
@@ -278,20 +334,33 @@ pub async fn cart(
             None => unknown_items.push(sku.clone()),
         }
     }
-    let mut basket: Vec<Scored> = together
-        .into_iter()
-        .map(|(sku, (score, description))| Scored { sku, score, source: "basket".into(), description })
-        .collect();
-    basket.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
-    similar.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
-    let shop = shop(reader, &version).await?;
     let recs = match customer {
         Some(customer) => customer_recs(reader, &version, customer).await?,
         None => None,
     };
+    // What a customer bought before and others bought with the cart is what they are likely to
+    // add: boosted, not left out (see [`REORDER_BOOST`]).
+    let boost = |sku: &str| match &recs {
+        Some(recs) if recs.has_bought(sku) => REORDER_BOOST,
+        _ => 1.0,
+    };
+    let mut basket: Vec<Scored> = together
+        .into_iter()
+        .map(|(sku, (score, description))| Scored {
+            score: score * boost(&sku),
+            sku,
+            source: "basket".into(),
+            description,
+        })
+        .collect();
+    basket.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
+    similar.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.sku.cmp(&b.sku)));
+    let shop = shop(reader, &version).await?;
     let mut builder = Builder::new(k, exclusions);
     builder.skip.extend(items.iter().cloned());
-    builder.bought_by = recs.as_deref();
+    for description in &in_cart {
+        builder.showing(description.as_deref());
+    }
     builder.extend(&basket);
     let from_basket = builder.items.len();
     builder.extend(&similar);
@@ -309,4 +378,38 @@ pub async fn cart(
     let mut answer = finish(builder, version, reason);
     answer.unknown_items = unknown_items;
     Ok(Some(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scored(sku: &str, description: Option<&str>) -> Scored {
+        Scored {
+            sku: sku.into(),
+            score: 1.0,
+            source: "similar".into(),
+            description: description.map(Into::into),
+        }
+    }
+
+    fn skus<'a>(builder: &'a Builder<'_>) -> Vec<&'a str> {
+        builder.items.iter().map(|s| s.sku.as_str()).collect()
+    }
+
+    #[test]
+    fn a_second_sku_under_a_description_on_the_page_is_left_out_and_the_next_one_takes_its_place() {
+        let exclusions = Exclusions::default();
+        let mut builder = Builder::new(3, &exclusions);
+        builder.showing(Some("COLUMBIAN CANDLE ROUND"));
+        builder.extend(&[
+            scored("72128", Some("COLUMBIAN  candle round ")),
+            scored("20701", Some("PINK BUTTERFLY CUSHION COVER")),
+            scored("20702", Some("pink butterfly cushion cover")),
+            scored("X1", None),
+            scored("X2", None),
+            scored("22423", Some("REGENCY CAKESTAND 3 TIER")),
+        ]);
+        assert_eq!(skus(&builder), ["20701", "X1", "X2"], "undescribed SKUs are never twins");
+    }
 }

@@ -47,6 +47,14 @@ pub fn customer_partition(customer: &str) -> String {
     format!("customer:{}", escape_key(customer))
 }
 
+/// The customer whose documents a partition holds, as [`customer_partition`] was given it;
+/// `None` for any other partition.
+#[must_use]
+pub fn customer_of_partition(partition: &str) -> Option<String> {
+    let escaped = partition.strip_prefix("customer:")?;
+    Some(percent_encoding::percent_decode_str(escaped).decode_utf8_lossy().into_owned())
+}
+
 /// The partition of a SKU's documents.
 #[must_use]
 pub fn item_partition(sku: &str) -> String {
@@ -346,6 +354,15 @@ impl ItemForecast {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_customer_partition_gives_its_customer_back_whatever_it_escaped() {
+        for customer in ["17850", "a/b?c#d%e", "line\nbreak", "Zoë"] {
+            assert_eq!(customer_of_partition(&customer_partition(customer)).as_deref(), Some(customer));
+        }
+        assert_eq!(customer_of_partition(&item_partition("85123A")), None);
+        assert_eq!(customer_of_partition(SHOP_PARTITION), None);
+    }
 
     #[test]
     fn a_customer_bought_what_either_list_names_and_the_set_does_not_change_equality() {

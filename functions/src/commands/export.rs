@@ -1,0 +1,181 @@
+//! `shopsense export recommendations|segments`: what the live models serve, for every customer
+//! they know, as one CSV: the batch a shop's email or CRM tool loads, answered exactly as the API
+//! answers one customer (the same version, fallbacks and exclusions).
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::Context;
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use shopsense::registry::ModelKind;
+use shopsense::serving::answers::for_customer_at;
+use shopsense::serving::{CustomerSegment, SHOP_PARTITION, SegmentsSummary, customer_of_partition};
+
+use crate::state::AppState;
+
+/// Customers answered at once (the reads of one are independent of another's).
+const IN_FLIGHT: usize = 16;
+
+/// The live version of `kind` and every customer it wrote a document for, sorted.
+async fn live_customers(state: &AppState, kind: ModelKind) -> anyhow::Result<(String, Vec<String>)> {
+    let registry = state.trainer.registry();
+    let (pointer, _) = registry
+        .live(kind)
+        .await?
+        .with_context(|| format!("no {kind} version is live yet: run `shopsense train` first"))?;
+    let keys = registry
+        .serving_keys(kind, &pointer.version)
+        .await?
+        .with_context(|| format!("{kind} {} lists no serving documents", pointer.version))?;
+    let mut customers: Vec<String> =
+        keys.iter().filter_map(|(partition, _)| customer_of_partition(partition)).collect();
+    customers.sort();
+    customers.dedup();
+    Ok((pointer.version, customers))
+}
+
+/// A bar on a terminal, log lines otherwise.
+fn progress(what: &str, total: usize) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        tracing::info!(customers = total, "export {what}");
+        return None;
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_owned());
+    Some(bar)
+}
+
+fn writer(out: &Path) -> anyhow::Result<csv::Writer<std::fs::File>> {
+    csv::Writer::from_path(out).with_context(|| format!("cannot write {}", out.display()))
+}
+
+/// Writes `customer_id,rank,sku,description,score,source,fallback_reason` for every customer
+/// the live recommender knows: their top `k` as `GET /api/recommendations/customers/{id}`
+/// answers it. Returns the version and the number of customers.
+///
+/// # Errors
+/// Nothing live, a store failure, an unwritable `out`.
+pub async fn recommendations(
+    state: &AppState,
+    k: usize,
+    include_purchased: bool,
+    out: &Path,
+) -> anyhow::Result<(String, usize)> {
+    let most = crate::serving::MAX_K;
+    anyhow::ensure!((1..=most).contains(&k), "--k must be from 1 to {most} (as on the API), got {k}");
+    let mut csv = writer(out)?;
+    let (version, customers) = live_customers(state, ModelKind::Recommend).await?;
+    let exclusions = state.exclusions().await?;
+    let bar = progress("recommendations", customers.len());
+    csv.write_record(["customer_id", "rank", "sku", "description", "score", "source", "fallback_reason"])?;
+    let exclusions = &exclusions;
+    let mut answers = futures::stream::iter(&customers)
+        .map(|customer| {
+            let version = version.clone();
+            async move {
+                let answer =
+                    for_customer_at(&state.reader, version, customer, k, include_purchased, exclusions).await;
+                (customer, answer)
+            }
+        })
+        .buffered(IN_FLIGHT);
+    while let Some((customer, answer)) = answers.next().await {
+        let answer = answer?;
+        let reason = answer.fallback_reason.unwrap_or_default();
+        for (rank, item) in answer.items.iter().enumerate() {
+            csv.write_record([
+                customer.as_str(),
+                &(rank + 1).to_string(),
+                &item.sku,
+                item.description.as_deref().unwrap_or(""),
+                &format!("{:.6}", item.score),
+                &item.source,
+                &reason,
+            ])?;
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    drop(answers);
+    csv.flush().with_context(|| format!("cannot write {}", out.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok((version, customers.len()))
+}
+
+/// Writes `customer_id,segment,label,customer_label,recency_days,frequency,monetary,r,f,m,as_of`
+/// for every customer of the live segmentation, as `GET /api/segments/{id}` answers each.
+/// Returns the version and the number of customers.
+///
+/// # Errors
+/// Nothing live, a store failure, an unwritable `out`.
+pub async fn segments(state: &AppState, out: &Path) -> anyhow::Result<(String, usize)> {
+    let mut csv = writer(out)?;
+    let (version, customers) = live_customers(state, ModelKind::Segments).await?;
+    let as_of = state
+        .reader
+        .get_at::<SegmentsSummary>(ModelKind::Segments, &version, SHOP_PARTITION)
+        .await?
+        .and_then(|summary| summary.reference)
+        .map(|reference| reference.date().to_string())
+        .unwrap_or_default();
+    let bar = progress("segments", customers.len());
+    csv.write_record([
+        "customer_id",
+        "segment",
+        "label",
+        "customer_label",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r",
+        "f",
+        "m",
+        "as_of",
+    ])?;
+    let version_read = &version;
+    let mut segments = futures::stream::iter(&customers)
+        .map(|customer| async move {
+            let partition = shopsense::serving::customer_partition(customer);
+            (
+                customer,
+                state.reader.get_at::<CustomerSegment>(ModelKind::Segments, version_read, &partition).await,
+            )
+        })
+        .buffered(IN_FLIGHT);
+    let mut written = 0;
+    while let Some((customer, segment)) = segments.next().await {
+        let Some(segment) = segment? else { continue };
+        let [r, f, m] = segment.rfm_scores;
+        csv.write_record([
+            customer.as_str(),
+            &segment.segment.to_string(),
+            &segment.label,
+            segment.customer_label(),
+            &segment.recency_days.to_string(),
+            &segment.frequency.to_string(),
+            &format!("{:.2}", segment.monetary),
+            &r.to_string(),
+            &f.to_string(),
+            &m.to_string(),
+            &as_of,
+        ])?;
+        written += 1;
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    drop(segments);
+    csv.flush().with_context(|| format!("cannot write {}", out.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok((version, written))
+}
