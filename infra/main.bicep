@@ -356,7 +356,7 @@ module functionApp 'app/function-app.bicep' = {
     appInsightsConnectionString: appInsights.outputs.connectionString
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
-    corsAllowedOrigins: empty(trim(corsAllowedOrigins)) ? [] : map(split(corsAllowedOrigins, ','), origin => trim(origin))
+    corsAllowedOrigins: filter(map(split(corsAllowedOrigins, ','), origin => trim(origin)), origin => !empty(origin))
     enableAvmTelemetry: enableAvmTelemetry
   }
 }

@@ -583,14 +583,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Local { port, cors, cors_credentials, poll_ms, no_demo } => {
             let settings = settings(&cli, Some(BackendChoice::Local))?;
             let host = &settings.local_host;
-            let port = port.or(host.local_http_port).unwrap_or(7071);
+            // As Core Tools: port 0 is the default, and the credentials flag defaults to the file's.
+            let port = port.or(host.local_http_port).filter(|p| *p != 0).unwrap_or(7071);
+            let credentials = *cors_credentials || host.cors_credentials;
             let cors = match cors {
-                Some(origins) => CorsPolicy::parse(origins, *cors_credentials).context("--cors")?,
-                None => CorsPolicy::parse(
-                    host.cors.as_deref().unwrap_or(""),
-                    *cors_credentials || host.cors_credentials,
-                )
-                .with_context(|| format!("{LOCAL_SETTINGS_FILE} Host.CORS"))?,
+                Some(origins) => CorsPolicy::parse(origins, credentials).context("--cors")?,
+                None => CorsPolicy::parse(host.cors.as_deref().unwrap_or(""), credentials)
+                    .with_context(|| format!("{LOCAL_SETTINGS_FILE} Host.CORS"))?,
             };
             run_local(settings, port, cors, Duration::from_millis(*poll_ms), !*no_demo).await
         }
@@ -879,8 +878,11 @@ async fn run_local(
     tasks.spawn(watcher.run(router.clone(), poll));
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let where_to_drop = uploads.location();
+    // Browsers may call the API, not the invocation routes the host and timers use.
     let served = match &cors {
-        Some(policy) => router.layer(policy.layer()),
+        Some(policy) => axum::Router::new()
+            .route_service("/api/{*route}", router.clone().layer(policy.layer()).into_service())
+            .fallback_service(router),
         None => router,
     };
     let result = host::serve(

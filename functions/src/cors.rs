@@ -94,8 +94,10 @@ impl CorsPolicy {
 fn origin(entry: &str) -> Result<String, CorsError> {
     let not_an_origin = || CorsError::NotAnOrigin { origin: entry.to_owned() };
     let url = url::Url::parse(entry).map_err(|_| not_an_origin())?;
+    // A wildcard inside a host (`https://*.shop.example`) would be taken literally and match
+    // nothing: refused rather than silently useless.
     if !matches!(url.scheme(), "http" | "https")
-        || url.host_str().is_none()
+        || url.host_str().is_none_or(|host| host.contains('*'))
         || !matches!(url.path(), "" | "/")
         || url.query().is_some()
         || url.fragment().is_some()
@@ -122,7 +124,7 @@ mod tests {
             AllowedOrigins::List(vec!["http://localhost:3000".into(), "https://shop.example".into()])
         );
         for bad in
-            ["localhost:3000", "ftp://x.example", "https://shop.example/path", "https://shop.example?q=1"]
+            ["localhost:3000", "ftp://x.example", "https://shop.example/path", "https://*.shop.example"]
         {
             assert_eq!(
                 CorsPolicy::parse(bad, false),

@@ -38,7 +38,6 @@ fn bad(message: impl Into<String>) -> ApiError {
     ApiError::BadRequest { message: message.into() }
 }
 
-/// The list length asked for: 10 when not given.
 /// An id as an error message quotes it: whole up to 64 characters, else its start and length
 /// (a 5,000-character id is not worth echoing back whole).
 fn quoted(id: &str) -> String {
@@ -49,6 +48,7 @@ fn quoted(id: &str) -> String {
     }
 }
 
+/// The list length asked for: 10 when not given.
 fn k_of(value: Option<&str>) -> Result<usize, ApiError> {
     match value {
         None => Ok(10),

@@ -271,17 +271,54 @@ pub struct LocalSettings {
 /// The `Host` section of `local.settings.json`, as Core Tools reads it for `func start`: the
 /// local port and the browser origins allowed to call the API (CORS). `shopsense local` reads it
 /// the same way; in Azure the platform answers CORS (`corsAllowedOrigins` in `infra/`).
+///
+/// Read as leniently as Core Tools reads it (every command reads the file, so a quirk here must
+/// not stop `train`): a port or flag written as a string (`"7072"`, `"true"`) or `null` is taken.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct LocalHost {
     /// `LocalHttpPort`: the API's port when no `--port` is given.
-    #[serde(rename = "LocalHttpPort")]
+    #[serde(rename = "LocalHttpPort", default, deserialize_with = "lenient::port")]
     pub local_http_port: Option<u16>,
     /// `CORS`: allowed origins, comma-separated, or `*` for any.
-    #[serde(rename = "CORS")]
+    #[serde(rename = "CORS", default)]
     pub cors: Option<String>,
     /// `CORSCredentials`: whether browsers may send cookies or credentials with requests.
-    #[serde(rename = "CORSCredentials", default)]
+    #[serde(rename = "CORSCredentials", default, deserialize_with = "lenient::flag")]
     pub cors_credentials: bool,
+}
+
+/// Numbers and flags of `local.settings.json` as Core Tools takes them: also as strings, and
+/// `null` as absent.
+mod lenient {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    pub(super) fn port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+        let value = Value::deserialize(d)?;
+        let number = match &value {
+            Value::Null => return Ok(None),
+            Value::String(s) if s.trim().is_empty() => return Ok(None),
+            Value::String(s) => s.trim().parse::<u64>().ok(),
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        };
+        number
+            .and_then(|n| u16::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("Host.LocalHttpPort {value} is not a port number")))
+    }
+
+    pub(super) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        let value = Value::deserialize(d)?;
+        match &value {
+            Value::Null => Ok(false),
+            Value::Bool(b) => Ok(*b),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(true),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("false") || s.trim().is_empty() => Ok(false),
+            _ => Err(D::Error::custom(format!("Host.CORSCredentials {value} is not true or false"))),
+        }
+    }
 }
 
 /// Reads a `local.settings.json`; an absent file has no values and an empty `Host`.
@@ -600,6 +637,14 @@ mod tests {
         assert_eq!(host.local_http_port, Some(7080));
         assert_eq!(host.cors.as_deref(), Some("http://localhost:3000"));
         assert!(host.cors_credentials);
+        // Quirks Core Tools takes: strings for numbers and flags, nulls.
+        std::fs::write(&path, r#"{"Host":{"LocalHttpPort":"7072","CORS":null,"CORSCredentials":null}}"#)
+            .unwrap();
+        let host = read_local_settings(&path).unwrap().host;
+        assert_eq!((host.local_http_port, host.cors, host.cors_credentials), (Some(7072), None, false));
+        std::fs::write(&path, r#"{"Host":{"LocalHttpPort":70000}}"#).unwrap();
+        let error = read_local_settings(&path).unwrap_err().to_string();
+        assert!(error.contains("Host.LocalHttpPort 70000 is not a port number"), "{error}");
         std::fs::write(&path, "{not json").unwrap();
         assert!(read_local_settings(&path).unwrap_err().to_string().contains("local.settings.json"));
     }

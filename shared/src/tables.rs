@@ -54,15 +54,17 @@
 //! | `date` | date | an open day (closed days are absent: not zero demand) |
 //! | `quantity` | i64 | sales plus cancellations that day, clipped at 0; explicit 0 on open days without sales between the SKU's first sale and the last open day |
 //!
-//! `features/rfm_inputs.parquet` — one row per customer with at least one sale:
+//! `features/rfm_inputs.parquet` — one row per customer with a product sale whose net spend is
+//! above half a penny (postage or fees alone are no purchase; a customer who sent all back is
+//! not one):
 //! | column | type | meaning |
 //! |---|---|---|
 //! | `customer_id` | str | |
-//! | `first_time` | datetime\[ms\] | first sale |
-//! | `last_time` | datetime\[ms\] | last sale |
-//! | `invoices` | u32 | distinct sale invoices (frequency) |
-//! | `net_spend` | f64 | sum of quantity x price over sales and cancellations (monetary) |
-//! | `lines` | u32 | sale lines |
+//! | `first_time` | datetime\[ms\] | first product sale |
+//! | `last_time` | datetime\[ms\] | last product sale |
+//! | `invoices` | u32 | distinct invoices with a product sale (frequency) |
+//! | `net_spend` | f64 | sum of quantity x price over every sale and cancellation line, non-products included (monetary) |
+//! | `lines` | u32 | product sale lines |
 //! | `country` | str? | most frequent country of the customer's lines (ties: alphabetically first) |
 //!
 //! `features/items.parquet` — one row per product SKU with a sale (quantity > 0, price > 0):

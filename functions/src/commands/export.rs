@@ -50,8 +50,24 @@ fn progress(what: &str, total: usize) -> Option<ProgressBar> {
     Some(bar)
 }
 
-fn writer(out: &Path) -> anyhow::Result<csv::Writer<std::fs::File>> {
-    csv::Writer::from_path(out).with_context(|| format!("cannot write {}", out.display()))
+/// A CSV writer into a temporary file beside `out`: the export replaces `out` only once it is
+/// whole ([`finish`]), so a failed run leaves yesterday's file for the tool that loads it.
+fn writer(out: &Path) -> anyhow::Result<csv::Writer<tempfile::NamedTempFile>> {
+    let dir = match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let file =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(csv::Writer::from_writer(file))
+}
+
+/// Moves the whole export into place.
+fn finish(csv: csv::Writer<tempfile::NamedTempFile>, out: &Path) -> anyhow::Result<()> {
+    let file =
+        csv.into_inner().map_err(|e| anyhow::anyhow!("cannot write {}: {}", out.display(), e.error()))?;
+    file.persist(out).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
 }
 
 /// Writes `customer_id,rank,sku,description,score,source,fallback_reason` for every customer
@@ -103,7 +119,7 @@ pub async fn recommendations(
         }
     }
     drop(answers);
-    csv.flush().with_context(|| format!("cannot write {}", out.display()))?;
+    finish(csv, out)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -152,6 +168,10 @@ pub async fn segments(state: &AppState, out: &Path) -> anyhow::Result<(String, u
         .buffered(IN_FLIGHT);
     let mut written = 0;
     while let Some((customer, segment)) = segments.next().await {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        // Written with the version's keys, removed only with the version: absent is not expected.
         let Some(segment) = segment? else { continue };
         let [r, f, m] = segment.rfm_scores;
         csv.write_record([
@@ -168,12 +188,9 @@ pub async fn segments(state: &AppState, out: &Path) -> anyhow::Result<(String, u
             &as_of,
         ])?;
         written += 1;
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
     }
     drop(segments);
-    csv.flush().with_context(|| format!("cannot write {}", out.display()))?;
+    finish(csv, out)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -74,6 +74,11 @@ async fn exports_answer_as_the_api_does(state: &AppState, router: &axum::Router,
     let no_k =
         shopsense_functions::commands::export::recommendations(state, 0, false, &out).await.unwrap_err();
     assert!(no_k.to_string().contains("--k must be from 1 to"), "{no_k}");
+    assert_eq!(
+        csv::Reader::from_path(&out).unwrap().records().count(),
+        members,
+        "a failed export keeps the file"
+    );
 }
 
 async fn demo_flow(state: AppState, router: axum::Router) {
@@ -173,7 +178,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_ne!(completed, for_anyone, "the customer's history changes the ranking");
     assert!(completed.iter().take(10).any(|s| bought.contains(s)), "reorders are suggested: {completed:?}");
     // Boosted, a past purchase only ever passes items they never bought, never falls behind one.
-    let rank = |list: &[String], sku: &String| list.iter().position(|s| s == sku);
+    let rank = |list: &[String], sku: &String| list.iter().position(|s| s == sku).unwrap_or(usize::MAX);
     for past in completed.iter().filter(|s| bought.contains(*s)) {
         for other in completed.iter().filter(|s| !bought.contains(*s)) {
             if rank(&completed, other) < rank(&completed, past) {

@@ -142,6 +142,10 @@ fn local_reads_its_port_and_browser_origins_from_the_host_section_of_local_setti
     assert!(head.contains("access-control-allow-methods:") && head.contains("post"), "{answer}");
     assert!(head.contains("access-control-allow-headers: content-type"), "{answer}");
 
+    // The invocation routes the host and timers call are not the browser's.
+    let retrain = [("Origin", "http://localhost:3000"), ("Access-Control-Request-Method", "POST")];
+    let (_, answer) = runtime.block_on(http_request(addr, "OPTIONS", "/retrain", &retrain));
+    assert!(!answer.to_ascii_lowercase().contains("access-control-allow-origin"), "{answer}");
     let (status, answer) =
         runtime.block_on(http_request(addr, "GET", "/api/health", &[("Origin", "http://localhost:3000")]));
     assert_eq!(status, 200, "{answer}");

@@ -80,9 +80,10 @@ struct Builder<'a> {
     skip: HashSet<String>,
     /// A customer whose purchases are skipped too (read from the document's own set, not copied).
     bought_by: Option<&'a CustomerRecs>,
-    /// Descriptions already on the page (the list's, the viewed item's, the cart's), as
-    /// [`shown_as`] keys: two SKUs under one description read as one product twice.
-    shown: HashSet<String>,
+    /// Descriptions already on the page (the list's, the viewed item's, the cart's, a
+    /// customer's purchases'), as [`shown_as`] keys, with the SKU each belongs to: another SKU
+    /// under one reads as the same product twice.
+    shown: HashMap<String, String>,
     items: Vec<Scored>,
 }
 
@@ -98,15 +99,16 @@ impl<'a> Builder<'a> {
             exclude: exclusions.skus.as_ref(),
             skip: HashSet::new(),
             bought_by: None,
-            shown: HashSet::new(),
+            shown: HashMap::new(),
             items: Vec::new(),
         }
     }
 
-    /// Counts a description as already on the page.
-    fn showing(&mut self, description: Option<&str>) {
+    /// Counts `sku`'s description as already on the page: no other SKU under it is listed
+    /// (the first SKU given a description keeps it).
+    fn showing(&mut self, sku: &str, description: Option<&str>) {
         if let Some(description) = description.filter(|d| !d.trim().is_empty()) {
-            self.shown.insert(shown_as(description));
+            self.shown.entry(shown_as(description)).or_insert_with(|| sku.to_owned());
         }
     }
 
@@ -123,12 +125,14 @@ impl<'a> Builder<'a> {
             if self.exclude.contains(&s.sku)
                 || self.skip.contains(&s.sku)
                 || self.bought_by.is_some_and(|recs| recs.has_bought(&s.sku))
-                || described.as_ref().is_some_and(|d| self.shown.contains(d))
+                || described.as_ref().and_then(|d| self.shown.get(d)).is_some_and(|owner| *owner != s.sku)
             {
                 continue;
             }
             self.skip.insert(s.sku.clone());
-            self.shown.extend(described);
+            if let Some(described) = described {
+                self.shown.entry(described).or_insert_with(|| s.sku.clone());
+            }
             self.items.push(s.clone());
         }
     }
@@ -227,6 +231,11 @@ pub async fn for_customer_at(
     let mut builder = Builder::new(k, exclusions);
     let reason = match &recs {
         Some(recs) => {
+            // A look-alike of what they bought is that purchase again, not something new; asked
+            // for, the purchase itself is listed under its own code.
+            for bought in &recs.purchased {
+                builder.showing(&bought.sku, bought.description.as_deref());
+            }
             if include_purchased {
                 // Interleave: one repurchase for every two new items keeps both visible.
                 let (mut new, mut old) = (recs.candidates.iter(), recs.purchased.iter());
@@ -271,12 +280,18 @@ pub async fn similar(
     builder.skip.insert(sku.to_owned());
     let reason = match &item {
         Some(item) => {
-            builder.showing(item.description.as_deref());
+            builder.showing(sku, item.description.as_deref());
             builder.extend(&item.similar);
             // Described alike is part of the rule (a SKU with few buyers leans on it): a fallback
-            // only when no customer of the SKU bought any item listed.
+            // only when no customer of the SKU bought any item listed. A SKU none of whose
+            // neighbours could be listed (none, all out of stock, or all its look-alikes) is
+            // answered by trending alone.
             let listed = &builder.items;
-            (!listed.is_empty() && listed.iter().all(|s| s.source == "content")).then_some("content")
+            if listed.is_empty() {
+                Some("trending")
+            } else {
+                listed.iter().all(|s| s.source == "content").then_some("content")
+            }
         }
         // Postage, fees and vouchers are not products: nothing is like them, and the answer
         // says so rather than that the code is new.
@@ -288,10 +303,7 @@ pub async fn similar(
     {
         builder.extend(&shop.trending);
     }
-    // Topping a list of neighbours up is no fallback (as for a customer's list); a known SKU
-    // without any neighbour is answered by trending alone.
-    let had_neighbours = item.as_ref().is_some_and(|i| !i.similar.is_empty());
-    let reason = reason.or((!had_neighbours).then_some("trending"));
+    // Topping a list of neighbours up is no fallback (as for a customer's list).
     Ok(Some(finish(builder, version, reason)))
 }
 
@@ -321,11 +333,11 @@ pub async fn cart(
     let mut together: HashMap<String, (f32, Option<String>)> = HashMap::new();
     let mut similar: Vec<Scored> = Vec::new();
     let mut unknown_items = Vec::new();
-    let mut in_cart: Vec<Option<String>> = Vec::new();
+    let mut in_cart: Vec<(&str, Option<String>)> = Vec::new();
     for sku in items {
         match reader.get_at::<ItemRecs>(ModelKind::Recommend, &version, &item_partition(sku)).await? {
             Some(item) => {
-                in_cart.push(item.description.clone());
+                in_cart.push((sku, item.description.clone()));
                 for s in &item.bought_with {
                     together.entry(s.sku.clone()).or_insert((0.0, s.description.clone())).0 += s.score;
                 }
@@ -358,8 +370,8 @@ pub async fn cart(
     let shop = shop(reader, &version).await?;
     let mut builder = Builder::new(k, exclusions);
     builder.skip.extend(items.iter().cloned());
-    for description in &in_cart {
-        builder.showing(description.as_deref());
+    for (sku, description) in &in_cart {
+        builder.showing(sku, description.as_deref());
     }
     builder.extend(&basket);
     let from_basket = builder.items.len();
@@ -401,7 +413,7 @@ mod tests {
     fn a_second_sku_under_a_description_on_the_page_is_left_out_and_the_next_one_takes_its_place() {
         let exclusions = Exclusions::default();
         let mut builder = Builder::new(3, &exclusions);
-        builder.showing(Some("COLUMBIAN CANDLE ROUND"));
+        builder.showing("72127", Some("COLUMBIAN CANDLE ROUND"));
         builder.extend(&[
             scored("72128", Some("COLUMBIAN  candle round ")),
             scored("20701", Some("PINK BUTTERFLY CUSHION COVER")),
@@ -411,5 +423,15 @@ mod tests {
             scored("22423", Some("REGENCY CAKESTAND 3 TIER")),
         ]);
         assert_eq!(skus(&builder), ["20701", "X1", "X2"], "undescribed SKUs are never twins");
+
+        // A customer's purchase keeps its description: its twin is not pitched as new, and the
+        // purchase itself, asked for again, is listed under its own code.
+        let mut builder = Builder::new(3, &exclusions);
+        builder.showing("20701", Some("PINK BUTTERFLY CUSHION COVER"));
+        builder.extend(&[
+            scored("20702", Some("PINK BUTTERFLY CUSHION COVER")),
+            scored("20701", Some("PINK BUTTERFLY CUSHION COVER")),
+        ]);
+        assert_eq!(skus(&builder), ["20701"]);
     }
 }
