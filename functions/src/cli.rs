@@ -188,7 +188,8 @@ pub enum Command {
         which: EvalCommand,
     },
     /// Customer segments (RFM + k-means) of a transactions file: writes
-    /// `customer,segment,label,recency_days,frequency,monetary` and prints k, silhouette and sizes.
+    /// `customer,segment,label,recency_days,frequency,monetary,customer_label` and prints k,
+    /// silhouette and sizes.
     Segment {
         /// Transactions (CSV, JSON lines or Parquet, optionally .gz; UCI Online Retail as published).
         #[arg(long)]

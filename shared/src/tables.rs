@@ -54,9 +54,9 @@
 //! | `date` | date | an open day (closed days are absent: not zero demand) |
 //! | `quantity` | i64 | sales plus cancellations that day, clipped at 0; explicit 0 on open days without sales between the SKU's first sale and the last open day |
 //!
-//! `features/rfm_inputs.parquet` — one row per customer with a product sale whose net spend is
-//! above half a penny (postage or fees alone are no purchase; a customer who sent all back is
-//! not one):
+//! `features/rfm_inputs.parquet` — one row per customer with a product sale whose product sales
+//! and cancellations net above half a penny (postage or fees alone are no purchase; a customer
+//! who sent all their goods back is not one):
 //! | column | type | meaning |
 //! |---|---|---|
 //! | `customer_id` | str | |

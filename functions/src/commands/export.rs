@@ -62,10 +62,20 @@ fn writer(out: &Path) -> anyhow::Result<csv::Writer<tempfile::NamedTempFile>> {
     Ok(csv::Writer::from_writer(file))
 }
 
-/// Moves the whole export into place.
+/// Moves the whole export into place, readable as the file it replaces was (a temporary file is
+/// the owner's alone; a CRM job running as another user must still read the export).
 fn finish(csv: csv::Writer<tempfile::NamedTempFile>, out: &Path) -> anyhow::Result<()> {
     let file =
         csv.into_inner().map_err(|e| anyhow::anyhow!("cannot write {}: {}", out.display(), e.error()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let permissions = std::fs::metadata(out)
+            .map_or_else(|_| std::fs::Permissions::from_mode(0o644), |existing| existing.permissions());
+        file.as_file()
+            .set_permissions(permissions)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
     file.persist(out).with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
 }

@@ -79,6 +79,12 @@ async fn exports_answer_as_the_api_does(state: &AppState, router: &axum::Router,
         members,
         "a failed export keeps the file"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "readable by the tool that loads it, not the owner's alone");
+    }
 }
 
 async fn demo_flow(state: AppState, router: axum::Router) {

@@ -235,7 +235,8 @@ mod tests {
         let quantity = sample.column("quantity").unwrap().i64().unwrap();
         let price = sample.column("unit_price").unwrap().f64().unwrap();
         let product = sample.column("is_product").unwrap().bool().unwrap();
-        // Customers with a product sale whose sales and cancellations net above half a penny.
+        // Customers with a product sale whose product sales and cancellations net above half a
+        // penny.
         let mut spend: HashMap<&str, f64> = HashMap::new();
         let mut bought_a_product: HashSet<&str> = HashSet::new();
         for i in 0..sample.height() {
@@ -247,7 +248,7 @@ mod tests {
             if kind == "sale" && quantity > 0 && price > 0.0 && product.get(i) == Some(true) {
                 bought_a_product.insert(customer);
             }
-            if kind == "sale" || kind == "cancellation" {
+            if (kind == "sale" || kind == "cancellation") && product.get(i) == Some(true) {
                 *spend.entry(customer).or_default() += quantity as f64 * price;
             }
         }

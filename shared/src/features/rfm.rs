@@ -7,7 +7,8 @@ use super::transactions::{is_customer_sale, is_kind};
 use crate::tables::LineKind;
 
 /// One row per customer who bought a product (see [`is_customer_sale`]; postage, fees and other
-/// non-product lines alone are no purchase) and kept something (net spend above 0): first and
+/// non-product lines alone are no purchase) and kept some (net product spend above half a
+/// penny; a manual credit or fee refund does not take kept goods back): first and
 /// last product sale, distinct invoices with a product sale, net spend over every sale and
 /// cancellation line (non-products included: spend only), product sale lines and most frequent
 /// country. Sorted by customer.
@@ -23,12 +24,16 @@ pub(crate) fn rfm_inputs(lines: &DataFrame) -> PolarsResult<DataFrame> {
             col("invoice_time").filter(sale.clone()).max().alias("last_time"),
             col("invoice").filter(sale.clone()).n_unique().cast(DataType::UInt32).alias("invoices"),
             (col("quantity").cast(DataType::Float64) * col("unit_price")).sum().alias("net_spend"),
+            (col("quantity").cast(DataType::Float64) * col("unit_price"))
+                .filter(col("is_product"))
+                .sum()
+                .alias("product_spend"),
             sale.cast(DataType::UInt32).sum().alias("lines"),
         ])
-        // A customer whose cancellations take back all they bought has kept nothing to
-        // segment by: not a prospect, and not someone to send offers as one. Below half a penny
-        // is nothing (summed prices leave 1e-14 where they cancel out).
-        .filter(col("lines").gt(lit(0u32)).and(col("net_spend").gt(lit(0.005))));
+        // A customer whose cancellations take back all the goods they bought has kept nothing
+        // to segment by: not a prospect, and not someone to send offers as one. Below half a
+        // penny is nothing (summed prices leave 1e-14 where they cancel out).
+        .filter(col("lines").gt(lit(0u32)).and(col("product_spend").gt(lit(0.005))));
 
     let by_count_then_name = SortMultipleOptions::default().with_order_descending_multi([true, false]);
     let country = customer_lines
@@ -114,11 +119,15 @@ mod tests {
             ("536013", "A", 1, "2011-01-05 10:00", 0.1, Some("4"), "UK"),
             ("536013", "E", 1, "2011-01-05 10:00", 0.2, Some("4"), "UK"),
             ("C536014", "A", -1, "2011-01-06 10:00", 0.3, Some("4"), "UK"),
+            // Customer 5 kept their goods; a manual credit larger than them is spend, not a return.
+            ("536015", "A", 10, "2011-01-07 10:00", 2.0, Some("5"), "UK"),
+            ("C536016", "M", -1, "2011-01-08 10:00", 50.0, Some("5"), "UK"),
         ];
         let table = rfm_of(&rows);
-        assert_eq!(customers(&table), vec!["1"]);
+        assert_eq!(customers(&table), vec!["1", "5"]);
         assert_eq!(table.column("invoices").unwrap().u32().unwrap().get(0), Some(1));
         assert_eq!(table.column("net_spend").unwrap().f64().unwrap().get(0), Some(38.0));
+        assert_eq!(table.column("net_spend").unwrap().f64().unwrap().get(1), Some(-30.0));
         let last = table.column("last_time").unwrap().datetime().unwrap();
         assert_eq!(last.as_datetime_iter().next().unwrap().unwrap().to_string(), "2011-01-03 10:00:00");
     }
