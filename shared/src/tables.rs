@@ -37,6 +37,7 @@
 //! | `quantity` | i64 | units bought in those invoices |
 //! | `first_time` | datetime\[ms\] | first purchase |
 //! | `last_time` | datetime\[ms\] | last purchase |
+//! | `returned` | bool | the customer cancelled as many units as they bought: never offered as new, nor as a repurchase (absent in tables written before it: false) |
 //!
 //! `features/calendar.parquet` — every day from the first to the last transaction:
 //! | column | type | meaning |

@@ -122,6 +122,13 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let sources: Vec<&str> =
         body["answer"]["items"].as_array().unwrap().iter().map(|i| i["source"].as_str().unwrap()).collect();
     assert!(sources.contains(&"repurchase"), "{sources:?}");
+    // 12607 sent its one order back whole: none of it is offered again, as new or as a repurchase.
+    let returned = bought_in_sample("12607");
+    let (_, body) =
+        send(&router, get("/api/recommendations/customers/12607?k=100&include_purchased=true")).await;
+    assert_eq!(body["answer"]["fallback"], json!(false), "still a customer the model knows: {body}");
+    let offered = skus(&body);
+    assert!(!offered.is_empty() && offered.iter().all(|s| !returned.contains(s)), "{offered:?}");
 
     // Cold start.
     let (status, body) = send(&router, get("/api/recommendations/customers/nobody-at-all?k=4")).await;

@@ -2,21 +2,40 @@
 
 use polars::prelude::*;
 
-use super::transactions::is_customer_sale;
+use super::transactions::{is_customer_sale, is_kind};
+use crate::tables::LineKind;
 
 /// Product sales with a customer, quantity > 0 and price > 0, per customer and SKU: distinct
-/// invoices, units, first and last purchase. Sorted by customer, then SKU.
+/// invoices, units, first and last purchase, and whether the customer cancelled as many units as
+/// they bought (`returned`: sent it all back). A returned SKU stays an interaction (it was bought,
+/// and is never offered as new), but is not offered back as a repurchase. Sorted by customer,
+/// then SKU.
 pub(crate) fn interactions(lines: &DataFrame) -> PolarsResult<DataFrame> {
+    let sale = is_customer_sale().and(col("is_product"));
+    let cancellation =
+        is_kind(LineKind::Cancellation).and(col("customer_id").is_not_null()).and(col("is_product"));
     lines
         .clone()
         .lazy()
-        .filter(is_customer_sale().and(col("is_product")))
+        .filter(sale.clone().or(cancellation.clone()))
         .group_by([col("customer_id"), col("stock_code")])
         .agg([
-            col("invoice").n_unique().cast(DataType::UInt32).alias("invoices"),
-            col("quantity").sum().alias("quantity"),
-            col("invoice_time").min().alias("first_time"),
-            col("invoice_time").max().alias("last_time"),
+            col("invoice").filter(sale.clone()).n_unique().cast(DataType::UInt32).alias("invoices"),
+            col("quantity").filter(sale.clone()).sum().alias("quantity"),
+            col("invoice_time").filter(sale.clone()).min().alias("first_time"),
+            col("invoice_time").filter(sale).max().alias("last_time"),
+            col("quantity").filter(cancellation).sum().alias("cancelled"),
+        ])
+        .filter(col("invoices").gt(lit(0u32)))
+        .with_column((col("quantity") + col("cancelled")).lt_eq(lit(0i64)).alias("returned"))
+        .select([
+            col("customer_id"),
+            col("stock_code"),
+            col("invoices"),
+            col("quantity"),
+            col("first_time"),
+            col("last_time"),
+            col("returned"),
         ])
         .sort(["customer_id", "stock_code"], SortMultipleOptions::default())
         .collect()
@@ -55,6 +74,23 @@ mod tests {
             interactions_of(&rows),
             vec![("1".into(), "A".into(), 2, 9), ("1".into(), "E".into(), 1, 1),]
         );
+    }
+
+    #[test]
+    fn a_sku_sent_back_whole_is_marked_returned_and_one_kept_in_part_is_not() {
+        let rows = [
+            ("536001", "A", 74, "2011-01-03 10:00", 1.0, Some("1"), "UK"),
+            ("C536002", "A", -74, "2011-01-03 10:30", 1.0, Some("1"), "UK"),
+            ("536001", "E", 10, "2011-01-03 10:00", 1.0, Some("1"), "UK"),
+            ("C536003", "E", -4, "2011-01-04 10:00", 1.0, Some("1"), "UK"),
+            // Another customer's cancellation of A does not touch customer 2's purchase.
+            ("536004", "A", 5, "2011-01-05 10:00", 1.0, Some("2"), "UK"),
+            ("C536005", "A", -5, "2011-01-05 11:00", 1.0, Some("3"), "UK"),
+        ];
+        let table = interactions(&combine(&[batch("b", &rows)]).unwrap()).unwrap();
+        let returned: Vec<Option<bool>> = table.column("returned").unwrap().bool().unwrap().iter().collect();
+        assert_eq!(interactions_of(&rows).len(), 3, "every purchase stays an interaction");
+        assert_eq!(returned, [Some(true), Some(false), Some(false)], "1-A went back whole");
     }
 
     #[test]

@@ -273,6 +273,7 @@ mod tests {
                 ("quantity", DataType::Int64),
                 ("first_time", datetime.clone()),
                 ("last_time", datetime.clone()),
+                ("returned", DataType::Boolean),
             ],
         );
         assert_schema(

@@ -119,6 +119,25 @@ impl TrainingData {
             .collect())
     }
 
+    /// `(customer, sku)` of every SKU a customer sent back whole (`returned`; none in a table
+    /// written before the column).
+    ///
+    /// # Errors
+    /// When the table breaks the contract.
+    pub fn returned_pairs(&self) -> Result<Vec<(String, String)>, TrainError> {
+        let df = &self.interactions;
+        let Ok(returned) = df.column("returned") else { return Ok(Vec::new()) };
+        let returned = returned.bool()?;
+        let (users, items) = (strings(df, "customer_id")?, strings(df, "stock_code")?);
+        Ok(users
+            .into_iter()
+            .zip(items)
+            .zip(returned.iter())
+            .filter(|(_, r)| r.unwrap_or(false))
+            .map(|(pair, _)| pair)
+            .collect())
+    }
+
     /// Baskets as records (user = invoice), for basket co-occurrence.
     ///
     /// # Errors

@@ -63,6 +63,10 @@ pub struct RecommendArtifact {
     pub similar: Vec<(String, Vec<Scored>)>,
     /// Per product SKU: items bought in the same basket.
     pub bought_with: Vec<(String, Vec<Scored>)>,
+    /// `(customer, sku)` pairs sent back whole: never offered as a repurchase (empty in models
+    /// written before it).
+    #[serde(default)]
+    pub returned: Vec<(String, String)>,
 }
 
 fn scored(list: Vec<(u32, f32)>, name: impl Fn(u32) -> String, source: &str) -> Vec<Scored> {
@@ -120,7 +124,8 @@ pub fn train(
         "items": hybrid.items.len(),
         "weights": hybrid.weights,
     });
-    Ok((RecommendArtifact { hybrid, descriptions, similar, bought_with }, metrics))
+    let returned = data.returned_pairs()?;
+    Ok((RecommendArtifact { hybrid, descriptions, similar, bought_with, returned }, metrics))
 }
 
 /// Similar items of every product ([`SimilarParams::also_bought`]: bought by the same customers,
@@ -188,6 +193,8 @@ impl RecommendArtifact {
             }
             list
         };
+        let returned: std::collections::HashSet<(&str, &str)> =
+            self.returned.iter().map(|(c, s)| (c.as_str(), s.as_str())).collect();
         let users: Vec<usize> = (0..hybrid.users.len()).collect();
         let lists = hybrid.recommend_many(&users, CANDIDATES);
         let mut docs = Vec::with_capacity(users.len() + self.similar.len() + 1);
@@ -196,9 +203,16 @@ impl RecommendArtifact {
             let mut bought: Vec<(u32, f32)> = hybrid.history.row(u).collect();
             bought.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             bought.truncate(MAX_PURCHASES_KEPT);
+            // What they sent back whole is still bought (never new to them) but no repurchase:
+            // moved behind the ranked purchases, among those never ranked.
+            let customer = hybrid.users.name(u as u32);
+            let (kept, sent_back): (Vec<_>, Vec<_>) =
+                bought.into_iter().partition(|(i, _)| !returned.contains(&(customer, hybrid.items.name(*i))));
+            let mut bought = kept;
             let other_purchases: Vec<String> = bought
                 .split_off(bought.len().min(CANDIDATES))
                 .into_iter()
+                .chain(sent_back)
                 .map(|(i, _)| hybrid.items.name(i).to_owned())
                 .collect();
             let purchased = describe(scored(bought, |i| hybrid.items.name(i).to_owned(), "repurchase"));
