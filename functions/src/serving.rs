@@ -200,6 +200,9 @@ async fn segment(
             let mut body =
                 serde_json::to_value(&segment).map_err(|e| ApiError::Internal { message: e.to_string() })?;
             body["customer_label"] = json!(segment.customer_label());
+            // Whole days and invoices read as whole numbers (34, not 34.0).
+            body["recency_days"] = json!(segment.recency_days.round() as i64);
+            body["frequency"] = json!(segment.frequency.round() as i64);
             Ok(Json(json!({ "customer_id": key, "model_version": version, "as_of": as_of, "segment": body })))
         }
         None => Err(ApiError::NotFound {

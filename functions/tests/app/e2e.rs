@@ -159,6 +159,9 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     // Postage is no product to be like: said as such, not as a new code.
     let (_, body) = send(&router, get("/api/recommendations/items/POST/similar?k=3")).await;
     assert_eq!(body["answer"]["fallback_reason"], json!("not_a_product"), "{body}");
+    let cart = json!({ "items": ["POST"], "k": 3 });
+    let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!(body["answer"]["fallback_reason"], json!("not_a_product"), "{body}");
 
     // Cart completion leaves the cart out.
     let cart = json!({ "items": [sku.clone(), ids.cart[0].clone()], "customer_id": customer, "k": 6 });
@@ -244,6 +247,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         body["segment"]["rfm_scores"].as_array().unwrap().iter().map(|s| s.as_f64().unwrap()).collect();
     let own = shopsense::segments::label([scores[0], scores[1], scores[2]]);
     assert_eq!(body["segment"]["customer_label"], json!(own), "the customer's own name: {body}");
+    assert!(body["segment"]["frequency"].is_u64() && body["segment"]["recency_days"].is_u64(), "{body}");
     assert_eq!(body["model_version"], json!(live(&state, ModelKind::Segments).await));
     // As of midnight after the sample's last sale (2011-12-09).
     assert_eq!(body["as_of"], json!("2011-12-10T00:00:00"), "{body}");

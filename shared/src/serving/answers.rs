@@ -8,7 +8,7 @@
 //! | a known SKU | customers-also-bought neighbours, topped up by description neighbours | - |
 //! | a SKU the catalogue knows but nobody bought with a customer id | description neighbours (`content`) | `content` |
 //! | an unknown SKU | trending | `unknown_item` |
-//! | a non-product code (POST, DOT, BANK CHARGES, ...) | trending | `not_a_product` |
+//! | a non-product code (POST, DOT, BANK CHARGES, ...), or a cart of them alone | trending | `not_a_product` |
 //! | a cart | bought-together lists of its items, scores summed per candidate (`basket`, [`crate::recommend::cart`]), those the customer bought before boosted ([`REORDER_BOOST`]), then similar items, then trending; the SKUs it does not know named | `similar_items` / `trending` when its items were bought with nothing |
 //!
 //! Never returned: SKUs in `exclude` (the latest inventory snapshot's out-of-stock SKUs), the
@@ -382,7 +382,11 @@ pub async fn cart(
     }
     // As for similar items and a customer's list, topping up is no fallback: the answer falls
     // back only when the cart's items suggested nothing bought with them, and says to what.
+    let only_fees =
+        !items.is_empty() && items.iter().all(|sku| !crate::ingest::transactions::is_product(sku));
     let reason = match (from_basket, from_similar) {
+        // A cart of postage or fees alone: said as such, as for similar items.
+        (0, 0) if only_fees => Some("not_a_product"),
         (0, 0) => Some("trending"),
         (0, _) => Some("similar_items"),
         _ => None,
