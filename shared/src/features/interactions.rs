@@ -2,7 +2,7 @@
 
 use polars::prelude::*;
 
-use super::transactions::{is_customer_sale, is_kind};
+use super::transactions::{is_kind, is_product_purchase};
 use crate::tables::LineKind;
 
 /// Product sales with a customer, quantity > 0 and price > 0, per customer and SKU: distinct
@@ -11,7 +11,7 @@ use crate::tables::LineKind;
 /// and is never offered as new), but is not offered back as a repurchase. Sorted by customer,
 /// then SKU.
 pub(crate) fn interactions(lines: &DataFrame) -> PolarsResult<DataFrame> {
-    let sale = is_customer_sale().and(col("is_product"));
+    let sale = is_product_purchase();
     let cancellation =
         is_kind(LineKind::Cancellation).and(col("customer_id").is_not_null()).and(col("is_product"));
     lines

@@ -3,10 +3,10 @@
 
 use polars::prelude::*;
 
-use super::transactions::{is_customer_sale, is_kind};
+use super::transactions::{is_kind, is_product_purchase};
 use crate::tables::LineKind;
 
-/// One row per customer who bought a product (see [`is_customer_sale`]; postage, fees and other
+/// One row per customer who bought a product (see [`is_product_purchase`]; postage, fees and other
 /// non-product lines alone are no purchase) and kept some (net product spend above half a
 /// penny; a manual credit or fee refund does not take kept goods back): first and
 /// last product sale, distinct invoices with a product sale, net spend over every sale and
@@ -14,7 +14,7 @@ use crate::tables::LineKind;
 /// country. Sorted by customer.
 pub(crate) fn rfm_inputs(lines: &DataFrame) -> PolarsResult<DataFrame> {
     let customer_lines = lines.clone().lazy().filter(col("customer_id").is_not_null());
-    let sale = is_customer_sale().and(col("is_product"));
+    let sale = is_product_purchase();
     let spending = customer_lines
         .clone()
         .filter(is_kind(LineKind::Sale).or(is_kind(LineKind::Cancellation)))

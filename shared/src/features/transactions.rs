@@ -122,11 +122,12 @@ pub(crate) fn is_kind(kind: LineKind) -> Expr {
     col("kind").eq(lit(kind.as_str()))
 }
 
-/// A sale that says something about a customer: kind sale, a customer, quantity > 0 and
-/// unit price > 0 (free lines are not purchases). Interactions add `is_product`.
-pub(crate) fn is_customer_sale() -> Expr {
+/// A customer's purchase of a product: kind sale, a customer, a product code, quantity > 0 and
+/// unit price > 0 (free lines are not purchases; postage and fees alone are no purchase).
+pub(crate) fn is_product_purchase() -> Expr {
     is_kind(LineKind::Sale)
         .and(col("customer_id").is_not_null())
+        .and(col("is_product"))
         .and(col("quantity").gt(lit(0i64)))
         .and(col("unit_price").gt(lit(0.0)))
 }
