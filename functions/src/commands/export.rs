@@ -2,12 +2,11 @@
 //! they know, as one CSV: the batch a shop's email or CRM tool loads, answered exactly as the API
 //! answers one customer (the same version, fallbacks and exclusions).
 
-use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use shopsense::registry::ModelKind;
 use shopsense::serving::answers::for_customer_at;
 use shopsense::serving::{CustomerSegment, SHOP_PARTITION, SegmentsSummary, customer_of_partition};
@@ -37,15 +36,10 @@ async fn live_customers(state: &AppState, kind: ModelKind) -> anyhow::Result<(St
 
 /// A bar on a terminal, log lines otherwise.
 fn progress(what: &str, total: usize) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() {
+    let Some(bar) = super::terminal_bar(total as u64) else {
         tracing::info!(customers = total, "export {what}");
         return None;
-    }
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    };
     bar.set_message(what.to_owned());
     Some(bar)
 }

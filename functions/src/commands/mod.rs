@@ -9,6 +9,22 @@ pub mod segment;
 pub mod train;
 pub mod uploads;
 
+/// The commands' progress bar of `len` steps, when stderr is a terminal (else `None`: log lines
+/// say the progress instead).
+pub(crate) fn terminal_bar(len: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(len);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    })
+}
+
 /// `params` with the fields of the JSON object `overrides` merged over it (objects merge
 /// recursively, other values replace, `null` clears an optional part), e.g. `{"ease": {"lambda":
 /// 500}, "min_coverage": 0.3}`: the object names what it changes, and whatever it leaves out

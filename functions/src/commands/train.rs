@@ -1,11 +1,9 @@
 //! `shopsense train` and `shopsense models list|promote|rollback|unpin`: the retrain and the registry
 //! for people, on whatever backend the settings choose.
 
-use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use shopsense::registry::{Lease, ModelKind, VersionRecord};
 use shopsense::train::{Progress, RETRAIN_LEASE, TrainReport, Trainer};
@@ -13,15 +11,10 @@ use shopsense::train::{Progress, RETRAIN_LEASE, TrainReport, Trainer};
 /// Trains `kinds` and prints what became of each (a progress bar on a terminal, log lines
 /// otherwise).
 pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> anyhow::Result<TrainReport> {
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new(1);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
+    let bar = super::terminal_bar(1);
+    if let Some(bar) = &bar {
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    });
+    }
     let bar = Mutex::new(bar);
     let progress = |p: Progress| {
         let what = p.kind.map_or_else(|| p.phase.to_owned(), |k| format!("{k}: {}", p.phase));
