@@ -879,11 +879,8 @@ async fn run_local(
     tasks.spawn(watcher.run(router.clone(), poll));
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let where_to_drop = uploads.location();
-    // Browsers may call the API, not the invocation routes the host and timers use.
     let served = match &cors {
-        Some(policy) => axum::Router::new()
-            .route_service("/api/{*route}", router.clone().layer(policy.layer()).into_service())
-            .fallback_service(router),
+        Some(policy) => policy.apply(router),
         None => router,
     };
     let result = host::serve(

@@ -5,8 +5,14 @@
 //! Only the local runner answers CORS itself. In Azure the platform answers it in front of the
 //! Functions host (`corsAllowedOrigins` in `infra/`), so `serve` adds no headers of its own.
 
+use axum::Router;
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
+use tower::ServiceExt;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+/// The routes browsers may call: the API, not the invocation routes the host and timers use.
+const BROWSER_ROUTES: &str = "/api/";
 
 /// Why a CORS setting cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -63,10 +69,22 @@ impl CorsPolicy {
         Ok(Some(Self { origins, credentials }))
     }
 
+    /// `app` answering CORS on [`BROWSER_ROUTES`] and as before everywhere else.
+    ///
+    /// Dispatched by path in front of the router rather than mounted as a route of its own, so
+    /// the API's handlers see exactly the path parameters they declare.
+    pub fn apply(&self, app: Router) -> Router {
+        let with_cors = app.clone().layer(self.layer());
+        Router::new().fallback_service(tower::service_fn(move |request: Request| {
+            let target = if request.uri().path().starts_with(BROWSER_ROUTES) { &with_cors } else { &app };
+            target.clone().oneshot(request)
+        }))
+    }
+
     /// The tower layer answering preflights and adding the headers to every answer.
-    pub fn layer(&self) -> CorsLayer {
+    fn layer(&self) -> CorsLayer {
         let layer = CorsLayer::new()
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_methods([Method::GET, Method::HEAD, Method::POST])
             .expose_headers([header::RETRY_AFTER, header::ALLOW])
             .max_age(std::time::Duration::from_secs(600));
         match &self.origins {

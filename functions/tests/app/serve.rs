@@ -153,6 +153,15 @@ fn local_reads_its_port_and_browser_origins_from_the_host_section_of_local_setti
         answer.to_ascii_lowercase().contains("access-control-allow-origin: http://localhost:3000"),
         "{answer}"
     );
+    // Routes with a path parameter answer as without CORS (no model is live: 503).
+    for path in ["/api/recommendations/items/85123A/similar", "/api/segments/17850", "/api/forecasts/85123A"]
+    {
+        let (status, answer) =
+            runtime.block_on(http_request(addr, "GET", path, &[("Origin", "http://localhost:3000")]));
+        assert_eq!(status, 503, "{path}: {answer}");
+        assert!(answer.contains("no_model"), "{path}: {answer}");
+        assert!(answer.to_ascii_lowercase().contains("access-control-allow-origin"), "{path}: {answer}");
+    }
     let (status, answer) =
         runtime.block_on(http_request(addr, "GET", "/api/health", &[("Origin", "http://evil.example")]));
     assert_eq!(status, 200, "the answer itself is the same; the browser withholds it");
