@@ -12,14 +12,16 @@ use crate::host;
 use crate::state::AppState;
 
 /// The whole application: the host's readiness probe, every registered function's routes,
-/// a JSON 404 for anything else, and JSON bodies for the 4xx axum answers itself (405, 413).
+/// a JSON 404 for anything else, JSON bodies for the 4xx axum answers itself (405, 413), and
+/// cache validators on the API's answers ([`crate::caching`]).
 pub fn app(state: AppState) -> Router {
     let functions =
         registry().into_iter().fold(Router::new(), |router, function| router.merge((function.router)()));
     let routes = functions.route("/", get(host::readiness)).fallback(route_not_found).with_state(state);
     // Around the whole router, not `Router::layer` (which wraps each route's handlers): the 405's
     // `Allow` header is only set outside them.
-    Router::new().fallback_service(axum::middleware::from_fn(json_client_errors).layer(routes))
+    let tagged = axum::middleware::from_fn(crate::caching::validators).layer(routes);
+    Router::new().fallback_service(axum::middleware::from_fn(json_client_errors).layer(tagged))
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> ApiError {

@@ -2,7 +2,7 @@
 //! every other bad input gets (axum's own rejections answer in plain text, e.g. `Invalid URL:
 //! Invalid UTF-8 in 'sku'` for `/api/forecasts/%FF`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
@@ -24,17 +24,31 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     }
 }
 
+/// The query parameter a caller may send the function key in (`?code=`, as Azure Functions
+/// takes it). The Functions host checks it and forwards the query string as it came, so every
+/// route takes it and reads nothing from it.
+pub const FUNCTION_KEY: &str = "code";
+
 /// The query string's parameters, percent-decoded; a parameter given twice is refused.
 #[derive(Debug)]
-pub struct QueryParams(HashMap<String, String>);
+pub struct QueryParams {
+    values: HashMap<String, String>,
+    /// Parameters given bare, without `=` (`?include_purchased`).
+    bare: HashSet<String>,
+}
 
 impl QueryParams {
-    /// Refuses a parameter the route does not take, naming those it does.
+    /// Refuses a parameter the route does not take, naming those it does. The function key
+    /// ([`FUNCTION_KEY`]) is taken everywhere.
     ///
     /// # Errors
     /// [`ApiError::BadRequest`] naming the first unknown parameter.
     pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        let mut names: Vec<&String> = self.0.keys().filter(|p| !allowed.contains(&p.as_str())).collect();
+        let mut names: Vec<&String> = self
+            .values
+            .keys()
+            .filter(|p| p.as_str() != FUNCTION_KEY && !allowed.contains(&p.as_str()))
+            .collect();
         names.sort();
         match names.first() {
             Some(unknown) if allowed.is_empty() => Err(ApiError::BadRequest {
@@ -51,21 +65,26 @@ impl QueryParams {
     /// reads as not given, on every route alike.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
-    /// A yes/no parameter: absent is no; bare (`?include_purchased`), `true`, `1` or `on` (a
-    /// ticked checkbox) is yes.
+    /// A yes/no parameter, in any case: absent or empty (`?include_purchased=`, as [`Self::get`]
+    /// reads any empty value) is no; bare (`?include_purchased`), `true`, `1`, `yes` or `on` (a
+    /// ticked checkbox) is yes; `false`, `0`, `no` or `off` is no.
     ///
     /// # Errors
     /// [`ApiError::BadRequest`] for any other value.
     pub fn flag(&self, name: &str) -> Result<bool, ApiError> {
-        match self.0.get(name).map(String::as_str) {
-            None | Some("false" | "0" | "off") => Ok(false),
-            Some("" | "true" | "1" | "on") => Ok(true),
-            Some(other) => {
-                Err(ApiError::BadRequest { message: format!("{name} must be true or false, got {other:?}") })
-            }
+        if self.bare.contains(name) {
+            return Ok(true);
+        }
+        let Some(value) = self.get(name) else { return Ok(false) };
+        match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(ApiError::BadRequest {
+                message: format!("{name} must be true or false (or 1/0, yes/no, on/off), got {value:?}"),
+            }),
         }
     }
 }
@@ -82,15 +101,27 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
                 return Err(ApiError::BadRequest { message: format!("query string: {}", e.body_text()) });
             }
         };
-        let mut params = HashMap::with_capacity(pairs.len());
+        let mut values = HashMap::with_capacity(pairs.len());
         for (name, value) in pairs {
-            if params.contains_key(&name) {
+            if values.contains_key(&name) {
                 return Err(ApiError::BadRequest {
                     message: format!("query parameter {name:?} is given more than once; give it once"),
                 });
             }
-            params.insert(name, value);
+            values.insert(name, value);
         }
-        Ok(Self(params))
+        // `?a` and `?a=` decode alike; only the raw query tells a bare flag from a blank field.
+        let bare = parts
+            .uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|piece| !piece.is_empty() && !piece.contains('='))
+            .filter_map(|piece| {
+                let name = piece.replace('+', " ");
+                percent_encoding::percent_decode_str(&name).decode_utf8().ok().map(|n| n.into_owned())
+            })
+            .collect();
+        Ok(Self { values, bare })
     }
 }

@@ -18,6 +18,7 @@
 pub mod alerts;
 pub mod app;
 pub mod bench;
+pub mod caching;
 pub mod cli;
 pub mod commands;
 pub mod cors;

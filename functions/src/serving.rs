@@ -59,6 +59,15 @@ fn k_of(value: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
+/// The path's SKU as the catalogue keys it; a blank one is refused, as a blank customer id is.
+fn sku_of(asked: &str) -> Result<String, ApiError> {
+    let sku = normalise_sku(asked);
+    if sku.is_empty() {
+        return Err(bad("the SKU is empty"));
+    }
+    Ok(sku)
+}
+
 /// `recommend-customer`'s routes.
 pub fn customer_router() -> Router<AppState> {
     Router::new().route("/api/recommendations/customers/{customer_id}", get(customer))
@@ -114,7 +123,7 @@ async fn similar(
 ) -> Result<Json<Value>, ApiError> {
     params.only(&["k"])?;
     let k = k_of(params.get("k"))?;
-    let sku = normalise_sku(&sku);
+    let sku = sku_of(&sku)?;
     let exclusions = state.exclusions().await?;
     let answer = answers::similar(&state.reader, &sku, k, &exclusions).await?;
     let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
@@ -140,9 +149,13 @@ async fn cart(
 ) -> Result<Json<Value>, ApiError> {
     // Everything is in the body: a `?k=` would otherwise be passed over without a word.
     params.only(&[])?;
-    let request: CartRequest = serde_json::from_slice(&body).map_err(|e| {
-        bad(format!("the body must be JSON like {{\"items\": [\"85123A\"], \"customer_id\": \"17850\", \"k\": 10}}: {e}"))
-    })?;
+    const LIKE: &str = r#"{"items": ["85123A"], "customer_id": "17850", "k": 10}"#;
+    let body: Value =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("the body must be JSON like {LIKE}: {e}")))?;
+    if !body.is_object() {
+        return Err(bad(format!("the body must be a JSON object like {LIKE}, got {}", json_kind(&body))));
+    }
+    let request: CartRequest = serde_json::from_value(body).map_err(|e| bad(format!("the body: {e}")))?;
     if request.items.len() > 200 {
         return Err(bad(format!("items holds {} SKUs; at most 200", request.items.len())));
     }
@@ -172,6 +185,18 @@ async fn cart(
     let answer = answers::cart(&state.reader, &items, customer, k, &exclusions).await?;
     let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
     Ok(Json(json!({ "items": items, "k": k, "answer": answer })))
+}
+
+/// What kind of JSON value a body is, as an error message names it.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 async fn segment(
@@ -249,7 +274,7 @@ async fn forecast(
         },
     };
     let levels = levels_of(params.get("levels"))?;
-    let sku = normalise_sku(&sku);
+    let sku = sku_of(&sku)?;
     let Some(version) = state.reader.live_version(ModelKind::Forecast).await? else {
         return Err(state.no_model(ModelKind::Forecast).await);
     };

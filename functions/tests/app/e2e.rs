@@ -238,6 +238,12 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
     assert_eq!(body["answer"]["fallback_reason"], json!("trending"), "{body}");
     assert_eq!(body["answer"]["unknown_items"], json!(["NOSUCH1", "NOSUCH2"]), "{body}");
+    // With a known customer, their own list answers before the shop's.
+    let cart = json!({ "items": ["NOSUCH1"], "customer_id": customer, "k": 3 });
+    let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!(body["answer"]["fallback_reason"], json!("customer"), "{body}");
+    let (_, own) = send(&router, get(&format!("/api/recommendations/customers/{customer}?k=3"))).await;
+    assert_eq!(skus(&body), skus(&own), "{body} {own}");
 
     // Segments and forecasts.
     let (status, body) = send(&router, get(&format!("/api/segments/{customer}"))).await;
@@ -392,6 +398,12 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         (format!("/api/segments/{customer}?k=3"), "unknown query parameter \"k\""),
         ("/api/segments/%20".to_owned(), "customer id is empty"),
         ("/api/recommendations/customers/%20".to_owned(), "customer id is empty"),
+        ("/api/recommendations/items/%20/similar".to_owned(), "SKU is empty"),
+        ("/api/forecasts/%20".to_owned(), "SKU is empty"),
+        (
+            format!("/api/recommendations/customers/{customer}?include_purchased=maybe"),
+            "include_purchased must be",
+        ),
         ("/api/models?kind=forecast".to_owned(), "unknown query parameter \"kind\""),
     ] {
         let (status, body) = send(&router, get(&path)).await;
@@ -406,11 +418,59 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         ("{\"items\": [\"A\"], \"k\": 5.5}", "k must be a whole number from 1 to 100, got \"5.5\""),
         ("{\"items\": [\"A\"], \"k\": -1}", "k must be a whole number from 1 to 100, got \"-1\""),
         ("{\"items\": [\"A\"], \"customer_id\": [1]}", "customer_id must be a string or a number"),
+        ("[]", "must be a JSON object like"),
+        ("{\"items\": [\"A\"], \"coupon\": 1}", "unknown field `coupon`"),
     ] {
         let (status, answer) = send(&router, post("/api/recommendations/cart", body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(answer["message"].as_str().unwrap().contains(needle), "{body}: {answer}");
     }
+    // Answers carry a tag; asked again with it, the same answer is a bodiless 304.
+    {
+        use tower::ServiceExt;
+        let path = format!("/api/recommendations/customers/{customer}?k=3");
+        let first = router.clone().oneshot(get(&path)).await.unwrap();
+        let tag = first.headers().get("etag").expect("an ETag").clone();
+        assert_eq!(first.headers()["cache-control"], "private, max-age=60");
+        let again = axum::http::Request::get(&path)
+            .header("if-none-match", tag.clone())
+            .body(axum::body::Body::empty());
+        let again = router.clone().oneshot(again.unwrap()).await.unwrap();
+        assert_eq!((again.status(), again.headers().get("etag")), (StatusCode::NOT_MODIFIED, Some(&tag)));
+        let other = format!("/api/recommendations/customers/{customer}?k=4");
+        let other =
+            axum::http::Request::get(&other).header("if-none-match", tag).body(axum::body::Body::empty());
+        assert_eq!(router.clone().oneshot(other.unwrap()).await.unwrap().status(), StatusCode::OK);
+        let models = router.clone().oneshot(get("/api/models")).await.unwrap();
+        assert_eq!(models.headers()["cache-control"], "private, no-cache");
+    }
+    // The function key (`?code=`), which the Functions host checks and forwards, is taken by
+    // every route.
+    for path in [
+        format!("/api/recommendations/customers/{customer}?k=2&code=key"),
+        format!("/api/forecasts/{sku}?code=key"),
+        "/api/models?code=key".to_owned(),
+    ] {
+        let (status, body) = send(&router, get(&path)).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let (status, body) =
+        send(&router, post("/api/recommendations/cart?code=key", "{\"items\": [\"A\"]}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A flag given bare or in any case is read; left blank it reads as not given, as any field.
+    let purchased = |query: &str| {
+        let path = format!("/api/recommendations/customers/{customer}?k=100&{query}");
+        let router = router.clone();
+        async move {
+            let (status, body) = send(&router, get(&path)).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            body["answer"]["items"].as_array().unwrap().iter().any(|i| i["source"] == "repurchase")
+        }
+    };
+    assert!(purchased("include_purchased").await);
+    assert!(purchased("include_purchased=TRUE").await);
+    assert!(!purchased("include_purchased=").await);
+    assert!(!purchased("include_purchased=No").await);
     // The cart's k is in its body: one in the query is refused, not passed over.
     let (status, answer) = send(&router, post("/api/recommendations/cart?k=2", "{\"items\": [\"A\"]}")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");

@@ -42,6 +42,12 @@ impl std::fmt::Display for Severity {
     }
 }
 
+/// Units as answers write them: to 1/10,000 (a forecast's own precision), not the 17 digits of
+/// a double (`15.0129`, not `15.012905359268188`).
+fn to_units<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64((value * 1e4).round() / 1e4)
+}
+
 /// The policy's verdict on one SKU, with every figure it rests on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -69,13 +75,17 @@ pub struct Alert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_level_read_as: Option<f64>,
     /// Forecast units over the lead time.
+    #[serde(serialize_with = "to_units")]
     pub lead_time_demand: f64,
     /// Units held against forecast error over the lead time at the service level.
+    #[serde(serialize_with = "to_units")]
     pub safety_stock: f64,
     /// `lead_time_demand + safety_stock`.
+    #[serde(serialize_with = "to_units")]
     pub reorder_point: f64,
     /// Forecast units over the lead time and the cover days, plus the safety stock: what an
     /// order brings the position up to.
+    #[serde(serialize_with = "to_units")]
     pub order_up_to: f64,
     /// Calendar days from tomorrow that `on_hand` lasts at the forecast, closed days included
     /// (on them the forecast is 0, so stock lasts through them).

@@ -9,7 +9,7 @@
 //! | a SKU the catalogue knows but nobody bought with a customer id | description neighbours (`content`) | `content` |
 //! | an unknown SKU | trending | `unknown_item` |
 //! | a non-product code (POST, DOT, BANK CHARGES, ...), or a cart of them alone | trending | `not_a_product` |
-//! | a cart | bought-together lists of its items, scores summed per candidate (`basket`, [`crate::recommend::cart`]), those the customer bought before boosted ([`REORDER_BOOST`]), then similar items, then trending; the SKUs it does not know named | `similar_items` / `trending` when its items were bought with nothing |
+//! | a cart | bought-together lists of its items, scores summed per candidate (`basket`, [`crate::recommend::cart`]), those the customer bought before boosted ([`REORDER_BOOST`]), then similar items, then the customer's own list (`hybrid`), then trending; the SKUs it does not know named | `similar_items` / `customer` / `trending`: what answered when its items were bought with nothing |
 //!
 //! Never returned: SKUs in `exclude` (the latest inventory snapshot's out-of-stock SKUs), the
 //! cart's own items, and, in a customer's list unless `include_purchased`, anything the customer
@@ -43,8 +43,9 @@ pub struct Recommended {
     pub sku: String,
     /// Its description, when the catalogue has one.
     pub description: Option<String>,
-    /// Score within this answer.
-    pub score: f32,
+    /// Score within this answer: the model's single-precision score, written with the digits it
+    /// holds (`0.6450186`, not the `0.6450185775756836` of its widening to JSON's double).
+    pub score: f64,
     /// The model part that produced it.
     pub source: String,
 }
@@ -59,7 +60,7 @@ pub struct Answer {
     /// Whether a fallback answered.
     pub fallback: bool,
     /// Which one (`unknown_customer`, `unknown_item`, `not_a_product`, `content`, `similar_items`,
-    /// `trending`).
+    /// `customer`, `trending`).
     pub fallback_reason: Option<String>,
     /// A cart's SKUs the model does not know (nothing was bought with them), which suggested
     /// nothing.
@@ -184,11 +185,21 @@ fn customer_keys(asked: &str) -> Vec<&str> {
     keys
 }
 
+/// A single-precision score as the double closest to its shortest decimal form.
+fn shown_score(score: f32) -> f64 {
+    score.to_string().parse().unwrap_or(f64::from(score))
+}
+
 fn finish(builder: Builder<'_>, version: String, reason: Option<&str>) -> Answer {
     let items = builder
         .items
         .into_iter()
-        .map(|s| Recommended { description: s.description, sku: s.sku, score: s.score, source: s.source })
+        .map(|s| Recommended {
+            score: shown_score(s.score),
+            description: s.description,
+            sku: s.sku,
+            source: s.source,
+        })
         .collect();
     Answer {
         items,
@@ -377,6 +388,12 @@ pub async fn cart(
     let from_basket = builder.items.len();
     builder.extend(&similar);
     let from_similar = builder.items.len() - from_basket;
+    // A known customer's own list comes before the shop's: a cart of items nobody bought with
+    // anything (new or unknown SKUs) still gets what this customer is likely to want.
+    if let Some(recs) = &recs {
+        builder.extend(&recs.candidates);
+    }
+    let from_customer = builder.items.len() - from_basket - from_similar;
     if let Some(shop) = &shop {
         builder.extend(&shop.trending);
     }
@@ -384,11 +401,12 @@ pub async fn cart(
     // back only when the cart's items suggested nothing bought with them, and says to what.
     let only_fees =
         !items.is_empty() && items.iter().all(|sku| !crate::ingest::transactions::is_product(sku));
-    let reason = match (from_basket, from_similar) {
+    let reason = match (from_basket, from_similar, from_customer) {
         // A cart of postage or fees alone: said as such, as for similar items.
-        (0, 0) if only_fees => Some("not_a_product"),
-        (0, 0) => Some("trending"),
-        (0, _) => Some("similar_items"),
+        (0, 0, _) if only_fees => Some("not_a_product"),
+        (0, 0, 0) => Some("trending"),
+        (0, 0, _) => Some("customer"),
+        (0, _, _) => Some("similar_items"),
         _ => None,
     };
     let mut answer = finish(builder, version, reason);
