@@ -56,6 +56,7 @@ pub mod croston;
 pub mod errors;
 pub mod ets;
 pub mod eval;
+pub mod fade;
 pub mod level;
 pub mod method;
 pub mod metrics;

@@ -380,6 +380,7 @@ impl ForecasterParams {
                         level: 1.0,
                         largest_totals: super::quantiles::largest_totals(&y[p.start..]),
                         idle_days: super::quantiles::idle_days(&y[p.start..]),
+                        fade: super::fade::fade(&y[p.start..]),
                     },
                     ratios: choice.ratios,
                     total_ratios: choice.total_ratios,
@@ -489,6 +490,10 @@ pub struct SkuModel {
     /// models saved before it and for a SKU without sales: such a total reads 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_days: Option<usize>,
+    /// Multiplier of its forecasts for having stopped selling ([`super::fade`]; 1 in models
+    /// saved before it).
+    #[serde(default = "one")]
+    pub fade: f64,
 }
 
 /// Models saved before `max_fit_horizon` were fitted for their whole horizon.
@@ -514,6 +519,7 @@ impl SkuModel {
             level: 1.0,
             largest_totals: Vec::new(),
             idle_days: None,
+            fade: 1.0,
         }
     }
 
@@ -636,7 +642,7 @@ impl ForecastModel {
                 let open: Vec<f64> = sku
                     .predict_open(&open_slots)
                     .into_iter()
-                    .map(|f| f * self.correction * sku.level)
+                    .map(|f| f * self.correction * sku.level * sku.fade)
                     .collect();
                 let size = open[..size_days].iter().sum::<f64>() / size_days.max(1) as f64;
                 let mut next = open.into_iter();
