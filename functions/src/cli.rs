@@ -559,8 +559,18 @@ pub fn settings(cli: &Cli, default_choice: Option<BackendChoice>) -> anyhow::Res
 
 /// The application state on the backend the settings choose (local unless told otherwise), for
 /// commands that work on the stores.
+/// The state of a home that is there: the commands reading what was ingested or trained
+/// (`train`, `alerts`, `uploads`, `export`, `models`) refuse a local home that does not exist
+/// rather than create an empty one and then say nothing is live (a mistyped `--home`).
 async fn open_state(cli: &Cli) -> anyhow::Result<AppState> {
     let settings = settings(cli, Some(BackendChoice::Local))?;
+    if settings.backend == shopsense::settings::Backend::Local && !settings.home.exists() {
+        anyhow::bail!(
+            "no shopsense home at {}: nothing was ingested or trained there (`shopsense local` runs the demo, \
+             `shopsense ingest <file>` starts a home; --home or SHOPSENSE_HOME names another)",
+            settings.home.display()
+        );
+    }
     AppState::open(settings).await.context("opening storage")
 }
 

@@ -82,3 +82,22 @@ fn a_rollback_pins_the_kind_until_models_unpin_and_the_cli_says_so_at_each_step(
     assert_eq!(status, "live", "unpinned, the held version does not make a quiet night `unchanged`");
     assert_ne!(next, held);
 }
+
+#[test]
+fn a_command_reading_a_home_that_does_not_exist_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("mistyped");
+    for args in [&["models", "list"][..], &["export", "segments", "--out", "s.csv"], &["train"]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_shopsense"))
+            .args(["--backend", "local", "--home"])
+            .arg(&home)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr.contains("no shopsense home at") && stderr.contains("mistyped"), "{args:?}: {stderr}");
+        assert!(!home.exists(), "{args:?} created the home");
+    }
+}
