@@ -99,19 +99,8 @@ pub fn train(
         Ok(hybrid.fit(&interactions, Some(&item_texts))?)
     };
 
-    // A SKU a customer sent back whole is no sign of taste: it trains nothing (and, kept as
-    // bought, is never offered to them again). The test split keeps it, so the evaluation's
-    // customers and items are those of every version.
-    let returned = data.returned_pairs()?;
-    let kept = |rows: &[Record]| -> Vec<Record> {
-        let sent_back: std::collections::HashSet<(&str, &str)> =
-            returned.iter().map(|(c, s)| (c.as_str(), s.as_str())).collect();
-        rows.iter().filter(|r| !sent_back.contains(&(r.user.as_str(), r.item.as_str()))).cloned().collect()
-    };
     let (train_rows, test_rows) =
         split(&records, SplitKind::Chronological, params.train_ratio, params.hybrid.seed);
-    let train_rows = kept(&train_rows);
-    let records = kept(&records);
     let held_out = fit(&train_rows, &params.hybrid)?;
     let report = evaluate(&held_out, &test_rows, params.k);
     let popularity_params =
@@ -135,6 +124,7 @@ pub fn train(
         "items": hybrid.items.len(),
         "weights": hybrid.weights,
     });
+    let returned = data.returned_pairs()?;
     Ok((RecommendArtifact { hybrid, descriptions, similar, bought_with, returned }, metrics))
 }
 
