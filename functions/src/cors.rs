@@ -85,7 +85,7 @@ impl CorsPolicy {
     fn layer(&self) -> CorsLayer {
         let layer = CorsLayer::new()
             .allow_methods([Method::GET, Method::HEAD, Method::POST])
-            .expose_headers([header::RETRY_AFTER, header::ALLOW])
+            .expose_headers([header::RETRY_AFTER, header::ALLOW, header::ETAG])
             .max_age(std::time::Duration::from_secs(600));
         match &self.origins {
             AllowedOrigins::Any => layer.allow_origin(AllowOrigin::any()).allow_headers(AllowHeaders::any()),

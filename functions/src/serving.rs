@@ -150,12 +150,13 @@ async fn cart(
     // Everything is in the body: a `?k=` would otherwise be passed over without a word.
     params.only(&[])?;
     const LIKE: &str = r#"{"items": ["85123A"], "customer_id": "17850", "k": 10}"#;
-    let body: Value =
+    let value: Value =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body must be JSON like {LIKE}: {e}")))?;
-    if !body.is_object() {
-        return Err(bad(format!("the body must be a JSON object like {LIKE}, got {}", json_kind(&body))));
+    if !value.is_object() {
+        return Err(bad(format!("the body must be a JSON object like {LIKE}, got {}", json_kind(&value))));
     }
-    let request: CartRequest = serde_json::from_value(body).map_err(|e| bad(format!("the body: {e}")))?;
+    // From the bytes, not the value: a field given twice is refused, and errors keep their place.
+    let request: CartRequest = serde_json::from_slice(&body).map_err(|e| bad(format!("the body: {e}")))?;
     if request.items.len() > 200 {
         return Err(bad(format!("items holds {} SKUs; at most 200", request.items.len())));
     }
@@ -334,6 +335,7 @@ async fn forecast(
     let closed = summary.map(|s| s.closed_weekdays.clone()).unwrap_or_default();
     Ok(Json(json!({
         "sku": sku,
+        "description": item.description,
         "model_version": version,
         "horizon": horizon,
         "first_date": item.first_date,

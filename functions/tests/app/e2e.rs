@@ -267,6 +267,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let (status, body) =
         send(&router, get(&format!("/api/forecasts/{sku}?horizon=14&levels=0.1,0.5,0.9"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["description"].as_str().is_some_and(|d| !d.is_empty()), "the product is named: {body}");
     let daily = body["daily"].as_array().unwrap();
     assert_eq!(daily.len(), 14);
     for day in daily {
@@ -357,9 +358,13 @@ async fn demo_flow(state: AppState, router: axum::Router) {
             "reorder_point",
             "days_of_cover",
             "suggested_order_qty",
+            "description",
         ] {
             assert!(!alert[field].is_null(), "{field} in {alert}");
         }
+        // What it shows adds up: the reorder point is the sum of the figures it rests on.
+        let sum = alert["lead_time_demand"].as_f64().unwrap() + alert["safety_stock"].as_f64().unwrap();
+        assert!((alert["reorder_point"].as_f64().unwrap() - sum).abs() < 1e-9, "{alert}");
         if alert["on_hand"] == json!(0) {
             assert_eq!(alert["severity"], json!("stockout_risk"), "{alert}");
             assert!(
@@ -420,6 +425,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         ("{\"items\": [\"A\"], \"customer_id\": [1]}", "customer_id must be a string or a number"),
         ("[]", "must be a JSON object like"),
         ("{\"items\": [\"A\"], \"coupon\": 1}", "unknown field `coupon`"),
+        ("{\"items\": [\"A\"], \"items\": [\"B\"]}", "duplicate field `items`"),
     ] {
         let (status, answer) = send(&router, post("/api/recommendations/cart", body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

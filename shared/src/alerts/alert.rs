@@ -42,10 +42,17 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// Units as answers write them: to 1/10,000 (a forecast's own precision), not the 17 digits of
-/// a double (`15.0129`, not `15.012905359268188`).
+/// Units as alerts hold and write them: to 1/10,000 (a forecast's own precision), not the 17
+/// digits of a double (`15.0129`, not `15.012905359268188`). The policy rounds the lead-time
+/// demand and safety stock before adding them up and judging, so what an alert shows adds up
+/// and agrees with its severity.
+pub(crate) fn units(value: f64) -> f64 {
+    (value * 1e4).round() / 1e4
+}
+
+/// [`units`] when writing (a sum of two rounded values may carry float noise).
 fn to_units<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64((value * 1e4).round() / 1e4)
+    serializer.serialize_f64(units(*value))
 }
 
 /// The policy's verdict on one SKU, with every figure it rests on.
@@ -100,6 +107,10 @@ pub struct Alert {
     pub pack_size: Option<u32>,
     /// One sentence for people saying why.
     pub reason: String,
+    /// The catalogue's description of the SKU, from the forecast it was judged against (`None`
+    /// when the catalogue has none, and in alerts written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// The policy applied to a whole snapshot.

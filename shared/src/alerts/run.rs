@@ -271,6 +271,7 @@ pub async fn run(
     }
     let offset = usize::try_from((as_of - first_date).num_days() + 1).unwrap_or(0);
     let mut paths = HashMap::new();
+    let mut descriptions = HashMap::new();
     let mut stale = Vec::new();
     for row in &snapshot.rows {
         // The summary's version, not whatever is live by now: a retrain going live mid-run
@@ -299,8 +300,14 @@ pub async fn run(
                 path.with_totals(&row.sku, Arc::clone(table), open.to_vec(), item.largest(), item.idle())?;
         }
         paths.insert(row.sku.clone(), path.skip(offset));
+        if let Some(description) = &item.description {
+            descriptions.insert(row.sku.clone(), description.clone());
+        }
     }
-    let evaluated = evaluate_snapshot(policy, snapshot, |sku| paths.get(sku).cloned());
+    let mut evaluated = evaluate_snapshot(policy, snapshot, |sku| paths.get(sku).cloned());
+    for alert in &mut evaluated.alerts {
+        alert.description = descriptions.get(&alert.sku).cloned();
+    }
     let unknown: Vec<String> =
         evaluated.unknown_skus.iter().filter(|s| !stale.contains(s)).cloned().collect();
 

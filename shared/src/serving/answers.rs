@@ -391,6 +391,10 @@ pub async fn cart(
     // A known customer's own list comes before the shop's: a cart of items nobody bought with
     // anything (new or unknown SKUs) still gets what this customer is likely to want.
     if let Some(recs) = &recs {
+        // As on their own list: a look-alike of what they bought is no new suggestion.
+        for bought in &recs.purchased {
+            builder.showing(&bought.sku, bought.description.as_deref());
+        }
         builder.extend(&recs.candidates);
     }
     let from_customer = builder.items.len() - from_basket - from_similar;

@@ -222,6 +222,10 @@ pub struct ItemForecast {
     /// 0 reads ([`crate::forecast::SkuModel::idle_days`]; `None` in documents published before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_days: Option<u32>,
+    /// The catalogue's description of the SKU (`None` when it has none, and in documents
+    /// published before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// The forecast model as a whole.
@@ -394,6 +398,7 @@ mod tests {
             methods: vec![],
             largest_totals: vec![],
             idle_days: None,
+            description: None,
         };
         assert!((f.factor(0.7) - 1.5).abs() < 1e-6);
         assert!((f.factor(0.05) - 0.5).abs() < 1e-6);
@@ -410,6 +415,7 @@ mod tests {
             methods: vec![],
             largest_totals: vec![],
             idle_days: None,
+            description: None,
         };
         // sigma per day = (2 - 0) * 4 / (2 * 1.28155) = 3.1213; total sd = sqrt(2) * 3.1213.
         let expected = 8.0 + 1.281_551_565_5 * (2.0f64).sqrt() * 8.0 / (2.0 * 1.281_551_565_5);
@@ -443,6 +449,7 @@ mod tests {
             methods: vec![],
             largest_totals: vec![],
             idle_days: None,
+            description: None,
         };
         let spread = summary.spread();
         // Day 3 reads at most the total of days 0-3, so never more than its week's nor the
@@ -478,6 +485,7 @@ mod tests {
             methods: vec![],
             largest_totals: vec![],
             idle_days: None,
+            description: None,
         };
         assert!(summary.covers(&f));
         assert!(!summary.covers(&ItemForecast { first_date: NaiveDate::MAX, ..f.clone() }));

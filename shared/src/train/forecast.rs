@@ -7,6 +7,8 @@
 //! trading week repeated, a closure skipped) on the same holdout. Then the model is refitted on everything and
 //! forecasts [`ForecastTraining::publish_horizon`] days for serving.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -44,6 +46,10 @@ pub struct ForecastArtifact {
     pub model: ForecastModel,
     /// Its forecast of the publish horizon, point and quantile factors per SKU.
     pub forecasts: Forecasts,
+    /// `(sku, description)` of the SKUs the catalogue describes, published with each forecast
+    /// so the shop's tools name the product (empty in artifacts written before).
+    #[serde(default)]
+    pub descriptions: Vec<(String, String)>,
 }
 
 /// The quantile levels whose factors are published (0.01..=0.99).
@@ -128,7 +134,10 @@ pub fn train(
         "naive_wape_total": naive,
         "classes": report.classes,
     });
-    Ok((ForecastArtifact { model, forecasts }, metrics))
+    let described: HashSet<&str> = forecasts.skus.iter().map(|s| s.sku.as_str()).collect();
+    let descriptions =
+        data.descriptions()?.into_iter().filter(|(sku, _)| described.contains(sku.as_str())).collect();
+    Ok((ForecastArtifact { model, forecasts, descriptions }, metrics))
 }
 
 impl ForecastArtifact {
@@ -140,6 +149,8 @@ impl ForecastArtifact {
         let id = doc_id(ModelKind::Forecast, version);
         let first_date = self.forecasts.dates.first().copied().unwrap_or_default();
         let mut docs = Vec::with_capacity(self.forecasts.skus.len() + 1);
+        let descriptions: HashMap<&str, &str> =
+            self.descriptions.iter().map(|(sku, d)| (sku.as_str(), d.as_str())).collect();
         for (sku, fitted) in self.forecasts.skus.iter().zip(&self.model.skus) {
             let factor_of = |level: f64| self.model.quantiles.factor(fitted.class, sku.size, level);
             let body = ItemForecast {
@@ -150,6 +161,7 @@ impl ForecastArtifact {
                 methods: fitted.methods.iter().map(crate::forecast::Method::name).collect(),
                 largest_totals: fitted.largest_totals.iter().map(|&v| v as f32).collect(),
                 idle_days: fitted.idle_days.and_then(|d| u32::try_from(d).ok()),
+                description: descriptions.get(sku.sku.as_str()).map(|d| (*d).to_owned()),
             };
             docs.push(Document::new(item_partition(&sku.sku), &id, &body)?);
         }
