@@ -119,7 +119,10 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
             .filter(|piece| !piece.is_empty() && !piece.contains('='))
             .filter_map(|piece| {
                 let name = piece.replace('+', " ");
-                percent_encoding::percent_decode_str(&name).decode_utf8().ok().map(|n| n.into_owned())
+                percent_encoding::percent_decode_str(&name)
+                    .decode_utf8()
+                    .ok()
+                    .map(std::borrow::Cow::into_owned)
             })
             .collect();
         Ok(Self { values, bare })
