@@ -881,6 +881,14 @@ async fn run_local(
             .container(shopsense::dead_letters::DEAD_LETTER_CONTAINER)
             .await
             .context("opening the dead-letter container")?,
+    )
+    .with_receipts(
+        state
+            .stores
+            .blobs
+            .container(local::RECEIPTS_CONTAINER)
+            .await
+            .context("opening the upload receipts container")?,
     );
     let mut tasks = tokio::task::JoinSet::new();
     for timer in timers {

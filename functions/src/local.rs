@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use shopsense::bronze::UPLOADS_CONTAINER;
 use shopsense::schedule::Schedule;
 use shopsense::settings::Settings;
-use shopsense::store::{BlobMeta, BlobStore, ETag};
+use shopsense::store::{BlobMeta, BlobStore, ETag, PutOptions};
 use tower::ServiceExt;
 
 use crate::functions::FunctionSpec;
@@ -266,6 +266,10 @@ pub struct UploadWatcher {
     give_up: (usize, chrono::Duration),
     /// Where a given-up event goes, as Event Grid's dead letters do (none: only logged).
     dead_letters: Option<std::sync::Arc<dyn BlobStore>>,
+    /// Where a receipt of each handled upload is kept (its path, holding the ETag handled), so a
+    /// restart triggers only what changed meanwhile, as the Functions host's blob receipts do
+    /// (none: every upload is triggered again after a restart), and whether they were read.
+    receipts: Option<(std::sync::Arc<dyn BlobStore>, bool)>,
     /// How long a blob must go unwritten before it is read.
     quiet_for: chrono::Duration,
 }
@@ -327,6 +331,7 @@ impl UploadWatcher {
             retry_after: RETRY_AFTER.to_vec(),
             give_up: (GIVE_UP_AFTER_TRIES, chrono::Duration::from_std(GIVE_UP_AFTER).unwrap_or_default()),
             dead_letters: None,
+            receipts: None,
             quiet_for: chrono::Duration::from_std(QUIET_FOR).unwrap_or_default(),
         }
     }
@@ -344,6 +349,49 @@ impl UploadWatcher {
     pub fn with_dead_letters(mut self, store: std::sync::Arc<dyn BlobStore>) -> Self {
         self.dead_letters = Some(store);
         self
+    }
+
+    /// Keeps a receipt of every handled upload in `store`, and reads them on the first poll: an
+    /// upload handled before a restart is not triggered again until its bytes change (without
+    /// them a restart re-read every upload, the demo's sample included, and said each was a
+    /// duplicate).
+    #[must_use]
+    pub fn with_receipts(mut self, store: std::sync::Arc<dyn BlobStore>) -> Self {
+        self.receipts = Some((store, false));
+        self
+    }
+
+    /// The receipts kept before this run, as if triggered by it. A receipt that cannot be read
+    /// is passed over: its upload is triggered again, which ingest counts once.
+    async fn read_receipts(&mut self) {
+        let Some((store, read)) = &mut self.receipts else { return };
+        if *read {
+            return;
+        }
+        let listed = match store.list("").await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the upload receipts; will try again");
+                return;
+            }
+        };
+        for receipt in listed {
+            if let Ok(Some(blob)) = store.get(&receipt.path).await
+                && let Ok(etag) = String::from_utf8(blob.body.to_vec())
+            {
+                self.triggered.insert(receipt.path, ETag(etag));
+            }
+        }
+        *read = true;
+    }
+
+    /// Records that `path` was handled at `etag` (logged, not fatal, when it cannot be).
+    async fn keep_receipt(&self, path: &str, etag: &ETag) {
+        if let Some((store, _)) = &self.receipts
+            && let Err(e) = store.put(path, bytes::Bytes::from(etag.0.clone()), PutOptions::default()).await
+        {
+            tracing::warn!(upload = path, error = %e, "cannot keep the upload's receipt; a restart triggers it again");
+        }
     }
 
     /// Reads a blob once it has gone unwritten this long ([`QUIET_FOR`] unless set).
@@ -372,6 +420,7 @@ impl UploadWatcher {
 
     /// One poll: lists the container and invokes the functions for every settled new blob.
     pub async fn poll(&mut self, app: &Router) -> Vec<Invocation> {
+        self.read_receipts().await;
         let listed = match self.store.list("").await {
             Ok(listed) => listed,
             Err(e) => {
@@ -445,6 +494,7 @@ impl UploadWatcher {
                 }
             }
             if done {
+                self.keep_receipt(&blob.path, &blob.etag).await;
                 self.triggered.insert(blob.path.clone(), blob.etag.clone());
             } else {
                 // The host retries failed blob invocations, backing off: so do we.
@@ -525,3 +575,6 @@ impl UploadWatcher {
 
 /// The uploads container every local run watches.
 pub const WATCHED_CONTAINER: &str = UPLOADS_CONTAINER;
+
+/// Where the local watcher keeps its receipts of handled uploads ([`UploadWatcher::with_receipts`]).
+pub const RECEIPTS_CONTAINER: &str = "upload-receipts";

@@ -103,6 +103,42 @@ async fn a_dropped_upload_is_ingested_once_after_it_settles_and_again_when_its_b
 }
 
 #[tokio::test]
+async fn after_a_restart_only_uploads_new_or_changed_meanwhile_are_triggered() {
+    let (_home, state, app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let receipts = state.stores.blobs.container(local::RECEIPTS_CONTAINER).await.unwrap();
+    let watcher = || {
+        UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()])
+            .with_quiet_for(Duration::ZERO)
+            .with_receipts(receipts.clone())
+    };
+    let mut first = watcher();
+    uploads.put("transactions/a.csv", Bytes::from_static(b"v1"), PutOptions::default()).await.unwrap();
+    uploads.put("transactions/b.csv", Bytes::from_static(b"w1"), PutOptions::default()).await.unwrap();
+    first.poll(&app).await;
+    assert_eq!(first.poll(&app).await.len(), 2);
+
+    // Stopped; meanwhile one file changes and one is dropped in.
+    uploads.put("transactions/b.csv", Bytes::from_static(b"w2"), PutOptions::default()).await.unwrap();
+    uploads.put("transactions/c.csv", Bytes::from_static(b"x1"), PutOptions::default()).await.unwrap();
+    let mut restarted = watcher();
+    restarted.poll(&app).await;
+    let mut triggered: Vec<String> = restarted
+        .poll(&app)
+        .await
+        .iter()
+        .map(|i| i.return_value["file"].as_str().unwrap().to_owned())
+        .collect();
+    triggered.sort();
+    assert_eq!(triggered, ["transactions/b.csv", "transactions/c.csv"]);
+    // Without receipts a restart triggers everything again.
+    let mut forgetful =
+        UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()]).with_quiet_for(Duration::ZERO);
+    forgetful.poll(&app).await;
+    assert_eq!(forgetful.poll(&app).await.len(), 3);
+}
+
+#[tokio::test]
 async fn an_upload_written_moments_ago_waits_until_it_has_gone_quiet() {
     let (_home, state, app) = local_app().await;
     let uploads = state.stores.blobs.container("uploads").await.unwrap();
