@@ -558,13 +558,14 @@ pub fn settings(cli: &Cli, default_choice: Option<BackendChoice>) -> anyhow::Res
 }
 
 /// The application state on the backend the settings choose (local unless told otherwise), for
-/// commands that work on the stores.
-/// The state of a home that is there: the commands reading what was ingested or trained
-/// (`train`, `alerts`, `uploads`, `export`, `models`) refuse a local home that does not exist
-/// rather than create an empty one and then say nothing is live (a mistyped `--home`).
+/// the commands reading what was ingested or trained (`train`, `alerts`, `uploads`, `export`,
+/// `models`). They refuse a local home holding no shopsense state (missing, or an unrelated
+/// folder) rather than create an empty store in it and then say nothing is live (a mistyped
+/// `--home`).
 async fn open_state(cli: &Cli) -> anyhow::Result<AppState> {
     let settings = settings(cli, Some(BackendChoice::Local))?;
-    if settings.backend == shopsense::settings::Backend::Local && !settings.home.exists() {
+    let holds_state = ["blobs", "documents.redb"].iter().any(|part| settings.home.join(part).exists());
+    if settings.backend == shopsense::settings::Backend::Local && !holds_state {
         anyhow::bail!(
             "no shopsense home at {}: nothing was ingested or trained there (`shopsense local` runs the demo, \
              `shopsense ingest <file>` starts a home; --home or SHOPSENSE_HOME names another)",

@@ -244,6 +244,15 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(body["answer"]["fallback_reason"], json!("customer"), "{body}");
     let (_, own) = send(&router, get(&format!("/api/recommendations/customers/{customer}?k=3"))).await;
     assert_eq!(skus(&body), skus(&own), "{body} {own}");
+    // A cart of postage alone with a known customer: their list answers, and says so.
+    let cart = json!({ "items": ["POST"], "customer_id": customer, "k": 3 });
+    let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!(body["answer"]["fallback_reason"], json!("customer"), "{body}");
+    // However long the list, nothing the customer bought comes back through the fallback.
+    let cart = json!({ "items": ["NOSUCH1"], "customer_id": customer, "k": 100 });
+    let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    let bought = bought_in_sample(&customer);
+    assert!(skus(&body).iter().all(|s| !bought.contains(s)), "{body}");
 
     // Segments and forecasts.
     let (status, body) = send(&router, get(&format!("/api/segments/{customer}"))).await;

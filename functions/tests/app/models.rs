@@ -100,4 +100,14 @@ fn a_command_reading_a_home_that_does_not_exist_says_so_and_creates_nothing() {
         assert!(stderr.contains("no shopsense home at") && stderr.contains("mistyped"), "{args:?}: {stderr}");
         assert!(!home.exists(), "{args:?} created the home");
     }
+    // An existing folder that holds no shopsense state is no home either, and stays untouched.
+    std::fs::create_dir(&home).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_shopsense"))
+        .args(["--backend", "local", "--home"])
+        .arg(&home)
+        .args(["models", "list"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no shopsense home at"));
+    assert_eq!(std::fs::read_dir(&home).unwrap().count(), 0, "nothing written into it");
 }

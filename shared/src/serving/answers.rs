@@ -391,10 +391,12 @@ pub async fn cart(
     // A known customer's own list comes before the shop's: a cart of items nobody bought with
     // anything (new or unknown SKUs) still gets what this customer is likely to want.
     if let Some(recs) = &recs {
-        // As on their own list: a look-alike of what they bought is no new suggestion.
+        // From here on as on their own list: what they bought (boosted above, among what the
+        // cart's items were bought with) and its look-alikes are no new suggestion.
         for bought in &recs.purchased {
             builder.showing(&bought.sku, bought.description.as_deref());
         }
+        builder.bought_by = Some(recs);
         builder.extend(&recs.candidates);
     }
     let from_customer = builder.items.len() - from_basket - from_similar;
@@ -406,9 +408,9 @@ pub async fn cart(
     let only_fees =
         !items.is_empty() && items.iter().all(|sku| !crate::ingest::transactions::is_product(sku));
     let reason = match (from_basket, from_similar, from_customer) {
-        // A cart of postage or fees alone: said as such, as for similar items.
-        (0, 0, _) if only_fees => Some("not_a_product"),
+        (0, 0, 0) if only_fees => Some("not_a_product"),
         (0, 0, 0) => Some("trending"),
+        // Whatever the cart held (postage alone too), the customer's own list answered.
         (0, 0, _) => Some("customer"),
         (0, _, _) => Some("similar_items"),
         _ => None,
