@@ -191,7 +191,12 @@ impl TriggerPayload for BlobTrigger {
         let inlined = match value {
             Value::Null => false,
             Value::String(_) => true,
-            other => return Err(format!("Data.blob must be a base64 string, found {}", kind_of(&other))),
+            other => {
+                return Err(format!(
+                    "Data.blob must be a base64 string, found {}",
+                    shopsense::json::kind(&other)
+                ));
+            }
         };
         let text = |key: &str| metadata.get(key).and_then(Value::as_str).map(str::to_owned);
         let blob_trigger =
@@ -310,17 +315,6 @@ impl TriggerPayload for HttpTriggerRequest {
 
     fn from_invoke(value: Value, _metadata: &Map<String, Value>) -> Result<Self, String> {
         parse(value)
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -153,7 +153,10 @@ async fn cart(
     let value: Value =
         serde_json::from_slice(&body).map_err(|e| bad(format!("the body must be JSON like {LIKE}: {e}")))?;
     if !value.is_object() {
-        return Err(bad(format!("the body must be a JSON object like {LIKE}, got {}", json_kind(&value))));
+        return Err(bad(format!(
+            "the body must be a JSON object like {LIKE}, got {}",
+            shopsense::json::kind(&value)
+        )));
     }
     // From the bytes, not the value: a field given twice is refused, and errors keep their place.
     let request: CartRequest = serde_json::from_slice(&body).map_err(|e| bad(format!("the body: {e}")))?;
@@ -186,18 +189,6 @@ async fn cart(
     let answer = answers::cart(&state.reader, &items, customer, k, &exclusions).await?;
     let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
     Ok(Json(json!({ "items": items, "k": k, "answer": answer })))
-}
-
-/// What kind of JSON value a body is, as an error message names it.
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 async fn segment(

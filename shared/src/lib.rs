@@ -30,6 +30,7 @@ pub mod dead_letters;
 pub mod features;
 pub mod forecast;
 pub mod ingest;
+pub mod json;
 pub mod recommend;
 pub mod registry;
 pub mod schedule;

@@ -172,7 +172,9 @@ impl InventorySnapshot {
         };
         let items = match object.get("items") {
             Some(Value::Array(items)) => items,
-            Some(other) => return Err(payload(format!("`items` must be an array, found {}", kind(other)))),
+            Some(other) => {
+                return Err(payload(format!("`items` must be an array, found {}", crate::json::kind(other))));
+            }
             None => return Err(payload("missing `items`".into())),
         };
         let mut rows = Vec::with_capacity(items.len());
@@ -533,17 +535,6 @@ pub(super) fn parse_service_level(text: String) -> Result<f64, String> {
         return Err(format!("{text:?} is outside the open interval ({low}, {high})"));
     }
     Ok(value)
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
