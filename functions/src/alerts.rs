@@ -257,6 +257,7 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
         Snapshot::Ignored(why) => return Ok(InvokeResponse::ok(Value::Null).log(format!("ignored: {why}"))),
         Snapshot::Refused(reason) => return refuse(state, event, &reason).await,
     };
+    let names_its_day = snapshot.as_of.is_some();
     // The day the stock was counted when the snapshot says (not after the event was raised),
     // else the day the event was raised (not after now, give or take a clock's skew).
     let snapshot = match snapshot.sent_at(event.event_time, chrono::Utc::now()) {
@@ -293,6 +294,25 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
                     "the live forecast is too old for the lead time as of {} for {} SKUs: retrain",
                     summary.as_of,
                     summary.stale_skus.len()
+                ));
+            }
+            // Nothing judged for that reason alone: said as a warning, with what would judge it
+            // (an undated count dropped into a demo whose forecast ends in 2011 lands here).
+            if summary.stale_skus.len() == summary.skus && summary.skus > 0 {
+                let hint = if names_its_day {
+                    "retrain on current sales"
+                } else {
+                    "retrain on current sales, or give the file the day it was counted (a snapshot_time \
+                     column, or as_of in an event); `shopsense alerts --inventory <file> --as-of <day>` \
+                     judges it as of another day"
+                };
+                tracing::warn!(
+                    snapshot = %summary.snapshot_id, as_of = %summary.as_of, forecast = %summary.forecast_version,
+                    "no SKU of the snapshot was judged: the live forecast does not reach its day; {hint}"
+                );
+                response = response.log(format!(
+                    "no SKU was judged: the live forecast {} does not reach {}; {hint}",
+                    summary.forecast_version, summary.as_of
                 ));
             }
             if let Some(why) = &summary.not_latest {

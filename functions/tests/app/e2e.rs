@@ -758,6 +758,8 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
         send(router, post("/inventory-alert", event("ev-2", "2026-11-25T09:00:00Z", stale))).await;
     assert_eq!(body["ReturnValue"]["stale_skus"], json!([sku]), "{body}");
     assert_eq!(body["ReturnValue"]["latest"], json!(false), "nothing in it was judged: {body}");
+    let logs = body["Logs"].to_string();
+    assert!(logs.contains("no SKU was judged") && logs.contains("snapshot_time"), "says what would: {body}");
     // A count sent late is judged as of the day it was counted, not the day it arrived.
     let counted = json!({ "snapshot_id": "e2e-counted", "as_of": "2011-12-09", "items": [{ "sku": sku, "on_hand": 5 }] });
     let (_, body) =
