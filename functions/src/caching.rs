@@ -4,7 +4,7 @@
 //! Every successful `GET` under `/api/` carries an `ETag` (a digest of its body) and a
 //! `Cache-Control`; a request whose `If-None-Match` holds that tag gets `304 Not Modified` and no
 //! body. Answers change when a retrain goes live or an inventory snapshot lands, so
-//! recommendations, segments and forecasts may be reused for [`MAX_AGE_SECONDS`], and the
+//! recommendations, segments and forecasts may be reused for a minute ([`REUSED`]), and the
 //! shop's own views (models, alerts, health) must be checked each time. All are `private`:
 //! every route but health is behind a function key in Azure, and a shared cache would hand one
 //! caller's answer to another who has no key.
@@ -17,10 +17,11 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-/// Seconds a browser may reuse a recommendation, segment or forecast without asking.
-pub const MAX_AGE_SECONDS: u32 = 60;
+/// The `Cache-Control` of a recommendation, segment or forecast: a browser may reuse it for a
+/// minute without asking.
+pub const REUSED: &str = "private, max-age=60";
 
-/// Routes whose answers may be reused for [`MAX_AGE_SECONDS`].
+/// Routes whose answers may be reused ([`REUSED`]).
 const REUSABLE: [&str; 3] = ["/api/recommendations/", "/api/segments/", "/api/forecasts/"];
 
 /// Largest answer given a tag: far above any the API writes (1,000 alerts are about 1 MB).
@@ -29,8 +30,7 @@ const MOST_TAGGED: usize = 64 << 20;
 /// The `Cache-Control` of an answer to `path`.
 fn cache_control(path: &str) -> HeaderValue {
     if REUSABLE.iter().any(|prefix| path.starts_with(prefix)) {
-        HeaderValue::from_str(&format!("private, max-age={MAX_AGE_SECONDS}"))
-            .unwrap_or(HeaderValue::from_static("no-cache"))
+        HeaderValue::from_static(REUSED)
     } else {
         HeaderValue::from_static("private, no-cache")
     }

@@ -113,6 +113,14 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Counts every purchase of `recs` as on the page ([`Self::showing`]): a look-alike of what
+    /// they bought is that purchase again, not something new.
+    fn showing_purchases(&mut self, recs: &CustomerRecs) {
+        for bought in &recs.purchased {
+            self.showing(&bought.sku, bought.description.as_deref());
+        }
+    }
+
     fn full(&self) -> bool {
         self.items.len() >= self.k
     }
@@ -242,11 +250,8 @@ pub async fn for_customer_at(
     let mut builder = Builder::new(k, exclusions);
     let reason = match &recs {
         Some(recs) => {
-            // A look-alike of what they bought is that purchase again, not something new; asked
-            // for, the purchase itself is listed under its own code.
-            for bought in &recs.purchased {
-                builder.showing(&bought.sku, bought.description.as_deref());
-            }
+            // Asked for, a purchase itself is listed under its own code.
+            builder.showing_purchases(recs);
             if include_purchased {
                 // Interleave: one repurchase for every two new items keeps both visible.
                 let (mut new, mut old) = (recs.candidates.iter(), recs.purchased.iter());
@@ -393,9 +398,7 @@ pub async fn cart(
     if let Some(recs) = &recs {
         // From here on as on their own list: what they bought (boosted above, among what the
         // cart's items were bought with) and its look-alikes are no new suggestion.
-        for bought in &recs.purchased {
-            builder.showing(&bought.sku, bought.description.as_deref());
-        }
+        builder.showing_purchases(recs);
         builder.bought_by = Some(recs);
         builder.extend(&recs.candidates);
     }
