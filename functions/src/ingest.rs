@@ -47,6 +47,10 @@ async fn ingest(
     }
     match state.ingestor.ingest(path, &state.ingest_options).await {
         Ok(IngestOutcome::Reported(report)) => {
+            if path.starts_with(shopsense::catalog::CATALOG_PREFIX) {
+                // Discontinued lines leave this instance's answers now, not when the cache expires.
+                state.catalog.refresh();
+            }
             let summary = report.summary();
             Ok(InvokeResponse::ok(&*report).log(summary.trim_end()))
         }

@@ -8,7 +8,7 @@ use shopsense::alerts::AlertPolicy;
 use shopsense::ingest::{DEFAULT_MAX_TABLE_BYTES, IngestOptions, Ingestor, Thresholds};
 use shopsense::registry::{DEFAULT_KEEP_VERSIONS, Gates, ModelKind, Registry, RegistryError};
 use shopsense::serving::stock::ALERTS_CONTAINER;
-use shopsense::serving::{Exclusions, Reader, StockView};
+use shopsense::serving::{CatalogView, Exclusions, Reader, StockView};
 use shopsense::settings::Settings;
 use shopsense::store::Stores;
 use shopsense::tables::SILVER_CONTAINER;
@@ -67,6 +67,8 @@ pub struct AppState {
     pub trainer: Arc<Trainer>,
     /// The latest inventory snapshot's out-of-stock SKUs.
     pub stock: Arc<StockView>,
+    /// The catalogue's discontinued lines.
+    pub catalog: Arc<CatalogView>,
     /// The alerts container.
     pub alerts: Arc<dyn shopsense::store::DocumentStore>,
     /// The alert policy's shop-wide defaults (settings `SHOPSENSE_ALERT_*`).
@@ -120,9 +122,10 @@ impl AppState {
             .into());
         }
         let registry = Registry::open(&stores, keep).await?;
-        let silver = stores.blobs.container(SILVER_CONTAINER).await?;
-        let trainer = Trainer::new(silver, registry, train_options(&settings)?);
         let ttl = Duration::from_secs_f64(settings.parse_or(POINTER_TTL_SETTING, 5.0f64)?.max(0.0));
+        let silver = stores.blobs.container(SILVER_CONTAINER).await?;
+        let catalog = CatalogView::new(silver.clone(), ttl);
+        let trainer = Trainer::new(silver, registry, train_options(&settings)?);
         let reader = Reader::open(&stores, ttl).await?;
         let alerts = stores.documents.container(ALERTS_CONTAINER).await?;
         let stock = StockView::new(alerts.clone(), ttl);
@@ -138,20 +141,23 @@ impl AppState {
             reader: Arc::new(reader),
             trainer: Arc::new(trainer),
             stock: Arc::new(stock),
+            catalog: Arc::new(catalog),
             alerts,
             alert_policy: Arc::new(alert_policy),
         })
     }
 
-    /// The alert policy with the catalogue's pack sizes (read from silver on every call: the
-    /// catalogue may have changed since start).
+    /// The alert policy with the catalogue's pack sizes and discontinued lines (read from
+    /// silver on every call: the catalogue may have changed since start).
     ///
     /// # Errors
     /// When the catalogue tables cannot be read.
     pub async fn policy_with_catalog(&self) -> Result<AlertPolicy, shopsense::alerts::run::AlertRunError> {
         let silver = self.stores.blobs.container(SILVER_CONTAINER).await?;
+        let catalog = shopsense::catalog::Catalog::read(&*silver).await?;
         let mut policy = (*self.alert_policy).clone();
-        policy.pack_sizes.extend(shopsense::alerts::run::catalog_pack_sizes(&*silver).await?);
+        policy.pack_sizes.extend(catalog.pack_sizes);
+        policy.discontinued.extend(catalog.discontinued);
         Ok(policy)
     }
 
@@ -162,11 +168,14 @@ impl AppState {
         crate::error::ApiError::NoModel { kind, advice: crate::error::no_model_advice(&versions) }
     }
 
-    /// What every recommendation leaves out: the latest snapshot's out-of-stock SKUs.
+    /// What every recommendation leaves out: the latest snapshot's out-of-stock SKUs and the
+    /// catalogue's discontinued lines.
     ///
     /// # Errors
-    /// When the alerts container cannot be read.
-    pub async fn exclusions(&self) -> Result<Exclusions, shopsense::store::StoreError> {
-        Ok(Exclusions { skus: self.stock.out_of_stock().await? })
+    /// When the alerts container or the catalogue cannot be read.
+    pub async fn exclusions(&self) -> Result<Exclusions, crate::error::ApiError> {
+        let (out_of_stock, discontinued) =
+            tokio::join!(self.stock.out_of_stock(), self.catalog.discontinued());
+        Ok(Exclusions { out_of_stock: out_of_stock?, discontinued: discontinued? })
     }
 }

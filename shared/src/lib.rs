@@ -7,6 +7,7 @@
 //! - [`store`]: blob and document stores behind traits; local folder + embedded database,
 //!   Azure Blob + Cosmos DB; one conformance suite for all.
 //! - [`bronze`]: raw uploads kept byte for byte under their sha256, counted once.
+//! - [`catalog`]: pack sizes and discontinued lines from the catalogue uploads.
 //! - [`ingest`]: uploads parsed, validated, quarantined and reported into silver tables.
 //! - [`features`]: interactions, trading calendar, daily demand and RFM inputs from silver.
 //! - [`segments`]: RFM per customer and k-means segments chosen by silhouette.
@@ -26,6 +27,7 @@
 
 pub mod alerts;
 pub mod bronze;
+pub mod catalog;
 pub mod dead_letters;
 pub mod features;
 pub mod forecast;

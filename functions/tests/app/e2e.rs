@@ -626,6 +626,49 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(body["recommend"]["live"], json!(now_live));
 
     inventory_events(&state, &router, &sku).await;
+    discontinued_lines(&state, &router).await;
+}
+
+/// Uploads a catalogue saying whether `sku` is discontinued and sends it to the ingest function.
+async fn set_discontinued(state: &AppState, router: &axum::Router, sku: &str, flag: &str) {
+    let path = format!("catalog/status-{flag}.csv");
+    let body = format!("StockCode,Discontinued\n{sku},{flag}\n");
+    let uploads = state.ingestor.uploads();
+    let meta = uploads.put(&path, body.into(), shopsense::store::PutOptions::default()).await.unwrap();
+    let payload =
+        shopsense_functions::local::blob_payload("ingest", &state.uploads_container, &meta, "http://local");
+    let (status, answer) = send(router, post("/ingest", payload.to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["ReturnValue"]["rows_accepted"], json!(1), "{answer}");
+}
+
+/// A catalogue upload marking a line discontinued, through the ingest function: no answer
+/// recommends it from then on, and no alert reorders it; listed again as on sale, it comes back.
+async fn discontinued_lines(state: &AppState, router: &axum::Router) {
+    let trending = "/api/recommendations/customers/nobody-at-all?k=20";
+    let (_, before) = send(router, get(trending)).await;
+    let gone = skus(&before)[0].clone();
+    set_discontinued(state, router, &gone, "Yes").await;
+    let (_, after) = send(router, get(trending)).await;
+    assert!(!skus(&after).contains(&gone), "{gone} is discontinued: {after}");
+    assert_eq!(skus(&after)[..19], skus(&before)[1..], "the rest move up: {after}");
+    let (_, similar) =
+        send(router, get(&format!("/api/recommendations/items/{}/similar?k=20", skus(&after)[0]))).await;
+    assert!(!skus(&similar).contains(&gone), "{similar}");
+    // Nothing on hand: no alert to reorder it (a line on sale with none is a stock-out risk).
+    let data = json!({ "snapshot_id": "e2e-discontinued", "items": [{ "sku": gone, "on_hand": 0 }] });
+    let (status, judged) =
+        send(router, post("/inventory-alert", event("ev-disc", "2011-12-09T09:00:00Z", data))).await;
+    assert_eq!(status, StatusCode::OK, "{judged}");
+    assert_eq!(
+        (&judged["ReturnValue"]["alerts"], &judged["ReturnValue"]["ok"]),
+        (&json!(0), &json!(1)),
+        "{judged}"
+    );
+    // On sale again.
+    set_discontinued(state, router, &gone, "no").await;
+    let (_, back) = send(router, get(trending)).await;
+    assert!(skus(&back).contains(&gone), "{back}");
 }
 
 fn event(id: &str, time: &str, data: Value) -> String {

@@ -111,6 +111,10 @@ pub struct Alert {
     /// when the catalogue has none, and in alerts written before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The catalogue says the shop no longer sells it: nothing is ordered, and only overstock
+    /// is raised.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discontinued: bool,
 }
 
 /// The policy applied to a whole snapshot.

@@ -189,7 +189,7 @@ impl BacktestParams {
             service_level,
             cover_days: self.cover_days,
             overstock_cover_days: AlertPolicy::default().overstock_cover_days.max(self.cover_days + 1),
-            pack_sizes: std::collections::BTreeMap::new(),
+            ..AlertPolicy::default()
         }
     }
 

@@ -328,12 +328,25 @@ impl InventorySnapshot {
                 "overstock_cover_days": p.overstock_cover_days,
             })
         };
+        let discontinued: Vec<&str> = self
+            .rows
+            .iter()
+            .filter(|r| policy.discontinued.contains(&r.sku))
+            .map(|r| r.sku.as_str())
+            .collect();
         let ours = settings(policy);
-        if packs.is_empty() && ours == settings(&super::policy::AlertPolicy::default()) {
+        if packs.is_empty()
+            && discontinued.is_empty()
+            && ours == settings(&super::policy::AlertPolicy::default())
+        {
             return self;
         }
         let packs = serde_json::json!(packs);
-        let text = format!("{}policy {ours}\npacks {packs}\n", canonical_content(&self.rows, self.as_of));
+        let mut text = format!("{}policy {ours}\npacks {packs}\n", canonical_content(&self.rows, self.as_of));
+        // Only when some are, so that ids made before the catalogue said so stay the same.
+        if !discontinued.is_empty() {
+            text.push_str(&format!("discontinued {}\n", serde_json::json!(discontinued)));
+        }
         self.id = crate::bronze::sha256_hex(text.as_bytes());
         self
     }

@@ -69,7 +69,7 @@
 //!    it held too much.
 //! 4. `ok`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +109,9 @@ pub struct AlertPolicy {
     /// Units per pack by SKU (normalised: trimmed, upper-case); orders are rounded up to a whole
     /// number of packs. SKUs not listed order in single units.
     pub pack_sizes: BTreeMap<String, u32>,
+    /// Lines the shop no longer sells (normalised SKUs, from the catalogue's `discontinued`):
+    /// never reordered; their stock is judged only for overstock, with no safety stock held.
+    pub discontinued: BTreeSet<String>,
 }
 
 impl Default for AlertPolicy {
@@ -119,6 +122,7 @@ impl Default for AlertPolicy {
             cover_days: 28,
             overstock_cover_days: 90,
             pack_sizes: BTreeMap::new(),
+            discontinued: BTreeSet::new(),
         }
     }
 }
@@ -153,6 +157,10 @@ impl AlertPolicy {
             if pack == 0 {
                 return invalid("pack_sizes", format!("{sku}: a pack of 0 units"));
             }
+        }
+        if let Some(sku) = self.discontinued.iter().find(|sku| sku.is_empty() || normalise_sku(sku) != **sku)
+        {
+            return invalid("discontinued", format!("{sku:?} is not a normalised SKU (trimmed, upper-case)"));
         }
         Ok(())
     }
@@ -202,7 +210,8 @@ impl AlertPolicy {
                 .max(0.0),
             _ => (order_up_to - position as f64).max(0.0),
         };
-        let suggested_order_qty = round_up(shortfall, pack_size);
+        let discontinued = self.discontinued.contains(&row.sku);
+        let suggested_order_qty = if discontinued { 0 } else { round_up(shortfall, pack_size) };
         let on_hand = row.on_hand as f64;
         let days_of_cover = demand.cover(on_hand, path.len());
         let days_of_cover_capped = days_of_cover >= path.len();
@@ -231,7 +240,13 @@ impl AlertPolicy {
         // may hold months of demand, but it is the least the shop can buy).
         let one_order =
             (order_up_to - 1e-9).ceil().max(0.0) + f64::from(pack_size.unwrap_or(1).max(1) - 1) + 1e-9;
-        let overstocked = held as f64 > one_order && (beyond(row.on_hand, 0) || beyond(held, arrival));
+        let overstocked = if discontinued {
+            // Nothing more is bought and nothing is held against a lead time: all of it is to be
+            // sold, and too much when it outlasts the threshold.
+            held > 0 && demand.cover(held as f64, overstock_days + 1) > overstock_days
+        } else {
+            held as f64 > one_order && (beyond(row.on_hand, 0) || beyond(held, arrival))
+        };
         // Units on order count against a stock-out only when the snapshot says they arrive within
         // the lead time: then on hand must last until they come, and both together the lead time.
         let due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d <= lead_time_days);
@@ -245,7 +260,9 @@ impl AlertPolicy {
             }
             None => (runs_short(on_hand, lead_time_demand), None),
         };
-        let severity = if stockout_risk {
+        let severity = if discontinued {
+            if overstocked { Severity::Overstock } else { Severity::Ok }
+        } else if stockout_risk {
             Severity::StockoutRisk
         } else if (position as f64) <= reorder_point && suggested_order_qty > 0 {
             Severity::BelowReorderPoint
@@ -341,6 +358,24 @@ impl AlertPolicy {
                 "position {position} is above the reorder point {reorder_point:.1}; cover {cover_text}"
             ),
         };
+        let reason = if discontinued {
+            let held_text = if arriving == 0 {
+                format!("on hand {}", row.on_hand)
+            } else {
+                format!("on hand {} + on order {arriving}", row.on_hand)
+            };
+            match severity {
+                Severity::Overstock => format!(
+                    "discontinued: nothing to order; {held_text} covers more than {overstock_days} days of \
+                     forecast demand ({:.2} units a day over the next {} days): clear it",
+                    demand.units(path.len()) / path.len() as f64,
+                    path.len()
+                ),
+                _ => format!("discontinued: nothing to order; on hand {} lasts {cover_text}", row.on_hand),
+            }
+        } else {
+            reason
+        };
         let reason = match read_as {
             Some(level) => format!(
                 "{reason} (service level {service_level} read as {level}: the backtests hold too few \
@@ -369,6 +404,7 @@ impl AlertPolicy {
             pack_size,
             reason,
             description: None,
+            discontinued,
         }
     }
 }
@@ -581,6 +617,43 @@ mod tests {
             AlertPolicy { pack_sizes: BTreeMap::from([("A".to_owned(), 10)]), ..AlertPolicy::default() };
         let alert = exact.evaluate(&row(30, 0, 4), &flat(40, 10.0, 0.0));
         assert_eq!(alert.suggested_order_qty, 290, "320 - 30 is already a whole number of packs");
+    }
+
+    #[test]
+    fn a_discontinued_line_is_never_reordered_and_only_its_overstock_is_raised() {
+        let policy = AlertPolicy {
+            discontinued: BTreeSet::from(["A".to_owned()]),
+            pack_sizes: BTreeMap::from([("A".to_owned(), 12)]),
+            ..AlertPolicy::default()
+        };
+        policy.check().unwrap();
+        let path = flat(35, 2.0, 0.5);
+        // Nothing on hand: a stock-out risk for a line on sale, nothing for one discontinued.
+        let empty = policy.evaluate(&row(0, 0, 7), &path);
+        assert_eq!(AlertPolicy::default().evaluate(&row(0, 0, 7), &path).severity, Severity::StockoutRisk);
+        assert_eq!((empty.severity, empty.suggested_order_qty), (Severity::Ok, 0), "{empty:?}");
+        assert!(empty.discontinued);
+        assert!(empty.reason.starts_with("discontinued: nothing to order"), "{}", empty.reason);
+        // 170 on hand lasts 85 days: below the threshold of 90, so nothing to say.
+        assert_eq!(policy.evaluate(&row(170, 0, 7), &path).severity, Severity::Ok);
+        // 184 lasts 92 days: a line on sale holds its safety stock (2.2) beyond them, which is not
+        // overstock, but all of a discontinued line's stock is to be sold.
+        assert_eq!(AlertPolicy::default().evaluate(&row(184, 0, 7), &path).severity, Severity::Ok);
+        let over = policy.evaluate(&row(184, 0, 7), &path);
+        assert_eq!((over.severity, over.suggested_order_qty), (Severity::Overstock, 0), "{over:?}");
+        assert!(over.reason.contains("covers more than 90 days"), "{}", over.reason);
+        // Units already on order are stock it will hold.
+        assert_eq!(policy.evaluate(&row(100, 90, 7), &path).severity, Severity::Overstock);
+        // Another SKU is judged as before.
+        let other = InventoryRow { sku: "B".into(), ..row(0, 0, 7) };
+        assert_eq!(policy.evaluate(&other, &path).severity, Severity::StockoutRisk);
+    }
+
+    #[test]
+    fn policies_refuse_a_discontinued_sku_that_is_not_normalised() {
+        let policy =
+            AlertPolicy { discontinued: BTreeSet::from(["a ".to_owned()]), ..AlertPolicy::default() };
+        assert!(policy.check().unwrap_err().to_string().contains("discontinued"));
     }
 
     #[test]

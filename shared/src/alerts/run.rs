@@ -187,6 +187,9 @@ pub enum AlertRunError {
     /// The forecast documents could not be read.
     #[error(transparent)]
     Reader(#[from] crate::serving::ReaderError),
+    /// The catalogue (pack sizes, discontinued lines) could not be read.
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
 }
 
 impl AlertRunError {
@@ -196,6 +199,7 @@ impl AlertRunError {
         match self {
             Self::Store(e) => e.is_transient(),
             Self::Reader(crate::serving::ReaderError::Store(e)) => e.is_transient(),
+            Self::Catalog(e) => e.is_transient(),
             _ => false,
         }
     }
@@ -572,40 +576,6 @@ pub async fn open_alerts(
     let matching = alerts.len();
     let alerts: Vec<StoredAlert> = alerts.into_iter().skip(offset).take(limit).collect();
     Ok(Some((latest, alerts, matching)))
-}
-
-/// Pack sizes from the catalogue uploads in silver (`catalog/*.parquet`, column `pack_size`;
-/// a later upload overrides an earlier one), for [`AlertPolicy::pack_sizes`].
-///
-/// # Errors
-/// When the store fails or a catalogue table is unreadable.
-pub async fn catalog_pack_sizes(
-    silver: &dyn crate::store::BlobStore,
-) -> Result<std::collections::BTreeMap<String, u32>, AlertRunError> {
-    let mut tables = silver.list("catalog/").await?;
-    tables.retain(|b| b.path.ends_with(".parquet"));
-    tables.sort_by(crate::bronze::upload_order);
-    let mut sizes = std::collections::BTreeMap::new();
-    for table in tables {
-        let Some(blob) = silver.get(&table.path).await? else { continue };
-        let frame = crate::features::read_parquet(&blob.body).map_err(|e| {
-            AlertRunError::Alert(AlertError::InvalidPayload { reason: format!("{}: {e}", table.path) })
-        })?;
-        let (Ok(skus), Ok(packs)) = (frame.column("stock_code"), frame.column("pack_size")) else { continue };
-        let packs = packs
-            .cast(&polars::prelude::DataType::Int64)
-            .map_err(|e| AlertRunError::Alert(AlertError::InvalidPayload { reason: e.to_string() }))?;
-        let (Ok(skus), Ok(packs)) = (skus.str(), packs.i64()) else { continue };
-        for (sku, pack) in skus.iter().zip(packs.iter()) {
-            if let (Some(sku), Some(pack)) = (sku, pack)
-                && let Ok(pack) = u32::try_from(pack)
-                && pack > 0
-            {
-                sizes.insert(crate::sku::normalise_sku(sku), pack);
-            }
-        }
-    }
-    Ok(sizes)
 }
 
 #[cfg(test)]

@@ -81,6 +81,8 @@ pub enum ColumnType {
     Timestamp,
     /// A customer key: text, with float renderings of integers (`17850.0`) normalised to `17850`.
     CustomerKey,
+    /// A yes or no ([`crate::ingest::validate::parse_flag`]).
+    Flag,
 }
 
 /// One canonical column.
@@ -150,7 +152,7 @@ const fn bounded(
     ColumnSpec { name, ty, required, aliases, bounds: Some(Bounds { min, max, open: false }) }
 }
 
-use ColumnType::{CustomerKey, Decimal, Integer, Text, Timestamp};
+use ColumnType::{CustomerKey, Decimal, Flag, Integer, Text, Timestamp};
 
 /// The largest quantity or unit price one transaction line may give, either sign (10 million):
 /// a thousand times the largest in Online Retail, and small enough that sums over millions of
@@ -187,6 +189,8 @@ pub const CATALOG: &[ColumnSpec] = &[
     col("category", Text, false, &["category", "Category"]),
     bounded("unit_price", Decimal, false, &["unit_price", "UnitPrice", "Price"], 0.0, f64::INFINITY),
     bounded("pack_size", Integer, false, &["pack_size", "PackSize", "case_size"], 1.0, f64::INFINITY),
+    // A line the shop no longer sells: never reordered, never recommended.
+    col("discontinued", Flag, false, &["discontinued", "Discontinued", "is_discontinued"]),
 ];
 
 /// Inventory: one SKU's stock position each.

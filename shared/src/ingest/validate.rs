@@ -59,6 +59,7 @@ enum Values {
     Decimal(Vec<Option<f64>>),
     /// Milliseconds since 1970-01-01T00:00 of the local (zone-less) time.
     Timestamp(Vec<Option<i64>>),
+    Flag(Vec<Option<bool>>),
 }
 
 /// One parsed cell, before the row is known to be whole.
@@ -68,6 +69,7 @@ enum Cell {
     Integer(Option<i64>),
     Decimal(Option<f64>),
     Timestamp(Option<i64>),
+    Flag(Option<bool>),
 }
 
 /// Timestamps before this are refused (`implausible_timestamp`), as are those after tomorrow: a
@@ -205,6 +207,7 @@ impl<'a> Validator<'a> {
                 ColumnType::Integer => Values::Integer(Vec::new()),
                 ColumnType::Decimal => Values::Decimal(Vec::new()),
                 ColumnType::Timestamp => Values::Timestamp(Vec::new()),
+                ColumnType::Flag => Values::Flag(Vec::new()),
             })
             .collect();
         Self {
@@ -246,6 +249,7 @@ impl<'a> Validator<'a> {
                 ColumnType::Integer => Cell::Integer(None),
                 ColumnType::Decimal => Cell::Decimal(None),
                 ColumnType::Timestamp => Cell::Timestamp(None),
+                ColumnType::Flag => Cell::Flag(None),
             });
         };
         match spec.ty {
@@ -266,6 +270,12 @@ impl<'a> Validator<'a> {
                 in_bounds(spec, text, n)?;
                 Ok(Cell::Decimal(Some(n)))
             }
+            ColumnType::Flag => parse_flag(text).map(|b| Cell::Flag(Some(b))).ok_or_else(|| {
+                (
+                    "invalid_flag",
+                    format!("{} {text:?} is not a yes or no (true/false, yes/no, y/n, 1/0)", spec.name),
+                )
+            }),
             ColumnType::Timestamp => {
                 let parsed =
                     if typed { TimestampParser::parse_typed(text) } else { self.timestamps.parse(text) };
@@ -334,6 +344,7 @@ impl<'a> Validator<'a> {
                 Values::Timestamp(v) => {
                     Column::new(name, v).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?
                 }
+                Values::Flag(v) => Column::new(name, v),
             };
             columns.push(column);
         }
@@ -380,6 +391,7 @@ impl RowSink for Validator<'_> {
                 (Values::Integer(v), Cell::Integer(c)) => v.push(c),
                 (Values::Decimal(v), Cell::Decimal(c)) => v.push(c),
                 (Values::Timestamp(v), Cell::Timestamp(c)) => v.push(c),
+                (Values::Flag(v), Cell::Flag(c)) => v.push(c),
                 _ => unreachable!("cells are parsed by their column's type"),
             }
         }
@@ -400,6 +412,17 @@ fn in_bounds(spec: &ColumnSpec, text: &str, value: f64) -> Result<(), (&'static 
             Err(("out_of_range", format!("{} {text:?} must be {}", spec.name, bounds.describe())))
         }
         _ => Ok(()),
+    }
+}
+
+/// A yes or no: `true`/`false`, `yes`/`no`, `y`/`n`, `1`/`0`, in any case (`1.0` and `0.0`, as a
+/// spreadsheet writes a flag column with a gap, too).
+#[must_use]
+pub fn parse_flag(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" | "1.0" => Some(true),
+        "false" | "no" | "n" | "0" | "0.0" => Some(false),
+        _ => None,
     }
 }
 

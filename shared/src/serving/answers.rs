@@ -11,7 +11,8 @@
 //! | a non-product code (POST, DOT, BANK CHARGES, ...), or a cart of them alone | trending | `not_a_product` |
 //! | a cart | bought-together lists of its items, scores summed per candidate (`basket`, [`crate::recommend::cart`]), those the customer bought before boosted ([`REORDER_BOOST`]), then similar items, then the customer's own list (`hybrid`), then trending; the SKUs it does not know named | `similar_items` / `customer` / `trending`: what answered when its items were bought with nothing |
 //!
-//! Never returned: SKUs in `exclude` (the latest inventory snapshot's out-of-stock SKUs), the
+//! Never returned: SKUs in [`Exclusions`] (the latest inventory snapshot's out-of-stock SKUs and
+//! the lines the catalogue says are discontinued), the
 //! cart's own items, and, in a customer's list unless `include_purchased`, anything the customer
 //! already bought (the whole history, not only the ranked repurchases). Nor a second SKU under a description already
 //! on the page (listed, viewed or in the cart: case and spacing aside), which a shopper reads as
@@ -71,13 +72,23 @@ pub struct Answer {
 /// What to leave out of every answer.
 #[derive(Debug, Clone, Default)]
 pub struct Exclusions {
-    /// SKUs not to recommend (out of stock).
-    pub skus: std::sync::Arc<HashSet<String>>,
+    /// SKUs the latest inventory snapshot shows with nothing on hand.
+    pub out_of_stock: std::sync::Arc<HashSet<String>>,
+    /// Lines the catalogue says the shop no longer sells.
+    pub discontinued: std::sync::Arc<std::collections::BTreeSet<String>>,
+}
+
+impl Exclusions {
+    /// Whether `sku` is never recommended.
+    #[must_use]
+    pub fn contains(&self, sku: &str) -> bool {
+        self.out_of_stock.contains(sku) || self.discontinued.contains(sku)
+    }
 }
 
 struct Builder<'a> {
     k: usize,
-    exclude: &'a HashSet<String>,
+    exclude: &'a Exclusions,
     skip: HashSet<String>,
     /// A customer whose purchases are skipped too (read from the document's own set, not copied).
     bought_by: Option<&'a CustomerRecs>,
@@ -97,7 +108,7 @@ impl<'a> Builder<'a> {
     fn new(k: usize, exclusions: &'a Exclusions) -> Self {
         Self {
             k,
-            exclude: exclusions.skus.as_ref(),
+            exclude: exclusions,
             skip: HashSet::new(),
             bought_by: None,
             shown: HashMap::new(),

@@ -3,11 +3,13 @@
 //! recommendation [`answers`] built from them.
 
 pub mod answers;
+pub mod catalog;
 pub mod documents;
 pub mod reader;
 pub mod stock;
 
 pub use answers::{Answer, Exclusions, Recommended, customer_document};
+pub use catalog::CatalogView;
 pub use documents::*;
 pub use reader::{Reader, ReaderError};
 pub use stock::{LatestSnapshot, StockView};

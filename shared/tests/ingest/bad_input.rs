@@ -399,11 +399,14 @@ async fn catalog_and_inventory_numbers_outside_their_range_are_quarantined() {
         "{:?}",
         report.quarantine_sample
     );
-    let catalog = "sku,description,pack_size,unit_price\nA,a,12,1.5\nB,b,0,1.5\nC,c,6,-2\n";
+    let catalog = "sku,description,pack_size,unit_price,discontinued\nA,a,12,1.5,no\nB,b,0,1.5,no\nC,c,6,-2,no\nD,d,6,2,maybe\n";
     let report = upload(&ingestor, "catalog/items.csv", catalog.to_owned(), &options()).await;
     let found: Vec<(u64, Option<&str>)> =
         report.quarantine_sample.iter().map(|q| (q.line, q.column.as_deref())).collect();
-    assert_eq!(found, [(3, Some("pack_size")), (4, Some("unit_price"))]);
+    assert_eq!(found, [(3, Some("pack_size")), (4, Some("unit_price")), (5, Some("discontinued"))]);
+    let flag = &report.quarantine_sample[2];
+    assert_eq!(flag.reason, "invalid_flag");
+    assert!(flag.message.contains("\"maybe\" is not a yes or no"), "{}", flag.message);
 }
 
 #[tokio::test]

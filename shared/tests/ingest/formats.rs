@@ -291,6 +291,33 @@ async fn catalog_and_inventory_uploads_have_their_own_canonical_columns() {
     let table = silver(&blobs, &report).await;
     assert_eq!(table.column("pack_size").unwrap().i64().unwrap().get(0), Some(6));
 
+    assert_eq!(table.column("discontinued").unwrap().null_count(), 2, "no column: not said");
+
+    // A discontinued flag, however the export writes a yes or no, in each table format.
+    let flags = b"sku,discontinued\n1,yes\n2,N\n3,TRUE\n4,0\n5,\n6,1.0\n";
+    let expected = [Some(true), Some(false), Some(true), Some(false), None, Some(true)];
+    let report = upload(&ingestor, "catalog/flags.csv", flags.to_vec(), &options()).await;
+    assert_eq!(report.rows_accepted, 6, "{:?}", report.quarantine_sample);
+    let table = silver(&blobs, &report).await;
+    assert_eq!(table.column("discontinued").unwrap().bool().unwrap().iter().collect::<Vec<_>>(), expected);
+    let lines = b"{\"sku\": \"1\", \"discontinued\": true}\n{\"sku\": \"2\", \"discontinued\": false}\n{\"sku\": \"3\", \"discontinued\": 1}\n{\"sku\": \"4\", \"discontinued\": null}\n";
+    let report = upload(&ingestor, "catalog/flags.jsonl", lines.to_vec(), &options()).await;
+    let table = silver(&blobs, &report).await;
+    assert_eq!(
+        table.column("discontinued").unwrap().bool().unwrap().iter().collect::<Vec<_>>(),
+        [Some(true), Some(false), Some(true), None]
+    );
+    let mut frame =
+        df!("StockCode" => ["1", "2", "3"], "Discontinued" => [Some(true), Some(false), None]).unwrap();
+    let mut parquet = Vec::new();
+    ParquetWriter::new(&mut parquet).finish(&mut frame).unwrap();
+    let report = upload(&ingestor, "catalog/flags.parquet", parquet, &options()).await;
+    let table = silver(&blobs, &report).await;
+    assert_eq!(
+        table.column("discontinued").unwrap().bool().unwrap().iter().collect::<Vec<_>>(),
+        [Some(true), Some(false), None]
+    );
+
     let inventory = b"sku,on_hand,on_order,lead_time_days\n85123A,120,0,14\n71053,-5,0,7\n22423,x,0,7\n";
     let report = upload(&ingestor, "inventory/2011-12-09.csv", inventory.to_vec(), &options()).await;
     assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (3, 1, 2));
