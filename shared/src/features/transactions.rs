@@ -1,7 +1,8 @@
 //! The silver transaction batches as one frame of lines: each batch checked against the
-//! contract, overlapping invoices resolved (a newer batch replaces an invoice whole when it is
-//! the same upload path, else the lines of the SKUs it holds), a `date` column added, and the
-//! line predicates the feature tables share.
+//! contract, overlapping invoices resolved (a newer batch replaces an invoice's lines of a day
+//! whole when it is the same upload path, else the lines of the SKUs it holds), an invoice
+//! number seen on several days split into one order a day, a `date` column added, and the line
+//! predicates the feature tables share.
 
 use polars::prelude::*;
 
@@ -75,16 +76,26 @@ pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> 
             lit(0u64).alias(BATCH_POSITION),
         ]));
     }
-    let mut lines = concat(frames, UnionArgs::default())?;
+    let mut lines =
+        concat(frames, UnionArgs::default())?.with_column(col("invoice_time").dt().date().alias(DATE));
     if batches.len() > 1 {
-        let newest_of_upload = col(BATCH_POSITION).max().over([col("invoice"), col(UPLOAD_COLUMN)])?;
-        let newest_of_sku = col(BATCH_POSITION).max().over([col("invoice"), col("stock_code")])?;
+        let newest_of_upload =
+            col(BATCH_POSITION).max().over([col("invoice"), col(DATE), col(UPLOAD_COLUMN)])?;
+        let newest_of_sku = col(BATCH_POSITION).max().over([col("invoice"), col(DATE), col("stock_code")])?;
         lines =
             lines.filter(col(BATCH_POSITION).eq(newest_of_upload).and(col(BATCH_POSITION).eq(newest_of_sku)));
     }
-    let mut output = columns;
+    // One number on another day is another order: its lines there are `<invoice>@<day>`.
+    let first_day = col(DATE).min().over([col("invoice")])?;
+    let order = when(col(DATE).eq(first_day))
+        .then(col("invoice"))
+        .otherwise(col("invoice") + lit("@") + col(DATE).cast(DataType::String));
+    let mut output: Vec<Expr> = columns
+        .into_iter()
+        .map(|c| if c == col("invoice") { order.clone().alias("invoice") } else { c })
+        .collect();
     output.push(col(DESCRIPTION));
-    output.push(col("invoice_time").dt().date().alias(DATE));
+    output.push(col(DATE));
     Ok(lines.select(output).collect()?)
 }
 
@@ -213,6 +224,57 @@ mod tests {
         assert_eq!(
             invoice_lines(&lines),
             vec![("536001".into(), "A".into(), 4), ("536001".into(), "C".into(), 2)]
+        );
+    }
+
+    #[test]
+    fn an_invoice_number_on_another_day_is_another_order_and_replaces_nothing() {
+        // The web shop's order 536520 in January; the marketplace's 536520 in June, another
+        // customer, sharing one SKU with it.
+        let web = from_upload(
+            batch(
+                "web",
+                &[
+                    ("536520", "21794", 2, "2011-01-03 10:00", 1.0, Some("14729"), "UK"),
+                    ("536520", "22423", 1, "2011-01-03 10:00", 12.75, Some("14729"), "UK"),
+                ],
+            ),
+            "transactions/web.csv",
+        );
+        let market = from_upload(
+            batch(
+                "market",
+                &[
+                    ("536520", "21794", 5, "2011-06-01 09:00", 1.0, Some("99999"), "UK"),
+                    ("536520", "99999X", 1, "2011-06-01 09:00", 3.0, Some("99999"), "UK"),
+                ],
+            ),
+            "transactions/marketplace.csv",
+        );
+        let lines = combine(&[web.clone(), market.clone()]).unwrap();
+        assert_eq!(
+            invoice_lines(&lines),
+            vec![
+                ("536520".into(), "21794".into(), 2),
+                ("536520".into(), "22423".into(), 1),
+                ("536520@2011-06-01".into(), "21794".into(), 5),
+                ("536520@2011-06-01".into(), "99999X".into(), 1),
+            ],
+            "both orders kept, each its own basket"
+        );
+        // The marketplace file sent again under its name replaces its own order, not the web's.
+        let again = from_upload(
+            batch("market2", &[("536520", "21794", 4, "2011-06-01 09:00", 1.0, Some("99999"), "UK")]),
+            "transactions/marketplace.csv",
+        );
+        let lines = combine(&[web, market, again]).unwrap();
+        assert_eq!(
+            invoice_lines(&lines),
+            vec![
+                ("536520".into(), "21794".into(), 2),
+                ("536520".into(), "22423".into(), 1),
+                ("536520@2011-06-01".into(), "21794".into(), 4),
+            ]
         );
     }
 
