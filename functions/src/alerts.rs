@@ -27,6 +27,7 @@ use shopsense::alerts::run::{AlertRunError, open_alerts, run};
 use shopsense::alerts::{InventorySnapshot, Severity};
 use shopsense::ingest::{IngestError, UploadKind};
 use shopsense::serving::LatestSnapshot;
+use shopsense::serving::stock::{LAST_REFUSAL_ID, REFUSALS_PARTITION, RefusedCount};
 use shopsense::sku::normalise_sku;
 use shopsense::store::PutOptions;
 use shopsense::tables::QUARANTINE_CONTAINER;
@@ -87,22 +88,27 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
     let sku = params.get("sku").map(normalise_sku).filter(|s| !s.is_empty());
     match open_alerts(&state.alerts, severity, sku.as_deref(), offset, limit).await.map_err(run_error)? {
         // No count judged yet: nothing says the stock is fine.
-        None => Ok(Json(json!({
-            "snapshot": null,
-            "alerts": [],
-            "count": 0,
-            "matching": 0,
-            "warning": "no inventory snapshot is the latest yet: none was judged, or none of those \
-                        sent could be (see their summaries); send one (an inventory upload or a \
-                        Shopsense.Inventory.Snapshot event) once a forecast is live",
-        }))),
+        None => {
+            let mut warning = "no inventory snapshot is the latest yet: none was judged, or none of those \
+                               sent could be (see their summaries); send one (an inventory upload or a \
+                               Shopsense.Inventory.Snapshot event) once a forecast is live"
+                .to_owned();
+            if let Some(refused) = newer_refusal(&state, None).await? {
+                warning = format!("{warning}; {}", refused.warning());
+            }
+            Ok(Json(json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0, "warning": warning })))
+        }
         Some((latest, alerts, matching)) => {
+            // A count sent after this one was refused: these alerts are older than the shop thinks.
+            let refused = newer_refusal(&state, Some(&latest)).await?;
+            let warning = refused.map(|r| r.warning()).into_iter().chain(not_judged_warning(&latest));
+            let warning = warning.collect::<Vec<_>>().join("; ");
             // `count` listed of `matching` from `offset`: a caller sees when `limit` cut the list,
             // and asks for the next page from `offset + count`.
             let mut answer = json!({
                 "snapshot": latest, "offset": offset, "count": alerts.len(), "matching": matching, "alerts": alerts
             });
-            if let Some(warning) = not_judged_warning(&latest) {
+            if !warning.is_empty() {
                 answer["warning"] = json!(warning);
             }
             Ok(Json(answer))
@@ -202,9 +208,42 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
 /// Answers a refused event as done (retrying cannot fix it), kept whole with its reason.
 async fn refuse(state: &AppState, event: &EventGridEvent, reason: &str) -> Result<InvokeResponse, ApiError> {
     let kept = quarantine(state, event, reason).await?;
+    remember_refusal(state, event, reason, &kept).await?;
     tracing::warn!(event = %event.id, %reason, kept, "inventory event refused");
     Ok(InvokeResponse::ok(json!({ "refused": reason, "kept": kept }))
         .log(format!("refused event {}: {reason} (kept in {kept})", event.id)))
+}
+
+/// Keeps the refusal as the last one, for the open alerts' `warning`.
+async fn remember_refusal(
+    state: &AppState,
+    event: &EventGridEvent,
+    reason: &str,
+    kept: &str,
+) -> Result<(), ApiError> {
+    let refused = RefusedCount {
+        refused_at: chrono::Utc::now(),
+        sent_at: event.event_time,
+        event_id: event.id.clone(),
+        subject: event.subject.clone(),
+        reason: reason.to_owned(),
+        kept: kept.to_owned(),
+    };
+    state
+        .alerts
+        .upsert(&shopsense::store::Document::new(REFUSALS_PARTITION, LAST_REFUSAL_ID, &refused)?)
+        .await?;
+    Ok(())
+}
+
+/// The last refused count, when it was refused after `latest` was judged.
+async fn newer_refusal(
+    state: &AppState,
+    latest: Option<&LatestSnapshot>,
+) -> Result<Option<RefusedCount>, ApiError> {
+    let Some(doc) = state.alerts.get(REFUSALS_PARTITION, LAST_REFUSAL_ID).await? else { return Ok(None) };
+    let refused: RefusedCount = doc.parse()?;
+    Ok(refused.is_newer_than(latest).then_some(refused))
 }
 
 /// The blob name an event id is kept under: its key escape with `%` written `_` (blob tools

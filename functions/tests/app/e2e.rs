@@ -741,6 +741,23 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let kept = refused["ReturnValue"]["kept"].as_str().unwrap().trim_start_matches("quarantine/").to_owned();
     let quarantine = state.stores.blobs.container("quarantine").await.unwrap();
     assert!(quarantine.get(&kept).await.unwrap().is_some(), "the refused event is kept whole");
+    // A count sent after the latest and refused: the open alerts say they are older than it.
+    let bad = json!({ "items": [{ "sku": sku, "on_hand": 5 }, { "sku": sku, "on_hand": 7 }] });
+    let (_, refused) =
+        send(router, post("/inventory-alert", event("ev-bad2", "2011-12-09T09:30:00Z", bad))).await;
+    assert!(refused["ReturnValue"]["refused"].is_string(), "{refused}");
+    let (_, open) = send(router, get("/api/alerts")).await;
+    let warning = open["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.starts_with("the inventory count sent at 2011-12-09T09:30:00+00:00 (")
+            && warning.contains("was refused at"),
+        "{open}"
+    );
+    assert_eq!(
+        open["snapshot"]["snapshot_id"],
+        json!("e2e-1"),
+        "the older count's alerts stay listed: {open}"
+    );
 
     // A snapshot uploaded as ingest takes it: gzip, ingest's header names, any table format.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -749,6 +766,11 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["ReturnValue"]["refused"].is_null(), "{body}");
     assert_eq!(body["ReturnValue"]["written"], json!(1), "{body}");
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert!(
+        !open["warning"].as_str().unwrap_or_default().contains("refused"),
+        "a later count was judged: {open}"
+    );
     // JSON lines under the folder's column mapping, read as ingest reads them.
     let mapping = br#"{"columns": {"on_hand": "Bestand"}}"#.to_vec();
     let uploads = state.ingestor.uploads();

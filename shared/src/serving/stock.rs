@@ -51,6 +51,53 @@ pub struct LatestSnapshot {
     pub unknown_skus: usize,
 }
 
+/// Partition of the last inventory count the alerts refused.
+pub const REFUSALS_PARTITION: &str = "refusals";
+/// Id of the last refused count.
+pub const LAST_REFUSAL_ID: &str = "last";
+
+/// The last inventory count refused (bad input: a bad row, a wrong day, no SKU known), kept so
+/// that the open alerts of an older count do not read as current.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusedCount {
+    /// When it was refused (this clock, as `LatestSnapshot::evaluated_at`).
+    pub refused_at: DateTime<Utc>,
+    /// When the sender says it was sent (the event's time, which may be what was wrong).
+    pub sent_at: DateTime<Utc>,
+    /// The event's id.
+    pub event_id: String,
+    /// The event's subject (the blob, for an upload).
+    pub subject: String,
+    /// Why it was refused.
+    pub reason: String,
+    /// Where it is kept.
+    pub kept: String,
+}
+
+impl RefusedCount {
+    /// Whether it was refused after `latest` was judged (or there is no latest): the open
+    /// alerts are then those of an older count than the shop last sent. Both times are this
+    /// clock's: a sender's time is what a refused count may have had wrong.
+    #[must_use]
+    pub fn is_newer_than(&self, latest: Option<&LatestSnapshot>) -> bool {
+        latest.and_then(|l| l.evaluated_at).is_none_or(|t| self.refused_at > t)
+    }
+
+    /// One sentence for the alerts' `warning`.
+    #[must_use]
+    pub fn warning(&self) -> String {
+        format!(
+            "the inventory count sent at {} ({}) was refused at {} and raised no alerts: {} (kept in {}); \
+             fix it and send it again",
+            self.sent_at.to_rfc3339(),
+            self.subject,
+            self.refused_at.to_rfc3339(),
+            self.reason,
+            self.kept
+        )
+    }
+}
+
 /// The out-of-stock set, re-read at most every `ttl`.
 #[derive(Debug)]
 pub struct StockView {
