@@ -176,8 +176,8 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
             if container != state.uploads_container || !path.starts_with("inventory/") {
                 return Ok(Snapshot::Ignored(format!("{container}/{path} is not an inventory upload")));
             }
-            if path.rsplit('/').next().is_some_and(|name| name.starts_with('_')) {
-                return Ok(Snapshot::Ignored(format!("{path} is a configuration file")));
+            if let Some(what) = shopsense::ingest::not_data(path) {
+                return Ok(Snapshot::Ignored(format!("{path} is {what}")));
             }
             let Some(blob) = state.ingestor.uploads().get(path).await? else {
                 return Ok(Snapshot::Refused(format!("{container}/{path} no longer exists")));

@@ -6,7 +6,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use shopsense::alerts::InventorySnapshot;
 use shopsense::features::snapshot;
-use shopsense::ingest::{CONFIG_FILE_PREFIX, IngestOutcome, UploadKind, Verdict};
+use shopsense::ingest::{IngestOutcome, UploadKind, Verdict};
 use shopsense::registry::{ModelKind, VersionStatus};
 use shopsense::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
 use shopsense::serving::{ItemForecast, SHOP_PARTITION, ShopRecs, item_partition};
@@ -65,9 +65,7 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
         .list("")
         .await?
         .iter()
-        .filter(|upload| {
-            !upload.path.rsplit('/').next().is_some_and(|name| name.starts_with(CONFIG_FILE_PREFIX))
-        })
+        .filter(|upload| shopsense::ingest::not_data(&upload.path).is_none())
         .all(|upload| upload.path == SAMPLE_UPLOAD);
     let mut missing = Vec::new();
     for kind in ModelKind::ALL {

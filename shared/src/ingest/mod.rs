@@ -232,6 +232,34 @@ fn file_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// Endings of files still being written by a browser, a sync or an FTP client, or an editor.
+const UNFINISHED_SUFFIXES: [&str; 8] =
+    [".part", ".partial", ".crdownload", ".download", ".filepart", ".tmp", ".temp", ".swp"];
+
+/// Why an upload at `path` is not data to ingest, or `None` when it is: a configuration file
+/// (`_mapping.toml`), a hidden or system file (`.DS_Store`, macOS's `._feb.csv`), an office
+/// program's lock file (`~$feb.xlsx`) or a file still being written (`feb.csv.part`). Such files
+/// stay in the uploads container, untouched; the finished file is an upload of its own.
+#[must_use]
+pub fn not_data(path: &str) -> Option<&'static str> {
+    let name = file_name(path);
+    let lower = name.to_ascii_lowercase();
+    if name.starts_with(CONFIG_FILE_PREFIX) {
+        Some("a configuration file, not data")
+    } else if name.starts_with('.')
+        || name.eq_ignore_ascii_case("thumbs.db")
+        || name.eq_ignore_ascii_case("desktop.ini")
+    {
+        Some("a hidden or system file, not data")
+    } else if name.starts_with('~') {
+        Some("a lock or backup file, not data")
+    } else if UNFINISHED_SUFFIXES.iter().any(|suffix| lower.ends_with(suffix)) {
+        Some("a file still being written (its finished copy is ingested when it lands), not data")
+    } else {
+        None
+    }
+}
+
 /// Where the silver container remembers uploads handled, by path and ETag.
 const SEEN_PREFIX: &str = "uploads_seen/";
 
@@ -390,7 +418,7 @@ impl Ingestor {
         let one_by_one = IngestOptions { refresh_features: false, ..options.clone() };
         let mut new_batches = false;
         for upload in uploads {
-            if file_name(&upload.path).starts_with(CONFIG_FILE_PREFIX) {
+            if not_data(&upload.path).is_some() {
                 continue;
             }
             if seen.contains(&seen_marker(&upload.path, &upload.etag)) {
@@ -433,10 +461,8 @@ impl Ingestor {
         options: &IngestOptions,
         landed: &mut Option<crate::store::ETag>,
     ) -> Result<IngestOutcome, IngestError> {
-        if file_name(path).starts_with(CONFIG_FILE_PREFIX) {
-            return Ok(IngestOutcome::Skipped {
-                reason: format!("{path} is a configuration file, not data"),
-            });
+        if let Some(what) = not_data(path) {
+            return Ok(IngestOutcome::Skipped { reason: format!("{path} is {what}") });
         }
         // Bronze first, whatever the upload turns out to be: nothing uploaded is lost, not even a
         // file in a folder no kind claims.

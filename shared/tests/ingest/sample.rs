@@ -84,6 +84,34 @@ async fn a_mapping_file_in_the_uploads_folder_is_configuration_not_data() {
 }
 
 #[tokio::test]
+async fn system_lock_and_unfinished_files_are_passed_over_and_kept() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let csv = &b"InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice\n1,A,1,2011-01-03 10:00,1.0\n"[..];
+    for path in [
+        "transactions/.DS_Store",
+        "transactions/._feb.csv",
+        "transactions/~$feb.xlsx",
+        "transactions/.feb.csv.swp",
+        "transactions/feb.csv.part",
+        "transactions/feb.csv.crdownload",
+        "transactions/Thumbs.db",
+    ] {
+        ingestor.uploads().put(path, bytes::Bytes::from_static(csv), Default::default()).await.unwrap();
+        let outcome = ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
+        let shopsense::ingest::IngestOutcome::Skipped { reason } = outcome else {
+            panic!("{path} was ingested")
+        };
+        assert!(reason.starts_with(path) && reason.ends_with("not data"), "{reason}");
+        assert!(ingestor.uploads().get(path).await.unwrap().is_some(), "{path} stays where it was");
+    }
+    let bronze = blobs.container("bronze").await.unwrap();
+    assert!(bronze.list("").await.unwrap().is_empty(), "nothing counted");
+    // The finished file is data.
+    assert_eq!(shopsense::ingest::not_data("transactions/feb.csv"), None);
+    assert_eq!(shopsense::ingest::not_data("transactions/partners.csv"), None);
+}
+
+#[tokio::test]
 async fn an_upload_outside_the_kind_folders_without_a_kind_is_a_clear_error() {
     let (_dir, _blobs, ingestor) = ingestor().await;
     ingestor
