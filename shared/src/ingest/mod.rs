@@ -152,10 +152,13 @@ pub fn parse_upload(
         Ok(decoded) => decoded,
         Err(error) => return Ok(failed(error, None, raw.starts_with(&[0x1f, 0x8b]))),
     };
-    // A JSON array of objects is the rows of its elements.
+    // A JSON array of objects is the rows of its elements; an empty one (`[]`, an API's export
+    // of a day without sales) holds no rows, as a CSV of its header alone does.
+    let mut no_rows = false;
     if decoded.format == TableFormat::JsonLines
         && let Some(lines) = format::array_as_json_lines(&decoded.bytes)
     {
+        no_rows = lines.is_empty();
         decoded.bytes = lines;
     }
     // An inventory snapshot in its event's shape is the rows of its items, as the alerts read it.
@@ -167,6 +170,7 @@ pub fn parse_upload(
     }
     let columns = kind.columns();
     let read = |validator: &mut Validator| match decoded.format {
+        _ if no_rows => Ok(0),
         TableFormat::Csv => read::read_csv(file, &decoded.bytes, columns, mapping, validator),
         TableFormat::JsonLines => read::read_json_lines(file, &decoded.bytes, columns, mapping, validator),
         TableFormat::Parquet => read::read_parquet(file, &decoded.bytes, columns, mapping, validator),

@@ -128,6 +128,17 @@ async fn two_columns_standing_for_one_canonical_column_are_refused_until_the_map
 #[tokio::test]
 async fn an_empty_file_is_refused() {
     refused("transactions/empty.csv", Vec::new(), "empty_file").await;
+    refused("transactions/empty.jsonl", Vec::new(), "empty_file").await;
+}
+
+#[tokio::test]
+async fn an_empty_json_array_holds_no_rows_as_a_header_alone_does() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    for (path, body) in [("transactions/quiet_day.json", "[]"), ("transactions/quiet_day.csv", HEADER)] {
+        let report = upload(&ingestor, path, body.to_owned(), &options()).await;
+        assert_eq!((report.verdict, report.rows_read, &report.error), (Verdict::Warn, 0, &None), "{path}");
+        assert_eq!(report.verdict_reasons, ["the upload holds no rows: nothing was added"], "{path}");
+    }
 }
 
 #[tokio::test]
