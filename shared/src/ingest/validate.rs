@@ -37,6 +37,8 @@ const DEFAULT_TIMESTAMP_FORMATS: &[&str] = &[
     "%Y-%m-%dT%H:%M:%S%.f",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
 ];
 
 /// [`DEFAULT_TIMESTAMP_FORMATS`] with the slashed dates read day first (`D/M/YYYY`), for an
@@ -49,7 +51,26 @@ const DAY_FIRST_TIMESTAMP_FORMATS: &[&str] = &[
     "%Y-%m-%dT%H:%M:%S%.f",
     "%d/%m/%Y %H:%M",
     "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %I:%M %p",
+    "%d/%m/%Y %I:%M:%S %p",
 ];
+
+/// A slashed date alone (as midnight), month first or day first.
+const SLASHED_DATES: (&str, &str) = ("%m/%d/%Y", "%d/%m/%Y");
+
+/// A slashed date's two-digit year (`12/9/11`, Excel's short date) as a four-digit one: 00-68 are
+/// 2000-2068 and 69-99 1969-1999, as `%y` reads them. A year written with four digits stays as
+/// written, so `12/9/0011` is still refused as a mistyped year.
+fn widen_two_digit_year(text: &str, t: NaiveDateTime) -> NaiveDateTime {
+    let date = text.split_whitespace().next().unwrap_or(text);
+    let two_digits =
+        date.rsplit('/').next().is_some_and(|y| y.len() == 2 && y.bytes().all(|b| b.is_ascii_digit()));
+    if !two_digits || t.year() >= 100 {
+        return t;
+    }
+    let year = if t.year() < 69 { 2000 + t.year() } else { 1900 + t.year() };
+    t.with_year(year).unwrap_or(t)
+}
 
 /// A column of typed values.
 #[derive(Debug, Clone)]
@@ -77,8 +98,9 @@ enum Cell {
 pub const EARLIEST_TIMESTAMP: NaiveDateTime = DateTime::<chrono::Utc>::UNIX_EPOCH.naive_utc();
 
 /// Reads local date-times (no zone) in the mapping's `date_format`, or else in the common forms
-/// (ISO 8601 with or without seconds and fractions, `M/D/YYYY H:MM[:SS]`, RFC 3339 with a zone
-/// kept at its wall-clock reading, a bare date as midnight).
+/// (ISO 8601 with or without seconds and fractions, `M/D/YYYY H:MM[:SS]` with or without
+/// `AM`/`PM`, a two-digit year read as `%y` does, RFC 3339 with a zone kept at its wall-clock
+/// reading, a bare date, ISO or slashed, as midnight).
 #[derive(Debug, Clone)]
 pub struct TimestampParser {
     date_format: Option<String>,
@@ -140,8 +162,18 @@ impl TimestampParser {
                     self.month_first.0 += 1;
                     self.month_first.1 += u64::from(t.day() > 12);
                 }
-                return Some(t);
+                return Some(widen_two_digit_year(text, t));
             }
+        }
+        // A slashed date alone is midnight, read as the slashed date-times are.
+        let (month_first, day_first) = SLASHED_DATES;
+        let slashed = if self.day_first { day_first } else { month_first };
+        if let Some(t) = NaiveDate::parse_from_str(text, slashed).ok().and_then(|d| d.and_hms_opt(0, 0, 0)) {
+            if !self.day_first {
+                self.month_first.0 += 1;
+                self.month_first.1 += u64::from(t.day() > 12);
+            }
+            return Some(widen_two_digit_year(text, t));
         }
         // A zone-qualified time keeps its local wall-clock reading; a bare date is midnight.
         let read = DateTime::parse_from_rfc3339(text).map(|t| t.naive_local()).ok().or_else(|| {
@@ -149,10 +181,11 @@ impl TimestampParser {
         });
         if read.is_none()
             && !self.day_first
-            && DAY_FIRST_TIMESTAMP_FORMATS
+            && (DAY_FIRST_TIMESTAMP_FORMATS
                 .iter()
                 .filter(|f| f.starts_with("%d/%m"))
                 .any(|f| NaiveDateTime::parse_from_str(text, f).is_ok())
+                || NaiveDate::parse_from_str(text, day_first).is_ok())
         {
             self.day_first_only += 1;
         }
@@ -168,7 +201,14 @@ impl TimestampParser {
     /// The formats accepted, for error messages.
     #[must_use]
     pub fn expected(&self) -> String {
-        self.date_format.clone().unwrap_or_else(|| "YYYY-MM-DD HH:MM[:SS] or M/D/YYYY H:MM".into())
+        self.date_format.clone().unwrap_or_else(|| {
+            if self.day_first {
+                "YYYY-MM-DD HH:MM[:SS] or D/M/YYYY [H:MM[:SS] [AM|PM]]"
+            } else {
+                "YYYY-MM-DD HH:MM[:SS] or M/D/YYYY [H:MM[:SS] [AM|PM]]"
+            }
+            .into()
+        })
     }
 }
 
@@ -567,6 +607,29 @@ mod tests {
         assert_eq!(frame.column("customer_id").unwrap().str().unwrap().get(0), Some("17850"));
         let times = frame.column("invoice_time").unwrap();
         assert_eq!(times.get(0).unwrap(), times.get(1).unwrap(), "ISO and US forms read the same instant");
+    }
+
+    #[test]
+    fn excel_forms_of_a_us_date_read_without_a_date_format() {
+        let mut parser = TimestampParser::new(&Mapping::default());
+        let at = |text: &str| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap();
+        for (text, expected) in [
+            ("12/9/2011", "2011-12-09 00:00:00"),
+            ("12/9/11 10:00", "2011-12-09 10:00:00"),
+            ("12/9/2011 10:00 PM", "2011-12-09 22:00:00"),
+            ("12/9/2011 12:05:30 AM", "2011-12-09 00:05:30"),
+            ("1/3/99 9:00", "1999-01-03 09:00:00"),
+        ] {
+            assert_eq!(parser.parse(text), Some(at(expected)), "{text}");
+        }
+        assert_eq!(parser.parse("12/9/0011 10:00").map(|t| t.year()), Some(11), "four digits as written");
+        // A date alone proves the day first as a date-time does.
+        let mut parser = TimestampParser::new(&Mapping::default());
+        assert_eq!(parser.parse("13/11/2011"), None);
+        assert_eq!(parser.day_first_proven(), Some(1));
+        parser.day_first = true;
+        assert_eq!(parser.parse("13/11/2011"), Some(at("2011-11-13 00:00:00")));
+        assert_eq!(parser.parse("13/11/11 9:30 PM"), Some(at("2011-11-13 21:30:00")));
     }
 
     #[test]

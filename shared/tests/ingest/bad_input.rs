@@ -195,7 +195,7 @@ async fn invalid_utf8_ragged_rows_and_bad_values_are_quarantined_row_by_row_with
         b"536367,22745,\"POPPY'S PLAYHOUSE, BEDROOM\",six,2010-12-01 08:34:00,2.10,13047.0,United Kingdom\n",
     ); // 5
     body.extend_from_slice(
-        b"536367,22748,POPPY'S PLAYHOUSE KITCHEN,6,01/12/2010 8:34 pm,2.10,13047.0,United Kingdom\n",
+        b"536367,22748,POPPY'S PLAYHOUSE KITCHEN,6,01/12/2010 at 8:34,2.10,13047.0,United Kingdom\n",
     ); // 6
     body.extend_from_slice(b"536368,,JAM MAKING SET,6,2010-12-01 08:34:00,4.25,13047.0,United Kingdom\n"); // 7
     body.extend_from_slice(
