@@ -240,10 +240,10 @@ pub enum Command {
 /// Upload commands.
 #[derive(Debug, Subcommand)]
 pub enum UploadsCommand {
-    /// Every upload ingest has read, oldest first: path, sha256, verdict, rows added, the span of
-    /// its sales, counted or withdrawn.
+    /// Every upload of one kind ingest has read (transactions unless `--kind` says), oldest
+    /// first: path, sha256, verdict, rows added, the span of its sales, counted or withdrawn.
     List {
-        /// The kind.
+        /// The kind: transactions, catalog or inventory.
         #[arg(long, default_value = "transactions")]
         kind: UploadKind,
         /// Print the quality reports as one JSON array instead of a table.
@@ -972,12 +972,24 @@ async fn ingest_file(
         // a sweep), it reads as it does now.
         state.ingestor.keep_mapping_of_upload(&upload_path, mapping).await?;
     }
-    state.ingestor.uploads().put(&upload_path, bytes.into(), PutOptions::default()).await?;
+    let landed = state.ingestor.uploads().put(&upload_path, bytes.into(), PutOptions::default()).await?;
     let options = IngestOptions { kind: Some(kind), mapping, ..(*state.ingest_options).clone() };
     let report = match state.ingestor.ingest(&upload_path, &options).await? {
         IngestOutcome::Reported(report) => report,
         IngestOutcome::Skipped { reason } => anyhow::bail!("{}: {reason}", file.display()),
     };
+    if kind == UploadKind::Inventory {
+        // What the watcher does with an inventory upload besides ingest is left to it: `local`
+        // judges this count when it next starts, as it would a file dropped into uploads.
+        eprintln!(
+            "shopsense ingest: an inventory count raises its alerts with `shopsense alerts --inventory {}` (or when `shopsense local` next starts)",
+            file.display()
+        );
+    } else if state.settings.backend == shopsense::settings::Backend::Local {
+        // Handled: `local`'s watcher does not send it to ingest again when it next starts.
+        let receipts = state.stores.blobs.container(crate::local::RECEIPTS_CONTAINER).await?;
+        crate::local::keep_receipt(&*receipts, &upload_path, &landed.etag).await;
+    }
     if as_json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

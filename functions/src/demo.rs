@@ -78,9 +78,25 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
             "shopsense local: training {} (the nightly retrain keeps them fresh)",
             missing.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
         );
-        let report = crate::commands::train::train(&state.trainer, &missing, false)
-            .await
-            .context("training the demo models")?;
+        let report = if only_the_sample {
+            crate::commands::train::train(&state.trainer, &missing, false)
+                .await
+                .context("training the demo models")?
+        } else {
+            // A shop's own uploads may be too few for a kind yet (a first week of sales): its
+            // endpoints answer 503 with advice, and the rest serve.
+            let report = crate::commands::train::train_each(&state.trainer, &missing, false)
+                .await
+                .context("training the models")?;
+            for failure in &report.failed {
+                eprintln!(
+                    "shopsense local: {} could not be trained ({}); its endpoints answer 503 until the nightly \
+                     retrain or `shopsense train` succeeds",
+                    failure.kind, failure.error
+                );
+            }
+            report
+        };
         crate::memory::give_back_freed_memory("the demo's training").await;
         for kind in report.kinds.iter().filter(|k| k.status == VersionStatus::Rejected) {
             if !only_the_sample {

@@ -387,10 +387,8 @@ impl UploadWatcher {
 
     /// Records that `path` was handled at `etag` (logged, not fatal, when it cannot be).
     async fn keep_receipt(&self, path: &str, etag: &ETag) {
-        if let Some((store, _)) = &self.receipts
-            && let Err(e) = store.put(path, bytes::Bytes::from(etag.0.clone()), PutOptions::default()).await
-        {
-            tracing::warn!(upload = path, error = %e, "cannot keep the upload's receipt; a restart triggers it again");
+        if let Some((store, _)) = &self.receipts {
+            keep_receipt(&**store, path, etag).await;
         }
     }
 
@@ -578,3 +576,11 @@ pub const WATCHED_CONTAINER: &str = UPLOADS_CONTAINER;
 
 /// Where the local watcher keeps its receipts of handled uploads ([`UploadWatcher::with_receipts`]).
 pub const RECEIPTS_CONTAINER: &str = "upload-receipts";
+
+/// Records in the receipts `store` that the upload at `path` was handled at `etag`, so the
+/// watcher does not trigger it again (logged, not fatal, when it cannot be).
+pub async fn keep_receipt(store: &dyn BlobStore, path: &str, etag: &ETag) {
+    if let Err(e) = store.put(path, bytes::Bytes::from(etag.0.clone()), PutOptions::default()).await {
+        tracing::warn!(upload = path, error = %e, "cannot keep the upload's receipt; a restart triggers it again");
+    }
+}

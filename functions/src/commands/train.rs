@@ -11,6 +11,28 @@ use shopsense::train::{Progress, RETRAIN_LEASE, TrainReport, Trainer};
 /// Trains `kinds` and prints what became of each (a progress bar on a terminal, log lines
 /// otherwise).
 pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> anyhow::Result<TrainReport> {
+    let report = train_each(trainer, kinds, as_json).await?;
+    if !report.failed.is_empty() {
+        let failed: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "{} of {} kinds failed (what was live for them stays live): {}",
+            failed.len(),
+            kinds.len(),
+            failed.join("; ")
+        );
+    }
+    Ok(report)
+}
+
+/// [`train`], with the kinds that failed in the report rather than an error.
+///
+/// # Errors
+/// When the run could not start or finish (the lease, the stores, a signal).
+pub async fn train_each(
+    trainer: &Trainer,
+    kinds: &[ModelKind],
+    as_json: bool,
+) -> anyhow::Result<TrainReport> {
     let bar = super::terminal_bar(1);
     if let Some(bar) = &bar {
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -94,15 +116,6 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
             println!("{:<10} failed: {}", failure.kind.as_str(), failure.error);
         }
         println!("trained in {:.1} s", report.seconds);
-    }
-    if !report.failed.is_empty() {
-        let failed: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
-        anyhow::bail!(
-            "{} of {} kinds failed (what was live for them stays live): {}",
-            failed.len(),
-            kinds.len(),
-            failed.join("; ")
-        );
     }
     Ok(report)
 }

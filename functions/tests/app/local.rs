@@ -311,3 +311,27 @@ async fn the_demo_promotes_nothing_by_hand_and_makes_up_no_stock_on_a_home_holdi
         .get(shopsense::serving::stock::SNAPSHOTS_PARTITION, shopsense::serving::stock::LATEST_ID);
     assert!(latest.await.unwrap().is_none(), "no made-up stock position among the shop's alerts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_week_of_the_shops_own_sales_starts_the_demo_with_the_kinds_it_can_train() {
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().display().to_string();
+    let state = shopsense_functions::state::AppState::open(settings(&[("SHOPSENSE_HOME", &home_path)]))
+        .await
+        .unwrap();
+    // Eight days of sales: too few for a forecast's 28-day holdout, or for segments.
+    let export =
+        std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    let week: Vec<&[u8]> = export.split(|b| *b == b'\n').take(200).collect();
+    let path = "transactions/first-week.csv";
+    state.ingestor.uploads().put(path, Bytes::from(week.join(&b'\n')), PutOptions::default()).await.unwrap();
+    state.ingestor.ingest(path, &state.ingest_options).await.unwrap();
+
+    shopsense_functions::demo::prepare(&state).await.expect("the kinds it cannot train yet do not stop it");
+    let registry = state.trainer.registry();
+    assert!(registry.live(shopsense::registry::ModelKind::Forecast).await.unwrap().is_none());
+    assert!(
+        registry.list(shopsense::registry::ModelKind::Forecast).await.unwrap().is_empty(),
+        "nothing half-trained"
+    );
+}
