@@ -344,6 +344,25 @@ impl QualityReport {
                 );
                 verdict = verdict.max_with(Verdict::Warn);
             }
+            // One row per product: a code listed twice is a conflict the reader settles silently.
+            if let Some(&codes) = self.distinct.get("stock_code")
+                && codes < self.rows_accepted
+                && self.kind != UploadKind::Transactions
+            {
+                let repeated = self.rows_accepted - codes;
+                reasons.push(if self.kind == UploadKind::Inventory {
+                    format!(
+                        "{repeated} rows repeat a stock code of an earlier row: the alerts refuse a count \
+                         that lists a SKU twice (one row per SKU: add up its locations)"
+                    )
+                } else {
+                    format!(
+                        "{repeated} rows repeat a stock code of an earlier row: the last row of each code \
+                         is the one read (is this a transactions export in catalog/?)"
+                    )
+                });
+                verdict = verdict.max_with(Verdict::Warn);
+            }
             if let Some(gap) = &self.sales_gap
                 && gap.days as f64 >= thresholds.gap_warn_days
             {

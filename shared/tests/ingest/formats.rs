@@ -318,6 +318,19 @@ async fn catalog_and_inventory_uploads_have_their_own_canonical_columns() {
         [Some(true), Some(false), None]
     );
 
+    // A code listed twice is said, not settled silently.
+    let twice = b"sku,pack_size\n85123A,6\n71053,12\n85123A,12\n";
+    let report = upload(&ingestor, "catalog/twice.csv", twice.to_vec(), &options()).await;
+    assert_eq!(report.verdict, Verdict::Warn);
+    assert!(
+        report.verdict_reasons[0].starts_with("1 rows repeat a stock code"),
+        "{:?}",
+        report.verdict_reasons
+    );
+    let twice = b"sku,on_hand\n85123A,6\n85123A,12\n";
+    let report = upload(&ingestor, "inventory/two-locations.csv", twice.to_vec(), &options()).await;
+    assert!(report.verdict_reasons[0].contains("the alerts refuse a count"), "{:?}", report.verdict_reasons);
+
     let inventory = b"sku,on_hand,on_order,lead_time_days\n85123A,120,0,14\n71053,-5,0,7\n22423,x,0,7\n";
     let report = upload(&ingestor, "inventory/2011-12-09.csv", inventory.to_vec(), &options()).await;
     assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (3, 1, 2));
