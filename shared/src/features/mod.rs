@@ -76,6 +76,7 @@ pub use calendar::{WEEKLY_CLOSURE_MAX_OPEN_PERCENT, WEEKLY_CLOSURE_MIN_OCCURRENC
 pub use error::FeatureError;
 pub use parquet::{read_parquet, write_parquet};
 pub use snapshot::FeatureSnapshot;
+pub use transactions::read_batch;
 
 use polars::prelude::DataFrame;
 

@@ -817,7 +817,7 @@ pub struct FeatureCounts {
 fn feature_files(bodies: &[Bytes]) -> Result<(Vec<(String, Bytes)>, FeatureCounts), IngestError> {
     let table = |e: features::FeatureError| IngestError::Table(e.to_string());
     let batches: Vec<DataFrame> =
-        bodies.iter().map(|b| features::read_parquet(b)).collect::<Result<_, _>>().map_err(table)?;
+        bodies.iter().map(|b| features::read_batch(b)).collect::<Result<_, _>>().map_err(table)?;
     let mut tables = features::refresh(&batches).map_err(table)?;
     let counts = FeatureCounts {
         batches: batches.len(),
