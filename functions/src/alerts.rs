@@ -27,7 +27,9 @@ use shopsense::alerts::run::{AlertRunError, open_alerts, run};
 use shopsense::alerts::{InventorySnapshot, Severity};
 use shopsense::ingest::{IngestError, UploadKind};
 use shopsense::serving::LatestSnapshot;
-use shopsense::serving::stock::{LAST_REFUSAL_ID, REFUSALS_PARTITION, RefusedCount};
+use shopsense::serving::stock::{
+    LAST_REFUSAL_ID, LATEST_ID, REFUSALS_PARTITION, RefusedCount, SNAPSHOTS_PARTITION,
+};
 use shopsense::sku::normalise_sku;
 use shopsense::store::PutOptions;
 use shopsense::tables::QUARANTINE_CONTAINER;
@@ -86,34 +88,48 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
         })?,
     };
     let sku = params.get("sku").map(normalise_sku).filter(|s| !s.is_empty());
-    match open_alerts(&state.alerts, severity, sku.as_deref(), offset, limit).await.map_err(run_error)? {
+    let discontinued = state.catalog.discontinued().await;
+    let open = open_alerts(&state.alerts, severity, sku.as_deref(), &discontinued, (offset, limit))
+        .await
+        .map_err(run_error)?;
+    let latest = open.as_ref().map(|open| &open.latest);
+    // A count sent after the latest was refused: the alerts listed are older than the shop thinks.
+    let refused = newer_refusal(&state, latest).await?.map(|r| r.warning());
+    let (mut answer, not_judged) = match open {
         // No count judged yet: nothing says the stock is fine.
-        None => {
-            let mut warning = "no inventory snapshot is the latest yet: none was judged, or none of those \
-                               sent could be (see their summaries); send one (an inventory upload or a \
-                               Shopsense.Inventory.Snapshot event) once a forecast is live"
-                .to_owned();
-            if let Some(refused) = newer_refusal(&state, None).await? {
-                warning = format!("{warning}; {}", refused.warning());
-            }
-            Ok(Json(json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0, "warning": warning })))
-        }
-        Some((latest, alerts, matching)) => {
-            // A count sent after this one was refused: these alerts are older than the shop thinks.
-            let refused = newer_refusal(&state, Some(&latest)).await?;
-            let warning = refused.map(|r| r.warning()).into_iter().chain(not_judged_warning(&latest));
-            let warning = warning.collect::<Vec<_>>().join("; ");
-            // `count` listed of `matching` from `offset`: a caller sees when `limit` cut the list,
-            // and asks for the next page from `offset + count`.
-            let mut answer = json!({
-                "snapshot": latest, "offset": offset, "count": alerts.len(), "matching": matching, "alerts": alerts
+        None => (
+            json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0 }),
+            Some(
+                "no inventory snapshot is the latest yet: none was judged, or none of those sent could be \
+                 (see their summaries); send one (an inventory upload or a Shopsense.Inventory.Snapshot \
+                 event) once a forecast is live"
+                    .to_owned(),
+            ),
+        ),
+        // `count` listed of `matching` from `offset`: a caller sees when `limit` cut the list, and
+        // asks for the next page from `offset + count`.
+        Some(open) => {
+            let not_judged = not_judged_warning(&open.latest);
+            let withheld = (!open.withheld.is_empty()).then(|| {
+                format!(
+                    "{} alerts to order were withheld: the catalogue discontinued {} after the count was \
+                     judged (the next count judges them as discontinued)",
+                    open.withheld.len(),
+                    open.withheld.join(", ")
+                )
             });
-            if !warning.is_empty() {
-                answer["warning"] = json!(warning);
-            }
-            Ok(Json(answer))
+            let answer = json!({
+                "snapshot": open.latest, "offset": offset, "count": open.alerts.len(), "matching": open.matching,
+                "alerts": open.alerts
+            });
+            (answer, not_judged.into_iter().chain(withheld).reduce(|a, b| format!("{a}; {b}")))
         }
+    };
+    let warning: Vec<String> = refused.into_iter().chain(not_judged).collect();
+    if !warning.is_empty() {
+        answer["warning"] = json!(warning.join("; "));
     }
+    Ok(Json(answer))
 }
 
 /// What of the latest snapshot was not judged, so that an empty list does not read as "all
@@ -157,8 +173,9 @@ fn run_error(e: AlertRunError) -> ApiError {
 /// A snapshot from an event, or why not.
 enum Snapshot {
     Ready(Box<InventorySnapshot>),
-    /// Bad input that retrying cannot fix.
-    Refused(String),
+    /// Bad input that retrying cannot fix: a count that could not be judged, or (`false`)
+    /// something that was never a count (another event type, a blob gone).
+    Refused(String, bool),
     /// Not ours (another container, a non-inventory blob).
     Ignored(String),
 }
@@ -167,11 +184,14 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
     match event.event_type.as_str() {
         SNAPSHOT_EVENT_TYPE => Ok(match InventorySnapshot::from_json(&event.data) {
             Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),
-            Err(e) => Snapshot::Refused(format!("event data: {e}")),
+            Err(e) => Snapshot::Refused(format!("event data: {e}"), true),
         }),
         BLOB_CREATED => {
             let Some((container, path)) = event.blob() else {
-                return Ok(Snapshot::Refused(format!("subject {:?} is not a blob path", event.subject)));
+                return Ok(Snapshot::Refused(
+                    format!("subject {:?} is not a blob path", event.subject),
+                    false,
+                ));
             };
             if container != state.uploads_container || !path.starts_with("inventory/") {
                 return Ok(Snapshot::Ignored(format!("{container}/{path} is not an inventory upload")));
@@ -180,7 +200,7 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
                 return Ok(Snapshot::Ignored(format!("{path} is {what}")));
             }
             let Some(blob) = state.ingestor.uploads().get(path).await? else {
-                return Ok(Snapshot::Refused(format!("{container}/{path} no longer exists")));
+                return Ok(Snapshot::Refused(format!("{container}/{path} no longer exists"), false));
             };
             let max = state.ingest_options.max_table_bytes;
             // Read as ingest reads the same upload: its format, its own mapping or its folder's
@@ -190,39 +210,63 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
                 Err(IngestError::Store(e)) => return Err(e.into()),
                 Err(e) => match InventorySnapshot::parse_document(path, &blob.body, max) {
                     Some(_) => shopsense::ingest::mapping::Mapping::default(),
-                    None => return Ok(Snapshot::Refused(e.to_string())),
+                    None => return Ok(Snapshot::Refused(e.to_string(), true)),
                 },
             };
             let parsed = InventorySnapshot::parse_upload(path, &blob.body, &mapping, None, max);
             Ok(match parsed {
                 Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),
-                Err(e) => Snapshot::Refused(e.to_string()),
+                Err(e) => Snapshot::Refused(e.to_string(), true),
             })
         }
-        other => Ok(Snapshot::Refused(format!(
-            "event type {other:?} is neither {BLOB_CREATED} nor {SNAPSHOT_EVENT_TYPE}"
-        ))),
+        other => Ok(Snapshot::Refused(
+            format!("event type {other:?} is neither {BLOB_CREATED} nor {SNAPSHOT_EVENT_TYPE}"),
+            false,
+        )),
     }
 }
 
-/// Answers a refused event as done (retrying cannot fix it), kept whole with its reason.
-async fn refuse(state: &AppState, event: &EventGridEvent, reason: &str) -> Result<InvokeResponse, ApiError> {
+/// Answers a refused event as done (retrying cannot fix it), kept whole with its reason; a
+/// refused count is remembered for the open alerts' `warning`.
+async fn refuse(
+    state: &AppState,
+    event: &EventGridEvent,
+    reason: &str,
+    a_count: bool,
+) -> Result<InvokeResponse, ApiError> {
     let kept = quarantine(state, event, reason).await?;
-    remember_refusal(state, event, reason, &kept).await?;
+    if a_count {
+        remember_refusal(state, event, reason, &kept).await?;
+    }
     tracing::warn!(event = %event.id, %reason, kept, "inventory event refused");
     Ok(InvokeResponse::ok(json!({ "refused": reason, "kept": kept }))
         .log(format!("refused event {}: {reason} (kept in {kept})", event.id)))
 }
 
-/// Keeps the refusal as the last one, for the open alerts' `warning`.
+/// Keeps the refusal as the last one, for the open alerts' `warning`: not when the latest count
+/// was sent after it (a late delivery, the nightly replay of old events), and a redelivery keeps
+/// the time it was first refused.
 async fn remember_refusal(
     state: &AppState,
     event: &EventGridEvent,
     reason: &str,
     kept: &str,
 ) -> Result<(), ApiError> {
+    if let Some(doc) = state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await?
+        && doc.parse::<LatestSnapshot>()?.sent_at.is_some_and(|sent| sent >= event.event_time)
+    {
+        return Ok(());
+    }
+    let last = match state.alerts.get(REFUSALS_PARTITION, LAST_REFUSAL_ID).await? {
+        Some(doc) => Some(doc.parse::<RefusedCount>()?),
+        None => None,
+    };
+    let refused_at = match last {
+        Some(last) if last.event_id == event.id && last.sent_at == event.event_time => last.refused_at,
+        _ => chrono::Utc::now(),
+    };
     let refused = RefusedCount {
-        refused_at: chrono::Utc::now(),
+        refused_at,
         sent_at: event.event_time,
         event_id: event.id.clone(),
         subject: event.subject.clone(),
@@ -294,14 +338,14 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
     let snapshot = match snapshot_of(state, event).await? {
         Snapshot::Ready(snapshot) => snapshot,
         Snapshot::Ignored(why) => return Ok(InvokeResponse::ok(Value::Null).log(format!("ignored: {why}"))),
-        Snapshot::Refused(reason) => return refuse(state, event, &reason).await,
+        Snapshot::Refused(reason, a_count) => return refuse(state, event, &reason, a_count).await,
     };
     let names_its_day = snapshot.as_of.is_some();
     // The day the stock was counted when the snapshot says (not after the event was raised),
     // else the day the event was raised (not after now, give or take a clock's skew).
     let snapshot = match snapshot.sent_at(event.event_time, chrono::Utc::now()) {
         Ok(snapshot) => snapshot,
-        Err(e) => return refuse(state, event, &e.to_string()).await,
+        Err(e) => return refuse(state, event, &e.to_string(), true).await,
     };
     let as_of = snapshot.as_of;
     let policy = match state.policy_with_catalog().await {
@@ -312,7 +356,7 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
         Ok((summary, _)) => {
             // Stored, and not the latest: the event is kept with the reason, as bad input is.
             if let Some(refusal) = summary.unknown_only() {
-                return refuse(state, event, &refusal.to_string()).await;
+                return refuse(state, event, &refusal.to_string(), true).await;
             }
             let mut response = InvokeResponse::ok(&summary).log(format!(
                 "snapshot {}: {} SKUs, {} alerts ({} written, {} already there), {} unknown, {} stale",
@@ -360,7 +404,7 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
             state.stock.refresh();
             Ok(response)
         }
-        Err(e @ AlertRunError::Alert(_)) => refuse(state, event, &e.to_string()).await,
+        Err(e @ AlertRunError::Alert(_)) => refuse(state, event, &e.to_string(), true).await,
         Err(e) => Ok(InvokeResponse::failed(format!("will be retried: {e}"))),
     }
 }

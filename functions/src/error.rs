@@ -98,15 +98,6 @@ impl From<shopsense::serving::ReaderError> for ApiError {
     }
 }
 
-impl From<shopsense::catalog::CatalogError> for ApiError {
-    fn from(e: shopsense::catalog::CatalogError) -> Self {
-        match e {
-            shopsense::catalog::CatalogError::Store(store) => Self::Store(store),
-            other => Self::Internal { message: other.to_string() },
-        }
-    }
-}
-
 impl ApiError {
     /// The status and machine-readable code of this error.
     #[must_use]

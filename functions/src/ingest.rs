@@ -19,7 +19,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use serde_json::Value;
-use shopsense::ingest::IngestOutcome;
+use shopsense::ingest::{IngestOutcome, UploadKind};
 
 use crate::error::ApiError;
 use crate::host::{BlobTrigger, Invoke, InvokeResponse};
@@ -47,7 +47,7 @@ async fn ingest(
     }
     match state.ingestor.ingest(path, &state.ingest_options).await {
         Ok(IngestOutcome::Reported(report)) => {
-            if path.starts_with(shopsense::catalog::CATALOG_PREFIX) {
+            if report.kind == UploadKind::Catalog {
                 // Discontinued lines leave this instance's answers now, not when the cache expires.
                 state.catalog.refresh();
             }

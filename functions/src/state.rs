@@ -172,10 +172,10 @@ impl AppState {
     /// catalogue's discontinued lines.
     ///
     /// # Errors
-    /// When the alerts container or the catalogue cannot be read.
-    pub async fn exclusions(&self) -> Result<Exclusions, crate::error::ApiError> {
+    /// When the alerts container cannot be read.
+    pub async fn exclusions(&self) -> Result<Exclusions, shopsense::store::StoreError> {
         let (out_of_stock, discontinued) =
             tokio::join!(self.stock.out_of_stock(), self.catalog.discontinued());
-        Ok(Exclusions { out_of_stock: out_of_stock?, discontinued: discontinued? })
+        Ok(Exclusions { out_of_stock: out_of_stock?, discontinued })
     }
 }

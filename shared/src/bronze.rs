@@ -69,13 +69,17 @@ pub const UPLOADED_AT_METADATA: &str = "uploaded_at";
 /// before the metadata existed fall back to their own write time.
 #[must_use]
 pub fn upload_order(a: &crate::store::BlobMeta, b: &crate::store::BlobMeta) -> std::cmp::Ordering {
-    let at = |m: &crate::store::BlobMeta| {
-        m.metadata
-            .get(UPLOADED_AT_METADATA)
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or(m.last_modified, |t| t.with_timezone(&chrono::Utc))
-    };
-    at(a).cmp(&at(b)).then_with(|| a.path.cmp(&b.path))
+    upload_time(a).cmp(&upload_time(b)).then_with(|| a.path.cmp(&b.path))
+}
+
+/// When a silver table's upload was written ([`UPLOADED_AT_METADATA`], else the table's own
+/// write time).
+#[must_use]
+pub fn upload_time(meta: &crate::store::BlobMeta) -> chrono::DateTime<chrono::Utc> {
+    meta.metadata
+        .get(UPLOADED_AT_METADATA)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(meta.last_modified, |t| t.with_timezone(&chrono::Utc))
 }
 
 /// Hex sha256 of `bytes`: the content address of an upload and the id of its batch.

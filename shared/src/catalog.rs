@@ -15,30 +15,6 @@ use crate::store::{BlobMeta, BlobStore, StoreError};
 /// Where the catalogue tables live in silver.
 pub const CATALOG_PREFIX: &str = "catalog/";
 
-/// A catalogue table could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    /// A store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A table is unreadable.
-    #[error("catalogue table {path}: {message}")]
-    Table {
-        /// The table.
-        path: String,
-        /// What went wrong.
-        message: String,
-    },
-}
-
-impl CatalogError {
-    /// Whether retrying later may succeed.
-    #[must_use]
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Store(e) if e.is_transient())
-    }
-}
-
 /// The catalogue's facts, by normalised SKU.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
@@ -52,24 +28,31 @@ impl Catalog {
     /// The catalogue the tables in `silver` hold now.
     ///
     /// # Errors
-    /// When the store fails or a table is unreadable.
-    pub async fn read(silver: &dyn BlobStore) -> Result<Self, CatalogError> {
+    /// When the store fails.
+    pub async fn read(silver: &dyn BlobStore) -> Result<Self, StoreError> {
         Self::read_listed(silver, &tables(silver).await?).await
     }
 
-    /// The catalogue `listed` (from [`tables`]) holds.
+    /// The catalogue `listed` (from [`tables`]) holds. A table that cannot be read is passed over
+    /// with a warning: one damaged upload must not stop every answer and alert that reads the
+    /// catalogue.
     ///
     /// # Errors
-    /// When the store fails or a table is unreadable.
-    pub async fn read_listed(silver: &dyn BlobStore, listed: &[BlobMeta]) -> Result<Self, CatalogError> {
+    /// When the store fails.
+    pub async fn read_listed(silver: &dyn BlobStore, listed: &[BlobMeta]) -> Result<Self, StoreError> {
         let mut catalog = Self::default();
         for table in listed {
             let Some(blob) = silver.get(&table.path).await? else { continue };
-            let frame = crate::features::read_parquet(&blob.body)
-                .map_err(|e| CatalogError::Table { path: table.path.clone(), message: e.to_string() })?;
-            catalog
-                .apply(&frame)
-                .map_err(|e| CatalogError::Table { path: table.path.clone(), message: e.to_string() })?;
+            let applied = crate::features::read_parquet(&blob.body)
+                .map_err(|e| e.to_string())
+                .and_then(|frame| catalog.apply(&frame).map_err(|e| e.to_string()));
+            if let Err(message) = applied {
+                tracing::warn!(
+                    table = table.path,
+                    error = message,
+                    "catalogue table unreadable: passed over"
+                );
+            }
         }
         Ok(catalog)
     }

@@ -371,7 +371,13 @@ impl AlertPolicy {
                     demand.units(path.len()) / path.len() as f64,
                     path.len()
                 ),
-                _ => format!("discontinued: nothing to order; on hand {} lasts {cover_text}", row.on_hand),
+                _ if arriving == 0 => {
+                    format!("discontinued: nothing to order; on hand {} lasts {cover_text}", row.on_hand)
+                }
+                _ => format!(
+                    "discontinued: nothing to order; on hand {} lasts {cover_text}, and {arriving} more are on order",
+                    row.on_hand
+                ),
             }
         } else {
             reason
@@ -382,6 +388,12 @@ impl AlertPolicy {
                  windows to say more)"
             ),
             None => reason,
+        };
+        // Nothing is held back or ordered up to for a line no longer sold.
+        let (safety_stock, reorder_point, order_up_to) = if discontinued {
+            (0.0, lead_time_demand, 0.0)
+        } else {
+            (safety_stock, reorder_point, order_up_to)
         };
         Alert {
             sku: row.sku.clone(),
@@ -633,6 +645,8 @@ mod tests {
         assert_eq!(AlertPolicy::default().evaluate(&row(0, 0, 7), &path).severity, Severity::StockoutRisk);
         assert_eq!((empty.severity, empty.suggested_order_qty), (Severity::Ok, 0), "{empty:?}");
         assert!(empty.discontinued);
+        assert_eq!((empty.safety_stock, empty.order_up_to), (0.0, 0.0), "nothing held back or ordered up to");
+        assert!(close(empty.reorder_point, empty.lead_time_demand), "{empty:?}");
         assert!(empty.reason.starts_with("discontinued: nothing to order"), "{}", empty.reason);
         // 170 on hand lasts 85 days: below the threshold of 90, so nothing to say.
         assert_eq!(policy.evaluate(&row(170, 0, 7), &path).severity, Severity::Ok);

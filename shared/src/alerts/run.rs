@@ -187,9 +187,6 @@ pub enum AlertRunError {
     /// The forecast documents could not be read.
     #[error(transparent)]
     Reader(#[from] crate::serving::ReaderError),
-    /// The catalogue (pack sizes, discontinued lines) could not be read.
-    #[error(transparent)]
-    Catalog(#[from] crate::catalog::CatalogError),
 }
 
 impl AlertRunError {
@@ -199,7 +196,6 @@ impl AlertRunError {
         match self {
             Self::Store(e) => e.is_transient(),
             Self::Reader(crate::serving::ReaderError::Store(e)) => e.is_transient(),
-            Self::Catalog(e) => e.is_transient(),
             _ => false,
         }
     }
@@ -539,9 +535,25 @@ fn kept_latest(current: &LatestSnapshot) -> String {
     format!("snapshot {} (counted {when}) stays the latest: this count is not later", current.snapshot_id)
 }
 
+/// A page of the open alerts ([`open_alerts`]).
+#[derive(Debug, Clone)]
+pub struct OpenAlerts {
+    /// The snapshot they were raised on.
+    pub latest: LatestSnapshot,
+    /// The page.
+    pub alerts: Vec<StoredAlert>,
+    /// How many match in all.
+    pub matching: usize,
+    /// SKUs whose alert to order was withheld: the catalogue discontinued them after the count
+    /// was judged.
+    pub withheld: Vec<String>,
+}
+
 /// The open alerts: the latest snapshot's, optionally of one severity and one SKU, most urgent
 /// first (by severity, then fewest days of cover, then the largest lead-time demand), at most
-/// `limit`, and how many match in all.
+/// `limit`, and how many match in all. An alert to order a SKU in `discontinued` (the catalogue
+/// said so after the count was judged) is withheld: nothing should be bought for it, and the next
+/// count judges it as discontinued.
 ///
 /// # Errors
 /// When the store fails.
@@ -549,9 +561,9 @@ pub async fn open_alerts(
     store: &Arc<dyn DocumentStore>,
     severity: Option<Severity>,
     sku: Option<&str>,
-    offset: usize,
-    limit: usize,
-) -> Result<Option<(LatestSnapshot, Vec<StoredAlert>, usize)>, AlertRunError> {
+    discontinued: &std::collections::BTreeSet<String>,
+    (offset, limit): (usize, usize),
+) -> Result<Option<OpenAlerts>, AlertRunError> {
     let Some(latest) = store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? else { return Ok(None) };
     let latest: LatestSnapshot = latest.parse()?;
     let mut query = Query::all();
@@ -562,7 +574,17 @@ pub async fn open_alerts(
         query = query.filter("sku", Op::Eq, sku);
     }
     let docs = store.query(&snapshot_partition(&latest.snapshot_id), &query).await?;
-    let mut alerts: Vec<StoredAlert> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
+    let (withheld, mut alerts): (Vec<StoredAlert>, Vec<StoredAlert>) = docs
+        .iter()
+        .map(Document::parse)
+        .collect::<Result<Vec<StoredAlert>, _>>()?
+        .into_iter()
+        .partition(|a| {
+            let alert = &a.alert;
+            !alert.discontinued && alert.severity != Severity::Overstock && discontinued.contains(&alert.sku)
+        });
+    let mut withheld: Vec<String> = withheld.into_iter().map(|a| a.alert.sku).collect();
+    withheld.sort();
     alerts.sort_by(|a, b| {
         a.alert
             .severity
@@ -575,7 +597,7 @@ pub async fn open_alerts(
     });
     let matching = alerts.len();
     let alerts: Vec<StoredAlert> = alerts.into_iter().skip(offset).take(limit).collect();
-    Ok(Some((latest, alerts, matching)))
+    Ok(Some(OpenAlerts { latest, alerts, matching, withheld }))
 }
 
 #[cfg(test)]
@@ -685,14 +707,23 @@ mod tests {
         }
         let latest = LatestSnapshot { snapshot_id: "s1".into(), ..LatestSnapshot::default() };
         store.upsert(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest).unwrap()).await.unwrap();
-        let (_, alerts, matching) = open_alerts(&store, None, None, 0, 10).await.unwrap().unwrap();
-        let order: Vec<&str> = alerts.iter().map(|a| a.alert.sku.as_str()).collect();
-        assert_eq!((order, matching), (vec!["FAST", "A-SLOW", "MID"], 3));
-        let (_, page, matching) = open_alerts(&store, None, None, 1, 1).await.unwrap().unwrap();
+        let none = std::collections::BTreeSet::new();
+        let open = open_alerts(&store, None, None, &none, (0, 10)).await.unwrap().unwrap();
+        let order: Vec<&str> = open.alerts.iter().map(|a| a.alert.sku.as_str()).collect();
+        assert_eq!((order, open.matching), (vec!["FAST", "A-SLOW", "MID"], 3));
+        let page = open_alerts(&store, None, None, &none, (1, 1)).await.unwrap().unwrap();
         assert_eq!(
-            (page[0].alert.sku.as_str(), page.len(), matching),
+            (page.alerts[0].alert.sku.as_str(), page.alerts.len(), page.matching),
             ("A-SLOW", 1, 3),
             "the second page of one"
+        );
+        // Discontinued since the count: its alert to order is withheld, and said.
+        let gone = std::collections::BTreeSet::from(["FAST".to_owned()]);
+        let open = open_alerts(&store, None, None, &gone, (0, 10)).await.unwrap().unwrap();
+        let order: Vec<&str> = open.alerts.iter().map(|a| a.alert.sku.as_str()).collect();
+        assert_eq!(
+            (order, open.matching, open.withheld),
+            (vec!["A-SLOW", "MID"], 2, vec!["FAST".to_owned()])
         );
     }
 

@@ -513,6 +513,12 @@ impl Ingestor {
             if read_again {
                 tracing::info!(upload = path, sha256 = %landing.sha256, withdrawn = report.withdrawn_at.is_some(), "read again");
             } else {
+                if kind == UploadKind::Catalog
+                    && report.withdrawn_at.is_none()
+                    && let Some(table) = &report.outputs.silver
+                {
+                    self.restamp(table, landing.uploaded_at).await?;
+                }
                 report.duplicate_upload = true;
                 report.file = path.to_owned();
                 report.features_refreshed = false;
@@ -527,6 +533,29 @@ impl Ingestor {
                 .map_err(|e| IngestError::Table(format!("parse task failed: {e}")))??;
         let report = self.write_outputs(path, kind, &landing, parsed, mapping_id, options).await?;
         Ok(IngestOutcome::Reported(Box::new(report)))
+    }
+
+    /// Dates the silver `table` as uploaded at `uploaded_at` when that is later than it says: a
+    /// catalogue sent again (a nightly full export back to an earlier day's bytes) is the newest
+    /// word on its products, and later uploads override earlier ones SKU by SKU
+    /// ([`crate::catalog`]). Nothing is counted twice: the table is the same.
+    async fn restamp(
+        &self,
+        table: &str,
+        uploaded_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), IngestError> {
+        let Some(blob) = self.silver.get(table).await? else { return Ok(()) };
+        if bronze::upload_time(&blob.meta) >= uploaded_at {
+            return Ok(());
+        }
+        let mut options = PutOptions::default().with_metadata(
+            bronze::UPLOADED_AT_METADATA,
+            uploaded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
+        options.content_type = blob.meta.content_type.clone();
+        self.silver.put(table, blob.body, options).await?;
+        tracing::info!(table, %uploaded_at, "catalogue sent again: it is the newest word on its products");
+        Ok(())
     }
 
     /// The mapping the upload at `path` is read under: its own

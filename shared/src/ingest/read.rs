@@ -541,7 +541,9 @@ pub fn read_parquet(
                 dtype.is_primitive_numeric() || dtype.is_decimal() || text_like
             }
             ColumnType::Timestamp => matches!(dtype, DataType::Datetime(..) | DataType::Date) || text_like,
-            ColumnType::Flag => matches!(dtype, DataType::Boolean) || dtype.is_integer() || text_like,
+            ColumnType::Flag => {
+                matches!(dtype, DataType::Boolean) || dtype.is_primitive_numeric() || text_like
+            }
             ColumnType::Text | ColumnType::CustomerKey => {
                 text_like
                     || dtype.is_primitive_numeric()

@@ -313,7 +313,7 @@ impl<'a> Validator<'a> {
             ColumnType::Flag => parse_flag(text).map(|b| Cell::Flag(Some(b))).ok_or_else(|| {
                 (
                     "invalid_flag",
-                    format!("{} {text:?} is not a yes or no (true/false, yes/no, y/n, 1/0)", spec.name),
+                    format!("{} {text:?} is not a yes or no (true/false, t/f, yes/no, y/n, 1/0)", spec.name),
                 )
             }),
             ColumnType::Timestamp => {
@@ -455,13 +455,14 @@ fn in_bounds(spec: &ColumnSpec, text: &str, value: f64) -> Result<(), (&'static 
     }
 }
 
-/// A yes or no: `true`/`false`, `yes`/`no`, `y`/`n`, `1`/`0`, in any case (`1.0` and `0.0`, as a
-/// spreadsheet writes a flag column with a gap, too).
+/// A yes or no: `true`/`false`, `t`/`f` (as PostgreSQL writes them), `yes`/`no`, `y`/`n`,
+/// `1`/`0`, in any case; `1.0` and `0.0` too (`1,0` under a decimal comma), as pandas writes a
+/// flag column with a gap.
 #[must_use]
 pub fn parse_flag(text: &str) -> Option<bool> {
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "y" | "1" | "1.0" => Some(true),
-        "false" | "no" | "n" | "0" | "0.0" => Some(false),
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" | "1.0" | "1,0" => Some(true),
+        "false" | "f" | "no" | "n" | "0" | "0.0" | "0,0" => Some(false),
         _ => None,
     }
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::catalog::{Catalog, CatalogError, tables};
-use crate::store::BlobStore;
+use crate::catalog::{Catalog, tables};
+use crate::store::{BlobStore, StoreError};
 
 /// One listing of the catalogue tables: each table's path and version.
 type Listing = Vec<(String, String)>;
@@ -42,28 +42,45 @@ impl CatalogView {
         Self { silver, ttl, cached: Mutex::new(None) }
     }
 
-    /// The lines the catalogue says are discontinued (empty before any catalogue upload).
-    ///
-    /// # Errors
-    /// When the store fails or a catalogue table is unreadable.
-    pub async fn discontinued(&self) -> Result<Arc<BTreeSet<String>>, CatalogError> {
-        let previous = {
-            let cached = self.cached.lock().map_err(|_| poisoned())?;
-            match cached.as_ref() {
-                Some(c) if c.checked.elapsed() < self.ttl => return Ok(c.discontinued.clone()),
+    /// The lines the catalogue says are discontinued (empty before any catalogue upload). When
+    /// the store fails, the set last read answers (none before the first read), with a warning:
+    /// a storage hiccup must not turn every recommendation into an error.
+    pub async fn discontinued(&self) -> Arc<BTreeSet<String>> {
+        let previous = match self.cached.lock() {
+            Ok(cached) => match cached.as_ref() {
+                Some(c) if c.checked.elapsed() < self.ttl => return c.discontinued.clone(),
                 Some(c) => Some((c.listing.clone(), c.discontinued.clone())),
                 None => None,
-            }
+            },
+            Err(_) => None,
         };
+        match self.read(previous.clone()).await {
+            Ok((listing, discontinued)) => {
+                if let Ok(mut cached) = self.cached.lock() {
+                    *cached =
+                        Some(Cached { listing, discontinued: discontinued.clone(), checked: Instant::now() });
+                }
+                discontinued
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the catalogue: the discontinued lines last read stand");
+                previous.map(|(_, set)| set).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Lists the tables, and reads them when the listing is not `previous`'s.
+    async fn read(
+        &self,
+        previous: Option<(Listing, Arc<BTreeSet<String>>)>,
+    ) -> Result<(Listing, Arc<BTreeSet<String>>), StoreError> {
         let listed = tables(&*self.silver).await?;
         let listing: Listing = listed.iter().map(|t| (t.path.clone(), t.etag.0.clone())).collect();
         let discontinued = match previous {
             Some((before, set)) if before == listing => set,
             _ => Arc::new(Catalog::read_listed(&*self.silver, &listed).await?.discontinued),
         };
-        let mut cached = self.cached.lock().map_err(|_| poisoned())?;
-        *cached = Some(Cached { listing, discontinued: discontinued.clone(), checked: Instant::now() });
-        Ok(discontinued)
+        Ok((listing, discontinued))
     }
 
     /// Forgets the cached set: the next call reads the tables again (after a catalogue upload
@@ -72,13 +89,6 @@ impl CatalogView {
         if let Ok(mut cached) = self.cached.lock() {
             *cached = None;
         }
-    }
-}
-
-fn poisoned() -> CatalogError {
-    CatalogError::Table {
-        path: crate::catalog::CATALOG_PREFIX.into(),
-        message: "the cache's lock was poisoned".into(),
     }
 }
 
@@ -100,15 +110,15 @@ mod tests {
         let silver: Arc<dyn BlobStore> =
             Arc::new(FolderBlobService::new(dir.path()).unwrap().open("silver").unwrap());
         let view = CatalogView::new(silver.clone(), Duration::ZERO);
-        assert!(view.discontinued().await.unwrap().is_empty(), "no catalogue: nothing discontinued");
+        assert!(view.discontinued().await.is_empty(), "no catalogue: nothing discontinued");
         put(&*silver, "catalog/a.parquet", "85123A", true).await;
-        assert_eq!(*view.discontinued().await.unwrap(), ["85123A".to_owned()].into());
+        assert_eq!(*view.discontinued().await, ["85123A".to_owned()].into());
         put(&*silver, "catalog/b.parquet", "85123A", false).await;
-        assert!(view.discontinued().await.unwrap().is_empty(), "listed again as on sale");
+        assert!(view.discontinued().await.is_empty(), "listed again as on sale");
 
         let slow = CatalogView::new(silver.clone(), Duration::from_secs(3600));
-        assert!(slow.discontinued().await.unwrap().is_empty());
+        assert!(slow.discontinued().await.is_empty());
         put(&*silver, "catalog/c.parquet", "22423", true).await;
-        assert!(slow.discontinued().await.unwrap().is_empty(), "within the ttl the cached set answers");
+        assert!(slow.discontinued().await.is_empty(), "within the ttl the cached set answers");
     }
 }

@@ -75,12 +75,15 @@ pub struct RefusedCount {
 }
 
 impl RefusedCount {
-    /// Whether it was refused after `latest` was judged (or there is no latest): the open
-    /// alerts are then those of an older count than the shop last sent. Both times are this
-    /// clock's: a sender's time is what a refused count may have had wrong.
+    /// Whether it was refused after `latest` was judged and sent after it (when both are known),
+    /// or there is no latest: the open alerts are then those of an older count than the shop
+    /// last sent. A late delivery of an earlier count, refused after a newer one was judged, is
+    /// not.
     #[must_use]
     pub fn is_newer_than(&self, latest: Option<&LatestSnapshot>) -> bool {
-        latest.and_then(|l| l.evaluated_at).is_none_or(|t| self.refused_at > t)
+        latest.is_none_or(|l| {
+            l.evaluated_at.is_none_or(|t| self.refused_at > t) && l.sent_at.is_none_or(|t| self.sent_at > t)
+        })
     }
 
     /// One sentence for the alerts' `warning`.

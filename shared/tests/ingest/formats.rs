@@ -7,6 +7,7 @@ use flate2::write::GzEncoder;
 use polars::prelude::*;
 use shopsense::ingest::encoding::EncodingSource;
 use shopsense::ingest::{IngestOptions, Mapping, Verdict};
+use shopsense::store::BlobService;
 
 use crate::support::{content, fixture, ingestor, sample, silver, upload};
 
@@ -317,6 +318,18 @@ async fn catalog_and_inventory_uploads_have_their_own_canonical_columns() {
         table.column("discontinued").unwrap().bool().unwrap().iter().collect::<Vec<_>>(),
         [Some(true), Some(false), None]
     );
+    // pandas writes a 0/1 column with a gap as floats.
+    let mut floats =
+        df!("StockCode" => ["1", "2", "3"], "Discontinued" => [Some(1.0), Some(0.0), None]).unwrap();
+    let mut parquet = Vec::new();
+    ParquetWriter::new(&mut parquet).finish(&mut floats).unwrap();
+    let report = upload(&ingestor, "catalog/floats.parquet", parquet, &options()).await;
+    assert_eq!(report.rows_accepted, 3, "{:?}", report.error);
+    let table = silver(&blobs, &report).await;
+    assert_eq!(
+        table.column("discontinued").unwrap().bool().unwrap().iter().collect::<Vec<_>>(),
+        [Some(true), Some(false), None]
+    );
 
     // A code listed twice is said, not settled silently.
     let twice = b"sku,pack_size\n85123A,6\n71053,12\n85123A,12\n";
@@ -337,6 +350,23 @@ async fn catalog_and_inventory_uploads_have_their_own_canonical_columns() {
     let found: Vec<(u64, Option<&str>, &str)> =
         report.quarantine_sample.iter().map(|q| (q.line, q.column.as_deref(), q.reason.as_str())).collect();
     assert_eq!(found, [(3, Some("on_hand"), "out_of_range"), (4, Some("on_hand"), "invalid_integer")]);
+}
+
+#[tokio::test]
+async fn a_catalogue_sent_again_is_the_newest_word_on_its_products() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let silver = blobs.container("silver").await.unwrap();
+    let discontinued = || async { shopsense::catalog::Catalog::read(&*silver).await.unwrap().discontinued };
+    let yes = b"sku,discontinued\n22510,yes\n".to_vec();
+    upload(&ingestor, "catalog/monday.csv", yes.clone(), &options()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    upload(&ingestor, "catalog/tuesday.csv", b"sku,discontinued\n22510,no\n".to_vec(), &options()).await;
+    assert!(discontinued().await.is_empty(), "Tuesday put it back on sale");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // Wednesday's full export is Monday's bytes again: counted once, and the newest word.
+    let report = upload(&ingestor, "catalog/wednesday.csv", yes, &options()).await;
+    assert!(report.duplicate_upload);
+    assert_eq!(discontinued().await, ["22510".to_owned()].into());
 }
 
 #[tokio::test]
