@@ -40,7 +40,33 @@ pub struct DemoIds {
 /// When ingest or training fails.
 pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
     let silver = state.stores.blobs.container(SILVER_CONTAINER).await?;
-    if !silver.exists(&snapshot::resolve(&*silver, INTERACTIONS_PATH).await?).await? {
+    // A home whose uploads folder already holds the shop's files is theirs: the sample is not
+    // mixed in, and before anything was ingested their sales and catalogue are read now, so the
+    // models train on them (inventory counts are left to the watcher, which judges them).
+    let shop_files: Vec<_> = state
+        .ingestor
+        .uploads()
+        .list("")
+        .await?
+        .into_iter()
+        .filter(|u| shopsense::ingest::not_data(&u.path).is_none() && u.path != SAMPLE_UPLOAD)
+        .collect();
+    let ingested = silver.exists(&snapshot::resolve(&*silver, INTERACTIONS_PATH).await?).await?;
+    if !shop_files.is_empty() && !ingested {
+        eprintln!(
+            "shopsense local: the uploads folder holds the shop's own files: ingesting their sales and catalogue"
+        );
+        let receipts = state.stores.blobs.container(crate::local::RECEIPTS_CONTAINER).await?;
+        for upload in shop_files.iter().filter(|u| !u.path.starts_with("inventory/")) {
+            if let IngestOutcome::Reported(report) =
+                state.ingestor.ingest(&upload.path, &state.ingest_options).await?
+            {
+                eprint!("{}", report.summary());
+            }
+            // Handled: the watcher does not send it to ingest again.
+            crate::local::keep_receipt(&*receipts, &upload.path, &upload.etag).await;
+        }
+    } else if shop_files.is_empty() && !ingested {
         eprintln!("shopsense local: empty home: ingesting the shipped Online Retail sample");
         state
             .ingestor

@@ -335,3 +335,26 @@ async fn a_first_week_of_the_shops_own_sales_starts_the_demo_with_the_kinds_it_c
         "nothing half-trained"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_in_the_uploads_folder_before_the_first_start_are_trained_on_without_the_sample() {
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().display().to_string();
+    let state = shopsense_functions::state::AppState::open(settings(&[("SHOPSENSE_HOME", &home_path)]))
+        .await
+        .unwrap();
+    let export =
+        std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    let path = "transactions/shop.csv";
+    state.ingestor.uploads().put(path, Bytes::from(export), PutOptions::default()).await.unwrap();
+
+    shopsense_functions::demo::prepare(&state).await.unwrap();
+    let reports = state.ingestor.reports(shopsense::ingest::UploadKind::Transactions).await.unwrap();
+    let files: Vec<&str> = reports.iter().map(|r| r.file.as_str()).collect();
+    assert_eq!(files, [path], "the shop's file, and not the sample");
+    let recommend = state.trainer.registry().live(shopsense::registry::ModelKind::Recommend).await.unwrap();
+    assert!(recommend.is_some(), "trained on the shop's file");
+    let receipts =
+        state.stores.blobs.container(shopsense_functions::local::RECEIPTS_CONTAINER).await.unwrap();
+    assert!(receipts.get(path).await.unwrap().is_some(), "the watcher does not send it again");
+}
