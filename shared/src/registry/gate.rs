@@ -3,7 +3,7 @@
 //!
 //! | kind | against the versions live lately | sanity floor |
 //! |---|---|---|
-//! | recommend | `ndcg / popularity_ndcg` >= `recommend_ndcg_vs_live` x theirs (default 0.90) | `ndcg` > `popularity_ndcg` (popularity on the same split) |
+//! | recommend | `ndcg / popularity_ndcg` >= `recommend_ndcg_vs_live` x theirs (default 0.90) | `ndcg` > `popularity_ndcg` (popularity on the same split; `>=` on fewer than [`MIN_JUDGED_USERS`] held-out users) |
 //! | forecast | `wape_total / naive_wape_total` <= `forecast_wape_vs_live` x theirs (default 1.10) | `wape_total` < `naive_wape_total` (seasonal naive on the same holdout) |
 //! | segments | `silhouette` >= `segments_silhouette_vs_live` x theirs (default 0: not compared) | `silhouette` >= `segments_min_silhouette` (default 0.25) |
 //!
@@ -69,6 +69,10 @@ impl Default for Gates {
 /// The live version and the versions live before it whose median a candidate is judged against,
 /// at most.
 pub const GATE_HISTORY: usize = 5;
+
+/// Held-out users below which a recommender's tie with popularity passes its floor (see
+/// [`Gates::judge`]).
+pub const MIN_JUDGED_USERS: usize = 20;
 
 /// The settings holding the thresholds, in [`Gates`] field order.
 pub const GATE_SETTINGS: [&str; 4] = [
@@ -211,6 +215,21 @@ impl Gates {
             ModelKind::Segments => {}
         }
         let floor = match kind {
+            // On too few held-out users a tie says nothing: a shop's first week holds one or two,
+            // and both lists score 0 on them. Judged no worse, a first version goes live (against a
+            // live one, the check above still holds it to the live one's level).
+            ModelKind::Recommend if value("users") < MIN_JUDGED_USERS as f64 => {
+                let bound = value("popularity_ndcg");
+                let v = value("ndcg");
+                GateCheck {
+                    check: format!(
+                        "ndcg >= popularity's ndcg (fewer than {MIN_JUDGED_USERS} held-out users)"
+                    ),
+                    value: v,
+                    bound,
+                    passed: v >= bound,
+                }
+            }
             ModelKind::Recommend => {
                 let bound = value("popularity_ndcg");
                 let v = value("ndcg");
@@ -264,6 +283,20 @@ mod tests {
         assert!(gates.judge(ModelKind::Recommend, &harder, &[("v1", &live)]).passed);
         let no_better_than_popular = json!({ "ndcg": 0.05, "popularity_ndcg": 0.05 });
         assert!(!gates.judge(ModelKind::Recommend, &no_better_than_popular, &[]).passed);
+    }
+
+    #[test]
+    fn on_too_few_held_out_users_a_tie_with_popularity_passes_the_floor_but_not_a_live_version() {
+        let gates = Gates::default();
+        let first_week = json!({ "ndcg": 0.0, "popularity_ndcg": 0.0, "users": 1 });
+        let report = gates.judge(ModelKind::Recommend, &first_week, &[]);
+        assert!(report.passed, "{report:?}");
+        let worse = json!({ "ndcg": 0.0, "popularity_ndcg": 0.5, "users": 1 });
+        assert!(!gates.judge(ModelKind::Recommend, &worse, &[]).passed, "worse is still worse");
+        let enough = json!({ "ndcg": 0.05, "popularity_ndcg": 0.05, "users": 20 });
+        assert!(!gates.judge(ModelKind::Recommend, &enough, &[]).passed, "20 users must beat popularity");
+        let live = json!({ "ndcg": 0.10, "popularity_ndcg": 0.05, "users": 4000 });
+        assert!(!gates.judge(ModelKind::Recommend, &first_week, &[("v1", &live)]).passed, "{first_week}");
     }
 
     #[test]
