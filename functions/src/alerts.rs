@@ -164,7 +164,7 @@ fn run_error(e: AlertRunError) -> ApiError {
         AlertRunError::Store(store) => ApiError::Store(store),
         AlertRunError::NoForecast => ApiError::NoModel {
             kind: shopsense::registry::ModelKind::Forecast,
-            advice: crate::error::no_model_advice(&[]),
+            advice: crate::error::no_model_advice(&[], None),
         },
         other => ApiError::Internal { message: other.to_string() },
     }

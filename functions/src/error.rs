@@ -7,14 +7,20 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use shopsense::registry::{VersionRecord, VersionStatus};
+use shopsense::registry::{TrainingFailure, VersionRecord, VersionStatus};
 use shopsense::store::StoreError;
 
 /// What to do when no version of a kind is live, given its versions newest first: train one,
 /// or, when the newest was rejected by its gate, what the gate said and how to serve it anyway.
 #[must_use]
-pub fn no_model_advice(versions: &[VersionRecord]) -> String {
+pub fn no_model_advice(versions: &[VersionRecord], failure: Option<&TrainingFailure>) -> String {
     match versions.first() {
+        // Never trained: what stopped the last try says what to do (more history, say).
+        None if let Some(failure) = failure => format!(
+            "its last training, at {}, failed: {}; the nightly retrain tries again (`shopsense train` now)",
+            failure.failed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            failure.error
+        ),
         // Interrupted or failed to publish: not a verdict on the model (the reason says what to do).
         Some(newest)
             if newest.status == VersionStatus::Rejected && newest.gate.as_ref().is_none_or(|g| g.passed) =>

@@ -164,8 +164,13 @@ impl AppState {
     /// The 503 for a request that needs a `kind` model when none is live, with advice from the
     /// registry (train one, or promote the one its gate rejected).
     pub async fn no_model(&self, kind: ModelKind) -> crate::error::ApiError {
-        let versions = self.trainer.registry().list(kind).await.unwrap_or_default();
-        crate::error::ApiError::NoModel { kind, advice: crate::error::no_model_advice(&versions) }
+        let registry = self.trainer.registry();
+        let versions = registry.list(kind).await.unwrap_or_default();
+        let failure = registry.last_failure(kind).await.ok().flatten();
+        crate::error::ApiError::NoModel {
+            kind,
+            advice: crate::error::no_model_advice(&versions, failure.as_ref()),
+        }
     }
 
     /// What every recommendation leaves out: the latest snapshot's out-of-stock SKUs and the

@@ -334,6 +334,9 @@ async fn a_first_week_of_the_shops_own_sales_starts_the_demo_with_the_kinds_it_c
         registry.list(shopsense::registry::ModelKind::Forecast).await.unwrap().is_empty(),
         "nothing half-trained"
     );
+    // The forecast's 503 says what stopped it, not merely to train.
+    let advice = state.no_model(shopsense::registry::ModelKind::Forecast).await.to_string();
+    assert!(advice.contains("failed: not enough history"), "{advice}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

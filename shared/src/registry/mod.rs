@@ -40,7 +40,7 @@ pub use records::{
     DataFile, FlipBy, LivePointer, Manifest, ModelKind, Pin, VersionRecord, VersionStatus, code_version,
     new_version,
 };
-pub use store::{Registry, RegistryError};
+pub use store::{Registry, RegistryError, TrainingFailure};
 
 /// Blob container of model versions.
 pub const MODELS_CONTAINER: &str = "models";

@@ -11,6 +11,19 @@ use crate::store::{BlobStore, Document, DocumentStore, ETag, Op, PutOptions, Que
 
 /// Id of the live pointer document in a kind's partition.
 const LIVE_ID: &str = "live";
+/// Id of a kind's last failed training, beside its records (it has no `status`, so
+/// [`Registry::list`] passes it over).
+const LAST_FAILURE_ID: &str = "last_failure";
+
+/// The last training of a kind that failed before it made a version (too little history, no
+/// features), for the advice a request for that kind gets while nothing is live.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainingFailure {
+    /// When.
+    pub failed_at: chrono::DateTime<Utc>,
+    /// Why.
+    pub error: String,
+}
 /// The blob of a version listing the serving documents it wrote.
 const SERVING_KEYS_FILE: &str = "serving_keys.bin";
 /// The manifest blob; written last.
@@ -201,10 +214,28 @@ impl Registry {
         kind: ModelKind,
         version: &str,
     ) -> Result<Option<VersionRecord>, RegistryError> {
-        if version == LIVE_ID {
+        if version == LIVE_ID || version == LAST_FAILURE_ID {
             return Ok(None);
         }
         Ok(self.records.get(kind.as_str(), version).await?.map(|d| d.parse()).transpose()?)
+    }
+
+    /// Keeps `error` as the kind's last failed training.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn record_failure(&self, kind: ModelKind, error: &str) -> Result<(), RegistryError> {
+        let failure = TrainingFailure { failed_at: Utc::now(), error: error.to_owned() };
+        self.records.upsert(&Document::new(kind.as_str(), LAST_FAILURE_ID, &failure)?).await?;
+        Ok(())
+    }
+
+    /// The kind's last failed training, if one was kept.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn last_failure(&self, kind: ModelKind) -> Result<Option<TrainingFailure>, RegistryError> {
+        Ok(self.records.get(kind.as_str(), LAST_FAILURE_ID).await?.map(|d| d.parse()).transpose()?)
     }
 
     /// Every version record of a kind, newest first.

@@ -377,6 +377,9 @@ impl Trainer {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(e) => {
                     tracing::error!(%kind, error = %e, "training failed; the live version stays live");
+                    if let Err(kept) = self.registry.record_failure(kind, &e.to_string()).await {
+                        tracing::warn!(%kind, error = %kept, "cannot keep the failure for the API's advice");
+                    }
                     failed.push(KindFailure { kind, error: e.to_string(), transient: e.is_transient() });
                 }
             }
