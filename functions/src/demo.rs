@@ -57,15 +57,23 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
             "shopsense local: the uploads folder holds the shop's own files: ingesting their sales and catalogue"
         );
         let receipts = state.stores.blobs.container(crate::local::RECEIPTS_CONTAINER).await?;
+        // The features once at the end, not once a file.
+        let one_by_one =
+            shopsense::ingest::IngestOptions { refresh_features: false, ..(*state.ingest_options).clone() };
         for upload in shop_files.iter().filter(|u| !u.path.starts_with("inventory/")) {
-            if let IngestOutcome::Reported(report) =
-                state.ingestor.ingest(&upload.path, &state.ingest_options).await?
-            {
-                eprint!("{}", report.summary());
+            match state.ingestor.ingest(&upload.path, &one_by_one).await {
+                Ok(IngestOutcome::Reported(report)) => eprint!("{}", report.summary()),
+                Ok(IngestOutcome::Skipped { reason }) => eprintln!("shopsense local: {reason}"),
+                // The file stays where it is; the watcher tries it again.
+                Err(e) => {
+                    eprintln!("shopsense local: {} not ingested: {e}", upload.path);
+                    continue;
+                }
             }
             // Handled: the watcher does not send it to ingest again.
             crate::local::keep_receipt(&*receipts, &upload.path, &upload.etag).await;
         }
+        state.ingestor.refresh_features().await?;
     } else if shop_files.is_empty() && !ingested {
         eprintln!("shopsense local: empty home: ingesting the shipped Online Retail sample");
         state

@@ -43,15 +43,20 @@ impl Catalog {
         let mut catalog = Self::default();
         for table in listed {
             let Some(blob) = silver.get(&table.path).await? else { continue };
+            // Applied whole or not at all.
+            let mut next = catalog.clone();
             let applied = crate::features::read_parquet(&blob.body)
                 .map_err(|e| e.to_string())
-                .and_then(|frame| catalog.apply(&frame).map_err(|e| e.to_string()));
-            if let Err(message) = applied {
-                tracing::warn!(
-                    table = table.path,
-                    error = message,
-                    "catalogue table unreadable: passed over"
-                );
+                .and_then(|frame| next.apply(&frame).map_err(|e| e.to_string()));
+            match applied {
+                Ok(()) => catalog = next,
+                Err(message) => {
+                    tracing::warn!(
+                        table = table.path,
+                        error = message,
+                        "catalogue table unreadable: passed over"
+                    );
+                }
             }
         }
         Ok(catalog)

@@ -11,14 +11,13 @@
 //! kinds and `is_product` come from ingest, as [`crate::tables`] describes.
 //!
 //! - **Overlapping batches** (given oldest first). A line is dropped when a newer batch of the
-//!   same upload path holds its invoice (a corrected file sent again under its name replaces
-//!   the invoice whole, on whatever day: lines it dropped disappear), or when a newer batch of
-//!   another path holds its invoice and SKU on its day (an overlapping export repeats lines, which
-//!   count once; the parts of an invoice split over two files add up). An invoice number on
-//!   another day in another file is another order (two channels numbering alike, or numbering
-//!   that restarts each year): it replaces nothing, and its lines there read as invoice
-//!   `<invoice>@<day>` (baskets, distinct-invoice counts). Batches without an `upload` column
-//!   share one path.
+//!   same upload path holds its invoice on its day (a corrected file sent again under its name
+//!   replaces the invoice whole: lines it dropped disappear), or when a newer batch of any path
+//!   holds its invoice and SKU on its day (an overlapping export repeats lines, which count once;
+//!   the parts of an invoice split over two files add up). An invoice number on another day is
+//!   another order (two channels numbering alike, a till's numbers restarting each day or year):
+//!   it replaces nothing, and its lines there read as invoice `<invoice>@<day>` (baskets,
+//!   distinct-invoice counts). Batches without an `upload` column share one path.
 //!   An invoice a corrected file no longer holds stays, until the file is withdrawn
 //!   ([`crate::ingest::withdraw`]): a withdrawn batch is no longer among the batches.
 //!   Exact duplicate lines *within* one batch are kept (the contract's documented choice).

@@ -1,6 +1,6 @@
 //! The silver transaction batches as one frame of lines: each batch checked against the
-//! contract, overlapping invoices resolved (a newer batch replaces an invoice whole when it is
-//! the same upload path, else the lines of the SKUs it holds that day), an invoice
+//! contract, overlapping invoices resolved (a newer batch replaces an invoice's lines of a day
+//! whole when it is the same upload path, else the lines of the SKUs it holds that day), an invoice
 //! number seen on several days split into one order a day, a `date` column added, and the line
 //! predicates the feature tables share.
 
@@ -99,9 +99,10 @@ pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> 
     let mut lines =
         concat(frames, UnionArgs::default())?.with_column(col("invoice_time").dt().date().alias(DATE));
     if batches.len() > 1 {
-        // The same name sent again is a correction: it replaces the invoice whole, on any day (a
-        // file whose dates were read month first and fixed moves its invoices).
-        let newest_of_upload = col(BATCH_POSITION).max().over([col("invoice"), col(UPLOAD_COLUMN)])?;
+        // Within a day: a file sent under one name every day whose numbers restart (a till's
+        // receipts) must not erase the days before.
+        let newest_of_upload =
+            col(BATCH_POSITION).max().over([col("invoice"), col(DATE), col(UPLOAD_COLUMN)])?;
         let newest_of_sku = col(BATCH_POSITION).max().over([col("invoice"), col(DATE), col("stock_code")])?;
         lines =
             lines.filter(col(BATCH_POSITION).eq(newest_of_upload).and(col(BATCH_POSITION).eq(newest_of_sku)));
@@ -297,16 +298,21 @@ mod tests {
                 ("536520@2011-06-01".into(), "21794".into(), 4),
             ]
         );
-        // The web file corrected under its name, its order moved to the 4th (dates read month
-        // first, fixed): the order moves, it is not counted twice.
-        let fixed = from_upload(
-            batch("web2", &[("536520", "21794", 2, "2011-04-01 10:00", 1.0, Some("14729"), "UK")]),
+        // The web file under the same name the next day, its till's numbers restarted: the
+        // day before stays.
+        let next_day = from_upload(
+            batch("web2", &[("536520", "22423", 3, "2011-01-04 10:00", 12.75, Some("12680"), "UK")]),
             "transactions/web.csv",
         );
-        let lines = combine(&[web, market, again, fixed]).unwrap();
+        let lines = combine(&[web, market, again, next_day]).unwrap();
         assert_eq!(
             invoice_lines(&lines),
-            vec![("536520".into(), "21794".into(), 2), ("536520@2011-06-01".into(), "21794".into(), 4)]
+            vec![
+                ("536520".into(), "21794".into(), 2),
+                ("536520".into(), "22423".into(), 1),
+                ("536520@2011-01-04".into(), "22423".into(), 3),
+                ("536520@2011-06-01".into(), "21794".into(), 4),
+            ]
         );
     }
 

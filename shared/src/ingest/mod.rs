@@ -545,7 +545,9 @@ impl Ingestor {
         uploaded_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), IngestError> {
         let Some(blob) = self.silver.get(table).await? else { return Ok(()) };
-        if bronze::upload_time(&blob.meta) >= uploaded_at {
+        // At the stamp's own precision, milliseconds: a redelivery of the upload that wrote it
+        // rewrites nothing.
+        if bronze::upload_time(&blob.meta).timestamp_millis() >= uploaded_at.timestamp_millis() {
             return Ok(());
         }
         let mut options = PutOptions::default().with_metadata(

@@ -589,10 +589,12 @@ impl ValidationSlice {
     }
 }
 
-/// The mean of each metric over validation slices (users summed).
-/// Fewest validation users (over all slices) the weight search needs to choose a blend.
-pub const MIN_SEARCH_USERS: usize = 20;
+/// Fewest users a blend is judged on, below which one blend cannot be told from another: the
+/// weight search keeps its starting blend, and the gate lets a first version tie with popularity
+/// ([`crate::registry::Gates::judge`]).
+pub const MIN_EVIDENCE_USERS: usize = 20;
 
+/// The mean of each metric over validation slices (users summed).
 fn mean_metrics(each: &[Metrics]) -> Metrics {
     let n = each.len().max(1) as f64;
     let mean = |f: fn(&Metrics) -> f64| each.iter().map(f).sum::<f64>() / n;
@@ -732,7 +734,7 @@ impl HybridParams {
         // Too few validation users to tell one blend from another (a shop's first week): every
         // blend scores nDCG 0 on one user, and the coverage penalty alone chose anti-popular
         // lists. The neighbourhood signals' starting blend stands.
-        let rounds = if best.users < MIN_SEARCH_USERS { 0 } else { 4 };
+        let rounds = if best.users < MIN_EVIDENCE_USERS { 0 } else { 4 };
         for _round in 0..rounds {
             let mut improved = false;
             for c in 0..available.len() {
@@ -1477,7 +1479,7 @@ mod tests {
             HybridParams { als: AlsParams::default().factors(4).iterations(5), ..HybridParams::default() };
         let model = params.fit(&data, None).unwrap();
         let validation = model.validation.as_ref().expect("the weights were searched");
-        assert!(validation.metrics.users < MIN_SEARCH_USERS, "{validation:?}");
+        assert!(validation.metrics.users < MIN_EVIDENCE_USERS, "{validation:?}");
         assert_eq!(validation.trials, 1, "no blend but the first was tried");
         assert!(
             model.weights.iter().all(|&(s, w)| w >= 0.0

@@ -3,7 +3,7 @@
 //!
 //! | kind | against the versions live lately | sanity floor |
 //! |---|---|---|
-//! | recommend | `ndcg / popularity_ndcg` >= `recommend_ndcg_vs_live` x theirs (default 0.90) | `ndcg` > `popularity_ndcg` (popularity on the same split; `>=` on fewer than [`MIN_JUDGED_USERS`] held-out users) |
+//! | recommend | `ndcg / popularity_ndcg` >= `recommend_ndcg_vs_live` x theirs (default 0.90) | `ndcg` > `popularity_ndcg` (popularity on the same split; `>=` on fewer than [`crate::recommend::hybrid::MIN_EVIDENCE_USERS`] held-out users) |
 //! | forecast | `wape_total / naive_wape_total` <= `forecast_wape_vs_live` x theirs (default 1.10) | `wape_total` < `naive_wape_total` (seasonal naive on the same holdout) |
 //! | segments | `silhouette` >= `segments_silhouette_vs_live` x theirs (default 0: not compared) | `silhouette` >= `segments_min_silhouette` (default 0.25) |
 //!
@@ -37,6 +37,7 @@ use serde_json::Value;
 
 use super::ModelKind;
 use crate::forecast::metrics::median;
+use crate::recommend::hybrid::MIN_EVIDENCE_USERS;
 use crate::settings::{Settings, SettingsError};
 
 /// Gate thresholds (settings `SHOPSENSE_GATE_*`).
@@ -69,10 +70,6 @@ impl Default for Gates {
 /// The live version and the versions live before it whose median a candidate is judged against,
 /// at most.
 pub const GATE_HISTORY: usize = 5;
-
-/// Held-out users below which a recommender's tie with popularity passes its floor (see
-/// [`Gates::judge`]).
-pub const MIN_JUDGED_USERS: usize = 20;
 
 /// The settings holding the thresholds, in [`Gates`] field order.
 pub const GATE_SETTINGS: [&str; 4] = [
@@ -218,22 +215,23 @@ impl Gates {
             // On too few held-out users a tie says nothing: a shop's first week holds one or two,
             // and both lists score 0 on them. Judged no worse, a first version goes live (against a
             // live one, the check above still holds it to the live one's level).
-            ModelKind::Recommend if value("users") < MIN_JUDGED_USERS as f64 => {
-                let bound = value("popularity_ndcg");
-                let v = value("ndcg");
-                GateCheck {
-                    check: format!(
-                        "ndcg >= popularity's ndcg (fewer than {MIN_JUDGED_USERS} held-out users)"
-                    ),
-                    value: v,
-                    bound,
-                    passed: v >= bound,
-                }
-            }
+            // On too few held-out users a tie says nothing: a shop's first week holds one or two,
+            // and both lists score 0 on them. With nothing live, judged no worse, it goes live.
             ModelKind::Recommend => {
-                let bound = value("popularity_ndcg");
-                let v = value("ndcg");
-                GateCheck { check: "ndcg > popularity's ndcg".into(), value: v, bound, passed: v > bound }
+                let (bound, v) = (value("popularity_ndcg"), value("ndcg"));
+                let first_on_few = live.is_empty() && value("users") < MIN_EVIDENCE_USERS as f64;
+                if first_on_few {
+                    GateCheck {
+                        check: format!(
+                            "ndcg >= popularity's ndcg (first version, fewer than {MIN_EVIDENCE_USERS} held-out users)"
+                        ),
+                        value: v,
+                        bound,
+                        passed: v >= bound,
+                    }
+                } else {
+                    GateCheck { check: "ndcg > popularity's ndcg".into(), value: v, bound, passed: v > bound }
+                }
             }
             ModelKind::Forecast => {
                 let bound = value("naive_wape_total");

@@ -64,7 +64,13 @@ impl CatalogView {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the catalogue: the discontinued lines last read stand");
-                previous.map(|(_, set)| set).unwrap_or_default()
+                let (listing, discontinued) = previous.unwrap_or_default();
+                // Tried again after the ttl, not on every request while storage is down.
+                if let Ok(mut cached) = self.cached.lock() {
+                    *cached =
+                        Some(Cached { listing, discontinued: discontinued.clone(), checked: Instant::now() });
+                }
+                discontinued
             }
         }
     }

@@ -145,3 +145,42 @@ impl StockView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn refused(sent: &str, refused: &str) -> RefusedCount {
+        RefusedCount {
+            refused_at: at(refused),
+            sent_at: at(sent),
+            event_id: "e".into(),
+            subject: "s".into(),
+            reason: "r".into(),
+            kept: "k".into(),
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_newer_only_when_refused_after_the_latest_was_judged_and_sent_after_it() {
+        let latest = LatestSnapshot {
+            evaluated_at: Some(at("2026-11-27T10:00:00Z")),
+            sent_at: Some(at("2026-11-27T09:00:00Z")),
+            ..LatestSnapshot::default()
+        };
+        assert!(refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&latest)));
+        // Refused before the latest was judged: the later count answers it.
+        assert!(!refused("2026-11-27T09:30:00Z", "2026-11-27T09:45:00Z").is_newer_than(Some(&latest)));
+        // A late delivery of an earlier count, refused after: not newer than what the shop sent last.
+        assert!(!refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&latest)));
+        // No latest at all: any refusal is the news.
+        assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T08:01:00Z").is_newer_than(None));
+        // A latest stored before its sending time was kept: judged on this clock alone.
+        let older = LatestSnapshot { sent_at: None, ..latest };
+        assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&older)));
+    }
+}
