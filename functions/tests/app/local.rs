@@ -312,16 +312,22 @@ async fn the_demo_promotes_nothing_by_hand_and_makes_up_no_stock_on_a_home_holdi
     assert!(latest.await.unwrap().is_none(), "no made-up stock position among the shop's alerts");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_first_week_of_the_shops_own_sales_starts_the_demo_with_the_kinds_it_can_train() {
+/// A fresh home's state, and the shipped sample's bytes as a shop's own export.
+async fn own_home() -> (tempfile::TempDir, shopsense_functions::state::AppState, Vec<u8>) {
     let home = tempfile::tempdir().unwrap();
     let home_path = home.path().display().to_string();
     let state = shopsense_functions::state::AppState::open(settings(&[("SHOPSENSE_HOME", &home_path)]))
         .await
         .unwrap();
-    // Eight days of sales: too few for a forecast's 28-day holdout, or for segments.
     let export =
         std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    (home, state, export)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_week_of_the_shops_own_sales_starts_the_demo_with_the_kinds_it_can_train() {
+    let (_home, state, export) = own_home().await;
+    // Eight days of sales: too few for a forecast's 28-day holdout, or for segments.
     let week: Vec<&[u8]> = export.split(|b| *b == b'\n').take(200).collect();
     let path = "transactions/first-week.csv";
     state.ingestor.uploads().put(path, Bytes::from(week.join(&b'\n')), PutOptions::default()).await.unwrap();
@@ -341,13 +347,7 @@ async fn a_first_week_of_the_shops_own_sales_starts_the_demo_with_the_kinds_it_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_in_the_uploads_folder_before_the_first_start_are_trained_on_without_the_sample() {
-    let home = tempfile::tempdir().unwrap();
-    let home_path = home.path().display().to_string();
-    let state = shopsense_functions::state::AppState::open(settings(&[("SHOPSENSE_HOME", &home_path)]))
-        .await
-        .unwrap();
-    let export =
-        std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    let (_home, state, export) = own_home().await;
     let path = "transactions/shop.csv";
     state.ingestor.uploads().put(path, Bytes::from(export), PutOptions::default()).await.unwrap();
 
