@@ -94,40 +94,39 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
         .map_err(run_error)?;
     let latest = open.as_ref().map(|open| &open.latest);
     // A count sent after the latest was refused: the alerts listed are older than the shop thinks.
-    let refused = newer_refusal(&state, latest).await?.map(|r| r.warning());
-    let (mut answer, not_judged) = match open {
+    let mut warnings: Vec<String> =
+        newer_refusal(&state, latest).await?.map(|r| r.warning()).into_iter().collect();
+    let mut answer = match open {
         // No count judged yet: nothing says the stock is fine.
-        None => (
-            json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0 }),
-            Some(
+        None => {
+            warnings.push(
                 "no inventory snapshot is the latest yet: none was judged, or none of those sent could be \
                  (see their summaries); send one (an inventory upload or a Shopsense.Inventory.Snapshot \
                  event) once a forecast is live"
                     .to_owned(),
-            ),
-        ),
+            );
+            json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0 })
+        }
         // `count` listed of `matching` from `offset`: a caller sees when `limit` cut the list, and
         // asks for the next page from `offset + count`.
         Some(open) => {
-            let not_judged = not_judged_warning(&open.latest);
-            let withheld = (!open.withheld.is_empty()).then(|| {
-                format!(
+            warnings.extend(not_judged_warning(&open.latest));
+            if !open.withheld.is_empty() {
+                warnings.push(format!(
                     "{} alerts to order were withheld: the catalogue discontinued {} after the count was \
                      judged (the next count judges them as discontinued)",
                     open.withheld.len(),
                     open.withheld.join(", ")
-                )
-            });
-            let answer = json!({
+                ));
+            }
+            json!({
                 "snapshot": open.latest, "offset": offset, "count": open.alerts.len(), "matching": open.matching,
                 "alerts": open.alerts
-            });
-            (answer, not_judged.into_iter().chain(withheld).reduce(|a, b| format!("{a}; {b}")))
+            })
         }
     };
-    let warning: Vec<String> = refused.into_iter().chain(not_judged).collect();
-    if !warning.is_empty() {
-        answer["warning"] = json!(warning.join("; "));
+    if !warnings.is_empty() {
+        answer["warning"] = json!(warnings.join("; "));
     }
     Ok(Json(answer))
 }
@@ -173,9 +172,14 @@ fn run_error(e: AlertRunError) -> ApiError {
 /// A snapshot from an event, or why not.
 enum Snapshot {
     Ready(Box<InventorySnapshot>),
-    /// Bad input that retrying cannot fix: a count that could not be judged, or (`false`)
-    /// something that was never a count (another event type, a blob gone).
-    Refused(String, bool),
+    /// Bad input that retrying cannot fix.
+    Refused {
+        /// Why.
+        reason: String,
+        /// Whether it was a count that could not be judged, rather than something that was never
+        /// one (another event type, a blob gone): only a count is named in the open alerts.
+        a_count: bool,
+    },
     /// Not ours (another container, a non-inventory blob).
     Ignored(String),
 }
@@ -184,14 +188,14 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
     match event.event_type.as_str() {
         SNAPSHOT_EVENT_TYPE => Ok(match InventorySnapshot::from_json(&event.data) {
             Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),
-            Err(e) => Snapshot::Refused(format!("event data: {e}"), true),
+            Err(e) => Snapshot::Refused { reason: format!("event data: {e}"), a_count: true },
         }),
         BLOB_CREATED => {
             let Some((container, path)) = event.blob() else {
-                return Ok(Snapshot::Refused(
-                    format!("subject {:?} is not a blob path", event.subject),
-                    false,
-                ));
+                return Ok(Snapshot::Refused {
+                    reason: format!("subject {:?} is not a blob path", event.subject),
+                    a_count: false,
+                });
             };
             if container != state.uploads_container || !path.starts_with("inventory/") {
                 return Ok(Snapshot::Ignored(format!("{container}/{path} is not an inventory upload")));
@@ -200,7 +204,10 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
                 return Ok(Snapshot::Ignored(format!("{path} is {what}")));
             }
             let Some(blob) = state.ingestor.uploads().get(path).await? else {
-                return Ok(Snapshot::Refused(format!("{container}/{path} no longer exists"), false));
+                return Ok(Snapshot::Refused {
+                    reason: format!("{container}/{path} no longer exists"),
+                    a_count: false,
+                });
             };
             let max = state.ingest_options.max_table_bytes;
             // Read as ingest reads the same upload: its format, its own mapping or its folder's
@@ -210,19 +217,19 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
                 Err(IngestError::Store(e)) => return Err(e.into()),
                 Err(e) => match InventorySnapshot::parse_document(path, &blob.body, max) {
                     Some(_) => shopsense::ingest::mapping::Mapping::default(),
-                    None => return Ok(Snapshot::Refused(e.to_string(), true)),
+                    None => return Ok(Snapshot::Refused { reason: e.to_string(), a_count: true }),
                 },
             };
             let parsed = InventorySnapshot::parse_upload(path, &blob.body, &mapping, None, max);
             Ok(match parsed {
                 Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),
-                Err(e) => Snapshot::Refused(e.to_string(), true),
+                Err(e) => Snapshot::Refused { reason: e.to_string(), a_count: true },
             })
         }
-        other => Ok(Snapshot::Refused(
-            format!("event type {other:?} is neither {BLOB_CREATED} nor {SNAPSHOT_EVENT_TYPE}"),
-            false,
-        )),
+        other => Ok(Snapshot::Refused {
+            reason: format!("event type {other:?} is neither {BLOB_CREATED} nor {SNAPSHOT_EVENT_TYPE}"),
+            a_count: false,
+        }),
     }
 }
 
@@ -338,7 +345,7 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
     let snapshot = match snapshot_of(state, event).await? {
         Snapshot::Ready(snapshot) => snapshot,
         Snapshot::Ignored(why) => return Ok(InvokeResponse::ok(Value::Null).log(format!("ignored: {why}"))),
-        Snapshot::Refused(reason, a_count) => return refuse(state, event, &reason, a_count).await,
+        Snapshot::Refused { reason, a_count } => return refuse(state, event, &reason, a_count).await,
     };
     let names_its_day = snapshot.as_of.is_some();
     // The day the stock was counted when the snapshot says (not after the event was raised),
