@@ -43,20 +43,16 @@ impl Catalog {
         let mut catalog = Self::default();
         for table in listed {
             let Some(blob) = silver.get(&table.path).await? else { continue };
-            // Applied whole or not at all.
-            let mut next = catalog.clone();
+            // `apply` changes nothing when it fails.
             let applied = crate::features::read_parquet(&blob.body)
                 .map_err(|e| e.to_string())
-                .and_then(|frame| next.apply(&frame).map_err(|e| e.to_string()));
-            match applied {
-                Ok(()) => catalog = next,
-                Err(message) => {
-                    tracing::warn!(
-                        table = table.path,
-                        error = message,
-                        "catalogue table unreadable: passed over"
-                    );
-                }
+                .and_then(|frame| catalog.apply(&frame).map_err(|e| e.to_string()));
+            if let Err(message) = applied {
+                tracing::warn!(
+                    table = table.path,
+                    error = message,
+                    "catalogue table unreadable: passed over"
+                );
             }
         }
         Ok(catalog)
@@ -65,13 +61,16 @@ impl Catalog {
     /// Applies one upload's table over what the earlier ones said.
     ///
     /// # Errors
-    /// When a column has an unexpected type.
+    /// When a column has an unexpected type; nothing is applied then.
     pub fn apply(&mut self, frame: &DataFrame) -> PolarsResult<()> {
         let Ok(skus) = frame.column("stock_code") else { return Ok(()) };
         let skus = skus.str()?;
-        if let Ok(packs) = frame.column("pack_size") {
-            let packs = packs.cast(&DataType::Int64)?;
-            for (sku, pack) in skus.iter().zip(packs.i64()?.iter()) {
+        // Every column typed before anything changes: a table applies whole or not at all.
+        let packs = frame.column("pack_size").ok().map(|c| c.cast(&DataType::Int64)).transpose()?;
+        let packs = packs.as_ref().map(Column::i64).transpose()?;
+        let flags = frame.column("discontinued").ok().map(Column::bool).transpose()?;
+        if let Some(packs) = packs {
+            for (sku, pack) in skus.iter().zip(packs.iter()) {
                 if let (Some(sku), Some(pack)) = (sku, pack)
                     && let Ok(pack) = u32::try_from(pack)
                     && pack > 0
@@ -80,8 +79,8 @@ impl Catalog {
                 }
             }
         }
-        if let Ok(flags) = frame.column("discontinued") {
-            for (sku, flag) in skus.iter().zip(flags.bool()?.iter()) {
+        if let Some(flags) = flags {
+            for (sku, flag) in skus.iter().zip(flags.iter()) {
                 match (sku, flag) {
                     (Some(sku), Some(true)) => {
                         self.discontinued.insert(normalise_sku(sku));
