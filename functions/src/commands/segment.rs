@@ -66,7 +66,7 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
     }
     let frame = parsed.frame.with_context(|| format!("{file}: no rows were accepted"))?;
     let rows = frame.height();
-    let tables = features::refresh(&[frame])?;
+    let tables = features::refresh(vec![frame])?;
     let reference = args.reference_date.and_then(|d| d.and_hms_opt(0, 0, 0));
     let rfm = RfmTable::from_inputs(&tables.rfm_inputs, reference, last_day(&tables.daily_demand)?)
         .with_context(|| file.clone())?;

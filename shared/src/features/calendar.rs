@@ -127,7 +127,7 @@ mod tests {
             .collect();
         let rows: Vec<Row> =
             times.iter().map(|time| ("536001", "A", 1, time.as_str(), 1.0, None, "UK")).collect();
-        calendar(&combine(&[batch("b", &rows)]).unwrap()).unwrap()
+        calendar(&combine(vec![batch("b", &rows)]).unwrap()).unwrap()
     }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -218,7 +218,7 @@ mod tests {
             ("A563185", "B", 1, "2011-01-06 10:00", -11062.06, None, "UK"),
             ("536003", "POST", 1, "2011-01-07 10:00", 18.0, None, "UK"),
         ];
-        let calendar = calendar(&combine(&[batch("b", &rows)]).unwrap()).unwrap();
+        let calendar = calendar(&combine(vec![batch("b", &rows)]).unwrap()).unwrap();
         assert_eq!(calendar.open_days.len(), 5);
         assert!(reasons(&calendar).iter().all(|(_, open, _)| *open));
     }
@@ -229,7 +229,7 @@ mod tests {
             ("536002", "A", 1, "2011-01-10 18:00", 1.0, None, "UK"),
             ("536001", "A", 1, "2011-01-03 08:00", 1.0, None, "UK"),
         ];
-        let calendar = calendar(&combine(&[batch("b", &rows)]).unwrap()).unwrap();
+        let calendar = calendar(&combine(vec![batch("b", &rows)]).unwrap()).unwrap();
         let rows = reasons(&calendar);
         assert_eq!(rows.len(), 8);
         assert_eq!(rows[0].0, date(2011, 1, 3));

@@ -121,7 +121,7 @@ mod tests {
     use super::*;
 
     fn demand_of(rows: &[Row]) -> Vec<(String, NaiveDate, i64)> {
-        let lines = combine(&[batch("b", rows)]).unwrap();
+        let lines = combine(vec![batch("b", rows)]).unwrap();
         let open_days = calendar(&lines).unwrap().open_days;
         let table = daily_demand(&lines, &open_days).unwrap();
         let code = table.column("stock_code").unwrap().str().unwrap();

@@ -48,7 +48,7 @@ mod tests {
     use super::*;
 
     fn interactions_of(rows: &[Row]) -> Vec<(String, String, u32, i64)> {
-        let table = interactions(&combine(&[batch("b", rows)]).unwrap()).unwrap();
+        let table = interactions(&combine(vec![batch("b", rows)]).unwrap()).unwrap();
         let customer = table.column("customer_id").unwrap().str().unwrap();
         let code = table.column("stock_code").unwrap().str().unwrap();
         let invoices = table.column("invoices").unwrap().u32().unwrap();
@@ -87,7 +87,7 @@ mod tests {
             ("536004", "A", 5, "2011-01-05 10:00", 1.0, Some("2"), "UK"),
             ("C536005", "A", -5, "2011-01-05 11:00", 1.0, Some("3"), "UK"),
         ];
-        let table = interactions(&combine(&[batch("b", &rows)]).unwrap()).unwrap();
+        let table = interactions(&combine(vec![batch("b", &rows)]).unwrap()).unwrap();
         let returned: Vec<Option<bool>> = table.column("returned").unwrap().bool().unwrap().iter().collect();
         assert_eq!(interactions_of(&rows).len(), 3, "every purchase stays an interaction");
         assert_eq!(returned, [Some(true), Some(false), Some(false)], "1-A went back whole");
@@ -99,7 +99,7 @@ mod tests {
             ("536002", "A", 1, "2011-01-05 12:30", 1.0, Some("1"), "UK"),
             ("536001", "A", 1, "2011-01-03 10:00", 1.0, Some("1"), "UK"),
         ];
-        let table = interactions(&combine(&[batch("b", &rows)]).unwrap()).unwrap();
+        let table = interactions(&combine(vec![batch("b", &rows)]).unwrap()).unwrap();
         let first = table.column("first_time").unwrap().datetime().unwrap();
         let last = table.column("last_time").unwrap().datetime().unwrap();
         assert_eq!(first.as_datetime_iter().next().unwrap().unwrap().to_string(), "2011-01-03 10:00:00");

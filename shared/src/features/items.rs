@@ -65,7 +65,7 @@ mod tests {
             ("C536004", "A", -1, "2011-01-07 10:00", 1.25, Some("2"), "UK"),
             ("536005", "POST", 1, "2011-01-03 10:00", 18.0, Some("1"), "UK"),
         ];
-        let table = items(&combine(&[batch("b", &rows)]).unwrap()).unwrap();
+        let table = items(&combine(vec![batch("b", &rows)]).unwrap()).unwrap();
         assert_eq!(table.height(), 1, "postage and cancellations are not items: {table}");
         let get = |name: &str| table.column(name).unwrap().get(0).unwrap().to_string();
         assert_eq!(get("stock_code"), "\"A\"");
@@ -83,7 +83,7 @@ mod tests {
             ("536001", "E", 1, "2011-01-03 10:00", 2.0, Some("1"), "UK"),
             ("536002", "E", 1, "2011-01-04 10:00", 2.0, None, "UK"),
         ];
-        let table = baskets(&combine(&[batch("b", &rows)]).unwrap()).unwrap();
+        let table = baskets(&combine(vec![batch("b", &rows)]).unwrap()).unwrap();
         let invoices: Vec<_> =
             table.column("invoice").unwrap().str().unwrap().iter().map(Option::unwrap).collect();
         let skus: Vec<_> =

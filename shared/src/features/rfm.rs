@@ -65,7 +65,7 @@ mod tests {
     use super::*;
 
     fn rfm_of(rows: &[Row]) -> DataFrame {
-        rfm_inputs(&combine(&[batch("b", rows)]).unwrap()).unwrap()
+        rfm_inputs(&combine(vec![batch("b", rows)]).unwrap()).unwrap()
     }
 
     fn customers(table: &DataFrame) -> Vec<&str> {

@@ -15,7 +15,7 @@ pub(crate) const DATE: &str = "date";
 /// The optional description column: read when a batch has it, null otherwise.
 pub(crate) const DESCRIPTION: &str = "description";
 
-/// Position of a line's batch in the slice given, to find an invoice's newest batch.
+/// Position of a line's batch in the list given, to find an invoice's newest batch.
 const BATCH_POSITION: &str = "__batch_position";
 
 use crate::tables::UPLOAD_COLUMN;
@@ -62,11 +62,12 @@ pub fn read_batch(bytes: &[u8]) -> Result<DataFrame, FeatureError> {
 /// unless a newer batch of the same upload path holds its invoice, or a newer batch of any path
 /// holds its invoice and SKU. Columns: those of [`read_columns`] plus [`DESCRIPTION`] and
 /// [`DATE`].
-pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> {
+pub(crate) fn combine(batches: Vec<DataFrame>) -> Result<DataFrame, FeatureError> {
     let columns: Vec<Expr> = read_columns().iter().map(|(name, ..)| col(*name)).collect();
     let mut frames = Vec::with_capacity(batches.len().max(1));
-    for (position, batch) in batches.iter().enumerate() {
-        check(batch, position)?;
+    let several = batches.len() > 1;
+    for (position, batch) in batches.into_iter().enumerate() {
+        check(&batch, position)?;
         let description = if batch.schema().contains(DESCRIPTION) {
             col(DESCRIPTION).cast(DataType::String)
         } else {
@@ -82,9 +83,7 @@ pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> 
         let mut select = columns.clone();
         select.push(description);
         select.push(upload);
-        frames.push(
-            batch.clone().lazy().select(select).with_column(lit(position as u64).alias(BATCH_POSITION)),
-        );
+        frames.push(batch.lazy().select(select).with_column(lit(position as u64).alias(BATCH_POSITION)));
     }
     if frames.is_empty() {
         let empty = DataFrame::empty_with_schema(
@@ -98,7 +97,7 @@ pub(crate) fn combine(batches: &[DataFrame]) -> Result<DataFrame, FeatureError> 
     }
     let mut lines =
         concat(frames, UnionArgs::default())?.with_column(col("invoice_time").dt().date().alias(DATE));
-    if batches.len() > 1 {
+    if several {
         // Within a day: a file sent under one name every day whose numbers restart (a till's
         // receipts) must not erase the days before.
         let newest_of_upload =
@@ -201,7 +200,7 @@ mod tests {
                 ("536003", "C", 2, "2011-01-04 10:00", 1.0, Some("3"), "UK"),
             ],
         );
-        let lines = combine(&[old, new]).unwrap();
+        let lines = combine(vec![old, new]).unwrap();
         assert_eq!(
             invoice_lines(&lines),
             vec![
@@ -223,7 +222,7 @@ mod tests {
         let line = |code, quantity| ("536001", code, quantity, "2011-01-03 10:00", 1.0, Some("1"), "UK");
         let part1 = from_upload(batch("p1", &[line("A", 5), line("B", 3)]), "transactions/part1.csv");
         let part2 = from_upload(batch("p2", &[line("C", 2)]), "transactions/part2.csv");
-        let both = combine(&[part1.clone(), part2.clone()]).unwrap();
+        let both = combine(vec![part1.clone(), part2.clone()]).unwrap();
         let ab_c = vec![
             ("536001".into(), "A".into(), 5),
             ("536001".into(), "B".into(), 3),
@@ -233,7 +232,7 @@ mod tests {
         // An overlapping export under another name repeats lines: they count once, and a SKU's
         // line it holds replaces the older one.
         let overlap = from_upload(batch("o", &[line("A", 6), line("C", 2)]), "transactions/week2.csv");
-        let lines = combine(&[part1.clone(), part2.clone(), overlap]).unwrap();
+        let lines = combine(vec![part1.clone(), part2.clone(), overlap]).unwrap();
         let a6_b_c = vec![
             ("536001".into(), "A".into(), 6),
             ("536001".into(), "B".into(), 3),
@@ -242,7 +241,7 @@ mod tests {
         assert_eq!(invoice_lines(&lines), a6_b_c);
         // part1.csv corrected and sent again: its invoice as it now stands, B dropped.
         let corrected = from_upload(batch("p1b", &[line("A", 4)]), "transactions/part1.csv");
-        let lines = combine(&[part1, part2, corrected]).unwrap();
+        let lines = combine(vec![part1, part2, corrected]).unwrap();
         assert_eq!(
             invoice_lines(&lines),
             vec![("536001".into(), "A".into(), 4), ("536001".into(), "C".into(), 2)]
@@ -273,7 +272,7 @@ mod tests {
             ),
             "transactions/marketplace.csv",
         );
-        let lines = combine(&[web.clone(), market.clone()]).unwrap();
+        let lines = combine(vec![web.clone(), market.clone()]).unwrap();
         assert_eq!(
             invoice_lines(&lines),
             vec![
@@ -289,7 +288,7 @@ mod tests {
             batch("market2", &[("536520", "21794", 4, "2011-06-01 09:00", 1.0, Some("99999"), "UK")]),
             "transactions/marketplace.csv",
         );
-        let lines = combine(&[web.clone(), market.clone(), again.clone()]).unwrap();
+        let lines = combine(vec![web.clone(), market.clone(), again.clone()]).unwrap();
         assert_eq!(
             invoice_lines(&lines),
             vec![
@@ -304,7 +303,7 @@ mod tests {
             batch("web2", &[("536520", "22423", 3, "2011-01-04 10:00", 12.75, Some("12680"), "UK")]),
             "transactions/web.csv",
         );
-        let lines = combine(&[web, market, again, next_day]).unwrap();
+        let lines = combine(vec![web, market, again, next_day]).unwrap();
         assert_eq!(
             invoice_lines(&lines),
             vec![
@@ -320,23 +319,23 @@ mod tests {
     fn the_last_batch_in_the_slice_is_the_newest() {
         let first = batch("first", &[("536001", "A", 1, "2011-01-03 10:00", 1.0, None, "UK")]);
         let second = batch("second", &[("536001", "A", 2, "2011-01-03 10:00", 1.0, None, "UK")]);
-        let lines = combine(&[second.clone(), first.clone()]).unwrap();
+        let lines = combine(vec![second.clone(), first.clone()]).unwrap();
         assert_eq!(invoice_lines(&lines), vec![("536001".into(), "A".into(), 1)]);
-        let lines = combine(&[first, second]).unwrap();
+        let lines = combine(vec![first, second]).unwrap();
         assert_eq!(invoice_lines(&lines), vec![("536001".into(), "A".into(), 2)]);
     }
 
     #[test]
     fn duplicate_lines_within_one_batch_are_kept() {
         let row = ("536001", "A", 1, "2011-01-03 10:00", 1.0, None, "UK");
-        let lines = combine(&[batch("b", &[row, row])]).unwrap();
+        let lines = combine(vec![batch("b", &[row, row])]).unwrap();
         assert_eq!(lines.height(), 2);
     }
 
     #[test]
     fn combined_lines_carry_the_day_of_their_invoice_time() {
         let row = ("536001", "A", 1, "2011-01-03 23:59", 1.0, None, "UK");
-        let lines = combine(&[batch("b", &[row])]).unwrap();
+        let lines = combine(vec![batch("b", &[row])]).unwrap();
         let date = lines.column(DATE).unwrap().date().unwrap();
         assert_eq!(date.as_date_iter().next().unwrap(), chrono::NaiveDate::from_ymd_opt(2011, 1, 3));
     }
@@ -345,7 +344,7 @@ mod tests {
     fn a_missing_column_is_reported_with_its_batch() {
         let good = batch("b", &[]);
         let bad = good.drop("unit_price").unwrap();
-        let error = combine(&[good, bad]).unwrap_err();
+        let error = combine(vec![good, bad]).unwrap_err();
         assert!(
             matches!(
                 &error,
@@ -361,7 +360,7 @@ mod tests {
         let mut bad = batch("b", &[("1", "A", 1, "2011-01-03 10:00", 1.0, None, "UK")]);
         let quantity = bad.column("quantity").unwrap().cast(&DataType::Int32).unwrap();
         bad.replace("quantity", quantity).unwrap();
-        let error = combine(&[bad]).unwrap_err();
+        let error = combine(vec![bad]).unwrap_err();
         assert!(
             matches!(
                 &error,
@@ -376,7 +375,7 @@ mod tests {
     fn nulls_in_a_required_column_are_refused() {
         let mut bad = batch("b", &[("1", "A", 1, "2011-01-03 10:00", 1.0, None, "UK")]);
         bad.replace("invoice", Column::new("invoice".into(), [None::<&str>])).unwrap();
-        let error = combine(&[bad]).unwrap_err();
+        let error = combine(vec![bad]).unwrap_err();
         assert!(matches!(&error, FeatureError::NullValues { column: "invoice", count: 1, .. }), "{error}");
     }
 
@@ -384,7 +383,7 @@ mod tests {
     fn an_unknown_line_kind_is_refused() {
         let mut bad = batch("b", &[("1", "A", 1, "2011-01-03 10:00", 1.0, None, "UK")]);
         bad.replace("kind", Column::new("kind".into(), ["refund"])).unwrap();
-        let error = combine(&[bad]).unwrap_err();
+        let error = combine(vec![bad]).unwrap_err();
         assert!(matches!(&error, FeatureError::UnknownKind { kind, .. } if kind == "refund"), "{error}");
     }
 }

@@ -849,9 +849,10 @@ fn feature_files(bodies: &[Bytes]) -> Result<(Vec<(String, Bytes)>, FeatureCount
     let table = |e: features::FeatureError| IngestError::Table(e.to_string());
     let batches: Vec<DataFrame> =
         bodies.iter().map(|b| features::read_batch(b)).collect::<Result<_, _>>().map_err(table)?;
-    let mut tables = features::refresh(&batches).map_err(table)?;
+    let batch_count = batches.len();
+    let mut tables = features::refresh(batches).map_err(table)?;
     let counts = FeatureCounts {
-        batches: batches.len(),
+        batches: batch_count,
         interactions: tables.interactions.height(),
         calendar_days: tables.calendar.height(),
         daily_demand: tables.daily_demand.height(),

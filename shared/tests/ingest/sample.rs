@@ -136,7 +136,7 @@ fn the_samples_customers_fall_into_named_segments_chosen_by_silhouette() {
         1 << 30,
     )
     .unwrap();
-    let tables = shopsense::features::refresh(&[parsed.frame.unwrap()]).unwrap();
+    let tables = shopsense::features::refresh(vec![parsed.frame.unwrap()]).unwrap();
     let end = shopsense::segments::last_day(&tables.daily_demand).unwrap();
     let rfm = shopsense::segments::RfmTable::from_inputs(&tables.rfm_inputs, None, end).unwrap();
     assert_eq!(
