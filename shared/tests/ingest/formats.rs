@@ -81,6 +81,24 @@ fn as_parquet(csv_bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The same Parquet with the small integers pandas' `downcast` writes: quantities as int16 (a
+/// cancellation's is negative) and customer ids as uint16. Such columns failed the whole file
+/// as unreadable Parquet before polars was built with those types.
+fn downcast(parquet: &[u8]) -> Vec<u8> {
+    let frame = ParquetReader::new(std::io::Cursor::new(parquet)).finish().unwrap();
+    let mut frame = frame
+        .lazy()
+        .with_columns([
+            col("Quantity").cast(DataType::Int16),
+            col("CustomerID").cast(DataType::Float64).cast(DataType::UInt16),
+        ])
+        .collect()
+        .unwrap();
+    let mut out = Vec::new();
+    ParquetWriter::new(&mut out).finish(&mut frame).unwrap();
+    out
+}
+
 // Multi-threaded: the test's own Parquet writer runs polars' lazy engine, which blocks in place.
 #[tokio::test(flavor = "multi_thread")]
 async fn csv_gzip_json_lines_and_parquet_of_the_same_rows_give_the_same_silver_rows() {
@@ -90,10 +108,11 @@ async fn csv_gzip_json_lines_and_parquet_of_the_same_rows_give_the_same_silver_r
     assert_eq!(from_csv.rows_accepted, 300);
     let expected = content(&silver(&blobs, &from_csv).await);
 
-    let variants: [(&str, Vec<u8>, &str, bool); 3] = [
+    let variants: [(&str, Vec<u8>, &str, bool); 4] = [
         ("transactions/a.csv.gz", gzip(&csv), "csv", true),
         ("transactions/a.jsonl", as_json_lines(&csv), "json_lines", false),
         ("transactions/a.parquet", as_parquet(&csv), "parquet", false),
+        ("transactions/a_downcast.parquet", downcast(&as_parquet(&csv)), "parquet", false),
     ];
     for (path, bytes, format, gzip) in variants {
         let report = upload(&ingestor, path, bytes, &options()).await;
