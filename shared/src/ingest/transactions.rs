@@ -59,7 +59,7 @@ pub fn line_kind(invoice: &str, quantity: i64, unit_price: f64) -> LineKind {
 /// Retail counts for the quality report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetailCounts {
-    /// Distinct invoices.
+    /// Distinct orders: invoice numbers, one for each day a number is on.
     pub invoices: u64,
     /// Distinct stock codes as given (before case-normalising).
     pub stock_codes_raw: u64,
@@ -87,6 +87,21 @@ pub struct RetailCounts {
 
 fn distinct(column: &Column) -> PolarsResult<u64> {
     Ok(column.drop_nulls().n_unique()? as u64)
+}
+
+/// Distinct orders: an invoice number on another day is another order, as the features read it
+/// (two channels numbering alike, a till restarting its numbers), so the report counts each.
+/// `invoice_time` is milliseconds of local time.
+fn orders(frame: &DataFrame) -> PolarsResult<u64> {
+    const MS_PER_DAY: i64 = 86_400_000;
+    let invoices = frame.column("invoice")?.str()?;
+    let times = frame.column("invoice_time")?.to_physical_repr();
+    let orders: std::collections::HashSet<(&str, Option<i64>)> = invoices
+        .iter()
+        .zip(times.i64()?.iter())
+        .filter_map(|(invoice, time)| Some((invoice?, time.map(|ms| ms.div_euclid(MS_PER_DAY)))))
+        .collect();
+    Ok(orders.len() as u64)
 }
 
 /// Adds `batch`, `stock_code_raw`, `kind`, `is_product` and `is_duplicate` to validated
@@ -129,7 +144,7 @@ pub fn apply_retail_rules(
         duplicates.push(duplicate);
     }
     counts.lines_without_customer = frame.column("customer_id")?.null_count() as u64;
-    counts.invoices = distinct(frame.column("invoice")?)?;
+    counts.invoices = orders(&frame)?;
     counts.stock_codes_raw = distinct(frame.column("stock_code")?)?;
     counts.stock_codes = codes.n_unique()? as u64;
     counts.customers = distinct(frame.column("customer_id")?)?;
@@ -204,6 +219,7 @@ mod tests {
         )
         .unwrap();
         let (out, counts) = apply_retail_rules(frame, "abc", &[7, 8, 7]).unwrap();
+        assert_eq!(counts.invoices, 2);
         assert_eq!(counts.stock_codes_raw, 2);
         assert_eq!(counts.stock_codes, 1);
         assert_eq!(counts.cancellation_lines, 1);
@@ -215,5 +231,24 @@ mod tests {
         assert_eq!(out.column("stock_code").unwrap().str().unwrap().get(0), Some("85123A"));
         assert_eq!(out.column("stock_code_raw").unwrap().str().unwrap().get(0), Some("85123a"));
         assert_eq!(out.get_column_names()[0].as_str(), "batch");
+    }
+
+    #[test]
+    fn an_invoice_number_on_two_days_counts_as_two_orders() {
+        let day = 86_400_000i64;
+        let frame = df!(
+            "line" => [2u64, 3, 4, 5],
+            "invoice" => ["536520", "536520", "536520", "536521"],
+            "stock_code" => ["21794", "22423", "21794", "21794"],
+            "description" => [Some("x"); 4],
+            "quantity" => [1i64, 1, 1, 1],
+            "invoice_time" => [10 * day + 3_600_000, 10 * day + 3_660_000, 190 * day, 190 * day],
+            "unit_price" => [1.0; 4],
+            "customer_id" => [Some("1"); 4],
+            "country" => [Some("UK"); 4],
+        )
+        .unwrap();
+        let (_, counts) = apply_retail_rules(frame, "abc", &[1, 2, 3, 4]).unwrap();
+        assert_eq!(counts.invoices, 3, "536520 on two days, and 536521");
     }
 }
