@@ -131,7 +131,7 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<DemoIds> {
             }
             report
         };
-        crate::memory::give_back_freed_memory("the demo's training").await;
+        shopsense::memory::give_back_freed_memory("the demo's training").await;
         for kind in report.kinds.iter().filter(|k| k.status == VersionStatus::Rejected) {
             if !only_the_sample {
                 eprintln!(

@@ -32,7 +32,6 @@ pub mod host;
 pub mod ingest;
 pub mod loadbench;
 pub mod local;
-pub mod memory;
 pub mod package;
 pub mod retrain;
 pub mod serving;

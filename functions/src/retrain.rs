@@ -56,7 +56,7 @@ async fn retrain(
         tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");
     };
     let trained = state.trainer.run(&ModelKind::ALL, &holder, &progress).await;
-    crate::memory::give_back_freed_memory("retrain").await;
+    shopsense::memory::give_back_freed_memory("retrain").await;
     let (response, lines) = match trained {
         Ok(report) => {
             state.reader.refresh_pointers();

@@ -33,6 +33,7 @@ pub mod features;
 pub mod forecast;
 pub mod ingest;
 pub mod json;
+pub mod memory;
 pub mod recommend;
 pub mod registry;
 pub mod schedule;

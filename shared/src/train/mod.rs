@@ -373,6 +373,8 @@ impl Trainer {
                 Ok(()) => self.train_kind(kind, &data, &profile, &profile_values, lease, &report).await,
                 Err(lost) => Err(lost),
             };
+            // What this kind freed, given back before the next one allocates its own.
+            crate::memory::give_back_freed_memory(kind.as_str()).await;
             match trained {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(e) => {

@@ -4,7 +4,9 @@
 //! rayon's threads, and glibc keeps what they freed in its per-thread arenas: the serving
 //! process measured 2.46 GB resident after a retrain that a fresh start serves in 38 MB, on an
 //! instance that also has to answer requests. `malloc_trim` hands the free pages of every arena
-//! back to the system.
+//! back to the system. The trainer gives them back after each kind too: the next kind's threads
+//! allocate from arenas of their own, so what the recommender freed stayed resident under the
+//! forecast's fit, and a three-year shop's retrain peaked at the two together.
 
 /// Gives the allocator's free memory back to the system (glibc on Linux; elsewhere nothing) and
 /// logs how much left, on a blocking thread: trimming gigabytes holds each arena's lock a while,
