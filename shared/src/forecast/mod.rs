@@ -9,6 +9,7 @@
 //! - [`select`]: the rolling-origin backtest and the per-series ensemble.
 //! - [`level`]: the cross-SKU level model, on [`boost`]'s gradient-boosted trees.
 //! - [`model`]: [`ForecasterParams`] -> `fit` -> [`ForecastModel`] -> `predict`.
+//! - [`yearly`]: last year's same weeks, once the history holds them.
 //! - [`quantiles`]: prediction quantiles from pooled backtest errors.
 //! - [`metrics`], [`eval`]: the accuracy metrics and the holdout evaluation.
 //!
@@ -39,6 +40,11 @@
 //! scaled half way to it, the model's totals first scaled to the ensembles' sum, so the shop's
 //! level stays the ensembles' and demand moves between SKUs ([`level`]).
 //!
+//! ## Last year
+//! With a year and half a year of history, the forecaster is fitted again a year back, and each
+//! forecast week is corrected by how that forecast fared over the same week, shrunk towards the
+//! shop's correction ([`yearly`]).
+//!
 //! ## Quantiles
 //! Empirical quantiles of actual / forecast over the chosen ensemble's backtest points, pooled
 //! over all SKUs in groups by the size of the SKU's forecast, times the point forecast; within
@@ -67,6 +73,7 @@ pub mod panel;
 pub mod quantiles;
 pub mod select;
 pub mod window;
+pub mod yearly;
 
 pub use calendar::TradingCalendar;
 pub use classify::DemandClass;

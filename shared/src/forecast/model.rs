@@ -20,6 +20,7 @@ use super::panel::Panel;
 use super::quantiles::{QuantileTable, TOTAL_LEVELS, TotalTable, cap_days_by_week, running_total_quantile};
 use super::select::{self, Backtest, shape};
 use super::window::{SeasonalWindowAverage, WindowAverage};
+use super::yearly::YearlyParams;
 
 /// Days in a week of the weekly outputs (`--weekly-out`, the API's `weekly`): buckets of this
 /// many consecutive days from the first forecast day, the last one shorter when the horizon ends
@@ -100,6 +101,11 @@ pub struct ForecasterParams {
     /// to sell ([`LevelParams`], default on; `None`, as in models saved before it: off).
     #[serde(default)]
     pub level: Option<LevelParams>,
+    /// Correct each forecast week by how the same forecast fared over the same week a year
+    /// earlier, once the history holds a year and half a year more ([`YearlyParams`], default on;
+    /// `None`, as in models saved before it: off). It fits the forecaster a second time.
+    #[serde(default)]
+    pub yearly: Option<YearlyParams>,
 }
 
 impl Default for ForecasterParams {
@@ -119,6 +125,7 @@ impl Default for ForecasterParams {
             interval_coverage: Some(0.8),
             selection: Selection::PooledByClass,
             level: Some(LevelParams::default()),
+            yearly: Some(YearlyParams::default()),
         }
     }
 }
@@ -180,7 +187,8 @@ impl ForecasterParams {
         if self.interval_coverage.is_some_and(|c| !(c > 0.0 && c < 1.0)) {
             return invalid("interval_coverage", "must be in (0, 1)");
         }
-        self.level.as_ref().map_or(Ok(()), LevelParams::check)
+        self.level.as_ref().map_or(Ok(()), LevelParams::check)?;
+        self.yearly.as_ref().map_or(Ok(()), YearlyParams::check)
     }
 
     /// Fits every SKU of the panel (in parallel).
@@ -248,6 +256,12 @@ impl ForecasterParams {
             seconds_since_start = started.elapsed().as_secs_f64(),
             "forecast fit: quantile tables done"
         );
+        let mut skus: Vec<SkuModel> = choices.into_iter().map(|c| c.model).collect();
+        if let Some(factors) = self.yearly.as_ref().and_then(|yearly| self.last_year(yearly, panel)) {
+            for (sku, factors) in skus.iter_mut().zip(factors) {
+                sku.yearly = factors;
+            }
+        }
         Ok(ForecastModel {
             version: MODEL_VERSION,
             params: self.clone(),
@@ -255,8 +269,41 @@ impl ForecasterParams {
             correction,
             quantiles,
             totals,
-            skus: choices.into_iter().map(|c| c.model).collect(),
+            skus,
         })
+    }
+
+    /// Each SKU's factor per forecast week from last year's same weeks ([`super::yearly`]): the
+    /// same forecaster fitted on the history up to a year before its end, its 90 days against
+    /// what sold. `None` when the history is too short (or that fit fails, which is logged).
+    fn last_year(&self, yearly: &YearlyParams, panel: &Panel) -> Option<Vec<Vec<f64>>> {
+        let cut = yearly.cut(panel.days)?;
+        let before = Panel {
+            first: panel.first,
+            days: cut,
+            skus: panel.skus.clone(),
+            values: panel.values.iter().map(|v| v[..cut].to_vec()).collect(),
+        };
+        let started = std::time::Instant::now();
+        let earlier = Self { yearly: None, ..self.clone() };
+        let forecasts = match earlier.fit(&before).and_then(|model| model.predict(MAX_HORIZON, &[])) {
+            Ok(forecasts) => forecasts,
+            Err(e) => {
+                tracing::warn!(error = %e, "the forecast a year back could not be fitted: no correction by last year's weeks");
+                return None;
+            }
+        };
+        let forecast: Vec<Vec<f64>> = forecasts.skus.iter().map(|s| super::yearly::weekly(&s.mean)).collect();
+        let actual: Vec<Vec<f64>> =
+            panel.values.iter().map(|v| super::yearly::weekly(&v[cut..cut + MAX_HORIZON])).collect();
+        let factors = yearly.factors(&forecast, &actual);
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            from = %before.first,
+            to = %super::calendar::add_days(panel.first, cut),
+            "forecast fit: last year's same weeks done"
+        );
+        Some(factors)
     }
 
     /// Each SKU's own ensemble: its methods backtested (phase 1), the weights of each demand
@@ -381,6 +428,7 @@ impl ForecasterParams {
                         largest_totals: super::quantiles::largest_totals(&y[p.start..]),
                         idle_days: super::quantiles::idle_days(&y[p.start..]),
                         fade: super::fade::fade(&y[p.start..]),
+                        yearly: Vec::new(),
                     },
                     ratios: choice.ratios,
                     total_ratios: choice.total_ratios,
@@ -494,6 +542,10 @@ pub struct SkuModel {
     /// saved before it).
     #[serde(default = "one")]
     pub fade: f64,
+    /// Multiplier of each forecast week from last year's same weeks ([`super::yearly`]; empty
+    /// when the history is too short, and in models saved before it: no change).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub yearly: Vec<f64>,
 }
 
 /// Models saved before `max_fit_horizon` were fitted for their whole horizon.
@@ -520,6 +572,7 @@ impl SkuModel {
             largest_totals: Vec::new(),
             idle_days: None,
             fade: 1.0,
+            yearly: Vec::new(),
         }
     }
 
@@ -628,6 +681,9 @@ impl ForecastModel {
         // horizon, as its backtest windows measured it, whatever horizon is asked now.
         let sized = self.calendar.future(horizon.max(self.params.horizon));
         let open_slots: Vec<u8> = sized.iter().filter_map(|(_, s)| *s).collect();
+        // The forecast week of each open day, for last year's factors.
+        let open_weeks: Vec<usize> =
+            sized.iter().enumerate().filter(|(_, (_, s))| s.is_some()).map(|(i, _)| i / WEEK_DAYS).collect();
         let size_days = sized.iter().take(self.params.horizon).filter(|(_, s)| s.is_some()).count();
         let future = &sized[..horizon];
         // An annual closure ([`TradingCalendar::annual_closed`]) is forecast 0; its step is taken
@@ -642,7 +698,13 @@ impl ForecastModel {
                 let open: Vec<f64> = sku
                     .predict_open(&open_slots)
                     .into_iter()
-                    .map(|f| f * self.correction * sku.level * sku.fade)
+                    .zip(&open_weeks)
+                    .map(|(f, &week)| {
+                        f * self.correction
+                            * sku.level
+                            * sku.fade
+                            * sku.yearly.get(week).copied().unwrap_or(1.0)
+                    })
                     .collect();
                 let size = open[..size_days].iter().sum::<f64>() / size_days.max(1) as f64;
                 let mut next = open.into_iter();
@@ -746,6 +808,52 @@ mod tests {
             rows.push(("B".to_owned(), date, if d == 0 { 1.0 } else { 0.0 }));
         }
         Panel::from_rows(&rows)
+    }
+
+    /// A shop closed on Saturdays from 2009-01-05 to `last`: SKU 0 sells 20 a day from
+    /// 1 November to 20 December and 1 a day otherwise, SKUs 1 to 9 sell 5 a day.
+    fn christmases(last: &str) -> Panel {
+        use chrono::Datelike;
+        let last: NaiveDate = last.parse().unwrap();
+        let mut date: NaiveDate = "2009-01-05".parse().unwrap();
+        let mut rows = Vec::new();
+        while date <= last {
+            if date.weekday() != chrono::Weekday::Sat {
+                let season = date.month() == 11 || (date.month() == 12 && date.day() <= 20);
+                rows.push(("X".to_owned(), date, if season { 20.0 } else { 1.0 }));
+                for sku in 1..=9 {
+                    rows.push((format!("S{sku}"), date, 5.0));
+                }
+            }
+            date = date.succ_opt().unwrap();
+        }
+        Panel::from_rows(&rows)
+    }
+
+    fn forecast_with(panel: &Panel, yearly: Option<YearlyParams>) -> Forecasts {
+        let params = ForecasterParams { yearly, ..ForecasterParams::default() };
+        params.fit(panel).unwrap().predict(28, &[]).unwrap()
+    }
+
+    #[test]
+    fn a_christmas_line_forecast_in_december_falls_after_christmas_as_it_did_a_year_before() {
+        let panel = christmases("2011-12-16");
+        let (with, without) =
+            (forecast_with(&panel, Some(YearlyParams::default())), forecast_with(&panel, None));
+        // 31 December to 13 January: 12 open days at 1 a day.
+        let after = |f: &Forecasts, sku: usize| f.skus[sku].mean[14..].iter().sum::<f64>();
+        assert!(after(&with, 0) < 0.5 * after(&without, 0), "{} vs {}", after(&with, 0), after(&without, 0));
+        // A steady line moves with the shop only as far as the prior pulls it.
+        let steady = after(&with, 1) / after(&without, 1);
+        assert!((0.7..=1.1).contains(&steady), "{steady}");
+        assert!(with.skus.iter().all(|s| s.mean.iter().all(|f| f.is_finite() && *f >= 0.0)));
+    }
+
+    #[test]
+    fn a_history_short_of_a_year_and_a_half_is_not_corrected_by_last_year() {
+        // 2009-01-05 to 2010-06-30: 542 days, short of 364 + 182.
+        let panel = christmases("2010-06-30");
+        assert_eq!(forecast_with(&panel, Some(YearlyParams::default())), forecast_with(&panel, None));
     }
 
     #[test]
