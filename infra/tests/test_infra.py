@@ -658,7 +658,17 @@ def test_azure_yaml_packages_with_the_script_and_deploys_the_tested_zip():
 def test_the_deploy_workflow_signs_in_with_oidc_and_runs_the_same_steps_as_azd_up():
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "deploy.yml").read_text())
     triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads `on` as true
-    assert "workflow_dispatch" in triggers and triggers["push"]["branches"] == ["main"]
+    assert "workflow_dispatch" in triggers and "push" not in triggers, "a push deploys through its ci run"
+    # A push deploys only after its `ci` run passed, and deploys the commit that run tested.
+    assert triggers["workflow_run"] == {"workflows": ["ci"], "types": ["completed"], "branches": ["main"]}
+    ci = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
+    assert ci["name"] == "ci"
+    assert "github.event.workflow_run.conclusion == 'success'" in workflow["jobs"]["build"]["if"]
+    assert workflow["env"]["DEPLOY_SHA"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step["with"]["ref"] == "${{ env.DEPLOY_SHA }}", "checks out the tested commit"
     # Only the deploy job can get an OIDC token: the build runs every dependency's build script.
     assert "id-token" not in workflow["permissions"], "no workflow-wide id-token"
     build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
@@ -676,6 +686,8 @@ def test_the_deploy_workflow_signs_in_with_oidc_and_runs_the_same_steps_as_azd_u
     runs = lambda job: "\n".join(str(s.get("run", "")) for s in job["steps"])
     assert "./scripts/package.sh" in runs(build)
     assert "./scripts/package.sh" not in runs(deploy) and "cargo" not in runs(deploy), "nothing is built with the token"
+    # The smoke test reaches the stores too: /api/health alone answers without them.
+    assert '"$url/api/health"' in runs(deploy) and '"$url/api/models"' in runs(deploy)
     for command in ("azd provision --no-prompt", "azd deploy shopsense --from-package dist/app.zip --no-prompt"):
         assert command in runs(deploy), f"deploy.yml must run {command}"
     for job in (build, deploy):
