@@ -841,8 +841,25 @@ fn package(out: &Path, zip: Option<&Path>, binary: Option<&Path>, as_json: bool)
     Ok(())
 }
 
+/// How long `serve` may take to open storage. The Functions host restarts a custom handler that
+/// has not answered within 30 s of starting, and an unreachable blob endpoint took 84 s to fail
+/// (the SDK's retries), so the handler was restarted over and over without ever logging why.
+const STORAGE_OPEN_DEADLINE: Duration = Duration::from_secs(20);
+
 async fn serve(settings: Settings, port: u16) -> anyhow::Result<()> {
-    let state = AppState::open(settings).await.context("opening storage")?;
+    let state = tokio::time::timeout(STORAGE_OPEN_DEADLINE, AppState::open(settings))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "opening storage took more than {} s, and the Functions host restarts a \
+                 handler that has not started within 30 s: check that the storage account and \
+                 Cosmos DB endpoints in the settings answer from the app (firewall, private \
+                 endpoint, DNS) and that its identity holds its roles (`shopsense config` shows \
+                 the endpoints read)",
+                STORAGE_OPEN_DEADLINE.as_secs()
+            )
+        })?
+        .context("opening storage")?;
     tracing::info!(stores = %state.stores.describe(), "storage ready");
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     host::serve(
