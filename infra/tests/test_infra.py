@@ -663,7 +663,10 @@ def test_the_deploy_workflow_signs_in_with_oidc_and_runs_the_same_steps_as_azd_u
     assert triggers["workflow_run"] == {"workflows": ["ci"], "types": ["completed"], "branches": ["main"]}
     ci = yaml.safe_load((REPO / ".github" / "workflows" / "ci.yml").read_text())
     assert ci["name"] == "ci"
-    assert "github.event.workflow_run.conclusion == 'success'" in workflow["jobs"]["build"]["if"]
+    assert "github.event.workflow_run.conclusion == 'success'" in workflow["jobs"]["current"]["if"]
+    # An older commit's ci run finishing last must not deploy over a newer one.
+    assert workflow["jobs"]["build"]["needs"] == "current"
+    assert workflow["jobs"]["build"]["if"] == "needs.current.outputs.deploy == 'true'"
     assert workflow["env"]["DEPLOY_SHA"] == "${{ github.event.workflow_run.head_sha || github.sha }}"
     for job in workflow["jobs"].values():
         for step in job["steps"]:
@@ -688,6 +691,7 @@ def test_the_deploy_workflow_signs_in_with_oidc_and_runs_the_same_steps_as_azd_u
     assert "./scripts/package.sh" not in runs(deploy) and "cargo" not in runs(deploy), "nothing is built with the token"
     # The smoke test reaches the stores too: /api/health alone answers without them.
     assert '"$url/api/health"' in runs(deploy) and '"$url/api/models"' in runs(deploy)
+    assert 'x-functions-key: $key' in runs(deploy) and "::add-mask::$key" in runs(deploy), "a masked function key"
     for command in ("azd provision --no-prompt", "azd deploy shopsense --from-package dist/app.zip --no-prompt"):
         assert command in runs(deploy), f"deploy.yml must run {command}"
     for job in (build, deploy):
