@@ -257,7 +257,9 @@ impl ForecasterParams {
             "forecast fit: quantile tables done"
         );
         let mut skus: Vec<SkuModel> = choices.into_iter().map(|c| c.model).collect();
-        if let Some(factors) = self.yearly.as_ref().and_then(|yearly| self.last_year(yearly, panel)) {
+        if let Some(factors) =
+            self.yearly.as_ref().and_then(|yearly| self.last_year(yearly, panel, &calendar))
+        {
             for (sku, factors) in skus.iter_mut().zip(factors) {
                 sku.yearly = factors;
             }
@@ -276,7 +278,19 @@ impl ForecasterParams {
     /// Each SKU's factor per forecast week from last year's same weeks ([`super::yearly`]): the
     /// same forecaster fitted on the history up to a year before its end, its 90 days against
     /// what sold. `None` when the history is too short (or that fit fails, which is logged).
-    fn last_year(&self, yearly: &YearlyParams, panel: &Panel) -> Option<Vec<Vec<f64>>> {
+    ///
+    /// Days closed in the shop's calendar (an annual closure the year-earlier history had not seen
+    /// yet) count on neither side. A SKU that first sold less than [`Self::min_exposure_weeks`]
+    /// before then (new, or not yet launched) has no error to read: it moves as the shop did.
+    /// Large orders are read as they sold, not capped as the fit caps them: capped (the excess back
+    /// as a long-run rate), the three-year history's seven origins scored 42.9 % against 40.1 %,
+    /// since a wholesale customer's order tends to come back in the same season.
+    fn last_year(
+        &self,
+        yearly: &YearlyParams,
+        panel: &Panel,
+        calendar: &TradingCalendar,
+    ) -> Option<Vec<Vec<f64>>> {
         let cut = yearly.cut(panel.days)?;
         let before = Panel {
             first: panel.first,
@@ -293,9 +307,31 @@ impl ForecasterParams {
                 return None;
             }
         };
-        let forecast: Vec<Vec<f64>> = forecasts.skus.iter().map(|s| super::yearly::weekly(&s.mean)).collect();
-        let actual: Vec<Vec<f64>> =
-            panel.values.iter().map(|v| super::yearly::weekly(&v[cut..cut + MAX_HORIZON])).collect();
+        let mut open = vec![false; panel.days];
+        for day in calendar.open_days().0 {
+            open[day] = true;
+        }
+        let end = cut + MAX_HORIZON;
+        let seasoned = cut.saturating_sub(self.min_exposure_weeks.max(1) * WEEK_DAYS);
+        let (forecast, actual): (Vec<Vec<f64>>, Vec<Vec<f64>>) = forecasts
+            .skus
+            .iter()
+            .zip(&panel.values)
+            .map(|(forecast, v)| {
+                if v[..seasoned].iter().all(|&u| u <= 0.0) {
+                    return (Vec::new(), Vec::new());
+                }
+                let f: Vec<f64> = forecast
+                    .mean
+                    .iter()
+                    .zip(&open[cut..end])
+                    .map(|(f, &o)| if o { *f } else { 0.0 })
+                    .collect();
+                let a: Vec<f64> =
+                    v[cut..end].iter().zip(&open[cut..end]).map(|(a, &o)| if o { *a } else { 0.0 }).collect();
+                (super::yearly::weekly(&f), super::yearly::weekly(&a))
+            })
+            .unzip();
         let factors = yearly.factors(&forecast, &actual);
         tracing::debug!(
             seconds = started.elapsed().as_secs_f64(),

@@ -13,7 +13,7 @@
 //!   a year before its end, and forecasts the 90 days from there, which the history holds.
 //! - For each SKU `s` and forecast week `k`: `F` that forecast's units and `A` the units sold.
 //!   The shop's factor is `R_k = sum A / sum F` over the SKUs; the SKU's is
-//!   `(A + p R_k) / (F + p)`, with `p` the mean SKU's `F` that week times
+//!   `(A + p R_k) / (F + p)`, with `p` the mean `F` that week of the SKUs forecast to sell, times
 //!   [`YearlyParams::prior`]: a SKU forecast at a few units, or a new one, moves as the shop did,
 //!   whatever units the shop counts in. Each factor is clamped to `[1 / max_factor, max_factor]`.
 //! - A forecast day in week `k` is multiplied by `1 - weight + weight x factor_k`; its quantiles
@@ -89,13 +89,16 @@ impl YearlyParams {
         let at = |rows: &[Vec<f64>], s: usize, k: usize| rows.get(s).and_then(|r| r.get(k)).copied();
         let clamp = |f: f64| f.clamp(1.0 / self.max_factor, self.max_factor);
         let skus = forecast.len().max(actual.len());
-        // Per week: the shop's factor, and the prior's weight in units.
+        // Per week: the shop's factor, and the prior's weight in units (the mean over the SKUs
+        // forecast to sell that week: a long tail of idle SKUs would thin it).
         let (shop, prior): (Vec<f64>, Vec<f64>) = (0..weeks)
             .map(|k| {
-                let f: f64 = (0..forecast.len()).filter_map(|s| at(forecast, s, k)).sum();
+                let forecasts: Vec<f64> = (0..forecast.len()).filter_map(|s| at(forecast, s, k)).collect();
+                let f: f64 = forecasts.iter().sum();
+                let selling = forecasts.iter().filter(|&&f| f > 0.0).count();
                 let a: f64 = (0..actual.len()).filter_map(|s| at(actual, s, k)).sum();
                 let factor = if f > 0.0 { clamp(a / f) } else { 1.0 };
-                (factor, self.prior * f / skus.max(1) as f64)
+                (factor, self.prior * f / selling.max(1) as f64)
             })
             .unzip();
         (0..skus)
@@ -138,10 +141,16 @@ mod tests {
         let (shop, prior) = (420.0 / 1050.0, 2.0 * 525.0);
         assert!((shrunk[1][0] - (350.0 + prior * shop) / (350.0 + prior)).abs() < 1e-12, "{shrunk:?}");
         // A SKU with nothing forecast or sold (new since) moves as the shop did.
-        let none = vec![0.0, 0.0];
-        let with_new =
-            YearlyParams::default().factors(&[forecast[0].clone(), none.clone()], &[actual[0].clone(), none]);
+        // It does not thin the prior (the mean of the SKUs forecast to sell) either.
+        let with_new = YearlyParams::default()
+            .factors(&[forecast[0].clone(), Vec::new()], &[actual[0].clone(), Vec::new()]);
         assert_eq!(with_new[1], [0.25, 1.0], "the shop's: 70 of 700, clamped; then 700 of 700");
+        let idle = vec![0.0; 2];
+        let with_idle = YearlyParams::default().factors(
+            &[forecast[0].clone(), forecast[1].clone(), idle.clone()],
+            &[actual[0].clone(), actual[1].clone(), idle],
+        );
+        assert_eq!(with_idle[..2], shrunk[..], "an idle SKU changes no other's factor");
     }
 
     #[test]
