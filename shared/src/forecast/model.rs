@@ -258,7 +258,7 @@ impl ForecasterParams {
         );
         let mut skus: Vec<SkuModel> = choices.into_iter().map(|c| c.model).collect();
         if let Some(factors) =
-            self.yearly.as_ref().and_then(|yearly| self.last_year(yearly, panel, &calendar))
+            self.yearly.as_ref().and_then(|yearly| self.last_year(yearly, panel, &open_days))
         {
             for (sku, factors) in skus.iter_mut().zip(factors) {
                 sku.yearly = factors;
@@ -279,18 +279,14 @@ impl ForecasterParams {
     /// same forecaster fitted on the history up to a year before its end, its 90 days against
     /// what sold. `None` when the history is too short (or that fit fails, which is logged).
     ///
-    /// Days closed in the shop's calendar (an annual closure the year-earlier history had not seen
-    /// yet) count on neither side. A SKU that first sold less than [`Self::min_exposure_weeks`]
+    /// `open_days`: the shop's open days (indices into the history). Days closed in the shop's
+    /// calendar (an annual closure the year-earlier history had not seen yet) count on neither
+    /// side. A SKU that first sold less than [`Self::min_exposure_weeks`]
     /// before then (new, or not yet launched) has no error to read: it moves as the shop did.
     /// Large orders are read as they sold, not capped as the fit caps them: capped (the excess back
     /// as a long-run rate), the three-year history's seven origins scored 42.9 % against 40.1 %,
     /// since a wholesale customer's order tends to come back in the same season.
-    fn last_year(
-        &self,
-        yearly: &YearlyParams,
-        panel: &Panel,
-        calendar: &TradingCalendar,
-    ) -> Option<Vec<Vec<f64>>> {
+    fn last_year(&self, yearly: &YearlyParams, panel: &Panel, open_days: &[usize]) -> Option<Vec<Vec<f64>>> {
         let cut = yearly.cut(panel.days)?;
         let before = Panel {
             first: panel.first,
@@ -308,7 +304,7 @@ impl ForecasterParams {
             }
         };
         let mut open = vec![false; panel.days];
-        for day in calendar.open_days().0 {
+        for &day in open_days {
             open[day] = true;
         }
         let end = cut + MAX_HORIZON;
