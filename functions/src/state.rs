@@ -73,6 +73,8 @@ pub struct AppState {
     pub alerts: Arc<dyn shopsense::store::DocumentStore>,
     /// The alert policy's shop-wide defaults (settings `SHOPSENSE_ALERT_*`).
     pub alert_policy: Arc<AlertPolicy>,
+    /// The last round trip to the stores `GET /api/health?check=stores` made.
+    pub store_probe: Arc<crate::health::ProbeCache>,
 }
 
 /// Settings of the alert policy's defaults, in [`AlertPolicy`] field order.
@@ -106,6 +108,11 @@ impl AppState {
     /// Opens the stores the settings choose and everything built on them.
     pub async fn open(settings: Settings) -> Result<Self, StateError> {
         let stores = Stores::open(&settings).await?;
+        Self::with_stores(settings, stores).await
+    }
+
+    /// Everything built on stores already open (tests hand in stores that can fail).
+    pub async fn with_stores(settings: Settings, stores: Stores) -> Result<Self, StateError> {
         let ingestor = Ingestor::open(&*stores.blobs).await?;
         let ingest_options = IngestOptions {
             thresholds: Thresholds::from_settings(&settings)?,
@@ -144,6 +151,7 @@ impl AppState {
             catalog: Arc::new(catalog),
             alerts,
             alert_policy: Arc::new(alert_policy),
+            store_probe: Arc::default(),
         })
     }
 

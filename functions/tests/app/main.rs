@@ -6,6 +6,7 @@ mod alerts_cli;
 mod azure;
 mod e2e;
 mod fixtures;
+mod health;
 mod local;
 mod models;
 mod package;

@@ -16,6 +16,7 @@ mod document;
 pub mod embedded;
 mod error;
 pub mod folder;
+mod probe;
 mod sas;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use document::{
     Direction, Document, DocumentDatabase, DocumentStore, Filter, Op, Query, validate_key_part,
 };
 pub use error::{StoreError, StoreResult};
+pub use probe::{PROBE_BLOB, PROBE_DOCUMENT, StoreProbe, StoresProbe};
 
 use crate::settings::{Backend, Settings};
 
