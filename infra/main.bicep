@@ -79,6 +79,9 @@ param developerPrincipalType string = 'User'
 @description('Browser origins allowed to call the HTTP API (CORS), comma-separated, e.g. `https://shop.example,https://admin.shop.example` (azd: SHOPSENSE_CORS_ALLOWED_ORIGINS). Empty allows none: server-side callers need no CORS. The platform answers CORS in front of the app, as `Host.CORS` of local.settings.json does for `shopsense local`.')
 param corsAllowedOrigins string = ''
 
+@description('E-mail address told when an alert rule fires: the nightly retrain failed, a retrain\'s version was rejected by its gate, an upload was given up (azd: SHOPSENSE_ALERT_EMAIL). Empty: the rules still fire in Azure Monitor, and nobody is mailed.')
+param alertEmail string = ''
+
 @description('Send Azure Verified Modules usage telemetry to Microsoft (a no-op deployment per module). Off unless opted in.')
 param enableAvmTelemetry bool = false
 
@@ -389,6 +392,20 @@ module deadLetterAccess 'app/dead-letter-access.bicep' = {
     storageAccountName: storage.outputs.name
     containerName: deadLetterContainerName
     topicPrincipalId: uploadsTopic.outputs.systemAssignedMIPrincipalId!
+  }
+}
+
+// Alert rules on the app's telemetry (retrain failed or rejected, an upload given up), and the
+// action group that mails alertEmail when one is given.
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    namePrefix: 'shopsense-${resourceToken}'
+    appInsightsResourceId: appInsights.outputs.resourceId
+    alertEmail: alertEmail
   }
 }
 

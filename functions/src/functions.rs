@@ -1,6 +1,8 @@
 //! The registry of Azure functions this binary serves: each with its `function.json` (the same
 //! file the packaging step copies into the app root) and its router.
 
+use std::time::Duration;
+
 use axum::Router;
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,6 +26,84 @@ pub struct FunctionSpec {
 pub struct FunctionJson {
     /// The bindings, trigger first by convention.
     pub bindings: Vec<Binding>,
+    /// How the host runs a failed invocation again (timer triggers), if at all.
+    #[serde(default)]
+    pub retry: Option<RetryPolicy>,
+}
+
+/// A function's `retry` policy, as the Functions host reads it from `function.json`: a failed
+/// invocation (any answer but 2xx) is run again up to `max_retry_count` times. The local runner
+/// honours it for its timers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// `fixedDelay` or `exponentialBackoff`.
+    pub strategy: RetryStrategy,
+    /// Runs after the first (`-1`, forever, is not taken: a nightly job must end).
+    pub max_retry_count: u32,
+    /// The wait of `fixedDelay`, `hh:mm:ss`.
+    #[serde(default)]
+    pub delay_interval: Option<String>,
+    /// The first wait of `exponentialBackoff`, `hh:mm:ss`.
+    #[serde(default)]
+    pub minimum_interval: Option<String>,
+    /// The longest wait of `exponentialBackoff`, `hh:mm:ss`.
+    #[serde(default)]
+    pub maximum_interval: Option<String>,
+}
+
+/// The two strategies the host knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RetryStrategy {
+    /// The same wait before every run again.
+    FixedDelay,
+    /// Waits doubling from the minimum up to the maximum.
+    ExponentialBackoff,
+}
+
+impl RetryPolicy {
+    /// The wait before each run again, in order. The host adds some jitter to the doubling;
+    /// this is the doubling itself.
+    ///
+    /// # Errors
+    /// A missing interval for the strategy, or one that is not `hh:mm:ss`.
+    pub fn delays(&self) -> Result<Vec<Duration>, String> {
+        let interval = |name: &str, value: &Option<String>| -> Result<Duration, String> {
+            let text = value.as_deref().ok_or_else(|| format!("{:?} needs {name}", self.strategy))?;
+            time_span(text).ok_or_else(|| format!("{name} {text:?} is not hh:mm:ss"))
+        };
+        let count = usize::try_from(self.max_retry_count).unwrap_or(usize::MAX);
+        match self.strategy {
+            RetryStrategy::FixedDelay => Ok(vec![interval("delayInterval", &self.delay_interval)?; count]),
+            RetryStrategy::ExponentialBackoff => {
+                let least = interval("minimumInterval", &self.minimum_interval)?;
+                let most = interval("maximumInterval", &self.maximum_interval)?;
+                if most < least {
+                    return Err("maximumInterval is shorter than minimumInterval".into());
+                }
+                let mut wait = least;
+                Ok((0..count)
+                    .map(|_| {
+                        let this = wait.min(most);
+                        wait = wait.saturating_mul(2);
+                        this
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+/// `hh:mm:ss` (a .NET `TimeSpan` as `function.json` writes one, without days or fractions).
+fn time_span(text: &str) -> Option<Duration> {
+    let mut parts = text.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let [h, m, s]: [u64; 3] = [h.parse().ok()?, m.parse().ok()?, s.parse().ok()?];
+    (m < 60 && s < 60).then(|| Duration::from_secs(h * 3600 + m * 60 + s))
 }
 
 /// One binding of a `function.json`; fields not listed stay in `rest`.
@@ -123,4 +203,55 @@ pub fn registry() -> Vec<FunctionSpec> {
             router: crate::alerts::inventory_alert_router,
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(json: &str) -> RetryPolicy {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_retrain_runs_again_four_times_over_a_quarter_of_an_hour_after_a_failure() {
+        let retrain = registry().into_iter().find(|f| f.name == "retrain").unwrap();
+        let retry = retrain.parsed().unwrap().retry.expect("retrain has a retry policy");
+        let minutes: Vec<u64> = retry.delays().unwrap().iter().map(|d| d.as_secs() / 60).collect();
+        assert_eq!(minutes, [1, 2, 4, 8]);
+        // No other function has one: the blob trigger retries from its queue, Event Grid from
+        // its subscription, and HTTP callers themselves.
+        for spec in registry().into_iter().filter(|f| f.name != "retrain") {
+            assert_eq!(spec.parsed().unwrap().retry, None, "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn waits_double_up_to_the_maximum_or_stay_fixed() {
+        let exponential = policy(
+            r#"{"strategy": "exponentialBackoff", "maxRetryCount": 5,
+                "minimumInterval": "00:00:10", "maximumInterval": "00:00:45"}"#,
+        );
+        let secs: Vec<u64> = exponential.delays().unwrap().iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [10, 20, 40, 45, 45]);
+        let fixed = policy(r#"{"strategy": "fixedDelay", "maxRetryCount": 2, "delayInterval": "01:00:00"}"#);
+        assert_eq!(fixed.delays().unwrap(), [Duration::from_secs(3600); 2]);
+    }
+
+    #[test]
+    fn a_policy_missing_its_interval_or_with_a_bad_one_is_refused_naming_it() {
+        let missing = policy(r#"{"strategy": "fixedDelay", "maxRetryCount": 2}"#);
+        assert!(missing.delays().unwrap_err().contains("delayInterval"));
+        let bad = policy(r#"{"strategy": "fixedDelay", "maxRetryCount": 2, "delayInterval": "5 minutes"}"#);
+        assert!(bad.delays().unwrap_err().contains("\"5 minutes\" is not hh:mm:ss"));
+        let upside_down = policy(
+            r#"{"strategy": "exponentialBackoff", "maxRetryCount": 1,
+                "minimumInterval": "00:10:00", "maximumInterval": "00:01:00"}"#,
+        );
+        assert!(upside_down.delays().is_err());
+        assert!(
+            serde_json::from_str::<RetryPolicy>(r#"{"strategy": "fixedDelay", "maxRetryCount": -1}"#)
+                .is_err()
+        );
+    }
 }

@@ -65,6 +65,9 @@ pub struct LocalTimer {
     pub schedule: Schedule,
     /// `runOnStartup` from its `function.json`.
     pub run_on_startup: bool,
+    /// The waits before each run again after a failure (its `function.json`'s `retry`, as the
+    /// host reads it); empty: none.
+    pub retry: Vec<Duration>,
 }
 
 /// Why the local runner cannot start.
@@ -97,7 +100,8 @@ pub const LOCAL_SCHEDULE_DEFAULTS: [(&str, &str); 1] = [("SHOPSENSE_RETRAIN_SCHE
 pub fn timers(specs: &[FunctionSpec], settings: &Settings) -> Result<Vec<LocalTimer>, LocalError> {
     let mut out = Vec::new();
     for spec in specs {
-        spec.parsed()
+        let parsed = spec
+            .parsed()
             .map_err(|e| LocalError::FunctionJson { function: spec.name.into(), reason: e.to_string() })?;
         let Some(trigger) = spec.trigger().filter(|t| t.kind == "timerTrigger") else { continue };
         let expr = trigger.text("schedule").ok_or_else(|| LocalError::FunctionJson {
@@ -121,7 +125,13 @@ pub fn timers(specs: &[FunctionSpec], settings: &Settings) -> Result<Vec<LocalTi
         }
         .map_err(|source| LocalError::Schedule { function: spec.name.into(), source })?;
         let run_on_startup = trigger.rest.get("runOnStartup").and_then(Value::as_bool).unwrap_or(false);
-        out.push(LocalTimer { function: spec.name.into(), schedule, run_on_startup });
+        let retry = match &parsed.retry {
+            Some(policy) => policy
+                .delays()
+                .map_err(|reason| LocalError::FunctionJson { function: spec.name.into(), reason })?,
+            None => Vec::new(),
+        };
+        out.push(LocalTimer { function: spec.name.into(), schedule, run_on_startup, retry });
     }
     Ok(out)
 }
@@ -222,13 +232,41 @@ pub fn blob_payload(function: &str, container: &str, blob: &BlobMeta, uri: &str)
     invoke_payload(function, "blob", Value::Null, metadata)
 }
 
-/// Runs one timer forever: sleeps until each occurrence, then invokes the function.
+/// Invokes `function` and, while it fails (any answer but 2xx), again after each of `waits`;
+/// the last invocation's outcome.
+pub async fn invoke_retrying(
+    app: &Router,
+    function: &str,
+    payload: &Value,
+    waits: &[Duration],
+) -> Invocation {
+    let mut outcome = invoke(app, function, payload).await;
+    for (run, wait) in waits.iter().enumerate() {
+        if (200..300).contains(&outcome.status) {
+            break;
+        }
+        tracing::warn!(
+            function,
+            status = outcome.status,
+            again_in_s = wait.as_secs(),
+            run_again = run + 1,
+            of = waits.len(),
+            "invocation failed; its retry policy runs it again"
+        );
+        tokio::time::sleep(*wait).await;
+        outcome = invoke(app, function, payload).await;
+    }
+    outcome
+}
+
+/// Runs one timer forever: sleeps until each occurrence, then invokes the function (again after
+/// a failure, as its retry policy says).
 pub async fn run_timer(app: Router, timer: LocalTimer) {
     let mut last = Utc::now();
     if timer.run_on_startup {
         let next = timer.schedule.next_after(last).map(|t| t.to_rfc3339()).unwrap_or_default();
-        invoke(&app, &timer.function, &timer_payload(&timer.function, false, &last.to_rfc3339(), &next))
-            .await;
+        let payload = timer_payload(&timer.function, false, &last.to_rfc3339(), &next);
+        invoke_retrying(&app, &timer.function, &payload, &timer.retry).await;
     }
     while let Some(due) = timer.schedule.next_after(Utc::now()) {
         tracing::info!(function = %timer.function, schedule = %timer.schedule, next = %due, "local timer waiting");
@@ -236,8 +274,8 @@ pub async fn run_timer(app: Router, timer: LocalTimer) {
         tokio::time::sleep(wait).await;
         let after = timer.schedule.next_after(due).map(|t| t.to_rfc3339()).unwrap_or_default();
         let past_due = Utc::now() - due > chrono::Duration::seconds(30);
-        invoke(&app, &timer.function, &timer_payload(&timer.function, past_due, &last.to_rfc3339(), &after))
-            .await;
+        let payload = timer_payload(&timer.function, past_due, &last.to_rfc3339(), &after);
+        invoke_retrying(&app, &timer.function, &payload, &timer.retry).await;
         last = due;
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! Another retrain holding the lease (a second instance, an overlapping manual run, a second
 //! invocation on this instance) makes this one exit cleanly with a log line. Transient storage
-//! failures fail the invocation (the host logs it; the next occurrence retries); permanent ones
-//! (no features yet, a refused model) are answered as done with the reason logged. One kind
+//! failures fail the invocation (the host runs it again as `function.json`'s `retry` says);
+//! permanent ones (no features yet, a refused model) are answered as done with the reason logged
+//! under [`FAILED`], the line the alert rules in `infra/app/alerts.bicep` look for. One kind
 //! failing does not stop the others. Before training, it ingests any upload the ingest trigger
 //! missed ([`shopsense::ingest::Ingestor::sweep`]) and handles the events Event Grid gave up
 //! delivering ([`crate::dead_letters`]).
@@ -19,6 +20,10 @@ use shopsense::train::TrainError;
 use crate::error::ApiError;
 use crate::host::{Invoke, InvokeResponse, TimerInfo};
 use crate::state::AppState;
+
+/// How every log line of a permanent failure starts: the whole run's, or one kind's. A transient
+/// failure is run again and does not say it.
+pub const FAILED: &str = "retrain failed";
 
 /// The function's routes.
 pub fn router() -> Router<AppState> {
@@ -73,7 +78,13 @@ async fn retrain(
                     )
                 })
                 .collect();
-            lines.extend(report.failed.iter().map(|f| format!("{f} (what was live for it stays live)")));
+            lines.extend(report.failed.iter().map(|f| {
+                if f.transient {
+                    format!("{f} (transient: what was live for it stays live, and the run is tried again)")
+                } else {
+                    format!("{FAILED} for {} (what was live for it stays live): {}", f.kind, f.error)
+                }
+            }));
             let response = match report.failed.iter().find(|f| f.transient) {
                 Some(transient) => {
                     InvokeResponse::failed(format!("transient failure, will run again: {transient}"))
@@ -88,7 +99,7 @@ async fn retrain(
         }
         Err(e) => {
             tracing::warn!(error = %e, "retrain failed");
-            (InvokeResponse::ok(json!(null)), vec![format!("retrain failed: {e}")])
+            (InvokeResponse::ok(json!(null)), vec![format!("{FAILED}: {e}")])
         }
     };
     Ok(caught_up.into_iter().chain(lines).fold(response, InvokeResponse::log))

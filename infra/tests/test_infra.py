@@ -32,6 +32,7 @@ FUNCTION_APP = INFRA / "app" / "function-app.bicep"
 EVENT_SUBSCRIPTIONS = INFRA / "app" / "event-subscriptions.bicep"
 DEAD_LETTER_ACCESS = INFRA / "app" / "dead-letter-access.bicep"
 BLOB_TRIGGER_SUBSCRIPTION = INFRA / "app" / "blob-trigger-subscription.bicep"
+ALERTS = INFRA / "app" / "alerts.bicep"
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 OUR_SCRIPTS = [REPO / "scripts" / "package.sh", REPO / "scripts" / "subscribe-events.sh", INFRA / "tests" / "run.sh"]
 
@@ -309,7 +310,7 @@ def deployment_files() -> list[Path]:
 def test_the_infra_folder_holds_the_expected_bicep_files():
     names = {str(p.relative_to(INFRA)) for p in bicep_files()}
     assert {"main.bicep", "app/function-app.bicep", "app/event-subscriptions.bicep",
-            "app/blob-trigger-subscription.bicep", "app/dead-letter-access.bicep"} <= names, names
+            "app/blob-trigger-subscription.bicep", "app/dead-letter-access.bicep", "app/alerts.bicep"} <= names, names
 
 
 @pytest.mark.parametrize("path", bicep_files(), ids=lambda p: str(p.relative_to(INFRA)))
@@ -397,6 +398,37 @@ def test_browser_origins_come_from_a_parameter_without_credentials():
     assert parameters["corsAllowedOrigins"]["value"] == "${SHOPSENSE_CORS_ALLOWED_ORIGINS=}"
 
 
+def test_alert_rules_watch_the_functions_and_log_lines_the_code_has():
+    text = ALERTS.read_text()
+    rules = bicep(ALERTS)["variables"]["rules"]["value"]
+    names = {unquote(rule["name"]) for rule in rules}
+    assert names == {"retrain-failed", "retrain-rejected", "ingest-gave-up"}, names
+    functions = set(code_config()["functions"])
+    for function in re.findall(r'operation_Name == "([^"]+)"', text):
+        assert function in functions, f"alerts.bicep watches {function!r}, which the app does not serve"
+    # The permanent-failure prefix is the code's constant, and the retry policy's longest wait
+    # is shorter than the 20 minutes the rule gives a failed invocation to be run again.
+    retrain = (REPO / "functions/src/retrain.rs").read_text()
+    (prefix,) = re.findall(r'pub const FAILED: &str = "([^"]+)";', retrain)
+    assert f'message startswith "{prefix}"' in text
+    retry = json.loads((REPO / "functions/bindings/retrain/function.json").read_text())["retry"]
+    assert retry["strategy"] == "exponentialBackoff"
+    def minutes(span: str) -> float:
+        h, m, sec = (int(x) for x in span.split(":"))
+        return h * 60 + m + sec / 60
+    doubled = minutes(retry["minimumInterval"]) * 2 ** (retry["maxRetryCount"] - 1)
+    longest_wait = min(doubled, minutes(retry["maximumInterval"]))
+    assert longest_wait < 20 and "ago(20m)" in text, longest_wait
+    # A rejected version logs "<kind> <version>: rejected (...)" (functions/src/retrain.rs).
+    assert '"{} {}: {}{}"' in retrain and "rejected" in (REPO / "shared/src/registry/records.rs").read_text()
+    # Mail only when an address is given; the rules exist either way.
+    assert bicep(ALERTS)["parameters"]["alertEmail"]["default"] == ""
+    assert "if (!empty(alertEmail))" in text
+    assert dotted(module_params(MAIN, "alerts")["appInsightsResourceId"]) == "appInsights.outputs.resourceId"
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["alertEmail"]["value"] == "${SHOPSENSE_ALERT_EMAIL=}"
+
+
 def test_app_settings_are_identity_based_only():
     settings = app_settings()
     assert not FORBIDDEN_SETTINGS & set(settings), FORBIDDEN_SETTINGS & set(settings)
@@ -465,6 +497,10 @@ def test_every_function_has_the_trigger_wiring_it_needs():
             assert trigger.get("schedule"), f"{function}: timers need a schedule"
         elif kind == "blobTrigger":
             assert trigger.get("source") == "EventGrid", f"{function}: Flex Consumption runs blob triggers only with source EventGrid"
+            # One upload at a time per instance: every ingest recomputes the features from the
+            # whole history (about 0.4 GB a million lines), and the host's default would run 8
+            # per core at once on a 2 GB instance.
+            assert host["extensions"]["blobs"]["maxDegreeOfParallelism"] == 1
             assert function in subscriptions, f"{function}: no Event Grid subscription in event-subscriptions.bicep"
             name, mod = subscriptions[function]
             assert mod["type"] == "local" and mod["detail"]["path"] == "blob-trigger-subscription.bicep", name
@@ -689,8 +725,8 @@ def test_the_deploy_workflow_signs_in_with_oidc_and_runs_the_same_steps_as_azd_u
     runs = lambda job: "\n".join(str(s.get("run", "")) for s in job["steps"])
     assert "./scripts/package.sh" in runs(build)
     assert "./scripts/package.sh" not in runs(deploy) and "cargo" not in runs(deploy), "nothing is built with the token"
-    # The smoke test reaches the stores too: /api/health alone answers without them.
-    assert '"$url/api/health"' in runs(deploy) and '"$url/api/models"' in runs(deploy)
+    # The smoke test reaches the stores too: /api/health without the check answers without them.
+    assert '"$url/api/health?check=stores"' in runs(deploy) and '"$url/api/models"' in runs(deploy)
     assert 'x-functions-key: $key' in runs(deploy) and "::add-mask::$key" in runs(deploy), "a masked function key"
     for command in ("azd provision --no-prompt", "azd deploy shopsense --from-package dist/app.zip --no-prompt"):
         assert command in runs(deploy), f"deploy.yml must run {command}"

@@ -64,6 +64,7 @@ async fn a_local_timer_invokes_its_function_with_a_host_shaped_timer_payload() {
         function: "tick".into(),
         schedule: "* * * * * *".parse().unwrap(),
         run_on_startup: true,
+        retry: Vec::new(),
     };
     let task = tokio::spawn(local::run_timer(app, timer));
     // Startup run plus at least one scheduled second; the deadline is generous on purpose.
@@ -73,6 +74,56 @@ async fn a_local_timer_invokes_its_function_with_a_host_shaped_timer_payload() {
     }
     task.abort();
     assert!(calls.load(Ordering::SeqCst) >= 2, "timer fired {} times", calls.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_timer_takes_its_retry_policy_from_function_json_and_a_bad_one_stops_the_start() {
+    let with_retry = r#"{"bindings":[{"type":"timerTrigger","direction":"in","name":"timer","schedule":"0 0 2 * * *"}],
+        "retry":{"strategy":"fixedDelay","maxRetryCount":2,"delayInterval":"00:00:30"}}"#;
+    let spec = FunctionSpec { name: "tick", function_json: with_retry, router: Router::new };
+    let timers = local::timers(&[spec], &settings(&[])).unwrap();
+    assert_eq!(timers[0].retry, [Duration::from_secs(30); 2]);
+    assert!(
+        local::timers(&[tick_spec()], &settings(&[("TICK_SCHEDULE", "0 0 2 * * *")])).unwrap()[0]
+            .retry
+            .is_empty()
+    );
+
+    let bad = r#"{"bindings":[{"type":"timerTrigger","direction":"in","name":"timer","schedule":"0 0 2 * * *"}],
+        "retry":{"strategy":"fixedDelay","maxRetryCount":2}}"#;
+    let spec = FunctionSpec { name: "tick", function_json: bad, router: Router::new };
+    let err = local::timers(&[spec], &settings(&[])).unwrap_err().to_string();
+    assert!(err.contains("tick") && err.contains("delayInterval"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_timer_invocation_runs_again_as_its_policy_says_and_stops_at_the_first_success() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    // Fails twice (a transient storage failure answers 500), then succeeds.
+    let app = Router::new().route(
+        "/tick",
+        post(move |_: Invoke<TimerInfo>| {
+            let seen = seen.clone();
+            async move {
+                match seen.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => InvokeResponse::failed("transient failure, will run again: cosmos 503"),
+                    _ => InvokeResponse::ok("trained"),
+                }
+            }
+        }),
+    );
+    let payload = local::timer_payload("tick", false, "2026-11-27T02:00:00Z", "2026-11-28T02:00:00Z");
+    let waits = [Duration::from_millis(10); 4];
+    let outcome = local::invoke_retrying(&app, "tick", &payload, &waits).await;
+    assert_eq!(outcome.status, 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "two failures, one success, no run after it");
+
+    // A policy that runs out leaves the last failure.
+    calls.store(0, Ordering::SeqCst);
+    let outcome = local::invoke_retrying(&app, "tick", &payload, &waits[..1]).await;
+    assert_eq!(outcome.status, 500);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

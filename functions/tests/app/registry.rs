@@ -224,3 +224,16 @@ fn host_json_starts_this_binary_with_serve_and_forwards_http() {
     assert_eq!(handler["enableForwardingHttpRequest"], true);
     assert_eq!(host["extensions"]["http"]["routePrefix"], "api", "HTTP routes live under /api");
 }
+
+#[tokio::test]
+async fn a_retrain_that_cannot_run_is_answered_as_done_with_the_line_the_alert_rules_look_for() {
+    // Nothing ingested: a permanent failure, answered 200 so that the host does not run it again
+    // (its retry policy is for transient failures), logged under the prefix infra/ alerts on.
+    let (_home, _state, app) = local_app().await;
+    let payload = shopsense_functions::local::timer_payload("retrain", false, "", "");
+    let (status, body) = send(&app, post("/retrain", payload.to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let logs: Vec<&str> = body["Logs"].as_array().unwrap().iter().filter_map(|l| l.as_str()).collect();
+    let failed = format!("{}: ", shopsense_functions::retrain::FAILED);
+    assert!(logs.iter().any(|l| l.starts_with(&failed)), "{logs:#?}");
+}
