@@ -58,13 +58,16 @@ pub struct RetryPolicy {
 pub enum RetryStrategy {
     /// The same wait before every run again.
     FixedDelay,
-    /// Waits doubling from the minimum up to the maximum.
+    /// Waits growing from the minimum up to the maximum.
     ExponentialBackoff,
 }
 
 impl RetryPolicy {
-    /// The wait before each run again, in order. The host adds some jitter to the doubling;
-    /// this is the doubling itself.
+    /// The wait before each run again, in order. For `exponentialBackoff` the host's
+    /// randomised backoff (WebJobs' `RandomizedExponentialBackoffStrategy`, its step the
+    /// minimum) without its jitter of up to a fifth of each step: the minimum, then the minimum
+    /// plus 1, 2, 4, ... times the minimum, up to the maximum (1, 2, 3, 5, 9, ... minutes from
+    /// a minimum of one).
     ///
     /// # Errors
     /// A missing interval for the strategy, or one that is not `hh:mm:ss`.
@@ -82,12 +85,12 @@ impl RetryPolicy {
                 if most < least {
                     return Err("maximumInterval is shorter than minimumInterval".into());
                 }
-                let mut wait = least;
+                let mut step = Duration::ZERO;
                 Ok((0..count)
                     .map(|_| {
-                        let this = wait.min(most);
-                        wait = wait.saturating_mul(2);
-                        this
+                        let wait = least.saturating_add(step).min(most);
+                        step = if step.is_zero() { least } else { step.saturating_mul(2) };
+                        wait
                     })
                     .collect())
             }
@@ -214,11 +217,16 @@ mod tests {
     }
 
     #[test]
-    fn the_retrain_runs_again_four_times_over_a_quarter_of_an_hour_after_a_failure() {
+    fn the_retrain_runs_again_four_times_the_first_after_its_crashed_runs_lease_has_expired() {
         let retrain = registry().into_iter().find(|f| f.name == "retrain").unwrap();
         let retry = retrain.parsed().unwrap().retry.expect("retrain has a retry policy");
-        let minutes: Vec<u64> = retry.delays().unwrap().iter().map(|d| d.as_secs() / 60).collect();
-        assert_eq!(minutes, [1, 2, 4, 8]);
+        let waits = retry.delays().unwrap();
+        let minutes: Vec<u64> = waits.iter().map(|d| d.as_secs() / 60).collect();
+        assert_eq!(minutes, [3, 6, 9, 15]);
+        // A run killed mid-way keeps its lease until it expires; a run again before then would be
+        // answered "busy" as done, and the host would stop trying.
+        let lease = u64::try_from(shopsense::train::TrainOptions::default().lease_seconds).unwrap();
+        assert!(waits[0].as_secs() > lease, "{waits:?} against a lease of {lease} s");
         // No other function has one: the blob trigger retries from its queue, Event Grid from
         // its subscription, and HTTP callers themselves.
         for spec in registry().into_iter().filter(|f| f.name != "retrain") {
@@ -233,7 +241,7 @@ mod tests {
                 "minimumInterval": "00:00:10", "maximumInterval": "00:00:45"}"#,
         );
         let secs: Vec<u64> = exponential.delays().unwrap().iter().map(Duration::as_secs).collect();
-        assert_eq!(secs, [10, 20, 40, 45, 45]);
+        assert_eq!(secs, [10, 20, 30, 45, 45]);
         let fixed = policy(r#"{"strategy": "fixedDelay", "maxRetryCount": 2, "delayInterval": "01:00:00"}"#);
         assert_eq!(fixed.delays().unwrap(), [Duration::from_secs(3600); 2]);
     }

@@ -401,7 +401,9 @@ impl InvokeResponse {
         Self { return_value: serde_json::to_value(value).unwrap_or(Value::Null), ..Self::default() }
     }
 
-    /// A failed invocation (500): the host logs it and retries where the trigger allows.
+    /// A failed invocation (500): the host counts it as failed and retries where the trigger
+    /// allows. The host drops a failed answer's `Logs` (it reads them only from a 2xx), so
+    /// [`IntoResponse`] also writes them to this process's log.
     #[must_use]
     pub fn failed(message: impl Into<String>) -> Self {
         Self { logs: vec![message.into()], failed: true, ..Self::default() }
@@ -431,6 +433,11 @@ impl InvokeResponse {
 impl IntoResponse for InvokeResponse {
     fn into_response(self) -> Response {
         let status = if self.failed { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
+        if self.failed {
+            for line in &self.logs {
+                tracing::warn!("failed invocation: {line}");
+            }
+        }
         (status, Json(self)).into_response()
     }
 }

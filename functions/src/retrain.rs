@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// How long the catch-up sweep may run before training (the rest waits for the next night;
-/// Flex Consumption stops a function after 30 minutes by default).
+/// `host.json`'s `functionTimeout` stops a function after 30 minutes).
 const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// How long replaying dead letters may run after the sweep (the rest waits for the next night).

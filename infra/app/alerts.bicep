@@ -1,11 +1,14 @@
 // Log alert rules on the function app's Application Insights: what an on-call person must hear
 // about without reading logs every morning.
 //
-// - retrain-failed (severity 1): the nightly retrain failed for good. Either its last invocation
-//   failed and no run followed within 20 minutes (the `retrain` function's retry policy runs a
-//   transient failure again after 1, 2, 4 and 8 minutes), or a run logged a permanent failure
-//   (the whole run, or one kind: "retrain failed", functions/src/retrain.rs `FAILED`). What was
-//   live stays live, so serving goes on with models a day older every night.
+// - retrain-failed (severity 1): the nightly retrain's last invocation failed and no run followed.
+//   The `retrain` function's retry policy runs a transient failure again after about 3, 6, 9 and
+//   15 minutes, and a run may take up to the 30-minute function timeout, so the rule waits 50
+//   minutes after the failed invocation ended. What was live stays live: serving goes on with
+//   models a day older every night.
+// - retrain-cannot-train (severity 3): a run logged a permanent failure, of the whole run or of one
+//   kind ("retrain failed", functions/src/retrain.rs `FAILED`): no upload yet, too little history
+//   for a forecast. Data, not infrastructure: it repeats every night until the data changes.
 // - retrain-rejected (severity 3): a retrain made a version its gate rejected ("<kind>
 //   <version>: rejected (...)"): a decision, not a failure, but several nights of it mean stale
 //   models (README, "Retrain and the model registry").
@@ -14,7 +17,9 @@
 //   that fails every time needs a person.
 //
 // The rules read `requests` (kept whole: host.json excludes them from sampling) and `traces`
-// (sampled only above 20 items a second; a retrain at 02:00 is far below that).
+// (sampled only above 20 items a second; a retrain at 02:00 is far below that). The host keeps
+// an invocation's log lines only when it succeeded, so the permanent failures (answered as
+// done) reach `traces` and the transient ones are seen in `requests`.
 
 @description('Azure region of the alert rules (the action group is global).')
 param location string
@@ -55,20 +60,30 @@ var rules = [
   {
     name: 'retrain-failed'
     severity: 1
-    description: 'The nightly retrain failed for good: its last invocation failed with no run after it, or a run logged a permanent failure. What was live stays live. See the retrain invocation\'s logs, then `shopsense models list`.'
+    windowSize: 'PT2H'
+    description: 'The nightly retrain failed and its retries are spent: its last invocation failed, and none followed within 50 minutes. What was live stays live. See the retrain invocations in Application Insights, then `shopsense models list`.'
     query: '''
-union
-  (requests
-    | where operation_Name == "retrain"
-    | summarize arg_max(timestamp, success)
-    | where success == false and timestamp < ago(20m)),
-  (traces
-    | where operation_Name == "retrain" and message startswith "retrain failed")
+requests
+| where operation_Name == "retrain"
+| extend ended = timestamp + duration * 1ms
+| summarize arg_max(ended, success)
+| where success == false and ended < ago(50m)
+'''
+  }
+  {
+    name: 'retrain-cannot-train'
+    severity: 3
+    windowSize: 'PT1H'
+    description: 'A retrain could not train a kind, or at all, for a reason another run cannot fix (no upload yet, too little history for a forecast). What was live stays live.'
+    query: '''
+traces
+| where operation_Name == "retrain" and message startswith "retrain failed"
 '''
   }
   {
     name: 'retrain-rejected'
     severity: 3
+    windowSize: 'PT1H'
     description: 'A retrain made a version its gate rejected; the live one stays. `shopsense models list` shows the gate\'s reason and `shopsense models promote` serves the version anyway.'
     query: '''
 traces
@@ -78,7 +93,8 @@ traces
   {
     name: 'ingest-gave-up'
     severity: 2
-    description: 'The blob trigger gave up on an upload and moved it to its poison queue. The nightly retrain\'s catch-up sweep reads it again; the ingest invocation\'s logs say why it failed.'
+    windowSize: 'PT1H'
+    description: 'The blob trigger gave up on an upload and moved it to its poison queue. The nightly retrain\'s catch-up sweep reads it again; the ingest invocations say why it failed.'
     query: '''
 traces
 | where message has "MaxDequeueCount" and message has "webjobs-blobtrigger-poison"
@@ -101,7 +117,7 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2021-08-01' = [
         appInsightsResourceId
       ]
       evaluationFrequency: 'PT15M'
-      windowSize: 'PT1H'
+      windowSize: rule.windowSize
       criteria: {
         allOf: [
           {

@@ -1,4 +1,4 @@
-//! One round trip to each store, for a health check that says whether the stores answer, not
+//! A read from each store, for a health check that says whether the stores answer, not
 //! only whether the process does.
 
 use std::future::Future;
