@@ -118,6 +118,16 @@ pub struct VersionRecord {
     pub metric_trend: Vec<(String, f64)>,
 }
 
+impl VersionRecord {
+    /// Whether its gates rejected it: a decision on its inputs. A version rejected because its
+    /// run stopped or its publish failed (a storage outage) was never judged whole, so training
+    /// the same inputs again is worth doing.
+    #[must_use]
+    pub fn rejected_by_its_gates(&self) -> bool {
+        self.status == VersionStatus::Rejected && self.gate.as_ref().is_some_and(|g| !g.passed)
+    }
+}
+
 impl ModelKind {
     /// The metric that sums a version up (the gate's main metric).
     #[must_use]

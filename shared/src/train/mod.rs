@@ -576,8 +576,11 @@ impl Trainer {
         Ok(outcome(record, timings))
     }
 
-    /// The newest kept version of `kind` (live, retired, rejected, or held and still standing
-    /// for its inputs by [`LivePointer::held_stands`] of the `live` pointer) whose manifest names
+    /// The newest kept version of `kind` (live, retired, rejected by its gates, or held and still
+    /// standing for its inputs by [`LivePointer::held_stands`] of the `live` pointer; not one
+    /// rejected because its run stopped or its publish failed, which decided nothing about its
+    /// inputs: a storage outage while publishing would otherwise keep that model from training
+    /// again until the data changed) whose manifest names
     /// the same feature tables with the same bytes (by table name and sha256: a refresh writes
     /// identical tables under a new snapshot folder), the same code version and `options`.
     async fn same_inputs(
@@ -599,7 +602,8 @@ impl Trainer {
         for record in self.registry.list(kind).await? {
             let released =
                 record.status == VersionStatus::Held && !live.is_some_and(|p| p.held_stands(&record));
-            if record.status == VersionStatus::Candidate || released {
+            let undecided = record.status == VersionStatus::Rejected && !record.rejected_by_its_gates();
+            if record.status == VersionStatus::Candidate || released || undecided {
                 continue;
             }
             let Some(manifest) = self.registry.manifest(kind, &record.version).await? else { continue };

@@ -228,6 +228,36 @@ async fn a_serving_store_failing_mid_publish_leaves_the_old_version_live_and_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_failed_by_a_storage_outage_is_trained_again_by_the_next_nightly_run() {
+    // The first version of a kind never goes out: its publish meets an outage. The nightly run
+    // after it (not forcing) must train the same inputs again, not take the failed version as
+    // the verdict on them: that left the kind with no live model until the data changed.
+    let (_home, stores) = stores_with_sample().await;
+    let p = parts(&stores).await;
+    let serving = Faulty::new(p.serving.clone());
+    serving.fail_batches.store(true, Ordering::SeqCst);
+    let broken = Trainer::new(
+        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
+        Registry::from_parts(p.models.clone(), p.records.clone(), serving, 5),
+        TrainOptions::default(),
+    );
+    let report = broken.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    assert_eq!(report.failed[0].kind, ModelKind::Segments, "{report:?}");
+    let registry = Registry::open(&stores, 5).await.unwrap();
+    assert_eq!(live(&registry, ModelKind::Segments).await, None);
+
+    let next = nightly(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    assert!(next.failed.is_empty(), "{next:?}");
+    assert_eq!(next.kinds[0].status, VersionStatus::Live, "{next:?}");
+    assert!(!next.kinds[0].unchanged, "{next:?}");
+    readers_see(&stores, &next.kinds[0].version).await;
+    // Live on these inputs, it is their verdict: the night after leaves it as it is.
+    let after = nightly(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap();
+    assert!(after.kinds[0].unchanged, "{after:?}");
+    assert_eq!(after.kinds[0].version, next.kinds[0].version);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_store_failing_mid_write_leaves_no_version_to_promote() {
     let (_home, stores) = stores_with_sample().await;
     let v1 = healthy(&stores).await.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds[0]
