@@ -84,6 +84,14 @@ pub enum ApiError {
         /// What to do about it ([`no_model_advice`]).
         advice: String,
     },
+    /// A request outlasted its deadline ([`crate::deadline`]).
+    #[error("{path} took longer than {} s: a store is slow or unreachable; try again", after.as_secs_f64())]
+    TimedOut {
+        /// The request's path.
+        path: String,
+        /// The deadline.
+        after: std::time::Duration,
+    },
     /// A store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -114,6 +122,7 @@ impl ApiError {
             Self::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found"),
             Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             Self::NoModel { .. } => (StatusCode::SERVICE_UNAVAILABLE, "no_model"),
+            Self::TimedOut { .. } => (StatusCode::SERVICE_UNAVAILABLE, "timed_out"),
             Self::Internal { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::Store(StoreError::Invalid { .. }) => (StatusCode::BAD_REQUEST, "invalid"),
             Self::Store(StoreError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not_found"),
@@ -133,12 +142,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() && !matches!(self, Self::NoModel { .. }) {
-            tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
-            "the server could not complete the request; the cause is in the server log".to_owned()
-        } else {
-            self.to_string()
-        };
+        let message =
+            if status.is_server_error() && !matches!(self, Self::NoModel { .. } | Self::TimedOut { .. }) {
+                tracing::error!(error = %self, source = ?std::error::Error::source(&self), "request failed");
+                "the server could not complete the request; the cause is in the server log".to_owned()
+            } else {
+                self.to_string()
+            };
         let mut response = (status, Json(json!({ "error": code, "message": message }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response

@@ -23,6 +23,7 @@ pub mod cli;
 pub mod commands;
 pub mod cors;
 pub mod dead_letters;
+pub mod deadline;
 pub mod demo;
 pub mod error;
 pub mod extract;
