@@ -27,7 +27,7 @@ pub mod transactions;
 pub mod validate;
 pub mod withdraw;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -41,7 +41,7 @@ pub use schema::UploadKind;
 
 use crate::bronze::{self, BRONZE_CONTAINER, LandingError, UPLOADS_CONTAINER};
 use crate::features;
-use crate::store::{BlobService, BlobStore, PutOptions, StoreError};
+use crate::store::{BlobMeta, BlobService, BlobStore, PutOptions, StoreError};
 use crate::tables::{
     BASKETS_PATH, CALENDAR_PATH, CLOSED_WEEKDAYS_PATH, DAILY_DEMAND_PATH, INTERACTIONS_PATH, ITEMS_PATH,
     QUARANTINE_CONTAINER, RFM_INPUTS_PATH, SILVER_CONTAINER, TRANSACTIONS_PREFIX, UPLOAD_COLUMN,
@@ -71,7 +71,14 @@ pub struct IngestOptions {
     pub max_table_bytes: u64,
     /// Whether a transactions upload refreshes the features.
     pub refresh_features: bool,
+    /// How old a transactions table without a report must be before the catch-up sweep takes
+    /// its ingest for dead ([`Ingestor::sweep`]); default [`ORPHANED_AFTER`].
+    pub orphaned_after: std::time::Duration,
 }
+
+/// How long an ingest may take between writing its silver table and its report (a refresh of a
+/// large history takes a minute or two) before a table without a report counts as orphaned.
+pub const ORPHANED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Default for IngestOptions {
     fn default() -> Self {
@@ -81,6 +88,7 @@ impl Default for IngestOptions {
             thresholds: Thresholds::default(),
             max_table_bytes: DEFAULT_MAX_TABLE_BYTES,
             refresh_features: true,
+            orphaned_after: ORPHANED_AFTER,
         }
     }
 }
@@ -291,6 +299,9 @@ pub struct SweepReport {
     pub left_for_next: usize,
     /// Uploads that failed, with the error; the next sweep tries them again.
     pub failed: Vec<(String, String)>,
+    /// Transactions tables set aside under `withdrawn/`: their ingest stopped after writing the
+    /// table and before its report, and their upload is gone (`(upload path, sha256)`).
+    pub set_aside: Vec<(String, String)>,
     /// Whether the features were refreshed (new transactions batches).
     pub features_refreshed: bool,
 }
@@ -328,6 +339,13 @@ impl SweepReport {
             lines.push(format!("sweep: {} uploads left for the next run (time budget)", self.left_for_next));
         }
         lines.extend(self.failed.iter().map(|(path, e)| format!("sweep: {path} failed: {e}")));
+        lines.extend(self.set_aside.iter().map(|(path, sha256)| {
+            format!(
+                "sweep: set aside the rows of {path} ({sha256}) under silver/{}: its ingest stopped before \
+                 its report and the upload is gone; send the file again to count them",
+                withdraw::WITHDRAWN_PREFIX
+            )
+        }));
         lines
     }
 }
@@ -452,11 +470,75 @@ impl Ingestor {
                 }
             }
         }
+        if report.left_for_next == 0 {
+            report.set_aside = self.set_aside_orphans(options.orphaned_after).await?;
+            new_batches |= !report.set_aside.is_empty();
+        }
         if new_batches && options.refresh_features {
             self.refresh_features().await?;
             report.features_refreshed = true;
         }
         Ok(report)
+    }
+
+    /// Moves to `withdrawn/` every transactions table older than `age` that has no report and
+    /// whose upload is gone. An ingest that stopped between its table and its report (a crash, a
+    /// `kill -9`) is redone from its upload; with the upload deleted meanwhile nothing ever
+    /// reported it, yet every refresh counted its rows, and neither `uploads list` nor `withdraw`
+    /// could see them. Kept, as a withdrawal keeps a table, and counted again when the same bytes
+    /// are sent again (nothing marks them as read).
+    async fn set_aside_orphans(
+        &self,
+        age: std::time::Duration,
+    ) -> Result<Vec<(String, String)>, IngestError> {
+        let reported: std::collections::HashSet<String> = self
+            .silver
+            .list(&format!("reports/{}/", UploadKind::Transactions))
+            .await?
+            .into_iter()
+            .filter_map(|b| Some(file_name(&b.path).strip_suffix(".json")?.to_owned()))
+            .collect();
+        let cutoff = Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+        let orphans: Vec<BlobMeta> = self
+            .silver
+            .list(TRANSACTIONS_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|t| t.last_modified < cutoff)
+            .filter(|t| {
+                file_name(&t.path).strip_suffix(".parquet").is_some_and(|sha| !reported.contains(sha))
+            })
+            .collect();
+        if orphans.is_empty() {
+            return Ok(Vec::new());
+        }
+        let uploads: std::collections::HashSet<String> =
+            self.uploads.list("").await?.into_iter().map(|u| u.path).collect();
+        let landed: HashMap<String, String> = self
+            .bronze
+            .list("")
+            .await?
+            .into_iter()
+            .filter_map(|b| Some((file_name(&b.path).to_owned(), b.metadata.get("upload_path")?.clone())))
+            .collect();
+        let mut set_aside = Vec::new();
+        for table in orphans {
+            let sha256 = file_name(&table.path).trim_end_matches(".parquet").to_owned();
+            let path = landed.get(&sha256).cloned().unwrap_or_default();
+            if uploads.contains(&path) {
+                continue; // the upload is there: ingesting it again finishes the job
+            }
+            let Some(blob) = self.silver.get(&table.path).await? else { continue };
+            let mut put = PutOptions::default().with_content_type("application/vnd.apache.parquet");
+            for (key, value) in &blob.meta.metadata {
+                put = put.with_metadata(key.clone(), value.clone());
+            }
+            self.silver.put(&format!("{}{}", withdraw::WITHDRAWN_PREFIX, table.path), blob.body, put).await?;
+            self.silver.delete(&table.path).await?;
+            tracing::warn!(upload = %path, %sha256, "set aside a transactions table whose ingest stopped before its report and whose upload is gone");
+            set_aside.push((path, sha256));
+        }
+        Ok(set_aside)
     }
 
     async fn ingest_landed(

@@ -65,3 +65,61 @@ async fn the_sweep_ingests_only_what_the_trigger_missed_and_a_replaced_file_agai
     assert!(unclaimed.failed[0].1.contains("misc/notes.txt"), "{unclaimed:?}");
     assert!(ingestor.sweep(&options, HOUR).await.unwrap().failed.is_empty(), "remembered as handled");
 }
+
+#[tokio::test]
+async fn a_table_whose_ingest_stopped_before_its_report_is_finished_or_once_its_upload_is_gone_set_aside() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let options = IngestOptions { orphaned_after: Duration::ZERO, ..IngestOptions::default() };
+    let sample = sample();
+    let head: Vec<&str> = std::str::from_utf8(&sample).unwrap().lines().take(200).collect();
+    let (first, second) = (head[..100].join("\n"), [&head[..1], &head[100..]].concat().join("\n"));
+    upload(&ingestor, "transactions/a.csv", first, &options).await;
+    let b = upload(&ingestor, "transactions/b.csv", second, &options).await;
+    let silver = blobs.container("silver").await.unwrap();
+    let table = format!("transactions/{}.parquet", b.sha256);
+    // b's ingest "stops" after writing its table: no report, no mark that the upload was read.
+    let stop = || async {
+        silver.delete(&format!("reports/transactions/{}.json", b.sha256)).await.unwrap();
+        for marker in silver.list("uploads_seen/").await.unwrap() {
+            silver.delete(&marker.path).await.unwrap();
+        }
+    };
+    stop().await;
+
+    // Its upload is still there: the sweep finishes the job (counted once), nothing is set aside.
+    let redone = ingestor.sweep(&options, HOUR).await.unwrap();
+    assert_eq!(redone.ingested, ["transactions/b.csv"], "{redone:?}");
+    assert!(redone.set_aside.is_empty(), "{redone:?}");
+    assert!(silver.head(&table).await.unwrap().is_some());
+
+    // It stops again, and this time the upload is deleted before anything redoes it: nothing
+    // would ever report those rows, so they are set aside (kept) and the features refreshed
+    // without them.
+    stop().await;
+    ingestor.uploads().delete("transactions/b.csv").await.unwrap();
+    let swept = ingestor.sweep(&options, HOUR).await.unwrap();
+    assert_eq!(swept.set_aside, [("transactions/b.csv".to_owned(), b.sha256.clone())], "{swept:?}");
+    assert!(swept.features_refreshed, "{swept:?}");
+    assert!(silver.head(&table).await.unwrap().is_none());
+    assert!(silver.head(&format!("withdrawn/{table}")).await.unwrap().is_some(), "kept, not deleted");
+    assert!(
+        swept.summary().iter().any(|l| l.contains("transactions/b.csv") && l.contains("send the file again"))
+    );
+    // The reported batch stays, and a sweep after finds nothing more to set aside.
+    let after = ingestor.sweep(&options, HOUR).await.unwrap();
+    assert!(after.set_aside.is_empty() && !after.features_refreshed, "{after:?}");
+    assert_eq!(silver.list("transactions/").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_table_without_a_report_younger_than_the_threshold_is_left_to_the_ingest_writing_it() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let b = upload(&ingestor, "transactions/b.csv", sample(), &IngestOptions::default()).await;
+    let silver = blobs.container("silver").await.unwrap();
+    silver.delete(&format!("reports/transactions/{}.json", b.sha256)).await.unwrap();
+    ingestor.uploads().delete("transactions/b.csv").await.unwrap();
+    // The default hour: an ingest may still be refreshing the features before its report.
+    let swept = ingestor.sweep(&IngestOptions::default(), HOUR).await.unwrap();
+    assert!(swept.set_aside.is_empty(), "{swept:?}");
+    assert!(silver.head(&format!("transactions/{}.parquet", b.sha256)).await.unwrap().is_some());
+}
