@@ -135,7 +135,7 @@ pub async fn land(
 }
 
 /// Metadata values travel as HTTP headers: keep printable ASCII, escape the rest.
-fn ascii_only(text: &str) -> String {
+pub(crate) fn ascii_only(text: &str) -> String {
     text.chars()
         .map(|c| if (' '..='~').contains(&c) { c.to_string() } else { format!("\\u{{{:x}}}", c as u32) })
         .collect()
