@@ -545,12 +545,7 @@ impl Ingestor {
             if blob.meta.etag != table.etag || self.silver.exists(&report).await? {
                 continue;
             }
-            let mut put = PutOptions::default().with_content_type("application/vnd.apache.parquet");
-            for (key, value) in &blob.meta.metadata {
-                put = put.with_metadata(key.clone(), value.clone());
-            }
-            self.silver.put(&format!("{}{}", withdraw::WITHDRAWN_PREFIX, table.path), blob.body, put).await?;
-            self.silver.delete(&table.path).await?;
+            self.set_aside(&table.path, blob).await?;
             tracing::warn!(upload = %path, %sha256, "set aside a transactions table whose ingest stopped before its report and whose upload is gone");
             set_aside.push((path, sha256));
         }

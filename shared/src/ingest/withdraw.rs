@@ -43,6 +43,18 @@ fn upload_path(which: &str) -> &str {
 }
 
 impl Ingestor {
+    /// Moves the silver table at `path` (read as `blob`) under [`WITHDRAWN_PREFIX`], metadata and
+    /// all: out of every feature refresh, and kept.
+    pub(super) async fn set_aside(&self, path: &str, blob: crate::store::Blob) -> Result<(), IngestError> {
+        let mut options = PutOptions::default().with_content_type("application/vnd.apache.parquet");
+        for (key, value) in &blob.meta.metadata {
+            options = options.with_metadata(key.clone(), value.clone());
+        }
+        self.silver.put(&format!("{WITHDRAWN_PREFIX}{path}"), blob.body, options).await?;
+        self.silver.delete(path).await?;
+        Ok(())
+    }
+
     /// The reports of every upload of `kind` ingest has read (one per distinct bytes: a copy under
     /// another name was counted once, under the first), oldest first.
     ///
@@ -142,12 +154,7 @@ impl Ingestor {
             }
             // Moved after the report says so: a table still in place is moved by the next run.
             if let Some(blob) = self.silver.get(&table).await? {
-                let mut options = PutOptions::default().with_content_type("application/vnd.apache.parquet");
-                for (key, value) in &blob.meta.metadata {
-                    options = options.with_metadata(key.clone(), value.clone());
-                }
-                self.silver.put(&format!("{WITHDRAWN_PREFIX}{table}"), blob.body, options).await?;
-                self.silver.delete(&table).await?;
+                self.set_aside(&table, blob).await?;
             }
         }
         self.refresh_features().await?;
