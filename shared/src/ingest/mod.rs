@@ -272,6 +272,16 @@ pub fn not_data(path: &str) -> Option<&'static str> {
     }
 }
 
+/// How far one ingest got, for [`Ingestor::ingest`] to tell whether it may remember the upload as
+/// handled.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The upload's ETag once its bytes are in bronze.
+    upload_etag: Option<crate::store::ETag>,
+    /// Whether its silver table was written (its report comes after).
+    table_written: bool,
+}
+
 /// Where the silver container remembers uploads handled, by path and ETag.
 const SEEN_PREFIX: &str = "uploads_seen/";
 
@@ -300,7 +310,7 @@ pub struct SweepReport {
     /// Uploads that failed, with the error; the next sweep tries them again.
     pub failed: Vec<(String, String)>,
     /// Transactions tables set aside under `withdrawn/`: their ingest stopped after writing the
-    /// table and before its report, and their upload is gone (`(upload path, sha256)`).
+    /// table and before its report, and no upload left can finish it (`(upload path, sha256)`).
     pub set_aside: Vec<(String, String)>,
     /// Whether the features were refreshed (new transactions batches).
     pub features_refreshed: bool,
@@ -342,7 +352,7 @@ impl SweepReport {
         lines.extend(self.set_aside.iter().map(|(path, sha256)| {
             format!(
                 "sweep: set aside the rows of {path} ({sha256}) under silver/{}: its ingest stopped before \
-                 its report and the upload is gone; send the file again to count them",
+                 its report and no upload left can finish it; send the file again to count them",
                 withdraw::WITHDRAWN_PREFIX
             )
         }));
@@ -383,11 +393,15 @@ impl Ingestor {
 
     /// Ingests the upload at `path` (in the uploads container). Once its bytes are in bronze
     /// and it was handled (or refused for good), the upload's path and ETag are remembered, so
-    /// [`Ingestor::sweep`] passes over it.
+    /// [`Ingestor::sweep`] passes over it. Not after a failure that left its silver table
+    /// without a report (a feature refresh or the report's write failing, even for good): its
+    /// rows are counted by every refresh, and only the ingest done again reports them.
     pub async fn ingest(&self, path: &str, options: &IngestOptions) -> Result<IngestOutcome, IngestError> {
-        let mut landed = None;
-        let result = self.ingest_landed(path, options, &mut landed).await;
-        if let Some(etag) = landed
+        let mut progress = Progress::default();
+        let result = self.ingest_landed(path, options, &mut progress).await;
+        let unfinished = progress.table_written && result.is_err();
+        if let Some(etag) = progress.upload_etag
+            && !unfinished
             && !result.as_ref().is_err_and(IngestError::is_transient)
         {
             let marker = seen_marker(path, &etag);
@@ -489,22 +503,27 @@ impl Ingestor {
         Ok(report)
     }
 
-    /// Moves to `withdrawn/` every transactions table older than `age` that has no report and
-    /// whose upload is gone. An ingest that stopped between its table and its report (a crash, a
-    /// `kill -9`) is redone from its upload; with the upload deleted meanwhile nothing ever
-    /// reported it, yet every refresh counted its rows, and neither `uploads list` nor `withdraw`
-    /// could see them. Kept, as a withdrawal keeps a table, and counted again when the same bytes
-    /// are sent again (nothing marks them as read).
+    /// Moves to `withdrawn/` every transactions table older than `age` that no finished ingest
+    /// reports and no upload left can finish. An ingest that stopped between its table and its
+    /// report (a crash, a `kill -9`) is redone from its upload; with the upload deleted meanwhile
+    /// nothing ever reported it, yet every refresh counted its rows, and neither `uploads list`
+    /// nor `withdraw` could see them. A table written after its report (bytes read again after
+    /// a withdrawal, or under a new mapping) is the same: that report says what the first reading
+    /// did, not these rows. Such a table is set aside whether or not its first upload is still
+    /// there: the sweep calling this has just ingested every upload it had not seen, and reading
+    /// the first one again would not count it (withdrawn, or read under its old mapping). Kept,
+    /// as a withdrawal keeps a table, and counted again when the same bytes are sent again.
     async fn set_aside_orphans(
         &self,
         age: std::time::Duration,
     ) -> Result<Vec<(String, String)>, IngestError> {
-        let reported: std::collections::HashSet<String> = self
+        // When each batch's report was last written.
+        let reported: HashMap<String, chrono::DateTime<Utc>> = self
             .silver
             .list(&format!("reports/{}/", UploadKind::Transactions))
             .await?
             .into_iter()
-            .filter_map(|b| Some(file_name(&b.path).strip_suffix(".json")?.to_owned()))
+            .filter_map(|b| Some((file_name(&b.path).strip_suffix(".json")?.to_owned(), b.last_modified)))
             .collect();
         let cutoff = Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
         let orphans: Vec<BlobMeta> = self
@@ -514,7 +533,9 @@ impl Ingestor {
             .into_iter()
             .filter(|t| t.last_modified < cutoff)
             .filter(|t| {
-                file_name(&t.path).strip_suffix(".parquet").is_some_and(|sha| !reported.contains(sha))
+                file_name(&t.path)
+                    .strip_suffix(".parquet")
+                    .is_some_and(|sha| reported.get(sha).is_none_or(|&at| at < t.last_modified))
             })
             .collect();
         if orphans.is_empty() {
@@ -533,20 +554,29 @@ impl Ingestor {
         let mut set_aside = Vec::new();
         for table in orphans {
             let sha256 = file_name(&table.path).trim_end_matches(".parquet").to_owned();
-            // No bronze copy naming its upload: whether the upload is gone cannot be told.
-            let Some(path) = landed.get(&sha256).cloned() else { continue };
-            if uploads.contains(&path) {
-                continue; // the upload is there: ingesting it again finishes the job
-            }
+            let read_again = reported.contains_key(&sha256);
+            let path = match landed.get(&sha256) {
+                Some(path) if read_again || !uploads.contains(path) => path.clone(),
+                // The upload is there: ingesting it again finishes the job.
+                Some(_) => continue,
+                None if read_again => format!("(bytes {sha256})"),
+                // No bronze copy naming its upload: whether the upload is gone cannot be told.
+                None => continue,
+            };
             // The same bytes may have been ingested since the listing: then the table is
             // reported, or written anew, and counted.
             let report = report_path(UploadKind::Transactions, &sha256);
             let Some(blob) = self.silver.get(&table.path).await? else { continue };
-            if blob.meta.etag != table.etag || self.silver.exists(&report).await? {
+            let reported_since = self
+                .silver
+                .head(&report)
+                .await?
+                .is_some_and(|report| report.last_modified >= blob.meta.last_modified);
+            if blob.meta.etag != table.etag || reported_since {
                 continue;
             }
             self.set_aside(&table.path, blob).await?;
-            tracing::warn!(upload = %path, %sha256, "set aside a transactions table whose ingest stopped before its report and whose upload is gone");
+            tracing::warn!(upload = %path, %sha256, read_again, "set aside a transactions table whose ingest stopped before its report and that no upload left can finish");
             set_aside.push((path, sha256));
         }
         Ok(set_aside)
@@ -556,7 +586,7 @@ impl Ingestor {
         &self,
         path: &str,
         options: &IngestOptions,
-        landed: &mut Option<crate::store::ETag>,
+        progress: &mut Progress,
     ) -> Result<IngestOutcome, IngestError> {
         if let Some(what) = not_data(path) {
             return Ok(IngestOutcome::Skipped { reason: format!("{path} is {what}") });
@@ -568,7 +598,7 @@ impl Ingestor {
                 LandingError::UploadMissing { path } => IngestError::UploadMissing { path },
                 LandingError::Store { source, .. } => IngestError::Store(source),
             })?;
-        *landed = Some(landing.upload_etag.clone());
+        progress.upload_etag = Some(landing.upload_etag.clone());
         let kind = options
             .kind
             .or_else(|| UploadKind::from_path(path))
@@ -624,7 +654,7 @@ impl Ingestor {
             tokio::task::spawn_blocking(move || parse_upload(&file, &raw, kind, &mapping, &sha, max))
                 .await
                 .map_err(|e| IngestError::Table(format!("parse task failed: {e}")))??;
-        let report = self.write_outputs(path, kind, &landing, parsed, mapping_id, options).await?;
+        let report = self.write_outputs(kind, &landing, parsed, mapping_id, options, progress).await?;
         Ok(IngestOutcome::Reported(Box::new(report)))
     }
 
@@ -703,13 +733,14 @@ impl Ingestor {
 
     async fn write_outputs(
         &self,
-        path: &str,
         kind: UploadKind,
         landing: &bronze::Landing,
         parsed: ParsedUpload,
         mapping_id: String,
         options: &IngestOptions,
+        progress: &mut Progress,
     ) -> Result<QualityReport, IngestError> {
+        let path = landing.upload_path.as_str();
         let report_path = &report_path(kind, &landing.sha256);
         let ingested_at = Utc::now();
         let mut outputs = report::Outputs {
@@ -815,10 +846,25 @@ impl Ingestor {
                     ),
                 )
                 .await?;
+            progress.table_written = true;
             report.outputs.silver = Some(target);
             if kind == UploadKind::Transactions && options.refresh_features {
                 self.refresh_features().await?;
                 report.features_refreshed = true;
+            }
+        } else {
+            // Bytes read again (under a new mapping) that now fail or add no rows: the table of
+            // their first reading would stay counted under a report saying nothing was. Set it
+            // aside (kept) and refresh now, even in a sweep: the sweep refreshes only for tables
+            // written.
+            let target = format!("{kind}/{}.parquet", landing.sha256);
+            if let Some(blob) = self.silver.get(&target).await? {
+                self.set_aside(&target, blob).await?;
+                tracing::warn!(upload = path, table = %target, "read again to no rows: its first reading's table is set aside");
+                if kind == UploadKind::Transactions {
+                    self.refresh_features().await?;
+                    report.features_refreshed = true;
+                }
             }
         }
         let json = serde_json::to_vec_pretty(&report).map_err(|e| IngestError::Table(e.to_string()))?;

@@ -650,3 +650,26 @@ async fn an_upload_without_a_customer_column_warns_that_recommendations_learn_no
         sample.verdict_reasons
     );
 }
+
+#[tokio::test]
+async fn bytes_read_again_to_a_failure_no_longer_count_their_first_reading() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let rows: String = (1..=7).map(|d| sale(format!("5800{d}"), &format!("0{d}/12/2011 10:00"))).collect();
+    let export = format!("{HEADER}{rows}");
+    let unsure = upload(&ingestor, "transactions/uk.csv", export.clone(), &IngestOptions::default()).await;
+    let table = unsure.outputs.silver.clone().unwrap();
+    // Read again under a date format none of its dates has: every row refused, nothing counted.
+    let mapping =
+        shopsense::ingest::mapping::Mapping::from_bytes("m.toml", b"date_format = \"%Y-%m-%d %H:%M\"\n")
+            .unwrap();
+    let options = IngestOptions { mapping: Some(mapping), ..IngestOptions::default() };
+    let failed = upload(&ingestor, "transactions/uk-again.csv", export, &options).await;
+    assert_eq!((failed.verdict, failed.rows_accepted, &failed.outputs.silver), (Verdict::Fail, 0, &None));
+    // So the first reading's rows are not counted either: set aside (kept), features refreshed.
+    let silver = blobs.container("silver").await.unwrap();
+    assert!(silver.head(&table).await.unwrap().is_none(), "{table} still counted under a failed report");
+    assert!(silver.head(&format!("withdrawn/{table}")).await.unwrap().is_some(), "kept");
+    assert!(failed.features_refreshed);
+    let counts = ingestor.refresh_features().await.unwrap();
+    assert_eq!(counts.batches, 0, "{counts:?}");
+}

@@ -123,3 +123,75 @@ async fn a_table_without_a_report_younger_than_the_threshold_is_left_to_the_inge
     assert!(swept.set_aside.is_empty(), "{swept:?}");
     assert!(silver.head(&format!("transactions/{}.parquet", b.sha256)).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn an_ingest_that_failed_after_writing_its_table_is_not_remembered_and_the_sweep_finishes_it() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let options = IngestOptions::default();
+    let silver = blobs.container("silver").await.unwrap();
+    // An unreadable batch makes every feature refresh fail, for good rather than for a moment.
+    let broken = "transactions/broken.parquet";
+    silver.put(broken, Bytes::from_static(b"not parquet"), PutOptions::default()).await.unwrap();
+    ingestor.uploads().put("transactions/b.csv", Bytes::from(sample()), PutOptions::default()).await.unwrap();
+    let err = ingestor.ingest("transactions/b.csv", &options).await.unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    let tables = silver.list("transactions/").await.unwrap();
+    assert_eq!(tables.len(), 2, "b's table was written before the refresh failed: {tables:?}");
+    assert!(silver.list("reports/").await.unwrap().is_empty(), "and no report");
+
+    // Not remembered as handled: once the broken batch is dealt with, the sweep reads b again
+    // and reports it (before, the failure was remembered and its rows stayed unreported).
+    silver.delete(broken).await.unwrap();
+    let swept = ingestor.sweep(&options, HOUR).await.unwrap();
+    assert_eq!(swept.ingested, ["transactions/b.csv"], "{swept:?}");
+    assert!(swept.features_refreshed, "{swept:?}");
+    assert_eq!(silver.list("reports/transactions/").await.unwrap().len(), 1);
+    assert_eq!(ingestor.sweep(&options, HOUR).await.unwrap().already_handled, 1);
+}
+
+#[tokio::test]
+async fn bytes_sent_again_after_a_withdrawal_whose_ingest_stopped_are_finished_or_set_aside() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let options = IngestOptions { orphaned_after: Duration::ZERO, ..IngestOptions::default() };
+    let silver = blobs.container("silver").await.unwrap();
+    let a = upload(&ingestor, "transactions/a.csv", sample(), &options).await;
+    ingestor.withdraw("transactions/a.csv").await.unwrap();
+    let (table, report) =
+        (format!("transactions/{}.parquet", a.sha256), format!("reports/transactions/{}.json", a.sha256));
+    let withdrawn = silver.get(&report).await.unwrap().unwrap();
+    // The same bytes sent again count again; this ingest "stops" after writing its table: the
+    // report still says withdrawn (and is older than the table), and no marker says it was read.
+    let stop = || async {
+        silver.put(&report, withdrawn.body.clone(), PutOptions::default()).await.unwrap();
+        let written = silver.get(&table).await.unwrap().unwrap();
+        let mut again = PutOptions::default();
+        for (key, value) in &written.meta.metadata {
+            again = again.with_metadata(key.clone(), value.clone());
+        }
+        silver.put(&table, written.body, again).await.unwrap();
+        for marker in silver.list("uploads_seen/").await.unwrap() {
+            silver.delete(&marker.path).await.unwrap();
+        }
+    };
+    let resent = upload(&ingestor, "transactions/a-again.csv", sample(), &options).await;
+    assert!(resent.withdrawn_at.is_none() && !resent.duplicate_upload, "{resent:?}");
+    stop().await;
+
+    // The upload sent again is there: the sweep reads it again and reports it.
+    let redone = ingestor.sweep(&options, HOUR).await.unwrap();
+    assert!(redone.ingested.contains(&"transactions/a-again.csv".to_owned()), "{redone:?}");
+    assert!(redone.set_aside.is_empty(), "{redone:?}");
+    assert!(silver.head(&table).await.unwrap().is_some());
+
+    // It stops again and is deleted: the first upload is still there, but reading it would not
+    // count it (it stays withdrawn), so the rows are set aside rather than counted unreported.
+    stop().await;
+    ingestor.uploads().delete("transactions/a-again.csv").await.unwrap();
+    let swept = ingestor.sweep(&options, HOUR).await.unwrap();
+    assert_eq!(swept.set_aside, [("transactions/a.csv".to_owned(), a.sha256.clone())], "{swept:?}");
+    assert!(swept.features_refreshed, "{swept:?}");
+    assert!(silver.head(&table).await.unwrap().is_none());
+    assert!(silver.head(&format!("withdrawn/{table}")).await.unwrap().is_some(), "kept, not deleted");
+    let after = ingestor.sweep(&options, HOUR).await.unwrap();
+    assert!(after.set_aside.is_empty() && !after.features_refreshed, "{after:?}");
+}
