@@ -846,8 +846,14 @@ fn package(out: &Path, zip: Option<&Path>, binary: Option<&Path>, as_json: bool)
 /// (the SDK's retries), so the handler was restarted over and over without ever logging why.
 const STORAGE_OPEN_DEADLINE: Duration = Duration::from_secs(20);
 
+/// How long `serve` waits for Cosmos DB before it starts without it (connecting on first use):
+/// an outage must not keep new instances, and with them ingest and the health route, from
+/// starting. Blob storage it still waits for: the host itself runs on a storage account.
+const COSMOS_START_WAIT: Duration = Duration::from_secs(8);
+
 async fn serve(settings: Settings, port: u16) -> anyhow::Result<()> {
-    let state = tokio::time::timeout(STORAGE_OPEN_DEADLINE, AppState::open(settings))
+    let opening = AppState::open_deferring_documents(settings, COSMOS_START_WAIT);
+    let (state, deferred) = tokio::time::timeout(STORAGE_OPEN_DEADLINE, opening)
         .await
         .map_err(|_| {
             anyhow::anyhow!(
@@ -860,7 +866,15 @@ async fn serve(settings: Settings, port: u16) -> anyhow::Result<()> {
             )
         })?
         .context("opening storage")?;
-    tracing::info!(stores = %state.stores.describe(), "storage ready");
+    match deferred {
+        None => tracing::info!(stores = %state.stores.describe(), "storage ready"),
+        Some(why) => tracing::error!(
+            stores = %state.stores.describe(),
+            %why,
+            "Cosmos DB did not answer at start: serving without it until it does (connecting on \
+             first use); routes that need it answer 503, and /api/health?check=stores says degraded"
+        ),
+    }
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     host::serve(
         app(state),

@@ -111,6 +111,16 @@ impl AppState {
         Self::with_stores(settings, stores).await
     }
 
+    /// As [`AppState::open`], but starts without Cosmos DB when it has not answered within
+    /// `wait` (see [`Stores::open_deferring_documents`]): the reason is returned beside the state.
+    pub async fn open_deferring_documents(
+        settings: Settings,
+        wait: Duration,
+    ) -> Result<(Self, Option<String>), StateError> {
+        let (stores, deferred) = Stores::open_deferring_documents(&settings, wait).await?;
+        Ok((Self::with_stores(settings, stores).await?, deferred))
+    }
+
     /// Everything built on stores already open (tests hand in stores that can fail).
     pub async fn with_stores(settings: Settings, stores: Stores) -> Result<Self, StateError> {
         let ingestor = Ingestor::open(&*stores.blobs).await?;

@@ -3,6 +3,8 @@
 //! README's test command); without them this test fails, naming what to run.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::StatusCode;
 use bytes::Bytes;
@@ -13,7 +15,7 @@ use shopsense::store::PutOptions;
 use shopsense_functions::app::app;
 use shopsense_functions::state::AppState;
 
-use crate::support::{crate_dir, fixture, local_app, post, send};
+use crate::support::{crate_dir, fixture, get, local_app, post, send};
 
 fn emulator_env(name: &str, emulator: &str) -> String {
     std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
@@ -22,9 +24,17 @@ fn emulator_env(name: &str, emulator: &str) -> String {
 }
 
 pub(crate) async fn azure_app() -> (AppState, axum::Router) {
+    let cosmos = emulator_env("SHOPSENSE_TEST_COSMOS_ENDPOINT", "Cosmos DB");
+    let state = AppState::open(emulator_settings(&cosmos)).await.unwrap();
+    let router = app(state.clone());
+    (state, router)
+}
+
+/// Settings for the emulators, with Cosmos DB at `cosmos`, in a database and containers of
+/// their own.
+fn emulator_settings(cosmos: &str) -> Settings {
     let unique = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let blob = emulator_env("SHOPSENSE_TEST_BLOB_ENDPOINT", "Azurite");
-    let cosmos = emulator_env("SHOPSENSE_TEST_COSMOS_ENDPOINT", "Cosmos DB");
     let values: BTreeMap<String, String> = [
         (
             "ShopsenseStorage",
@@ -39,9 +49,7 @@ pub(crate) async fn azure_app() -> (AppState, axum::Router) {
     .collect();
     let settings = Settings::from_values(values, None).unwrap();
     assert!(matches!(settings.backend, shopsense::settings::Backend::Azure { .. }));
-    let state = AppState::open(settings).await.unwrap();
-    let router = app(state.clone());
-    (state, router)
+    settings
 }
 
 fn sample_head(lines: usize) -> Bytes {
@@ -108,4 +116,61 @@ async fn an_upload_through_the_ingest_trigger_on_the_emulators_matches_the_local
     // The same bytes through the trigger again count once.
     let (_, again) = send(&azure_router, post("/ingest", payload(&azure.uploads_container, path))).await;
     assert_eq!(again["ReturnValue"]["duplicate_upload"], json!(true));
+}
+
+/// A TCP proxy in front of the Cosmos DB emulator that drops every connection until `up` is set.
+async fn switchable_cosmos(up: Arc<AtomicBool>) -> String {
+    let target = emulator_env("SHOPSENSE_TEST_COSMOS_ENDPOINT", "Cosmos DB");
+    let target = url::Url::parse(&target).unwrap();
+    let target = format!("{}:{}", target.host_str().unwrap(), target.port().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            if !up.load(Ordering::SeqCst) {
+                continue; // dropped: as an endpoint behind a firewall that resets
+            }
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    format!("https://127.0.0.1:{port}/")
+}
+
+#[tokio::test]
+async fn an_instance_starts_without_cosmos_ingests_answers_503_and_connects_once_it_answers() {
+    let up = Arc::new(AtomicBool::new(false));
+    let cosmos = switchable_cosmos(Arc::clone(&up)).await;
+    let wait = std::time::Duration::from_secs(2);
+    let (state, deferred) =
+        AppState::open_deferring_documents(emulator_settings(&cosmos), wait).await.unwrap();
+    let why = deferred.expect("Cosmos DB did not answer: started without it");
+    assert!(why.contains("127.0.0.1"), "{why}");
+    let router = app(state.clone());
+
+    // Blob storage alone: an upload is ingested as ever.
+    let path = "transactions/sample.csv";
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    uploads.put(path, sample_head(200), PutOptions::default().with_content_type("text/csv")).await.unwrap();
+    let (status, report) = send(&router, post("/ingest", payload(&state.uploads_container, path))).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["ReturnValue"]["rows_read"], json!(200), "{report}");
+    // What needs Cosmos DB answers 503 with a JSON body saying so, and health says degraded.
+    let (status, models) = send(&router, get("/api/models")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{models}");
+    assert_eq!(models["error"], json!("unavailable"), "{models}");
+    let (status, health) = send(&router, get("/api/health?check=stores")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    let (status, _) = send(&router, get("/api/health")).await;
+    assert_eq!(status, StatusCode::OK, "the process itself is fine");
+
+    // Cosmos DB answers again: after the pause between attempts, the next call connects.
+    up.store(true, Ordering::SeqCst);
+    tokio::time::sleep(shopsense::store::deferred::RECONNECT_PAUSE).await;
+    let (status, models) = send(&router, get("/api/models")).await;
+    assert_eq!(status, StatusCode::OK, "{models}");
 }

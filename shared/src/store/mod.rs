@@ -12,6 +12,7 @@ pub mod azure_blob;
 mod blob;
 pub mod conformance;
 pub mod cosmos;
+pub mod deferred;
 mod document;
 pub mod embedded;
 mod error;
@@ -20,6 +21,7 @@ mod probe;
 mod sas;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use blob::{
     Blob, BlobMeta, BlobService, BlobStore, ETag, PutMode, PutOptions, validate_container_name,
@@ -72,24 +74,72 @@ impl Stores {
     /// Opens the backends the settings choose. Clients are built once here and shared.
     pub async fn open(settings: &Settings) -> StoreResult<Self> {
         let mut stores = Self::open_unprefixed(settings).await?;
-        if let Some(prefix) = settings.get(CONTAINER_PREFIX_SETTING) {
-            validate_container_name(&format!("{prefix}abc"))?;
-            stores.blobs = Arc::new(PrefixedBlobService::new(prefix, stores.blobs));
-        }
+        stores.prefix_blobs(settings)?;
         Ok(stores)
     }
 
+    /// Opens the backends as [`Stores::open`] does, but gives Cosmos DB `wait` to answer: when
+    /// it has not by then, or failed in a way that may pass, it is connected on first use
+    /// instead ([`deferred`]) and the reason is returned beside the stores. A failure that will
+    /// not pass (a rejected key, a malformed endpoint) still fails here. The local backend opens
+    /// as it always does.
+    ///
+    /// # Errors
+    /// As [`Stores::open`], but for an unreachable Cosmos DB.
+    pub async fn open_deferring_documents(
+        settings: &Settings,
+        wait: Duration,
+    ) -> StoreResult<(Self, Option<String>)> {
+        let (mut stores, deferred) = Self::open_unprefixed_waiting(settings, Some(wait)).await?;
+        stores.prefix_blobs(settings)?;
+        Ok((stores, deferred))
+    }
+
+    fn prefix_blobs(&mut self, settings: &Settings) -> StoreResult<()> {
+        if let Some(prefix) = settings.get(CONTAINER_PREFIX_SETTING) {
+            validate_container_name(&format!("{prefix}abc"))?;
+            self.blobs = Arc::new(PrefixedBlobService::new(prefix, Arc::clone(&self.blobs)));
+        }
+        Ok(())
+    }
+
     async fn open_unprefixed(settings: &Settings) -> StoreResult<Self> {
+        Ok(Self::open_unprefixed_waiting(settings, None).await?.0)
+    }
+
+    async fn open_unprefixed_waiting(
+        settings: &Settings,
+        wait: Option<Duration>,
+    ) -> StoreResult<(Self, Option<String>)> {
         match &settings.backend {
             Backend::Local => {
                 let blobs = folder::FolderBlobService::new(settings.home.join("blobs"))?;
                 let documents = embedded::EmbeddedDatabase::open(&settings.home.join("documents.redb"))?;
-                Ok(Self { blobs: Arc::new(blobs), documents: Arc::new(documents) })
+                Ok((Self { blobs: Arc::new(blobs), documents: Arc::new(documents) }, None))
             }
             Backend::Azure { blob, cosmos } => {
-                let blobs = azure_blob::AzureBlobService::new(blob)?;
-                let documents = cosmos::CosmosDatabase::connect(cosmos).await?;
-                Ok(Self { blobs: Arc::new(blobs), documents: Arc::new(documents) })
+                let blobs: Arc<dyn BlobService> = Arc::new(azure_blob::AzureBlobService::new(blob)?);
+                let Some(wait) = wait else {
+                    let documents = Arc::new(cosmos::CosmosDatabase::connect(cosmos).await?);
+                    return Ok((Self { blobs, documents }, None));
+                };
+                let why = match tokio::time::timeout(wait, cosmos::CosmosDatabase::connect(cosmos)).await {
+                    Ok(Ok(documents)) => return Ok((Self { blobs, documents: Arc::new(documents) }, None)),
+                    Ok(Err(e)) if !e.is_transient() => return Err(e),
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => format!("no answer within {} s", wait.as_secs_f64()),
+                };
+                let connection = cosmos.clone();
+                let connect: deferred::Connect = Arc::new(move || {
+                    let connection = connection.clone();
+                    Box::pin(async move {
+                        let database = cosmos::CosmosDatabase::connect(&connection).await?;
+                        Ok(Arc::new(database) as Arc<dyn DocumentDatabase>)
+                    })
+                });
+                let location = format!("cosmos {} database {}", cosmos.endpoint, cosmos.database);
+                let documents = deferred::DeferredDatabase::new(location, connect, deferred::RECONNECT_PAUSE);
+                Ok((Self { blobs, documents: Arc::new(documents) }, Some(why)))
             }
         }
     }
