@@ -278,8 +278,53 @@ pub fn not_data(path: &str) -> Option<&'static str> {
 struct Progress {
     /// The upload's ETag once its bytes are in bronze.
     upload_etag: Option<crate::store::ETag>,
-    /// Whether its silver table was written (its report comes after).
-    table_written: bool,
+    /// Whether its silver table was written or set aside (its report comes after).
+    silver_changed: bool,
+}
+
+/// Metadata key of a silver table and of its report: the mapping the bytes were read under.
+const MAPPING_METADATA: &str = "mapping";
+/// Metadata key of a report: present (`true`) once its upload is withdrawn.
+const WITHDRAWN_METADATA: &str = "withdrawn";
+
+/// Which reading of some bytes a silver table holds, or a report describes, from their metadata.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ReadingMark {
+    mapping: Option<String>,
+    withdrawn: bool,
+}
+
+impl ReadingMark {
+    fn of(metadata: &BTreeMap<String, String>) -> Self {
+        Self {
+            mapping: metadata.get(MAPPING_METADATA).cloned(),
+            withdrawn: metadata.get(WITHDRAWN_METADATA).is_some_and(|v| v == "true"),
+        }
+    }
+
+    /// Whether a report marked `self` describes a table marked `table`: not withdrawn, and read
+    /// under the same mapping. The same bytes read twice at once under one mapping write the
+    /// same table, so either report describes it; tables and reports from before the marks are
+    /// taken as described.
+    fn describes(&self, table: &Self) -> bool {
+        !self.withdrawn
+            && match (&self.mapping, &table.mapping) {
+                (Some(report), Some(table)) => report == table,
+                _ => true,
+            }
+    }
+
+    /// The put options of `report`'s JSON, marked.
+    fn report_options(report: &QualityReport) -> PutOptions {
+        let mut options = PutOptions::default().with_content_type("application/json");
+        if let Some(mapping) = &report.mapping {
+            options = options.with_metadata(MAPPING_METADATA, mapping.clone());
+        }
+        if report.withdrawn_at.is_some() {
+            options = options.with_metadata(WITHDRAWN_METADATA, "true");
+        }
+        options
+    }
 }
 
 /// Where the silver container remembers uploads handled, by path and ETag.
@@ -399,7 +444,7 @@ impl Ingestor {
     pub async fn ingest(&self, path: &str, options: &IngestOptions) -> Result<IngestOutcome, IngestError> {
         let mut progress = Progress::default();
         let result = self.ingest_landed(path, options, &mut progress).await;
-        let unfinished = progress.table_written && result.is_err();
+        let unfinished = progress.silver_changed && result.is_err();
         if let Some(etag) = progress.upload_etag
             && !unfinished
             && !result.as_ref().is_err_and(IngestError::is_transient)
@@ -507,24 +552,29 @@ impl Ingestor {
     /// reports and no upload left can finish. An ingest that stopped between its table and its
     /// report (a crash, a `kill -9`) is redone from its upload; with the upload deleted meanwhile
     /// nothing ever reported it, yet every refresh counted its rows, and neither `uploads list`
-    /// nor `withdraw` could see them. A table written after its report (bytes read again after
-    /// a withdrawal, or under a new mapping) is the same: that report says what the first reading
-    /// did, not these rows. Such a table is set aside whether or not its first upload is still
-    /// there: the sweep calling this has just ingested every upload it had not seen, and reading
-    /// the first one again would not count it (withdrawn, or read under its old mapping). Kept,
-    /// as a withdrawal keeps a table, and counted again when the same bytes are sent again.
+    /// nor `withdraw` could see them. A table its report does not describe
+    /// ([`ReadingMark::describes`]: the report says withdrawn, or names another mapping) is the
+    /// same: bytes sent again after a withdrawal, or read again under a new mapping, whose ingest
+    /// stopped before its report. Such a table is set aside whether or not its first upload is
+    /// still there: the sweep calling this has just ingested every upload it had not seen, and
+    /// reading the first one again would not count it (withdrawn, or read under its old mapping).
+    /// Kept, as a withdrawal keeps a table, and counted again when the same bytes are sent again.
     async fn set_aside_orphans(
         &self,
         age: std::time::Duration,
     ) -> Result<Vec<(String, String)>, IngestError> {
-        // When each batch's report was last written.
-        let reported: HashMap<String, chrono::DateTime<Utc>> = self
+        let reported: HashMap<String, ReadingMark> = self
             .silver
             .list(&format!("reports/{}/", UploadKind::Transactions))
             .await?
             .into_iter()
-            .filter_map(|b| Some((file_name(&b.path).strip_suffix(".json")?.to_owned(), b.last_modified)))
+            .filter_map(|b| {
+                Some((file_name(&b.path).strip_suffix(".json")?.to_owned(), ReadingMark::of(&b.metadata)))
+            })
             .collect();
+        let unreported = |sha: &str, table: &BlobMeta| {
+            reported.get(sha).is_none_or(|report| !report.describes(&ReadingMark::of(&table.metadata)))
+        };
         let cutoff = Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
         let orphans: Vec<BlobMeta> = self
             .silver
@@ -532,11 +582,7 @@ impl Ingestor {
             .await?
             .into_iter()
             .filter(|t| t.last_modified < cutoff)
-            .filter(|t| {
-                file_name(&t.path)
-                    .strip_suffix(".parquet")
-                    .is_some_and(|sha| reported.get(sha).is_none_or(|&at| at < t.last_modified))
-            })
+            .filter(|t| file_name(&t.path).strip_suffix(".parquet").is_some_and(|sha| unreported(sha, t)))
             .collect();
         if orphans.is_empty() {
             return Ok(Vec::new());
@@ -567,11 +613,9 @@ impl Ingestor {
             // reported, or written anew, and counted.
             let report = report_path(UploadKind::Transactions, &sha256);
             let Some(blob) = self.silver.get(&table.path).await? else { continue };
-            let reported_since = self
-                .silver
-                .head(&report)
-                .await?
-                .is_some_and(|report| report.last_modified >= blob.meta.last_modified);
+            let reported_since = self.silver.head(&report).await?.is_some_and(|report| {
+                ReadingMark::of(&report.metadata).describes(&ReadingMark::of(&blob.meta.metadata))
+            });
             if blob.meta.etag != table.etag || reported_since {
                 continue;
             }
@@ -809,7 +853,7 @@ impl Ingestor {
             outputs,
             uploaded_at: landing.uploaded_at,
             ingested_at,
-            mapping: Some(mapping_id),
+            mapping: Some(mapping_id.clone()),
             withdrawn_at: None,
         };
         debug_assert_eq!(report.rows_read, report.rows_accepted + report.rows_quarantined);
@@ -840,13 +884,16 @@ impl Ingestor {
                 .put(
                     &target,
                     bytes,
-                    PutOptions::default().with_content_type("application/vnd.apache.parquet").with_metadata(
-                        bronze::UPLOADED_AT_METADATA,
-                        landing.uploaded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    ),
+                    PutOptions::default()
+                        .with_content_type("application/vnd.apache.parquet")
+                        .with_metadata(
+                            bronze::UPLOADED_AT_METADATA,
+                            landing.uploaded_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        )
+                        .with_metadata(MAPPING_METADATA, mapping_id.clone()),
                 )
                 .await?;
-            progress.table_written = true;
+            progress.silver_changed = true;
             report.outputs.silver = Some(target);
             if kind == UploadKind::Transactions && options.refresh_features {
                 self.refresh_features().await?;
@@ -858,19 +905,26 @@ impl Ingestor {
             // aside (kept) and refresh now, even in a sweep: the sweep refreshes only for tables
             // written.
             let target = format!("{kind}/{}.parquet", landing.sha256);
+            let mut stale = false;
             if let Some(blob) = self.silver.get(&target).await? {
+                progress.silver_changed = true;
                 self.set_aside(&target, blob).await?;
                 tracing::warn!(upload = path, table = %target, "read again to no rows: its first reading's table is set aside");
-                if kind == UploadKind::Transactions {
-                    self.refresh_features().await?;
-                    report.features_refreshed = true;
-                }
+                stale = true;
+            }
+            // Set aside by an earlier try whose refresh failed: the features may still count it.
+            if kind == UploadKind::Transactions
+                && (stale
+                    || features::snapshot::current(&*self.silver)
+                        .await?
+                        .is_some_and(|(snapshot, _)| snapshot.batches.contains(&target)))
+            {
+                self.refresh_features().await?;
+                report.features_refreshed = true;
             }
         }
         let json = serde_json::to_vec_pretty(&report).map_err(|e| IngestError::Table(e.to_string()))?;
-        self.silver
-            .put(report_path, Bytes::from(json), PutOptions::default().with_content_type("application/json"))
-            .await?;
+        self.silver.put(report_path, Bytes::from(json), ReadingMark::report_options(&report)).await?;
         tracing::info!(upload = path, verdict = ?report.verdict, rows_read = report.rows_read, rows_accepted = report.rows_accepted, rows_quarantined = report.rows_quarantined, "ingested");
         Ok(report)
     }

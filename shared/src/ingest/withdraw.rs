@@ -140,12 +140,9 @@ impl Ingestor {
                 report.outputs.silver = Some(format!("{WITHDRAWN_PREFIX}{table}"));
                 let json =
                     serde_json::to_vec_pretty(&report).map_err(|e| IngestError::Table(e.to_string()))?;
+                let options = super::ReadingMark::report_options(&report);
                 self.silver
-                    .put(
-                        &report_path(report.kind, &report.sha256),
-                        bytes::Bytes::from(json),
-                        PutOptions::default().with_content_type("application/json"),
-                    )
+                    .put(&report_path(report.kind, &report.sha256), bytes::Bytes::from(json), options)
                     .await?;
                 tracing::info!(upload = %report.file, sha256 = %report.sha256, rows = report.rows_accepted, "withdrawn");
                 withdrawn.push((report.file.clone(), report.sha256.clone(), report.rows_accepted));

@@ -673,3 +673,34 @@ async fn bytes_read_again_to_a_failure_no_longer_count_their_first_reading() {
     let counts = ingestor.refresh_features().await.unwrap();
     assert_eq!(counts.batches, 0, "{counts:?}");
 }
+
+#[tokio::test]
+async fn a_reading_again_whose_refresh_fails_after_setting_its_table_aside_is_read_again_by_the_sweep() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let rows: String = (1..=7).map(|d| sale(format!("5800{d}"), &format!("0{d}/12/2011 10:00"))).collect();
+    let export = format!("{HEADER}{rows}");
+    upload(&ingestor, "transactions/uk.csv", export.clone(), &IngestOptions::default()).await;
+    let silver = blobs.container("silver").await.unwrap();
+    // Every refresh fails for good (an unreadable batch) while it is read again to no rows.
+    silver.put("transactions/broken.parquet", Bytes::from_static(b"no"), Default::default()).await.unwrap();
+    let mapping =
+        shopsense::ingest::mapping::Mapping::from_bytes("m.toml", b"date_format = \"%Y-%m-%d %H:%M\"\n")
+            .unwrap();
+    ingestor.keep_mapping_of_upload("transactions/uk-again.csv", &mapping).await.unwrap();
+    ingestor
+        .uploads()
+        .put("transactions/uk-again.csv", Bytes::from(export), Default::default())
+        .await
+        .unwrap();
+    let err = ingestor.ingest("transactions/uk-again.csv", &IngestOptions::default()).await.unwrap_err();
+    assert!(!err.is_transient(), "{err}");
+    // Not remembered as handled: the sweep reads it again once the batch is dealt with, and the
+    // report then says what is counted (nothing), with the features refreshed to match.
+    silver.delete("transactions/broken.parquet").await.unwrap();
+    let swept =
+        ingestor.sweep(&IngestOptions::default(), std::time::Duration::from_secs(3600)).await.unwrap();
+    assert!(swept.ingested.contains(&"transactions/uk-again.csv".to_owned()), "{swept:?}");
+    assert!(swept.failed.is_empty(), "{swept:?}");
+    let (snapshot, _) = shopsense::features::snapshot::current(&*silver).await.unwrap().unwrap();
+    assert!(snapshot.batches.is_empty(), "the features no longer count it: {:?}", snapshot.batches);
+}
