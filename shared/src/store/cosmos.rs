@@ -108,13 +108,13 @@ impl CosmosDatabase {
             .with_runtime(runtime)
             .build(account, RoutingStrategy::PreferredRegions(Vec::new()))
             .await
-            .map_err(|e| backend_error(&format!("connecting to Cosmos DB at {}", connection.endpoint), &e))?;
+            .map_err(|e| connect_error(&format!("connecting to Cosmos DB at {}", connection.endpoint), &e))?;
         if can_create {
             match client.create_database(&connection.database, None).await {
                 Ok(_) => {}
                 Err(e) if status(&e) == 409 => {}
                 Err(e) => {
-                    return Err(backend_error(&format!("creating database {:?}", connection.database), &e));
+                    return Err(connect_error(&format!("creating database {:?}", connection.database), &e));
                 }
             }
         }
@@ -406,6 +406,15 @@ fn is_transient(error: &CosmosError) -> bool {
     let cosmos_status = error.status();
     let code = status(error);
     matches!(code, 408 | 429 | 449) || code >= 500 || cosmos_status.is_read_session_not_available()
+}
+
+/// As [`backend_error`], but a rejected key (401) is a configuration error: it will not pass,
+/// so `serve` fails its start on it rather than start without Cosmos DB.
+fn connect_error(doing: &str, error: &CosmosError) -> StoreError {
+    if status(error) == 401 {
+        return StoreError::Config(format!("{doing}: Cosmos DB refused the credentials (HTTP 401): {error}"));
+    }
+    backend_error(doing, error)
 }
 
 fn backend_error(doing: &str, error: &CosmosError) -> StoreError {

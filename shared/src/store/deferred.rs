@@ -7,21 +7,25 @@
 //! functions that need only Blob storage (ingest) and the health route. [`DeferredDatabase`]
 //! lets it start: each container it hands out connects on its first call, and until then every
 //! call fails with a transient error (answered 503 at the edge, retried by the host) that says
-//! why. One connection attempt runs at a time, and after a failure the next waits a pause
-//! ([`RECONNECT_PAUSE`] in `serve`) rather than have every request start one.
+//! why. One connection attempt runs at a time, in a task of its own given [`ATTEMPT_TIMEOUT`]:
+//! calls arriving meanwhile fail at once rather than queue, and after a failure the next attempt
+//! waits [`RECONNECT_PAUSE`] rather than have every request start one.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use tokio::sync::OnceCell;
 
 use super::{Document, DocumentDatabase, DocumentStore, ETag, Query, StoreError, StoreResult};
 
 /// How long after a failed connection attempt calls fail at once, without another attempt.
 pub const RECONNECT_PAUSE: Duration = Duration::from_secs(5);
+
+/// How long one connection attempt may take: an endpoint that takes the connection and never
+/// answers would otherwise hold it for the client's retries (about 40 s).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Connects the database (the Azure backend's [`super::cosmos::CosmosDatabase::connect`]).
 pub type Connect = Arc<dyn Fn() -> BoxFuture<'static, StoreResult<Arc<dyn DocumentDatabase>>> + Send + Sync>;
@@ -36,15 +40,25 @@ struct Shared {
     /// Where it points, for messages (never secrets).
     location: String,
     connect: Connect,
-    database: OnceCell<Arc<dyn DocumentDatabase>>,
-    /// The last failed attempt: when, and what it said.
-    failed: Mutex<Option<(Instant, String)>>,
+    database: OnceLock<Arc<dyn DocumentDatabase>>,
+    attempt: Mutex<Attempt>,
     pause: Duration,
+    timeout: Duration,
+}
+
+/// Where connecting stands.
+enum Attempt {
+    /// None yet.
+    Idle,
+    /// One runs, since then.
+    Running(Instant),
+    /// The last one failed then, saying this.
+    Failed(Instant, String),
 }
 
 impl fmt::Debug for DeferredDatabase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = if self.shared.database.initialized() { "connected" } else { "not connected yet" };
+        let state = if self.is_connected() { "connected" } else { "not connected yet" };
         f.debug_struct("DeferredDatabase")
             .field("location", &self.shared.location)
             .field("state", &state)
@@ -53,17 +67,18 @@ impl fmt::Debug for DeferredDatabase {
 }
 
 impl DeferredDatabase {
-    /// A database at `location` that `connect` opens on first use; after a failed attempt,
-    /// calls fail at once for `pause`.
+    /// A database at `location` that `connect` opens on first use, each attempt given
+    /// `timeout`; after a failed attempt, calls fail at once for `pause`.
     #[must_use]
-    pub fn new(location: impl Into<String>, connect: Connect, pause: Duration) -> Self {
+    pub fn new(location: impl Into<String>, connect: Connect, timeout: Duration, pause: Duration) -> Self {
         Self {
             shared: Arc::new(Shared {
                 location: location.into(),
                 connect,
-                database: OnceCell::new(),
-                failed: Mutex::new(None),
+                database: OnceLock::new(),
+                attempt: Mutex::new(Attempt::Idle),
                 pause,
+                timeout,
             }),
         }
     }
@@ -71,7 +86,7 @@ impl DeferredDatabase {
     /// Whether a connection attempt has succeeded.
     #[must_use]
     pub fn is_connected(&self) -> bool {
-        self.shared.database.initialized()
+        self.shared.database.get().is_some()
     }
 }
 
@@ -80,37 +95,66 @@ impl Shared {
         StoreError::Backend { backend: "cosmos", message, transient: true, source: None }
     }
 
-    async fn database(&self) -> StoreResult<&Arc<dyn DocumentDatabase>> {
+    /// The database, connecting when no attempt runs and none failed within the pause. The
+    /// attempt runs in a task of its own: a caller dropped by its deadline does not cancel it,
+    /// and its outcome is kept for everyone. Calls arriving while it runs fail at once.
+    async fn database(self: &Arc<Self>) -> StoreResult<Arc<dyn DocumentDatabase>> {
         if let Some(database) = self.database.get() {
-            return Ok(database);
+            return Ok(Arc::clone(database));
         }
-        self.database
-            .get_or_try_init(|| async {
-                // Checked inside the cell's lock: callers queued behind a failed attempt fail
-                // with its message instead of each trying again.
-                let recent = self.failed.lock().expect("failure lock").clone();
-                if let Some((at, message)) = recent
-                    && at.elapsed() < self.pause
-                {
+        let outcome = {
+            let mut attempt = self.attempt.lock().expect("attempt lock");
+            match &*attempt {
+                Attempt::Running(since) => {
                     return Err(self.unavailable(format!(
-                        "not connected to {} (the last attempt, {:.0} s ago, failed: {message})",
+                        "connecting to {} (an attempt has run for {:.1} s)",
+                        self.location,
+                        since.elapsed().as_secs_f64()
+                    )));
+                }
+                Attempt::Failed(at, message) if at.elapsed() < self.pause => {
+                    return Err(self.unavailable(format!(
+                        "not connected to {} (the last attempt, {:.1} s ago, failed: {message})",
                         self.location,
                         at.elapsed().as_secs_f64()
                     )));
                 }
-                match (self.connect)().await {
-                    Ok(database) => {
-                        tracing::info!(location = %self.location, "document database connected");
-                        Ok(database)
-                    }
-                    Err(e) => {
-                        tracing::warn!(location = %self.location, error = %e, "document database still unreachable");
-                        *self.failed.lock().expect("failure lock") = Some((Instant::now(), e.to_string()));
-                        Err(e)
-                    }
-                }
-            })
-            .await
+                _ => {}
+            }
+            *attempt = Attempt::Running(Instant::now());
+            let (sender, outcome) = tokio::sync::oneshot::channel();
+            let shared = Arc::clone(self);
+            tokio::spawn(async move {
+                let result = shared.attempt().await;
+                let _ = sender.send(result);
+            });
+            outcome
+        };
+        outcome.await.unwrap_or_else(|_| Err(self.unavailable("the connection attempt stopped".into())))
+    }
+
+    async fn attempt(&self) -> StoreResult<Arc<dyn DocumentDatabase>> {
+        let result = match tokio::time::timeout(self.timeout, (self.connect)()).await {
+            Ok(Ok(database)) => Ok(database),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {:.1} s", self.timeout.as_secs_f64())),
+        };
+        let mut attempt = self.attempt.lock().expect("attempt lock");
+        match result {
+            Ok(database) => {
+                tracing::info!(location = %self.location, "document database connected");
+                let database = Arc::clone(self.database.get_or_init(|| database));
+                *attempt = Attempt::Idle;
+                Ok(database)
+            }
+            Err(message) => {
+                tracing::warn!(location = %self.location, error = %message, "document database still unreachable");
+                *attempt = Attempt::Failed(Instant::now(), message.clone());
+                // Transient whatever it said: the store is unavailable to the caller, and the
+                // next attempt may succeed (a firewall rule or a role assignment fixed meanwhile).
+                Err(self.unavailable(format!("connecting to {}: {message}", self.location)))
+            }
+        }
     }
 }
 
@@ -124,7 +168,7 @@ impl DocumentDatabase for DeferredDatabase {
         Ok(Arc::new(DeferredContainer {
             shared: Arc::clone(&self.shared),
             name: name.to_owned(),
-            container: OnceCell::new(),
+            container: OnceLock::new(),
         }))
     }
 }
@@ -133,7 +177,7 @@ impl DocumentDatabase for DeferredDatabase {
 struct DeferredContainer {
     shared: Arc<Shared>,
     name: String,
-    container: OnceCell<Arc<dyn DocumentStore>>,
+    container: OnceLock<Arc<dyn DocumentStore>>,
 }
 
 impl fmt::Debug for DeferredContainer {
@@ -146,10 +190,14 @@ impl fmt::Debug for DeferredContainer {
 }
 
 impl DeferredContainer {
+    /// The container, opened once connected. Not behind a lock held across the attempt: calls
+    /// arriving while it runs fail at once rather than queue behind it.
     async fn store(&self) -> StoreResult<&Arc<dyn DocumentStore>> {
-        self.container
-            .get_or_try_init(|| async { self.shared.database().await?.container(&self.name).await })
-            .await
+        if let Some(store) = self.container.get() {
+            return Ok(store);
+        }
+        let store = self.shared.database().await?.container(&self.name).await?;
+        Ok(self.container.get_or_init(|| store))
     }
 }
 
@@ -229,6 +277,7 @@ mod tests {
                     Ok(database)
                 })
             }),
+            Duration::from_secs(5),
             pause,
         )
     }
@@ -270,5 +319,29 @@ mod tests {
         assert!(err.is_transient(), "{err}");
         assert!(err.to_string().contains("the last attempt") && err.to_string().contains("refused"), "{err}");
         assert_eq!(attempts.load(Ordering::SeqCst), 1, "one attempt for both containers within the pause");
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_that_never_answers_is_given_up_on_once_even_when_its_caller_gives_up_first() {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&attempts);
+        let database = DeferredDatabase::new(
+            "silent database",
+            Arc::new(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Box::pin(futures::future::pending())
+            }),
+            Duration::from_millis(200),
+            Duration::from_secs(3600),
+        );
+        let store = database.container("serving").await.unwrap();
+        // The caller's own deadline drops it; the attempt goes on without it.
+        assert!(tokio::time::timeout(Duration::from_millis(20), store.get("p", "a")).await.is_err());
+        let err = store.get("p", "a").await.unwrap_err();
+        assert!(err.is_transient() && err.to_string().contains("an attempt has run"), "{err}");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let err = store.get("p", "a").await.unwrap_err();
+        assert!(err.to_string().contains("no answer within 0.2 s"), "{err}");
+        assert_eq!(attempts.load(Ordering::SeqCst), 1, "one attempt, then the pause");
     }
 }

@@ -125,7 +125,9 @@ impl Stores {
                 };
                 let why = match tokio::time::timeout(wait, cosmos::CosmosDatabase::connect(cosmos)).await {
                     Ok(Ok(documents)) => return Ok((Self { blobs, documents: Arc::new(documents) }, None)),
-                    Ok(Err(e)) if !e.is_transient() => return Err(e),
+                    // A malformed setting or a rejected key will not pass; a refusal that may
+                    // (a firewall rule, a role assignment still propagating: 403) starts deferred.
+                    Ok(Err(e @ StoreError::Config(_))) => return Err(e),
                     Ok(Err(e)) => e.to_string(),
                     Err(_) => format!("no answer within {} s", wait.as_secs_f64()),
                 };
@@ -138,7 +140,12 @@ impl Stores {
                     })
                 });
                 let location = format!("cosmos {} database {}", cosmos.endpoint, cosmos.database);
-                let documents = deferred::DeferredDatabase::new(location, connect, deferred::RECONNECT_PAUSE);
+                let documents = deferred::DeferredDatabase::new(
+                    location,
+                    connect,
+                    deferred::ATTEMPT_TIMEOUT,
+                    deferred::RECONNECT_PAUSE,
+                );
                 Ok((Self { blobs, documents: Arc::new(documents) }, Some(why)))
             }
         }
