@@ -51,8 +51,16 @@ use validate::{QuarantinedRow, Validator};
 
 /// Uploads whose file name starts with this are configuration (mapping files), not data.
 pub const CONFIG_FILE_PREFIX: char = '_';
-/// Largest decompressed table accepted by default (settings `INGEST_MAX_TABLE_BYTES`).
-pub const DEFAULT_MAX_TABLE_BYTES: u64 = 2 << 30;
+/// Largest decompressed table accepted by default (settings `INGEST_MAX_TABLE_BYTES`): an upload
+/// of 2.7M lines (245 MB of CSV) peaked at 1.64 GB, near what a 2 GB instance has beside the host.
+/// It was 2 GiB, as much as the instance: a 327 KB Parquet file of 10M rows, or an 8 MB gzip,
+/// took 2.3-5.9 GB to be read or refused (a security review).
+pub const DEFAULT_MAX_TABLE_BYTES: u64 = 256 << 20;
+/// Bytes of the limit each row is allowed: a table may hold at most `INGEST_MAX_TABLE_BYTES / 100`
+/// rows (2.68M at the default), whatever its size on disk, since rows, not bytes, take the memory
+/// (a dictionary-encoded Parquet file holds millions in kilobytes). Online Retail's CSV lines
+/// average 83 bytes.
+pub const MIN_BYTES_PER_ROW: u64 = 100;
 /// How many times a feature refresh recomputes when other refreshes keep publishing first.
 pub const REFRESH_ATTEMPTS: usize = 5;
 /// How many quarantined rows the report itself lists.
@@ -134,6 +142,34 @@ pub struct ParsedUpload {
     pub encoding: Option<encoding::TextEncoding>,
 }
 
+/// Refuses a table of more rows than `max_table_bytes` allows ([`MIN_BYTES_PER_ROW`]) before any
+/// is read: lines of text counted, a Parquet file's rows read from its footer (one that cannot be
+/// read is left to the reader, which names what is wrong).
+fn check_rows(file: &str, decoded: &format::Decoded, max_table_bytes: u64) -> Result<(), FileError> {
+    let most = max_table_bytes / MIN_BYTES_PER_ROW;
+    let rows = match decoded.format {
+        TableFormat::Parquet => match read::parquet_rows(&decoded.bytes) {
+            Some(rows) => rows,
+            None => return Ok(()),
+        },
+        TableFormat::Csv | TableFormat::JsonLines => {
+            decoded.bytes.iter().filter(|&&b| b == b'\n').count() as u64
+        }
+    };
+    if rows > most {
+        return Err(FileError::new(
+            file,
+            "too_large",
+            format!(
+                "holds {rows} rows, more than the {most} allowed (INGEST_MAX_TABLE_BYTES / \
+                 {MIN_BYTES_PER_ROW}): split it, or raise INGEST_MAX_TABLE_BYTES on an instance with \
+                 more memory"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses and validates one upload's bytes. `batch` is its sha256.
 pub fn parse_upload(
     file: &str,
@@ -175,6 +211,9 @@ pub fn parse_upload(
         && let Some(document) = format::items_document(&decoded.bytes)
     {
         decoded.bytes = format::items_as_json_lines(&document);
+    }
+    if let Err(error) = check_rows(file, &decoded, max_table_bytes) {
+        return Ok(failed(error, Some(decoded.format), decoded.gzip));
     }
     let columns = kind.columns();
     let read = |validator: &mut Validator| match decoded.format {

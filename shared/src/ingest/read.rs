@@ -501,6 +501,12 @@ fn resolve_optional(columns: &[ColumnSpec], mapping: &Mapping, keys: &[String]) 
         .collect()
 }
 
+/// The rows a Parquet file holds, from its footer alone; `None` when that cannot be read.
+#[must_use]
+pub fn parquet_rows(bytes: &[u8]) -> Option<u64> {
+    ParquetReader::new(std::io::Cursor::new(bytes)).num_rows().ok().map(|rows| rows as u64)
+}
+
 /// Reads Parquet with polars. Line numbers are row numbers + 1 (no header line).
 pub fn read_parquet(
     file: &str,

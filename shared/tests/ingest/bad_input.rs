@@ -704,3 +704,35 @@ async fn a_reading_again_whose_refresh_fails_after_setting_its_table_aside_is_re
     let (snapshot, _) = shopsense::features::snapshot::current(&*silver).await.unwrap().unwrap();
     assert!(snapshot.batches.is_empty(), "the features no longer count it: {:?}", snapshot.batches);
 }
+
+#[tokio::test]
+async fn a_table_of_more_rows_than_the_limit_allows_is_refused_before_it_is_read_whatever_its_size() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    // 3,000 bytes allow 30 rows: a Parquet file of one repeated row takes a few hundred bytes on
+    // disk for any number of rows (as a dictionary-encoded bomb does), and its footer says how many.
+    let options = IngestOptions { max_table_bytes: 3_000, ..options() };
+    let rows = 5_000;
+    let mut frame = df!(
+        "InvoiceNo" => vec!["536365"; rows],
+        "StockCode" => vec!["85123A"; rows],
+        "Quantity" => vec![6i64; rows],
+        "InvoiceDate" => vec!["2010-12-01 08:26:00"; rows],
+        "UnitPrice" => vec![2.55f64; rows],
+    )
+    .unwrap();
+    let mut parquet = Vec::new();
+    ParquetWriter::new(&mut parquet).finish(&mut frame).unwrap();
+    assert!(parquet.len() < 3_000, "smaller than the limit on disk: {} bytes", parquet.len());
+    let report = upload(&ingestor, "transactions/bomb.parquet", parquet, &options).await;
+    let error = report.error.expect("refused");
+    assert_eq!((error.code.as_str(), report.rows_read), ("too_large", 0), "{error:?}");
+    assert!(error.message.contains("holds 5000 rows, more than the 30 allowed"), "{}", error.message);
+    // Lines of text likewise, counted before they are parsed; at the limit they are read.
+    let lines = |n: usize| {
+        format!("{HEADER}{}", (0..n).map(|i| sale(58000 + i, "2011-12-01 10:00")).collect::<String>())
+    };
+    let refused = upload(&ingestor, "transactions/many.csv", lines(35), &options).await;
+    assert_eq!(refused.error.map(|e| e.code), Some("too_large".to_owned()));
+    let read = upload(&ingestor, "transactions/few.csv", lines(29), &options).await;
+    assert_eq!((read.rows_read, read.error), (29, None));
+}
