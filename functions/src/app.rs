@@ -23,7 +23,17 @@ pub fn app(state: AppState) -> Router {
     // Around the whole router, not `Router::layer` (which wraps each route's handlers): the 405's
     // `Allow` header is only set outside them.
     let tagged = axum::middleware::from_fn(crate::caching::validators).layer(routes);
-    Router::new().fallback_service(axum::middleware::from_fn(json_client_errors).layer(tagged))
+    let answered = axum::middleware::from_fn(json_client_errors).layer(tagged);
+    Router::new().fallback_service(axum::middleware::map_response(no_sniffing).layer(answered))
+}
+
+/// Every answer is JSON (or empty): browsers must not sniff it as anything else, such as HTML
+/// from a description an upload put in it.
+async fn no_sniffing(mut response: axum::response::Response) -> axum::response::Response {
+    response
+        .headers_mut()
+        .insert(axum::http::header::X_CONTENT_TYPE_OPTIONS, axum::http::HeaderValue::from_static("nosniff"));
+    response
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> ApiError {

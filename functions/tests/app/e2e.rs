@@ -328,6 +328,15 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let (status, body) = send(&router, get(&format!("/api/forecasts/{sku}?levels=0.5,0.999"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "beyond the published p99: {body}");
     assert!(body["message"].as_str().unwrap().contains("0.01 to 0.99"), "{body}");
+    let many = vec!["0.5"; 21].join(",");
+    let (status, body) = send(&router, get(&format!("/api/forecasts/{sku}?levels={many}"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("at most 20 quantiles, got 21"), "{body}");
+    // No answer is sniffed as anything but what it says it is, errors included.
+    for path in ["/api/health", "/api/nope", &format!("/api/forecasts/{sku}?levels={many}")] {
+        let answer = tower::ServiceExt::oneshot(router.clone(), get(path)).await.unwrap();
+        assert_eq!(answer.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
 
     // The demo's inventory snapshot raised alerts; its out-of-stock SKUs are never recommended.
     let (status, body) = send(&router, get("/api/alerts")).await;
