@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::report::QualityReport;
 use super::{IngestError, Ingestor, UploadKind, report_path};
-use crate::store::PutOptions;
+use crate::store::{PutOptions, StoreError};
 
 /// Where a withdrawn upload's silver table is kept, in the silver container.
 pub const WITHDRAWN_PREFIX: &str = "withdrawn/";
@@ -50,9 +50,18 @@ impl Ingestor {
         for (key, value) in &blob.meta.metadata {
             options = options.with_metadata(key.clone(), value.clone());
         }
+        let etag = blob.meta.etag.clone();
         self.silver.put(&format!("{WITHDRAWN_PREFIX}{path}"), blob.body, options).await?;
-        self.silver.delete(path).await?;
-        Ok(())
+        // Only the table read: one written since (the same bytes ingested meanwhile, counted
+        // under their report) stays where it is.
+        match self.silver.delete_if(path, &etag).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::Precondition { .. }) => {
+                tracing::warn!(table = path, "written again while being set aside: the new table stays");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The reports of every upload of `kind` ingest has read (one per distinct bytes: a copy under

@@ -211,6 +211,26 @@ impl AzureBlobContainer {
         format!("blob {path:?} in {}", self.location)
     }
 
+    /// Deletes `path`, only while its ETag is `only_at` when given (If-Match: a 412 means it was
+    /// written since, or, from Azurite, that it is gone: look).
+    async fn delete_at(&self, path: &str, only_at: Option<&ETag>) -> StoreResult<bool> {
+        validate_path(path)?;
+        let options = BlobClientDeleteOptions {
+            delete_snapshots: Some(DeleteSnapshotsOptionType::Include),
+            if_match: only_at.map(|etag| Etag::from(etag.0.as_str())),
+            ..BlobClientDeleteOptions::default()
+        };
+        match self.client.blob_client(path).delete(Some(options)).await {
+            Ok(_) => Ok(true),
+            Err(e) if status(&e) == Some(404) => Ok(false),
+            Err(e) if status(&e) == Some(412) && only_at.is_some() => match self.head(path).await? {
+                Some(_) => Err(StoreError::Precondition { what: path.to_owned() }),
+                None => Ok(false),
+            },
+            Err(e) => Err(backend_error(&format!("delete {}", self.describe(path)), e)),
+        }
+    }
+
     /// Turns a failed upload into the error its mode calls for.
     async fn put_failed(&self, path: &str, mode: &PutMode, err: azure_core::Error) -> StoreError {
         let status = status(&err);
@@ -359,16 +379,11 @@ impl BlobStore for AzureBlobContainer {
     }
 
     async fn delete(&self, path: &str) -> StoreResult<bool> {
-        validate_path(path)?;
-        let options = BlobClientDeleteOptions {
-            delete_snapshots: Some(DeleteSnapshotsOptionType::Include),
-            ..BlobClientDeleteOptions::default()
-        };
-        match self.client.blob_client(path).delete(Some(options)).await {
-            Ok(_) => Ok(true),
-            Err(e) if status(&e) == Some(404) => Ok(false),
-            Err(e) => Err(backend_error(&format!("delete {}", self.describe(path)), e)),
-        }
+        self.delete_at(path, None).await
+    }
+
+    async fn delete_if(&self, path: &str, etag: &ETag) -> StoreResult<bool> {
+        self.delete_at(path, Some(etag)).await
     }
 }
 

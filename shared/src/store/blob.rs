@@ -127,6 +127,17 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
 
     /// Deletes a blob; `Ok(true)` if one was there.
     async fn delete(&self, path: &str) -> StoreResult<bool>;
+
+    /// Deletes the blob only if its ETag is still `etag`: `Ok(true)` when deleted, `Ok(false)`
+    /// when none is there, `Precondition` when it was written since. The default reads then
+    /// deletes (not atomic: test doubles); the backends do it in one step.
+    async fn delete_if(&self, path: &str, etag: &ETag) -> StoreResult<bool> {
+        match self.head(path).await? {
+            None => Ok(false),
+            Some(meta) if meta.etag != *etag => Err(StoreError::Precondition { what: path.to_owned() }),
+            Some(_) => self.delete(path).await,
+        }
+    }
 }
 
 /// A blob account: opens containers by name, creating them when missing.

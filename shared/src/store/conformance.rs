@@ -21,6 +21,7 @@ pub async fn blob_store_suite(store: Arc<dyn BlobStore>) {
     blob_update_requires_the_current_etag(&*store).await;
     blob_list_is_by_prefix_and_sorted(&*store).await;
     blob_delete_reports_whether_it_existed(&*store).await;
+    blob_delete_if_requires_the_current_etag(&*store).await;
     blob_rejects_invalid_paths_and_metadata(&*store).await;
     blob_parallel_creates_have_exactly_one_winner(store.clone()).await;
 }
@@ -132,6 +133,21 @@ pub async fn blob_delete_reports_whether_it_existed(store: &dyn BlobStore) {
     assert!(store.delete("delete/a").await.expect("delete"), "first delete finds it");
     assert!(!store.delete("delete/a").await.expect("delete"), "second delete finds nothing");
     assert!(store.get("delete/a").await.expect("get").is_none());
+}
+
+/// A conditional delete removes the blob only at the ETag given: one written since stays.
+pub async fn blob_delete_if_requires_the_current_etag(store: &dyn BlobStore) {
+    let v1 = store.put("delete-if/a", Bytes::from_static(b"v1"), PutOptions::default()).await.expect("put");
+    let v2 = store.put("delete-if/a", Bytes::from_static(b"v2"), PutOptions::default()).await.expect("put");
+    let err = store.delete_if("delete-if/a", &v1.etag).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Precondition { .. }),
+        "written since: expected Precondition, got {err:?}"
+    );
+    assert_eq!(&store.get("delete-if/a").await.expect("get").expect("kept").body[..], b"v2");
+    assert!(store.delete_if("delete-if/a", &v2.etag).await.expect("delete_if"), "at its ETag it goes");
+    assert!(store.get("delete-if/a").await.expect("get").is_none());
+    assert!(!store.delete_if("delete-if/a", &v2.etag).await.expect("delete_if"), "gone: false");
 }
 
 /// Paths that could escape or be ambiguous and metadata a blob service would refuse are

@@ -305,10 +305,19 @@ impl FolderBlobStore {
         Ok(out)
     }
 
-    fn delete_blocking(&self, path: &str) -> StoreResult<bool> {
+    fn delete_blocking(&self, path: &str, only_at: Option<&ETag>) -> StoreResult<bool> {
         validate_path(path)?;
         let _guard = self.lock()?;
         let file = self.data_path(path);
+        if let Some(expected) = only_at {
+            match self.meta_of(path, &file)? {
+                None => return Ok(false),
+                Some(meta) if meta.etag != *expected => {
+                    return Err(StoreError::Precondition { what: path.to_owned() });
+                }
+                Some(_) => {}
+            }
+        }
         let existed = match fs::remove_file(&file) {
             Ok(()) => true,
             Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {
@@ -363,7 +372,12 @@ impl BlobStore for FolderBlobStore {
 
     async fn delete(&self, path: &str) -> StoreResult<bool> {
         let (this, path) = (self.clone(), path.to_owned());
-        blocking(move || this.delete_blocking(&path)).await
+        blocking(move || this.delete_blocking(&path, None)).await
+    }
+
+    async fn delete_if(&self, path: &str, etag: &ETag) -> StoreResult<bool> {
+        let (this, path, etag) = (self.clone(), path.to_owned(), etag.clone());
+        blocking(move || this.delete_blocking(&path, Some(&etag))).await
     }
 }
 
