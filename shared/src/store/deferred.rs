@@ -90,6 +90,19 @@ impl DeferredDatabase {
     }
 }
 
+/// Marks the attempt failed when dropped before it finished.
+struct Unfinished(Option<Arc<Shared>>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take()
+            && let Ok(mut attempt) = shared.attempt.lock()
+        {
+            *attempt = Attempt::Failed(Instant::now(), "the connection attempt stopped".into());
+        }
+    }
+}
+
 impl Shared {
     fn unavailable(&self, message: String) -> StoreError {
         StoreError::Backend { backend: "cosmos", message, transient: true, source: None }
@@ -104,6 +117,10 @@ impl Shared {
         }
         let outcome = {
             let mut attempt = self.attempt.lock().expect("attempt lock");
+            // Again under the lock: an attempt may have connected since the look above.
+            if let Some(database) = self.database.get() {
+                return Ok(Arc::clone(database));
+            }
             match &*attempt {
                 Attempt::Running(since) => {
                     return Err(self.unavailable(format!(
@@ -125,7 +142,11 @@ impl Shared {
             let (sender, outcome) = tokio::sync::oneshot::channel();
             let shared = Arc::clone(self);
             tokio::spawn(async move {
+                // A task that panics or whose runtime drops it must not leave "running" behind,
+                // or every later call would answer 503 until a restart.
+                let mut unfinished = Unfinished(Some(Arc::clone(&shared)));
                 let result = shared.attempt().await;
+                unfinished.0 = None;
                 let _ = sender.send(result);
             });
             outcome

@@ -179,8 +179,10 @@ async fn bytes_sent_again_after_a_withdrawal_whose_ingest_stopped_are_finished_o
     assert!(silver.head(&table).await.unwrap().is_some());
 
     // It stops again and is deleted: the first upload is still there, but reading it would not
-    // count it (it stays withdrawn), so the rows are set aside rather than counted unreported.
+    // count it (it stays withdrawn), so the rows are set aside rather than counted unreported;
+    // also when the report was withdrawn before reports carried marks (its JSON says so).
     stop().await;
+    silver.put(&report, withdrawn.body.clone(), PutOptions::default()).await.unwrap();
     ingestor.uploads().delete("transactions/a-again.csv").await.unwrap();
     let swept = ingestor.sweep(&options, HOUR).await.unwrap();
     assert_eq!(swept.set_aside, [("transactions/a.csv".to_owned(), a.sha256.clone())], "{swept:?}");
@@ -223,4 +225,11 @@ async fn a_table_its_report_describes_stays_however_its_times_fall_and_one_read_
     let swept = ingestor.sweep(&options, HOUR).await.unwrap();
     assert_eq!(swept.set_aside, [("transactions/a.csv".to_owned(), a.sha256.clone())], "{swept:?}");
     assert!(silver.head(&table).await.unwrap().is_none());
+    // Its report no longer claims rows nothing counts: withdrawn, so the bytes sent again count.
+    let report = format!("reports/transactions/{}.json", a.sha256);
+    let report: serde_json::Value =
+        serde_json::from_slice(&silver.get(&report).await.unwrap().unwrap().body).unwrap();
+    assert!(report["withdrawn_at"].is_string(), "{report}");
+    let again = upload(&ingestor, "transactions/a-again.csv", sample(), &options).await;
+    assert!(!again.duplicate_upload && again.rows_accepted > 0, "{again:?}");
 }
