@@ -603,11 +603,16 @@ async fn an_upload_whose_dates_read_only_day_first_is_read_day_first_whole() {
     assert_eq!((report.rows_accepted, report.rows_quarantined, report.dates_read_day_first), (1, 1, None));
 }
 
+/// A UK shop's sales of 1-7 December 2011, day first: read month first, January to July.
+fn uk_first_week() -> String {
+    let rows: String = (1..=7).map(|d| sale(format!("5800{d}"), &format!("0{d}/12/2011 10:00"))).collect();
+    format!("{HEADER}{rows}")
+}
+
 #[tokio::test]
 async fn dates_read_again_under_a_date_format_are_not_judged_against_their_own_wrong_first_reading() {
     let (_dir, _blobs, ingestor) = ingestor().await;
-    let rows: String = (1..=7).map(|d| sale(format!("5800{d}"), &format!("0{d}/12/2011 10:00"))).collect();
-    let export = format!("{HEADER}{rows}");
+    let export = uk_first_week();
     // Read month first (January to July) and refreshed into the features...
     let unsure = upload(&ingestor, "transactions/uk.csv", export.clone(), &IngestOptions::default()).await;
     assert!(unsure.features_refreshed && unsure.month_first_unsure.is_some());
@@ -654,8 +659,7 @@ async fn an_upload_without_a_customer_column_warns_that_recommendations_learn_no
 #[tokio::test]
 async fn bytes_read_again_to_a_failure_no_longer_count_their_first_reading() {
     let (_dir, blobs, ingestor) = ingestor().await;
-    let rows: String = (1..=7).map(|d| sale(format!("5800{d}"), &format!("0{d}/12/2011 10:00"))).collect();
-    let export = format!("{HEADER}{rows}");
+    let export = uk_first_week();
     let unsure = upload(&ingestor, "transactions/uk.csv", export.clone(), &IngestOptions::default()).await;
     let table = unsure.outputs.silver.clone().unwrap();
     // Read again under a date format none of its dates has: every row refused, nothing counted.
@@ -677,8 +681,7 @@ async fn bytes_read_again_to_a_failure_no_longer_count_their_first_reading() {
 #[tokio::test]
 async fn a_reading_again_whose_refresh_fails_after_setting_its_table_aside_is_read_again_by_the_sweep() {
     let (_dir, blobs, ingestor) = ingestor().await;
-    let rows: String = (1..=7).map(|d| sale(format!("5800{d}"), &format!("0{d}/12/2011 10:00"))).collect();
-    let export = format!("{HEADER}{rows}");
+    let export = uk_first_week();
     upload(&ingestor, "transactions/uk.csv", export.clone(), &IngestOptions::default()).await;
     let silver = blobs.container("silver").await.unwrap();
     // Every refresh fails for good (an unreadable batch) while it is read again to no rows.
