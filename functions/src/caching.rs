@@ -42,12 +42,17 @@ fn matches(if_none_match: &str, tag: &str) -> bool {
     if_none_match.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == tag)
 }
 
-/// The middleware: tags and marks successful `GET` answers under `/api/`, and answers 304 when
-/// the caller holds the same.
-pub async fn validators(request: Request, next: Next) -> Response {
+/// The middleware: tags and marks successful `GET` and `HEAD` answers under `/api/`, and answers
+/// 304 when the caller holds the same. A `HEAD` is answered as the `GET` would be, without the
+/// body: axum empties a `HEAD` answer's body before a tag could be taken from it.
+pub async fn validators(mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if request.method() != Method::GET || !path.starts_with("/api/") {
+    let head = request.method() == Method::HEAD;
+    if (request.method() != Method::GET && !head) || !path.starts_with("/api/") {
         return next.run(request).await;
+    }
+    if head {
+        *request.method_mut() = Method::GET;
     }
     let if_none_match =
         request.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -72,6 +77,10 @@ pub async fn validators(request: Request, next: Next) -> Response {
     if if_none_match.as_deref().is_some_and(|held| matches(held, &tag)) {
         parts.status = StatusCode::NOT_MODIFIED;
         parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
+    }
+    if head {
+        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         return Response::from_parts(parts, Body::empty());
     }
     Response::from_parts(parts, Body::from(body))

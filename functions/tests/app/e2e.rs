@@ -462,11 +462,20 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         let again = router.clone().oneshot(again.unwrap()).await.unwrap();
         assert_eq!((again.status(), again.headers().get("etag")), (StatusCode::NOT_MODIFIED, Some(&tag)));
         let other = format!("/api/recommendations/customers/{customer}?k=4");
-        let other =
-            axum::http::Request::get(&other).header("if-none-match", tag).body(axum::body::Body::empty());
+        let other = axum::http::Request::get(&other)
+            .header("if-none-match", tag.clone())
+            .body(axum::body::Body::empty());
         assert_eq!(router.clone().oneshot(other.unwrap()).await.unwrap().status(), StatusCode::OK);
         let models = router.clone().oneshot(get("/api/models")).await.unwrap();
         assert_eq!(models.headers()["cache-control"], "private, no-cache");
+        // A HEAD is tagged as the GET is, with the GET's length and no body.
+        let head = axum::http::Request::head(&path).body(axum::body::Body::empty()).unwrap();
+        let head = router.clone().oneshot(head).await.unwrap();
+        assert_eq!((head.status(), head.headers().get("etag")), (StatusCode::OK, Some(&tag)));
+        let length = first.headers()["content-length"].clone();
+        assert_eq!(head.headers()["content-length"], length);
+        let body = axum::body::to_bytes(head.into_body(), 1 << 20).await.unwrap();
+        assert!(body.is_empty(), "{body:?}");
     }
     // The function key (`?code=`), which the Functions host checks and forwards, is taken by
     // every route.
