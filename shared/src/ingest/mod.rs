@@ -664,13 +664,14 @@ impl Ingestor {
             let report = report_path(UploadKind::Transactions, &sha256);
             let Some(blob) = self.silver.get(&table.path).await? else { continue };
             let current = match self.silver.get(&report).await? {
-                Some(stored) => Some(
+                Some(stored) => Some((
                     serde_json::from_slice::<QualityReport>(&stored.body)
                         .map_err(|e| IngestError::Table(format!("report {report} is unreadable: {e}")))?,
-                ),
+                    stored.meta.etag,
+                )),
                 None => None,
             };
-            let described = current.as_ref().is_some_and(|current| {
+            let described = current.as_ref().is_some_and(|(current, _)| {
                 let mark = ReadingMark {
                     mapping: current.mapping.clone(),
                     withdrawn: current.withdrawn_at.is_some(),
@@ -680,16 +681,24 @@ impl Ingestor {
             if blob.meta.etag != table.etag || described {
                 continue;
             }
-            self.set_aside(&table.path, blob).await?;
+            if !self.set_aside(&table.path, blob).await? {
+                continue; // written again meanwhile: counted under the ingest writing it
+            }
             // A report still saying its rows are counted (another mapping's reading, written
             // after this table) says withdrawn now: the same bytes sent again count again, and
-            // `uploads list` no longer claims rows nothing counts.
-            if let Some(mut current) = current.filter(|current| current.withdrawn_at.is_none()) {
+            // `uploads list` no longer claims rows nothing counts. Only the report read: one
+            // written since describes what is there now.
+            if let Some((mut current, etag)) = current.filter(|(current, _)| current.withdrawn_at.is_none()) {
                 current.withdrawn_at = Some(Utc::now());
                 current.outputs.silver = Some(format!("{}{}", withdraw::WITHDRAWN_PREFIX, table.path));
                 let json =
                     serde_json::to_vec_pretty(&current).map_err(|e| IngestError::Table(e.to_string()))?;
-                self.silver.put(&report, Bytes::from(json), ReadingMark::report_options(&current)).await?;
+                let options = ReadingMark::report_options(&current);
+                let options = PutOptions { mode: crate::store::PutMode::Update(etag), ..options };
+                match self.silver.put(&report, Bytes::from(json), options).await {
+                    Ok(_) | Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             tracing::warn!(upload = %path, %sha256, read_again, "set aside a transactions table whose ingest stopped before its report and that no upload left can finish");
             set_aside.push((path, sha256));
@@ -979,9 +988,8 @@ impl Ingestor {
             let mut stale = false;
             if let Some(blob) = self.silver.get(&target).await? {
                 progress.silver_changed = true;
-                self.set_aside(&target, blob).await?;
+                stale = self.set_aside(&target, blob).await?;
                 tracing::warn!(upload = path, table = %target, "read again to no rows: its first reading's table is set aside");
-                stale = true;
             }
             // Set aside by an earlier try whose refresh failed: the features may still count it.
             if kind == UploadKind::Transactions

@@ -44,8 +44,9 @@ fn upload_path(which: &str) -> &str {
 
 impl Ingestor {
     /// Moves the silver table at `path` (read as `blob`) under [`WITHDRAWN_PREFIX`], metadata and
-    /// all: out of every feature refresh, and kept.
-    pub(super) async fn set_aside(&self, path: &str, blob: crate::store::Blob) -> Result<(), IngestError> {
+    /// all: out of every feature refresh, and kept. `false` when the table was written again
+    /// meanwhile: that one stays, counted (its copy under `withdrawn/` is the one read).
+    pub(super) async fn set_aside(&self, path: &str, blob: crate::store::Blob) -> Result<bool, IngestError> {
         let mut options = PutOptions::default().with_content_type("application/vnd.apache.parquet");
         for (key, value) in &blob.meta.metadata {
             options = options.with_metadata(key.clone(), value.clone());
@@ -55,10 +56,10 @@ impl Ingestor {
         // Only the table read: one written since (the same bytes ingested meanwhile, counted
         // under their report) stays where it is.
         match self.silver.delete_if(path, &etag).await {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
             Err(StoreError::Precondition { .. }) => {
                 tracing::warn!(table = path, "written again while being set aside: the new table stays");
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(e.into()),
         }
