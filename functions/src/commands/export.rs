@@ -62,7 +62,8 @@ fn writer(out: &Path) -> anyhow::Result<csv::Writer<tempfile::NamedTempFile>> {
 /// export would otherwise run when a marketing user opens the file in Excel.
 /// A number (`-1`, `+4915...`, a CRM's key) is left as it is: a spreadsheet reads it as a number.
 fn as_text(cell: &str) -> std::borrow::Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err() {
+    let number = cell.parse::<f64>().is_ok_and(f64::is_finite);
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && !number {
         std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
         std::borrow::Cow::Borrowed(cell)
@@ -234,7 +235,9 @@ mod tests {
 
     #[test]
     fn text_that_a_spreadsheet_would_run_as_a_formula_is_kept_as_text() {
-        for formula in ["=HYPERLINK(\"http://evil.example\")", "+1+cmd", "-1+1", "@SUM(1)", "\tx", "\rx"] {
+        for formula in
+            ["=HYPERLINK(\"http://evil.example\")", "+1+cmd", "-1+1", "@SUM(1)", "\tx", "\rx", "-inf"]
+        {
             assert_eq!(as_text(formula), format!("'{formula}"));
         }
         for plain in ["17850", "85123A", "WHITE HANGING HEART", "", "a=b", "-1", "+4915112345678"] {

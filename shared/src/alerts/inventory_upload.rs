@@ -75,7 +75,10 @@ impl InventorySnapshot {
     /// upload. A folder's mapping has nothing to say about it.
     pub fn parse_document(file: &str, raw: &[u8], max_table_bytes: u64) -> Option<Result<Self, AlertError>> {
         let table = decode(file, raw, max_table_bytes, None).ok()?;
-        if let Err(e) = crate::ingest::check_rows(file, &table, max_table_bytes) {
+        // Only JSON can be the document: anything else is `None`, bounded or not.
+        if table.format == TableFormat::JsonLines
+            && let Err(e) = crate::ingest::check_rows(file, &table, max_table_bytes)
+        {
             return Some(Err(file_error(file, e)));
         }
         Self::document(file, &table)
@@ -383,6 +386,24 @@ mod tests {
 
     fn upload(file: &str, raw: &[u8], mapping: &Mapping) -> Result<InventorySnapshot, AlertError> {
         InventorySnapshot::parse_upload(file, raw, mapping, None, 1 << 20)
+    }
+
+    #[test]
+    fn an_inventory_upload_of_more_rows_than_the_limit_allows_is_refused_unread() {
+        // 1,000 bytes allow 10 rows: 20 SKUs, as a table or as the event's document, are refused.
+        let rows: String = (0..20).map(|i| format!("SKU{i},1\n")).collect();
+        let csv = format!("sku,on_hand\n{rows}");
+        let err =
+            InventorySnapshot::parse_upload("inv.csv", csv.as_bytes(), &Mapping::default(), None, 1_000)
+                .unwrap_err();
+        assert!(err.to_string().contains("more than the 10 allowed"), "{err}");
+        let items: Vec<String> = (0..20).map(|i| format!("{{\"sku\":\"S{i}\",\"on_hand\":1}}")).collect();
+        let document = format!("{{\"items\":[{}]}}", items.join(","));
+        let err =
+            InventorySnapshot::parse_document("inv.json", document.as_bytes(), 1_000).unwrap().unwrap_err();
+        assert!(err.to_string().contains("more than the 10 allowed"), "{err}");
+        // Under the limit, read.
+        assert!(InventorySnapshot::parse_document("inv.json", document.as_bytes(), 1 << 20).unwrap().is_ok());
     }
 
     fn parquet(frame: &mut polars::prelude::DataFrame) -> Vec<u8> {

@@ -508,19 +508,24 @@ fn resolve_optional(columns: &[ColumnSpec], mapping: &Mapping, keys: &[String]) 
 pub fn parquet_rows(bytes: &[u8]) -> Option<u64> {
     let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
     let metadata = reader.get_metadata().ok()?;
-    let groups = metadata.row_groups.iter().fold(0, |rows, group| rows + group.num_rows());
-    Some(metadata.num_rows.max(groups) as u64)
+    let groups =
+        metadata.row_groups.iter().fold(0u64, |rows, group| rows.saturating_add(group.num_rows() as u64));
+    Some((metadata.num_rows as u64).max(groups))
 }
 
-/// An upper bound on the rows of JSON text, scanned without parsing it: its line ends, or the
-/// elements of its arrays (a separating comma whose innermost container is an array, plus one per
-/// array holding anything), whichever is more. A JSON array of a million rows on one line is a
-/// million rows before anything builds a value for each.
+/// An upper bound on the rows of JSON text, scanned without parsing it: its top-level values
+/// (JSON lines), the elements of a top-level array, or those of the arrays a single top-level
+/// object holds directly (`{"items": [...]}`), whichever is more. A JSON array of a million rows is
+/// a million rows before anything builds a value for each; arrays deeper down (a row's own list)
+/// are not rows. Only the first two levels' kinds are kept, so a file of brackets costs nothing.
 #[must_use]
 pub fn json_rows(bytes: &[u8]) -> u64 {
     let (mut in_string, mut escaped) = (false, false);
-    let mut stack: Vec<(bool, bool)> = Vec::new(); // (is an array, holds something)
-    let mut elements = 0u64;
+    let mut depth = 0usize;
+    // Whether the container at level 1 and 2 is an array, and whether it holds anything yet.
+    let mut levels = [(false, false); 2];
+    let (mut top_values, mut top_elements, mut inner_elements) = (0u64, 0u64, 0u64);
+    let mut after_separator = true; // at depth 0: whether a value may start here
     for &b in bytes {
         if in_string {
             match b {
@@ -531,27 +536,45 @@ pub fn json_rows(bytes: &[u8]) -> u64 {
             }
             continue;
         }
-        if let Some(top) = stack.last_mut()
-            && !b.is_ascii_whitespace()
-            && !matches!(b, b']' | b'}')
-        {
-            if top.0 && !top.1 {
-                elements += 1;
+        if b.is_ascii_whitespace() {
+            if depth == 0 {
+                after_separator = true;
             }
-            top.1 = true;
+            continue;
+        }
+        if depth == 0 {
+            if after_separator && b != b',' {
+                top_values += 1;
+            }
+            after_separator = matches!(b, b',' | b'{' | b'[' | b'"');
+        } else if (1..=2).contains(&depth) && !matches!(b, b']' | b'}') {
+            let (is_array, holds) = &mut levels[depth - 1];
+            if *is_array && !*holds {
+                if depth == 1 { top_elements += 1 } else { inner_elements += 1 }
+            }
+            *holds = true;
         }
         match b {
             b'"' => in_string = true,
-            b'[' => stack.push((true, false)),
-            b'{' => stack.push((false, false)),
-            b']' | b'}' => {
-                stack.pop();
+            b'[' | b'{' => {
+                depth += 1;
+                if depth <= 2 {
+                    levels[depth - 1] = (b == b'[', false);
+                }
             }
-            b',' if stack.last().is_some_and(|top| top.0) => elements += 1,
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    after_separator = true;
+                }
+            }
+            b',' if depth == 1 && levels[0].0 => top_elements += 1,
+            b',' if depth == 2 && levels[1].0 && !levels[0].0 => inner_elements += 1,
             _ => {}
         }
     }
-    elements.max(line_ends(bytes))
+    let inner = if top_values <= 1 { inner_elements } else { 0 };
+    top_values.max(top_elements).max(inner)
 }
 
 /// Lines of text: `\n`, and a `\r` not followed by one (as the CSV reader and [`LineIndex`] end
@@ -762,9 +785,14 @@ mod tests {
         assert_eq!(line_ends(b"h\r\na\r\nb"), 2);
         assert_eq!(line_ends(b"h\ra\rb\r"), 3);
         // JSON: an array's elements however it is laid out, nested containers and strings aside.
-        assert_eq!(json_rows(br#"[{"a":1,"b":[1,2]},{"a":"x,y]"}, {"c":"\"]"}]"#), 5);
+        assert_eq!(json_rows(br#"[{"a":1,"b":[1,2]},{"a":"x,y]"}, {"c":"\"]"}]"#), 3);
+        // Laid out over many lines, or with lists in each row: still its rows.
+        assert_eq!(json_rows(b"[\n  {\n    \"a\": 1\n  },\n  {\n    \"a\": 2\n  }\n]\n"), 2);
+        assert_eq!(json_rows(b"{\"tags\":[1,2,3]}\n{\"tags\":[4,5,6]}\n"), 2);
+        // Brackets alone are one value, not a stack to keep.
+        assert_eq!(json_rows(&[b'['; 100_000]), 1);
         assert_eq!(json_rows(b"[0,0,0,0,0,0,0,0,0,0]"), 10);
-        assert_eq!(json_rows(b"[]"), 0);
+        assert!(json_rows(b"[]") <= 1, "an upper bound: one value");
         assert_eq!(
             json_rows(br#"{"snapshot_id":"s","items":[{"sku":"A","on_hand":1},{"sku":"B","on_hand":2}]}"#),
             2
