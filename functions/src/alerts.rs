@@ -111,6 +111,7 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
         // asks for the next page from `offset + count`.
         Some(open) => {
             warnings.extend(not_judged_warning(&open.latest));
+            warnings.extend(smaller_count_warning(&open.latest));
             if !open.withheld.is_empty() {
                 warnings.push(format!(
                     "{} alerts to order were withheld: the catalogue discontinued {} after the count was \
@@ -133,6 +134,19 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
 
 /// What of the latest snapshot was not judged, so that an empty list does not read as "all
 /// clear" when part of the count was never looked at.
+/// When the latest count holds fewer than half of the SKUs of the one it replaced: its SKUs'
+/// alerts alone are listed, and the others' stock-outs are neither listed nor kept out of
+/// recommendations. A cycle count of one aisle does this; so would a mistaken or forged one.
+fn smaller_count_warning(latest: &LatestSnapshot) -> Option<String> {
+    let larger = latest.replaced_larger.as_ref()?;
+    Some(format!(
+        "the latest count ({}) holds {} SKUs, fewer than half of the {} of the count it replaced ({}): \
+         only its SKUs' alerts are listed, and the other SKUs' stock-outs are no longer listed or kept \
+         out of recommendations; if it was a partial count, send the whole stock",
+        latest.snapshot_id, latest.skus, larger.skus, larger.snapshot_id
+    ))
+}
+
 fn not_judged_warning(latest: &LatestSnapshot) -> Option<String> {
     let mut why = Vec::new();
     if latest.stale_skus > 0 {
@@ -419,6 +433,21 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_much_smaller_than_the_one_it_replaced_is_named_with_what_it_hides() {
+        let mut latest =
+            LatestSnapshot { snapshot_id: "aisle-7".into(), skus: 1, ..LatestSnapshot::default() };
+        assert_eq!(smaller_count_warning(&latest), None);
+        latest.replaced_larger =
+            Some(shopsense::serving::stock::ReplacedCount { snapshot_id: "full".into(), skus: 1500 });
+        let warning = smaller_count_warning(&latest).unwrap();
+        assert!(
+            warning.starts_with("the latest count (aisle-7) holds 1 SKUs, fewer than half of the 1500"),
+            "{warning}"
+        );
+        assert!(warning.contains("send the whole stock"), "{warning}");
+    }
 
     #[test]
     fn the_warning_names_the_skus_not_judged_for_want_of_a_forecast_or_a_fresh_one() {

@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use super::normal::Z_P90;
 use super::{Alert, AlertError, AlertPolicy, DemandPath, InventorySnapshot, Severity, evaluate_snapshot};
 use crate::registry::ModelKind;
-use crate::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
+use crate::serving::stock::{LATEST_ID, ReplacedCount, SNAPSHOTS_PARTITION};
 use crate::serving::{
     ForecastSummary, ItemForecast, LatestSnapshot, Reader, SHOP_PARTITION, escape_key, item_partition,
 };
@@ -489,18 +489,23 @@ async fn make_latest(
         skus: summary.skus,
         stale_skus: summary.stale_skus.len(),
         unknown_skus: summary.unknown_skus.len(),
+        replaced_larger: None,
     };
-    let doc = Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest)?;
     for _ in 0..5 {
         let written = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
-            None => store.create(&doc).await,
+            None => store.create(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest)?).await,
             Some(current) => {
                 let existing: LatestSnapshot = current.parse()?;
                 if !replaces(&existing, &snapshot.id, summary.as_of, summary.counted_at.or(summary.sent_at)) {
                     return Ok(Some(kept_latest(&existing)));
                 }
+                let latest =
+                    LatestSnapshot { replaced_larger: replaced_larger(&existing, &latest), ..latest.clone() };
+                if let Some(larger) = &latest.replaced_larger {
+                    tracing::warn!(snapshot = %latest.snapshot_id, skus = latest.skus, replaced = %larger.snapshot_id, replaced_skus = larger.skus, "a count of fewer than half the SKUs of the one it replaces is the latest: its SKUs' alerts alone are open");
+                }
                 let etag = current.etag.clone().unwrap_or_else(|| crate::store::ETag(String::new()));
-                store.replace(&doc, &etag).await
+                store.replace(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest)?, &etag).await
             }
         };
         match written {
@@ -510,6 +515,16 @@ async fn make_latest(
         }
     }
     Ok(Some("the latest snapshot changed under each of 5 tries to replace it".into()))
+}
+
+/// What `latest` says it replaced when it takes `existing`'s place: `existing` when it holds fewer
+/// than half of its SKUs; what `existing` said when it is the same count again.
+fn replaced_larger(existing: &LatestSnapshot, latest: &LatestSnapshot) -> Option<ReplacedCount> {
+    if existing.snapshot_id == latest.snapshot_id {
+        return existing.replaced_larger.clone();
+    }
+    (latest.skus * 2 < existing.skus)
+        .then(|| ReplacedCount { snapshot_id: existing.snapshot_id.clone(), skus: existing.skus })
 }
 
 /// Whether a count of `as_of`, taken by `at` when known (the time counted, else the time sent:
@@ -764,6 +779,44 @@ mod tests {
         .unwrap();
         assert_eq!(old.counted_at, None);
         assert!(replaces(&old, "d", day, at("06:00:00")), "a time unknown: the count judged last");
+    }
+
+    #[tokio::test]
+    async fn a_count_of_fewer_than_half_the_skus_of_the_one_it_replaces_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = embedded_alerts(dir.path()).await;
+        let count = |skus: usize| {
+            let items: Vec<String> =
+                (0..skus).map(|i| format!(r#"{{"sku": "S{i}", "on_hand": 1}}"#)).collect();
+            let json = format!(r#"{{"items": [{}]}}"#, items.join(","));
+            let snapshot = InventorySnapshot::parse_json(json.as_bytes()).unwrap();
+            let summary = SnapshotSummary {
+                snapshot_id: snapshot.id.clone(),
+                skus,
+                ..summary("2011-12-09", None, false)
+            };
+            (snapshot, summary)
+        };
+        let latest = || async {
+            let doc = store.get(SNAPSHOTS_PARTITION, LATEST_ID).await.unwrap().unwrap();
+            doc.parse::<LatestSnapshot>().unwrap()
+        };
+        let (full, full_summary) = count(10);
+        make_latest(&store, &full, &full_summary).await.unwrap();
+        assert_eq!(latest().await.replaced_larger, None, "nothing replaced");
+        // Half is no shrink; fewer than half is, and says what it replaced.
+        let (half, half_summary) = count(5);
+        make_latest(&store, &half, &half_summary).await.unwrap();
+        assert_eq!(latest().await.replaced_larger, None);
+        let (one, one_summary) = count(1);
+        make_latest(&store, &one, &one_summary).await.unwrap();
+        let expected = ReplacedCount { snapshot_id: half.id.clone(), skus: 5 };
+        assert_eq!(latest().await.replaced_larger, Some(expected.clone()));
+        // The same count again keeps saying so; a full count after says nothing.
+        make_latest(&store, &one, &one_summary).await.unwrap();
+        assert_eq!(latest().await.replaced_larger, Some(expected));
+        make_latest(&store, &full, &full_summary).await.unwrap();
+        assert_eq!(latest().await.replaced_larger, None);
     }
 
     #[tokio::test]

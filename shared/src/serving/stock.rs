@@ -49,6 +49,19 @@ pub struct LatestSnapshot {
     /// Its SKUs without a forecast (new or unknown products), not judged.
     #[serde(default)]
     pub unknown_skus: usize,
+    /// The count it replaced, when it holds fewer than half of that count's SKUs: a partial count
+    /// (one aisle's), or a mistaken or forged one, whose SKUs' alerts alone are now the open ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_larger: Option<ReplacedCount>,
+}
+
+/// A count a much smaller one replaced as the latest ([`LatestSnapshot::replaced_larger`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplacedCount {
+    /// Its id.
+    pub snapshot_id: String,
+    /// The SKUs it held.
+    pub skus: usize,
 }
 
 /// Partition of the last inventory count the alerts refused.
