@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::report::QualityReport;
 use super::{IngestError, Ingestor, UploadKind, report_path};
-use crate::store::{PutOptions, StoreError};
+use crate::store::{PutMode, PutOptions, StoreError};
 
 /// Where a withdrawn upload's silver table is kept, in the silver container.
 pub const WITHDRAWN_PREFIX: &str = "withdrawn/";
@@ -143,17 +143,32 @@ impl Ingestor {
         }
         let now = Utc::now();
         let (mut withdrawn, mut already) = (Vec::new(), Vec::new());
-        for mut report in added {
-            let table = format!("transactions/{}.parquet", report.sha256);
+        for listed in added {
+            let table = format!("transactions/{}.parquet", listed.sha256);
+            let path = report_path(listed.kind, &listed.sha256);
+            // Read again with its ETag, and written back only over that: an ingest of the same
+            // bytes (sent again, or read under a new mapping) may have rewritten it since it was
+            // listed, and a withdrawal takes back what the report says now.
+            let Some(stored) = self.silver.get(&path).await? else { continue };
+            let mut report: QualityReport = serde_json::from_slice(&stored.body)
+                .map_err(|e| IngestError::Table(format!("report {path} is unreadable: {e}")))?;
             if report.withdrawn_at.is_none() {
                 report.withdrawn_at = Some(now);
                 report.outputs.silver = Some(format!("{WITHDRAWN_PREFIX}{table}"));
                 let json =
                     serde_json::to_vec_pretty(&report).map_err(|e| IngestError::Table(e.to_string()))?;
-                let options = super::ReadingMark::report_options(&report);
-                self.silver
-                    .put(&report_path(report.kind, &report.sha256), bytes::Bytes::from(json), options)
-                    .await?;
+                let options = PutOptions {
+                    mode: PutMode::Update(stored.meta.etag),
+                    ..super::ReadingMark::report_options(&report)
+                };
+                match self.silver.put(&path, bytes::Bytes::from(json), options).await {
+                    Ok(_) => {}
+                    Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {
+                        tracing::warn!(upload = %report.file, sha256 = %report.sha256, "read again while being withdrawn: withdraw it again to take back what it holds now");
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
                 tracing::info!(upload = %report.file, sha256 = %report.sha256, rows = report.rows_accepted, "withdrawn");
                 withdrawn.push((report.file.clone(), report.sha256.clone(), report.rows_accepted));
             } else {

@@ -1,8 +1,12 @@
 //! Withdrawing an upload: what a file said, taken back, and nothing lost.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use shopsense::ingest::withdraw::WITHDRAWN_PREFIX;
 use shopsense::ingest::{IngestError, IngestOptions, UploadKind};
-use shopsense::store::BlobService;
+use shopsense::store::folder::FolderBlobService;
+use shopsense::store::{Blob, BlobMeta, BlobService, BlobStore, PutMode, PutOptions, StoreResult};
 
 use crate::support::{ingestor, upload};
 
@@ -76,4 +80,88 @@ async fn a_withdrawn_upload_counts_no_longer_is_kept_and_counts_again_when_sent_
     // By sha256 too.
     let by_sha = ingestor.withdraw(&resent.sha256[..12]).await.unwrap();
     assert_eq!(by_sha.withdrawn, [("transactions/2011-01.csv".to_owned(), resent.sha256.clone(), 1)]);
+}
+
+/// A silver container that, once armed, has "an ingest" rewrite a report just before the first
+/// conditional write to it lands.
+#[derive(Debug)]
+struct ReportRewrittenFirst {
+    inner: Arc<dyn BlobStore>,
+    armed: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl BlobStore for ReportRewrittenFirst {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    async fn put(&self, path: &str, body: bytes::Bytes, options: PutOptions) -> StoreResult<BlobMeta> {
+        if path.starts_with("reports/")
+            && matches!(options.mode, PutMode::Update(_))
+            && self.armed.swap(false, Ordering::SeqCst)
+        {
+            let now = self.inner.get(path).await?.expect("the report");
+            self.inner.put(path, now.body, PutOptions::default()).await?;
+        }
+        self.inner.put(path, body, options).await
+    }
+    async fn get(&self, path: &str) -> StoreResult<Option<Blob>> {
+        self.inner.get(path).await
+    }
+    async fn head(&self, path: &str) -> StoreResult<Option<BlobMeta>> {
+        self.inner.head(path).await
+    }
+    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, path: &str) -> StoreResult<bool> {
+        self.inner.delete(path).await
+    }
+}
+
+#[derive(Debug)]
+struct Racing {
+    inner: FolderBlobService,
+    silver: Arc<ReportRewrittenFirst>,
+}
+
+#[async_trait::async_trait]
+impl BlobService for Racing {
+    async fn container(&self, name: &str) -> StoreResult<Arc<dyn BlobStore>> {
+        if name == "silver" {
+            return Ok(self.silver.clone());
+        }
+        self.inner.container(name).await
+    }
+}
+
+/// A report an ingest rewrote after the withdrawal read it is not overwritten with the old one
+/// marked withdrawn: that batch is left (and said so in the log), to be withdrawn again.
+#[tokio::test]
+async fn a_report_rewritten_while_being_withdrawn_is_left_as_its_ingest_wrote_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = FolderBlobService::new(dir.path().join("blobs")).unwrap();
+    let silver = Arc::new(ReportRewrittenFirst {
+        inner: inner.container("silver").await.unwrap(),
+        armed: AtomicBool::new(false),
+    });
+    let blobs = Racing { inner, silver: silver.clone() };
+    let ingestor = shopsense::ingest::Ingestor::open(&blobs).await.unwrap();
+    let report = upload(
+        &ingestor,
+        "transactions/a.csv",
+        format!("{HEADER}{}", line(1, "85123A", 17850)),
+        &IngestOptions::default(),
+    )
+    .await;
+    silver.armed.store(true, Ordering::SeqCst);
+    let done = ingestor.withdraw("transactions/a.csv").await.unwrap();
+    assert!(done.withdrawn.is_empty(), "{done:?}");
+    let stored = silver.get(&format!("reports/transactions/{}.json", report.sha256)).await.unwrap().unwrap();
+    let stored: serde_json::Value = serde_json::from_slice(&stored.body).unwrap();
+    assert!(stored["withdrawn_at"].is_null(), "{stored}");
+    assert!(silver.head(&format!("transactions/{}.parquet", report.sha256)).await.unwrap().is_some());
+    // Withdrawn again, with nothing in the way: withdrawn.
+    let again = ingestor.withdraw("transactions/a.csv").await.unwrap();
+    assert_eq!(again.withdrawn.len(), 1, "{again:?}");
 }
