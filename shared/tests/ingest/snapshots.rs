@@ -8,11 +8,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use shopsense::features::snapshot::{self, CURRENT_POINTER, FeatureSnapshot, KEEP_SNAPSHOTS};
 use shopsense::ingest::{IngestOptions, Ingestor};
-use shopsense::store::folder::FolderBlobService;
-use shopsense::store::{Blob, BlobMeta, BlobService, BlobStore, PutOptions, StoreError, StoreResult};
+use shopsense::store::{BlobStore, PutOptions, StoreError, StoreResult};
 use shopsense::tables::{FEATURE_PATHS, INTERACTIONS_PATH};
 
-use crate::support::{sample, upload};
+use crate::support::{BeforePut, HookedSilver, sample, upload};
 
 /// What the silver container does at the first pointer write.
 #[derive(Debug, Clone, Copy)]
@@ -23,49 +22,26 @@ enum AtPointer {
     Die,
 }
 
-/// A blob service whose silver container intercepts the first write of the feature pointer.
+/// Intercepts the first write of the feature pointer once armed.
 #[derive(Debug)]
-struct Intercepting {
-    inner: FolderBlobService,
-    at_pointer: AtPointer,
-    armed: Arc<AtomicBool>,
-}
-
-#[derive(Debug)]
-struct Silver {
-    inner: Arc<dyn BlobStore>,
+struct AtFirstPointer {
     at_pointer: AtPointer,
     armed: Arc<AtomicBool>,
 }
 
 #[async_trait]
-impl BlobService for Intercepting {
-    async fn container(&self, name: &str) -> StoreResult<Arc<dyn BlobStore>> {
-        let inner = self.inner.container(name).await?;
-        Ok(if name == "silver" {
-            Arc::new(Silver { inner, at_pointer: self.at_pointer, armed: Arc::clone(&self.armed) })
-        } else {
-            inner
-        })
-    }
-}
-
-#[async_trait]
-impl BlobStore for Silver {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    async fn put(&self, path: &str, body: Bytes, options: PutOptions) -> StoreResult<BlobMeta> {
+impl BeforePut for AtFirstPointer {
+    async fn before_put(&self, silver: &dyn BlobStore, path: &str, _: &PutOptions) -> StoreResult<()> {
         if path == CURRENT_POINTER && self.armed.swap(false, Ordering::SeqCst) {
             match self.at_pointer {
                 AtPointer::Race => {
-                    let read = snapshot::current(&*self.inner).await?;
-                    let first = self.inner.list("transactions/").await?.remove(0).path;
+                    let read = snapshot::current(silver).await?;
+                    let first = silver.list("transactions/").await?.remove(0).path;
                     let files = FEATURE_PATHS
                         .iter()
                         .map(|t| ((*t).to_owned(), Bytes::from_static(b"other")))
                         .collect();
-                    snapshot::publish(&*self.inner, files, vec![first], read).await?;
+                    snapshot::publish(silver, files, vec![first], read).await?;
                 }
                 AtPointer::Die => {
                     return Err(StoreError::backend(
@@ -77,19 +53,7 @@ impl BlobStore for Silver {
                 }
             }
         }
-        self.inner.put(path, body, options).await
-    }
-    async fn get(&self, path: &str) -> StoreResult<Option<Blob>> {
-        self.inner.get(path).await
-    }
-    async fn head(&self, path: &str) -> StoreResult<Option<BlobMeta>> {
-        self.inner.head(path).await
-    }
-    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, path: &str) -> StoreResult<bool> {
-        self.inner.delete(path).await
+        Ok(())
     }
 }
 
@@ -109,10 +73,9 @@ async fn two_batches(
     at_pointer: AtPointer,
 ) -> (tempfile::TempDir, Ingestor, Arc<dyn BlobStore>, Arc<AtomicBool>) {
     let dir = tempfile::tempdir().unwrap();
-    let inner = FolderBlobService::new(dir.path().join("blobs")).unwrap();
-    let silver = inner.container("silver").await.unwrap();
     let armed = Arc::new(AtomicBool::new(false));
-    let service = Intercepting { inner, at_pointer, armed: Arc::clone(&armed) };
+    let hook = AtFirstPointer { at_pointer, armed: Arc::clone(&armed) };
+    let (service, silver) = HookedSilver::new(dir.path(), hook).await;
     let ingestor = Ingestor::open(&service).await.unwrap();
     let quiet = IngestOptions { refresh_features: false, ..IngestOptions::default() };
     upload(&ingestor, "transactions/a.csv", sample(), &quiet).await;

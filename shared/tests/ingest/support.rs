@@ -64,3 +64,85 @@ pub async fn silver(blobs: &FolderBlobService, report: &QualityReport) -> DataFr
 pub fn content(frame: &DataFrame) -> DataFrame {
     frame.drop_many(["batch", "line", "upload"])
 }
+
+/// What a [`HookedSilver`] does before each write to the silver container: inject a failure, or
+/// have "another writer" act first.
+#[async_trait::async_trait]
+pub trait BeforePut: Send + Sync + std::fmt::Debug {
+    /// Runs before `path` is written with `options`; an error is the write's.
+    async fn before_put(
+        &self,
+        silver: &dyn shopsense::store::BlobStore,
+        path: &str,
+        options: &PutOptions,
+    ) -> shopsense::store::StoreResult<()>;
+}
+
+/// A blob service over a fresh folder whose silver container runs `hook` before every write.
+#[derive(Debug)]
+pub struct HookedSilver<H> {
+    inner: FolderBlobService,
+    silver: std::sync::Arc<Hooked<H>>,
+}
+
+#[derive(Debug)]
+struct Hooked<H> {
+    inner: std::sync::Arc<dyn shopsense::store::BlobStore>,
+    hook: H,
+}
+
+impl<H: BeforePut + 'static> HookedSilver<H> {
+    /// The service, and the plain silver container beside it.
+    pub async fn new(dir: &Path, hook: H) -> (Self, std::sync::Arc<dyn shopsense::store::BlobStore>) {
+        let inner = FolderBlobService::new(dir.join("blobs")).unwrap();
+        let plain = inner.container("silver").await.unwrap();
+        let silver = std::sync::Arc::new(Hooked { inner: plain.clone(), hook });
+        (Self { inner, silver }, plain)
+    }
+
+    /// The hook, to arm it.
+    pub fn hook(&self) -> &H {
+        &self.silver.hook
+    }
+}
+
+#[async_trait::async_trait]
+impl<H: BeforePut + 'static> BlobService for HookedSilver<H> {
+    async fn container(
+        &self,
+        name: &str,
+    ) -> shopsense::store::StoreResult<std::sync::Arc<dyn shopsense::store::BlobStore>> {
+        if name == "silver" {
+            return Ok(self.silver.clone());
+        }
+        self.inner.container(name).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<H: BeforePut + 'static> shopsense::store::BlobStore for Hooked<H> {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    async fn put(
+        &self,
+        path: &str,
+        body: Bytes,
+        options: PutOptions,
+    ) -> shopsense::store::StoreResult<shopsense::store::BlobMeta> {
+        self.hook.before_put(&*self.inner, path, &options).await?;
+        self.inner.put(path, body, options).await
+    }
+    async fn get(&self, path: &str) -> shopsense::store::StoreResult<Option<shopsense::store::Blob>> {
+        self.inner.get(path).await
+    }
+    async fn head(&self, path: &str) -> shopsense::store::StoreResult<Option<shopsense::store::BlobMeta>> {
+        self.inner.head(path).await
+    }
+    async fn list(&self, prefix: &str) -> shopsense::store::StoreResult<Vec<shopsense::store::BlobMeta>> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, path: &str) -> shopsense::store::StoreResult<bool> {
+        self.inner.delete(path).await
+    }
+}

@@ -1,14 +1,12 @@
 //! Withdrawing an upload: what a file said, taken back, and nothing lost.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use shopsense::ingest::withdraw::WITHDRAWN_PREFIX;
 use shopsense::ingest::{IngestError, IngestOptions, UploadKind};
-use shopsense::store::folder::FolderBlobService;
-use shopsense::store::{Blob, BlobMeta, BlobService, BlobStore, PutMode, PutOptions, StoreResult};
+use shopsense::store::{BlobService, BlobStore, PutMode, PutOptions, StoreResult};
 
-use crate::support::{ingestor, upload};
+use crate::support::{BeforePut, HookedSilver, ingestor, upload};
 
 const HEADER: &str = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
 
@@ -82,56 +80,23 @@ async fn a_withdrawn_upload_counts_no_longer_is_kept_and_counts_again_when_sent_
     assert_eq!(by_sha.withdrawn, [("transactions/2011-01.csv".to_owned(), resent.sha256.clone(), 1)]);
 }
 
-/// A silver container that, once armed, has "an ingest" rewrite a report just before the first
-/// conditional write to it lands.
-#[derive(Debug)]
+/// Once armed, "an ingest" rewrites a report just before the first conditional write to it.
+#[derive(Debug, Default)]
 struct ReportRewrittenFirst {
-    inner: Arc<dyn BlobStore>,
     armed: AtomicBool,
 }
 
 #[async_trait::async_trait]
-impl BlobStore for ReportRewrittenFirst {
-    fn location(&self) -> String {
-        self.inner.location()
-    }
-    async fn put(&self, path: &str, body: bytes::Bytes, options: PutOptions) -> StoreResult<BlobMeta> {
+impl BeforePut for ReportRewrittenFirst {
+    async fn before_put(&self, silver: &dyn BlobStore, path: &str, options: &PutOptions) -> StoreResult<()> {
         if path.starts_with("reports/")
             && matches!(options.mode, PutMode::Update(_))
             && self.armed.swap(false, Ordering::SeqCst)
         {
-            let now = self.inner.get(path).await?.expect("the report");
-            self.inner.put(path, now.body, PutOptions::default()).await?;
+            let now = silver.get(path).await?.expect("the report");
+            silver.put(path, now.body, PutOptions::default()).await?;
         }
-        self.inner.put(path, body, options).await
-    }
-    async fn get(&self, path: &str) -> StoreResult<Option<Blob>> {
-        self.inner.get(path).await
-    }
-    async fn head(&self, path: &str) -> StoreResult<Option<BlobMeta>> {
-        self.inner.head(path).await
-    }
-    async fn list(&self, prefix: &str) -> StoreResult<Vec<BlobMeta>> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, path: &str) -> StoreResult<bool> {
-        self.inner.delete(path).await
-    }
-}
-
-#[derive(Debug)]
-struct Racing {
-    inner: FolderBlobService,
-    silver: Arc<ReportRewrittenFirst>,
-}
-
-#[async_trait::async_trait]
-impl BlobService for Racing {
-    async fn container(&self, name: &str) -> StoreResult<Arc<dyn BlobStore>> {
-        if name == "silver" {
-            return Ok(self.silver.clone());
-        }
-        self.inner.container(name).await
+        Ok(())
     }
 }
 
@@ -140,12 +105,7 @@ impl BlobService for Racing {
 #[tokio::test]
 async fn a_report_rewritten_while_being_withdrawn_is_left_as_its_ingest_wrote_it() {
     let dir = tempfile::tempdir().unwrap();
-    let inner = FolderBlobService::new(dir.path().join("blobs")).unwrap();
-    let silver = Arc::new(ReportRewrittenFirst {
-        inner: inner.container("silver").await.unwrap(),
-        armed: AtomicBool::new(false),
-    });
-    let blobs = Racing { inner, silver: silver.clone() };
+    let (blobs, silver) = HookedSilver::new(dir.path(), ReportRewrittenFirst::default()).await;
     let ingestor = shopsense::ingest::Ingestor::open(&blobs).await.unwrap();
     let report = upload(
         &ingestor,
@@ -154,7 +114,7 @@ async fn a_report_rewritten_while_being_withdrawn_is_left_as_its_ingest_wrote_it
         &IngestOptions::default(),
     )
     .await;
-    silver.armed.store(true, Ordering::SeqCst);
+    blobs.hook().armed.store(true, Ordering::SeqCst);
     let done = ingestor.withdraw("transactions/a.csv").await.unwrap();
     assert!(done.withdrawn.is_empty(), "{done:?}");
     let stored = silver.get(&format!("reports/transactions/{}.json", report.sha256)).await.unwrap().unwrap();
