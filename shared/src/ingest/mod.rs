@@ -347,6 +347,11 @@ impl ReadingMark {
         }
     }
 
+    /// The mark a report's JSON says (reports written before the marks carry none in metadata).
+    fn of_report(report: &QualityReport) -> Self {
+        Self { mapping: report.mapping.clone(), withdrawn: report.withdrawn_at.is_some() }
+    }
+
     /// Whether a report marked `self` describes a table marked `table`: not withdrawn, and read
     /// under the same mapping. The same bytes read twice at once under one mapping write the
     /// same table, so either report describes it; tables and reports from before the marks are
@@ -672,11 +677,7 @@ impl Ingestor {
                 None => None,
             };
             let described = current.as_ref().is_some_and(|(current, _)| {
-                let mark = ReadingMark {
-                    mapping: current.mapping.clone(),
-                    withdrawn: current.withdrawn_at.is_some(),
-                };
-                mark.describes(&ReadingMark::of(&blob.meta.metadata))
+                ReadingMark::of_report(current).describes(&ReadingMark::of(&blob.meta.metadata))
             });
             if blob.meta.etag != table.etag || described {
                 continue;
@@ -689,16 +690,7 @@ impl Ingestor {
             // `uploads list` no longer claims rows nothing counts. Only the report read: one
             // written since describes what is there now.
             if let Some((mut current, etag)) = current.filter(|(current, _)| current.withdrawn_at.is_none()) {
-                current.withdrawn_at = Some(Utc::now());
-                current.outputs.silver = Some(format!("{}{}", withdraw::WITHDRAWN_PREFIX, table.path));
-                let json =
-                    serde_json::to_vec_pretty(&current).map_err(|e| IngestError::Table(e.to_string()))?;
-                let options = ReadingMark::report_options(&current);
-                let options = PutOptions { mode: crate::store::PutMode::Update(etag), ..options };
-                match self.silver.put(&report, Bytes::from(json), options).await {
-                    Ok(_) | Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                self.mark_withdrawn(&mut current, etag, Utc::now()).await?;
             }
             tracing::warn!(upload = %path, %sha256, read_again, "set aside a transactions table whose ingest stopped before its report and that no upload left can finish");
             set_aside.push((path, sha256));

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::report::QualityReport;
 use super::{IngestError, Ingestor, UploadKind, report_path};
-use crate::store::{PutMode, PutOptions, StoreError};
+use crate::store::{ETag, PutMode, PutOptions, StoreError};
 
 /// Where a withdrawn upload's silver table is kept, in the silver container.
 pub const WITHDRAWN_PREFIX: &str = "withdrawn/";
@@ -61,6 +61,31 @@ impl Ingestor {
                 tracing::warn!(table = path, "written again while being set aside: the new table stays");
                 Ok(false)
             }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Marks `report` (read at `etag`) withdrawn `at`, its table under [`WITHDRAWN_PREFIX`], and
+    /// writes it over that version only: `false` when an ingest of the same bytes rewrote it
+    /// since (it describes rows this withdrawal never saw).
+    pub(super) async fn mark_withdrawn(
+        &self,
+        report: &mut QualityReport,
+        etag: ETag,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<bool, IngestError> {
+        report.withdrawn_at = Some(at);
+        report.outputs.silver = Some(format!("{WITHDRAWN_PREFIX}{}/{}.parquet", report.kind, report.sha256));
+        let json = serde_json::to_vec_pretty(&*report).map_err(|e| IngestError::Table(e.to_string()))?;
+        let options =
+            PutOptions { mode: PutMode::Update(etag), ..super::ReadingMark::report_options(report) };
+        match self
+            .silver
+            .put(&report_path(report.kind, &report.sha256), bytes::Bytes::from(json), options)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
@@ -153,21 +178,9 @@ impl Ingestor {
             let mut report: QualityReport = serde_json::from_slice(&stored.body)
                 .map_err(|e| IngestError::Table(format!("report {path} is unreadable: {e}")))?;
             if report.withdrawn_at.is_none() {
-                report.withdrawn_at = Some(now);
-                report.outputs.silver = Some(format!("{WITHDRAWN_PREFIX}{table}"));
-                let json =
-                    serde_json::to_vec_pretty(&report).map_err(|e| IngestError::Table(e.to_string()))?;
-                let options = PutOptions {
-                    mode: PutMode::Update(stored.meta.etag),
-                    ..super::ReadingMark::report_options(&report)
-                };
-                match self.silver.put(&path, bytes::Bytes::from(json), options).await {
-                    Ok(_) => {}
-                    Err(StoreError::Precondition { .. } | StoreError::NotFound { .. }) => {
-                        tracing::warn!(upload = %report.file, sha256 = %report.sha256, "read again while being withdrawn: withdraw it again to take back what it holds now");
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+                if !self.mark_withdrawn(&mut report, stored.meta.etag, now).await? {
+                    tracing::warn!(upload = %report.file, sha256 = %report.sha256, "read again while being withdrawn: withdraw it again to take back what it holds now");
+                    continue;
                 }
                 tracing::info!(upload = %report.file, sha256 = %report.sha256, rows = report.rows_accepted, "withdrawn");
                 withdrawn.push((report.file.clone(), report.sha256.clone(), report.rows_accepted));
