@@ -14,15 +14,17 @@
 //!   No live forecast yet or a transient storage failure fails the invocation, so Event Grid
 //!   delivers it again (for up to a day, per the subscription's retry policy).
 //!   A snapshot none of whose SKUs has a forecast is refused and kept the same way (its summary
-//!   is stored, and it does not become the latest).
-//! - `alerts` (HTTP): `GET /api/alerts?severity=&sku=&limit=` lists the open alerts (the latest
-//!   snapshot's), most urgent first, with a `warning` when some of its SKUs were not judged.
+//!   is stored, and it does not become the latest). An upload under `inventory/partial/`, or an
+//!   event with `"partial": true`, is a partial count: the latest of its own SKUs only.
+//! - `alerts` (HTTP): `GET /api/alerts?severity=&sku=&limit=` lists the open alerts (each SKU's
+//!   latest count's: the latest whole snapshot's, or a partial count's after it), most urgent first, with a `warning` when some of its SKUs were not judged.
 
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use serde_json::{Value, json};
+use shopsense::alerts::inventory::is_partial_upload;
 use shopsense::alerts::run::{AlertRunError, open_alerts, run};
 use shopsense::alerts::{InventorySnapshot, Severity};
 use shopsense::ingest::{IngestError, UploadKind};
@@ -142,7 +144,8 @@ fn smaller_count_warning(latest: &LatestSnapshot) -> Option<String> {
     Some(format!(
         "the latest count ({}) holds {} SKUs, fewer than half of the {} of the count it replaced ({}): \
          only its SKUs' alerts are listed, and the other SKUs' stock-outs are no longer listed or kept \
-         out of recommendations; if it was a partial count, send the whole stock",
+         out of recommendations; if it was a partial count, send it as one (under inventory/partial/, or \
+         with \"partial\": true), or send the whole stock",
         latest.snapshot_id, latest.skus, larger.skus, larger.snapshot_id
     ))
 }
@@ -236,7 +239,10 @@ async fn snapshot_of(state: &AppState, event: &EventGridEvent) -> Result<Snapsho
             };
             let parsed = InventorySnapshot::parse_upload(path, &blob.body, &mapping, None, max);
             Ok(match parsed {
-                Ok(snapshot) => Snapshot::Ready(Box::new(snapshot)),
+                Ok(snapshot) => {
+                    let partial = snapshot.partial || is_partial_upload(path);
+                    Snapshot::Ready(Box::new(snapshot.counting_in_part(partial)))
+                }
                 Err(e) => Snapshot::Refused { reason: e.to_string(), a_count: true },
             })
         }

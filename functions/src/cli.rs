@@ -108,6 +108,11 @@ pub enum Command {
         /// The snapshot's id (default: a hash of its content).
         #[arg(long)]
         snapshot_id: Option<String>,
+        /// A count of some SKUs only (a cycle count): the SKUs it leaves out keep the alerts of
+        /// their last count, where a whole count's absent SKUs have none (as a file under
+        /// `inventory/partial/` or an event with `"partial": true`).
+        #[arg(long)]
+        partial: bool,
         /// Print the alerts as one JSON array.
         #[arg(long)]
         json: bool,
@@ -611,10 +616,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let trainer = if *force { (*state.trainer).clone().forcing() } else { (*state.trainer).clone() };
             crate::commands::train::train(&trainer, &kinds, *json).await.map(|_| ())
         }
-        Command::Alerts { inventory, mapping, as_of, snapshot_id, json } => {
+        Command::Alerts { inventory, mapping, as_of, snapshot_id, partial, json } => {
             let state = open_state(&cli).await?;
             let (mapping, snapshot_id) = (mapping.as_deref(), snapshot_id.as_deref());
-            crate::commands::alerts::alerts(&state, inventory, mapping, *as_of, snapshot_id, *json).await
+            let count = crate::commands::alerts::Count { as_of: *as_of, snapshot_id, partial: *partial };
+            crate::commands::alerts::alerts(&state, inventory, mapping, count, *json).await
         }
         Command::Uploads { which } => {
             let state = open_state(&cli).await?;

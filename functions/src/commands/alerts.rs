@@ -150,6 +150,17 @@ pub fn judged_as_sent(
     Ok((snapshot.sent_at(now, now)?, day_from))
 }
 
+/// What `shopsense alerts` is told of the count beside its file.
+#[derive(Debug, Clone, Copy)]
+pub struct Count<'a> {
+    /// The day it was counted (`--as-of`).
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Its id (`--snapshot-id`).
+    pub snapshot_id: Option<&'a str>,
+    /// Whether it counts some SKUs only (`--partial`).
+    pub partial: bool,
+}
+
 /// `shopsense alerts --inventory <file>`: evaluates a snapshot against the live forecast of the
 /// local (or configured) stores as of the day [`judged_as_sent`] takes, stores its alerts like the
 /// `inventory-alert` function does, and prints them with that day and where it came from. SKUs
@@ -159,8 +170,7 @@ pub async fn alerts(
     state: &crate::state::AppState,
     inventory: &std::path::Path,
     mapping: Option<&std::path::Path>,
-    as_of: Option<chrono::NaiveDate>,
-    snapshot_id: Option<&str>,
+    Count { as_of, snapshot_id, partial }: Count<'_>,
     as_json: bool,
 ) -> anyhow::Result<()> {
     use shopsense::alerts::InventorySnapshot;
@@ -169,6 +179,8 @@ pub async fn alerts(
         None => state.ingestor.mapping_beside(shopsense::ingest::UploadKind::Inventory).await?,
     };
     let snapshot = InventorySnapshot::read_file(inventory, &mapping, snapshot_id)?;
+    let partial = partial || snapshot.partial;
+    let snapshot = snapshot.counting_in_part(partial);
     let live = shopsense::alerts::run::forecast_span(&state.reader).await.ok();
     let (snapshot, day_from) = judged_as_sent(&snapshot, as_of, live, chrono::Utc::now())?;
     let policy = state.policy_with_catalog().await?;
@@ -234,6 +246,10 @@ pub async fn alerts(
     }
     if let Some(why) = &summary.not_latest {
         eprintln!("not the latest snapshot: {why}");
+    } else if partial {
+        eprintln!(
+            "a partial count: its SKUs' alerts are now the open ones; the other SKUs keep those of their last count"
+        );
     }
     // SKUs that were not judged fail the run, named: an empty list with exit 0 would read as
     // all clear to a script.

@@ -1,6 +1,6 @@
 //! `shopsense alerts --inventory` as a planner runs it on the local backend: a change of the
 //! shop-wide policy judges the same stock anew, and SKUs the forecast cannot judge fail the run
-//! instead of printing an empty list.
+//! instead of printing an empty list; a partial count says what it is.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -65,4 +65,12 @@ fn a_changed_service_level_judges_the_same_stock_anew_and_a_stale_forecast_fails
         "{}",
         String::from_utf8_lossy(&stale.stderr)
     );
+
+    // A cycle count of one SKU is a partial count: it is the latest of that SKU alone.
+    let aisle = home.path().join("aisle.csv");
+    std::fs::write(&aisle, "sku,on_hand\n84879,0\n").unwrap();
+    let partial = run(home.path(), &["alerts", "--inventory", aisle.to_str().unwrap(), "--partial"], &[]);
+    ok(&partial);
+    let said = String::from_utf8_lossy(&partial.stderr);
+    assert!(said.contains("a partial count: its SKUs' alerts are now the open ones"), "{said}");
 }

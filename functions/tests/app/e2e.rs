@@ -645,6 +645,70 @@ async fn demo_flow(state: AppState, router: axum::Router) {
 
     inventory_events(&state, &router, &sku).await;
     discontinued_lines(&state, &router).await;
+    partial_counts(&state, &router).await;
+}
+
+/// A cycle count under `inventory/partial/` between two whole counts: its SKUs' alerts and stock
+/// replace the whole count's, the other SKUs' stay, and the next whole count takes them all back.
+async fn partial_counts(state: &AppState, router: &axum::Router) {
+    let trending = "/api/recommendations/customers/nobody-at-all?k=20";
+    let (_, before) = send(router, get(trending)).await;
+    let top = skus(&before);
+    let (a, b) = (top[0].clone(), top[1].clone());
+    let whole =
+        |on_hand: u64| json!({ "items": [{ "sku": a, "on_hand": 0 }, { "sku": b, "on_hand": on_hand }] });
+    let (_, morning) =
+        send(router, post("/inventory-alert", event("ev-whole", "2011-12-18T08:00:00Z", whole(0)))).await;
+    assert_eq!(morning["ReturnValue"]["latest"], json!(true), "{morning}");
+    let open_skus = |body: &Value| -> Vec<(String, String)> {
+        let alerts = body["alerts"].as_array().unwrap();
+        let mut pairs: Vec<(String, String)> = alerts
+            .iter()
+            .map(|a| (a["sku"].as_str().unwrap().to_owned(), a["severity"].as_str().unwrap().to_owned()))
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let out = |sku: &str| (sku.to_owned(), "stockout_risk".to_owned());
+    let (_, open) = send(router, get("/api/alerts")).await;
+    let mut both = vec![out(&a), out(&b)];
+    both.sort();
+    assert_eq!(open_skus(&open), both, "{open}");
+    let (_, answer) = send(router, get(trending)).await;
+    assert!(!skus(&answer).contains(&a) && !skus(&answer).contains(&b), "both out of stock: {answer}");
+
+    // Aisle B is counted at noon: restocked. A keeps the morning's stock-out. (In the inventory
+    // folder's mapping, which the partial counts under it share.)
+    let aisle = format!("sku,Bestand\n{b},100000\n");
+    let (status, noon) = upload_event_at(
+        state,
+        router,
+        "inventory/partial/aisle-b.csv",
+        aisle.into_bytes(),
+        "2011-12-18T12:00:00Z",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{noon}");
+    assert_eq!(noon["ReturnValue"]["latest"], json!(true), "{noon}");
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert!(open["warning"].is_null(), "a partial count is no shrunken whole one: {open}");
+    assert_eq!(open["snapshot"]["snapshot_id"], morning["ReturnValue"]["snapshot_id"], "{open}");
+    assert_eq!(open["snapshot"]["partials"][0]["skus"], json!([b]), "{open}");
+    let mut now = vec![out(&a), (b.clone(), "overstock".to_owned())];
+    now.sort();
+    assert_eq!(open_skus(&open), now, "{open}");
+    let (_, one) = send(router, get(&format!("/api/alerts?sku={b}"))).await;
+    assert_eq!(one["alerts"][0]["snapshot_id"], noon["ReturnValue"]["snapshot_id"], "{one}");
+    let (_, answer) = send(router, get(trending)).await;
+    assert!(skus(&answer).contains(&b) && !skus(&answer).contains(&a), "{b} is back: {answer}");
+
+    // The evening's whole count: every SKU's alert is its own again.
+    let (_, evening) =
+        send(router, post("/inventory-alert", event("ev-whole-2", "2011-12-18T18:00:00Z", whole(0)))).await;
+    assert_eq!(evening["ReturnValue"]["latest"], json!(true), "{evening}");
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert_eq!(open_skus(&open), both, "{open}");
+    assert!(open["snapshot"]["partials"].is_null(), "{open}");
 }
 
 /// Uploads a catalogue saying whether `sku` is discontinued and sends it to the ingest function.
@@ -705,11 +769,22 @@ async fn upload_event(
     path: &str,
     bytes: Vec<u8>,
 ) -> (StatusCode, Value) {
+    upload_event_at(state, router, path, bytes, "2011-12-09T10:00:00Z").await
+}
+
+/// [`upload_event`] with the event's time.
+async fn upload_event_at(
+    state: &AppState,
+    router: &axum::Router,
+    path: &str,
+    bytes: Vec<u8>,
+    time: &str,
+) -> (StatusCode, Value) {
     state.ingestor.uploads().put(path, bytes.into(), shopsense::store::PutOptions::default()).await.unwrap();
     let event = json!({
         "id": format!("blob-{path}"), "eventType": "Microsoft.Storage.BlobCreated",
         "subject": format!("/blobServices/default/containers/{}/blobs/{path}", state.uploads_container),
-        "eventTime": "2011-12-09T10:00:00Z", "data": {}, "dataVersion": "1", "metadataVersion": "1",
+        "eventTime": time, "data": {}, "dataVersion": "1", "metadataVersion": "1",
     });
     let payload =
         shopsense_functions::host::invoke_payload("inventory-alert", "event", event, serde_json::Map::new());
@@ -1042,7 +1117,9 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let file = dir.path().join("h.json");
     let items = json!({ "items": [{ "sku": other, "on_hand": 3 }] });
     std::fs::write(&file, items.to_string()).unwrap();
-    shopsense_functions::commands::alerts::alerts(state, &file, None, None, None, true).await.unwrap();
+    let count =
+        shopsense_functions::commands::alerts::Count { as_of: None, snapshot_id: None, partial: false };
+    shopsense_functions::commands::alerts::alerts(state, &file, None, count, true).await.unwrap();
     let (first, _) = shopsense::alerts::run::forecast_span(&state.reader).await.unwrap();
     let day = first.pred_opt().unwrap();
     let id = shopsense::alerts::InventorySnapshot::from_json(&items).unwrap().judged_on(day).id;

@@ -70,6 +70,16 @@ pub const CLOCK_SKEW: TimeDelta = TimeDelta::days(1);
 /// to it to key an alert).
 pub const MAX_SNAPSHOT_ID_LEN: usize = 200;
 
+/// Whether an upload's path (in the uploads container) is a partial count's: one under
+/// `inventory/partial/` (any case), the folder a cycle count is dropped into
+/// ([`InventorySnapshot::partial`]).
+#[must_use]
+pub fn is_partial_upload(path: &str) -> bool {
+    let mut parts = path.split('/');
+    let (kind, folder) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    kind.eq_ignore_ascii_case("inventory") && folder.eq_ignore_ascii_case("partial") && parts.next().is_some()
+}
+
 /// One SKU's stock position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InventoryRow {
@@ -136,6 +146,12 @@ pub struct InventorySnapshot {
     /// (the same time) from the same stock sent again later, which is a newer count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<DateTime<Utc>>,
+    /// Whether it counts some SKUs only (a cycle count of one aisle, one supplier's lines): the
+    /// SKUs it leaves out keep what the last count of them said, where a whole count's absent
+    /// SKUs are no longer stocked ([`super::run`]). Content: the same rows sent as a whole count
+    /// are another snapshot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl InventorySnapshot {
@@ -152,11 +168,18 @@ impl InventorySnapshot {
     pub fn from_json(data: &Value) -> Result<Self, AlertError> {
         let payload = |reason: String| AlertError::InvalidPayload { reason };
         let object = data.as_object().ok_or_else(|| payload("expected an object with `items`".into()))?;
-        if let Some(key) = object.keys().find(|k| !["snapshot_id", "items", "as_of"].contains(&k.as_str())) {
+        if let Some(key) =
+            object.keys().find(|k| !["snapshot_id", "items", "as_of", "partial"].contains(&k.as_str()))
+        {
             return Err(payload(format!(
-                "unknown field `{key}` (expected `snapshot_id`, `as_of` and `items`)"
+                "unknown field `{key}` (expected `snapshot_id`, `as_of`, `partial` and `items`)"
             )));
         }
+        let partial = match object.get("partial") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(partial)) => *partial,
+            Some(other) => return Err(payload(format!("`partial` must be true or false, found {other}"))),
+        };
         let as_of =
             match object.get("as_of") {
                 None | Some(Value::Null) => None,
@@ -230,7 +253,7 @@ impl InventorySnapshot {
         if rows.is_empty() {
             return Err(AlertError::Empty { source_name: "payload".into() });
         }
-        Self::with_id(id, rows, as_of)
+        Ok(Self::with_id(id, rows, as_of)?.counting_in_part(partial))
     }
 
     /// A snapshot of rows built elsewhere (a silver table, a test). Rows are checked like parsed
@@ -272,9 +295,20 @@ impl InventorySnapshot {
         let named = id.is_some();
         let id = match id {
             Some(id) => check_snapshot_id(id)?,
-            None => crate::bronze::sha256_hex(canonical_content(&rows, as_of).as_bytes()),
+            None => crate::bronze::sha256_hex(canonical_content(&rows, as_of, false).as_bytes()),
         };
-        Ok(Self { id, rows, as_of, named, counted_at: None, sent: None })
+        Ok(Self { id, rows, as_of, named, counted_at: None, sent: None, partial: false })
+    }
+
+    /// The snapshot as a count of some SKUs only when `partial` ([`InventorySnapshot::partial`]);
+    /// an unnamed one's id covers it.
+    #[must_use]
+    pub fn counting_in_part(mut self, partial: bool) -> Self {
+        self.partial = partial;
+        if !self.named {
+            self.id = self.content_id();
+        }
+        self
     }
 
     /// The snapshot under the caller's id `id` (checked as a parsed one is).
@@ -286,7 +320,7 @@ impl InventorySnapshot {
     /// tells a named one sent again from another count under the same name.
     #[must_use]
     pub fn content_id(&self) -> String {
-        crate::bronze::sha256_hex(canonical_content(&self.rows, self.as_of).as_bytes())
+        crate::bronze::sha256_hex(canonical_content(&self.rows, self.as_of, self.partial).as_bytes())
     }
 
     /// The snapshot as judged on `day`, the day its stock is taken to be counted: a snapshot
@@ -342,7 +376,10 @@ impl InventorySnapshot {
             return self;
         }
         let packs = serde_json::json!(packs);
-        let mut text = format!("{}policy {ours}\npacks {packs}\n", canonical_content(&self.rows, self.as_of));
+        let mut text = format!(
+            "{}policy {ours}\npacks {packs}\n",
+            canonical_content(&self.rows, self.as_of, self.partial)
+        );
         // Only when some are, so that ids made before the catalogue said so stay the same.
         if !discontinued.is_empty() {
             text.push_str(&format!("discontinued {}\n", serde_json::json!(discontinued)));
@@ -413,7 +450,7 @@ pub fn check_sent_time(sent: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Al
 
 /// The text hashed into a snapshot id: a version line, then one line per row sorted by SKU, then
 /// the day counted when given (so ids of snapshots without it did not change).
-fn canonical_content(rows: &[InventoryRow], as_of: Option<NaiveDate>) -> String {
+fn canonical_content(rows: &[InventoryRow], as_of: Option<NaiveDate>, partial: bool) -> String {
     let mut sorted: Vec<&InventoryRow> = rows.iter().collect();
     sorted.sort_by(|a, b| a.sku.cmp(&b.sku));
     let mut text = String::from("shopsense-inventory-v1\n");
@@ -429,6 +466,10 @@ fn canonical_content(rows: &[InventoryRow], as_of: Option<NaiveDate>) -> String 
     }
     if let Some(day) = as_of {
         let _ = writeln!(text, "as_of,{day}");
+    }
+    // Appended only when set: a whole count's id did not change when partial counts came.
+    if partial {
+        text.push_str("partial\n");
     }
     text
 }
@@ -853,7 +894,7 @@ A,3
         assert_eq!(json_error(r#"{"items": []}"#), "payload: the snapshot has no inventory rows");
         assert_eq!(
             json_error(r#"{"rows": []}"#),
-            "inventory payload: unknown field `rows` (expected `snapshot_id`, `as_of` and `items`)"
+            "inventory payload: unknown field `rows` (expected `snapshot_id`, `as_of`, `partial` and `items`)"
         );
         assert!(
             json_error(r#"{"as_of": "09.12.2011", "items": [{"sku": "A", "on_hand": 1}]}"#)
@@ -889,6 +930,33 @@ A,3
         assert_eq!(a.id, crate::bronze::sha256_hex(before.as_bytes()));
         let with_due = csv("sku,on_hand,on_order,on_order_due_days\nA,1,0,\nb,2,5,3\n").unwrap();
         assert_ne!(a.id, with_due.id, "when the units on order arrive is content");
+        // A partial count of the same stock is another count; `"partial": false` is a whole one.
+        let partial = InventorySnapshot::parse_json(
+            br#"{"partial": true, "items": [{"sku": "B", "on_hand": 2, "on_order": 5}, {"sku": "A", "on_hand": 1}]}"#,
+        )
+        .unwrap();
+        assert!(partial.partial);
+        assert_ne!(a.id, partial.id);
+        assert_eq!(partial.id, a.clone().counting_in_part(true).id);
+        let day: NaiveDate = "2011-12-09".parse().unwrap();
+        assert_eq!(partial.judged_on(day).id, a.counting_in_part(true).judged_on(day).id);
+        let whole =
+            InventorySnapshot::parse_json(br#"{"partial": false, "items": [{"sku": "A", "on_hand": 1}]}"#);
+        assert!(!whole.unwrap().partial);
+        assert_eq!(
+            json_error(r#"{"partial": "yes", "items": [{"sku": "A", "on_hand": 1}]}"#),
+            r#"inventory payload: `partial` must be true or false, found "yes""#
+        );
+    }
+
+    #[test]
+    fn uploads_under_inventory_partial_are_partial_counts() {
+        assert!(is_partial_upload("inventory/partial/aisle-7.csv"));
+        assert!(is_partial_upload("Inventory/Partial/2011/12/aisle-7.csv"));
+        assert!(!is_partial_upload("inventory/partial"), "a file named so is no folder");
+        assert!(!is_partial_upload("inventory/partial.csv"));
+        assert!(!is_partial_upload("inventory/today.csv"));
+        assert!(!is_partial_upload("transactions/partial/x.csv"));
     }
 
     #[test]

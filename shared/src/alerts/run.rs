@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `snapshot:<snapshot id>` | the SKU (escaped) | [`StoredAlert`]: the [`Alert`] with its snapshot and time |
 //! | `snapshots` | the snapshot id | [`SnapshotSummary`]: counts, unknown and stale SKUs |
-//! | `snapshots` | `latest` | [`crate::serving::LatestSnapshot`]: the newest snapshot, its out-of-stock SKUs |
+//! | `snapshots` | `latest` | [`crate::serving::LatestSnapshot`]: the newest whole snapshot, its out-of-stock SKUs, the partial counts after it |
 //!
 //! A snapshot is judged once: its summary, written last, marks it judged whole, and a redelivered
 //! event (same snapshot id) finds it, writes nothing and returns the stored alerts and summary,
@@ -19,8 +19,9 @@
 //! snapshot's partition whole. The id covers the day judged
 //! ([`InventorySnapshot::judged_on`]): the same stock judged on another day is another snapshot;
 //! a named snapshot sent again for another day or with other stock is refused. The alerts of the
-//! latest snapshot are the open ones; an older snapshot delivered late does not replace a newer
-//! one as latest: one of an earlier day, or of the same day counted earlier when both times are
+//! latest snapshot are the open ones, but for the SKUs a partial count (a cycle count) judged
+//! after it counted: theirs are that count's ([`next_latest`]); an older snapshot delivered late
+//! does not replace a newer one as latest: one of an earlier day, or of the same day counted earlier when both times are
 //! known (Event Grid does not keep order; see [`replaces`]). A snapshot of which no SKU could be
 //! judged (all without a forecast, or with one too old) does not become the latest either, as
 //! its empty list would read as all clear; its summary is stored and says why, and is not a
@@ -54,7 +55,7 @@ use serde::{Deserialize, Serialize};
 use super::normal::Z_P90;
 use super::{Alert, AlertError, AlertPolicy, DemandPath, InventorySnapshot, Severity, evaluate_snapshot};
 use crate::registry::ModelKind;
-use crate::serving::stock::{LATEST_ID, ReplacedCount, SNAPSHOTS_PARTITION};
+use crate::serving::stock::{LATEST_ID, PartialCount, ReplacedCount, SNAPSHOTS_PARTITION};
 use crate::serving::{
     ForecastSummary, ItemForecast, LatestSnapshot, Reader, SHOP_PARTITION, escape_key, item_partition,
 };
@@ -455,8 +456,8 @@ async fn redelivered(
             Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
             None => None,
         };
-        summary.latest = latest.as_ref().is_some_and(|l| l.snapshot_id == snapshot.id);
-        summary.not_latest = latest.filter(|l| l.snapshot_id != snapshot.id).map(|l| kept_latest(&l));
+        summary.latest = latest.as_ref().is_some_and(|l| l.includes(&snapshot.id));
+        summary.not_latest = latest.filter(|l| !l.includes(&snapshot.id)).map(|l| kept_latest(&l));
         summary
     };
     summary.written = 0;
@@ -470,15 +471,15 @@ async fn redelivered(
     Ok((summary, alerts))
 }
 
-/// Makes the snapshot the latest unless a newer one already is ([`replaces`]; conditional on the
-/// ETag, so two runs at once cannot both win with the older one). `None` when it is now the
-/// latest, else why not.
+/// Makes the snapshot the latest unless a newer one already is ([`next_latest`]; conditional on
+/// the ETag, so two runs at once cannot both win with the older one). `None` when it is now the
+/// latest (of its SKUs, for a partial count), else why not.
 async fn make_latest(
     store: &Arc<dyn DocumentStore>,
     snapshot: &InventorySnapshot,
     summary: &SnapshotSummary,
 ) -> Result<Option<String>, AlertRunError> {
-    let latest = LatestSnapshot {
+    let count = LatestSnapshot {
         snapshot_id: snapshot.id.clone(),
         evaluated_at: Some(Utc::now()),
         as_of: Some(summary.as_of),
@@ -490,19 +491,23 @@ async fn make_latest(
         stale_skus: summary.stale_skus.len(),
         unknown_skus: summary.unknown_skus.len(),
         replaced_larger: None,
+        partial: snapshot.partial,
+        partials: Vec::new(),
     };
+    let skus: Vec<String> = snapshot.rows.iter().map(|r| r.sku.clone()).collect();
     for _ in 0..5 {
         let written = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
-            None => store.create(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest)?).await,
+            None => store.create(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &count)?).await,
             Some(current) => {
                 let existing: LatestSnapshot = current.parse()?;
-                if !replaces(&existing, &snapshot.id, summary.as_of, summary.counted_at.or(summary.sent_at)) {
-                    return Ok(Some(kept_latest(&existing)));
-                }
-                let latest =
-                    LatestSnapshot { replaced_larger: replaced_larger(&existing, &latest), ..latest.clone() };
-                if let Some(larger) = &latest.replaced_larger {
-                    tracing::warn!(snapshot = %latest.snapshot_id, skus = latest.skus, replaced = %larger.snapshot_id, replaced_skus = larger.skus, "a count of fewer than half the SKUs of the one it replaces is the latest: its SKUs' alerts alone are open");
+                let latest = match next_latest(&existing, &count, &skus) {
+                    Ok(latest) => latest,
+                    Err(why) => return Ok(Some(why)),
+                };
+                if let Some(larger) =
+                    latest.replaced_larger.as_ref().filter(|_| existing.snapshot_id != count.snapshot_id)
+                {
+                    tracing::warn!(snapshot = %latest.snapshot_id, skus = latest.skus, replaced = %larger.snapshot_id, replaced_skus = larger.skus, "a whole count of fewer than half the SKUs of the one it replaces is the latest: its SKUs' alerts alone are open");
                 }
                 let etag = current.etag.clone().unwrap_or_else(|| crate::store::ETag(String::new()));
                 store.replace(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest)?, &etag).await
@@ -517,6 +522,68 @@ async fn make_latest(
     Ok(Some("the latest snapshot changed under each of 5 tries to replace it".into()))
 }
 
+/// The latest once `count` (of `skus`) is judged after `existing`, or why `existing` stays.
+///
+/// - A whole count not later than `existing` ([`replaces`]) leaves it; a later one takes its
+///   place, with the partial counts counted after it (a partial count delivered after a whole one
+///   it followed). The same count again (its own pointer) takes its place too.
+/// - A partial count not later than `existing` leaves it too (a later whole count has counted its
+///   SKUs since). A later one becomes the latest count of each of its SKUs no partial count
+///   counted later, and takes them from the earlier ones, which go once they hold none.
+fn next_latest(
+    existing: &LatestSnapshot,
+    count: &LatestSnapshot,
+    skus: &[String],
+) -> Result<LatestSnapshot, String> {
+    let day = count.as_of.unwrap_or_default();
+    let at = count.counted_at.or(count.sent_at);
+    if !replaces(existing, &count.snapshot_id, day, at) {
+        return Err(kept_latest(existing));
+    }
+    let after = |p: &PartialCount| counted_after(day, at, Some(p.as_of), p.counted_at.or(p.sent_at));
+    let others = existing.partials.iter().filter(|p| p.snapshot_id != count.snapshot_id);
+    if !count.partial || existing.snapshot_id == count.snapshot_id {
+        return Ok(LatestSnapshot {
+            partials: others.filter(|p| !after(p)).cloned().collect(),
+            replaced_larger: if count.partial { None } else { replaced_larger(existing, count) },
+            ..count.clone()
+        });
+    }
+    let mut mine: Vec<String> = skus.to_vec();
+    mine.sort();
+    mine.dedup();
+    let mut partials: Vec<PartialCount> = others.cloned().collect();
+    for partial in &mut partials {
+        if after(partial) {
+            partial.give_up(&mine);
+        } else {
+            mine.retain(|sku| !partial.holds(sku));
+        }
+    }
+    if mine.is_empty() {
+        return Err(format!(
+            "each of its {} SKUs was counted later by another partial count: the open alerts stay theirs",
+            skus.len()
+        ));
+    }
+    partials.retain(|p| !p.skus.is_empty());
+    let mut out_of_stock: Vec<String> =
+        count.out_of_stock.iter().filter(|sku| mine.binary_search(sku).is_ok()).cloned().collect();
+    out_of_stock.sort();
+    partials.push(PartialCount {
+        snapshot_id: count.snapshot_id.clone(),
+        as_of: day,
+        counted_at: count.counted_at,
+        sent_at: count.sent_at,
+        skus: mine,
+        out_of_stock,
+    });
+    // Oldest first; a time unknown ranks first within its day, as it loses to any known one
+    // arriving later.
+    partials.sort_by_key(|p| (p.as_of, p.counted_at.or(p.sent_at)));
+    Ok(LatestSnapshot { partials, ..existing.clone() })
+}
+
 /// What `latest` says it replaced when it takes `existing`'s place: `existing` when it holds fewer
 /// than half of its SKUs; what `existing` said when it is the same count again.
 fn replaced_larger(existing: &LatestSnapshot, latest: &LatestSnapshot) -> Option<ReplacedCount> {
@@ -528,25 +595,35 @@ fn replaced_larger(existing: &LatestSnapshot, latest: &LatestSnapshot) -> Option
 }
 
 /// Whether a count of `as_of`, taken by `at` when known (the time counted, else the time sent:
-/// the latest either can have been counted), replaces `current` as the latest. A later day does.
-/// On the same day, a later time does when both times are known; at the same instant what is
-/// there stays (nothing says which is newer, and a race then settles on the first); when either
-/// time is unknown (pointers and counts from before times were kept), the count judged last does
-/// (its arrival is all there is to go by). A snapshot always replaces its own pointer (a run of
-/// it taken up again after it stopped, or the same stock sent again later).
+/// the latest either can have been counted), replaces `current` as the latest: it is `current`
+/// itself (a run of it taken up again after it stopped, or the same stock sent again later), or
+/// it was counted after it ([`counted_after`]).
 fn replaces(
     current: &LatestSnapshot,
     snapshot_id: &str,
     as_of: NaiveDate,
     at: Option<DateTime<Utc>>,
 ) -> bool {
-    if current.snapshot_id == snapshot_id {
-        return true;
-    }
-    match current.as_of {
+    current.snapshot_id == snapshot_id
+        || counted_after(as_of, at, current.as_of, current.counted_at.or(current.sent_at))
+}
+
+/// Whether a count of `day`, taken by `at` when known, was counted after one of `other_day` by
+/// `other_at`. A later day was. On the same day, a later time was when both times are known; at
+/// the same instant it was not (nothing says which is newer, and a race then settles on the
+/// first); when either time is unknown (pointers and counts from before times were kept), the
+/// count judged last was (its arrival is all there is to go by), as it was before any day was
+/// known.
+fn counted_after(
+    day: NaiveDate,
+    at: Option<DateTime<Utc>>,
+    other_day: Option<NaiveDate>,
+    other_at: Option<DateTime<Utc>>,
+) -> bool {
+    match other_day {
         None => true,
-        Some(day) if day != as_of => as_of > day,
-        Some(_) => match (at, current.counted_at.or(current.sent_at)) {
+        Some(other) if other != day => day > other,
+        Some(_) => match (at, other_at) {
             (Some(this), Some(there)) => this > there,
             _ => true,
         },
@@ -601,16 +678,35 @@ pub async fn open_alerts(
     if let Some(sku) = sku {
         query = query.filter("sku", Op::Eq, sku);
     }
-    let docs = store.query(&snapshot_partition(&latest.snapshot_id), &query).await?;
-    let (withheld, mut alerts): (Vec<StoredAlert>, Vec<StoredAlert>) = docs
+    // Each SKU's alert is its latest count's: the whole count's, or a partial count's after it.
+    let counts: Vec<&str> = match sku {
+        Some(sku) => vec![latest.count_of(sku)],
+        None => std::iter::once(latest.snapshot_id.as_str())
+            .chain(latest.partials.iter().map(|p| p.snapshot_id.as_str()))
+            .collect(),
+    };
+    let reads: Vec<_> = counts
         .iter()
-        .map(Document::parse)
-        .collect::<Result<Vec<StoredAlert>, _>>()?
-        .into_iter()
-        .partition(|a| {
-            let alert = &a.alert;
-            !alert.discontinued && alert.severity != Severity::Overstock && discontinued.contains(&alert.sku)
-        });
+        .map(|id| {
+            let (partition, query) = (snapshot_partition(id), query.clone());
+            async move { store.query(&partition, &query).await }
+        })
+        .collect();
+    let pages: Vec<Vec<Document>> =
+        futures::stream::iter(reads).buffered(CONCURRENT_READS).try_collect().await?;
+    let mut docs = Vec::new();
+    for (id, page) in counts.iter().zip(pages) {
+        for doc in page {
+            let alert: StoredAlert = doc.parse()?;
+            if latest.count_of(&alert.alert.sku) == *id {
+                docs.push(alert);
+            }
+        }
+    }
+    let (withheld, mut alerts): (Vec<StoredAlert>, Vec<StoredAlert>) = docs.into_iter().partition(|a| {
+        let alert = &a.alert;
+        !alert.discontinued && alert.severity != Severity::Overstock && discontinued.contains(&alert.sku)
+    });
     let mut withheld: Vec<String> = withheld.into_iter().map(|a| a.alert.sku).collect();
     withheld.sort();
     alerts.sort_by(|a, b| {
@@ -817,6 +913,159 @@ mod tests {
         assert_eq!(latest().await.replaced_larger, Some(expected));
         make_latest(&store, &full, &full_summary).await.unwrap();
         assert_eq!(latest().await.replaced_larger, None);
+    }
+
+    /// A count as `make_latest` writes it: of `skus` (those ending in `!` out of stock), on
+    /// `day` at `time`, partial or whole.
+    fn count_of(id: &str, skus: &[&str], at: &str, partial: bool) -> (LatestSnapshot, Vec<String>) {
+        let at: DateTime<Utc> = at.parse().unwrap();
+        let names: Vec<String> = skus.iter().map(|s| s.trim_end_matches('!').to_owned()).collect();
+        let count = LatestSnapshot {
+            snapshot_id: id.into(),
+            as_of: Some(at.date_naive()),
+            counted_at: Some(at),
+            out_of_stock: skus
+                .iter()
+                .filter(|s| s.ends_with('!'))
+                .map(|s| s.trim_end_matches('!').into())
+                .collect(),
+            skus: skus.len(),
+            partial,
+            ..LatestSnapshot::default()
+        };
+        (count, names)
+    }
+
+    fn held(latest: &LatestSnapshot) -> Vec<(String, Vec<String>)> {
+        latest.partials.iter().map(|p| (p.snapshot_id.clone(), p.skus.clone())).collect()
+    }
+
+    fn owned(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        pairs
+            .iter()
+            .map(|(id, skus)| ((*id).to_owned(), skus.iter().map(|s| (*s).to_owned()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_partial_count_is_the_latest_of_its_skus_only_until_a_later_count_of_them() {
+        let (whole, skus) = count_of("whole", &["A!", "B!", "C"], "2011-12-10T08:00:00Z", false);
+        let (first, _) = count_of("first", &["A!"], "2011-12-09T08:00:00Z", false);
+        let latest = next_latest(&first, &whole, &skus).unwrap();
+        assert_eq!(latest.snapshot_id, "whole");
+        // An aisle counted at noon: B is back in stock, C now out.
+        let (aisle, skus) = count_of("aisle", &["B", "C!"], "2011-12-10T12:00:00Z", true);
+        let latest = next_latest(&latest, &aisle, &skus).unwrap();
+        assert_eq!((latest.snapshot_id.as_str(), latest.replaced_larger.as_ref()), ("whole", None));
+        assert_eq!(held(&latest), owned(&[("aisle", &["B", "C"])]));
+        assert_eq!((latest.count_of("A"), latest.count_of("B")), ("whole", "aisle"));
+        let out: std::collections::BTreeSet<String> = latest.out_of_stock_now().into_iter().collect();
+        assert_eq!(out, ["A", "C"].map(String::from).into());
+        // The next aisle overlaps it at C; one counted at ten, delivered late, gets only A.
+        let (next, skus) = count_of("next", &["C", "D"], "2011-12-11T09:00:00Z", true);
+        let latest = next_latest(&latest, &next, &skus).unwrap();
+        assert_eq!(held(&latest), owned(&[("aisle", &["B"]), ("next", &["C", "D"])]));
+        let (late, skus) = count_of("late", &["A", "B"], "2011-12-10T10:00:00Z", true);
+        let latest = next_latest(&latest, &late, &skus).unwrap();
+        assert_eq!(held(&latest), owned(&[("late", &["A"]), ("aisle", &["B"]), ("next", &["C", "D"])]));
+        assert!(latest.out_of_stock_now().is_empty(), "{:?}", latest.out_of_stock_now());
+        // Sent again later, a partial count takes its SKUs back; counted before all of them, it
+        // is not the latest of any; counted before the whole count, of none either.
+        let (stale, skus) = count_of("stale", &["B"], "2011-12-10T11:00:00Z", true);
+        let why = next_latest(&latest, &stale, &skus).unwrap_err();
+        assert_eq!(
+            why,
+            "each of its 1 SKUs was counted later by another partial count: the open alerts stay theirs"
+        );
+        let (before, skus) = count_of("before", &["B"], "2011-12-10T07:00:00Z", true);
+        assert!(next_latest(&latest, &before, &skus).unwrap_err().contains("whole"));
+        // A whole count after the first aisles keeps only the partial counts after it.
+        let (evening, skus) = count_of("evening", &["A", "B", "C", "D", "E"], "2011-12-10T18:00:00Z", false);
+        let latest = next_latest(&latest, &evening, &skus).unwrap();
+        assert_eq!(latest.snapshot_id, "evening");
+        assert_eq!(held(&latest), owned(&[("next", &["C", "D"])]));
+        // The whole count judged again (a run taken up after it stopped) keeps them too.
+        let again = next_latest(&latest, &evening, &skus).unwrap();
+        assert_eq!(held(&again), held(&latest));
+        // The first count of all partial: the base, whose absent SKUs have no alerts.
+        let (only, skus) = count_of("only", &["A"], "2011-12-12T08:00:00Z", true);
+        let (base, _) = count_of("base", &["A", "B"], "2011-12-12T07:00:00Z", true);
+        let base = LatestSnapshot { partials: Vec::new(), ..base };
+        let latest = next_latest(&base, &only, &skus).unwrap();
+        assert_eq!((latest.snapshot_id.as_str(), held(&latest)), ("base", owned(&[("only", &["A"])])));
+    }
+
+    #[tokio::test]
+    async fn the_open_alerts_of_each_sku_are_its_latest_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = embedded_alerts(dir.path()).await;
+        let path = DemandPath::new(
+            "A",
+            "2011-12-10".parse().unwrap(),
+            vec![5.0; 30],
+            vec![2.0; 30],
+            vec![5.0; 30],
+            vec![8.0; 30],
+        )
+        .unwrap();
+        let judge = |id: &str, items: &str, partial: bool, at: &str| {
+            let json = format!(r#"{{"snapshot_id": "{id}", "partial": {partial}, "items": [{items}]}}"#);
+            let snapshot = InventorySnapshot::parse_json(json.as_bytes())
+                .unwrap()
+                .sent_at(at.parse().unwrap(), at.parse().unwrap())
+                .unwrap();
+            let judged = evaluate_snapshot(&AlertPolicy::default(), &snapshot, |_| Some(path.clone()));
+            (snapshot, judged)
+        };
+        let store_count = |(snapshot, judged): (InventorySnapshot, crate::alerts::AlertRun)| {
+            let store = Arc::clone(&store);
+            async move {
+                for alert in &judged.alerts {
+                    let body = StoredAlert {
+                        snapshot_id: snapshot.id.clone(),
+                        as_of: snapshot.as_of.unwrap(),
+                        created_at: Utc::now(),
+                        forecast_version: "v1".into(),
+                        alert: alert.clone(),
+                    };
+                    let doc = Document::new(snapshot_partition(&snapshot.id), escape_key(&alert.sku), &body);
+                    store.upsert(&doc.unwrap()).await.unwrap();
+                }
+                let summary = SnapshotSummary {
+                    snapshot_id: snapshot.id.clone(),
+                    as_of: snapshot.as_of.unwrap(),
+                    counted_at: snapshot.counted_at,
+                    sent_at: snapshot.sent,
+                    skus: snapshot.rows.len(),
+                    alerts: judged.alerts.len(),
+                    ..summary("2011-12-10", None, false)
+                };
+                make_latest(&store, &snapshot, &summary).await.unwrap()
+            }
+        };
+        let whole = r#"{"sku": "A", "on_hand": 0}, {"sku": "B", "on_hand": 0}, {"sku": "C", "on_hand": 0}"#;
+        assert_eq!(store_count(judge("whole", whole, false, "2011-12-10T08:00:00Z")).await, None);
+        let aisle = r#"{"sku": "B", "on_hand": 60}, {"sku": "C", "on_hand": 1}"#;
+        assert_eq!(store_count(judge("aisle", aisle, true, "2011-12-10T12:00:00Z")).await, None);
+        let none = std::collections::BTreeSet::new();
+        let open = |sku: Option<&'static str>| {
+            let store = Arc::clone(&store);
+            let none = none.clone();
+            async move {
+                let open = open_alerts(&store, None, sku, &none, (0, 100)).await.unwrap().unwrap();
+                open.alerts.iter().map(|a| (a.alert.sku.clone(), a.snapshot_id.clone())).collect::<Vec<_>>()
+            }
+        };
+        let pair = |sku: &str, id: &str| (sku.to_owned(), id.to_owned());
+        // B restocked above its reorder point has no alert; C's comes from the aisle's count.
+        assert_eq!(open(None).await, [pair("A", "whole"), pair("C", "aisle")]);
+        assert_eq!(open(Some("C")).await, [pair("C", "aisle")]);
+        assert_eq!(open(Some("B")).await, []);
+        assert_eq!(open(Some("A")).await, [pair("A", "whole")]);
+        let stock = crate::serving::StockView::new(Arc::clone(&store), std::time::Duration::ZERO);
+        let out: std::collections::BTreeSet<String> =
+            stock.out_of_stock().await.unwrap().iter().cloned().collect();
+        assert_eq!(out, ["A".to_owned()].into(), "B and C are on hand by the aisle's count");
     }
 
     #[tokio::test]

@@ -18,7 +18,8 @@ pub const SNAPSHOTS_PARTITION: &str = "snapshots";
 /// Id of the latest snapshot's summary.
 pub const LATEST_ID: &str = "latest";
 
-/// The latest inventory snapshot, as serving needs it.
+/// The latest inventory snapshot, as serving needs it: the latest whole count (or the first
+/// count of all, when that was partial) and the partial counts judged after it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatestSnapshot {
     /// The snapshot's id (its content hash unless the sender named it).
@@ -36,7 +37,8 @@ pub struct LatestSnapshot {
     /// two counts of one day when either's time counted is unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<DateTime<Utc>>,
-    /// SKUs with nothing on hand.
+    /// Its SKUs with nothing on hand (of those a partial count since counted, that count says:
+    /// [`LatestSnapshot::out_of_stock_now`]).
     pub out_of_stock: Vec<String>,
     /// Alerts it raised.
     pub alerts: usize,
@@ -53,6 +55,79 @@ pub struct LatestSnapshot {
     /// (one aisle's), or a mistaken or forged one, whose SKUs' alerts alone are now the open ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_larger: Option<ReplacedCount>,
+    /// Whether this count counted some SKUs only: the first count judged was partial, and no
+    /// whole count came after it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    /// The partial counts (cycle counts) judged after this one, oldest first, each with the SKUs
+    /// it is the latest count of: no two share a SKU, and one left none is dropped. Their alerts
+    /// are those SKUs' open ones; this count's are the rest's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partials: Vec<PartialCount>,
+}
+
+impl LatestSnapshot {
+    /// The id of the count whose alert for `sku` is open: the partial count holding it, else
+    /// this one.
+    #[must_use]
+    pub fn count_of(&self, sku: &str) -> &str {
+        self.partials.iter().find(|p| p.holds(sku)).map_or(&self.snapshot_id, |p| &p.snapshot_id)
+    }
+
+    /// Whether `snapshot_id` is this count or one of the partial counts after it.
+    #[must_use]
+    pub fn includes(&self, snapshot_id: &str) -> bool {
+        self.snapshot_id == snapshot_id || self.partials.iter().any(|p| p.snapshot_id == snapshot_id)
+    }
+
+    /// SKUs with nothing on hand by the latest count of each.
+    #[must_use]
+    pub fn out_of_stock_now(&self) -> HashSet<String> {
+        let mut out: HashSet<String> = self
+            .out_of_stock
+            .iter()
+            .filter(|sku| !self.partials.iter().any(|p| p.holds(sku)))
+            .cloned()
+            .collect();
+        for partial in &self.partials {
+            out.extend(partial.out_of_stock.iter().cloned());
+        }
+        out
+    }
+}
+
+/// A partial count after the latest whole one ([`LatestSnapshot::partials`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialCount {
+    /// Its id.
+    pub snapshot_id: String,
+    /// Its day.
+    pub as_of: chrono::NaiveDate,
+    /// When on that day it was counted, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_at: Option<DateTime<Utc>>,
+    /// When it was sent, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The SKUs it is the latest count of, sorted.
+    pub skus: Vec<String>,
+    /// Those of them with nothing on hand, sorted.
+    pub out_of_stock: Vec<String>,
+}
+
+impl PartialCount {
+    /// Whether it is the latest count of `sku`.
+    #[must_use]
+    pub fn holds(&self, sku: &str) -> bool {
+        self.skus.binary_search_by(|s| s.as_str().cmp(sku)).is_ok()
+    }
+
+    /// Hands `skus` (sorted) over to a later count.
+    pub fn give_up(&mut self, skus: &[String]) {
+        let later = |sku: &String| skus.binary_search(sku).is_ok();
+        self.skus.retain(|sku| !later(sku));
+        self.out_of_stock.retain(|sku| !later(sku));
+    }
 }
 
 /// A count a much smaller one replaced as the latest ([`LatestSnapshot::replaced_larger`]).
@@ -141,7 +216,7 @@ impl StockView {
             return Ok(set.clone());
         }
         let set: HashSet<String> = match self.store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
-            Some(doc) => doc.parse::<LatestSnapshot>()?.out_of_stock.into_iter().collect(),
+            Some(doc) => doc.parse::<LatestSnapshot>()?.out_of_stock_now(),
             None => HashSet::new(),
         };
         let set = Arc::new(set);
