@@ -96,6 +96,20 @@ async fn every_function_json_has_a_route_in_app() {
 }
 
 #[test]
+fn every_get_function_lets_the_host_pass_head_through() {
+    // The host answers a method a function.json does not list itself, before the handler, which
+    // answers HEAD as its GET (validators, no body).
+    for spec in registry() {
+        let trigger = spec.trigger().unwrap();
+        let Some(methods) = trigger.rest.get("methods").and_then(|m| m.as_array()) else { continue };
+        let methods: Vec<&str> = methods.iter().filter_map(|m| m.as_str()).collect();
+        if methods.contains(&"get") {
+            assert!(methods.contains(&"head"), "{}: {methods:?}", spec.name);
+        }
+    }
+}
+
+#[test]
 fn every_http_route_but_health_needs_a_function_key_in_azure() {
     for spec in registry() {
         let trigger = spec.trigger().unwrap();
