@@ -122,8 +122,12 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
                     open.withheld.join(", ")
                 ));
             }
+            // The SKUs out of stock now: the whole count's, as the partial counts since have them.
+            let mut out_of_stock: Vec<String> = open.latest.out_of_stock_now().into_iter().collect();
+            out_of_stock.sort();
+            let snapshot = LatestSnapshot { out_of_stock, ..open.latest };
             json!({
-                "snapshot": open.latest, "offset": offset, "count": open.alerts.len(), "matching": open.matching,
+                "snapshot": snapshot, "offset": offset, "count": open.alerts.len(), "matching": open.matching,
                 "alerts": open.alerts
             })
         }
@@ -165,14 +169,26 @@ fn not_judged_warning(latest: &LatestSnapshot) -> Option<String> {
             latest.unknown_skus
         ));
     }
-    (!why.is_empty()).then(|| {
+    let base = (!why.is_empty()).then(|| {
         format!(
             "{} of the snapshot's {} SKUs were not judged: {}",
             latest.stale_skus + latest.unknown_skus,
             latest.skus,
             why.join("; ")
         )
-    })
+    });
+    // A partial count's SKUs it could not judge lost their older alert with nothing to show.
+    let partial = match latest.partials_not_judged() {
+        0 => None,
+        n => Some(format!(
+            "{n} SKUs of the partial counts since were not judged (no forecast, or one too old for their \
+             lead time; named in the latest's partials): they have no open alert"
+        )),
+    };
+    match (base, partial) {
+        (Some(base), Some(partial)) => Some(format!("{base}; {partial}")),
+        (base, partial) => base.or(partial),
+    }
 }
 
 fn run_error(e: AlertRunError) -> ApiError {
@@ -280,7 +296,7 @@ async fn remember_refusal(
     kept: &str,
 ) -> Result<(), ApiError> {
     if let Some(doc) = state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await?
-        && doc.parse::<LatestSnapshot>()?.sent_at.is_some_and(|sent| sent >= event.event_time)
+        && doc.parse::<LatestSnapshot>()?.last_sent().is_some_and(|sent| sent >= event.event_time)
     {
         return Ok(());
     }

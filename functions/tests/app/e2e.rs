@@ -694,6 +694,7 @@ async fn partial_counts(state: &AppState, router: &axum::Router) {
     assert!(open["warning"].is_null(), "a partial count is no shrunken whole one: {open}");
     assert_eq!(open["snapshot"]["snapshot_id"], morning["ReturnValue"]["snapshot_id"], "{open}");
     assert_eq!(open["snapshot"]["partials"][0]["skus"], json!([b]), "{open}");
+    assert_eq!(open["snapshot"]["out_of_stock"], json!([a]), "out of stock now: {open}");
     let mut now = vec![out(&a), (b.clone(), "overstock".to_owned())];
     now.sort();
     assert_eq!(open_skus(&open), now, "{open}");

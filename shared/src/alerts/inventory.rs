@@ -71,7 +71,7 @@ pub const CLOCK_SKEW: TimeDelta = TimeDelta::days(1);
 pub const MAX_SNAPSHOT_ID_LEN: usize = 200;
 
 /// Whether an upload's path (in the uploads container) is a partial count's: one under
-/// `inventory/partial/` (any case), the folder a cycle count is dropped into
+/// `inventory/partial/`, the folder a cycle count is dropped into
 /// ([`InventorySnapshot::partial`]).
 #[must_use]
 pub fn is_partial_upload(path: &str) -> bool {

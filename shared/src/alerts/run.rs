@@ -192,6 +192,13 @@ pub enum AlertRunError {
     /// The forecast documents could not be read.
     #[error(transparent)]
     Reader(#[from] crate::serving::ReaderError),
+    /// Other counts judged at the same moment changed the latest under each try to update it:
+    /// the count's judgement is left unfinished (its claim), so a retry takes it up again.
+    #[error("the latest snapshot changed under each of {tries} tries to update it: retry")]
+    Contended {
+        /// Tries made.
+        tries: usize,
+    },
 }
 
 impl AlertRunError {
@@ -201,6 +208,7 @@ impl AlertRunError {
         match self {
             Self::Store(e) => e.is_transient(),
             Self::Reader(crate::serving::ReaderError::Store(e)) => e.is_transient(),
+            Self::Contended { .. } => true,
             _ => false,
         }
     }
@@ -445,9 +453,12 @@ async fn redelivered(
         let again =
             SnapshotSummary { counted_at: snapshot.counted_at, sent_at: snapshot.sent, ..stored_summary };
         let key = escape_key(&snapshot.id);
+        // The latest first: a retry after it failed finds this sending not yet stored, and
+        // tries again.
+        let not_latest = make_latest(store, snapshot, &again).await?;
         store.upsert(&Document::new(SNAPSHOTS_PARTITION, &key, &again)?).await?;
         let mut summary = again.clone();
-        summary.not_latest = make_latest(store, snapshot, &again).await?;
+        summary.not_latest = not_latest;
         summary.latest = summary.not_latest.is_none();
         summary
     } else {
@@ -457,7 +468,15 @@ async fn redelivered(
             None => None,
         };
         summary.latest = latest.as_ref().is_some_and(|l| l.includes(&snapshot.id));
-        summary.not_latest = latest.filter(|l| !l.includes(&snapshot.id)).map(|l| kept_latest(&l));
+        let at = summary.counted_at.or(summary.sent_at);
+        summary.not_latest = latest.filter(|l| !l.includes(&snapshot.id)).map(|l| {
+            // Later than the whole count, a partial one left out was outcounted SKU by SKU.
+            if snapshot.partial && replaces(&l, &snapshot.id, summary.as_of, at) {
+                counted_later(summary.skus)
+            } else {
+                kept_latest(&l)
+            }
+        });
         summary
     };
     summary.written = 0;
@@ -495,12 +514,18 @@ async fn make_latest(
         partials: Vec::new(),
     };
     let skus: Vec<String> = snapshot.rows.iter().map(|r| r.sku.clone()).collect();
-    for _ in 0..5 {
+    let not_judged = [&summary.stale_skus[..], &summary.unknown_skus[..]].concat();
+    for attempt in 0..LATEST_TRIES {
+        if attempt > 0 {
+            // Partial counts of several aisles sent at once all write here: spread the retries.
+            let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 20);
+            tokio::time::sleep(std::time::Duration::from_millis(5 * attempt as u64 + jitter)).await;
+        }
         let written = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
             None => store.create(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &count)?).await,
             Some(current) => {
                 let existing: LatestSnapshot = current.parse()?;
-                let latest = match next_latest(&existing, &count, &skus) {
+                let latest = match next_latest(&existing, &count, &skus, &not_judged) {
                     Ok(latest) => latest,
                     Err(why) => return Ok(Some(why)),
                 };
@@ -519,8 +544,12 @@ async fn make_latest(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(Some("the latest snapshot changed under each of 5 tries to replace it".into()))
+    // Not judged whole: the summary stays a claim, and a retry of the delivery judges it again.
+    Err(AlertRunError::Contended { tries: LATEST_TRIES })
 }
+
+/// Tries to update the latest before a run gives up for a retry ([`AlertRunError::Contended`]).
+const LATEST_TRIES: usize = 16;
 
 /// The latest once `count` (of `skus`) is judged after `existing`, or why `existing` stays.
 ///
@@ -534,6 +563,7 @@ fn next_latest(
     existing: &LatestSnapshot,
     count: &LatestSnapshot,
     skus: &[String],
+    not_judged: &[String],
 ) -> Result<LatestSnapshot, String> {
     let day = count.as_of.unwrap_or_default();
     let at = count.counted_at.or(count.sent_at);
@@ -542,16 +572,29 @@ fn next_latest(
     }
     let after = |p: &PartialCount| counted_after(day, at, Some(p.as_of), p.counted_at.or(p.sent_at));
     let others = existing.partials.iter().filter(|p| p.snapshot_id != count.snapshot_id);
+    let mut mine: Vec<String> = skus.to_vec();
+    mine.sort();
+    mine.dedup();
     if !count.partial || existing.snapshot_id == count.snapshot_id {
+        // A whole count is the latest of every SKU counted before it; a partial one that is the
+        // base (the first count judged, sent again) of its own SKUs only.
+        let partials = others
+            .filter_map(|p| match (after(p), count.partial) {
+                (false, _) => Some(p.clone()),
+                (true, false) => None,
+                (true, true) => {
+                    let mut p = p.clone();
+                    p.give_up(&mine);
+                    (!p.skus.is_empty()).then_some(p)
+                }
+            })
+            .collect();
         return Ok(LatestSnapshot {
-            partials: others.filter(|p| !after(p)).cloned().collect(),
+            partials,
             replaced_larger: if count.partial { None } else { replaced_larger(existing, count) },
             ..count.clone()
         });
     }
-    let mut mine: Vec<String> = skus.to_vec();
-    mine.sort();
-    mine.dedup();
     let mut partials: Vec<PartialCount> = others.cloned().collect();
     for partial in &mut partials {
         if after(partial) {
@@ -561,27 +604,35 @@ fn next_latest(
         }
     }
     if mine.is_empty() {
-        return Err(format!(
-            "each of its {} SKUs was counted later by another partial count: the open alerts stay theirs",
-            skus.len()
-        ));
+        return Err(counted_later(skus.len()));
     }
     partials.retain(|p| !p.skus.is_empty());
-    let mut out_of_stock: Vec<String> =
-        count.out_of_stock.iter().filter(|sku| mine.binary_search(sku).is_ok()).cloned().collect();
-    out_of_stock.sort();
+    let held = |list: &[String]| {
+        let mut held: Vec<String> =
+            list.iter().filter(|sku| mine.binary_search(sku).is_ok()).cloned().collect();
+        held.sort();
+        held
+    };
+    let (out_of_stock, not_judged) = (held(&count.out_of_stock), held(not_judged));
     partials.push(PartialCount {
         snapshot_id: count.snapshot_id.clone(),
         as_of: day,
         counted_at: count.counted_at,
         sent_at: count.sent_at,
+        evaluated_at: count.evaluated_at,
         skus: mine,
         out_of_stock,
+        not_judged,
     });
     // Oldest first; a time unknown ranks first within its day, as it loses to any known one
     // arriving later.
     partials.sort_by_key(|p| (p.as_of, p.counted_at.or(p.sent_at)));
     Ok(LatestSnapshot { partials, ..existing.clone() })
+}
+
+/// Why a partial count of `skus` SKUs, later than the whole count, is the latest of none.
+fn counted_later(skus: usize) -> String {
+    format!("each of its {skus} SKUs was counted later by another partial count: the open alerts stay theirs")
 }
 
 /// What `latest` says it replaced when it takes `existing`'s place: `existing` when it holds fewer
@@ -951,11 +1002,11 @@ mod tests {
     fn a_partial_count_is_the_latest_of_its_skus_only_until_a_later_count_of_them() {
         let (whole, skus) = count_of("whole", &["A!", "B!", "C"], "2011-12-10T08:00:00Z", false);
         let (first, _) = count_of("first", &["A!"], "2011-12-09T08:00:00Z", false);
-        let latest = next_latest(&first, &whole, &skus).unwrap();
+        let latest = next_latest(&first, &whole, &skus, &[]).unwrap();
         assert_eq!(latest.snapshot_id, "whole");
         // An aisle counted at noon: B is back in stock, C now out.
         let (aisle, skus) = count_of("aisle", &["B", "C!"], "2011-12-10T12:00:00Z", true);
-        let latest = next_latest(&latest, &aisle, &skus).unwrap();
+        let latest = next_latest(&latest, &aisle, &skus, &[]).unwrap();
         assert_eq!((latest.snapshot_id.as_str(), latest.replaced_larger.as_ref()), ("whole", None));
         assert_eq!(held(&latest), owned(&[("aisle", &["B", "C"])]));
         assert_eq!((latest.count_of("A"), latest.count_of("B")), ("whole", "aisle"));
@@ -963,36 +1014,84 @@ mod tests {
         assert_eq!(out, ["A", "C"].map(String::from).into());
         // The next aisle overlaps it at C; one counted at ten, delivered late, gets only A.
         let (next, skus) = count_of("next", &["C", "D"], "2011-12-11T09:00:00Z", true);
-        let latest = next_latest(&latest, &next, &skus).unwrap();
+        let latest = next_latest(&latest, &next, &skus, &[]).unwrap();
         assert_eq!(held(&latest), owned(&[("aisle", &["B"]), ("next", &["C", "D"])]));
         let (late, skus) = count_of("late", &["A", "B"], "2011-12-10T10:00:00Z", true);
-        let latest = next_latest(&latest, &late, &skus).unwrap();
+        let latest = next_latest(&latest, &late, &skus, &[]).unwrap();
         assert_eq!(held(&latest), owned(&[("late", &["A"]), ("aisle", &["B"]), ("next", &["C", "D"])]));
         assert!(latest.out_of_stock_now().is_empty(), "{:?}", latest.out_of_stock_now());
         // Sent again later, a partial count takes its SKUs back; counted before all of them, it
         // is not the latest of any; counted before the whole count, of none either.
         let (stale, skus) = count_of("stale", &["B"], "2011-12-10T11:00:00Z", true);
-        let why = next_latest(&latest, &stale, &skus).unwrap_err();
+        let why = next_latest(&latest, &stale, &skus, &[]).unwrap_err();
         assert_eq!(
             why,
             "each of its 1 SKUs was counted later by another partial count: the open alerts stay theirs"
         );
         let (before, skus) = count_of("before", &["B"], "2011-12-10T07:00:00Z", true);
-        assert!(next_latest(&latest, &before, &skus).unwrap_err().contains("whole"));
+        assert!(next_latest(&latest, &before, &skus, &[]).unwrap_err().contains("whole"));
         // A whole count after the first aisles keeps only the partial counts after it.
         let (evening, skus) = count_of("evening", &["A", "B", "C", "D", "E"], "2011-12-10T18:00:00Z", false);
-        let latest = next_latest(&latest, &evening, &skus).unwrap();
+        let latest = next_latest(&latest, &evening, &skus, &[]).unwrap();
         assert_eq!(latest.snapshot_id, "evening");
         assert_eq!(held(&latest), owned(&[("next", &["C", "D"])]));
         // The whole count judged again (a run taken up after it stopped) keeps them too.
-        let again = next_latest(&latest, &evening, &skus).unwrap();
+        let again = next_latest(&latest, &evening, &skus, &[]).unwrap();
         assert_eq!(held(&again), held(&latest));
         // The first count of all partial: the base, whose absent SKUs have no alerts.
         let (only, skus) = count_of("only", &["A"], "2011-12-12T08:00:00Z", true);
-        let (base, _) = count_of("base", &["A", "B"], "2011-12-12T07:00:00Z", true);
-        let base = LatestSnapshot { partials: Vec::new(), ..base };
-        let latest = next_latest(&base, &only, &skus).unwrap();
+        let (base, base_skus) = count_of("base", &["A", "B"], "2011-12-12T07:00:00Z", true);
+        let latest = next_latest(&base, &only, &skus, &[]).unwrap();
         assert_eq!((latest.snapshot_id.as_str(), held(&latest)), ("base", owned(&[("only", &["A"])])));
+        let (other, skus) = count_of("other", &["X", "Y!"], "2011-12-12T09:00:00Z", true);
+        let latest = next_latest(&latest, &other, &skus, &["Y".to_owned()]).unwrap();
+        assert_eq!(latest.partials[1].not_judged, ["Y"]);
+        // Sent again later, it takes back its own SKUs only: X and Y stay the other aisle's.
+        let (again, _) = count_of("base", &["A", "B"], "2011-12-12T10:00:00Z", true);
+        let latest = next_latest(&latest, &again, &base_skus, &[]).unwrap();
+        assert_eq!(latest.counted_at, again.counted_at);
+        assert_eq!(held(&latest), owned(&[("other", &["X", "Y"])]));
+        assert_eq!(latest.partials_not_judged(), 1);
+        assert_eq!(latest.last_sent(), None, "no sending time known in these counts");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn aisles_counted_at_once_each_become_the_latest_of_their_skus() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = embedded_alerts(dir.path()).await;
+        let whole = InventorySnapshot::parse_json(
+            br#"{"snapshot_id": "whole", "items": [{"sku": "S0", "on_hand": 1}]}"#,
+        )
+        .unwrap()
+        .judged_on("2011-12-10".parse().unwrap());
+        let summary_of = |snapshot: &InventorySnapshot| SnapshotSummary {
+            snapshot_id: snapshot.id.clone(),
+            skus: snapshot.rows.len(),
+            ..summary("2011-12-10", None, false)
+        };
+        assert_eq!(make_latest(&store, &whole, &summary_of(&whole)).await.unwrap(), None);
+        let runs = (1..=8).map(|aisle| {
+            let store = Arc::clone(&store);
+            async move {
+                let json = format!(
+                    r#"{{"snapshot_id": "aisle-{aisle}", "partial": true, "items": [{{"sku": "S{aisle}", "on_hand": 0}}]}}"#
+                );
+                let snapshot = InventorySnapshot::parse_json(json.as_bytes())
+                    .unwrap()
+                    .judged_on("2011-12-10".parse().unwrap());
+                let summary = summary_of(&snapshot);
+                tokio::spawn(async move { make_latest(&store, &snapshot, &summary).await }).await.unwrap()
+            }
+        });
+        for made in futures::future::join_all(runs).await {
+            assert_eq!(made.unwrap(), None);
+        }
+        let latest: LatestSnapshot =
+            store.get(SNAPSHOTS_PARTITION, LATEST_ID).await.unwrap().unwrap().parse().unwrap();
+        let mut aisles: Vec<String> = latest.partials.iter().map(|p| p.snapshot_id.clone()).collect();
+        aisles.sort();
+        assert_eq!(aisles, (1..=8).map(|a| format!("aisle-{a}")).collect::<Vec<_>>());
+        assert_eq!(latest.out_of_stock_now().len(), 8);
     }
 
     #[tokio::test]

@@ -80,6 +80,18 @@ impl LatestSnapshot {
         self.snapshot_id == snapshot_id || self.partials.iter().any(|p| p.snapshot_id == snapshot_id)
     }
 
+    /// When the last count in it was sent: this one's or a later partial count's, when known.
+    #[must_use]
+    pub fn last_sent(&self) -> Option<DateTime<Utc>> {
+        self.partials.iter().filter_map(|p| p.sent_at).chain(self.sent_at).max()
+    }
+
+    /// SKUs of the partial counts that could not be judged (and so have no open alert).
+    #[must_use]
+    pub fn partials_not_judged(&self) -> usize {
+        self.partials.iter().map(|p| p.not_judged.len()).sum()
+    }
+
     /// SKUs with nothing on hand by the latest count of each.
     #[must_use]
     pub fn out_of_stock_now(&self) -> HashSet<String> {
@@ -109,10 +121,17 @@ pub struct PartialCount {
     /// When it was sent, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<DateTime<Utc>>,
+    /// When it was judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluated_at: Option<DateTime<Utc>>,
     /// The SKUs it is the latest count of, sorted.
     pub skus: Vec<String>,
     /// Those of them with nothing on hand, sorted.
     pub out_of_stock: Vec<String>,
+    /// Those of them it could not judge (no forecast, or one too old for their lead time),
+    /// sorted: they have no open alert, and the alerts' `warning` says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<String>,
 }
 
 impl PartialCount {
@@ -127,6 +146,7 @@ impl PartialCount {
         let later = |sku: &String| skus.binary_search(sku).is_ok();
         self.skus.retain(|sku| !later(sku));
         self.out_of_stock.retain(|sku| !later(sku));
+        self.not_judged.retain(|sku| !later(sku));
     }
 }
 
@@ -169,8 +189,13 @@ impl RefusedCount {
     /// not.
     #[must_use]
     pub fn is_newer_than(&self, latest: Option<&LatestSnapshot>) -> bool {
+        // Any count judged and sent after it answers it, a partial one too (a refused aisle's
+        // count sent again, fixed).
         latest.is_none_or(|l| {
-            l.evaluated_at.is_none_or(|t| self.refused_at > t) && l.sent_at.is_none_or(|t| self.sent_at > t)
+            let newer = |evaluated: Option<DateTime<Utc>>, sent: Option<DateTime<Utc>>| {
+                evaluated.is_none_or(|t| self.refused_at > t) && sent.is_none_or(|t| self.sent_at > t)
+            };
+            newer(l.evaluated_at, l.sent_at) && l.partials.iter().all(|p| newer(p.evaluated_at, p.sent_at))
         })
     }
 
@@ -267,6 +292,29 @@ mod tests {
         assert!(!refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&latest)));
         // No latest at all: any refusal is the news.
         assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T08:01:00Z").is_newer_than(None));
+        // A partial count judged and sent after the refusal answers it too (the aisle sent again,
+        // fixed); one before it does not.
+        let partial = |sent: &str, judged: &str| PartialCount {
+            snapshot_id: "aisle".into(),
+            as_of: "2026-11-27".parse().unwrap(),
+            counted_at: None,
+            sent_at: Some(at(sent)),
+            evaluated_at: Some(at(judged)),
+            skus: vec!["A".into()],
+            out_of_stock: Vec::new(),
+            not_judged: Vec::new(),
+        };
+        let fixed = LatestSnapshot {
+            partials: vec![partial("2026-11-27T11:30:00Z", "2026-11-27T11:31:00Z")],
+            ..latest.clone()
+        };
+        assert!(!refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&fixed)));
+        assert_eq!(fixed.last_sent(), Some(at("2026-11-27T11:30:00Z")));
+        let earlier = LatestSnapshot {
+            partials: vec![partial("2026-11-27T09:10:00Z", "2026-11-27T09:11:00Z")],
+            ..latest.clone()
+        };
+        assert!(refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&earlier)));
         // A latest stored before its sending time was kept: judged on this clock alone.
         let older = LatestSnapshot { sent_at: None, ..latest };
         assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&older)));
