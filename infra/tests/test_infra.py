@@ -746,6 +746,15 @@ def test_workflows_pass_actionlint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_every_action_is_pinned_to_a_commit_with_its_version_named():
+    # A tag can be moved to other code; a commit cannot. Dependabot updates both, comment too.
+    pinned = re.compile(r"^\s*-?\s*uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+    uses = [line for path in WORKFLOWS for line in path.read_text().splitlines() if re.match(r"^\s*-?\s*uses:", line)]
+    assert uses, "the workflows use actions"
+    unpinned = [line.strip() for line in uses if not pinned.match(line)]
+    assert not unpinned, unpinned
+
+
 def test_deployment_scripts_pass_shellcheck():
     result = subprocess.run(["shellcheck", "-x", *map(str, OUR_SCRIPTS)], cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
