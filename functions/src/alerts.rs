@@ -286,6 +286,15 @@ async fn refuse(
         .log(format!("refused event {}: {reason} (kept in {kept})", event.id)))
 }
 
+/// Whether a refused event said it was a partial count: an upload under `inventory/partial/`, or
+/// `"partial": true` in the custom event's data (read as it came, however the rest failed).
+fn says_partial(event: &EventGridEvent) -> bool {
+    match event.event_type.as_str() {
+        BLOB_CREATED => event.blob().is_some_and(|(_, path)| is_partial_upload(path)),
+        _ => event.data.get("partial") == Some(&Value::Bool(true)),
+    }
+}
+
 /// Keeps the refusal as the last one, for the open alerts' `warning`: not when the latest count
 /// was sent after it (a late delivery, the nightly replay of old events), and a redelivery keeps
 /// the time it was first refused.
@@ -295,8 +304,9 @@ async fn remember_refusal(
     reason: &str,
     kept: &str,
 ) -> Result<(), ApiError> {
+    let partial = says_partial(event);
     if let Some(doc) = state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await?
-        && doc.parse::<LatestSnapshot>()?.last_sent().is_some_and(|sent| sent >= event.event_time)
+        && RefusedCount::answered_since(partial, &doc.parse()?).is_some_and(|sent| sent >= event.event_time)
     {
         return Ok(());
     }
@@ -315,6 +325,7 @@ async fn remember_refusal(
         subject: event.subject.clone(),
         reason: reason.to_owned(),
         kept: kept.to_owned(),
+        partial,
     };
     state
         .alerts

@@ -703,6 +703,33 @@ async fn partial_counts(state: &AppState, router: &axum::Router) {
     let (_, answer) = send(router, get(trending)).await;
     assert!(skus(&answer).contains(&b) && !skus(&answer).contains(&a), "{b} is back: {answer}");
 
+    // A whole count refused is not answered by an aisle counted after it: the other SKUs still
+    // show the morning's stock. A refused aisle is answered by that aisle sent again, fixed.
+    let refused = |body: &Value| body["warning"].as_str().unwrap_or_default().contains("was refused");
+    let bad = json!({ "items": [{ "sku": a, "on_hand": -1 }] });
+    send(router, post("/inventory-alert", event("ev-whole-bad", "2011-12-18T13:00:00Z", bad))).await;
+    let aisle = |on_hand: u64| json!({ "partial": true, "items": [{ "sku": b, "on_hand": on_hand }] });
+    let (_, later) =
+        send(router, post("/inventory-alert", event("ev-aisle-2", "2011-12-18T14:00:00Z", aisle(99_999))))
+            .await;
+    assert_eq!(later["ReturnValue"]["latest"], json!(true), "{later}");
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert!(refused(&open), "the whole count is still missing: {open}");
+    let bad_aisle = format!("sku,Bestand\n{b},-5\n");
+    upload_event_at(
+        state,
+        router,
+        "inventory/partial/aisle-b2.csv",
+        bad_aisle.into_bytes(),
+        "2011-12-18T15:00:00Z",
+    )
+    .await;
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert!(refused(&open), "{open}");
+    send(router, post("/inventory-alert", event("ev-aisle-3", "2011-12-18T16:00:00Z", aisle(99_998)))).await;
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert!(!refused(&open), "the aisle was sent again: {open}");
+
     // The evening's whole count: every SKU's alert is its own again.
     let (_, evening) =
         send(router, post("/inventory-alert", event("ev-whole-2", "2011-12-18T18:00:00Z", whole(0)))).await;
@@ -710,6 +737,7 @@ async fn partial_counts(state: &AppState, router: &axum::Router) {
     let (_, open) = send(router, get("/api/alerts")).await;
     assert_eq!(open_skus(&open), both, "{open}");
     assert!(open["snapshot"]["partials"].is_null(), "{open}");
+    assert!(open["warning"].is_null(), "{open}");
 }
 
 /// Uploads a catalogue saying whether `sku` is discontinued and sends it to the ingest function.

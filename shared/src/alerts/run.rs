@@ -575,6 +575,23 @@ fn next_latest(
     let mut mine: Vec<String> = skus.to_vec();
     mine.sort();
     mine.dedup();
+    if existing.snapshot_id == count.snapshot_id {
+        // Its own pointer: judged again (a claim taken up), or sent again. A sending earlier than
+        // the one there (two of the same stock at once) moves nothing back; with its time unknown
+        // it is no newer than the partial counts that followed it.
+        let there = existing.counted_at.or(existing.sent_at);
+        match (at, there) {
+            (Some(this), Some(there)) if this < there => return Ok(existing.clone()),
+            (None, _) => {
+                return Ok(LatestSnapshot {
+                    partials: existing.partials.clone(),
+                    replaced_larger: existing.replaced_larger.clone(),
+                    ..count.clone()
+                });
+            }
+            _ => {}
+        }
+    }
     if !count.partial || existing.snapshot_id == count.snapshot_id {
         // A whole count is the latest of every SKU counted before it; a partial one that is the
         // base (the first count judged, sent again) of its own SKUs only.
@@ -1092,6 +1109,97 @@ mod tests {
         aisles.sort();
         assert_eq!(aisles, (1..=8).map(|a| format!("aisle-{a}")).collect::<Vec<_>>());
         assert_eq!(latest.out_of_stock_now().len(), 8);
+    }
+
+    /// A store whose conditional replaces fail as if another writer came first, `left` times.
+    #[derive(Debug)]
+    struct Contending {
+        inner: Arc<dyn DocumentStore>,
+        left: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl DocumentStore for Contending {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        async fn upsert(&self, doc: &Document) -> Result<crate::store::ETag, StoreError> {
+            self.inner.upsert(doc).await
+        }
+        async fn create(&self, doc: &Document) -> Result<crate::store::ETag, StoreError> {
+            self.inner.create(doc).await
+        }
+        async fn replace(
+            &self,
+            doc: &Document,
+            if_match: &crate::store::ETag,
+        ) -> Result<crate::store::ETag, StoreError> {
+            use std::sync::atomic::Ordering;
+            if self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                return Err(StoreError::Precondition { what: format!("{}/{}", doc.partition, doc.id) });
+            }
+            self.inner.replace(doc, if_match).await
+        }
+        async fn get(&self, partition: &str, id: &str) -> Result<Option<Document>, StoreError> {
+            self.inner.get(partition, id).await
+        }
+        async fn delete(&self, partition: &str, id: &str) -> Result<bool, StoreError> {
+            self.inner.delete(partition, id).await
+        }
+        async fn query(&self, partition: &str, query: &Query) -> Result<Vec<Document>, StoreError> {
+            self.inner.query(partition, query).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_count_outraced_for_the_latest_retries_and_past_its_tries_fails_for_a_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = embedded_alerts(dir.path()).await;
+        let count = |id: &str| {
+            let json = format!(
+                r#"{{"snapshot_id": "{id}", "partial": true, "items": [{{"sku": "{id}", "on_hand": 0}}]}}"#
+            );
+            let snapshot = InventorySnapshot::parse_json(json.as_bytes())
+                .unwrap()
+                .judged_on("2011-12-10".parse().unwrap());
+            let summary =
+                SnapshotSummary { snapshot_id: snapshot.id.clone(), ..summary("2011-12-10", None, false) };
+            (snapshot, summary)
+        };
+        let (first, first_summary) = count("A");
+        assert_eq!(make_latest(&inner, &first, &first_summary).await.unwrap(), None);
+        // Outraced a few times: the retries win.
+        let store: Arc<dyn DocumentStore> =
+            Arc::new(Contending { inner: Arc::clone(&inner), left: (LATEST_TRIES - 1).into() });
+        let (second, second_summary) = count("B");
+        assert_eq!(make_latest(&store, &second, &second_summary).await.unwrap(), None);
+        // Outraced every time: a transient error, for the delivery to be retried.
+        let store: Arc<dyn DocumentStore> =
+            Arc::new(Contending { inner: Arc::clone(&inner), left: LATEST_TRIES.into() });
+        let (third, third_summary) = count("C");
+        let error = make_latest(&store, &third, &third_summary).await.unwrap_err();
+        assert!(
+            matches!(error, AlertRunError::Contended { tries: LATEST_TRIES }) && error.is_transient(),
+            "{error}"
+        );
+        let latest: LatestSnapshot =
+            inner.get(SNAPSHOTS_PARTITION, LATEST_ID).await.unwrap().unwrap().parse().unwrap();
+        assert_eq!((latest.snapshot_id.as_str(), held(&latest)), ("A", owned(&[("B", &["B"])])));
+    }
+
+    #[test]
+    fn a_count_judged_again_keeps_the_partial_counts_after_it_and_never_moves_back() {
+        let (whole, skus) = count_of("whole", &["A", "B"], "2011-12-10T08:00:00Z", false);
+        let (aisle, aisle_skus) = count_of("aisle", &["B"], "2011-12-10T12:00:00Z", true);
+        let latest = next_latest(&LatestSnapshot::default(), &whole, &skus, &[]).unwrap();
+        let latest = next_latest(&latest, &aisle, &aisle_skus, &[]).unwrap();
+        // Judged again with no time known (a pointer from before times were kept).
+        let untimed = LatestSnapshot { counted_at: None, sent_at: None, ..whole.clone() };
+        let again = next_latest(&latest, &untimed, &skus, &[]).unwrap();
+        assert_eq!(held(&again), owned(&[("aisle", &["B"])]));
+        // A sending of the same stock earlier than the one there, judged after it: nothing moves.
+        let (early, _) = count_of("whole", &["A", "B"], "2011-12-10T07:00:00Z", false);
+        assert_eq!(next_latest(&latest, &early, &skus, &[]).unwrap(), latest);
     }
 
     #[tokio::test]

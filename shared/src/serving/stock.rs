@@ -180,6 +180,10 @@ pub struct RefusedCount {
     pub reason: String,
     /// Where it is kept.
     pub kept: String,
+    /// Whether it said it was a partial count (under `inventory/partial/`, or `"partial": true`):
+    /// a later partial count answers it, where a whole count's refusal waits for a whole count.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl RefusedCount {
@@ -189,14 +193,23 @@ impl RefusedCount {
     /// not.
     #[must_use]
     pub fn is_newer_than(&self, latest: Option<&LatestSnapshot>) -> bool {
-        // Any count judged and sent after it answers it, a partial one too (a refused aisle's
-        // count sent again, fixed).
+        // A whole count answers any refusal; a partial count only a partial one (an aisle's
+        // count sent again, fixed): one aisle counted after a refused whole count leaves every
+        // other SKU at the older count's stock.
         latest.is_none_or(|l| {
             let newer = |evaluated: Option<DateTime<Utc>>, sent: Option<DateTime<Utc>>| {
                 evaluated.is_none_or(|t| self.refused_at > t) && sent.is_none_or(|t| self.sent_at > t)
             };
-            newer(l.evaluated_at, l.sent_at) && l.partials.iter().all(|p| newer(p.evaluated_at, p.sent_at))
+            newer(l.evaluated_at, l.sent_at)
+                && (!self.partial || l.partials.iter().all(|p| newer(p.evaluated_at, p.sent_at)))
         })
+    }
+
+    /// When the last count in `latest` that answers a refusal of this kind
+    /// ([`RefusedCount::partial`]) was sent, when known.
+    #[must_use]
+    pub fn answered_since(partial: bool, latest: &LatestSnapshot) -> Option<DateTime<Utc>> {
+        if partial { latest.last_sent() } else { latest.sent_at }
     }
 
     /// One sentence for the alerts' `warning`.
@@ -275,6 +288,7 @@ mod tests {
             subject: "s".into(),
             reason: "r".into(),
             kept: "k".into(),
+            partial: false,
         }
     }
 
@@ -292,8 +306,8 @@ mod tests {
         assert!(!refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&latest)));
         // No latest at all: any refusal is the news.
         assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T08:01:00Z").is_newer_than(None));
-        // A partial count judged and sent after the refusal answers it too (the aisle sent again,
-        // fixed); one before it does not.
+        // A partial count judged and sent after a refused partial count answers it (the aisle sent
+        // again, fixed), not a refused whole count; one before it answers neither.
         let partial = |sent: &str, judged: &str| PartialCount {
             snapshot_id: "aisle".into(),
             as_of: "2026-11-27".parse().unwrap(),
@@ -308,13 +322,17 @@ mod tests {
             partials: vec![partial("2026-11-27T11:30:00Z", "2026-11-27T11:31:00Z")],
             ..latest.clone()
         };
-        assert!(!refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&fixed)));
+        let aisle = RefusedCount { partial: true, ..refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z") };
+        assert!(!aisle.is_newer_than(Some(&fixed)));
+        assert!(refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&fixed)));
         assert_eq!(fixed.last_sent(), Some(at("2026-11-27T11:30:00Z")));
+        assert_eq!(RefusedCount::answered_since(true, &fixed), Some(at("2026-11-27T11:30:00Z")));
+        assert_eq!(RefusedCount::answered_since(false, &fixed), Some(at("2026-11-27T09:00:00Z")));
         let earlier = LatestSnapshot {
             partials: vec![partial("2026-11-27T09:10:00Z", "2026-11-27T09:11:00Z")],
             ..latest.clone()
         };
-        assert!(refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&earlier)));
+        assert!(aisle.is_newer_than(Some(&earlier)));
         // A latest stored before its sending time was kept: judged on this clock alone.
         let older = LatestSnapshot { sent_at: None, ..latest };
         assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&older)));
