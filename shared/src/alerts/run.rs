@@ -511,9 +511,14 @@ async fn make_latest(
         unknown_skus: summary.unknown_skus.len(),
         replaced_larger: None,
         partial: snapshot.partial,
+        base_skus: Vec::new(),
         partials: Vec::new(),
     };
-    let skus: Vec<String> = snapshot.rows.iter().map(|r| r.sku.clone()).collect();
+    let mut skus: Vec<String> = snapshot.rows.iter().map(|r| r.sku.clone()).collect();
+    skus.sort();
+    // Kept only while it is the base: a partial base's SKUs tell what it did not count.
+    let count =
+        LatestSnapshot { base_skus: if snapshot.partial { skus.clone() } else { Vec::new() }, ..count };
     let not_judged = [&summary.stale_skus[..], &summary.unknown_skus[..]].concat();
     for attempt in 0..LATEST_TRIES {
         if attempt > 0 {
@@ -567,7 +572,11 @@ fn next_latest(
 ) -> Result<LatestSnapshot, String> {
     let day = count.as_of.unwrap_or_default();
     let at = count.counted_at.or(count.sent_at);
-    if !replaces(existing, &count.snapshot_id, day, at) {
+    let later_than_base = replaces(existing, &count.snapshot_id, day, at);
+    // A partial base (the first count judged) did not count the SKUs it left out: a count counted
+    // before it and delivered after is still the latest of those.
+    let under_base = !later_than_base && existing.partial && !existing.base_skus.is_empty();
+    if !later_than_base && !under_base {
         return Err(kept_latest(existing));
     }
     let after = |p: &PartialCount| counted_after(day, at, Some(p.as_of), p.counted_at.or(p.sent_at));
@@ -591,6 +600,33 @@ fn next_latest(
             }
             _ => {}
         }
+    }
+    if under_base && !count.partial {
+        // A whole count counted before the partial base: the base under it, the partial base one
+        // of the partial counts after it, of its SKUs no later partial count holds.
+        let mut base = PartialCount {
+            snapshot_id: existing.snapshot_id.clone(),
+            as_of: existing.as_of.unwrap_or_default(),
+            counted_at: existing.counted_at,
+            sent_at: existing.sent_at,
+            evaluated_at: existing.evaluated_at,
+            skus: existing.base_skus.clone(),
+            out_of_stock: existing.out_of_stock.clone(),
+            not_judged: Vec::new(),
+        };
+        base.out_of_stock.sort();
+        for partial in &existing.partials {
+            base.give_up(&partial.skus);
+        }
+        let mut partials: Vec<PartialCount> = std::iter::once(base)
+            .chain(others.filter(|p| !after(p)).cloned())
+            .filter(|p| !p.skus.is_empty())
+            .collect();
+        partials.sort_by_key(|p| (p.as_of, p.counted_at.or(p.sent_at)));
+        return Ok(LatestSnapshot { partials, ..count.clone() });
+    }
+    if under_base {
+        mine.retain(|sku| existing.base_skus.binary_search(sku).is_err());
     }
     if !count.partial || existing.snapshot_id == count.snapshot_id {
         // A whole count is the latest of every SKU counted before it; a partial one that is the
@@ -621,7 +657,7 @@ fn next_latest(
         }
     }
     if mine.is_empty() {
-        return Err(counted_later(skus.len()));
+        return Err(if under_base { kept_latest(existing) } else { counted_later(skus.len()) });
     }
     partials.retain(|p| !p.skus.is_empty());
     let held = |list: &[String]| {
@@ -999,6 +1035,7 @@ mod tests {
                 .collect(),
             skus: skus.len(),
             partial,
+            base_skus: if partial { names.clone() } else { Vec::new() },
             ..LatestSnapshot::default()
         };
         (count, names)
@@ -1185,6 +1222,35 @@ mod tests {
         let latest: LatestSnapshot =
             inner.get(SNAPSHOTS_PARTITION, LATEST_ID).await.unwrap().unwrap().parse().unwrap();
         assert_eq!((latest.snapshot_id.as_str(), held(&latest)), ("A", owned(&[("B", &["B"])])));
+    }
+
+    #[test]
+    fn counts_counted_before_a_partial_first_count_are_the_latest_of_what_it_left_out() {
+        // The first count of all, as `make_latest` creates it.
+        let (latest, _) = count_of("base", &["A", "B!"], "2011-12-10T12:00:00Z", true);
+        let (later, later_skus) = count_of("later", &["A"], "2011-12-10T13:00:00Z", true);
+        let latest = next_latest(&latest, &later, &later_skus, &[]).unwrap();
+        // An aisle counted at nine, delivered after: C and D, not B, which the base counted since.
+        let (aisle, aisle_skus) = count_of("aisle", &["B", "C", "D!"], "2011-12-10T09:00:00Z", true);
+        let latest = next_latest(&latest, &aisle, &aisle_skus, &[]).unwrap();
+        assert_eq!(latest.snapshot_id, "base");
+        assert_eq!(held(&latest), owned(&[("aisle", &["C", "D"]), ("later", &["A"])]));
+        let out: std::collections::BTreeSet<String> = latest.out_of_stock_now().into_iter().collect();
+        assert_eq!(out, ["B", "D"].map(String::from).into());
+        // One of the base's own SKUs alone, counted before it: nothing to take.
+        let (old, old_skus) = count_of("old", &["B"], "2011-12-10T08:00:00Z", true);
+        assert!(next_latest(&latest, &old, &old_skus, &[]).unwrap_err().contains("stays the latest"));
+        // A whole count from before everything: the base beneath, the rest partial counts above it.
+        let (whole, whole_skus) =
+            count_of("whole", &["A", "B", "C", "D", "E!"], "2011-12-10T07:00:00Z", false);
+        let latest = next_latest(&latest, &whole, &whole_skus, &[]).unwrap();
+        assert_eq!((latest.snapshot_id.as_str(), latest.partial), ("whole", false));
+        assert_eq!(held(&latest), owned(&[("aisle", &["C", "D"]), ("base", &["B"]), ("later", &["A"])]));
+        let out: std::collections::BTreeSet<String> = latest.out_of_stock_now().into_iter().collect();
+        assert_eq!(out, ["B", "D", "E"].map(String::from).into());
+        // Under a whole base, a count from before it changes nothing.
+        let (older, older_skus) = count_of("older", &["E"], "2011-12-10T06:00:00Z", true);
+        assert!(next_latest(&latest, &older, &older_skus, &[]).is_err());
     }
 
     #[test]

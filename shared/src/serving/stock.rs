@@ -59,6 +59,10 @@ pub struct LatestSnapshot {
     /// whole count came after it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+    /// When it is partial, the SKUs it counted, sorted: a count counted before it and delivered
+    /// after it is still the latest of the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_skus: Vec<String>,
     /// The partial counts (cycle counts) judged after this one, oldest first, each with the SKUs
     /// it is the latest count of: no two share a SKU, and one left none is dropped. Their alerts
     /// are those SKUs' open ones; this count's are the rest's.
