@@ -304,12 +304,10 @@ async fn remember_refusal(
     reason: &str,
     kept: &str,
 ) -> Result<(), ApiError> {
-    let partial = says_partial(event);
-    if let Some(doc) = state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await?
-        && RefusedCount::answered_since(partial, &doc.parse()?).is_some_and(|sent| sent >= event.event_time)
-    {
-        return Ok(());
-    }
+    let latest = match state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
+        Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
+        None => None,
+    };
     let last = match state.alerts.get(REFUSALS_PARTITION, LAST_REFUSAL_ID).await? {
         Some(doc) => Some(doc.parse::<RefusedCount>()?),
         None => None,
@@ -325,8 +323,11 @@ async fn remember_refusal(
         subject: event.subject.clone(),
         reason: reason.to_owned(),
         kept: kept.to_owned(),
-        partial,
+        partial: says_partial(event),
     };
+    if latest.as_ref().is_some_and(|latest| refused.sent_before_an_answer(latest)) {
+        return Ok(());
+    }
     state
         .alerts
         .upsert(&shopsense::store::Document::new(REFUSALS_PARTITION, LAST_REFUSAL_ID, &refused)?)
@@ -398,7 +399,7 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
     // The day the stock was counted when the snapshot says (not after the event was raised),
     // else the day the event was raised (not after now, give or take a clock's skew).
     let snapshot = match snapshot.sent_at(event.event_time, chrono::Utc::now()) {
-        Ok(snapshot) => snapshot,
+        Ok(snapshot) => InventorySnapshot { source: Some(event.subject.clone()), ..snapshot },
         Err(e) => return refuse(state, event, &e.to_string(), true).await,
     };
     let as_of = snapshot.as_of;
@@ -454,6 +455,13 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
             }
             if let Some(why) = &summary.not_latest {
                 response = response.log(format!("not the latest snapshot: {why}"));
+            }
+            if !summary.superseded.is_empty() {
+                response = response.log(format!(
+                    "{} of its SKUs were counted later: their open alerts are those counts': {}",
+                    summary.superseded.len(),
+                    summary.superseded.join(", ")
+                ));
             }
             state.stock.refresh();
             Ok(response)

@@ -251,6 +251,14 @@ pub async fn alerts(
             "a partial count: its SKUs' alerts are now the open ones; the other SKUs keep those of their last count"
         );
     }
+    if !summary.superseded.is_empty() {
+        eprintln!(
+            "{} of its {} SKUs were counted later, and their open alerts are those counts' (not the ones above): {}",
+            summary.superseded.len(),
+            summary.skus,
+            summary.superseded.join(", ")
+        );
+    }
     // SKUs that were not judged fail the run, named: an empty list with exit 0 would read as
     // all clear to a script.
     let mut not_judged = Vec::new();

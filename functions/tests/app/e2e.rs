@@ -715,20 +715,19 @@ async fn partial_counts(state: &AppState, router: &axum::Router) {
     assert_eq!(later["ReturnValue"]["latest"], json!(true), "{later}");
     let (_, open) = send(router, get("/api/alerts")).await;
     assert!(refused(&open), "the whole count is still missing: {open}");
-    let bad_aisle = format!("sku,Bestand\n{b},-5\n");
-    upload_event_at(
-        state,
-        router,
-        "inventory/partial/aisle-b2.csv",
-        bad_aisle.into_bytes(),
-        "2011-12-18T15:00:00Z",
-    )
-    .await;
+    let aisle_file = |on_hand: i64| format!("sku,Bestand\n{b},{on_hand}\n").into_bytes();
+    let path = "inventory/partial/aisle-b2.csv";
+    upload_event_at(state, router, path, aisle_file(-5), "2011-12-18T15:00:00Z").await;
     let (_, open) = send(router, get("/api/alerts")).await;
     assert!(refused(&open), "{open}");
+    // Another aisle's count does not answer it; the same file sent again, fixed, does.
     send(router, post("/inventory-alert", event("ev-aisle-3", "2011-12-18T16:00:00Z", aisle(99_998)))).await;
     let (_, open) = send(router, get("/api/alerts")).await;
-    assert!(!refused(&open), "the aisle was sent again: {open}");
+    assert!(refused(&open), "another aisle: {open}");
+    let (_, fixed) = upload_event_at(state, router, path, aisle_file(99_997), "2011-12-18T16:30:00Z").await;
+    assert_eq!(fixed["ReturnValue"]["latest"], json!(true), "{fixed}");
+    let (_, open) = send(router, get("/api/alerts")).await;
+    assert!(!refused(&open), "the aisle's file was sent again: {open}");
 
     // The evening's whole count: every SKU's alert is its own again.
     let (_, evening) =
@@ -1059,6 +1058,7 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
         not_latest: None,
         judged_before: false,
         content: Some(judged.content_id()),
+        superseded: Vec::new(),
         pending: false,
     };
     let doc = shopsense::store::Document::new(

@@ -152,6 +152,10 @@ pub struct InventorySnapshot {
     /// are another snapshot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+    /// Where it came from, when known: the event's subject (the upload's blob, for a file). Not
+    /// content: a partial count sent again from where one was refused answers that refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl InventorySnapshot {
@@ -297,7 +301,7 @@ impl InventorySnapshot {
             Some(id) => check_snapshot_id(id)?,
             None => crate::bronze::sha256_hex(canonical_content(&rows, as_of, false).as_bytes()),
         };
-        Ok(Self { id, rows, as_of, named, counted_at: None, sent: None, partial: false })
+        Ok(Self { id, rows, as_of, named, counted_at: None, sent: None, partial: false, source: None })
     }
 
     /// The snapshot as a count of some SKUs only when `partial` ([`InventorySnapshot::partial`]);

@@ -126,7 +126,12 @@ impl InventorySnapshot {
         if sink.rows.is_empty() {
             return Err(AlertError::Empty { source_name: file.to_owned() });
         }
-        Self::with_id(id, sink.rows, sink.as_of.map(|(day, _)| day))
+        let mut snapshot = Self::with_id(id, sink.rows, sink.as_of.map(|(day, _)| day))?;
+        // The time the file says it was counted ranks it among counts of its day (a morning count
+        // sent again after the afternoon's does not replace it); read as UTC, as the shop's
+        // dates are read as days.
+        snapshot.counted_at = sink.counted.map(|t| t.and_utc());
+        Ok(snapshot)
     }
 }
 
@@ -179,6 +184,9 @@ struct SnapshotSink<'a> {
     typed_time: bool,
     /// The day counted and the first line that gave it.
     as_of: Option<(NaiveDate, u64)>,
+    /// The latest time of day `snapshot_time` names, when one names a time (not midnight, which
+    /// a date alone reads as).
+    counted: Option<chrono::NaiveDateTime>,
     error: Option<AlertError>,
 }
 
@@ -201,6 +209,7 @@ impl<'a> SnapshotSink<'a> {
             timestamps: TimestampParser::new(mapping),
             typed_time: false,
             as_of: None,
+            counted: None,
             error: None,
         }
     }
@@ -258,6 +267,9 @@ impl<'a> SnapshotSink<'a> {
         let column = SNAPSHOT_TIME;
         let parsed =
             if self.typed_time { TimestampParser::parse_typed(text) } else { self.timestamps.parse(text) };
+        if let Some(time) = parsed.filter(|t| t.time() != chrono::NaiveTime::MIN) {
+            self.counted = self.counted.max(Some(time));
+        }
         let Some(day) = parsed.map(|t| t.date()) else {
             let expected = self.timestamps.expected();
             return Err(self.invalid(
@@ -571,6 +583,10 @@ mod tests {
     #[test]
     fn snapshot_time_gives_the_day_counted_and_must_name_one_day() {
         let dated = "sku,on_hand,snapshot_time\nA,1,2011-12-09 08:00\nB,2,\nC,3,2011-12-09 17:30\n";
+        let counted = upload("i.csv", dated.as_bytes(), &Mapping::default()).unwrap().counted_at;
+        assert_eq!(counted, Some("2011-12-09T17:30:00Z".parse().unwrap()), "its latest time");
+        let days = upload("i.csv", b"sku,on_hand,snapshot_time\nA,1,2011-12-09\n", &Mapping::default());
+        assert_eq!(days.unwrap().counted_at, None, "a date alone names no time");
         let snapshot = upload("i.csv", dated.as_bytes(), &Mapping::default()).unwrap();
         assert_eq!(snapshot.as_of, Some("2011-12-09".parse().unwrap()));
         let mixed = "sku,on_hand,snapshot_time\nA,1,2011-12-09 08:00\nB,2,2011-12-10 08:00\n";

@@ -140,6 +140,11 @@ pub struct SnapshotSummary {
     /// before it was kept): a named snapshot sent again with other stock is refused by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    /// Its SKUs whose open alert is a later count's, when it is the latest of the others: a
+    /// partial count judged late, or one counted again since (its alerts for them are stored, and
+    /// not the open ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<String>,
     /// A claim, not a judgement: written before the alerts and replaced by the judgement's
     /// summary after them (a run that stops in between leaves it, and the next delivery of the
     /// same count judges again).
@@ -148,6 +153,23 @@ pub struct SnapshotSummary {
 }
 
 impl SnapshotSummary {
+    /// Records where the count stands once `latest` is settled: the latest (of the SKUs not in
+    /// `superseded`, for a partial count), or why not.
+    fn settle(&mut self, snapshot: &InventorySnapshot, settled: Result<LatestSnapshot, String>) {
+        match settled {
+            Ok(latest) => {
+                self.superseded = snapshot
+                    .rows
+                    .iter()
+                    .filter(|r| latest.count_of(&r.sku) != snapshot.id)
+                    .map(|r| r.sku.clone())
+                    .collect();
+                (self.latest, self.not_latest) = (true, None);
+            }
+            Err(why) => (self.latest, self.not_latest, self.superseded) = (false, Some(why), Vec::new()),
+        }
+    }
+
     /// SKUs judged: those with an alert and those ok.
     #[must_use]
     pub fn judged(&self) -> usize {
@@ -350,6 +372,7 @@ pub async fn run(
         not_latest: None,
         judged_before: false,
         content: Some(content.clone()),
+        superseded: Vec::new(),
         pending: true,
     };
     // The claim: whoever creates it judges this count; a run of another count under the same
@@ -399,11 +422,10 @@ pub async fn run(
         .collect::<Result<Vec<_>, _>>()?;
     store.upsert_many(&documents).await?;
     summary.pending = false;
-    summary.not_latest = match summary.nothing_judged() {
-        Some(why) => Some(why),
-        None => make_latest(store, snapshot, &summary).await?,
-    };
-    summary.latest = summary.not_latest.is_none();
+    match summary.nothing_judged() {
+        Some(why) => summary.not_latest = Some(why),
+        None => summary.settle(snapshot, make_latest(store, snapshot, &summary).await?),
+    }
     store.upsert(&Document::new(SNAPSHOTS_PARTITION, &summary_key, &summary)?).await?;
     Ok((summary, evaluated.alerts))
 }
@@ -455,11 +477,10 @@ async fn redelivered(
         let key = escape_key(&snapshot.id);
         // The latest first: a retry after it failed finds this sending not yet stored, and
         // tries again.
-        let not_latest = make_latest(store, snapshot, &again).await?;
+        let settled = make_latest(store, snapshot, &again).await?;
         store.upsert(&Document::new(SNAPSHOTS_PARTITION, &key, &again)?).await?;
         let mut summary = again.clone();
-        summary.not_latest = not_latest;
-        summary.latest = summary.not_latest.is_none();
+        summary.settle(snapshot, settled);
         summary
     } else {
         let mut summary = stored_summary;
@@ -467,16 +488,17 @@ async fn redelivered(
             Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
             None => None,
         };
-        summary.latest = latest.as_ref().is_some_and(|l| l.includes(&snapshot.id));
         let at = summary.counted_at.or(summary.sent_at);
-        summary.not_latest = latest.filter(|l| !l.includes(&snapshot.id)).map(|l| {
+        let settled = match latest {
+            Some(l) if l.includes(&snapshot.id) => Ok(l),
             // Later than the whole count, a partial one left out was outcounted SKU by SKU.
-            if snapshot.partial && replaces(&l, &snapshot.id, summary.as_of, at) {
-                counted_later(summary.skus)
-            } else {
-                kept_latest(&l)
+            Some(l) if snapshot.partial && replaces(&l, &snapshot.id, summary.as_of, at) => {
+                Err(counted_later(summary.skus))
             }
-        });
+            Some(l) => Err(kept_latest(&l)),
+            None => Err("no count is the latest".to_owned()),
+        };
+        summary.settle(snapshot, settled);
         summary
     };
     summary.written = 0;
@@ -491,13 +513,13 @@ async fn redelivered(
 }
 
 /// Makes the snapshot the latest unless a newer one already is ([`next_latest`]; conditional on
-/// the ETag, so two runs at once cannot both win with the older one). `None` when it is now the
-/// latest (of its SKUs, for a partial count), else why not.
+/// the ETag, so two runs at once cannot both win with the older one). `Ok` with the latest as
+/// written when it is now the latest (of its SKUs, for a partial count), else why not.
 async fn make_latest(
     store: &Arc<dyn DocumentStore>,
     snapshot: &InventorySnapshot,
     summary: &SnapshotSummary,
-) -> Result<Option<String>, AlertRunError> {
+) -> Result<Result<LatestSnapshot, String>, AlertRunError> {
     let count = LatestSnapshot {
         snapshot_id: snapshot.id.clone(),
         evaluated_at: Some(Utc::now()),
@@ -512,6 +534,7 @@ async fn make_latest(
         replaced_larger: None,
         partial: snapshot.partial,
         base_skus: Vec::new(),
+        source: snapshot.source.clone(),
         partials: Vec::new(),
     };
     let mut skus: Vec<String> = snapshot.rows.iter().map(|r| r.sku.clone()).collect();
@@ -526,25 +549,28 @@ async fn make_latest(
             let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 20);
             tokio::time::sleep(std::time::Duration::from_millis(5 * attempt as u64 + jitter)).await;
         }
-        let written = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
-            None => store.create(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &count)?).await,
+        let (written, latest) = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
+            None => {
+                (store.create(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &count)?).await, count.clone())
+            }
             Some(current) => {
                 let existing: LatestSnapshot = current.parse()?;
                 let latest = match next_latest(&existing, &count, &skus, &not_judged) {
                     Ok(latest) => latest,
-                    Err(why) => return Ok(Some(why)),
+                    Err(why) => return Ok(Err(why)),
                 };
-                if let Some(larger) =
-                    latest.replaced_larger.as_ref().filter(|_| existing.snapshot_id != count.snapshot_id)
-                {
+                // Once, when a whole count takes the base's place.
+                let new_base =
+                    latest.snapshot_id == count.snapshot_id && existing.snapshot_id != count.snapshot_id;
+                if let Some(larger) = latest.replaced_larger.as_ref().filter(|_| new_base) {
                     tracing::warn!(snapshot = %latest.snapshot_id, skus = latest.skus, replaced = %larger.snapshot_id, replaced_skus = larger.skus, "a whole count of fewer than half the SKUs of the one it replaces is the latest: its SKUs' alerts alone are open");
                 }
                 let etag = current.etag.clone().unwrap_or_else(|| crate::store::ETag(String::new()));
-                store.replace(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest)?, &etag).await
+                (store.replace(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest)?, &etag).await, latest)
             }
         };
         match written {
-            Ok(_) => return Ok(None),
+            Ok(_) => return Ok(Ok(latest)),
             Err(StoreError::AlreadyExists { .. } | StoreError::Precondition { .. }) => {}
             Err(e) => return Err(e.into()),
         }
@@ -610,6 +636,7 @@ fn next_latest(
             counted_at: existing.counted_at,
             sent_at: existing.sent_at,
             evaluated_at: existing.evaluated_at,
+            source: existing.source.clone(),
             skus: existing.base_skus.clone(),
             out_of_stock: existing.out_of_stock.clone(),
             not_judged: Vec::new(),
@@ -673,6 +700,7 @@ fn next_latest(
         counted_at: count.counted_at,
         sent_at: count.sent_at,
         evaluated_at: count.evaluated_at,
+        source: count.source.clone(),
         skus: mine,
         out_of_stock,
         not_judged,
@@ -852,6 +880,7 @@ mod tests {
             not_latest: None,
             judged_before: false,
             content: content.map(str::to_owned),
+            superseded: Vec::new(),
             pending,
         }
     }
@@ -1002,20 +1031,20 @@ mod tests {
             doc.parse::<LatestSnapshot>().unwrap()
         };
         let (full, full_summary) = count(10);
-        make_latest(&store, &full, &full_summary).await.unwrap();
+        make_latest(&store, &full, &full_summary).await.unwrap().err();
         assert_eq!(latest().await.replaced_larger, None, "nothing replaced");
         // Half is no shrink; fewer than half is, and says what it replaced.
         let (half, half_summary) = count(5);
-        make_latest(&store, &half, &half_summary).await.unwrap();
+        make_latest(&store, &half, &half_summary).await.unwrap().err();
         assert_eq!(latest().await.replaced_larger, None);
         let (one, one_summary) = count(1);
-        make_latest(&store, &one, &one_summary).await.unwrap();
+        make_latest(&store, &one, &one_summary).await.unwrap().err();
         let expected = ReplacedCount { snapshot_id: half.id.clone(), skus: 5 };
         assert_eq!(latest().await.replaced_larger, Some(expected.clone()));
         // The same count again keeps saying so; a full count after says nothing.
-        make_latest(&store, &one, &one_summary).await.unwrap();
+        make_latest(&store, &one, &one_summary).await.unwrap().err();
         assert_eq!(latest().await.replaced_larger, Some(expected));
-        make_latest(&store, &full, &full_summary).await.unwrap();
+        make_latest(&store, &full, &full_summary).await.unwrap().err();
         assert_eq!(latest().await.replaced_larger, None);
     }
 
@@ -1123,7 +1152,7 @@ mod tests {
             skus: snapshot.rows.len(),
             ..summary("2011-12-10", None, false)
         };
-        assert_eq!(make_latest(&store, &whole, &summary_of(&whole)).await.unwrap(), None);
+        assert_eq!(make_latest(&store, &whole, &summary_of(&whole)).await.unwrap().err(), None);
         let runs = (1..=8).map(|aisle| {
             let store = Arc::clone(&store);
             async move {
@@ -1134,7 +1163,7 @@ mod tests {
                     .unwrap()
                     .judged_on("2011-12-10".parse().unwrap());
                 let summary = summary_of(&snapshot);
-                tokio::spawn(async move { make_latest(&store, &snapshot, &summary).await }).await.unwrap()
+                tokio::spawn(async move { make_latest(&store, &snapshot, &summary).await.map(Result::err) }).await.unwrap()
             }
         });
         for made in futures::future::join_all(runs).await {
@@ -1204,12 +1233,12 @@ mod tests {
             (snapshot, summary)
         };
         let (first, first_summary) = count("A");
-        assert_eq!(make_latest(&inner, &first, &first_summary).await.unwrap(), None);
+        assert_eq!(make_latest(&inner, &first, &first_summary).await.unwrap().err(), None);
         // Outraced a few times: the retries win.
         let store: Arc<dyn DocumentStore> =
             Arc::new(Contending { inner: Arc::clone(&inner), left: (LATEST_TRIES - 1).into() });
         let (second, second_summary) = count("B");
-        assert_eq!(make_latest(&store, &second, &second_summary).await.unwrap(), None);
+        assert_eq!(make_latest(&store, &second, &second_summary).await.unwrap().err(), None);
         // Outraced every time: a transient error, for the delivery to be retried.
         let store: Arc<dyn DocumentStore> =
             Arc::new(Contending { inner: Arc::clone(&inner), left: LATEST_TRIES.into() });
@@ -1251,6 +1280,22 @@ mod tests {
         // Under a whole base, a count from before it changes nothing.
         let (older, older_skus) = count_of("older", &["E"], "2011-12-10T06:00:00Z", true);
         assert!(next_latest(&latest, &older, &older_skus, &[]).is_err());
+    }
+
+    #[test]
+    fn a_count_settled_as_the_latest_names_its_skus_a_later_count_holds() {
+        let (whole, _) = count_of("whole", &["A", "B"], "2011-12-10T08:00:00Z", false);
+        let (aisle, aisle_skus) = count_of("aisle", &["B"], "2011-12-10T12:00:00Z", true);
+        let latest = next_latest(&whole, &aisle, &aisle_skus, &[]).unwrap();
+        let json =
+            br#"{"snapshot_id": "whole", "items": [{"sku": "A", "on_hand": 1}, {"sku": "B", "on_hand": 1}]}"#;
+        let snapshot = InventorySnapshot::parse_json(json).unwrap();
+        let mut settled = summary("2011-12-10", None, false);
+        settled.settle(&snapshot, Ok(latest));
+        assert_eq!((settled.latest, settled.superseded.as_slice()), (true, ["B".to_owned()].as_slice()));
+        settled.settle(&snapshot, Err("a later count".into()));
+        assert_eq!((settled.latest, settled.not_latest.as_deref()), (false, Some("a later count")));
+        assert!(settled.superseded.is_empty());
     }
 
     #[test]
@@ -1313,7 +1358,7 @@ mod tests {
                     alerts: judged.alerts.len(),
                     ..summary("2011-12-10", None, false)
                 };
-                make_latest(&store, &snapshot, &summary).await.unwrap()
+                make_latest(&store, &snapshot, &summary).await.unwrap().err()
             }
         };
         let whole = r#"{"sku": "A", "on_hand": 0}, {"sku": "B", "on_hand": 0}, {"sku": "C", "on_hand": 0}"#;
@@ -1362,8 +1407,8 @@ mod tests {
         };
         let (c, c_summary) = count(1, "2011-12-09T23:00:00Z");
         let (d, d_summary) = count(2, "2011-12-09T06:00:00Z");
-        assert_eq!(make_latest(&store, &c, &c_summary).await.unwrap(), None, "the first count");
-        let kept = make_latest(&store, &d, &d_summary).await.unwrap();
+        assert_eq!(make_latest(&store, &c, &c_summary).await.unwrap().err(), None, "the first count");
+        let kept = make_latest(&store, &d, &d_summary).await.unwrap().err();
         assert_eq!(
             kept,
             Some(format!(
@@ -1375,7 +1420,7 @@ mod tests {
             store.get(SNAPSHOTS_PARTITION, LATEST_ID).await.unwrap().unwrap().parse().unwrap();
         assert_eq!((latest.snapshot_id, latest.counted_at), (c.id.clone(), c.counted_at));
         let (e, e_summary) = count(3, "2011-12-09T23:30:00Z");
-        assert_eq!(make_latest(&store, &e, &e_summary).await.unwrap(), None, "counted later that day");
+        assert_eq!(make_latest(&store, &e, &e_summary).await.unwrap().err(), None, "counted later that day");
     }
 
     #[test]

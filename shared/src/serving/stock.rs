@@ -63,6 +63,9 @@ pub struct LatestSnapshot {
     /// after it is still the latest of the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base_skus: Vec<String>,
+    /// Where it came from, when known (the event's subject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The partial counts (cycle counts) judged after this one, oldest first, each with the SKUs
     /// it is the latest count of: no two share a SKU, and one left none is dropped. Their alerts
     /// are those SKUs' open ones; this count's are the rest's.
@@ -128,6 +131,9 @@ pub struct PartialCount {
     /// When it was judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluated_at: Option<DateTime<Utc>>,
+    /// Where it came from, when known (the event's subject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The SKUs it is the latest count of, sorted.
     pub skus: Vec<String>,
     /// Those of them with nothing on hand, sorted.
@@ -185,7 +191,8 @@ pub struct RefusedCount {
     /// Where it is kept.
     pub kept: String,
     /// Whether it said it was a partial count (under `inventory/partial/`, or `"partial": true`):
-    /// a later partial count answers it, where a whole count's refusal waits for a whole count.
+    /// a later partial count from the same place (`subject`) answers it too, where a whole
+    /// count's refusal waits for a whole count.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
 }
@@ -197,31 +204,52 @@ impl RefusedCount {
     /// not.
     #[must_use]
     pub fn is_newer_than(&self, latest: Option<&LatestSnapshot>) -> bool {
-        // A whole count answers any refusal; a partial count only a partial one (an aisle's
-        // count sent again, fixed): one aisle counted after a refused whole count leaves every
-        // other SKU at the older count's stock.
         latest.is_none_or(|l| {
             let newer = |evaluated: Option<DateTime<Utc>>, sent: Option<DateTime<Utc>>| {
                 evaluated.is_none_or(|t| self.refused_at > t) && sent.is_none_or(|t| self.sent_at > t)
             };
-            newer(l.evaluated_at, l.sent_at)
-                && (!self.partial || l.partials.iter().all(|p| newer(p.evaluated_at, p.sent_at)))
+            self.answering(l).all(|(evaluated, sent)| newer(evaluated, sent))
         })
     }
 
-    /// When the last count in `latest` that answers a refusal of this kind
-    /// ([`RefusedCount::partial`]) was sent, when known.
+    /// Whether a count in `latest` that answers it was sent when it was or after: a late delivery
+    /// of a refused count, not worth a warning.
     #[must_use]
-    pub fn answered_since(partial: bool, latest: &LatestSnapshot) -> Option<DateTime<Utc>> {
-        if partial { latest.last_sent() } else { latest.sent_at }
+    pub fn sent_before_an_answer(&self, latest: &LatestSnapshot) -> bool {
+        self.answering(latest).any(|(_, sent)| sent.is_some_and(|sent| sent >= self.sent_at))
+    }
+
+    /// When each count in `latest` that answers this refusal was judged and sent. A whole count
+    /// answers any; a partial count (or a partial first count) only a partial one from the same
+    /// place, its file sent again fixed: one aisle counted after a refused whole count, or after
+    /// another aisle's refused count, leaves those SKUs at an older count's stock.
+    fn answering<'a>(
+        &'a self,
+        latest: &'a LatestSnapshot,
+    ) -> impl Iterator<Item = (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> + 'a {
+        let same_place =
+            move |source: &Option<String>| self.partial && source.as_deref() == Some(&self.subject);
+        let base =
+            (!latest.partial || same_place(&latest.source)).then_some((latest.evaluated_at, latest.sent_at));
+        base.into_iter().chain(
+            latest
+                .partials
+                .iter()
+                .filter(move |p| same_place(&p.source))
+                .map(|p| (p.evaluated_at, p.sent_at)),
+        )
     }
 
     /// One sentence for the alerts' `warning`.
     #[must_use]
     pub fn warning(&self) -> String {
+        let again = if self.partial {
+            "fix it and send it again from the same place (the same file name), or send a whole count"
+        } else {
+            "fix it and send it again"
+        };
         format!(
-            "the inventory count sent at {} ({}) was refused at {} and raised no alerts: {} (kept in {}); \
-             fix it and send it again",
+            "the inventory count sent at {} ({}) was refused at {} and raised no alerts: {} (kept in {}); {again}",
             self.sent_at.to_rfc3339(),
             self.subject,
             self.refused_at.to_rfc3339(),
@@ -310,33 +338,40 @@ mod tests {
         assert!(!refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&latest)));
         // No latest at all: any refusal is the news.
         assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T08:01:00Z").is_newer_than(None));
-        // A partial count judged and sent after a refused partial count answers it (the aisle sent
-        // again, fixed), not a refused whole count; one before it answers neither.
-        let partial = |sent: &str, judged: &str| PartialCount {
+        // A partial count judged and sent after a refused partial count from the same place
+        // answers it (the aisle's file sent again, fixed); not another aisle's, nor a refused
+        // whole count; one sent before it answers nothing.
+        let partial = |source: &str, sent: &str, judged: &str| PartialCount {
             snapshot_id: "aisle".into(),
             as_of: "2026-11-27".parse().unwrap(),
             counted_at: None,
             sent_at: Some(at(sent)),
             evaluated_at: Some(at(judged)),
+            source: Some(source.into()),
             skus: vec!["A".into()],
             out_of_stock: Vec::new(),
             not_judged: Vec::new(),
         };
-        let fixed = LatestSnapshot {
-            partials: vec![partial("2026-11-27T11:30:00Z", "2026-11-27T11:31:00Z")],
-            ..latest.clone()
-        };
+        let with = |partial: PartialCount| LatestSnapshot { partials: vec![partial], ..latest.clone() };
         let aisle = RefusedCount { partial: true, ..refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z") };
+        let fixed = with(partial("s", "2026-11-27T11:30:00Z", "2026-11-27T11:31:00Z"));
         assert!(!aisle.is_newer_than(Some(&fixed)));
+        assert!(aisle.sent_before_an_answer(&fixed));
         assert!(refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&fixed)));
         assert_eq!(fixed.last_sent(), Some(at("2026-11-27T11:30:00Z")));
-        assert_eq!(RefusedCount::answered_since(true, &fixed), Some(at("2026-11-27T11:30:00Z")));
-        assert_eq!(RefusedCount::answered_since(false, &fixed), Some(at("2026-11-27T09:00:00Z")));
-        let earlier = LatestSnapshot {
-            partials: vec![partial("2026-11-27T09:10:00Z", "2026-11-27T09:11:00Z")],
-            ..latest.clone()
-        };
+        let another = with(partial("elsewhere", "2026-11-27T11:30:00Z", "2026-11-27T11:31:00Z"));
+        assert!(aisle.is_newer_than(Some(&another)));
+        assert!(!aisle.sent_before_an_answer(&another));
+        let earlier = with(partial("s", "2026-11-27T09:10:00Z", "2026-11-27T09:11:00Z"));
         assert!(aisle.is_newer_than(Some(&earlier)));
+        // A partial first count answers only its own place's refusal, never a whole count's.
+        let first = LatestSnapshot { partial: true, source: Some("elsewhere".into()), ..latest.clone() };
+        assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&first)));
+        let own = LatestSnapshot { source: Some("s".into()), ..first };
+        assert!(
+            !RefusedCount { partial: true, ..refused("2026-11-27T08:00:00Z", "2026-11-27T08:30:00Z") }
+                .is_newer_than(Some(&own))
+        );
         // A latest stored before its sending time was kept: judged on this clock alone.
         let older = LatestSnapshot { sent_at: None, ..latest };
         assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&older)));
