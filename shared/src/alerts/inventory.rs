@@ -414,6 +414,8 @@ impl InventorySnapshot {
         if day == sent.date_naive() || day.pred_opt() == Some(sent.date_naive()) {
             judged.counted_at = judged.counted_at.or(Some(sent));
         }
+        // Not counted after it was sent (a file's time of day in the shop's zone, east of UTC).
+        judged.counted_at = judged.counted_at.map(|t| t.min(sent));
         judged.sent = Some(sent);
         Ok(judged)
     }

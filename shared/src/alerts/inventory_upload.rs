@@ -585,6 +585,10 @@ mod tests {
         let dated = "sku,on_hand,snapshot_time\nA,1,2011-12-09 08:00\nB,2,\nC,3,2011-12-09 17:30\n";
         let counted = upload("i.csv", dated.as_bytes(), &Mapping::default()).unwrap().counted_at;
         assert_eq!(counted, Some("2011-12-09T17:30:00Z".parse().unwrap()), "its latest time");
+        let sent: chrono::DateTime<chrono::Utc> = "2011-12-09T10:00:00Z".parse().unwrap();
+        let judged =
+            upload("i.csv", dated.as_bytes(), &Mapping::default()).unwrap().sent_at(sent, sent).unwrap();
+        assert_eq!(judged.counted_at, Some(sent), "not counted after it was sent");
         let days = upload("i.csv", b"sku,on_hand,snapshot_time\nA,1,2011-12-09\n", &Mapping::default());
         assert_eq!(days.unwrap().counted_at, None, "a date alone names no time");
         let snapshot = upload("i.csv", dated.as_bytes(), &Mapping::default()).unwrap();
