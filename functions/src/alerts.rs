@@ -125,7 +125,8 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             // The SKUs out of stock now: the whole count's, as the partial counts since have them.
             let mut out_of_stock: Vec<String> = open.latest.out_of_stock_now().into_iter().collect();
             out_of_stock.sort();
-            let snapshot = LatestSnapshot { out_of_stock, ..open.latest };
+            // `base_skus` is bookkeeping, as long as a catalogue.
+            let snapshot = LatestSnapshot { out_of_stock, base_skus: Vec::new(), ..open.latest };
             json!({
                 "snapshot": snapshot, "offset": offset, "count": open.alerts.len(), "matching": open.matching,
                 "alerts": open.alerts
@@ -286,13 +287,11 @@ async fn refuse(
         .log(format!("refused event {}: {reason} (kept in {kept})", event.id)))
 }
 
-/// Whether a refused event said it was a partial count: an upload under `inventory/partial/`, or
-/// `"partial": true` in the custom event's data (read as it came, however the rest failed).
+/// Whether a refused event was a partial count's upload (under `inventory/partial/`): the same
+/// file sent again answers it. A custom event names no place (every aisle's may share one
+/// subject), so its refusal waits for a whole count as a whole count's does.
 fn says_partial(event: &EventGridEvent) -> bool {
-    match event.event_type.as_str() {
-        BLOB_CREATED => event.blob().is_some_and(|(_, path)| is_partial_upload(path)),
-        _ => event.data.get("partial") == Some(&Value::Bool(true)),
-    }
+    event.event_type == BLOB_CREATED && event.blob().is_some_and(|(_, path)| is_partial_upload(path))
 }
 
 /// Keeps the refusal as the last one, for the open alerts' `warning`: not when the latest count
@@ -399,7 +398,11 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
     // The day the stock was counted when the snapshot says (not after the event was raised),
     // else the day the event was raised (not after now, give or take a clock's skew).
     let snapshot = match snapshot.sent_at(event.event_time, chrono::Utc::now()) {
-        Ok(snapshot) => InventorySnapshot { source: Some(event.subject.clone()), ..snapshot },
+        // A file's place: its blob. Custom events' subjects are the sender's (one for every aisle).
+        Ok(snapshot) => {
+            let source = (event.event_type == BLOB_CREATED).then(|| event.subject.clone());
+            InventorySnapshot { source, ..snapshot }
+        }
         Err(e) => return refuse(state, event, &e.to_string(), true).await,
     };
     let as_of = snapshot.as_of;

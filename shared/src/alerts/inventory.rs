@@ -152,8 +152,9 @@ pub struct InventorySnapshot {
     /// are another snapshot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
-    /// Where it came from, when known: the event's subject (the upload's blob, for a file). Not
-    /// content: a partial count sent again from where one was refused answers that refusal.
+    /// Where it came from, when known: the upload's blob (an event's subject names no place, as
+    /// every aisle's events may share one). Not content: a partial count sent again from where
+    /// one was refused answers that refusal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }
@@ -414,8 +415,6 @@ impl InventorySnapshot {
         if day == sent.date_naive() || day.pred_opt() == Some(sent.date_naive()) {
             judged.counted_at = judged.counted_at.or(Some(sent));
         }
-        // Not counted after it was sent (a file's time of day in the shop's zone, east of UTC).
-        judged.counted_at = judged.counted_at.map(|t| t.min(sent));
         judged.sent = Some(sent);
         Ok(judged)
     }

@@ -126,12 +126,9 @@ impl InventorySnapshot {
         if sink.rows.is_empty() {
             return Err(AlertError::Empty { source_name: file.to_owned() });
         }
-        let mut snapshot = Self::with_id(id, sink.rows, sink.as_of.map(|(day, _)| day))?;
-        // The time the file says it was counted ranks it among counts of its day (a morning count
-        // sent again after the afternoon's does not replace it); read as UTC, as the shop's
-        // dates are read as days.
-        snapshot.counted_at = sink.counted.map(|t| t.and_utc());
-        Ok(snapshot)
+        // Its time of day is not kept: it is the shop's clock, with no zone to rank it against the
+        // events' UTC times by.
+        Self::with_id(id, sink.rows, sink.as_of.map(|(day, _)| day))
     }
 }
 
@@ -184,9 +181,6 @@ struct SnapshotSink<'a> {
     typed_time: bool,
     /// The day counted and the first line that gave it.
     as_of: Option<(NaiveDate, u64)>,
-    /// The latest time of day `snapshot_time` names, when one names a time (not midnight, which
-    /// a date alone reads as).
-    counted: Option<chrono::NaiveDateTime>,
     error: Option<AlertError>,
 }
 
@@ -209,7 +203,6 @@ impl<'a> SnapshotSink<'a> {
             timestamps: TimestampParser::new(mapping),
             typed_time: false,
             as_of: None,
-            counted: None,
             error: None,
         }
     }
@@ -267,9 +260,6 @@ impl<'a> SnapshotSink<'a> {
         let column = SNAPSHOT_TIME;
         let parsed =
             if self.typed_time { TimestampParser::parse_typed(text) } else { self.timestamps.parse(text) };
-        if let Some(time) = parsed.filter(|t| t.time() != chrono::NaiveTime::MIN) {
-            self.counted = self.counted.max(Some(time));
-        }
         let Some(day) = parsed.map(|t| t.date()) else {
             let expected = self.timestamps.expected();
             return Err(self.invalid(
@@ -584,13 +574,7 @@ mod tests {
     fn snapshot_time_gives_the_day_counted_and_must_name_one_day() {
         let dated = "sku,on_hand,snapshot_time\nA,1,2011-12-09 08:00\nB,2,\nC,3,2011-12-09 17:30\n";
         let counted = upload("i.csv", dated.as_bytes(), &Mapping::default()).unwrap().counted_at;
-        assert_eq!(counted, Some("2011-12-09T17:30:00Z".parse().unwrap()), "its latest time");
-        let sent: chrono::DateTime<chrono::Utc> = "2011-12-09T10:00:00Z".parse().unwrap();
-        let judged =
-            upload("i.csv", dated.as_bytes(), &Mapping::default()).unwrap().sent_at(sent, sent).unwrap();
-        assert_eq!(judged.counted_at, Some(sent), "not counted after it was sent");
-        let days = upload("i.csv", b"sku,on_hand,snapshot_time\nA,1,2011-12-09\n", &Mapping::default());
-        assert_eq!(days.unwrap().counted_at, None, "a date alone names no time");
+        assert_eq!(counted, None, "the shop's time of day has no zone to rank it by");
         let snapshot = upload("i.csv", dated.as_bytes(), &Mapping::default()).unwrap();
         assert_eq!(snapshot.as_of, Some("2011-12-09".parse().unwrap()));
         let mixed = "sku,on_hand,snapshot_time\nA,1,2011-12-09 08:00\nB,2,2011-12-10 08:00\n";

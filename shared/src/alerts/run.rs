@@ -534,15 +534,19 @@ async fn make_latest(
         replaced_larger: None,
         partial: snapshot.partial,
         base_skus: Vec::new(),
+        base_not_judged: Vec::new(),
         source: snapshot.source.clone(),
         partials: Vec::new(),
     };
     let mut skus: Vec<String> = snapshot.rows.iter().map(|r| r.sku.clone()).collect();
     skus.sort();
+    let mut not_judged = [&summary.stale_skus[..], &summary.unknown_skus[..]].concat();
+    not_judged.sort();
     // Kept only while it is the base: a partial base's SKUs tell what it did not count.
-    let count =
-        LatestSnapshot { base_skus: if snapshot.partial { skus.clone() } else { Vec::new() }, ..count };
-    let not_judged = [&summary.stale_skus[..], &summary.unknown_skus[..]].concat();
+    let count = match snapshot.partial {
+        true => LatestSnapshot { base_skus: skus.clone(), base_not_judged: not_judged.clone(), ..count },
+        false => count,
+    };
     for attempt in 0..LATEST_TRIES {
         if attempt > 0 {
             // Partial counts of several aisles sent at once all write here: spread the retries.
@@ -596,6 +600,13 @@ fn next_latest(
     skus: &[String],
     not_judged: &[String],
 ) -> Result<LatestSnapshot, String> {
+    // Judged again without knowing where it came from (the CLI), a count keeps the place it had.
+    let before = existing.partials.iter().find(|p| p.snapshot_id == count.snapshot_id).map(|p| &p.source);
+    let before = if existing.snapshot_id == count.snapshot_id { Some(&existing.source) } else { before };
+    let count = &LatestSnapshot {
+        source: count.source.clone().or_else(|| before.cloned().flatten()),
+        ..count.clone()
+    };
     let day = count.as_of.unwrap_or_default();
     let at = count.counted_at.or(count.sent_at);
     let later_than_base = replaces(existing, &count.snapshot_id, day, at);
@@ -639,7 +650,7 @@ fn next_latest(
             source: existing.source.clone(),
             skus: existing.base_skus.clone(),
             out_of_stock: existing.out_of_stock.clone(),
-            not_judged: Vec::new(),
+            not_judged: existing.base_not_judged.clone(),
         };
         base.out_of_stock.sort();
         for partial in &existing.partials {
@@ -1255,8 +1266,9 @@ mod tests {
 
     #[test]
     fn counts_counted_before_a_partial_first_count_are_the_latest_of_what_it_left_out() {
-        // The first count of all, as `make_latest` creates it.
+        // The first count of all, as `make_latest` creates it, with A and B not judged.
         let (latest, _) = count_of("base", &["A", "B!"], "2011-12-10T12:00:00Z", true);
+        let latest = LatestSnapshot { base_not_judged: vec!["A".into(), "B".into()], ..latest };
         let (later, later_skus) = count_of("later", &["A"], "2011-12-10T13:00:00Z", true);
         let latest = next_latest(&latest, &later, &later_skus, &[]).unwrap();
         // An aisle counted at nine, delivered after: C and D, not B, which the base counted since.
@@ -1275,6 +1287,9 @@ mod tests {
         let latest = next_latest(&latest, &whole, &whole_skus, &[]).unwrap();
         assert_eq!((latest.snapshot_id.as_str(), latest.partial), ("whole", false));
         assert_eq!(held(&latest), owned(&[("aisle", &["C", "D"]), ("base", &["B"]), ("later", &["A"])]));
+        // Not judged by the base, B still says so; A is the later count's now.
+        assert_eq!(latest.partials[1].not_judged, ["B"]);
+        assert_eq!(latest.partials_not_judged(), 1);
         let out: std::collections::BTreeSet<String> = latest.out_of_stock_now().into_iter().collect();
         assert_eq!(out, ["B", "D", "E"].map(String::from).into());
         // Under a whole base, a count from before it changes nothing.
@@ -1308,6 +1323,15 @@ mod tests {
         let untimed = LatestSnapshot { counted_at: None, sent_at: None, ..whole.clone() };
         let again = next_latest(&latest, &untimed, &skus, &[]).unwrap();
         assert_eq!(held(&again), owned(&[("aisle", &["B"])]));
+        // Judged again from the CLI, which knows no place: the place it came from stays.
+        let placed = next_latest(
+            &latest,
+            &LatestSnapshot { source: Some("blob".into()), ..aisle.clone() },
+            &aisle_skus,
+            &[],
+        );
+        let again = next_latest(&placed.unwrap(), &aisle, &aisle_skus, &[]).unwrap();
+        assert_eq!(again.partials[0].source.as_deref(), Some("blob"));
         // A sending of the same stock earlier than the one there, judged after it: nothing moves.
         let (early, _) = count_of("whole", &["A", "B"], "2011-12-10T07:00:00Z", false);
         assert_eq!(next_latest(&latest, &early, &skus, &[]).unwrap(), latest);

@@ -63,6 +63,10 @@ pub struct LatestSnapshot {
     /// after it is still the latest of the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub base_skus: Vec<String>,
+    /// When it is partial, those of its SKUs it could not judge, sorted (kept should a whole
+    /// count slide beneath it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_not_judged: Vec<String>,
     /// Where it came from, when known (the event's subject).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -190,9 +194,9 @@ pub struct RefusedCount {
     pub reason: String,
     /// Where it is kept.
     pub kept: String,
-    /// Whether it said it was a partial count (under `inventory/partial/`, or `"partial": true`):
-    /// a later partial count from the same place (`subject`) answers it too, where a whole
-    /// count's refusal waits for a whole count.
+    /// Whether it was a partial count's upload (under `inventory/partial/`): a later count from
+    /// the same blob (`subject`) answers it too, where a whole count's refusal, or a custom
+    /// event's, waits for a whole count.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
 }
