@@ -896,6 +896,13 @@ mod tests {
         }
     }
 
+    /// A path of 5 units a day (p10 2, p90 8) for 30 days from 2011-12-10.
+    fn flat_path(sku: &str) -> DemandPath {
+        let days = |units: f64| vec![units; 30];
+        DemandPath::new(sku, "2011-12-10".parse().unwrap(), days(5.0), days(2.0), days(5.0), days(8.0))
+            .unwrap()
+    }
+
     /// An `alerts` container in an embedded database under `dir`.
     async fn embedded_alerts(dir: &std::path::Path) -> Arc<dyn DocumentStore> {
         let db = crate::store::embedded::EmbeddedDatabase::open(&dir.join("db.redb")).unwrap();
@@ -910,15 +917,7 @@ mod tests {
             {"sku": "Z", "on_hand": 40}, {"sku": "A", "on_hand": 40}, {"sku": "M", "on_hand": 0}
         ]}"#;
         let snapshot = InventorySnapshot::parse_json(items).unwrap();
-        let path = DemandPath::new(
-            "Z",
-            "2011-12-10".parse().unwrap(),
-            vec![5.0; 30],
-            vec![2.0; 30],
-            vec![5.0; 30],
-            vec![8.0; 30],
-        )
-        .unwrap();
+        let path = flat_path("Z");
         let judged = evaluate_snapshot(&AlertPolicy::default(), &snapshot, |_| Some(path.clone()));
         let first: Vec<&str> = judged.alerts.iter().map(|a| a.sku.as_str()).collect();
         assert_eq!(first, ["M", "Z", "A"], "most urgent first, then the snapshot's order");
@@ -1341,15 +1340,7 @@ mod tests {
     async fn the_open_alerts_of_each_sku_are_its_latest_counts() {
         let dir = tempfile::tempdir().unwrap();
         let store = embedded_alerts(dir.path()).await;
-        let path = DemandPath::new(
-            "A",
-            "2011-12-10".parse().unwrap(),
-            vec![5.0; 30],
-            vec![2.0; 30],
-            vec![5.0; 30],
-            vec![8.0; 30],
-        )
-        .unwrap();
+        let path = flat_path("A");
         let judge = |id: &str, items: &str, partial: bool, at: &str| {
             let json = format!(r#"{{"snapshot_id": "{id}", "partial": {partial}, "items": [{items}]}}"#);
             let snapshot = InventorySnapshot::parse_json(json.as_bytes())
