@@ -29,9 +29,7 @@ use shopsense::alerts::run::{AlertRunError, open_alerts, run};
 use shopsense::alerts::{InventorySnapshot, Severity};
 use shopsense::ingest::{IngestError, UploadKind};
 use shopsense::serving::LatestSnapshot;
-use shopsense::serving::stock::{
-    LAST_REFUSAL_ID, LATEST_ID, REFUSALS_PARTITION, RefusedCount, SNAPSHOTS_PARTITION,
-};
+use shopsense::serving::stock::{LATEST_ID, REFUSALS_PARTITION, RefusedCount, SNAPSHOTS_PARTITION};
 use shopsense::sku::normalise_sku;
 use shopsense::store::PutOptions;
 use shopsense::tables::QUARANTINE_CONTAINER;
@@ -45,6 +43,9 @@ use crate::state::AppState;
 pub const SNAPSHOT_EVENT_TYPE: &str = "Shopsense.Inventory.Snapshot";
 /// The storage event type of a new blob.
 pub const BLOB_CREATED: &str = "Microsoft.Storage.BlobCreated";
+
+/// Refused counts an alerts answer's `warning` names; the rest are counted.
+const SHOWN_REFUSALS: usize = 5;
 
 /// `alerts`' routes.
 pub fn alerts_router() -> Router<AppState> {
@@ -96,8 +97,14 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
         .map_err(run_error)?;
     let latest = open.as_ref().map(|open| &open.latest);
     // A count sent after the latest was refused: the alerts listed are older than the shop thinks.
-    let mut warnings: Vec<String> =
-        newer_refusal(&state, latest).await?.map(|r| r.warning()).into_iter().collect();
+    let refusals = open_refusals(&state, latest).await?;
+    let mut warnings: Vec<String> = refusals.iter().take(SHOWN_REFUSALS).map(RefusedCount::warning).collect();
+    if refusals.len() > SHOWN_REFUSALS {
+        warnings.push(format!(
+            "and {} more refused counts (kept in quarantine/events/)",
+            refusals.len() - SHOWN_REFUSALS
+        ));
+    }
     let mut answer = match open {
         // No count judged yet: nothing says the stock is fine.
         None => {
@@ -287,16 +294,10 @@ async fn refuse(
         .log(format!("refused event {}: {reason} (kept in {kept})", event.id)))
 }
 
-/// Whether a refused event was a partial count's upload (under `inventory/partial/`): the same
-/// file sent again answers it. A custom event names no place (every aisle's may share one
-/// subject), so its refusal waits for a whole count as a whole count's does.
-fn says_partial(event: &EventGridEvent) -> bool {
-    event.event_type == BLOB_CREATED && event.blob().is_some_and(|(_, path)| is_partial_upload(path))
-}
-
-/// Keeps the refusal as the last one, for the open alerts' `warning`: not when the latest count
-/// was sent after it (a late delivery, the nightly replay of old events), and a redelivery keeps
-/// the time it was first refused.
+/// Keeps the refusal, one per upload and one for custom events ([`RefusedCount::id`]), for the
+/// open alerts' `warning`: not when a count that answers it was sent after it (a late delivery,
+/// the nightly replay of old events), and a redelivery keeps the time it was first refused.
+/// Refusals answered since are pruned.
 async fn remember_refusal(
     state: &AppState,
     event: &EventGridEvent,
@@ -307,41 +308,56 @@ async fn remember_refusal(
         Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
         None => None,
     };
-    let last = match state.alerts.get(REFUSALS_PARTITION, LAST_REFUSAL_ID).await? {
-        Some(doc) => Some(doc.parse::<RefusedCount>()?),
-        None => None,
-    };
-    let refused_at = match last {
-        Some(last) if last.event_id == event.id && last.sent_at == event.event_time => last.refused_at,
-        _ => chrono::Utc::now(),
-    };
-    let refused = RefusedCount {
-        refused_at,
+    let mut refused = RefusedCount {
+        refused_at: chrono::Utc::now(),
         sent_at: event.event_time,
         event_id: event.id.clone(),
         subject: event.subject.clone(),
         reason: reason.to_owned(),
         kept: kept.to_owned(),
-        partial: says_partial(event),
+        upload: event.event_type == BLOB_CREATED,
     };
     if latest.as_ref().is_some_and(|latest| refused.sent_before_an_answer(latest)) {
         return Ok(());
     }
-    state
+    let id = refused.id();
+    if let Some(doc) = state.alerts.get(REFUSALS_PARTITION, &id).await?
+        && let Ok(last) = doc.parse::<RefusedCount>()
+        && last.event_id == event.id
+        && last.sent_at == event.event_time
+    {
+        refused.refused_at = last.refused_at;
+    }
+    state.alerts.upsert(&shopsense::store::Document::new(REFUSALS_PARTITION, &id, &refused)?).await?;
+    // Those a count has answered since say nothing any more.
+    let answered: Vec<(String, String)> = state
         .alerts
-        .upsert(&shopsense::store::Document::new(REFUSALS_PARTITION, LAST_REFUSAL_ID, &refused)?)
-        .await?;
+        .query(REFUSALS_PARTITION, &shopsense::store::Query::all())
+        .await?
+        .into_iter()
+        .filter(|doc| doc.id != id)
+        .filter(|doc| doc.parse::<RefusedCount>().is_ok_and(|r| !r.is_newer_than(latest.as_ref())))
+        .map(|doc| (doc.partition, doc.id))
+        .collect();
+    state.alerts.delete_many(&answered).await?;
     Ok(())
 }
 
-/// The last refused count, when it was refused after `latest` was judged.
-async fn newer_refusal(
+/// The refused counts no count in `latest` answers, oldest sending first.
+async fn open_refusals(
     state: &AppState,
     latest: Option<&LatestSnapshot>,
-) -> Result<Option<RefusedCount>, ApiError> {
-    let Some(doc) = state.alerts.get(REFUSALS_PARTITION, LAST_REFUSAL_ID).await? else { return Ok(None) };
-    let refused: RefusedCount = doc.parse()?;
-    Ok(refused.is_newer_than(latest).then_some(refused))
+) -> Result<Vec<RefusedCount>, ApiError> {
+    let docs = state.alerts.query(REFUSALS_PARTITION, &shopsense::store::Query::all()).await?;
+    let mut open: Vec<RefusedCount> = docs
+        .iter()
+        .map(shopsense::store::Document::parse::<RefusedCount>)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|refused| refused.is_newer_than(latest))
+        .collect();
+    open.sort_by_key(|refused| refused.sent_at);
+    Ok(open)
 }
 
 /// The blob name an event id is kept under: its key escape with `%` written `_` (blob tools

@@ -173,13 +173,15 @@ pub struct ReplacedCount {
     pub skus: usize,
 }
 
-/// Partition of the last inventory count the alerts refused.
+/// Partition of the inventory counts the alerts refused: the last from each upload, and the last
+/// custom event ([`RefusedCount::id`]).
 pub const REFUSALS_PARTITION: &str = "refusals";
-/// Id of the last refused count.
+/// Id of the last refused custom event (and, in documents written before refusals were kept per
+/// upload, of the last refusal of any kind).
 pub const LAST_REFUSAL_ID: &str = "last";
 
-/// The last inventory count refused (bad input: a bad row, a wrong day, no SKU known), kept so
-/// that the open alerts of an older count do not read as current.
+/// An inventory count refused (bad input: a bad row, a wrong day, no SKU known), kept so that
+/// the open alerts of an older count do not read as current until a count answers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefusedCount {
     /// When it was refused (this clock, as `LatestSnapshot::evaluated_at`).
@@ -194,14 +196,25 @@ pub struct RefusedCount {
     pub reason: String,
     /// Where it is kept.
     pub kept: String,
-    /// Whether it was a partial count's upload (under `inventory/partial/`): a later count from
-    /// the same blob (`subject`) answers it too, where a whole count's refusal, or a custom
-    /// event's, waits for a whole count.
+    /// Whether it came as an upload: a later count from the same blob (`subject`, the file sent
+    /// again fixed) answers it, as a later whole count does. A custom event's subject names no
+    /// place (every aisle's may share one), so only a whole count answers it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub partial: bool,
+    pub upload: bool,
 }
 
 impl RefusedCount {
+    /// Its document's id: one per upload (the start of its blob's sha256), so a refused aisle
+    /// does not hide a refused whole count; [`LAST_REFUSAL_ID`] for custom events.
+    #[must_use]
+    pub fn id(&self) -> String {
+        if self.upload {
+            format!("upload-{}", &crate::bronze::sha256_hex(self.subject.as_bytes())[..32])
+        } else {
+            LAST_REFUSAL_ID.to_owned()
+        }
+    }
+
     /// Whether it was refused after `latest` was judged and sent after it (when both are known),
     /// or there is no latest: the open alerts are then those of an older count than the shop
     /// last sent. A late delivery of an earlier count, refused after a newer one was judged, is
@@ -224,15 +237,15 @@ impl RefusedCount {
     }
 
     /// When each count in `latest` that answers this refusal was judged and sent. A whole count
-    /// answers any; a partial count (or a partial first count) only a partial one from the same
-    /// place, its file sent again fixed: one aisle counted after a refused whole count, or after
+    /// answers any; a partial count (or a partial first count) only an upload's from the same
+    /// blob, its file sent again fixed: one aisle counted after a refused whole count, or after
     /// another aisle's refused count, leaves those SKUs at an older count's stock.
     fn answering<'a>(
         &'a self,
         latest: &'a LatestSnapshot,
     ) -> impl Iterator<Item = (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> + 'a {
         let same_place =
-            move |source: &Option<String>| self.partial && source.as_deref() == Some(&self.subject);
+            move |source: &Option<String>| self.upload && source.as_deref() == Some(&self.subject);
         let base =
             (!latest.partial || same_place(&latest.source)).then_some((latest.evaluated_at, latest.sent_at));
         base.into_iter().chain(
@@ -247,10 +260,10 @@ impl RefusedCount {
     /// One sentence for the alerts' `warning`.
     #[must_use]
     pub fn warning(&self) -> String {
-        let again = if self.partial {
-            "fix it and send it again from the same place (the same file name), or send a whole count"
+        let again = if self.upload {
+            "fix it and upload it again under the same name, or send a whole count"
         } else {
-            "fix it and send it again"
+            "fix it and send it again (sent as an event, only a whole count clears this warning)"
         };
         format!(
             "the inventory count sent at {} ({}) was refused at {} and raised no alerts: {} (kept in {}); {again}",
@@ -324,7 +337,7 @@ mod tests {
             subject: "s".into(),
             reason: "r".into(),
             kept: "k".into(),
-            partial: false,
+            upload: false,
         }
     }
 
@@ -357,7 +370,7 @@ mod tests {
             not_judged: Vec::new(),
         };
         let with = |partial: PartialCount| LatestSnapshot { partials: vec![partial], ..latest.clone() };
-        let aisle = RefusedCount { partial: true, ..refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z") };
+        let aisle = RefusedCount { upload: true, ..refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z") };
         let fixed = with(partial("s", "2026-11-27T11:30:00Z", "2026-11-27T11:31:00Z"));
         assert!(!aisle.is_newer_than(Some(&fixed)));
         assert!(aisle.sent_before_an_answer(&fixed));
@@ -373,9 +386,15 @@ mod tests {
         assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&first)));
         let own = LatestSnapshot { source: Some("s".into()), ..first };
         assert!(
-            !RefusedCount { partial: true, ..refused("2026-11-27T08:00:00Z", "2026-11-27T08:30:00Z") }
+            !RefusedCount { upload: true, ..refused("2026-11-27T08:00:00Z", "2026-11-27T08:30:00Z") }
                 .is_newer_than(Some(&own))
         );
+        // One refusal kept per upload, one for every custom event (their subjects name no place).
+        assert_eq!(refused("2026-11-27T08:00:00Z", "2026-11-27T08:01:00Z").id(), LAST_REFUSAL_ID);
+        let file =
+            |subject: &str| RefusedCount { upload: true, subject: subject.into(), ..aisle.clone() }.id();
+        assert_ne!(file("inventory/partial/a.csv"), file("inventory/partial/b.csv"));
+        assert_eq!(file("inventory/partial/a.csv"), file("inventory/partial/a.csv"));
         // A latest stored before its sending time was kept: judged on this clock alone.
         let older = LatestSnapshot { sent_at: None, ..latest };
         assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&older)));
