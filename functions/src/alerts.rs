@@ -343,20 +343,46 @@ async fn remember_refusal(
     Ok(())
 }
 
-/// The refused counts no count in `latest` answers, oldest sending first.
+/// Deletes the refusals a count just judged answers, so that they stay answered when that count
+/// is later outcounted: its own upload's refusal sent before it (the file sent again, fixed,
+/// whether or not it is now the latest of any SKU), and those the latest now answers.
+async fn answer_refusals(state: &AppState, event: &EventGridEvent) -> Result<(), ApiError> {
+    let latest = match state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
+        Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
+        None => None,
+    };
+    let upload = (event.event_type == BLOB_CREATED).then(|| event.subject.as_str());
+    let answered: Vec<(String, String)> = state
+        .alerts
+        .query(REFUSALS_PARTITION, &shopsense::store::Query::all())
+        .await?
+        .into_iter()
+        .filter(|doc| {
+            doc.parse::<RefusedCount>().is_ok_and(|refused| {
+                let sent_again =
+                    upload == Some(refused.subject.as_str()) && refused.sent_at <= event.event_time;
+                sent_again || !refused.is_newer_than(latest.as_ref())
+            })
+        })
+        .map(|doc| (doc.partition, doc.id))
+        .collect();
+    state.alerts.delete_many(&answered).await?;
+    Ok(())
+}
+
+/// The refused counts no count in `latest` answers, the latest sent first.
 async fn open_refusals(
     state: &AppState,
     latest: Option<&LatestSnapshot>,
 ) -> Result<Vec<RefusedCount>, ApiError> {
     let docs = state.alerts.query(REFUSALS_PARTITION, &shopsense::store::Query::all()).await?;
+    // One that cannot be read (a future version's) is passed over, not a failed answer.
     let mut open: Vec<RefusedCount> = docs
         .iter()
-        .map(shopsense::store::Document::parse::<RefusedCount>)
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
+        .filter_map(|doc| doc.parse::<RefusedCount>().ok())
         .filter(|refused| refused.is_newer_than(latest))
         .collect();
-    open.sort_by_key(|refused| refused.sent_at);
+    open.sort_by_key(|refused| std::cmp::Reverse(refused.sent_at));
     Ok(open)
 }
 
@@ -482,6 +508,7 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
                     summary.superseded.join(", ")
                 ));
             }
+            answer_refusals(state, event).await?;
             state.stock.refresh();
             Ok(response)
         }

@@ -208,11 +208,18 @@ impl RefusedCount {
     /// does not hide a refused whole count; [`LAST_REFUSAL_ID`] for custom events.
     #[must_use]
     pub fn id(&self) -> String {
-        if self.upload {
+        if self.is_upload() {
             format!("upload-{}", &crate::bronze::sha256_hex(self.subject.as_bytes())[..32])
         } else {
             LAST_REFUSAL_ID.to_owned()
         }
+    }
+
+    /// Whether it came as an upload: so marked, or (kept before it was marked) with a blob's
+    /// event subject.
+    #[must_use]
+    pub fn is_upload(&self) -> bool {
+        self.upload || self.subject.starts_with("/blobServices/")
     }
 
     /// Whether it was refused after `latest` was judged and sent after it (when both are known),
@@ -245,7 +252,7 @@ impl RefusedCount {
         latest: &'a LatestSnapshot,
     ) -> impl Iterator<Item = (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> + 'a {
         let same_place =
-            move |source: &Option<String>| self.upload && source.as_deref() == Some(&self.subject);
+            move |source: &Option<String>| self.is_upload() && source.as_deref() == Some(&self.subject);
         let base =
             (!latest.partial || same_place(&latest.source)).then_some((latest.evaluated_at, latest.sent_at));
         base.into_iter().chain(
@@ -260,7 +267,7 @@ impl RefusedCount {
     /// One sentence for the alerts' `warning`.
     #[must_use]
     pub fn warning(&self) -> String {
-        let again = if self.upload {
+        let again = if self.is_upload() {
             "fix it and upload it again under the same name, or send a whole count"
         } else {
             "fix it and send it again (sent as an event, only a whole count clears this warning)"
