@@ -351,7 +351,7 @@ async fn answer_refusals(state: &AppState, event: &EventGridEvent) -> Result<(),
         Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
         None => None,
     };
-    let upload = (event.event_type == BLOB_CREATED).then(|| event.subject.as_str());
+    let upload = (event.event_type == BLOB_CREATED).then_some(event.subject.as_str());
     let answered: Vec<(String, String)> = state
         .alerts
         .query(REFUSALS_PARTITION, &shopsense::store::Query::all())
