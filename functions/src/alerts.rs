@@ -297,17 +297,14 @@ async fn refuse(
 /// Keeps the refusal, one per upload and one for custom events ([`RefusedCount::id`]), for the
 /// open alerts' `warning`: not when a count that answers it was sent after it (a late delivery,
 /// the nightly replay of old events), and a redelivery keeps the time it was first refused.
-/// Refusals answered since are pruned.
+/// The count that answers it deletes it ([`answer_refusals`]).
 async fn remember_refusal(
     state: &AppState,
     event: &EventGridEvent,
     reason: &str,
     kept: &str,
 ) -> Result<(), ApiError> {
-    let latest = match state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
-        Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
-        None => None,
-    };
+    let latest = latest_count(state).await?;
     let mut refused = RefusedCount {
         refused_at: chrono::Utc::now(),
         sent_at: event.event_time,
@@ -329,28 +326,22 @@ async fn remember_refusal(
         refused.refused_at = last.refused_at;
     }
     state.alerts.upsert(&shopsense::store::Document::new(REFUSALS_PARTITION, &id, &refused)?).await?;
-    // Those a count has answered since say nothing any more.
-    let answered: Vec<(String, String)> = state
-        .alerts
-        .query(REFUSALS_PARTITION, &shopsense::store::Query::all())
-        .await?
-        .into_iter()
-        .filter(|doc| doc.id != id)
-        .filter(|doc| doc.parse::<RefusedCount>().is_ok_and(|r| !r.is_newer_than(latest.as_ref())))
-        .map(|doc| (doc.partition, doc.id))
-        .collect();
-    state.alerts.delete_many(&answered).await?;
     Ok(())
+}
+
+/// The latest count, if any.
+async fn latest_count(state: &AppState) -> Result<Option<LatestSnapshot>, ApiError> {
+    match state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
+        Some(doc) => Ok(Some(doc.parse()?)),
+        None => Ok(None),
+    }
 }
 
 /// Deletes the refusals a count just judged answers, so that they stay answered when that count
 /// is later outcounted: its own upload's refusal sent before it (the file sent again, fixed,
 /// whether or not it is now the latest of any SKU), and those the latest now answers.
 async fn answer_refusals(state: &AppState, event: &EventGridEvent) -> Result<(), ApiError> {
-    let latest = match state.alerts.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
-        Some(doc) => Some(doc.parse::<LatestSnapshot>()?),
-        None => None,
-    };
+    let latest = latest_count(state).await?;
     let upload = (event.event_type == BLOB_CREATED).then_some(event.subject.as_str());
     let answered: Vec<(String, String)> = state
         .alerts
