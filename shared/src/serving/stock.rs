@@ -91,12 +91,6 @@ impl LatestSnapshot {
         self.snapshot_id == snapshot_id || self.partials.iter().any(|p| p.snapshot_id == snapshot_id)
     }
 
-    /// When the last count in it was sent: this one's or a later partial count's, when known.
-    #[must_use]
-    pub fn last_sent(&self) -> Option<DateTime<Utc>> {
-        self.partials.iter().filter_map(|p| p.sent_at).chain(self.sent_at).max()
-    }
-
     /// SKUs of the partial counts that could not be judged (and so have no open alert).
     #[must_use]
     pub fn partials_not_judged(&self) -> usize {
@@ -382,7 +376,6 @@ mod tests {
         assert!(!aisle.is_newer_than(Some(&fixed)));
         assert!(aisle.sent_before_an_answer(&fixed));
         assert!(refused("2026-11-27T09:30:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&fixed)));
-        assert_eq!(fixed.last_sent(), Some(at("2026-11-27T11:30:00Z")));
         let another = with(partial("elsewhere", "2026-11-27T11:30:00Z", "2026-11-27T11:31:00Z"));
         assert!(aisle.is_newer_than(Some(&another)));
         assert!(!aisle.sent_before_an_answer(&another));
