@@ -62,6 +62,12 @@ pub enum ApiError {
         /// What is wrong, naming the parameter.
         message: String,
     },
+    /// The body is in an encoding the route does not read (a form where JSON is taken).
+    #[error("unsupported media type: {message}")]
+    UnsupportedMediaType {
+        /// What was sent and what to send.
+        message: String,
+    },
     /// The path matches no route.
     #[error("no route for {method} {path}")]
     RouteNotFound {
@@ -119,6 +125,9 @@ impl ApiError {
         match self {
             Self::InvalidInvokePayload { .. } => (StatusCode::BAD_REQUEST, "invalid_invoke_payload"),
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found"),
             Self::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             Self::NoModel { .. } => (StatusCode::SERVICE_UNAVAILABLE, "no_model"),
@@ -151,9 +160,12 @@ impl IntoResponse for ApiError {
             };
         let mut response = (status, Json(json!({ "error": code, "message": message }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
+            // A slow store may answer the next try; a model comes with a retrain, minutes away
+            // at best (one being published) and hours at worst.
+            let after = if matches!(self, Self::NoModel { .. }) { "60" } else { "5" };
             response
                 .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static(after));
         }
         response
     }

@@ -29,6 +29,16 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
 /// route takes it and reads nothing from it.
 pub const FUNCTION_KEY: &str = "code";
 
+/// Whether a parameter is one a caller's tooling adds to any URL rather than one it means for
+/// the route: the function key, a cache-buster (`_`, what jQuery's `cache: false` and many fetch
+/// wrappers append) or a campaign tag (`utm_source`, ... carried from a storefront's own URL).
+/// Every route takes them and reads nothing from them; any other parameter a route does not take
+/// is refused, so a misspelt one (`?kk=5`) is not quietly ignored.
+#[must_use]
+pub fn is_passed_over(name: &str) -> bool {
+    name == FUNCTION_KEY || name == "_" || name.starts_with("utm_")
+}
+
 /// The query string's parameters, percent-decoded; a parameter given twice is refused.
 #[derive(Debug)]
 pub struct QueryParams {
@@ -38,17 +48,14 @@ pub struct QueryParams {
 }
 
 impl QueryParams {
-    /// Refuses a parameter the route does not take, naming those it does. The function key
-    /// ([`FUNCTION_KEY`]) is taken everywhere.
+    /// Refuses a parameter the route does not take, naming those it does. The function key, a
+    /// cache-buster and campaign tags ([`is_passed_over`]) are taken everywhere.
     ///
     /// # Errors
     /// [`ApiError::BadRequest`] naming the first unknown parameter.
     pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
-        let mut names: Vec<&String> = self
-            .values
-            .keys()
-            .filter(|p| p.as_str() != FUNCTION_KEY && !allowed.contains(&p.as_str()))
-            .collect();
+        let mut names: Vec<&String> =
+            self.values.keys().filter(|p| !is_passed_over(p) && !allowed.contains(&p.as_str())).collect();
         names.sort();
         match names.first() {
             Some(unknown) if allowed.is_empty() => Err(ApiError::BadRequest {

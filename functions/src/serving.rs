@@ -14,6 +14,7 @@
 //! Parameters are checked here and named in 400s; the library builds the answers.
 
 use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -142,16 +143,39 @@ struct CartRequest {
     k: Option<Value>,
 }
 
+/// Most distinct SKUs one cart may hold: each is a document read.
+const MAX_CART_SKUS: usize = 200;
+
+/// The form encoding a request's `content-type` names, if it names one.
+fn form_sent(headers: &HeaderMap) -> Option<&'static str> {
+    let kind = headers.get(header::CONTENT_TYPE)?.to_str().ok()?.trim().to_ascii_lowercase();
+    ["multipart/form-data", "application/x-www-form-urlencoded"]
+        .into_iter()
+        .find(|form| kind.starts_with(form))
+}
+
 async fn cart(
     State(state): State<AppState>,
     params: QueryParams,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     // Everything is in the body: a `?k=` would otherwise be passed over without a word.
     params.only(&[])?;
     const LIKE: &str = r#"{"items": ["85123A"], "customer_id": "17850", "k": 10}"#;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("the body must be JSON like {LIKE}: {e}")))?;
+    // A byte-order mark, as some Windows tools write JSON, is no part of it.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").map_or(body.clone(), |rest| body.slice_ref(rest));
+    let value: Value = serde_json::from_slice(&body).map_err(|e| match form_sent(&headers) {
+        // A form (`curl -F`, an HTML form posted as is) is not JSON whatever it holds: say so,
+        // rather than where its bytes stopped parsing. A JSON body labelled as a form (what
+        // `curl -d` sends) is read as JSON.
+        Some(kind) => ApiError::UnsupportedMediaType {
+            message: format!(
+                "the body was sent as {kind}; send JSON (content-type: application/json) like {LIKE}"
+            ),
+        },
+        None => bad(format!("the body must be JSON like {LIKE}: {e}")),
+    })?;
     if !value.is_object() {
         return Err(bad(format!(
             "the body must be a JSON object like {LIKE}, got {}",
@@ -160,15 +184,17 @@ async fn cart(
     }
     // From the bytes, not the value: a field given twice is refused, and errors keep their place.
     let request: CartRequest = serde_json::from_slice(&body).map_err(|e| bad(format!("the body: {e}")))?;
-    if request.items.len() > 200 {
-        return Err(bad(format!("items holds {} SKUs; at most 200", request.items.len())));
-    }
     // `85123a` and `85123A` are one SKU, in the cart once: twice would double its neighbours.
-    let mut items: Vec<String> = Vec::with_capacity(request.items.len());
+    // The bound counts distinct SKUs (a cart's lines repeat one when sizes or gift wrap differ).
+    let mut items: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for sku in request.items.iter().map(|s| normalise_sku(s)).filter(|s| !s.is_empty()) {
-        if !items.contains(&sku) {
+        if seen.insert(sku.clone()) {
             items.push(sku);
         }
+    }
+    if items.len() > MAX_CART_SKUS {
+        return Err(bad(format!("items holds {} distinct SKUs; at most {MAX_CART_SKUS}", items.len())));
     }
     if items.is_empty() {
         return Err(bad("items must name at least one SKU"));
@@ -188,7 +214,11 @@ async fn cart(
     let customer = customer_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let answer = answers::cart(&state.reader, &items, customer, k, &exclusions).await?;
     let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
-    Ok(Json(json!({ "items": items, "k": k, "answer": answer })))
+    let mut echo = json!({ "items": items, "k": k, "answer": answer });
+    if let Some(customer) = customer {
+        echo["customer_id"] = json!(customer);
+    }
+    Ok(Json(echo))
 }
 
 async fn segment(

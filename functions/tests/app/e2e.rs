@@ -449,6 +449,57 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(answer["message"].as_str().unwrap().contains(needle), "{body}: {answer}");
     }
+    // A form is not JSON: a 415 naming what was sent. JSON labelled as a form (`curl -d`'s
+    // default) or led by a byte-order mark is read.
+    let sent_as = |content_type: &str, body: &[u8]| {
+        axum::http::Request::post("/api/recommendations/cart")
+            .header("content-type", content_type)
+            .body(axum::body::Body::from(body.to_vec()))
+            .unwrap()
+    };
+    let form = sent_as(
+        "multipart/form-data; boundary=x",
+        b"--x\r\nContent-Disposition: form-data; name=\"items\"\r\n\r\n22423\r\n--x--\r\n",
+    );
+    let (status, answer) = send(&router, form).await;
+    assert_eq!(
+        (status, &answer["error"]),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, &json!("unsupported_media_type"))
+    );
+    assert!(
+        answer["message"].as_str().unwrap().contains("sent as multipart/form-data; send JSON"),
+        "{answer}"
+    );
+    let (status, answer) = send(&router, sent_as("application/x-www-form-urlencoded", b"items=22423")).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{answer}");
+    let json_body = format!("{{\"items\": [\"{sku}\"], \"k\": 3}}");
+    let (status, labelled) =
+        send(&router, sent_as("application/x-www-form-urlencoded", json_body.as_bytes())).await;
+    assert_eq!(status, StatusCode::OK, "{labelled}");
+    let marked = [b"\xEF\xBB\xBF".as_slice(), json_body.as_bytes()].concat();
+    let (status, answer) = send(&router, sent_as("application/json", &marked)).await;
+    assert_eq!((status, &answer["answer"]), (StatusCode::OK, &labelled["answer"]), "{answer}");
+    // The bound counts distinct SKUs: a cart's repeated lines do not pass it.
+    let distinct = |n: usize| (0..n).map(|i| format!("X{i}")).collect::<Vec<_>>();
+    let repeated = [distinct(150), distinct(51)].concat();
+    let (status, answer) =
+        send(&router, post("/api/recommendations/cart", json!({ "items": repeated }).to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) =
+        send(&router, post("/api/recommendations/cart", json!({ "items": distinct(201) }).to_string())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("201 distinct SKUs; at most 200"), "{answer}");
+    // The customer is echoed; one the model does not know is named, as unknown items are.
+    let cart = json!({ "items": [sku.clone()], "customer_id": " nobody-yet ", "k": 3 });
+    let (_, answer) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!(
+        (&answer["customer_id"], &answer["answer"]["unknown_customer"]),
+        (&json!("nobody-yet"), &json!("nobody-yet"))
+    );
+    let cart = json!({ "items": [sku.clone()], "customer_id": customer, "k": 3 });
+    let (_, answer) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
+    assert_eq!(answer["customer_id"], json!(customer), "{answer}");
+    assert!(answer["answer"].get("unknown_customer").is_none(), "{answer}");
     // Answers carry a tag; asked again with it, the same answer is a bodiless 304.
     {
         use tower::ServiceExt;
@@ -477,19 +528,29 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         let body = axum::body::to_bytes(head.into_body(), 1 << 20).await.unwrap();
         assert!(body.is_empty(), "{body:?}");
     }
-    // The function key (`?code=`), which the Functions host checks and forwards, is taken by
-    // every route.
+    // The function key (`?code=`), which the Functions host checks and forwards, a cache-buster
+    // (jQuery's `cache: false` appends `_=<time>`) and campaign tags are taken by every route.
     for path in [
         format!("/api/recommendations/customers/{customer}?k=2&code=key"),
         format!("/api/forecasts/{sku}?code=key"),
         "/api/models?code=key".to_owned(),
+        format!("/api/recommendations/items/{sku}/similar?k=4&_=1732780000000"),
+        format!("/api/forecasts/{sku}?horizon=7&utm_source=newsletter&utm_campaign=xmas"),
+        "/api/alerts?_=1".to_owned(),
     ] {
         let (status, body) = send(&router, get(&path)).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
     }
     let (status, body) =
-        send(&router, post("/api/recommendations/cart?code=key", "{\"items\": [\"A\"]}")).await;
+        send(&router, post("/api/recommendations/cart?code=key&_=1", "{\"items\": [\"A\"]}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A misspelt parameter is still refused, naming the ones the route takes.
+    let (status, body) = send(&router, get(&format!("/api/recommendations/items/{sku}/similar?kk=4"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("unknown query parameter \"kk\"; allowed: k"),
+        "{body}"
+    );
     // A flag given bare or in any case is read; left blank it reads as not given, as any field.
     let purchased = |query: &str| {
         let path = format!("/api/recommendations/customers/{customer}?k=100&{query}");

@@ -150,6 +150,12 @@ async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_trai
         assert_eq!(body["error"], "no_model", "{path}");
         assert!(body["message"].as_str().unwrap().contains("shopsense train"), "{path}: {body}");
     }
+    // A model comes with a retrain, not on the next try a slow store's 5 s would ask for.
+    {
+        use tower::ServiceExt;
+        let answer = app.clone().oneshot(get("/api/segments/17850")).await.unwrap();
+        assert_eq!(answer.headers()["retry-after"], "60");
+    }
     // Once its gate rejected a version, the advice is what the gate said and how to serve it.
     let now = chrono::Utc::now();
     let rejected = VersionRecord {

@@ -67,6 +67,10 @@ pub struct Answer {
     /// nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown_items: Vec<String>,
+    /// A cart's customer id the model does not know (no purchase before its data ended), whose
+    /// history shaped nothing: a storefront can tell a new shopper from a mistyped id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_customer: Option<String>,
 }
 
 /// What to leave out of every answer.
@@ -226,6 +230,7 @@ fn finish(builder: Builder<'_>, version: String, reason: Option<&str>) -> Answer
         fallback: reason.is_some(),
         fallback_reason: reason.map(str::to_owned),
         unknown_items: Vec::new(),
+        unknown_customer: None,
     }
 }
 
@@ -431,6 +436,7 @@ pub async fn cart(
     };
     let mut answer = finish(builder, version, reason);
     answer.unknown_items = unknown_items;
+    answer.unknown_customer = customer.filter(|_| recs.is_none()).map(|c| c.trim().to_owned());
     Ok(Some(answer))
 }
 
