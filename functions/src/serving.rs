@@ -239,7 +239,10 @@ async fn segment(
         .reader
         .get_at::<SegmentsSummary>(ModelKind::Segments, &version, SHOP_PARTITION)
         .await?
-        .and_then(|summary| summary.reference);
+        .and_then(|summary| summary.reference)
+        // A day, as every other answer writes one: a time without a zone reads as the
+        // browser's local time.
+        .map(|reference| reference.date());
     match customer_document::<CustomerSegment>(&state.reader, ModelKind::Segments, &version, customer_id)
         .await?
     {

@@ -3,6 +3,7 @@
 //! and packaging.
 
 mod alerts_cli;
+mod answers;
 mod azure;
 mod e2e;
 mod fixtures;
