@@ -17,7 +17,10 @@
 //!   is stored, and it does not become the latest). An upload under `inventory/partial/`, or an
 //!   event with `"partial": true`, is a partial count: the latest of its own SKUs only.
 //! - `alerts` (HTTP): `GET /api/alerts?severity=&sku=&limit=` lists the open alerts (each SKU's
-//!   latest count's: the latest whole snapshot's, or a partial count's after it), most urgent first, with a `warning` when some of its SKUs were not judged.
+//!   latest count's: the latest whole snapshot's, or a partial count's after it), most urgent
+//!   first, with a `warning` when some of its SKUs were not judged; `sku` names one SKU or several
+//!   (comma-separated), and the answer then says where each stands
+//!   ([`shopsense::alerts::sku_status`]).
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -26,6 +29,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use shopsense::alerts::inventory::is_partial_upload;
 use shopsense::alerts::run::{AlertRunError, open_alerts, run};
+use shopsense::alerts::sku_status::{MAX_STATUS_SKUS, Standing};
 use shopsense::alerts::{InventorySnapshot, Severity};
 use shopsense::ingest::{IngestError, UploadKind};
 use shopsense::serving::LatestSnapshot;
@@ -90,9 +94,20 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             message: format!("offset must be a whole number from 0, got {text:?}"),
         })?,
     };
-    let sku = params.get("sku").map(normalise_sku).filter(|s| !s.is_empty());
+    // One SKU or several, comma-separated (a planner's page of lines): each one's standing too.
+    let mut skus: Vec<String> = Vec::new();
+    for sku in params.get("sku").unwrap_or_default().split(',').map(normalise_sku).filter(|s| !s.is_empty()) {
+        if !skus.contains(&sku) {
+            skus.push(sku);
+        }
+    }
+    if skus.len() > MAX_STATUS_SKUS {
+        return Err(ApiError::BadRequest {
+            message: format!("sku names {} SKUs; at most {MAX_STATUS_SKUS}", skus.len()),
+        });
+    }
     let discontinued = state.catalog.discontinued().await;
-    let open = open_alerts(&state.alerts, severity, sku.as_deref(), &discontinued, (offset, limit))
+    let open = open_alerts(&state.alerts, severity, &skus, &discontinued, (offset, limit))
         .await
         .map_err(run_error)?;
     let latest = open.as_ref().map(|open| &open.latest);
@@ -114,7 +129,14 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
                  event) once a forecast is live"
                     .to_owned(),
             );
-            json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0 })
+            let mut none = json!({ "snapshot": null, "alerts": [], "count": 0, "matching": 0 });
+            if !skus.is_empty() {
+                none["skus"] = skus
+                    .iter()
+                    .map(|sku| json!({ "sku": sku, "status": Standing::NotCounted, "snapshot_id": null, "as_of": null }))
+                    .collect();
+            }
+            none
         }
         // `count` listed of `matching` from `offset`: a caller sees when `limit` cut the list, and
         // asks for the next page from `offset + count`.
@@ -134,10 +156,14 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             out_of_stock.sort();
             // `base_skus` is bookkeeping, as long as a catalogue.
             let snapshot = LatestSnapshot { out_of_stock, base_skus: Vec::new(), ..open.latest };
-            json!({
+            let mut page = json!({
                 "snapshot": snapshot, "offset": offset, "count": open.alerts.len(), "matching": open.matching,
                 "alerts": open.alerts
-            })
+            });
+            if !skus.is_empty() {
+                page["skus"] = json!(open.statuses);
+            }
+            page
         }
     };
     if !warnings.is_empty() {

@@ -806,6 +806,38 @@ async fn partial_counts(
     assert_eq!(open_skus(&open), now, "{open}");
     let (_, one) = send(router, get(&format!("/api/alerts?sku={b}"))).await;
     assert_eq!(one["alerts"][0]["snapshot_id"], noon["ReturnValue"]["snapshot_id"], "{one}");
+    // Several SKUs at once, each with where it stands, whatever the severity listed.
+    let path = format!("/api/alerts?severity=overstock&sku={},{b},%20nosuch-line%20", a.to_lowercase());
+    let (status, some) = send(router, get(&path)).await;
+    assert_eq!(status, StatusCode::OK, "{some}");
+    documented.check("alerts", &some);
+    assert_eq!(open_skus(&some), [(b.clone(), "overstock".to_owned())], "{some}");
+    let standing: Vec<(&str, &str, &str, &str)> = some["skus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let field = |name: &str| s[name].as_str().unwrap_or("-");
+            (field("sku"), field("status"), field("severity"), field("snapshot_id"))
+        })
+        .collect();
+    let (whole_id, noon_id) = (
+        morning["ReturnValue"]["snapshot_id"].as_str().unwrap(),
+        noon["ReturnValue"]["snapshot_id"].as_str().unwrap(),
+    );
+    assert_eq!(
+        standing,
+        [
+            (a.as_str(), "alert", "stockout_risk", whole_id),
+            (b.as_str(), "alert", "overstock", noon_id),
+            ("NOSUCH-LINE", "not_counted", "-", whole_id)
+        ],
+        "{some}"
+    );
+    let many = (0..101).map(|i| format!("X{i}")).collect::<Vec<_>>().join(",");
+    let (status, body) = send(router, get(&format!("/api/alerts?sku={many}"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("sku names 101 SKUs; at most 100"), "{body}");
     let (_, answer) = send(router, get(trending)).await;
     assert!(skus(&answer).contains(&b) && !skus(&answer).contains(&a), "{b} is back: {answer}");
 

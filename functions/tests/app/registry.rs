@@ -202,6 +202,16 @@ async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_trai
         body["warning"].as_str().unwrap().starts_with("no inventory snapshot is the latest yet"),
         "{body}"
     );
+    // Asked for SKUs, each stands nowhere yet.
+    let (_, body) = send(&app, get("/api/alerts?sku=22423,85123a")).await;
+    assert_eq!(
+        body["skus"],
+        json!([
+            {"sku": "22423", "status": "not_counted", "snapshot_id": null, "as_of": null},
+            {"sku": "85123A", "status": "not_counted", "snapshot_id": null, "as_of": null}
+        ]),
+        "{body}"
+    );
 }
 
 #[tokio::test]

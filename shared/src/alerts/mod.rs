@@ -15,6 +15,8 @@
 //! - [`normal`]: the standard normal quantile behind the safety factor.
 //! - [`backtest`]: the policy replayed day by day on a demand history against a naive fixed
 //!   reorder point (`shopsense eval alerts`).
+//! - [`run`]: a count judged against the live forecast and stored, and the open alerts.
+//! - [`sku_status`]: where each SKU asked for stands in the latest counts.
 //! - [`errors`]: [`AlertError`], what can go wrong.
 //!
 //! ## Use
@@ -47,6 +49,7 @@ pub mod inventory_upload;
 pub mod normal;
 pub mod policy;
 pub mod run;
+pub mod sku_status;
 
 pub use alert::{Alert, AlertRun, Severity, evaluate_snapshot};
 pub use backtest::{BacktestParams, BacktestReport, PolicyOutcome};

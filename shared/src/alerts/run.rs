@@ -53,6 +53,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::normal::Z_P90;
+use super::sku_status::{self, COUNTED_PARTITION, CountedSkus, SkuStatus};
 use super::{Alert, AlertError, AlertPolicy, DemandPath, InventorySnapshot, Severity, evaluate_snapshot};
 use crate::registry::ModelKind;
 use crate::serving::stock::{LATEST_ID, PartialCount, ReplacedCount, SNAPSHOTS_PARTITION};
@@ -421,6 +422,18 @@ pub async fn run(
         })
         .collect::<Result<Vec<_>, _>>()?;
     store.upsert_many(&documents).await?;
+    // Which SKUs it held, for the SKUs without an alert ([`super::sku_status`]).
+    match CountedSkus::of(&snapshot.id, snapshot.rows.iter().map(|row| row.sku.clone())) {
+        Some(counted) => {
+            store
+                .upsert(&Document::new(COUNTED_PARTITION, CountedSkus::key(&snapshot.id), &counted)?)
+                .await?;
+        }
+        None => tracing::info!(
+            snapshot = %snapshot.id, skus = snapshot.rows.len(),
+            "the count's SKUs are too many to list: those without an alert read no_alert"
+        ),
+    }
     summary.pending = false;
     match summary.nothing_judged() {
         Some(why) => summary.not_latest = Some(why),
@@ -788,6 +801,8 @@ fn kept_latest(current: &LatestSnapshot) -> String {
 pub struct OpenAlerts {
     /// The snapshot they were raised on.
     pub latest: LatestSnapshot,
+    /// Where each SKU asked for stands, in the order asked (none when none was asked for).
+    pub statuses: Vec<SkuStatus>,
     /// The page.
     pub alerts: Vec<StoredAlert>,
     /// How many match in all.
@@ -808,37 +823,41 @@ pub struct OpenAlerts {
 pub async fn open_alerts(
     store: &Arc<dyn DocumentStore>,
     severity: Option<Severity>,
-    sku: Option<&str>,
+    skus: &[String],
     discontinued: &std::collections::BTreeSet<String>,
     (offset, limit): (usize, usize),
 ) -> Result<Option<OpenAlerts>, AlertRunError> {
     let Some(latest) = store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? else { return Ok(None) };
     let latest: LatestSnapshot = latest.parse()?;
+    // Asked for SKUs, every one of their alerts is read, of any severity: each one's standing
+    // is its alert's, whatever the page lists.
     let mut query = Query::all();
-    if let Some(severity) = severity {
+    if let Some(severity) = severity.filter(|_| skus.is_empty()) {
         query = query.filter("severity", Op::Eq, severity.as_str());
     }
-    if let Some(sku) = sku {
-        query = query.filter("sku", Op::Eq, sku);
-    }
     // Each SKU's alert is its latest count's: the whole count's, or a partial count's after it.
-    let counts: Vec<&str> = match sku {
-        Some(sku) => vec![latest.count_of(sku)],
-        None => std::iter::once(latest.snapshot_id.as_str())
+    // Asked for SKUs, one read of each SKU's count; else one of each count.
+    let counts: Vec<(&str, Query)> = if skus.is_empty() {
+        std::iter::once(latest.snapshot_id.as_str())
             .chain(latest.partials.iter().map(|p| p.snapshot_id.as_str()))
-            .collect(),
+            .map(|id| (id, query.clone()))
+            .collect()
+    } else {
+        skus.iter()
+            .map(|sku| (latest.count_of(sku), query.clone().filter("sku", Op::Eq, sku.as_str())))
+            .collect()
     };
     let reads: Vec<_> = counts
         .iter()
-        .map(|id| {
-            let (partition, query) = (snapshot_partition(id), query.clone());
-            async move { store.query(&partition, &query).await }
+        .map(|(id, query)| {
+            let partition = snapshot_partition(id);
+            async move { store.query(&partition, query).await }
         })
         .collect();
     let pages: Vec<Vec<Document>> =
         futures::stream::iter(reads).buffered(CONCURRENT_READS).try_collect().await?;
     let mut docs = Vec::new();
-    for (id, page) in counts.iter().zip(pages) {
+    for ((id, _), page) in counts.iter().zip(pages) {
         for doc in page {
             let alert: StoredAlert = doc.parse()?;
             if latest.count_of(&alert.alert.sku) == *id {
@@ -850,6 +869,19 @@ pub async fn open_alerts(
         let alert = &a.alert;
         !alert.discontinued && alert.severity != Severity::Overstock && discontinued.contains(&alert.sku)
     });
+    let statuses = if skus.is_empty() {
+        Vec::new()
+    } else {
+        let alerted: HashMap<String, (Severity, bool)> = alerts
+            .iter()
+            .map(|a| (a.alert.sku.clone(), (a.alert.severity, false)))
+            .chain(withheld.iter().map(|a| (a.alert.sku.clone(), (a.alert.severity, true))))
+            .collect();
+        sku_status::statuses(store, &latest, skus, &alerted).await?
+    };
+    if let Some(severity) = severity {
+        alerts.retain(|a| a.alert.severity == severity);
+    }
     let mut withheld: Vec<String> = withheld.into_iter().map(|a| a.alert.sku).collect();
     withheld.sort();
     alerts.sort_by(|a, b| {
@@ -864,7 +896,7 @@ pub async fn open_alerts(
     });
     let matching = alerts.len();
     let alerts: Vec<StoredAlert> = alerts.into_iter().skip(offset).take(limit).collect();
-    Ok(Some(OpenAlerts { latest, alerts, matching, withheld }))
+    Ok(Some(OpenAlerts { latest, statuses, alerts, matching, withheld }))
 }
 
 #[cfg(test)]
@@ -975,10 +1007,10 @@ mod tests {
         let latest = LatestSnapshot { snapshot_id: "s1".into(), ..LatestSnapshot::default() };
         store.upsert(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest).unwrap()).await.unwrap();
         let none = std::collections::BTreeSet::new();
-        let open = open_alerts(&store, None, None, &none, (0, 10)).await.unwrap().unwrap();
+        let open = open_alerts(&store, None, &[], &none, (0, 10)).await.unwrap().unwrap();
         let order: Vec<&str> = open.alerts.iter().map(|a| a.alert.sku.as_str()).collect();
         assert_eq!((order, open.matching), (vec!["FAST", "A-SLOW", "MID"], 3));
-        let page = open_alerts(&store, None, None, &none, (1, 1)).await.unwrap().unwrap();
+        let page = open_alerts(&store, None, &[], &none, (1, 1)).await.unwrap().unwrap();
         assert_eq!(
             (page.alerts[0].alert.sku.as_str(), page.alerts.len(), page.matching),
             ("A-SLOW", 1, 3),
@@ -986,7 +1018,7 @@ mod tests {
         );
         // Discontinued since the count: its alert to order is withheld, and said.
         let gone = std::collections::BTreeSet::from(["FAST".to_owned()]);
-        let open = open_alerts(&store, None, None, &gone, (0, 10)).await.unwrap().unwrap();
+        let open = open_alerts(&store, None, &[], &gone, (0, 10)).await.unwrap().unwrap();
         let order: Vec<&str> = open.alerts.iter().map(|a| a.alert.sku.as_str()).collect();
         assert_eq!(
             (order, open.matching, open.withheld),
@@ -1380,20 +1412,31 @@ mod tests {
         let aisle = r#"{"sku": "B", "on_hand": 60}, {"sku": "C", "on_hand": 1}"#;
         assert_eq!(store_count(judge("aisle", aisle, true, "2011-12-10T12:00:00Z")).await, None);
         let none = std::collections::BTreeSet::new();
-        let open = |sku: Option<&'static str>| {
+        let open = |skus: &'static [&'static str]| {
             let store = Arc::clone(&store);
             let none = none.clone();
             async move {
-                let open = open_alerts(&store, None, sku, &none, (0, 100)).await.unwrap().unwrap();
-                open.alerts.iter().map(|a| (a.alert.sku.clone(), a.snapshot_id.clone())).collect::<Vec<_>>()
+                let skus: Vec<String> = skus.iter().map(|s| (*s).to_owned()).collect();
+                let open = open_alerts(&store, None, &skus, &none, (0, 100)).await.unwrap().unwrap();
+                let statuses: Vec<(String, sku_status::Standing)> =
+                    open.statuses.iter().map(|s| (s.sku.clone(), s.status)).collect();
+                let alerts = open.alerts.iter().map(|a| (a.alert.sku.clone(), a.snapshot_id.clone()));
+                (alerts.collect::<Vec<_>>(), statuses)
             }
         };
         let pair = |sku: &str, id: &str| (sku.to_owned(), id.to_owned());
+        use sku_status::Standing::{Alert, NoAlert, Ok as Fine};
+        let standing = |sku: &str, status| (sku.to_owned(), status);
         // B restocked above its reorder point has no alert; C's comes from the aisle's count.
-        assert_eq!(open(None).await, [pair("A", "whole"), pair("C", "aisle")]);
-        assert_eq!(open(Some("C")).await, [pair("C", "aisle")]);
-        assert_eq!(open(Some("B")).await, []);
-        assert_eq!(open(Some("A")).await, [pair("A", "whole")]);
+        assert_eq!(open(&[]).await, (vec![pair("A", "whole"), pair("C", "aisle")], vec![]));
+        assert_eq!(open(&["C"]).await, (vec![pair("C", "aisle")], vec![standing("C", Alert)]));
+        // Counted by the aisle, nothing to say; the whole count's list was not kept (written by
+        // hand here), so a SKU it may or may not have held has no alert, no more.
+        assert_eq!(open(&["B"]).await, (vec![], vec![standing("B", Fine)]));
+        assert_eq!(
+            open(&["A", "Z"]).await,
+            (vec![pair("A", "whole")], vec![standing("A", Alert), standing("Z", NoAlert)])
+        );
         let stock = crate::serving::StockView::new(Arc::clone(&store), std::time::Duration::ZERO);
         let out: std::collections::BTreeSet<String> =
             stock.out_of_stock().await.unwrap().iter().cloned().collect();
