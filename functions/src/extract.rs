@@ -36,7 +36,7 @@ pub const FUNCTION_KEY: &str = "code";
 /// is refused, so a misspelt one (`?kk=5`) is not quietly ignored.
 #[must_use]
 pub fn is_passed_over(name: &str) -> bool {
-    name == FUNCTION_KEY || name == "_" || name.starts_with("utm_")
+    name == FUNCTION_KEY || name == "_" || name.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("utm_"))
 }
 
 /// The query string's parameters, percent-decoded; a parameter given twice is refused.
@@ -110,7 +110,8 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
         };
         let mut values = HashMap::with_capacity(pairs.len());
         for (name, value) in pairs {
-            if values.contains_key(&name) {
+            // Tooling's parameters may repeat (two cache-busters, a tag carried twice): read once.
+            if values.contains_key(&name) && !is_passed_over(&name) {
                 return Err(ApiError::BadRequest {
                     message: format!("query parameter {name:?} is given more than once; give it once"),
                 });

@@ -7,8 +7,10 @@
 //! permanent ones (no features yet, a refused model) are answered as done with the reason logged
 //! under [`FAILED`], the line the alert rules in `infra/app/alerts.bicep` look for. One kind
 //! failing does not stop the others. Before training, it ingests any upload the ingest trigger
-//! missed ([`shopsense::ingest::Ingestor::sweep`]) and handles the events Event Grid gave up
-//! delivering ([`crate::dead_letters`]).
+//! missed ([`shopsense::ingest::Ingestor::sweep`]), handles the events Event Grid gave up
+//! delivering ([`crate::dead_letters`]) and deletes inventory counts older than
+//! `SHOPSENSE_ALERTS_KEEP_DAYS` that are no longer the latest
+//! ([`shopsense::alerts::retention`]).
 
 use axum::Router;
 use axum::extract::State;
@@ -56,6 +58,21 @@ async fn retrain(
     }
     // Then the events Event Grid gave up delivering (the replay logs its own lines).
     caught_up.extend(crate::dead_letters::replay(&state, sweep.as_ref().ok(), REPLAY_BUDGET).await);
+    // Then the inventory counts old enough to go (after the replay, which may still need one).
+    let keep = state.alerts_keep_days;
+    let pruned =
+        match shopsense::alerts::retention::prune_counts(&state.alerts, keep, chrono::Utc::now()).await {
+            Ok(p) if p.counts == 0 => None,
+            Ok(p) => Some(format!(
+                "alerts: {} inventory counts judged over {keep} days ago deleted ({} alerts)",
+                p.counts, p.alerts
+            )),
+            Err(e) => Some(format!("alerts: old inventory counts not pruned, tried again tomorrow: {e}")),
+        };
+    if let Some(line) = pruned {
+        tracing::info!("{line}");
+        caught_up.push(line);
+    }
     let holder = shopsense::registry::holder_name("retrain-timer");
     let progress = |p: shopsense::train::Progress| {
         tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");

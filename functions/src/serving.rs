@@ -165,16 +165,18 @@ async fn cart(
     const LIKE: &str = r#"{"items": ["85123A"], "customer_id": "17850", "k": 10}"#;
     // A byte-order mark, as some Windows tools write JSON, is no part of it.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").map_or(body.clone(), |rest| body.slice_ref(rest));
+    let looks_like_json =
+        body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| matches!(b, b'{' | b'['));
     let value: Value = serde_json::from_slice(&body).map_err(|e| match form_sent(&headers) {
         // A form (`curl -F`, an HTML form posted as is) is not JSON whatever it holds: say so,
         // rather than where its bytes stopped parsing. A JSON body labelled as a form (what
-        // `curl -d` sends) is read as JSON.
-        Some(kind) => ApiError::UnsupportedMediaType {
+        // `curl -d` sends) is read as JSON, and a typo in it is named where it is.
+        Some(kind) if !looks_like_json => ApiError::UnsupportedMediaType {
             message: format!(
                 "the body was sent as {kind}; send JSON (content-type: application/json) like {LIKE}"
             ),
         },
-        None => bad(format!("the body must be JSON like {LIKE}: {e}")),
+        _ => bad(format!("the body must be JSON like {LIKE}: {e}")),
     })?;
     if !value.is_object() {
         return Err(bad(format!(

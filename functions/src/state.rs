@@ -35,6 +35,10 @@ pub enum StateError {
 pub const KEEP_VERSIONS_SETTING: &str = "SHOPSENSE_KEEP_VERSIONS";
 /// Setting: seconds a serving instance trusts its cached live pointers (default 5).
 pub const POINTER_TTL_SETTING: &str = "SHOPSENSE_SERVING_POINTER_TTL_SECONDS";
+/// Setting: days a judged inventory count is kept after it was sent, unless it is still the
+/// latest (default [`shopsense::alerts::retention::DEFAULT_KEEP_DAYS`], at least
+/// [`shopsense::alerts::retention::MIN_KEEP_DAYS`]).
+pub const ALERTS_KEEP_DAYS_SETTING: &str = "SHOPSENSE_ALERTS_KEEP_DAYS";
 /// Setting: PSI above which retrain flags drift (default 0.25).
 pub const PSI_THRESHOLD_SETTING: &str = "SHOPSENSE_DRIFT_PSI_THRESHOLD";
 
@@ -73,6 +77,8 @@ pub struct AppState {
     pub alerts: Arc<dyn shopsense::store::DocumentStore>,
     /// The alert policy's shop-wide defaults (settings `SHOPSENSE_ALERT_*`).
     pub alert_policy: Arc<AlertPolicy>,
+    /// Days a judged count is kept ([`ALERTS_KEEP_DAYS_SETTING`]).
+    pub alerts_keep_days: u32,
     /// The last round trip to the stores `GET /api/health?check=stores` made.
     pub store_probe: Arc<crate::health::ProbeCache>,
 }
@@ -147,6 +153,20 @@ impl AppState {
         let alerts = stores.documents.container(ALERTS_CONTAINER).await?;
         let stock = StockView::new(alerts.clone(), ttl);
         let alert_policy = alert_policy(&settings)?;
+        let alerts_keep_days: u32 =
+            settings.parse_or(ALERTS_KEEP_DAYS_SETTING, shopsense::alerts::retention::DEFAULT_KEEP_DAYS)?;
+        if alerts_keep_days < shopsense::alerts::retention::MIN_KEEP_DAYS {
+            // Event Grid retries for a day and the retrain replays its dead letters the next night:
+            // a redelivery must still find its count, or it is judged again as a new one.
+            return Err(shopsense::settings::SettingsError::Invalid {
+                name: ALERTS_KEEP_DAYS_SETTING.into(),
+                reason: format!(
+                    "{alerts_keep_days} days is shorter than a redelivered event may arrive: set {} or more",
+                    shopsense::alerts::retention::MIN_KEEP_DAYS
+                ),
+            }
+            .into());
+        }
         let prefix = settings.get(shopsense::store::CONTAINER_PREFIX_SETTING).unwrap_or_default();
         let uploads_container = format!("{prefix}{}", shopsense::bronze::UPLOADS_CONTAINER);
         Ok(Self {
@@ -161,6 +181,7 @@ impl AppState {
             catalog: Arc::new(catalog),
             alerts,
             alert_policy: Arc::new(alert_policy),
+            alerts_keep_days,
             store_probe: Arc::default(),
         })
     }

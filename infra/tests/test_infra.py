@@ -75,6 +75,7 @@ HAS_CODE_DEFAULT = {
     "SHOPSENSE_ALERT_SERVICE_LEVEL": "alert policy default (functions/src/state.rs)",
     "SHOPSENSE_ALERT_COVER_DAYS": "alert policy default (functions/src/state.rs)",
     "SHOPSENSE_ALERT_OVERSTOCK_COVER_DAYS": "alert policy default (functions/src/state.rs)",
+    "SHOPSENSE_ALERTS_KEEP_DAYS": "days a judged inventory count is kept (shared/src/alerts/retention.rs)",
 }
 
 # Settings the code accepts as an alternative to another one; one of each pair suffices.

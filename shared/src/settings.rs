@@ -65,6 +65,7 @@ pub const READ_SETTINGS: &[&str] = &[
     "SHOPSENSE_ALERT_SERVICE_LEVEL",
     "SHOPSENSE_ALERT_COVER_DAYS",
     "SHOPSENSE_ALERT_OVERSTOCK_COVER_DAYS",
+    "SHOPSENSE_ALERTS_KEEP_DAYS",
 ];
 
 /// The storage account's well-known emulator account and key (public: Azurite's documented

@@ -17,6 +17,7 @@
 //!   reorder point (`shopsense eval alerts`).
 //! - [`run`]: a count judged against the live forecast and stored, and the open alerts.
 //! - [`sku_status`]: where each SKU asked for stands in the latest counts.
+//! - [`retention`]: judged counts deleted once they are old and no longer the latest.
 //! - [`errors`]: [`AlertError`], what can go wrong.
 //!
 //! ## Use
@@ -48,6 +49,7 @@ pub mod inventory;
 pub mod inventory_upload;
 pub mod normal;
 pub mod policy;
+pub mod retention;
 pub mod run;
 pub mod sku_status;
 

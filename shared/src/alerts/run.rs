@@ -53,7 +53,7 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::normal::Z_P90;
-use super::sku_status::{self, COUNTED_PARTITION, CountedSkus, SkuStatus};
+use super::sku_status::{self, CountedList, SkuStatus};
 use super::{Alert, AlertError, AlertPolicy, DemandPath, InventorySnapshot, Severity, evaluate_snapshot};
 use crate::registry::ModelKind;
 use crate::serving::stock::{LATEST_ID, PartialCount, ReplacedCount, SNAPSHOTS_PARTITION};
@@ -108,6 +108,10 @@ pub struct SnapshotSummary {
     /// sent again, not a redelivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<DateTime<Utc>>,
+    /// When it was judged (the clock's time: how long it has been kept; `None` in summaries
+    /// stored before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged_at: Option<DateTime<Utc>>,
     /// The forecast version used.
     pub forecast_version: String,
     /// SKUs in the snapshot.
@@ -360,6 +364,7 @@ pub async fn run(
         as_of,
         counted_at: snapshot.counted_at,
         sent_at: snapshot.sent,
+        judged_at: Some(Utc::now()),
         forecast_version: version.clone(),
         skus: snapshot.rows.len(),
         alerts: evaluated.alerts.len(),
@@ -422,25 +427,29 @@ pub async fn run(
         })
         .collect::<Result<Vec<_>, _>>()?;
     store.upsert_many(&documents).await?;
-    // Which SKUs it held, for the SKUs without an alert ([`super::sku_status`]).
-    match CountedSkus::of(&snapshot.id, snapshot.rows.iter().map(|row| row.sku.clone())) {
-        Some(counted) => {
-            store
-                .upsert(&Document::new(COUNTED_PARTITION, CountedSkus::key(&snapshot.id), &counted)?)
-                .await?;
-        }
-        None => tracing::info!(
-            snapshot = %snapshot.id, skus = snapshot.rows.len(),
-            "the count's SKUs are too many to list: those without an alert read no_alert"
-        ),
-    }
     summary.pending = false;
     match summary.nothing_judged() {
         Some(why) => summary.not_latest = Some(why),
-        None => summary.settle(snapshot, make_latest(store, snapshot, &summary).await?),
+        None => {
+            keep_counted_list(store, snapshot).await;
+            summary.settle(snapshot, make_latest(store, snapshot, &summary).await?);
+        }
     }
     store.upsert(&Document::new(SNAPSHOTS_PARTITION, &summary_key, &summary)?).await?;
     Ok((summary, evaluated.alerts))
+}
+
+/// Keeps which SKUs a whole count held, before it can become the latest, for the SKUs without an
+/// alert ([`super::sku_status`]); a partial count's are in the latest. A failure is logged and
+/// passed over: the count is judged all the same, and its SKUs without an alert read `no_alert`.
+async fn keep_counted_list(store: &Arc<dyn DocumentStore>, snapshot: &InventorySnapshot) {
+    if snapshot.partial {
+        return;
+    }
+    let skus = snapshot.rows.iter().map(|row| row.sku.clone());
+    if let Err(e) = CountedList::write(store, &snapshot.id, skus).await {
+        tracing::warn!(snapshot = %snapshot.id, error = %e, "the count's SKU list was not kept: those without an alert read no_alert");
+    }
 }
 
 /// What a stored summary says of this count: `Some` when it was judged whole (a redelivery),
@@ -482,11 +491,19 @@ async fn redelivered(
 ) -> Result<(SnapshotSummary, Vec<Alert>), AlertRunError> {
     let docs = store.query(&snapshot_partition(&snapshot.id), &Query::all()).await?;
     let stored: Vec<StoredAlert> = docs.iter().map(Document::parse).collect::<Result<_, _>>()?;
+    // Judged before its SKU list was kept: kept now, so it can say which SKUs are fine.
+    if stored_summary.nothing_judged().is_none() && !CountedList::is_kept(store, &snapshot.id).await? {
+        keep_counted_list(store, snapshot).await;
+    }
     let sent_again =
         matches!((stored_summary.sent_at, snapshot.sent), (Some(before), Some(now)) if now > before);
     let mut summary = if sent_again {
-        let again =
-            SnapshotSummary { counted_at: snapshot.counted_at, sent_at: snapshot.sent, ..stored_summary };
+        let again = SnapshotSummary {
+            counted_at: snapshot.counted_at,
+            sent_at: snapshot.sent,
+            judged_at: Some(Utc::now()),
+            ..stored_summary
+        };
         let key = escape_key(&snapshot.id);
         // The latest first: a retry after it failed finds this sending not yet stored, and
         // tries again.
@@ -836,28 +853,32 @@ pub async fn open_alerts(
         query = query.filter("severity", Op::Eq, severity.as_str());
     }
     // Each SKU's alert is its latest count's: the whole count's, or a partial count's after it.
-    // Asked for SKUs, one read of each SKU's count; else one of each count.
-    let counts: Vec<(&str, Query)> = if skus.is_empty() {
+    // Asked for SKUs, one point read of each in its count (an alert's id is its SKU's key);
+    // else one query of each count.
+    let counts: Vec<&str> = if skus.is_empty() {
         std::iter::once(latest.snapshot_id.as_str())
             .chain(latest.partials.iter().map(|p| p.snapshot_id.as_str()))
-            .map(|id| (id, query.clone()))
             .collect()
     } else {
-        skus.iter()
-            .map(|sku| (latest.count_of(sku), query.clone().filter("sku", Op::Eq, sku.as_str())))
-            .collect()
+        skus.iter().map(|sku| latest.count_of(sku)).collect()
     };
     let reads: Vec<_> = counts
         .iter()
-        .map(|(id, query)| {
-            let partition = snapshot_partition(id);
-            async move { store.query(&partition, query).await }
+        .enumerate()
+        .map(|(i, id)| {
+            let (partition, query) = (snapshot_partition(id), &query);
+            async move {
+                match skus.get(i) {
+                    Some(sku) => Ok(store.get(&partition, &escape_key(sku)).await?.into_iter().collect()),
+                    None => store.query(&partition, query).await,
+                }
+            }
         })
         .collect();
     let pages: Vec<Vec<Document>> =
         futures::stream::iter(reads).buffered(CONCURRENT_READS).try_collect().await?;
     let mut docs = Vec::new();
-    for ((id, _), page) in counts.iter().zip(pages) {
+    for (id, page) in counts.iter().zip(pages) {
         for doc in page {
             let alert: StoredAlert = doc.parse()?;
             if latest.count_of(&alert.alert.sku) == *id {
@@ -865,7 +886,7 @@ pub async fn open_alerts(
             }
         }
     }
-    let (withheld, mut alerts): (Vec<StoredAlert>, Vec<StoredAlert>) = docs.into_iter().partition(|a| {
+    let (mut withheld, mut alerts): (Vec<StoredAlert>, Vec<StoredAlert>) = docs.into_iter().partition(|a| {
         let alert = &a.alert;
         !alert.discontinued && alert.severity != Severity::Overstock && discontinued.contains(&alert.sku)
     });
@@ -881,6 +902,7 @@ pub async fn open_alerts(
     };
     if let Some(severity) = severity {
         alerts.retain(|a| a.alert.severity == severity);
+        withheld.retain(|a| a.alert.severity == severity);
     }
     let mut withheld: Vec<String> = withheld.into_iter().map(|a| a.alert.sku).collect();
     withheld.sort();
@@ -910,6 +932,7 @@ mod tests {
             as_of: as_of.parse().unwrap(),
             counted_at: None,
             sent_at: None,
+            judged_at: None,
             forecast_version: "v1".into(),
             skus: 1,
             alerts: 1,

@@ -6,9 +6,10 @@
 //! it, else the whole count. It has an open alert there (`alert`, or `withheld` when the catalogue
 //! discontinued it since), or that count could not judge it (`not_judged`: no forecast, or one
 //! too old for its lead time), or the count held it and found nothing to say (`ok`), or no count
-//! held it (`not_counted`). Which SKUs a whole count held is kept beside its alerts
-//! ([`CountedSkus`]); a count judged before that list was kept, or one too long to keep, says
-//! `no_alert` instead of `ok` or `not_counted`.
+//! held it (`not_counted`). A partial count's SKUs are in the latest; a whole count's are kept
+//! beside its alerts ([`CountedList`]), in [`BUCKETS`] documents by a hash of the SKU, so that a
+//! question about a few SKUs reads a few small documents whatever the catalogue's size. A whole
+//! count judged before the list was kept says `no_alert` instead of `ok` or `not_counted`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -21,41 +22,131 @@ use super::run::SnapshotSummary;
 use crate::serving::LatestSnapshot;
 use crate::serving::escape_key;
 use crate::serving::stock::SNAPSHOTS_PARTITION;
-use crate::store::{DocumentStore, StoreError};
+use crate::store::{Document, DocumentStore, Query, StoreError};
 
-/// The partition holding each judged count's SKUs, one document per count under its summary's
-/// key.
-pub const COUNTED_PARTITION: &str = "counted";
+/// Documents a whole count's SKU list is spread over: 50,000 SKUs of 40 characters make about
+/// 35 KB each, far under a document store's 2 MB.
+pub const BUCKETS: u32 = 64;
 
-/// The most SKUs a count's list keeps (about 20 bytes each against a document store's 2 MB
-/// bound per document); a longer count's SKUs without an alert read `no_alert`.
-pub const MAX_COUNTED_LISTED: usize = 50_000;
+/// Id of a list's index in its partition.
+const INDEX_ID: &str = "index";
 
 /// Most SKUs one answer gives the status of.
 pub const MAX_STATUS_SKUS: usize = 100;
 
-/// The SKUs one judged count held.
+/// The partition of one whole count's SKU list.
+#[must_use]
+pub fn counted_partition(snapshot_id: &str) -> String {
+    format!("counted:{}", escape_key(snapshot_id))
+}
+
+/// The bucket of a SKU: FNV-1a of its bytes (stable across versions and platforms).
+#[must_use]
+pub fn bucket(sku: &str) -> u32 {
+    let hash = sku.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    hash % BUCKETS
+}
+
+/// That a whole count's list is kept, and how long it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CountedSkus {
+pub struct CountedIndex {
     /// The count.
     pub snapshot_id: String,
-    /// Its SKUs, sorted.
+    /// Its SKUs.
+    pub skus: usize,
+}
+
+/// The SKUs of one bucket of a whole count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountedBucket {
+    /// The count.
+    pub snapshot_id: String,
+    /// Its SKUs in this bucket, sorted.
     pub skus: Vec<String>,
 }
 
-impl CountedSkus {
-    /// The list of a count's SKUs, or `None` when it is too long to keep.
-    #[must_use]
-    pub fn of(snapshot_id: &str, skus: impl IntoIterator<Item = String>) -> Option<Self> {
+/// A whole count's SKU list, as stored: the buckets, then the index that says it is whole.
+pub struct CountedList;
+
+impl CountedList {
+    /// Keeps the list of `snapshot_id`'s SKUs: each non-empty bucket, then the index (a list cut
+    /// short has no index, and reads as not kept).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn write(
+        store: &Arc<dyn DocumentStore>,
+        snapshot_id: &str,
+        skus: impl IntoIterator<Item = String>,
+    ) -> Result<(), StoreError> {
         let skus: BTreeSet<String> = skus.into_iter().collect();
-        (skus.len() <= MAX_COUNTED_LISTED)
-            .then(|| Self { snapshot_id: snapshot_id.to_owned(), skus: skus.into_iter().collect() })
+        let mut buckets: HashMap<u32, Vec<String>> = HashMap::new();
+        for sku in &skus {
+            buckets.entry(bucket(sku)).or_default().push(sku.clone());
+        }
+        let partition = counted_partition(snapshot_id);
+        let docs = buckets
+            .into_iter()
+            .map(|(n, skus)| {
+                Document::new(
+                    &partition,
+                    n.to_string(),
+                    &CountedBucket { snapshot_id: snapshot_id.to_owned(), skus },
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        store.upsert_many(&docs).await?;
+        let index = CountedIndex { snapshot_id: snapshot_id.to_owned(), skus: skus.len() };
+        store.upsert(&Document::new(&partition, INDEX_ID, &index)?).await.map(|_| ())
     }
 
-    /// Its document's id.
-    #[must_use]
-    pub fn key(snapshot_id: &str) -> String {
-        escape_key(snapshot_id)
+    /// Whether the list of `snapshot_id` is kept.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn is_kept(store: &Arc<dyn DocumentStore>, snapshot_id: &str) -> Result<bool, StoreError> {
+        Ok(store.get(&counted_partition(snapshot_id), INDEX_ID).await?.is_some())
+    }
+
+    /// Which of `skus` the count held, or `None` when its list is not kept.
+    ///
+    /// # Errors
+    /// When the store fails or a document is malformed.
+    pub async fn held<'a>(
+        store: &Arc<dyn DocumentStore>,
+        snapshot_id: &str,
+        skus: impl IntoIterator<Item = &'a String>,
+    ) -> Result<Option<BTreeSet<String>>, StoreError> {
+        if !Self::is_kept(store, snapshot_id).await? {
+            return Ok(None);
+        }
+        let partition = counted_partition(snapshot_id);
+        let skus: Vec<&String> = skus.into_iter().collect();
+        let buckets: BTreeSet<u32> = skus.iter().map(|sku| bucket(sku)).collect();
+        let mut held = BTreeSet::new();
+        for n in buckets {
+            let Some(doc) = store.get(&partition, &n.to_string()).await? else { continue };
+            let listed = doc.parse::<CountedBucket>()?.skus;
+            held.extend(
+                skus.iter()
+                    .filter(|sku| bucket(sku) == n && listed.binary_search(sku).is_ok())
+                    .map(|s| (*s).clone()),
+            );
+        }
+        Ok(Some(held))
+    }
+
+    /// Deletes the list of `snapshot_id`, the index first (a deletion cut short reads as not
+    /// kept).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn delete(store: &Arc<dyn DocumentStore>, snapshot_id: &str) -> Result<(), StoreError> {
+        let partition = counted_partition(snapshot_id);
+        store.delete(&partition, INDEX_ID).await?;
+        let keys: Vec<(String, String)> =
+            store.query(&partition, &Query::all()).await?.into_iter().map(|d| (d.partition, d.id)).collect();
+        store.delete_many(&keys).await
     }
 }
 
@@ -117,13 +208,15 @@ pub async fn statuses(
         if let Some(summary) = &summary {
             not_judged.extend(summary.unknown_skus.iter().chain(&summary.stale_skus).cloned());
         }
+        let asked = skus.iter().filter(|sku| {
+            !alerted.contains_key(*sku)
+                && !not_judged.contains(*sku)
+                && latest.count_of(sku) == latest.snapshot_id
+        });
         let counted: Option<BTreeSet<String>> = if latest.base_skus.is_empty() {
-            match store.get(COUNTED_PARTITION, &CountedSkus::key(&latest.snapshot_id)).await? {
-                Some(doc) => Some(doc.parse::<CountedSkus>()?.skus.into_iter().collect()),
-                None => None,
-            }
+            CountedList::held(store, &latest.snapshot_id, asked).await?
         } else {
-            Some(latest.base_skus.iter().cloned().collect())
+            Some(asked.filter(|sku| latest.base_skus.contains(sku)).cloned().collect())
         };
         (not_judged, counted)
     } else {
@@ -218,12 +311,9 @@ mod tests {
                 row("Z", Standing::NoAlert, "whole"),
             ]
         );
-        let counted = CountedSkus::of("whole", ["N", "C", "B", "A"].map(str::to_owned)).unwrap();
-        assert_eq!(counted.skus, ["A", "B", "C", "N"], "sorted");
-        store
-            .upsert(&Document::new(COUNTED_PARTITION, CountedSkus::key("whole"), &counted).unwrap())
-            .await
-            .unwrap();
+        assert!(!CountedList::is_kept(&store, "whole").await.unwrap());
+        CountedList::write(&store, "whole", ["N", "C", "B", "A", "B"].map(str::to_owned)).await.unwrap();
+        assert!(CountedList::is_kept(&store, "whole").await.unwrap());
         let asked = vec!["Z".to_owned(), "N".to_owned()];
         let after = statuses(&store, &latest, &asked, &HashMap::new()).await.unwrap();
         assert_eq!(
@@ -236,9 +326,25 @@ mod tests {
         assert_eq!(standing(after), [row("B", Standing::Ok, "whole")]);
     }
 
-    #[test]
-    fn a_count_too_long_to_list_keeps_no_list() {
-        assert!(CountedSkus::of("big", (0..=MAX_COUNTED_LISTED).map(|i| i.to_string())).is_none());
-        assert!(CountedSkus::of("big", (0..MAX_COUNTED_LISTED).map(|i| i.to_string())).is_some());
+    #[tokio::test]
+    async fn a_long_list_is_spread_over_small_documents_and_read_by_the_skus_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
+        let store = crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        // 50,000 SKUs of 40 characters: about 2 MB in one document, a document store's bound.
+        let sku = |i: usize| format!("{i:0>40}");
+        CountedList::write(&store, "big/count", (0..50_000).map(sku)).await.unwrap();
+        let docs = store.query(&counted_partition("big/count"), &Query::all()).await.unwrap();
+        assert_eq!(docs.len(), BUCKETS as usize + 1, "every bucket and the index");
+        let largest = docs.iter().map(|d| serde_json::to_vec(&d.body).unwrap().len()).max().unwrap();
+        assert!(largest < 64 * 1024, "{largest} bytes");
+        let asked = [sku(7), sku(49_999), sku(50_000), "x".to_owned()];
+        let held = CountedList::held(&store, "big/count", &asked).await.unwrap().unwrap();
+        assert_eq!(held, [sku(7), sku(49_999)].into());
+        assert_eq!(CountedList::held(&store, "other", &asked).await.unwrap(), None, "not kept");
+        // The buckets never move: the same SKU, the same bucket, in every version.
+        assert_eq!((bucket("85123A"), bucket("22423"), bucket("")), (41, 48, 5));
+        CountedList::delete(&store, "big/count").await.unwrap();
+        assert!(store.query(&counted_partition("big/count"), &Query::all()).await.unwrap().is_empty());
     }
 }
