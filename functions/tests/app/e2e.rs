@@ -659,12 +659,46 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     );
     assert_eq!(listed().await, before);
 
+    // A count judged long ago, no longer the latest: the retrain deletes it whole.
+    let old_count = json!({
+        "snapshot_id": "last-spring", "as_of": "2011-04-01", "judged_at": "2011-04-01T09:00:00Z",
+        "forecast_version": "v0", "skus": 2, "alerts": 1, "by_severity": {}, "ok": 1, "unknown_skus": [],
+        "stale_skus": [], "written": 1, "already_there": 0, "latest": false
+    });
+    let partition = shopsense::alerts::run::snapshot_partition("last-spring");
+    let planted = [
+        shopsense::store::Document::new(
+            shopsense::serving::stock::SNAPSHOTS_PARTITION,
+            "last-spring",
+            &old_count,
+        ),
+        shopsense::store::Document::new(&partition, "22423", &json!({ "sku": "22423" })),
+    ];
+    for doc in planted {
+        state.alerts.upsert(&doc.unwrap()).await.unwrap();
+    }
+    shopsense::alerts::sku_status::CountedList::write(&state.alerts, "last-spring", ["22423".to_owned()])
+        .await
+        .unwrap();
+
     // The nightly retrain through the timer function: a new version for every kind, live or
     // rejected by its gate; serving follows the pointer.
     let (status, body) =
         send(&router, post("/retrain", timer_payload("retrain", false, "", "").to_string())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let logs: Vec<&str> = body["Logs"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(
+        logs.contains(&"alerts: 1 inventory counts judged over 90 days ago deleted (1 alerts)"),
+        "{logs:#?}"
+    );
+    let gone = state.alerts.get(shopsense::serving::stock::SNAPSHOTS_PARTITION, "last-spring").await.unwrap();
+    assert!(
+        gone.is_none()
+            && state.alerts.query(&partition, &shopsense::store::Query::all()).await.unwrap().is_empty()
+    );
+    assert!(
+        !shopsense::alerts::sku_status::CountedList::is_kept(&state.alerts, "last-spring").await.unwrap()
+    );
     for line in [
         "dead letters: 3 replayed (filed under replayed/), 2 refused, 0 kept, 0 left for the next night (time budget)",
         "dead letters: TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json filed under refused/: not a JSON array of events",
