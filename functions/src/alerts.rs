@@ -498,6 +498,7 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
             }
             // Nothing judged for that reason alone: said as a warning, with what would judge it
             // (an undated count dropped into a demo whose forecast ends in 2011 lands here).
+            let mut not_judged_hint = None;
             if summary.stale_skus.len() == summary.skus && summary.skus > 0 {
                 let hint = if names_its_day {
                     "retrain on current sales"
@@ -514,6 +515,7 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
                     "no SKU was judged: the live forecast {} does not reach {}; {hint}",
                     summary.forecast_version, summary.as_of
                 ));
+                not_judged_hint = Some(hint);
             }
             if let Some(why) = &summary.not_latest {
                 response = response.log(format!("not the latest snapshot: {why}"));
@@ -525,7 +527,19 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
                     summary.superseded.join(", ")
                 ));
             }
-            answer_refusals(state, event).await?;
+            match summary.nothing_judged() {
+                // A count sent and not judged leaves every SKU at an older count's stock: the open
+                // alerts say so until a count is judged after it, as for a refused one.
+                Some(why) => {
+                    let why = match not_judged_hint {
+                        Some(hint) => format!("{why}; {hint}"),
+                        None => why,
+                    };
+                    let kept = format!("its summary, snapshots/{}", summary.snapshot_id);
+                    remember_refusal(state, event, &why, &kept).await?;
+                }
+                None => answer_refusals(state, event).await?,
+            }
             state.stock.refresh();
             Ok(response)
         }

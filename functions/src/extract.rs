@@ -29,14 +29,21 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
 /// route takes it and reads nothing from it.
 pub const FUNCTION_KEY: &str = "code";
 
+/// Ad networks' click ids, carried from a storefront's own URL as campaign tags are.
+const CLICK_IDS: [&str; 5] = ["gclid", "fbclid", "msclkid", "gbraid", "wbraid"];
+
 /// Whether a parameter is one a caller's tooling adds to any URL rather than one it means for
 /// the route: the function key, a cache-buster (`_`, what jQuery's `cache: false` and many fetch
-/// wrappers append) or a campaign tag (`utm_source`, ... carried from a storefront's own URL).
+/// wrappers append), a campaign tag (`utm_source`, ... in any case) or an ad click id (`gclid`,
+/// `fbclid`, ...), both carried from a storefront's own URL.
 /// Every route takes them and reads nothing from them; any other parameter a route does not take
 /// is refused, so a misspelt one (`?kk=5`) is not quietly ignored.
 #[must_use]
 pub fn is_passed_over(name: &str) -> bool {
-    name == FUNCTION_KEY || name == "_" || name.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("utm_"))
+    name == FUNCTION_KEY
+        || name == "_"
+        || name.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("utm_"))
+        || CLICK_IDS.iter().any(|id| id.eq_ignore_ascii_case(name))
 }
 
 /// The query string's parameters, percent-decoded; a parameter given twice is refused.

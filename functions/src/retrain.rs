@@ -58,21 +58,6 @@ async fn retrain(
     }
     // Then the events Event Grid gave up delivering (the replay logs its own lines).
     caught_up.extend(crate::dead_letters::replay(&state, sweep.as_ref().ok(), REPLAY_BUDGET).await);
-    // Then the inventory counts old enough to go (after the replay, which may still need one).
-    let keep = state.alerts_keep_days;
-    let pruned =
-        match shopsense::alerts::retention::prune_counts(&state.alerts, keep, chrono::Utc::now()).await {
-            Ok(p) if p.counts == 0 => None,
-            Ok(p) => Some(format!(
-                "alerts: {} inventory counts judged over {keep} days ago deleted ({} alerts)",
-                p.counts, p.alerts
-            )),
-            Err(e) => Some(format!("alerts: old inventory counts not pruned, tried again tomorrow: {e}")),
-        };
-    if let Some(line) = pruned {
-        tracing::info!("{line}");
-        caught_up.push(line);
-    }
     let holder = shopsense::registry::holder_name("retrain-timer");
     let progress = |p: shopsense::train::Progress| {
         tracing::info!(kind = ?p.kind.map(ModelKind::as_str), phase = p.phase, step = p.step.0, of = p.step.1, "retrain");
@@ -119,5 +104,44 @@ async fn retrain(
             (InvokeResponse::ok(json!(null)), vec![format!("{FAILED}: {e}")])
         }
     };
-    Ok(caught_up.into_iter().chain(lines).fold(response, InvokeResponse::log))
+    // Last, the inventory counts old enough to go (after the replay, which may still need one,
+    // and after training, which matters more within the function's time).
+    let keep = state.alerts_keep_days;
+    let pruned = prune_lines(
+        shopsense::alerts::retention::prune_counts(&state.alerts, keep, chrono::Utc::now(), PRUNE_BUDGET)
+            .await,
+        keep,
+    );
+    for line in &pruned {
+        tracing::info!("{line}");
+    }
+    Ok(caught_up.into_iter().chain(lines).chain(pruned).fold(response, InvokeResponse::log))
+}
+
+/// How long pruning old inventory counts may run (the rest waits for the next night).
+const PRUNE_BUDGET: std::time::Duration = std::time::Duration::from_secs(3 * 60);
+
+/// What a pruning of counts kept `keep` days says in the log (nothing when it did nothing).
+fn prune_lines(
+    pruned: Result<shopsense::alerts::retention::Pruned, shopsense::alerts::run::AlertRunError>,
+    keep: u32,
+) -> Vec<String> {
+    let pruned = match pruned {
+        Ok(pruned) => pruned,
+        Err(e) => return vec![format!("alerts: old inventory counts not pruned, tried again tomorrow: {e}")],
+    };
+    let mut lines = Vec::new();
+    if pruned.counts > 0 || pruned.left > 0 {
+        lines.push(format!(
+            "alerts: inventory counts judged over {keep} days ago and no longer the latest deleted: {} (their alerts: {}); {} left for the next night (time budget)",
+            pruned.counts, pruned.alerts, pruned.left
+        ));
+    }
+    if let Some(first) = pruned.failed.first() {
+        lines.push(format!(
+            "alerts: {} old inventory counts not deleted, tried again tomorrow; the first: {first}",
+            pruned.failed.len()
+        ));
+    }
+    lines
 }

@@ -35,7 +35,7 @@ pub enum StateError {
 pub const KEEP_VERSIONS_SETTING: &str = "SHOPSENSE_KEEP_VERSIONS";
 /// Setting: seconds a serving instance trusts its cached live pointers (default 5).
 pub const POINTER_TTL_SETTING: &str = "SHOPSENSE_SERVING_POINTER_TTL_SECONDS";
-/// Setting: days a judged inventory count is kept after it was sent, unless it is still the
+/// Setting: days a judged inventory count is kept after it was judged, unless it is still the
 /// latest (default [`shopsense::alerts::retention::DEFAULT_KEEP_DAYS`], at least
 /// [`shopsense::alerts::retention::MIN_KEEP_DAYS`]).
 pub const ALERTS_KEEP_DAYS_SETTING: &str = "SHOPSENSE_ALERTS_KEEP_DAYS";

@@ -17,7 +17,7 @@ use super::run::{AlertRunError, SnapshotSummary, snapshot_partition};
 use super::sku_status::CountedList;
 use crate::serving::LatestSnapshot;
 use crate::serving::stock::{LATEST_ID, SNAPSHOTS_PARTITION};
-use crate::store::{DocumentStore, Query};
+use crate::store::{DocumentStore, Query, StoreError};
 
 /// Days a judged count is kept after it was judged (default).
 pub const DEFAULT_KEEP_DAYS: u32 = 90;
@@ -35,6 +35,10 @@ pub struct Pruned {
     pub alerts: usize,
     /// Counts kept although older: the latest holds them.
     pub held: usize,
+    /// Old counts left for the next pruning: the time budget ran out first.
+    pub left: usize,
+    /// Old counts a store error stopped deleting (tried again next time), with the first error.
+    pub failed: Vec<String>,
 }
 
 /// When a count was judged (last, when judged again); for a summary stored before that was kept,
@@ -49,15 +53,18 @@ fn judged(summary: &SnapshotSummary) -> DateTime<Utc> {
 
 /// Deletes the counts judged more than `keep_days` before `now` that the latest does not hold:
 /// their alerts and SKU list first, their summary last, so that a pruning cut short is finished
-/// by the next one.
+/// by the next one. It stops starting new counts once `budget` has passed (the rest wait for the
+/// next night), and a count a store error stops is named and passed over, not a stop to the rest.
 ///
 /// # Errors
-/// When the store fails or the latest cannot be read. A summary that cannot be read is left.
+/// When the summaries or the latest cannot be read. A summary that cannot be parsed is left.
 pub async fn prune_counts(
     store: &Arc<dyn DocumentStore>,
     keep_days: u32,
     now: DateTime<Utc>,
+    budget: std::time::Duration,
 ) -> Result<Pruned, AlertRunError> {
+    let started = std::time::Instant::now();
     let cutoff = now - chrono::Duration::days(i64::from(keep_days.max(MIN_KEEP_DAYS)));
     let latest: Option<LatestSnapshot> = match store.get(SNAPSHOTS_PARTITION, LATEST_ID).await? {
         Some(doc) => Some(doc.parse()?),
@@ -76,16 +83,35 @@ pub async fn prune_counts(
             pruned.held += 1;
             continue;
         }
-        let partition = snapshot_partition(&summary.snapshot_id);
-        let alerts: Vec<(String, String)> =
-            store.query(&partition, &Query::all()).await?.into_iter().map(|d| (d.partition, d.id)).collect();
-        store.delete_many(&alerts).await?;
-        CountedList::delete(store, &summary.snapshot_id).await?;
-        store.delete(SNAPSHOTS_PARTITION, &doc.id).await?;
-        pruned.counts += 1;
-        pruned.alerts += alerts.len();
+        if started.elapsed() >= budget {
+            pruned.left += 1;
+            continue;
+        }
+        match delete_count(store, &summary.snapshot_id, &doc.id).await {
+            Ok(alerts) => {
+                pruned.counts += 1;
+                pruned.alerts += alerts;
+            }
+            Err(e) => pruned.failed.push(format!("{}: {e}", summary.snapshot_id)),
+        }
     }
     Ok(pruned)
+}
+
+/// Deletes one count: its alerts, its SKU list, then its summary (`summary_id`). How many
+/// alerts went.
+async fn delete_count(
+    store: &Arc<dyn DocumentStore>,
+    snapshot_id: &str,
+    summary_id: &str,
+) -> Result<usize, StoreError> {
+    let partition = snapshot_partition(snapshot_id);
+    let alerts: Vec<(String, String)> =
+        store.query(&partition, &Query::all()).await?.into_iter().map(|d| (d.partition, d.id)).collect();
+    store.delete_many(&alerts).await?;
+    CountedList::delete(store, snapshot_id).await?;
+    store.delete(SNAPSHOTS_PARTITION, summary_id).await?;
+    Ok(alerts.len())
 }
 
 #[cfg(test)]
@@ -93,6 +119,8 @@ mod tests {
     use super::*;
     use crate::serving::stock::PartialCount;
     use crate::store::Document;
+
+    const FOREVER: std::time::Duration = std::time::Duration::from_secs(3600);
 
     async fn count(store: &Arc<dyn DocumentStore>, id: &str, sent_at: &str, alerts: usize) {
         let summary = serde_json::json!({
@@ -153,9 +181,9 @@ mod tests {
         };
         store.upsert(&Document::new(SNAPSHOTS_PARTITION, LATEST_ID, &latest).unwrap()).await.unwrap();
         let now: DateTime<Utc> = "2011-06-01T00:00:00Z".parse().unwrap();
-        let pruned = prune_counts(&store, 90, now).await.unwrap();
+        let pruned = prune_counts(&store, 90, now, FOREVER).await.unwrap();
         // March's whole count is older than 90 days and held; the aisle is not that old yet.
-        assert_eq!(pruned, Pruned { counts: 1, alerts: 3, held: 1 });
+        assert_eq!(pruned, Pruned { counts: 1, alerts: 3, held: 1, ..Pruned::default() });
         assert_eq!(left(&store, "january").await, (false, 0, false));
         assert_eq!(left(&store, "whole/march").await, (true, 2, true));
         assert_eq!(left(&store, "aisle").await, (true, 1, true));
@@ -164,11 +192,26 @@ mod tests {
         assert!(store.get(SNAPSHOTS_PARTITION, LATEST_ID).await.unwrap().is_some(), "the latest stays");
         // A window shorter than a day of retries and a night is read as the shortest allowed:
         // last week's count goes, the latest's stay.
-        let pruned = prune_counts(&store, 0, now).await.unwrap();
-        assert_eq!(pruned, Pruned { counts: 2, alerts: 3, held: 2 });
+        let pruned = prune_counts(&store, 0, now, FOREVER).await.unwrap();
+        assert_eq!(pruned, Pruned { counts: 2, alerts: 3, held: 2, ..Pruned::default() });
         assert_eq!(left(&store, "last-week").await, (false, 0, false));
         assert_eq!(left(&store, "late").await, (false, 0, false));
-        let pruned = prune_counts(&store, 0, "2011-05-26T00:00:00Z".parse().unwrap()).await.unwrap();
-        assert_eq!(pruned, Pruned { counts: 0, alerts: 0, held: 2 }, "nothing left to prune");
+        let pruned = prune_counts(&store, 0, "2011-05-26T00:00:00Z".parse().unwrap(), FOREVER).await.unwrap();
+        assert_eq!(pruned, Pruned { held: 2, ..Pruned::default() }, "nothing left to prune");
+    }
+
+    #[tokio::test]
+    async fn a_pruning_out_of_time_leaves_the_rest_for_the_next_night() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
+        let store = crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        count(&store, "a", "2011-01-10T08:00:00Z", 1).await;
+        count(&store, "b", "2011-01-11T08:00:00Z", 1).await;
+        let now: DateTime<Utc> = "2011-06-01T00:00:00Z".parse().unwrap();
+        let pruned = prune_counts(&store, 90, now, std::time::Duration::ZERO).await.unwrap();
+        assert_eq!(pruned, Pruned { left: 2, ..Pruned::default() });
+        assert_eq!(left(&store, "a").await, (true, 1, true));
+        let pruned = prune_counts(&store, 90, now, FOREVER).await.unwrap();
+        assert_eq!((pruned.counts, pruned.left), (2, 0));
     }
 }

@@ -190,7 +190,8 @@ impl SnapshotSummary {
     }
 
     /// Why a snapshot of which no SKU was judged does not become the latest, or `None`.
-    fn nothing_judged(&self) -> Option<String> {
+    #[must_use]
+    pub fn nothing_judged(&self) -> Option<String> {
         (self.judged() == 0).then(|| {
             format!(
                 "none of its {} SKUs was judged ({} without a forecast, {} with a forecast too old for \
@@ -869,7 +870,12 @@ pub async fn open_alerts(
             let (partition, query) = (snapshot_partition(id), &query);
             async move {
                 match skus.get(i) {
-                    Some(sku) => Ok(store.get(&partition, &escape_key(sku)).await?.into_iter().collect()),
+                    // A SKU no key can name (too long once escaped) has no alert stored.
+                    Some(sku) => match store.get(&partition, &escape_key(sku)).await {
+                        Ok(doc) => Ok(doc.into_iter().collect()),
+                        Err(StoreError::Invalid { .. }) => Ok(Vec::new()),
+                        Err(e) => Err(e),
+                    },
                     None => store.query(&partition, query).await,
                 }
             }
