@@ -144,10 +144,13 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             warnings.extend(not_judged_warning(&open.latest));
             warnings.extend(smaller_count_warning(&open.latest));
             if !open.withheld.is_empty() {
+                let (n, what) = match open.withheld.len() {
+                    1 => (1, "alert to order was"),
+                    n => (n, "alerts to order were"),
+                };
                 warnings.push(format!(
-                    "{} alerts to order were withheld: the catalogue discontinued {} after the count was \
-                     judged (the next count judges them as discontinued)",
-                    open.withheld.len(),
+                    "{n} {what} withheld: the catalogue discontinued {} after the count was judged (the next \
+                     count judges them as discontinued)",
                     open.withheld.join(", ")
                 ));
             }
@@ -204,16 +207,22 @@ fn not_judged_warning(latest: &LatestSnapshot) -> Option<String> {
         ));
     }
     let base = (!why.is_empty()).then(|| {
+        let n = latest.stale_skus + latest.unknown_skus;
         format!(
-            "{} of the snapshot's {} SKUs were not judged: {}",
-            latest.stale_skus + latest.unknown_skus,
+            "{n} of the snapshot's {} SKUs {} not judged: {}",
             latest.skus,
+            if n == 1 { "was" } else { "were" },
             why.join("; ")
         )
     });
     // A partial count's SKUs it could not judge lost their older alert with nothing to show.
     let partial = match latest.partials_not_judged() {
         0 => None,
+        1 => Some(
+            "1 SKU of the partial counts since was not judged (no forecast, or one too old for its lead \
+             time; named in the latest's partials): it has no open alert"
+                .to_owned(),
+        ),
         n => Some(format!(
             "{n} SKUs of the partial counts since were not judged (no forecast, or one too old for their \
              lead time; named in the latest's partials): they have no open alert"

@@ -1050,7 +1050,7 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let (_, open) = send(router, get("/api/alerts")).await;
     let warning = open["warning"].as_str().unwrap_or_default();
     assert!(
-        warning.starts_with("the inventory count sent at 2011-12-09T09:30:00+00:00 (")
+        warning.starts_with("the inventory count sent at 2011-12-09T09:30:00Z (")
             && warning.contains("was refused at"),
         "{open}"
     );

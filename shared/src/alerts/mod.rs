@@ -59,3 +59,12 @@ pub use demand::{DEMAND_PATH_LEVELS, DemandPath};
 pub use errors::AlertError;
 pub use inventory::{InventoryRow, InventorySnapshot};
 pub use policy::AlertPolicy;
+
+/// An alerts container on the embedded store in `dir`, for tests.
+#[cfg(test)]
+pub(crate) async fn embedded_alerts(
+    dir: &std::path::Path,
+) -> std::sync::Arc<dyn crate::store::DocumentStore> {
+    let db = crate::store::embedded::EmbeddedDatabase::open(&dir.join("db.redb")).unwrap();
+    crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap()
+}

@@ -151,8 +151,7 @@ mod tests {
     #[tokio::test]
     async fn old_counts_go_whole_unless_the_latest_holds_them() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
-        let store = crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        let store = crate::alerts::embedded_alerts(dir.path()).await;
         count(&store, "january", "2011-01-10T08:00:00Z", 3).await;
         count(&store, "whole/march", "2011-03-01T08:00:00Z", 2).await;
         count(&store, "aisle", "2011-03-05T08:00:00Z", 1).await;
@@ -203,8 +202,7 @@ mod tests {
     #[tokio::test]
     async fn a_pruning_out_of_time_leaves_the_rest_for_the_next_night() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
-        let store = crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        let store = crate::alerts::embedded_alerts(dir.path()).await;
         count(&store, "a", "2011-01-10T08:00:00Z", 1).await;
         count(&store, "b", "2011-01-11T08:00:00Z", 1).await;
         let now: DateTime<Utc> = "2011-06-01T00:00:00Z".parse().unwrap();

@@ -931,6 +931,7 @@ pub async fn open_alerts(
 mod tests {
     use super::*;
     use crate::alerts::InventoryRow;
+    use crate::alerts::embedded_alerts;
 
     fn summary(as_of: &str, content: Option<&str>, pending: bool) -> SnapshotSummary {
         SnapshotSummary {
@@ -962,12 +963,6 @@ mod tests {
         let days = |units: f64| vec![units; 30];
         DemandPath::new(sku, "2011-12-10".parse().unwrap(), days(5.0), days(2.0), days(5.0), days(8.0))
             .unwrap()
-    }
-
-    /// An `alerts` container in an embedded database under `dir`.
-    async fn embedded_alerts(dir: &std::path::Path) -> Arc<dyn DocumentStore> {
-        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.join("db.redb")).unwrap();
-        crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap()
     }
 
     #[tokio::test]

@@ -267,8 +267,7 @@ mod tests {
     #[tokio::test]
     async fn each_sku_stands_by_its_latest_count_alerted_fine_unjudged_or_uncounted() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
-        let store = crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        let store = crate::alerts::embedded_alerts(dir.path()).await;
         let day = |d: &str| d.parse::<NaiveDate>().unwrap();
         // The whole count held A, B, C and N (N without a forecast); the aisle counted B and D
         // since, and could not judge D.
@@ -342,8 +341,7 @@ mod tests {
     #[tokio::test]
     async fn a_long_list_is_spread_over_small_documents_and_read_by_the_skus_asked_for() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::embedded::EmbeddedDatabase::open(&dir.path().join("db.redb")).unwrap();
-        let store = crate::store::DocumentDatabase::container(&db, "alerts").await.unwrap();
+        let store = crate::alerts::embedded_alerts(dir.path()).await;
         // 50,000 SKUs of 40 characters: about 2 MB in one document, a document store's bound.
         let sku = |i: usize| format!("{i:0>40}");
         CountedList::write(&store, "big/count", (0..50_000).map(sku)).await.unwrap();

@@ -268,9 +268,9 @@ impl RefusedCount {
         };
         format!(
             "the inventory count sent at {} ({}) was refused at {} and raised no alerts: {} (kept in {}); {again}",
-            self.sent_at.to_rfc3339(),
+            self.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             self.subject,
-            self.refused_at.to_rfc3339(),
+            self.refused_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             self.reason,
             self.kept
         )
