@@ -114,7 +114,9 @@ async fn customer(
     let exclusions = state.exclusions().await?;
     let answer = answers::for_customer(&state.reader, customer_id, k, include_purchased, &exclusions).await?;
     let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
-    Ok(Json(json!({ "customer_id": customer_id, "k": k, "answer": answer })))
+    // The id as stored when found (`17850.0` answers `17850`, as segments do), else as asked.
+    let echoed = answer.customer_key.clone().unwrap_or_else(|| customer_id.to_owned());
+    Ok(Json(json!({ "customer_id": echoed, "k": k, "answer": answer })))
 }
 
 async fn similar(
@@ -216,9 +218,10 @@ async fn cart(
     let customer = customer_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let answer = answers::cart(&state.reader, &items, customer, k, &exclusions).await?;
     let Some(answer) = answer else { return Err(state.no_model(ModelKind::Recommend).await) };
+    let answer_key = answer.customer_key.clone();
     let mut echo = json!({ "items": items, "k": k, "answer": answer });
     if let Some(customer) = customer {
-        echo["customer_id"] = json!(customer);
+        echo["customer_id"] = json!(answer_key.unwrap_or_else(|| customer.to_owned()));
     }
     Ok(Json(echo))
 }

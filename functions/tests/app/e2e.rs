@@ -189,6 +189,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let cart = json!({ "items": [sku.clone()], "customer_id": spreadsheet, "k": 100 });
     let (_, body) = send(&router, post("/api/recommendations/cart", cart.to_string())).await;
     assert_eq!(body["answer"]["fallback"], json!(false), "{body}");
+    assert_eq!(body["customer_id"], json!(customer), "{body}");
     let completed = skus(&body);
     assert_eq!(completed.len(), 100);
     assert_ne!(completed, for_anyone, "the customer's history changes the ranking");
@@ -213,6 +214,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(skus(&body), completed, "a number finds the customer a string does");
     let (_, body) = send(&router, get(&format!("/api/recommendations/customers/{customer}.0?k=100"))).await;
     assert_eq!(body["answer"]["fallback"], json!(false), "{body}");
+    assert_eq!(body["customer_id"], json!(customer), "echoed as stored, as segments do: {body}");
     assert!(skus(&body).iter().all(|s| !bought.contains(s)), "a purchase recommended: {body}");
     let (status, body) = send(&router, get(&format!("/api/segments/{customer}.0"))).await;
     assert_eq!((status, &body["customer_id"]), (StatusCode::OK, &json!(customer)), "{body}");

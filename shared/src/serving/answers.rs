@@ -71,6 +71,9 @@ pub struct Answer {
     /// history shaped nothing: a storefront can tell a new shopper from a mistyped id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_customer: Option<String>,
+    /// The key the customer was found under (`17850` for `17850.0 `), for the answer to echo.
+    #[serde(skip)]
+    pub customer_key: Option<String>,
 }
 
 /// What to leave out of every answer.
@@ -166,12 +169,16 @@ async fn shop(reader: &Reader, version: &str) -> Result<Option<Arc<ShopRecs>>, R
     reader.get_at::<ShopRecs>(ModelKind::Recommend, version, SHOP_PARTITION).await
 }
 
+/// A customer's recommendations and the key they were found under.
 async fn customer_recs(
     reader: &Reader,
     version: &str,
     customer: &str,
-) -> Result<Option<Arc<CustomerRecs>>, ReaderError> {
-    Ok(customer_document(reader, ModelKind::Recommend, version, customer).await?.map(|(_, recs)| recs))
+) -> Result<(Option<String>, Option<Arc<CustomerRecs>>), ReaderError> {
+    Ok(match customer_document(reader, ModelKind::Recommend, version, customer).await? {
+        Some((key, recs)) => (Some(key.to_owned()), Some(recs)),
+        None => (None, None),
+    })
 }
 
 /// A customer's `kind` document of `version`, looked up under each of [`customer_keys`] in
@@ -231,6 +238,7 @@ fn finish(builder: Builder<'_>, version: String, reason: Option<&str>) -> Answer
         fallback_reason: reason.map(str::to_owned),
         unknown_items: Vec::new(),
         unknown_customer: None,
+        customer_key: None,
     }
 }
 
@@ -261,7 +269,7 @@ pub async fn for_customer_at(
     include_purchased: bool,
     exclusions: &Exclusions,
 ) -> Result<Answer, ReaderError> {
-    let recs = customer_recs(reader, &version, customer).await?;
+    let (key, recs) = customer_recs(reader, &version, customer).await?;
     let shop = shop(reader, &version).await?;
     let mut builder = Builder::new(k, exclusions);
     let reason = match &recs {
@@ -292,7 +300,7 @@ pub async fn for_customer_at(
     {
         builder.extend(&shop.trending);
     }
-    Ok(finish(builder, version, reason))
+    Ok(Answer { customer_key: key, ..finish(builder, version, reason) })
 }
 
 /// `k` items similar to `sku` (`None` when no version is live).
@@ -378,9 +386,9 @@ pub async fn cart(
             None => unknown_items.push(sku.clone()),
         }
     }
-    let recs = match customer {
+    let (key, recs) = match customer {
         Some(customer) => customer_recs(reader, &version, customer).await?,
-        None => None,
+        None => (None, None),
     };
     // What a customer bought before and others bought with the cart is what they are likely to
     // add: boosted, not left out (see [`REORDER_BOOST`]).
@@ -437,6 +445,7 @@ pub async fn cart(
     let mut answer = finish(builder, version, reason);
     answer.unknown_items = unknown_items;
     answer.unknown_customer = customer.filter(|_| recs.is_none()).map(|c| c.trim().to_owned());
+    answer.customer_key = key;
     Ok(Some(answer))
 }
 
