@@ -116,7 +116,7 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
     let mut warnings: Vec<String> = refusals.iter().take(SHOWN_REFUSALS).map(RefusedCount::warning).collect();
     if refusals.len() > SHOWN_REFUSALS {
         warnings.push(format!(
-            "and {} more refused counts (kept in quarantine/events/)",
+            "and {} more counts refused (kept in quarantine/events/) or not judged",
             refusals.len() - SHOWN_REFUSALS
         ));
     }
@@ -322,7 +322,7 @@ async fn refuse(
 ) -> Result<InvokeResponse, ApiError> {
     let kept = quarantine(state, event, reason).await?;
     if a_count {
-        remember_refusal(state, event, reason, &kept).await?;
+        remember_refusal(state, event, reason, &kept, None).await?;
     }
     tracing::warn!(event = %event.id, %reason, kept, "inventory event refused");
     Ok(InvokeResponse::ok(json!({ "refused": reason, "kept": kept }))
@@ -338,6 +338,7 @@ async fn remember_refusal(
     event: &EventGridEvent,
     reason: &str,
     kept: &str,
+    not_judged: Option<&str>,
 ) -> Result<(), ApiError> {
     let latest = latest_count(state).await?;
     let mut refused = RefusedCount {
@@ -348,6 +349,7 @@ async fn remember_refusal(
         reason: reason.to_owned(),
         kept: kept.to_owned(),
         upload: event.event_type == BLOB_CREATED,
+        not_judged: not_judged.map(str::to_owned),
     };
     if latest.as_ref().is_some_and(|latest| refused.sent_before_an_answer(latest)) {
         return Ok(());
@@ -355,10 +357,14 @@ async fn remember_refusal(
     let id = refused.id();
     if let Some(doc) = state.alerts.get(REFUSALS_PARTITION, &id).await?
         && let Ok(last) = doc.parse::<RefusedCount>()
-        && last.event_id == event.id
-        && last.sent_at == event.event_time
     {
-        refused.refused_at = last.refused_at;
+        // A late delivery of an earlier count does not take a later one's place.
+        if last.sent_at > refused.sent_at {
+            return Ok(());
+        }
+        if last.event_id == event.id && last.sent_at == event.event_time {
+            refused.refused_at = last.refused_at;
+        }
     }
     state.alerts.upsert(&shopsense::store::Document::new(REFUSALS_PARTITION, &id, &refused)?).await?;
     Ok(())
@@ -374,8 +380,9 @@ async fn latest_count(state: &AppState) -> Result<Option<LatestSnapshot>, ApiErr
 
 /// Deletes the refusals a count just judged answers, so that they stay answered when that count
 /// is later outcounted: its own upload's refusal sent before it (the file sent again, fixed,
-/// whether or not it is now the latest of any SKU), and those the latest now answers.
-async fn answer_refusals(state: &AppState, event: &EventGridEvent) -> Result<(), ApiError> {
+/// whether or not it is now the latest of any SKU), its own not being judged before, and those
+/// the latest now answers.
+async fn answer_refusals(state: &AppState, event: &EventGridEvent, judged: &str) -> Result<(), ApiError> {
     let latest = latest_count(state).await?;
     let upload = (event.event_type == BLOB_CREATED).then_some(event.subject.as_str());
     let answered: Vec<(String, String)> = state
@@ -387,7 +394,8 @@ async fn answer_refusals(state: &AppState, event: &EventGridEvent) -> Result<(),
             doc.parse::<RefusedCount>().is_ok_and(|refused| {
                 let sent_again =
                     upload == Some(refused.subject.as_str()) && refused.sent_at <= event.event_time;
-                sent_again || !refused.is_newer_than(latest.as_ref())
+                let judged_now = refused.not_judged.as_deref() == Some(judged);
+                sent_again || judged_now || !refused.is_newer_than(latest.as_ref())
             })
         })
         .map(|doc| (doc.partition, doc.id))
@@ -539,15 +547,21 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
             match summary.nothing_judged() {
                 // A count sent and not judged leaves every SKU at an older count's stock: the open
                 // alerts say so until a count is judged after it, as for a refused one.
+                // Not when it is older than the latest's day: judged, it would not replace it.
                 Some(why) => {
-                    let why = match not_judged_hint {
-                        Some(hint) => format!("{why}; {hint}"),
-                        None => why,
-                    };
-                    let kept = format!("its summary, snapshots/{}", summary.snapshot_id);
-                    remember_refusal(state, event, &why, &kept).await?;
+                    let latest = latest_count(state).await?;
+                    if latest.is_none_or(|l| l.as_of.is_none_or(|day| summary.as_of >= day)) {
+                        let why = match not_judged_hint {
+                            Some(hint) => format!("{why}; {hint}"),
+                            None => format!(
+                                "{why}; retrain on current sales, or send a count the live forecast covers"
+                            ),
+                        };
+                        let kept = "its summary (the alerts container's snapshots)";
+                        remember_refusal(state, event, &why, kept, Some(&summary.snapshot_id)).await?;
+                    }
                 }
-                None => answer_refusals(state, event).await?,
+                None => answer_refusals(state, event, &summary.snapshot_id).await?,
             }
             state.stock.refresh();
             Ok(response)

@@ -1281,6 +1281,7 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     // The open alerts say that a count sent after them was not judged, until one is.
     let (_, open) = send(router, get("/api/alerts")).await;
     let warning = open["warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("could not be judged at"), "{open}");
     assert!(warning.contains("raised no alerts: none of its 1 SKUs was judged"), "{open}");
     // A count of which part was judged is the latest, and its warning names what was not.
     let demo = state

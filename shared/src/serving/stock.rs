@@ -195,6 +195,10 @@ pub struct RefusedCount {
     /// place (every aisle's may share one), so only a whole count answers it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub upload: bool,
+    /// The count's id when it was read but none of its SKUs could be judged (no forecast, or one
+    /// too old), rather than refused: judged later, that count answers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_judged: Option<String>,
 }
 
 impl RefusedCount {
@@ -202,7 +206,9 @@ impl RefusedCount {
     /// does not hide a refused whole count; [`LAST_REFUSAL_ID`] for custom events.
     #[must_use]
     pub fn id(&self) -> String {
-        if self.is_upload() {
+        if let Some(count) = &self.not_judged {
+            format!("unjudged-{}", &crate::bronze::sha256_hex(count.as_bytes())[..32])
+        } else if self.is_upload() {
             format!("upload-{}", &crate::bronze::sha256_hex(self.subject.as_bytes())[..32])
         } else {
             LAST_REFUSAL_ID.to_owned()
@@ -247,13 +253,15 @@ impl RefusedCount {
     ) -> impl Iterator<Item = (Option<DateTime<Utc>>, Option<DateTime<Utc>>)> + 'a {
         let same_place =
             move |source: &Option<String>| self.is_upload() && source.as_deref() == Some(&self.subject);
-        let base =
-            (!latest.partial || same_place(&latest.source)).then_some((latest.evaluated_at, latest.sent_at));
+        // A count not judged is answered by itself, judged since.
+        let itself = move |id: &str| self.not_judged.as_deref() == Some(id);
+        let base = (!latest.partial || same_place(&latest.source) || itself(&latest.snapshot_id))
+            .then_some((latest.evaluated_at, latest.sent_at));
         base.into_iter().chain(
             latest
                 .partials
                 .iter()
-                .filter(move |p| same_place(&p.source))
+                .filter(move |p| same_place(&p.source) || itself(&p.snapshot_id))
                 .map(|p| (p.evaluated_at, p.sent_at)),
         )
     }
@@ -261,18 +269,24 @@ impl RefusedCount {
     /// One sentence for the alerts' `warning`.
     #[must_use]
     pub fn warning(&self) -> String {
+        let sent = self.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let at = self.refused_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if self.not_judged.is_some() {
+            // Nothing wrong with the file: the forecast could not judge it.
+            return format!(
+                "the inventory count sent at {sent} ({}) could not be judged at {at} and raised no alerts: {}; \
+                 the open alerts are an older count's until it or a later one is judged",
+                self.subject, self.reason
+            );
+        }
         let again = if self.is_upload() {
             "fix it and upload it again under the same name, or send a whole count"
         } else {
             "fix it and send it again (sent as an event, only a whole count clears this warning)"
         };
         format!(
-            "the inventory count sent at {} ({}) was refused at {} and raised no alerts: {} (kept in {}); {again}",
-            self.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            self.subject,
-            self.refused_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            self.reason,
-            self.kept
+            "the inventory count sent at {sent} ({}) was refused at {at} and raised no alerts: {} (kept in {}); {again}",
+            self.subject, self.reason, self.kept
         )
     }
 }
@@ -339,6 +353,7 @@ mod tests {
             reason: "r".into(),
             kept: "k".into(),
             upload: false,
+            not_judged: None,
         }
     }
 
@@ -396,7 +411,23 @@ mod tests {
         assert_ne!(file("inventory/partial/a.csv"), file("inventory/partial/b.csv"));
         assert_eq!(file("inventory/partial/a.csv"), file("inventory/partial/a.csv"));
         // A latest stored before its sending time was kept: judged on this clock alone.
-        let older = LatestSnapshot { sent_at: None, ..latest };
+        let older = LatestSnapshot { sent_at: None, ..latest.clone() };
         assert!(refused("2026-11-27T08:00:00Z", "2026-11-27T11:00:00Z").is_newer_than(Some(&older)));
+        // A count not judged (a custom event's aisle) is answered by itself judged since, not by
+        // another aisle's count; it is kept under its own id, apart from refused events.
+        let unjudged = RefusedCount {
+            not_judged: Some("aisle".into()),
+            ..refused("2026-11-27T11:00:00Z", "2026-11-27T11:00:01Z")
+        };
+        let other = LatestSnapshot { partial: true, snapshot_id: "other".into(), ..latest.clone() };
+        let aisle_judged = with(partial("elsewhere", "2026-11-27T11:00:00Z", "2026-11-27T12:00:00Z"));
+        assert!(unjudged.is_newer_than(Some(&other)));
+        assert!(!unjudged.is_newer_than(Some(&LatestSnapshot { partial: true, ..aisle_judged })));
+        assert_ne!(unjudged.id(), LAST_REFUSAL_ID);
+        assert!(
+            unjudged.warning().contains("could not be judged at 2026-11-27T11:00:01Z"),
+            "{}",
+            unjudged.warning()
+        );
     }
 }
