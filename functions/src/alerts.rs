@@ -332,15 +332,21 @@ async fn refuse(
 /// Keeps the refusal, one per upload and one for custom events ([`RefusedCount::id`]), for the
 /// open alerts' `warning`: not when a count that answers it was sent after it (a late delivery,
 /// the nightly replay of old events), and a redelivery keeps the time it was first refused.
-/// The count that answers it deletes it ([`answer_refusals`]).
+/// The count that answers it deletes it ([`answer_refusals`]). A count not judged (its id and
+/// day) is not kept when it is older than the latest's day: judged, it would not replace it.
 async fn remember_refusal(
     state: &AppState,
     event: &EventGridEvent,
     reason: &str,
     kept: &str,
-    not_judged: Option<&str>,
+    not_judged: Option<(&str, chrono::NaiveDate)>,
 ) -> Result<(), ApiError> {
     let latest = latest_count(state).await?;
+    if let Some((_, day)) = not_judged
+        && latest.as_ref().and_then(|l| l.as_of).is_some_and(|latest_day| day < latest_day)
+    {
+        return Ok(());
+    }
     let mut refused = RefusedCount {
         refused_at: chrono::Utc::now(),
         sent_at: event.event_time,
@@ -349,7 +355,7 @@ async fn remember_refusal(
         reason: reason.to_owned(),
         kept: kept.to_owned(),
         upload: event.event_type == BLOB_CREATED,
-        not_judged: not_judged.map(str::to_owned),
+        not_judged: not_judged.map(|(id, _)| id.to_owned()),
     };
     if latest.as_ref().is_some_and(|latest| refused.sent_before_an_answer(latest)) {
         return Ok(());
@@ -547,19 +553,16 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
             match summary.nothing_judged() {
                 // A count sent and not judged leaves every SKU at an older count's stock: the open
                 // alerts say so until a count is judged after it, as for a refused one.
-                // Not when it is older than the latest's day: judged, it would not replace it.
                 Some(why) => {
-                    let latest = latest_count(state).await?;
-                    if latest.is_none_or(|l| l.as_of.is_none_or(|day| summary.as_of >= day)) {
-                        let why = match not_judged_hint {
-                            Some(hint) => format!("{why}; {hint}"),
-                            None => format!(
-                                "{why}; retrain on current sales, or send a count the live forecast covers"
-                            ),
-                        };
-                        let kept = "its summary (the alerts container's snapshots)";
-                        remember_refusal(state, event, &why, kept, Some(&summary.snapshot_id)).await?;
-                    }
+                    let why = match not_judged_hint {
+                        Some(hint) => format!("{why}; {hint}"),
+                        None => format!(
+                            "{why}; retrain on current sales, or send a count the live forecast covers"
+                        ),
+                    };
+                    let kept = "its summary (the alerts container's snapshots)";
+                    let count = Some((summary.snapshot_id.as_str(), summary.as_of));
+                    remember_refusal(state, event, &why, kept, count).await?;
                 }
                 None => answer_refusals(state, event, &summary.snapshot_id).await?,
             }
