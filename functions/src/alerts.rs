@@ -34,7 +34,7 @@ use shopsense::alerts::{InventorySnapshot, Severity};
 use shopsense::ingest::{IngestError, UploadKind};
 use shopsense::serving::LatestSnapshot;
 use shopsense::serving::stock::{LATEST_ID, REFUSALS_PARTITION, RefusedCount, SNAPSHOTS_PARTITION};
-use shopsense::sku::normalise_sku;
+use shopsense::sku::distinct_skus;
 use shopsense::store::PutOptions;
 use shopsense::tables::QUARANTINE_CONTAINER;
 
@@ -95,12 +95,7 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
         })?,
     };
     // One SKU or several, comma-separated (a planner's page of lines): each one's standing too.
-    let mut skus: Vec<String> = Vec::new();
-    for sku in params.get("sku").unwrap_or_default().split(',').map(normalise_sku).filter(|s| !s.is_empty()) {
-        if !skus.contains(&sku) {
-            skus.push(sku);
-        }
-    }
+    let skus = distinct_skus(params.get("sku").unwrap_or_default().split(','));
     if skus.len() > MAX_STATUS_SKUS {
         return Err(ApiError::BadRequest {
             message: format!("sku names {} SKUs; at most {MAX_STATUS_SKUS}", skus.len()),

@@ -26,7 +26,7 @@ use shopsense::serving::{
     CustomerSegment, ForecastSummary, ItemForecast, SHOP_PARTITION, SegmentsSummary, answers,
     customer_document, item_partition,
 };
-use shopsense::sku::normalise_sku;
+use shopsense::sku::{distinct_skus, normalise_sku};
 
 use crate::error::ApiError;
 use crate::extract::{PathParam, QueryParams};
@@ -190,13 +190,7 @@ async fn cart(
     let request: CartRequest = serde_json::from_slice(&body).map_err(|e| bad(format!("the body: {e}")))?;
     // `85123a` and `85123A` are one SKU, in the cart once: twice would double its neighbours.
     // The bound counts distinct SKUs (a cart's lines repeat one when sizes or gift wrap differ).
-    let mut items: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for sku in request.items.iter().map(|s| normalise_sku(s)).filter(|s| !s.is_empty()) {
-        if seen.insert(sku.clone()) {
-            items.push(sku);
-        }
-    }
+    let items = distinct_skus(request.items.iter().map(String::as_str));
     if items.len() > MAX_CART_SKUS {
         return Err(bad(format!("items holds {} distinct SKUs; at most {MAX_CART_SKUS}", items.len())));
     }

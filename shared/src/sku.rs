@@ -7,9 +7,22 @@ pub fn normalise_sku(sku: &str) -> String {
     sku.trim().to_uppercase()
 }
 
+/// The SKUs a request names, each once in the order first named, normalised, blanks left out:
+/// `85123a` and `85123A` are one product, asked for once.
+#[must_use]
+pub fn distinct_skus<'a>(named: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    named.into_iter().map(normalise_sku).filter(|sku| !sku.is_empty() && seen.insert(sku.clone())).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_skus_come_once_in_their_first_order() {
+        assert_eq!(distinct_skus(["b", " A", "", "B ", "a"]), ["B", "A"]);
+    }
 
     #[test]
     fn case_and_surrounding_space_do_not_make_another_sku() {
