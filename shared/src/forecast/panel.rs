@@ -30,7 +30,7 @@ pub struct Panel {
     pub first: NaiveDate,
     /// Number of days.
     pub days: usize,
-    /// SKU keys, in a stable order (first appearance in the input).
+    /// SKU keys, sorted (whatever order the rows came in).
     pub skus: Vec<String>,
     /// `values[s][d]`: units of SKU `s` on day `first + d`.
     pub values: Vec<Vec<f64>>,
@@ -45,18 +45,14 @@ impl Panel {
         };
         let last = rows.iter().map(|r| r.1).max().expect("non-empty");
         let days = usize::try_from((last - first).num_days()).expect("last >= first") + 1;
-        let mut index: HashMap<&str, usize> = HashMap::new();
-        let mut skus = Vec::new();
-        let mut values: Vec<Vec<f64>> = Vec::new();
+        // By SKU, not by first appearance: a fit samples rows by their place, so the same sales
+        // in another order (an export sorted otherwise) must make the same panel.
+        let mut by_sku: std::collections::BTreeMap<&str, Vec<f64>> = std::collections::BTreeMap::new();
         for (sku, date, quantity) in rows {
-            let s = *index.entry(sku.as_str()).or_insert_with(|| {
-                skus.push(sku.clone());
-                values.push(vec![0.0; days]);
-                skus.len() - 1
-            });
             let d = usize::try_from((*date - first).num_days()).expect("date >= first");
-            values[s][d] += quantity;
+            by_sku.entry(sku.as_str()).or_insert_with(|| vec![0.0; days])[d] += quantity;
         }
+        let (skus, values) = by_sku.into_iter().map(|(sku, units)| (sku.to_owned(), units)).unzip();
         Self { first, days, skus, values }
     }
 
@@ -474,6 +470,14 @@ mod tests {
         panel.write_csv(&mut text).unwrap();
         let back = Panel::parse_csv("written.csv", text.as_slice()).unwrap();
         assert_eq!((back.skus, back.values), (panel.skus, panel.values));
+    }
+
+    #[test]
+    fn the_same_sales_in_another_order_make_the_same_panel() {
+        let sorted = parse("sku,date,quantity\nA,2011-01-03,2\nB,2011-01-04,1\nC,2011-01-03,4\n").unwrap();
+        let shuffled = parse("sku,date,quantity\nC,2011-01-03,4\nB,2011-01-04,1\nA,2011-01-03,2\n").unwrap();
+        assert_eq!(shuffled, sorted, "a fit samples rows by their place in the panel");
+        assert_eq!(sorted.skus, ["A", "B", "C"]);
     }
 
     #[test]
