@@ -162,7 +162,7 @@ pub enum Command {
         /// Where to write the daily forecasts.
         #[arg(long)]
         out: PathBuf,
-        /// Extra quantile levels in (0, 1), e.g. `--levels 0.05,0.95` adds `p5,p95` columns.
+        /// Extra quantile levels from 0.01 to 0.99, e.g. `--levels 0.05,0.95` adds `p5,p95` columns.
         #[arg(long, value_delimiter = ',')]
         levels: Vec<f64>,
         /// Also write `sku,week_start,forecast,p10,p50,p90,days` in 7-day buckets here (each bucket's

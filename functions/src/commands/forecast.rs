@@ -79,6 +79,16 @@ pub fn forecast(
     extra_levels: &[f64],
     weekly: Option<&Path>,
 ) -> anyhow::Result<()> {
+    // As the API: beyond p1-p99 the backtests hold too few windows, and a daily p99.5 read
+    // 5 times the largest day the SKU ever sold.
+    if let Some(level) = extra_levels.iter().find(|l| !(TOTAL_LEVELS.0..=TOTAL_LEVELS.1).contains(*l)) {
+        anyhow::bail!(
+            "--levels {level}: levels run from {} to {} (beyond them too few backtest windows say \
+             how far demand spreads)",
+            TOTAL_LEVELS.0,
+            TOTAL_LEVELS.1
+        );
+    }
     // Writing over the history would lose it: refuse before reading anything.
     for (flag, path) in [("--out", Some(out)), ("--weekly-out", weekly)] {
         if path.is_some_and(|p| same_file(p, history)) {
@@ -498,6 +508,12 @@ mod tests {
         forecast(&history, 7, &out, &[0.95, 0.95, 0.5], None).unwrap();
         let header = std::fs::read_to_string(&out).unwrap().lines().next().unwrap().to_owned();
         assert_eq!(header, "sku,date,forecast,p10,p50,p90,p95");
+        // Beyond p1-p99, refused as the API refuses it, before anything is written.
+        for level in [0.995, 0.005, 1.0] {
+            let err = forecast(&history, 7, &fresh, &[0.5, level], None).unwrap_err();
+            assert!(err.to_string().contains(&format!("--levels {level}: levels run from 0.01 to 0.99")), "{err}");
+        }
+        assert!(!fresh.exists());
     }
 
     #[test]
