@@ -50,6 +50,12 @@ pub(crate) fn units(value: f64) -> f64 {
     (value * 1e4).round() / 1e4
 }
 
+/// A count left out of an alert when 0.
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
 /// [`units`] when writing (a sum of two rounded values may carry float noise).
 fn to_units<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(units(*value))
@@ -75,13 +81,19 @@ pub struct Alert {
     pub inventory_position: u64,
     /// The lead time used (the row's, or the policy's default).
     pub lead_time_days: u32,
+    /// Closed days from tomorrow before the next open one (0: tomorrow is open). Orders are
+    /// placed on open days, so the next order after today's is placed after them: the
+    /// lead-time demand, reorder point and order-up-to level count them before the lead time.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub closed_days_ahead: u32,
     /// The service level asked for (the row's, or the policy's default).
     pub service_level: f64,
     /// The level the safety stock was read at when it is not `service_level`: above 0.99 the
     /// backtests hold too few windows to say more, so 0.999 reads the 99th percentile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_level_read_as: Option<f64>,
-    /// Forecast units over the lead time.
+    /// Forecast units over the closed days ahead and then the lead time: what must be on hand
+    /// until an order placed at the next chance would arrive.
     #[serde(serialize_with = "to_units")]
     pub lead_time_demand: f64,
     /// Units held against forecast error over the lead time at the service level.

@@ -7,8 +7,9 @@
 //!   the last; the days before are the training part (on the UCI Online Retail file: 187
 //!   training days 2010-12-01..2011-06-05, 187 simulated days 2011-06-06..2011-12-09).
 //! - **Each simulated day**: that day's demand is served from stock on hand; demand not met is
-//!   lost (counted, never back-ordered). Then the orders due that day are received; then the
-//!   policy looks at its position (on hand + on order) and may order.
+//!   lost (counted, never back-ordered). Then the orders due that day are received; then, on a
+//!   day the shop trades (the panel's trading calendar: not a weekly closure or a holiday
+//!   break), the policy looks at its position (on hand + on order) and may order.
 //! - **Lead time**: an order placed at the end of day `t` is received at the end of day
 //!   `t + lead time`, so the stock on hand must cover exactly the lead time's days
 //!   `t + 1 ..= t + L`, which is what the policy's lead-time demand measures.
@@ -38,7 +39,7 @@ use super::demand::{DEMAND_PATH_LEVELS, DemandPath};
 use super::errors::AlertError;
 use super::inventory::{InventoryRow, MAX_LEAD_TIME_DAYS, SERVICE_LEVEL_RANGE};
 use super::policy::AlertPolicy;
-use crate::forecast::calendar::add_days;
+use crate::forecast::calendar::{TradingCalendar, add_days};
 use crate::forecast::model::MAX_HORIZON;
 use crate::forecast::{ForecasterParams, Panel};
 
@@ -226,6 +227,9 @@ impl BacktestParams {
         }
         let fit_seconds = fitting.elapsed().as_secs_f64();
 
+        // Orders are placed on open days only, by either policy (ours counts the closed days
+        // ahead of a count before its lead time): the trading calendar of the whole panel.
+        let open = TradingCalendar::from_demand(panel.first, &panel.values).open;
         let mut policies = Vec::new();
         // The comparison level only when it is another (`--service-level 0.8` printed two rows).
         let levels = if self.compare_service_level == self.service_level {
@@ -250,6 +254,9 @@ impl BacktestParams {
                 };
                 let initial = policy.evaluate(&row(0.0, 0.0), &path_on(start - 1)).order_up_to.ceil();
                 total.add(&simulate(demand, start, lead, initial, |day, on_hand, on_order| {
+                    if !open[day] {
+                        return 0.0;
+                    }
                     let alert = policy.evaluate(&row(on_hand, on_order), &path_on(day));
                     if (alert.inventory_position as f64) <= alert.reorder_point {
                         alert.suggested_order_qty as f64
@@ -270,8 +277,8 @@ impl BacktestParams {
                 start,
                 lead,
                 (reorder_point + quantity).ceil(),
-                |_, on_hand, on_order| {
-                    if on_hand + on_order <= reorder_point { quantity } else { 0.0 }
+                |day, on_hand, on_order| {
+                    if open[day] && on_hand + on_order <= reorder_point { quantity } else { 0.0 }
                 },
             ));
         }

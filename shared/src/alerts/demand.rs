@@ -166,6 +166,14 @@ impl DemandPath {
         self.mean.len()
     }
 
+    /// Closed days from the path's first day (tomorrow) before its first open one: the shop
+    /// places no order on them, so the next order after today's is placed after them. 0 for a
+    /// path without a [`TotalSpread`], which carries the open days.
+    #[must_use]
+    pub fn closed_days_ahead(&self) -> usize {
+        self.totals.as_ref().map_or(0, |t| t.open.iter().take_while(|open| !**open).count())
+    }
+
     /// Whether the path has no days (never true of a path built by [`DemandPath::new`]).
     #[must_use]
     pub fn is_empty(&self) -> bool {

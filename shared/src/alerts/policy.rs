@@ -186,21 +186,27 @@ impl AlertPolicy {
         let (low, high) = SERVICE_LEVEL_RANGE;
         let service_level = row.service_level.unwrap_or(self.service_level).clamp(low, high);
         let lead = lead_time_days as usize;
+        // Orders are placed on open days: closed days ahead (a weekly closure, a holiday break)
+        // put the next order after today's beyond them, so stock must last through them and
+        // then a lead time. A Friday count before a closed Saturday covers the Saturday too, and
+        // the last count before Christmas the break and a lead time after it.
+        let closed_ahead = path.closed_days_ahead();
+        let protected = lead + closed_ahead;
         let demand = Extended::new(path);
-        let lead_time_demand = super::alert::units(demand.units(lead));
-        let quantile = path.total_quantile(lead, lead_time_demand, service_level);
+        let lead_time_demand = super::alert::units(demand.units(protected));
+        let quantile = path.total_quantile(protected, lead_time_demand, service_level);
         // The total factors stop at the 99th percentile: say so rather than echo a higher level.
         let read_as = (quantile.is_some() && service_level > TOTAL_LEVELS.1).then_some(TOTAL_LEVELS.1);
         let safety_stock = super::alert::units(quantile.map_or_else(
-            || inverse_normal_cdf(service_level) * demand.variance(lead).sqrt(),
+            || inverse_normal_cdf(service_level) * demand.variance(protected).sqrt(),
             |quantile| (quantile - lead_time_demand).max(0.0),
         ));
         let reorder_point = lead_time_demand + safety_stock;
-        let horizon = lead + self.cover_days as usize;
+        let horizon = protected + self.cover_days as usize;
         let order_up_to = super::alert::units(demand.units(horizon)) + safety_stock;
         // Units on order due after the lead time are not in the position: an order placed now
         // comes first.
-        let late_due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d > lead_time_days);
+        let late_due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d as usize > protected);
         let position = if late_due.is_some() { row.on_hand } else { row.position() };
         let pack_size = self.pack_size(&row.sku);
         let shortfall = match late_due {
@@ -249,7 +255,7 @@ impl AlertPolicy {
         };
         // Units on order count against a stock-out only when the snapshot says they arrive within
         // the lead time: then on hand must last until they come, and both together the lead time.
-        let due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d <= lead_time_days);
+        let due = row.on_order_due_days.filter(|&d| row.on_order > 0 && d as usize <= protected);
         let (stockout_risk, due_demand) = match due {
             Some(d) => {
                 let until_due = demand.units(d as usize);
@@ -276,6 +282,13 @@ impl AlertPolicy {
         } else {
             plural_days(days_of_cover)
         };
+        let lead_text = match closed_ahead {
+            0 => format!("{lead_time_days}-day lead time"),
+            closed => format!(
+                "{lead_time_days}-day lead time of an order placed after the {} closed ahead",
+                plural_days(closed)
+            ),
+        };
         let order_text = if suggested_order_qty > 0 {
             format!("order {suggested_order_qty}")
         } else {
@@ -291,15 +304,15 @@ impl AlertPolicy {
                     row.on_order
                 ),
                 (Some(d), Some(_)) => format!(
-                    "on hand {} with the {} on order due in {} falls short of the \
-                     {lead_time_days}-day lead-time demand {lead_time_demand:.1}; {order_text}",
+                    "on hand {} with the {} on order due in {} falls short of the demand over the \
+                     {lead_text}, {lead_time_demand:.1}; {order_text}",
                     row.on_hand,
                     row.on_order,
                     plural_days(d as usize)
                 ),
                 _ => format!(
-                    "on hand {} lasts {cover_text}, less than the {lead_time_days}-day lead time \
-                     (lead-time demand {lead_time_demand:.1}); {order_text}{}",
+                    "on hand {} lasts {cover_text}, less than the {lead_text} (lead-time demand \
+                     {lead_time_demand:.1}); {order_text}{}",
                     row.on_hand,
                     match row.on_order_due_days {
                         _ if row.on_order == 0 => String::new(),
@@ -403,6 +416,7 @@ impl AlertPolicy {
             on_order_due_days: row.on_order_due_days,
             inventory_position: position,
             lead_time_days,
+            closed_days_ahead: u32::try_from(closed_ahead).unwrap_or(u32::MAX),
             service_level,
             service_level_read_as: read_as,
             lead_time_demand,
@@ -568,6 +582,44 @@ mod tests {
             .collect();
         assert!(points.windows(2).all(|w| w[1] >= w[0] - 1e-9), "{points:?}");
         assert!(points[6] >= points[0] && points[0] > 90.0, "{points:?}");
+    }
+
+    #[test]
+    fn a_count_before_a_closure_covers_it_and_a_lead_time_after_it() {
+        // Every total exact; the shop is shut for the 11 days after the count (the Christmas
+        // break) and sells 10 a day from the 12th day on.
+        let samples: Vec<(usize, f64, f64)> = (1..=30).map(|n| (n, 10.0 * n as f64, 1.0)).collect();
+        let table = crate::forecast::quantiles::TotalTable::from_samples(&[&samples]);
+        let open: Vec<bool> = (0..60).map(|d| d >= 11).collect();
+        let mean: Vec<f64> = open.iter().map(|&o| if o { 10.0 } else { 0.0 }).collect();
+        let path = spread_path(mean.clone(), open, table.clone());
+        assert_eq!(path.closed_days_ahead(), 11);
+        // Ordered now, 100 units arrive in the break; the next order, on the first open day,
+        // arrives 7 days later, so the 100 must last those 7 days (70 units): they do.
+        let alert = AlertPolicy::default().evaluate(&row(100, 0, 7), &path);
+        assert_eq!(alert.closed_days_ahead, 11);
+        assert!(close(alert.lead_time_demand, 70.0), "{alert:?}");
+        assert_eq!(alert.severity, Severity::Ok, "{alert:?}");
+        // 50 do not: a stock-out before an order placed after the break can arrive, though
+        // nothing sells over the 7-day lead time of an order placed today.
+        let alert = AlertPolicy::default().evaluate(&row(50, 0, 7), &path);
+        assert_eq!(alert.severity, Severity::StockoutRisk, "{alert:?}");
+        assert!(
+            alert.reason.contains("7-day lead time of an order placed after the 11 days closed ahead"),
+            "{}",
+            alert.reason
+        );
+        assert!(close(alert.order_up_to, 70.0 + 280.0), "18 days, then 28 of cover: {alert:?}");
+        assert_eq!(alert.suggested_order_qty, 300);
+        // Units on order due within the break and the lead time after it count.
+        let due = InventoryRow { on_order_due_days: Some(15), ..row(0, 80, 7) };
+        let alert = AlertPolicy::default().evaluate(&due, &path);
+        assert_eq!(alert.inventory_position, 80, "due in 15 days, before day 18: {alert:?}");
+        // With tomorrow open nothing changes: the lead time alone.
+        let open_path = spread_path(mean[11..].to_vec(), vec![true; 49], table);
+        let alert = AlertPolicy::default().evaluate(&row(50, 0, 7), &open_path);
+        assert_eq!((alert.closed_days_ahead, alert.lead_time_demand), (0, 70.0));
+        assert!(!serde_json::to_string(&alert).unwrap().contains("closed_days_ahead"));
     }
 
     #[test]
