@@ -511,7 +511,10 @@ mod tests {
         // Beyond p1-p99, refused as the API refuses it, before anything is written.
         for level in [0.995, 0.005, 1.0] {
             let err = forecast(&history, 7, &fresh, &[0.5, level], None).unwrap_err();
-            assert!(err.to_string().contains(&format!("--levels {level}: levels run from 0.01 to 0.99")), "{err}");
+            assert!(
+                err.to_string().contains(&format!("--levels {level}: levels run from 0.01 to 0.99")),
+                "{err}"
+            );
         }
         assert!(!fresh.exists());
     }

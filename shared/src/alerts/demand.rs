@@ -174,6 +174,13 @@ impl DemandPath {
         self.totals.as_ref().map_or(0, |t| t.open.iter().take_while(|open| !**open).count())
     }
 
+    /// The SKU's open days without a sale before the path's first day (`None` without a
+    /// [`TotalSpread`], or when the forecaster did not say).
+    #[must_use]
+    pub fn idle_days(&self) -> Option<usize> {
+        self.totals.as_ref().and_then(|t| t.idle_days)
+    }
+
     /// Whether the path has no days (never true of a path built by [`DemandPath::new`]).
     #[must_use]
     pub fn is_empty(&self) -> bool {

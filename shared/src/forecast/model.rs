@@ -876,7 +876,12 @@ mod tests {
         let after = |f: &Forecasts, sku: &str| {
             f.skus.iter().find(|s| s.sku == sku).unwrap().mean[14..].iter().sum::<f64>()
         };
-        assert!(after(&with, "X") < 0.5 * after(&without, "X"), "{} vs {}", after(&with, "X"), after(&without, "X"));
+        assert!(
+            after(&with, "X") < 0.5 * after(&without, "X"),
+            "{} vs {}",
+            after(&with, "X"),
+            after(&without, "X")
+        );
         // A steady line moves with the shop only as far as the prior pulls it.
         let steady = after(&with, "S1") / after(&without, "S1");
         assert!((0.7..=1.1).contains(&steady), "{steady}");
