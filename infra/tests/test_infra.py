@@ -63,6 +63,7 @@ HAS_CODE_DEFAULT = {
     "INGEST_QUARANTINE_FAIL": "ingest verdict threshold (shared/src/ingest/report.rs)",
     "INGEST_STALE_WARN_DAYS": "ingest verdict threshold (shared/src/ingest/report.rs)",
     "INGEST_GAP_WARN_DAYS": "ingest verdict threshold (shared/src/ingest/report.rs)",
+    "INGEST_DUPLICATE_WARN": "ingest verdict threshold (shared/src/ingest/report.rs)",
     "INGEST_MAX_TABLE_BYTES": "largest decompressed upload accepted (functions/src/state.rs)",
     "SHOPSENSE_KEEP_VERSIONS": "model versions kept per kind (functions/src/state.rs)",
     "SHOPSENSE_SERVING_POINTER_TTL_SECONDS": "how long serving trusts its cached live pointer (functions/src/state.rs)",

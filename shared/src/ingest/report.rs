@@ -17,7 +17,7 @@ use super::validate::QuarantinedRow;
 use crate::settings::{Settings, SettingsError};
 
 /// Verdict thresholds (settings `INGEST_QUARANTINE_WARN`, `INGEST_QUARANTINE_FAIL`,
-/// `INGEST_STALE_WARN_DAYS`, `INGEST_GAP_WARN_DAYS`).
+/// `INGEST_STALE_WARN_DAYS`, `INGEST_GAP_WARN_DAYS`, `INGEST_DUPLICATE_WARN`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Quarantined share of rows from which the verdict is `warn` (default 1%).
@@ -30,10 +30,19 @@ pub struct Thresholds {
     /// day or before their first) from which the verdict is `warn` (default 30).
     #[serde(default = "default_gap_warn_days")]
     pub gap_warn_days: f64,
+    /// Share of a transactions upload's lines repeating an earlier line exactly from which the
+    /// verdict is `warn` (default 10%; Online Retail's are 1%): an export holding every line
+    /// twice doubles the demand it adds.
+    #[serde(default = "default_duplicate_warn")]
+    pub duplicate_warn: f64,
 }
 
 fn default_gap_warn_days() -> f64 {
     30.0
+}
+
+fn default_duplicate_warn() -> f64 {
+    0.1
 }
 
 impl Default for Thresholds {
@@ -43,6 +52,7 @@ impl Default for Thresholds {
             quarantine_fail: 0.25,
             stale_warn_days: 30.0,
             gap_warn_days: default_gap_warn_days(),
+            duplicate_warn: default_duplicate_warn(),
         }
     }
 }
@@ -56,6 +66,7 @@ impl Thresholds {
             quarantine_fail: settings.parse_or("INGEST_QUARANTINE_FAIL", d.quarantine_fail)?,
             stale_warn_days: settings.parse_or("INGEST_STALE_WARN_DAYS", d.stale_warn_days)?,
             gap_warn_days: settings.parse_or("INGEST_GAP_WARN_DAYS", d.gap_warn_days)?,
+            duplicate_warn: settings.parse_or("INGEST_DUPLICATE_WARN", d.duplicate_warn)?,
         })
     }
 }
@@ -388,6 +399,34 @@ impl QualityReport {
                 ));
                 verdict = verdict.max_with(Verdict::Warn);
             }
+            if let Some(r) = &self.retail {
+                let share = r.exact_duplicate_lines as f64 / self.rows_accepted.max(1) as f64;
+                if share >= thresholds.duplicate_warn {
+                    reasons.push(format!(
+                        "{} of {} lines ({:.1}%) repeat an earlier line exactly (warn at {:.0}%): each \
+                         counts as sold, so an export that holds its lines twice doubles the demand it \
+                         adds (upload the corrected file under the same name to replace it)",
+                        r.exact_duplicate_lines,
+                        self.rows_accepted,
+                        share * 100.0,
+                        thresholds.duplicate_warn * 100.0
+                    ));
+                    verdict = verdict.max_with(Verdict::Warn);
+                }
+                if r.prefixed_sale_lines > 0 && r.cancellation_lines + r.bad_debt_lines > 0 {
+                    let (lines, are) =
+                        if r.prefixed_sale_lines == 1 { ("line", "is") } else { ("lines", "are") };
+                    reasons.push(format!(
+                        "{} {lines} of invoices starting with C or A {are} read as sales (a positive \
+                         quantity, or a product code), while {} are cancellations or bad debt: a \
+                         cancellation is a C invoice's line with a negative quantity, so if those are \
+                         cancellations too, export them with a negative quantity",
+                        r.prefixed_sale_lines,
+                        r.cancellation_lines + r.bad_debt_lines
+                    ));
+                    verdict = verdict.max_with(Verdict::Warn);
+                }
+            }
             if let Some(freshness) = &self.freshness
                 && freshness.age_days >= thresholds.stale_warn_days
             {
@@ -482,10 +521,11 @@ impl QualityReport {
             );
             let _ = writeln!(
                 out,
-                "  cancellation lines {}, adjustments {}, bad debt {}, zero price {}, no customer {}, non-product {}, exact duplicates {}",
+                "  cancellation lines {}, adjustments {}, bad debt {}, sales on C or A invoices {}, zero price {}, no customer {}, non-product {}, exact duplicates {}",
                 r.cancellation_lines,
                 r.adjustment_lines,
                 r.bad_debt_lines,
+                r.prefixed_sale_lines,
                 r.zero_price_lines,
                 r.lines_without_customer,
                 r.non_product_lines,

@@ -1,9 +1,14 @@
 //! Retail semantics of transaction lines, each a documented rule (README, "Retail rules"):
 //!
-//! 1. **Cancellations**: an invoice starting with `C` is a cancellation (negative quantity, often
-//!    days after the sale). Kept; netted against sales for demand; excluded from interactions.
-//! 2. **Bad debt**: an invoice starting with `A` ("Adjust bad debt", the only negative prices) is
-//!    an accounting line: kept, never demand, never an interaction.
+//! 1. **Cancellations**: a line of an invoice starting with `C` with a negative quantity is a
+//!    cancellation (often days after the sale). Kept; netted against sales for demand; excluded
+//!    from interactions. A `C` invoice's line with a positive quantity is a sale: invoice numbers
+//!    of other shops start with `C` for other reasons (a channel, `CO-1001`), and read as
+//!    cancellations they lost the sales (counted in the report, which warns when the upload
+//!    holds cancellations too).
+//! 2. **Bad debt**: a line of an invoice starting with `A` whose code is not a product
+//!    ("Adjust bad debt", code `B`, the only negative prices) is an accounting line: kept, never
+//!    demand, never an interaction. An `A` invoice's product line (`AMZ-1001`) is a sale.
 //! 3. **Stock adjustments**: any other line with quantity <= 0 (no customer, price 0) records
 //!    stock written off or corrected: kept, never demand, never an interaction.
 //! 4. **Zero prices**: kept and counted in the report; a zero-price sale is not an interaction
@@ -42,18 +47,23 @@ pub fn is_product(stock_code: &str) -> bool {
         || NON_PRODUCT_PREFIXES.iter().any(|p| stock_code.starts_with(p)))
 }
 
-/// The kind of a line from its invoice, quantity and unit price.
+/// The kind of a line from its invoice, (upper-cased) stock code, quantity and unit price.
 #[must_use]
-pub fn line_kind(invoice: &str, quantity: i64, unit_price: f64) -> LineKind {
+pub fn line_kind(invoice: &str, stock_code: &str, quantity: i64, unit_price: f64) -> LineKind {
     match invoice.as_bytes().first().map(u8::to_ascii_uppercase) {
-        Some(b'A') => LineKind::BadDebt,
+        Some(b'A') if !is_product(stock_code) => LineKind::BadDebt,
         // Only a bad-debt adjustment carries a negative price; on a sale or a return it would
         // turn spend around, so the line is an adjustment, counted as one.
         _ if unit_price < 0.0 => LineKind::Adjustment,
-        Some(b'C') => LineKind::Cancellation,
+        Some(b'C') if quantity < 0 => LineKind::Cancellation,
         _ if quantity <= 0 => LineKind::Adjustment,
         _ => LineKind::Sale,
     }
+}
+
+/// Whether an invoice number starts with `C` or `A`, the letters of cancellations and bad debt.
+fn prefixed(invoice: &str) -> bool {
+    invoice.as_bytes().first().is_some_and(|b| matches!(b.to_ascii_uppercase(), b'A' | b'C'))
 }
 
 /// Retail counts for the quality report.
@@ -69,12 +79,16 @@ pub struct RetailCounts {
     pub customers: u64,
     /// Distinct countries.
     pub countries: u64,
-    /// Lines of `C` invoices.
+    /// Lines of `C` invoices with a negative quantity.
     pub cancellation_lines: u64,
-    /// Non-`C`, non-`A` lines with quantity <= 0, and non-`A` lines with a negative price.
+    /// Other lines with quantity <= 0, and lines with a negative price but bad debt.
     pub adjustment_lines: u64,
-    /// Lines of `A` invoices.
+    /// Lines of `A` invoices whose code is not a product.
     pub bad_debt_lines: u64,
+    /// Sales on invoices starting with `C` or `A` (a positive quantity; a product code): read
+    /// as sales, and warned about when the upload holds cancellations or bad debt too.
+    #[serde(default)]
+    pub prefixed_sale_lines: u64,
     /// Lines with price 0.
     pub zero_price_lines: u64,
     /// Lines without a customer.
@@ -126,15 +140,19 @@ pub fn apply_retail_rules(
     for (i, fingerprint) in fingerprints.iter().enumerate() {
         let invoice = invoices.get(i).unwrap_or_default();
         let code = codes.get(i).unwrap_or_default();
-        let kind =
-            line_kind(invoice, quantities.get(i).unwrap_or_default(), prices.get(i).unwrap_or_default());
+        let kind = line_kind(
+            invoice,
+            code,
+            quantities.get(i).unwrap_or_default(),
+            prices.get(i).unwrap_or_default(),
+        );
         let product = is_product(code);
         let duplicate = !seen.insert(*fingerprint);
         match kind {
             LineKind::Cancellation => counts.cancellation_lines += 1,
             LineKind::Adjustment => counts.adjustment_lines += 1,
             LineKind::BadDebt => counts.bad_debt_lines += 1,
-            LineKind::Sale => {}
+            LineKind::Sale => counts.prefixed_sale_lines += u64::from(prefixed(invoice)),
         }
         counts.zero_price_lines += u64::from(prices.get(i) == Some(0.0));
         counts.non_product_lines += u64::from(!product);
@@ -182,14 +200,19 @@ mod tests {
 
     #[test]
     fn invoices_and_quantities_decide_the_line_kind() {
-        assert_eq!(line_kind("536365", 6, 2.55), LineKind::Sale);
-        assert_eq!(line_kind("C536379", -1, 2.55), LineKind::Cancellation);
-        assert_eq!(line_kind("A563185", 1, -11062.06), LineKind::BadDebt);
-        assert_eq!(line_kind("536589", -10, 0.0), LineKind::Adjustment);
-        assert_eq!(line_kind("536589", 0, 0.0), LineKind::Adjustment);
+        assert_eq!(line_kind("536365", "85123A", 6, 2.55), LineKind::Sale);
+        assert_eq!(line_kind("C536379", "D", -1, 2.55), LineKind::Cancellation);
+        assert_eq!(line_kind("A563185", "B", 1, -11062.06), LineKind::BadDebt);
+        assert_eq!(line_kind("A563185", "B", 1, 11062.06), LineKind::BadDebt);
+        assert_eq!(line_kind("536589", "21275", -10, 0.0), LineKind::Adjustment);
+        assert_eq!(line_kind("536589", "21275", 0, 0.0), LineKind::Adjustment);
         // A negative price outside a bad-debt invoice would subtract from spend: an adjustment.
-        assert_eq!(line_kind("536590", 2, -3.0), LineKind::Adjustment);
-        assert_eq!(line_kind("C536591", -2, -3.0), LineKind::Adjustment);
+        assert_eq!(line_kind("536590", "21275", 2, -3.0), LineKind::Adjustment);
+        assert_eq!(line_kind("C536591", "21275", -2, -3.0), LineKind::Adjustment);
+        // Other shops' invoice numbers start with C or A for other reasons: their sales are sales.
+        assert_eq!(line_kind("CO-1001", "21275", 4, 2.5), LineKind::Sale);
+        assert_eq!(line_kind("AMZ-1001", "21275", 4, 2.5), LineKind::Sale);
+        assert_eq!(line_kind("CO-1001", "21275", 0, 2.5), LineKind::Adjustment);
     }
 
     #[test]

@@ -739,3 +739,61 @@ async fn a_table_of_more_rows_than_the_limit_allows_is_refused_before_it_is_read
     let read = upload(&ingestor, "transactions/few.csv", lines(29), &options).await;
     assert_eq!((read.rows_read, read.error), (29, None));
 }
+
+#[tokio::test]
+async fn an_export_holding_its_lines_twice_warns_that_it_doubles_demand() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let lines: String = (0..10).map(|i| sale(536_400 + i, "2010-12-01 09:00:00")).collect();
+    let twice =
+        upload(&ingestor, "transactions/twice.csv", format!("{HEADER}{lines}{lines}"), &options()).await;
+    assert_eq!((twice.verdict, twice.retail.as_ref().unwrap().exact_duplicate_lines), (Verdict::Warn, 10));
+    let said =
+        twice.verdict_reasons.iter().find(|r| r.contains("repeat an earlier line")).expect("a warning");
+    assert!(said.starts_with("10 of 20 lines (50.0%)") && said.contains("doubles the demand"), "{said}");
+    // The shipped sample repeats about 1% of its lines, as the whole Online Retail file does.
+    let sample = upload(&ingestor, "transactions/sample.csv", sample(), &options()).await;
+    assert!(sample.retail.as_ref().unwrap().exact_duplicate_lines > 0);
+    assert!(
+        !sample.verdict_reasons.iter().any(|r| r.contains("repeat an earlier line")),
+        "{:?}",
+        sample.verdict_reasons
+    );
+}
+
+#[tokio::test]
+async fn invoices_starting_with_c_or_a_are_sales_unless_they_cancel_or_adjust_bad_debt() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    // A shop whose order numbers name channels: every line a sale, nothing to warn about.
+    let channels = format!(
+        "{HEADER}{}{}{}",
+        sale("CO-1001", "2010-12-01 09:00:00"),
+        sale("AMZ-1002", "2010-12-01 09:05:00"),
+        sale("WEB-1003", "2010-12-01 09:10:00")
+    );
+    let report = upload(&ingestor, "transactions/channels.csv", channels, &options()).await;
+    let retail = report.retail.as_ref().unwrap();
+    assert_eq!((retail.cancellation_lines, retail.bad_debt_lines, retail.prefixed_sale_lines), (0, 0, 2));
+    assert!(
+        !report.verdict_reasons.iter().any(|r| r.contains("starting with C or A")),
+        "{:?}",
+        report.verdict_reasons
+    );
+    // Beside a real cancellation, a C invoice's positive line may be a cancellation exported
+    // unsigned: read as a sale, and said.
+    let mixed = format!(
+        "{HEADER}{}C536379,85123A,HEART,-2,2010-12-01 10:00:00,2.55,17850,United Kingdom\n",
+        sale("C536380", "2010-12-01 09:00:00")
+    );
+    let report = upload(&ingestor, "transactions/mixed.csv", mixed, &options()).await;
+    let retail = report.retail.as_ref().unwrap();
+    assert_eq!((retail.cancellation_lines, retail.prefixed_sale_lines), (1, 1));
+    assert_eq!(report.verdict, Verdict::Warn);
+    assert!(
+        report
+            .verdict_reasons
+            .iter()
+            .any(|r| r.starts_with("1 line of invoices starting with C or A is read as sales")),
+        "{:?}",
+        report.verdict_reasons
+    );
+}
