@@ -72,6 +72,7 @@ HAS_CODE_DEFAULT = {
     "SHOPSENSE_GATE_FORECAST_WAPE_VS_LIVE": "promotion gate (shared/src/registry/gate.rs)",
     "SHOPSENSE_GATE_SEGMENTS_SILHOUETTE_VS_LIVE": "promotion gate (shared/src/registry/gate.rs)",
     "SHOPSENSE_GATE_SEGMENTS_MIN_SILHOUETTE": "promotion gate (shared/src/registry/gate.rs)",
+    "SHOPSENSE_GATE_MAX_STALE_DAYS": "promotion gate (shared/src/registry/gate.rs)",
     "SHOPSENSE_ALERT_LEAD_TIME_DAYS": "alert policy default (functions/src/state.rs)",
     "SHOPSENSE_ALERT_SERVICE_LEVEL": "alert policy default (functions/src/state.rs)",
     "SHOPSENSE_ALERT_COVER_DAYS": "alert policy default (functions/src/state.rs)",

@@ -24,6 +24,15 @@
 //! of one held-out slice. A record without a baseline (or with a baseline of 0) is compared with
 //! the live version on the raw metric. Without a live version only the floor applies.
 //!
+//! A live version whose data (`data_end` in its metrics: the last day of sales a forecast or a
+//! recommender was trained on) ends `max_stale_days` (default 14,
+//! `SHOPSENSE_GATE_MAX_STALE_DAYS`) or more before the candidate's is not compared with: only
+//! the floor applies, and a check says so. Fed from 2010-12-01 to 2011-08-31 and then a few
+//! weeks at a time, Online Retail's summer forecast (skill 0.643) rejected the retrains on data
+//! to 09-23 (0.720) and 10-09 (0.771) though each had the lower WAPE on its own holdout, and
+//! every forecast and alert was read from a model five weeks behind the sales. The gate is for
+//! a broken pipeline; a model that stale is broken too.
+//!
 //! Segments are not compared with the live version by default: a silhouette has no baseline on
 //! its own customers, and raw silhouettes of two customer bases do not compare. Fed a month at a
 //! time, Online Retail's first segmentation (23 days of December, 0.451) rejected January's
@@ -54,6 +63,14 @@ pub struct Gates {
     pub segments_silhouette_vs_live: f64,
     /// The least silhouette any segmentation must have.
     pub segments_min_silhouette: f64,
+    /// Days a candidate's data may reach past the live version's before the comparison with the
+    /// live versions is waived and only the sanity floor applies (module docs).
+    #[serde(default = "default_max_stale_days")]
+    pub max_stale_days: f64,
+}
+
+fn default_max_stale_days() -> f64 {
+    14.0
 }
 
 impl Default for Gates {
@@ -63,6 +80,7 @@ impl Default for Gates {
             forecast_wape_vs_live: 1.10,
             segments_silhouette_vs_live: 0.0,
             segments_min_silhouette: 0.25,
+            max_stale_days: default_max_stale_days(),
         }
     }
 }
@@ -72,11 +90,12 @@ impl Default for Gates {
 pub const GATE_HISTORY: usize = 5;
 
 /// The settings holding the thresholds, in [`Gates`] field order.
-pub const GATE_SETTINGS: [&str; 4] = [
+pub const GATE_SETTINGS: [&str; 5] = [
     "SHOPSENSE_GATE_RECOMMEND_NDCG_VS_LIVE",
     "SHOPSENSE_GATE_FORECAST_WAPE_VS_LIVE",
     "SHOPSENSE_GATE_SEGMENTS_SILHOUETTE_VS_LIVE",
     "SHOPSENSE_GATE_SEGMENTS_MIN_SILHOUETTE",
+    "SHOPSENSE_GATE_MAX_STALE_DAYS",
 ];
 
 /// One check of a gate.
@@ -146,6 +165,7 @@ impl Gates {
             forecast_wape_vs_live: read(GATE_SETTINGS[1], d.forecast_wape_vs_live)?,
             segments_silhouette_vs_live: read(GATE_SETTINGS[2], d.segments_silhouette_vs_live)?,
             segments_min_silhouette: read(GATE_SETTINGS[3], d.segments_min_silhouette)?,
+            max_stale_days: read(GATE_SETTINGS[4], d.max_stale_days)?,
         })
     }
 
@@ -158,10 +178,27 @@ impl Gates {
         let value = |name: &str| get(candidate, name).unwrap_or(f64::NAN);
         let live = &live[..live.len().min(GATE_HISTORY)];
         let mut checks = Vec::new();
+        // A live version trained on data that ends long before the candidate's is stale: what
+        // it would keep serving costs more than a skill below its own, measured on an older
+        // slice (a shop's summer model held back two autumn retrains that beat it on WAPE).
+        let data_end = |v: &Value| v.get("data_end")?.as_str()?.parse::<chrono::NaiveDate>().ok();
+        let stale = live.first().and_then(|(_, m)| Some((data_end(candidate)? - data_end(m)?).num_days()));
+        if let Some(days) = stale.filter(|&d| d as f64 >= self.max_stale_days) {
+            checks.push(GateCheck {
+                check: format!(
+                    "live's data ends {days} days before this version's (at least {}): compared with the floor only",
+                    self.max_stale_days
+                ),
+                value: days as f64,
+                bound: self.max_stale_days,
+                passed: true,
+            });
+        }
+        let waived = !checks.is_empty();
         // `metric / baseline` against the median of the recent live versions' when every side has
         // a positive baseline, else `metric` against the live version's.
         let mut vs_live = |metric: &str, baseline: Option<&str>, ratio: f64, higher_is_better: bool| {
-            let Some(&(_, live_metrics)) = live.first() else { return };
+            let Some(&(_, live_metrics)) = live.first().filter(|_| !waived) else { return };
             let Some(live_value) = get(live_metrics, metric) else { return };
             let skill = |metrics: &Value| {
                 let value = get(metrics, metric)?;
@@ -331,6 +368,31 @@ mod tests {
         let missing = json!({ "naive_wape_total": 0.5 });
         assert!(!gates.judge(ModelKind::Forecast, &missing, &[]).passed, "a missing metric fails");
         assert!(!gates.judge(ModelKind::Forecast, &missing, &[("v1", &live)]).passed);
+    }
+
+    #[test]
+    fn a_live_version_whose_data_ends_two_weeks_before_the_candidates_holds_it_to_the_floor_only() {
+        // The walkthrough's summer forecast against its autumn retrains.
+        let gates = Gates::default();
+        let live = json!({ "wape_total": 0.3677, "naive_wape_total": 0.572, "data_end": "2011-08-31" });
+        let autumn = json!({ "wape_total": 0.378, "naive_wape_total": 0.526, "data_end": "2011-09-23" });
+        let report = gates.judge(ModelKind::Forecast, &autumn, &[("summer", &live)]);
+        assert!(report.passed, "{report:?}");
+        assert_eq!(report.checks.len(), 2, "the waiver and the floor: {report:?}");
+        assert!(report.checks[0].check.starts_with("live's data ends 23 days before this version's"));
+        // 13 days on, the comparison holds, and that skill (0.719 against 0.643) fails it.
+        let soon = json!({ "wape_total": 0.378, "naive_wape_total": 0.526, "data_end": "2011-09-13" });
+        assert!(!gates.judge(ModelKind::Forecast, &soon, &[("summer", &live)]).passed);
+        // The floor still holds a stale live version's successor: no better than naive fails.
+        let broken = json!({ "wape_total": 0.6, "naive_wape_total": 0.526, "data_end": "2011-09-23" });
+        assert!(!gates.judge(ModelKind::Forecast, &broken, &[("summer", &live)]).passed);
+        // Records from before `data_end` are compared as before.
+        let old = json!({ "wape_total": 0.3677, "naive_wape_total": 0.572 });
+        assert!(!gates.judge(ModelKind::Forecast, &autumn, &[("summer", &old)]).passed);
+        // The recommender alike.
+        let live = json!({ "ndcg": 0.10, "popularity_ndcg": 0.02, "users": 500, "data_end": "2011-08-31" });
+        let next = json!({ "ndcg": 0.05, "popularity_ndcg": 0.02, "users": 500, "data_end": "2011-09-30" });
+        assert!(gates.judge(ModelKind::Recommend, &next, &[("summer", &live)]).passed);
     }
 
     #[test]

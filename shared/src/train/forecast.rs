@@ -123,6 +123,7 @@ pub fn train(
     let m = &report.metrics;
     let metrics = json!({
         "holdout_days": params.holdout,
+        "data_end": panel.last(),
         "skus": report.skus,
         "wape_total": m.wape_total,
         "wape_daily": m.wape_daily,

@@ -110,8 +110,16 @@ pub fn train(
     let hybrid = fit(&records, &params.hybrid)?;
     let similar = item_neighbours(&records, &descriptions)?;
     let bought_with = basket_neighbours(&data.basket_records()?)?;
+    // The day of the latest interaction's first time: how far the data reaches (the gate).
+    let data_end = records
+        .iter()
+        .map(|r| r.ts)
+        .max()
+        .and_then(|ts| chrono::DateTime::from_timestamp(ts, 0))
+        .map(|t| t.date_naive());
     let metrics = json!({
         "k": params.k,
+        "data_end": data_end,
         "ndcg": report.metrics.ndcg,
         "precision": report.metrics.precision,
         "recall": report.metrics.recall,
