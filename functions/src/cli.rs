@@ -262,6 +262,10 @@ pub enum UploadsCommand {
     Withdraw {
         /// The upload's path (`transactions/2011-01.csv`) or its sha256 (8 hex digits or more).
         upload: String,
+        /// Take back every version counted under the path (a fixed daily file name holds one per
+        /// day); without it a path with several is refused, listing them by sha256.
+        #[arg(long)]
+        every_version: bool,
         /// Print what was withdrawn as JSON.
         #[arg(long)]
         json: bool,
@@ -628,8 +632,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 UploadsCommand::List { kind, json } => {
                     crate::commands::uploads::list(&state.ingestor, *kind, *json).await
                 }
-                UploadsCommand::Withdraw { upload, json } => {
-                    crate::commands::uploads::withdraw(&state.ingestor, upload, *json).await
+                UploadsCommand::Withdraw { upload, every_version, json } => {
+                    crate::commands::uploads::withdraw(&state.ingestor, upload, *every_version, *json).await
                 }
             }
         }

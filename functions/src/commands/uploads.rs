@@ -52,8 +52,13 @@ pub async fn list(ingestor: &Ingestor, kind: UploadKind, as_json: bool) -> anyho
 ///
 /// # Errors
 /// Nothing matches, or the store fails.
-pub async fn withdraw(ingestor: &Ingestor, which: &str, as_json: bool) -> anyhow::Result<()> {
-    let done = ingestor.withdraw(which).await?;
+pub async fn withdraw(
+    ingestor: &Ingestor,
+    which: &str,
+    every_version: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let done = ingestor.withdraw(which, every_version).await?;
     if as_json {
         println!("{}", serde_json::to_string(&done)?);
         return Ok(());

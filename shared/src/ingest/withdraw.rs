@@ -150,20 +150,45 @@ impl Ingestor {
         Ok(folded)
     }
 
-    /// Withdraws the transactions uploads named by `which` ([`Ingestor::named`]: every version
+    /// Withdraws the transactions uploads named by `which` ([`Ingestor::named`]: the version
     /// counted under a path, or one batch by its sha256), then refreshes the features (module
-    /// docs).
+    /// docs). A path under which several versions still count (a fixed daily file name) takes
+    /// them all back only with `every_version`: one day's wrong file must not take the days
+    /// before it along.
     ///
     /// # Errors
     /// [`IngestError::NothingToWithdraw`] when no upload that added rows matches, or `which` is
-    /// ambiguous; store failures (run it again to finish).
-    pub async fn withdraw(&self, which: &str) -> Result<Withdrawal, IngestError> {
+    /// ambiguous, or names several counted versions without `every_version`; store failures
+    /// (run it again to finish).
+    pub async fn withdraw(&self, which: &str, every_version: bool) -> Result<Withdrawal, IngestError> {
         let matching = self.named(which).await?;
         let added: Vec<QualityReport> = matching.into_iter().filter(|r| r.outputs.silver.is_some()).collect();
         if added.is_empty() {
             return Err(IngestError::NothingToWithdraw {
                 which: which.to_owned(),
                 why: "no transactions upload of that name or sha256 added rows (never ingested, failed, empty, or its bytes were counted under another name: see `shopsense uploads list`)".to_owned(),
+            });
+        }
+        let counted: Vec<&QualityReport> = added.iter().filter(|r| r.withdrawn_at.is_none()).collect();
+        if counted.len() > 1 && !every_version {
+            let versions: Vec<String> = counted
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} sent {} with {} rows",
+                        &r.sha256[..12.min(r.sha256.len())],
+                        r.uploaded_at.format("%Y-%m-%d %H:%M"),
+                        r.rows_accepted
+                    )
+                })
+                .collect();
+            return Err(IngestError::NothingToWithdraw {
+                which: which.to_owned(),
+                why: format!(
+                    "{} versions of it count ({}): withdraw one by its sha256, or every one with --every-version",
+                    counted.len(),
+                    versions.join("; ")
+                ),
             });
         }
         let now = Utc::now();

@@ -155,7 +155,7 @@ async fn bytes_sent_again_after_a_withdrawal_whose_ingest_stopped_are_finished_o
     let options = IngestOptions { orphaned_after: Duration::ZERO, ..IngestOptions::default() };
     let silver = blobs.container("silver").await.unwrap();
     let a = upload(&ingestor, "transactions/a.csv", sample(), &options).await;
-    ingestor.withdraw("transactions/a.csv").await.unwrap();
+    ingestor.withdraw("transactions/a.csv", false).await.unwrap();
     let (table, report) =
         (format!("transactions/{}.parquet", a.sha256), format!("reports/transactions/{}.json", a.sha256));
     let withdrawn = silver.get(&report).await.unwrap().unwrap();

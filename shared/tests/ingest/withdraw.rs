@@ -36,11 +36,20 @@ async fn a_withdrawn_upload_counts_no_longer_is_kept_and_counts_again_when_sent_
     let before = ingestor.refresh_features().await.unwrap();
     assert_eq!((before.batches, before.interactions), (2, 3), "the dropped invoice still counts");
 
-    let err = ingestor.withdraw("transactions/nope.csv").await.unwrap_err();
+    let err = ingestor.withdraw("transactions/nope.csv", false).await.unwrap_err();
     assert!(matches!(err, IngestError::NothingToWithdraw { .. }), "{err}");
     assert!(err.to_string().contains("no transactions upload of that name"), "{err}");
 
-    let done = ingestor.withdraw("transactions/2011-01.csv").await.unwrap();
+    // Two versions count under the path: refused, each named, unless every one is meant (a
+    // fixed daily file name must not take every earlier day back with one wrong file).
+    let err = ingestor.withdraw("transactions/2011-01.csv", false).await.unwrap_err();
+    assert!(err.to_string().contains("2 versions of it count ("), "{err}");
+    assert!(
+        err.to_string().contains(&first.sha256[..12]) && err.to_string().contains("--every-version"),
+        "{err}"
+    );
+    assert_eq!(ingestor.refresh_features().await.unwrap().batches, 2, "nothing withdrawn");
+    let done = ingestor.withdraw("transactions/2011-01.csv", true).await.unwrap();
     assert_eq!(done.withdrawn.len(), 2, "both versions of the file: {done:?}");
     assert!(done.features_refreshed);
     let after = ingestor.refresh_features().await.unwrap();
@@ -55,7 +64,7 @@ async fn a_withdrawn_upload_counts_no_longer_is_kept_and_counts_again_when_sent_
     let reports = ingestor.reports(UploadKind::Transactions).await.unwrap();
     assert!(reports.iter().all(|r| r.withdrawn_at.is_some()), "{reports:?}");
     // Run again (as after a withdrawal cut short): nothing new, the features refreshed anyway.
-    let again = ingestor.withdraw("uploads/Transactions/2011-01.csv").await.unwrap();
+    let again = ingestor.withdraw("uploads/Transactions/2011-01.csv", true).await.unwrap();
     assert_eq!((again.withdrawn.len(), again.already.len()), (0, 2), "{again:?}");
 
     // The withdrawn upload seen again (a restarted watcher, a redelivered event), or a copy of
@@ -73,10 +82,10 @@ async fn a_withdrawn_upload_counts_no_longer_is_kept_and_counts_again_when_sent_
     let now = ingestor.refresh_features().await.unwrap();
     assert_eq!((now.batches, now.interactions), (1, 1), "the corrected month alone");
     // Ambiguous or unknown names are refused, naming why.
-    let short = ingestor.withdraw("0123456789abcdef").await.unwrap_err();
+    let short = ingestor.withdraw("0123456789abcdef", false).await.unwrap_err();
     assert!(short.to_string().contains("no transactions upload"), "{short}");
     // By sha256 too.
-    let by_sha = ingestor.withdraw(&resent.sha256[..12]).await.unwrap();
+    let by_sha = ingestor.withdraw(&resent.sha256[..12], false).await.unwrap();
     assert_eq!(by_sha.withdrawn, [("transactions/2011-01.csv".to_owned(), resent.sha256.clone(), 1)]);
 }
 
@@ -115,13 +124,13 @@ async fn a_report_rewritten_while_being_withdrawn_is_left_as_its_ingest_wrote_it
     )
     .await;
     blobs.hook().armed.store(true, Ordering::SeqCst);
-    let done = ingestor.withdraw("transactions/a.csv").await.unwrap();
+    let done = ingestor.withdraw("transactions/a.csv", false).await.unwrap();
     assert!(done.withdrawn.is_empty(), "{done:?}");
     let stored = silver.get(&format!("reports/transactions/{}.json", report.sha256)).await.unwrap().unwrap();
     let stored: serde_json::Value = serde_json::from_slice(&stored.body).unwrap();
     assert!(stored["withdrawn_at"].is_null(), "{stored}");
     assert!(silver.head(&format!("transactions/{}.parquet", report.sha256)).await.unwrap().is_some());
     // Withdrawn again, with nothing in the way: withdrawn.
-    let again = ingestor.withdraw("transactions/a.csv").await.unwrap();
+    let again = ingestor.withdraw("transactions/a.csv", false).await.unwrap();
     assert_eq!(again.withdrawn.len(), 1, "{again:?}");
 }
