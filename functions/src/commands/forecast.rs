@@ -12,6 +12,7 @@ use shopsense::forecast::panel::csv_field;
 use shopsense::forecast::{
     EvalReport, ForecasterParams, Panel, TOTAL_LEVELS, WEEK_DAYS, evaluate, level_name,
 };
+use shopsense::train::MIN_FIT_DAYS;
 
 /// The quantile levels always written: p10, p50, p90.
 pub const DEFAULT_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
@@ -120,6 +121,19 @@ pub fn forecast(
         }
     }
     let panel = Panel::read_csv(history)?;
+    if panel.days < MIN_FIT_DAYS {
+        // One row forecast its one day's 960 units on every day ahead, closed days and a band of
+        // zero width included: nothing in so short a history says otherwise.
+        eprintln!(
+            "{}: the history spans {} from {} to {}: too short to learn the shop's closed days or how \
+             far demand spreads (a band may be as narrow as the forecast); treat these forecasts as \
+             rough until it spans {MIN_FIT_DAYS} days or more",
+            history.display(),
+            if panel.days == 1 { "1 day".to_owned() } else { format!("{} days", panel.days) },
+            panel.first,
+            panel.last()
+        );
+    }
     let model = ForecasterParams { horizon, ..ForecasterParams::default() }.fit(&panel)?;
     // One column per name: a level given twice is written once.
     let mut levels = DEFAULT_LEVELS.to_vec();

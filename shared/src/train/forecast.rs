@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::TrainError;
 use super::inputs::TrainingData;
+use crate::forecast::calendar::add_days;
 use crate::forecast::metrics::total_wape;
 use crate::forecast::panel::MAX_HISTORY_DAYS;
 use crate::forecast::{ForecastModel, ForecasterParams, Forecasts, Panel, evaluate};
@@ -56,6 +57,9 @@ pub struct ForecastArtifact {
 fn levels() -> Vec<f64> {
     (1..=99).map(|p| f64::from(p) / 100.0).collect()
 }
+
+/// Days of sales a forecast is fitted on, at least, before the days it is judged on.
+pub const MIN_FIT_DAYS: usize = 28;
 
 /// Seasonal naive: each SKU's last trading week repeated over the holdout, weekday by weekday.
 /// The last trading week is the latest 7 days whose every day was open or a weekly closure: the
@@ -114,6 +118,23 @@ pub fn train(
     let panel = Panel::from_rows(&within_history_span(data.demand_rows()?));
     if panel.skus.is_empty() {
         return Err(TrainError::Data("no daily demand: ingest transactions first".into()));
+    }
+    // Judged on its last `holdout` days, fitted on at least four weeks before them: a shorter
+    // history leaves the judging model nearly nothing to fit (a shop's first three weeks went
+    // live judged on a model of none, 2,721 of 2,775 SKUs read as no demand, and the alerts read
+    // a safety stock from no backtest at all).
+    let first_sale = panel.values.iter().filter_map(|v| v.iter().position(|&q| q > 0.0)).min().unwrap_or(0);
+    let span = panel.days - first_sale;
+    if span < params.holdout + MIN_FIT_DAYS {
+        return Err(TrainError::Data(format!(
+            "the sales span {span} days ({} to {}): a forecast is judged on its last {} days and fitted \
+             on at least {MIN_FIT_DAYS} before them, so it needs {} (ingest more history; recommendations \
+             and segments train without it)",
+            add_days(panel.first, first_sale),
+            panel.last(),
+            params.holdout,
+            params.holdout + MIN_FIT_DAYS
+        )));
     }
     let report = evaluate(&panel, params.holdout, &params.params)?;
     let (train_part, test_part) = panel.split(params.holdout)?;

@@ -30,7 +30,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use forecast::{ForecastArtifact, ForecastTraining};
+pub use forecast::{ForecastArtifact, ForecastTraining, MIN_FIT_DAYS};
 pub use inputs::{TrainingData, load};
 pub use recommend::{CANDIDATES, RecommendArtifact, RecommendTraining};
 pub use segments::SegmentsArtifact;

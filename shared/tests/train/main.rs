@@ -657,3 +657,39 @@ async fn after_two_rollbacks_and_an_unpin_the_next_night_publishes_what_was_held
     assert!(!next.unchanged && next.status == VersionStatus::Live, "{next:?}");
     assert_ne!(next.version, held.version);
 }
+
+/// A shop's first three weeks: the forecast is refused with the span it needs (a holdout of 28
+/// days would leave the model it is judged on nothing to fit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_weeks_of_sales_train_no_forecast_and_say_how_many_days_it_needs() {
+    let home = tempfile::tempdir().unwrap();
+    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
+    let settings = shopsense::settings::Settings::from_values(values, None).unwrap();
+    let stores = Stores::open(&settings).await.unwrap();
+    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    let mut csv =
+        String::from("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n");
+    let first = chrono::NaiveDate::from_ymd_opt(2011, 11, 18).unwrap();
+    for d in 0..21u64 {
+        let day = first + chrono::Days::new(d);
+        for (i, sku) in ["85123A", "22423", "84029E", "21212"].iter().enumerate() {
+            let customer = 12_000 + (d as usize * 4 + i) % 30;
+            csv.push_str(&format!(
+                "{}{i},{sku},THING,{},{day} 10:00:00,2.5,{customer},United Kingdom\n",
+                540_000 + d,
+                3 + i
+            ));
+        }
+    }
+    let path = "transactions/first-weeks.csv";
+    ingestor.uploads().put(path, Bytes::from(csv), PutOptions::default()).await.unwrap();
+    ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
+    let report = healthy(&stores).await.run(&[ModelKind::Forecast], "t", &quiet).await.unwrap();
+    assert_eq!((report.failed.len(), report.kinds.len()), (1, 0), "{report:?}");
+    let said = report.failed[0].to_string();
+    assert!(
+        said.contains("the sales span 21 days (2011-11-18 to 2011-12-08)") && said.contains("so it needs 56"),
+        "{said}"
+    );
+    assert!(!report.failed[0].transient, "not worth a retry: {said}");
+}
