@@ -54,9 +54,11 @@
 //!    `below_reorder_point` and its order when the position is at or below the reorder point.
 //! 2. `below_reorder_point`: `position <= reorder point` with something to order (a SKU forecast
 //!    to sell nothing, with a reorder point of 0 and nothing on hand, is `ok`, not an alert to
-//!    order nothing). A line gone idle orders nothing: unsold for at least `L + R` open days
-//!    and forecast to sell under half a unit over `L + R` days, it is `ok` whatever its reorder
-//!    point (what windows forecast at 0 sold after as long idle) says.
+//!    order nothing). A line gone idle orders nothing: with stock on hand, unsold for at least
+//!    `L + R` open days and forecast to sell under half a unit over `L + R` days, it is `ok`
+//!    whatever its reorder point (what windows forecast at 0 sold after as long idle) says.
+//!    With nothing on hand it may be unsold only for want of stock: it keeps its alert and
+//!    order, and the reason asks which.
 //! 3. `overstock`: stock less the safety stock covers more days, on the path extended as above,
 //!    than the threshold, and is above 0 (a SKU forecast to sell nothing with stock beyond its
 //!    safety stock, and beyond what one order leaves, below, is overstock): on hand from today, or on hand plus on order from the day the
@@ -219,16 +221,18 @@ impl AlertPolicy {
             _ => (order_up_to - position as f64).max(0.0),
         };
         let discontinued = self.discontinued.contains(&row.sku);
-        // A line gone idle: no sale for at least as many open days as the lead time and cover
-        // span, and forecast to sell under half a unit over them. Such a line sells nothing in
-        // most such windows, and an order for the tail of windows that did sell (the reorder
-        // point of a SKU forecast at 0), or for 0.01 units rounded up, is noise: 265 of 1,019
-        // reorder alerts in a whole count of Online Retail's lines, 66 of them for lines idle
-        // over 180 days. A SKU that sold lately keeps its order.
-        let sells_nothing =
-            demand.units(horizon) < SHORT_BY && path.idle_days().is_some_and(|idle| idle >= horizon);
-        let suggested_order_qty =
-            if discontinued || sells_nothing { 0 } else { round_up(shortfall, pack_size) };
+        // Idle: no sale for at least as many open days as the lead time and cover span (as
+        // given: closed days ahead do not move it), and forecast to sell under half a unit over
+        // it. With stock on the shelf all that time the line has gone idle: an order for the tail
+        // of windows that sold after as long (the reorder point of a SKU forecast at 0), or for
+        // 0.01 units rounded up, is noise. With nothing on hand it may be idle only for want of
+        // stock: its order stays, and its reason asks which (a whole count of Online Retail's
+        // 3,805 lines had 265 such orders among 1,019 reorder alerts, 66 for lines unsold over
+        // 180 days). A SKU that sold lately keeps its order either way.
+        let span = lead + self.cover_days as usize;
+        let idle = path.idle_days().filter(|&idle| idle >= span && demand.units(span) < SHORT_BY);
+        let gone_idle = idle.is_some() && row.on_hand > 0;
+        let suggested_order_qty = if discontinued || gone_idle { 0 } else { round_up(shortfall, pack_size) };
         let on_hand = row.on_hand as f64;
         let days_of_cover = demand.cover(on_hand, path.len());
         let days_of_cover_capped = days_of_cover >= path.len();
@@ -337,8 +341,15 @@ impl AlertPolicy {
                 ),
             },
             Severity::BelowReorderPoint => format!(
-                "position {position} ({}) is at or below the reorder point {reorder_point:.1}; \
+                "{}position {position} ({}) is at or below the reorder point {reorder_point:.1}; \
                  {order_text}",
+                match idle {
+                    Some(days) => format!(
+                        "out of stock and unsold for {days} open days: gone idle, or out of stock that \
+                         long? Order only if it still sells. "
+                    ),
+                    None => String::new(),
+                },
                 match late_due {
                     Some(d) => format!(
                         "on hand {}; the {} on order due in {} come after the lead time",
@@ -366,13 +377,14 @@ impl AlertPolicy {
                 demand.units(path.len()) / path.len() as f64,
                 path.len()
             ),
-            Severity::Ok if sells_nothing && (position as f64) <= reorder_point => format!(
-                "idle {} open days and forecast to sell {:.2} units over the next {}: nothing to \
-                 order (at the service level up to {reorder_point:.1} may sell over the lead time; \
-                 order when the line sells again)",
-                path.idle_days().unwrap_or_default(),
-                demand.units(horizon),
-                plural_days(horizon)
+            Severity::Ok if gone_idle && (position as f64) <= reorder_point => format!(
+                "on hand {} unsold for {} open days and forecast to sell {:.2} units over the next {}: \
+                 nothing to order (at the service level up to {reorder_point:.1} may sell over the \
+                 lead time; order when the line sells again)",
+                row.on_hand,
+                idle.unwrap_or_default(),
+                demand.units(span),
+                plural_days(span)
             ),
             Severity::Ok if (position as f64) <= reorder_point => match late_due {
                 Some(d) => format!(
@@ -967,19 +979,49 @@ mod tests {
         // That order placed and come, 4 on hand is what it leaves: ok, not overstock.
         assert_eq!(policy.evaluate(&row(4, 0, 7), &path(Some(2))).severity, Severity::Ok);
         assert_eq!(policy.evaluate(&row(10, 0, 7), &path(Some(2))).severity, Severity::Overstock);
-        // Idle as long as the lead time and cover (14 days at a week's cover) and forecast at 0:
-        // a line gone idle, not reordered for the windows that sold after as long, however low
-        // its stock.
+        // Idle as long as the lead time and cover (14 days at a week's cover) with stock on the
+        // shelf, and forecast at 0: a line gone idle, not reordered for the windows that sold
+        // after as long.
         let short = AlertPolicy { cover_days: 7, ..AlertPolicy::default() };
         let gone = short.evaluate(&row(3, 0, 7), &path(Some(14)));
         assert!(close(gone.reorder_point, week), "{gone:?}");
         assert_eq!((gone.severity, gone.suggested_order_qty), (Severity::Ok, 0), "{gone:?}");
         assert!(
-            gone.reason.starts_with("idle 14 open days and forecast to sell 0.00 units"),
+            gone.reason.starts_with(
+                "on hand 3 unsold for 14 open days and forecast to sell 0.00 units over the next 14 days"
+            ),
             "{}",
             gone.reason
         );
         assert_eq!(short.evaluate(&row(3, 0, 7), &path(Some(13))).severity, Severity::BelowReorderPoint);
+        // With nothing on hand it may be unsold for want of stock: its order stays, and asks.
+        let empty = short.evaluate(&row(0, 0, 7), &path(Some(14)));
+        assert_eq!(
+            (empty.severity, empty.suggested_order_qty),
+            (Severity::BelowReorderPoint, 4),
+            "{empty:?}"
+        );
+        assert!(
+            empty.reason.starts_with("out of stock and unsold for 14 open days: gone idle"),
+            "{}",
+            empty.reason
+        );
+        // Closed days ahead do not move the span: a Friday before a closed Saturday reads alike.
+        let mut friday = open.clone();
+        friday[0] = false;
+        let closed_first = DemandPath::new(
+            "A",
+            "2011-12-10".parse().unwrap(),
+            vec![0.0; 35],
+            vec![0.0; 35],
+            vec![0.0; 35],
+            vec![0.0; 35],
+        )
+        .unwrap()
+        .with_totals("A", std::sync::Arc::new(table.clone()), friday, Vec::new(), Some(14))
+        .unwrap();
+        let alert = short.evaluate(&row(3, 0, 7), &closed_first);
+        assert_eq!((alert.closed_days_ahead, alert.severity), (1, Severity::Ok), "{alert:?}");
         // Idle 20 weeks: that group has no windows here, and nothing is read for it.
         assert_eq!(policy.evaluate(&row(0, 0, 7), &path(Some(120))).reorder_point, 0.0);
         // Read 14 days on, the skipped open days count as idle: the same group until 4 weeks.

@@ -24,10 +24,13 @@
 //! of one held-out slice. A record without a baseline (or with a baseline of 0) is compared with
 //! the live version on the raw metric. Without a live version only the floor applies.
 //!
-//! A live version whose data (`data_end` in its metrics: the last day of sales a forecast or a
-//! recommender was trained on) ends `max_stale_days` (default 14,
-//! `SHOPSENSE_GATE_MAX_STALE_DAYS`) or more before the candidate's is not compared with: only
-//! the floor applies, and a check says so. Fed from 2010-12-01 to 2011-08-31 and then a few
+//! A live version that has held back a version trained since (the gate rejected one) and whose
+//! data (`data_end` in its metrics: the last day of sales a forecast or a recommender was trained
+//! on; for a record from before it was kept, the day the record was made) ends
+//! `max_stale_days` (default 14, `SHOPSENSE_GATE_MAX_STALE_DAYS`) or more before the
+//! candidate's is not compared with: only the floor applies, and a check says so. The first
+//! candidate that far ahead is compared as ever, so a shop that uploads every few weeks, or an
+//! upload dated months late, still meets the comparison; only a second one is waived. Fed from 2010-12-01 to 2011-08-31 and then a few
 //! weeks at a time, Online Retail's summer forecast (skill 0.643) rejected the retrains on data
 //! to 09-23 (0.720) and 10-09 (0.771) though each had the lower WAPE on its own holdout, and
 //! every forecast and alert was read from a model five weeks behind the sales. The gate is for
@@ -174,6 +177,20 @@ impl Gates {
     /// per the table in the module docs. A metric missing from the candidate fails its check.
     #[must_use]
     pub fn judge(&self, kind: ModelKind, candidate: &Value, live: &[(&str, &Value)]) -> GateReport {
+        self.judge_after(kind, candidate, live, false)
+    }
+
+    /// [`Gates::judge`], knowing whether the live version has `held_back` a version trained
+    /// since it went live (the gate rejected one): only then may a live version whose data ends
+    /// [`Gates::max_stale_days`] before the candidate's be passed over (module docs).
+    #[must_use]
+    pub fn judge_after(
+        &self,
+        kind: ModelKind,
+        candidate: &Value,
+        live: &[(&str, &Value)],
+        held_back: bool,
+    ) -> GateReport {
         let get = |v: &Value, name: &str| v.get(name).and_then(Value::as_f64);
         let value = |name: &str| get(candidate, name).unwrap_or(f64::NAN);
         let live = &live[..live.len().min(GATE_HISTORY)];
@@ -183,10 +200,11 @@ impl Gates {
         // slice (a shop's summer model held back two autumn retrains that beat it on WAPE).
         let data_end = |v: &Value| v.get("data_end")?.as_str()?.parse::<chrono::NaiveDate>().ok();
         let stale = live.first().and_then(|(_, m)| Some((data_end(candidate)? - data_end(m)?).num_days()));
-        if let Some(days) = stale.filter(|&d| d as f64 >= self.max_stale_days) {
+        if let Some(days) = stale.filter(|&d| held_back && d as f64 >= self.max_stale_days) {
             checks.push(GateCheck {
                 check: format!(
-                    "live's data ends {days} days before this version's (at least {}): compared with the floor only",
+                    "live's data ends {days} days before this version's (at least {}) and it has held \
+                     back a version since: compared with the floor only",
                     self.max_stale_days
                 ),
                 value: days as f64,
@@ -376,23 +394,29 @@ mod tests {
         let gates = Gates::default();
         let live = json!({ "wape_total": 0.3677, "naive_wape_total": 0.572, "data_end": "2011-08-31" });
         let autumn = json!({ "wape_total": 0.378, "naive_wape_total": 0.526, "data_end": "2011-09-23" });
-        let report = gates.judge(ModelKind::Forecast, &autumn, &[("summer", &live)]);
+        // The first version that far ahead is compared as ever (a shop uploading every few
+        // weeks, an upload dated months late): 0.719 against 0.643 fails.
+        assert!(!gates.judge_after(ModelKind::Forecast, &autumn, &[("summer", &live)], false).passed);
+        // Once the live version has held one back, the next is held to the floor only.
+        let report = gates.judge_after(ModelKind::Forecast, &autumn, &[("summer", &live)], true);
         assert!(report.passed, "{report:?}");
         assert_eq!(report.checks.len(), 2, "the waiver and the floor: {report:?}");
         assert!(report.checks[0].check.starts_with("live's data ends 23 days before this version's"));
-        // 13 days on, the comparison holds, and that skill (0.719 against 0.643) fails it.
+        // 13 days on, the comparison holds, and that skill fails it.
         let soon = json!({ "wape_total": 0.378, "naive_wape_total": 0.526, "data_end": "2011-09-13" });
-        assert!(!gates.judge(ModelKind::Forecast, &soon, &[("summer", &live)]).passed);
+        assert!(!gates.judge_after(ModelKind::Forecast, &soon, &[("summer", &live)], true).passed);
         // The floor still holds a stale live version's successor: no better than naive fails.
         let broken = json!({ "wape_total": 0.6, "naive_wape_total": 0.526, "data_end": "2011-09-23" });
-        assert!(!gates.judge(ModelKind::Forecast, &broken, &[("summer", &live)]).passed);
-        // Records from before `data_end` are compared as before.
+        assert!(!gates.judge_after(ModelKind::Forecast, &broken, &[("summer", &live)], true).passed);
+        // A live record without `data_end` (the trainer fills in the day it was made) is
+        // compared as before.
         let old = json!({ "wape_total": 0.3677, "naive_wape_total": 0.572 });
-        assert!(!gates.judge(ModelKind::Forecast, &autumn, &[("summer", &old)]).passed);
+        assert!(!gates.judge_after(ModelKind::Forecast, &autumn, &[("summer", &old)], true).passed);
         // The recommender alike.
         let live = json!({ "ndcg": 0.10, "popularity_ndcg": 0.02, "users": 500, "data_end": "2011-08-31" });
         let next = json!({ "ndcg": 0.05, "popularity_ndcg": 0.02, "users": 500, "data_end": "2011-09-30" });
-        assert!(gates.judge(ModelKind::Recommend, &next, &[("summer", &live)]).passed);
+        assert!(!gates.judge(ModelKind::Recommend, &next, &[("summer", &live)]).passed);
+        assert!(gates.judge_after(ModelKind::Recommend, &next, &[("summer", &live)], true).passed);
     }
 
     #[test]

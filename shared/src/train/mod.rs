@@ -524,8 +524,26 @@ impl Trainer {
                 recent.extend(self.registry.record(kind, earlier).await?);
             }
         }
+        // Whether the live version has held back a version trained since (the gate's stale
+        // waiver needs one), and its data's end: a record from before `data_end` was kept is
+        // read as ending the day it was made.
+        let held_back = match live_record.as_ref() {
+            Some(live) => self
+                .registry
+                .list(kind)
+                .await?
+                .iter()
+                .any(|r| r.status == VersionStatus::Rejected && r.created_at > live.created_at),
+            None => false,
+        };
+        if let Some(first) = recent.first_mut()
+            && first.metrics.get("data_end").is_none()
+            && let Some(fields) = first.metrics.as_object_mut()
+        {
+            fields.insert("data_end".into(), Value::String(first.created_at.date_naive().to_string()));
+        }
         let recent: Vec<(&str, &Value)> = recent.iter().map(|r| (r.version.as_str(), &r.metrics)).collect();
-        let gate = self.options.gates.judge(kind, &metrics, &recent);
+        let gate = self.options.gates.judge_after(kind, &metrics, &recent, held_back);
         record.gate = Some(gate.clone());
         if !gate.passed {
             record.status = VersionStatus::Rejected;

@@ -693,3 +693,61 @@ async fn three_weeks_of_sales_train_no_forecast_and_say_how_many_days_it_needs()
     );
     assert!(!report.failed[0].transient, "not worth a retry: {said}");
 }
+
+/// A forecast live on sales to October holds back the first version with November's sales too
+/// (a gate asking for a far better skill); the next version that far ahead is held to the floor
+/// only and goes live, and its gate says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_forecast_that_held_back_newer_sales_once_is_not_compared_with_again() {
+    let home = tempfile::tempdir().unwrap();
+    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
+    let settings = shopsense::settings::Settings::from_values(values, None).unwrap();
+    let stores = Stores::open(&settings).await.unwrap();
+    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/sample/online_retail_sample.csv"
+    ))
+    .unwrap();
+    let mut lines = sample.lines();
+    let header = lines.next().unwrap();
+    let (mut autumn, mut winter) = (format!("{header}\n"), format!("{header}\n"));
+    for line in lines {
+        let into =
+            if line.contains(",2011-11-") || line.contains(",2011-12-") { &mut winter } else { &mut autumn };
+        into.push_str(line);
+        into.push('\n');
+    }
+    let send = async |path: &str, text: String| {
+        ingestor.uploads().put(path, Bytes::from(text), PutOptions::default()).await.unwrap();
+        ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
+    };
+    send("transactions/to-october.csv", autumn).await;
+    let first = healthy(&stores).await.run(&[ModelKind::Forecast], "t", &quiet).await.unwrap();
+    // The sample's first ten months alone forecast worse than naive: put live by hand.
+    let trainer = healthy(&stores).await;
+    trainer.promote(ModelKind::Forecast, &first.kinds[0].version).await.unwrap();
+    send("transactions/november-december.csv", winter).await;
+    let demanding = Trainer::new(
+        stores.blobs.container(SILVER_CONTAINER).await.unwrap(),
+        Registry::open(&stores, 5).await.unwrap(),
+        TrainOptions {
+            gates: shopsense::registry::Gates { forecast_wape_vs_live: 0.01, ..Default::default() },
+            ..TrainOptions::default()
+        },
+    )
+    .forcing();
+    let held = demanding.run(&[ModelKind::Forecast], "t", &quiet).await.unwrap();
+    assert_eq!(held.kinds[0].status, VersionStatus::Rejected, "the first is compared: {held:?}");
+    let next = demanding.run(&[ModelKind::Forecast], "t", &quiet).await.unwrap();
+    assert_eq!(next.kinds[0].status, VersionStatus::Live, "{next:?}");
+    let record =
+        demanding.registry().record(ModelKind::Forecast, &next.kinds[0].version).await.unwrap().unwrap();
+    let gate = record.gate.unwrap();
+    assert!(
+        gate.checks[0].check.contains("days before this version's")
+            && gate.checks[0].check.contains("held back"),
+        "{gate:?}"
+    );
+    assert_eq!(record.metrics["data_end"], "2011-12-09");
+}
