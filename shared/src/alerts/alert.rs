@@ -96,14 +96,15 @@ pub struct Alert {
     /// until an order placed at the next chance would arrive.
     #[serde(serialize_with = "to_units")]
     pub lead_time_demand: f64,
-    /// Units held against forecast error over the lead time at the service level.
+    /// Units held against forecast error over the closed days ahead and the lead time, at the
+    /// service level.
     #[serde(serialize_with = "to_units")]
     pub safety_stock: f64,
     /// `lead_time_demand + safety_stock`.
     #[serde(serialize_with = "to_units")]
     pub reorder_point: f64,
-    /// Forecast units over the lead time and the cover days, plus the safety stock: what an
-    /// order brings the position up to.
+    /// Forecast units over the closed days ahead, the lead time and the cover days, plus the
+    /// safety stock: what an order brings the position up to.
     #[serde(serialize_with = "to_units")]
     pub order_up_to: f64,
     /// Calendar days from tomorrow that `on_hand` lasts at the forecast, closed days included

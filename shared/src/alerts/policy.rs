@@ -3,6 +3,11 @@
 //!
 //! ## The arithmetic (`L` = lead time, `R` = cover days, `D(n)` = forecast units over the next
 //! `n` calendar days, `z` = standard normal quantile of the service level)
+//!
+//! Orders are placed on open days: when the shop is shut for the `C` days after the count
+//! ([`DemandPath::closed_days_ahead`]), every `L` below reads `C + L` (the span until an order
+//! placed at the next chance would arrive), including where units on order are compared with the
+//! lead time; `C` is 0 when tomorrow is open, and the alert says `closed_days_ahead`.
 //! - **lead-time demand** `D(L)`: the point forecast summed over the lead time.
 //! - **safety stock** `Q_L(s) - D(L)`, at least 0, where `Q_L(s)` is the path's total
 //!   quantile ([`DemandPath::total_quantile`]) at the service level `s` for a total over the

@@ -276,6 +276,9 @@ impl Panel {
         if top > 0 {
             order.truncate(top);
         }
+        // Kept in SKU order, as every panel is ([`Panel::from_rows`]): the same SKUs fit alike
+        // whether chosen here or read back from a written panel.
+        order.sort_unstable();
         Self {
             first: self.first,
             days: self.days,

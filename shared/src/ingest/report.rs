@@ -66,7 +66,15 @@ impl Thresholds {
             quarantine_fail: settings.parse_or("INGEST_QUARANTINE_FAIL", d.quarantine_fail)?,
             stale_warn_days: settings.parse_or("INGEST_STALE_WARN_DAYS", d.stale_warn_days)?,
             gap_warn_days: settings.parse_or("INGEST_GAP_WARN_DAYS", d.gap_warn_days)?,
-            duplicate_warn: settings.parse_or("INGEST_DUPLICATE_WARN", d.duplicate_warn)?,
+            duplicate_warn: match settings.parse_or("INGEST_DUPLICATE_WARN", d.duplicate_warn)? {
+                share if share > 0.0 && share <= 1.0 => share,
+                _ => {
+                    return Err(SettingsError::Invalid {
+                        name: "INGEST_DUPLICATE_WARN".into(),
+                        reason: "must be a share above 0 and at most 1".into(),
+                    });
+                }
+            },
         })
     }
 }
@@ -550,5 +558,29 @@ impl Verdict {
             Self::Fail => 2,
         };
         if rank(other) > rank(self) { other } else { self }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_duplicate_share_must_be_a_share_above_zero() {
+        let with = |value: &str| {
+            let settings =
+                Settings::from_values([("INGEST_DUPLICATE_WARN".to_owned(), value.to_owned())].into(), None)
+                    .unwrap();
+            Thresholds::from_settings(&settings)
+        };
+        assert_eq!(with("0.25").unwrap().duplicate_warn, 0.25);
+        assert_eq!(with("1").unwrap().duplicate_warn, 1.0);
+        for bad in ["0", "-0.1", "1.5", "NaN"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("INGEST_DUPLICATE_WARN") && err.contains("above 0 and at most 1"),
+                "{bad}: {err}"
+            );
+        }
     }
 }

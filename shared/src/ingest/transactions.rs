@@ -6,9 +6,10 @@
 //!    of other shops start with `C` for other reasons (a channel, `CO-1001`), and read as
 //!    cancellations they lost the sales (counted in the report, which warns when the upload
 //!    holds cancellations too).
-//! 2. **Bad debt**: a line of an invoice starting with `A` whose code is not a product
-//!    ("Adjust bad debt", code `B`, the only negative prices) is an accounting line: kept, never
-//!    demand, never an interaction. An `A` invoice's product line (`AMZ-1001`) is a sale.
+//! 2. **Bad debt**: a line of an invoice starting with `A` with code `B` ("Adjust bad debt", the
+//!    only negative prices) is an accounting line: kept, never demand, never an interaction. An
+//!    `A` invoice's other lines (`AMZ-1001`: its products, postage, fees) are what they would be
+//!    on any invoice.
 //! 3. **Stock adjustments**: any other line with quantity <= 0 (no customer, price 0) records
 //!    stock written off or corrected: kept, never demand, never an interaction.
 //! 4. **Zero prices**: kept and counted in the report; a zero-price sale is not an interaction
@@ -47,11 +48,14 @@ pub fn is_product(stock_code: &str) -> bool {
         || NON_PRODUCT_PREFIXES.iter().any(|p| stock_code.starts_with(p)))
 }
 
+/// The code of a bad-debt adjustment's line ("Adjust bad debt").
+pub const BAD_DEBT_CODE: &str = "B";
+
 /// The kind of a line from its invoice, (upper-cased) stock code, quantity and unit price.
 #[must_use]
 pub fn line_kind(invoice: &str, stock_code: &str, quantity: i64, unit_price: f64) -> LineKind {
     match invoice.as_bytes().first().map(u8::to_ascii_uppercase) {
-        Some(b'A') if !is_product(stock_code) => LineKind::BadDebt,
+        Some(b'A') if stock_code == BAD_DEBT_CODE => LineKind::BadDebt,
         // Only a bad-debt adjustment carries a negative price; on a sale or a return it would
         // turn spend around, so the line is an adjustment, counted as one.
         _ if unit_price < 0.0 => LineKind::Adjustment,
@@ -83,7 +87,7 @@ pub struct RetailCounts {
     pub cancellation_lines: u64,
     /// Other lines with quantity <= 0, and lines with a negative price but bad debt.
     pub adjustment_lines: u64,
-    /// Lines of `A` invoices whose code is not a product.
+    /// Lines of `A` invoices with code `B`.
     pub bad_debt_lines: u64,
     /// Sales on invoices starting with `C` or `A` (a positive quantity; a product code): read
     /// as sales, and warned about when the upload holds cancellations or bad debt too.
@@ -213,6 +217,9 @@ mod tests {
         assert_eq!(line_kind("CO-1001", "21275", 4, 2.5), LineKind::Sale);
         assert_eq!(line_kind("AMZ-1001", "21275", 4, 2.5), LineKind::Sale);
         assert_eq!(line_kind("CO-1001", "21275", 0, 2.5), LineKind::Adjustment);
+        // A channel's postage or fee on an `A` invoice is no bad debt: it counts in spend.
+        assert_eq!(line_kind("AMZ-1001", "POST", 1, 18.0), LineKind::Sale);
+        assert_eq!(line_kind("AMZ-1001", "AMAZONFEE", 1, 5.0), LineKind::Sale);
     }
 
     #[test]
