@@ -251,11 +251,42 @@ pub fn read_csv(
             continue;
         }
         if record.len() != width {
-            sink.bad(bad(
-                "wrong_field_count",
-                None,
-                format!("expected {width} fields as in the header, found {}", record.len()),
-            ));
+            // A quote opened and not closed on its line (`8"` for inches, a lone `"12 INCH`)
+            // holds the lines after it in one field, to its closing quote or the end of the
+            // file: each of those lines is a row not read, quarantined as such, not one row.
+            let start = record.position().map_or(0, |p| p.byte() as usize).min(bytes.len());
+            let end = (reader.position().byte() as usize).clamp(start, bytes.len());
+            let held: Vec<(u64, &[u8])> = bytes[start..end]
+                .split(|&b| b == b'\n')
+                .enumerate()
+                .skip(1)
+                .filter(|(_, l)| !l.is_empty() && *l != b"\r")
+                .map(|(i, l)| (line + i as u64, l))
+                .collect();
+            let message = match held.last() {
+                Some((last, _)) => format!(
+                    "expected {width} fields as in the header, found {}: a quote opened on this line is \
+                     closed only on line {last} (or never), so the {} lines after it were read as part \
+                     of this row (quarantined too); fix or double the quote and upload the file again",
+                    record.len(),
+                    held.len()
+                ),
+                None => format!("expected {width} fields as in the header, found {}", record.len()),
+            };
+            sink.bad(bad("wrong_field_count", None, message));
+            for (held_line, text) in held {
+                rows += 1;
+                sink.bad(QuarantinedRow {
+                    file: file.into(),
+                    line: held_line,
+                    column: None,
+                    reason: "inside_open_quote".into(),
+                    message: format!(
+                        "read as part of the row on line {line}, whose quote is not closed on its line"
+                    ),
+                    raw: cut(String::from_utf8_lossy(text).trim_end_matches('\r').to_owned()),
+                });
+            }
             continue;
         }
         let mut cells: Vec<Option<&str>> = Vec::with_capacity(columns.len());

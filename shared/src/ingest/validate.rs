@@ -20,7 +20,7 @@ pub struct QuarantinedRow {
     /// The canonical column at fault, when one is.
     pub column: Option<String>,
     /// Machine-readable reason (`missing_value`, `invalid_integer`, `invalid_decimal`,
-    /// `invalid_timestamp`, `implausible_timestamp`, `out_of_range`, `wrong_field_count`, `invalid_utf8`, `invalid_json`, `row_too_long`, ...).
+    /// `invalid_timestamp`, `implausible_timestamp`, `out_of_range`, `wrong_field_count`, `inside_open_quote`, `invalid_utf8`, `invalid_json`, `row_too_long`, ...).
     pub reason: String,
     /// What is wrong, for people.
     pub message: String,

@@ -797,3 +797,32 @@ async fn invoices_starting_with_c_or_a_are_sales_unless_they_cancel_or_adjust_ba
         report.verdict_reasons
     );
 }
+
+#[tokio::test]
+async fn a_quote_left_open_quarantines_every_line_it_swallowed_not_one_row() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    // A naive export writes 8" for inches: the quote opened there closes on the next line with
+    // a quote, and the lines between are read as one cell.
+    let good: String = (0..6).map(|i| sale(536_400 + i, "2010-12-01 09:00:00")).collect();
+    let inch = "536500,21212,\"ROUND CAKE TIN, 8\"\",2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
+    let quoted = "536501,21213,\"TIN, ROUND\",2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
+    let text = format!("{HEADER}{good}{inch}{good}{quoted}{good}");
+    let report = upload(&ingestor, "transactions/inch.csv", text.clone(), &options()).await;
+    assert_eq!(report.rows_read, 20, "every physical line is a row read: {report:?}");
+    assert_eq!(report.rows_accepted, 12, "the 6 before the quote and the 6 after the line closing it");
+    assert_eq!(report.rows_quarantined, 8, "the line opening the quote and the 7 it held");
+    assert_eq!(
+        report.quarantined_by_reason.get("inside_open_quote"),
+        Some(&7),
+        "{:?}",
+        report.quarantined_by_reason
+    );
+    assert_eq!(report.verdict, Verdict::Fail, "8 of 20 rows: {:?}", report.verdict_reasons);
+    raw_is_kept(&blobs, &report, text.as_bytes()).await;
+    // A lone quote never closed holds every line to the end of the file.
+    let lone = "536600,21214,\"12 INCH PLATE,2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
+    let report =
+        upload(&ingestor, "transactions/lone.csv", format!("{HEADER}{good}{lone}{good}{good}"), &options())
+            .await;
+    assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (19, 6, 13), "{report:?}");
+}
