@@ -139,6 +139,8 @@ pub struct ParsedUpload {
     pub dates_read_day_first: Option<u64>,
     /// Canonical columns the upload did not have ([`validate::Validator::absent_columns`]).
     pub absent_columns: Vec<String>,
+    /// Columns of the upload no canonical column reads ([`validate::Validator::unread_columns`]).
+    pub unread_columns: Vec<String>,
     /// The encoding its text was read in, when not UTF-8.
     pub encoding: Option<encoding::TextEncoding>,
 }
@@ -195,6 +197,7 @@ pub fn parse_upload(
         month_first_unsure: None,
         dates_read_day_first: None,
         absent_columns: Vec::new(),
+        unread_columns: Vec::new(),
         encoding: None,
     };
     let mut decoded = match format::decode(file, raw, max_table_bytes, mapping.text_encoding()) {
@@ -245,6 +248,7 @@ pub fn parse_upload(
     }
     let month_first_unsure = validator.month_first_unsure();
     let absent_columns = validator.absent_columns();
+    let unread_columns = validator.unread_columns();
     let fingerprints = std::mem::take(&mut validator.fingerprints);
     let quarantined = std::mem::take(&mut validator.quarantined);
     let frame = validator.into_frame()?;
@@ -272,6 +276,7 @@ pub fn parse_upload(
         month_first_unsure,
         dates_read_day_first,
         absent_columns,
+        unread_columns,
         encoding: decoded.encoding,
     })
 }
@@ -915,6 +920,7 @@ impl Ingestor {
             month_first_unsure: parsed.month_first_unsure,
             dates_read_day_first: parsed.dates_read_day_first,
             absent_columns: parsed.absent_columns,
+            unread_columns: parsed.unread_columns,
             encoding: parsed.encoding,
             sales_gap: None,
             quarantine_sample: parsed.quarantined.iter().take(QUARANTINE_SAMPLE).cloned().collect(),

@@ -248,6 +248,9 @@ pub struct QualityReport {
     /// Optional canonical columns the upload does not have (left empty in silver).
     #[serde(default)]
     pub absent_columns: Vec<String>,
+    /// Columns the upload has that no canonical column reads (passed over), at most 50.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread_columns: Vec<String>,
     /// The encoding the text was read in, when it was not UTF-8, and how that was decided
     /// ([`super::encoding`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -296,6 +299,29 @@ pub fn profile(frame: &DataFrame) -> PolarsResult<(BTreeMap<String, f64>, BTreeM
         distinct.insert(name, column.drop_nulls().n_unique()? as u64);
     }
     Ok((completeness, distinct))
+}
+
+/// Each unread column whose folded name is within two edits of an absent column's name or one
+/// of its aliases, with that column.
+fn near_misses<'a>(
+    kind: UploadKind,
+    unread: &'a [String],
+    absent: &[String],
+) -> Vec<(&'a str, &'static str)> {
+    let mut found = Vec::new();
+    for name in unread {
+        let folded = super::schema::fold_header(name);
+        let meant = kind.columns().iter().filter(|c| absent.iter().any(|a| a == c.name)).find(|c| {
+            std::iter::once(c.name).chain(c.aliases.iter().copied()).any(|known| {
+                let known = super::schema::fold_header(known);
+                known != folded && strsim::levenshtein(&known, &folded) <= 2.min(known.len() / 4 + 1)
+            })
+        });
+        if let Some(column) = meant {
+            found.push((name.as_str(), column.name));
+        }
+    }
+    found
 }
 
 /// The date range of a timestamp column, if it has values.
@@ -361,6 +387,16 @@ impl QualityReport {
                      the shop's export has one under another name, map it to customer_id)"
                         .to_owned(),
                 );
+                verdict = verdict.max_with(Verdict::Warn);
+            }
+            // A column passed over whose name is one letter or two from a column the upload
+            // lacks: a typo (`discontinue`) would leave every line on sale without a word.
+            for (unread, meant) in near_misses(self.kind, &self.unread_columns, &self.absent_columns) {
+                reasons.push(format!(
+                    "column {unread:?} is not read: did you mean {meant:?}? Rename it, or map it in the \
+                     folder's _mapping.toml, and upload the file again (until then every row reads \
+                     {meant} as empty)"
+                ));
                 verdict = verdict.max_with(Verdict::Warn);
             }
             // One row per product: a code listed twice is a conflict the reader settles silently.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::error::FileError;
 use super::mapping::Mapping;
 use super::read::RowSink;
 use super::schema::{ColumnSpec, ColumnType};
@@ -234,7 +235,16 @@ pub struct Validator<'a> {
     present: Vec<bool>,
     /// Per canonical column, whether its cells are typed date-times ([`RowSink::typed`]).
     typed: Vec<bool>,
+    /// The names of the last [`RowSink::names`] call, until [`RowSink::resolved`] says which
+    /// it reads.
+    names: Vec<String>,
+    /// Names the upload gives columns that no canonical column reads (at most
+    /// [`MAX_UNREAD_COLUMNS`]).
+    unread: std::collections::BTreeSet<String>,
 }
+
+/// Unread column names kept for the report, at most.
+pub const MAX_UNREAD_COLUMNS: usize = 50;
 
 impl<'a> Validator<'a> {
     /// A validator of `columns` with the mapping's number and date conventions.
@@ -265,7 +275,15 @@ impl<'a> Validator<'a> {
             quarantined: Vec::new(),
             present: vec![false; columns.len()],
             typed: vec![false; columns.len()],
+            names: Vec::new(),
+            unread: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// The names the upload gives columns that no canonical column reads, sorted.
+    #[must_use]
+    pub fn unread_columns(&self) -> Vec<String> {
+        self.unread.iter().cloned().collect()
     }
 
     /// Rows accepted so far.
@@ -394,9 +412,20 @@ impl<'a> Validator<'a> {
 }
 
 impl RowSink for Validator<'_> {
+    fn names(&mut self, _line: Option<u64>, names: &[String]) -> Result<(), FileError> {
+        names.clone_into(&mut self.names);
+        Ok(())
+    }
+
     fn resolved(&mut self, resolved: &[Option<usize>]) {
         for (present, index) in self.present.iter_mut().zip(resolved) {
             *present |= index.is_some();
+        }
+        let read: std::collections::HashSet<usize> = resolved.iter().flatten().copied().collect();
+        for (i, name) in std::mem::take(&mut self.names).into_iter().enumerate() {
+            if !read.contains(&i) && !name.trim().is_empty() && self.unread.len() < MAX_UNREAD_COLUMNS {
+                self.unread.insert(name);
+            }
         }
     }
 

@@ -826,3 +826,34 @@ async fn a_quote_left_open_quarantines_every_line_it_swallowed_not_one_row() {
             .await;
     assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (19, 6, 13), "{report:?}");
 }
+
+#[tokio::test]
+async fn a_column_passed_over_whose_name_is_a_typo_of_one_the_file_lacks_warns() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let catalog = "sku,description,pack_size,unit_price,discontinue,notes\nA,a,12,1.5,yes,x\n";
+    let report = upload(&ingestor, "catalog/items.csv", catalog.to_owned(), &options()).await;
+    assert_eq!(report.unread_columns, ["discontinue", "notes"]);
+    assert!(report.absent_columns.contains(&"discontinued".to_owned()), "{:?}", report.absent_columns);
+    assert_eq!(report.verdict, Verdict::Warn, "{:?}", report.verdict_reasons);
+    let said: Vec<&String> = report.verdict_reasons.iter().filter(|r| r.contains("is not read")).collect();
+    assert_eq!(said.len(), 1, "notes is no typo: {said:?}");
+    assert!(
+        said[0].starts_with("column \"discontinue\" is not read: did you mean \"discontinued\"?"),
+        "{}",
+        said[0]
+    );
+    // An alias's typo too (`CustomrID`); a column read under its alias is not listed.
+    let text = format!(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomrID,Country\n{}",
+        "536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n"
+    );
+    let report = upload(&ingestor, "transactions/typo.csv", text, &options()).await;
+    assert_eq!(report.unread_columns, ["CustomrID"]);
+    assert!(
+        report.verdict_reasons.iter().any(|r| r.contains("did you mean \"customer_id\"")),
+        "{:?}",
+        report.verdict_reasons
+    );
+    let sample = upload(&ingestor, "transactions/sample.csv", sample(), &options()).await;
+    assert!(sample.unread_columns.is_empty(), "{:?}", sample.unread_columns);
+}
