@@ -113,6 +113,10 @@ pub enum Command {
         /// `inventory/partial/` or an event with `"partial": true`).
         #[arg(long)]
         partial: bool,
+        /// Judge the count and print its alerts without storing anything: the open alerts stay
+        /// those of the counts sent before (a what-if: another lead time, a planned delivery).
+        #[arg(long)]
+        dry_run: bool,
         /// Print the alerts as one JSON array.
         #[arg(long)]
         json: bool,
@@ -620,10 +624,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let trainer = if *force { (*state.trainer).clone().forcing() } else { (*state.trainer).clone() };
             crate::commands::train::train(&trainer, &kinds, *json).await.map(|_| ())
         }
-        Command::Alerts { inventory, mapping, as_of, snapshot_id, partial, json } => {
+        Command::Alerts { inventory, mapping, as_of, snapshot_id, partial, dry_run, json } => {
             let state = open_state(&cli).await?;
             let (mapping, snapshot_id) = (mapping.as_deref(), snapshot_id.as_deref());
-            let count = crate::commands::alerts::Count { as_of: *as_of, snapshot_id, partial: *partial };
+            let count = crate::commands::alerts::Count {
+                as_of: *as_of,
+                snapshot_id,
+                partial: *partial,
+                dry_run: *dry_run,
+            };
             crate::commands::alerts::alerts(&state, inventory, mapping, count, *json).await
         }
         Command::Uploads { which } => {

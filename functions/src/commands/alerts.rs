@@ -159,6 +159,8 @@ pub struct Count<'a> {
     pub snapshot_id: Option<&'a str>,
     /// Whether it counts some SKUs only (`--partial`).
     pub partial: bool,
+    /// Judged and printed only, stored nowhere (`--dry-run`).
+    pub dry_run: bool,
 }
 
 /// `shopsense alerts --inventory <file>`: evaluates a snapshot against the live forecast of the
@@ -170,7 +172,7 @@ pub async fn alerts(
     state: &crate::state::AppState,
     inventory: &std::path::Path,
     mapping: Option<&std::path::Path>,
-    Count { as_of, snapshot_id, partial }: Count<'_>,
+    Count { as_of, snapshot_id, partial, dry_run }: Count<'_>,
     as_json: bool,
 ) -> anyhow::Result<()> {
     use shopsense::alerts::InventorySnapshot;
@@ -184,10 +186,17 @@ pub async fn alerts(
     let live = shopsense::alerts::run::forecast_span(&state.reader).await.ok();
     let (snapshot, day_from) = judged_as_sent(&snapshot, as_of, live, chrono::Utc::now())?;
     let policy = state.policy_with_catalog().await?;
+    // A dry run judges the count against a scratch store of its own, as a first count: the
+    // same alerts, nothing written where the shop's are.
+    let scratch = tempfile::tempdir()?;
+    let store = if dry_run {
+        let db = shopsense::store::embedded::EmbeddedDatabase::open(&scratch.path().join("dry-run.redb"))?;
+        shopsense::store::DocumentDatabase::container(&db, "alerts").await?
+    } else {
+        std::sync::Arc::clone(&state.alerts)
+    };
     let (summary, alerts) =
-        match shopsense::alerts::run::run(&state.reader, &state.alerts, &policy, &snapshot, snapshot.as_of)
-            .await
-        {
+        match shopsense::alerts::run::run(&state.reader, &store, &policy, &snapshot, snapshot.as_of).await {
             Err(shopsense::alerts::run::AlertRunError::NoForecast) => {
                 // Say what the registry knows: a rejected forecast is not fixed by training again.
                 return Err(state.no_model(shopsense::registry::ModelKind::Forecast).await.into());
@@ -237,16 +246,18 @@ pub async fn alerts(
             );
         }
     }
-    if summary.judged_before {
+    if dry_run {
+        eprintln!("dry run: nothing stored; the open alerts are still those of the counts sent before");
+    } else if summary.judged_before {
         eprintln!(
             "judged before: these are the alerts stored then (forecast {}); a snapshot is judged once, \
              so the same stock on the same day reads them again (another --snapshot-id judges it anew)",
             summary.forecast_version
         );
     }
-    if let Some(why) = &summary.not_latest {
+    if let Some(why) = summary.not_latest.as_ref().filter(|_| !dry_run) {
         eprintln!("not the latest snapshot: {why}");
-    } else if partial {
+    } else if partial && !dry_run {
         eprintln!(
             "a partial count: its SKUs' alerts are now the open ones; the other SKUs keep those of their last count"
         );

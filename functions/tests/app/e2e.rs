@@ -1342,8 +1342,24 @@ async fn inventory_events(state: &AppState, router: &axum::Router, sku: &str) {
     let file = dir.path().join("h.json");
     let items = json!({ "items": [{ "sku": other, "on_hand": 3 }] });
     std::fs::write(&file, items.to_string()).unwrap();
-    let count =
-        shopsense_functions::commands::alerts::Count { as_of: None, snapshot_id: None, partial: false };
+    // A dry run judges it and stores nothing: the open alerts are those of before.
+    let dry = shopsense_functions::commands::alerts::Count {
+        as_of: None,
+        snapshot_id: Some("what-if"),
+        partial: false,
+        dry_run: true,
+    };
+    shopsense_functions::commands::alerts::alerts(state, &file, None, dry, true).await.unwrap();
+    let kept = state.alerts.get(shopsense::serving::stock::SNAPSHOTS_PARTITION, "what-if").await.unwrap();
+    assert!(kept.is_none(), "a dry run stores no summary");
+    let (_, after) = send(router, get("/api/alerts")).await;
+    assert_eq!(after["snapshot"], still["snapshot"], "{after}");
+    let count = shopsense_functions::commands::alerts::Count {
+        as_of: None,
+        snapshot_id: None,
+        partial: false,
+        dry_run: false,
+    };
     shopsense_functions::commands::alerts::alerts(state, &file, None, count, true).await.unwrap();
     let (first, _) = shopsense::alerts::run::forecast_span(&state.reader).await.unwrap();
     let day = first.pred_opt().unwrap();
