@@ -188,12 +188,13 @@ pub async fn alerts(
     let policy = state.policy_with_catalog().await?;
     // A dry run judges the count against a scratch store of its own, as a first count: the
     // same alerts, nothing written where the shop's are.
-    let scratch = tempfile::tempdir()?;
-    let store = if dry_run {
-        let db = shopsense::store::embedded::EmbeddedDatabase::open(&scratch.path().join("dry-run.redb"))?;
-        shopsense::store::DocumentDatabase::container(&db, "alerts").await?
-    } else {
-        std::sync::Arc::clone(&state.alerts)
+    let scratch = if dry_run { Some(tempfile::tempdir()?) } else { None };
+    let store = match &scratch {
+        Some(dir) => {
+            let db = shopsense::store::embedded::EmbeddedDatabase::open(&dir.path().join("dry-run.redb"))?;
+            shopsense::store::DocumentDatabase::container(&db, "alerts").await?
+        }
+        None => std::sync::Arc::clone(&state.alerts),
     };
     let (summary, alerts) =
         match shopsense::alerts::run::run(&state.reader, &store, &policy, &snapshot, snapshot.as_of).await {

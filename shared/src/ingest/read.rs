@@ -237,54 +237,57 @@ pub fn read_csv(
             message,
             raw: render(&record),
         };
-        if record.as_slice().len() > MAX_ROW_BYTES {
-            let len = record.as_slice().len();
-            let row = QuarantinedRow {
-                file: file.into(),
-                line,
-                column: None,
-                reason: "row_too_long".into(),
-                message: format!("the row is {len} bytes; the limit is {MAX_ROW_BYTES}"),
-                raw: render(&record),
+        // A quote opened and not closed on its line (`8"` for inches, a lone `"12 INCH`) holds
+        // the lines after it in one cell, to the next quote or the end of the file. Those lines
+        // are rows not read: each is quarantined as such, not folded into one bad row. A quoted
+        // cell may hold a line break of its own (a two-line description); a record is taken to
+        // have swallowed rows when it comes out ragged or too long, or when a line it holds has
+        // a row's worth of delimiters.
+        let held = held_lines(bytes, &record, reader.position().byte(), line);
+        let too_long = record.as_slice().len() > MAX_ROW_BYTES;
+        let ragged = record.len() != width;
+        let row_like =
+            |text: &[u8]| width > 1 && text.iter().filter(|&&b| b == delimiter).count() + 1 >= width;
+        let swallowed =
+            !held.is_empty() && (too_long || ragged || held.iter().any(|(_, text)| row_like(text)));
+        if too_long || ragged || swallowed {
+            let (reason, what) = if too_long {
+                let len = record.as_slice().len();
+                ("row_too_long", format!("the row is {len} bytes; the limit is {MAX_ROW_BYTES}"))
+            } else if ragged {
+                (
+                    "wrong_field_count",
+                    format!("expected {width} fields as in the header, found {}", record.len()),
+                )
+            } else {
+                (
+                    "open_quote",
+                    format!("the row holds {} more lines that read as rows of their own", held.len()),
+                )
             };
-            sink.bad(row);
-            continue;
-        }
-        if record.len() != width {
-            // A quote opened and not closed on its line (`8"` for inches, a lone `"12 INCH`)
-            // holds the lines after it in one field, to its closing quote or the end of the
-            // file: each of those lines is a row not read, quarantined as such, not one row.
-            let start = record.position().map_or(0, |p| p.byte() as usize).min(bytes.len());
-            let end = (reader.position().byte() as usize).clamp(start, bytes.len());
-            let held: Vec<(u64, &[u8])> = bytes[start..end]
-                .split(|&b| b == b'\n')
-                .enumerate()
-                .skip(1)
-                .filter(|(_, l)| !l.is_empty() && *l != b"\r")
-                .map(|(i, l)| (line + i as u64, l))
-                .collect();
-            let message = match held.last() {
+            let message = match held.last().filter(|_| swallowed) {
                 Some((last, _)) => format!(
-                    "expected {width} fields as in the header, found {}: a quote opened on this line is \
-                     closed only on line {last} (or never), so the {} lines after it were read as part \
-                     of this row (quarantined too); fix or double the quote and upload the file again",
-                    record.len(),
+                    "{what}: a quote opened on this line is closed only on line {last} (or never), so the \
+                     {} lines after it were read as part of this row (quarantined too); fix or double the \
+                     quote and upload the file again",
                     held.len()
                 ),
-                None => format!("expected {width} fields as in the header, found {}", record.len()),
+                None => what,
             };
-            sink.bad(bad("wrong_field_count", None, message));
-            for (held_line, text) in held {
+            sink.bad(bad(reason, None, message));
+            for (held_line, text) in held.iter().filter(|_| swallowed) {
                 rows += 1;
                 sink.bad(QuarantinedRow {
                     file: file.into(),
-                    line: held_line,
+                    line: *held_line,
                     column: None,
                     reason: "inside_open_quote".into(),
                     message: format!(
                         "read as part of the row on line {line}, whose quote is not closed on its line"
                     ),
-                    raw: cut(String::from_utf8_lossy(text).trim_end_matches('\r').to_owned()),
+                    raw: cut(String::from_utf8_lossy(&text[..text.len().min(MAX_RAW_CHARS + 1)])
+                        .trim_end_matches('\r')
+                        .to_owned()),
                 });
             }
             continue;
@@ -316,6 +319,28 @@ pub fn read_csv(
         sink.row(line, &cells, fingerprint, &|| render(&record));
     }
     Ok(rows)
+}
+
+/// The physical lines after the first that `record` spans (a quoted cell's line breaks), with
+/// their line numbers, blank ones left out; `next` is where the record after it starts, `line`
+/// its own first line. Empty for a record on one line (the usual case, found without a scan).
+fn held_lines<'b>(bytes: &'b [u8], record: &csv::ByteRecord, next: u64, line: u64) -> Vec<(u64, &'b [u8])> {
+    if !record.as_slice().iter().any(|&b| b == b'\n' || b == b'\r') {
+        return Vec::new();
+    }
+    let start = record.position().map_or(0, |p| p.byte() as usize).min(bytes.len());
+    let end = usize::try_from(next).unwrap_or(usize::MAX).clamp(start, bytes.len());
+    let span = &bytes[start..end];
+    // A record starts where the one before it ended: on the `\n` of its `\r\n`, or on a blank
+    // line (as [`LineIndex::line_of`] steps past them).
+    let skip = span.iter().take_while(|&&b| b == b'\n' || b == b'\r').count();
+    span[skip..]
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .skip(1)
+        .filter(|(_, l)| !l.is_empty() && *l != b"\r")
+        .map(|(i, l)| (line + i as u64, l))
+        .collect()
 }
 
 /// Reads JSON lines: one object per non-blank line, keys matched like CSV headers.

@@ -248,7 +248,7 @@ pub struct QualityReport {
     /// Optional canonical columns the upload does not have (left empty in silver).
     #[serde(default)]
     pub absent_columns: Vec<String>,
-    /// Columns the upload has that no canonical column reads (passed over), at most 50.
+    /// Columns the upload has that no canonical column reads (passed over), at most 200.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unread_columns: Vec<String>,
     /// The encoding the text was read in, when it was not UTF-8, and how that was decided
@@ -301,8 +301,9 @@ pub fn profile(frame: &DataFrame) -> PolarsResult<(BTreeMap<String, f64>, BTreeM
     Ok((completeness, distinct))
 }
 
-/// Each unread column whose folded name is within two edits of an absent column's name or one
-/// of its aliases, with that column.
+/// Each unread column whose folded name is an edit or two from an absent column's name or one
+/// of its aliases of at least 8 letters (one edit below 10 letters, two from 10): shorter names
+/// are a letter from ordinary headers (`Time` from `title`, `County` from `country`).
 fn near_misses<'a>(
     kind: UploadKind,
     unread: &'a [String],
@@ -314,7 +315,8 @@ fn near_misses<'a>(
         let meant = kind.columns().iter().filter(|c| absent.iter().any(|a| a == c.name)).find(|c| {
             std::iter::once(c.name).chain(c.aliases.iter().copied()).any(|known| {
                 let known = super::schema::fold_header(known);
-                known != folded && strsim::levenshtein(&known, &folded) <= 2.min(known.len() / 4 + 1)
+                let edits = if known.len() < 10 { 1 } else { 2 };
+                known.len() >= 8 && known != folded && strsim::levenshtein(&known, &folded) <= edits
             })
         });
         if let Some(column) = meant {

@@ -21,7 +21,7 @@ pub struct QuarantinedRow {
     /// The canonical column at fault, when one is.
     pub column: Option<String>,
     /// Machine-readable reason (`missing_value`, `invalid_integer`, `invalid_decimal`,
-    /// `invalid_timestamp`, `implausible_timestamp`, `out_of_range`, `wrong_field_count`, `inside_open_quote`, `invalid_utf8`, `invalid_json`, `row_too_long`, ...).
+    /// `invalid_timestamp`, `implausible_timestamp`, `out_of_range`, `wrong_field_count`, `open_quote`, `inside_open_quote`, `invalid_utf8`, `invalid_json`, `row_too_long`, ...).
     pub reason: String,
     /// What is wrong, for people.
     pub message: String,
@@ -244,7 +244,7 @@ pub struct Validator<'a> {
 }
 
 /// Unread column names kept for the report, at most.
-pub const MAX_UNREAD_COLUMNS: usize = 50;
+pub const MAX_UNREAD_COLUMNS: usize = 200;
 
 impl<'a> Validator<'a> {
     /// A validator of `columns` with the mapping's number and date conventions.

@@ -24,7 +24,9 @@
 //! of one held-out slice. A record without a baseline (or with a baseline of 0) is compared with
 //! the live version on the raw metric. Without a live version only the floor applies.
 //!
-//! A live version that has held back a version trained since (the gate rejected one) and whose
+//! A live version that has held back a version trained since (since the pointer last moved,
+//! the gate rejected one, on data `max_stale_days` newer, for falling short of the live
+//! versions, not of a floor: [`GateReport::failed_against_live`]) and whose
 //! data (`data_end` in its metrics: the last day of sales a forecast or a recommender was trained
 //! on; for a record from before it was kept, the day the record was made) ends
 //! `max_stale_days` (default 14, `SHOPSENSE_GATE_MAX_STALE_DAYS`) or more before the
@@ -88,6 +90,12 @@ impl Default for Gates {
     }
 }
 
+/// The last day of the data a version was trained on (`data_end` in its metrics), if recorded.
+#[must_use]
+pub fn data_end(metrics: &Value) -> Option<chrono::NaiveDate> {
+    metrics.get("data_end")?.as_str()?.parse().ok()
+}
+
 /// The live version and the versions live before it whose median a candidate is judged against,
 /// at most.
 pub const GATE_HISTORY: usize = 5;
@@ -126,6 +134,15 @@ pub struct GateReport {
 }
 
 impl GateReport {
+    /// Whether a comparison with the live versions failed (not a floor): the version fell
+    /// short of what was live.
+    #[must_use]
+    pub fn failed_against_live(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| !c.passed && (c.check.ends_with("(live)") || c.check.contains("(the median of live")))
+    }
+
     /// The failed checks in words, for the record's reason.
     #[must_use]
     pub fn failures(&self) -> String {
@@ -198,7 +215,6 @@ impl Gates {
         // A live version trained on data that ends long before the candidate's is stale: what
         // it would keep serving costs more than a skill below its own, measured on an older
         // slice (a shop's summer model held back two autumn retrains that beat it on WAPE).
-        let data_end = |v: &Value| v.get("data_end")?.as_str()?.parse::<chrono::NaiveDate>().ok();
         let stale = live.first().and_then(|(_, m)| Some((data_end(candidate)? - data_end(m)?).num_days()));
         if let Some(days) = stale.filter(|&d| held_back && d as f64 >= self.max_stale_days) {
             checks.push(GateCheck {
@@ -417,6 +433,25 @@ mod tests {
         let next = json!({ "ndcg": 0.05, "popularity_ndcg": 0.02, "users": 500, "data_end": "2011-09-30" });
         assert!(!gates.judge(ModelKind::Recommend, &next, &[("summer", &live)]).passed);
         assert!(gates.judge_after(ModelKind::Recommend, &next, &[("summer", &live)], true).passed);
+    }
+
+    #[test]
+    fn only_a_comparison_with_live_failed_is_a_version_held_back() {
+        let gates = Gates::default();
+        let live = json!({ "wape_total": 0.30, "naive_wape_total": 0.5 });
+        let worse = json!({ "wape_total": 0.40, "naive_wape_total": 0.5 });
+        assert!(gates.judge(ModelKind::Forecast, &worse, &[("v1", &live)]).failed_against_live());
+        let recent = [live.clone(), live.clone()];
+        let two: Vec<(&str, &Value)> = recent.iter().map(|m| ("v", m)).collect();
+        assert!(
+            gates.judge(ModelKind::Forecast, &worse, &two).failed_against_live(),
+            "the median's check too"
+        );
+        // Worse than naive, but not than live: a floor, no version held back by live.
+        let naive = json!({ "wape_total": 0.6, "naive_wape_total": 0.5 });
+        let bad_live = json!({ "wape_total": 0.6, "naive_wape_total": 0.5 });
+        let report = gates.judge(ModelKind::Forecast, &naive, &[("v1", &bad_live)]);
+        assert!(!report.passed && !report.failed_against_live(), "{report:?}");
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub fn train(
     let first_sale = panel.values.iter().filter_map(|v| v.iter().position(|&q| q > 0.0)).min().unwrap_or(0);
     let span = panel.days - first_sale;
     if span < params.holdout + MIN_FIT_DAYS {
-        return Err(TrainError::Data(format!(
+        return Err(TrainError::Forecast(crate::forecast::ForecastError::NotEnoughHistory(format!(
             "the sales span {span} days ({} to {}): a forecast is judged on its last {} days and fitted \
              on at least {MIN_FIT_DAYS} before them, so it needs {} (ingest more history; recommendations \
              and segments train without it)",
@@ -134,7 +134,7 @@ pub fn train(
             panel.last(),
             params.holdout,
             params.holdout + MIN_FIT_DAYS
-        )));
+        ))));
     }
     let report = evaluate(&panel, params.holdout, &params.params)?;
     let (train_part, test_part) = panel.split(params.holdout)?;

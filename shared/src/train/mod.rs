@@ -524,24 +524,31 @@ impl Trainer {
                 recent.extend(self.registry.record(kind, earlier).await?);
             }
         }
-        // Whether the live version has held back a version trained since (the gate's stale
-        // waiver needs one), and its data's end: a record from before `data_end` was kept is
-        // read as ending the day it was made.
-        let held_back = match live_record.as_ref() {
-            Some(live) => self
-                .registry
-                .list(kind)
-                .await?
-                .iter()
-                .any(|r| r.status == VersionStatus::Rejected && r.created_at > live.created_at),
-            None => false,
-        };
+        // A live record from before `data_end` was kept is read as ending the day it was made.
         if let Some(first) = recent.first_mut()
             && first.metrics.get("data_end").is_none()
             && let Some(fields) = first.metrics.as_object_mut()
         {
             fields.insert("data_end".into(), Value::String(first.created_at.date_naive().to_string()));
         }
+        // Held back (the gate's stale waiver needs it): since the pointer last moved (a
+        // retrain, a promotion, a rollback), the gate rejected a version for falling short of the
+        // live versions, on data ending at least `max_stale_days` after the live version's.
+        let held_back = match (&live, recent.first()) {
+            (Some((pointer, _)), Some(live_record)) => {
+                let live_end = crate::registry::gate::data_end(&live_record.metrics);
+                let stale_days = self.options.gates.max_stale_days;
+                self.registry.list(kind).await?.iter().any(|r| {
+                    r.status == VersionStatus::Rejected
+                        && r.created_at > pointer.updated_at
+                        && r.gate.as_ref().is_some_and(crate::registry::GateReport::failed_against_live)
+                        && crate::registry::gate::data_end(&r.metrics)
+                            .zip(live_end)
+                            .is_some_and(|(end, live)| (end - live).num_days() as f64 >= stale_days)
+                })
+            }
+            _ => false,
+        };
         let recent: Vec<(&str, &Value)> = recent.iter().map(|r| (r.version.as_str(), &r.metrics)).collect();
         let gate = self.options.gates.judge_after(kind, &metrics, &recent, held_back);
         record.gate = Some(gate.clone());

@@ -801,30 +801,80 @@ async fn invoices_starting_with_c_or_a_are_sales_unless_they_cancel_or_adjust_ba
 #[tokio::test]
 async fn a_quote_left_open_quarantines_every_line_it_swallowed_not_one_row() {
     let (_dir, blobs, ingestor) = ingestor().await;
-    // A naive export writes 8" for inches: the quote opened there closes on the next line with
-    // a quote, and the lines between are read as one cell.
-    let good: String = (0..6).map(|i| sale(536_400 + i, "2010-12-01 09:00:00")).collect();
-    let inch = "536500,21212,\"ROUND CAKE TIN, 8\"\",2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
-    let quoted = "536501,21213,\"TIN, ROUND\",2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
-    let text = format!("{HEADER}{good}{inch}{good}{quoted}{good}");
-    let report = upload(&ingestor, "transactions/inch.csv", text.clone(), &options()).await;
-    assert_eq!(report.rows_read, 20, "every physical line is a row read: {report:?}");
-    assert_eq!(report.rows_accepted, 12, "the 6 before the quote and the 6 after the line closing it");
-    assert_eq!(report.rows_quarantined, 8, "the line opening the quote and the 7 it held");
-    assert_eq!(
-        report.quarantined_by_reason.get("inside_open_quote"),
-        Some(&7),
-        "{:?}",
-        report.quarantined_by_reason
-    );
-    assert_eq!(report.verdict, Verdict::Fail, "8 of 20 rows: {:?}", report.verdict_reasons);
-    raw_is_kept(&blobs, &report, text.as_bytes()).await;
-    // A lone quote never closed holds every line to the end of the file.
-    let lone = "536600,21214,\"12 INCH PLATE,2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
-    let report =
-        upload(&ingestor, "transactions/lone.csv", format!("{HEADER}{good}{lone}{good}{good}"), &options())
-            .await;
-    assert_eq!((report.rows_read, report.rows_accepted, report.rows_quarantined), (19, 6, 13), "{report:?}");
+    for eol in ["\n", "\r\n"] {
+        let crlf = |text: String| text.replace('\n', eol);
+        // A naive export writes 8" for inches: the quote opened there closes on the next line
+        // with a quote, and the lines between are read as one cell.
+        let good: String = (0..6).map(|i| sale(536_400 + i, "2010-12-01 09:00:00")).collect();
+        let inch = "536500,21212,\"ROUND CAKE TIN, 8\"\",2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
+        let quoted = "536501,21213,\"TIN, ROUND\",2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
+        let text = crlf(format!("{HEADER}{good}{inch}{good}{quoted}{good}"));
+        let report =
+            upload(&ingestor, &format!("transactions/inch{}.csv", eol.len()), text.clone(), &options()).await;
+        assert_eq!(report.rows_read, 20, "every physical line is a row read: {report:?}");
+        assert_eq!(report.rows_accepted, 12, "the 6 before the quote and the 6 after the line closing it");
+        assert_eq!(report.rows_quarantined, 8, "the line opening the quote and the 7 it held");
+        assert_eq!(
+            report.quarantined_by_reason.get("inside_open_quote"),
+            Some(&7),
+            "{:?}",
+            report.quarantined_by_reason
+        );
+        let lines: Vec<u64> = report.quarantine_sample.iter().map(|q| q.line).collect();
+        assert_eq!(lines, (8..=15).collect::<Vec<u64>>(), "the opening line 8, then lines 9-15: {eol:?}");
+        assert_eq!(report.verdict, Verdict::Fail, "8 of 20 rows: {:?}", report.verdict_reasons);
+        raw_is_kept(&blobs, &report, text.as_bytes()).await;
+        // A lone quote never closed holds every line to the end of the file.
+        let lone = "536600,21214,\"12 INCH PLATE,2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
+        let report = upload(
+            &ingestor,
+            &format!("transactions/lone{}.csv", eol.len()),
+            crlf(format!("{HEADER}{good}{lone}{good}{good}")),
+            &options(),
+        )
+        .await;
+        assert_eq!(
+            (report.rows_read, report.rows_accepted, report.rows_quarantined),
+            (19, 6, 13),
+            "{report:?}"
+        );
+        // A ragged row after a blank line is one bad row on its own line, nothing held.
+        let ragged = "536700,21215,SHORT ROW\n";
+        let report = upload(
+            &ingestor,
+            &format!("transactions/ragged{}.csv", eol.len()),
+            crlf(format!("{HEADER}{good}\n{ragged}{good}")),
+            &options(),
+        )
+        .await;
+        assert_eq!(
+            (report.rows_read, report.rows_accepted, report.rows_quarantined),
+            (13, 12, 1),
+            "{report:?}"
+        );
+        assert_eq!(report.quarantine_sample[0].line, 9, "after the blank line 8");
+        assert_eq!(report.quarantine_sample[0].reason, "wrong_field_count");
+        // A quoted description on two lines is a cell, not a swallow; a quote that comes out
+        // with the header's field count but holds a line of a row's width is one.
+        let two_lines = "536800,21216,\"HEART\nWHITE\",2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
+        let hidden = "536900,21217,\"12 INCH PLATE\n".to_owned()
+            + "536901,21218,PLATE,2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n"
+            + "536902,21219,\"\"BLUE\"\" PLATE\",2,2010-12-01 10:00:00,2.5,17850,United Kingdom\n";
+        let report = upload(
+            &ingestor,
+            &format!("transactions/cells{}.csv", eol.len()),
+            crlf(format!("{HEADER}{two_lines}{hidden}{good}")),
+            &options(),
+        )
+        .await;
+        assert_eq!(
+            (report.rows_read, report.rows_accepted, report.rows_quarantined),
+            (10, 7, 3),
+            "{report:?}"
+        );
+        let reasons: Vec<&str> = report.quarantine_sample.iter().map(|q| q.reason.as_str()).collect();
+        assert_eq!(reasons, ["open_quote", "inside_open_quote", "inside_open_quote"], "{eol:?}");
+    }
 }
 
 #[tokio::test]
@@ -856,4 +906,24 @@ async fn a_column_passed_over_whose_name_is_a_typo_of_one_the_file_lacks_warns()
     );
     let sample = upload(&ingestor, "transactions/sample.csv", sample(), &options()).await;
     assert!(sample.unread_columns.is_empty(), "{:?}", sample.unread_columns);
+}
+
+#[tokio::test]
+async fn ordinary_headers_a_letter_from_a_short_column_name_do_not_warn() {
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let catalog = "sku,Time,Site,Aisle\nA,1,2,3\n";
+    let report = upload(&ingestor, "catalog/plain.csv", catalog.to_owned(), &options()).await;
+    assert!(
+        !report.verdict_reasons.iter().any(|r| r.contains("is not read")),
+        "{:?}",
+        report.verdict_reasons
+    );
+    let inventory = "sku,on_hand,Reorder,County\nA,5,2,Kent\n";
+    let report = upload(&ingestor, "inventory/plain.csv", inventory.to_owned(), &options()).await;
+    assert_eq!(report.unread_columns, ["County", "Reorder"]);
+    assert!(
+        !report.verdict_reasons.iter().any(|r| r.contains("is not read")),
+        "{:?}",
+        report.verdict_reasons
+    );
 }
