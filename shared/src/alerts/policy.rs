@@ -963,7 +963,7 @@ mod tests {
         let table =
             crate::forecast::quantiles::TotalTable::from_samples(&[&ratios]).with_zero_forecasts(&[&zero], 6);
         let open: Vec<bool> = (0..35).map(|d| d % 7 != 5).collect();
-        let path = |idle| {
+        let path_open = |open: &[bool], idle| {
             DemandPath::new(
                 "A",
                 "2011-12-10".parse().unwrap(),
@@ -973,9 +973,10 @@ mod tests {
                 vec![0.0; 35],
             )
             .unwrap()
-            .with_totals("A", std::sync::Arc::new(table.clone()), open.clone(), Vec::new(), idle)
+            .with_totals("A", std::sync::Arc::new(table.clone()), open.to_vec(), Vec::new(), idle)
             .unwrap()
         };
+        let path = |idle| path_open(&open, idle);
         // A week of 7 days holds 6 open ones: 6/7 of the 7-open-day span's 4 units.
         let week = 4.0 * 6.0 / 7.0;
         let low = policy.evaluate(&row(3, 0, 7), &path(Some(2)));
@@ -1014,18 +1015,7 @@ mod tests {
         // Closed days ahead do not move the span: a Friday before a closed Saturday reads alike.
         let mut friday = open.clone();
         friday[0] = false;
-        let closed_first = DemandPath::new(
-            "A",
-            "2011-12-10".parse().unwrap(),
-            vec![0.0; 35],
-            vec![0.0; 35],
-            vec![0.0; 35],
-            vec![0.0; 35],
-        )
-        .unwrap()
-        .with_totals("A", std::sync::Arc::new(table.clone()), friday, Vec::new(), Some(14))
-        .unwrap();
-        let alert = short.evaluate(&row(3, 0, 7), &closed_first);
+        let alert = short.evaluate(&row(3, 0, 7), &path_open(&friday, Some(14)));
         assert_eq!((alert.closed_days_ahead, alert.severity), (1, Severity::Ok), "{alert:?}");
         // Idle 20 weeks: that group has no windows here, and nothing is read for it.
         assert_eq!(policy.evaluate(&row(0, 0, 7), &path(Some(120))).reorder_point, 0.0);

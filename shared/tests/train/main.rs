@@ -21,13 +21,19 @@ use shopsense::store::{
 use shopsense::tables::SILVER_CONTAINER;
 use shopsense::train::{TrainError, TrainOptions, Trainer};
 
-/// Local stores in a fresh home with the shipped sample ingested.
-async fn stores_with_sample() -> (tempfile::TempDir, Stores) {
+/// Local stores in a fresh home, and their ingestor.
+async fn empty_stores() -> (tempfile::TempDir, Stores, Ingestor) {
     let home = tempfile::tempdir().unwrap();
     let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
     let settings = shopsense::settings::Settings::from_values(values, None).unwrap();
     let stores = Stores::open(&settings).await.unwrap();
     let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    (home, stores, ingestor)
+}
+
+/// Local stores in a fresh home with the shipped sample ingested.
+async fn stores_with_sample() -> (tempfile::TempDir, Stores) {
+    let (home, stores, ingestor) = empty_stores().await;
     let sample =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/sample/online_retail_sample.csv"))
             .unwrap();
@@ -662,11 +668,7 @@ async fn after_two_rollbacks_and_an_unpin_the_next_night_publishes_what_was_held
 /// days would leave the model it is judged on nothing to fit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_weeks_of_sales_train_no_forecast_and_say_how_many_days_it_needs() {
-    let home = tempfile::tempdir().unwrap();
-    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
-    let settings = shopsense::settings::Settings::from_values(values, None).unwrap();
-    let stores = Stores::open(&settings).await.unwrap();
-    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    let (_home, stores, ingestor) = empty_stores().await;
     let mut csv =
         String::from("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n");
     let first = chrono::NaiveDate::from_ymd_opt(2011, 11, 18).unwrap();
@@ -699,11 +701,7 @@ async fn three_weeks_of_sales_train_no_forecast_and_say_how_many_days_it_needs()
 /// only and goes live, and its gate says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_forecast_that_held_back_newer_sales_once_is_not_compared_with_again() {
-    let home = tempfile::tempdir().unwrap();
-    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
-    let settings = shopsense::settings::Settings::from_values(values, None).unwrap();
-    let stores = Stores::open(&settings).await.unwrap();
-    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    let (_home, stores, ingestor) = empty_stores().await;
     let sample = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../data/sample/online_retail_sample.csv"
