@@ -109,13 +109,10 @@ async fn delete_count(
     snapshot_id: &str,
     summary_id: &str,
 ) -> Result<usize, StoreError> {
-    let partition = snapshot_partition(snapshot_id);
-    let alerts: Vec<(String, String)> =
-        store.query(&partition, &Query::all()).await?.into_iter().map(|d| (d.partition, d.id)).collect();
-    store.delete_many(&alerts).await?;
+    let alerts = store.delete_partition(&snapshot_partition(snapshot_id)).await?;
     CountedList::delete(store, snapshot_id).await?;
     store.delete(SNAPSHOTS_PARTITION, summary_id).await?;
-    Ok(alerts.len())
+    Ok(alerts)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use super::run::SnapshotSummary;
 use crate::serving::LatestSnapshot;
 use crate::serving::escape_key;
 use crate::serving::stock::SNAPSHOTS_PARTITION;
-use crate::store::{Document, DocumentStore, Query, StoreError};
+use crate::store::{Document, DocumentStore, StoreError};
 
 /// Documents a whole count's SKU list is spread over: 50,000 SKUs of 40 characters make about
 /// 35 KB each, far under a document store's 2 MB.
@@ -151,9 +151,7 @@ impl CountedList {
     pub async fn delete(store: &Arc<dyn DocumentStore>, snapshot_id: &str) -> Result<(), StoreError> {
         let partition = counted_partition(snapshot_id);
         store.delete(&partition, INDEX_ID).await?;
-        let keys: Vec<(String, String)> =
-            store.query(&partition, &Query::all()).await?.into_iter().map(|d| (d.partition, d.id)).collect();
-        store.delete_many(&keys).await
+        store.delete_partition(&partition).await.map(|_| ())
     }
 }
 
@@ -262,7 +260,7 @@ pub async fn statuses(
 mod tests {
     use super::*;
     use crate::serving::stock::PartialCount;
-    use crate::store::Document;
+    use crate::store::{Document, Query};
 
     #[tokio::test]
     async fn each_sku_stands_by_its_latest_count_alerted_fine_unjudged_or_uncounted() {

@@ -323,6 +323,14 @@ pub trait DocumentStore: Send + Sync + fmt::Debug {
         futures::stream::iter(deletes).buffer_unordered(16).try_for_each(|_| async { Ok(()) }).await
     }
 
+    /// Deletes every document of `partition`; how many there were.
+    async fn delete_partition(&self, partition: &str) -> StoreResult<usize> {
+        let keys: Vec<(String, String)> =
+            self.query(partition, &Query::all()).await?.into_iter().map(|d| (d.partition, d.id)).collect();
+        self.delete_many(&keys).await?;
+        Ok(keys.len())
+    }
+
     /// Deletes one document; `Ok(true)` if one was there.
     async fn delete(&self, partition: &str, id: &str) -> StoreResult<bool>;
 

@@ -487,13 +487,15 @@ impl Trainer {
             timings: timings.clone(),
             files: files.iter().map(|(name, _)| name.clone()).collect(),
         };
-        let mut metric_trend: Vec<(String, f64)> = self
-            .registry
-            .list(kind)
-            .await?
-            .into_iter()
+        // The kind's versions before this one, newest first: its metric trend, and whether the
+        // live version has held one back (below).
+        let versions = self.registry.list(kind).await?;
+        let mut metric_trend: Vec<(String, f64)> = versions
+            .iter()
             .take(TREND_VERSIONS)
-            .filter_map(|r| r.metrics.get(kind.key_metric()).and_then(Value::as_f64).map(|v| (r.version, v)))
+            .filter_map(|r| {
+                r.metrics.get(kind.key_metric()).and_then(Value::as_f64).map(|v| (r.version.clone(), v))
+            })
             .collect();
         metric_trend.reverse();
         if let Some(value) = metrics.get(kind.key_metric()).and_then(Value::as_f64) {
@@ -538,7 +540,7 @@ impl Trainer {
             (Some((pointer, _)), Some(live_record)) => {
                 let live_end = crate::registry::gate::data_end(&live_record.metrics);
                 let stale_days = self.options.gates.max_stale_days;
-                self.registry.list(kind).await?.iter().any(|r| {
+                versions.iter().any(|r| {
                     r.status == VersionStatus::Rejected
                         && r.created_at > pointer.updated_at
                         && r.gate.as_ref().is_some_and(crate::registry::GateReport::failed_against_live)
