@@ -170,6 +170,10 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             page
         }
     };
+    // Every count is judged against the live forecast: one trained on old sales judges them all.
+    if let Some(stale) = state.stale_forecast().await {
+        warnings.push(stale.warning("forecast"));
+    }
     if !warnings.is_empty() {
         answer["warning"] = json!(warnings.join("; "));
     }
@@ -548,6 +552,11 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
                     summary.forecast_version, summary.as_of
                 ));
                 not_judged_hint = Some(hint);
+            }
+            if let Some(stale) = state.stale_forecast().await {
+                let warning = stale.warning("forecast");
+                tracing::warn!(snapshot = %summary.snapshot_id, "{warning}");
+                response = response.log(warning);
             }
             if let Some(why) = &summary.not_latest {
                 response = response.log(format!("not the latest snapshot: {why}"));

@@ -664,7 +664,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models { which } => {
             let state = open_state(&cli).await?;
             match which {
-                ModelsCommand::List { json } => crate::commands::train::list(&state.trainer, *json).await,
+                ModelsCommand::List { json } => crate::commands::train::list(&state, *json).await,
                 ModelsCommand::Promote { version, kind } => {
                     crate::commands::train::promote(&state.trainer, version, *kind).await
                 }

@@ -364,12 +364,15 @@ async fn forecast(
         .map(|(&level, name)| (name.clone(), json!(units(item.total_quantile(0..horizon, level, spread)))))
         .collect();
     let closed = summary.map(|s| s.closed_weekdays.clone()).unwrap_or_default();
-    Ok(Json(json!({
+    let data_end = item.first_date.pred_opt().unwrap_or(item.first_date);
+    let stale = state.stale(data_end).await;
+    let mut answer = json!({
         "sku": sku,
         "description": item.description,
         "model_version": version,
         "horizon": horizon,
         "first_date": item.first_date,
+        "data_end": data_end,
         "class": item.class,
         "methods": item.methods,
         "closed_weekdays": closed,
@@ -377,7 +380,11 @@ async fn forecast(
         "total_quantiles": total_quantiles,
         "daily": daily,
         "weekly": weekly,
-    })))
+    });
+    if let Some(stale) = stale {
+        answer["warning"] = json!(stale.warning("forecast"));
+    }
+    Ok(Json(answer))
 }
 
 /// Units as the API gives them: to 1/10,000 of a unit, so a level that is 0 up to the float
@@ -394,9 +401,28 @@ async fn models(State(state): State<AppState>, params: QueryParams) -> Result<Js
         let pointer = registry.live(kind).await.map_err(registry_error)?.map(|(p, _)| p);
         let (live, pinned) = pointer.map_or((None, None), |p| (Some(p.version), p.pinned));
         let versions = registry.list(kind).await.map_err(registry_error)?;
-        kinds.insert(kind.as_str().into(), json!({ "live": live, "pinned": pinned, "versions": versions }));
+        let mut entry = json!({ "live": live, "pinned": pinned, "versions": versions });
+        let data_end = versions
+            .iter()
+            .find(|r| live.as_deref() == Some(r.version.as_str()))
+            .and_then(|r| shopsense::registry::gate::data_end(&r.metrics));
+        if let Some(data_end) = data_end
+            && let Some(stale) = state.stale(data_end).await
+        {
+            entry["warning"] = json!(stale.warning(model_noun(kind)));
+        }
+        kinds.insert(kind.as_str().into(), entry);
     }
     Ok(Json(Value::Object(kinds)))
+}
+
+/// What a kind's live model is called in a sentence.
+pub fn model_noun(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Recommend => "recommender",
+        ModelKind::Forecast => "forecast",
+        ModelKind::Segments => "segmentation",
+    }
 }
 
 fn registry_error(e: shopsense::registry::RegistryError) -> ApiError {

@@ -8,7 +8,7 @@ use shopsense::alerts::AlertPolicy;
 use shopsense::ingest::{DEFAULT_MAX_TABLE_BYTES, IngestOptions, Ingestor, Thresholds};
 use shopsense::registry::{DEFAULT_KEEP_VERSIONS, Gates, ModelKind, Registry, RegistryError};
 use shopsense::serving::stock::ALERTS_CONTAINER;
-use shopsense::serving::{CatalogView, Exclusions, Reader, StockView};
+use shopsense::serving::{Behind, CatalogView, Exclusions, NewestSales, Reader, StockView};
 use shopsense::settings::Settings;
 use shopsense::store::Stores;
 use shopsense::tables::SILVER_CONTAINER;
@@ -81,6 +81,11 @@ pub struct AppState {
     pub alerts_keep_days: u32,
     /// The last round trip to the stores `GET /api/health?check=stores` made.
     pub store_probe: Arc<crate::health::ProbeCache>,
+    /// The newest day of sales the features hold.
+    pub newest_sales: Arc<NewestSales>,
+    /// Days a live model may lag the newest sales before answers warn
+    /// ([`shopsense::serving::freshness::STALE_MODEL_DAYS_SETTING`]).
+    pub stale_model_days: u32,
 }
 
 /// Settings of the alert policy's defaults, in [`AlertPolicy`] field order.
@@ -148,6 +153,8 @@ impl AppState {
         let ttl = Duration::from_secs_f64(settings.parse_or(POINTER_TTL_SETTING, 5.0f64)?.max(0.0));
         let silver = stores.blobs.container(SILVER_CONTAINER).await?;
         let catalog = CatalogView::new(silver.clone(), ttl);
+        let newest_sales = NewestSales::new(silver.clone(), ttl);
+        let stale_model_days = shopsense::serving::freshness::stale_model_days(&settings)?;
         let trainer = Trainer::new(silver, registry, train_options(&settings)?);
         let reader = Reader::open(&stores, ttl).await?;
         let alerts = stores.documents.container(ALERTS_CONTAINER).await?;
@@ -183,7 +190,22 @@ impl AppState {
             alert_policy: Arc::new(alert_policy),
             alerts_keep_days,
             store_probe: Arc::default(),
+            newest_sales: Arc::new(newest_sales),
+            stale_model_days,
         })
+    }
+
+    /// How far a live model trained on sales up to `data_end` lags the newest sales, when by more
+    /// than [`AppState::stale_model_days`].
+    pub async fn stale(&self, data_end: chrono::NaiveDate) -> Option<Behind> {
+        Behind::of(data_end, self.newest_sales.get().await).filter(|b| b.is_stale(self.stale_model_days))
+    }
+
+    /// [`AppState::stale`] for the live forecast (`None` when none is live or it cannot be read:
+    /// the answers it decorates say that themselves).
+    pub async fn stale_forecast(&self) -> Option<Behind> {
+        let (_, first_date) = shopsense::alerts::run::forecast_origin(&self.reader).await.ok()?;
+        self.stale(first_date.pred_opt()?).await
     }
 
     /// The alert policy with the catalogue's pack sizes and discontinued lines (read from

@@ -73,6 +73,7 @@ HAS_CODE_DEFAULT = {
     "SHOPSENSE_GATE_SEGMENTS_SILHOUETTE_VS_LIVE": "promotion gate (shared/src/registry/gate.rs)",
     "SHOPSENSE_GATE_SEGMENTS_MIN_SILHOUETTE": "promotion gate (shared/src/registry/gate.rs)",
     "SHOPSENSE_GATE_MAX_STALE_DAYS": "promotion gate (shared/src/registry/gate.rs)",
+    "SHOPSENSE_STALE_MODEL_DAYS": "when answers warn that a live model lags the newest sales (shared/src/serving/freshness.rs)",
     "SHOPSENSE_ALERT_LEAD_TIME_DAYS": "alert policy default (functions/src/state.rs)",
     "SHOPSENSE_ALERT_SERVICE_LEVEL": "alert policy default (functions/src/state.rs)",
     "SHOPSENSE_ALERT_COVER_DAYS": "alert policy default (functions/src/state.rs)",

@@ -206,7 +206,10 @@ pub async fn alerts(
         };
     if as_json {
         println!("{}", serde_json::to_string(&alerts)?);
-        eprintln!("snapshot {} as of {} ({day_from})", summary.snapshot_id, summary.as_of);
+        eprintln!(
+            "snapshot {} as of {} ({day_from}; forecast {})",
+            summary.snapshot_id, summary.as_of, summary.forecast_version
+        );
     } else {
         println!(
             "snapshot {} as of {} ({day_from}; forecast {}): {} SKUs, {} alerts, {} ok",
@@ -246,6 +249,9 @@ pub async fn alerts(
                 a.suggested_order_qty
             );
         }
+    }
+    if let Some(stale) = state.stale_forecast().await {
+        eprintln!("warning: {}", stale.warning("forecast"));
     }
     if dry_run {
         eprintln!("dry run: nothing stored; the open alerts are still those of the counts sent before");

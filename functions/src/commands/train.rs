@@ -158,21 +158,31 @@ fn version_line(r: &VersionRecord, live: Option<&str>) -> String {
 }
 
 /// `shopsense models list`.
-pub async fn list(trainer: &Trainer, as_json: bool) -> anyhow::Result<()> {
-    let registry = trainer.registry();
+pub async fn list(state: &crate::state::AppState, as_json: bool) -> anyhow::Result<()> {
+    let registry = state.trainer.registry();
     let mut all = Vec::new();
     let mut lines = Vec::new();
-    let mut pins = Vec::new();
+    let mut notes = Vec::new();
     for kind in ModelKind::ALL {
         let pointer = registry.live(kind).await?.map(|(p, _)| p);
         let live = pointer.as_ref().map(|p| p.version.clone());
         let pinned = pointer.and_then(|p| p.pinned);
         if let (Some(pin), Some(live)) = (&pinned, &live) {
-            pins.push(format!(
+            notes.push(format!(
                 "{kind} is pinned to {live} ({pin}): retrains hold what passes; `shopsense models unpin {kind}` lifts it"
             ));
         }
-        for record in registry.list(kind).await? {
+        let records = registry.list(kind).await?;
+        let live_end = records
+            .iter()
+            .find(|r| live.as_deref() == Some(r.version.as_str()))
+            .and_then(|r| shopsense::registry::gate::data_end(&r.metrics));
+        if let Some(data_end) = live_end
+            && let Some(stale) = state.stale(data_end).await
+        {
+            notes.push(format!("warning: {}", stale.warning(crate::serving::model_noun(kind))));
+        }
+        for record in records {
             lines.push(version_line(&record, live.as_deref()));
             all.push(json!({
                 "kind": record.kind,
@@ -201,8 +211,8 @@ pub async fn list(trainer: &Trainer, as_json: bool) -> anyhow::Result<()> {
         for line in lines {
             println!("{line}");
         }
-        for pin in pins {
-            println!("{pin}");
+        for note in notes {
+            println!("{note}");
         }
     }
     Ok(())

@@ -17,7 +17,7 @@
 //! and the first snapshot's prune removes them.
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Blob, BlobStore, ETag, PutOptions, StoreError, StoreResult};
@@ -43,6 +43,10 @@ pub struct FeatureSnapshot {
     /// [`prune`] keeps besides this one.
     #[serde(default)]
     pub previous: Vec<String>,
+    /// The newest day of sales in its tables (the calendar's last day; `None` without sales, or
+    /// in pointers written before it was kept): what a live model's data is measured against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales_end: Option<NaiveDate>,
 }
 
 impl FeatureSnapshot {
@@ -76,6 +80,14 @@ pub async fn resolve(silver: &dyn BlobStore, table: &str) -> StoreResult<String>
     })
 }
 
+/// The newest day of sales in the current features ([`FeatureSnapshot::sales_end`]).
+///
+/// # Errors
+/// As [`current`].
+pub async fn sales_end(silver: &dyn BlobStore) -> StoreResult<Option<NaiveDate>> {
+    Ok(current(silver).await?.and_then(|(snapshot, _)| snapshot.sales_end))
+}
+
 /// Reads one table of the current features (`None` when nothing was refreshed yet).
 ///
 /// # Errors
@@ -95,6 +107,7 @@ pub async fn publish(
     silver: &dyn BlobStore,
     files: Vec<(String, Bytes)>,
     batches: Vec<String>,
+    sales_end: Option<NaiveDate>,
     read: Option<(FeatureSnapshot, ETag)>,
 ) -> StoreResult<FeatureSnapshot> {
     let now = Utc::now();
@@ -105,8 +118,13 @@ pub async fn publish(
         }
         None => (Vec::new(), None),
     };
-    let snapshot =
-        FeatureSnapshot { id: crate::registry::new_version(now), created_at: now, batches, previous };
+    let snapshot = FeatureSnapshot {
+        id: crate::registry::new_version(now),
+        created_at: now,
+        batches,
+        previous,
+        sales_end,
+    };
     let mut written = Vec::with_capacity(files.len());
     for (table, bytes) in files {
         let path = snapshot.path(&table);
@@ -169,6 +187,7 @@ mod tests {
             created_at: Utc::now(),
             batches: vec![],
             previous: vec![],
+            sales_end: None,
         };
         assert_eq!(
             snapshot.path(crate::tables::ITEMS_PATH),

@@ -1073,7 +1073,7 @@ impl Ingestor {
             let (files, counts) = tokio::task::spawn_blocking(move || feature_files(&bodies))
                 .await
                 .map_err(|e| IngestError::Table(format!("feature task failed: {e}")))??;
-            match features::snapshot::publish(&*self.silver, files, paths, read).await {
+            match features::snapshot::publish(&*self.silver, files, paths, counts.sales_end, read).await {
                 Ok(snapshot) => {
                     let pruned = features::snapshot::prune(&*self.silver).await?;
                     tracing::info!(
@@ -1113,6 +1113,9 @@ pub struct FeatureCounts {
     pub items: usize,
     /// Invoice x SKU basket rows.
     pub basket_lines: usize,
+    /// The newest day of sales (the calendar's last day; `None` without sales).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales_end: Option<chrono::NaiveDate>,
 }
 
 /// Reads the batches, refreshes the features, and renders each table to its path and bytes.
@@ -1130,6 +1133,14 @@ fn feature_files(bodies: &[Bytes]) -> Result<(Vec<(String, Bytes)>, FeatureCount
         rfm_customers: tables.rfm_inputs.height(),
         items: tables.items.height(),
         basket_lines: tables.baskets.height(),
+        sales_end: tables
+            .calendar
+            .column("date")
+            .and_then(|c| c.date().cloned())
+            .map_err(|e| IngestError::Table(e.to_string()))?
+            .as_date_iter()
+            .flatten()
+            .max(),
     };
     let closed: Vec<String> = tables.closed_weekdays.iter().map(ToString::to_string).collect();
     let closed = serde_json::to_vec(&closed).map_err(|e| IngestError::Table(e.to_string()))?;

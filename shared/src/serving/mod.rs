@@ -5,11 +5,13 @@
 pub mod answers;
 pub mod catalog;
 pub mod documents;
+pub mod freshness;
 pub mod reader;
 pub mod stock;
 
 pub use answers::{Answer, Exclusions, Recommended, customer_document};
 pub use catalog::CatalogView;
 pub use documents::*;
+pub use freshness::{Behind, NewestSales};
 pub use reader::{Reader, ReaderError};
 pub use stock::{LatestSnapshot, StockView};
