@@ -168,12 +168,15 @@ mod tests {
     #[test]
     fn the_setting_takes_whole_days_from_one() {
         let with = |value: &str| {
-            stale_model_days(&Settings::from_values(
-                [(STALE_MODEL_DAYS_SETTING.to_owned(), value.to_owned())].into(),
-                None,
-            ))
+            stale_model_days(
+                &Settings::from_values(
+                    [(STALE_MODEL_DAYS_SETTING.to_owned(), value.to_owned())].into(),
+                    None,
+                )
+                .unwrap(),
+            )
         };
-        assert_eq!(stale_model_days(&Settings::from_values(Default::default(), None)).unwrap(), 7);
+        assert_eq!(stale_model_days(&Settings::from_values(Default::default(), None).unwrap()).unwrap(), 7);
         assert_eq!(with("14").unwrap(), 14);
         assert!(with("0").unwrap_err().to_string().contains(STALE_MODEL_DAYS_SETTING));
         assert!(with("-1").is_err() && with("a week").is_err());
