@@ -41,7 +41,7 @@ impl BeforePut for AtFirstPointer {
                         .iter()
                         .map(|t| ((*t).to_owned(), Bytes::from_static(b"other")))
                         .collect();
-                    snapshot::publish(silver, files, vec![first], read).await?;
+                    snapshot::publish(silver, files, vec![first], None, read).await?;
                 }
                 AtPointer::Die => {
                     return Err(StoreError::backend(
