@@ -65,16 +65,7 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
     params.only(&["severity", "sku", "limit", "offset"])?;
     let severity = match params.get("severity") {
         None => None,
-        Some(text) => Some(
-            [Severity::StockoutRisk, Severity::BelowReorderPoint, Severity::Overstock]
-                .into_iter()
-                .find(|s| s.as_str() == text)
-                .ok_or_else(|| ApiError::BadRequest {
-                    message: format!(
-                        "severity must be stockout_risk, below_reorder_point or overstock, got {text:?}"
-                    ),
-                })?,
-        ),
+        Some(text) => Some(Severity::of_alert(text).map_err(|message| ApiError::BadRequest { message })?),
     };
     let limit = match params.get("limit") {
         None => 100,
@@ -424,7 +415,7 @@ async fn answer_refusals(state: &AppState, event: &EventGridEvent, judged: &str)
 }
 
 /// The refused counts no count in `latest` answers, the latest sent first.
-async fn open_refusals(
+pub async fn open_refusals(
     state: &AppState,
     latest: Option<&LatestSnapshot>,
 ) -> Result<Vec<RefusedCount>, ApiError> {

@@ -293,6 +293,16 @@ pub enum ExportCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The open reorder alerts, most urgent first, as `GET /api/alerts` lists them:
+    /// `sku,description,severity,suggested_order_qty,pack_size,on_hand,on_order,...`.
+    Alerts {
+        /// Only this severity (`stockout_risk`, `below_reorder_point`, `overstock`).
+        #[arg(long, value_parser = shopsense::alerts::Severity::of_alert)]
+        severity: Option<shopsense::alerts::Severity>,
+        /// The CSV to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Every customer of the live segmentation, as `GET /api/segments/{id}` answers each:
     /// `customer_id,segment,label,customer_label,recency_days,frequency,monetary,r,f,m,as_of`.
     Segments {
@@ -649,6 +659,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { which } => {
             let state = open_state(&cli).await?;
             let (what, (version, customers), out) = match which {
+                ExportCommand::Alerts { severity, out } => {
+                    return crate::commands::export::alerts(&state, *severity, out).await;
+                }
                 ExportCommand::Recommendations { k, include_purchased, out } => (
                     "recommendations",
                     crate::commands::export::recommendations(&state, *k, *include_purchased, out).await?,

@@ -1,6 +1,8 @@
 //! `shopsense export recommendations|segments`: what the live models serve, for every customer
 //! they know, as one CSV: the batch a shop's email or CRM tool loads, answered exactly as the API
-//! answers one customer (the same version, fallbacks and exclusions).
+//! answers one customer (the same version, fallbacks and exclusions). `shopsense export alerts`:
+//! the open reorder alerts as `GET /api/alerts` lists them, for a planner's spreadsheet or an
+//! ERP's purchase-order import.
 
 use std::path::Path;
 
@@ -227,6 +229,105 @@ pub async fn segments(state: &AppState, out: &Path) -> anyhow::Result<(String, u
         bar.finish_and_clear();
     }
     Ok((version, written))
+}
+
+/// The open alerts' columns, in order.
+pub const ALERT_COLUMNS: [&str; 19] = [
+    "sku",
+    "description",
+    "severity",
+    "suggested_order_qty",
+    "pack_size",
+    "on_hand",
+    "on_order",
+    "on_order_due_days",
+    "lead_time_days",
+    "service_level",
+    "lead_time_demand",
+    "safety_stock",
+    "reorder_point",
+    "days_of_cover",
+    "reason",
+    "snapshot_id",
+    "as_of",
+    "forecast_version",
+    "discontinued",
+];
+
+/// Writes every open alert (of `severity` when given), most urgent first as `GET /api/alerts`
+/// lists them (discontinued lines' orders withheld alike), in [`ALERT_COLUMNS`], and says on
+/// stderr how many of which count, and when the live forecast lags the newest sales. Before any
+/// count was judged the file holds the header alone.
+///
+/// # Errors
+/// A store failure, an unwritable `out`.
+pub async fn alerts(
+    state: &AppState,
+    severity: Option<shopsense::alerts::Severity>,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let mut csv = writer(out)?;
+    let discontinued = state.catalog.discontinued().await;
+    let open =
+        shopsense::alerts::run::open_alerts(&state.alerts, severity, &[], &discontinued, (0, usize::MAX))
+            .await?;
+    csv.write_record(ALERT_COLUMNS)?;
+    let Some(open) = open else {
+        finish(csv, out)?;
+        eprintln!("no inventory count has been judged yet: {} holds the header alone", out.display());
+        return Ok(());
+    };
+    for stored in &open.alerts {
+        let a = &stored.alert;
+        let cover = if a.days_of_cover_capped {
+            format!("{}+", a.days_of_cover)
+        } else {
+            a.days_of_cover.to_string()
+        };
+        csv.write_record([
+            as_text(&a.sku).as_ref(),
+            as_text(a.description.as_deref().unwrap_or_default()).as_ref(),
+            a.severity.as_str(),
+            &a.suggested_order_qty.to_string(),
+            &a.pack_size.map(|p| p.to_string()).unwrap_or_default(),
+            &a.on_hand.to_string(),
+            &a.on_order.to_string(),
+            &a.on_order_due_days.map(|d| d.to_string()).unwrap_or_default(),
+            &a.lead_time_days.to_string(),
+            &a.service_level.to_string(),
+            &a.lead_time_demand.to_string(),
+            &a.safety_stock.to_string(),
+            &a.reorder_point.to_string(),
+            &cover,
+            as_text(&a.reason).as_ref(),
+            as_text(&stored.snapshot_id).as_ref(),
+            &stored.as_of.to_string(),
+            &stored.forecast_version,
+            &a.discontinued.to_string(),
+        ])?;
+    }
+    finish(csv, out)?;
+    eprintln!(
+        "{} open alerts of count {} (as of {}) written to {}",
+        open.alerts.len(),
+        open.latest.snapshot_id,
+        open.latest.as_of.map(|d| d.to_string()).unwrap_or_default(),
+        out.display()
+    );
+    // A count sent after this one was refused: these are older than the shop thinks.
+    for refused in crate::alerts::open_refusals(state, Some(&open.latest)).await? {
+        eprintln!("warning: {}", refused.warning());
+    }
+    if !open.withheld.is_empty() {
+        eprintln!(
+            "left out: the catalogue discontinued {} after the count was judged",
+            open.withheld.join(", ")
+        );
+    }
+    if let Some(stale) = state.stale_forecast().await {
+        eprintln!("warning: {}", stale.warning("forecast"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -73,4 +73,28 @@ fn a_changed_service_level_judges_the_same_stock_anew_and_a_stale_forecast_fails
     ok(&partial);
     let said = String::from_utf8_lossy(&partial.stderr);
     assert!(said.contains("a partial count: its SKUs' alerts are now the open ones"), "{said}");
+
+    // The open alerts as a planner's spreadsheet: the aisle's stock-out, most urgent first.
+    let out = home.path().join("alerts.csv");
+    let export = run(home.path(), &["export", "alerts", "--out", out.to_str().unwrap()], &[]);
+    ok(&export);
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some(shopsense_functions::commands::export::ALERT_COLUMNS.join(",").as_str()));
+    let row: Vec<&str> = rows.next().unwrap().split(',').collect();
+    assert_eq!((row[0], row[2], row[5]), ("84879", "stockout_risk", "0"), "{csv}");
+    assert!(rows.next().is_none(), "{csv}");
+    assert!(String::from_utf8_lossy(&export.stderr).contains("1 open alerts of count"));
+    let overstock = run(
+        home.path(),
+        &["export", "alerts", "--severity", "overstock", "--out", out.to_str().unwrap()],
+        &[],
+    );
+    ok(&overstock);
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1, "the header alone");
+    let typo = run(home.path(), &["export", "alerts", "--severity", "urgent", "--out", "x.csv"], &[]);
+    assert!(!typo.status.success());
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("stockout_risk, below_reorder_point or overstock")
+    );
 }

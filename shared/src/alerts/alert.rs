@@ -34,6 +34,19 @@ impl Severity {
             Self::Ok => "ok",
         }
     }
+
+    /// The severity of an open alert named as [`Severity::as_str`] names it (`ok` is no alert).
+    ///
+    /// # Errors
+    /// Any other name, with the names it takes.
+    pub fn of_alert(name: &str) -> Result<Self, String> {
+        [Self::StockoutRisk, Self::BelowReorderPoint, Self::Overstock]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| {
+                format!("severity must be stockout_risk, below_reorder_point or overstock, got {name:?}")
+            })
+    }
 }
 
 impl std::fmt::Display for Severity {
