@@ -414,6 +414,19 @@ impl Trainer {
             && let Some(same) =
                 self.same_inputs(kind, &data.files, &kind_options, live.as_ref().map(|(p, _)| p)).await?
         {
+            if pin.is_none() && same.status == VersionStatus::Retired && replaced_by_a_retrain(&same) {
+                // The features went back to what this version was trained on (an upload was
+                // withdrawn since): the live version was trained on data that no longer counts,
+                // and this one is the model of these inputs. Skipping would leave the withdrawn
+                // data serving every night until the next upload.
+                let live_version = live.as_ref().map(|(p, _)| p.version.clone()).unwrap_or_default();
+                let record = self.restore(same, live.as_ref(), &live_version, lease).await?;
+                tracing::warn!(%kind, version = %record.version, replaced = %live_version, "restored: the features are back to those it was trained on");
+                let mut restored = outcome(record, timings);
+                restored.drift = None;
+                restored.metric_trend = Vec::new();
+                return Ok(restored);
+            }
             // The same inputs give the same model: a new version would only repeat its verdict,
             // or push an older, different one out of the rollback history (or undo a rollback).
             tracing::info!(%kind, version = %same.version, status = %same.status, "unchanged: a kept version was trained on the same features, code and options");
@@ -712,19 +725,48 @@ impl Trainer {
             self.registry.unpin(kind, true).await?;
             return Ok(record);
         }
-        if !record.published {
-            let path = format!("{kind}/{version}/{MODEL_FILE}");
-            let bytes = self.registry.read_file(kind, version, MODEL_FILE).await?;
-            let v = version.to_owned();
-            let docs = tokio::task::spawn_blocking(move || {
-                Artifact::decode(kind, &bytes).map_err(|e| e.in_file(&path))?.documents(&v)
-            })
-            .await
-            .map_err(|e| TrainError::Data(format!("publish task failed: {e}")))??;
-            self.registry.write_serving(&mut record, &docs).await?;
-        }
+        self.republish(&mut record).await?;
         still_held(lease)?;
         self.registry.flip(&mut record, live.as_ref(), FlipBy::Promote, "replaced by promoted").await?;
+        Ok(record)
+    }
+
+    /// Writes a kept version's serving documents again from its stored model when retention
+    /// removed them.
+    async fn republish(&self, record: &mut VersionRecord) -> Result<(), TrainError> {
+        if record.published {
+            return Ok(());
+        }
+        let (kind, version) = (record.kind, record.version.clone());
+        let path = format!("{kind}/{version}/{MODEL_FILE}");
+        let bytes = self.registry.read_file(kind, &version, MODEL_FILE).await?;
+        let docs = tokio::task::spawn_blocking(move || {
+            Artifact::decode(kind, &bytes).map_err(|e| e.in_file(&path))?.documents(&version)
+        })
+        .await
+        .map_err(|e| TrainError::Data(format!("publish task failed: {e}")))??;
+        self.registry.write_serving(record, &docs).await?;
+        Ok(())
+    }
+
+    /// Makes the retired `record`, trained on the features as they are again, live in place of
+    /// `live_version` (a retrain's flip: it passed its gates when it first went live).
+    async fn restore(
+        &self,
+        mut record: VersionRecord,
+        live: Option<&(crate::registry::LivePointer, crate::store::ETag)>,
+        live_version: &str,
+        lease: &KeptLease,
+    ) -> Result<VersionRecord, TrainError> {
+        still_held(lease)?;
+        self.republish(&mut record).await?;
+        still_held(lease)?;
+        self.registry.flip(&mut record, live, FlipBy::Retrain, "replaced by restored").await?;
+        record.reason = Some(format!(
+            "restored: the features are back to those it was trained on (an upload was withdrawn), so it \
+             replaced {live_version}, which was trained on data that no longer counts"
+        ));
+        self.registry.save_record(&record).await?;
         Ok(record)
     }
 
@@ -764,6 +806,15 @@ impl Trainer {
 /// written, deleted or published.
 fn still_held(lease: &KeptLease) -> Result<(), TrainError> {
     if lease.is_held() { Ok(()) } else { Err(TrainError::LeaseLost) }
+}
+
+/// Whether a retired version was replaced by a retrain (or restored over), not by a person's
+/// rollback or promote: a person's choice against it stands when its inputs come back.
+fn replaced_by_a_retrain(record: &VersionRecord) -> bool {
+    record
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.starts_with("replaced by ") && !r.starts_with("replaced by promoted"))
 }
 
 fn outcome(record: VersionRecord, timings: BTreeMap<String, f64>) -> KindOutcome {

@@ -579,6 +579,38 @@ async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_upload_puts_the_version_trained_without_it_back_live() {
+    let (_home, stores) = stores_with_sample().await;
+    let plain = nightly(&stores).await;
+    let before = night(&plain).await;
+    more_sales(&stores, 999_003).await;
+    let with = night(&plain).await;
+    assert_eq!(with.status, VersionStatus::Live);
+    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    ingestor.withdraw("transactions/more-999003.csv", false).await.unwrap();
+    // The features are those `before` was trained on again: it serves, not the withdrawn sale's.
+    let restored = night(&plain).await;
+    assert_eq!((restored.version.as_str(), restored.status), (before.version.as_str(), VersionStatus::Live));
+    assert!(restored.reason.as_deref().unwrap_or_default().starts_with("restored: "), "{restored:?}");
+    assert_eq!(live(plain.registry(), ModelKind::Segments).await.as_ref(), Some(&before.version));
+    readers_see(&stores, &before.version).await;
+    let replaced = plain.registry().record(ModelKind::Segments, &with.version).await.unwrap().unwrap();
+    assert_eq!(replaced.status, VersionStatus::Retired);
+    assert_eq!(replaced.reason.unwrap_or_default(), format!("replaced by restored {}", before.version));
+    // Then quiet: the live version saw these inputs.
+    let quiet_night = night(&plain).await;
+    assert!(quiet_night.unchanged && quiet_night.version == before.version, "{quiet_night:?}");
+    // The sale sent again counts again, and the version trained with it comes back the same way.
+    more_sales(&stores, 999_003).await;
+    let again = night(&plain).await;
+    assert_eq!(
+        (again.version.as_str(), again.status),
+        (with.version.as_str(), VersionStatus::Live),
+        "{again:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_rejected_on_the_same_inputs_is_not_trained_and_rejected_again_every_night() {
     let (_home, stores) = stores_with_sample().await;
     let strict = strict_segments(&stores).await;
