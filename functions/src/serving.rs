@@ -402,6 +402,11 @@ async fn models(State(state): State<AppState>, params: QueryParams) -> Result<Js
         let (live, pinned) = pointer.map_or((None, None), |p| (Some(p.version), p.pinned));
         let versions = registry.list(kind).await.map_err(registry_error)?;
         let mut entry = json!({ "live": live, "pinned": pinned, "versions": versions });
+        // The last training failed (and none succeeded since): what serves is older than the
+        // retrain meant it to be.
+        if let Some(failure) = registry.last_failure(kind).await.map_err(registry_error)? {
+            entry["last_failure"] = json!(failure);
+        }
         let data_end = versions
             .iter()
             .find(|r| live.as_deref() == Some(r.version.as_str()))

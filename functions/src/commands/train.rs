@@ -173,6 +173,17 @@ pub async fn list(state: &crate::state::AppState, as_json: bool) -> anyhow::Resu
             ));
         }
         let records = registry.list(kind).await?;
+        if let Some(failure) = registry.last_failure(kind).await? {
+            let serving = live.as_deref().map_or_else(
+                || "nothing serves it yet".to_owned(),
+                |live| format!("{live} serves meanwhile"),
+            );
+            notes.push(format!(
+                "warning: the last {kind} training, at {}, failed: {}; {serving} (the next retrain tries again)",
+                failure.failed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                failure.error
+            ));
+        }
         let live_end = records
             .iter()
             .find(|r| live.as_deref() == Some(r.version.as_str()))
@@ -201,15 +212,17 @@ pub async fn list(state: &crate::state::AppState, as_json: bool) -> anyhow::Resu
     }
     if as_json {
         println!("{}", serde_json::Value::Array(all));
-    } else if lines.is_empty() {
-        println!("no model versions yet: run `shopsense train`");
     } else {
-        println!(
-            "  kind       version                  status    {:<38} reason",
-            "metric (skill the gate compares)"
-        );
-        for line in lines {
-            println!("{line}");
+        if lines.is_empty() {
+            println!("no model versions yet: run `shopsense train`");
+        } else {
+            println!(
+                "  kind       version                  status    {:<38} reason",
+                "metric (skill the gate compares)"
+            );
+            for line in lines {
+                println!("{line}");
+            }
         }
         for note in notes {
             println!("{note}");

@@ -187,3 +187,42 @@ async fn every_answer_on_a_forecast_weeks_behind_the_newest_sales_says_so() {
     );
     assert!(models["segments"].get("warning").is_none(), "{models}");
 }
+
+/// A training that fails leaves its reason in `models list` and `GET /api/models` until one
+/// succeeds: the on-call sees why nothing new serves without reading the retrain's log.
+#[tokio::test]
+async fn a_failed_training_is_said_in_the_models_list_and_answer() {
+    let home = tempfile::tempdir().unwrap();
+    let mut csv =
+        String::from("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n");
+    for d in 1..=9 {
+        csv.push_str(&format!("5400{d},85123A,THING,3,2011-11-{d:02} 10:00:00,2.5,1200{d},United Kingdom\n"));
+    }
+    let sales = home.path().join("nine-days.csv");
+    std::fs::write(&sales, csv).unwrap();
+    shopsense(home.path(), &["ingest", sales.to_str().unwrap(), "--kind", "transactions"]);
+    let train = Command::new(env!("CARGO_BIN_EXE_shopsense"))
+        .args(["--backend", "local", "--home"])
+        .arg(home.path())
+        .args(["train", "--only", "forecast"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!train.status.success());
+    let listed = shopsense(home.path(), &["models", "list"]);
+    assert!(listed.contains("no model versions yet"), "{listed}");
+    assert!(listed.contains("warning: the last forecast training, at "), "{listed}");
+    assert!(listed.contains("not enough history") && listed.contains("nothing serves it yet"), "{listed}");
+
+    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
+    let state = shopsense_functions::state::AppState::open(
+        shopsense::settings::Settings::from_values(values, None).unwrap(),
+    )
+    .await
+    .unwrap();
+    let router = shopsense_functions::app::app(state);
+    let (_, models) = crate::support::send(&router, crate::support::get("/api/models")).await;
+    let error = models["forecast"]["last_failure"]["error"].as_str().unwrap();
+    assert!(error.contains("not enough history"), "{models}");
+    assert!(models["recommend"].get("last_failure").is_none(), "{models}");
+}

@@ -230,7 +230,17 @@ impl Registry {
         Ok(())
     }
 
-    /// The kind's last failed training, if one was kept.
+    /// Forgets the kind's last failed training: a training since succeeded (trained, or found
+    /// its inputs unchanged), so the failure no longer says how the kind stands.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn clear_failure(&self, kind: ModelKind) -> Result<(), RegistryError> {
+        self.records.delete(kind.as_str(), LAST_FAILURE_ID).await?;
+        Ok(())
+    }
+
+    /// The kind's last failed training since its last successful one, if one was kept.
     ///
     /// # Errors
     /// When the store fails.

@@ -376,7 +376,12 @@ impl Trainer {
             // What this kind freed, given back before the next one allocates its own.
             crate::memory::give_back_freed_memory(kind.as_str()).await;
             match trained {
-                Ok(outcome) => outcomes.push(outcome),
+                Ok(outcome) => {
+                    if let Err(e) = self.registry.clear_failure(kind).await {
+                        tracing::warn!(%kind, error = %e, "cannot clear the kind's last failure: the models list shows it until the next run");
+                    }
+                    outcomes.push(outcome);
+                }
                 Err(e) => {
                     tracing::error!(%kind, error = %e, "training failed; the live version stays live");
                     if let Err(kept) = self.registry.record_failure(kind, &e.to_string()).await {

@@ -726,6 +726,28 @@ async fn three_weeks_of_sales_train_no_forecast_and_say_how_many_days_it_needs()
         "{said}"
     );
     assert!(!report.failed[0].transient, "not worth a retry: {said}");
+    // Kept for `GET /api/models` and `models list` until a training of the kind succeeds.
+    let trainer = healthy(&stores).await;
+    let failure = trainer.registry().last_failure(ModelKind::Forecast).await.unwrap().unwrap();
+    assert!(failure.error.contains("so it needs 56"), "{failure:?}");
+    let mut earlier =
+        String::from("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n");
+    for d in 1..=49u64 {
+        let day = first - chrono::Days::new(d);
+        for (i, sku) in ["85123A", "22423", "84029E", "21212"].iter().enumerate() {
+            earlier.push_str(&format!(
+                "{}{i},{sku},THING,{},{day} 10:00:00,2.5,1300{i},United Kingdom\n",
+                530_000 + d,
+                2 + i
+            ));
+        }
+    }
+    let path = "transactions/earlier-weeks.csv";
+    ingestor.uploads().put(path, Bytes::from(earlier), PutOptions::default()).await.unwrap();
+    ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
+    let report = trainer.run(&[ModelKind::Forecast], "t", &quiet).await.unwrap();
+    assert_eq!((report.failed.len(), report.kinds.len()), (0, 1), "{report:?}");
+    assert!(trainer.registry().last_failure(ModelKind::Forecast).await.unwrap().is_none());
 }
 
 /// A forecast live on sales to October holds back the first version with November's sales too
