@@ -649,7 +649,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = open_state(&cli).await?;
             match which {
                 UploadsCommand::List { kind, json } => {
-                    crate::commands::uploads::list(&state.ingestor, *kind, *json).await
+                    crate::commands::uploads::list(&state, *kind, *json).await
                 }
                 UploadsCommand::Withdraw { upload, every_version, json } => {
                     crate::commands::uploads::withdraw(&state.ingestor, upload, *every_version, *json).await

@@ -1,25 +1,47 @@
 //! `shopsense uploads`: what ingest has counted, and taking an upload back.
 
+use shopsense::alerts::upload_verdict::of_uploads;
 use shopsense::ingest::withdraw::Withdrawal;
 use shopsense::ingest::{Ingestor, UploadKind, Verdict};
 
+use crate::state::AppState;
+
 /// `shopsense uploads list`: every upload of `kind` ingest has read (one row per distinct bytes,
 /// under the name first read), oldest first: path, sha256 (first 12 digits), verdict, rows
-/// accepted, the sales' span, and whether it counts, was withdrawn or added nothing.
+/// accepted, the sales' span, and whether it counts, was withdrawn or added nothing; for
+/// inventory, what the alerts made of it instead
+/// ([`shopsense::alerts::upload_verdict::AlertsVerdict`]: `--json` adds it to each
+/// report as `alerts`).
 ///
 /// # Errors
 /// When the store fails or a report is unreadable.
-pub async fn list(ingestor: &Ingestor, kind: UploadKind, as_json: bool) -> anyhow::Result<()> {
-    let reports = ingestor.reports(kind).await?;
+pub async fn list(state: &AppState, kind: UploadKind, as_json: bool) -> anyhow::Result<()> {
+    let reports = state.ingestor.reports(kind).await?;
+    let verdicts = if kind == UploadKind::Inventory {
+        of_uploads(&*state.alerts, &reports).await?
+    } else {
+        vec![None; reports.len()]
+    };
     if as_json {
-        println!("{}", serde_json::to_string(&reports)?);
+        let listed: Vec<serde_json::Value> = reports
+            .iter()
+            .zip(&verdicts)
+            .map(|(report, verdict)| {
+                let mut value = serde_json::to_value(report)?;
+                if let Some(verdict) = verdict {
+                    value["alerts"] = serde_json::Value::String(verdict.to_string());
+                }
+                Ok(value)
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        println!("{}", serde_json::Value::Array(listed));
         return Ok(());
     }
     println!(
         "{:<44} {:<12} {:<7} {:>9} {:<23} status",
         "upload", "sha256", "verdict", "accepted", "sales from .. to"
     );
-    for r in &reports {
+    for (r, alerts) in reports.iter().zip(&verdicts) {
         let verdict = match r.verdict {
             Verdict::Pass => "pass",
             Verdict::Warn => "warn",
@@ -30,10 +52,11 @@ pub async fn list(ingestor: &Ingestor, kind: UploadKind, as_json: bool) -> anyho
             .as_ref()
             .map(|d| format!("{} .. {}", d.min.date(), d.max.date()))
             .unwrap_or_default();
-        let status = match (r.withdrawn_at, &r.outputs.silver) {
-            (Some(at), _) => format!("withdrawn {}", at.format("%Y-%m-%d %H:%M")),
-            (None, Some(_)) => "counted".to_owned(),
-            (None, None) => "adds nothing".to_owned(),
+        let status = match (r.withdrawn_at, &r.outputs.silver, alerts) {
+            (Some(at), _, _) => format!("withdrawn {}", at.format("%Y-%m-%d %H:%M")),
+            (None, Some(_), Some(alerts)) => alerts.to_string(),
+            (None, Some(_), None) => "counted".to_owned(),
+            (None, None, _) => "adds nothing".to_owned(),
         };
         println!(
             "{:<44} {:<12} {:<7} {:>9} {:<23} {status}",

@@ -412,3 +412,51 @@ async fn files_in_the_uploads_folder_before_the_first_start_are_trained_on_witho
         state.stores.blobs.container(shopsense_functions::local::RECEIPTS_CONTAINER).await.unwrap();
     assert!(receipts.get(path).await.unwrap().is_some(), "the watcher does not send it again");
 }
+
+/// Counts dropped in the uploads folder, as `shopsense uploads list --kind inventory` reads them
+/// back: the open alerts' count, one the alerts refused (ingest passed it), one sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_uploads_list_says_what_the_alerts_made_of_each_inventory_upload() {
+    use shopsense::alerts::upload_verdict::{AlertsVerdict, of_uploads};
+    let (_home, state, app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let sample =
+        std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    uploads.put("transactions/sample.csv", Bytes::from(sample), PutOptions::default()).await.unwrap();
+    state.ingestor.ingest("transactions/sample.csv", &state.ingest_options).await.unwrap();
+    let trained = state.trainer.run(&[shopsense::registry::ModelKind::Forecast], "t", &|_| {}).await.unwrap();
+    assert!(trained.failed.is_empty(), "{trained:?}");
+    let mut watcher = UploadWatcher::new("uploads", uploads.clone(), Vec::new())
+        .with_events(local::event_functions(&registry()))
+        .with_quiet_for(Duration::ZERO);
+    let mut drop = async |path: &str, body: &'static [u8]| {
+        uploads.put(path, Bytes::from_static(body), PutOptions::default()).await.unwrap();
+        state.ingestor.ingest(path, &state.ingest_options).await.unwrap();
+        for _ in 0..3 {
+            watcher.poll(&app).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    drop("inventory/monday.csv", b"sku,on_hand,snapshot_time\n85123A,4,2011-12-09T18:00:00Z\n").await;
+    drop("inventory/monday.csv", b"sku,on_hand,snapshot_time\n85123A,9,2011-12-09T19:00:00Z\n").await;
+    drop("inventory/typo.csv", b"sku,on_hand,lead_tme,snapshot_time\n85123A,4,5,2011-12-09T20:00:00Z\n")
+        .await;
+    let reports = state.ingestor.reports(shopsense::ingest::UploadKind::Inventory).await.unwrap();
+    let said = of_uploads(&*state.alerts, &reports).await.unwrap();
+    let listed: Vec<(&str, String)> = reports
+        .iter()
+        .zip(&said)
+        .map(|(r, v)| (r.file.as_str(), v.as_ref().map(ToString::to_string).unwrap_or_default()))
+        .collect();
+    assert_eq!(said.len(), 3, "{listed:?}");
+    assert_eq!(said[0], Some(AlertsVerdict::SentAgain), "{listed:?}");
+    assert_eq!(
+        said[1],
+        Some(AlertsVerdict::OpenCount { partial: false }),
+        "the typo's refusal leaves it open: {listed:?}"
+    );
+    assert!(
+        listed[2].1.starts_with("refused by the alerts: ") && listed[2].1.contains("lead_tme"),
+        "{listed:?}"
+    );
+}

@@ -52,6 +52,7 @@ pub mod policy;
 pub mod retention;
 pub mod run;
 pub mod sku_status;
+pub mod upload_verdict;
 
 pub use alert::{Alert, AlertRun, Severity, evaluate_snapshot};
 pub use backtest::{BacktestParams, BacktestReport, PolicyOutcome};
