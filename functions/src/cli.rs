@@ -829,7 +829,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config { json } => {
             let settings = settings(&cli, None)?;
             print_config(&settings, *json);
-            Ok(())
+            // After printing: what is resolved helps find which setting is wrong.
+            crate::state::check_settings(&settings)
         }
         Command::Package { out, zip, binary, json } => package(out, zip.as_deref(), binary.as_deref(), *json),
     }

@@ -115,6 +115,74 @@ pub fn alert_policy(settings: &Settings) -> Result<AlertPolicy, StateError> {
     Ok(policy)
 }
 
+/// What the settings tune, read and checked before any store is opened.
+struct Tuning {
+    ingest_options: IngestOptions,
+    keep: usize,
+    ttl: Duration,
+    train_options: TrainOptions,
+    alert_policy: AlertPolicy,
+    alerts_keep_days: u32,
+    stale_model_days: u32,
+}
+
+impl Tuning {
+    fn from_settings(settings: &Settings) -> Result<Self, StateError> {
+        let ingest_options = IngestOptions {
+            thresholds: Thresholds::from_settings(settings)?,
+            max_table_bytes: settings.parse_or("INGEST_MAX_TABLE_BYTES", DEFAULT_MAX_TABLE_BYTES)?,
+            ..IngestOptions::default()
+        };
+        let keep: usize = settings.parse_or(KEEP_VERSIONS_SETTING, DEFAULT_KEEP_VERSIONS)?;
+        if keep < 2 {
+            // One kept version is the live one alone: nothing to roll back to.
+            return Err(shopsense::settings::SettingsError::Invalid {
+                name: KEEP_VERSIONS_SETTING.into(),
+                reason: format!("{keep} keeps no version to roll back to: set 2 or more"),
+            }
+            .into());
+        }
+        let ttl = Duration::from_secs_f64(settings.parse_or(POINTER_TTL_SETTING, 5.0f64)?.max(0.0));
+        let alerts_keep_days: u32 =
+            settings.parse_or(ALERTS_KEEP_DAYS_SETTING, shopsense::alerts::retention::DEFAULT_KEEP_DAYS)?;
+        if alerts_keep_days < shopsense::alerts::retention::MIN_KEEP_DAYS {
+            // Event Grid retries for a day and the retrain replays its dead letters the next night:
+            // a redelivery must still find its count, or it is judged again as a new one.
+            return Err(shopsense::settings::SettingsError::Invalid {
+                name: ALERTS_KEEP_DAYS_SETTING.into(),
+                reason: format!(
+                    "{alerts_keep_days} days is shorter than a redelivered event may arrive: set {} or more",
+                    shopsense::alerts::retention::MIN_KEEP_DAYS
+                ),
+            }
+            .into());
+        }
+        Ok(Self {
+            ingest_options,
+            keep,
+            ttl,
+            train_options: train_options(settings)?,
+            alert_policy: alert_policy(settings)?,
+            alerts_keep_days,
+            stale_model_days: shopsense::serving::freshness::stale_model_days(settings)?,
+        })
+    }
+}
+
+/// Checks every setting the handler reads (as [`AppState::open`] would, without opening a
+/// store), the retrain's schedule too when it is set: `shopsense config` runs it, so a typo is
+/// found before a deploy rather than at the first request.
+///
+/// # Errors
+/// The first setting that cannot be used, named.
+pub fn check_settings(settings: &Settings) -> anyhow::Result<()> {
+    Tuning::from_settings(settings)?;
+    if let Some(schedule) = settings.get(crate::local::LOCAL_SCHEDULE_DEFAULTS[0].0) {
+        schedule.parse::<shopsense::schedule::Schedule>()?;
+    }
+    Ok(())
+}
+
 impl AppState {
     /// Opens the stores the settings choose and everything built on them.
     pub async fn open(settings: Settings) -> Result<Self, StateError> {
@@ -134,46 +202,24 @@ impl AppState {
 
     /// Everything built on stores already open (tests hand in stores that can fail).
     pub async fn with_stores(settings: Settings, stores: Stores) -> Result<Self, StateError> {
+        let Tuning {
+            ingest_options,
+            keep,
+            ttl,
+            train_options,
+            alert_policy,
+            alerts_keep_days,
+            stale_model_days,
+        } = Tuning::from_settings(&settings)?;
         let ingestor = Ingestor::open(&*stores.blobs).await?;
-        let ingest_options = IngestOptions {
-            thresholds: Thresholds::from_settings(&settings)?,
-            max_table_bytes: settings.parse_or("INGEST_MAX_TABLE_BYTES", DEFAULT_MAX_TABLE_BYTES)?,
-            ..IngestOptions::default()
-        };
-        let keep: usize = settings.parse_or(KEEP_VERSIONS_SETTING, DEFAULT_KEEP_VERSIONS)?;
-        if keep < 2 {
-            // One kept version is the live one alone: nothing to roll back to.
-            return Err(shopsense::settings::SettingsError::Invalid {
-                name: KEEP_VERSIONS_SETTING.into(),
-                reason: format!("{keep} keeps no version to roll back to: set 2 or more"),
-            }
-            .into());
-        }
         let registry = Registry::open(&stores, keep).await?;
-        let ttl = Duration::from_secs_f64(settings.parse_or(POINTER_TTL_SETTING, 5.0f64)?.max(0.0));
         let silver = stores.blobs.container(SILVER_CONTAINER).await?;
         let catalog = CatalogView::new(silver.clone(), ttl);
         let newest_sales = NewestSales::new(silver.clone(), ttl);
-        let stale_model_days = shopsense::serving::freshness::stale_model_days(&settings)?;
-        let trainer = Trainer::new(silver, registry, train_options(&settings)?);
+        let trainer = Trainer::new(silver, registry, train_options);
         let reader = Reader::open(&stores, ttl).await?;
         let alerts = stores.documents.container(ALERTS_CONTAINER).await?;
         let stock = StockView::new(alerts.clone(), ttl);
-        let alert_policy = alert_policy(&settings)?;
-        let alerts_keep_days: u32 =
-            settings.parse_or(ALERTS_KEEP_DAYS_SETTING, shopsense::alerts::retention::DEFAULT_KEEP_DAYS)?;
-        if alerts_keep_days < shopsense::alerts::retention::MIN_KEEP_DAYS {
-            // Event Grid retries for a day and the retrain replays its dead letters the next night:
-            // a redelivery must still find its count, or it is judged again as a new one.
-            return Err(shopsense::settings::SettingsError::Invalid {
-                name: ALERTS_KEEP_DAYS_SETTING.into(),
-                reason: format!(
-                    "{alerts_keep_days} days is shorter than a redelivered event may arrive: set {} or more",
-                    shopsense::alerts::retention::MIN_KEEP_DAYS
-                ),
-            }
-            .into());
-        }
         let prefix = settings.get(shopsense::store::CONTAINER_PREFIX_SETTING).unwrap_or_default();
         let uploads_container = format!("{prefix}{}", shopsense::bronze::UPLOADS_CONTAINER);
         Ok(Self {
@@ -243,5 +289,31 @@ impl AppState {
         let (out_of_stock, discontinued) =
             tokio::join!(self.stock.out_of_stock(), self.catalog.discontinued());
         Ok(Exclusions { out_of_stock: out_of_stock?, discontinued })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(values: &[(&str, &str)]) -> Result<(), String> {
+        let values = values.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        check_settings(&Settings::from_values(values, None).unwrap()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_settings_check_names_what_a_deploy_would_fail_on_without_opening_a_store() {
+        assert_eq!(check(&[]), Ok(()));
+        assert!(
+            check(&[("SHOPSENSE_GATE_MAX_STALE_DAYS", "abc")])
+                .unwrap_err()
+                .contains("SHOPSENSE_GATE_MAX_STALE_DAYS")
+        );
+        assert!(check(&[(KEEP_VERSIONS_SETTING, "1")]).unwrap_err().contains("keeps no version to roll back to"));
+        assert!(check(&[("SHOPSENSE_ALERT_SERVICE_LEVEL", "1.5")]).unwrap_err().contains("SHOPSENSE_ALERT_"));
+        assert!(check(&[("SHOPSENSE_STALE_MODEL_DAYS", "0")]).is_err());
+        let never = check(&[("SHOPSENSE_RETRAIN_SCHEDULE", "0 0 2 31 2 *")]).unwrap_err();
+        assert!(never.contains("would never fire"), "{never}");
+        assert_eq!(check(&[("SHOPSENSE_RETRAIN_SCHEDULE", "0 30 1 * * *")]), Ok(()));
     }
 }

@@ -66,6 +66,16 @@ impl FromStr for Schedule {
         let day_of_week = shift_day_numbers(fields[5]).map_err(invalid)?;
         let translated = format!("{} {}", fields[..5].join(" "), day_of_week);
         let inner = cron::Schedule::from_str(&translated).map_err(|e| invalid(e.to_string()))?;
+        // Fields that are each valid can still name no time at all (`0 0 2 31 2 *`): the timer
+        // would wait for ever, and the retrain never run, with nothing said.
+        let since = DateTime::<Utc>::from_timestamp(946_684_800, 0).unwrap_or_default();
+        if inner.after(&since).next().is_none() {
+            return Err(invalid(
+                "it matches no time (a day no month it names has, such as the 31st of February): the timer \
+                 would never fire"
+                    .to_owned(),
+            ));
+        }
         Ok(Self { expr: expr.to_owned(), inner })
     }
 }
@@ -167,6 +177,14 @@ mod tests {
         let err = "0 2 * * *".parse::<Schedule>().unwrap_err();
         assert!(err.to_string().contains("6 fields"), "{err}");
         assert!("0 0 0 * * 9".parse::<Schedule>().is_err());
+    }
+
+    #[test]
+    fn a_schedule_that_names_no_time_is_rejected_and_a_leap_day_is_not() {
+        let err = "0 0 2 31 2 *".parse::<Schedule>().unwrap_err();
+        assert!(err.to_string().contains("would never fire"), "{err}");
+        let leap = "0 0 2 29 2 *".parse::<Schedule>().unwrap();
+        assert_eq!(leap.next_after(at("2026-11-28T00:00:00Z")), Some(at("2028-02-29T02:00:00Z")));
     }
 
     #[test]
