@@ -161,9 +161,15 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             page
         }
     };
-    // Every count is judged against the live forecast: one trained on old sales judges them all.
-    if let Some(stale) = state.stale_forecast().await {
-        warnings.push(stale.warning("forecast"));
+    // The forecast the open alerts were judged against (the live one when none is open).
+    let judged_by = match &answer["alerts"] {
+        Value::Array(alerts) => {
+            alerts.first().and_then(|a| a["forecast_version"].as_str()).map(str::to_owned)
+        }
+        _ => None,
+    };
+    if let Some(stale) = state.stale_alerts(judged_by.as_deref()).await {
+        warnings.push(stale);
     }
     if !warnings.is_empty() {
         answer["warning"] = json!(warnings.join("; "));

@@ -404,7 +404,9 @@ async fn models(State(state): State<AppState>, params: QueryParams) -> Result<Js
         let mut entry = json!({ "live": live, "pinned": pinned, "versions": versions });
         // The last training failed (and none succeeded since): what serves is older than the
         // retrain meant it to be.
-        if let Some(failure) = registry.last_failure(kind).await.map_err(registry_error)? {
+        if let Some(failure) =
+            registry.last_failure(kind).await.map_err(registry_error)?.filter(|f| f.is_news(&versions))
+        {
             entry["last_failure"] = json!(failure);
         }
         let data_end = versions

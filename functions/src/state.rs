@@ -115,7 +115,7 @@ pub fn alert_policy(settings: &Settings) -> Result<AlertPolicy, StateError> {
     Ok(policy)
 }
 
-/// What the settings tune, read and checked before any store is opened.
+/// What the settings tune, read and checked before any store is opened ([`AppState::open`]).
 struct Tuning {
     ingest_options: IngestOptions,
     keep: usize,
@@ -186,6 +186,8 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<()> {
 impl AppState {
     /// Opens the stores the settings choose and everything built on them.
     pub async fn open(settings: Settings) -> Result<Self, StateError> {
+        // A setting's typo is named before any wait on a store.
+        Tuning::from_settings(&settings)?;
         let stores = Stores::open(&settings).await?;
         Self::with_stores(settings, stores).await
     }
@@ -196,6 +198,7 @@ impl AppState {
         settings: Settings,
         wait: Duration,
     ) -> Result<(Self, Option<String>), StateError> {
+        Tuning::from_settings(&settings)?;
         let (stores, deferred) = Stores::open_deferring_documents(&settings, wait).await?;
         Ok((Self::with_stores(settings, stores).await?, deferred))
     }
@@ -254,6 +257,26 @@ impl AppState {
         self.stale(first_date.pred_opt()?).await
     }
 
+    /// The warning open alerts judged against forecast `judged_by` carry when it lags the newest
+    /// sales ([`AppState::stale_forecast`] when none is given or it is the live one): a count
+    /// judged weeks ago against the forecast of then reads as current as one judged today.
+    pub async fn stale_alerts(&self, judged_by: Option<&str>) -> Option<String> {
+        let live = self.reader.live_version(ModelKind::Forecast).await.ok().flatten();
+        let Some(version) = judged_by.filter(|v| live.as_deref() != Some(*v)) else {
+            return self.stale_forecast().await.map(|stale| stale.warning("forecast"));
+        };
+        let record = self.trainer.registry().record(ModelKind::Forecast, version).await.ok().flatten()?;
+        let stale = self.stale(shopsense::registry::gate::data_end(&record.metrics)?).await?;
+        Some(format!(
+            "the open alerts were judged against forecast {version}, trained on sales up to {}, {} days before \
+             the newest sales ({}); a count sent now is judged against the live forecast{}",
+            stale.data_end,
+            stale.days,
+            stale.sales_end,
+            live.map(|live| format!(" ({live})")).unwrap_or_default()
+        ))
+    }
+
     /// The alert policy with the catalogue's pack sizes and discontinued lines (read from
     /// silver on every call: the catalogue may have changed since start).
     ///
@@ -309,7 +332,9 @@ mod tests {
                 .unwrap_err()
                 .contains("SHOPSENSE_GATE_MAX_STALE_DAYS")
         );
-        assert!(check(&[(KEEP_VERSIONS_SETTING, "1")]).unwrap_err().contains("keeps no version to roll back to"));
+        assert!(
+            check(&[(KEEP_VERSIONS_SETTING, "1")]).unwrap_err().contains("keeps no version to roll back to")
+        );
         assert!(check(&[("SHOPSENSE_ALERT_SERVICE_LEVEL", "1.5")]).unwrap_err().contains("SHOPSENSE_ALERT_"));
         assert!(check(&[("SHOPSENSE_STALE_MODEL_DAYS", "0")]).is_err());
         let never = check(&[("SHOPSENSE_RETRAIN_SCHEDULE", "0 0 2 31 2 *")]).unwrap_err();

@@ -275,6 +275,10 @@ pub async fn alerts(
     let Some(open) = open else {
         finish(csv, out)?;
         eprintln!("no inventory count has been judged yet: {} holds the header alone", out.display());
+        // Every count sent so far refused: say why, as the API does.
+        for refused in crate::alerts::open_refusals(state, None).await? {
+            eprintln!("warning: {}", refused.warning());
+        }
         return Ok(());
     };
     for stored in &open.alerts {
@@ -324,8 +328,9 @@ pub async fn alerts(
             open.withheld.join(", ")
         );
     }
-    if let Some(stale) = state.stale_forecast().await {
-        eprintln!("warning: {}", stale.warning("forecast"));
+    let judged_by = open.alerts.first().map(|a| a.forecast_version.as_str());
+    if let Some(stale) = state.stale_alerts(judged_by).await {
+        eprintln!("warning: {stale}");
     }
     Ok(())
 }

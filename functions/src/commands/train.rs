@@ -173,7 +173,7 @@ pub async fn list(state: &crate::state::AppState, as_json: bool) -> anyhow::Resu
             ));
         }
         let records = registry.list(kind).await?;
-        if let Some(failure) = registry.last_failure(kind).await? {
+        if let Some(failure) = registry.last_failure(kind).await?.filter(|f| f.is_news(&records)) {
             let serving = live.as_deref().map_or_else(
                 || "nothing serves it yet".to_owned(),
                 |live| format!("{live} serves meanwhile"),

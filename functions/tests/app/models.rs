@@ -153,6 +153,8 @@ async fn every_answer_on_a_forecast_weeks_behind_the_newest_sales_says_so() {
         .unwrap();
     let said = String::from_utf8_lossy(&alerts.stderr);
     assert!(alerts.status.success() && said.contains(behind), "{said}");
+    // Judged for real this time: the open alerts rest on that forecast.
+    shopsense(home.path(), &["alerts", "--inventory", stock.to_str().unwrap()]);
 
     // A shop that retrains monthly widens the setting, and the warning goes.
     let loose = Command::new(env!("CARGO_BIN_EXE_shopsense"))
@@ -163,6 +165,7 @@ async fn every_answer_on_a_forecast_weeks_behind_the_newest_sales_says_so() {
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
+    assert!(loose.status.success() && String::from_utf8_lossy(&loose.stdout).contains("forecast"));
     assert!(!String::from_utf8_lossy(&loose.stdout).contains("warning"));
 
     let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
@@ -171,7 +174,7 @@ async fn every_answer_on_a_forecast_weeks_behind_the_newest_sales_says_so() {
     )
     .await
     .unwrap();
-    let router = shopsense_functions::app::app(state);
+    let router = shopsense_functions::app::app(state.clone());
     let (status, forecast) = crate::support::send(&router, crate::support::get("/api/forecasts/84879")).await;
     assert_eq!(status, 200, "{forecast}");
     let data_end = forecast["data_end"].as_str().unwrap().to_owned();
@@ -186,6 +189,25 @@ async fn every_answer_on_a_forecast_weeks_behind_the_newest_sales_says_so() {
         "{models}"
     );
     assert!(models["segments"].get("warning").is_none(), "{models}");
+
+    // A retrain goes live: its answers are fresh, and the open alerts say they are not.
+    let retrained =
+        state.trainer.run(&[shopsense::registry::ModelKind::Forecast], "t", &|_| {}).await.unwrap();
+    let fresh = &retrained.kinds[0].version;
+    if retrained.kinds[0].status != shopsense::registry::VersionStatus::Live {
+        state.trainer.promote(shopsense::registry::ModelKind::Forecast, fresh).await.unwrap();
+    }
+    state.reader.refresh_pointers();
+    let (_, forecast) = crate::support::send(&router, crate::support::get("/api/forecasts/84879")).await;
+    assert!(forecast.get("warning").is_none() && forecast["data_end"] == "2011-12-09", "{forecast}");
+    let (_, alerts) = crate::support::send(&router, crate::support::get("/api/alerts")).await;
+    let warning = alerts["warning"].as_str().unwrap();
+    assert!(
+        warning.contains(&format!(
+            "the open alerts were judged against forecast {version}, trained on sales up to {data_end}"
+        )) && warning.contains(&format!("a count sent now is judged against the live forecast ({fresh})")),
+        "{alerts}"
+    );
 }
 
 /// A training that fails leaves its reason in `models list` and `GET /api/models` until one

@@ -13,8 +13,8 @@ use crate::serving::LatestSnapshot;
 use crate::serving::stock::{LATEST_ID, REFUSALS_PARTITION, RefusedCount, SNAPSHOTS_PARTITION};
 use crate::store::{DocumentStore, Query, StoreResult};
 
-/// How much earlier than a report's upload time its blob event may say it was sent (clocks of
-/// the store and of the event's sender).
+/// How far from a report's upload time its blob event may say it was sent (clocks of the store
+/// and of the event's sender).
 const SLACK: chrono::Duration = chrono::Duration::seconds(60);
 
 /// Where an inventory upload stands with the alerts.
@@ -76,10 +76,11 @@ pub fn verdicts(
             base.into_iter().chain(partials)
         })
         .collect();
-    // A blob event's time is the blob's write, which the report took as its upload time; an
-    // event before this upload was of an earlier one under the same path.
+    // A blob event's time is the blob's write, which the report took as its upload time: an
+    // event further from it was of another upload under the same path (an earlier one, one
+    // ingest has not reported yet, or the same bytes sent again, which ingest reports once).
     let of_this = |report: &QualityReport, sent: Option<DateTime<Utc>>| {
-        sent.is_none_or(|sent| sent + SLACK >= report.uploaded_at)
+        sent.is_none_or(|sent| (sent - report.uploaded_at).abs() <= SLACK)
     };
     reports
         .iter()

@@ -24,6 +24,16 @@ pub struct TrainingFailure {
     /// Why.
     pub error: String,
 }
+impl TrainingFailure {
+    /// Whether it says how the kind stands: no version (`versions` newest first) was written
+    /// after it. A failure kept from before successes cleared it (or before a person's promote
+    /// or rollback) is history, not news.
+    #[must_use]
+    pub fn is_news(&self, versions: &[VersionRecord]) -> bool {
+        versions.first().is_none_or(|newest| self.failed_at > newest.created_at)
+    }
+}
+
 /// The blob of a version listing the serving documents it wrote.
 const SERVING_KEYS_FILE: &str = "serving_keys.bin";
 /// The manifest blob; written last.

@@ -1,8 +1,10 @@
 //! How far a live model's data lags the newest sales landed. A retrain that fails night after
 //! night, a gate that holds every candidate back, or a pin leaves a model serving while sales
 //! move on: a forecast fitted on sales up to 1 November still judges a count of 9 December, and
-//! a line that took off in between is under-ordered. Every answer built on a live model says how
-//! far behind it is once that passes [`STALE_MODEL_DAYS_SETTING`] days.
+//! a line that took off in between is under-ordered. The forecast and alert answers, `GET
+//! /api/models` and `models list` (for the recommender too) say how far behind a live model is
+//! once that passes [`STALE_MODEL_DAYS_SETTING`] days; the recommendation answers, built for a
+//! storefront, do not.
 //!
 //! The newest day of sales is the feature refresh's ([`crate::features::FeatureSnapshot::sales_end`]),
 //! read from its pointer at most every `ttl`, like [`super::CatalogView`]: a request waits at most

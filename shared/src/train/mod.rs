@@ -755,7 +755,8 @@ impl Trainer {
     }
 
     /// Makes the retired `record`, trained on the features as they are again, live in place of
-    /// `live_version` (a retrain's flip: it passed its gates when it first went live).
+    /// `live_version` (a retrain's flip: it went live before, by its gates or a person's promote,
+    /// which its reason keeps saying).
     async fn restore(
         &self,
         mut record: VersionRecord,
@@ -767,10 +768,15 @@ impl Trainer {
         self.republish(&mut record).await?;
         still_held(lease)?;
         self.registry.flip(&mut record, live, FlipBy::Retrain, "replaced by restored").await?;
-        record.reason = Some(format!(
+        let restored = format!(
             "restored: the features are back to those it was trained on (an upload was withdrawn), so it \
              replaced {live_version}, which was trained on data that no longer counts"
-        ));
+        );
+        // What a person decided over its gate, when it first went live, stays said.
+        record.reason = Some(match record.reason.take() {
+            Some(before) => format!("{restored}; {before}"),
+            None => restored,
+        });
         self.registry.save_record(&record).await?;
         Ok(record)
     }
