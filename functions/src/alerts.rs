@@ -585,6 +585,16 @@ pub async fn handle(state: &AppState, event: &EventGridEvent) -> Result<InvokeRe
             Ok(response)
         }
         Err(e @ AlertRunError::Alert(_)) => refuse(state, event, &e.to_string(), true).await,
+        Err(AlertRunError::NoForecast) => {
+            // Waiting, not lost: the open alerts (and `uploads list`) say a count is queued until
+            // a forecast judges it, instead of "none was sent".
+            let day = snapshot.as_of.unwrap_or_else(|| event.event_time.date_naive());
+            let why = "no forecast is live yet: the event is delivered again (for up to a day) and judged once \
+                       one goes live (`shopsense train`, or the nightly retrain)";
+            remember_refusal(state, event, why, "the event, delivered again", Some((&snapshot.id, day)))
+                .await?;
+            Ok(InvokeResponse::failed(format!("will be retried: {}", AlertRunError::NoForecast)))
+        }
         Err(e) => Ok(InvokeResponse::failed(format!("will be retried: {e}"))),
     }
 }

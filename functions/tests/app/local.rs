@@ -229,6 +229,13 @@ async fn an_inventory_upload_also_reaches_inventory_alert_as_a_blob_created_even
     // No forecast is live yet: the invocation fails (Event Grid would redeliver), and so the
     // watcher tries again, after a wait, only what failed.
     assert_eq!(done[1].status, 500, "{:?}", done[1].logs);
+    // Waiting, not lost: the open alerts say a count waits for a forecast.
+    let (_, open) = crate::support::send(&app, crate::support::get("/api/alerts")).await;
+    let warning = open["warning"].as_str().unwrap();
+    assert!(
+        warning.contains("inventory/today.csv") && warning.contains("no forecast is live yet"),
+        "{warning}"
+    );
     assert!(watcher.poll(&app).await.is_empty(), "not on every poll: it waits before trying again");
     tokio::time::sleep(Duration::from_millis(600)).await;
     let again = watcher.poll(&app).await;
@@ -459,4 +466,37 @@ async fn the_uploads_list_says_what_the_alerts_made_of_each_inventory_upload() {
         listed[2].1.starts_with("refused by the alerts: ") && listed[2].1.contains("lead_tme"),
         "{listed:?}"
     );
+}
+
+/// A count dropped before any forecast is live waits, said in the open alerts, and is judged
+/// (and the note gone) once a forecast goes live and the delivery is tried again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_count_waiting_for_a_forecast_is_said_until_it_is_judged() {
+    let (_home, state, app) = local_app().await;
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let mut watcher = UploadWatcher::new("uploads", uploads.clone(), vec!["ingest".into()])
+        .with_events(local::event_functions(&registry()))
+        .with_quiet_for(Duration::ZERO)
+        .with_retry_after(&[Duration::from_millis(200)]);
+    let count = b"sku,on_hand,snapshot_time\n85123A,4,2011-12-09T18:00:00Z\n";
+    uploads.put("inventory/early.csv", Bytes::from_static(count), PutOptions::default()).await.unwrap();
+    watcher.poll(&app).await;
+    watcher.poll(&app).await;
+    let waiting = |open: &serde_json::Value| {
+        open["warning"].as_str().unwrap_or_default().contains("no forecast is live yet")
+    };
+    let (_, open) = crate::support::send(&app, crate::support::get("/api/alerts")).await;
+    assert!(waiting(&open), "{open}");
+    let sample =
+        std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    uploads.put("transactions/sample.csv", Bytes::from(sample), PutOptions::default()).await.unwrap();
+    state.ingestor.ingest("transactions/sample.csv", &state.ingest_options).await.unwrap();
+    let trained = state.trainer.run(&[shopsense::registry::ModelKind::Forecast], "t", &|_| {}).await.unwrap();
+    assert!(trained.failed.is_empty(), "{trained:?}");
+    state.reader.refresh_pointers();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let retried = watcher.poll(&app).await;
+    assert!(retried.iter().any(|i| i.function == "inventory-alert" && i.status == 200), "{retried:?}");
+    let (_, open) = crate::support::send(&app, crate::support::get("/api/alerts")).await;
+    assert!(!waiting(&open) && open["snapshot"]["as_of"] == "2011-12-09", "{open}");
 }
