@@ -409,13 +409,7 @@ async fn models(State(state): State<AppState>, params: QueryParams) -> Result<Js
         {
             entry["last_failure"] = json!(failure);
         }
-        let data_end = versions
-            .iter()
-            .find(|r| live.as_deref() == Some(r.version.as_str()))
-            .and_then(|r| shopsense::registry::gate::data_end(&r.metrics));
-        if let Some(data_end) = data_end
-            && let Some(stale) = state.stale(data_end).await
-        {
+        if let Some(stale) = state.stale_live(live.as_deref(), &versions).await {
             entry["warning"] = json!(stale.warning(model_noun(kind)));
         }
         kinds.insert(kind.as_str().into(), entry);

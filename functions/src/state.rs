@@ -250,6 +250,17 @@ impl AppState {
         Behind::of(data_end, self.newest_sales.get().await).filter(|b| b.is_stale(self.stale_model_days))
     }
 
+    /// [`AppState::stale`] for the live version of a kind, read from its record among `versions`
+    /// (`None` when none is live or its metrics name no `data_end`).
+    pub async fn stale_live(
+        &self,
+        live: Option<&str>,
+        versions: &[shopsense::registry::VersionRecord],
+    ) -> Option<Behind> {
+        let record = versions.iter().find(|r| live == Some(r.version.as_str()))?;
+        self.stale(shopsense::registry::gate::data_end(&record.metrics)?).await
+    }
+
     /// [`AppState::stale`] for the live forecast (`None` when none is live or it cannot be read:
     /// the answers it decorates say that themselves).
     pub async fn stale_forecast(&self) -> Option<Behind> {

@@ -184,13 +184,7 @@ pub async fn list(state: &crate::state::AppState, as_json: bool) -> anyhow::Resu
                 failure.error
             ));
         }
-        let live_end = records
-            .iter()
-            .find(|r| live.as_deref() == Some(r.version.as_str()))
-            .and_then(|r| shopsense::registry::gate::data_end(&r.metrics));
-        if let Some(data_end) = live_end
-            && let Some(stale) = state.stale(data_end).await
-        {
+        if let Some(stale) = state.stale_live(live.as_deref(), &records).await {
             notes.push(format!("warning: {}", stale.warning(crate::serving::model_noun(kind))));
         }
         for record in records {

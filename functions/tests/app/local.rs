@@ -427,12 +427,7 @@ async fn the_uploads_list_says_what_the_alerts_made_of_each_inventory_upload() {
     use shopsense::alerts::upload_verdict::{AlertsVerdict, of_uploads};
     let (_home, state, app) = local_app().await;
     let uploads = state.stores.blobs.container("uploads").await.unwrap();
-    let sample =
-        std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
-    uploads.put("transactions/sample.csv", Bytes::from(sample), PutOptions::default()).await.unwrap();
-    state.ingestor.ingest("transactions/sample.csv", &state.ingest_options).await.unwrap();
-    let trained = state.trainer.run(&[shopsense::registry::ModelKind::Forecast], "t", &|_| {}).await.unwrap();
-    assert!(trained.failed.is_empty(), "{trained:?}");
+    a_live_forecast(&state).await;
     let mut watcher = UploadWatcher::new("uploads", uploads.clone(), Vec::new())
         .with_events(local::event_functions(&registry()))
         .with_quiet_for(Duration::ZERO);
@@ -487,16 +482,22 @@ async fn a_count_waiting_for_a_forecast_is_said_until_it_is_judged() {
     };
     let (_, open) = crate::support::send(&app, crate::support::get("/api/alerts")).await;
     assert!(waiting(&open), "{open}");
-    let sample =
-        std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
-    uploads.put("transactions/sample.csv", Bytes::from(sample), PutOptions::default()).await.unwrap();
-    state.ingestor.ingest("transactions/sample.csv", &state.ingest_options).await.unwrap();
-    let trained = state.trainer.run(&[shopsense::registry::ModelKind::Forecast], "t", &|_| {}).await.unwrap();
-    assert!(trained.failed.is_empty(), "{trained:?}");
+    a_live_forecast(&state).await;
     state.reader.refresh_pointers();
     tokio::time::sleep(Duration::from_millis(250)).await;
     let retried = watcher.poll(&app).await;
     assert!(retried.iter().any(|i| i.function == "inventory-alert" && i.status == 200), "{retried:?}");
     let (_, open) = crate::support::send(&app, crate::support::get("/api/alerts")).await;
     assert!(!waiting(&open) && open["snapshot"]["as_of"] == "2011-12-09", "{open}");
+}
+
+/// The shipped sample uploaded and ingested, and a forecast trained on it.
+async fn a_live_forecast(state: &shopsense_functions::state::AppState) {
+    let uploads = state.stores.blobs.container("uploads").await.unwrap();
+    let sample =
+        std::fs::read(crate::support::crate_dir().join("../data/sample/online_retail_sample.csv")).unwrap();
+    uploads.put("transactions/sample.csv", Bytes::from(sample), PutOptions::default()).await.unwrap();
+    state.ingestor.ingest("transactions/sample.csv", &state.ingest_options).await.unwrap();
+    let trained = state.trainer.run(&[shopsense::registry::ModelKind::Forecast], "t", &|_| {}).await.unwrap();
+    assert!(trained.failed.is_empty(), "{trained:?}");
 }
