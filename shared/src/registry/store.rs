@@ -427,17 +427,22 @@ impl Registry {
     /// # Errors
     /// When the store fails.
     pub async fn reconcile(&self, kind: ModelKind) -> Result<(), RegistryError> {
-        let live = self.live(kind).await?.map(|(p, _)| p.version);
+        let pointer = self.live(kind).await?.map(|(p, _)| p);
+        let live = pointer.as_ref().map(|p| p.version.clone());
+        // Said as the flip would have said it: the retrain restores a version a retrain replaced
+        // when its inputs come back, never one a person rolled back from or promoted over.
+        let replaced = match &pointer {
+            Some(p) if p.pinned.is_some() => format!("rolled back to {}", p.version),
+            Some(p) if p.chosen_at.is_some() => format!("replaced by promoted {}", p.version),
+            Some(p) => format!("replaced by {}", p.version),
+            None => "replaced by nothing".to_owned(),
+        };
         for mut record in self.list(kind).await? {
             let is_live = live.as_deref() == Some(record.version.as_str());
             let fixed = match record.status {
-                VersionStatus::Live if !is_live => Some((
-                    VersionStatus::Retired,
-                    Some(retired_reason(
-                        &format!("replaced by {}", live.as_deref().unwrap_or("nothing")),
-                        record.reason.clone(),
-                    )),
-                )),
+                VersionStatus::Live if !is_live => {
+                    Some((VersionStatus::Retired, Some(retired_reason(&replaced, record.reason.clone()))))
+                }
                 VersionStatus::Candidate if !is_live => {
                     Some((VersionStatus::Rejected, Some(interrupted(&record))))
                 }

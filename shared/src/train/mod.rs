@@ -822,10 +822,11 @@ fn still_held(lease: &KeptLease) -> Result<(), TrainError> {
 /// Whether a retired version was replaced by a retrain (or restored over), not by a person's
 /// rollback or promote: a person's choice against it stands when its inputs come back.
 fn replaced_by_a_retrain(record: &VersionRecord) -> bool {
-    record
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.starts_with("replaced by ") && !r.starts_with("replaced by promoted"))
+    record.reason.as_deref().is_some_and(|r| {
+        r.starts_with("replaced by ")
+            && !r.starts_with("replaced by promoted")
+            && !r.starts_with("replaced by nothing")
+    })
 }
 
 fn outcome(record: VersionRecord, timings: BTreeMap<String, f64>) -> KindOutcome {

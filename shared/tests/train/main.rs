@@ -527,6 +527,32 @@ async fn records_left_wrong_by_a_run_killed_after_its_flip_are_reconciled_by_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_whose_bookkeeping_stopped_is_reconciled_as_a_rollback_and_never_restored() {
+    let (_home, stores) = stores_with_sample().await;
+    let plain = nightly(&stores).await;
+    let first = night(&plain).await;
+    more_sales(&stores, 999_004).await;
+    let second = night(&plain).await;
+    let back = plain.rollback(ModelKind::Segments).await.unwrap();
+    assert_eq!(back.version, first.version);
+    // What a kill between the rollback's flip and its bookkeeping leaves: the version rolled
+    // back from still says live.
+    let registry = plain.registry();
+    let mut from = registry.record(ModelKind::Segments, &second.version).await.unwrap().unwrap();
+    from.status = VersionStatus::Live;
+    registry.save_record(&from).await.unwrap();
+    registry.reconcile(ModelKind::Segments).await.unwrap();
+    let from = registry.record(ModelKind::Segments, &second.version).await.unwrap().unwrap();
+    assert_eq!(from.status, VersionStatus::Retired);
+    assert_eq!(from.reason.unwrap_or_default(), format!("rolled back to {}", first.version));
+    // Unpinned on its inputs, it is not put back over the rollback.
+    plain.unpin(ModelKind::Segments).await.unwrap();
+    let quiet_night = night(&plain).await;
+    assert!(quiet_night.unchanged && quiet_night.version == second.version, "{quiet_night:?}");
+    assert_eq!(live(registry, ModelKind::Segments).await, Some(first.version));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retention_failure_after_the_flip_leaves_the_new_version_live_and_recorded_so() {
     let (_home, stores) = stores_with_sample().await;
     let registry = Registry::open(&stores, 1).await.unwrap();
