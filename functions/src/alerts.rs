@@ -127,7 +127,7 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
         // `count` listed of `matching` from `offset`: a caller sees when `limit` cut the list, and
         // asks for the next page from `offset + count`.
         Some(open) => {
-            warnings.extend(not_judged_warning(&open.latest));
+            warnings.extend(not_judged_warning(&open.latest, retrain_advice(&state).await));
             warnings.extend(smaller_count_warning(&open.latest));
             if !open.withheld.is_empty() {
                 let (n, what) = match open.withheld.len() {
@@ -193,11 +193,24 @@ fn smaller_count_warning(latest: &LatestSnapshot) -> Option<String> {
     ))
 }
 
-fn not_judged_warning(latest: &LatestSnapshot) -> Option<String> {
+/// How to get a fresh forecast: retrain, or first lift the pin a rollback put on the forecast
+/// (while it stands, retrains hold what passes and the forecast stays as old as it is).
+async fn retrain_advice(state: &AppState) -> &'static str {
+    let registry = state.trainer.registry();
+    match registry.live(shopsense::registry::ModelKind::Forecast).await {
+        Ok(Some((pointer, _))) if pointer.pinned.is_some() => {
+            "the forecast is pinned by a rollback, so retrains hold what passes: `shopsense models unpin \
+             forecast` (or promote a held version), then send a new count"
+        }
+        _ => "retrain, then send a new count",
+    }
+}
+
+fn not_judged_warning(latest: &LatestSnapshot, advice: &str) -> Option<String> {
     let mut why = Vec::new();
     if latest.stale_skus > 0 {
         why.push(format!(
-            "{} because the live forecast is too old for their lead time as of {} (retrain, then send a new count)",
+            "{} because the live forecast is too old for their lead time as of {} ({advice})",
             latest.stale_skus,
             latest.as_of.map(|d| d.to_string()).unwrap_or_default()
         ));
@@ -618,6 +631,8 @@ mod tests {
         assert!(warning.contains("send the whole stock"), "{warning}");
     }
 
+    const ADVICE: &str = "retrain, then send a new count";
+
     #[test]
     fn the_warning_names_the_skus_not_judged_for_want_of_a_forecast_or_a_fresh_one() {
         let latest = |stale_skus, unknown_skus| LatestSnapshot {
@@ -627,26 +642,26 @@ mod tests {
             as_of: "2011-12-17".parse().ok(),
             ..LatestSnapshot::default()
         };
-        assert_eq!(not_judged_warning(&latest(0, 0)), None, "all judged");
+        assert_eq!(not_judged_warning(&latest(0, 0), ADVICE), None, "all judged");
         let named = |stale, unknown, named: &[&str]| LatestSnapshot {
             unknown_named: named.iter().map(|s| (*s).to_owned()).collect(),
             ..latest(stale, unknown)
         };
         assert_eq!(
-            not_judged_warning(&named(0, 2, &["TYPO1", "TYPO2"])).as_deref(),
+            not_judged_warning(&named(0, 2, &["TYPO1", "TYPO2"]), ADVICE).as_deref(),
             Some(
                 "2 of the snapshot's 5 SKUs were not judged: 2 because they have no forecast (new or unknown SKUs: TYPO1, TYPO2; the next retrain forecasts those that have sold)"
             )
         );
         assert_eq!(
-            not_judged_warning(&named(1, 3, &["TYPO1", "TYPO2"])).as_deref(),
+            not_judged_warning(&named(1, 3, &["TYPO1", "TYPO2"]), ADVICE).as_deref(),
             Some(
                 "4 of the snapshot's 5 SKUs were not judged: 1 because the live forecast is too old for their lead time as of 2011-12-17 (retrain, then send a new count); 3 because they have no forecast (new or unknown SKUs: TYPO1, TYPO2 and 1 more; the next retrain forecasts those that have sold)"
             )
         );
         // A summary written before the names were kept says how many only.
         assert!(
-            not_judged_warning(&latest(0, 2))
+            not_judged_warning(&latest(0, 2), ADVICE)
                 .unwrap()
                 .ends_with("(new or unknown SKUs; the next retrain forecasts those that have sold)")
         );
