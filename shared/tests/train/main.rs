@@ -722,28 +722,42 @@ async fn after_two_rollbacks_and_an_unpin_the_next_night_publishes_what_was_held
     assert_ne!(next.version, held.version);
 }
 
+/// Uploads and ingests four SKUs' sales on each of `days`, invoices numbered from `invoice`.
+async fn upload_days(
+    ingestor: &Ingestor,
+    path: &str,
+    days: impl Iterator<Item = chrono::NaiveDate>,
+    invoice: u64,
+) {
+    let mut csv =
+        String::from("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n");
+    for (d, day) in days.enumerate() {
+        for (i, sku) in ["85123A", "22423", "84029E", "21212"].iter().enumerate() {
+            let customer = 12_000 + (d * 4 + i) % 30;
+            csv.push_str(&format!(
+                "{}{i},{sku},THING,{},{day} 10:00:00,2.5,{customer},United Kingdom\n",
+                invoice + d as u64,
+                3 + i
+            ));
+        }
+    }
+    ingestor.uploads().put(path, Bytes::from(csv), PutOptions::default()).await.unwrap();
+    ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
+}
+
 /// A shop's first three weeks: the forecast is refused with the span it needs (a holdout of 28
 /// days would leave the model it is judged on nothing to fit).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_weeks_of_sales_train_no_forecast_and_say_how_many_days_it_needs() {
     let (_home, stores, ingestor) = empty_stores().await;
-    let mut csv =
-        String::from("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n");
     let first = chrono::NaiveDate::from_ymd_opt(2011, 11, 18).unwrap();
-    for d in 0..21u64 {
-        let day = first + chrono::Days::new(d);
-        for (i, sku) in ["85123A", "22423", "84029E", "21212"].iter().enumerate() {
-            let customer = 12_000 + (d as usize * 4 + i) % 30;
-            csv.push_str(&format!(
-                "{}{i},{sku},THING,{},{day} 10:00:00,2.5,{customer},United Kingdom\n",
-                540_000 + d,
-                3 + i
-            ));
-        }
-    }
-    let path = "transactions/first-weeks.csv";
-    ingestor.uploads().put(path, Bytes::from(csv), PutOptions::default()).await.unwrap();
-    ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
+    upload_days(
+        &ingestor,
+        "transactions/first-weeks.csv",
+        (0..21).map(|d| first + chrono::Days::new(d)),
+        540_000,
+    )
+    .await;
     let report = healthy(&stores).await.run(&[ModelKind::Forecast], "t", &quiet).await.unwrap();
     assert_eq!((report.failed.len(), report.kinds.len()), (1, 0), "{report:?}");
     let said = report.failed[0].to_string();
@@ -756,21 +770,13 @@ async fn three_weeks_of_sales_train_no_forecast_and_say_how_many_days_it_needs()
     let trainer = healthy(&stores).await;
     let failure = trainer.registry().last_failure(ModelKind::Forecast).await.unwrap().unwrap();
     assert!(failure.error.contains("so it needs 56"), "{failure:?}");
-    let mut earlier =
-        String::from("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n");
-    for d in 1..=49u64 {
-        let day = first - chrono::Days::new(d);
-        for (i, sku) in ["85123A", "22423", "84029E", "21212"].iter().enumerate() {
-            earlier.push_str(&format!(
-                "{}{i},{sku},THING,{},{day} 10:00:00,2.5,1300{i},United Kingdom\n",
-                530_000 + d,
-                2 + i
-            ));
-        }
-    }
-    let path = "transactions/earlier-weeks.csv";
-    ingestor.uploads().put(path, Bytes::from(earlier), PutOptions::default()).await.unwrap();
-    ingestor.ingest(path, &IngestOptions::default()).await.unwrap();
+    upload_days(
+        &ingestor,
+        "transactions/earlier-weeks.csv",
+        (1..=49).map(|d| first - chrono::Days::new(d)),
+        530_000,
+    )
+    .await;
     let report = trainer.run(&[ModelKind::Forecast], "t", &quiet).await.unwrap();
     assert_eq!((report.failed.len(), report.kinds.len()), (0, 1), "{report:?}");
     assert!(trainer.registry().last_failure(ModelKind::Forecast).await.unwrap().is_none());
