@@ -97,6 +97,8 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
         .await
         .map_err(run_error)?;
     let latest = open.as_ref().map(|open| &open.latest);
+    // The forecast the open alerts were judged against (the live one when none is listed).
+    let judged_by = open.as_ref().and_then(|o| o.alerts.first()).map(|a| a.forecast_version.clone());
     // A count sent after the latest was refused: the alerts listed are older than the shop thinks.
     let refusals = open_refusals(&state, latest).await?;
     let mut warnings: Vec<String> = refusals.iter().take(SHOWN_REFUSALS).map(RefusedCount::warning).collect();
@@ -127,7 +129,9 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
         // `count` listed of `matching` from `offset`: a caller sees when `limit` cut the list, and
         // asks for the next page from `offset + count`.
         Some(open) => {
-            warnings.extend(not_judged_warning(&open.latest, retrain_advice(&state).await));
+            // The registry is read for the advice only when a SKU needs it.
+            let advice = if open.latest.stale_skus > 0 { retrain_advice(&state).await } else { "" };
+            warnings.extend(not_judged_warning(&open.latest, advice));
             warnings.extend(smaller_count_warning(&open.latest));
             if !open.withheld.is_empty() {
                 let (n, what) = match open.withheld.len() {
@@ -160,13 +164,6 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             }
             page
         }
-    };
-    // The forecast the open alerts were judged against (the live one when none is open).
-    let judged_by = match &answer["alerts"] {
-        Value::Array(alerts) => {
-            alerts.first().and_then(|a| a["forecast_version"].as_str()).map(str::to_owned)
-        }
-        _ => None,
     };
     if let Some(stale) = state.stale_alerts(judged_by.as_deref()).await {
         warnings.push(stale);

@@ -422,8 +422,8 @@ impl Trainer {
             if pin.is_none() && same.status == VersionStatus::Retired && replaced_by_a_retrain(&same) {
                 // The features went back to what this version was trained on (an upload was
                 // withdrawn since): the live version was trained on data that no longer counts,
-                // and this one is the model of these inputs. Skipping would leave the withdrawn
-                // data serving every night until the next upload.
+                // and this one is the model of these inputs. Calling it unchanged would leave
+                // the withdrawn data serving every night until the next upload.
                 let live_version = live.as_ref().map(|(p, _)| p.version.clone()).unwrap_or_default();
                 let record = self.restore(same, live.as_ref(), &live_version, lease).await?;
                 tracing::warn!(%kind, version = %record.version, replaced = %live_version, "restored: the features are back to those it was trained on");
