@@ -318,7 +318,8 @@ pub enum ModelsCommand {
     /// Every version of every kind: status (live, rejected, retired, held), metrics, reason,
     /// and which kinds a rollback pinned.
     List {
-        /// Print one JSON array instead of a table.
+        /// Print `GET /api/models`'s document instead of a table (per kind: the live version,
+        /// its pin, every version, a training failure since the last version, a stale warning).
         #[arg(long)]
         json: bool,
     },

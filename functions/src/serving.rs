@@ -395,26 +395,49 @@ fn units(value: f64) -> f64 {
 
 async fn models(State(state): State<AppState>, params: QueryParams) -> Result<Json<Value>, ApiError> {
     params.only(&[])?;
-    let registry = state.trainer.registry();
-    let mut kinds = serde_json::Map::new();
-    for kind in ModelKind::ALL {
-        let pointer = registry.live(kind).await.map_err(registry_error)?.map(|(p, _)| p);
-        let (live, pinned) = pointer.map_or((None, None), |p| (Some(p.version), p.pinned));
-        let versions = registry.list(kind).await.map_err(registry_error)?;
-        let mut entry = json!({ "live": live, "pinned": pinned, "versions": versions });
-        // The last training failed (and none succeeded since): what serves is older than the
-        // retrain meant it to be.
-        if let Some(failure) =
-            registry.last_failure(kind).await.map_err(registry_error)?.filter(|f| f.is_news(&versions))
-        {
-            entry["last_failure"] = json!(failure);
-        }
-        if let Some(stale) = state.stale_live(live.as_deref(), &versions).await {
-            entry["warning"] = json!(stale.warning(model_noun(kind)));
-        }
-        kinds.insert(kind.as_str().into(), entry);
-    }
+    let kinds = standings(&state).await.map_err(registry_error)?;
+    let kinds = kinds.into_iter().map(|k| (k.kind.as_str().to_owned(), json!(k))).collect();
     Ok(Json(Value::Object(kinds)))
+}
+
+/// How one kind stands in the registry: what `GET /api/models` gives per kind and `models
+/// list` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct KindStanding {
+    /// The kind (the key it is listed under, not a field of its own).
+    #[serde(skip)]
+    pub kind: ModelKind,
+    /// The live version.
+    pub live: Option<String>,
+    /// The pin a rollback set.
+    pub pinned: Option<shopsense::registry::Pin>,
+    /// Every version kept, newest first.
+    pub versions: Vec<shopsense::registry::VersionRecord>,
+    /// The last training failed, and no version was written since: what serves is older than
+    /// the retrain meant it to be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<shopsense::registry::TrainingFailure>,
+    /// The live model's data ends well before the newest sales.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// Every kind's [`KindStanding`], in [`ModelKind::ALL`]'s order.
+///
+/// # Errors
+/// When the registry cannot be read.
+pub async fn standings(state: &AppState) -> Result<Vec<KindStanding>, shopsense::registry::RegistryError> {
+    let registry = state.trainer.registry();
+    let mut kinds = Vec::with_capacity(ModelKind::ALL.len());
+    for kind in ModelKind::ALL {
+        let pointer = registry.live(kind).await?.map(|(p, _)| p);
+        let (live, pinned) = pointer.map_or((None, None), |p| (Some(p.version), p.pinned));
+        let versions = registry.list(kind).await?;
+        let last_failure = registry.last_failure(kind).await?.filter(|f| f.is_news(&versions));
+        let warning = state.stale_live(live.as_deref(), &versions).await.map(|s| s.warning(model_noun(kind)));
+        kinds.push(KindStanding { kind, live, pinned, versions, last_failure, warning });
+    }
+    Ok(kinds)
 }
 
 /// What a kind's live model is called in a sentence.

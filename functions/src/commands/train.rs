@@ -159,22 +159,25 @@ fn version_line(r: &VersionRecord, live: Option<&str>) -> String {
 
 /// `shopsense models list`.
 pub async fn list(state: &crate::state::AppState, as_json: bool) -> anyhow::Result<()> {
-    let registry = state.trainer.registry();
-    let mut all = Vec::new();
+    let standings = crate::serving::standings(state).await?;
+    if as_json {
+        // The document `GET /api/models` answers.
+        let kinds: serde_json::Map<String, serde_json::Value> =
+            standings.iter().map(|k| (k.kind.as_str().to_owned(), json!(k))).collect();
+        println!("{}", serde_json::Value::Object(kinds));
+        return Ok(());
+    }
     let mut lines = Vec::new();
     let mut notes = Vec::new();
-    for kind in ModelKind::ALL {
-        let pointer = registry.live(kind).await?.map(|(p, _)| p);
-        let live = pointer.as_ref().map(|p| p.version.clone());
-        let pinned = pointer.and_then(|p| p.pinned);
-        if let (Some(pin), Some(live)) = (&pinned, &live) {
+    for standing in &standings {
+        let kind = standing.kind;
+        if let (Some(pin), Some(live)) = (&standing.pinned, &standing.live) {
             notes.push(format!(
                 "{kind} is pinned to {live} ({pin}): retrains hold what passes; `shopsense models unpin {kind}` lifts it"
             ));
         }
-        let records = registry.list(kind).await?;
-        if let Some(failure) = registry.last_failure(kind).await?.filter(|f| f.is_news(&records)) {
-            let serving = live.as_deref().map_or_else(
+        if let Some(failure) = &standing.last_failure {
+            let serving = standing.live.as_deref().map_or_else(
                 || "nothing serves it yet".to_owned(),
                 |live| format!("{live} serves meanwhile"),
             );
@@ -184,43 +187,24 @@ pub async fn list(state: &crate::state::AppState, as_json: bool) -> anyhow::Resu
                 failure.error
             ));
         }
-        if let Some(stale) = state.stale_live(live.as_deref(), &records).await {
-            notes.push(format!("warning: {}", stale.warning(crate::serving::model_noun(kind))));
+        if let Some(warning) = &standing.warning {
+            notes.push(format!("warning: {warning}"));
         }
-        for record in records {
-            lines.push(version_line(&record, live.as_deref()));
-            all.push(json!({
-                "kind": record.kind,
-                "version": record.version,
-                "status": record.status,
-                "live": live.as_deref() == Some(record.version.as_str()),
-                "pinned": pinned.as_ref().filter(|_| live.as_deref() == Some(record.version.as_str())),
-                "metrics": record.metrics,
-                "reason": record.reason,
-                "gate": record.gate,
-                "drift": record.drift,
-                "metric_trend": record.metric_trend,
-                "created_at": record.created_at,
-            }));
+        lines.extend(standing.versions.iter().map(|r| version_line(r, standing.live.as_deref())));
+    }
+    if lines.is_empty() {
+        println!("no model versions yet: run `shopsense train`");
+    } else {
+        println!(
+            "  kind       version                  status    {:<38} reason",
+            "metric (skill the gate compares)"
+        );
+        for line in lines {
+            println!("{line}");
         }
     }
-    if as_json {
-        println!("{}", serde_json::Value::Array(all));
-    } else {
-        if lines.is_empty() {
-            println!("no model versions yet: run `shopsense train`");
-        } else {
-            println!(
-                "  kind       version                  status    {:<38} reason",
-                "metric (skill the gate compares)"
-            );
-            for line in lines {
-                println!("{line}");
-            }
-        }
-        for note in notes {
-            println!("{note}");
-        }
+    for note in notes {
+        println!("{note}");
     }
     Ok(())
 }

@@ -59,15 +59,22 @@ fn a_rollback_pins_the_kind_until_models_unpin_and_the_cli_says_so_at_each_step(
     let (held, status) = trained(&night, "segments");
     assert_eq!(status, "held", "{night}");
     assert!(night.contains(&format!("held: passed its gates while segments was pinned to {v1}")), "{night}");
+    // `--json` is `GET /api/models`'s document.
     let list = shopsense(home.path(), &["models", "list", "--json"]);
-    let versions: serde_json::Value = serde_json::from_str(&list).unwrap();
-    let live: Vec<&serde_json::Value> =
-        versions.as_array().unwrap().iter().filter(|v| v["live"] == true).collect();
-    assert_eq!(live.len(), 1, "{list}");
+    let kinds: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let segments = &kinds["segments"];
     assert_eq!(
-        (live[0]["version"].as_str(), live[0]["pinned"]["reason"].as_str()),
-        (Some(v1.as_str()), Some(format!("rolled back from {v2}").as_str()))
+        (segments["live"].as_str(), segments["pinned"]["reason"].as_str()),
+        (Some(v1.as_str()), Some(format!("rolled back from {v2}").as_str())),
+        "{list}"
     );
+    let statuses: Vec<(&str, &str)> = segments["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["version"].as_str().unwrap(), v["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses, [(held.as_str(), "held"), (v2.as_str(), "retired"), (v1.as_str(), "live")], "{list}");
 
     let said = shopsense(home.path(), &["models", "unpin", "segments"]);
     assert!(
