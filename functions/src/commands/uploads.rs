@@ -6,22 +6,53 @@ use shopsense::ingest::{Ingestor, UploadKind, Verdict};
 
 use crate::state::AppState;
 
+/// Every upload of a kind and, for inventory, what the alerts made of each.
+#[derive(Debug)]
+pub struct Listing {
+    /// Ingest's reports, oldest first.
+    pub reports: Vec<shopsense::ingest::QualityReport>,
+    /// Beside each report, the alerts' verdict (inventory only, and only when they answered).
+    pub verdicts: Vec<Option<shopsense::alerts::upload_verdict::AlertsVerdict>>,
+    /// Why the alerts' verdicts are missing: their store did not answer. Ingest's own record
+    /// (in blob storage) still lists every upload.
+    pub alerts_unread: Option<String>,
+}
+
+/// The uploads of `kind` ingest has read, with the alerts' verdicts for inventory.
+///
+/// # Errors
+/// When ingest's reports cannot be read.
+pub async fn listing(state: &AppState, kind: UploadKind) -> anyhow::Result<Listing> {
+    let reports = state.ingestor.reports(kind).await?;
+    let (verdicts, alerts_unread) = if kind == UploadKind::Inventory {
+        match of_uploads(&*state.alerts, &reports).await {
+            Ok(verdicts) => (verdicts, None),
+            Err(e) => (vec![None; reports.len()], Some(e.to_string())),
+        }
+    } else {
+        (vec![None; reports.len()], None)
+    };
+    Ok(Listing { reports, verdicts, alerts_unread })
+}
+
 /// `shopsense uploads list`: every upload of `kind` ingest has read (one row per distinct bytes,
 /// under the name first read), oldest first: path, sha256 (first 12 digits), verdict, rows
 /// accepted, the sales' span, and whether it counts, was withdrawn or added nothing; for
 /// inventory, what the alerts made of it instead
 /// ([`shopsense::alerts::upload_verdict::AlertsVerdict`]: `--json` adds it to each
-/// report as `alerts`).
+/// report as `alerts`). When the alerts' store does not answer, the list is ingest's alone and
+/// stderr says so.
 ///
 /// # Errors
 /// When the store fails or a report is unreadable.
 pub async fn list(state: &AppState, kind: UploadKind, as_json: bool) -> anyhow::Result<()> {
-    let reports = state.ingestor.reports(kind).await?;
-    let verdicts = if kind == UploadKind::Inventory {
-        of_uploads(&*state.alerts, &reports).await?
-    } else {
-        vec![None; reports.len()]
-    };
+    let Listing { reports, verdicts, alerts_unread } = listing(state, kind).await?;
+    if let Some(error) = &alerts_unread {
+        eprintln!(
+            "warning: the alerts' store did not answer ({error}): the list shows what ingest counted, \
+             not what the alerts made of each count"
+        );
+    }
     if as_json {
         let listed: Vec<serde_json::Value> = reports
             .iter()

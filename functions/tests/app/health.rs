@@ -81,16 +81,48 @@ impl DocumentStore for SwitchableContainer {
     }
 }
 
-/// A local app whose document database goes down when the flag is set.
-async fn app_with_switch() -> (tempfile::TempDir, Arc<AtomicBool>, axum::Router) {
+/// A local state whose document database goes down when the flag is set.
+async fn state_with_switch() -> (tempfile::TempDir, Arc<AtomicBool>, AppState) {
     let home = tempfile::tempdir().unwrap();
     let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
     let settings = Settings::from_values(values, None).unwrap();
     let mut stores = Stores::open(&settings).await.unwrap();
     let down = Arc::new(AtomicBool::new(false));
     stores.documents = Arc::new(Switchable { inner: stores.documents, down: down.clone() });
-    let state = AppState::with_stores(settings, stores).await.unwrap();
+    (home, down, AppState::with_stores(settings, stores).await.unwrap())
+}
+
+/// [`state_with_switch`] behind the app.
+async fn app_with_switch() -> (tempfile::TempDir, Arc<AtomicBool>, axum::Router) {
+    let (home, down, state) = state_with_switch().await;
     (home, down, app(state))
+}
+
+/// Ingest's record of the inventory counts lives in blob storage: with the alerts' store down,
+/// `uploads list --kind inventory` still lists them, and says the alerts' verdicts are missing.
+#[tokio::test]
+async fn with_the_documents_down_the_inventory_uploads_are_listed_without_the_alerts_verdicts() {
+    use shopsense::ingest::UploadKind;
+    use shopsense::store::PutOptions;
+    use shopsense_functions::commands::uploads::listing;
+
+    let (_home, down, state) = state_with_switch().await;
+    let path = "inventory/2011-12-09.csv";
+    let count = bytes::Bytes::from_static(b"sku,on_hand\n85123A,40\n");
+    state.ingestor.uploads().put(path, count, PutOptions::default()).await.unwrap();
+    state.ingestor.ingest(path, &state.ingest_options).await.unwrap();
+
+    let up = listing(&state, UploadKind::Inventory).await.unwrap();
+    assert_eq!((up.reports.len(), up.alerts_unread), (1, None));
+    assert!(up.verdicts[0].is_some(), "the alerts answered: {:?}", up.verdicts);
+
+    down.store(true, Ordering::SeqCst);
+    let down_listing = listing(&state, UploadKind::Inventory).await.unwrap();
+    assert_eq!(down_listing.reports.len(), 1, "ingest's own record still lists the count");
+    assert_eq!(down_listing.reports[0].file, path);
+    assert_eq!(down_listing.verdicts, [None]);
+    let why = down_listing.alerts_unread.expect("the missing verdicts are explained");
+    assert!(why.contains("connection refused"), "{why}");
 }
 
 #[tokio::test]
