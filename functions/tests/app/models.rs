@@ -74,7 +74,11 @@ fn a_rollback_pins_the_kind_until_models_unpin_and_the_cli_says_so_at_each_step(
         .iter()
         .map(|v| (v["version"].as_str().unwrap(), v["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(statuses, [(held.as_str(), "held"), (v2.as_str(), "retired"), (v1.as_str(), "live")], "{list}");
+    assert_eq!(
+        statuses,
+        [(held.as_str(), "held"), (v2.as_str(), "retired"), (v1.as_str(), "live")],
+        "{list}"
+    );
 
     let said = shopsense(home.path(), &["models", "unpin", "segments"]);
     assert!(

@@ -171,6 +171,7 @@ async fn before_any_model_is_live_every_serving_route_answers_503_saying_to_trai
         documents: 0,
         drift: None,
         metric_trend: Vec::new(),
+        retired_by: None,
     };
     state.trainer.registry().save_record(&rejected).await.unwrap();
     let (status, body) = send(&app, get("/api/segments/17850")).await;

@@ -37,8 +37,8 @@ pub use drift::{DriftReport, FeatureDrift, Profile};
 pub use gate::{GATE_HISTORY, GateCheck, GateReport, Gates};
 pub use lease::{KeptLease, Lease, LeaseError, holder_name};
 pub use records::{
-    DataFile, FlipBy, LivePointer, Manifest, ModelKind, Pin, VersionRecord, VersionStatus, code_version,
-    new_version,
+    DataFile, FlipBy, LivePointer, Manifest, ModelKind, Pin, RetiredBy, VersionRecord, VersionStatus,
+    code_version, new_version,
 };
 pub use store::{Registry, RegistryError, TrainingFailure};
 

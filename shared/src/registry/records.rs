@@ -116,6 +116,10 @@ pub struct VersionRecord {
     /// `(version, value)`; nDCG, WAPE of totals or silhouette.
     #[serde(default)]
     pub metric_trend: Vec<(String, f64)>,
+    /// What retired it (`None` unless retired, and for records retired before this field, whose
+    /// `reason` says it in words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_by: Option<RetiredBy>,
 }
 
 impl VersionRecord {
@@ -185,6 +189,31 @@ pub enum FlipBy {
     Promote,
     /// A person's rollback, which pins the kind.
     Rollback(Pin),
+}
+
+/// What replaced a retired version: a retrain brings back only what a retrain replaced, never
+/// one a person rolled back from or promoted over, when its inputs come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetiredBy {
+    /// A retrain whose version passed its gates, or a restore.
+    Retrain,
+    /// A person's promote.
+    Promote,
+    /// A person's rollback.
+    Rollback,
+}
+
+impl FlipBy {
+    /// What the flip retires the version it replaces as.
+    #[must_use]
+    pub fn retires_as(&self) -> RetiredBy {
+        match self {
+            Self::Retrain => RetiredBy::Retrain,
+            Self::Promote => RetiredBy::Promote,
+            Self::Rollback(_) => RetiredBy::Rollback,
+        }
+    }
 }
 
 /// A person's hold on a kind's live version (see [`LivePointer::pinned`]).

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::Utc;
 
-use super::records::{FlipBy, LivePointer, Manifest, ModelKind, Pin, VersionRecord, VersionStatus};
+use super::records::{
+    FlipBy, LivePointer, Manifest, ModelKind, Pin, RetiredBy, VersionRecord, VersionStatus,
+};
 use super::{MODELS_CONTAINER, REGISTRY_CONTAINER, SERVING_CONTAINER, codec};
 use crate::store::{BlobStore, Document, DocumentStore, ETag, Op, PutOptions, Query, StoreError, Stores};
 
@@ -358,6 +360,7 @@ impl Registry {
         // Retention keeps the live version and its history whole: `keep` versions in all.
         let excess = history.len().saturating_sub(self.keep.saturating_sub(1));
         history.drain(..excess);
+        let retired_by = by.retires_as();
         let pointer = LivePointer {
             kind,
             version: record.version.clone(),
@@ -396,8 +399,9 @@ impl Registry {
             (_, reason) => reason.and_then(|r| promoted_by_hand(&r)),
         };
         record.status = VersionStatus::Live;
+        record.retired_by = None;
         let reason = format!("{reason_for_previous} {}", record.version);
-        if let Err(e) = self.settle(record, &reason).await {
+        if let Err(e) = self.settle(record, &reason, retired_by).await {
             tracing::warn!(%kind, version = %record.version, error = %e, "live, but its records were not updated; the next run reconciles them");
         }
         if let Err(e) = self.apply_retention(kind).await {
@@ -407,11 +411,12 @@ impl Registry {
     }
 
     /// Records `record` as live and every other record still saying live as retired.
-    async fn settle(&self, record: &VersionRecord, reason: &str) -> Result<(), RegistryError> {
+    async fn settle(&self, record: &VersionRecord, reason: &str, by: RetiredBy) -> Result<(), RegistryError> {
         self.save_record(record).await?;
         for mut other in self.list(record.kind).await? {
             if other.version != record.version && other.status == VersionStatus::Live {
                 other.status = VersionStatus::Retired;
+                other.retired_by = Some(by);
                 other.reason = Some(retired_reason(reason, other.reason.take()));
                 self.save_record(&other).await?;
             }
@@ -431,11 +436,15 @@ impl Registry {
         let live = pointer.as_ref().map(|p| p.version.clone());
         // Said as the flip would have said it: the retrain restores a version a retrain replaced
         // when its inputs come back, never one a person rolled back from or promoted over.
-        let replaced = match &pointer {
-            Some(p) if p.pinned.is_some() => format!("rolled back to {}", p.version),
-            Some(p) if p.chosen_at.is_some() => format!("replaced by promoted {}", p.version),
-            Some(p) => format!("replaced by {}", p.version),
-            None => "replaced by nothing".to_owned(),
+        let (replaced, retired_by) = match &pointer {
+            Some(p) if p.pinned.is_some() => {
+                (format!("rolled back to {}", p.version), Some(RetiredBy::Rollback))
+            }
+            Some(p) if p.chosen_at.is_some() => {
+                (format!("replaced by promoted {}", p.version), Some(RetiredBy::Promote))
+            }
+            Some(p) => (format!("replaced by {}", p.version), Some(RetiredBy::Retrain)),
+            None => ("replaced by nothing".to_owned(), None),
         };
         for mut record in self.list(kind).await? {
             let is_live = live.as_deref() == Some(record.version.as_str());
@@ -458,6 +467,7 @@ impl Registry {
             };
             if let Some((status, reason)) = fixed {
                 tracing::info!(%kind, version = %record.version, from = %record.status, to = %status, "record reconciled with the live pointer");
+                record.retired_by = (status == VersionStatus::Retired).then_some(retired_by).flatten();
                 record.status = status;
                 record.reason = reason;
                 self.save_record(&record).await?;

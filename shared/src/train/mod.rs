@@ -38,8 +38,8 @@ pub use segments::SegmentsArtifact;
 use crate::registry::drift::DEFAULT_PSI_THRESHOLD;
 use crate::registry::{
     DataFile, DriftReport, FlipBy, GATE_HISTORY, Gates, KeptLease, Lease, LeaseError, LivePointer, Manifest,
-    ModelKind, Profile, Registry, RegistryError, VersionRecord, VersionStatus, code_version, decode_model,
-    encode_model, holder_name, new_version,
+    ModelKind, Profile, Registry, RegistryError, RetiredBy, VersionRecord, VersionStatus, code_version,
+    decode_model, encode_model, holder_name, new_version,
 };
 use crate::segments::SegmentParams;
 use crate::store::{BlobStore, Document, StoreError};
@@ -532,6 +532,7 @@ impl Trainer {
             documents: 0,
             drift: drift.clone(),
             metric_trend,
+            retired_by: None,
         };
         self.registry.write_version(&manifest, &files, &record).await?;
         timings.insert("write_version".to_owned(), t.elapsed().as_secs_f64());
@@ -820,13 +821,17 @@ fn still_held(lease: &KeptLease) -> Result<(), TrainError> {
 }
 
 /// Whether a retired version was replaced by a retrain (or restored over), not by a person's
-/// rollback or promote: a person's choice against it stands when its inputs come back.
+/// rollback or promote: a person's choice against it stands when its inputs come back. A record
+/// retired before [`VersionRecord::retired_by`] says it in its reason's words.
 fn replaced_by_a_retrain(record: &VersionRecord) -> bool {
-    record.reason.as_deref().is_some_and(|r| {
-        r.starts_with("replaced by ")
-            && !r.starts_with("replaced by promoted")
-            && !r.starts_with("replaced by nothing")
-    })
+    match record.retired_by {
+        Some(by) => by == RetiredBy::Retrain,
+        None => record.reason.as_deref().is_some_and(|r| {
+            r.starts_with("replaced by ")
+                && !r.starts_with("replaced by promoted")
+                && !r.starts_with("replaced by nothing")
+        }),
+    }
 }
 
 fn outcome(record: VersionRecord, timings: BTreeMap<String, f64>) -> KindOutcome {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 use shopsense::ingest::{IngestOptions, IngestOutcome, Ingestor};
-use shopsense::registry::{ModelKind, Registry, VersionStatus};
+use shopsense::registry::{ModelKind, Registry, RetiredBy, VersionStatus};
 use shopsense::serving::{CustomerSegment, Reader, customer_partition};
 use shopsense::store::{
     Blob, BlobMeta, BlobStore, Document, DocumentStore, ETag, PutOptions, Query, StoreError, StoreResult,
@@ -545,6 +545,7 @@ async fn a_rollback_whose_bookkeeping_stopped_is_reconciled_as_a_rollback_and_ne
     let from = registry.record(ModelKind::Segments, &second.version).await.unwrap().unwrap();
     assert_eq!(from.status, VersionStatus::Retired);
     assert_eq!(from.reason.unwrap_or_default(), format!("rolled back to {}", first.version));
+    assert_eq!(from.retired_by, Some(RetiredBy::Rollback));
     // Unpinned on its inputs, it is not put back over the rollback.
     plain.unpin(ModelKind::Segments).await.unwrap();
     let quiet_night = night(&plain).await;
@@ -623,6 +624,7 @@ async fn a_withdrawn_upload_puts_the_version_trained_without_it_back_live() {
     let replaced = plain.registry().record(ModelKind::Segments, &with.version).await.unwrap().unwrap();
     assert_eq!(replaced.status, VersionStatus::Retired);
     assert_eq!(replaced.reason.unwrap_or_default(), format!("replaced by restored {}", before.version));
+    assert_eq!(replaced.retired_by, Some(RetiredBy::Retrain));
     // Then quiet: the live version saw these inputs.
     let quiet_night = night(&plain).await;
     assert!(quiet_night.unchanged && quiet_night.version == before.version, "{quiet_night:?}");
@@ -634,6 +636,33 @@ async fn a_withdrawn_upload_puts_the_version_trained_without_it_back_live() {
         (with.version.as_str(), VersionStatus::Live),
         "{again:?}"
     );
+}
+
+/// Who retired a version is read from `retired_by`; a record kept from before that field is
+/// read from its reason's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whether_a_retired_version_comes_back_with_its_inputs_is_read_from_who_retired_it() {
+    let (_home, stores) = stores_with_sample().await;
+    let plain = nightly(&stores).await;
+    let before = night(&plain).await;
+    more_sales(&stores, 999_005).await;
+    let with = night(&plain).await;
+    let registry = plain.registry();
+    let mut retired = registry.record(ModelKind::Segments, &before.version).await.unwrap().unwrap();
+    assert_eq!((retired.status, retired.retired_by), (VersionStatus::Retired, Some(RetiredBy::Retrain)));
+    // Marked as a person's rollback, whatever its words say, it stays retired.
+    retired.retired_by = Some(RetiredBy::Rollback);
+    registry.save_record(&retired).await.unwrap();
+    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    ingestor.withdraw("transactions/more-999005.csv", false).await.unwrap();
+    let quiet_night = night(&plain).await;
+    assert!(quiet_night.unchanged && quiet_night.version == before.version, "{quiet_night:?}");
+    assert_eq!(live(registry, ModelKind::Segments).await.as_ref(), Some(&with.version));
+    // A record from before the field: its words say a retrain replaced it, so it comes back.
+    retired.retired_by = None;
+    registry.save_record(&retired).await.unwrap();
+    let restored = night(&plain).await;
+    assert_eq!((restored.version.as_str(), restored.status), (before.version.as_str(), VersionStatus::Live));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
