@@ -21,6 +21,12 @@ pub fn no_model_advice(versions: &[VersionRecord], failure: Option<&TrainingFail
             failure.failed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             failure.error
         ),
+        // Taken out of serving (its sales were withdrawn): the reason says what brings one back.
+        Some(newest) if newest.status == VersionStatus::Retired => format!(
+            "its last live version {} is {}",
+            newest.version,
+            newest.reason.as_deref().unwrap_or("retired")
+        ),
         // Interrupted or failed to publish: not a verdict on the model (the reason says what to do).
         Some(newest)
             if newest.status == VersionStatus::Rejected && newest.gate.as_ref().is_none_or(|g| g.passed) =>

@@ -434,19 +434,10 @@ pub async fn standings(state: &AppState) -> Result<Vec<KindStanding>, shopsense:
         let (live, pinned) = pointer.map_or((None, None), |p| (Some(p.version), p.pinned));
         let versions = registry.list(kind).await?;
         let last_failure = registry.last_failure(kind).await?.filter(|f| f.is_news(&versions));
-        let warning = state.stale_live(live.as_deref(), &versions).await.map(|s| s.warning(model_noun(kind)));
+        let warning = state.stale_live(live.as_deref(), &versions).await.map(|s| s.warning(kind.noun()));
         kinds.push(KindStanding { kind, live, pinned, versions, last_failure, warning });
     }
     Ok(kinds)
-}
-
-/// What a kind's live model is called in a sentence.
-pub fn model_noun(kind: ModelKind) -> &'static str {
-    match kind {
-        ModelKind::Recommend => "recommender",
-        ModelKind::Forecast => "forecast",
-        ModelKind::Segments => "segmentation",
-    }
 }
 
 fn registry_error(e: shopsense::registry::RegistryError) -> ApiError {

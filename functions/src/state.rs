@@ -277,6 +277,14 @@ impl AppState {
             return self.stale_forecast().await.map(|stale| stale.warning("forecast"));
         };
         let record = self.trainer.registry().record(ModelKind::Forecast, version).await.ok().flatten()?;
+        if live.is_none() && record.status == shopsense::registry::VersionStatus::Retired {
+            // Taken out of serving (its sales were withdrawn): the alerts it judged rest on them.
+            return Some(format!(
+                "the open alerts were judged against forecast {version}, which is {}; no forecast is live, so a \
+                 count sent now is not judged",
+                record.reason.as_deref().unwrap_or("retired")
+            ));
+        }
         let stale = self.stale(shopsense::registry::gate::data_end(&record.metrics)?).await?;
         Some(format!(
             "the open alerts were judged against forecast {version}, trained on sales up to {}, {} days before \

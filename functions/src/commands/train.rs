@@ -15,7 +15,7 @@ pub async fn train(trainer: &Trainer, kinds: &[ModelKind], as_json: bool) -> any
     if !report.failed.is_empty() {
         let failed: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
         anyhow::bail!(
-            "{} of {} kinds failed (what was live for them stays live): {}",
+            "{} of {} kinds failed (what was live for them, if anything, stays live): {}",
             failed.len(),
             kinds.len(),
             failed.join("; ")

@@ -259,3 +259,46 @@ async fn a_failed_training_is_said_in_the_models_list_and_answer() {
     assert!(error.contains("not enough history"), "{models}");
     assert!(models["recommend"].get("last_failure").is_none(), "{models}");
 }
+
+/// Every sale withdrawn: the retrain takes each kind out of serving, and the answers say which
+/// version was taken out and why instead of answering from withdrawn sales.
+#[tokio::test]
+async fn with_every_sale_withdrawn_the_answers_say_which_version_was_taken_out_and_why() {
+    let home = tempfile::tempdir().unwrap();
+    let sample = crate_dir().join("../data/sample/online_retail_sample.csv");
+    shopsense(home.path(), &["ingest", sample.to_str().unwrap(), "--kind", "transactions"]);
+    let (forecast, _) = trained(&shopsense(home.path(), &["train"]), "forecast");
+    let stock = home.path().join("stock.csv");
+    std::fs::write(&stock, "sku,on_hand\n85123A,3\n").unwrap();
+    shopsense(home.path(), &["alerts", "--inventory", stock.to_str().unwrap()]);
+    shopsense(home.path(), &["uploads", "withdraw", "transactions/online_retail_sample.csv"]);
+    let night = shopsense(home.path(), &["train"]);
+    assert_eq!(trained(&night, "forecast"), (forecast.clone(), "retired".to_owned()), "{night}");
+    let listed = shopsense(home.path(), &["models", "list"]);
+    assert!(!listed.contains("* "), "nothing is marked live: {listed}");
+
+    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
+    let state = shopsense_functions::state::AppState::open(
+        shopsense::settings::Settings::from_values(values, None).unwrap(),
+    )
+    .await
+    .unwrap();
+    let router = shopsense_functions::app::app(state);
+    let (status, answer) = crate::support::send(&router, crate::support::get("/api/segments/17850")).await;
+    assert_eq!(status, 503, "{answer}");
+    let said = answer["message"].as_str().unwrap();
+    assert!(
+        said.contains("its last live version ") && said.contains(" is retired: no customer's sales remain"),
+        "{said}"
+    );
+    let (status, answer) = crate::support::send(&router, crate::support::get("/api/forecasts/85123A")).await;
+    assert_eq!(status, 503, "{answer}");
+    let (_, alerts) = crate::support::send(&router, crate::support::get("/api/alerts")).await;
+    let warning = alerts["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.starts_with(&format!(
+            "the open alerts were judged against forecast {forecast}, which is retired: no sales remain"
+        )) && warning.ends_with("no forecast is live, so a count sent now is not judged"),
+        "{alerts}"
+    );
+}

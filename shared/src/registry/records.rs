@@ -142,6 +142,16 @@ impl ModelKind {
             Self::Segments => "silhouette",
         }
     }
+
+    /// What its live model is called in a sentence.
+    #[must_use]
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Recommend => "recommender",
+            Self::Forecast => "forecast",
+            Self::Segments => "segmentation",
+        }
+    }
 }
 
 /// The document naming the live version of a kind (id `live`).

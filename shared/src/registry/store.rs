@@ -271,6 +271,28 @@ impl Registry {
         Ok(records)
     }
 
+    /// Takes the kind's live version out of serving: its record retired with `reason` (as by a
+    /// retrain, so it comes back when its inputs do), then the live pointer removed, so the kind
+    /// answers as one with nothing live. Other kept versions stay as they are. Returns the
+    /// version taken out (`None`: nothing was live).
+    ///
+    /// # Errors
+    /// When the store fails (a record retired whose pointer stayed is made live again by the
+    /// next run's [`Registry::reconcile`], which then tries again).
+    pub async fn retire_live(&self, kind: ModelKind, reason: &str) -> Result<Option<String>, RegistryError> {
+        let Some((pointer, _)) = self.live(kind).await? else {
+            return Ok(None);
+        };
+        if let Some(mut record) = self.record(kind, &pointer.version).await? {
+            record.status = VersionStatus::Retired;
+            record.retired_by = Some(RetiredBy::Retrain);
+            record.reason = Some(reason.to_owned());
+            self.save_record(&record).await?;
+        }
+        self.records.delete(kind.as_str(), LIVE_ID).await?;
+        Ok(Some(pointer.version))
+    }
+
     /// The live pointer of a kind and its ETag.
     ///
     /// # Errors

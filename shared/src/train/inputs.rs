@@ -7,7 +7,7 @@ use super::TrainError;
 use crate::bronze::sha256_hex;
 use crate::features::{read_parquet, snapshot};
 use crate::recommend::data::Record;
-use crate::registry::DataFile;
+use crate::registry::{DataFile, ModelKind};
 use crate::store::BlobStore;
 use crate::tables::{
     BASKETS_PATH, CLOSED_WEEKDAYS_PATH, DAILY_DEMAND_PATH, FEATURE_PATHS, INTERACTIONS_PATH, ITEMS_PATH,
@@ -103,6 +103,19 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<f64>, TrainError> {
 }
 
 impl TrainingData {
+    /// What `kind` lacks to train at all, in words (`None`: its table has rows).
+    #[must_use]
+    pub fn missing_for(&self, kind: ModelKind) -> Option<&'static str> {
+        match kind {
+            ModelKind::Recommend if self.interactions.height() == 0 => {
+                Some("no sale with a customer id remains")
+            }
+            ModelKind::Forecast if self.daily_demand.height() == 0 => Some("no sales remain"),
+            ModelKind::Segments if self.rfm_inputs.height() == 0 => Some("no customer's sales remain"),
+            _ => None,
+        }
+    }
+
     /// Interactions as recommender records: weight = distinct invoices, time = first purchase.
     ///
     /// # Errors

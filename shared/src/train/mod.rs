@@ -415,6 +415,38 @@ impl Trainer {
         let mut timings = BTreeMap::new();
         let kind_options = self.options.of_kind(kind)?;
         let pin = live.as_ref().and_then(|(pointer, _)| pointer.pinned.clone());
+        if let (Some((pointer, _)), Some(missing)) = (&live, data.missing_for(kind)) {
+            // The live version was trained on sales that no longer count (every upload of them
+            // withdrawn): serving it would keep answering from withdrawn data, a data-removal
+            // request's included, for as long as no new sales come.
+            still_held(lease)?;
+            let reason = format!(
+                "retired: {missing} (the uploads it was trained on were withdrawn), so nothing serves the {} \
+                 until sales are ingested again and trained",
+                kind.noun()
+            );
+            self.registry.retire_live(kind, &reason).await?;
+            tracing::warn!(%kind, version = %pointer.version, "{reason}");
+            let record = self.registry.record(kind, &pointer.version).await?;
+            let mut retired = match record {
+                Some(record) => outcome(record, timings),
+                None => KindOutcome {
+                    kind,
+                    version: pointer.version.clone(),
+                    status: VersionStatus::Retired,
+                    metrics: Value::Null,
+                    reason: None,
+                    drift: None,
+                    metric_trend: Vec::new(),
+                    timings,
+                    unchanged: false,
+                },
+            };
+            retired.reason = Some(reason);
+            retired.metric_trend = Vec::new();
+            retired.drift = None;
+            return Ok(retired);
+        }
         if !self.options.force
             && let Some(same) =
                 self.same_inputs(kind, &data.files, &kind_options, live.as_ref().map(|(p, _)| p)).await?
@@ -424,9 +456,9 @@ impl Trainer {
                 // withdrawn since): the live version was trained on data that no longer counts,
                 // and this one is the model of these inputs. Calling it unchanged would leave
                 // the withdrawn data serving every night until the next upload.
-                let live_version = live.as_ref().map(|(p, _)| p.version.clone()).unwrap_or_default();
-                let record = self.restore(same, live.as_ref(), &live_version, lease).await?;
-                tracing::warn!(%kind, version = %record.version, replaced = %live_version, "restored: the features are back to those it was trained on");
+                let live_version = live.as_ref().map(|(p, _)| p.version.clone());
+                let record = self.restore(same, live.as_ref(), live_version.as_deref(), lease).await?;
+                tracing::warn!(%kind, version = %record.version, replaced = live_version.as_deref().unwrap_or("nothing"), "restored: the features are back to those it was trained on");
                 let mut restored = outcome(record, timings);
                 restored.drift = None;
                 restored.metric_trend = Vec::new();
@@ -756,23 +788,30 @@ impl Trainer {
     }
 
     /// Makes the retired `record`, trained on the features as they are again, live in place of
-    /// `live_version` (a retrain's flip: it went live before, by its gates or a person's promote,
+    /// `live_version` (none when it was taken out of serving; a retrain's flip: it went live before, by its gates or a person's promote,
     /// which its reason keeps saying).
     async fn restore(
         &self,
         mut record: VersionRecord,
         live: Option<&(crate::registry::LivePointer, crate::store::ETag)>,
-        live_version: &str,
+        live_version: Option<&str>,
         lease: &KeptLease,
     ) -> Result<VersionRecord, TrainError> {
         still_held(lease)?;
         self.republish(&mut record).await?;
         still_held(lease)?;
         self.registry.flip(&mut record, live, FlipBy::Retrain, "replaced by restored").await?;
-        let restored = format!(
-            "restored: the features are back to those it was trained on (an upload was withdrawn), so it \
-             replaced {live_version}, which was trained on data that no longer counts"
-        );
+        let restored = match live_version {
+            Some(live_version) => format!(
+                "restored: the features are back to those it was trained on (an upload was withdrawn), so it \
+                 replaced {live_version}, which was trained on data that no longer counts"
+            ),
+            // Taken out of serving when its sales were withdrawn, and they were sent again.
+            None => {
+                "restored: the features are back to those it was trained on (its sales were ingested again)"
+                    .to_owned()
+            }
+        };
         // What a person decided over its gate, when it first went live, stays said.
         record.reason = Some(match record.reason.take() {
             Some(before) => format!("{restored}; {before}"),

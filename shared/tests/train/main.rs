@@ -638,6 +638,59 @@ async fn a_withdrawn_upload_puts_the_version_trained_without_it_back_live() {
     );
 }
 
+/// Every sale withdrawn leaves nothing to train on: the versions trained on them stop serving (a
+/// data-removal request's rows with them) instead of answering from withdrawn data every night,
+/// and the same sales ingested again bring each back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawing_every_sale_takes_each_kind_out_of_serving_until_the_sales_come_back() {
+    let (_home, stores) = stores_with_sample().await;
+    let plain = nightly(&stores).await;
+    let first = plain.run(&ModelKind::ALL, "t", &quiet).await.unwrap();
+    assert!(first.failed.is_empty(), "{:?}", first.failed);
+    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    ingestor.withdraw("transactions/sample.csv", false).await.unwrap();
+
+    let emptied = plain.run(&ModelKind::ALL, "t", &quiet).await.unwrap();
+    assert!(emptied.failed.is_empty(), "taking them out is no failure: {:?}", emptied.failed);
+    for (taken, trained) in emptied.kinds.iter().zip(&first.kinds) {
+        assert_eq!(
+            (taken.version.as_str(), taken.status),
+            (trained.version.as_str(), VersionStatus::Retired)
+        );
+        let said = taken.reason.as_deref().unwrap_or_default();
+        assert!(said.starts_with("retired: no ") && said.contains("were withdrawn"), "{said}");
+        assert_eq!(live(plain.registry(), taken.kind).await, None, "{:?}", taken.kind);
+        let record = plain.registry().record(taken.kind, &taken.version).await.unwrap().unwrap();
+        assert_eq!((record.status, record.retired_by), (VersionStatus::Retired, Some(RetiredBy::Retrain)));
+    }
+    let reader = Reader::open(&stores, std::time::Duration::ZERO).await.unwrap();
+    let segment = reader.get::<CustomerSegment>(ModelKind::Segments, &customer_partition("14456")).await;
+    assert!(segment.unwrap().is_none(), "no segments are served");
+    // Nothing left to train on: each kind fails as on a home that never had sales.
+    let again = plain.run(&ModelKind::ALL, "t", &quiet).await.unwrap();
+    assert_eq!(again.failed.len(), 3, "{again:?}");
+
+    let sample =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/sample/online_retail_sample.csv"))
+            .unwrap();
+    ingestor
+        .uploads()
+        .put("transactions/sample.csv", Bytes::from(sample), PutOptions::default())
+        .await
+        .unwrap();
+    ingestor.ingest("transactions/sample.csv", &IngestOptions::default()).await.unwrap();
+    let back = plain.run(&ModelKind::ALL, "t", &quiet).await.unwrap();
+    for (restored, trained) in back.kinds.iter().zip(&first.kinds) {
+        assert_eq!(
+            (restored.version.as_str(), restored.status),
+            (trained.version.as_str(), VersionStatus::Live)
+        );
+        let said = restored.reason.as_deref().unwrap_or_default();
+        assert!(said.starts_with("restored: ") && said.contains("ingested again"), "{said}");
+    }
+    readers_see(&stores, &first.kinds[2].version).await;
+}
+
 /// Who retired a version is read from `retired_by`; a record kept from before that field is
 /// read from its reason's words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
