@@ -12,6 +12,9 @@
 // - retrain-rejected (severity 3): a retrain made a version its gate rejected ("<kind>
 //   <version>: rejected (...)"): a decision, not a failure, but several nights of it mean stale
 //   models (README, "Retrain and the model registry").
+// - retrain-took-out (severity 2): a retrain took a kind's live version out of serving ("<kind>
+//   <version>: retired (retired: no sales remain ...)"): every upload it was trained on was
+//   withdrawn, and the kind's routes answer 503 until sales are ingested again.
 // - ingest-gave-up (severity 2): the blob trigger moved an upload to its poison queue after its
 //   tries (the host's own warning). The nightly retrain's catch-up sweep reads it again; a file
 //   that fails every time needs a person.
@@ -88,6 +91,16 @@ traces
     query: '''
 traces
 | where operation_Name == "retrain" and message matches regex @"^[a-z]+ \S+: rejected"
+'''
+  }
+  {
+    name: 'retrain-took-out'
+    severity: 2
+    windowSize: 'PT1H'
+    description: 'A retrain took a kind\'s live version out of serving: nothing is left to train it on (every transactions upload withdrawn), so its routes answer 503 until sales are ingested again. `shopsense uploads list` shows what was withdrawn.'
+    query: '''
+traces
+| where operation_Name == "retrain" and message matches regex @"^[a-z]+ \S+: retired \(retired: no "
 '''
   }
   {

@@ -406,7 +406,9 @@ def test_alert_rules_watch_the_functions_and_log_lines_the_code_has():
     text = ALERTS.read_text()
     rules = bicep(ALERTS)["variables"]["rules"]["value"]
     names = {unquote(rule["name"]) for rule in rules}
-    assert names == {"retrain-failed", "retrain-cannot-train", "retrain-rejected", "ingest-gave-up"}, names
+    assert names == {
+        "retrain-failed", "retrain-cannot-train", "retrain-rejected", "retrain-took-out", "ingest-gave-up"
+    }, names
     functions = set(code_config()["functions"])
     for function in re.findall(r'operation_Name == "([^"]+)"', text):
         assert function in functions, f"alerts.bicep watches {function!r}, which the app does not serve"
@@ -428,6 +430,15 @@ def test_alert_rules_watch_the_functions_and_log_lines_the_code_has():
     assert max(waits) * 1.2 + timeout < 50 and "ended < ago(50m)" in text, (waits, timeout)
     # A rejected version logs "<kind> <version>: rejected (...)" (functions/src/retrain.rs).
     assert re.search(r'"\{\} \{\}: \{\}\{\}",\s*k\.kind,\s*k\.version,\s*k\.status,', retrain)
+    # A version taken out of serving is retired with a reason starting "retired: no ..." (the
+    # kind's missing input, shared/src/train/inputs.rs `missing_for`).
+    train = (REPO / "shared/src/train/mod.rs").read_text()
+    inputs = (REPO / "shared/src/train/inputs.rs").read_text()
+    assert '"retired: {missing} (the uploads' in train
+    assert set(re.findall(r'Some\("(no [^"]+)"\)', inputs)) == {
+        "no sale with a customer id remains", "no sales remain", "no customer's sales remain"
+    }
+    assert r'message matches regex @"^[a-z]+ \S+: retired \(retired: no "' in text
     assert 'Self::Rejected => "rejected"' in (REPO / "shared/src/registry/records.rs").read_text()
     # Mail only when an address is given; the rules exist either way.
     assert bicep(ALERTS)["parameters"]["alertEmail"]["default"] == ""
