@@ -587,6 +587,24 @@ pub fn settings(cli: &Cli, default_choice: Option<BackendChoice>) -> anyhow::Res
 /// folder) rather than create an empty store in it and then say nothing is live (a mistyped
 /// `--home`).
 async fn open_state(cli: &Cli) -> anyhow::Result<AppState> {
+    AppState::open(state_settings(cli)?).await.context("opening storage")
+}
+
+/// [`open_state`] for a command that reads blob storage first (`uploads list`): it starts
+/// without Cosmos DB when that has not answered within [`COSMOS_START_WAIT`], and says what
+/// it could not read instead of failing whole.
+async fn open_state_deferring_documents(cli: &Cli) -> anyhow::Result<AppState> {
+    let (state, deferred) = AppState::open_deferring_documents(state_settings(cli)?, COSMOS_START_WAIT)
+        .await
+        .context("opening storage")?;
+    if let Some(why) = deferred {
+        tracing::warn!("the document store is not answering yet: {why}");
+    }
+    Ok(state)
+}
+
+/// The settings of [`open_state`], refusing a local home that holds no shopsense state.
+fn state_settings(cli: &Cli) -> anyhow::Result<Settings> {
     let settings = settings(cli, Some(BackendChoice::Local))?;
     let holds_state = ["blobs", "documents.redb"].iter().any(|part| settings.home.join(part).exists());
     if settings.backend == shopsense::settings::Backend::Local && !holds_state {
@@ -596,7 +614,7 @@ async fn open_state(cli: &Cli) -> anyhow::Result<AppState> {
             settings.home.display()
         );
     }
-    AppState::open(settings).await.context("opening storage")
+    Ok(settings)
 }
 
 /// Runs the parsed command line.
@@ -646,17 +664,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             crate::commands::alerts::alerts(&state, inventory, mapping, count, *json).await
         }
-        Command::Uploads { which } => {
-            let state = open_state(&cli).await?;
-            match which {
-                UploadsCommand::List { kind, json } => {
-                    crate::commands::uploads::list(&state, *kind, *json).await
-                }
-                UploadsCommand::Withdraw { upload, every_version, json } => {
-                    crate::commands::uploads::withdraw(&state.ingestor, upload, *every_version, *json).await
-                }
+        Command::Uploads { which } => match which {
+            UploadsCommand::List { kind, json } => {
+                let state = open_state_deferring_documents(&cli).await?;
+                crate::commands::uploads::list(&state, *kind, *json).await
             }
-        }
+            UploadsCommand::Withdraw { upload, every_version, json } => {
+                let state = open_state(&cli).await?;
+                crate::commands::uploads::withdraw(&state.ingestor, upload, *every_version, *json).await
+            }
+        },
         Command::Export { which } => {
             let state = open_state(&cli).await?;
             let (what, (version, customers), out) = match which {

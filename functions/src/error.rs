@@ -7,25 +7,30 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use shopsense::registry::{TrainingFailure, VersionRecord, VersionStatus};
+use shopsense::registry::{RetiredBy, TrainingFailure, VersionRecord, VersionStatus};
 use shopsense::store::StoreError;
 
 /// What to do when no version of a kind is live, given its versions newest first: train one,
 /// or, when the newest was rejected by its gate, what the gate said and how to serve it anyway.
 #[must_use]
 pub fn no_model_advice(versions: &[VersionRecord], failure: Option<&TrainingFailure>) -> String {
+    // Taken out of serving (its sales were withdrawn), and nothing trained since: every version
+    // kept from before was trained on those sales, so promoting one is no way out.
+    if let Some(taken) = versions.iter().find(|r| r.retired_by == Some(RetiredBy::NothingToTrain))
+        && versions.first().is_some_and(|newest| newest.created_at <= taken.updated_at)
+    {
+        return format!(
+            "its last live version {} is {}",
+            taken.version,
+            taken.reason.as_deref().unwrap_or("retired: nothing is left to train it on")
+        );
+    }
     match versions.first() {
         // Never trained: what stopped the last try says what to do (more history, say).
         None if let Some(failure) = failure => format!(
             "its last training, at {}, failed: {}; the nightly retrain tries again (`shopsense train` now)",
             failure.failed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             failure.error
-        ),
-        // Taken out of serving (its sales were withdrawn): the reason says what brings one back.
-        Some(newest) if newest.status == VersionStatus::Retired => format!(
-            "its last live version {} is {}",
-            newest.version,
-            newest.reason.as_deref().unwrap_or("retired")
         ),
         // Interrupted or failed to publish: not a verdict on the model (the reason says what to do).
         Some(newest)
@@ -222,4 +227,58 @@ pub async fn json_client_errors(request: Request, next: Next) -> Response {
     parts.headers.remove(header::CONTENT_TYPE);
     let body = Json(json!({ "error": code, "message": message }));
     (parts, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+    use shopsense::registry::{ModelKind, RetiredBy, VersionRecord, VersionStatus};
+
+    use super::no_model_advice;
+
+    fn version(id: &str, status: VersionStatus, minutes_ago: i64) -> VersionRecord {
+        let at = Utc::now() - Duration::minutes(minutes_ago);
+        VersionRecord {
+            kind: ModelKind::Forecast,
+            version: id.to_owned(),
+            status,
+            created_at: at,
+            updated_at: at,
+            metrics: serde_json::Value::Null,
+            gate: None,
+            reason: None,
+            published: true,
+            documents: 1,
+            drift: None,
+            metric_trend: Vec::new(),
+            retired_by: None,
+        }
+    }
+
+    /// v1 live, v2 rejected by its gate, then every sale withdrawn and v1 taken out: both were
+    /// trained on those sales, so the advice names v1's reason and never "promote v2".
+    #[test]
+    fn a_kind_taken_out_is_advised_by_the_version_taken_out_not_the_newest() {
+        let mut taken = version("v1", VersionStatus::Retired, 60);
+        taken.retired_by = Some(RetiredBy::NothingToTrain);
+        taken.reason = Some("retired: no sales remain (the uploads it was trained on were withdrawn)".into());
+        taken.updated_at = Utc::now();
+        let mut rejected = version("v2", VersionStatus::Rejected, 30);
+        rejected.gate =
+            Some(serde_json::from_value(serde_json::json!({"passed": false, "checks": []})).unwrap());
+        rejected.reason = Some("gate failed".into());
+        let said = no_model_advice(&[rejected.clone(), taken.clone()], None);
+        assert_eq!(
+            said,
+            "its last live version v1 is retired: no sales remain (the uploads it was trained on were withdrawn)"
+        );
+        // A version trained after the take-out is on current sales: its own advice stands.
+        rejected.created_at = Utc::now() + Duration::minutes(1);
+        let said = no_model_advice(&[rejected, taken], None);
+        assert!(said.starts_with("its newest version v2 was rejected (gate failed)"), "{said}");
+        // A version retired otherwise, with nothing live, is not a take-out.
+        let mut replaced = version("v3", VersionStatus::Retired, 10);
+        replaced.retired_by = Some(RetiredBy::Retrain);
+        assert!(!no_model_advice(&[replaced], None).contains("last live version"));
+    }
 }

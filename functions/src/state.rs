@@ -272,19 +272,30 @@ impl AppState {
     /// sales ([`AppState::stale_forecast`] when none is given or it is the live one): a count
     /// judged weeks ago against the forecast of then reads as current as one judged today.
     pub async fn stale_alerts(&self, judged_by: Option<&str>) -> Option<String> {
-        let live = self.reader.live_version(ModelKind::Forecast).await.ok().flatten();
+        let live_read = self.reader.live_version(ModelKind::Forecast).await;
+        let live = live_read.as_ref().ok().cloned().flatten();
         let Some(version) = judged_by.filter(|v| live.as_deref() != Some(*v)) else {
             return self.stale_forecast().await.map(|stale| stale.warning("forecast"));
         };
-        let record = self.trainer.registry().record(ModelKind::Forecast, version).await.ok().flatten()?;
-        if live.is_none() && record.status == shopsense::registry::VersionStatus::Retired {
-            // Taken out of serving (its sales were withdrawn): the alerts it judged rest on them.
+        if matches!(live_read, Ok(None)) {
+            // Taken out of serving (its sales were withdrawn): the alerts rest on those sales, and
+            // no count is judged until a forecast is live again.
+            let versions = self.trainer.registry().list(ModelKind::Forecast).await.ok()?;
+            let taken = versions
+                .iter()
+                .find(|r| r.retired_by == Some(shopsense::registry::RetiredBy::NothingToTrain))?;
+            let said = if taken.version == version {
+                "which is".to_owned()
+            } else {
+                format!("and {} is", taken.version)
+            };
             return Some(format!(
-                "the open alerts were judged against forecast {version}, which is {}; no forecast is live, so a \
+                "the open alerts were judged against forecast {version}, {said} {}; no forecast is live, so a \
                  count sent now is not judged",
-                record.reason.as_deref().unwrap_or("retired")
+                taken.reason.as_deref().unwrap_or("retired")
             ));
         }
+        let record = self.trainer.registry().record(ModelKind::Forecast, version).await.ok().flatten()?;
         let stale = self.stale(shopsense::registry::gate::data_end(&record.metrics)?).await?;
         Some(format!(
             "the open alerts were judged against forecast {version}, trained on sales up to {}, {} days before \

@@ -435,7 +435,7 @@ def test_alert_rules_watch_the_functions_and_log_lines_the_code_has():
     train = (REPO / "shared/src/train/mod.rs").read_text()
     inputs = (REPO / "shared/src/train/inputs.rs").read_text()
     assert '"retired: {missing} (the uploads' in train
-    assert set(re.findall(r'Some\("(no [^"]+)"\)', inputs)) == {
+    assert set(re.findall(r'"(no [^"]+ remains?)"', inputs)) == {
         "no sale with a customer id remains", "no sales remain", "no customer's sales remain"
     }
     assert r'message matches regex @"^[a-z]+ \S+: retired \(retired: no "' in text

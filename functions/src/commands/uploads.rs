@@ -13,8 +13,8 @@ pub struct Listing {
     pub reports: Vec<shopsense::ingest::QualityReport>,
     /// Beside each report, the alerts' verdict (inventory only, and only when they answered).
     pub verdicts: Vec<Option<shopsense::alerts::upload_verdict::AlertsVerdict>>,
-    /// Why the alerts' verdicts are missing: their store did not answer. Ingest's own record
-    /// (in blob storage) still lists every upload.
+    /// Why the alerts' verdicts are missing: their store could not be read. Ingest's own
+    /// record (in blob storage) still lists every upload.
     pub alerts_unread: Option<String>,
 }
 
@@ -49,7 +49,7 @@ pub async fn list(state: &AppState, kind: UploadKind, as_json: bool) -> anyhow::
     let Listing { reports, verdicts, alerts_unread } = listing(state, kind).await?;
     if let Some(error) = &alerts_unread {
         eprintln!(
-            "warning: the alerts' store did not answer ({error}): the list shows what ingest counted, \
+            "warning: the alerts' store could not be read ({error}): the list shows what ingest counted, \
              not what the alerts made of each count"
         );
     }

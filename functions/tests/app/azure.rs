@@ -162,6 +162,19 @@ async fn an_instance_starts_without_a_silent_cosmos_ingests_answers_503_and_conn
     let (status, report) = send(&router, post("/ingest", payload(&state.uploads_container, path))).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["ReturnValue"]["rows_read"], json!(200), "{report}");
+    // An inventory count lands too: `uploads list` lists it from ingest's record, and says the
+    // alerts' verdicts could not be read.
+    let count = "inventory/2011-12-09.csv";
+    uploads.put(count, "sku,on_hand\n85123A,40\n".into(), PutOptions::default()).await.unwrap();
+    let (status, report) = send(&router, post("/ingest", payload(&state.uploads_container, count))).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let listed =
+        shopsense_functions::commands::uploads::listing(&state, shopsense::ingest::UploadKind::Inventory)
+            .await
+            .unwrap();
+    assert_eq!(listed.reports.iter().map(|r| r.file.as_str()).collect::<Vec<_>>(), [count]);
+    assert_eq!(listed.verdicts, [None]);
+    assert!(listed.alerts_unread.is_some(), "{listed:?}");
     // What needs Cosmos DB answers 503 with a JSON body saying so: the first call after the
     // attempt's timeout, others at once while it runs; and health says degraded.
     let (first, second) = tokio::join!(send(&router, get("/api/models")), async {

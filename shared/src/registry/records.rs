@@ -212,6 +212,10 @@ pub enum RetiredBy {
     Promote,
     /// A person's rollback.
     Rollback,
+    /// A retrain that found nothing left to train the kind on (every sale withdrawn) and took
+    /// it out of serving ([`crate::registry::Registry::retire_live`]); it comes back with its
+    /// inputs, as one a retrain replaced.
+    NothingToTrain,
 }
 
 impl FlipBy {

@@ -271,26 +271,34 @@ impl Registry {
         Ok(records)
     }
 
-    /// Takes the kind's live version out of serving: its record retired with `reason` (as by a
-    /// retrain, so it comes back when its inputs do), then the live pointer removed, so the kind
-    /// answers as one with nothing live. Other kept versions stay as they are. Returns the
-    /// version taken out (`None`: nothing was live).
+    /// Takes the kind's live version `expected` out of serving: its record retired with `reason`
+    /// ([`RetiredBy::NothingToTrain`], so it comes back when its inputs do), then the live
+    /// pointer removed, so the kind answers as one with nothing live. A pin or a person's
+    /// choice goes with the pointer: the sales it was about are gone. Other kept versions stay
+    /// as they are.
     ///
     /// # Errors
-    /// When the store fails (a record retired whose pointer stayed is made live again by the
-    /// next run's [`Registry::reconcile`], which then tries again).
-    pub async fn retire_live(&self, kind: ModelKind, reason: &str) -> Result<Option<String>, RegistryError> {
-        let Some((pointer, _)) = self.live(kind).await? else {
-            return Ok(None);
-        };
+    /// [`RegistryError::PointerMoved`] when the pointer is no longer `expected` (a promote or
+    /// rollback since); store failures (a record retired whose pointer stayed is made live
+    /// again by the next run's [`Registry::reconcile`], which then tries again).
+    pub async fn retire_live(
+        &self,
+        expected: &(LivePointer, ETag),
+        reason: &str,
+    ) -> Result<(), RegistryError> {
+        let (pointer, etag) = expected;
+        let kind = pointer.kind;
+        if self.live(kind).await?.is_none_or(|(_, now)| now != *etag) {
+            return Err(RegistryError::PointerMoved { kind });
+        }
         if let Some(mut record) = self.record(kind, &pointer.version).await? {
             record.status = VersionStatus::Retired;
-            record.retired_by = Some(RetiredBy::Retrain);
-            record.reason = Some(reason.to_owned());
+            record.retired_by = Some(RetiredBy::NothingToTrain);
+            record.reason = Some(retired_reason(reason, record.reason.take()));
             self.save_record(&record).await?;
         }
         self.records.delete(kind.as_str(), LIVE_ID).await?;
-        Ok(Some(pointer.version))
+        Ok(())
     }
 
     /// The live pointer of a kind and its ETag.

@@ -103,15 +103,19 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<f64>, TrainError> {
 }
 
 impl TrainingData {
-    /// What `kind` lacks to train at all, in words (`None`: its table has rows).
+    /// What `kind` lacks to train at all, and what would train it, in words (`None`: its table
+    /// has rows).
     #[must_use]
-    pub fn missing_for(&self, kind: ModelKind) -> Option<&'static str> {
+    pub fn missing_for(&self, kind: ModelKind) -> Option<(&'static str, &'static str)> {
+        let with_customers = "sales with customer ids";
         match kind {
             ModelKind::Recommend if self.interactions.height() == 0 => {
-                Some("no sale with a customer id remains")
+                Some(("no sale with a customer id remains", with_customers))
             }
-            ModelKind::Forecast if self.daily_demand.height() == 0 => Some("no sales remain"),
-            ModelKind::Segments if self.rfm_inputs.height() == 0 => Some("no customer's sales remain"),
+            ModelKind::Forecast if self.daily_demand.height() == 0 => Some(("no sales remain", "sales")),
+            ModelKind::Segments if self.rfm_inputs.height() == 0 => {
+                Some(("no customer's sales remain", with_customers))
+            }
             _ => None,
         }
     }

@@ -415,17 +415,20 @@ impl Trainer {
         let mut timings = BTreeMap::new();
         let kind_options = self.options.of_kind(kind)?;
         let pin = live.as_ref().and_then(|(pointer, _)| pointer.pinned.clone());
-        if let (Some((pointer, _)), Some(missing)) = (&live, data.missing_for(kind)) {
+        if let (Some(expected), Some((missing, needed))) = (&live, data.missing_for(kind)) {
             // The live version was trained on sales that no longer count (every upload of them
             // withdrawn): serving it would keep answering from withdrawn data, a data-removal
             // request's included, for as long as no new sales come.
+            let pointer = &expected.0;
             still_held(lease)?;
+            let pin =
+                pointer.pinned.as_ref().map(|pin| format!("; its pin ({pin}) is lifted")).unwrap_or_default();
             let reason = format!(
                 "retired: {missing} (the uploads it was trained on were withdrawn), so nothing serves the {} \
-                 until sales are ingested again and trained",
+                 until {needed} are ingested and trained{pin}",
                 kind.noun()
             );
-            self.registry.retire_live(kind, &reason).await?;
+            self.registry.retire_live(expected, &reason).await?;
             tracing::warn!(%kind, version = %pointer.version, "{reason}");
             let record = self.registry.record(kind, &pointer.version).await?;
             let mut retired = match record {
@@ -864,7 +867,7 @@ fn still_held(lease: &KeptLease) -> Result<(), TrainError> {
 /// retired before [`VersionRecord::retired_by`] says it in its reason's words.
 fn replaced_by_a_retrain(record: &VersionRecord) -> bool {
     match record.retired_by {
-        Some(by) => by == RetiredBy::Retrain,
+        Some(by) => matches!(by, RetiredBy::Retrain | RetiredBy::NothingToTrain),
         None => record.reason.as_deref().is_some_and(|r| {
             r.starts_with("replaced by ")
                 && !r.starts_with("replaced by promoted")

@@ -661,7 +661,10 @@ async fn withdrawing_every_sale_takes_each_kind_out_of_serving_until_the_sales_c
         assert!(said.starts_with("retired: no ") && said.contains("were withdrawn"), "{said}");
         assert_eq!(live(plain.registry(), taken.kind).await, None, "{:?}", taken.kind);
         let record = plain.registry().record(taken.kind, &taken.version).await.unwrap().unwrap();
-        assert_eq!((record.status, record.retired_by), (VersionStatus::Retired, Some(RetiredBy::Retrain)));
+        assert_eq!(
+            (record.status, record.retired_by),
+            (VersionStatus::Retired, Some(RetiredBy::NothingToTrain))
+        );
     }
     let reader = Reader::open(&stores, std::time::Duration::ZERO).await.unwrap();
     let segment = reader.get::<CustomerSegment>(ModelKind::Segments, &customer_partition("14456")).await;
@@ -689,6 +692,33 @@ async fn withdrawing_every_sale_takes_each_kind_out_of_serving_until_the_sales_c
         assert!(said.starts_with("restored: ") && said.contains("ingested again"), "{said}");
     }
     readers_see(&stores, &first.kinds[2].version).await;
+}
+
+/// A kind rolled back (pinned) and then left with no sales: its version is taken out all the
+/// same, and says the pin was lifted; a take-out read against a pointer that moved is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_kind_left_without_sales_is_taken_out_and_says_its_pin_was_lifted() {
+    let (_home, stores) = stores_with_sample().await;
+    let plain = nightly(&stores).await;
+    let first = night(&plain).await;
+    more_sales(&stores, 999_006).await;
+    let second = night(&plain).await;
+    let registry = plain.registry();
+    let before_rollback = registry.live(ModelKind::Segments).await.unwrap().unwrap();
+    plain.rollback(ModelKind::Segments).await.unwrap();
+    let moved = registry.retire_live(&before_rollback, "retired: test").await;
+    assert!(matches!(moved, Err(shopsense::registry::RegistryError::PointerMoved { .. })), "{moved:?}");
+    assert_eq!(live(registry, ModelKind::Segments).await, Some(first.version.clone()), "left as it was");
+
+    let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
+    ingestor.withdraw("transactions/sample.csv", false).await.unwrap();
+    ingestor.withdraw("transactions/more-999006.csv", false).await.unwrap();
+    let taken = night(&plain).await;
+    assert_eq!((taken.version.as_str(), taken.status), (first.version.as_str(), VersionStatus::Retired));
+    let said = taken.reason.unwrap_or_default();
+    assert!(said.contains(&format!("; its pin (rolled back from {} at ", second.version)), "{said}");
+    assert!(said.ends_with(") is lifted"), "{said}");
+    assert!(registry.live(ModelKind::Segments).await.unwrap().is_none());
 }
 
 /// Who retired a version is read from `retired_by`; a record kept from before that field is
