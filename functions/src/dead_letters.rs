@@ -25,7 +25,13 @@ use crate::state::AppState;
 /// What became of one dead letter.
 enum Outcome {
     /// Every event done: filed under `replayed/` with this note; `remark`: the log says so too.
-    Done { note: String, remark: bool },
+    Done {
+        note: String,
+        remark: bool,
+        /// Counts judged but not the open alerts' (a later count was judged first, or some of
+        /// their SKUs were counted since): replayed, and still not what the alerts show.
+        behind: usize,
+    },
     /// Nothing to replay: filed under `refused/` with the reason.
     Refused(String),
     /// Left for the next night, with the reason.
@@ -45,7 +51,7 @@ pub async fn replay(state: &AppState, sweep: Option<&SweepReport>, budget: Durat
         Err(e) => return warn(vec![format!("dead letters: cannot list {DEAD_LETTER_CONTAINER}: {e}")]),
     };
     let mut lines = Vec::new();
-    let (mut replayed, mut refused, mut kept, mut left) = (0, 0, 0, 0);
+    let (mut replayed, mut refused, mut kept, mut left, mut behind_open) = (0, 0, 0, 0, 0);
     for letter in &pending {
         let path = letter.path.as_str();
         if started.elapsed() >= budget {
@@ -75,9 +81,10 @@ pub async fn replay(state: &AppState, sweep: Option<&SweepReport>, budget: Durat
             continue;
         }
         match outcome {
-            Outcome::Done { note, remark } => {
+            Outcome::Done { note, remark, behind } => {
                 replayed += 1;
-                if remark {
+                behind_open += behind;
+                if remark || behind > 0 {
                     lines.push(format!("dead letters: {path} replayed: {note}"));
                 }
             }
@@ -92,10 +99,16 @@ pub async fn replay(state: &AppState, sweep: Option<&SweepReport>, budget: Durat
         }
     }
     if !pending.is_empty() {
+        // Replayed is not judged into the open alerts: a count a day late may find a later one
+        // judged first (each such letter has its own line).
+        let behind = match behind_open {
+            0 => String::new(),
+            n => format!("; {n} of them not the open alerts' count: a later count is, see each line"),
+        };
         lines.insert(
             0,
             format!(
-                "dead letters: {replayed} replayed (filed under replayed/), {refused} refused, {kept} kept, {left} left for the next night (time budget)"
+                "dead letters: {replayed} replayed (filed under replayed/{behind}), {refused} refused, {kept} kept, {left} left for the next night (time budget)"
             ),
         );
     }
@@ -126,6 +139,7 @@ async fn outcome(
         Subscription::InventoryAlert => {
             let mut notes = Vec::new();
             let mut remark = false;
+            let mut behind = 0;
             for event in &events {
                 match crate::alerts::handle(state, event).await {
                     Ok(response) if response.is_failure() => {
@@ -134,12 +148,20 @@ async fn outcome(
                     Ok(response) => {
                         // A refusal is done (kept in quarantine with its reason) but worth a line.
                         remark |= response.return_value.get("refused").is_some();
+                        // Judged, but a later count is the open one for some or all of its SKUs.
+                        let summary = &response.return_value;
+                        let not_open = summary.get("not_latest").is_some_and(|v| !v.is_null())
+                            || summary
+                                .get("superseded")
+                                .and_then(Value::as_array)
+                                .is_some_and(|s| !s.is_empty());
+                        behind += usize::from(not_open);
                         notes.push(format!("event {}: {}", event.id, response.logs.join("; ")));
                     }
                     Err(e) => return Outcome::Kept(format!("event {}: {e}", event.id)),
                 }
             }
-            Outcome::Done { note: format!("inventory-alert: {}", notes.join(" | ")), remark }
+            Outcome::Done { note: format!("inventory-alert: {}", notes.join(" | ")), remark, behind }
         }
         Subscription::Ingest => {
             let Some(sweep) = sweep else {
@@ -159,7 +181,7 @@ async fn outcome(
                     _ => notes.push(format!("{}: not an upload, nothing to ingest", event.subject)),
                 }
             }
-            Outcome::Done { note: format!("ingest: {}", notes.join(" | ")), remark: false }
+            Outcome::Done { note: format!("ingest: {}", notes.join(" | ")), remark: false, behind: 0 }
         }
     }
 }

@@ -640,8 +640,14 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         }])
         .to_string()
     };
+    // And a count of an hour before: judged, but not the open alerts' count.
+    let mut hour_before = snapshot_event.clone();
+    hour_before[0]["id"] = json!("dl-6");
+    hour_before[0]["eventTime"] = json!("2011-12-09T07:00:00Z");
+    hour_before[0]["data"]["snapshot_id"] = json!("dead-letter-6");
     for (path, body) in [
         ("TOPIC/INVENTORY-ALERT/2011/12/9/8/a.json", snapshot_event.to_string()),
+        ("TOPIC/INVENTORY-ALERT/2011/12/9/8/f.json", hour_before.to_string()),
         ("TOPIC/INGEST/2011/12/9/8/b.json", blob_event("dl-2", "transactions/missed.csv")),
         ("TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json", "[1, 2]".to_owned()),
         ("TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json", blob_event("dl-4", "transactions/missed.csv")),
@@ -656,7 +662,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     assert_eq!(
         lines,
         [
-            "dead letters: 0 replayed (filed under replayed/), 0 refused, 0 kept, 5 left for the next night (time budget)"
+            "dead letters: 0 replayed (filed under replayed/), 0 refused, 0 kept, 6 left for the next night (time budget)"
         ]
     );
     assert_eq!(listed().await, before);
@@ -702,7 +708,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
         !shopsense::alerts::sku_status::CountedList::is_kept(&state.alerts, "last-spring").await.unwrap()
     );
     for line in [
-        "dead letters: 3 replayed (filed under replayed/), 2 refused, 0 kept, 0 left for the next night (time budget)",
+        "dead letters: 4 replayed (filed under replayed/; 1 of them not the open alerts' count: a later count is, see each line), 2 refused, 0 kept, 0 left for the next night (time budget)",
         "dead letters: TOPIC/INVENTORY-ALERT/2011/12/9/9/c.json filed under refused/: not a JSON array of events",
         "dead letters: TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json filed under refused/: its path names no shopsense subscription (ingest, inventory-alert)",
     ] {
@@ -713,6 +719,11 @@ async fn demo_flow(state: AppState, router: axum::Router) {
             && l.contains("no longer exists")),
         "{logs:#?}"
     );
+    assert!(
+        logs.iter().any(|l| l.starts_with("dead letters: TOPIC/INVENTORY-ALERT/2011/12/9/8/f.json replayed: inventory-alert: event dl-6: snapshot dead-letter-6")
+            && l.contains("not the latest snapshot: ")),
+        "{logs:#?}"
+    );
     assert_eq!(
         listed().await,
         [
@@ -720,6 +731,7 @@ async fn demo_flow(state: AppState, router: axum::Router) {
             "refused/TOPIC/SOMEONE-ELSES/2011/12/9/9/d.json",
             "replayed/TOPIC/INGEST/2011/12/9/8/b.json",
             "replayed/TOPIC/INVENTORY-ALERT/2011/12/9/8/a.json",
+            "replayed/TOPIC/INVENTORY-ALERT/2011/12/9/8/f.json",
             "replayed/TOPIC/INVENTORY-ALERT/2011/12/9/9/e.json",
         ]
     );
