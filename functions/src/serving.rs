@@ -417,7 +417,8 @@ pub struct KindStanding {
     /// the retrain meant it to be.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<shopsense::registry::TrainingFailure>,
-    /// The live model's data ends well before the newest sales.
+    /// The live model answers from uploads withdrawn since, or its data ends well before the
+    /// newest sales.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
 }
@@ -434,7 +435,22 @@ pub async fn standings(state: &AppState) -> Result<Vec<KindStanding>, shopsense:
         let (live, pinned) = pointer.map_or((None, None), |p| (Some(p.version), p.pinned));
         let versions = registry.list(kind).await?;
         let last_failure = registry.last_failure(kind).await?.filter(|f| f.is_news(&versions));
-        let warning = state.stale_live(live.as_deref(), &versions).await.map(|s| s.warning(kind.noun()));
+        let mut warnings = Vec::new();
+        // Until a retrain, a withdrawal (a data-removal request's, say) is not in the answers.
+        let withdrawn = state.trainer.live_on_withdrawn(kind).await.unwrap_or_else(|e| {
+            tracing::warn!(%kind, error = %e, "cannot tell whether the live version was trained on withdrawn uploads");
+            Vec::new()
+        });
+        if let Some(live) = live.as_deref().filter(|_| !withdrawn.is_empty()) {
+            warnings.push(format!(
+                "the live {} ({live}) was trained on {}: it answers from sales that no longer count until the \
+                 next retrain (`shopsense train`, or the nightly one) replaces it",
+                kind.noun(),
+                shopsense::train::withdrawn_uploads(&withdrawn)
+            ));
+        }
+        warnings.extend(state.stale_live(live.as_deref(), &versions).await.map(|s| s.warning(kind.noun())));
+        let warning = (!warnings.is_empty()).then(|| warnings.join("; also, "));
         kinds.push(KindStanding { kind, live, pinned, versions, last_failure, warning });
     }
     Ok(kinds)

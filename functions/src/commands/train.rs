@@ -234,12 +234,26 @@ pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) 
     }
     let before = trainer.registry().record(kind, version).await?;
     let pinned = trainer.registry().live(kind).await?.and_then(|(p, _)| p.pinned);
+    let taken_out = trainer
+        .registry()
+        .list(kind)
+        .await?
+        .into_iter()
+        .find(|r| r.retired_by == Some(shopsense::registry::RetiredBy::NothingToTrain));
     let record = trainer.promote(kind, version).await?;
     println!("{} {} is live", record.kind, record.version);
     if let Some(pin) = pinned {
         println!(
             "  the pin ({pin}) is lifted: a retrain on new data that passes its gates goes live; \
              versions held so far stay held"
+        );
+    }
+    // Trained before the kind was taken out of serving: on sales that were withdrawn since.
+    if let Some(taken) = taken_out.filter(|t| t.updated_at >= record.created_at) {
+        println!(
+            "  warning: it was trained before {} was taken out of serving, when every sale it was trained on \
+             had been withdrawn: it serves those sales again",
+            taken.version
         );
     }
     // A person's call over the gate: say what the gate had said.

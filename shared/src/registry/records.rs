@@ -288,6 +288,11 @@ pub struct Manifest {
     pub timings: BTreeMap<String, f64>,
     /// Blob files of the version besides the manifest.
     pub files: Vec<String>,
+    /// The silver transaction batches (one per upload counted) its features were computed from;
+    /// empty in manifests written before they were recorded. One missing from the features now
+    /// was withdrawn since.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<String>,
 }
 
 /// The code version recorded in manifests: the crate version plus `SHOPSENSE_GIT_SHA` when it

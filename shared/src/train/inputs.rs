@@ -31,6 +31,8 @@ pub struct TrainingData {
     pub closed_weekdays: Vec<String>,
     /// Every file read, with its hash.
     pub files: Vec<DataFile>,
+    /// The silver transaction batches (one per upload counted) the features were computed from.
+    pub batches: Vec<String>,
 }
 
 /// Reads every table of the current feature snapshot from `silver` (the flat pre-snapshot
@@ -41,7 +43,7 @@ pub struct TrainingData {
 /// [`TrainError::NoFeatures`] when a feature file is missing (nothing ingested yet);
 /// [`TrainError::Data`] when one is unreadable; store failures.
 pub async fn load(silver: &dyn BlobStore) -> Result<TrainingData, TrainError> {
-    let (bodies, files) = match read_snapshot(silver).await {
+    let (bodies, files, batches) = match read_snapshot(silver).await {
         Err(TrainError::NoFeatures { .. }) => read_snapshot(silver).await?,
         other => other?,
     };
@@ -66,6 +68,7 @@ pub async fn load(silver: &dyn BlobStore) -> Result<TrainingData, TrainError> {
             baskets: table(BASKETS_PATH)?,
             closed_weekdays: closed,
             files,
+            batches,
         })
     })
     .await
@@ -75,7 +78,7 @@ pub async fn load(silver: &dyn BlobStore) -> Result<TrainingData, TrainError> {
 type Bodies = Vec<(&'static str, bytes::Bytes)>;
 
 /// Every table of the snapshot the pointer names now, keyed by its [`FEATURE_PATHS`] name.
-async fn read_snapshot(silver: &dyn BlobStore) -> Result<(Bodies, Vec<DataFile>), TrainError> {
+async fn read_snapshot(silver: &dyn BlobStore) -> Result<(Bodies, Vec<DataFile>, Vec<String>), TrainError> {
     let snapshot = snapshot::current(silver).await?.map(|(s, _)| s);
     let mut bodies = Vec::new();
     let mut files = Vec::new();
@@ -85,7 +88,7 @@ async fn read_snapshot(silver: &dyn BlobStore) -> Result<(Bodies, Vec<DataFile>)
         files.push(DataFile { path, sha256: sha256_hex(&blob.body), bytes: blob.body.len() as u64 });
         bodies.push((table, blob.body));
     }
-    Ok((bodies, files))
+    Ok((bodies, files, snapshot.map(|s| s.batches).unwrap_or_default()))
 }
 
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, TrainError> {

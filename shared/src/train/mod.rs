@@ -539,6 +539,7 @@ impl Trainer {
             params,
             timings: timings.clone(),
             files: files.iter().map(|(name, _)| name.clone()).collect(),
+            batches: data.batches.clone(),
         };
         // The kind's versions before this one, newest first: its metric trend, and whether the
         // live version has held one back (below).
@@ -573,9 +574,17 @@ impl Trainer {
         timings.insert("write_version".to_owned(), t.elapsed().as_secs_f64());
 
         progress(2, "gate");
+        // The live version trained on uploads withdrawn since (the demo's sample, say, before the
+        // shop's own data): its metrics measure sales that no longer count, so holding this
+        // version to them would keep the withdrawn data serving. It is judged as a first one.
+        let withdrawn = match &live {
+            Some((pointer, _)) => self.withdrawn_since(kind, &pointer.version, &data.batches).await?,
+            None => Vec::new(),
+        };
         // The live version, then those live before it, newest first: the gate's median.
-        let mut recent: Vec<VersionRecord> = live_record.iter().cloned().collect();
-        if let Some((pointer, _)) = &live {
+        let mut recent: Vec<VersionRecord> =
+            live_record.iter().filter(|_| withdrawn.is_empty()).cloned().collect();
+        if let Some((pointer, _)) = live.as_ref().filter(|_| withdrawn.is_empty()) {
             for earlier in pointer.earlier().iter().rev().take(GATE_HISTORY - 1) {
                 recent.extend(self.registry.record(kind, earlier).await?);
             }
@@ -654,7 +663,41 @@ impl Trainer {
         }
         timings.insert("publish".to_owned(), t.elapsed().as_secs_f64());
         tracing::info!(%kind, version, documents = docs.len(), "published and live");
-        Ok(outcome(record, timings))
+        let mut live_now = outcome(record, timings);
+        if let Some((pointer, _)) = live.as_ref().filter(|_| !withdrawn.is_empty()) {
+            live_now.reason = Some(format!(
+                "judged as a first version: the version it replaced, {}, was trained on {}",
+                pointer.version,
+                withdrawn_uploads(&withdrawn)
+            ));
+        }
+        Ok(live_now)
+    }
+
+    /// The silver batches (uploads) `version` of `kind` was trained on that `batches` (the
+    /// features now) no longer hold: withdrawn since. Empty for a manifest written before
+    /// batches were recorded.
+    async fn withdrawn_since(
+        &self,
+        kind: ModelKind,
+        version: &str,
+        batches: &[String],
+    ) -> Result<Vec<String>, TrainError> {
+        let Some(manifest) = self.registry.manifest(kind, version).await? else { return Ok(Vec::new()) };
+        let now: std::collections::HashSet<&str> = batches.iter().map(String::as_str).collect();
+        Ok(manifest.batches.into_iter().filter(|b| !now.contains(b.as_str())).collect())
+    }
+
+    /// The uploads the live version of `kind` was trained on that were withdrawn since (empty
+    /// when nothing is live, or its manifest predates the record of them): until a retrain, it
+    /// answers from sales that no longer count.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn live_on_withdrawn(&self, kind: ModelKind) -> Result<Vec<String>, TrainError> {
+        let Some((pointer, _)) = self.registry.live(kind).await? else { return Ok(Vec::new()) };
+        let batches = crate::features::snapshot::current(&*self.silver).await?.map(|(s, _)| s.batches);
+        self.withdrawn_since(kind, &pointer.version, &batches.unwrap_or_default()).await
     }
 
     /// The newest kept version of `kind` (live, retired, rejected by its gates, or held and still
@@ -860,6 +903,23 @@ impl Trainer {
 /// written, deleted or published.
 fn still_held(lease: &KeptLease) -> Result<(), TrainError> {
     if lease.is_held() { Ok(()) } else { Err(TrainError::LeaseLost) }
+}
+
+/// `batches` (silver batch paths, each named by its upload's sha256) as a person reads them:
+/// "2 uploads withdrawn since (sha256 0cde3ddd75b0, 5a1b2c3d4e5f)", as `uploads list` names them.
+#[must_use]
+pub fn withdrawn_uploads(batches: &[String]) -> String {
+    let shas: Vec<&str> = batches
+        .iter()
+        .map(|b| {
+            let sha = b.rsplit('/').next().unwrap_or(b).trim_end_matches(".parquet");
+            &sha[..12.min(sha.len())]
+        })
+        .take(3)
+        .collect();
+    let more = if batches.len() > shas.len() { ", ..." } else { "" };
+    let plural = if batches.len() == 1 { "" } else { "s" };
+    format!("{} upload{plural} withdrawn since (sha256 {}{more})", batches.len(), shas.join(", "))
 }
 
 /// Whether a retired version was replaced by a retrain (or restored over), not by a person's

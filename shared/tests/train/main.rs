@@ -721,6 +721,50 @@ async fn a_pinned_kind_left_without_sales_is_taken_out_and_says_its_pin_was_lift
     assert!(registry.live(ModelKind::Segments).await.unwrap().is_none());
 }
 
+/// The live version trained on an upload withdrawn since (the demo's sample, before the shop's
+/// own data): the next version is judged as a first one, not held to metrics of sales that no
+/// longer count, which would keep the withdrawn data serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_replacing_one_trained_on_a_withdrawn_upload_is_judged_as_a_first_one() {
+    let (_home, stores, ingestor) = empty_stores().await;
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/sample/online_retail_sample.csv"
+    ))
+    .unwrap();
+    let mut lines = sample.lines();
+    let header = lines.next().unwrap();
+    let (odd, even): (Vec<(usize, &str)>, Vec<(usize, &str)>) =
+        lines.enumerate().partition(|(n, _)| n % 2 == 1);
+    for (name, half) in [("odd", odd), ("even", even)] {
+        let body: String =
+            std::iter::once(header).chain(half.iter().map(|(_, l)| *l)).collect::<Vec<_>>().join("\n");
+        let path = format!("transactions/{name}.csv");
+        ingestor.uploads().put(&path, Bytes::from(body), PutOptions::default()).await.unwrap();
+        ingestor.ingest(&path, &IngestOptions::default()).await.unwrap();
+    }
+    let plain = nightly(&stores).await;
+    let both = night(&plain).await;
+    assert_eq!(both.status, VersionStatus::Live);
+    ingestor.withdraw("transactions/odd.csv", false).await.unwrap();
+    let withdrawn = plain.live_on_withdrawn(ModelKind::Segments).await.unwrap();
+    assert_eq!(withdrawn.len(), 1, "until a retrain the live version answers from it: {withdrawn:?}");
+
+    let even_only = night(&plain).await;
+    assert_eq!(even_only.status, VersionStatus::Live, "{even_only:?}");
+    let said = even_only.reason.as_deref().unwrap_or_default();
+    assert!(
+        said.starts_with(&format!(
+            "judged as a first version: the version it replaced, {}, was trained on 1 upload withdrawn since (sha256 ",
+            both.version
+        )),
+        "{said}"
+    );
+    let record = plain.registry().record(ModelKind::Segments, &even_only.version).await.unwrap().unwrap();
+    assert_eq!(record.gate.unwrap().live_version, None, "not compared with the withdrawn data's version");
+    assert!(plain.live_on_withdrawn(ModelKind::Segments).await.unwrap().is_empty());
+}
+
 /// Who retired a version is read from `retired_by`; a record kept from before that field is
 /// read from its reason's words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
