@@ -734,11 +734,10 @@ async fn a_version_replacing_one_trained_on_a_withdrawn_upload_is_judged_as_a_fi
     .unwrap();
     let mut lines = sample.lines();
     let header = lines.next().unwrap();
-    let (odd, even): (Vec<(usize, &str)>, Vec<(usize, &str)>) =
-        lines.enumerate().partition(|(n, _)| n % 2 == 1);
-    for (name, half) in [("odd", odd), ("even", even)] {
-        let body: String =
-            std::iter::once(header).chain(half.iter().map(|(_, l)| *l)).collect::<Vec<_>>().join("\n");
+    let lines: Vec<&str> = lines.collect();
+    for (name, parity) in [("odd", 1), ("even", 0)] {
+        let half = lines.iter().enumerate().filter(|(n, _)| n % 2 == parity).map(|(_, l)| *l);
+        let body: String = std::iter::once(header).chain(half).collect::<Vec<_>>().join("\n");
         let path = format!("transactions/{name}.csv");
         ingestor.uploads().put(&path, Bytes::from(body), PutOptions::default()).await.unwrap();
         ingestor.ingest(&path, &IngestOptions::default()).await.unwrap();
