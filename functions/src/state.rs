@@ -274,6 +274,25 @@ impl AppState {
     pub async fn stale_alerts(&self, judged_by: Option<&str>) -> Option<String> {
         let live_read = self.reader.live_version(ModelKind::Forecast).await;
         let live = live_read.as_ref().ok().cloned().flatten();
+        // Judged against a forecast of uploads withdrawn since (the demo's sample, say).
+        // (With nothing live, a take-out says more: below.)
+        if let Some(version) = judged_by.or(live.as_deref()).filter(|_| live.is_some())
+            && let Ok(withdrawn) = self.trainer.on_withdrawn(ModelKind::Forecast, version).await
+            && !withdrawn.is_empty()
+        {
+            let uploads = shopsense::train::withdrawn_uploads(&withdrawn);
+            return Some(match live.as_deref() {
+                Some(live) if live == version => format!(
+                    "the open alerts were judged against the live forecast {version}, trained on {uploads}: a \
+                     count sent now is judged against it too, until the next retrain replaces it"
+                ),
+                live => format!(
+                    "the open alerts were judged against forecast {version}, trained on {uploads}; a count sent \
+                     now is judged against the live forecast{}",
+                    live.map(|live| format!(" ({live})")).unwrap_or_default()
+                ),
+            });
+        }
         let Some(version) = judged_by.filter(|v| live.as_deref() != Some(*v)) else {
             return self.stale_forecast().await.map(|stale| stale.warning("forecast"));
         };

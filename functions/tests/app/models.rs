@@ -281,6 +281,21 @@ async fn with_every_sale_withdrawn_the_answers_say_which_version_was_taken_out_a
         )),
         "{listed}"
     );
+    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
+    let state = shopsense_functions::state::AppState::open(
+        shopsense::settings::Settings::from_values(values, None).unwrap(),
+    )
+    .await
+    .unwrap();
+    let (_, alerts) =
+        crate::support::send(&shopsense_functions::app::app(state), crate::support::get("/api/alerts")).await;
+    assert!(
+        alerts["warning"].as_str().unwrap_or_default().starts_with(&format!(
+            "the open alerts were judged against the live forecast {forecast}, trained on 1 upload withdrawn since \
+             (sha256 0cde3ddd75b0): a count sent now is judged against it too"
+        )),
+        "{alerts}"
+    );
     let night = shopsense(home.path(), &["train"]);
     assert_eq!(trained(&night, "forecast"), (forecast.clone(), "retired".to_owned()), "{night}");
     let listed = shopsense(home.path(), &["models", "list"]);

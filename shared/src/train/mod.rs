@@ -696,8 +696,16 @@ impl Trainer {
     /// Store failures.
     pub async fn live_on_withdrawn(&self, kind: ModelKind) -> Result<Vec<String>, TrainError> {
         let Some((pointer, _)) = self.registry.live(kind).await? else { return Ok(Vec::new()) };
+        self.on_withdrawn(kind, &pointer.version).await
+    }
+
+    /// The uploads `version` of `kind` was trained on that were withdrawn since.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn on_withdrawn(&self, kind: ModelKind, version: &str) -> Result<Vec<String>, TrainError> {
         let batches = crate::features::snapshot::current(&*self.silver).await?.map(|(s, _)| s.batches);
-        self.withdrawn_since(kind, &pointer.version, &batches.unwrap_or_default()).await
+        self.withdrawn_since(kind, version, &batches.unwrap_or_default()).await
     }
 
     /// The newest kept version of `kind` (live, retired, rejected by its gates, or held and still
