@@ -28,8 +28,9 @@ enum Outcome {
     Done {
         note: String,
         remark: bool,
-        /// Counts judged but not the open alerts' (a later count was judged first, or some of
-        /// their SKUs were counted since): replayed, and still not what the alerts show.
+        /// 1 for a letter of counts judged but not the open alerts' (a later count was judged
+        /// first, or some of their SKUs were counted since): replayed, and still not what the
+        /// alerts show.
         behind: usize,
     },
     /// Nothing to replay: filed under `refused/` with the reason.
@@ -139,7 +140,7 @@ async fn outcome(
         Subscription::InventoryAlert => {
             let mut notes = Vec::new();
             let mut remark = false;
-            let mut behind = 0;
+            let mut behind = false;
             for event in &events {
                 match crate::alerts::handle(state, event).await {
                     Ok(response) if response.is_failure() => {
@@ -148,20 +149,26 @@ async fn outcome(
                     Ok(response) => {
                         // A refusal is done (kept in quarantine with its reason) but worth a line.
                         remark |= response.return_value.get("refused").is_some();
-                        // Judged, but a later count is the open one for some or all of its SKUs.
+                        // Judged, but a later count is the open one for some or all of its SKUs
+                        // (one of which nothing was judged is a refusal, said as such).
                         let summary = &response.return_value;
+                        let listed =
+                            |field: &str| summary.get(field).and_then(Value::as_array).map_or(0, Vec::len);
+                        let skus = summary.get("skus").and_then(Value::as_u64).unwrap_or(0) as usize;
+                        let judged = skus > listed("unknown_skus") + listed("stale_skus");
                         let not_open = summary.get("not_latest").is_some_and(|v| !v.is_null())
-                            || summary
-                                .get("superseded")
-                                .and_then(Value::as_array)
-                                .is_some_and(|s| !s.is_empty());
-                        behind += usize::from(not_open);
+                            || listed("superseded") > 0;
+                        behind |= judged && not_open;
                         notes.push(format!("event {}: {}", event.id, response.logs.join("; ")));
                     }
                     Err(e) => return Outcome::Kept(format!("event {}: {e}", event.id)),
                 }
             }
-            Outcome::Done { note: format!("inventory-alert: {}", notes.join(" | ")), remark, behind }
+            Outcome::Done {
+                note: format!("inventory-alert: {}", notes.join(" | ")),
+                remark,
+                behind: usize::from(behind),
+            }
         }
         Subscription::Ingest => {
             let Some(sweep) = sweep else {

@@ -16,7 +16,10 @@ use shopsense::store::StoreError;
 pub fn no_model_advice(versions: &[VersionRecord], failure: Option<&TrainingFailure>) -> String {
     // Taken out of serving (its sales were withdrawn), and nothing trained since: every version
     // kept from before was trained on those sales, so promoting one is no way out.
-    if let Some(taken) = versions.iter().find(|r| r.retired_by == Some(RetiredBy::NothingToTrain))
+    if let Some(taken) = versions
+        .iter()
+        .filter(|r| r.retired_by == Some(RetiredBy::NothingToTrain))
+        .max_by_key(|r| r.updated_at)
         && versions.first().is_some_and(|newest| newest.created_at <= taken.updated_at)
     {
         return format!(

@@ -437,10 +437,10 @@ pub async fn standings(state: &AppState) -> Result<Vec<KindStanding>, shopsense:
         let last_failure = registry.last_failure(kind).await?.filter(|f| f.is_news(&versions));
         let mut warnings = Vec::new();
         // Until a retrain, a withdrawal (a data-removal request's, say) is not in the answers.
-        let withdrawn = state.trainer.live_on_withdrawn(kind).await.unwrap_or_else(|e| {
-            tracing::warn!(%kind, error = %e, "cannot tell whether the live version was trained on withdrawn uploads");
-            Vec::new()
-        });
+        let withdrawn = match live.as_deref() {
+            Some(live) => state.withdrawn_under(kind, live).await,
+            None => Vec::new(),
+        };
         if let Some(live) = live.as_deref().filter(|_| !withdrawn.is_empty()) {
             warnings.push(format!(
                 "the live {} ({live}) was trained on {}: it answers from sales that no longer count until the \

@@ -1,6 +1,7 @@
 //! What every handler shares: settings, store clients and the ingestor, built once per process.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use std::time::Duration;
 
@@ -86,7 +87,16 @@ pub struct AppState {
     /// Days a live model may lag the newest sales before answers warn
     /// ([`shopsense::serving::freshness::STALE_MODEL_DAYS_SETTING`]).
     pub stale_model_days: u32,
+    /// Manifests read for [`AppState::withdrawn_under`], by kind and version (a version's
+    /// manifest never changes once written).
+    pub manifests: Arc<Mutex<ManifestCache>>,
 }
+
+/// Manifests by kind and version.
+pub type ManifestCache = HashMap<(ModelKind, String), Arc<shopsense::registry::Manifest>>;
+
+/// Manifests kept in [`AppState::manifests`] before it starts over (a few a kind are read).
+const MANIFESTS_KEPT: usize = 64;
 
 /// Settings of the alert policy's defaults, in [`AlertPolicy`] field order.
 pub const ALERT_SETTINGS: [&str; 4] = [
@@ -241,7 +251,39 @@ impl AppState {
             store_probe: Arc::default(),
             newest_sales: Arc::new(newest_sales),
             stale_model_days,
+            manifests: Arc::default(),
         })
+    }
+
+    /// The uploads `version` of `kind` was trained on that were withdrawn since
+    /// ([`shopsense::train::withdrawn_batches`]), read through the feature pointer's and the
+    /// manifests' caches (the alerts' answer asks on every call); empty when either cannot be
+    /// read.
+    pub async fn withdrawn_under(&self, kind: ModelKind, version: &str) -> Vec<String> {
+        let Some(snapshot) = self.newest_sales.snapshot().await else { return Vec::new() };
+        let key = (kind, version.to_owned());
+        let cached = self.manifests.lock().ok().and_then(|m| m.get(&key).cloned());
+        let manifest = match cached {
+            Some(manifest) => manifest,
+            None => match self.trainer.registry().manifest(kind, version).await {
+                Ok(Some(manifest)) => {
+                    let manifest = Arc::new(manifest);
+                    if let Ok(mut kept) = self.manifests.lock() {
+                        if kept.len() >= MANIFESTS_KEPT {
+                            kept.clear();
+                        }
+                        kept.insert(key, manifest.clone());
+                    }
+                    manifest
+                }
+                Ok(None) => return Vec::new(),
+                Err(e) => {
+                    tracing::warn!(%kind, version, error = %e, "cannot read the manifest: whether it was trained on withdrawn uploads is not said");
+                    return Vec::new();
+                }
+            },
+        };
+        shopsense::train::withdrawn_batches(&manifest, &shopsense::train::FeaturesNow::of_snapshot(&snapshot))
     }
 
     /// How far a live model trained on sales up to `data_end` lags the newest sales, when by more
@@ -277,11 +319,15 @@ impl AppState {
         // Judged against a forecast of uploads withdrawn since (the demo's sample, say).
         // (With nothing live, a take-out says more: below.)
         if let Some(version) = judged_by.or(live.as_deref()).filter(|_| live.is_some())
-            && let Ok(withdrawn) = self.trainer.on_withdrawn(ModelKind::Forecast, version).await
+            && let withdrawn = self.withdrawn_under(ModelKind::Forecast, version).await
             && !withdrawn.is_empty()
         {
             let uploads = shopsense::train::withdrawn_uploads(&withdrawn);
             return Some(match live.as_deref() {
+                Some(_) if judged_by.is_none() => format!(
+                    "the live forecast {version} was trained on {uploads}: counts are judged against it until the \
+                     next retrain replaces it"
+                ),
                 Some(live) if live == version => format!(
                     "the open alerts were judged against the live forecast {version}, trained on {uploads}: a \
                      count sent now is judged against it too, until the next retrain replaces it"
@@ -302,7 +348,8 @@ impl AppState {
             let versions = self.trainer.registry().list(ModelKind::Forecast).await.ok()?;
             let taken = versions
                 .iter()
-                .find(|r| r.retired_by == Some(shopsense::registry::RetiredBy::NothingToTrain))?;
+                .filter(|r| r.retired_by == Some(shopsense::registry::RetiredBy::NothingToTrain))
+                .max_by_key(|r| r.updated_at)?;
             let said = if taken.version == version {
                 "which is".to_owned()
             } else {

@@ -239,7 +239,8 @@ pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) 
         .list(kind)
         .await?
         .into_iter()
-        .find(|r| r.retired_by == Some(shopsense::registry::RetiredBy::NothingToTrain));
+        .filter(|r| r.retired_by == Some(shopsense::registry::RetiredBy::NothingToTrain))
+        .max_by_key(|r| r.updated_at);
     let record = trainer.promote(kind, version).await?;
     println!("{} {} is live", record.kind, record.version);
     if let Some(pin) = pinned {

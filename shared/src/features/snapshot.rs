@@ -47,6 +47,11 @@ pub struct FeatureSnapshot {
     /// in pointers written before it was kept): what a live model's data is measured against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sales_end: Option<NaiveDate>,
+    /// Each table's sha256 by its file name (`interactions.parquet`); empty in pointers written
+    /// before it was kept. A model version whose manifest names the same tables and hashes was
+    /// trained on these features, whichever uploads they came from.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tables: std::collections::BTreeMap<String, String>,
 }
 
 impl FeatureSnapshot {
@@ -124,6 +129,13 @@ pub async fn publish(
         batches,
         previous,
         sales_end,
+        tables: files
+            .iter()
+            .map(|(table, bytes)| {
+                let name = table.rsplit('/').next().unwrap_or(table).to_owned();
+                (name, crate::bronze::sha256_hex(bytes))
+            })
+            .collect(),
     };
     let mut written = Vec::with_capacity(files.len());
     for (table, bytes) in files {
@@ -188,6 +200,7 @@ mod tests {
             batches: vec![],
             previous: vec![],
             sales_end: None,
+            tables: std::collections::BTreeMap::new(),
         };
         assert_eq!(
             snapshot.path(crate::tables::ITEMS_PATH),

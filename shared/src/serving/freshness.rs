@@ -17,6 +17,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{FAILURE_BACKOFF, READ_DEADLINE};
+use crate::features::snapshot::FeatureSnapshot;
 use crate::settings::{Settings, SettingsError};
 use crate::store::BlobStore;
 
@@ -82,12 +83,13 @@ impl Behind {
 }
 
 struct Cached {
-    sales_end: Option<NaiveDate>,
+    snapshot: Option<Arc<FeatureSnapshot>>,
     /// Not read again before this.
     next_read: Instant,
 }
 
-/// The newest day of sales, read from the feature pointer at most every `ttl`.
+/// The current feature snapshot's pointer (the newest day of sales, the uploads counted), read
+/// at most every `ttl`.
 pub struct NewestSales {
     silver: Arc<dyn BlobStore>,
     ttl: Duration,
@@ -114,33 +116,39 @@ impl NewestSales {
     /// fails or is slower than [`READ_DEADLINE`], the day last read answers, with a warning in
     /// the log: a freshness check must not hold up or fail the answer it decorates.
     pub async fn get(&self) -> Option<NaiveDate> {
+        self.snapshot().await.and_then(|s| s.sales_end)
+    }
+
+    /// The current feature snapshot's pointer (`None` before the first refresh), as [`get`]
+    /// reads it.
+    ///
+    /// [`get`]: NewestSales::get
+    pub async fn snapshot(&self) -> Option<Arc<FeatureSnapshot>> {
         let previous = match self.cached.lock() {
             Ok(cached) => match cached.as_ref() {
-                Some(c) if Instant::now() < c.next_read => return c.sales_end,
-                Some(c) => c.sales_end,
+                Some(c) if Instant::now() < c.next_read => return c.snapshot.clone(),
+                Some(c) => c.snapshot.clone(),
                 None => None,
             },
             Err(_) => None,
         };
         let read =
-            tokio::time::timeout(READ_DEADLINE, crate::features::snapshot::sales_end(&*self.silver)).await;
-        let (sales_end, wait) = match read {
-            Ok(Ok(sales_end)) => (sales_end, self.ttl),
+            tokio::time::timeout(READ_DEADLINE, crate::features::snapshot::current(&*self.silver)).await;
+        let (snapshot, wait) = match read {
+            Ok(Ok(current)) => (current.map(|(s, _)| Arc::new(s)), self.ttl),
             Ok(Err(e)) => {
-                tracing::warn!(error = %e, "cannot read the feature pointer: the newest sales day last read stands");
+                tracing::warn!(error = %e, "cannot read the feature pointer: the one last read stands");
                 (previous, FAILURE_BACKOFF)
             }
             Err(_) => {
-                tracing::warn!(
-                    "the feature pointer did not answer in time: the newest sales day last read stands"
-                );
+                tracing::warn!("the feature pointer did not answer in time: the one last read stands");
                 (previous, FAILURE_BACKOFF)
             }
         };
         if let Ok(mut cached) = self.cached.lock() {
-            *cached = Some(Cached { sales_end, next_read: Instant::now() + wait });
+            *cached = Some(Cached { snapshot: snapshot.clone(), next_read: Instant::now() + wait });
         }
-        sales_end
+        snapshot
     }
 }
 

@@ -33,6 +33,8 @@ pub struct TrainingData {
     pub files: Vec<DataFile>,
     /// The silver transaction batches (one per upload counted) the features were computed from.
     pub batches: Vec<String>,
+    /// Each table's sha256 by its file name.
+    pub tables: std::collections::BTreeMap<String, String>,
 }
 
 /// Reads every table of the current feature snapshot from `silver` (the flat pre-snapshot
@@ -67,6 +69,10 @@ pub async fn load(silver: &dyn BlobStore) -> Result<TrainingData, TrainError> {
             items: table(ITEMS_PATH)?,
             baskets: table(BASKETS_PATH)?,
             closed_weekdays: closed,
+            tables: files
+                .iter()
+                .map(|f| (f.path.rsplit('/').next().unwrap_or(&f.path).to_owned(), f.sha256.clone()))
+                .collect(),
             files,
             batches,
         })
@@ -106,6 +112,12 @@ fn floats(df: &DataFrame, name: &str) -> Result<Vec<f64>, TrainError> {
 }
 
 impl TrainingData {
+    /// The uploads and tables these features hold, for [`super::withdrawn_batches`].
+    #[must_use]
+    pub fn now(&self) -> super::FeaturesNow<'_> {
+        super::FeaturesNow { batches: &self.batches, tables: &self.tables }
+    }
+
     /// What `kind` lacks to train at all, and what would train it, in words (`None`: its table
     /// has rows).
     #[must_use]

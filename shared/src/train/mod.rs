@@ -450,9 +450,28 @@ impl Trainer {
             retired.drift = None;
             return Ok(retired);
         }
+        // The live version trained on uploads withdrawn since (the demo's sample, say, before the
+        // shop's own data): its metrics measure sales that no longer count, so holding this
+        // version to them would keep the withdrawn data serving. It is judged as a first one.
+        let withdrawn = match &live {
+            Some((pointer, _)) => self.withdrawn_since(kind, &pointer.version, &data.now()).await?,
+            None => (Vec::new(), 0.0),
+        };
+        // Only when they held most of its training rows: one bad day withdrawn out of hundreds
+        // leaves the live version the yardstick it was.
+        let withdrawn = if withdrawn.1 >= WITHDRAWN_SHARE_UNJUDGED { withdrawn.0 } else { Vec::new() };
         if !self.options.force
-            && let Some(same) =
-                self.same_inputs(kind, &data.files, &kind_options, live.as_ref().map(|(p, _)| p)).await?
+            && let Some(same) = self
+                .same_inputs(kind, &data.files, &kind_options, live.as_ref().map(|(p, _)| p))
+                .await?
+                // Rejected against the live version trained on the withdrawn uploads: that verdict
+                // no longer stands, and the same inputs are judged again as a first version.
+                .filter(|same| {
+                    withdrawn.is_empty()
+                        || !same.rejected_by_its_gates()
+                        || same.gate.as_ref().and_then(|g| g.live_version.as_deref())
+                            != live.as_ref().map(|(p, _)| p.version.as_str())
+                })
         {
             if pin.is_none() && same.status == VersionStatus::Retired && replaced_by_a_retrain(&same) {
                 // The features went back to what this version was trained on (an upload was
@@ -574,13 +593,6 @@ impl Trainer {
         timings.insert("write_version".to_owned(), t.elapsed().as_secs_f64());
 
         progress(2, "gate");
-        // The live version trained on uploads withdrawn since (the demo's sample, say, before the
-        // shop's own data): its metrics measure sales that no longer count, so holding this
-        // version to them would keep the withdrawn data serving. It is judged as a first one.
-        let withdrawn = match &live {
-            Some((pointer, _)) => self.withdrawn_since(kind, &pointer.version, &data.batches).await?,
-            None => Vec::new(),
-        };
         // The live version, then those live before it, newest first: the gate's median.
         let mut recent: Vec<VersionRecord> =
             live_record.iter().filter(|_| withdrawn.is_empty()).cloned().collect();
@@ -674,38 +686,56 @@ impl Trainer {
         Ok(live_now)
     }
 
-    /// The silver batches (uploads) `version` of `kind` was trained on that `batches` (the
-    /// features now) no longer hold: withdrawn since. Empty for a manifest written before
-    /// batches were recorded.
+    /// The uploads `version` of `kind` was trained on that the features `now` no longer count
+    /// ([`withdrawn_batches`]), with the share of its training rows they held.
     async fn withdrawn_since(
         &self,
         kind: ModelKind,
         version: &str,
-        batches: &[String],
-    ) -> Result<Vec<String>, TrainError> {
-        let Some(manifest) = self.registry.manifest(kind, version).await? else { return Ok(Vec::new()) };
-        let now: std::collections::HashSet<&str> = batches.iter().map(String::as_str).collect();
-        Ok(manifest.batches.into_iter().filter(|b| !now.contains(b.as_str())).collect())
+        now: &FeaturesNow<'_>,
+    ) -> Result<(Vec<String>, f64), TrainError> {
+        let Some(manifest) = self.registry.manifest(kind, version).await? else {
+            return Ok((Vec::new(), 0.0));
+        };
+        let withdrawn = withdrawn_batches(&manifest, now);
+        if withdrawn.is_empty() {
+            return Ok((withdrawn, 0.0));
+        }
+        // Each upload by the rows ingest accepted from it (one, for a report that is gone).
+        let rows = |batch: &str| {
+            let sha = batch.rsplit('/').next().unwrap_or(batch).trim_end_matches(".parquet").to_owned();
+            let silver = self.silver.clone();
+            async move {
+                let path = format!("reports/{}/{sha}.json", crate::ingest::UploadKind::Transactions);
+                let report = silver.get(&path).await.ok().flatten();
+                report
+                    .and_then(|b| serde_json::from_slice::<crate::ingest::QualityReport>(&b.body).ok())
+                    .map_or(1, |r| r.rows_accepted.max(1))
+            }
+        };
+        let (mut gone, mut all) = (0_u64, 0_u64);
+        for batch in &manifest.batches {
+            let n = rows(batch).await;
+            all += n;
+            if withdrawn.contains(batch) {
+                gone += n;
+            }
+        }
+        Ok((withdrawn, gone as f64 / all.max(1) as f64))
     }
 
-    /// The uploads the live version of `kind` was trained on that were withdrawn since (empty
-    /// when nothing is live, or its manifest predates the record of them): until a retrain, it
-    /// answers from sales that no longer count.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn live_on_withdrawn(&self, kind: ModelKind) -> Result<Vec<String>, TrainError> {
-        let Some((pointer, _)) = self.registry.live(kind).await? else { return Ok(Vec::new()) };
-        self.on_withdrawn(kind, &pointer.version).await
-    }
-
-    /// The uploads `version` of `kind` was trained on that were withdrawn since.
+    /// The uploads `version` of `kind` was trained on that were withdrawn since (empty when its
+    /// manifest predates the record of them, or the features are the very tables it was trained
+    /// on): until a retrain replaces it, it answers from sales that no longer count.
     ///
     /// # Errors
     /// Store failures.
     pub async fn on_withdrawn(&self, kind: ModelKind, version: &str) -> Result<Vec<String>, TrainError> {
-        let batches = crate::features::snapshot::current(&*self.silver).await?.map(|(s, _)| s.batches);
-        self.withdrawn_since(kind, version, &batches.unwrap_or_default()).await
+        let Some((snapshot, _)) = crate::features::snapshot::current(&*self.silver).await? else {
+            return Ok(Vec::new());
+        };
+        let Some(manifest) = self.registry.manifest(kind, version).await? else { return Ok(Vec::new()) };
+        Ok(withdrawn_batches(&manifest, &FeaturesNow::of_snapshot(&snapshot)))
     }
 
     /// The newest kept version of `kind` (live, retired, rejected by its gates, or held and still
@@ -911,6 +941,45 @@ impl Trainer {
 /// written, deleted or published.
 fn still_held(lease: &KeptLease) -> Result<(), TrainError> {
     if lease.is_held() { Ok(()) } else { Err(TrainError::LeaseLost) }
+}
+
+/// The share of the live version's training rows that must have been withdrawn for a candidate
+/// to be judged as a first version rather than against it.
+pub const WITHDRAWN_SHARE_UNJUDGED: f64 = 0.5;
+
+/// What the features hold now, for [`withdrawn_batches`]: the uploads counted, and each table's
+/// sha256 by its file name (empty when unknown).
+#[derive(Debug, Clone, Copy)]
+pub struct FeaturesNow<'a> {
+    /// The silver batches (one per upload counted).
+    pub batches: &'a [String],
+    /// Table file name to sha256.
+    pub tables: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> FeaturesNow<'a> {
+    /// From the current feature snapshot's pointer.
+    #[must_use]
+    pub fn of_snapshot(snapshot: &'a crate::features::snapshot::FeatureSnapshot) -> Self {
+        Self { batches: &snapshot.batches, tables: &snapshot.tables }
+    }
+}
+
+/// The uploads (silver batches) a version's `manifest` names that the features `now` no longer
+/// count: withdrawn since. None when its manifest predates the record of them, or when it was
+/// trained on the very tables the features hold (the same rows sent again as other bytes).
+#[must_use]
+pub fn withdrawn_batches(manifest: &Manifest, now: &FeaturesNow<'_>) -> Vec<String> {
+    let trained: std::collections::BTreeMap<String, String> = manifest
+        .data
+        .iter()
+        .map(|f| (f.path.rsplit('/').next().unwrap_or(&f.path).to_owned(), f.sha256.clone()))
+        .collect();
+    if !now.tables.is_empty() && trained == *now.tables {
+        return Vec::new();
+    }
+    let counted: std::collections::HashSet<&str> = now.batches.iter().map(String::as_str).collect();
+    manifest.batches.iter().filter(|b| !counted.contains(b.as_str())).cloned().collect()
 }
 
 /// `batches` (silver batch paths, each named by its upload's sha256) as a person reads them:

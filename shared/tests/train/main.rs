@@ -735,23 +735,39 @@ async fn a_version_replacing_one_trained_on_a_withdrawn_upload_is_judged_as_a_fi
     let mut lines = sample.lines();
     let header = lines.next().unwrap();
     let lines: Vec<&str> = lines.collect();
-    for (name, parity) in [("odd", 1), ("even", 0)] {
-        let half = lines.iter().enumerate().filter(|(n, _)| n % 2 == parity).map(|(_, l)| *l);
-        let body: String = std::iter::once(header).chain(half).collect::<Vec<_>>().join("\n");
+    // Two thirds of the lines in one upload, a third in another.
+    let mut bodies = Vec::new();
+    for (name, third) in [("most", false), ("rest", true)] {
+        let part = lines.iter().enumerate().filter(|(n, _)| (n % 3 == 0) == third).map(|(_, l)| *l);
+        let body: String = std::iter::once(header).chain(part).collect::<Vec<_>>().join("\n");
         let path = format!("transactions/{name}.csv");
-        ingestor.uploads().put(&path, Bytes::from(body), PutOptions::default()).await.unwrap();
+        ingestor.uploads().put(&path, Bytes::from(body.clone()), PutOptions::default()).await.unwrap();
         ingestor.ingest(&path, &IngestOptions::default()).await.unwrap();
+        bodies.push((path, body));
     }
     let plain = nightly(&stores).await;
     let both = night(&plain).await;
     assert_eq!(both.status, VersionStatus::Live);
-    ingestor.withdraw("transactions/odd.csv", false).await.unwrap();
-    let withdrawn = plain.live_on_withdrawn(ModelKind::Segments).await.unwrap();
-    assert_eq!(withdrawn.len(), 1, "until a retrain the live version answers from it: {withdrawn:?}");
 
-    let even_only = night(&plain).await;
-    assert_eq!(even_only.status, VersionStatus::Live, "{even_only:?}");
-    let said = even_only.reason.as_deref().unwrap_or_default();
+    // A third withdrawn: the live version answers from it until a retrain, which still compares
+    // the candidate with it.
+    ingestor.withdraw("transactions/rest.csv", false).await.unwrap();
+    let withdrawn = plain.on_withdrawn(ModelKind::Segments, &both.version).await.unwrap();
+    assert_eq!(withdrawn.len(), 1, "until a retrain the live version answers from it: {withdrawn:?}");
+    let most = night(&plain).await;
+    let record = plain.registry().record(ModelKind::Segments, &most.version).await.unwrap().unwrap();
+    assert_eq!(record.gate.unwrap().live_version.as_deref(), Some(both.version.as_str()), "compared as ever");
+    assert!(plain.on_withdrawn(ModelKind::Segments, &most.version).await.unwrap().is_empty());
+
+    // The third sent again (the version of both comes back), then the two thirds withdrawn.
+    let (rest, body) = &bodies[1];
+    ingestor.uploads().put(rest, Bytes::from(body.clone()), PutOptions::default()).await.unwrap();
+    ingestor.ingest(rest, &IngestOptions::default()).await.unwrap();
+    assert_eq!(night(&plain).await.version, both.version);
+    ingestor.withdraw("transactions/most.csv", false).await.unwrap();
+    let rest_only = night(&plain).await;
+    assert_eq!(rest_only.status, VersionStatus::Live, "{rest_only:?}");
+    let said = rest_only.reason.as_deref().unwrap_or_default();
     assert!(
         said.starts_with(&format!(
             "judged as a first version: the version it replaced, {}, was trained on 1 upload withdrawn since (sha256 ",
@@ -759,9 +775,9 @@ async fn a_version_replacing_one_trained_on_a_withdrawn_upload_is_judged_as_a_fi
         )),
         "{said}"
     );
-    let record = plain.registry().record(ModelKind::Segments, &even_only.version).await.unwrap().unwrap();
+    let record = plain.registry().record(ModelKind::Segments, &rest_only.version).await.unwrap().unwrap();
     assert_eq!(record.gate.unwrap().live_version, None, "not compared with the withdrawn data's version");
-    assert!(plain.live_on_withdrawn(ModelKind::Segments).await.unwrap().is_empty());
+    assert!(plain.on_withdrawn(ModelKind::Segments, &rest_only.version).await.unwrap().is_empty());
 }
 
 /// Who retired a version is read from `retired_by`; a record kept from before that field is
