@@ -727,24 +727,7 @@ async fn a_pinned_kind_left_without_sales_is_taken_out_and_says_its_pin_was_lift
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_replacing_one_trained_on_a_withdrawn_upload_is_judged_as_a_first_one() {
     let (_home, stores, ingestor) = empty_stores().await;
-    let sample = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../data/sample/online_retail_sample.csv"
-    ))
-    .unwrap();
-    let mut lines = sample.lines();
-    let header = lines.next().unwrap();
-    let lines: Vec<&str> = lines.collect();
-    // Two thirds of the lines in one upload, a third in another.
-    let mut bodies = Vec::new();
-    for (name, third) in [("most", false), ("rest", true)] {
-        let part = lines.iter().enumerate().filter(|(n, _)| (n % 3 == 0) == third).map(|(_, l)| *l);
-        let body: String = std::iter::once(header).chain(part).collect::<Vec<_>>().join("\n");
-        let path = format!("transactions/{name}.csv");
-        ingestor.uploads().put(&path, Bytes::from(body.clone()), PutOptions::default()).await.unwrap();
-        ingestor.ingest(&path, &IngestOptions::default()).await.unwrap();
-        bodies.push((path, body));
-    }
+    let bodies = ingest_in_thirds(&ingestor).await;
     let plain = nightly(&stores).await;
     let both = night(&plain).await;
     assert_eq!(both.status, VersionStatus::Live);
@@ -778,6 +761,32 @@ async fn a_version_replacing_one_trained_on_a_withdrawn_upload_is_judged_as_a_fi
     let record = plain.registry().record(ModelKind::Segments, &rest_only.version).await.unwrap().unwrap();
     assert_eq!(record.gate.unwrap().live_version, None, "not compared with the withdrawn data's version");
     assert!(plain.on_withdrawn(ModelKind::Segments, &rest_only.version).await.unwrap().is_empty());
+}
+
+/// A version rejected against a live version trained on uploads withdrawn since (by a build
+/// from before the gate knew of withdrawals) does not make the same inputs `unchanged ...
+/// rejected` for ever: they are trained again, judged as a first version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_judged_against_a_version_of_withdrawn_uploads_is_trained_again() {
+    let (_home, stores, ingestor) = empty_stores().await;
+    ingest_in_thirds(&ingestor).await;
+    let plain = nightly(&stores).await;
+    let both = night(&plain).await;
+    ingestor.withdraw("transactions/most.csv", false).await.unwrap();
+    let strict = strict_segments(&stores).await;
+    let rejected = night(&strict).await;
+    assert_eq!(rejected.status, VersionStatus::Rejected, "{rejected:?}");
+    // As judged now (not against the live version), the rejection stands for these inputs.
+    let again = night(&plain).await;
+    assert!(again.unchanged && again.version == rejected.version, "{again:?}");
+    // As a build from before would have judged it: against the live version.
+    let registry = plain.registry();
+    let mut record = registry.record(ModelKind::Segments, &rejected.version).await.unwrap().unwrap();
+    record.gate.as_mut().unwrap().live_version = Some(both.version.clone());
+    registry.save_record(&record).await.unwrap();
+    let retrained = night(&plain).await;
+    assert!(!retrained.unchanged && retrained.version != rejected.version, "{retrained:?}");
+    assert_eq!(retrained.status, VersionStatus::Live, "{retrained:?}");
 }
 
 /// Who retired a version is read from `retired_by`; a record kept from before that field is
@@ -819,6 +828,29 @@ async fn a_version_rejected_on_the_same_inputs_is_not_trained_and_rejected_again
     let said = again.reason.unwrap_or_default();
     assert!(said.contains("is rejected (gate failed: needs silhouette >= floor"), "{said}");
     assert_eq!(strict.registry().list(ModelKind::Segments).await.unwrap().len(), 1);
+}
+
+/// Ingests the shipped sample as two uploads: two thirds of its lines in
+/// `transactions/most.csv`, a third in `transactions/rest.csv`; their paths and bodies.
+async fn ingest_in_thirds(ingestor: &Ingestor) -> Vec<(String, String)> {
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/sample/online_retail_sample.csv"
+    ))
+    .unwrap();
+    let mut lines = sample.lines();
+    let header = lines.next().unwrap();
+    let lines: Vec<&str> = lines.collect();
+    let mut bodies = Vec::new();
+    for (name, third) in [("most", false), ("rest", true)] {
+        let part = lines.iter().enumerate().filter(|(n, _)| (n % 3 == 0) == third).map(|(_, l)| *l);
+        let body: String = std::iter::once(header).chain(part).collect::<Vec<_>>().join("\n");
+        let path = format!("transactions/{name}.csv");
+        ingestor.uploads().put(&path, Bytes::from(body.clone()), PutOptions::default()).await.unwrap();
+        ingestor.ingest(&path, &IngestOptions::default()).await.unwrap();
+        bodies.push((path, body));
+    }
+    bodies
 }
 
 /// One night's retrain of the segments alone, as `trainer` runs it.
