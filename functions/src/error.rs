@@ -16,10 +16,8 @@ use shopsense::store::StoreError;
 pub fn no_model_advice(versions: &[VersionRecord], failure: Option<&TrainingFailure>) -> String {
     // Taken out of serving (its sales were withdrawn), and nothing trained since: every version
     // kept from before was trained on those sales, so promoting one is no way out.
-    if let Some(taken) = versions
-        .iter()
-        .filter(|r| r.retired_by == Some(RetiredBy::NothingToTrain))
-        .max_by_key(|r| r.updated_at)
+    if let Some(taken) =
+        versions.iter().filter(|r| r.retired_by == Some(RetiredBy::TakenOut)).max_by_key(|r| r.updated_at)
         && versions.first().is_some_and(|newest| newest.created_at <= taken.updated_at)
     {
         return format!(
@@ -263,7 +261,7 @@ mod tests {
     #[test]
     fn a_kind_taken_out_is_advised_by_the_version_taken_out_not_the_newest() {
         let mut taken = version("v1", VersionStatus::Retired, 60);
-        taken.retired_by = Some(RetiredBy::NothingToTrain);
+        taken.retired_by = Some(RetiredBy::TakenOut);
         taken.reason = Some("retired: no sales remain (the uploads it was trained on were withdrawn)".into());
         taken.updated_at = Utc::now();
         let mut rejected = version("v2", VersionStatus::Rejected, 30);

@@ -443,8 +443,9 @@ pub async fn standings(state: &AppState) -> Result<Vec<KindStanding>, shopsense:
         };
         if let Some(live) = live.as_deref().filter(|_| !withdrawn.is_empty()) {
             warnings.push(format!(
-                "the live {} ({live}) was trained on {}: it answers from sales that no longer count until the \
-                 next retrain (`shopsense train`, or the nightly one) replaces it",
+                "the live {} ({live}) was trained on {}: it answers from sales that no longer count until a \
+                 version trained without them goes live (a retrain that passes its gates, or `shopsense models \
+                 promote`)",
                 kind.noun(),
                 shopsense::train::withdrawn_uploads(&withdrawn)
             ));

@@ -348,7 +348,7 @@ impl AppState {
             let versions = self.trainer.registry().list(ModelKind::Forecast).await.ok()?;
             let taken = versions
                 .iter()
-                .filter(|r| r.retired_by == Some(shopsense::registry::RetiredBy::NothingToTrain))
+                .filter(|r| r.retired_by == Some(shopsense::registry::RetiredBy::TakenOut))
                 .max_by_key(|r| r.updated_at)?;
             let said = if taken.version == version {
                 "which is".to_owned()

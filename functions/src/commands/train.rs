@@ -234,13 +234,6 @@ pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) 
     }
     let before = trainer.registry().record(kind, version).await?;
     let pinned = trainer.registry().live(kind).await?.and_then(|(p, _)| p.pinned);
-    let taken_out = trainer
-        .registry()
-        .list(kind)
-        .await?
-        .into_iter()
-        .filter(|r| r.retired_by == Some(shopsense::registry::RetiredBy::NothingToTrain))
-        .max_by_key(|r| r.updated_at);
     let record = trainer.promote(kind, version).await?;
     println!("{} {} is live", record.kind, record.version);
     if let Some(pin) = pinned {
@@ -249,12 +242,12 @@ pub async fn promote(trainer: &Trainer, version: &str, kind: Option<ModelKind>) 
              versions held so far stay held"
         );
     }
-    // Trained before the kind was taken out of serving: on sales that were withdrawn since.
-    if let Some(taken) = taken_out.filter(|t| t.updated_at >= record.created_at) {
+    // Trained on uploads withdrawn since (the demo's sample, a data-removal request's rows).
+    let withdrawn = trainer.on_withdrawn(kind, &record.version).await?;
+    if !withdrawn.is_empty() {
         println!(
-            "  warning: it was trained before {} was taken out of serving, when every sale it was trained on \
-             had been withdrawn: it serves those sales again",
-            taken.version
+            "  warning: it was trained on {}: it answers from sales that no longer count",
+            shopsense::train::withdrawn_uploads(&withdrawn)
         );
     }
     // A person's call over the gate: say what the gate had said.

@@ -22,6 +22,16 @@ fn shopsense(home: &Path, args: &[&str]) -> String {
     stdout
 }
 
+/// The app state over the local home `home`, as `serve` opens it.
+async fn state_of(home: &Path) -> shopsense_functions::state::AppState {
+    let values = [("SHOPSENSE_HOME".to_owned(), home.display().to_string())].into();
+    shopsense_functions::state::AppState::open(
+        shopsense::settings::Settings::from_values(values, None).unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
 /// The version of the first line `train` printed for `kind` and its status.
 fn trained(stdout: &str, kind: &str) -> (String, String) {
     let line =
@@ -179,12 +189,7 @@ async fn every_answer_on_a_forecast_weeks_behind_the_newest_sales_says_so() {
     assert!(loose.status.success() && String::from_utf8_lossy(&loose.stdout).contains("forecast"));
     assert!(!String::from_utf8_lossy(&loose.stdout).contains("warning"));
 
-    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
-    let state = shopsense_functions::state::AppState::open(
-        shopsense::settings::Settings::from_values(values, None).unwrap(),
-    )
-    .await
-    .unwrap();
+    let state = state_of(home.path()).await;
     let router = shopsense_functions::app::app(state.clone());
     let (status, forecast) = crate::support::send(&router, crate::support::get("/api/forecasts/84879")).await;
     assert_eq!(status, 200, "{forecast}");
@@ -247,12 +252,7 @@ async fn a_failed_training_is_said_in_the_models_list_and_answer() {
     assert!(listed.contains("warning: the last forecast training, at "), "{listed}");
     assert!(listed.contains("not enough history") && listed.contains("nothing serves it yet"), "{listed}");
 
-    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
-    let state = shopsense_functions::state::AppState::open(
-        shopsense::settings::Settings::from_values(values, None).unwrap(),
-    )
-    .await
-    .unwrap();
+    let state = state_of(home.path()).await;
     let router = shopsense_functions::app::app(state);
     let (_, models) = crate::support::send(&router, crate::support::get("/api/models")).await;
     let error = models["forecast"]["last_failure"]["error"].as_str().unwrap();
@@ -277,16 +277,11 @@ async fn with_every_sale_withdrawn_the_answers_say_which_version_was_taken_out_a
     assert!(
         listed.contains(&format!(
             "warning: the live forecast ({forecast}) was trained on 1 upload withdrawn since (sha256 0cde3ddd75b0): it \
-             answers from sales that no longer count until the next retrain"
+             answers from sales that no longer count until a version trained without them goes live"
         )),
         "{listed}"
     );
-    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
-    let state = shopsense_functions::state::AppState::open(
-        shopsense::settings::Settings::from_values(values, None).unwrap(),
-    )
-    .await
-    .unwrap();
+    let state = state_of(home.path()).await;
     let (_, alerts) =
         crate::support::send(&shopsense_functions::app::app(state), crate::support::get("/api/alerts")).await;
     assert!(
@@ -301,12 +296,7 @@ async fn with_every_sale_withdrawn_the_answers_say_which_version_was_taken_out_a
     let listed = shopsense(home.path(), &["models", "list"]);
     assert!(!listed.contains("* "), "nothing is marked live: {listed}");
 
-    let values = [("SHOPSENSE_HOME".to_owned(), home.path().display().to_string())].into();
-    let state = shopsense_functions::state::AppState::open(
-        shopsense::settings::Settings::from_values(values, None).unwrap(),
-    )
-    .await
-    .unwrap();
+    let state = state_of(home.path()).await;
     let router = shopsense_functions::app::app(state);
     let (status, answer) = crate::support::send(&router, crate::support::get("/api/segments/17850")).await;
     assert_eq!(status, 503, "{answer}");
@@ -324,5 +314,14 @@ async fn with_every_sale_withdrawn_the_answers_say_which_version_was_taken_out_a
             "the open alerts were judged against forecast {forecast}, which is retired: no sales remain"
         )) && warning.ends_with("no forecast is live, so a count sent now is not judged"),
         "{alerts}"
+    );
+    drop(router);
+    // Served again by hand, it says what it answers from.
+    let said = shopsense(home.path(), &["models", "promote", &forecast]);
+    assert!(
+        said.contains(
+            "warning: it was trained on 1 upload withdrawn since (sha256 0cde3ddd75b0): it answers from sales"
+        ),
+        "{said}"
     );
 }

@@ -212,10 +212,10 @@ pub enum RetiredBy {
     Promote,
     /// A person's rollback.
     Rollback,
-    /// A retrain that found nothing left to train the kind on (every sale withdrawn) and took
-    /// it out of serving ([`crate::registry::Registry::retire_live`]); it comes back with its
-    /// inputs, as one a retrain replaced.
-    NothingToTrain,
+    /// A retrain that took it out of serving ([`crate::registry::Registry::retire_live`]):
+    /// nothing was left to train the kind on, or no upload it was trained on still counted
+    /// (every one withdrawn). It comes back with its inputs, as one a retrain replaced.
+    TakenOut,
 }
 
 impl FlipBy {

@@ -272,7 +272,7 @@ impl Registry {
     }
 
     /// Takes the kind's live version `expected` out of serving: its record retired with `reason`
-    /// ([`RetiredBy::NothingToTrain`], so it comes back when its inputs do), then the live
+    /// ([`RetiredBy::TakenOut`], so it comes back when its inputs do), then the live
     /// pointer removed, so the kind answers as one with nothing live. A pin or a person's
     /// choice goes with the pointer: the sales it was about are gone. Other kept versions stay
     /// as they are.
@@ -293,7 +293,7 @@ impl Registry {
         }
         if let Some(mut record) = self.record(kind, &pointer.version).await? {
             record.status = VersionStatus::Retired;
-            record.retired_by = Some(RetiredBy::NothingToTrain);
+            record.retired_by = Some(RetiredBy::TakenOut);
             record.reason = Some(retired_reason(reason, record.reason.take()));
             self.save_record(&record).await?;
         }

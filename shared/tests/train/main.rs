@@ -529,10 +529,7 @@ async fn records_left_wrong_by_a_run_killed_after_its_flip_are_reconciled_by_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollback_whose_bookkeeping_stopped_is_reconciled_as_a_rollback_and_never_restored() {
     let (_home, stores) = stores_with_sample().await;
-    let plain = nightly(&stores).await;
-    let first = night(&plain).await;
-    more_sales(&stores, 999_004).await;
-    let second = night(&plain).await;
+    let (plain, first, second) = two_nights(&stores, 999_004).await;
     let back = plain.rollback(ModelKind::Segments).await.unwrap();
     assert_eq!(back.version, first.version);
     // What a kill between the rollback's flip and its bookkeeping leaves: the version rolled
@@ -608,10 +605,7 @@ async fn a_kind_whose_live_version_saw_the_same_features_is_left_alone_until_new
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawn_upload_puts_the_version_trained_without_it_back_live() {
     let (_home, stores) = stores_with_sample().await;
-    let plain = nightly(&stores).await;
-    let before = night(&plain).await;
-    more_sales(&stores, 999_003).await;
-    let with = night(&plain).await;
+    let (plain, before, with) = two_nights(&stores, 999_003).await;
     assert_eq!(with.status, VersionStatus::Live);
     let ingestor = Ingestor::open(&*stores.blobs).await.unwrap();
     ingestor.withdraw("transactions/more-999003.csv", false).await.unwrap();
@@ -652,19 +646,11 @@ async fn withdrawing_every_sale_takes_each_kind_out_of_serving_until_the_sales_c
 
     let emptied = plain.run(&ModelKind::ALL, "t", &quiet).await.unwrap();
     assert!(emptied.failed.is_empty(), "taking them out is no failure: {:?}", emptied.failed);
-    for (taken, trained) in emptied.kinds.iter().zip(&first.kinds) {
-        assert_eq!(
-            (taken.version.as_str(), taken.status),
-            (trained.version.as_str(), VersionStatus::Retired)
-        );
-        let said = taken.reason.as_deref().unwrap_or_default();
-        assert!(said.starts_with("retired: no ") && said.contains("were withdrawn"), "{said}");
+    each_kind_is(&emptied.kinds, &first.kinds, VersionStatus::Retired, ("retired: no ", "were withdrawn"));
+    for taken in &emptied.kinds {
         assert_eq!(live(plain.registry(), taken.kind).await, None, "{:?}", taken.kind);
         let record = plain.registry().record(taken.kind, &taken.version).await.unwrap().unwrap();
-        assert_eq!(
-            (record.status, record.retired_by),
-            (VersionStatus::Retired, Some(RetiredBy::NothingToTrain))
-        );
+        assert_eq!((record.status, record.retired_by), (VersionStatus::Retired, Some(RetiredBy::TakenOut)));
     }
     let reader = Reader::open(&stores, std::time::Duration::ZERO).await.unwrap();
     let segment = reader.get::<CustomerSegment>(ModelKind::Segments, &customer_partition("14456")).await;
@@ -683,14 +669,7 @@ async fn withdrawing_every_sale_takes_each_kind_out_of_serving_until_the_sales_c
         .unwrap();
     ingestor.ingest("transactions/sample.csv", &IngestOptions::default()).await.unwrap();
     let back = plain.run(&ModelKind::ALL, "t", &quiet).await.unwrap();
-    for (restored, trained) in back.kinds.iter().zip(&first.kinds) {
-        assert_eq!(
-            (restored.version.as_str(), restored.status),
-            (trained.version.as_str(), VersionStatus::Live)
-        );
-        let said = restored.reason.as_deref().unwrap_or_default();
-        assert!(said.starts_with("restored: ") && said.contains("ingested again"), "{said}");
-    }
+    each_kind_is(&back.kinds, &first.kinds, VersionStatus::Live, ("restored: ", "ingested again"));
     readers_see(&stores, &first.kinds[2].version).await;
 }
 
@@ -699,10 +678,7 @@ async fn withdrawing_every_sale_takes_each_kind_out_of_serving_until_the_sales_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pinned_kind_left_without_sales_is_taken_out_and_says_its_pin_was_lifted() {
     let (_home, stores) = stores_with_sample().await;
-    let plain = nightly(&stores).await;
-    let first = night(&plain).await;
-    more_sales(&stores, 999_006).await;
-    let second = night(&plain).await;
+    let (plain, first, second) = two_nights(&stores, 999_006).await;
     let registry = plain.registry();
     let before_rollback = registry.live(ModelKind::Segments).await.unwrap().unwrap();
     plain.rollback(ModelKind::Segments).await.unwrap();
@@ -789,15 +765,46 @@ async fn a_rejection_judged_against_a_version_of_withdrawn_uploads_is_trained_ag
     assert_eq!(retrained.status, VersionStatus::Live, "{retrained:?}");
 }
 
+/// The shop's own data in and the demo's sample withdrawn: the version trained on the sample
+/// alone is taken out before the candidate is judged, so whatever becomes of the candidate,
+/// the sample no longer serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_version_none_of_whose_uploads_still_counts_is_taken_out_before_the_candidate() {
+    let (_home, stores, ingestor) = empty_stores().await;
+    let bodies = ingest_in_thirds(&ingestor).await;
+    ingestor.withdraw("transactions/rest.csv", false).await.unwrap();
+    let plain = nightly(&stores).await;
+    let most = night(&plain).await;
+    let (rest, body) = &bodies[1];
+    ingestor.uploads().put(rest, Bytes::from(body.clone()), PutOptions::default()).await.unwrap();
+    ingestor.ingest(rest, &IngestOptions::default()).await.unwrap();
+    ingestor.withdraw("transactions/most.csv", false).await.unwrap();
+
+    let strict = strict_segments(&stores).await;
+    let rejected = night(&strict).await;
+    assert_eq!(rejected.status, VersionStatus::Rejected, "{rejected:?}");
+    assert_eq!(
+        live(strict.registry(), ModelKind::Segments).await,
+        None,
+        "the sample's version no longer serves"
+    );
+    let record = strict.registry().record(ModelKind::Segments, &most.version).await.unwrap().unwrap();
+    assert_eq!((record.status, record.retired_by), (VersionStatus::Retired, Some(RetiredBy::TakenOut)));
+    let said = record.reason.unwrap_or_default();
+    assert!(
+        said.starts_with("retired: no upload it was trained on still counts (1 upload withdrawn since"),
+        "{said}"
+    );
+    // The candidate, newer than the take-out, is what the advice is about.
+    assert!(rejected.version > most.version);
+}
+
 /// Who retired a version is read from `retired_by`; a record kept from before that field is
 /// read from its reason's words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whether_a_retired_version_comes_back_with_its_inputs_is_read_from_who_retired_it() {
     let (_home, stores) = stores_with_sample().await;
-    let plain = nightly(&stores).await;
-    let before = night(&plain).await;
-    more_sales(&stores, 999_005).await;
-    let with = night(&plain).await;
+    let (plain, before, with) = two_nights(&stores, 999_005).await;
     let registry = plain.registry();
     let mut retired = registry.record(ModelKind::Segments, &before.version).await.unwrap().unwrap();
     assert_eq!((retired.status, retired.retired_by), (VersionStatus::Retired, Some(RetiredBy::Retrain)));
@@ -853,6 +860,35 @@ async fn ingest_in_thirds(ingestor: &Ingestor) -> Vec<(String, String)> {
     bodies
 }
 
+/// The sample's segments trained, one more sale ingested (invoice `invoice`) and trained again:
+/// the trainer and both nights' outcomes.
+async fn two_nights(
+    stores: &Stores,
+    invoice: u32,
+) -> (Trainer, shopsense::train::KindOutcome, shopsense::train::KindOutcome) {
+    let plain = nightly(stores).await;
+    let first = night(&plain).await;
+    more_sales(stores, invoice).await;
+    let second = night(&plain).await;
+    (plain, first, second)
+}
+
+/// Each of `outcomes` is the version of the same kind in `trained`, now `status`, with a reason
+/// that starts with `said.0` and holds `said.1`.
+fn each_kind_is(
+    outcomes: &[shopsense::train::KindOutcome],
+    trained: &[shopsense::train::KindOutcome],
+    status: VersionStatus,
+    said: (&str, &str),
+) {
+    assert_eq!(outcomes.len(), trained.len());
+    for (now, then) in outcomes.iter().zip(trained) {
+        assert_eq!((now.kind, now.version.as_str(), now.status), (then.kind, then.version.as_str(), status));
+        let reason = now.reason.as_deref().unwrap_or_default();
+        assert!(reason.starts_with(said.0) && reason.contains(said.1), "{reason}");
+    }
+}
+
 /// One night's retrain of the segments alone, as `trainer` runs it.
 async fn night(trainer: &Trainer) -> shopsense::train::KindOutcome {
     trainer.run(&[ModelKind::Segments], "t", &quiet).await.unwrap().kinds.remove(0)
@@ -873,10 +909,7 @@ async fn more_sales(stores: &Stores, invoice: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_nights_leave_a_pinned_kind_and_a_version_a_person_promoted_over_a_held_one_alone() {
     let (_home, stores) = stores_with_sample().await;
-    let plain = nightly(&stores).await;
-    let v1 = night(&plain).await;
-    more_sales(&stores, 999_001).await;
-    let v2 = night(&plain).await;
+    let (plain, v1, v2) = two_nights(&stores, 999_001).await;
     assert_eq!(v2.status, VersionStatus::Live);
     plain.rollback(ModelKind::Segments).await.unwrap();
     more_sales(&stores, 999_002).await;
