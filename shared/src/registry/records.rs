@@ -213,8 +213,8 @@ pub enum RetiredBy {
     /// A person's rollback.
     Rollback,
     /// A retrain that took it out of serving ([`crate::registry::Registry::retire_live`]):
-    /// nothing was left to train the kind on, or no upload it was trained on still counted
-    /// (every one withdrawn). It comes back with its inputs, as one a retrain replaced.
+    /// nothing was left to train the kind on (every sale withdrawn). It comes back with its
+    /// inputs, as one a retrain replaced.
     TakenOut,
 }
 

@@ -405,6 +405,8 @@ impl Trainer {
         progress: &(dyn Fn(usize, &'static str) + Send + Sync),
     ) -> Result<KindOutcome, TrainError> {
         self.registry.reconcile(kind).await?;
+        let created_at = Utc::now();
+        let version = new_version(created_at);
         let live = self.registry.live(kind).await?;
         let live_record = match &live {
             Some((pointer, _)) => self.registry.record(kind, &pointer.version).await?,
@@ -457,30 +459,7 @@ impl Trainer {
         };
         // Only when they held most of its training rows: one bad day withdrawn out of hundreds
         // leaves the live version the yardstick it was.
-        let (withdrawn, share) = withdrawn;
-        // Every upload it was trained on withdrawn: it answers from none of the sales that count
-        // (the demo's sample, with the shop's own data in), whatever becomes of the candidate.
-        let (live, live_record, pin, withdrawn, taken_out) = match &live {
-            Some(expected) if share >= 1.0 => {
-                still_held(lease)?;
-                let pointer = &expected.0;
-                let reason = format!(
-                    "retired: no upload it was trained on still counts ({}), so it no longer serves the {}; a \
-                     version trained on the sales that count goes live when it passes its gates",
-                    withdrawn_uploads(&withdrawn),
-                    kind.noun()
-                );
-                self.registry.retire_live(expected, &reason).await?;
-                tracing::warn!(%kind, version = %pointer.version, "{reason}");
-                (None, None, None, Vec::new(), Some(pointer.version.clone()))
-            }
-            // Only when they held most of its training rows: one bad day withdrawn out of
-            // hundreds leaves the live version the yardstick it was.
-            _ if share >= WITHDRAWN_SHARE_UNJUDGED => (live, live_record, pin, withdrawn, None),
-            _ => (live, live_record, pin, Vec::new(), None),
-        };
-        let created_at = Utc::now();
-        let version = new_version(created_at);
+        let withdrawn = if withdrawn.1 >= WITHDRAWN_SHARE_UNJUDGED { withdrawn.0 } else { Vec::new() };
         if !self.options.force
             && let Some(same) = self
                 .same_inputs(kind, &data.files, &kind_options, live.as_ref().map(|(p, _)| p))
@@ -697,12 +676,6 @@ impl Trainer {
         timings.insert("publish".to_owned(), t.elapsed().as_secs_f64());
         tracing::info!(%kind, version, documents = docs.len(), "published and live");
         let mut live_now = outcome(record, timings);
-        if let Some(taken_out) = &taken_out {
-            live_now.reason = Some(format!(
-                "judged as a first version: {taken_out}, live before it, was taken out of serving first (no upload \
-                 it was trained on still counts)"
-            ));
-        }
         if let Some((pointer, _)) = live.as_ref().filter(|_| !withdrawn.is_empty()) {
             live_now.reason = Some(format!(
                 "judged as a first version: the version it replaced, {}, was trained on {}",

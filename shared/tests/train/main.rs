@@ -765,40 +765,6 @@ async fn a_rejection_judged_against_a_version_of_withdrawn_uploads_is_trained_ag
     assert_eq!(retrained.status, VersionStatus::Live, "{retrained:?}");
 }
 
-/// The shop's own data in and the demo's sample withdrawn: the version trained on the sample
-/// alone is taken out before the candidate is judged, so whatever becomes of the candidate,
-/// the sample no longer serves.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_live_version_none_of_whose_uploads_still_counts_is_taken_out_before_the_candidate() {
-    let (_home, stores, ingestor) = empty_stores().await;
-    let bodies = ingest_in_thirds(&ingestor).await;
-    ingestor.withdraw("transactions/rest.csv", false).await.unwrap();
-    let plain = nightly(&stores).await;
-    let most = night(&plain).await;
-    let (rest, body) = &bodies[1];
-    ingestor.uploads().put(rest, Bytes::from(body.clone()), PutOptions::default()).await.unwrap();
-    ingestor.ingest(rest, &IngestOptions::default()).await.unwrap();
-    ingestor.withdraw("transactions/most.csv", false).await.unwrap();
-
-    let strict = strict_segments(&stores).await;
-    let rejected = night(&strict).await;
-    assert_eq!(rejected.status, VersionStatus::Rejected, "{rejected:?}");
-    assert_eq!(
-        live(strict.registry(), ModelKind::Segments).await,
-        None,
-        "the sample's version no longer serves"
-    );
-    let record = strict.registry().record(ModelKind::Segments, &most.version).await.unwrap().unwrap();
-    assert_eq!((record.status, record.retired_by), (VersionStatus::Retired, Some(RetiredBy::TakenOut)));
-    let said = record.reason.unwrap_or_default();
-    assert!(
-        said.starts_with("retired: no upload it was trained on still counts (1 upload withdrawn since"),
-        "{said}"
-    );
-    // The candidate, newer than the take-out, is what the advice is about.
-    assert!(rejected.version > most.version);
-}
-
 /// Who retired a version is read from `retired_by`; a record kept from before that field is
 /// read from its reason's words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
