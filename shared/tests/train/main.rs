@@ -803,14 +803,16 @@ async fn a_version_rejected_on_the_same_inputs_is_not_trained_and_rejected_again
     assert_eq!(strict.registry().list(ModelKind::Segments).await.unwrap().len(), 1);
 }
 
+/// The shipped Online Retail sample, as text.
+fn sample_csv() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/sample/online_retail_sample.csv"))
+        .unwrap()
+}
+
 /// Ingests the shipped sample as two uploads: two thirds of its lines in
 /// `transactions/most.csv`, a third in `transactions/rest.csv`; their paths and bodies.
 async fn ingest_in_thirds(ingestor: &Ingestor) -> Vec<(String, String)> {
-    let sample = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../data/sample/online_retail_sample.csv"
-    ))
-    .unwrap();
+    let sample = sample_csv();
     let mut lines = sample.lines();
     let header = lines.next().unwrap();
     let lines: Vec<&str> = lines.collect();
@@ -990,11 +992,7 @@ async fn three_weeks_of_sales_train_no_forecast_and_say_how_many_days_it_needs()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_forecast_that_held_back_newer_sales_once_is_not_compared_with_again() {
     let (_home, stores, ingestor) = empty_stores().await;
-    let sample = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../data/sample/online_retail_sample.csv"
-    ))
-    .unwrap();
+    let sample = sample_csv();
     let mut lines = sample.lines();
     let header = lines.next().unwrap();
     let (mut autumn, mut winter) = (format!("{header}\n"), format!("{header}\n"));
