@@ -470,7 +470,7 @@ fn upload_mapping_path(path: &str) -> String {
     }
 }
 
-fn report_path(kind: UploadKind, sha256: &str) -> String {
+pub(crate) fn report_path(kind: UploadKind, sha256: &str) -> String {
     format!("reports/{kind}/{sha256}.json")
 }
 

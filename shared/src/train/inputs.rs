@@ -69,10 +69,7 @@ pub async fn load(silver: &dyn BlobStore) -> Result<TrainingData, TrainError> {
             items: table(ITEMS_PATH)?,
             baskets: table(BASKETS_PATH)?,
             closed_weekdays: closed,
-            tables: files
-                .iter()
-                .map(|f| (f.path.rsplit('/').next().unwrap_or(&f.path).to_owned(), f.sha256.clone()))
-                .collect(),
+            tables: super::tables_of(&files),
             files,
             batches,
         })

@@ -702,20 +702,13 @@ impl Trainer {
             return Ok((withdrawn, 0.0));
         }
         // Each upload by the rows ingest accepted from it (one, for a report that is gone).
-        let rows = |batch: &str| {
-            let sha = batch.rsplit('/').next().unwrap_or(batch).trim_end_matches(".parquet").to_owned();
-            let silver = self.silver.clone();
-            async move {
-                let path = format!("reports/{}/{sha}.json", crate::ingest::UploadKind::Transactions);
-                let report = silver.get(&path).await.ok().flatten();
-                report
-                    .and_then(|b| serde_json::from_slice::<crate::ingest::QualityReport>(&b.body).ok())
-                    .map_or(1, |r| r.rows_accepted.max(1))
-            }
-        };
         let (mut gone, mut all) = (0_u64, 0_u64);
         for batch in &manifest.batches {
-            let n = rows(batch).await;
+            let path = crate::ingest::report_path(crate::ingest::UploadKind::Transactions, batch_sha(batch));
+            let report = self.silver.get(&path).await.ok().flatten();
+            let n = report
+                .and_then(|b| serde_json::from_slice::<crate::ingest::QualityReport>(&b.body).ok())
+                .map_or(1, |r| r.rows_accepted.max(1));
             all += n;
             if withdrawn.contains(batch) {
                 gone += n;
@@ -752,15 +745,7 @@ impl Trainer {
         options: &Value,
         live: Option<&LivePointer>,
     ) -> Result<Option<VersionRecord>, TrainError> {
-        let inputs = |files: &[DataFile]| -> Vec<(String, String)> {
-            let mut named: Vec<(String, String)> = files
-                .iter()
-                .map(|f| (f.path.rsplit('/').next().unwrap_or(&f.path).to_owned(), f.sha256.clone()))
-                .collect();
-            named.sort();
-            named
-        };
-        let wanted = inputs(files);
+        let wanted = tables_of(files);
         for record in self.registry.list(kind).await? {
             let released =
                 record.status == VersionStatus::Held && !live.is_some_and(|p| p.held_stands(&record));
@@ -769,7 +754,7 @@ impl Trainer {
                 continue;
             }
             let Some(manifest) = self.registry.manifest(kind, &record.version).await? else { continue };
-            if inputs(&manifest.data) == wanted
+            if tables_of(&manifest.data) == wanted
                 && manifest.code_version == code_version()
                 && manifest.options == *options
             {
@@ -970,11 +955,7 @@ impl<'a> FeaturesNow<'a> {
 /// trained on the very tables the features hold (the same rows sent again as other bytes).
 #[must_use]
 pub fn withdrawn_batches(manifest: &Manifest, now: &FeaturesNow<'_>) -> Vec<String> {
-    let trained: std::collections::BTreeMap<String, String> = manifest
-        .data
-        .iter()
-        .map(|f| (f.path.rsplit('/').next().unwrap_or(&f.path).to_owned(), f.sha256.clone()))
-        .collect();
+    let trained = tables_of(&manifest.data);
     if !now.tables.is_empty() && trained == *now.tables {
         return Vec::new();
     }
@@ -989,7 +970,7 @@ pub fn withdrawn_uploads(batches: &[String]) -> String {
     let shas: Vec<&str> = batches
         .iter()
         .map(|b| {
-            let sha = b.rsplit('/').next().unwrap_or(b).trim_end_matches(".parquet");
+            let sha = batch_sha(b);
             &sha[..12.min(sha.len())]
         })
         .take(3)
@@ -997,6 +978,21 @@ pub fn withdrawn_uploads(batches: &[String]) -> String {
     let more = if batches.len() > shas.len() { ", ..." } else { "" };
     let plural = if batches.len() == 1 { "" } else { "s" };
     format!("{} upload{plural} withdrawn since (sha256 {}{more})", batches.len(), shas.join(", "))
+}
+
+/// The sha256 of the upload a silver batch (`transactions/.../<sha256>.parquet`) was read from.
+fn batch_sha(batch: &str) -> &str {
+    batch.rsplit('/').next().unwrap_or(batch).trim_end_matches(".parquet")
+}
+
+/// Feature files by their file name (`interactions.parquet`), each with its sha256: what a
+/// version was trained on, whichever snapshot folder held them.
+#[must_use]
+pub fn tables_of(files: &[DataFile]) -> std::collections::BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|f| (f.path.rsplit('/').next().unwrap_or(&f.path).to_owned(), f.sha256.clone()))
+        .collect()
 }
 
 /// Whether a retired version was replaced by a retrain (or restored over), not by a person's
