@@ -70,14 +70,20 @@ async fn retrain(
             let mut lines: Vec<String> = report
                 .kinds
                 .iter()
-                .map(|k| {
-                    format!(
+                .flat_map(|k| {
+                    let line = format!(
                         "{} {}: {}{}",
                         k.kind,
                         k.version,
                         k.status,
                         k.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-                    )
+                    );
+                    // Its own line, as a take-out for lack of sales says it (the alert rule's).
+                    let took_out = k
+                        .took_out
+                        .as_ref()
+                        .map(|t| format!("{} {}: retired ({})", k.kind, t.version, t.reason));
+                    std::iter::once(line).chain(took_out)
                 })
                 .collect();
             lines.extend(report.failed.iter().map(|f| {

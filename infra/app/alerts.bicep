@@ -97,7 +97,7 @@ traces
     name: 'retrain-took-out'
     severity: 2
     windowSize: 'PT1H'
-    description: 'A retrain took a kind\'s live version out of serving: nothing is left to train it on (every transactions upload withdrawn), so its routes answer 503 until sales are ingested again. `shopsense uploads list` shows what was withdrawn.'
+    description: 'A retrain took a kind\'s live version out of serving: every transactions upload it was trained on was withdrawn, and nothing is left to train on or the version trained on what is left was rejected by its gates, so its routes answer 503 until a version goes live. `shopsense uploads list` shows what was withdrawn, `shopsense models list` the rejection.'
     query: '''
 traces
 | where operation_Name == "retrain" and message matches regex @"^[a-z]+ \S+: retired \(retired: no "

@@ -430,11 +430,15 @@ def test_alert_rules_watch_the_functions_and_log_lines_the_code_has():
     assert max(waits) * 1.2 + timeout < 50 and "ended < ago(50m)" in text, (waits, timeout)
     # A rejected version logs "<kind> <version>: rejected (...)" (functions/src/retrain.rs).
     assert re.search(r'"\{\} \{\}: \{\}\{\}",\s*k\.kind,\s*k\.version,\s*k\.status,', retrain)
-    # A version taken out of serving is retired with a reason starting "retired: no ..." (the
-    # kind's missing input, shared/src/train/inputs.rs `missing_for`).
+    # A version taken out of serving is retired with a reason starting "retired: no ...": the
+    # kind's missing input (shared/src/train/inputs.rs `missing_for`) ...
     train = (REPO / "shared/src/train/mod.rs").read_text()
     inputs = (REPO / "shared/src/train/inputs.rs").read_text()
     assert '"retired: {missing} (the uploads' in train
+    # ... or, when the version trained on what is left was rejected, "retired: no upload ..."
+    # (`take_out_unreplaced`), printed on a line of its own by the retrain.
+    assert '"retired: no upload it was trained on still counts ({}); {rejected}' in train
+    assert 'format!("{} {}: retired ({})", k.kind, t.version, t.reason)' in retrain
     assert set(re.findall(r'"(no [^"]+ remains?)"', inputs)) == {
         "no sale with a customer id remains", "no sales remain", "no customer's sales remain"
     }

@@ -111,6 +111,10 @@ pub async fn train_each(
                 let trend: Vec<String> = k.metric_trend.iter().map(|(_, v)| format!("{v:.4}")).collect();
                 println!("           {} trend: {}", k.kind.key_metric(), trend.join(" -> "));
             }
+            if let Some(took_out) = &k.took_out {
+                println!("{:<10} {}  retired", k.kind.as_str(), took_out.version);
+                println!("           reason:  {}", took_out.reason);
+            }
         }
         for failure in &report.failed {
             println!("{:<10} failed: {}", failure.kind.as_str(), failure.error);

@@ -189,6 +189,19 @@ pub struct KindOutcome {
     /// code and options.
     #[serde(default)]
     pub unchanged: bool,
+    /// The live version this run took out of serving: none of the uploads it was trained on
+    /// still counts, and this version, trained on the sales that do, was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub took_out: Option<TookOut>,
+}
+
+/// A live version taken out of serving ([`KindOutcome::took_out`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TookOut {
+    /// The version taken out.
+    pub version: String,
+    /// Why, as its record now says (starting `retired: no upload`).
+    pub reason: String,
 }
 
 /// A kind that failed to train or publish (its live version, if any, stays live).
@@ -443,6 +456,7 @@ impl Trainer {
                     metric_trend: Vec::new(),
                     timings,
                     unchanged: false,
+                    took_out: None,
                 },
             };
             retired.reason = Some(reason);
@@ -453,13 +467,15 @@ impl Trainer {
         // The live version trained on uploads withdrawn since (the demo's sample, say, before the
         // shop's own data): its metrics measure sales that no longer count, so holding this
         // version to them would keep the withdrawn data serving. It is judged as a first one.
-        let withdrawn = match &live {
+        let (withdrawn, share) = match &live {
             Some((pointer, _)) => self.withdrawn_since(kind, &pointer.version, &data.now()).await?,
             None => (Vec::new(), 0.0),
         };
+        // Every one of them withdrawn: if no version replaces it, it is taken out of serving.
+        let none_counts = (share >= 1.0).then(|| withdrawn.clone());
         // Only when they held most of its training rows: one bad day withdrawn out of hundreds
         // leaves the live version the yardstick it was.
-        let withdrawn = if withdrawn.1 >= WITHDRAWN_SHARE_UNJUDGED { withdrawn.0 } else { Vec::new() };
+        let withdrawn = if share >= WITHDRAWN_SHARE_UNJUDGED { withdrawn } else { Vec::new() };
         if !self.options.force
             && let Some(same) = self
                 .same_inputs(kind, &data.files, &kind_options, live.as_ref().map(|(p, _)| p))
@@ -493,8 +509,14 @@ impl Trainer {
                 VersionStatus::Live => "live".to_owned(),
                 status => format!("{status} ({})", same.reason.as_deref().unwrap_or("no reason recorded")),
             };
+            let took_out = if same.rejected_by_its_gates() {
+                self.take_out_unreplaced(live.as_ref(), none_counts.as_deref(), &same.version, lease).await?
+            } else {
+                None
+            };
             let mut unchanged = outcome(same, timings);
             unchanged.unchanged = true;
+            unchanged.took_out = took_out;
             unchanged.reason = Some(format!(
                 "unchanged: {} was trained on these same features, code and options and is {said}; \
                  `shopsense train --force` trains again",
@@ -638,7 +660,12 @@ impl Trainer {
                 tracing::warn!(%kind, error = %e, "retention failed; it runs again after the next publish");
             }
             tracing::warn!(%kind, version, reason = record.reason.as_deref().unwrap_or(""), "version rejected");
-            return Ok(outcome(record, timings));
+            let took_out = self
+                .take_out_unreplaced(live.as_ref(), none_counts.as_deref(), &record.version, lease)
+                .await?;
+            let mut rejected = outcome(record, timings);
+            rejected.took_out = took_out;
+            return Ok(rejected);
         }
 
         if let (Some(pin), Some((pointer, _))) = (&pin, &live) {
@@ -684,6 +711,45 @@ impl Trainer {
             ));
         }
         Ok(live_now)
+    }
+
+    /// After `rejected`, trained on the sales that count, was rejected by its gates: the live
+    /// version is taken out of serving when none of the uploads it was trained on still counts
+    /// (`none_counts`: those uploads), so the kind answers 503 with the reason instead of
+    /// answering from withdrawn sales, a data-removal request's included. A version a person
+    /// pinned or chose stays: the warnings of `GET /api/models` name its withdrawn uploads. A
+    /// pointer moved meanwhile (a promote) is left as the person left it.
+    async fn take_out_unreplaced(
+        &self,
+        live: Option<&(LivePointer, crate::store::ETag)>,
+        none_counts: Option<&[String]>,
+        rejected: &str,
+        lease: &KeptLease,
+    ) -> Result<Option<TookOut>, TrainError> {
+        let (Some(expected), Some(uploads)) = (live, none_counts) else { return Ok(None) };
+        let pointer = &expected.0;
+        if pointer.pinned.is_some() || pointer.chosen_at.is_some() {
+            return Ok(None);
+        }
+        let kind = pointer.kind;
+        let reason = format!(
+            "retired: no upload it was trained on still counts ({}); {rejected}, trained on the sales that do, \
+             was rejected by its gates, so nothing serves the {} until a version passes them (or \
+             `shopsense models promote {rejected}` serves that one)",
+            withdrawn_uploads(uploads),
+            kind.noun()
+        );
+        still_held(lease)?;
+        match self.registry.retire_live(expected, &reason).await {
+            Ok(()) => {}
+            Err(RegistryError::PointerMoved { .. }) => {
+                tracing::info!(%kind, version = %pointer.version, "not taken out: the live pointer moved meanwhile");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::warn!(%kind, version = %pointer.version, "{reason}");
+        Ok(Some(TookOut { version: pointer.version.clone(), reason }))
     }
 
     /// The uploads `version` of `kind` was trained on that the features `now` no longer count
@@ -1020,5 +1086,6 @@ fn outcome(record: VersionRecord, timings: BTreeMap<String, f64>) -> KindOutcome
         metric_trend: record.metric_trend,
         timings,
         unchanged: false,
+        took_out: None,
     }
 }

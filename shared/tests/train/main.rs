@@ -765,6 +765,55 @@ async fn a_rejection_judged_against_a_version_of_withdrawn_uploads_is_trained_ag
     assert_eq!(retrained.status, VersionStatus::Live, "{retrained:?}");
 }
 
+/// The live version was trained only on uploads withdrawn since, and the version trained on the
+/// sales that count is rejected: the withdrawn sales do not go on serving. The live version is
+/// taken out, saying so on its own line; a version a person chooses afterwards stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_version_of_withdrawn_uploads_alone_is_taken_out_when_its_replacement_is_rejected() {
+    let (_home, stores, ingestor) = empty_stores().await;
+    let bodies = ingest_in_thirds(&ingestor).await;
+    ingestor.withdraw("transactions/rest.csv", false).await.unwrap();
+    let plain = nightly(&stores).await;
+    let most = night(&plain).await;
+    assert_eq!(most.status, VersionStatus::Live, "{most:?}");
+
+    // The shop swaps what counts: the third back, the two thirds withdrawn.
+    let (rest, body) = &bodies[1];
+    ingestor.uploads().put(rest, Bytes::from(body.clone()), PutOptions::default()).await.unwrap();
+    ingestor.ingest(rest, &IngestOptions::default()).await.unwrap();
+    ingestor.withdraw("transactions/most.csv", false).await.unwrap();
+    let strict = strict_segments(&stores).await;
+    let rejected = night(&strict).await;
+    assert_eq!(rejected.status, VersionStatus::Rejected, "{rejected:?}");
+    let took_out = rejected.took_out.clone().expect("the live version of withdrawn uploads is taken out");
+    assert_eq!(took_out.version, most.version);
+    assert!(
+        took_out.reason.starts_with(
+            "retired: no upload it was trained on still counts (1 upload withdrawn since (sha256 "
+        ),
+        "the alert rule reads this start: {}",
+        took_out.reason
+    );
+    assert!(
+        took_out.reason.contains(&format!("`shopsense models promote {}`", rejected.version)),
+        "{took_out:?}"
+    );
+    let registry = strict.registry();
+    assert_eq!(live(registry, ModelKind::Segments).await, None);
+    let record = registry.record(ModelKind::Segments, &most.version).await.unwrap().unwrap();
+    assert_eq!((record.status, record.retired_by), (VersionStatus::Retired, Some(RetiredBy::TakenOut)));
+
+    // The next night the rejection stands and there is nothing left to take out.
+    let again = night(&strict).await;
+    assert!(again.unchanged && again.version == rejected.version && again.took_out.is_none(), "{again:?}");
+
+    // A person serves the old version anyway: the nights leave that choice alone.
+    strict.promote(ModelKind::Segments, &most.version).await.unwrap();
+    let chosen = night(&strict).await;
+    assert!(chosen.unchanged && chosen.took_out.is_none(), "{chosen:?}");
+    assert_eq!(live(registry, ModelKind::Segments).await, Some(most.version.clone()));
+}
+
 /// Who retired a version is read from `retired_by`; a record kept from before that field is
 /// read from its reason's words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
