@@ -131,6 +131,13 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
         Some(open) => {
             // The registry is read for the advice only when a SKU needs it.
             let advice = if open.latest.stale_skus > 0 { retrain_advice(&state).await } else { "" };
+            if open.latest.made_up {
+                warnings.push(format!(
+                    "the latest count, {}, is made up (the demo's stock of the sample's best sellers), not \
+                     counted: the first whole count you send replaces it, whatever day it is of",
+                    open.latest.snapshot_id
+                ));
+            }
             warnings.extend(not_judged_warning(&open.latest, advice));
             warnings.extend(smaller_count_warning(&open.latest));
             if !open.withheld.is_empty() {

@@ -207,7 +207,10 @@ async fn demo_alerts(state: &AppState) -> anyhow::Result<()> {
         std::fs::create_dir_all(&state.settings.home)?;
         std::fs::write(&path, &csv).with_context(|| format!("writing {}", path.display()))?;
     }
-    let snapshot = InventorySnapshot::parse_csv(DEMO_INVENTORY, csv.as_bytes(), Some("demo"))?;
+    let snapshot = InventorySnapshot {
+        made_up: true,
+        ..InventorySnapshot::parse_csv(DEMO_INVENTORY, csv.as_bytes(), Some("demo"))?
+    };
     let (summary, _) =
         shopsense::alerts::run::run(&state.reader, &state.alerts, &state.alert_policy, &snapshot, None)
             .await?;

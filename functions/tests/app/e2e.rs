@@ -369,6 +369,12 @@ async fn demo_flow(state: AppState, router: axum::Router) {
     let (status, body) = send(&router, get("/api/alerts")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["snapshot"]["snapshot_id"], json!("demo"));
+    // Made up, and said so: the shop's first whole count replaces it, whatever its day.
+    assert_eq!(body["snapshot"]["made_up"], json!(true));
+    assert!(
+        body["warning"].as_str().unwrap_or_default().contains("the latest count, demo, is made up"),
+        "{body}"
+    );
     assert!(body["count"].as_u64().unwrap() > 1, "{body}");
     assert_eq!(body["matching"], body["count"], "{body}");
     let (_, first) = send(&router, get("/api/alerts?limit=1")).await;

@@ -157,6 +157,11 @@ pub struct InventorySnapshot {
     /// one was refused answers that refusal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Whether it is made up rather than counted (the demo's stock of the sample's trending
+    /// SKUs): the first count the shop sends replaces it as the latest, whatever day that count
+    /// is of, and the alerts answer says the latest is made up while it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub made_up: bool,
 }
 
 impl InventorySnapshot {
@@ -302,7 +307,17 @@ impl InventorySnapshot {
             Some(id) => check_snapshot_id(id)?,
             None => crate::bronze::sha256_hex(canonical_content(&rows, as_of, false).as_bytes()),
         };
-        Ok(Self { id, rows, as_of, named, counted_at: None, sent: None, partial: false, source: None })
+        Ok(Self {
+            id,
+            rows,
+            as_of,
+            named,
+            counted_at: None,
+            sent: None,
+            partial: false,
+            source: None,
+            made_up: false,
+        })
     }
 
     /// The snapshot as a count of some SKUs only when `partial` ([`InventorySnapshot::partial`]);

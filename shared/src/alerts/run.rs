@@ -574,6 +574,7 @@ async fn make_latest(
         base_not_judged: Vec::new(),
         source: snapshot.source.clone(),
         partials: Vec::new(),
+        made_up: snapshot.made_up,
     };
     let mut skus: Vec<String> = snapshot.rows.iter().map(|r| r.sku.clone()).collect();
     skus.sort();
@@ -631,6 +632,8 @@ const LATEST_TRIES: usize = 16;
 /// - A partial count not later than `existing` leaves it too (a later whole count has counted its
 ///   SKUs since). A later one becomes the latest count of each of its SKUs no partial count
 ///   counted later, and takes them from the earlier ones, which go once they hold none.
+/// - A whole count the shop sends takes the place of a made-up one ([`LatestSnapshot::made_up`],
+///   the demo's) whatever its day, keeping the partial counts counted after it.
 fn next_latest(
     existing: &LatestSnapshot,
     count: &LatestSnapshot,
@@ -646,7 +649,10 @@ fn next_latest(
     };
     let day = count.as_of.unwrap_or_default();
     let at = count.counted_at.or(count.sent_at);
-    let later_than_base = replaces(existing, &count.snapshot_id, day, at);
+    // A made-up base (the demo's) stands only until the shop counts its stock whole, whatever
+    // day that count is of; the shop's cycle counts stand on it as on any base.
+    let over_made_up = existing.made_up && !count.made_up && !count.partial;
+    let later_than_base = over_made_up || replaces(existing, &count.snapshot_id, day, at);
     // A partial base (the first count judged) did not count the SKUs it left out: a count counted
     // before it and delivered after is still the latest of those.
     let under_base = !later_than_base && existing.partial && !existing.base_skus.is_empty();
@@ -719,7 +725,11 @@ fn next_latest(
             .collect();
         return Ok(LatestSnapshot {
             partials,
-            replaced_larger: if count.partial { None } else { replaced_larger(existing, count) },
+            replaced_larger: if count.partial || over_made_up {
+                None
+            } else {
+                replaced_larger(existing, count)
+            },
             ..count.clone()
         });
     }
@@ -817,7 +827,12 @@ fn kept_latest(current: &LatestSnapshot) -> String {
         (None, Some(day)) => format!("on {day}"),
         (None, None) => "at an unknown time".into(),
     };
-    format!("snapshot {} (counted {when}) stays the latest: this count is not later", current.snapshot_id)
+    let made_up =
+        if current.made_up { " (it is made up: a whole count replaces it, whatever its day)" } else { "" };
+    format!(
+        "snapshot {} (counted {when}) stays the latest: this count is not later{made_up}",
+        current.snapshot_id
+    )
 }
 
 /// A page of the open alerts ([`open_alerts`]).
@@ -1471,6 +1486,35 @@ mod tests {
         let out: std::collections::BTreeSet<String> =
             stock.out_of_stock().await.unwrap().iter().cloned().collect();
         assert_eq!(out, ["A".to_owned()].into(), "B and C are on hand by the aisle's count");
+    }
+
+    #[test]
+    fn the_shops_whole_count_replaces_a_made_up_one_whatever_its_day() {
+        // The demo's made-up count of the sample's last day, and an aisle the shop counted since.
+        let (made_up, _) = count_of("demo", &["A!", "B", "C"], "2011-12-09T12:00:00Z", false);
+        let made_up = LatestSnapshot { made_up: true, ..made_up };
+        let (aisle, skus) = count_of("aisle", &["B!"], "2011-12-09T13:00:00Z", true);
+        let with_aisle = next_latest(&made_up, &aisle, &skus, &[]).unwrap();
+        assert_eq!(
+            (with_aisle.snapshot_id.as_str(), held(&with_aisle)),
+            ("demo", owned(&[("aisle", &["B"])]))
+        );
+        // An aisle counted before it is not later, and is told what would replace it.
+        let (early, skus) = count_of("early", &["C"], "2011-11-30T13:00:00Z", true);
+        let why = next_latest(&made_up, &early, &skus, &[]).unwrap_err();
+        assert!(why.ends_with("(it is made up: a whole count replaces it, whatever its day)"), "{why}");
+        // The shop's whole count of an earlier day is the latest, with none of the made-up alerts
+        // left and no word of the made-up count's larger size; the aisle counted after it stays.
+        let (shop, skus) = count_of("shop", &["C!"], "2011-11-30T18:00:00Z", false);
+        let latest = next_latest(&with_aisle, &shop, &skus, &[]).unwrap();
+        assert_eq!((latest.snapshot_id.as_str(), latest.made_up), ("shop", false));
+        assert_eq!((held(&latest), latest.replaced_larger.as_ref()), (owned(&[("aisle", &["B"])]), None));
+        let mut out: Vec<String> = latest.out_of_stock_now().into_iter().collect();
+        out.sort();
+        assert_eq!(out, ["B", "C"]);
+        // Not so over a real count: an earlier day leaves it the latest.
+        let real = LatestSnapshot { made_up: false, ..made_up };
+        assert!(next_latest(&real, &shop, &skus, &[]).unwrap_err().ends_with("this count is not later"));
     }
 
     #[tokio::test]

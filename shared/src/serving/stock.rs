@@ -82,6 +82,10 @@ pub struct LatestSnapshot {
     /// are those SKUs' open ones; this count's are the rest's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partials: Vec<PartialCount>,
+    /// Whether it is made up rather than counted ([`crate::alerts::InventorySnapshot::made_up`]:
+    /// the demo's): any count the shop sends replaces it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub made_up: bool,
 }
 
 impl LatestSnapshot {
