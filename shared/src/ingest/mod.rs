@@ -462,6 +462,20 @@ impl SweepReport {
 
 /// Where the report of the upload of `kind` with bytes `sha256` is kept (in silver): the mark
 /// that those bytes were read.
+/// The sha256 a report keeps of the mapping its bytes were read under.
+fn mapping_id(mapping: &Mapping) -> String {
+    bronze::sha256_hex(&serde_json::to_vec(mapping).unwrap_or_default())
+}
+
+/// The kind of the folder whose column mapping `path` is (`<folder>/_mapping.toml` or `.json`,
+/// the folder a kind's), for the transactions and catalogue folders: an inventory count's
+/// reading is judged by the `inventory-alert` function, which a mapping's landing does not run.
+fn folder_mapping_kind(path: &str) -> Option<UploadKind> {
+    let (folder, name) = path.split_once('/')?;
+    let kind = folder.parse::<UploadKind>().ok().filter(|k| *k != UploadKind::Inventory)?;
+    ["_mapping.toml", "_mapping.json"].contains(&name).then_some(kind)
+}
+
 /// Where the mapping of one upload is kept: `<folder>/_<file name>.mapping.json`.
 fn upload_mapping_path(path: &str) -> String {
     match path.rsplit_once('/') {
@@ -497,6 +511,9 @@ impl Ingestor {
     /// without a report (a feature refresh or the report's write failing, even for good): its
     /// rows are counted by every refresh, and only the ingest done again reports them.
     pub async fn ingest(&self, path: &str, options: &IngestOptions) -> Result<IngestOutcome, IngestError> {
+        if let Some(kind) = folder_mapping_kind(path).filter(|_| options.mapping.is_none()) {
+            return self.read_again_under(path, kind, options).await;
+        }
         let mut progress = Progress::default();
         let result = self.ingest_landed(path, options, &mut progress).await;
         let unfinished = progress.silver_changed && result.is_err();
@@ -510,6 +527,79 @@ impl Ingestor {
             }
         }
         result
+    }
+
+    /// A folder's column mapping landed (`mapping_path`, `<folder>/_mapping.toml` or `.json`):
+    /// the uploads of that folder whose reading it may change ([`QualityReport::another_mapping_may_change`]:
+    /// failed, dates unsure, bytes not UTF-8) and that were read under another mapping are read
+    /// again under it, as if sent again; those with a mapping of their own keep it. A fixed
+    /// mapping counts the files it fixes without their being sent again. The features are
+    /// refreshed once at the end. The outcome is [`IngestOutcome::Skipped`] (the mapping is not
+    /// data), its reason naming each upload read again and how it went.
+    ///
+    /// # Errors
+    /// The mapping cannot be read ([`IngestError::Mapping`] names the file), or the reports
+    /// cannot be listed; one upload failing is said in the reason.
+    async fn read_again_under(
+        &self,
+        mapping_path: &str,
+        kind: UploadKind,
+        options: &IngestOptions,
+    ) -> Result<IngestOutcome, IngestError> {
+        let folder = mapping_path.split_once('/').map_or("", |(folder, _)| folder);
+        let mapping = self.mapping_in(folder).await?;
+        let id = mapping_id(&mapping);
+        let mut paths: Vec<String> = self
+            .reports(kind)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.withdrawn_at.is_none()
+                    && r.another_mapping_may_change()
+                    && r.mapping.as_deref() != Some(id.as_str())
+                    && r.file.split_once('/').is_some_and(|(f, _)| f == folder)
+            })
+            .map(|r| r.file)
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        paths.retain(|path| seen.insert(path.clone()));
+        let one_by_one = IngestOptions { refresh_features: false, ..options.clone() };
+        let (mut said, mut counted) = (Vec::new(), false);
+        for path in paths {
+            if self.mapping_of_upload(&path).await?.is_some() {
+                continue;
+            }
+            match Box::pin(self.ingest(&path, &one_by_one)).await {
+                Ok(IngestOutcome::Reported(report)) => {
+                    counted |= report.kind == UploadKind::Transactions && report.outputs.silver.is_some();
+                    let how = match report.verdict {
+                        Verdict::Fail => "failed again: see its report",
+                        Verdict::Warn | Verdict::Pass if report.duplicate_upload => "counted before",
+                        Verdict::Warn | Verdict::Pass => "counted",
+                    };
+                    said.push(format!("{path} ({how})"));
+                }
+                Ok(IngestOutcome::Skipped { .. }) | Err(IngestError::UploadMissing { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(upload = %path, error = %e, "read again under the folder's new mapping: failed");
+                    said.push(format!("{path} (failed: {e})"));
+                }
+            }
+        }
+        if counted && options.refresh_features {
+            self.refresh_features().await?;
+        }
+        let reason = match said.is_empty() {
+            true => {
+                format!("{mapping_path} is the folder's column mapping: no upload of it needed reading again")
+            }
+            false => format!(
+                "{mapping_path} is the folder's column mapping: read again under it: {}",
+                said.join(", ")
+            ),
+        };
+        tracing::info!(mapping = mapping_path, "{reason}");
+        Ok(IngestOutcome::Skipped { reason })
     }
 
     /// Ingests every upload not handled yet, oldest first: what the Event Grid trigger missed (an
@@ -732,7 +822,7 @@ impl Ingestor {
                 None => self.mapping_for(path, &kind.to_string()).await?,
             },
         };
-        let mapping_id = bronze::sha256_hex(&serde_json::to_vec(&mapping).unwrap_or_default());
+        let mapping_id = mapping_id(&mapping);
         let report_path = report_path(kind, &landing.sha256);
         if let Some(previous) = self.silver.get(&report_path).await? {
             let mut report: QualityReport = serde_json::from_slice(&previous.body)
@@ -748,10 +838,8 @@ impl Ingestor {
                 // as invalid UTF-8, under a mapping that says which: the silver table and report of
                 // these bytes (named by their sha256) are replaced, so nothing is counted twice.
                 None => {
-                    let unsure = report.verdict == Verdict::Fail
-                        || report.month_first_unsure.is_some()
-                        || report.quarantined_by_reason.contains_key("invalid_utf8");
-                    unsure && report.mapping.as_deref() != Some(mapping_id.as_str())
+                    report.another_mapping_may_change()
+                        && report.mapping.as_deref() != Some(mapping_id.as_str())
                 }
             };
             if read_again {

@@ -339,6 +339,16 @@ pub fn date_range(frame: &DataFrame, column: &str) -> PolarsResult<Option<DateRa
 }
 
 impl QualityReport {
+    /// Whether reading the same bytes under another mapping may count them otherwise: the
+    /// upload failed, or its dates were read month first where day first could be meant, or
+    /// rows were refused as invalid UTF-8 (a mapping names the encoding).
+    #[must_use]
+    pub fn another_mapping_may_change(&self) -> bool {
+        self.verdict == Verdict::Fail
+            || self.month_first_unsure.is_some()
+            || self.quarantined_by_reason.contains_key("invalid_utf8")
+    }
+
     /// Sets the verdict from the counts, the file error and the thresholds.
     pub fn judge(&mut self, thresholds: &Thresholds) {
         let mut reasons = Vec::new();

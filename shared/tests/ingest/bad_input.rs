@@ -8,7 +8,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use polars::prelude::*;
 use shopsense::ingest::report::GapSide;
-use shopsense::ingest::{IngestOptions, QualityReport, Verdict};
+use shopsense::ingest::{IngestOptions, IngestOutcome, QualityReport, UploadKind, Verdict};
 use shopsense::store::BlobService;
 use shopsense::store::folder::FolderBlobService;
 
@@ -307,6 +307,61 @@ country = "Land"
     assert_eq!((again.verdict == Verdict::Fail, again.rows_accepted), (false, 1), "{:?}", again.error);
     let third = upload(&ingestor, "Transactions/export-3.csv", export.to_owned(), &options()).await;
     assert!(third.duplicate_upload, "once read, the same bytes count once");
+}
+
+/// A shop fixes its folder's mapping after an export failed: the mapping's landing reads the
+/// failed export again (the blob trigger and the local watcher hand every upload to ingest), so
+/// it counts without being sent again; an upload with a mapping of its own keeps that one.
+#[tokio::test]
+async fn a_folder_mapping_landing_reads_the_folders_failed_uploads_again() {
+    let (_dir, blobs, ingestor) = ingestor().await;
+    let export = "Rechnung;Artikel;Beschreibung;Menge;Datum;Preis;Kunde;Land\n\
+                  536365;85123A;HEART;6;2010-12-01 08:26:00;2,55;17850;United Kingdom\n";
+    let failed = upload(&ingestor, "transactions/export.csv", export.to_owned(), &options()).await;
+    assert_eq!(failed.verdict, Verdict::Fail);
+    let own = export.replace("536365", "536366");
+    let own_mapping = shopsense::ingest::Mapping { delimiter: Some(','), ..Default::default() };
+    ingestor.keep_mapping_of_upload("transactions/own.csv", &own_mapping).await.unwrap();
+    let kept_own = upload(&ingestor, "transactions/own.csv", own, &options()).await;
+    assert_eq!(kept_own.verdict, Verdict::Fail, "read under its own mapping");
+    let elsewhere =
+        upload(&ingestor, "catalog/items.csv", "Artikel;Name\n85123A;HEART\n".to_owned(), &options()).await;
+    assert_eq!(elsewhere.verdict, Verdict::Fail);
+
+    let mapping = r#"delimiter = ";"
+decimal = ","
+[columns]
+invoice = "Rechnung"
+stock_code = "Artikel"
+description = "Beschreibung"
+quantity = "Menge"
+invoice_time = "Datum"
+unit_price = "Preis"
+customer_id = "Kunde"
+country = "Land"
+"#;
+    ingestor
+        .uploads()
+        .put("transactions/_mapping.toml", Bytes::from(mapping), Default::default())
+        .await
+        .unwrap();
+    let outcome = ingestor.ingest("transactions/_mapping.toml", &options()).await.unwrap();
+    let IngestOutcome::Skipped { reason } = outcome else { panic!("a mapping is not data: {outcome:?}") };
+    assert_eq!(
+        reason,
+        "transactions/_mapping.toml is the folder's column mapping: read again under it: transactions/export.csv (counted)"
+    );
+    let reports = ingestor.reports(UploadKind::Transactions).await.unwrap();
+    let export = reports.iter().find(|r| r.sha256 == failed.sha256).unwrap();
+    assert_eq!((export.verdict == Verdict::Fail, export.rows_accepted), (false, 1));
+    let silver = crate::support::silver(&blobs, export).await;
+    assert_eq!(silver.height(), 1);
+    // Landing again, it has nothing left to read.
+    let outcome = ingestor.ingest("transactions/_mapping.toml", &options()).await.unwrap();
+    assert!(
+        matches!(&outcome, IngestOutcome::Skipped { reason } if reason.ends_with("no upload of it needed reading again")),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]
