@@ -56,6 +56,16 @@ const DAY_FIRST_TIMESTAMP_FORMATS: &[&str] = &[
     "%d/%m/%Y %I:%M:%S %p",
 ];
 
+/// The ISO 8601 forms of [`DEFAULT_TIMESTAMP_FORMATS`] (the first five), RFC 3339 at its
+/// wall-clock reading, and an ISO date alone (as midnight).
+fn parse_iso(text: &str) -> Option<NaiveDateTime> {
+    DEFAULT_TIMESTAMP_FORMATS[..5]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .or_else(|| DateTime::parse_from_rfc3339(text).map(|t| t.naive_local()).ok())
+        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+}
+
 /// A slashed date alone (as midnight), month first or day first.
 const SLASHED_DATES: (&str, &str) = ("%m/%d/%Y", "%d/%m/%Y");
 
@@ -149,9 +159,12 @@ impl TimestampParser {
     /// The date-time `text` stands for, or `None`.
     pub fn parse(&mut self, text: &str) -> Option<NaiveDateTime> {
         if let Some(format) = &self.date_format {
-            return NaiveDateTime::parse_from_str(text, format).ok().or_else(|| {
-                NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0))
-            });
+            // ISO 8601 as well, which no shop writes meaning another date: a folder's mapping
+            // names its CSV exports' form (`%d/%m/%Y %H:%M`), and its JSON exports write ISO.
+            return NaiveDateTime::parse_from_str(text, format)
+                .ok()
+                .or_else(|| NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                .or_else(|| parse_iso(text));
         }
         let formats = if self.day_first { DAY_FIRST_TIMESTAMP_FORMATS } else { DEFAULT_TIMESTAMP_FORMATS };
         let n = formats.len();
@@ -663,16 +676,24 @@ mod tests {
     }
 
     #[test]
-    fn a_mapped_date_format_is_the_only_one_accepted() {
+    fn a_mapped_date_format_is_the_only_one_accepted_but_iso() {
         let mapping = Mapping { date_format: Some("%d.%m.%Y %H:%M".into()), ..Mapping::default() };
         let mut v = Validator::new("t.csv", TRANSACTIONS, &mapping);
         let mut cells =
             [Some("1"), Some("A"), None, Some("1"), Some("01.12.2010 08:26"), Some("1"), None, None];
         row(&mut v, 2, &cells);
-        cells[4] = Some("2010-12-01 08:26:00");
+        // A slashed form, which could mean either day, is refused.
+        cells[4] = Some("12/01/2010 08:26");
         row(&mut v, 3, &cells);
         assert_eq!(v.accepted(), 1);
         assert_eq!(v.quarantined[0].reason, "invalid_timestamp");
         assert!(v.quarantined[0].message.contains("%d.%m.%Y %H:%M"));
+        // ISO 8601 cannot be misread: the folder's JSON exports beside its CSV ones.
+        let mut parser = TimestampParser::new(&mapping);
+        for iso in ["2010-12-01 08:26:00", "2010-12-01T08:26:00", "2010-12-01T08:26:00+01:00", "2010-12-01"] {
+            assert_eq!(parser.parse(iso).map(|t| t.date()), NaiveDate::from_ymd_opt(2010, 12, 1), "{iso}");
+        }
+        let at = NaiveDateTime::parse_from_str("2010-12-01 08:26:00", "%Y-%m-%d %H:%M:%S").ok();
+        assert_eq!(parser.parse("2010-12-01 08:26"), at);
     }
 }
