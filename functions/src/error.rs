@@ -14,8 +14,9 @@ use shopsense::store::StoreError;
 /// or, when the newest was rejected by its gate, what the gate said and how to serve it anyway.
 #[must_use]
 pub fn no_model_advice(versions: &[VersionRecord], failure: Option<&TrainingFailure>) -> String {
-    // Taken out of serving (its sales were withdrawn), and nothing trained since: every version
-    // kept from before was trained on those sales, so promoting one is no way out.
+    // Taken out of serving (its sales were withdrawn), and nothing trained since: its reason says
+    // what is left (no sales, so every version kept was trained on the withdrawn ones; or a
+    // version of the sales that count, rejected, which it names with how to serve it anyway).
     if let Some(taken) =
         versions.iter().filter(|r| r.retired_by == Some(RetiredBy::TakenOut)).max_by_key(|r| r.updated_at)
         && versions.first().is_some_and(|newest| newest.created_at <= taken.updated_at)

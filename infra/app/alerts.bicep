@@ -13,8 +13,10 @@
 //   <version>: rejected (...)"): a decision, not a failure, but several nights of it mean stale
 //   models (README, "Retrain and the model registry").
 // - retrain-took-out (severity 2): a retrain took a kind's live version out of serving ("<kind>
-//   <version>: retired (retired: no sales remain ...)"): every upload it was trained on was
-//   withdrawn, and the kind's routes answer 503 until sales are ingested again.
+//   <version>: retired (retired: no sales remain ...)" or "(retired: no upload it was trained
+//   on still counts ...)"): every upload it was trained on was withdrawn, and nothing is left to
+//   train on or the version trained on what is left was rejected; the kind's routes answer 503
+//   until a version goes live.
 // - ingest-gave-up (severity 2): the blob trigger moved an upload to its poison queue after its
 //   tries (the host's own warning). The nightly retrain's catch-up sweep reads it again; a file
 //   that fails every time needs a person.
@@ -87,7 +89,7 @@ traces
     name: 'retrain-rejected'
     severity: 3
     windowSize: 'PT1H'
-    description: 'A retrain made a version its gate rejected; the live one stays. `shopsense models list` shows the gate\'s reason and `shopsense models promote` serves the version anyway.'
+    description: 'A retrain made a version its gate rejected; the live one stays (unless none of its uploads still counts: retrain-took-out then fires too). `shopsense models list` shows the gate\'s reason and `shopsense models promote` serves the version anyway.'
     query: '''
 traces
 | where operation_Name == "retrain" and message matches regex @"^[a-z]+ \S+: rejected"

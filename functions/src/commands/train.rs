@@ -285,6 +285,21 @@ pub async fn unpin(trainer: &Trainer, kind: ModelKind) -> anyhow::Result<()> {
         ),
         None => println!("{kind} was not pinned: retrains that pass their gates go live"),
     }
+    // No longer a person's choice: a retrain takes it out when none of its uploads still counts
+    // and what is trained on the sales that do is rejected.
+    if let Some((pointer, _)) = trainer.registry().live(kind).await?
+        && pointer.chosen_at.is_none()
+    {
+        let withdrawn = trainer.on_withdrawn(kind, &pointer.version).await?;
+        if !withdrawn.is_empty() {
+            println!(
+                "  warning: {} was trained on {}: if none of its uploads still counts, a retrain whose version \
+                 is rejected takes it out of serving",
+                pointer.version,
+                shopsense::train::withdrawn_uploads(&withdrawn)
+            );
+        }
+    }
     Ok(())
 }
 

@@ -480,13 +480,13 @@ impl Trainer {
             && let Some(same) = self
                 .same_inputs(kind, &data.files, &kind_options, live.as_ref().map(|(p, _)| p))
                 .await?
-                // Rejected against the live version trained on the withdrawn uploads: that verdict
-                // no longer stands, and the same inputs are judged again as a first version.
+                // Rejected against a live version, while the live one was trained on uploads
+                // withdrawn since: that verdict no longer stands (against this version, or one
+                // live before it), and the same inputs are judged again as a first version.
                 .filter(|same| {
                     withdrawn.is_empty()
                         || !same.rejected_by_its_gates()
-                        || same.gate.as_ref().and_then(|g| g.live_version.as_deref())
-                            != live.as_ref().map(|(p, _)| p.version.as_str())
+                        || same.gate.as_ref().is_none_or(|g| g.live_version.is_none())
                 })
         {
             if pin.is_none() && same.status == VersionStatus::Retired && replaced_by_a_retrain(&same) {

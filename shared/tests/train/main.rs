@@ -755,14 +755,20 @@ async fn a_rejection_judged_against_a_version_of_withdrawn_uploads_is_trained_ag
     // As judged now (not against the live version), the rejection stands for these inputs.
     let again = night(&plain).await;
     assert!(again.unchanged && again.version == rejected.version, "{again:?}");
-    // As a build from before would have judged it: against the live version.
+    // As judged against a live version (by a build from before the gate knew of withdrawals, or
+    // against one live before this one): that verdict does not stand either.
     let registry = plain.registry();
     let mut record = registry.record(ModelKind::Segments, &rejected.version).await.unwrap().unwrap();
-    record.gate.as_mut().unwrap().live_version = Some(both.version.clone());
+    record.gate.as_mut().unwrap().live_version = Some("20111201T000000000Z-before".to_owned());
     registry.save_record(&record).await.unwrap();
     let retrained = night(&plain).await;
     assert!(!retrained.unchanged && retrained.version != rejected.version, "{retrained:?}");
     assert_eq!(retrained.status, VersionStatus::Live, "{retrained:?}");
+    let said = retrained.reason.unwrap_or_default();
+    assert!(
+        said.starts_with(&format!("judged as a first version: the version it replaced, {}", both.version)),
+        "{said}"
+    );
 }
 
 /// The live version was trained only on uploads withdrawn since, and the version trained on the
