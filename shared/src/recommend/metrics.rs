@@ -182,25 +182,35 @@ pub struct Judged<'a> {
 pub fn summarise(users: &[Judged<'_>], k: usize, n_items: usize) -> Metrics {
     let n = users.len().max(1) as f64;
     let mut m = Metrics { users: users.len(), ..Metrics::default() };
-    let mut seen = vec![false; n_items];
+    // By id, not by position below `n_items`: a validation slice's candidates are fewer than the
+    // catalogue's ids, and an id above their count is still a distinct item recommended.
+    let mut seen: std::collections::HashSet<u32> = std::collections::HashSet::new();
     for u in users {
         m.precision += precision_at_k(u.recommended, u.relevant, k) / n;
         m.recall += recall_at_k(u.recommended, u.relevant, u.n_relevant, k) / n;
         m.ndcg += ndcg_at_k(u.recommended, u.relevant, u.n_relevant, k) / n;
         m.map += average_precision_at_k(u.recommended, u.relevant, u.n_relevant, k) / n;
-        for &i in u.recommended.iter().take(k) {
-            if let Some(s) = seen.get_mut(i as usize) {
-                *s = true;
-            }
-        }
+        seen.extend(u.recommended.iter().take(k));
     }
-    m.coverage = seen.iter().filter(|&&s| s).count() as f64 / n_items.max(1) as f64;
+    m.coverage = seen.len() as f64 / n_items.max(1) as f64;
     m
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coverage_counts_every_distinct_item_recommended_whatever_its_id() {
+        // A validation slice: 3 candidate items among a catalogue's ids up to 9.
+        let relevant: [u32; 0] = [];
+        let users = [
+            Judged { recommended: &[0, 9], relevant: &relevant, n_relevant: 1 },
+            Judged { recommended: &[9, 7], relevant: &relevant, n_relevant: 1 },
+        ];
+        assert_eq!(summarise(&users, 2, 3).coverage, 1.0);
+        assert_eq!(summarise(&users, 1, 3).coverage, 2.0 / 3.0, "within k only");
+    }
 
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() < 1e-9, "{a} != {b}");
