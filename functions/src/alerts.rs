@@ -133,8 +133,9 @@ async fn list(State(state): State<AppState>, params: QueryParams) -> Result<Json
             let advice = if open.latest.stale_skus > 0 { retrain_advice(&state).await } else { "" };
             if open.latest.made_up {
                 warnings.push(format!(
-                    "the latest count, {}, is made up (the demo's stock of the sample's best sellers), not \
-                     counted: the first whole count you send replaces it, whatever day it is of",
+                    "the latest count, {}, is made up (the demo's stock of the sample's trending SKUs), not \
+                     counted: the first whole count of yours judged against the live forecast replaces it, \
+                     even one counted on an earlier day",
                     open.latest.snapshot_id
                 ));
             }

@@ -54,7 +54,13 @@ async fn ingest(
             let summary = report.summary();
             Ok(InvokeResponse::ok(&*report).log(summary.trim_end()))
         }
-        Ok(IngestOutcome::Skipped { reason }) => Ok(InvokeResponse::ok(Value::Null).log(reason)),
+        Ok(IngestOutcome::Skipped { reason }) => {
+            // A catalogue folder's mapping may have read its uploads again.
+            if UploadKind::from_path(path) == Some(UploadKind::Catalog) {
+                state.catalog.refresh();
+            }
+            Ok(InvokeResponse::ok(Value::Null).log(reason))
+        }
         Err(e) if e.is_transient() => {
             tracing::warn!(upload = path, error = %e, "ingest failed transiently; the host will retry");
             Ok(InvokeResponse::failed(format!("transient failure, retry: {e}")))

@@ -632,8 +632,9 @@ const LATEST_TRIES: usize = 16;
 /// - A partial count not later than `existing` leaves it too (a later whole count has counted its
 ///   SKUs since). A later one becomes the latest count of each of its SKUs no partial count
 ///   counted later, and takes them from the earlier ones, which go once they hold none.
-/// - A whole count the shop sends takes the place of a made-up one ([`LatestSnapshot::made_up`],
-///   the demo's) whatever its day, keeping the partial counts counted after it.
+/// - The shop's counts are never refused for a made-up one ([`LatestSnapshot::made_up`], the
+///   demo's): a whole count takes its place whatever its day, keeping the partial counts counted
+///   after it, and a partial one counted before it takes its place as the base.
 fn next_latest(
     existing: &LatestSnapshot,
     count: &LatestSnapshot,
@@ -649,10 +650,15 @@ fn next_latest(
     };
     let day = count.as_of.unwrap_or_default();
     let at = count.counted_at.or(count.sent_at);
-    // A made-up base (the demo's) stands only until the shop counts its stock whole, whatever
-    // day that count is of; the shop's cycle counts stand on it as on any base.
+    // A made-up base (the demo's) is never a reason to refuse the shop's count: a whole count
+    // replaces it whatever day it is of; a cycle count counted after it stands on it as on any
+    // base, one counted before it takes its place as the first count would, under the cycle
+    // counts counted after the made-up one (after this one too).
     let over_made_up = existing.made_up && !count.made_up && !count.partial;
     let later_than_base = over_made_up || replaces(existing, &count.snapshot_id, day, at);
+    if existing.made_up && !count.made_up && !later_than_base {
+        return Ok(LatestSnapshot { partials: existing.partials.clone(), ..count.clone() });
+    }
     // A partial base (the first count judged) did not count the SKUs it left out: a count counted
     // before it and delivered after is still the latest of those.
     let under_base = !later_than_base && existing.partial && !existing.base_skus.is_empty();
@@ -827,12 +833,7 @@ fn kept_latest(current: &LatestSnapshot) -> String {
         (None, Some(day)) => format!("on {day}"),
         (None, None) => "at an unknown time".into(),
     };
-    let made_up =
-        if current.made_up { " (it is made up: a whole count replaces it, whatever its day)" } else { "" };
-    format!(
-        "snapshot {} (counted {when}) stays the latest: this count is not later{made_up}",
-        current.snapshot_id
-    )
+    format!("snapshot {} (counted {when}) stays the latest: this count is not later", current.snapshot_id)
 }
 
 /// A page of the open alerts ([`open_alerts`]).
@@ -1499,10 +1500,15 @@ mod tests {
             (with_aisle.snapshot_id.as_str(), held(&with_aisle)),
             ("demo", owned(&[("aisle", &["B"])]))
         );
-        // An aisle counted before it is not later, and is told what would replace it.
-        let (early, skus) = count_of("early", &["C"], "2011-11-30T13:00:00Z", true);
-        let why = next_latest(&made_up, &early, &skus, &[]).unwrap_err();
-        assert!(why.ends_with("(it is made up: a whole count replaces it, whatever its day)"), "{why}");
+        // An aisle counted before it takes its place as the base, under the aisle after it.
+        let (early, skus) = count_of("early", &["B", "C"], "2011-11-30T13:00:00Z", true);
+        let latest = next_latest(&with_aisle, &early, &skus, &[]).unwrap();
+        assert_eq!((latest.snapshot_id.as_str(), latest.made_up, latest.partial), ("early", false, true));
+        assert_eq!(
+            (held(&latest), latest.count_of("B"), latest.count_of("C")),
+            (owned(&[("aisle", &["B"])]), "aisle", "early")
+        );
+        assert_eq!(latest.out_of_stock_now().into_iter().collect::<Vec<_>>(), ["B"]);
         // The shop's whole count of an earlier day is the latest, with none of the made-up alerts
         // left and no word of the made-up count's larger size; the aisle counted after it stays.
         let (shop, skus) = count_of("shop", &["C!"], "2011-11-30T18:00:00Z", false);

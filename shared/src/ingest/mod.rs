@@ -460,8 +460,6 @@ impl SweepReport {
     }
 }
 
-/// Where the report of the upload of `kind` with bytes `sha256` is kept (in silver): the mark
-/// that those bytes were read.
 /// The sha256 a report keeps of the mapping its bytes were read under.
 fn mapping_id(mapping: &Mapping) -> String {
     bronze::sha256_hex(&serde_json::to_vec(mapping).unwrap_or_default())
@@ -484,6 +482,8 @@ fn upload_mapping_path(path: &str) -> String {
     }
 }
 
+/// Where the report of the upload of `kind` with bytes `sha256` is kept (in silver): the mark
+/// that those bytes were read.
 pub(crate) fn report_path(kind: UploadKind, sha256: &str) -> String {
     format!("reports/{kind}/{sha256}.json")
 }
@@ -566,12 +566,23 @@ impl Ingestor {
         let one_by_one = IngestOptions { refresh_features: false, ..options.clone() };
         let (mut said, mut counted) = (Vec::new(), false);
         for path in paths {
-            if self.mapping_of_upload(&path).await?.is_some() {
-                continue;
+            // A store failing for a while fails the whole reading for the host to retry (what was
+            // read meanwhile is read under this mapping and passed over then); an upload's own
+            // trouble is said and the others go on.
+            match self.mapping_of_upload(&path).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    said.push(format!("{path} (its own mapping cannot be read: {e})"));
+                    continue;
+                }
             }
             match Box::pin(self.ingest(&path, &one_by_one)).await {
                 Ok(IngestOutcome::Reported(report)) => {
-                    counted |= report.kind == UploadKind::Transactions && report.outputs.silver.is_some();
+                    counted |= report.kind == UploadKind::Transactions
+                        && report.outputs.silver.is_some()
+                        && !report.duplicate_upload;
                     let how = match report.verdict {
                         Verdict::Fail => "failed again: see its report",
                         Verdict::Warn | Verdict::Pass if report.duplicate_upload => "counted before",
@@ -580,6 +591,7 @@ impl Ingestor {
                     said.push(format!("{path} ({how})"));
                 }
                 Ok(IngestOutcome::Skipped { .. }) | Err(IngestError::UploadMissing { .. }) => {}
+                Err(e) if e.is_transient() => return Err(e),
                 Err(e) => {
                     tracing::warn!(upload = %path, error = %e, "read again under the folder's new mapping: failed");
                     said.push(format!("{path} (failed: {e})"));

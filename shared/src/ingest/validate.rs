@@ -56,6 +56,14 @@ const DAY_FIRST_TIMESTAMP_FORMATS: &[&str] = &[
     "%d/%m/%Y %I:%M:%S %p",
 ];
 
+/// Whether ISO 8601 dates are read beside `format`: not when the format itself writes the year
+/// first and the day before the month (`%Y-%d-%m`), whose own dates an ISO reading would swap.
+fn iso_beside(format: &str) -> bool {
+    let year_first = format.starts_with("%Y") || format.starts_with("%y");
+    let day_first = matches!((format.find("%d"), format.find("%m")), (Some(d), Some(m)) if d < m);
+    !(year_first && day_first)
+}
+
 /// The ISO 8601 forms of [`DEFAULT_TIMESTAMP_FORMATS`] (the first five), RFC 3339 at its
 /// wall-clock reading, and an ISO date alone (as midnight).
 fn parse_iso(text: &str) -> Option<NaiveDateTime> {
@@ -164,7 +172,7 @@ impl TimestampParser {
             return NaiveDateTime::parse_from_str(text, format)
                 .ok()
                 .or_else(|| NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
-                .or_else(|| parse_iso(text));
+                .or_else(|| iso_beside(format).then(|| parse_iso(text)).flatten());
         }
         let formats = if self.day_first { DAY_FIRST_TIMESTAMP_FORMATS } else { DEFAULT_TIMESTAMP_FORMATS };
         let n = formats.len();
@@ -695,5 +703,10 @@ mod tests {
         }
         let at = NaiveDateTime::parse_from_str("2010-12-01 08:26:00", "%Y-%m-%d %H:%M:%S").ok();
         assert_eq!(parser.parse("2010-12-01 08:26"), at);
+        // Not beside a format that writes the year first and the day before the month.
+        let ydm = Mapping { date_format: Some("%Y-%d-%m %H:%M".into()), ..Mapping::default() };
+        let mut parser = TimestampParser::new(&ydm);
+        assert_eq!(parser.parse("2010-05-03 08:26").map(|t| t.date()), NaiveDate::from_ymd_opt(2010, 3, 5));
+        assert_eq!(parser.parse("2010-05-03 08:26:00"), None, "its own form only");
     }
 }
