@@ -1058,6 +1058,11 @@ async fn ingest_file(
     let options = IngestOptions { kind: Some(kind), mapping, ..(*state.ingest_options).clone() };
     let report = match state.ingestor.ingest(&upload_path, &options).await? {
         IngestOutcome::Reported(report) => report,
+        // A folder's mapping, now in place: it read the folder's failed uploads again.
+        IngestOutcome::Skipped { reason } if ["_mapping.toml", "_mapping.json"].contains(&name) => {
+            println!("{reason}");
+            return Ok(());
+        }
         IngestOutcome::Skipped { reason } => anyhow::bail!("{}: {reason}", file.display()),
     };
     if kind == UploadKind::Inventory {

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use crate::support::crate_dir;
 
 /// Runs the binary on the local backend in `home` with `env` set.
-fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_shopsense"))
         .args(["--backend", "local", "--home"])
         .arg(home)
@@ -20,7 +20,8 @@ fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap()
 }
 
-fn ok(output: &Output) -> String {
+/// Its stdout, once it succeeded.
+pub(crate) fn ok(output: &Output) -> String {
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "failed:\n{stdout}\n{stderr}");
     stdout.into_owned()

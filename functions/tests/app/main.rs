@@ -8,6 +8,7 @@ mod azure;
 mod e2e;
 mod fixtures;
 mod health;
+mod ingest_cli;
 mod local;
 mod models;
 mod package;
