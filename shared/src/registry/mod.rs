@@ -40,6 +40,7 @@ pub use records::{
     DataFile, FlipBy, LivePointer, Manifest, ModelKind, Pin, RetiredBy, VersionRecord, VersionStatus,
     code_version, new_version,
 };
+pub(crate) use store::retired_reason;
 pub use store::{Registry, RegistryError, TrainingFailure};
 
 /// Blob container of model versions.

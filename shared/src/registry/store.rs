@@ -671,9 +671,9 @@ fn promoted_by_hand(reason: &str) -> Option<String> {
     reason.find(PROMOTED_BY_HAND).map(|at| reason[at..].to_owned())
 }
 
-/// A retired version's reason: `why`, plus what a person decided over its gate, which stays on
-/// the record.
-fn retired_reason(why: &str, before: Option<String>) -> String {
+/// A retired (or restored) version's reason: `why`, plus what a person decided over its gate,
+/// which stays on the record; the rest of the reason `before` (why it was retired) goes.
+pub(crate) fn retired_reason(why: &str, before: Option<String>) -> String {
     match before.as_deref().and_then(promoted_by_hand) {
         Some(promoted) => format!("{why}; it had been {promoted}"),
         None => why.to_owned(),

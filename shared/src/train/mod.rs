@@ -947,11 +947,9 @@ impl Trainer {
                     .to_owned()
             }
         };
-        // What a person decided over its gate, when it first went live, stays said.
-        record.reason = Some(match record.reason.take() {
-            Some(before) => format!("{restored}; {before}"),
-            None => restored,
-        });
+        // What a person decided over its gate, when it first went live, stays said; why it was
+        // retired (replaced, or taken out) does not.
+        record.reason = Some(crate::registry::retired_reason(&restored, record.reason.take()));
         self.registry.save_record(&record).await?;
         Ok(record)
     }

@@ -670,6 +670,10 @@ async fn withdrawing_every_sale_takes_each_kind_out_of_serving_until_the_sales_c
     ingestor.ingest("transactions/sample.csv", &IngestOptions::default()).await.unwrap();
     let back = plain.run(&ModelKind::ALL, "t", &quiet).await.unwrap();
     each_kind_is(&back.kinds, &first.kinds, VersionStatus::Live, ("restored: ", "ingested again"));
+    for kind in &back.kinds {
+        let said = kind.reason.as_deref().unwrap_or_default();
+        assert!(!said.contains("retired:"), "why it was taken out goes once it is back: {said}");
+    }
     readers_see(&stores, &first.kinds[2].version).await;
 }
 
