@@ -271,24 +271,12 @@ async fn a_json_array_float_codes_and_a_misspelt_mapped_key_read_as_in_a_csv() {
     assert!(error.message.contains("Kundennr"), "{error}");
 }
 
-#[tokio::test]
-async fn a_failed_upload_is_read_again_once_its_folder_mapping_is_fixed() {
-    // A German export under a capitalised folder: without a mapping its header is unknown.
-    let (_dir, _blobs, ingestor) = ingestor().await;
-    let export = "Rechnung;Artikel;Beschreibung;Menge;Datum;Preis;Kunde;Land\n\
-                  536365;85123A;HEART;6;2010-12-01 08:26:00;2,55;17850;United Kingdom\n";
-    let failed = upload(&ingestor, "Transactions/export.csv", export.to_owned(), &options()).await;
-    assert_eq!(failed.verdict, Verdict::Fail);
-    assert!(failed.error.unwrap().message.contains("set `delimiter = \";\"`"));
-    // Sent again as it is, it is not said to have counted.
-    let resent = upload(&ingestor, "Transactions/export-resent.csv", export.to_owned(), &options()).await;
-    assert!(resent.duplicate_upload && resent.verdict == Verdict::Fail);
-    assert!(
-        resent
-            .summary()
-            .contains("the same bytes failed before under the same mapping, and nothing of them was counted")
-    );
-    let mapping = r#"delimiter = ";"
+/// A German export: `;` separated, decimal commas, German headers.
+const GERMAN_EXPORT: &str = "Rechnung;Artikel;Beschreibung;Menge;Datum;Preis;Kunde;Land\n\
+                             536365;85123A;HEART;6;2010-12-01 08:26:00;2,55;17850;United Kingdom\n";
+
+/// The folder mapping that reads [`GERMAN_EXPORT`].
+const GERMAN_MAPPING: &str = r#"delimiter = ";"
 decimal = ","
 [columns]
 invoice = "Rechnung"
@@ -300,8 +288,25 @@ unit_price = "Preis"
 customer_id = "Kunde"
 country = "Land"
 "#;
+
+#[tokio::test]
+async fn a_failed_upload_is_read_again_once_its_folder_mapping_is_fixed() {
+    // A German export under a capitalised folder: without a mapping its header is unknown.
+    let (_dir, _blobs, ingestor) = ingestor().await;
+    let export = GERMAN_EXPORT;
+    let failed = upload(&ingestor, "Transactions/export.csv", export.to_owned(), &options()).await;
+    assert_eq!(failed.verdict, Verdict::Fail);
+    assert!(failed.error.unwrap().message.contains("set `delimiter = \";\"`"));
+    // Sent again as it is, it is not said to have counted.
+    let resent = upload(&ingestor, "Transactions/export-resent.csv", export.to_owned(), &options()).await;
+    assert!(resent.duplicate_upload && resent.verdict == Verdict::Fail);
+    assert!(
+        resent
+            .summary()
+            .contains("the same bytes failed before under the same mapping, and nothing of them was counted")
+    );
     let uploads = ingestor.uploads();
-    uploads.put("Transactions/_mapping.toml", Bytes::from(mapping), Default::default()).await.unwrap();
+    uploads.put("Transactions/_mapping.toml", Bytes::from(GERMAN_MAPPING), Default::default()).await.unwrap();
     let again = upload(&ingestor, "Transactions/export-again.csv", export.to_owned(), &options()).await;
     assert!(!again.duplicate_upload, "a failure counted nothing: the same bytes are read again");
     assert_eq!((again.verdict == Verdict::Fail, again.rows_accepted), (false, 1), "{:?}", again.error);
@@ -315,8 +320,7 @@ country = "Land"
 #[tokio::test]
 async fn a_folder_mapping_landing_reads_the_folders_failed_uploads_again() {
     let (_dir, blobs, ingestor) = ingestor().await;
-    let export = "Rechnung;Artikel;Beschreibung;Menge;Datum;Preis;Kunde;Land\n\
-                  536365;85123A;HEART;6;2010-12-01 08:26:00;2,55;17850;United Kingdom\n";
+    let export = GERMAN_EXPORT;
     let failed = upload(&ingestor, "transactions/export.csv", export.to_owned(), &options()).await;
     assert_eq!(failed.verdict, Verdict::Fail);
     let own = export.replace("536365", "536366");
@@ -328,21 +332,9 @@ async fn a_folder_mapping_landing_reads_the_folders_failed_uploads_again() {
         upload(&ingestor, "catalog/items.csv", "Artikel;Name\n85123A;HEART\n".to_owned(), &options()).await;
     assert_eq!(elsewhere.verdict, Verdict::Fail);
 
-    let mapping = r#"delimiter = ";"
-decimal = ","
-[columns]
-invoice = "Rechnung"
-stock_code = "Artikel"
-description = "Beschreibung"
-quantity = "Menge"
-invoice_time = "Datum"
-unit_price = "Preis"
-customer_id = "Kunde"
-country = "Land"
-"#;
     ingestor
         .uploads()
-        .put("transactions/_mapping.toml", Bytes::from(mapping), Default::default())
+        .put("transactions/_mapping.toml", Bytes::from(GERMAN_MAPPING), Default::default())
         .await
         .unwrap();
     let outcome = ingestor.ingest("transactions/_mapping.toml", &options()).await.unwrap();
