@@ -1059,7 +1059,9 @@ async fn ingest_file(
     let report = match state.ingestor.ingest(&upload_path, &options).await? {
         IngestOutcome::Reported(report) => report,
         // A folder's mapping, now in place: it read the folder's failed uploads again.
-        IngestOutcome::Skipped { reason } if ["_mapping.toml", "_mapping.json"].contains(&name) => {
+        IngestOutcome::Skipped { reason }
+            if shopsense::ingest::folder_mapping_kind(&upload_path).is_some() =>
+        {
             println!("{reason}");
             return Ok(());
         }

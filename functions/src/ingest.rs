@@ -56,7 +56,7 @@ async fn ingest(
         }
         Ok(IngestOutcome::Skipped { reason }) => {
             // A catalogue folder's mapping may have read its uploads again.
-            if UploadKind::from_path(path) == Some(UploadKind::Catalog) {
+            if shopsense::ingest::folder_mapping_kind(path) == Some(UploadKind::Catalog) {
                 state.catalog.refresh();
             }
             Ok(InvokeResponse::ok(Value::Null).log(reason))

@@ -468,7 +468,8 @@ fn mapping_id(mapping: &Mapping) -> String {
 /// The kind of the folder whose column mapping `path` is (`<folder>/_mapping.toml` or `.json`,
 /// the folder a kind's), for the transactions and catalogue folders: an inventory count's
 /// reading is judged by the `inventory-alert` function, which a mapping's landing does not run.
-fn folder_mapping_kind(path: &str) -> Option<UploadKind> {
+#[must_use]
+pub fn folder_mapping_kind(path: &str) -> Option<UploadKind> {
     let (folder, name) = path.split_once('/')?;
     let kind = folder.parse::<UploadKind>().ok().filter(|k| *k != UploadKind::Inventory)?;
     ["_mapping.toml", "_mapping.json"].contains(&name).then_some(kind)

@@ -64,13 +64,21 @@ fn iso_beside(format: &str) -> bool {
     !(year_first && day_first)
 }
 
-/// The ISO 8601 forms of [`DEFAULT_TIMESTAMP_FORMATS`] (the first five), RFC 3339 at its
-/// wall-clock reading, and an ISO date alone (as midnight).
+/// The ISO 8601 forms of [`DEFAULT_TIMESTAMP_FORMATS`] (those year first), then
+/// [`parse_zoned_or_date`].
 fn parse_iso(text: &str) -> Option<NaiveDateTime> {
-    DEFAULT_TIMESTAMP_FORMATS[..5]
+    DEFAULT_TIMESTAMP_FORMATS
         .iter()
+        .filter(|f| f.starts_with("%Y"))
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .or_else(|| DateTime::parse_from_rfc3339(text).map(|t| t.naive_local()).ok())
+        .or_else(|| parse_zoned_or_date(text))
+}
+
+/// RFC 3339 at its local wall-clock reading, or an ISO date alone as midnight.
+fn parse_zoned_or_date(text: &str) -> Option<NaiveDateTime> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_local())
+        .ok()
         .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
 }
 
@@ -167,8 +175,8 @@ impl TimestampParser {
     /// The date-time `text` stands for, or `None`.
     pub fn parse(&mut self, text: &str) -> Option<NaiveDateTime> {
         if let Some(format) = &self.date_format {
-            // ISO 8601 as well, which no shop writes meaning another date: a folder's mapping
-            // names its CSV exports' form (`%d/%m/%Y %H:%M`), and its JSON exports write ISO.
+            // ISO 8601 as well (unless the format is one an ISO reading would swap): a folder's
+            // mapping names its CSV exports' form (`%d/%m/%Y %H:%M`), its JSON exports write ISO.
             return NaiveDateTime::parse_from_str(text, format)
                 .ok()
                 .or_else(|| NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
@@ -198,9 +206,7 @@ impl TimestampParser {
             return Some(widen_two_digit_year(text, t));
         }
         // A zone-qualified time keeps its local wall-clock reading; a bare date is midnight.
-        let read = DateTime::parse_from_rfc3339(text).map(|t| t.naive_local()).ok().or_else(|| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0))
-        });
+        let read = parse_zoned_or_date(text);
         if read.is_none()
             && !self.day_first
             && (DAY_FIRST_TIMESTAMP_FORMATS

@@ -1486,11 +1486,22 @@ mod tests {
 
     /// A synthetic shop small enough for tests, with descriptions.
     fn shop(items: usize) -> (Interactions, Vec<String>) {
+        synthetic_shop(600, items, 12_000, 50)
+    }
+
+    /// A synthetic shop of `users` customers, `items` SKUs in categories of about `per_category`,
+    /// and `interactions` customer x SKU pairs, with descriptions.
+    fn synthetic_shop(
+        users: usize,
+        items: usize,
+        interactions: usize,
+        per_category: usize,
+    ) -> (Interactions, Vec<String>) {
         let shop = crate::recommend::synthetic::SyntheticParams {
-            users: 600,
+            users,
             items,
-            interactions: 12_000,
-            items_per_category: 50,
+            interactions,
+            items_per_category: per_category,
             ..crate::recommend::synthetic::SyntheticParams::default()
         }
         .generate();
@@ -1545,16 +1556,7 @@ mod tests {
 
     /// A shop of `users` customers each taking about `per_user` of 2,000 SKUs, with descriptions.
     fn small_shop(users: usize, per_user: usize) -> (Interactions, Vec<String>) {
-        let shop = crate::recommend::synthetic::SyntheticParams {
-            users,
-            items: 2_000,
-            interactions: users * per_user,
-            items_per_category: 100,
-            ..crate::recommend::synthetic::SyntheticParams::default()
-        }
-        .generate();
-        let texts = shop.texts(3);
-        (shop.data, texts)
+        synthetic_shop(users, 2_000, users * per_user, 100)
     }
 
     #[test]
